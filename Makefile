@@ -1,0 +1,34 @@
+# Two commands: `make run` (set up and run the nightly DAG on the demo data) and
+# `make test` (the whole suite). Everything else here serves those two.
+SHELL := /bin/bash
+PY := .venv/bin/python
+DEMO_FIRST ?= 2026-11-01
+DEMO_LAST ?= 2026-11-14
+
+.PHONY: run test env assets airflow demo-data clean backfill bench
+
+run: env assets airflow demo-data
+	@bash scripts/run_nightly.sh $(DEMO_FIRST) $(DEMO_LAST)
+	@echo "[done] open $(CURDIR)/dashboards/index.html"
+
+test: env assets
+	@bash scripts/run_tests.sh
+
+env:
+	@bash scripts/bootstrap.sh
+
+assets: env
+	@$(PY) -m flowlib.assets
+
+airflow: env
+	@bash scripts/airflow_setup.sh
+
+demo-data: env
+	@if [ -f data/demo_truth.json ]; then echo "[demo] demo data already in data/landing (delete data/ to regenerate)"; \
+	else $(PY) -m flowlib demo --start $(DEMO_FIRST) --end $(DEMO_LAST); fi
+
+bench: env
+	@$(PY) bench/benchmark.py
+
+clean:
+	rm -rf data .airflow dashboards/daily dashboards/index.html dashboards/data-docs

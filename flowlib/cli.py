@@ -1,0 +1,100 @@
+"""Command line: ``python -m flowlib <command>``, the pipeline without Airflow.
+
+For engineers at a terminal and for the Makefile: generate the demo, run the steps for a
+range of days, list the registered sources. Errors a user can cause end in one sentence
+saying what to do (exit code 2), not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+
+from flowlib.config import ConfigError, get_settings
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ValueError, FileNotFoundError)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from flowlib.ingest import IngestError
+    from flowlib.models import ModelError
+    from flowlib.warehouse import WarehouseBusy
+
+    return USER_ERRORS + (IngestError, ModelError, WarehouseBusy)
+
+
+def _dates(args: argparse.Namespace) -> list[str]:
+    from flowlib.pipeline import resolve_service_dates
+
+    return resolve_service_dates(None, args.first, args.last)
+
+
+def _add_range(parser: argparse.ArgumentParser) -> None:
+    from flowlib.demo import DEMO_END, DEMO_START
+
+    parser.add_argument("--first", default=DEMO_START.isoformat(), help="first service date (YYYY-MM-DD)")
+    parser.add_argument("--last", default=DEMO_END.isoformat(), help="last service date (YYYY-MM-DD)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flowlib", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="generate the demo landing files (see 'flowlib demo -h')", add_help=False)
+    commands.add_parser("sources", help="validate and list the source declarations")
+    run = commands.add_parser("run", help="the whole night for a range of days, without Airflow")
+    _add_range(run)
+    ingest = commands.add_parser("ingest", help="load one source for a range of days")
+    ingest.add_argument("source")
+    _add_range(ingest)
+    marts = commands.add_parser("marts", help="rebuild the marts for a range of days")
+    _add_range(marts)
+    commands.add_parser("dashboards", help="rewrite every dashboard page")
+
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["demo"]:
+        from flowlib.demo import main as demo_main
+
+        return demo_main(argv[1:])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    try:
+        return _dispatch(args)
+    except _user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from flowlib import pipeline
+    from flowlib.sources import load_registry
+
+    settings = get_settings()
+    if args.command == "sources":
+        for name, spec in load_registry(settings).items():
+            print(f"{name:24} {spec.kind.name:14} {spec.format:5} {spec.encoding:10} {spec.landing}")
+        return 0
+    if args.command == "run":
+        print(pipeline.run_all(_dates(args), settings))
+        return 0
+    if args.command == "ingest":
+        pipeline.prepare_warehouse(settings)
+        print(json.dumps(pipeline.ingest_source(args.source, _dates(args), settings), indent=2))
+        return 0
+    if args.command == "marts":
+        print(json.dumps(pipeline.build_marts(_dates(args), settings), indent=2))
+        return 0
+    if args.command == "dashboards":
+        print(pipeline.publish_dashboards(None, settings))
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""One place for configuration: read from the environment, with safe demo defaults.
+
+Everything that differs between a laptop demo, CI and the city's production stack is an
+environment variable here; nothing else in the code reads ``os.environ`` for settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Used only when FLOW_DEMO_MODE is on; production must set FLOW_HMAC_KEY.
+DEMO_HMAC_KEY = "nagasaki-tourism-flow-demo-key-not-for-production"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message says which and what to do."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}.") from exc
+
+
+def _env_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The pipeline's settings, resolved once per process from the environment."""
+
+    project_root: Path = PROJECT_ROOT
+    data_dir: Path = field(default_factory=lambda: _env_path("FLOW_DATA_DIR", PROJECT_ROOT / "data"))
+    landing_dir: Path = field(default=None)  # type: ignore[assignment]
+    warehouse_path: Path = field(default=None)  # type: ignore[assignment]
+    dashboards_dir: Path = field(default_factory=lambda: _env_path("FLOW_DASHBOARDS_DIR", PROJECT_ROOT / "dashboards"))
+    geo_dir: Path = field(default_factory=lambda: _env_path("FLOW_GEO_DIR", PROJECT_ROOT / "geo"))
+    sql_dir: Path = PROJECT_ROOT / "sql"
+    sources_dir: Path = field(default_factory=lambda: _env_path("FLOW_SOURCES_DIR", PROJECT_ROOT / "sources"))
+    expectations_dir: Path = PROJECT_ROOT / "expectations"
+    demo_mode: bool = field(default_factory=lambda: _env_bool("FLOW_DEMO_MODE", True))
+    hmac_key_env: str | None = field(default_factory=lambda: os.environ.get("FLOW_HMAC_KEY"))
+    #: k-anonymity threshold: published cells counting fewer distinct ids are suppressed.
+    min_cell_count: int = field(default_factory=lambda: _env_int("FLOW_MIN_CELL_COUNT", 10))
+    #: The tourism day runs 04:00-04:00 JST so that late dinners belong to the same day.
+    service_day_start: time = field(
+        default_factory=lambda: time(_env_int("FLOW_SERVICE_DAY_START_HOUR", 4))
+    )
+    #: A gap longer than this between two entries starts a new trip.
+    trip_max_gap_minutes: int = field(default_factory=lambda: _env_int("FLOW_TRIP_MAX_GAP_MINUTES", 240))
+    #: A re-entry at the same facility within this gap is the same stop.
+    reentry_gap_minutes: int = field(default_factory=lambda: _env_int("FLOW_REENTRY_GAP_MINUTES", 30))
+    #: Sensor detections further apart than this start a new stay.
+    sensor_stay_gap_minutes: int = field(default_factory=lambda: _env_int("FLOW_SENSOR_STAY_GAP_MINUTES", 30))
+    duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT", "4GB"))
+    duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))
+    #: Seconds a writer waits for the warehouse file lock before giving up.
+    lock_timeout_seconds: int = field(default_factory=lambda: _env_int("FLOW_LOCK_TIMEOUT_SECONDS", 600))
+    webhook_url: str | None = field(default_factory=lambda: os.environ.get("FLOW_ALERT_WEBHOOK_URL") or None)
+
+    def __post_init__(self) -> None:
+        if self.landing_dir is None:
+            object.__setattr__(self, "landing_dir", _env_path("FLOW_LANDING_DIR", self.data_dir / "landing"))
+        if self.warehouse_path is None:
+            object.__setattr__(self, "warehouse_path", _env_path("FLOW_WAREHOUSE", self.data_dir / "warehouse.duckdb"))
+        if self.min_cell_count < 1:
+            raise ConfigError("FLOW_MIN_CELL_COUNT must be at least 1.")
+
+    @property
+    def hmac_key(self) -> bytes:
+        """The pseudonymisation key; refuses to fall back to the demo key in production."""
+        if self.hmac_key_env:
+            return self.hmac_key_env.encode("utf-8")
+        if self.demo_mode:
+            return DEMO_HMAC_KEY.encode("utf-8")
+        raise ConfigError(
+            "FLOW_HMAC_KEY is not set and FLOW_DEMO_MODE is off: set FLOW_HMAC_KEY to the "
+            "city's secret pseudonymisation key (see docs/operations.md) and run again."
+        )
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+
+def get_settings() -> Settings:
+    """Settings from the current environment (not cached: tests change the environment)."""
+    return Settings()

@@ -1,0 +1,218 @@
+"""The source registry: every feed is a YAML declaration in ``sources/``, not code.
+
+Adding a POS vendor, a Wi-Fi vendor or a survey form means adding one declaration that
+says where its files land, how they are encoded and how their columns map onto a kind's
+canonical columns. The registry is read at DAG parse time, so loading it reads only the
+small YAML files, never data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from flowlib.config import Settings, get_settings
+from flowlib.kinds import KINDS, SUITE_BY_KIND, Kind
+
+Format = Literal["csv", "json", "jsonl"]
+ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+_DATE_TOKEN = re.compile(r"\{service_date(?::([^}]+))?\}")
+
+
+class SourceDeclarationError(ValueError):
+    """A declaration is invalid; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """How one canonical column is filled from a producer's file."""
+
+    target: str
+    headers: tuple[str, ...] = ()
+    from_file_stem: bool = False
+    timestamp_format: str | None = None
+    value_map: dict[str, Any] | None = None
+    split: str | None = None
+    flags: dict[str, str] | None = None
+    constant: Any = None
+
+    @property
+    def producer_headers(self) -> tuple[str, ...]:
+        return self.headers + tuple(self.flags or ())
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    kind: Kind
+    description: str
+    owner: Owner
+    landing: str
+    format: Format
+    encoding: str
+    timezone: str
+    columns: tuple[ColumnRule, ...]
+    expectation_suite: str
+    records_path: str | None = None
+    declared_in: Path | None = None
+    #: False for feeds from outside Nagasaki (e.g. the Hokuriku sample) whose facility
+    #: ids are not in geo/; they are still validated row by row.
+    check_reference_ids: bool = True
+
+    @property
+    def producer_headers(self) -> list[str]:
+        seen: list[str] = []
+        for rule in self.columns:
+            for header in rule.producer_headers:
+                if header not in seen:
+                    seen.append(header)
+        return seen
+
+    @property
+    def is_daily(self) -> bool:
+        """True when each delivery holds one service day, named in its path."""
+        return bool(_DATE_TOKEN.search(self.landing))
+
+    def glob_for(self, service_date: date | None) -> str:
+        def render(match: re.Match[str]) -> str:
+            if service_date is None:
+                return "*"
+            return service_date.strftime(match.group(1) or "%Y-%m-%d")
+
+        return _DATE_TOKEN.sub(render, self.landing)
+
+    def files_for(self, landing_dir: Path, service_date: date | None) -> list[Path]:
+        """Delivered files of one service day, sorted for a deterministic load order."""
+        root = landing_dir.resolve()
+        found = sorted(p for p in root.glob(self.glob_for(service_date)) if p.is_file())
+        for path in found:
+            if not path.resolve().is_relative_to(root):
+                raise SourceDeclarationError(
+                    f"source {self.name}: {path} resolves outside the landing folder {root}; "
+                    "refusing to read it."
+                )
+        return found
+
+
+def _fail(path: Path, message: str) -> SourceDeclarationError:
+    return SourceDeclarationError(f"{path}: {message}")
+
+
+def _parse_rule(path: Path, target: str, raw: Any, kind: Kind) -> ColumnRule:
+    if target not in kind.columns:
+        raise _fail(path, f"column '{target}' is not a canonical column of kind {kind.name} "
+                          f"(allowed: {', '.join(kind.columns)}).")
+    if isinstance(raw, str):
+        return ColumnRule(target=target, headers=(raw,))
+    if not isinstance(raw, dict):
+        raise _fail(path, f"column '{target}' must be a header name or a mapping.")
+    allowed = {"header", "headers", "from", "format", "map", "split", "flags", "constant"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise _fail(path, f"column '{target}' has unknown keys {sorted(unknown)} "
+                          f"(allowed: {sorted(allowed)}).")
+    headers = raw.get("headers") or ([raw["header"]] if "header" in raw else [])
+    if not all(isinstance(h, str) and h for h in headers):
+        raise _fail(path, f"column '{target}': headers must be non-empty strings.")
+    from_stem = raw.get("from") == "file_stem"
+    if "from" in raw and not from_stem:
+        raise _fail(path, f"column '{target}': 'from' supports only 'file_stem'.")
+    flags = raw.get("flags")
+    if flags is not None and (not isinstance(flags, dict) or kind.columns[target] != "list"):
+        raise _fail(path, f"column '{target}': 'flags' must map 0/1 headers to codes of a list column.")
+    if not (headers or from_stem or flags or "constant" in raw):
+        raise _fail(path, f"column '{target}' needs a header, headers, flags, constant or from: file_stem.")
+    value_map = raw.get("map")
+    if value_map is not None and not isinstance(value_map, dict):
+        raise _fail(path, f"column '{target}': 'map' must be a mapping of producer value to code.")
+    return ColumnRule(
+        target=target,
+        headers=tuple(headers),
+        from_file_stem=from_stem,
+        timestamp_format=raw.get("format"),
+        value_map={str(k): v for k, v in value_map.items()} if value_map else None,
+        split=raw.get("split"),
+        flags={str(k): str(v) for k, v in flags.items()} if flags else None,
+        constant=raw.get("constant"),
+    )
+
+
+def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
+    """Validate one YAML declaration and turn it into a SourceSpec."""
+    try:
+        doc = yaml.safe_load(text if text is not None else path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise _fail(path, f"is not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise _fail(path, "must be a YAML mapping.")
+    required = ("name", "kind", "owner", "landing", "format", "encoding", "columns")
+    missing = [key for key in required if key not in doc]
+    if missing:
+        raise _fail(path, f"is missing {', '.join(missing)}.")
+    name = str(doc["name"])
+    if not _NAME.match(name):
+        raise _fail(path, f"name '{name}' must be lower-case letters, digits and underscores "
+                          "(it becomes an Airflow task id and a SQL literal).")
+    kind = KINDS.get(str(doc["kind"]))
+    if kind is None:
+        raise _fail(path, f"kind '{doc['kind']}' is unknown (known: {', '.join(KINDS)}).")
+    fmt = doc["format"]
+    if fmt not in ("csv", "json", "jsonl"):
+        raise _fail(path, f"format '{fmt}' must be csv, json or jsonl.")
+    encoding = str(doc["encoding"]).lower()
+    if encoding not in ENCODINGS:
+        raise _fail(path, f"encoding '{encoding}' must be one of {', '.join(ENCODINGS)}.")
+    landing = str(doc["landing"])
+    if landing.startswith("/") or ".." in Path(landing).parts:
+        raise _fail(path, f"landing pattern '{landing}' must be relative to the landing folder.")
+    owner = doc["owner"]
+    if not isinstance(owner, dict) or not owner.get("email"):
+        raise _fail(path, "owner must give a name and an email to tell when the feed fails.")
+    columns_raw = doc["columns"]
+    if not isinstance(columns_raw, dict) or not columns_raw:
+        raise _fail(path, "columns must map canonical columns to producer headers.")
+    rules = tuple(_parse_rule(path, str(target), raw, kind) for target, raw in columns_raw.items())
+    missing_required = kind.required - {rule.target for rule in rules}
+    if missing_required:
+        raise _fail(path, f"kind {kind.name} requires columns {sorted(missing_required)}.")
+    event_rule = next(rule for rule in rules if rule.target == kind.event_time)
+    if event_rule.headers and not event_rule.timestamp_format:
+        raise _fail(path, f"column '{kind.event_time}' needs a timestamp 'format' "
+                          "(strftime codes, or 'iso8601').")
+    if fmt == "json" and not doc.get("records_path"):
+        raise _fail(path, "format json needs records_path: the key holding the list of records.")
+    suite = str(doc.get("expectation_suite", SUITE_BY_KIND[kind.name]))
+    return SourceSpec(
+        name=name, kind=kind, description=str(doc.get("description", "")),
+        owner=Owner(str(owner.get("name", "")), str(owner["email"])),
+        landing=landing, format=fmt, encoding=encoding,
+        timezone=str(doc.get("timezone", "Asia/Tokyo")), columns=rules,
+        expectation_suite=suite, records_path=doc.get("records_path"), declared_in=path,
+        check_reference_ids=bool(doc.get("check_reference_ids", True)),
+    )
+
+
+def load_registry(settings: Settings | None = None, sources_dir: Path | None = None) -> dict[str, SourceSpec]:
+    """All declarations in the sources folder, by name; duplicate names are an error."""
+    settings = settings or get_settings()
+    folder = sources_dir or settings.sources_dir
+    registry: dict[str, SourceSpec] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        spec = parse_declaration(path)
+        if spec.name in registry:
+            raise _fail(path, f"declares source '{spec.name}' already declared in "
+                              f"{registry[spec.name].declared_in}.")
+        registry[spec.name] = spec
+    return registry

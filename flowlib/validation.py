@@ -1,0 +1,503 @@
+"""Data-quality gate for parsed deliveries, with Great Expectations as the source of truth.
+
+Ingest parses one delivered file into a canonical frame (plus ``line_number``) and calls
+``validate_frame`` before loading it. Table rules (column set, empty file, volume against the
+trailing median, share of unknown facility/AP ids) decide whether the file is loaded at all;
+row rules decide which lines go to ``ops.quarantine`` via ``quarantine_frame``. The rules live
+in ``expectations/<table>.json`` as GX 1.x ExpectationSuites so they can be read, diffed and
+rendered as Data Docs without reading this code.
+
+Importing Great Expectations takes seconds and would slow down DAG parsing, so this module
+imports it (and pandas) only inside functions and keeps one ephemeral GX context per process.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from flowlib.config import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from great_expectations import ExpectationSuite
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.core.batch_definition import BatchDefinition
+    from great_expectations.data_context import AbstractDataContext
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+TABLES = ("entry_log", "wifi_ap_count", "wifi_sensor", "survey_response")
+LINE_COLUMN = "line_number"
+#: A file where more than this share of rows names an unknown facility/AP is rejected whole.
+DEFAULT_UNKNOWN_ID_THRESHOLD = 0.05
+#: A file with fewer than median/5 or more than median*5 rows is rejected as a volume anomaly.
+VOLUME_FACTOR = 5
+#: Failing line numbers kept in the stored GX result; the full list is in ValidationReport.
+RESULT_SAMPLE_LINES = 20
+
+# COMPLETE gives every failing row; with line_number as the frame's named index GX reports
+# failures as one list of line numbers (fast: no per-row lookups) and, with
+# exclude_unexpected_values, never copies cell values (possibly raw card ids) into the result.
+_RESULT_FORMAT = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": [LINE_COLUMN],
+    "exclude_unexpected_values": True,
+    "return_unexpected_index_query": False,
+}
+_DATASOURCE = "ingest"
+_SITE = "nagasaki_tourism_flow"
+_DOCS_PARTS = ("index.html", "static", "expectations", "validations")
+#: Marks a folder as ours, so a mistyped out_dir is never emptied.
+_DOCS_MARKER = ".built-by-flowlib-validation"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What ingest needs to decide: load the file, quarantine some lines, or reject it."""
+
+    table: str
+    file_name: str
+    #: True when every table-level rule passed; row failures alone do not reject a file.
+    success: bool
+    batch_failures: list[str]
+    #: line_number -> names of the failed expectations, e.g. "expect_column_values_to_be_between(amount_jpy)".
+    row_failures: dict[int, list[str]]
+    #: {"evaluated": n, "successful": m} over all expectations, as GX counted them.
+    statistics: dict[str, int]
+    #: The GX suite validation result as JSON, without cell values, for build_data_docs.
+    gx_result_json: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Gx:
+    context: AbstractDataContext
+    batch_definitions: dict[str, BatchDefinition]
+
+
+_gx_state: _Gx | None = None
+_gx_lock = threading.Lock()
+
+
+def _import_gx() -> ModuleType:
+    """Import GX with analytics off and its INFO chatter (also at import time) silenced."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    return gx
+
+
+def _gx() -> _Gx:
+    """The process-wide ephemeral context with one whole-dataframe batch definition per table."""
+    global _gx_state
+    with _gx_lock:
+        if _gx_state is None:
+            gx = _import_gx()
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            # No temp docs site (build_data_docs makes its own) and no tqdm bars in task logs.
+            config = DataContextConfig(
+                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                analytics_enabled=False,
+                progress_bars=ProgressBarsConfig(globally=False),
+            )
+            context = gx.get_context(mode="ephemeral", project_config=config)
+            source = context.data_sources.add_pandas(_DATASOURCE)
+            definitions = {
+                table: source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+                for table in TABLES
+            }
+            _gx_state = _Gx(context, definitions)
+        return _gx_state
+
+
+def load_suite(table: str) -> ExpectationSuite:
+    """The suite stored in expectations/<table>.json."""
+    return _to_suite(*_suite_json(table))
+
+
+def _suite_json(table: str) -> tuple[Path, dict[str, Any]]:
+    if table not in TABLES:
+        raise ValueError(f"Unknown table {table!r}; expected one of {', '.join(TABLES)}.")
+    path = get_settings().expectations_dir / f"{table}.json"
+    return path, json.loads(path.read_text(encoding="utf-8"))
+
+
+def _to_suite(path: Path, data: dict[str, Any]) -> ExpectationSuite:
+    """Build the suite; GX logs and drops expectations it cannot parse, and a gate with a
+    silently missing rule is worse than no gate, so that is an error here."""
+    gx = _import_gx()
+    suite = gx.ExpectationSuite(**data)
+    dropped = len(data["expectations"]) - len(suite.expectations)
+    if dropped:
+        raise ValueError(
+            f"{path}: {dropped} expectation(s) are not valid for Great Expectations "
+            f"{gx.__version__} (see the error logged above); fix the file."
+        )
+    return suite
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    table: str,
+    *,
+    file_name: str,
+    known_ids: set[str] | None = None,
+    trailing_median_rows: float | None = None,
+    unknown_id_threshold: float = DEFAULT_UNKNOWN_ID_THRESHOLD,
+) -> ValidationReport:
+    """Run the table's suite on one parsed file.
+
+    ``known_ids`` adds the known facility/AP id check (row-level, and table-level above
+    ``unknown_id_threshold``); ``trailing_median_rows`` (None or 0 = no history yet) adds the
+    volume check.
+    """
+    gxe = _import_gx().expectations
+    if LINE_COLUMN not in df.columns:
+        raise ValueError(
+            f"{table} file {file_name}: the frame has no {LINE_COLUMN} column; "
+            "ingest must add it before validation."
+        )
+    path, data = _suite_json(table)
+    extra: list[Any] = []
+    if known_ids is not None:
+        id_column = data["meta"].get("known_id_column")
+        if id_column is None:
+            raise ValueError(f"{table} has no id column to check known ids against.")
+        extra.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=id_column,
+                value_set=sorted(known_ids),
+                mostly=1 - unknown_id_threshold,
+                meta={"check": "known_ids", "unknown_id_threshold": unknown_id_threshold},
+            )
+        )
+    if trailing_median_rows:
+        extra.append(
+            gxe.ExpectTableRowCountToBeBetween(
+                min_value=math.ceil(trailing_median_rows / VOLUME_FACTOR),
+                max_value=math.floor(trailing_median_rows * VOLUME_FACTOR),
+                meta={"check": "volume", "trailing_median_rows": trailing_median_rows},
+            )
+        )
+    suite = _to_suite(path, {**data, "expectations": [*data["expectations"], *extra]})
+
+    batch = _gx().batch_definitions[table].get_batch(
+        batch_parameters={"dataframe": df.set_index(LINE_COLUMN)}
+    )
+    result = batch.validate(suite, result_format=_RESULT_FORMAT)
+
+    prefix = f"{table} file {file_name}:"
+    present = set(df.columns)
+    batch_failures: list[str] = []
+    row_failures: dict[int, list[str]] = defaultdict(list)
+    for item in result.results:
+        config = item.expectation_config
+        name = _expectation_name(config)
+        error = _exception_message(item.exception_info)
+        if error is not None:
+            # A missing column is already named by the column-set failure.
+            if set(_columns(config)) <= present:
+                batch_failures.append(f"{prefix} could not evaluate {name}: {error}")
+            continue
+        lines = _failed_lines(item.result)
+        for line in lines:
+            row_failures[line].append(name)
+        if not item.success and _is_batch_level(config):
+            batch_failures.append(_batch_message(prefix, name, config, item.result))
+        _shrink(item.result, lines)
+
+    for names in row_failures.values():
+        names.sort()
+    statistics = {
+        "evaluated": int(result.statistics["evaluated_expectations"]),
+        "successful": int(result.statistics["successful_expectations"]),
+    }
+    return ValidationReport(
+        table=table,
+        file_name=file_name,
+        success=not batch_failures,
+        batch_failures=batch_failures,
+        row_failures=dict(row_failures),
+        statistics=statistics,
+        gx_result_json=_result_json(result, table, file_name, batch_failures, len(row_failures)),
+    )
+
+
+def quarantine_frame(df: pd.DataFrame, report: ValidationReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split into (rows to load, rows to quarantine); quarantined rows keep their values plus `reason`.
+
+    Only row failures are applied: when ``report.success`` is False the caller rejects the
+    whole file instead.
+    """
+    failed = df[LINE_COLUMN].isin(list(report.row_failures))
+    bad = df[failed].copy()
+    bad["reason"] = ["; ".join(report.row_failures[int(n)]) for n in bad[LINE_COLUMN]]
+    return df[~failed].copy(), bad
+
+
+def build_data_docs(results: list[dict[str, Any]], out_dir: Path) -> Path:
+    """Render stored ``gx_result_json`` values as a self-contained static site; returns index.html.
+
+    GX's SiteBuilder needs a file-backed context, so a throwaway one in a temp dir holds the
+    results. Its pages load jQuery, Bootstrap, Vega and fonts from CDNs and a GX logo from S3
+    (with the context id in the URL), and its index is drawn by JavaScript only; the pages are
+    therefore stripped of scripts and remote assets, and the index is rewritten as plain HTML.
+    Only index.html, static/, expectations/ and validations/ under ``out_dir`` are replaced,
+    and only when ``out_dir`` is new, empty or was built by this function before.
+    """
+    gx = _import_gx()
+    from great_expectations.core.expectation_validation_result import (
+        expectationSuiteValidationResultSchema,
+    )
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    out_dir = Path(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / _DOCS_MARKER).exists():
+        raise ValueError(
+            f"{out_dir} is not empty and was not built by build_data_docs; "
+            "refusing to replace its contents. Choose an empty or new folder."
+        )
+    with tempfile.TemporaryDirectory(prefix="flow-data-docs-") as tmp:
+        site_dir = Path(tmp) / "site"
+        context = gx.get_context(mode="file", project_root_dir=tmp)
+        try:
+            for name in list(context.list_data_docs_sites()):
+                context.delete_data_docs_site(name)
+            context.add_data_docs_site(
+                _SITE,
+                {
+                    "class_name": "SiteBuilder",
+                    "show_how_to_buttons": False,
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(site_dir),
+                    },
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+            # The suites give each result page a working link to the rules it was checked against.
+            for table in sorted({data["meta"]["flow"]["table"] for data in results}):
+                context.suites.add(load_suite(table))
+            entries: list[tuple[dict[str, Any], str]] = []
+            for data in results:
+                # The store and renderers adjust the loaded object; the caller's dicts stay as they are.
+                result = expectationSuiteValidationResultSchema.load(copy.deepcopy(data))
+                run_id = data["meta"]["run_id"]
+                key = ValidationResultIdentifier(
+                    expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
+                    run_id=gx.RunIdentifier(
+                        run_name=_path_safe(run_id["run_name"]),
+                        run_time=run_id["run_time"],
+                    ),
+                    batch_identifier=data["meta"]["flow"]["table"],
+                )
+                context.validation_results_store.set(key, result)
+                entries.append((data, "/".join(("validations", *key.to_tuple())) + ".html"))
+            context.build_data_docs(site_names=[_SITE])
+        finally:
+            # get_context() made the file context GX's current one; give the slot back.
+            from great_expectations.data_context import set_context
+
+            set_context(_gx_state.context if _gx_state else None)
+
+        _make_self_contained(site_dir)
+        (site_dir / "index.html").write_text(_index_html(entries), encoding="utf-8")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for part in _DOCS_PARTS:
+            target = out_dir / part
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            if (site_dir / part).exists():
+                shutil.move(site_dir / part, target)
+        (out_dir / _DOCS_MARKER).touch()
+    return out_dir / "index.html"
+
+
+def _path_safe(name: str) -> str:
+    """File labels carry '/', '*' and spaces; GX turns run names into directory names."""
+    return re.sub(r"[^\w.-]+", "_", name)
+
+
+def _expectation_name(config: ExpectationConfiguration) -> str:
+    return f"{config.type}({', '.join(_columns(config))})"
+
+
+def _columns(config: ExpectationConfiguration) -> list[str]:
+    kwargs = config.kwargs
+    if "column" in kwargs:
+        return [kwargs["column"]]
+    if "column_A" in kwargs:
+        return [kwargs["column_A"], kwargs["column_B"]]
+    return list(kwargs.get("column_list", []))
+
+
+def _is_batch_level(config: ExpectationConfiguration) -> bool:
+    """Table rules, and row rules that carry a tolerance (`mostly`), judge the whole file."""
+    return config.type.startswith("expect_table_") or config.kwargs.get("mostly", 1) < 1
+
+
+def _exception_message(info: dict[str, Any] | None) -> str | None:
+    """GX reports either one exception dict or one per failed metric; None when nothing raised."""
+    info = info or {}
+    infos = [info] if "raised_exception" in info else list(info.values())
+    messages = [i["exception_message"] for i in infos if i.get("raised_exception")]
+    return "; ".join(dict.fromkeys(messages)) or None
+
+
+def _failed_lines(result: dict[str, Any]) -> list[int]:
+    """Line numbers from GX's `unexpected_index_list` ([{"line_number": [..]}] with our format)."""
+    lines: list[int] = []
+    for entry in result.get("unexpected_index_list") or []:
+        value = entry[LINE_COLUMN]
+        lines.extend(int(n) for n in (value if isinstance(value, list) else [value]))
+    return lines
+
+
+def _shrink(result: dict[str, Any], lines: list[int]) -> None:
+    """Keep a sample of failing lines in the stored result; the full list is in the report."""
+    if "unexpected_index_list" in result:
+        del result["unexpected_index_list"]
+        result["partial_unexpected_index_list"] = (
+            [{LINE_COLUMN: lines[:RESULT_SAMPLE_LINES]}] if lines else []
+        )
+
+
+def _batch_message(prefix: str, name: str, config: ExpectationConfiguration, result: dict[str, Any]) -> str:
+    check = config.meta.get("check")
+    observed = result.get("observed_value")
+    if config.type == "expect_table_columns_to_match_set":
+        expected, seen = set(config.kwargs["column_set"]), set(observed or [])
+        problems = []
+        if missing := sorted(expected - seen):
+            problems.append("missing " + ", ".join(missing))
+        if extra := sorted(seen - expected):
+            problems.append("unexpected " + ", ".join(extra))
+        return f"{prefix} the columns do not match the data contract ({'; '.join(problems)})."
+    if check == "volume":
+        median = config.meta["trailing_median_rows"]
+        return (
+            f"{prefix} {observed:,} rows is outside the expected volume of "
+            f"{config.kwargs['min_value']:,}-{config.kwargs['max_value']:,} rows "
+            f"(trailing median {median:,.0f} rows, allowed 1/{VOLUME_FACTOR} to {VOLUME_FACTOR}x)."
+        )
+    if config.type == "expect_table_row_count_to_be_between" and observed == 0:
+        return f"{prefix} the file has no data rows (empty delivery)."
+    if check == "known_ids":
+        percent = result.get("unexpected_percent") or 0.0
+        threshold = config.meta["unknown_id_threshold"] * 100
+        return (
+            f"{prefix} {percent:.3g} % of rows have an unknown {config.kwargs['column']} "
+            f"(threshold {threshold:.3g} %)."
+        )
+    return f"{prefix} {name} failed (observed {observed})."
+
+
+def _result_json(
+    result: ExpectationSuiteValidationResult,
+    table: str,
+    file_name: str,
+    batch_failures: list[str],
+    quarantined_rows: int,
+) -> dict[str, Any]:
+    """The GX result as JSON with the run identity Data Docs needs and this gate's verdict."""
+    data = result.to_json_dict()
+    now = datetime.now(timezone.utc).isoformat()
+    data["meta"]["run_id"] = {"run_name": file_name, "run_time": now}
+    data["meta"]["validation_time"] = now
+    data["meta"]["flow"] = {
+        "table": table,
+        "file_name": file_name,
+        "batch_success": not batch_failures,
+        "batch_failures": batch_failures,
+        "quarantined_rows": quarantined_rows,
+    }
+    return data
+
+
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.IGNORECASE | re.DOTALL)
+_REMOTE_TAG = re.compile(r"<(?:link|img)\b[^>]*\s(?:href|src)=\"https?://[^\"]*\"[^>]*>", re.IGNORECASE)
+_REMOTE_CSS_URL = re.compile(r"url\(\s*['\"]?https?://[^)]*\)", re.IGNORECASE)
+_FOOTER = re.compile(r"<footer\b.*?</footer>", re.IGNORECASE | re.DOTALL)
+# Bootstrap no longer arrives from the CDN; enough layout to keep GX's tables readable.
+_OFFLINE_CSS = """<style>
+body { font-family: system-ui, sans-serif; margin: 1rem 2rem; }
+table { border-collapse: collapse; margin: .5rem 0; }
+th, td { border: 1px solid #ccc; padding: .2rem .5rem; vertical-align: top; text-align: left; }
+.ok { color: #1a7f37; } .fail { color: #c62828; font-weight: bold; }
+.cooltip .top { display: none; }
+.fa-check-circle::before { content: "passed"; color: #1a7f37; }
+.fa-times::before { content: "failed"; color: #c62828; font-weight: bold; }
+</style>
+"""
+
+
+def _make_self_contained(site_dir: Path) -> None:
+    """Drop every script and remote asset so the site opens offline and calls no third party."""
+    for page in site_dir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        for pattern in (_SCRIPT, _REMOTE_TAG, _FOOTER):
+            text = pattern.sub("", text)
+        text = _REMOTE_CSS_URL.sub("none", text).replace("</head>", _OFFLINE_CSS + "</head>", 1)
+        page.write_text(text, encoding="utf-8")
+    for sheet in site_dir.rglob("*.css"):
+        sheet.write_text(_REMOTE_CSS_URL.sub("none", sheet.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def _index_html(entries: list[tuple[dict[str, Any], str]]) -> str:
+    rows = []
+    for data, page in sorted(entries, key=lambda e: e[0]["meta"]["run_id"]["run_time"], reverse=True):
+        flow = data["meta"]["flow"]
+        stats = data["statistics"]
+        verdict = (
+            '<span class="ok">loaded</span>'
+            if flow["batch_success"]
+            else '<span class="fail">rejected</span>'
+        )
+        problems = "".join(f"<li>{html.escape(message)}</li>" for message in flow["batch_failures"])
+        rows.append(
+            "<tr>"
+            f"<td>{verdict}</td>"
+            f"<td>{html.escape(data['suite_name'])}</td>"
+            f'<td><a href="{quote(page)}">{html.escape(flow["file_name"])}</a></td>'
+            f"<td>{html.escape(data['meta']['run_id']['run_time'])}</td>"
+            f"<td>{stats['successful_expectations']} / {stats['evaluated_expectations']}</td>"
+            f"<td>{flow['quarantined_rows']:,}</td>"
+            f"<td><ul>{problems}</ul></td>"
+            "</tr>"
+        )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<title>Nagasaki Tourism Flow - data quality</title>\n"
+        f"{_OFFLINE_CSS}</head>\n<body>\n"
+        "<h1>Data quality of delivered files</h1>\n"
+        "<p>Great Expectations validation results per delivered file. <em>Rejected</em> files failed a "
+        "table rule and were not loaded; quarantined lines failed a row rule.</p>\n"
+        "<table>\n<thead><tr><th>Verdict</th><th>Suite</th><th>Delivered file</th><th>Validated (UTC)</th>"
+        "<th>Expectations passed</th><th>Quarantined lines</th><th>Table-level problems</th></tr></thead>\n"
+        f"<tbody>\n{''.join(rows)}\n</tbody>\n</table>\n</body>\n</html>\n"
+    )

@@ -1,0 +1,12 @@
+# Sourced by the Makefile and scripts: a local Airflow home inside the project.
+# Everything is an AIRFLOW__SECTION__KEY variable, as in the compose deployment.
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+export AIRFLOW_HOME=${AIRFLOW_HOME:-$ROOT/.airflow}
+export AIRFLOW__CORE__DAGS_FOLDER=${AIRFLOW__CORE__DAGS_FOLDER:-$ROOT/dags}
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Tokyo
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}
+export AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS=True
+export AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP=${AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP:-}
+export GX_ANALYTICS_ENABLED=False
+export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}

@@ -1,0 +1,75 @@
+"""Every DAG imports cleanly, cheaply, and carries the operational settings we rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DAG_FILES = sorted((PROJECT_ROOT / "dags").glob("*.py"))
+HEAVY_MODULES = ["duckdb", "pandas", "great_expectations", "geopandas", "folium", "h3", "pyarrow"]
+
+PROBE = """
+import json, sys, importlib.util
+before = set(sys.modules)
+spec = importlib.util.spec_from_file_location("dag_under_test", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+heavy = [m for m in json.loads(sys.argv[2]) if m in sys.modules and m not in before]
+print(json.dumps({"heavy": heavy}))
+"""
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+
+
+def test_every_dag_file_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert {Path(f).stem for f in map(str, DAG_FILES)} <= set(dagbag.dag_ids)
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_file_name_is_the_dag_id(dagbag, dag_file):
+    assert dag_file.stem in dagbag.dag_ids
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_parsing_does_no_heavy_imports(dag_file):
+    out = subprocess.run([sys.executable, "-c", PROBE, str(dag_file), json.dumps(HEAVY_MODULES)],
+                         capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1])["heavy"] == []
+
+
+def test_dags_have_tags_retries_and_failure_callbacks(dagbag):
+    for dag in dagbag.dags.values():
+        assert dag.tags, dag.dag_id
+        assert dag.max_active_runs == 1
+        for task in dag.tasks:
+            assert task.retries >= 1, task.task_id
+            assert task.on_failure_callback, task.task_id
+
+
+def test_nightly_flow_has_one_ingest_task_per_declared_source(dagbag, settings):
+    from flowlib.sources import load_registry
+
+    dag = dagbag.dags["nightly_flow"]
+    ingest_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("ingest_")}
+    assert ingest_tasks == {f"ingest_{name}" for name in load_registry(settings)}
+
+
+def test_every_warehouse_writer_runs_in_the_one_slot_pool(dagbag):
+    dag = dagbag.dags["nightly_flow"]
+    writers = [t for t in dag.tasks if t.task_id.startswith("ingest_")
+               or t.task_id in {"prepare_warehouse", "build_marts"}]
+    assert writers and all(t.pool == "duckdb_writer" for t in writers)
+    assert dag.timetable.expression == "0 2 * * *"
+    assert str(dag.timetable.timezone) in {"Asia/Tokyo", "Timezone('Asia/Tokyo')"}

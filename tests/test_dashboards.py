@@ -1,0 +1,446 @@
+"""Dashboards: built from a small hand-made warehouse, checked as HTML and in a real browser.
+
+The warehouse uses real facility ids and coordinates (shared/realdata) and plants what must
+never reach a page: a suppressed flow, a suppressed facility and a facility whose name is
+a script tag (and a Jinja expression, since branca re-renders markup as a template).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import h3
+import pandas as pd
+import pytest
+from browser import OfflineBrowser, browser_unavailable, offline_browser  # noqa: F401 - fixture
+
+from flowlib.config import PROJECT_ROOT, Settings
+from flowlib.dashboards import MAX_PAGE_BYTES, build_dashboards, find_remote_assets
+from flowlib.dashboards.daily import MAX_GEOJSON_CHARS, TILE_HOSTS, load_reference_geojson
+from flowlib.dashboards.data import MAX_FLOWS, MAX_HEAT_CELLS
+from flowlib.dashboards.publish import RemoteAssetError, write_page
+
+FACILITIES_CSV = PROJECT_ROOT.parent / "shared" / "realdata" / "nagasaki_facilities.csv"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+DAY1, DAY2 = date(2025, 11, 22), date(2025, 11, 23)
+EVIL_ID = "dutch_slope"
+EVIL_NAME_JA = "<script>alert(1)</script>オランダ坂"
+EVIL_NAME_EN = "Dutch Slope {{7*7}} `${x}`"
+K = 10
+
+# (facility, entries, visitors, domestic, international, unknown); None = suppressed
+FACILITY_DAY2 = [
+    ("glover_garden", 420, 380, 250, 120, 10),
+    ("oura_cathedral", 300, 280, 200, 75, 5),
+    ("dejima", 350, 330, 210, 110, 10),
+    ("shinchi_chinatown", 150, 140, 100, 40, 0),
+    ("megane_bridge", 90, 85, 60, 25, 0),
+    (EVIL_ID, 60, 55, 40, 15, 0),
+    ("confucius_shrine", None, None, None, None, None),
+]
+# (from, to, transitions, visitors, next_probability, median minutes); None = suppressed
+TRANSITIONS_DAY2 = [
+    ("glover_garden", "oura_cathedral", 130, 120, 0.52, 12.0),
+    ("glover_garden", "dejima", 60, 55, 0.26, 25.0),
+    ("glover_garden", "shinchi_chinatown", 40, 38, 0.17, 30.0),
+    ("oura_cathedral", "dejima", 70, 66, 0.61, 20.0),
+    ("dejima", "shinchi_chinatown", 45, 42, 0.55, 15.0),
+    ("dejima", "oura_cathedral", 20, 18, 0.24, 22.0),
+    ("shinchi_chinatown", "megane_bridge", 30, 28, 0.70, 18.0),
+    ("megane_bridge", EVIL_ID, 12, 12, 0.40, 35.0),
+    ("dejima", "confucius_shrine", None, None, None, None),
+]
+DRAWN_FLOWS = [t for t in TRANSITIONS_DAY2 if t[2] is not None]
+ROUTES_DAY2 = [
+    (1, "glover_garden > oura_cathedral > dejima", 3, 48),
+    (2, "dejima > shinchi_chinatown > megane_bridge", 3, 25),
+    (3, "glover_garden > dejima", 2, 20),
+    (None, "oura_cathedral > confucius_shrine", 2, None),
+]
+# (segment, visitors, multi, rate, facilities/visitor); None = suppressed
+CIRCULATION_DAY2 = [
+    ("all", 900, 540, 0.60, 1.9),
+    ("domestic", 600, 330, 0.55, 1.8),
+    ("international", 280, 200, 0.7143, 2.2),
+    ("unknown", None, None, None, None),
+]
+# (date, segment, respondents, satisfied, share); None = suppressed
+SATISFACTION = [
+    (DAY1, "all", 26, 17, 0.6538),
+    (DAY1, "domestic", 20, 12, 0.60),
+    (DAY1, "international", None, None, None),
+    (DAY2, "all", 40, 30, 0.75),
+    (DAY2, "domestic", 25, 18, 0.72),
+    (DAY2, "international", 15, 12, 0.80),
+]
+
+SCHEMA_SQL = """
+create schema if not exists ref; create schema if not exists marts; create schema if not exists ops;
+create table ref.facilities (facility_id varchar, name_ja varchar, name_en varchar, area_id varchar,
+    lat double, lon double, confidence varchar, harbour_side boolean);
+create table ref.areas (area_id varchar, name_ja varchar, name_en varchar);
+create table marts.facility_daily (service_date date, facility_id varchar, entries bigint, visitors bigint,
+    domestic_visitors bigint, international_visitors bigint, unknown_visitors bigint, is_suppressed boolean);
+create table marts.transitions_daily (service_date date, from_facility_id varchar, to_facility_id varchar,
+    transitions bigint, visitors bigint, transfer_minutes_p25 double, transfer_minutes_median double,
+    transfer_minutes_p75 double, next_probability double, is_suppressed boolean);
+create table marts.routes_daily (service_date date, route_rank integer, route varchar, n_stops integer,
+    visitors bigint, is_suppressed boolean);
+create table marts.circulation_daily (service_date date, segment varchar, visitors bigint,
+    multi_facility_visitors bigint, circulation_rate double, facilities_per_visitor double, is_suppressed boolean);
+create table marts.wifi_h3_hourly (service_date date, h3_cell varchar, hour_of_day integer, lat double,
+    lon double, connections hugeint, is_suppressed boolean);
+create table marts.survey_satisfaction_daily (service_date date, segment varchar, respondents bigint,
+    satisfied bigint, satisfied_share double, is_suppressed boolean);
+create table ops.load_log (source varchar, service_date date, file_name varchar, file_bytes bigint,
+    file_sha256 varchar, rows_read integer, rows_loaded integer, rows_quarantined integer, outcome varchar,
+    message varchar, loaded_at timestamp);
+"""
+
+
+def real_facilities() -> dict[str, dict[str, str]]:
+    if not FACILITIES_CSV.is_file():
+        pytest.fail(f"{FACILITIES_CSV} is missing: the tests use the real facility list from shared/realdata")
+    with FACILITIES_CSV.open(encoding="utf-8") as handle:
+        return {row["facility_id"]: row for row in csv.DictReader(handle)}
+
+
+def create_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """A warehouse with the documented tables, ref data from the real facility list."""
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA_SQL)
+    for facility_id, row in real_facilities().items():
+        name_ja, name_en = row["name_ja"], row["name_en"]
+        if facility_id == EVIL_ID:
+            name_ja, name_en = EVIL_NAME_JA, EVIL_NAME_EN
+        con.execute(
+            "insert into ref.facilities values (?, ?, ?, null, ?, ?, ?, false)",
+            [facility_id, name_ja, name_en, float(row["lat"]), float(row["lon"]), row["confidence"]],
+        )
+    return con
+
+
+def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
+    facilities = real_facilities()
+    for day, scale in ((DAY1, 0.8), (DAY2, 1.0)):
+        for fid, *counts in FACILITY_DAY2:
+            suppressed = counts[0] is None
+            values = [None if suppressed else round(c * scale) for c in counts]
+            con.execute("insert into marts.facility_daily values (?, ?, ?, ?, ?, ?, ?, ?)", [day, fid, *values, suppressed])
+        for src, dst, transitions, visitors, probability, minutes in TRANSITIONS_DAY2:
+            suppressed = transitions is None
+            con.execute(
+                "insert into marts.transitions_daily values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [day, src, dst, transitions, visitors, None, minutes, None, probability, suppressed],
+            )
+        for rank, route, stops, visitors in ROUTES_DAY2:
+            con.execute("insert into marts.routes_daily values (?, ?, ?, ?, ?, ?)", [day, rank, route, stops, visitors, rank is None])
+        for segment, visitors, multi, rate, per_visitor in CIRCULATION_DAY2:
+            con.execute(
+                "insert into marts.circulation_daily values (?, ?, ?, ?, ?, ?, ?)",
+                [day, segment, visitors, multi, rate, per_visitor, visitors is None],
+            )
+        # Wi-Fi: one H3 cell per busy facility, busier at midday; one suppressed cell.
+        for index, fid in enumerate(["glover_garden", "dejima", "shinchi_chinatown", "megane_bridge", "nagasaki_station"]):
+            lat, lon = float(facilities[fid]["lat"]), float(facilities[fid]["lon"])
+            cell = h3.latlng_to_cell(lat, lon, 10)
+            clat, clon = h3.cell_to_latlng(cell)
+            for hour in range(7, 22):
+                connections = int((60 + 25 * index) * scale * (1.5 - abs(hour - 13) / 10))
+                con.execute(
+                    "insert into marts.wifi_h3_hourly values (?, ?, ?, ?, ?, ?, false)", [day, cell, hour, clat, clon, connections]
+                )
+        quiet = h3.latlng_to_cell(float(facilities["peace_park"]["lat"]), float(facilities["peace_park"]["lon"]), 10)
+        con.execute("insert into marts.wifi_h3_hourly values (?, ?, 3, 32.77, 129.86, null, true)", [day, quiet])
+    for row in SATISFACTION:
+        con.execute("insert into marts.survey_satisfaction_daily values (?, ?, ?, ?, ?, ?)", [*row, row[2] is None])
+    last_night = datetime(2025, 11, 24, 2, 10)
+    earlier = datetime(2025, 11, 23, 2, 5)
+    loads = [
+        ("entry_pos_a", DAY2, "glover_garden.csv", 900, 900, 0, "loaded", last_night),
+        ("entry_pos_a", DAY2, "dejima.csv", 700, 700, 0, "loaded", last_night),
+        ("entry_pos_b", DAY2, "oura_cathedral.csv", 520, 517, 3, "loaded", last_night),
+        ("wifi_vendor_a", DAY2, "2025-11-23.json", 4000, 4000, 0, "loaded", last_night),
+        ("survey_web", DAY1, "2025-11-22.csv", 40, 40, 0, "loaded", earlier),
+    ]
+    for source, day, name, read, loaded, quarantined, outcome, at in loads:
+        con.execute(
+            "insert into ops.load_log values (?, ?, ?, 1000, 'sha', ?, ?, ?, ?, null, ?)",
+            [source, day, name, read, loaded, quarantined, outcome, at],
+        )
+
+
+def make_settings(tmp: Path) -> Settings:
+    """Settings writing into tmp; the colleague's real geo/ layers give the page its context."""
+    return Settings(data_dir=tmp / "data", dashboards_dir=tmp / "dashboards", geo_dir=PROJECT_ROOT / "geo")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+    tmp = tmp_path_factory.mktemp("dash")
+    settings = make_settings(tmp)
+    con = create_warehouse(tmp / "warehouse.duckdb")
+    fill_sample_marts(con)
+    index = build_dashboards(con, settings)
+    con.close()
+    return settings, index
+
+
+def daily_html(settings: Settings, day: date = DAY2) -> str:
+    return (settings.dashboards_dir / "daily" / f"{day.isoformat()}.html").read_text(encoding="utf-8")
+
+
+def json_decoded(page: str) -> str:
+    """The page with folium's JSON \\uXXXX escapes decoded, to search JS option strings."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda match: chr(int(match.group(1), 16)), page)
+
+
+# ------------------------------------------------------------------ HTML
+
+
+def test_pages_written_atomically(built: tuple[Settings, Path]) -> None:
+    settings, index = built
+    assert index == settings.dashboards_dir / "index.html"
+    for day in (DAY1, DAY2):
+        assert (settings.dashboards_dir / "daily" / f"{day.isoformat()}.html").is_file()
+    leftovers = [p.name for p in settings.dashboards_dir.rglob("*.tmp")]
+    assert leftovers == []
+
+
+def test_daily_page_shows_expected_values(built: tuple[Settings, Path]) -> None:
+    settings, _ = built
+    page = daily_html(settings)
+    assert '<html lang="ja" data-lang="ja">' in page
+    assert "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png" in page
+    options = json_decoded(page)
+    assert '<a href=\\"https://maps.gsi.go.jp/development/ichiran.html\\">地理院タイル</a>' in options
+    assert '&copy; <a href=\\"https://www.openstreetmap.org/copyright\\">OpenStreetMap</a> contributors' in options
+    assert "TDHeatmap" in page and "L.heatLayer" in page
+    assert "グラバー園" in page and "Glover Garden" in page
+    assert "秘匿 / suppressed (&lt;10)" in page  # confucius_shrine
+    for route in ("グラバー園 → 大浦天主堂 → 出島", "Glover Garden → Oura Cathedral (Oura Church) → Dejima"):
+        assert route in page
+    assert "72.0%" in page and "80.0%" in page and "75.0%" in page  # satisfaction
+    assert "60.0%" in page and "71.4%" in page  # circulation
+    assert "52.0%" in page  # top next destination of Glover Garden in its popup
+    assert "長崎港（模式図）" in options or not (settings.geo_dir / "outline.geojson").exists()
+    assert find_remote_assets(page) == []
+    assert "../assets/leaflet/leaflet.js" in page
+
+
+def test_suppressed_flow_and_route_not_drawn(built: tuple[Settings, Path]) -> None:
+    page = daily_html(built[0])
+    assert page.count('"className": "flow-line') == len(DRAWN_FLOWS)
+    assert "出島 → 長崎孔子廟" not in page and "Dejima → Nagasaki Confucius Shrine" not in page
+    assert "大浦天主堂 → 長崎孔子廟" not in page  # the suppressed route
+    assert "flow-line flow-lt-50 flow-lt-100" in page  # the 12-visitor flow hides under ≥50
+
+
+def test_data_derived_text_is_escaped(built: tuple[Settings, Path]) -> None:
+    settings, index = built
+    pages = [daily_html(settings, DAY1), daily_html(settings, DAY2), index.read_text(encoding="utf-8")]
+    for page in pages:
+        assert "<script>alert(1)</script>" not in page
+        assert "{{7*7}}" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[1]
+    assert "&#123;&#123;7*7&#125;&#125;" in pages[1]  # not evaluated by branca's Jinja pass
+    assert "Dutch Slope 49" not in pages[1]
+
+
+def test_index_lists_days_loads_and_kpi(built: tuple[Settings, Path]) -> None:
+    settings, index = built
+    page = index.read_text(encoding="utf-8")
+    assert page.index("daily/2025-11-23.html") < page.index("daily/2025-11-22.html")  # latest first
+    kpi = page[page.index('id="kpi"') : page.index('id="daily-pages"')]
+    assert "72.0%" in kpi and "80.0%" in kpi
+    loads = page[page.index('id="load-table"') :]
+    assert re.search(r'data-source="entry_pos_a".*?<td class="num">2</td>.*?1,600.*?1,600', loads, re.S)
+    assert re.search(r'data-source="entry_pos_b" class="load-warning"', loads)  # 3 rows quarantined
+    assert re.search(r'data-source="survey_web" class="load-warning".*?昨夜は取り込みなし', loads, re.S)
+    assert "data-docs/index.html" not in page
+    assert find_remote_assets(page) == []
+
+
+def test_index_links_data_docs_when_present(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    (settings.dashboards_dir / "data-docs").mkdir(parents=True)
+    (settings.dashboards_dir / "data-docs" / "index.html").write_text("<html></html>", encoding="utf-8")
+    con = create_warehouse(tmp_path / "w.duckdb")
+    fill_sample_marts(con)
+    page = build_dashboards(con, settings, service_dates=[DAY2]).read_text(encoding="utf-8")
+    assert 'href="data-docs/index.html"' in page
+    assert list((settings.dashboards_dir / "daily").glob("*.html")) == [settings.dashboards_dir / "daily" / "2025-11-23.html"]
+
+
+def test_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
+    """Thousands of H3 cells x 24 hours and every facility pair still give a page < 5 MB."""
+    settings = make_settings(tmp_path)
+    con = create_warehouse(tmp_path / "heavy.duckdb")
+    ids = list(real_facilities())
+    centre = h3.latlng_to_cell(32.745, 129.873, 10)
+    cells = list(h3.grid_disk(centre, 40))  # 4,921 cells, well over MAX_HEAT_CELLS
+    assert len(cells) > MAX_HEAT_CELLS
+    heat = pd.DataFrame(
+        [
+            (DAY2, cell, hour, *h3.cell_to_latlng(cell), 10 + (i * 7 + hour * 13) % 500, False)
+            for i, cell in enumerate(cells)
+            for hour in range(24)
+        ],
+        columns=["service_date", "h3_cell", "hour_of_day", "lat", "lon", "connections", "is_suppressed"],
+    )
+    con.register("heat_frame", heat)
+    con.execute("insert into marts.wifi_h3_hourly select * from heat_frame")
+    pairs = [(a, b) for a in ids for b in ids if a != b]
+    assert len(pairs) > MAX_FLOWS
+    for n, (a, b) in enumerate(pairs):
+        con.execute(
+            "insert into marts.transitions_daily values (?, ?, ?, ?, ?, null, 10, null, 0.1, false)", [DAY2, a, b, 20 + n, 15 + n]
+        )
+    for fid in ids:
+        con.execute("insert into marts.facility_daily values (?, ?, 500, 400, 300, 90, 10, false)", [DAY2, fid])
+    build_dashboards(con, settings, service_dates=[DAY2])
+    size = (settings.dashboards_dir / "daily" / "2025-11-23.html").stat().st_size
+    print(f"\nheavy-input page: {size / 1e6:.2f} MB ({len(heat):,} heat rows, {len(pairs)} flows)")
+    assert size < MAX_PAGE_BYTES
+    page = daily_html(settings)
+    assert page.count('"className": "flow-line') == MAX_FLOWS
+
+
+def test_failed_check_leaves_previous_page(tmp_path: Path) -> None:
+    target = tmp_path / "page.html"
+    write_page(target, "<html><body>yesterday</body></html>")
+    with pytest.raises(RemoteAssetError, match="cdn.example.org"):
+        write_page(target, '<html><script src="https://cdn.example.org/x.js"></script></html>')
+    assert target.read_text(encoding="utf-8") == "<html><body>yesterday</body></html>"
+    assert list(tmp_path.glob("*.tmp")) == []
+
+
+# ------------------------------------------------------------------ browser
+
+
+def _assert_clean(visit) -> None:  # type: ignore[no-untyped-def]
+    assert visit.unexpected_errors(TILE_HOSTS) == []
+    assert visit.blocked_outside(TILE_HOSTS) == []  # only tiles were requested remotely
+
+
+def test_daily_page_in_offline_browser(built: tuple[Settings, Path], offline_browser: OfflineBrowser) -> None:
+    settings, _ = built
+    path = settings.dashboards_dir / "daily" / "2025-11-23.html"
+    visit = offline_browser.open(path)
+    page = visit.page
+    _assert_clean(visit)
+    print(f"\nrender {path.name}: {visit.load_ms:.0f} ms navigation→map ready "
+          f"(in-page {visit.ready_ms:.0f} ms), {path.stat().st_size / 1024:.0f} KiB")
+
+    assert page.evaluate("window.flowDashboard.map instanceof L.Map")
+    overlays = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    for expected in ("人の流れ", "施設", "Wi-Fi 混雑（時間別）", "Wi-Fi 混雑（終日）"):
+        assert any(expected in text for text in overlays), (expected, overlays)
+    bases = page.locator(".leaflet-control-layers-base label").all_inner_texts()
+    assert any("地理院タイル" in text for text in bases) and any("OpenStreetMap" in text for text in bases)
+
+    assert page.locator("#flow-legend").is_visible()
+    assert page.locator(".leaflet-control-timecontrol").first.is_visible()  # hour slider
+    rows = page.locator("#routes-table tbody tr")
+    assert rows.count() == 3
+    assert rows.nth(0).inner_text().split("\t")[-1].strip() == "48"
+    assert "グラバー園 → 大浦天主堂 → 出島" in rows.nth(0).inner_text()
+    satisfaction = page.locator("#satisfaction-table tr[data-segment='domestic']").inner_text()
+    assert "72.0%" in satisfaction and "25" in satisfaction
+    assert "80.0%" in page.locator("#satisfaction-table tr[data-segment='international']").inner_text()
+    assert "71.4%" in page.locator("#circulation-table tr[data-segment='international']").inner_text()
+
+    assert page.locator("path.flow-line").count() == len(DRAWN_FLOWS)
+    assert page.locator("path.facility-marker").count() == len(FACILITY_DAY2)
+    page.select_option("#flow-min-filter", "50")
+    assert page.locator("path.flow-line").evaluate_all("ls => ls.filter(l => getComputedStyle(l).display !== 'none').length") == sum(
+        1 for flow in DRAWN_FLOWS if flow[3] >= 50
+    )
+
+    page.select_option("#flow-min-filter", "0")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "daily-2025-11-23-ja.png"))
+
+    # Escaped names render as text, never as markup (a running alert(1) would open a dialog).
+    page.evaluate("window.flowDashboard.map.eachLayer(l => { if (l.options && l.options.className === 'facility-marker' && l.getPopup && l.getPopup() && l.getPopup().getContent().outerHTML.includes('dutch_slope')) l.openPopup(); })")
+    popup = page.locator(".leaflet-popup-content")
+    assert "<script>alert(1)</script>オランダ坂" in popup.inner_text()
+    assert visit.dialogs == []
+    page.screenshot(path=str(ARTIFACTS / "daily-2025-11-23-ja-popup.png"))
+
+    # ja/en toggle
+    assert page.locator("#satisfaction-table .lang-ja").first.is_visible()
+    page.click("#lang-toggle")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.locator("#satisfaction-table .lang-en").first.is_visible()
+    assert not page.locator("#satisfaction-table .lang-ja").first.is_visible()
+    assert "Dutch Slope {{7*7}} `${x}`" in popup.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "daily-2025-11-23-en.png"))
+    _assert_clean(visit)
+
+
+def test_index_page_in_offline_browser(built: tuple[Settings, Path], offline_browser: OfflineBrowser) -> None:
+    _, index = built
+    visit = offline_browser.open(index)
+    page = visit.page
+    _assert_clean(visit)
+    assert visit.blocked_urls == []
+    links = page.locator("#daily-list a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    assert links == ["daily/2025-11-23.html", "daily/2025-11-22.html"]
+    assert "72.0%" in page.locator("#kpi [data-segment='domestic']").inner_text()
+    assert "80.0%" in page.locator("#kpi [data-segment='international']").inner_text()
+    assert page.locator("#load-table tbody tr").count() == 4
+    page.screenshot(path=str(ARTIFACTS / "index.png"), full_page=True)
+    page.click("#lang-toggle")
+    assert page.locator("#kpi h2 .lang-en").is_visible()
+    assert "In-trip information satisfaction" in page.locator("#kpi h2").inner_text()
+
+
+def test_empty_day_without_geo_files_still_builds(tmp_path: Path, offline_browser: OfflineBrowser) -> None:
+    """No marts rows, no load log, no geo/ layers: the page says so instead of breaking."""
+    settings = Settings(data_dir=tmp_path / "data", dashboards_dir=tmp_path / "dashboards", geo_dir=tmp_path / "no-geo")
+    con = create_warehouse(tmp_path / "empty.duckdb")
+    index = build_dashboards(con, settings, service_dates=[DAY2])
+    page = daily_html(settings)
+    assert "公表できるルートなし" in page and "回答なし" in page and "TDHeatmap(" not in page
+    assert "取り込み記録がありません" in index.read_text(encoding="utf-8")
+    visit = offline_browser.open(settings.dashboards_dir / "daily" / "2025-11-23.html")
+    _assert_clean(visit)
+    assert visit.page.locator("#routes-table tbody tr").inner_text().strip() == "公表できるルートなし"
+
+
+def test_missing_browser_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        browser_unavailable("/usr/bin/chromium is missing")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="install_system_deps"):
+        browser_unavailable("/usr/bin/chromium is missing")
+
+
+def test_reference_layers_are_rounded_simplified_and_escaped(tmp_path: Path) -> None:
+    """A detailed outline is shrunk before it is embedded in every daily page."""
+    ring = [
+        [129.87 + 0.02 * math.cos(2 * math.pi * i / 60_000), 32.74 + 0.02 * math.sin(2 * math.pi * i / 60_000)]
+        for i in range(60_000)
+    ]
+    ring.append(ring[0])
+    feature = {"type": "Feature", "properties": {"name_ja": "<b>港</b>", "name_en": "Port", "kind": "harbour"},
+               "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    path = tmp_path / "outline.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
+    layer = load_reference_geojson(path)
+    assert layer is not None
+    assert len(json.dumps(layer)) <= MAX_GEOJSON_CHARS
+    properties = layer["features"][0]["properties"]
+    assert properties["kind"] == "harbour" and "&lt;b&gt;港&lt;/b&gt;" in properties["label"]
+    first = layer["features"][0]["geometry"]["coordinates"][0][0]
+    assert all(len(str(value).split(".")[1]) <= 5 for value in first)
+    assert load_reference_geojson(tmp_path / "missing.geojson") is None

@@ -1,0 +1,122 @@
+"""Trips, transitions, routes and circulation from hand-made taps, checked value by value."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from flowlib.models import ModelError, build_day, discover
+from flowlib.pipeline import prepare_warehouse
+from flowlib.pseudonym import pseudonymise
+from flowlib.warehouse import writer
+
+DAY = date(2026, 11, 3)
+
+
+def _tap(card: str, facility: str, hhmm: str, country: str | None = "JP", day: date = DAY) -> tuple:
+    hour, minute = map(int, hhmm.split(":"))
+    moment = datetime(day.year, day.month, day.day, hour, minute)
+    if hour < 4:
+        moment = moment.replace(day=day.day + 1)
+    return ("test", day, facility, moment, pseudonymise(card, b"k"), "adult", 500, country, "f.csv", 2)
+
+
+def _load(settings, taps: list[tuple]) -> None:
+    prepare_warehouse(settings)
+    with writer(settings) as con:
+        con.executemany("insert into raw.entry_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", taps)
+
+
+def _query(settings, sql: str) -> list[tuple]:
+    with writer(settings) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_models_are_ordered_by_layer_and_dependency(settings):
+    names = [m.name for m in discover(settings.sql_dir)]
+    assert names.index("stg_entry_log") < names.index("int_stops") < names.index("int_transitions")
+    assert names.index("int_trips") < names.index("routes_daily")
+    assert all(m.layer == "marts" for m in discover(settings.sql_dir)[-8:])
+
+
+def test_reentry_collapses_and_long_gap_starts_new_trip(settings, monkeypatch):
+    monkeypatch.setenv("FLOW_MIN_CELL_COUNT", "1")
+    from flowlib.config import get_settings
+
+    settings = get_settings()
+    _load(settings, [
+        _tap("A", "glover_garden", "09:00"),
+        _tap("A", "glover_garden", "09:20"),      # re-entry within 30 min: same stop
+        _tap("A", "oura_cathedral", "10:30"),
+        _tap("A", "dejima", "11:45"),
+        _tap("A", "peace_park", "17:00"),          # > 240 min after dejima: new trip
+        _tap("B", "dejima", "10:00", None),
+        _tap("B", "shinchi_chinatown", "10:00", None),  # same second: facility id breaks the tie
+        _tap("C", "glover_garden", "02:30"),       # 02:30 next morning still belongs to DAY
+    ])
+    with writer(settings) as con:
+        build_day(con, DAY, settings)
+    stops = _query(settings, "select trip_index, stop_number, facility_id, taps from intermediate.int_stops "
+                             f"where visitor_key = '{pseudonymise('A', b'k')}' order by trip_index, stop_number")
+    assert stops == [(1, 1, "glover_garden", 2), (1, 2, "oura_cathedral", 1), (1, 3, "dejima", 1),
+                     (2, 1, "peace_park", 1)]
+    transitions = _query(settings, "select from_facility_id, to_facility_id, transitions, visitors, "
+                                   "transfer_minutes_median from marts.transitions_daily order by 1, 2")
+    assert transitions == [
+        ("dejima", "shinchi_chinatown", 1, 1, 0.0),
+        ("glover_garden", "oura_cathedral", 1, 1, 90.0),
+        ("oura_cathedral", "dejima", 1, 1, 75.0),
+    ]
+    routes = _query(settings, "select route_rank, route, n_stops, visitors from marts.routes_daily order by route_rank")
+    assert routes == [(1, "dejima > shinchi_chinatown", 2, 1),
+                      (2, "glover_garden > oura_cathedral > dejima", 3, 1)]
+    circulation = dict((seg, (v, m)) for seg, v, m in _query(
+        settings, "select segment, visitors, multi_facility_visitors from marts.circulation_daily"))
+    assert circulation["all"] == (3, 2)
+    # every unknown-segment visitor circulated: publishing it would disclose each one's trip
+    assert circulation["unknown"] == (None, None)
+    facility = dict(_query(settings, "select facility_id, entries from marts.facility_daily"))
+    assert facility["glover_garden"] == 3
+
+
+def test_small_cells_are_suppressed_not_dropped(settings):
+    taps = [_tap(f"V{i}", "glover_garden", "10:00") for i in range(12)]
+    taps += [_tap(f"V{i}", "oura_cathedral", "11:00") for i in range(12)]
+    taps += [_tap(f"W{i}", "dejima", "10:00") for i in range(3)]
+    taps += [_tap(f"W{i}", "shinchi_chinatown", "11:00") for i in range(3)]
+    _load(settings, taps)
+    with writer(settings) as con:
+        build_day(con, DAY, settings)
+    rows = _query(settings, "select from_facility_id, transitions, visitors, is_suppressed "
+                            "from marts.transitions_daily order by 1")
+    assert rows == [("dejima", None, None, True), ("glover_garden", 12, 12, False)]
+    facility = _query(settings, "select facility_id, visitors, is_suppressed from marts.facility_daily order by 1")
+    assert ("dejima", None, True) in facility and ("glover_garden", 12, False) in facility
+
+
+def test_rebuilding_a_day_replaces_it(settings):
+    _load(settings, [_tap(f"V{i}", "glover_garden", "10:00") for i in range(15)])
+    with writer(settings) as con:
+        first = build_day(con, DAY, settings)
+        second = build_day(con, DAY, settings)
+        assert first == second
+        assert con.execute("select count(*) from marts.facility_daily").fetchone()[0] == 1
+
+
+def test_a_broken_model_names_its_file_and_changes_nothing(settings, tmp_path):
+    _load(settings, [_tap(f"V{i}", "glover_garden", "10:00") for i in range(15)])
+    with writer(settings) as con:
+        build_day(con, DAY, settings)
+    sql_copy = tmp_path / "sql"
+    import shutil
+
+    shutil.copytree(settings.sql_dir, sql_copy)
+    (sql_copy / "marts" / "zz_broken.sql").write_text("-- materialized: daily\nselect no_such_column from raw.entry_log")
+    from dataclasses import replace
+
+    broken = replace(settings, sql_dir=sql_copy)
+    with writer(settings) as con:
+        with pytest.raises(ModelError, match="zz_broken.sql"):
+            build_day(con, DAY, broken)
+        assert con.execute("select visitors from marts.facility_daily").fetchall() == [(15,)]
