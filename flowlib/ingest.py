@@ -126,7 +126,29 @@ def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str) -> pd.
         return flags.apply(lambda row: [code for code, on in zip(codes, row) if on], axis=1)
     if len(rule.headers) == 1:
         return frame[rule.headers[0]].str.strip()
-    return frame[list(rule.headers)].apply(lambda col: col.str.strip()).agg(" ".join, axis=1)
+    joined = frame[rule.headers[0]].str.strip()
+    for header in rule.headers[1:]:
+        joined = joined + " " + frame[header].str.strip()
+    return joined
+
+
+def _list_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str) -> pd.Series:
+    """A multi-select answer: 0/1 flag columns, or each header's text split separately."""
+    if rule.flags or frame.empty or not rule.headers:
+        values = _column_values(rule, frame, file_stem)
+        return values if rule.flags or frame.empty else values.map(lambda v: [v] if v else [])
+
+    def split(text: str) -> list[str]:
+        if not text:
+            return []
+        parts = text.split(rule.split) if rule.split else [text]
+        return [part.strip() for part in parts if part.strip()]
+
+    per_header = [frame[header].str.strip().map(split) for header in rule.headers]
+    combined = per_header[0]
+    for more in per_header[1:]:
+        combined = combined + more
+    return combined
 
 
 def to_canonical(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str,
@@ -143,16 +165,15 @@ def to_canonical(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str,
 
     out = pd.DataFrame(index=text.index)
     for rule in spec.columns:
-        values = _column_values(rule, text, file_stem)
         col_type = kind.columns[rule.target]
         if col_type == "list":
-            if rule.split is not None:
-                values = values.map(lambda v: [p.strip() for p in v.split(rule.split) if p.strip()] if v else [])
+            values = _list_values(rule, text, file_stem)
             if rule.value_map:
                 mapping = rule.value_map
                 values = values.map(lambda items: [mapping.get(i, i) for i in items])
             out[rule.target] = values
             continue
+        values = _column_values(rule, text, file_stem)
         values = values.where(values.astype(str) != "", None)
         if rule.value_map is not None:
             mapped = values.map(lambda v: None if v is None else rule.value_map.get(str(v), _UNMAPPED))

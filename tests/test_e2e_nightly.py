@@ -97,3 +97,36 @@ def test_dashboards_were_published(nightly_run):
     for day in (FIRST, LAST):
         assert (dashboards / "daily" / f"{day.isoformat()}.html").exists()
         assert day.isoformat() in index
+
+
+def _raw_card_ids(landing: Path) -> set[str]:
+    """Card ids as the POS files carry them, read without the project's parsers."""
+    import csv
+    import io
+
+    ids: set[str] = set()
+    for path in (landing / "entry_log").rglob("*.csv"):
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig") if "pos_b" in path.parts else data.decode("cp932")
+        for row in csv.DictReader(io.StringIO(text)):
+            ids.add(row.get("カードID") or row.get("カード番号"))
+    return {i for i in ids if i}
+
+
+def test_no_raw_or_unkeyed_hashed_card_id_leaves_ingest(nightly_run):
+    import hashlib
+
+    root: Path = nightly_run["root"]
+    card_ids = _raw_card_ids(root / "data" / "landing")
+    assert len(card_ids) > 100
+    needles = {c.encode() for c in card_ids} | {hashlib.sha256(c.encode()).hexdigest().encode() for c in card_ids}
+    places = [nightly_run["warehouse"], *(root / "airflow").rglob("*"),
+              *(root / "dashboards").rglob("*"), *(root / "data" / "validation_results").rglob("*")]
+    scanned = 0
+    for place in places:
+        if place.is_file():
+            blob = place.read_bytes()
+            scanned += 1
+            leaked = [n for n in needles if n in blob]
+            assert not leaked, f"{place} holds {len(leaked)} raw or unkeyed-hashed card ids"
+    assert scanned > 10
