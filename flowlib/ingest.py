@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,14 @@ from flowlib.warehouse import ensure_schema, transaction, writer
 
 log = logging.getLogger(__name__)
 JST = ZoneInfo("Asia/Tokyo")
+#: Extra producer columns named in the load note; the rest are counted.
+MAX_LISTED_EXTRA_COLUMNS = 10
+#: Largest whole number a canonical integer column holds (DuckDB INTEGER).
+MAX_WHOLE_NUMBER = 2_147_483_647
+#: An ISO 8601 value that ends in a UTC offset or Z (after a clock time).
+_ISO_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)\s*$")
+#: A clock time whose second is 60 or 61.
+_LEAP_SECOND = re.compile(r"(?:^|\D)\d{1,2}:\d{2}:6[01](?!\d)")
 _UNMAPPED = object()
 
 
@@ -77,6 +87,15 @@ def service_date_of(moment: pd.Series, settings: Settings) -> pd.Series:
     return (moment - shift).dt.date
 
 
+def _day_of_event(spec: SourceSpec, event: pd.Series, settings: Settings) -> pd.Series:
+    """The service day of each row; a date-only timestamp (no clock) is its own day."""
+    rule = next(r for r in spec.columns if r.target == spec.kind.event_time)
+    fmt = rule.timestamp_format or ""
+    if fmt and fmt != "iso8601" and not any(code in fmt for code in ("%H", "%I")):
+        return event.dt.date
+    return service_date_of(event, settings)
+
+
 def _file_digest(path: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
@@ -94,30 +113,57 @@ def _read(spec: SourceSpec, path: Path, file_name: str) -> RawFile:
 
 
 def _check_headers(spec: SourceSpec, raw: RawFile, file_name: str) -> list[str]:
+    if not raw.headers and not raw.records and not raw.problems:
+        raise FileRejected(file_name, None, "the delivery holds no records: an empty delivery.")
     missing = [h for h in spec.producer_headers if h not in raw.headers]
     if missing:
         raise FileRejected(file_name, 1, f"missing column(s) {', '.join(missing)} (found: "
                                          f"{', '.join(raw.headers) or 'none'}); the producer "
                                          f"changed the export or the declaration {spec.name} is outdated.")
     extra = [h for h in raw.headers if h not in spec.producer_headers]
+    if len(extra) > MAX_LISTED_EXTRA_COLUMNS:
+        # A 10,000-column export must not turn into a 100 kB load-log message.
+        shown = ", ".join(extra[:MAX_LISTED_EXTRA_COLUMNS])
+        return [f"ignored {len(extra):,} extra column(s): {shown}, ... and "
+                f"{len(extra) - MAX_LISTED_EXTRA_COLUMNS:,} more"]
     return [f"ignored extra column(s): {', '.join(extra)}"] if extra else []
 
 
-def _parse_timestamps(values: pd.Series, fmt: str, tz: str) -> pd.Series:
-    if fmt == "iso8601":
-        parsed = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
-        return parsed.dt.tz_convert(JST).dt.tz_localize(None)
-    parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+def _local_to_jst(parsed: pd.Series, tz: str) -> pd.Series:
     if tz != "Asia/Tokyo":
         parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(JST).dt.tz_localize(None)
     return parsed
 
 
-def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str) -> pd.Series:
+def _matches(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
+    return values.map(lambda v: isinstance(v, str) and pattern.search(v) is not None).astype(bool)
+
+
+def _parse_timestamps(values: pd.Series, fmt: str, tz: str) -> pd.Series:
+    """Naive JST timestamps. ISO 8601 values with an offset are converted to JST; values
+    without one are read in the source's declared time zone (never silently as UTC).
+    A clock second of 60 or 61 (a leap second, or a clock error) does not exist on any
+    producer's clock: such values become NaT and the row is quarantined."""
+    text = values.astype("object").where(values.notna(), None)
+    if fmt == "iso8601":
+        has_offset = _matches(text, _ISO_OFFSET)
+        aware = pd.to_datetime(text.where(has_offset, None), format="ISO8601", errors="coerce", utc=True)
+        aware = aware.dt.tz_convert(JST).dt.tz_localize(None)
+        naive = _local_to_jst(pd.to_datetime(text.where(~has_offset, None), format="ISO8601", errors="coerce"), tz)
+        parsed = aware.where(has_offset, naive)
+    else:
+        parsed = _local_to_jst(pd.to_datetime(text, format=fmt, errors="coerce"), tz)
+    return parsed.where(~_matches(text, _LEAP_SECOND))
+
+
+def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str,
+                   line_numbers: list[int] | None = None) -> pd.Series:
     if frame.empty:
         return pd.Series([], index=frame.index, dtype="object")
     if rule.from_file_stem:
         return pd.Series(file_stem, index=frame.index, dtype="object")
+    if rule.from_line_number:
+        return pd.Series([f"{file_stem}:{n}" for n in line_numbers], index=frame.index, dtype="object")
     if rule.constant is not None:
         return pd.Series(rule.constant, index=frame.index, dtype="object")
     if rule.flags:
@@ -173,7 +219,7 @@ def to_canonical(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str,
                 values = values.map(lambda items: [mapping.get(i, i) for i in items])
             out[rule.target] = values
             continue
-        values = _column_values(rule, text, file_stem)
+        values = _column_values(rule, text, file_stem, line_numbers.tolist())
         values = values.where(values.astype(str) != "", None)
         if rule.value_map is not None:
             mapped = values.map(lambda v: None if v is None else rule.value_map.get(str(v), _UNMAPPED))
@@ -188,7 +234,14 @@ def to_canonical(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str,
         elif col_type in ("integer", "double"):
             numbers = pd.to_numeric(values, errors="coerce")
             flag(values.notna() & numbers.isna(), values.map(lambda v: f"{rule.target} {v!r} is not a number"))
+            infinite = numbers.notna() & (numbers.astype("float64").abs() == math.inf)
+            flag(infinite, values.map(lambda v: f"{rule.target} {v!r} is not a finite number"))
+            numbers = numbers.where(~infinite)
             if col_type == "integer":
+                # raw.* stores whole numbers as INTEGER: anything wider would fail the insert.
+                too_big = numbers.notna() & (numbers.astype("float64").abs() > MAX_WHOLE_NUMBER)
+                flag(too_big, values.map(lambda v: f"{rule.target} {v!r} is out of range for a whole number"))
+                numbers = numbers.where(~too_big)
                 fractional = numbers.notna() & (numbers != numbers.round())
                 flag(fractional, f"{rule.target} is not a whole number")
                 numbers = numbers.where(~fractional).astype("Int64")
@@ -238,7 +291,7 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
     canonical = canonical[~canonical["line_number"].isin(bad_lines)].reset_index(drop=True)
 
     event = canonical[spec.kind.event_time]
-    row_service_date = service_date_of(event, settings)
+    row_service_date = _day_of_event(spec, event, settings)
     now_jst = datetime.now(JST).replace(tzinfo=None)
     future = event > now_jst + timedelta(minutes=5)
     problems += [RowProblem(int(n), "timestamp in the future", "") for n in canonical.loc[future, "line_number"]]
@@ -250,7 +303,7 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
     else:
         keep = ~future
     canonical = canonical[keep].reset_index(drop=True)
-    canonical.insert(0, "service_date", service_date_of(canonical[spec.kind.event_time], settings))
+    canonical.insert(0, "service_date", _day_of_event(spec, canonical[spec.kind.event_time], settings))
 
     duplicated = canonical.astype(str).duplicated(subset=list(spec.kind.columns), keep="first")
     if duplicated.any():
@@ -394,7 +447,7 @@ def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Sett
             log.info("%s %s: same %d file(s) as the last load; nothing to do", spec.name, service_date, len(files))
             return result
         known = reference_ids(con, spec) if spec.check_reference_ids else None
-        median = _trailing_median_rows(con, spec, service_date)
+        median = _trailing_median_rows(con, spec, service_date) if service_date is not None else None
         try:
             prepared = [prepare_file(spec, path, service_date, settings) for path in files]
             gx_result = validate_partition(spec, service_date, prepared, settings, known, median)

@@ -3,13 +3,19 @@
 Deliveries come in CP932, UTF-8 and UTF-8 with BOM, sometimes truncated, sometimes with a
 stray byte. This module turns bytes into (line number, fields) pairs and records every line
 it cannot read as a row problem rather than stopping, unless the whole file is unreadable.
+
+Line numbers are physical lines as an editor shows them (a line ends at CRLF, LF or CR,
+where the csv module ends them too); a CSV record that spans lines (a quoted free text
+with line breaks) is numbered by its first line. A damaged line costs that line only:
+a quote that is never closed, a NUL byte, a stray byte-order mark or a repeated header
+(two exports concatenated) never takes the good lines after it down with it.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +25,11 @@ UTF8_BOM = b"\xef\xbb\xbf"
 MAX_BAD_ENCODING_SHARE = 0.2
 #: Refuse single lines longer than this: no producer writes them, attackers do.
 MAX_LINE_BYTES = 1_000_000
+
+_LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
+_LINE_END_TEXT = re.compile(r"\r\n|\r|\n")
+_NUL_PROBLEM = "NUL bytes in the line (binary or corrupt data)"
+_DEEP_JSON = "nested more deeply than the JSON reader allows (a recursion bomb, not an export)"
 
 
 class FileRejected(ValueError):
@@ -54,91 +65,173 @@ class RawFile:
     notes: list[str] = field(default_factory=list)
 
 
-def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[str, dict[int, str]]:
-    """Decode the file; undecodable lines are blanked and reported by line number."""
+def _refuse_long_lines(data: bytes, file_name: str) -> None:
+    start = number = 0
+    for number, match in enumerate(_LINE_END_BYTES.finditer(data), start=1):
+        if match.start() - start > MAX_LINE_BYTES:
+            _too_long(file_name, number, match.start() - start)
+        start = match.end()
+    if len(data) - start > MAX_LINE_BYTES:
+        _too_long(file_name, number + 1, len(data) - start)
+
+
+def _too_long(file_name: str, number: int, length: int) -> None:
+    raise FileRejected(file_name, number, f"line is {length:,} bytes long (limit {MAX_LINE_BYTES:,}): "
+                                          "not a CSV export.")
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    """Physical lines with their endings, split at CRLF, LF and CR."""
+    lines, start = [], 0
+    for match in _LINE_END_BYTES.finditer(data):
+        lines.append(data[start:match.end()])
+        start = match.end()
+    if start < len(data):
+        lines.append(data[start:])
+    return lines
+
+
+def _ending(line: str) -> str:
+    return line[len(line.rstrip("\r\n")):]
+
+
+def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str], dict[int, str]]:
+    """The file as decoded physical lines (endings kept); unreadable lines are blanked and
+    reported by line number: bytes not valid in the encoding, or NUL bytes."""
     if encoding == "cp932" and data.startswith(UTF8_BOM):
         raise FileRejected(file_name, 1, "the file starts with a UTF-8 byte-order mark but the "
                                          "source declares cp932; ask the producer which encoding "
                                          "they send, or fix the declaration.")
-    if data.startswith(UTF8_BOM):
+    while data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM):]
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        bad_lines = {i + 1 for i, chunk in enumerate(data.split(b"\n")) if b"\x00" in chunk}
-        if len(bad_lines) > max(1, MAX_BAD_ENCODING_SHARE * (data.count(b"\n") + 1)):
-            raise FileRejected(file_name, line, "the file contains NUL bytes: it is binary or "
-                                                "corrupt, not a CSV export.")
-    try:
-        return data.decode(codec), {}
-    except UnicodeDecodeError:
-        pass
-    lines = data.split(b"\n")
-    decoded: list[str] = []
+    raw_lines = _split_lines(data)
+    total = max(len(raw_lines), 1)
+    nul_lines = {number for number, chunk in enumerate(raw_lines, start=1) if b"\x00" in chunk}
+    if len(nul_lines) > max(1, MAX_BAD_ENCODING_SHARE * total):
+        raise FileRejected(file_name, min(nul_lines), "the file contains NUL bytes: it is binary or "
+                                                      "corrupt, not a CSV export.")
     bad: dict[int, str] = {}
-    for number, chunk in enumerate(lines, start=1):
-        try:
-            decoded.append(chunk.decode(codec))
-        except UnicodeDecodeError as exc:
-            bad[number] = f"bytes not valid {encoding} at byte {exc.start} of the line"
-            decoded.append("")
-    if len(bad) > max(1, MAX_BAD_ENCODING_SHARE * len(lines)):
-        first = min(bad)
-        raise FileRejected(file_name, first, f"{len(bad)} of {len(lines)} lines are not valid "
-                                             f"{encoding}: the file is in another encoding than "
-                                             "declared.")
-    return "\n".join(decoded), bad
+    try:
+        text = data.decode(codec)
+        lines, start = [], 0
+        for match in _LINE_END_TEXT.finditer(text):
+            lines.append(text[start:match.end()])
+            start = match.end()
+        if start < len(text):
+            lines.append(text[start:])
+    except UnicodeDecodeError:
+        lines = []
+        for number, chunk in enumerate(raw_lines, start=1):
+            try:
+                lines.append(chunk.decode(codec))
+            except UnicodeDecodeError as exc:
+                bad[number] = f"bytes not valid {encoding} at byte {exc.start} of the line"
+                lines.append(chunk[len(chunk.rstrip(b"\r\n")):].decode("ascii"))
+        if len(bad) > max(1, MAX_BAD_ENCODING_SHARE * total):
+            first = min(bad)
+            raise FileRejected(file_name, first, f"{len(bad)} of {total} lines are not valid "
+                                                 f"{encoding}: the file is in another encoding than "
+                                                 "declared.")
+    for number in nul_lines:
+        bad.setdefault(number, _NUL_PROBLEM)
+        lines[number - 1] = _ending(lines[number - 1])
+    # A byte-order mark at the start of a later line is left over from joining files.
+    for index in range(1, len(lines)):
+        if lines[index].startswith("\ufeff"):
+            lines[index] = lines[index].lstrip("\ufeff")
+    return lines, bad
+
+
+def _csv_reader(lines: list[str], start: int) -> Iterator[list[str]]:
+    return csv.reader((lines[i] for i in range(start, len(lines))), strict=False)
+
+
+def _quote_left_open(record_lines: list[str]) -> bool:
+    """True when the record's text ends inside a quoted field (the quote is never closed)."""
+    try:
+        for _ in csv.reader(record_lines, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
     data = path.read_bytes()
     if not data.strip():
         raise FileRejected(file_name, None, "the file is empty (no header): an empty delivery.")
-    for number, chunk in enumerate(data.split(b"\n"), start=1):
-        if len(chunk) > MAX_LINE_BYTES:
-            raise FileRejected(file_name, number, f"line is {len(chunk):,} bytes long (limit "
-                                                  f"{MAX_LINE_BYTES:,}): not a CSV export.")
-    text, bad_lines = _decode_lines(data, encoding, file_name)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    _refuse_long_lines(data, file_name)
+    lines, bad_lines = _decode_lines(data, encoding, file_name)
+    reader, base, consumed = _csv_reader(lines, 0), 0, 0
     try:
         header_row = next(reader)
     except StopIteration:
         raise FileRejected(file_name, 1, "the file has no readable header line.") from None
     except csv.Error as exc:
         raise FileRejected(file_name, 1, f"the header cannot be read as CSV ({exc}).") from exc
-    headers = [h.strip().lstrip("\ufeff") for h in header_row]
-    result = RawFile(headers=headers)
     if 1 in bad_lines:
         raise FileRejected(file_name, 1, f"the header line has {bad_lines[1]}.")
-    last_line = reader.line_num
-    ends_with_newline = text.endswith("\n")
+    headers = [h.strip().lstrip("\ufeff") for h in header_row]
+    consumed = reader.line_num
+    result = RawFile(headers=headers)
+
+    def restart(after_line: int) -> None:
+        """Parse again from the physical line after ``after_line`` (1-based)."""
+        nonlocal reader, base, consumed
+        reader, base, consumed = _csv_reader(lines, after_line), after_line, 0
+
     while True:
-        start_line = last_line + 1
+        first = base + consumed + 1
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            result.problems.append(RowProblem(start_line, f"unreadable CSV: {exc}", ""))
-            last_line = reader.line_num
+            result.lines_read += 1
+            result.problems.append(RowProblem(first, f"unreadable CSV: {exc}", ""))
+            restart(first)
             continue
-        last_line = reader.line_num
+        consumed = reader.line_num
+        last = base + consumed
+        spans_lines = last > first
         if not row or (len(row) == 1 and not row[0].strip()):
-            if start_line in bad_lines:
+            if first in bad_lines:
                 result.lines_read += 1
-                result.problems.append(RowProblem(start_line, bad_lines[start_line], ""))
+                result.problems.append(RowProblem(first, bad_lines[first], ""))
             continue
         result.lines_read += 1
-        if any(line in bad_lines for line in range(start_line, last_line + 1)):
-            result.problems.append(RowProblem(start_line, bad_lines.get(start_line, "undecodable bytes"), ",".join(row)))
+        if spans_lines and last == len(lines) and _quote_left_open(lines[first - 1:last]):
+            result.problems.append(RowProblem(
+                first, "a quote opened in this line is never closed (the rest of the file would be "
+                       "read as one field); the line is set aside and reading goes on with the next line",
+                lines[first - 1].rstrip("\r\n")[:500]))
+            restart(first)
+            continue
+        damaged = [n for n in range(first, last + 1) if n in bad_lines]
+        if damaged:
+            result.problems.append(RowProblem(first, bad_lines[damaged[0]] if first in bad_lines
+                                              else f"line {damaged[0]} of the record: {bad_lines[damaged[0]]}",
+                                              ",".join(row)))
+            continue
+        if [cell.strip() for cell in row] == headers:
+            result.problems.append(RowProblem(first, "the header line repeated in the middle of the file "
+                                                     "(two exports concatenated?)", ""))
             continue
         if len(row) != len(headers):
-            truncated = not ends_with_newline and reader.line_num >= text.count("\n") + 1
+            if spans_lines:
+                reason = (f"expected {len(headers)} fields, found {len(row)} in a record running over lines "
+                          f"{first}-{last} (a quote is not closed where the line ends); the line is set aside "
+                          "and reading goes on with the next line")
+                result.problems.append(RowProblem(first, reason, lines[first - 1].rstrip("\r\n")[:500]))
+                restart(first)
+                continue
+            truncated = last == len(lines) and not _ending(lines[-1])
             reason = (f"expected {len(headers)} fields, found {len(row)}"
                       + (" (the file ends mid-line: truncated delivery)" if truncated else ""))
-            result.problems.append(RowProblem(start_line, reason, dict(zip(headers, row))))
+            result.problems.append(RowProblem(first, reason, dict(zip(headers, row))))
             continue
-        result.records.append(RawRecord(start_line, dict(zip(headers, row))))
+        result.records.append(RawRecord(first, dict(zip(headers, row))))
     return result
 
 
@@ -152,41 +245,70 @@ def _stringify(value: object) -> str:
     return str(value)
 
 
+class _JsonObject(dict):
+    """A JSON object that remembers keys it carried more than once (json keeps the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, object]]) -> _JsonObject:
+    obj = _JsonObject()
+    repeated: list[str] = []
+    for key, value in pairs:
+        if key in obj and key not in repeated:
+            repeated.append(key)
+        obj[key] = value
+    if repeated:
+        obj.duplicates = tuple(repeated)
+    return obj
+
+
+def _loads(text: str) -> object:
+    return json.loads(text, object_pairs_hook=_object_pairs)
+
+
 def read_json_file(path: Path, encoding: str, file_name: str, records_path: str | None, lines: bool) -> RawFile:
     """JSON export (a list under records_path) or JSON Lines; 'line' = record number."""
     data = path.read_bytes()
     if not data.strip():
         raise FileRejected(file_name, None, "the file is empty: an empty delivery.")
-    text, bad_lines = _decode_lines(data, encoding, file_name)
+    text_lines, bad_lines = _decode_lines(data, encoding, file_name)
     items: Iterator[tuple[int, object]]
     problems: list[RowProblem] = []
     if lines:
         parsed: list[tuple[int, object]] = []
-        for number, line in enumerate(text.split("\n"), start=1):
+        for number, line in enumerate(text_lines, start=1):
             if number in bad_lines:
                 problems.append(RowProblem(number, bad_lines[number], ""))
                 continue
             if not line.strip():
                 continue
             try:
-                parsed.append((number, json.loads(line)))
+                parsed.append((number, _loads(line)))
             except json.JSONDecodeError as exc:
-                problems.append(RowProblem(number, f"not valid JSON: {exc.msg}", line[:500]))
+                problems.append(RowProblem(number, f"not valid JSON: {exc.msg}", line.rstrip("\r\n")[:500]))
+            except RecursionError:
+                problems.append(RowProblem(number, f"the line is {_DEEP_JSON}", line[:200]))
         items = iter(parsed)
     else:
         if bad_lines:
             first = min(bad_lines)
             raise FileRejected(file_name, first, bad_lines[first])
         try:
-            doc = json.loads(text)
+            doc = _loads("".join(text_lines))
         except json.JSONDecodeError as exc:
             raise FileRejected(file_name, exc.lineno, f"not valid JSON ({exc.msg}); "
                                                       "the export is truncated or corrupt.") from exc
+        except RecursionError:
+            raise FileRejected(file_name, None, f"the JSON is {_DEEP_JSON}.") from None
         records = doc
         for key in (records_path or "").split("."):
             if key:
                 if not isinstance(records, dict) or key not in records:
                     raise FileRejected(file_name, None, f"no '{records_path}' list in the JSON export.")
+                if key in getattr(records, "duplicates", ()):
+                    raise FileRejected(file_name, None, f"duplicate key '{key}' in the JSON export: which "
+                                                        f"'{records_path}' list is meant is ambiguous.")
                 records = records[key]
         if not isinstance(records, list):
             raise FileRejected(file_name, None, f"'{records_path}' is not a list of records.")
@@ -196,10 +318,28 @@ def read_json_file(path: Path, encoding: str, file_name: str, records_path: str 
     for number, item in items:
         result.lines_read += 1
         if not isinstance(item, dict):
-            result.problems.append(RowProblem(number, "record is not a JSON object", _stringify(item)[:500]))
+            result.problems.append(RowProblem(number, "record is not a JSON object", _safe_text(item)))
             continue
-        for key in item:
+        repeated = getattr(item, "duplicates", ())
+        if repeated:
+            result.problems.append(RowProblem(
+                number, f"duplicate key {', '.join(repr(k) for k in repeated)} in the record: its value is ambiguous",
+                _safe_text(item)))
+            continue
+        try:
+            fields = {str(k): _stringify(v) for k, v in item.items()}
+        except RecursionError:
+            result.problems.append(RowProblem(number, f"a value is {_DEEP_JSON}", ""))
+            continue
+        for key in fields:
             if key not in headers:
-                headers.append(str(key))
-        result.records.append(RawRecord(number, {str(k): _stringify(v) for k, v in item.items()}))
+                headers.append(key)
+        result.records.append(RawRecord(number, fields))
     return result
+
+
+def _safe_text(value: object) -> str:
+    try:
+        return _stringify(value)[:500]
+    except RecursionError:
+        return ""

@@ -87,12 +87,17 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     from flowlib.models import build_day
     from flowlib.warehouse import writer
 
+    from flowlib.indicator_mart import build_indicator, export_indicator_csv
+
     settings = settings or get_settings()
     built = {}
     with writer(settings) as con:
         for day in service_dates:
             built[day] = build_day(con, date.fromisoformat(day), settings)
             log.info("marts for %s built: %s", day, built[day])
+        # The KPI's periods (month, quarter, fiscal year) span days, so it is rebuilt whole.
+        built["indicator"] = build_indicator(con, settings)
+        export_indicator_csv(con, settings.dashboards_dir / "exports")
     return built
 
 

@@ -36,6 +36,8 @@ class ColumnRule:
     target: str
     headers: tuple[str, ...] = ()
     from_file_stem: bool = False
+    #: "<file stem>:<line>" for exports that carry no answer id of their own
+    from_line_number: bool = False
     timestamp_format: str | None = None
     value_map: dict[str, Any] | None = None
     split: str | None = None
@@ -127,13 +129,14 @@ def _parse_rule(path: Path, target: str, raw: Any, kind: Kind) -> ColumnRule:
     if not all(isinstance(h, str) and h for h in headers):
         raise _fail(path, f"column '{target}': headers must be non-empty strings.")
     from_stem = raw.get("from") == "file_stem"
-    if "from" in raw and not from_stem:
-        raise _fail(path, f"column '{target}': 'from' supports only 'file_stem'.")
+    from_line = raw.get("from") == "line_number"
+    if "from" in raw and not (from_stem or from_line):
+        raise _fail(path, f"column '{target}': 'from' supports only 'file_stem' and 'line_number'.")
     flags = raw.get("flags")
     if flags is not None and (not isinstance(flags, dict) or kind.columns[target] != "list"):
         raise _fail(path, f"column '{target}': 'flags' must map 0/1 headers to codes of a list column.")
-    if not (headers or from_stem or flags or "constant" in raw):
-        raise _fail(path, f"column '{target}' needs a header, headers, flags, constant or from: file_stem.")
+    if not (headers or from_stem or from_line or flags or "constant" in raw):
+        raise _fail(path, f"column '{target}' needs a header, headers, flags, constant or from.")
     value_map = raw.get("map")
     if value_map is not None and not isinstance(value_map, dict):
         raise _fail(path, f"column '{target}': 'map' must be a mapping of producer value to code.")
@@ -141,6 +144,7 @@ def _parse_rule(path: Path, target: str, raw: Any, kind: Kind) -> ColumnRule:
         target=target,
         headers=tuple(headers),
         from_file_stem=from_stem,
+        from_line_number=from_line,
         timestamp_format=raw.get("format"),
         value_map={str(k): v for k, v in value_map.items()} if value_map else None,
         split=raw.get("split"),

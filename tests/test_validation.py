@@ -72,6 +72,8 @@ def _columns(table: str, n: int) -> dict[str, list[Any]]:
         "facilities_visited": [["dejima"] for _ in rows],
         "weight": [1.0] * n,
         "free_text": ["とても良かった" for _ in rows],
+        "answer_place": ["長崎市" for _ in rows],
+        "answer_municipality": [None for _ in rows],
     }
 
 

@@ -24,7 +24,9 @@ final as (
         info_sources,
         facilities_visited,
         coalesce(weight, 1.0) as weight,
-        free_text
+        free_text,
+        answer_place,
+        answer_municipality
     from source_rows
 )
 

@@ -50,6 +50,8 @@ create table if not exists raw.survey_response (
     facilities_visited varchar[],
     weight double,
     free_text varchar,
+    answer_place varchar,
+    answer_municipality varchar,
     file_name varchar not null,
     line_number integer not null
 );
