@@ -27,6 +27,9 @@ demo-data: env
 	@if [ -f data/demo_truth.json ]; then echo "[demo] demo data already in data/landing (delete data/ to regenerate)"; \
 	else $(PY) -m flowlib demo --start $(DEMO_FIRST) --end $(DEMO_LAST); fi
 
+backfill: env assets airflow
+	@bash scripts/backfill.sh $(ARGS)
+
 bench: env
 	@$(PY) bench/benchmark.py
 

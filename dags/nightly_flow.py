@@ -42,6 +42,7 @@ DASHBOARDS = Asset("file:///nagasaki-tourism-flow/dashboards")
     params={
         "first_service_date": Param("", type="string", description="YYYY-MM-DD; empty = the day before the run"),
         "last_service_date": Param("", type="string", description="YYYY-MM-DD; empty = first_service_date"),
+        "force_reload": Param(False, type="boolean", description="reload unchanged files (after a key rotation)"),
     },
 )
 def nightly_flow():
@@ -64,7 +65,7 @@ def nightly_flow():
     def ingest(source_name: str, dates: list[str]) -> list[dict]:
         from flowlib.pipeline import ingest_source
 
-        return ingest_source(source_name, dates)
+        return ingest_source(source_name, dates, force=bool(get_current_context()["params"].get("force_reload")))
 
     @task(pool=WAREHOUSE_POOL, outlets=[MARTS])
     def build_marts(dates: list[str]) -> dict[str, dict[str, int]]:

@@ -245,6 +245,7 @@ def _write_bytes_atomic(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; the dashboards web server runs as another user
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ingest = commands.add_parser("ingest", help="load one source for a range of days")
     ingest.add_argument("source")
     _add_range(ingest)
+    for command in (run, ingest):
+        command.add_argument("--force", action="store_true",
+                             help="reload unchanged files too (after an HMAC key rotation)")
     marts = commands.add_parser("marts", help="rebuild the marts for a range of days")
     _add_range(marts)
     commands.add_parser("dashboards", help="rewrite every dashboard page")
@@ -81,11 +84,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"{name:24} {spec.kind.name:14} {spec.format:5} {spec.encoding:10} {spec.landing}")
         return 0
     if args.command == "run":
-        print(pipeline.run_all(_dates(args), settings))
+        print(pipeline.run_all(_dates(args), settings, force=args.force))
         return 0
     if args.command == "ingest":
         pipeline.prepare_warehouse(settings)
-        print(json.dumps(pipeline.ingest_source(args.source, _dates(args), settings), indent=2))
+        print(json.dumps(pipeline.ingest_source(args.source, _dates(args), settings, force=args.force), indent=2))
         return 0
     if args.command == "marts":
         print(json.dumps(pipeline.build_marts(_dates(args), settings), indent=2))

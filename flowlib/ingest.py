@@ -306,9 +306,14 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
     canonical.insert(0, "service_date", _day_of_event(spec, canonical[spec.kind.event_time], settings))
 
     duplicated = canonical.astype(str).duplicated(subset=list(spec.kind.columns), keep="first")
+    collapsed = 0
     if duplicated.any():
-        problems += [RowProblem(int(n), "duplicate of an earlier row in the same file", "")
-                     for n in canonical.loc[duplicated, "line_number"]]
+        if spec.duplicates == "collapse":
+            collapsed = int(duplicated.sum())
+            notes.append(f"collapsed {collapsed} repeated identical row(s)")
+        else:
+            problems += [RowProblem(int(n), "duplicate of an earlier row in the same file", "")
+                         for n in canonical.loc[duplicated, "line_number"]]
         canonical = canonical[~duplicated].reset_index(drop=True)
 
     for id_column, key_column in spec.kind.personal_ids.items():

@@ -143,18 +143,15 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str]
     return lines, bad
 
 
+#: Fed to the csv reader after the last line. Decoded lines never hold a NUL (such lines
+#: are blanked), so a record that swallows this marker was inside a quote at the end of
+#: the file: its quote was never closed.
+_END_OF_FILE = "\x00end of file\x00\n"
+
+
 def _csv_reader(lines: list[str], start: int) -> Iterator[list[str]]:
-    return csv.reader((lines[i] for i in range(start, len(lines))), strict=False)
-
-
-def _quote_left_open(record_lines: list[str]) -> bool:
-    """True when the record's text ends inside a quoted field (the quote is never closed)."""
-    try:
-        for _ in csv.reader(record_lines, strict=True):
-            pass
-    except csv.Error as exc:
-        return "unexpected end of data" in str(exc)
-    return False
+    return csv.reader((lines[i] if i < len(lines) else _END_OF_FILE for i in range(start, len(lines) + 1)),
+                      strict=False)
 
 
 def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
@@ -172,6 +169,8 @@ def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
         raise FileRejected(file_name, 1, f"the header cannot be read as CSV ({exc}).") from exc
     if 1 in bad_lines:
         raise FileRejected(file_name, 1, f"the header line has {bad_lines[1]}.")
+    if any("\x00" in cell for cell in header_row):
+        raise FileRejected(file_name, 1, "the header line opens a quote that is never closed.")
     headers = [h.strip().lstrip("\ufeff") for h in header_row]
     consumed = reader.line_num
     result = RawFile(headers=headers)
@@ -193,21 +192,24 @@ def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
             restart(first)
             continue
         consumed = reader.line_num
-        last = base + consumed
+        last = min(base + consumed, len(lines))
         spans_lines = last > first
-        if not row or (len(row) == 1 and not row[0].strip()):
-            if first in bad_lines:
-                result.lines_read += 1
-                result.problems.append(RowProblem(first, bad_lines[first], ""))
-            continue
-        result.lines_read += 1
-        if spans_lines and last == len(lines) and _quote_left_open(lines[first - 1:last]):
+        if first > len(lines):
+            break  # the end-of-file marker on its own
+        if any("\x00" in cell for cell in row):
+            result.lines_read += 1
             result.problems.append(RowProblem(
                 first, "a quote opened in this line is never closed (the rest of the file would be "
                        "read as one field); the line is set aside and reading goes on with the next line",
                 lines[first - 1].rstrip("\r\n")[:500]))
             restart(first)
             continue
+        if not row or (len(row) == 1 and not row[0].strip()):
+            if first in bad_lines:
+                result.lines_read += 1
+                result.problems.append(RowProblem(first, bad_lines[first], ""))
+            continue
+        result.lines_read += 1
         damaged = [n for n in range(first, last + 1) if n in bad_lines]
         if damaged:
             result.problems.append(RowProblem(first, bad_lines[damaged[0]] if first in bad_lines

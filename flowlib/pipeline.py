@@ -57,8 +57,13 @@ def _results_dir(settings: Settings) -> Path:
     return settings.data_dir / "validation_results"
 
 
-def ingest_source(source_name: str, service_dates: list[str], settings: Settings | None = None) -> list[dict]:
-    """Load one source for each day; GX results are kept on disk for the Data Docs."""
+def ingest_source(source_name: str, service_dates: list[str], settings: Settings | None = None,
+                  *, force: bool = False) -> list[dict]:
+    """Load one source for each day; GX results are kept on disk for the Data Docs.
+
+    ``force`` reloads even unchanged files (after an HMAC key rotation, or a fix to a
+    declaration), so history can be reprocessed without deleting the warehouse.
+    """
     from flowlib.ingest import ingest_partition
 
     settings = settings or get_settings()
@@ -66,7 +71,7 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
     summaries = []
     days: list[str | None] = list(service_dates) if spec.is_daily else [None]
     for day in days:
-        result = ingest_partition(spec, date.fromisoformat(day) if day else None, settings)
+        result = ingest_partition(spec, date.fromisoformat(day) if day else None, settings, force=force)
         if result.outcome == "no_files":
             notify("late_data", f"{source_name}: no delivery for service day {day} "
                                 f"(expected {spec.glob_for(date.fromisoformat(day) if day else None)}); "
@@ -122,12 +127,12 @@ def publish_dashboards(service_dates: list[str] | None = None, settings: Setting
     return str(index)
 
 
-def run_all(service_dates: list[str], settings: Settings | None = None) -> str:
+def run_all(service_dates: list[str], settings: Settings | None = None, *, force: bool = False) -> str:
     """The whole night without Airflow (CLI, tests, benchmarks): same steps, same order."""
     settings = settings or get_settings()
     prepare_warehouse(settings)
     for name in load_registry(settings):
-        ingest_source(name, service_dates, settings)
+        ingest_source(name, service_dates, settings, force=force)
     build_marts(service_dates, settings)
     build_data_docs(settings)
     return publish_dashboards(None, settings)

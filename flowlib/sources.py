@@ -72,6 +72,9 @@ class SourceSpec:
     #: False for feeds from outside Nagasaki (e.g. the Hokuriku sample) whose facility
     #: ids are not in geo/; they are still validated row by row.
     check_reference_ids: bool = True
+    #: "quarantine" repeated identical rows, or "collapse" them (a sensor logs several
+    #: probes of one device in the same second); collapsed rows are counted in the load log.
+    duplicates: Literal["quarantine", "collapse"] = "quarantine"
 
     @property
     def producer_headers(self) -> list[str]:
@@ -153,6 +156,12 @@ def _parse_rule(path: Path, target: str, raw: Any, kind: Kind) -> ColumnRule:
     )
 
 
+def _duplicates_policy(path: Path, value: object) -> Literal["quarantine", "collapse"]:
+    if value not in ("quarantine", "collapse"):
+        raise _fail(path, f"duplicates must be quarantine or collapse, not {value!r}.")
+    return value  # type: ignore[return-value]
+
+
 def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
     """Validate one YAML declaration and turn it into a SourceSpec."""
     try:
@@ -205,6 +214,7 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
         timezone=str(doc.get("timezone", "Asia/Tokyo")), columns=rules,
         expectation_suite=suite, records_path=doc.get("records_path"), declared_in=path,
         check_reference_ids=bool(doc.get("check_reference_ids", True)),
+        duplicates=_duplicates_policy(path, doc.get("duplicates", "quarantine")),
     )
 
 

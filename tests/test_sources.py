@@ -52,6 +52,8 @@ def test_landing_pattern_renders_the_service_date(tmp_path: Path):
         (('format: "%Y-%m-%d %H:%M:%S"', 'foo: 1'), "unknown keys"),
         (("landing: \"entry_log", "landing: \"../../etc"), "must be relative"),
         (("owner: {name: desk, email: desk@example.org}", "owner: desk"), "owner must give"),
+        (("format: csv", "format: csv\nduplicates: ignore"), "duplicates must be quarantine or collapse"),
+        (("  card_id: カード", "  card_id: {from: random}"), "'from' supports only"),
     ],
 )
 def test_invalid_declarations_fail_with_the_file_and_problem(tmp_path: Path, change, message):
