@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     index = Path(pipeline.publish_dashboards(days, settings))
     figures["dashboards_seconds"] = round(time.perf_counter() - started, 2)
-    pages = [index, *sorted((index.parent / "daily").glob("*.html"))]
+    pages = [index, *(page for folder in ("daily", "weekly", "monthly")
+                      for page in sorted((index.parent / folder).glob("*.html")))]
     sizes = {p.name: p.stat().st_size for p in pages}
     renders = render_seconds(pages)
     print("  pages:")

@@ -531,6 +531,19 @@ def _cell_row(cell: pd.DataFrame, definition: IndicatorDefinition, min_cell_coun
     }
 
 
+#: The "all" row when publishing it would give away a withheld segment by subtraction.
+_WITHHELD_TOTAL = {"respondents": None, "satisfied": None, "share": None, "ci_low": None,
+                   "ci_high": None, "effective_n": None, "too_few_answers": True}
+
+
+def _total_reveals_small_cell(in_period: pd.DataFrame, min_cell_count: int) -> bool:
+    """True when some segment (unknown residence included) has 1 to k-1 answers: the
+    total minus the published segments would then recover that small count (the share
+    and interval of the total pin down its n, so the whole total row is withheld)."""
+    counts = in_period["segment"].value_counts()
+    return bool(((counts > 0) & (counts < min_cell_count)).any())
+
+
 def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition,
                        min_cell_count: int = 10) -> pd.DataFrame:
     """The indicator per period and segment (domestic, international, all).
@@ -547,12 +560,15 @@ def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition,
         for start in sorted(period.unique()):
             in_period = answers.loc[period == start]
             info = by_day[in_period["day"].iloc[0]]
+            reveals_small_cell = _total_reveals_small_cell(in_period, min_cell_count)
             for segment in SEGMENTS:
                 cell = in_period if segment == "all" else in_period.loc[in_period["segment"] == segment]
                 row = {"period_type": period_type, "period_start": info.start, "period_label": info.label,
                        "segment": segment, "period_end": info.end,
                        "months_with_answers": int(pd.Series([(d.year, d.month) for d in cell["day"]]).nunique())}
                 row.update(_cell_row(cell, definition, min_cell_count))
+                if segment == "all" and reveals_small_cell:
+                    row.update(_WITHHELD_TOTAL)
                 baseline = definition.baseline_share.get(segment)
                 target = definition.target_share.get(segment)
                 row["baseline_share"] = baseline

@@ -213,6 +213,7 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]])
             writer.writerow([_cell_text(h) for h in header])
             for row in rows:
                 writer.writerow([_cell_text(v) for v in row])
+        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; the dashboards web server runs as another user
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -1,8 +1,11 @@
 """Dashboards: built from a small hand-made warehouse, checked as HTML and in a real browser.
 
 The warehouse uses real facility ids and coordinates (shared/realdata) and plants what must
-never reach a page: a suppressed flow, a suppressed facility and a facility whose name is
-a script tag (and a Jinja expression, since branca re-renders markup as a template).
+never reach a page: a suppressed flow, a suppressed facility, a facility whose name is a
+script tag (and a Jinja expression, since branca re-renders markup as a template), Wi-Fi
+sensor rows (the pages draw card taps only) and a survey day whose total would give back a
+suppressed segment. The week before DAY2 (2025-11-16) is there for the comparison, and the
+indicator mart for the satisfaction panel (tests/test_dashboard_periods.py checks the bars).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import duckdb
 import h3
 import pandas as pd
 import pytest
-from browser import OfflineBrowser, browser_unavailable, offline_browser  # noqa: F401 - fixture
+
+pytest.register_assert_rewrite("browser")  # it is also a plugin (pytest_plugins below)
+from browser import OfflineBrowser, browser_unavailable
 
 from flowlib.config import PROJECT_ROOT, Settings
 from flowlib.dashboards import MAX_PAGE_BYTES, build_dashboards, find_remote_assets
@@ -26,10 +31,15 @@ from flowlib.dashboards.daily import MAX_GEOJSON_CHARS, TILE_HOSTS, load_referen
 from flowlib.dashboards.data import MAX_FLOWS, MAX_HEAT_CELLS
 from flowlib.dashboards.publish import RemoteAssetError, write_page
 
+# One Chromium for the session, shared by every module that uses ``offline_browser`` (a fixture
+# imported into two modules would start two Playwright instances, which cannot coexist).
+pytest_plugins = ["browser"]
+
 FACILITIES_CSV = PROJECT_ROOT.parent / "shared" / "realdata" / "nagasaki_facilities.csv"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 DAY1, DAY2 = date(2025, 11, 22), date(2025, 11, 23)
+WEEK_BEFORE = date(2025, 11, 16)  # DAY2 - 7: the daily comparison
 EVIL_ID = "dutch_slope"
 EVIL_NAME_JA = "<script>alert(1)</script>オランダ坂"
 EVIL_NAME_EN = "Dutch Slope {{7*7}} `${x}`"
@@ -71,6 +81,15 @@ CIRCULATION_DAY2 = [
     ("international", 280, 200, 0.7143, 2.2),
     ("unknown", None, None, None, None),
 ]
+# The same weekday a week before DAY2: (facility, entries, visitors); None = suppressed
+FACILITY_WEEK_BEFORE = [
+    ("glover_garden", 400, 350),  # DAY2 420 / 380: +5.0 % / +8.6 %
+    ("oura_cathedral", 300, 280),  # equal: ±0.0 %
+    ("dejima", None, None),  # suppressed then: no change shown
+    ("megane_bridge", 100, 100),  # DAY2 90 / 85: -10.0 % / -15.0 %
+]
+CIRCULATION_WEEK_BEFORE = [("all", 800, 400, 0.50), ("domestic", 500, 275, 0.55), ("international", None, None, None)]
+
 # (date, segment, respondents, satisfied, share); None = suppressed
 SATISFACTION = [
     (DAY1, "all", 26, 17, 0.6538),
@@ -86,23 +105,77 @@ create schema if not exists ref; create schema if not exists marts; create schem
 create table ref.facilities (facility_id varchar, name_ja varchar, name_en varchar, area_id varchar,
     lat double, lon double, confidence varchar, harbour_side boolean);
 create table ref.areas (area_id varchar, name_ja varchar, name_en varchar);
-create table marts.facility_daily (service_date date, facility_id varchar, entries bigint, visitors bigint,
-    domestic_visitors bigint, international_visitors bigint, unknown_visitors bigint, is_suppressed boolean);
-create table marts.transitions_daily (service_date date, from_facility_id varchar, to_facility_id varchar,
-    transitions bigint, visitors bigint, transfer_minutes_p25 double, transfer_minutes_median double,
-    transfer_minutes_p75 double, next_probability double, is_suppressed boolean);
-create table marts.routes_daily (service_date date, route_rank integer, route varchar, n_stops integer,
-    visitors bigint, is_suppressed boolean);
-create table marts.circulation_daily (service_date date, segment varchar, visitors bigint,
-    multi_facility_visitors bigint, circulation_rate double, facilities_per_visitor double, is_suppressed boolean);
+create table marts.facility_daily (service_date date, source_kind varchar default 'entry_log', facility_id varchar,
+    entries bigint, visitors bigint, domestic_visitors bigint, international_visitors bigint, unknown_visitors bigint,
+    is_suppressed boolean, suppression varchar, day_type varchar);
+create table marts.facility_entries_hourly (service_date date, source_kind varchar default 'entry_log',
+    facility_id varchar, hour_of_day smallint, entries bigint, visitors bigint, is_suppressed boolean, suppression varchar);
+create table marts.transitions_daily (service_date date, source_kind varchar default 'entry_log', from_facility_id varchar,
+    to_facility_id varchar, transitions bigint, visitors bigint, transfer_minutes_p25 double, transfer_minutes_median double,
+    transfer_minutes_p75 double, next_probability double, is_suppressed boolean, suppression varchar, day_type varchar);
+create table marts.routes_daily (service_date date, source_kind varchar default 'entry_log', route_rank integer,
+    route varchar, n_stops integer, visitors bigint, is_suppressed boolean, suppression varchar);
+create table marts.circulation_daily (service_date date, source_kind varchar default 'entry_log', segment varchar,
+    visitors bigint, multi_facility_visitors bigint, circulation_rate double, facilities_per_visitor double,
+    is_suppressed boolean, suppression varchar, day_type varchar);
 create table marts.wifi_h3_hourly (service_date date, h3_cell varchar, hour_of_day integer, lat double,
     lon double, connections hugeint, is_suppressed boolean);
+create table marts.wifi_area_hourly (service_date date, area_id varchar, hour_of_day smallint, connections hugeint,
+    is_suppressed boolean);
 create table marts.survey_satisfaction_daily (service_date date, segment varchar, respondents bigint,
     satisfied bigint, satisfied_share double, is_suppressed boolean);
+create table marts.facility_visits_by_period (period_grain varchar, period_start date, period_end date,
+    period_label varchar, source_kind varchar, day_type varchar, segment_kind varchar, segment varchar,
+    facility_id varchar, hour_of_day smallint, entries bigint, visitors bigint, is_suppressed boolean, suppression varchar);
+create table marts.transitions_by_period (period_grain varchar, period_start date, period_end date, period_label varchar,
+    source_kind varchar, day_type varchar, segment_kind varchar, segment varchar, from_facility_id varchar,
+    to_facility_id varchar, transitions bigint, visitors bigint, transfer_minutes_p25 double,
+    transfer_minutes_median double, transfer_minutes_p75 double, next_probability double, is_suppressed boolean,
+    suppression varchar);
+create table marts.routes_by_period (period_grain varchar, period_start date, period_end date, period_label varchar,
+    source_kind varchar, day_type varchar, segment_kind varchar, segment varchar, origin_facility_id varchar,
+    destination_facility_id varchar, route varchar, n_stops integer, route_rank integer, trips bigint, visitors bigint,
+    trip_minutes_median double, is_suppressed boolean, suppression varchar);
+create table marts.circulation_by_period (period_grain varchar, period_start date, period_end date,
+    period_label varchar, source_kind varchar, day_type varchar, segment_kind varchar, segment varchar,
+    facility_role varchar, facility_id varchar, visitors bigint, multi_facility_visitors bigint,
+    single_facility_visitors bigint, circulation_rate double, facilities_per_visitor double, is_suppressed boolean,
+    suppression varchar);
+create table marts.dwell_by_period (period_grain varchar, period_start date, period_end date, period_label varchar,
+    source_kind varchar, day_type varchar, segment_kind varchar, segment varchar, facility_id varchar,
+    dwell_method varchar, visitors bigint, dwell_minutes_p25 double, dwell_minutes_median double,
+    dwell_minutes_p75 double, dwell_minutes_mean double, is_suppressed boolean, suppression varchar);
+create table marts.info_satisfaction_indicator (period_type varchar, period_start date, period_label varchar,
+    segment varchar, respondents integer, satisfied integer, share double, ci_low double, ci_high double,
+    effective_n double, weighted boolean, too_few_answers boolean, baseline_share double, target_share double,
+    progress_to_target double, change_vs_baseline_p_value double, change_significant boolean, period_end date,
+    months_with_answers integer);
+create table marts.info_satisfaction_drivers (period_type varchar, period_start date, period varchar, segment varchar,
+    driver_type varchar, driver_value varchar, respondents integer, satisfied integer, share double, ci_low double,
+    ci_high double, effective_n double, weighted boolean, too_few_answers boolean, gap_vs_segment double,
+    largest_gap boolean);
 create table ops.load_log (source varchar, service_date date, file_name varchar, file_bytes bigint,
     file_sha256 varchar, rows_read integer, rows_loaded integer, rows_quarantined integer, outcome varchar,
     message varchar, loaded_at timestamp);
 """
+
+# marts.info_satisfaction_indicator: (type, start, end, label, segment, respondents, satisfied, share, ci_low,
+# ci_high, too_few, progress, significant, p, months). Baseline / target from config/indicator.yaml.
+BASELINE = {"domestic": 0.531, "international": 0.718}
+TARGET = {"domestic": 0.743, "international": 0.774}
+INDICATOR = [
+    ("month", date(2025, 10, 1), date(2025, 10, 31), "2025-10", "domestic", 100, 55, 0.55, 0.452, 0.644, False, 0.0896, False, 0.70, 1),
+    ("month", date(2025, 10, 1), date(2025, 10, 31), "2025-10", "international", 40, 30, 0.75, 0.598, 0.858, False, 0.5714, False, 0.66, 1),
+    # November: domestic enough, international too few (a share planted anyway: never shown)
+    ("month", date(2025, 11, 1), date(2025, 11, 30), "2025-11", "domestic", 120, 72, 0.60, 0.511, 0.683, False, 0.3255, False, 0.12, 1),
+    ("month", date(2025, 11, 1), date(2025, 11, 30), "2025-11", "international", 12, 5, 0.4167, 0.19, 0.68, True, None, None, None, 1),
+    ("month", date(2025, 11, 1), date(2025, 11, 30), "2025-11", "all", 140, 80, 0.5714, 0.49, 0.65, False, None, None, None, 1),
+    # December starts after every page's day: only the index (latest) shows it
+    ("month", date(2025, 12, 1), date(2025, 12, 31), "2025-12", "domestic", 90, 63, 0.70, 0.60, 0.785, False, 0.7877, True, 0.001, 1),
+    ("month", date(2025, 12, 1), date(2025, 12, 31), "2025-12", "international", 8, 6, None, None, None, True, None, None, None, 1),
+    ("fiscal_year", date(2025, 4, 1), date(2026, 3, 31), "FY2025", "domestic", 600, 372, 0.62, 0.580, 0.658, False, 0.4198, True, 0.0001, 9),
+    ("fiscal_year", date(2025, 4, 1), date(2026, 3, 31), "FY2025", "international", 200, 150, 0.75, 0.686, 0.805, False, 0.5714, False, 0.32, 9),
+]
 
 
 def real_facilities() -> dict[str, dict[str, str]]:
@@ -127,26 +200,39 @@ def create_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _insert(con: duckdb.DuckDBPyConnection, table: str, **values: object) -> None:
+    names = ", ".join(values)
+    con.execute(f"insert into {table} ({names}) values ({', '.join('?' for _ in values)})", list(values.values()))
+
+
 def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
     facilities = real_facilities()
     for day, scale in ((DAY1, 0.8), (DAY2, 1.0)):
         for fid, *counts in FACILITY_DAY2:
             suppressed = counts[0] is None
             values = [None if suppressed else round(c * scale) for c in counts]
-            con.execute("insert into marts.facility_daily values (?, ?, ?, ?, ?, ?, ?, ?)", [day, fid, *values, suppressed])
+            _insert(con, "marts.facility_daily", service_date=day, facility_id=fid, entries=values[0], visitors=values[1],
+                    domestic_visitors=values[2], international_visitors=values[3], unknown_visitors=values[4],
+                    is_suppressed=suppressed, suppression="primary" if suppressed else None, day_type="weekend_holiday")
         for src, dst, transitions, visitors, probability, minutes in TRANSITIONS_DAY2:
             suppressed = transitions is None
-            con.execute(
-                "insert into marts.transitions_daily values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [day, src, dst, transitions, visitors, None, minutes, None, probability, suppressed],
-            )
+            _insert(con, "marts.transitions_daily", service_date=day, from_facility_id=src, to_facility_id=dst,
+                    transitions=transitions, visitors=visitors, transfer_minutes_median=minutes,
+                    next_probability=probability, is_suppressed=suppressed)
         for rank, route, stops, visitors in ROUTES_DAY2:
-            con.execute("insert into marts.routes_daily values (?, ?, ?, ?, ?, ?)", [day, rank, route, stops, visitors, rank is None])
+            _insert(con, "marts.routes_daily", service_date=day, route_rank=rank, route=route, n_stops=stops,
+                    visitors=visitors, is_suppressed=rank is None)
         for segment, visitors, multi, rate, per_visitor in CIRCULATION_DAY2:
-            con.execute(
-                "insert into marts.circulation_daily values (?, ?, ?, ?, ?, ?, ?)",
-                [day, segment, visitors, multi, rate, per_visitor, visitors is None],
-            )
+            _insert(con, "marts.circulation_daily", service_date=day, segment=segment, visitors=visitors,
+                    multi_facility_visitors=multi, circulation_rate=rate, facilities_per_visitor=per_visitor,
+                    is_suppressed=visitors is None)
+        # Wi-Fi sensor rows of the same marts: exported, never drawn (a second count of a facility)
+        _insert(con, "marts.facility_daily", service_date=day, source_kind="wifi_sensor", facility_id="glover_garden",
+                entries=98765, visitors=87654, is_suppressed=False)
+        _insert(con, "marts.transitions_daily", service_date=day, source_kind="wifi_sensor", from_facility_id="dejima",
+                to_facility_id="megane_bridge", transitions=5000, visitors=4321, next_probability=0.9, is_suppressed=False)
+        _insert(con, "marts.circulation_daily", service_date=day, source_kind="wifi_sensor", segment="all", visitors=7777,
+                multi_facility_visitors=7000, circulation_rate=0.9001, is_suppressed=False)
         # Wi-Fi: one H3 cell per busy facility, busier at midday; one suppressed cell.
         for index, fid in enumerate(["glover_garden", "dejima", "shinchi_chinatown", "megane_bridge", "nagasaki_station"]):
             lat, lon = float(facilities[fid]["lat"]), float(facilities[fid]["lon"])
@@ -159,8 +245,24 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
                 )
         quiet = h3.latlng_to_cell(float(facilities["peace_park"]["lat"]), float(facilities["peace_park"]["lon"]), 10)
         con.execute("insert into marts.wifi_h3_hourly values (?, ?, 3, 32.77, 129.86, null, true)", [day, quiet])
+        for hour, entries in ((10, 60), (11, 5)):
+            _insert(con, "marts.facility_entries_hourly", service_date=day, facility_id="glover_garden", hour_of_day=hour,
+                    entries=entries if entries >= K else None, visitors=entries if entries >= K else None,
+                    is_suppressed=entries < K, suppression="primary" if entries < K else None)
+        for hour in (9, 12):
+            _insert(con, "marts.wifi_area_hourly", service_date=day, area_id="dejima_chinatown", hour_of_day=hour,
+                    connections=150 + hour, is_suppressed=False)
+        _insert(con, "marts.wifi_area_hourly", service_date=day, area_id="inasayama", hour_of_day=3, connections=None,
+                is_suppressed=True)
+    for fid, entries, visitors in FACILITY_WEEK_BEFORE:
+        _insert(con, "marts.facility_daily", service_date=WEEK_BEFORE, facility_id=fid, entries=entries, visitors=visitors,
+                is_suppressed=entries is None, suppression="primary" if entries is None else None)
+    for segment, visitors, multi, rate in CIRCULATION_WEEK_BEFORE:
+        _insert(con, "marts.circulation_daily", service_date=WEEK_BEFORE, segment=segment, visitors=visitors,
+                multi_facility_visitors=multi, circulation_rate=rate, is_suppressed=visitors is None)
     for row in SATISFACTION:
         con.execute("insert into marts.survey_satisfaction_daily values (?, ?, ?, ?, ?, ?)", [*row, row[2] is None])
+    fill_indicator(con)
     last_night = datetime(2025, 11, 24, 2, 10)
     earlier = datetime(2025, 11, 23, 2, 5)
     loads = [
@@ -175,6 +277,20 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
             "insert into ops.load_log values (?, ?, ?, 1000, 'sha', ?, ?, ?, ?, null, ?)",
             [source, day, name, read, loaded, quarantined, outcome, at],
         )
+
+
+def fill_indicator(con: duckdb.DuckDBPyConnection) -> None:
+    for (kind, start, end, label, segment, respondents, satisfied, share, low, high, too_few, progress, significant,
+         p_value, months) in INDICATOR:
+        _insert(con, "marts.info_satisfaction_indicator", period_type=kind, period_start=start, period_end=end,
+                period_label=label, segment=segment, respondents=respondents, satisfied=satisfied, share=share,
+                ci_low=low, ci_high=high, effective_n=respondents, weighted=False, too_few_answers=too_few,
+                baseline_share=BASELINE.get(segment), target_share=TARGET.get(segment), progress_to_target=progress,
+                change_vs_baseline_p_value=p_value, change_significant=significant, months_with_answers=months)
+    _insert(con, "marts.info_satisfaction_drivers", period_type="fiscal_year", period_start=date(2025, 4, 1),
+            period="FY2025", segment="domestic", driver_type="info_source", driver_value="sns", respondents=200,
+            satisfied=140, share=0.7, ci_low=0.63, ci_high=0.76, effective_n=200, weighted=False,
+            too_few_answers=False, gap_vs_segment=0.08, largest_gap=True)
 
 
 def make_settings(tmp: Path) -> Settings:
@@ -208,7 +324,7 @@ def json_decoded(page: str) -> str:
 def test_pages_written_atomically(built: tuple[Settings, Path]) -> None:
     settings, index = built
     assert index == settings.dashboards_dir / "index.html"
-    for day in (DAY1, DAY2):
+    for day in (WEEK_BEFORE, DAY1, DAY2):
         assert (settings.dashboards_dir / "daily" / f"{day.isoformat()}.html").is_file()
     leftovers = [p.name for p in settings.dashboards_dir.rglob("*.tmp")]
     assert leftovers == []
@@ -252,6 +368,46 @@ def test_data_derived_text_is_escaped(built: tuple[Settings, Path]) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[1]
     assert "&#123;&#123;7*7&#125;&#125;" in pages[1]  # not evaluated by branca's Jinja pass
     assert "Dutch Slope 49" not in pages[1]
+
+
+def test_daily_pages_draw_card_taps_only(built: tuple[Settings, Path]) -> None:
+    """Wi-Fi sensor rows of the same marts are exported, never drawn next to card taps."""
+    page = daily_html(built[0])
+    for sensor_value in ("98,765", "98765", "87,654", "4,321", "90.0%"):
+        assert sensor_value not in page
+
+
+def test_daily_comparison_with_same_weekday_a_week_earlier(built: tuple[Settings, Path]) -> None:
+    page = daily_html(built[0])
+    block = page[page.index('<section class="comparison" data-kind="previous_week"'):]
+    block = block[: block.index("</section>")]
+    assert 'data-status="ok"' in block and 'href="2025-11-16.html"' in block
+    glover = re.search(r'data-facility-id="glover_garden">(.*?)</tr>', block, re.S).group(1)
+    assert "+5.0%" in glover and "+8.6%" in glover  # 420 vs 400, 380 vs 350
+    assert "±0.0%" in re.search(r'data-facility-id="oura_cathedral">(.*?)</tr>', block, re.S).group(1)
+    megane = re.search(r'data-facility-id="megane_bridge">(.*?)</tr>', block, re.S).group(1)
+    assert "−10.0%" in megane and "−15.0%" in megane
+    # suppressed a week ago: no change; suppressed now: said so; absent a week ago: no data
+    assert re.search(r'data-facility-id="dejima">.*?data-status="reference_suppressed".*?比較不可（秘匿）', block, re.S)
+    assert re.search(r'data-facility-id="confucius_shrine">.*?秘匿', block, re.S)
+    assert re.search(r'data-facility-id="shinchi_chinatown">.*?data-status="no_data".*?データなし', block, re.S)
+    circulation = block[block.index("comparison-circulation"): block.index("comparison-facilities")]
+    assert re.search(r'data-segment="all">.*?\+10\.0 pt', circulation, re.S)  # 60 % vs 50 %
+    assert re.search(r'data-segment="domestic">.*?±0\.0 pt', circulation, re.S)
+    assert re.search(r'data-segment="international">.*?reference_suppressed', circulation, re.S)
+    # DAY1's week before has no data at all
+    earlier = daily_html(built[0], DAY1)
+    assert re.search(r'data-kind="previous_week" data-status="no_data".*?データなし', earlier, re.S)
+
+
+def test_survey_total_never_gives_back_a_suppressed_segment(built: tuple[Settings, Path]) -> None:
+    """DAY1: 26 answers in all, 20 domestic, international suppressed: 26 - 20 would tell it."""
+    page = daily_html(built[0], DAY1)
+    table = page[page.index('id="satisfaction-table"'):]
+    table = table[: table.index("</table>")]
+    assert re.search(r'data-segment="all">.*?秘匿', table, re.S)
+    assert ">26<" not in table and "65.4%" not in table
+    assert "60.0%" in table  # domestic stays published
 
 
 def test_index_lists_days_loads_and_kpi(built: tuple[Settings, Path]) -> None:
@@ -300,11 +456,11 @@ def test_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
     pairs = [(a, b) for a in ids for b in ids if a != b]
     assert len(pairs) > MAX_FLOWS
     for n, (a, b) in enumerate(pairs):
-        con.execute(
-            "insert into marts.transitions_daily values (?, ?, ?, ?, ?, null, 10, null, 0.1, false)", [DAY2, a, b, 20 + n, 15 + n]
-        )
+        _insert(con, "marts.transitions_daily", service_date=DAY2, from_facility_id=a, to_facility_id=b,
+                transitions=20 + n, visitors=15 + n, transfer_minutes_median=10, next_probability=0.1, is_suppressed=False)
     for fid in ids:
-        con.execute("insert into marts.facility_daily values (?, ?, 500, 400, 300, 90, 10, false)", [DAY2, fid])
+        _insert(con, "marts.facility_daily", service_date=DAY2, facility_id=fid, entries=500, visitors=400,
+                domestic_visitors=300, international_visitors=90, unknown_visitors=10, is_suppressed=False)
     build_dashboards(con, settings, service_dates=[DAY2])
     size = (settings.dashboards_dir / "daily" / "2025-11-23.html").stat().st_size
     print(f"\nheavy-input page: {size / 1e6:.2f} MB ({len(heat):,} heat rows, {len(pairs)} flows)")
@@ -368,6 +524,19 @@ def test_daily_page_in_offline_browser(built: tuple[Settings, Path], offline_bro
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "daily-2025-11-23-ja.png"))
 
+    # comparison with the same weekday a week earlier, as rendered
+    comparison = page.locator(".comparison[data-kind='previous_week']")
+    glover = comparison.locator("tr[data-facility-id='glover_garden']")
+    assert glover.locator(".entries-change").inner_text() == "+5.0%"
+    assert glover.locator(".visitors-change").inner_text() == "+8.6%"
+    assert "change-up" in glover.locator(".entries-change .change").get_attribute("class")
+    assert comparison.locator("tr[data-facility-id='dejima'] .entries-change").inner_text() == "比較不可（秘匿）"
+    assert comparison.locator("tr[data-facility-id='shinchi_chinatown'] .entries-change").inner_text() == "データなし"
+    assert "秘匿" in comparison.locator("tr[data-facility-id='confucius_shrine']").inner_text()
+    assert comparison.locator(".comparison-circulation tr[data-segment='all'] .change").inner_text() == "+10.0 pt"
+    comparison.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "daily-2025-11-23-comparison.png"))
+
     # Escaped names render as text, never as markup (a running alert(1) would open a dialog).
     page.evaluate("window.flowDashboard.map.eachLayer(l => { if (l.options && l.options.className === 'facility-marker' && l.getPopup && l.getPopup() && l.getPopup().getContent().outerHTML.includes('dutch_slope')) l.openPopup(); })")
     popup = page.locator(".leaflet-popup-content")
@@ -393,9 +562,15 @@ def test_index_page_in_offline_browser(built: tuple[Settings, Path], offline_bro
     _assert_clean(visit)
     assert visit.blocked_urls == []
     links = page.locator("#daily-list a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
-    assert links == ["daily/2025-11-23.html", "daily/2025-11-22.html"]
-    assert "72.0%" in page.locator("#kpi [data-segment='domestic']").inner_text()
-    assert "80.0%" in page.locator("#kpi [data-segment='international']").inner_text()
+    assert links == ["daily/2025-11-23.html", "daily/2025-11-22.html", "daily/2025-11-16.html"]
+    assert "72.0%" in page.locator("#kpi .card[data-segment='domestic']").inner_text()
+    assert "80.0%" in page.locator("#kpi .card[data-segment='international']").inner_text()
+    # the indicator panel: latest month with enough answers (December), its too-few cell as such
+    december = page.locator("#kpi .indicator-period[data-period-type='month']")
+    assert december.get_attribute("data-period") == "2025-12"
+    assert "70.0%" in december.locator(".indicator-row[data-segment='domestic'] .indicator-value").inner_text()
+    assert december.locator(".indicator-row[data-segment='international'] .indicator-value").inner_text() == "回答数不足"
+    assert "週別ページは" in page.locator("#weekly-pages").inner_text()  # no roll-up in this warehouse
     assert page.locator("#load-table tbody tr").count() == 4
     page.screenshot(path=str(ARTIFACTS / "index.png"), full_page=True)
     page.click("#lang-toggle")

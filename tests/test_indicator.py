@@ -306,10 +306,21 @@ def test_indicator_rows_per_period_and_segment(settings):
     assert all(pd.isna(intl[c]) for c in ("share", "ci_low", "ci_high", "progress_to_target",
                                             "change_vs_baseline_p_value", "change_significant"))
     assert intl.baseline_share == pytest.approx(0.718)
-    # all = domestic + international + the answer without a residence country
+    # all = domestic + international + 1 answer without a residence country: publishing it
+    # would give that single answer away by subtraction, so the whole total is withheld
     everyone = fy.loc["all"]
-    assert (everyone.respondents, everyone.satisfied) == (53, 31)
+    assert everyone.too_few_answers
+    assert all(pd.isna(everyone[c]) for c in ("respondents", "satisfied", "share", "ci_low", "ci_high", "effective_n"))
     assert pd.isna(everyone.baseline_share) and pd.isna(everyone.change_significant)
+
+
+def test_total_is_published_when_no_segment_is_small(settings):
+    _load(settings, _answers([5] * 40 + [2] * 10, [4] * 12))
+    with writer(settings) as con:
+        build_indicator(con, settings)
+    everyone = _mart(settings, INDICATOR_TABLE, "segment = 'all' and period_type = 'fiscal_year'").iloc[0]
+    assert (everyone.respondents, everyone.satisfied) == (62, 52)
+    assert everyone.share == pytest.approx(52 / 62)
 
 
 def test_small_cells_hide_counts_below_k(settings):

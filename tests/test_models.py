@@ -120,3 +120,35 @@ def test_a_broken_model_names_its_file_and_changes_nothing(settings, tmp_path):
         with pytest.raises(ModelError, match="zz_broken.sql"):
             build_day(con, DAY, broken)
         assert con.execute("select visitors from marts.facility_daily").fetchall() == [(15,)]
+
+
+def _answer(i: int, country: str | None, score: int) -> tuple:
+    return ("test", DAY, pseudonymise(f"R{i}", b"k"), datetime(2026, 11, 3, 12, 0), "ja", country, score, "f.csv", i)
+
+
+def _load_answers(settings, answers: list[tuple]) -> None:
+    prepare_warehouse(settings)
+    with writer(settings) as con:
+        con.executemany("insert into raw.survey_response (source, service_date, response_key, answered_at, "
+                        "form_language, residence_country, info_satisfaction, file_name, line_number) "
+                        "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", answers)
+        build_day(con, DAY, settings)
+
+
+def test_survey_share_suppresses_the_total_when_a_segment_is_small(settings):
+    answers = [_answer(i, "JP", 5 if i < 12 else 2) for i in range(20)]
+    answers += [_answer(100 + i, "US", 4) for i in range(4)]
+    _load_answers(settings, answers)
+    rows = {seg: (n, sat, share, hidden) for seg, n, sat, share, hidden in _query(
+        settings, "select segment, respondents, satisfied, satisfied_share, is_suppressed "
+                  "from marts.survey_satisfaction_daily")}
+    assert rows["domestic"] == (20, 12, 0.6, False)
+    assert rows["international"] == (None, None, None, True)
+    assert rows["all"] == (None, None, None, True)     # 24 - 20 would give the 4 back
+
+
+def test_survey_share_publishes_the_total_when_every_segment_is_large(settings):
+    answers = [_answer(i, "JP", 5) for i in range(20)] + [_answer(100 + i, "KR", 1) for i in range(10)]
+    _load_answers(settings, answers)
+    rows = dict(_query(settings, "select segment, satisfied_share from marts.survey_satisfaction_daily"))
+    assert rows == {"all": round(20 / 30, 4), "domestic": 1.0, "international": 0.0}

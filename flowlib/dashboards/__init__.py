@@ -1,24 +1,49 @@
-"""The morning dashboards: one folium page per service day plus a bilingual index.
+"""The morning dashboards: a folium page per service day, per ISO week and per month, a
+bilingual index, and the open-data exports.
 
 Public API: :func:`build_dashboards`. Pages are self-contained on LGWAN (every script and
 stylesheet comes from ``dashboards/assets/``), written atomically, and refused if they
 would load anything remote or exceed 5 MB.
+
+Layout of ``settings.dashboards_dir``::
+
+    index.html                 KPI, links to every page, data quality, open data, loads
+    daily/YYYY-MM-DD.html      one service day
+    weekly/YYYY-Www.html       one ISO week (Monday-Sunday), from the *_by_period marts
+    monthly/YYYY-MM.html       one calendar month, from the *_by_period marts
+    exports/                   open data (flowlib.exports.write_open_data)
+    data-docs/                 Great Expectations Data Docs (flowlib.pipeline.build_data_docs)
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from flowlib.assets import install_assets
 from flowlib.config import Settings
-from flowlib.dashboards.daily import NavLink, render_daily_page
-from flowlib.dashboards.data import latest_satisfaction, load_day, load_facilities, load_last_night, service_dates_in_marts
-from flowlib.dashboards.index_page import daily_pages, render_index_page
+from flowlib.dashboards.daily import NavLink, render_daily_page, render_period_page
+from flowlib.dashboards.data import (
+    PAGE_GRAINS,
+    Period,
+    date_labels,
+    day_comparison,
+    latest_satisfaction,
+    load_day,
+    load_facilities,
+    load_indicator,
+    load_last_night,
+    load_period,
+    period_comparison,
+    periods_in_marts,
+    service_dates_in_marts,
+)
+from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
 
 log = logging.getLogger(__name__)
@@ -30,6 +55,26 @@ __all__ = [
     "build_dashboards",
     "find_remote_assets",
 ]
+
+PERIOD_NAMES = {"iso_week": ("週", "Week"), "month": ("月", "Month")}
+
+
+def _plan(settings: Settings) -> tuple[int, int, int]:
+    """Baseline year, target year and minimum answers of the indicator (config/indicator.yaml).
+
+    Read as plain YAML: flowlib.indicator would load scipy just for three numbers.
+    """
+    try:
+        config = yaml.safe_load((settings.project_root / "config" / "indicator.yaml").read_text(encoding="utf-8")) or {}
+        plan = config.get("plan") or {}
+        return (
+            int((plan.get("baseline") or {}).get("year", 2023)),
+            int((plan.get("target") or {}).get("year", 2027)),
+            int((config.get("minimum") or {}).get("respondents", 30)),
+        )
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
+        log.warning("config/indicator.yaml not readable (%s); labelling the plan 2023 / 2027", exc)
+        return 2023, 2027, 30
 
 
 def _nav_links(day: date, known_days: list[date]) -> list[NavLink]:
@@ -43,37 +88,131 @@ def _nav_links(day: date, known_days: list[date]) -> list[NavLink]:
     return links
 
 
+def _period_nav(period: Period, known: set[Period]) -> list[NavLink]:
+    same = sorted(p for p in known if p.grain == period.grain)
+    earlier = [p for p in same if p < period]
+    later = [p for p in same if p > period]
+    links = [NavLink("../index.html", "一覧", "All pages")]
+    # named, not "previous week": the nearest page may be further away when weeks are missing
+    if earlier:
+        links.append(NavLink(earlier[-1].file_name, f"← {earlier[-1].label}", f"← {earlier[-1].label}"))
+    if later:
+        links.append(NavLink(later[0].file_name, f"{later[0].label} →", f"{later[0].label} →"))
+    return links
+
+
+def _period_link(period: Period, prefix: str = "../") -> NavLink:
+    ja, en = PERIOD_NAMES[period.grain]
+    title_ja, title_en = period.titles()
+    return NavLink(f"{prefix}{period.folder}/{period.file_name}", f"{ja}: {title_ja}", f"{en}: {title_en}")
+
+
+def _with_previous_page(selected: list, on_disk: list, available: list) -> list:
+    """Also redraw the page just before the first selected one, so its "next" link appears."""
+    if not selected:
+        return selected
+    before = [item for item in on_disk if item < min(selected) and item in set(available)]
+    return sorted(set(selected) | ({max(before)} if before else set()))
+
+
 def build_dashboards(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     service_dates: list[date] | None = None,
 ) -> Path:
-    """Write dashboards/daily/YYYY-MM-DD.html for each service date, then dashboards/index.html.
+    """Write the daily, weekly and monthly pages, the open-data exports, then the index.
 
-    ``service_dates`` None means every date found in the marts. Returns the index path.
+    ``service_dates`` None means every date and period found in the marts; otherwise the
+    days given, the weeks and months containing them, any week or month of the marts that
+    has no page yet, and the page just before each (whose "next" link is new). Returns the
+    index path. An export failure is raised after the pages and the index are written.
     """
+    from flowlib.exports import catalogue_entries, write_open_data
+
     out_dir = settings.dashboards_dir
     daily_dir = out_dir / "daily"
     install_assets(out_dir / "assets")
     facilities = load_facilities(con)
-    dates = sorted(set(service_dates if service_dates is not None else service_dates_in_marts(con)))
-    known_days = sorted(set(daily_pages(daily_dir)) | set(dates))
+    baseline_year, target_year, min_respondents = _plan(settings)
     start_hour = settings.service_day_start.hour
+    k = settings.min_cell_count
+
+    all_dates = service_dates_in_marts(con)
+    on_disk_days = daily_pages(daily_dir)
+    if service_dates is None:
+        dates = sorted(set(all_dates))
+    else:
+        dates = _with_previous_page(sorted(set(service_dates)), on_disk_days, all_dates)
+    known_days = sorted(set(on_disk_days) | set(dates))
+
+    periods: list[Period] = []
+    known_periods: set[Period] = set()
+    for grain in PAGE_GRAINS:
+        available = periods_in_marts(con, grain)
+        on_disk = period_pages(out_dir / PERIOD_FOLDERS[grain], grain)
+        if service_dates is None:
+            chosen = available
+        else:
+            touched = [p for p in available if any(p.start <= d <= p.end for d in dates) or p not in set(on_disk)]
+            chosen = _with_previous_page(touched, on_disk, available)
+        periods.extend(chosen)
+        known_periods |= set(on_disk) | set(chosen)
 
     for service_date in dates:
         started = time.perf_counter()
-        day = load_day(con, service_date, facilities, start_hour)
+        day = load_day(con, service_date, facilities, start_hour, k)
+        earlier = service_date - timedelta(days=7)
+        day.comparisons = [day_comparison(con, day, f"{earlier.isoformat()}.html" if earlier in known_days else None)]
+        day.indicator = load_indicator(con, service_date, baseline_year, target_year, min_respondents)
+        related = [_period_link(p) for grain in PAGE_GRAINS if (p := Period.containing(grain, service_date)) in known_periods]
         page = render_daily_page(
             day,
-            k=settings.min_cell_count,
+            k=k,
             geo_dir=settings.geo_dir,
             nav_links=_nav_links(service_date, known_days),
             assets_url="../assets",
+            related_links=related,
         )
         path = write_page(daily_dir / f"{service_date.isoformat()}.html", page)
         log.info("wrote %s (%d bytes, %.2f s)", path, path.stat().st_size, time.perf_counter() - started)
 
-    kpi_date, kpi = latest_satisfaction(con)
+    for period in periods:
+        started = time.perf_counter()
+        data = load_period(con, period, facilities, start_hour)
+        year_earlier = period.year_earlier()
+        data.comparisons = [
+            period_comparison(con, data, "previous_period", period.previous(),
+                              period.previous().file_name if period.previous() in known_periods else None),
+            period_comparison(con, data, "year_earlier", year_earlier,
+                              year_earlier.file_name if year_earlier in known_periods else None),
+        ]
+        data.indicator = load_indicator(con, period.end, baseline_year, target_year, min_respondents)
+        related = [_period_link(p) for p in sorted(known_periods)
+                   if p.grain != period.grain and p.start <= period.end and period.start <= p.end]
+        related += [
+            NavLink(f"../daily/{day.isoformat()}.html", *date_labels(day))
+            for day in known_days
+            if period.start <= day <= period.end
+        ]
+        page = render_period_page(
+            data,
+            k=k,
+            geo_dir=settings.geo_dir,
+            nav_links=_period_nav(period, known_periods),
+            assets_url="../assets",
+            related_links=related,
+        )
+        path = write_page(out_dir / period.folder / period.file_name, page)
+        log.info("wrote %s (%d bytes, %.2f s)", path, path.stat().st_size, time.perf_counter() - started)
+
+    export_error: Exception | None = None
+    try:
+        write_open_data(con, settings)
+    except Exception as exc:  # noqa: BLE001 - pages stay published; the error is raised below
+        log.exception("open-data export failed; the pages and index are still written")
+        export_error = exc
+
+    kpi_date, kpi = latest_satisfaction(con, k)
     last_load_at, loads = load_last_night(con)
     index_html = render_index_page(
         days=daily_pages(daily_dir),
@@ -81,7 +220,14 @@ def build_dashboards(
         kpi=kpi,
         last_load_at=last_load_at,
         loads=loads,
-        k=settings.min_cell_count,
+        k=k,
         has_data_docs=(out_dir / "data-docs" / "index.html").is_file(),
+        weeks=period_pages(out_dir / "weekly", "iso_week"),
+        months=period_pages(out_dir / "monthly", "month"),
+        indicator=load_indicator(con, None, baseline_year, target_year, min_respondents),
+        open_data=catalogue_entries(out_dir / "exports"),
     )
-    return write_page(out_dir / "index.html", index_html)
+    index = write_page(out_dir / "index.html", index_html)
+    if export_error is not None:
+        raise export_error
+    return index

@@ -1,4 +1,9 @@
-"""One service day as a folium page: heat maps, facilities, flows, legend and side panel.
+"""One map page: a service day, an ISO week or a month, drawn the same way.
+
+Heat maps, facilities, flows, legend and side panel (circulation, comparisons, the
+satisfaction indicator, top routes). :func:`render_map_page` draws any
+:class:`~flowlib.dashboards.data.DayData`; :func:`render_daily_page` and
+:func:`render_period_page` are the same builder with the day's or the period's data.
 
 Staff open these pages every morning on LGWAN, where tile servers may be unreachable:
 the bundled outline and tourism areas keep the map readable with no tiles at all.
@@ -10,7 +15,6 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,8 @@ import folium
 from folium import plugins
 
 from flowlib.assets import OWN_CSS, OWN_JS, localize_folium_links
-from flowlib.dashboards.data import SEGMENT_LABELS, DayData, FacilityDay, Flow, SegmentShare
+from flowlib.dashboards.data import DayData, FacilityDay, Flow, date_labels
+from flowlib.dashboards.panels import comparison_view, fmt_int, fmt_share, indicator_view, segment_rows
 from flowlib.dashboards.publish import RawHtml, bilingual, esc, render_template
 
 log = logging.getLogger(__name__)
@@ -49,24 +54,18 @@ LAYER_LABELS: dict[str, tuple[str, str]] = {
     "flows": ("人の流れ", "Visitor flows"),
     "facilities": ("施設", "Facilities"),
 }
-WEEKDAYS_JA = "月火水木金土日"
+#: Period pages sum the Wi-Fi connections of the period's days per cell and clock hour.
+PERIOD_LAYER_LABELS: dict[str, tuple[str, str]] = {
+    **LAYER_LABELS,
+    "heat_hourly": ("Wi-Fi 混雑（時間帯別・期間合計）", "Wi-Fi density by hour, period total"),
+    "heat_day": ("Wi-Fi 混雑（期間合計）", "Wi-Fi density, whole period"),
+}
+
+__all__ = ["date_labels", "fmt_int", "fmt_share", "render_daily_page", "render_map_page", "render_period_page"]
 
 
-def layer_name(key: str) -> str:
-    return bilingual(*LAYER_LABELS[key])
-
-
-def date_labels(day: date) -> tuple[str, str]:
-    """'2025-11-24（月）' and 'Mon 24 Nov 2025'."""
-    return f"{day.isoformat()}（{WEEKDAYS_JA[day.weekday()]}）", day.strftime("%a %d %b %Y")
-
-
-def fmt_int(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
-
-
-def fmt_share(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
+def layer_name(key: str, period: bool = False) -> str:
+    return bilingual(*(PERIOD_LAYER_LABELS if period else LAYER_LABELS)[key])
 
 
 # ---------------------------------------------------------------- reference geometry
@@ -139,6 +138,13 @@ def suppressed_text(k: int) -> str:
     return esc(f"秘匿 / suppressed (<{k})")
 
 
+def withheld_text() -> str:
+    return bilingual(
+        "入場数は非公表（期間内に秘匿の日があるため）",
+        "Entries withheld (a day of the period is suppressed)",
+    )
+
+
 def _split_row(label_ja: str, label_en: str, value: int | None, total: int | None) -> str:
     share = f" ({value / total * 100:.0f}%)" if value is not None and total else ""
     return f'<tr><td>{bilingual(label_ja, label_en)}</td><td class="num">{esc(fmt_int(value))}{esc(share)}</td></tr>'
@@ -163,6 +169,8 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
         if facility_day.unknown_visitors:
             parts.append(_split_row("不明", "Unknown", facility_day.unknown_visitors, visitors))
         parts.append("</table>")
+        if facility_day.entries is None:
+            parts.append(f'<p class="flow-note">{withheld_text()}</p>')
     next_stops = day.next_destinations(facility.facility_id)
     if next_stops:
         parts.append(f"<div><strong>{bilingual('次の行き先（上位3）', 'Next stops (top 3)')}</strong><ol>")
@@ -177,15 +185,20 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
 
 
 def add_facility_markers(group: folium.FeatureGroup, day: DayData, k: int) -> None:
+    """Circles sized by ``day.size_by`` (entries on daily pages, visitors on period pages)."""
     located = [fd for fd in day.facility_days if fd.facility.has_location]
-    max_entries = max((fd.entries or 0 for fd in located if not fd.is_suppressed), default=0)
+
+    def size(fd: FacilityDay) -> int | None:
+        return fd.entries if day.size_by == "entries" else fd.visitors
+
+    max_size = max((size(fd) or 0 for fd in located if not fd.is_suppressed), default=0)
     for facility_day in located:
         facility = facility_day.facility
-        suppressed = facility_day.is_suppressed or facility_day.entries is None
+        suppressed = facility_day.is_suppressed or size(facility_day) is None
         color = SUPPRESSED_COLOR if suppressed else FACILITY_COLOR
         folium.CircleMarker(
             location=(facility.lat, facility.lon),
-            radius=6.0 if suppressed else circle_radius(facility_day.entries or 0, max_entries),
+            radius=6.0 if suppressed else circle_radius(size(facility_day) or 0, max_size),
             color=color,
             weight=2,
             fill=True,
@@ -259,10 +272,11 @@ def add_flows(group: folium.FeatureGroup, day: DayData) -> None:
 def add_heat_layers(fmap: folium.Map, day: DayData) -> None:
     if day.heat.is_empty:
         return
+    period = day.period is not None
     plugins.HeatMapWithTime(
         day.heat.by_hour,
         index=day.heat.hour_labels,
-        name=layer_name("heat_hourly"),
+        name=layer_name("heat_hourly", period),
         radius=28,
         min_opacity=0.1,
         max_opacity=0.7,
@@ -272,7 +286,7 @@ def add_heat_layers(fmap: folium.Map, day: DayData) -> None:
     ).add_to(fmap)
     plugins.HeatMap(
         day.heat.whole_day,
-        name=layer_name("heat_day"),
+        name=layer_name("heat_day", period),
         radius=30,
         blur=20,
         min_opacity=0.3,
@@ -317,33 +331,24 @@ class NavLink:
     en: str
 
 
-def _segment_rows(shares: list[SegmentShare], k: int) -> list[dict[str, Any]]:
-    rows = []
-    for share in shares:
-        ja, en = SEGMENT_LABELS[share.segment]
-        rows.append(
-            {
-                "segment": share.segment,
-                "label_ja": ja,
-                "label_en": en,
-                "count": {"suppressed": share.is_suppressed, "k": k, "text": fmt_int(share.count)},
-                "part": {"suppressed": share.is_suppressed, "k": k, "text": fmt_int(share.part)},
-                "share": {"suppressed": share.is_suppressed, "k": k, "text": fmt_share(share.share)},
-            }
-        )
-    return rows
-
-
-def overlay_view(day: DayData, k: int, nav_links: list[NavLink]) -> dict[str, Any]:
+def overlay_view(day: DayData, k: int, nav_links: list[NavLink], related_links: list[NavLink] | None = None) -> dict[str, Any]:
     """Plain values for daily_overlay.html (the template autoescapes them)."""
-    date_ja, date_en = date_labels(day.service_date)
+    title_ja, title_en = day.titles()
     return {
-        "date_ja": date_ja,
-        "date_en": date_en,
+        "date_ja": title_ja,
+        "date_en": title_en,
+        "is_period": day.period is not None,
+        "grain": day.period.grain if day.period else "day",
+        "span_days": day.span_days,
+        "days_with_data": day.days_with_data,
+        "size_by": day.size_by,
         "k": k,
         "nav_links": nav_links,
-        "circulation": _segment_rows(day.circulation, k),
-        "satisfaction": _segment_rows(day.satisfaction, k),
+        "related_links": related_links or [],
+        "circulation": segment_rows(day.circulation, k),
+        "satisfaction": None if day.satisfaction is None else segment_rows(day.satisfaction, k),
+        "comparisons": [comparison_view(comparison, k) for comparison in day.comparisons],
+        "indicator": indicator_view(day.indicator),
         "routes": [
             {
                 "rank": route.rank,
@@ -377,11 +382,18 @@ def _fit_to(fmap: folium.Map, day: DayData) -> None:
         fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(70, 70), max_zoom=16)
 
 
-def render_daily_page(day: DayData, k: int, geo_dir: Path, nav_links: list[NavLink], assets_url: str) -> str:
-    """The full HTML of one daily page (not yet checked or written)."""
-    date_ja, date_en = date_labels(day.service_date)
+def render_map_page(
+    day: DayData,
+    k: int,
+    geo_dir: Path,
+    nav_links: list[NavLink],
+    assets_url: str,
+    related_links: list[NavLink] | None = None,
+) -> str:
+    """The full HTML of one map page, day or period (not yet checked or written)."""
+    title_ja, title_en = day.titles()
     fmap = folium.Map(location=NAGASAKI_CENTRE, zoom_start=14, tiles=None, control_scale=True)
-    fmap.get_root().title = f"長崎市 観光動態 {date_ja} / Nagasaki Tourism Flow {date_en}"
+    fmap.get_root().title = f"長崎市 観光動態 {title_ja} / Nagasaki Tourism Flow {title_en}"
     folium.TileLayer(GSI_TILES, attr=GSI_ATTRIBUTION, name=layer_name("gsi"), max_zoom=18).add_to(fmap)
     folium.TileLayer(OSM_TILES, attr=OSM_ATTRIBUTION, name=layer_name("osm"), max_zoom=19, show=False).add_to(fmap)
     add_reference_layers(fmap, geo_dir)
@@ -393,10 +405,36 @@ def render_daily_page(day: DayData, k: int, geo_dir: Path, nav_links: list[NavLi
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     _fit_to(fmap, day)
 
-    overlay = render_template("daily_overlay.html", day=overlay_view(day, k, nav_links))
+    overlay = render_template("daily_overlay.html", day=overlay_view(day, k, nav_links, related_links))
     RawHtml(body_markup=overlay, header_markup=page_header_markup(assets_url)).add_to(fmap)
     localize_folium_links(fmap, assets_url)
     return with_language(fmap.get_root().render())
+
+
+def render_daily_page(
+    day: DayData,
+    k: int,
+    geo_dir: Path,
+    nav_links: list[NavLink],
+    assets_url: str,
+    related_links: list[NavLink] | None = None,
+) -> str:
+    """One service day's page."""
+    return render_map_page(day, k, geo_dir, nav_links, assets_url, related_links)
+
+
+def render_period_page(
+    data: DayData,
+    k: int,
+    geo_dir: Path,
+    nav_links: list[NavLink],
+    assets_url: str,
+    related_links: list[NavLink] | None = None,
+) -> str:
+    """One ISO week's or month's page: the daily builder with the period's data."""
+    if data.period is None:
+        raise ValueError("render_period_page needs data loaded by load_period (data.period is None).")
+    return render_map_page(data, k, geo_dir, nav_links, assets_url, related_links)
 
 
 def with_language(page_html: str) -> str:

@@ -1,4 +1,5 @@
-"""The morning entry point: KPI headline, every daily page, and what last night loaded."""
+"""The morning entry point: KPI, every daily / weekly / monthly page, data quality, open
+data, and what last night loaded."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from flowlib.assets import OWN_CSS, OWN_JS
-from flowlib.dashboards.daily import NavLink, _segment_rows, date_labels, fmt_int
-from flowlib.dashboards.data import SegmentShare, SourceLoad
+from flowlib.dashboards.daily import NavLink
+from flowlib.dashboards.data import PAGE_GRAINS, Indicator, Period, SegmentShare, SourceLoad, date_labels
+from flowlib.dashboards.panels import fmt_int, indicator_view, segment_rows
 from flowlib.dashboards.publish import render_template
 
 DAILY_PAGE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.html$")
+WEEKLY_PAGE_NAME = re.compile(r"^(\d{4})-W(\d{2})\.html$")
+MONTHLY_PAGE_NAME = re.compile(r"^(\d{4})-(\d{2})\.html$")
 KPI_SEGMENTS = ("domestic", "international")
+PERIOD_FOLDERS = {"iso_week": "weekly", "month": "monthly"}
 
 
 def daily_pages(daily_dir: Path) -> list[date]:
@@ -26,6 +31,22 @@ def daily_pages(daily_dir: Path) -> list[date]:
                 found.append(date.fromisoformat(match.group(1)))
             except ValueError:
                 continue
+    return sorted(found, reverse=True)
+
+
+def period_pages(folder: Path, grain: str) -> list[Period]:
+    """Weeks (``2026-W45.html``) or months (``2026-11.html``) with a page on disk, latest first."""
+    if grain not in PAGE_GRAINS:
+        raise ValueError(f"no pages for grain {grain!r}")
+    found = []
+    for path in folder.glob("*.html") if folder.is_dir() else []:
+        try:
+            if grain == "iso_week" and (match := WEEKLY_PAGE_NAME.match(path.name)):
+                found.append(Period(grain, date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)))
+            elif grain == "month" and (match := MONTHLY_PAGE_NAME.match(path.name)):
+                found.append(Period(grain, date(int(match.group(1)), int(match.group(2)), 1)))
+        except ValueError:
+            continue
     return sorted(found, reverse=True)
 
 
@@ -46,6 +67,13 @@ def _load_rows(loads: list[SourceLoad]) -> list[dict[str, Any]]:
     ]
 
 
+def _period_links(periods: list[Period]) -> list[dict[str, str]]:
+    return [
+        {"href": f"{p.folder}/{p.file_name}", "label": p.label, "title_ja": p.titles()[0], "title_en": p.titles()[1]}
+        for p in periods
+    ]
+
+
 def render_index_page(
     days: list[date],
     kpi_date: date | None,
@@ -54,16 +82,32 @@ def render_index_page(
     loads: list[SourceLoad],
     k: int,
     has_data_docs: bool,
+    *,
+    weeks: list[Period] | None = None,
+    months: list[Period] | None = None,
+    indicator: Indicator | None = None,
+    open_data: list[dict[str, Any]] | None = None,
 ) -> str:
-    nav_links = [NavLink("data-docs/index.html", "データ説明", "Data docs")] if has_data_docs else []
+    """``open_data``: the export catalogue entries (see flowlib.exports.catalogue_entries),
+    None when no exports were written; ``weeks``/``months`` latest first."""
+    nav_links = []
+    if weeks:
+        nav_links.append(NavLink("#weekly-pages", "週別", "Weekly"))
+    if months:
+        nav_links.append(NavLink("#monthly-pages", "月別", "Monthly"))
+    if has_data_docs:
+        nav_links.append(NavLink("data-docs/index.html", "データ品質", "Data quality"))
+    if open_data is not None:
+        nav_links.append(NavLink("exports/index.html", "オープンデータ", "Open data"))
     page = {
         "stylesheets": ["assets/bootstrap/bootstrap.min.css", f"assets/{OWN_CSS}"],
         "scripts": [f"assets/{OWN_JS}"],
         "nav_links": nav_links,
+        "indicator": indicator_view(indicator),
         "kpi": (
             {
                 "date": date_labels(kpi_date)[0],
-                "rows": _segment_rows([share for share in kpi if share.segment in KPI_SEGMENTS], k),
+                "rows": segment_rows([share for share in kpi if share.segment in KPI_SEGMENTS], k),
             }
             if kpi_date
             else None
@@ -72,6 +116,10 @@ def render_index_page(
             {"href": f"daily/{day.isoformat()}.html", "label_ja": date_labels(day)[0], "label_en": date_labels(day)[1]}
             for day in days
         ],
+        "weeks": _period_links(weeks or []),
+        "months": _period_links(months or []),
+        "has_data_docs": has_data_docs,
+        "open_data": open_data,
         "last_load_at": last_load_at.strftime("%Y-%m-%d %H:%M") if last_load_at else None,
         "loads": _load_rows(loads),
     }

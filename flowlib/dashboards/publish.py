@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from branca.element import Element, MacroElement
 
 from flowlib.assets import REMOTE_URL, remote_urls_in_css
@@ -96,12 +97,21 @@ class RawHtml(MacroElement):
             figure.html.add_child(_Verbatim(self.body_markup), name=f"{self.get_name()}_body")
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ }}`` string gets :func:`esc` (also ``{ } $ ` \\``), not only HTML escaping:
+    template output may end up inside folium's JS template literals or a branca template."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return markupsafe.Markup(esc(value))
+    return value
+
+
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_finalize,
 )
 
 

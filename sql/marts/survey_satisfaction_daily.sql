@@ -1,6 +1,8 @@
 -- materialized: daily
 -- The in-trip information item (旅ナカでの情報取得満足度) per day: top-two-box share among
--- respondents who answered 1-5.
+-- respondents who answered 1-5. The 'all' row is suppressed too whenever a segment
+-- (unknown residence included) has 1 to k-1 respondents, so that no small segment can be
+-- recovered as all minus the others.
 with answers as (
     select * from staging.stg_survey_response
     where service_date = getvariable('service_date')
@@ -8,7 +10,7 @@ with answers as (
 ),
 
 segmented as (
-    select service_date, segment, info_satisfaction from answers where segment <> 'unknown'
+    select service_date, segment, info_satisfaction from answers
     union all
     select service_date, 'all' as segment, info_satisfaction from answers
 ),
@@ -23,15 +25,27 @@ counted as (
     group by all
 ),
 
+flagged as (
+    select
+        *,
+        respondents < getvariable('min_cell_count')
+        or (
+            segment = 'all'
+            and bool_or(segment <> 'all' and respondents < getvariable('min_cell_count')) over ()
+        ) as suppressed
+    from counted
+),
+
 final as (
     select
         service_date,
         segment,
-        case when respondents >= getvariable('min_cell_count') then respondents end as respondents,
-        case when respondents >= getvariable('min_cell_count') then satisfied end as satisfied,
-        case when respondents >= getvariable('min_cell_count') then round(satisfied / respondents, 4) end as satisfied_share,
-        respondents < getvariable('min_cell_count') as is_suppressed
-    from counted
+        case when not suppressed then respondents end as respondents,
+        case when not suppressed then satisfied end as satisfied,
+        case when not suppressed then round(satisfied / respondents, 4) end as satisfied_share,
+        suppressed as is_suppressed
+    from flagged
+    where segment <> 'unknown'
     order by segment
 )
 

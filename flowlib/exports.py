@@ -1,0 +1,775 @@
+"""Open data: the published (small-cell suppressed) aggregates as CSV and GeoJSON.
+
+``write_open_data(con, settings)`` writes into ``settings.dashboards_dir / "exports"``:
+
+- one CSV per mart (``DATASETS``): the daily marts, the week / month / fiscal-year
+  roll-ups (the day rows of the roll-ups are left out: the ``*_daily`` files carry days)
+  and the facility list; the indicator CSVs that
+  :func:`flowlib.indicator_mart.export_indicator_csv` writes into the same folder in
+  ``build_marts`` are listed with them (and made world-readable);
+- GeoJSON: facilities as points (alone, with their daily counts, with their period
+  counts) and flows between facilities as LineStrings (daily and per period);
+- ``column_dictionary.csv`` (every column of every file, ja/en), ``catalogue.json``
+  (machine-readable catalogue entry: licence, attribution, files), ``index.html`` (the same
+  for people) and ``LICENSE.txt``.
+
+Rules every file keeps:
+
+- **Privacy.** Only marts are read, and their suppression is kept: a suppressed row stays,
+  marked ``is_suppressed`` TRUE, with every count and measure empty (blanked again here,
+  whatever the mart did). ``suppression`` says why (``primary``: fewer than k ids;
+  ``secondary``: hidden so that a primary cell cannot be recovered from a total;
+  ``partial``: a period total withheld because one of its days is suppressed).
+  ``survey_satisfaction_daily`` gets the secondary suppression its mart lacks
+  (:func:`protect_segment_total`).
+- **CSV format.** UTF-8 *with* BOM (like the indicator CSVs already published, so Excel
+  opens every file of the folder the same way), CRLF, one header row, ISO dates,
+  ``TRUE``/``FALSE``, empty cell = no value. Text cells starting with ``= + - @`` (or tab /
+  CR) get a leading ``'`` so that no spreadsheet runs them as a formula (the same
+  rule as :func:`flowlib.indicator_mart.neutralise_cell` for the indicator CSVs; GeoJSON string
+  properties get the same treatment, since GeoJSON is often converted to spreadsheets).
+- **Atomic.** Every file is written to a temporary file in the same folder and renamed
+  over the old one (readers never see half a file); a file whose content did not change
+  is left untouched (its modification time stays meaningful for harvesters).
+- **Licence.** Figures CC BY 4.0 (Nagasaki City); facility coordinates from
+  OpenStreetMap, © OpenStreetMap contributors, ODbL 1.0 (credited in every GeoJSON and in
+  the catalogue).
+
+Called from :func:`flowlib.dashboards.build_dashboards` (the nightly ``publish_dashboards``
+step), on its read-only connection.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import filecmp
+import html
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import duckdb
+
+from flowlib.config import Settings
+
+log = logging.getLogger(__name__)
+
+EXPORTS_DIR_NAME = "exports"
+CSV_ENCODING = "utf-8-sig"  # UTF-8 with BOM, as flowlib.indicator_mart's CSVs
+BATCH_ROWS = 20_000
+PUBLISHER = ("長崎市", "Nagasaki City")
+LICENCE = {
+    "id": "CC-BY-4.0",
+    "name": "クリエイティブ・コモンズ 表示 4.0 国際 / Creative Commons Attribution 4.0 International",
+    "url": "https://creativecommons.org/licenses/by/4.0/deed.ja",
+}
+CREDIT_JA = "出典：長崎市 観光動態データ（CC BY 4.0）"
+CREDIT_EN = "Source: Nagasaki City tourism flow data (CC BY 4.0)"
+OSM_ATTRIBUTION = {
+    "text": "施設の座標 / facility coordinates: © OpenStreetMap contributors",
+    "license": "ODbL 1.0",
+    "url": "https://www.openstreetmap.org/copyright",
+}
+#: Numbers that describe a row rather than count people; not blanked in suppressed rows.
+DESCRIPTIVE_NUMBERS = frozenset({"hour_of_day", "n_stops", "lat", "lon", "months_with_answers"})
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
+INDICATOR_FILES = ("info_satisfaction_indicator.csv", "info_satisfaction_drivers.csv")
+DICTIONARY_FILE = "column_dictionary.csv"
+#: Same rule as flowlib.indicator_mart (not imported here: it loads scipy, seconds per run).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CATALOGUE_FILE = "catalogue.json"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One published file (and optionally its GeoJSON twin)."""
+
+    name: str
+    source: str
+    title_ja: str
+    title_en: str
+    description_ja: str
+    description_en: str
+    where: str = "true"
+    #: ``point`` (facility_id) or ``line`` (from_facility_id → to_facility_id)
+    geometry: str | None = None
+    #: rows of the GeoJSON (a subset of the CSV for the large roll-ups)
+    geo_where: str = "true"
+    geo_note_ja: str = ""
+    geo_note_en: str = ""
+
+
+_PERIODS_ONLY = "period_grain <> 'day'"
+_HEADLINE = "day_type = 'all' and segment_kind = 'all'"
+
+DATASETS: tuple[Dataset, ...] = (
+    Dataset("facilities", "ref.facilities", "観光施設一覧", "Tourism facilities",
+            "集計対象の施設のID・名称・座標。座標は OpenStreetMap 由来（confidence が low の点はプロジェクトの推定値）。",
+            "Ids, names and coordinates of the facilities counted. Coordinates from OpenStreetMap "
+            "(points with confidence low are project estimates).",
+            geometry="point"),
+    Dataset("facility_daily", "marts.facility_daily", "施設別 日別 入場数・来訪者数", "Entries and visitors per facility and day",
+            "キャッシュレス入場記録（およびWi-Fiセンサー）による施設ごとの1日の入場数と来訪者数（実人数）、カード発行国別。",
+            "Admissions (card taps; Wi-Fi sensor stays where present) and distinct visitors per facility and "
+            "tourism day, split by where the card was issued.",
+            geometry="point"),
+    Dataset("facility_entries_hourly", "marts.facility_entries_hourly", "施設別 時間別 入場数", "Entries per facility and hour",
+            "施設ごと・時刻（日本時間）ごとの入場数と来訪者数。", "Admissions and distinct visitors per facility and JST clock hour."),
+    Dataset("transitions_daily", "marts.transitions_daily", "施設間の移動（日別）", "Moves between facilities per day",
+            "同じ周遊の中で施設Aの次に施設Bを訪れた移動の数と人数、所要時間、次の行き先の確率。",
+            "Moves from one facility to the next stop of the same trip: moves, distinct visitors, minutes between "
+            "the two admissions, next-destination probability.",
+            geometry="line"),
+    Dataset("routes_daily", "marts.routes_daily", "周遊ルート（日別）", "Routes per day",
+            "1日の周遊（2〜5施設）の順路ごとの人数と順位。", "Whole-trip routes of 2 to 5 stops per day: visitors and rank."),
+    Dataset("circulation_daily", "marts.circulation_daily", "周遊率（日別）", "Circulation rate per day",
+            "2施設以上を訪れた人の割合（周遊率）と1人あたり施設数、区分別。",
+            "Share of visitors who visited two or more facilities (circulation rate) and facilities per visitor, per segment."),
+    Dataset("wifi_area_hourly", "marts.wifi_area_hourly", "観光エリア別 時間別 Wi-Fi接続数", "Wi-Fi connections per area and hour",
+            "公衆Wi-Fiの接続数を観光エリア・時刻ごとに合計したもの（人数ではなく接続数）。",
+            "Public Wi-Fi connections summed per tourism area and JST hour (connections, not people)."),
+    Dataset("survey_satisfaction_daily", "marts.survey_satisfaction_daily", "旅ナカ情報取得満足度（日別の回答）",
+            "In-trip information satisfaction, daily answers",
+            "Webアンケートの日別回答数と満足（5段階の4・5）の数。1日の回答は少ないため、指標は info_satisfaction_indicator.csv（月・年度）を使ってください。",
+            "Daily web-survey answers and satisfied answers (4 or 5 of 5). Days have few answers: use "
+            "info_satisfaction_indicator.csv (months, fiscal years) for the indicator."),
+    Dataset("facility_visits_by_period", "marts.facility_visits_by_period", "施設別 入場数・来訪者数（週・月・年度）",
+            "Entries and visitors per facility, per week, month and fiscal year",
+            "ISO週・月・年度ごと、平日／土日祝別、区分別（居住地・券種）、時刻別の施設の入場数と来訪者数（期間内の実人数）。",
+            "Per ISO week, month and fiscal year, day type, segment (residence, ticket type) and hour: admissions "
+            "and distinct visitors over the period.",
+            where=_PERIODS_ONLY, geometry="point", geo_where=f"{_HEADLINE} and hour_of_day is null",
+            geo_note_ja="GeoJSON は全日種・全区分・終日の行のみ。", geo_note_en="GeoJSON: all day types, all segments, whole day only."),
+    Dataset("transitions_by_period", "marts.transitions_by_period", "施設間の移動（週・月・年度）",
+            "Moves between facilities per week, month and fiscal year",
+            "期間・平日／土日祝・区分ごとの施設間の移動（OD）。", "Facility-to-facility moves per period, day type and segment.",
+            where=_PERIODS_ONLY, geometry="line", geo_where=_HEADLINE,
+            geo_note_ja="GeoJSON は全日種・全区分の行のみ。", geo_note_en="GeoJSON: all day types, all segments only."),
+    Dataset("routes_by_period", "marts.routes_by_period", "周遊ルートと出発・到着施設（週・月・年度）",
+            "Routes and origin-destination per week, month and fiscal year",
+            "周遊の出発施設・最後の施設（route が空の行）と、その中の順路（2〜5施設）ごとの人数と順位。",
+            "Trips by first and last stop (rows with an empty route) and, within each, the ranked routes of 2 to 5 stops.",
+            where=_PERIODS_ONLY),
+    Dataset("circulation_by_period", "marts.circulation_by_period", "周遊率（週・月・年度）",
+            "Circulation rate per week, month and fiscal year",
+            "期間・平日／土日祝・区分ごとの周遊率。facility_role が first / last の行は、その施設から1日を始めた／終えた人数。",
+            "Circulation rate per period, day type and segment; rows with facility_role first / last count the "
+            "visitors whose day started / ended at that facility.",
+            where=_PERIODS_ONLY),
+    Dataset("dwell_by_period", "marts.dwell_by_period", "施設の滞在時間（週・月・年度）", "Minutes spent at facilities per week, month and fiscal year",
+            "施設ごとの滞在時間の四分位と平均（Wi-Fiセンサーの実測、または入場記録からの推定）。",
+            "Quartiles and mean of the minutes spent at each facility (measured by Wi-Fi sensors, or estimated from card taps).",
+            where=_PERIODS_ONLY),
+)
+
+INDICATOR_DATASETS = {
+    "info_satisfaction_indicator": ("旅ナカでの情報取得満足度（月・四半期・年度）", "In-trip information satisfaction indicator (month, quarter, fiscal year)",
+                                    "観光計画のKPI。満足度と95%信頼区間、2023年基準値・2027年目標値との比較。定義は docs/indicator.md。",
+                                    "The tourism plan's KPI: share with 95 % interval, against the 2023 baseline and the 2027 target. Method: docs/indicator.md."),
+    "info_satisfaction_drivers": ("旅ナカでの情報取得満足度の要因（年度）", "Drivers of in-trip information satisfaction (fiscal year)",
+                                  "利用した情報源・回答言語・訪問施設ごとの満足度（相関であり因果ではない）。",
+                                  "Share per information source used, form language and facility visited (associations, not effects)."),
+}
+
+# ------------------------------------------------------------------ column dictionary
+
+#: (type, unit, ja, en) per column name; DATASET_COLUMN_DOCS overrides per (file stem, column).
+COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
+    "service_date": ("date", "", "観光日（午前4時〜翌午前4時、日本時間）", "tourism day (04:00 to 04:00 JST)"),
+    "source_kind": ("string", "", "データの種類: entry_log = キャッシュレス入場記録、wifi_sensor = Wi-Fiセンサー",
+                    "kind of source: entry_log = cashless admissions, wifi_sensor = Wi-Fi sensors"),
+    "facility_id": ("string", "", "施設ID（facilities.csv）", "facility id (facilities.csv)"),
+    "name_ja": ("string", "", "名称（日本語）", "name in Japanese"),
+    "name_en": ("string", "", "名称（英語）", "name in English"),
+    "area_id": ("string", "", "観光エリアID（南山手、出島・中華街 など）", "tourism area id (minamiyamate, dejima_chinatown, ...)"),
+    "lat": ("number", "degree", "緯度（WGS84）© OpenStreetMap contributors", "latitude (WGS84) © OpenStreetMap contributors"),
+    "lon": ("number", "degree", "経度（WGS84）© OpenStreetMap contributors", "longitude (WGS84) © OpenStreetMap contributors"),
+    "confidence": ("string", "", "座標の確からしさ: high / medium = OpenStreetMap、low = 推定値（要確認）",
+                   "coordinate quality: high / medium = OpenStreetMap, low = estimate (to be verified)"),
+    "harbour_side": ("boolean", "", "松が枝国際ターミナルから徒歩圏の施設", "within walking distance of Matsugae cruise terminal"),
+    "entries": ("integer", "taps", "入場数（再入場を含む）", "admissions, re-entries included"),
+    "visitors": ("integer", "people", "来訪者数（異なるカードの数、期間内の実人数）", "distinct visitors (cards) in the cell"),
+    "domestic_visitors": ("integer", "people", "来訪者のうち国内発行カード", "visitors whose card was issued in Japan"),
+    "international_visitors": ("integer", "people", "来訪者のうち海外発行カード", "visitors whose card was issued abroad"),
+    "unknown_visitors": ("integer", "people", "来訪者のうち発行国不明", "visitors whose card's country is unknown"),
+    "is_suppressed": ("boolean", "", "秘匿: TRUE のとき人数・値はすべて空欄（k人未満、または逆算防止）",
+                      "suppressed: TRUE means every count and value of the row is empty (fewer than k people, or protecting such a cell)"),
+    "suppression": ("string", "", "空欄の理由: primary = k人未満、secondary = 他の秘匿値の逆算防止、partial = 期間内に秘匿の日があるため合計を非公表",
+                    "why values are empty: primary = fewer than k people, secondary = protects another suppressed cell, "
+                    "partial = a period total withheld because one of its days is suppressed"),
+    "day_type": ("string", "", "日の種類: weekday = 平日、weekend_holiday = 土日祝、all = 全日",
+                 "day type: weekday, weekend_holiday (Saturday, Sunday, public holiday), all"),
+    "hour_of_day": ("integer", "hour", "時刻（0〜23時、日本時間）。空欄は終日", "JST clock hour 0-23; empty = whole day"),
+    "from_facility_id": ("string", "", "移動元の施設ID", "facility moved from"),
+    "to_facility_id": ("string", "", "移動先（同じ周遊の次の施設）の施設ID", "facility moved to (next stop of the same trip)"),
+    "transitions": ("integer", "moves", "移動の数", "moves from → to"),
+    "transfer_minutes_p25": ("number", "minutes", "2つの入場の間の分数（第1四分位）", "minutes between the two admissions, 25th percentile"),
+    "transfer_minutes_median": ("number", "minutes", "2つの入場の間の分数（中央値）", "minutes between the two admissions, median"),
+    "transfer_minutes_p75": ("number", "minutes", "2つの入場の間の分数（第3四分位）", "minutes between the two admissions, 75th percentile"),
+    "next_probability": ("number", "share 0-1", "移動元から出た移動のうちこの移動先の割合", "share of the moves leaving from_facility_id that go to to_facility_id"),
+    "route_rank": ("integer", "rank", "順位（1 = 最多）。秘匿の行は空欄", "rank, 1 = most visitors; empty for suppressed rows"),
+    "route": ("string", "", "順路: 施設IDを訪問順に ' > ' でつないだもの", "route: facility ids in visiting order joined by ' > '"),
+    "n_stops": ("integer", "facilities", "順路の施設数（2〜5）", "stops in the route (2-5)"),
+    "segment": ("string", "", "区分: all = 全体、domestic = 国内、international = 海外、unknown = 不明（期間集計では segment_kind の値）",
+                "segment: all, domestic, international, unknown (in the period files: a value of segment_kind)"),
+    "multi_facility_visitors": ("integer", "people", "1回の周遊で2施設以上を訪れた来訪者数", "visitors with two or more distinct stops in a trip"),
+    "single_facility_visitors": ("integer", "people", "1施設だけを訪れた来訪者数", "visitors with a single stop"),
+    "circulation_rate": ("number", "share 0-1", "周遊率 = 2施設以上の来訪者 ÷ 来訪者", "circulation rate = multi-facility visitors ÷ visitors"),
+    "facilities_per_visitor": ("number", "facilities", "1人あたりの訪問施設数（平均）", "mean distinct facilities per visitor"),
+    "connections": ("integer", "connections", "Wi-Fi接続数（人数ではない）", "Wi-Fi connections (not people)"),
+    "respondents": ("integer", "answers", "有効回答数（1〜5の回答）", "valid answers (1-5)"),
+    "satisfied": ("integer", "answers", "満足の回答数（4・5）", "satisfied answers (4 or 5)"),
+    "satisfied_share": ("number", "share 0-1", "満足 ÷ 有効回答", "satisfied ÷ respondents"),
+    "period_grain": ("string", "", "期間の種類: iso_week = ISO週（月〜日）、month = 月、fiscal_year = 年度（4月〜翌3月）",
+                     "period: iso_week (Monday-Sunday), month, fiscal_year (April-March)"),
+    "period_start": ("date", "", "期間の初日", "first day of the period"),
+    "period_end": ("date", "", "期間の末日", "last day of the period"),
+    "period_label": ("string", "", "期間の名前（2026-W45、2026-11、FY2026）", "period name (2026-W45, 2026-11, FY2026)"),
+    "segment_kind": ("string", "", "区分の種類: all = 全体、residence = カード発行国（国内・海外・不明）、ticket_type = 券種",
+                     "segment kind: all, residence (card issuer: domestic, international, unknown), ticket_type"),
+    "facility_role": ("string", "", "all = 全来訪者、first = その施設から1日を始めた人、last = その施設で1日を終えた人",
+                      "all = every visitor; first / last = visitors whose day started / ended at facility_id"),
+    "dwell_method": ("string", "", "滞在時間の求め方: sensor_stay = Wi-Fiセンサーの実測、entry_gap_estimate = 次の入場までの時間から徒歩時間を引いた推定",
+                     "how minutes were obtained: sensor_stay (measured) or entry_gap_estimate (gap to the next admission minus walking time)"),
+    "dwell_minutes_p25": ("number", "minutes", "滞在時間（第1四分位）", "minutes spent, 25th percentile"),
+    "dwell_minutes_median": ("number", "minutes", "滞在時間（中央値）", "minutes spent, median"),
+    "dwell_minutes_p75": ("number", "minutes", "滞在時間（第3四分位）", "minutes spent, 75th percentile"),
+    "dwell_minutes_mean": ("number", "minutes", "滞在時間（平均）", "minutes spent, mean"),
+    "origin_facility_id": ("string", "", "周遊の最初の施設", "first stop of the trip"),
+    "destination_facility_id": ("string", "", "周遊の最後の施設", "last stop of the trip"),
+    "trips": ("integer", "trips", "周遊の数", "trips"),
+    "trip_minutes_median": ("number", "minutes", "周遊の所要時間（中央値）", "trip duration, median"),
+    # indicator CSVs (flowlib.indicator_mart.export_indicator_csv)
+    "period_type": ("string", "", "期間の種類: month、quarter、fiscal_year", "period: month, quarter, fiscal_year"),
+    "period": ("string", "", "期間（2026-11、FY2026-Q3、FY2026）", "period (2026-11, FY2026-Q3, FY2026)"),
+    "share_percent": ("number", "%", "満足度（%、小数1桁）。回答数不足のとき空欄", "share satisfied in %, one decimal; empty when too few answers"),
+    "ci_low_percent": ("number", "%", "95%信頼区間の下限（Wilson）", "lower end of the 95 % Wilson interval"),
+    "ci_high_percent": ("number", "%", "95%信頼区間の上限（Wilson）", "upper end of the 95 % Wilson interval"),
+    "effective_n": ("number", "answers", "実効サンプルサイズ（Kish）", "Kish effective sample size"),
+    "weighted": ("boolean", "", "ウェイト付き集計", "weighted share"),
+    "status": ("string", "", "「回答数不足 too few answers」のとき満足度は示さない", "'回答数不足 too few answers': no share given"),
+    "baseline_percent": ("number", "%", "2023年基準値", "2023 baseline"),
+    "target_percent": ("number", "%", "2027年目標値", "2027 target"),
+    "progress_to_target_percent": ("number", "%", "目標達成度 = (満足度−基準値)÷(目標値−基準値)", "progress = (share − baseline) ÷ (target − baseline)"),
+    "change_vs_baseline_p_value": ("number", "p", "基準値からの変化の p 値（両側）", "two-sided p-value of the change since the baseline"),
+    "change_significant": ("boolean", "", "p < 0.05", "p < 0.05"),
+    "months_with_answers": ("integer", "months", "回答のある月の数", "months of the period with answers"),
+    "driver_type": ("string", "", "要因の種類: info_source、form_language、facility_visited", "driver: info_source, form_language, facility_visited"),
+    "driver_value": ("string", "", "要因の値（other = 少数の値をまとめたもの）", "value of the driver (other = pooled rare values)"),
+    "gap_vs_segment_points": ("number", "pt", "区分全体の満足度との差（ポイント）", "difference from the segment's share, percentage points"),
+    "largest_gap": ("boolean", "", "差が最大のグループ", "the group with the largest gap"),
+}
+DATASET_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("transitions_daily", "visitors"): ("integer", "people", "この移動をした来訪者数", "distinct visitors making this move"),
+    ("transitions_by_period", "visitors"): ("integer", "people", "この移動をした来訪者数", "distinct visitors making this move"),
+    ("routes_daily", "visitors"): ("integer", "people", "この順路で周遊した来訪者数", "distinct visitors whose trip was exactly this route"),
+    ("routes_by_period", "visitors"): ("integer", "people", "この順路（route が空なら出発・到着施設の組）の来訪者数",
+                                       "distinct visitors of this route (empty route: of this first/last stop pair)"),
+    ("routes_by_period", "n_stops"): ("integer", "facilities", "順路の施設数（2〜5）。route が空の行は空欄", "stops in the route (2-5); empty when route is empty"),
+    ("routes_by_period", "route"): ("string", "", "順路（施設IDを ' > ' でつないだもの）。空欄の行は出発・到着施設の組の合計",
+                                    "route (facility ids joined by ' > '); empty = total of the first/last stop pair"),
+    ("circulation_daily", "visitors"): ("integer", "people", "1施設以上に入場した来訪者数", "distinct visitors with at least one admission"),
+    ("circulation_by_period", "visitors"): ("integer", "people", "来訪者数（facility_role が first / last のときはその施設で始めた／終えた人）",
+                                            "distinct visitors (facility_role first / last: those whose day started / ended there)"),
+    ("circulation_by_period", "facility_id"): ("string", "", "facility_role が first / last のときの施設ID（all のとき空欄）",
+                                               "facility for facility_role first / last (empty for all)"),
+    ("dwell_by_period", "visitors"): ("integer", "people", "滞在時間が得られた来訪者数", "distinct visitors with a measured or estimated stay"),
+    ("survey_satisfaction_daily", "segment"): ("string", "", "区分: all = 全体、domestic = 居住国が日本、international = それ以外",
+                                               "segment: all, domestic (residence Japan), international"),
+    ("survey_satisfaction_daily", "suppression"): ("string", "", "空欄の理由: primary = 回答 k 件未満、secondary = 全体から引き算で秘匿値が分からないよう秘匿",
+                                                   "why values are empty: primary = fewer than k answers, secondary = "
+                                                   "hidden so that a suppressed segment cannot be recovered from the total"),
+    ("info_satisfaction_indicator", "respondents"): ("integer", "answers", "有効回答数（k件未満は空欄）", "valid answers (empty below k)"),
+    ("info_satisfaction_indicator", "satisfied"): ("integer", "answers", "満足の回答数（k件未満は空欄）", "satisfied answers (empty below k)"),
+    ("info_satisfaction_indicator", "segment"): ("string", "", "domestic = 国内、international = 訪日外国人、all = 全体",
+                                                 "domestic, international, all"),
+    ("info_satisfaction_drivers", "segment"): ("string", "", "domestic = 国内、international = 訪日外国人、all = 全体",
+                                               "domestic, international, all"),
+}
+UNDOCUMENTED = ("string", "", "（説明なし）", "(undocumented)")
+GEOJSON_GEOMETRY_DOC = {
+    "point": ("geometry", "", "施設の位置（Point、WGS84、© OpenStreetMap contributors）。位置不明は null",
+              "facility location (Point, WGS84, © OpenStreetMap contributors); null when unknown"),
+    "line": ("geometry", "", "移動元→移動先の直線（LineString、WGS84、座標 © OpenStreetMap contributors）。位置不明は null",
+             "straight line from → to (LineString, WGS84, coordinates © OpenStreetMap contributors); null when unknown"),
+}
+
+
+def column_doc(dataset: str, column: str) -> tuple[str, str, str, str]:
+    return DATASET_COLUMN_DOCS.get((dataset, column)) or COLUMN_DOCS.get(column) or UNDOCUMENTED
+
+
+# ------------------------------------------------------------------ values and files
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading single quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _clean(value: Any) -> Any:
+    """A JSON/CSV-ready value: None for NaN/inf, ISO dates, int for integral decimals."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def csv_cell(value: Any) -> str:
+    value = _clean(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, str):
+        return str(neutralise_cell(value))
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    value = _clean(value)
+    return neutralise_cell(value) if isinstance(value, str) else value
+
+
+def _atomic_write(path: Path, write: Callable[[TextIO], None], encoding: str = "utf-8", newline: str | None = None) -> bool:
+    """Write through a temp file in the same folder, then rename over ``path``.
+
+    Returns False (and leaves ``path`` alone) when the new content equals the old one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.is_file() and filecmp.cmp(temp_name, path, shallow=False):
+            Path(temp_name).unlink()
+            return False
+        os.chmod(temp_name, 0o644)  # the web server reads the folder as another user
+        os.replace(temp_name, path)
+        return True
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    schema, name = table.split(".")
+    return [
+        (row[0], row[1])
+        for row in con.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(_columns(con, table))
+
+
+def _blanked_columns(columns: list[tuple[str, str]]) -> set[int]:
+    """Positions of counts and measures: emptied in every suppressed row."""
+    return {
+        i
+        for i, (name, kind) in enumerate(columns)
+        if kind.upper().startswith(NUMERIC_TYPES) and name not in DESCRIPTIVE_NUMBERS
+    }
+
+
+def _batches(cursor: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[Any, ...]]]:
+    while batch := cursor.fetchmany(BATCH_ROWS):
+        yield batch
+
+
+def protect_segment_total(
+    rows: list[dict[str, Any]],
+    k: int,
+    count: str = "respondents",
+    total: str = "all",
+    parts: Sequence[str] = ("domestic", "international"),
+    values: Sequence[str] = ("respondents", "satisfied", "satisfied_share"),
+) -> list[dict[str, Any]]:
+    """Secondary suppression for one total with its segment rows (one day of a survey).
+
+    ``all`` counts every answer: domestic + international + answers without a residence
+    country (not published on their own). Publishing ``all`` next to published parts
+    would give back a suppressed part, or the unpublished rest when it is below k; so
+    ``all`` is then suppressed too (``suppression = 'secondary'``). Rows are copied.
+    """
+    rows = [dict(row) for row in rows]
+    by_segment = {row["segment"]: row for row in rows}
+    total_row = by_segment.get(total)
+    if total_row is None or total_row.get("is_suppressed"):
+        return rows
+    part_rows = [by_segment[p] for p in parts if p in by_segment]
+    hidden = [row for row in part_rows if row.get("is_suppressed")]
+    shown_sum = sum(int(row[count] or 0) for row in part_rows if not row.get("is_suppressed"))
+    rest = int(total_row[count] or 0) - shown_sum  # answers in no published part
+    rest_is_small = not hidden and 0 < rest < k
+    if hidden or rest_is_small:
+        total_row["is_suppressed"] = True
+        total_row["suppression"] = "secondary"
+        for column in values:
+            total_row[column] = None
+    return rows
+
+
+# ------------------------------------------------------------------ the datasets
+
+
+@dataclass
+class Written:
+    """One file of the catalogue."""
+
+    file: str
+    fmt: str
+    dataset: str
+    title_ja: str
+    title_en: str
+    description_ja: str
+    description_en: str
+    rows: int
+    columns: list[tuple[str, str, str, str, str]]  # (column, type, unit, ja, en)
+    changed: bool
+
+    def entry(self, folder: Path) -> dict[str, Any]:
+        path = folder / self.file
+        return {
+            "file": self.file,
+            "format": self.fmt,
+            "dataset": self.dataset,
+            "title_ja": self.title_ja,
+            "title_en": self.title_en,
+            "description_ja": self.description_ja,
+            "description_en": self.description_en,
+            "rows": self.rows,
+            "bytes": path.stat().st_size if path.is_file() else None,
+            "modified": dt.datetime.fromtimestamp(path.stat().st_mtime).astimezone().isoformat(timespec="seconds")
+            if path.is_file() else None,
+        }
+
+
+def _dictionary_columns(dataset: str, names: Iterable[str]) -> list[tuple[str, str, str, str, str]]:
+    return [(name, *column_doc(dataset, name)) for name in names]
+
+
+def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder: Path, k: int) -> Written:
+    columns = _columns(con, dataset.source)
+    names = [name for name, _ in columns]
+    blanked = _blanked_columns(columns)
+    suppressed_at = names.index("is_suppressed") if "is_suppressed" in names else None
+    rows_written = 0
+
+    def rows() -> Iterator[list[Any]]:
+        cursor = con.execute(f"select * from {dataset.source} where {dataset.where} order by all")
+        if dataset.name == "survey_satisfaction_daily":  # a few rows a day: protected day by day
+            yield from _survey_rows(cursor.fetchall(), names, k)
+            return
+        for batch in _batches(cursor):
+            for row in batch:
+                values = list(row)
+                if suppressed_at is not None and values[suppressed_at]:
+                    for i in blanked:
+                        values[i] = None
+                yield values
+
+    out_names = names + (["suppression"] if dataset.name == "survey_satisfaction_daily" and "suppression" not in names else [])
+
+    def write(handle: TextIO) -> None:
+        nonlocal rows_written
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(out_names)
+        for values in rows():
+            writer.writerow([csv_cell(v) for v in values])
+            rows_written += 1
+
+    changed = _atomic_write(folder / f"{dataset.name}.csv", write, encoding=CSV_ENCODING, newline="")
+    return Written(f"{dataset.name}.csv", "CSV", dataset.name, dataset.title_ja, dataset.title_en, dataset.description_ja,
+                   dataset.description_en, rows_written, _dictionary_columns(dataset.name, out_names), changed)
+
+
+def _survey_rows(rows: list[tuple[Any, ...]], names: list[str], k: int) -> Iterator[list[Any]]:
+    """Rows of survey_satisfaction_daily, a day at a time, with the secondary suppression."""
+    by_day: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        record = dict(zip(names, row))
+        record.setdefault("suppression", "primary" if record.get("is_suppressed") else None)
+        if record.get("is_suppressed"):
+            for column in ("respondents", "satisfied", "satisfied_share"):
+                record[column] = None
+        by_day.setdefault(record["service_date"], []).append(record)
+    out_names = names + (["suppression"] if "suppression" not in names else [])
+    for day in sorted(by_day):
+        for record in protect_segment_total(by_day[day], k):
+            yield [record.get(name) for name in out_names]
+
+
+def _facility_points(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, float]]:
+    if not _exists(con, "ref.facilities"):
+        return {}
+    return {
+        row[0]: (float(row[1]), float(row[2]))
+        for row in con.execute("select facility_id, lon, lat from ref.facilities where lat is not null and lon is not null").fetchall()
+    }
+
+
+def _geometry(kind: str, record: dict[str, Any], points: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+    def coordinates(facility_id: Any) -> list[float] | None:
+        point = points.get(facility_id) if facility_id is not None else None
+        return [round(point[0], 6), round(point[1], 6)] if point else None
+
+    if kind == "point":
+        point = coordinates(record.get("facility_id"))
+        return {"type": "Point", "coordinates": point} if point else None
+    start, end = coordinates(record.get("from_facility_id")), coordinates(record.get("to_facility_id"))
+    return {"type": "LineString", "coordinates": [start, end]} if start and end and start != end else None
+
+
+def _write_dataset_geojson(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, folder: Path, points: dict[str, tuple[float, float]]
+) -> Written:
+    assert dataset.geometry is not None
+    columns = _columns(con, dataset.source)
+    names = [name for name, _ in columns]
+    blanked = _blanked_columns(columns)
+    features = 0
+
+    def write(handle: TextIO) -> None:
+        nonlocal features
+        header = {
+            "type": "FeatureCollection",
+            "name": dataset.name,
+            "title": f"{dataset.title_ja} / {dataset.title_en}",
+            "license": LICENCE["id"],
+            "license_url": LICENCE["url"],
+            "attribution": f"{CREDIT_JA} / {CREDIT_EN}; {OSM_ATTRIBUTION['text']} ({OSM_ATTRIBUTION['license']}, {OSM_ATTRIBUTION['url']})",
+        }
+        text = json.dumps(header, ensure_ascii=False)
+        handle.write(text[:-1] + ', "features": [\n')
+        cursor = con.execute(
+            f"select * from {dataset.source} where ({dataset.where}) and ({dataset.geo_where}) order by all"
+        )
+        for batch in _batches(cursor):
+            for row in batch:
+                record = dict(zip(names, row))
+                if record.get("is_suppressed"):
+                    for i in blanked:
+                        record[names[i]] = None
+                feature = {
+                    "type": "Feature",
+                    "geometry": _geometry(dataset.geometry or "point", record, points),
+                    "properties": {name: _json_value(value) for name, value in record.items()},
+                }
+                handle.write((",\n" if features else "") + json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+                features += 1
+        handle.write("\n]}\n")
+
+    changed = _atomic_write(folder / f"{dataset.name}.geojson", write)
+    description_ja = dataset.description_ja + (f" {dataset.geo_note_ja}" if dataset.geo_note_ja else "")
+    description_en = dataset.description_en + (f" {dataset.geo_note_en}" if dataset.geo_note_en else "")
+    return Written(f"{dataset.name}.geojson", "GeoJSON", dataset.name, dataset.title_ja, dataset.title_en, description_ja,
+                   description_en, features,
+                   [("geometry", *GEOJSON_GEOMETRY_DOC[dataset.geometry])] + _dictionary_columns(dataset.name, names), changed)
+
+
+def _indicator_files(folder: Path) -> list[Written]:
+    """The indicator CSVs, listed in the catalogue as they are.
+
+    flowlib.indicator_mart.export_indicator_csv writes them into this folder in the nightly
+    build_marts step, right after rebuilding the indicator (same format: UTF-8 with BOM,
+    neutralised cells). They are not rewritten here: that module loads scipy, seconds the
+    publishing step need not spend. Until build_marts has run once they are absent.
+    """
+    written = []
+    for name in INDICATOR_FILES:
+        path = folder / name
+        if not path.is_file():
+            log.info("open data: %s not written yet (flowlib.pipeline.build_marts writes it)", name)
+            continue
+        os.chmod(path, 0o644)  # created 0600 by its temp file; the web server reads as another user
+        with path.open(encoding=CSV_ENCODING, newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            rows = sum(1 for _ in reader)
+        stem = path.stem
+        title_ja, title_en, description_ja, description_en = INDICATOR_DATASETS[stem]
+        written.append(Written(path.name, "CSV", stem, title_ja, title_en, description_ja, description_en, rows,
+                               _dictionary_columns(stem, header), False))
+    return written
+
+
+def _write_dictionary(folder: Path, files: list[Written]) -> Written:
+    def write(handle: TextIO) -> None:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(["file", "column", "type", "unit", "description_ja", "description_en"])
+        for item in files:
+            for column in item.columns:
+                writer.writerow([csv_cell(v) for v in (item.file, *column)])
+
+    changed = _atomic_write(folder / DICTIONARY_FILE, write, encoding=CSV_ENCODING, newline="")
+    columns = [("file", "string", "", "ファイル名", "file name"), ("column", "string", "", "列名（GeoJSON はプロパティ名）", "column (GeoJSON: property)"),
+               ("type", "string", "", "型: string, integer, number, boolean, date, geometry", "type"),
+               ("unit", "string", "", "単位", "unit"), ("description_ja", "string", "", "説明（日本語）", "description, Japanese"),
+               ("description_en", "string", "", "説明（英語）", "description, English")]
+    rows = sum(len(item.columns) for item in files)
+    return Written(DICTIONARY_FILE, "CSV", "column_dictionary", "項目定義", "Column dictionary",
+                   "全ファイルの列の説明。", "Every column of every file.", rows, columns, changed)
+
+
+LICENCE_TEXT = """長崎市 観光動態 オープンデータ / Nagasaki City tourism flow open data
+
+このフォルダのデータは、クリエイティブ・コモンズ 表示 4.0 国際 ライセンス（CC BY 4.0）で提供します。
+https://creativecommons.org/licenses/by/4.0/deed.ja
+利用の際は次のように出典を表示してください: 「出典：長崎市 観光動態データ（CC BY 4.0）」
+（加工した場合は「長崎市 観光動態データ（CC BY 4.0）を加工して作成」）
+
+施設の座標（facilities.*、*.geojson の geometry、lat / lon 列）は OpenStreetMap に由来します。
+© OpenStreetMap contributors, Open Database License (ODbL) 1.0, https://www.openstreetmap.org/copyright
+座標を利用する場合は OpenStreetMap のクレジットを表示し、ODbL の条件に従ってください。
+
+The data in this folder is licensed under Creative Commons Attribution 4.0 International (CC BY 4.0).
+Credit: "Source: Nagasaki City tourism flow data (CC BY 4.0)".
+Facility coordinates (facilities.*, GeoJSON geometries, lat / lon columns) come from OpenStreetMap:
+© OpenStreetMap contributors, ODbL 1.0, https://www.openstreetmap.org/copyright. Credit OpenStreetMap and
+follow the ODbL when you use them.
+
+プライバシー / Privacy: 人数は k 人未満のセルを秘匿し（is_suppressed = TRUE、値は空欄）、他のセルから逆算できない
+ようにしています。個人を特定する情報は含みません。 Counts below k people are suppressed (is_suppressed = TRUE,
+values empty) and protected against recovery from other cells; the files hold no personal data.
+"""
+
+
+def _write_catalogue(folder: Path, files: list[Written], k: int) -> list[Path]:
+    entries = [item.entry(folder) for item in files]
+    catalogue = {
+        "title_ja": "長崎市 観光動態データ",
+        "title_en": "Nagasaki City tourism flow data",
+        "publisher_ja": PUBLISHER[0],
+        "publisher_en": PUBLISHER[1],
+        "license": LICENCE,
+        "credit_ja": CREDIT_JA,
+        "credit_en": CREDIT_EN,
+        "attribution": [OSM_ATTRIBUTION],
+        "min_cell_count": k,
+        "csv_encoding": "UTF-8 with BOM, CRLF",
+        "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "files": entries,
+    }
+    _atomic_write(folder / CATALOGUE_FILE, lambda h: h.write(json.dumps(catalogue, ensure_ascii=False, indent=2) + "\n"))
+    _atomic_write(folder / "LICENSE.txt", lambda h: h.write(LICENCE_TEXT))
+    _atomic_write(folder / "index.html", lambda h: h.write(catalogue_page(catalogue)))
+    return [folder / CATALOGUE_FILE, folder / "LICENSE.txt", folder / "index.html"]
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size:,} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:,.1f} KiB"
+    return f"{size / 1024 / 1024:,.1f} MiB"
+
+
+def catalogue_page(catalogue: dict[str, Any]) -> str:
+    """A plain bilingual page listing every file (no script, no remote asset)."""
+    e = html.escape
+    rows = "\n".join(
+        f'<tr data-file="{e(item["file"])}"><td><a href="{e(item["file"])}">{e(item["file"])}</a></td><td>{e(item["format"])}</td>'
+        f'<td><span class="lang-ja" lang="ja">{e(item["title_ja"])}</span><br><span lang="en">{e(item["title_en"])}</span></td>'
+        f'<td class="num">{item["rows"]:,}</td><td class="num">{_size(item["bytes"] or 0)}</td>'
+        f'<td><small>{e(item["description_ja"])}<br>{e(item["description_en"])}</small></td></tr>'
+        for item in catalogue["files"]
+    )
+    return f"""<!DOCTYPE html>
+<html lang="ja">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(catalogue["title_ja"])} / {e(catalogue["title_en"])}</title>
+<link rel="stylesheet" href="../assets/bootstrap/bootstrap.min.css">
+<style>body {{ max-width: 1100px; margin: 1rem auto; padding: 0 1rem; }} td.num {{ text-align: right; white-space: nowrap; }}</style>
+</head>
+<body>
+<p><a href="../index.html">← ダッシュボード一覧 / Dashboards</a></p>
+<h1>{e(catalogue["title_ja"])} <small class="text-muted">{e(catalogue["title_en"])}</small></h1>
+<section id="licence">
+<h2>ライセンス / Licence</h2>
+<p>統計値: <a href="{e(LICENCE["url"])}">CC BY 4.0</a>（{e(PUBLISHER[0])}）。{e(CREDIT_JA)}<br>
+Figures: <a href="{e(LICENCE["url"])}">CC BY 4.0</a> ({e(PUBLISHER[1])}). {e(CREDIT_EN)}</p>
+<p>施設の座標 / Facility coordinates: © <a href="{e(OSM_ATTRIBUTION["url"])}">OpenStreetMap contributors</a>, ODbL 1.0.</p>
+<p>詳細 / details: <a href="LICENSE.txt">LICENSE.txt</a> · 項目定義 / column dictionary: <a href="{DICTIONARY_FILE}">{DICTIONARY_FILE}</a>
+ · <a href="{CATALOGUE_FILE}">{CATALOGUE_FILE}</a></p>
+<p><small>CSV: UTF-8（BOM付き）、CRLF、TRUE/FALSE、空欄 = 値なし。k = {catalogue["min_cell_count"]} 人未満は秘匿（is_suppressed = TRUE）。
+更新 / updated {e(catalogue["generated_at"])}</small></p>
+</section>
+<table class="table table-sm" id="files">
+<thead><tr><th>ファイル / file</th><th>形式</th><th>内容 / content</th><th class="num">行 / rows</th><th class="num">サイズ</th><th>説明 / description</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+
+def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Path]:
+    """Write every open-data file into ``dashboards/exports/``; returns the paths written.
+
+    Reads marts only (a read-only connection is enough). Marts missing from the warehouse
+    are skipped (their old files removed); files are replaced atomically.
+    """
+    folder = settings.dashboards_dir / EXPORTS_DIR_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    k = settings.min_cell_count
+    points = _facility_points(con)
+    files: list[Written] = []
+    for dataset in DATASETS:
+        if not _exists(con, dataset.source):
+            log.info("open data: %s not in the warehouse; %s skipped", dataset.source, dataset.name)
+            for suffix in (".csv", ".geojson"):
+                (folder / f"{dataset.name}{suffix}").unlink(missing_ok=True)
+            continue
+        files.append(_write_dataset_csv(con, dataset, folder, k))
+        if dataset.geometry:
+            files.append(_write_dataset_geojson(con, dataset, folder, points))
+    files.extend(_indicator_files(folder))
+    undocumented = [f"{item.file}:{column[0]}" for item in files for column in item.columns if column[3] == UNDOCUMENTED[2]]
+    if undocumented:
+        log.warning("open data: columns without a description in flowlib.exports.COLUMN_DOCS: %s", ", ".join(undocumented))
+    dictionary = _write_dictionary(folder, files)
+    paths = [folder / item.file for item in files] + [folder / dictionary.file]
+    paths += _write_catalogue(folder, [*files, dictionary], k)
+    log.info("open data: %d files in %s (%d changed)", len(paths), folder, sum(item.changed for item in files))
+    return paths
+
+
+def catalogue_entries(folder: Path) -> list[dict[str, Any]] | None:
+    """The files listed in ``catalogue.json`` (None when no export has been written)."""
+    path = folder / CATALOGUE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get("files", []))
+    except (OSError, ValueError) as exc:
+        log.warning("%s unreadable (%s)", path, exc)
+        return None
+
