@@ -1,10 +1,30 @@
 """Runs the SQL models in ``sql/`` (staging → intermediate → marts) inside DuckDB.
 
 Each model is one file holding one ``select`` (a CTE pipeline). A header line says how
-it is materialised: ``view`` (staging: rename and cast), or ``daily`` (a table keyed by
-``service_date`` whose day is replaced in place). ``-- depends_on:`` lines order models
-inside a layer. Run parameters reach the SQL as DuckDB variables (``getvariable('...')``),
-so the files stay plain SQL that can be pasted into a DuckDB shell.
+it is materialised:
+
+``view``
+    staging: rename and cast.
+``daily``
+    a table keyed by ``service_date`` whose days are replaced in place. A model that reads
+    ``getvariable('first_service_date')`` / ``getvariable('last_service_date')`` is built
+    for a whole range of days in one statement; one that reads
+    ``getvariable('service_date')`` is built day by day.
+``rollup``
+    a table keyed by ``period_grain`` (``day``, ``iso_week``, ``month``, ``fiscal_year``)
+    and ``period_start``. The model reads the days ``getvariable('period_first_day')`` ..
+    ``getvariable('period_last_day')`` and groups them into the periods of
+    ``getvariable('period_grain')`` (via ``ref.calendar_periods``). Building a day rebuilds
+    the day and every week, month and fiscal year containing it that is complete, i.e.
+    whose last day has been built (so no half period is ever published: a half period
+    minus the days already published would give back the newest day).
+
+``-- depends_on:`` lines order models inside a layer. Privacy headers (``-- keys:``,
+``-- counts:``, ``-- suppress:``, ``-- margin:``, ``-- additive:``, ``-- share:``,
+``-- rank:``; see ``flowlib.privacy``) make the runner stage the model's output and apply
+secondary suppression before the rows are published. Run parameters reach the SQL as
+DuckDB variables (``getvariable('...')``), so the files stay plain SQL that can be pasted
+into a DuckDB shell after a few ``set variable`` lines.
 """
 
 from __future__ import annotations
@@ -12,19 +32,34 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from graphlib import TopologicalSorter
 from pathlib import Path
 
 import duckdb
 
+from flowlib.calendar import GRAINS, ensure_calendar
 from flowlib.config import Settings, get_settings
+from flowlib.privacy import FLAG_COLUMNS, PrivacySpec, PrivacySpecError, protect
 from flowlib.warehouse import transaction
 
 log = logging.getLogger(__name__)
 LAYERS = ("staging", "intermediate", "marts")
-_HEADER = re.compile(r"^--\s*(materialized|depends_on):\s*(.+?)\s*$", re.MULTILINE)
+MATERIALIZATIONS = ("view", "daily", "rollup")
+_HEADER = re.compile(
+    r"^--\s*(materialized|depends_on|keys|counts|suppress|margin|additive|share|rank):\s*(.+?)\s*$",
+    re.MULTILINE,
+)
+_RANGED = re.compile(r"getvariable\(\s*'(first|last)_service_date'\s*\)")
+_STAGE = "__flow_stage"
+#: Resident-device rule for Wi-Fi sensors (staff phones, fixed equipment): a device seen on
+#: at least this many of the trailing window's service days is not a visitor on that day.
+SENSOR_RESIDENT_MIN_DAYS = 10
+SENSOR_RESIDENT_WINDOW_DAYS = 28
+#: Built days are logged here; a period is complete once its last day has been built.
+BUILD_LOG = "intermediate.model_build_days"
 
 
 class ModelError(RuntimeError):
@@ -39,10 +74,23 @@ class Model:
     materialized: str
     depends_on: tuple[str, ...]
     sql: str
+    privacy: PrivacySpec | None = None
 
     @property
     def relation(self) -> str:
         return f"{self.layer}.{self.name}"
+
+    @property
+    def ranged(self) -> bool:
+        """True when the model builds a range of days in one statement."""
+        return bool(_RANGED.search(self.sql))
+
+
+def _headers(text: str) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for key, value in _HEADER.findall(text):
+        headers.setdefault(key, []).append(value)
+    return headers
 
 
 def discover(sql_dir: Path | None = None) -> list[Model]:
@@ -52,14 +100,18 @@ def discover(sql_dir: Path | None = None) -> list[Model]:
     for layer in LAYERS:
         for path in sorted((sql_dir / layer).glob("*.sql")):
             text = path.read_text(encoding="utf-8")
-            headers: dict[str, list[str]] = {}
-            for key, value in _HEADER.findall(text):
-                headers.setdefault(key, []).extend(v.strip() for v in value.split(","))
-            materialized = (headers.get("materialized") or ["view"])[0]
-            if materialized not in ("view", "daily"):
-                raise ModelError(f"{path}: materialized must be view or daily, not {materialized}.")
-            models[path.stem] = Model(path.stem, layer, path, materialized,
-                                      tuple(headers.get("depends_on", [])), text.strip().rstrip(";"))
+            headers = _headers(text)
+            materialized = (headers.get("materialized") or ["view"])[0].strip()
+            if materialized not in MATERIALIZATIONS:
+                raise ModelError(f"{path}: materialized must be one of {', '.join(MATERIALIZATIONS)}, "
+                                 f"not {materialized}.")
+            depends_on = tuple(v.strip() for line in headers.get("depends_on", []) for v in line.split(",") if v.strip())
+            try:
+                privacy = PrivacySpec.from_headers(headers, str(path))
+            except PrivacySpecError as exc:
+                raise ModelError(str(exc)) from exc
+            models[path.stem] = Model(path.stem, layer, path, materialized, depends_on,
+                                      text.strip().rstrip(";"), privacy)
     graph = {}
     for model in models.values():
         unknown = [d for d in model.depends_on if d not in models]
@@ -71,18 +123,27 @@ def discover(sql_dir: Path | None = None) -> list[Model]:
     return [models[name] for name in TopologicalSorter(graph).static_order()]
 
 
-def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, service_date: date | None) -> None:
+def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, service_date: date | None,
+                   last_service_date: date | None = None) -> None:
     params = {
         "reentry_gap_minutes": settings.reentry_gap_minutes,
         "trip_max_gap_minutes": settings.trip_max_gap_minutes,
         "sensor_stay_gap_minutes": settings.sensor_stay_gap_minutes,
         "min_cell_count": settings.min_cell_count,
         "service_day_start_hour": settings.service_day_start.hour,
+        "sensor_resident_min_days": getattr(settings, "sensor_resident_min_days", SENSOR_RESIDENT_MIN_DAYS),
+        "sensor_resident_window_days": getattr(settings, "sensor_resident_window_days", SENSOR_RESIDENT_WINDOW_DAYS),
     }
     for name, value in params.items():
         con.execute(f"set variable {name} = {int(value)}")
     if service_date is not None:
-        con.execute(f"set variable service_date = date '{service_date.isoformat()}'")
+        last = last_service_date or service_date
+        _set_dates(con, service_date=service_date, first_service_date=service_date, last_service_date=last)
+
+
+def _set_dates(con: duckdb.DuckDBPyConnection, **values: date) -> None:
+    for name, value in values.items():
+        con.execute(f"set variable {name} = date '{value.isoformat()}'")
 
 
 def _table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]] | None:
@@ -94,11 +155,13 @@ def _table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[
     return rows or None
 
 
-def _ensure_daily_table(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+def _ensure_table(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     """Create the table from the model's shape; rebuild it if the model's columns changed."""
     probe = f"select * from ({model.sql}) limit 0"
     shape = con.execute(f"describe {probe}").fetchall()
     wanted = [(row[0], row[1]) for row in shape]
+    if model.privacy and not set(FLAG_COLUMNS) <= {name for name, _ in wanted}:
+        raise ModelError(f"{model.path}: a model with privacy headers must output {', '.join(FLAG_COLUMNS)}.")
     existing = _table_columns(con, model.relation)
     if existing is not None and existing != wanted:
         log.warning("%s changed shape; dropping it (every day must be rebuilt)", model.relation)
@@ -106,6 +169,64 @@ def _ensure_daily_table(con: duckdb.DuckDBPyConnection, model: Model) -> None:
         existing = None
     if existing is None:
         con.execute(f"create table {model.relation} as {probe}")
+
+
+def _publish(con: duckdb.DuckDBPyConnection, model: Model, settings: Settings, delete_where: str,
+             rollup: bool = False, ensured: set[str] | None = None) -> None:
+    """Replace the rows matching ``delete_where`` with the model's output, suppressed if needed."""
+    if ensured is None or model.relation not in ensured:
+        _ensure_table(con, model)
+        if ensured is not None:
+            ensured.add(model.relation)
+    if model.privacy is None:
+        con.execute(f"delete from {model.relation} where {delete_where}")
+        con.execute(f"insert into {model.relation} {model.sql}")
+        return
+    con.execute(f"create or replace temp table {_STAGE} as select row_number() over () as __rid, * from ({model.sql})")
+    try:
+        protect(con, _STAGE, model.privacy, settings.min_cell_count, mart=model.relation, rollup=rollup)
+        con.execute(f"delete from {model.relation} where {delete_where}")
+        con.execute(f"insert into {model.relation} by name select * exclude (__rid) from {_STAGE}")
+    finally:
+        con.execute(f"drop table if exists {_STAGE}")
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _log_built_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> date:
+    """Record the days being built; returns the latest day ever built (completes periods)."""
+    con.execute(f"create table if not exists {BUILD_LOG} (service_date date primary key, built_at timestamp)")
+    con.execute(f"delete from {BUILD_LOG} where service_date between ? and ?", [first, last])
+    con.executemany(f"insert into {BUILD_LOG} values (?, now()::timestamp)", [[day] for day in _days(first, last)])
+    return con.execute(f"select max(service_date) from {BUILD_LOG}").fetchone()[0]
+
+
+def _periods(con: duckdb.DuckDBPyConnection, grain: str, first: date, last: date, built_through: date) -> list[tuple[date, date]]:
+    """Periods of ``grain`` touching first..last whose last day has been built."""
+    return con.execute(
+        "select distinct period_start, period_end from ref.calendar_periods "
+        "where period_grain = ? and calendar_date between ? and ? and period_end <= ? order by 1",
+        [grain, first, last, built_through],
+    ).fetchall()
+
+
+def _build_rollup(con: duckdb.DuckDBPyConnection, model: Model, settings: Settings,
+                  periods_by_grain: dict[str, list[tuple[date, date]]]) -> int:
+    rows = 0
+    ensured: set[str] = set()
+    for grain in GRAINS:
+        periods = periods_by_grain[grain]
+        if not periods:
+            continue
+        con.execute(f"set variable period_grain = '{grain}'")
+        _set_dates(con, period_first_day=periods[0][0], period_last_day=periods[-1][1])
+        starts = ", ".join(f"date '{start.isoformat()}'" for start, _ in periods)
+        where = f"period_grain = '{grain}' and period_start in ({starts})"
+        _publish(con, model, settings, where, rollup=grain != "day", ensured=ensured)
+        rows += con.execute(f"select count(*) from {model.relation} where {where}").fetchone()[0]
+    return rows
 
 
 def build_views(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> None:
@@ -116,27 +237,84 @@ def build_views(con: duckdb.DuckDBPyConnection, settings: Settings | None = None
                 con.execute(f"create or replace view {model.relation} as {model.sql}")
 
 
-def build_day(con: duckdb.DuckDBPyConnection, service_date: date, settings: Settings | None = None) -> dict[str, int]:
-    """Rebuild every daily model for one service day in one transaction; rows per model."""
+def build_range(con: duckdb.DuckDBPyConnection, first: date, last: date,
+                settings: Settings | None = None, *, only: Collection[str] | None = None) -> dict[str, int]:
+    """Rebuild every model for the service days ``first``..``last`` in one transaction.
+
+    Ranged models run once over the whole range (a backfill of a month is one pass), the
+    others day by day; roll-ups rebuild the days and the complete periods containing them.
+    ``only`` restricts the run to the named models (their inputs must be built already).
+    Returns rows per model for the range.
+    """
     settings = settings or get_settings()
+    if last < first:
+        raise ValueError(f"last service date {last} is before the first {first}.")
     models = discover(settings.sql_dir)
-    set_parameters(con, settings, service_date)
+    # DuckDB 2.0.0: an order-preserving parallel INSERT ... SELECT inside an explicit
+    # transaction can leave a table whose scans return no rows for some columns (seen on
+    # int_stops at 1 M taps; count(*) still says 629,042). Marts do not depend on
+    # insertion order, so builds run without it (restored afterwards).
+    preserve_order = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("set preserve_insertion_order = false")
+    try:
+        return _build_range(con, first, last, settings, models, only)
+    finally:
+        con.execute(f"set preserve_insertion_order = {bool(preserve_order)}")
+
+
+def _build_range(con: duckdb.DuckDBPyConnection, first: date, last: date, settings: Settings,
+                 models: list[Model], only: Collection[str] | None) -> dict[str, int]:
+    if only is not None:
+        unknown = set(only) - {m.name for m in models}
+        if unknown:
+            raise ModelError(f"no such model(s): {sorted(unknown)}")
+        models = [m for m in models if m.name in set(only)]
+    set_parameters(con, settings, first, last)
     counts: dict[str, int] = {}
     with transaction(con):
+        ensure_calendar(con, first, last)
+        built_through = _log_built_days(con, first, last)
+        periods = {grain: _periods(con, grain, first, last, built_through) for grain in GRAINS}
         for model in models:
             started = time.perf_counter()
             try:
                 if model.materialized == "view":
                     con.execute(f"create or replace view {model.relation} as {model.sql}")
                     continue
-                _ensure_daily_table(con, model)
-                con.execute(f"delete from {model.relation} where service_date = getvariable('service_date')")
-                con.execute(f"insert into {model.relation} {model.sql}")
-                counts[model.relation] = con.execute(
-                    f"select count(*) from {model.relation} where service_date = getvariable('service_date')"
-                ).fetchone()[0]
-            except duckdb.Error as exc:
+                if model.materialized == "rollup":
+                    counts[model.relation] = _build_rollup(con, model, settings, periods)
+                elif model.ranged:
+                    _publish(con, model, settings, "service_date between getvariable('first_service_date') "
+                                                   "and getvariable('last_service_date')")
+                    counts[model.relation] = _count_days(con, model)
+                else:
+                    ensured: set[str] = set()
+                    for day in _days(first, last):
+                        _set_dates(con, service_date=day)
+                        _publish(con, model, settings, "service_date = getvariable('service_date')", ensured=ensured)
+                    _set_dates(con, service_date=first)
+                    counts[model.relation] = _count_days(con, model)
+            except (duckdb.Error, PrivacySpecError) as exc:
+                span = first.isoformat() if first == last else f"{first}..{last}"
                 raise ModelError(f"model {model.path.relative_to(settings.sql_dir.parent)} failed for "
-                                 f"{service_date}: {exc}") from exc
+                                 f"{span}: {exc}") from exc
             log.debug("%s built in %.2f s", model.relation, time.perf_counter() - started)
     return counts
+
+
+def _count_days(con: duckdb.DuckDBPyConnection, model: Model) -> int:
+    """Rows written for the range, checked against a scan that reads every column."""
+    where = "service_date between getvariable('first_service_date') and getvariable('last_service_date')"
+    stored, scanned = con.execute(
+        f"select count(*), (select count(hash(r)) from {model.relation} as r where {where}) "
+        f"from {model.relation} where {where}"
+    ).fetchone()
+    if stored != scanned:
+        raise ModelError(f"{model.relation}: {stored} rows were written but a full scan reads {scanned}; "
+                         "the table is inconsistent (see the DuckDB note in flowlib.models.build_range).")
+    return stored
+
+
+def build_day(con: duckdb.DuckDBPyConnection, service_date: date, settings: Settings | None = None) -> dict[str, int]:
+    """Rebuild every model for one service day in one transaction; rows per model."""
+    return build_range(con, service_date, service_date, settings)

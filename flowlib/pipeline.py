@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -53,6 +54,13 @@ def prepare_warehouse(settings: Settings | None = None) -> dict[str, int]:
     return counts
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside the target, then rename: never a torn file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def _results_dir(settings: Settings) -> Path:
     return settings.data_dir / "validation_results"
 
@@ -83,7 +91,7 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
             for old in folder.glob("*.json"):
                 old.unlink()
             for index, gx_result in enumerate(result.validation_results):
-                (folder / f"{index:04d}.json").write_text(json.dumps(gx_result, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+                _write_atomically(folder / f"{index:04d}.json", json.dumps(gx_result, ensure_ascii=False, sort_keys=True))
         summaries.append(result.summary())
     return summaries
 
@@ -111,7 +119,12 @@ def build_data_docs(settings: Settings | None = None) -> str | None:
     from flowlib.validation import build_data_docs as build
 
     settings = settings or get_settings()
-    results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(_results_dir(settings).glob("*/*/*.json"))]
+    results = []
+    for path in sorted(_results_dir(settings).glob("*/*/*.json")):
+        try:
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            log.warning("skipping unreadable validation result %s (re-run its day with force_reload)", path)
     if not results:
         return None
     return str(build(results, settings.dashboards_dir / "data-docs"))

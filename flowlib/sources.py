@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import yaml
 
 from flowlib.config import Settings, get_settings
@@ -206,12 +208,17 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
                           "(strftime codes, or 'iso8601').")
     if fmt == "json" and not doc.get("records_path"):
         raise _fail(path, "format json needs records_path: the key holding the list of records.")
+    timezone = str(doc.get("timezone", "Asia/Tokyo"))
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise _fail(path, f"timezone '{timezone}' is not an IANA time zone (e.g. Asia/Tokyo).") from exc
     suite = str(doc.get("expectation_suite", SUITE_BY_KIND[kind.name]))
     return SourceSpec(
         name=name, kind=kind, description=str(doc.get("description", "")),
         owner=Owner(str(owner.get("name", "")), str(owner["email"])),
         landing=landing, format=fmt, encoding=encoding,
-        timezone=str(doc.get("timezone", "Asia/Tokyo")), columns=rules,
+        timezone=timezone, columns=rules,
         expectation_suite=suite, records_path=doc.get("records_path"), declared_in=path,
         check_reference_ids=bool(doc.get("check_reference_ids", True)),
         duplicates=_duplicates_policy(path, doc.get("duplicates", "quarantine")),

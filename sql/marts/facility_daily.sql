@@ -1,35 +1,67 @@
 -- materialized: daily
--- Admissions and distinct visitors per facility and day, split by where the card was issued.
-with entries as (
-    select * from staging.stg_entry_log
-    where service_date = getvariable('service_date')
+-- depends_on: facility_visits_by_period
+-- Admissions and distinct visitors per facility, source kind and service day, split by
+-- where the card was issued: the day rows of facility_visits_by_period (already
+-- suppressed there, so both tables hide the same cells). A segment column is null when
+-- its own cell is hidden (it holds fewer than k cards, or hides one that does); the
+-- segment split is unknown (null) for Wi-Fi sensors.
+with cells as (
+    select * from marts.facility_visits_by_period
+    where period_grain = 'day'
+      and period_start between getvariable('first_service_date') and getvariable('last_service_date')
+      and day_type = 'all'
+      and hour_of_day is null
+      and segment_kind in ('all', 'residence')
 ),
 
-counted as (
+calendar as (
+    select calendar_date, day_type from ref.calendar
+),
+
+pivoted as (
     select
-        service_date,
+        period_start as service_date,
+        source_kind,
         facility_id,
-        count(*) as entries,
-        count(distinct visitor_key) as visitors,
-        count(distinct visitor_key) filter (where segment = 'domestic') as domestic_visitors,
-        count(distinct visitor_key) filter (where segment = 'international') as international_visitors,
-        count(distinct visitor_key) filter (where segment = 'unknown') as unknown_visitors
-    from entries
+        max(entries) filter (where segment_kind = 'all') as entries,
+        max(visitors) filter (where segment_kind = 'all') as visitors,
+        bool_or(is_suppressed) filter (where segment_kind = 'all') as is_suppressed,
+        max(suppression) filter (where segment_kind = 'all') as suppression,
+        max(visitors) filter (where segment = 'domestic') as domestic_visitors,
+        max(visitors) filter (where segment = 'international') as international_visitors,
+        max(visitors) filter (where segment = 'unknown') as unknown_visitors,
+        coalesce(bool_or(is_suppressed) filter (where segment = 'domestic'), false) as domestic_hidden,
+        coalesce(bool_or(is_suppressed) filter (where segment = 'international'), false) as international_hidden,
+        coalesce(bool_or(is_suppressed) filter (where segment = 'unknown'), false) as unknown_hidden
+    from cells
     group by all
 ),
 
 final as (
     select
-        service_date,
-        facility_id,
-        case when visitors >= getvariable('min_cell_count') then entries end as entries,
-        case when visitors >= getvariable('min_cell_count') then visitors end as visitors,
-        case when visitors >= getvariable('min_cell_count') then domestic_visitors end as domestic_visitors,
-        case when visitors >= getvariable('min_cell_count') then international_visitors end as international_visitors,
-        case when visitors >= getvariable('min_cell_count') then unknown_visitors end as unknown_visitors,
-        visitors < getvariable('min_cell_count') as is_suppressed
-    from counted
-    order by facility_id
+        pivoted.service_date,
+        pivoted.source_kind,
+        pivoted.facility_id,
+        pivoted.entries,
+        pivoted.visitors,
+        case
+            when pivoted.source_kind <> 'entry_log' or pivoted.is_suppressed or pivoted.domestic_hidden then null
+            else coalesce(pivoted.domestic_visitors, 0)
+        end as domestic_visitors,
+        case
+            when pivoted.source_kind <> 'entry_log' or pivoted.is_suppressed or pivoted.international_hidden then null
+            else coalesce(pivoted.international_visitors, 0)
+        end as international_visitors,
+        case
+            when pivoted.source_kind <> 'entry_log' or pivoted.is_suppressed or pivoted.unknown_hidden then null
+            else coalesce(pivoted.unknown_visitors, 0)
+        end as unknown_visitors,
+        pivoted.is_suppressed,
+        pivoted.suppression,
+        calendar.day_type
+    from pivoted
+    inner join calendar on calendar.calendar_date = pivoted.service_date
+    order by pivoted.source_kind, pivoted.facility_id
 )
 
 select * from final

@@ -1,31 +1,29 @@
 -- materialized: daily
--- Admissions per facility and JST clock hour: the day's rhythm at each gate.
-with entries as (
-    select * from staging.stg_entry_log
-    where service_date = getvariable('service_date')
-),
-
-counted as (
-    select
-        service_date,
-        facility_id,
-        cast(hour(entered_at) as smallint) as hour_of_day,
-        count(*) as entries,
-        count(distinct visitor_key) as visitors
-    from entries
-    group by all
+-- depends_on: facility_visits_by_period
+-- Admissions per facility and JST clock hour: the day's rhythm at each gate (the hour
+-- rows of facility_visits_by_period for the day; hours add up to facility_daily.entries,
+-- so a hidden hour is protected against that total there).
+with cells as (
+    select * from marts.facility_visits_by_period
+    where period_grain = 'day'
+      and period_start between getvariable('first_service_date') and getvariable('last_service_date')
+      and day_type = 'all'
+      and segment_kind = 'all'
+      and hour_of_day is not null
 ),
 
 final as (
     select
-        service_date,
+        period_start as service_date,
+        source_kind,
         facility_id,
         hour_of_day,
-        case when visitors >= getvariable('min_cell_count') then entries end as entries,
-        case when visitors >= getvariable('min_cell_count') then visitors end as visitors,
-        visitors < getvariable('min_cell_count') as is_suppressed
-    from counted
-    order by facility_id, hour_of_day
+        entries,
+        visitors,
+        is_suppressed,
+        suppression
+    from cells
+    order by source_kind, facility_id, hour_of_day
 )
 
 select * from final

@@ -1,46 +1,38 @@
 -- materialized: daily
--- Facility-to-facility moves within trips, with transfer-time quartiles and the share of
--- all moves leaving the origin (next-facility probability).
-with transitions as (
-    select * from intermediate.int_transitions
-    where service_date = getvariable('service_date')
+-- depends_on: transitions_by_period
+-- Facility-to-facility moves within trips per service day and source kind, with
+-- transfer-time quartiles and the share of all moves leaving the origin (next-facility
+-- probability): the day rows, all visitors, of transitions_by_period.
+with cells as (
+    select * from marts.transitions_by_period
+    where period_grain = 'day'
+      and period_start between getvariable('first_service_date') and getvariable('last_service_date')
+      and day_type = 'all'
+      and segment_kind = 'all'
 ),
 
-counted as (
-    select
-        service_date,
-        from_facility_id,
-        to_facility_id,
-        count(*) as transitions,
-        count(distinct visitor_key) as visitors,
-        quantile_cont(transfer_minutes, 0.25) as transfer_minutes_p25,
-        quantile_cont(transfer_minutes, 0.5) as transfer_minutes_median,
-        quantile_cont(transfer_minutes, 0.75) as transfer_minutes_p75
-    from transitions
-    group by all
-),
-
-with_probability as (
-    select
-        *,
-        transitions / sum(transitions) over (partition by from_facility_id) as next_probability
-    from counted
+calendar as (
+    select calendar_date, day_type from ref.calendar
 ),
 
 final as (
     select
-        service_date,
-        from_facility_id,
-        to_facility_id,
-        case when visitors >= getvariable('min_cell_count') then transitions end as transitions,
-        case when visitors >= getvariable('min_cell_count') then visitors end as visitors,
-        case when visitors >= getvariable('min_cell_count') then round(transfer_minutes_p25, 1) end as transfer_minutes_p25,
-        case when visitors >= getvariable('min_cell_count') then round(transfer_minutes_median, 1) end as transfer_minutes_median,
-        case when visitors >= getvariable('min_cell_count') then round(transfer_minutes_p75, 1) end as transfer_minutes_p75,
-        case when visitors >= getvariable('min_cell_count') then round(next_probability, 4) end as next_probability,
-        visitors < getvariable('min_cell_count') as is_suppressed
-    from with_probability
-    order by from_facility_id, to_facility_id
+        cells.period_start as service_date,
+        cells.source_kind,
+        cells.from_facility_id,
+        cells.to_facility_id,
+        cells.transitions,
+        cells.visitors,
+        cells.transfer_minutes_p25,
+        cells.transfer_minutes_median,
+        cells.transfer_minutes_p75,
+        cells.next_probability,
+        cells.is_suppressed,
+        cells.suppression,
+        calendar.day_type
+    from cells
+    inner join calendar on calendar.calendar_date = cells.period_start
+    order by cells.source_kind, cells.from_facility_id, cells.to_facility_id
 )
 
 select * from final

@@ -1,0 +1,293 @@
+"""Small-cell suppression of published marts, protected against differencing.
+
+Every published cell counts distinct pseudonymous ids. A mart's SQL marks its own
+*primary* suppressions (a count below k, ``is_suppressed`` and ``suppression =
+'primary'``) and keeps the raw values; this module, run by ``flowlib.models`` inside the
+same transaction, then
+
+1. adds *secondary* suppressions so that no hidden value can be recovered by subtracting
+   published cells from a published total (``margin`` headers, see below),
+2. for roll-ups (week, month, fiscal year), withholds additive counts whose days were not
+   all published (``additive`` and ``share`` headers), because a period total minus the
+   published days would give back a hidden day,
+3. ranks the published rows (``rank`` header) and finally nulls every value of a
+   suppressed row (``suppress`` header). The rows stay, marked.
+
+The rule for a margin (a set of *parts* that add up to a *total*): if the total is
+published and any part is hidden, then at least two parts are hidden **and** the hidden
+parts together hold at least k ids in every count of the ``counts`` header; otherwise the
+smallest published part is hidden too (ties by key), and if no published part is left,
+the total is hidden. A hidden total whose parts are all published is given back by their
+sum, so one part (the smallest) is hidden with it. A margin whose total is *implied* (e.g. next-facility probabilities
+reveal each origin's total) counts as published whenever one of its parts is. Margins are
+re-checked until nothing changes, so margins that cross (segment x destination) converge.
+docs/routes.md states the rule and the relations it covers.
+
+Header syntax (lines at the top of the model file)::
+
+    -- keys: period_grain, period_start, source_kind, segment_kind, segment, facility_id
+    -- counts: visitors
+    -- suppress: visitors, entries
+    -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
+    -- margin: destinations | vary to_facility_id | parts true | total implied
+    -- additive: entries
+    -- share: next_probability of destinations
+    -- rank: route_rank | within period_grain, period_start | order visitors desc, route | where route is not null
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+#: Columns every privacy-managed model must output.
+FLAG_COLUMNS = ("is_suppressed", "suppression")
+#: Period columns of roll-up marts; they do not identify a cell across periods.
+PERIOD_KEYS = ("period_grain", "period_start", "day_type")
+
+
+class PrivacySpecError(ValueError):
+    """A model's privacy headers are incomplete or malformed."""
+
+
+@dataclass(frozen=True)
+class Margin:
+    name: str
+    vary: tuple[str, ...]
+    parts: str
+    #: SQL predicate selecting the total row; None = the total is implied by the parts
+    total: str | None
+
+
+@dataclass(frozen=True)
+class Rank:
+    column: str
+    within: tuple[str, ...]
+    order: str
+    where: str = "true"
+
+
+@dataclass(frozen=True)
+class PrivacySpec:
+    keys: tuple[str, ...]
+    counts: tuple[str, ...]
+    suppress: tuple[str, ...]
+    margins: tuple[Margin, ...] = ()
+    additive: tuple[str, ...] = ()
+    #: (column, margin name): values that divide by the implied total of that margin
+    shares: tuple[tuple[str, str], ...] = ()
+    rank: Rank | None = None
+
+    @classmethod
+    def from_headers(cls, headers: dict[str, list[str]], where: str) -> PrivacySpec | None:
+        """Build the spec from a model's header lines; None when the model publishes no cells."""
+        if not any(key in headers for key in ("keys", "counts", "suppress", "margin")):
+            return None
+
+        def listed(key: str, required: bool = True) -> tuple[str, ...]:
+            values = tuple(v.strip() for line in headers.get(key, []) for v in line.split(",") if v.strip())
+            if required and not values:
+                raise PrivacySpecError(f"{where}: privacy header '-- {key}:' is missing.")
+            return values
+
+        keys, counts, suppress = listed("keys"), listed("counts"), listed("suppress")
+        margins = tuple(_parse_margin(line, where) for line in headers.get("margin", []))
+        names = {m.name for m in margins}
+        shares = []
+        for line in headers.get("share", []):
+            column, _, margin = line.partition(" of ")
+            if margin.strip() not in names:
+                raise PrivacySpecError(f"{where}: share '{line}' names no margin of this model.")
+            shares.append((column.strip(), margin.strip()))
+        for margin in margins:
+            if not set(margin.vary) <= set(keys):
+                raise PrivacySpecError(f"{where}: margin {margin.name} varies columns that are not keys.")
+        rank = _parse_rank(headers["rank"][0], where) if headers.get("rank") else None
+        return cls(keys, counts, suppress, margins, listed("additive", False), tuple(shares), rank)
+
+
+def _fields(line: str) -> list[str]:
+    return [part.strip() for part in line.split("|")]
+
+
+def _parse_margin(line: str, where: str) -> Margin:
+    name, *rest = _fields(line)
+    parts = dict(p.split(" ", 1) for p in rest if " " in p)
+    if not name or not {"vary", "parts", "total"} <= parts.keys():
+        raise PrivacySpecError(f"{where}: margin '{line}' needs: name | vary ... | parts ... | total ...")
+    total = parts["total"].strip()
+    return Margin(name, tuple(c.strip() for c in parts["vary"].split(",")), parts["parts"].strip(),
+                  None if total == "implied" else total)
+
+
+def _parse_rank(line: str, where: str) -> Rank:
+    column, *rest = _fields(line)
+    parts = dict(p.split(" ", 1) for p in rest if " " in p)
+    if not {"within", "order"} <= parts.keys():
+        raise PrivacySpecError(f"{where}: rank '{line}' needs: column | within ... | order ...")
+    return Rank(column, tuple(c.strip() for c in parts["within"].split(",")), parts["order"].strip(),
+                parts.get("where", "true").strip())
+
+
+def _partition(columns: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(columns) if columns else "true"
+
+
+def _secondary_round(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, margin: Margin, k: int) -> int:
+    group = [c for c in spec.keys if c not in margin.vary]
+    total = margin.total or "false"
+    first = spec.counts[0]
+    hidden_sums = ",\n".join(
+        f"coalesce(sum({c}) filter (where is_part and is_suppressed) over g, {k}) as hidden_{i}"
+        for i, c in enumerate(spec.counts)
+    )
+    too_small = " or ".join(f"hidden_{i} < {k}" for i in range(len(spec.counts)))
+    total_known = "total_shown" if margin.total else "shown_parts >= 1"
+    sql = f"""
+        update {table} set is_suppressed = true, suppression = 'secondary'
+        where __rid in (
+            with members as (
+                select __rid, {", ".join(spec.keys)}, {", ".join(spec.counts)}, is_suppressed,
+                       coalesce(({margin.parts}), false) as is_part,
+                       coalesce(({total}), false) as is_total
+                from {table}
+                where coalesce(({margin.parts}), false) or coalesce(({total}), false)
+            ),
+            grouped as (
+                select
+                    *,
+                    count(*) filter (where is_part and is_suppressed) over g as hidden_parts,
+                    count(*) filter (where is_part and not is_suppressed) over g as shown_parts,
+                    coalesce(bool_or(is_total and not is_suppressed) over g, false) as total_shown,
+                    coalesce(bool_or(is_total and is_suppressed) over g, false) as total_hidden,
+                    {hidden_sums},
+                    row_number() over (
+                        partition by {_partition(group)}, is_part and not is_suppressed
+                        order by {first}, {", ".join(spec.keys)}
+                    ) as pick
+                from members
+                window g as (partition by {_partition(group)})
+            )
+            select __rid from grouped
+            where (
+                -- a hidden part that the published total minus the shown parts would give back
+                {total_known}
+                and hidden_parts >= 1
+                and (hidden_parts = 1 or {too_small})
+                and ((is_part and not is_suppressed and pick = 1)
+                     or (shown_parts = 0 and is_total and not is_suppressed))
+            ) or (
+                -- a hidden total that the sum of its shown parts would give back
+                total_hidden and hidden_parts = 0 and is_part and not is_suppressed and pick = 1
+            )
+        )
+    """
+    return int(con.execute(sql).fetchone()[0])
+
+
+def secondary_suppression(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: int,
+                          max_rounds: int = 1000) -> int:
+    """Hide more cells until every margin satisfies the rule; returns how many were added."""
+    if not spec.margins or not con.execute(f"select coalesce(bool_or(is_suppressed), false) from {table}").fetchone()[0]:
+        return 0
+    added = 0
+    for _ in range(max_rounds):
+        changed = sum(_secondary_round(con, table, spec, margin, k) for margin in spec.margins)
+        if changed == 0:
+            return added
+        added += changed
+    raise RuntimeError(f"secondary suppression on {table} did not converge in {max_rounds} rounds.")
+
+
+def _cell_keys(spec: PrivacySpec, exclude: tuple[str, ...] = ()) -> list[str]:
+    return [c for c in spec.keys if c not in PERIOD_KEYS and c not in exclude]
+
+
+def withhold_across_days(con: duckdb.DuckDBPyConnection, table: str, mart: str, spec: PrivacySpec) -> int:
+    """In a roll-up, null the additive counts of cells with a hidden day; returns rows changed.
+
+    A week's transitions are the sum of its days' transitions, so publishing the week next
+    to six published days would give back a hidden seventh. Additive values of a period cell
+    are therefore published only when every day cell with the same key (and day type) was
+    published; the cell is marked ``suppression = 'partial'``. A share of an implied total
+    (next-facility probability) is kept only when, besides, every day of the period had a
+    published part in that margin (so that the period's total is itself derivable from
+    published days).
+    """
+    if not spec.additive and not spec.shares:
+        return 0
+    keys = _cell_keys(spec)
+    match = " and ".join(f"d.{c} is not distinct from s.{c}" for c in keys) or "true"
+    day_rows = f"""
+        select d.*, c.day_type as type_of_day
+        from {mart} as d
+        inner join ref.calendar as c on c.calendar_date = d.period_start
+        where d.period_grain = 'day' and d.day_type = 'all'
+          and d.period_start between (select min(period_start) from {table})
+                                 and (select max(period_end) from {table})
+    """
+    in_period = "d.period_start between s.period_start and s.period_end and (s.day_type = 'all' or s.day_type = d.type_of_day)"
+    if not con.execute(f"select coalesce(bool_or(is_suppressed), false) from ({day_rows})").fetchone()[0]:
+        return 0                                # every day cell was published: nothing to withhold
+    changed = 0
+    if spec.additive:
+        nulls = ", ".join(f"{c} = null" for c in spec.additive + tuple(col for col, _ in spec.shares))
+        changed += int(con.execute(f"""
+            update {table} set {nulls}, suppression = 'partial'
+            where not is_suppressed and __rid in (
+                select s.__rid from {table} as s inner join ({day_rows}) as d on {match} and {in_period}
+                where d.is_suppressed
+            )
+        """).fetchone()[0])
+    margins = {m.name: m for m in spec.margins}
+    for column, margin_name in spec.shares:
+        margin = margins[margin_name]
+        group = _cell_keys(spec, margin.vary)
+        group_match = " and ".join(f"d.{c} is not distinct from s.{c}" for c in group) or "true"
+        changed += int(con.execute(f"""
+            update {table} set {column} = null, suppression = 'partial'
+            where not is_suppressed and {column} is not null and __rid in (
+                select s.__rid
+                from {table} as s
+                inner join (
+                    select {", ".join(f"d.{c}" for c in group) + ", " if group else ""}
+                           d.period_start, d.type_of_day, bool_or(not d.is_suppressed) as any_shown
+                    from ({day_rows}) as d
+                    where {margin.parts}
+                    group by all
+                ) as d on {group_match} and {in_period}
+                where not d.any_shown
+            )
+        """).fetchone()[0])
+    return changed
+
+
+def rank_published(con: duckdb.DuckDBPyConnection, table: str, rank: Rank) -> None:
+    """Number the published rows (1 = first by the rank's order); hidden rows stay unranked."""
+    con.execute(f"""
+        update {table} set {rank.column} = ranked.position
+        from (
+            select __rid, row_number() over (partition by {_partition(rank.within)} order by {rank.order}) as position
+            from {table}
+            where not is_suppressed and ({rank.where})
+        ) as ranked
+        where {table}.__rid = ranked.__rid
+    """)
+
+
+def null_suppressed(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec) -> None:
+    """Blank every published value of a suppressed row; the row and its keys remain."""
+    if spec.suppress:
+        con.execute(f"update {table} set {', '.join(f'{c} = null' for c in spec.suppress)} where is_suppressed")
+
+
+def protect(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: int,
+            mart: str | None = None, rollup: bool = False) -> dict[str, int]:
+    """Run every step on a staged model output (a table with a ``__rid`` row id)."""
+    secondary = secondary_suppression(con, table, spec, k)
+    partial = withhold_across_days(con, table, mart, spec) if rollup and mart else 0
+    if spec.rank:
+        rank_published(con, table, spec.rank)
+    null_suppressed(con, table, spec)
+    return {"secondary": secondary, "partial": partial}

@@ -1,0 +1,123 @@
+-- materialized: rollup
+-- depends_on: int_stops, int_transitions
+-- Minutes spent at each facility per period. Wi-Fi sensors measure it
+-- (dwell_method 'sensor_stay': first to last detection of the stop); card taps only give
+-- an estimate (dwell_method 'entry_gap_estimate': minutes from this admission to the
+-- next one in the trip, minus the walking time between the two facilities, never below
+-- zero; a trip's last stop has no estimate).
+-- keys: period_grain, period_start, source_kind, day_type, segment_kind, segment, facility_id, dwell_method
+-- counts: visitors
+-- suppress: visitors, dwell_minutes_p25, dwell_minutes_median, dwell_minutes_p75, dwell_minutes_mean
+-- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
+-- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+with periods as (
+    select * from ref.calendar_periods
+    where period_grain = getvariable('period_grain')
+),
+
+calendar as (
+    select calendar_date, day_type from ref.calendar
+),
+
+sensor_dwell as (
+    select
+        service_date,
+        source_kind,
+        segment,
+        ticket_type,
+        facility_id,
+        'sensor_stay' as dwell_method,
+        visitor_id,
+        date_diff('second', arrived_at, last_seen_at) / 60.0 as dwell_minutes
+    from intermediate.int_stops
+    where service_date between getvariable('period_first_day') and getvariable('period_last_day')
+      and source_kind = 'wifi_sensor'
+),
+
+estimated_dwell as (
+    select
+        service_date,
+        source_kind,
+        segment,
+        ticket_type,
+        from_facility_id as facility_id,
+        'entry_gap_estimate' as dwell_method,
+        visitor_id,
+        dwell_estimate_minutes as dwell_minutes
+    from intermediate.int_transitions
+    where service_date between getvariable('period_first_day') and getvariable('period_last_day')
+      and dwell_estimate_minutes is not null
+),
+
+dwell as (
+    select
+        periods.period_start,
+        periods.period_end,
+        periods.period_label,
+        calendar.day_type,
+        d.source_kind,
+        d.segment as residence,
+        d.ticket_type,
+        d.facility_id,
+        d.dwell_method,
+        d.visitor_id,
+        d.dwell_minutes
+    from (select * from sensor_dwell union all select * from estimated_dwell) as d
+    inner join periods on periods.calendar_date = d.service_date
+    inner join calendar on calendar.calendar_date = d.service_date
+),
+
+counted as (
+    select
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        case when grouping(day_type) = 0 then day_type else 'all' end as day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        facility_id,
+        dwell_method,
+        count(distinct visitor_id) as visitors,
+        quantile_cont(dwell_minutes, [0.25, 0.5, 0.75]) as dwell_quartiles,
+        avg(dwell_minutes) as dwell_minutes_mean
+    from dwell
+    group by
+        period_start, period_end, period_label, source_kind, facility_id, dwell_method,
+        grouping sets ((), (residence), (ticket_type)),
+        grouping sets ((), (day_type))
+    having (getvariable('period_grain') <> 'day' or grouping(day_type) = 1)
+       and (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+final as (
+    select
+        getvariable('period_grain') as period_grain,
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        facility_id,
+        dwell_method,
+        visitors,
+        round(dwell_quartiles[1], 1) as dwell_minutes_p25,
+        round(dwell_quartiles[2], 1) as dwell_minutes_median,
+        round(dwell_quartiles[3], 1) as dwell_minutes_p75,
+        round(dwell_minutes_mean, 1) as dwell_minutes_mean,
+        visitors < getvariable('min_cell_count') as is_suppressed,
+        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+    from counted
+)
+
+select * from final

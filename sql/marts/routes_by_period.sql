@@ -1,0 +1,106 @@
+-- materialized: rollup
+-- depends_on: int_trips
+-- Trips with two or more stops per period: the origin-destination matrix (first and last
+-- stop of the trip; route null) and, inside each origin-destination cell, the ranked
+-- routes of 2 to 5 stops (the whole trip, in order). One table so that a route hidden
+-- below k cannot be recovered from its origin-destination total.
+-- keys: period_grain, period_start, source_kind, day_type, segment_kind, segment, origin_facility_id, destination_facility_id, route
+-- counts: visitors
+-- suppress: trips, visitors, trip_minutes_median
+-- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
+-- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: routes | vary route | parts route is not null | total route is null
+-- additive: trips
+-- rank: route_rank | within period_grain, period_start, source_kind, day_type, segment_kind, segment | order visitors desc, route | where route is not null
+with periods as (
+    select * from ref.calendar_periods
+    where period_grain = getvariable('period_grain')
+),
+
+calendar as (
+    select calendar_date, day_type from ref.calendar
+),
+
+trips as (
+    select
+        periods.period_start,
+        periods.period_end,
+        periods.period_label,
+        calendar.day_type,
+        t.source_kind,
+        t.segment as residence,
+        t.ticket_type,
+        t.origin_facility_id,
+        t.destination_facility_id,
+        -- only trips of 2 to 5 stops are routes; longer ones count in their OD cell only
+        case when t.n_stops <= 5 then t.route end as ranked_route,
+        t.n_stops,
+        t.visitor_id,
+        t.trip_minutes
+    from intermediate.int_trips as t
+    inner join periods on periods.calendar_date = t.service_date
+    inner join calendar on calendar.calendar_date = t.service_date
+    where t.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+      and t.n_stops >= 2
+),
+
+counted as (
+    select
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        case when grouping(day_type) = 0 then day_type else 'all' end as day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        origin_facility_id,
+        destination_facility_id,
+        grouping(ranked_route) = 0 as is_route,
+        ranked_route as route,
+        min(n_stops) as n_stops,
+        count(*) as trips,
+        count(distinct visitor_id) as visitors,
+        median(trip_minutes) as trip_minutes_median
+    from trips
+    group by
+        period_start, period_end, period_label, source_kind, origin_facility_id, destination_facility_id,
+        grouping sets ((), (ranked_route)),
+        grouping sets ((), (residence), (ticket_type)),
+        grouping sets ((), (day_type))
+    having (getvariable('period_grain') <> 'day' or grouping(day_type) = 1)
+       and (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+       and (grouping(ranked_route) = 1 or ranked_route is not null)
+),
+
+final as (
+    select
+        getvariable('period_grain') as period_grain,
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        origin_facility_id,
+        destination_facility_id,
+        route,
+        case when is_route then cast(n_stops as integer) end as n_stops,
+        cast(null as integer) as route_rank,
+        trips,
+        visitors,
+        round(trip_minutes_median, 1) as trip_minutes_median,
+        visitors < getvariable('min_cell_count') as is_suppressed,
+        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+    from counted
+)
+
+select * from final

@@ -1,0 +1,107 @@
+-- materialized: rollup
+-- depends_on: int_transitions
+-- Facility-to-facility moves per period (day, ISO week, month, fiscal year), source kind,
+-- day type and segment: moves, distinct visitors, quartiles of the arrival-to-arrival
+-- minutes and the next-facility probability (moves ÷ all moves leaving the origin in the
+-- same cell). The origin-destination matrix of consecutive stops.
+-- keys: period_grain, period_start, source_kind, day_type, segment_kind, segment, from_facility_id, to_facility_id
+-- counts: visitors
+-- suppress: transitions, visitors, transfer_minutes_p25, transfer_minutes_median, transfer_minutes_p75, next_probability
+-- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
+-- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: destinations | vary to_facility_id | parts true | total implied
+-- additive: transitions
+-- share: next_probability of destinations
+with periods as (
+    select * from ref.calendar_periods
+    where period_grain = getvariable('period_grain')
+),
+
+calendar as (
+    select calendar_date, day_type from ref.calendar
+),
+
+transitions as (
+    select
+        periods.period_start,
+        periods.period_end,
+        periods.period_label,
+        calendar.day_type,
+        t.source_kind,
+        t.segment as residence,
+        t.ticket_type,
+        t.from_facility_id,
+        t.to_facility_id,
+        t.visitor_id,
+        t.transfer_minutes
+    from intermediate.int_transitions as t
+    inner join periods on periods.calendar_date = t.service_date
+    inner join calendar on calendar.calendar_date = t.service_date
+    where t.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+counted as (
+    select
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        case when grouping(day_type) = 0 then day_type else 'all' end as day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        from_facility_id,
+        to_facility_id,
+        count(*) as transitions,
+        count(distinct visitor_id) as visitors,
+        quantile_cont(transfer_minutes, [0.25, 0.5, 0.75]) as transfer_quartiles
+    from transitions
+    group by
+        period_start, period_end, period_label, source_kind, from_facility_id, to_facility_id,
+        grouping sets ((), (residence), (ticket_type)),
+        grouping sets ((), (day_type))
+    -- a day has one day type; segments are known for card taps only
+    having (getvariable('period_grain') <> 'day' or grouping(day_type) = 1)
+       and (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+with_probability as (
+    select
+        *,
+        transitions / sum(transitions) over (
+            partition by period_start, source_kind, day_type, segment_kind, segment, from_facility_id
+        ) as next_probability
+    from counted
+),
+
+final as (
+    select
+        getvariable('period_grain') as period_grain,
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        from_facility_id,
+        to_facility_id,
+        transitions,
+        visitors,
+        round(transfer_quartiles[1], 1) as transfer_minutes_p25,
+        round(transfer_quartiles[2], 1) as transfer_minutes_median,
+        round(transfer_quartiles[3], 1) as transfer_minutes_p75,
+        round(next_probability, 4) as next_probability,
+        visitors < getvariable('min_cell_count') as is_suppressed,
+        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+    from with_probability
+)
+
+select * from final

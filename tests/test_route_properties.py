@@ -1,0 +1,195 @@
+"""Property tests (hypothesis): random taps and detections against a plain-Python reference.
+
+For any set of taps, the SQL models must give exactly the stops, trips and transitions
+of the reference below (the rules of docs/routes.md written as a loop), a trip of n stops
+must give n - 1 transitions, the marts' totals must reconcile with the rows behind them,
+and building a day twice must change nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+
+from flowlib.calendar import ensure_calendar
+from flowlib.models import build_range, build_views
+from flowlib.pseudonym import pseudonymise
+from flowlib.reference import load_reference
+from flowlib.warehouse import ensure_schema
+
+from test_routes import KEY, make_settings
+
+DAY = date(2026, 11, 4)
+START = datetime(2026, 11, 4, 4, 0)
+FACILITIES = ["dejima", "glover_garden", "oura_cathedral", "shinchi_chinatown"]
+INTERMEDIATE = ["int_sensor_stays", "int_stops", "int_transitions", "int_trips", "int_visitor_days"]
+MARTS = ["facility_visits_by_period", "transitions_by_period", "routes_by_period", "circulation_by_period",
+         "dwell_by_period", "facility_daily", "facility_entries_hourly", "transitions_daily", "routes_daily",
+         "circulation_daily"]
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    """An in-memory warehouse with the schema, reference data and views; k = 1."""
+    config = make_settings(tmp_path_factory.mktemp("properties"))
+    con = duckdb.connect()
+    ensure_schema(con, config)
+    load_reference(con, config)
+    ensure_calendar(con, DAY, DAY)
+    build_views(con, config)
+    yield con, config
+    con.close()
+
+
+def reset(con, taps=(), detections=()) -> None:
+    con.execute("delete from raw.entry_log")
+    con.execute("delete from raw.wifi_sensor")
+    if taps:
+        con.executemany("insert into raw.entry_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(taps))
+    if detections:
+        con.executemany("insert into raw.wifi_sensor values (?, ?, ?, ?, ?, ?, ?)", list(detections))
+
+
+# minutes after 04:00 of the service day: the whole day up to 03:59 the next morning
+minutes = st.integers(min_value=0, max_value=24 * 60 - 1)
+tap_rows = st.lists(
+    st.tuples(st.sampled_from("ABCDEF"), st.sampled_from(FACILITIES), minutes,
+              st.sampled_from(["JP", "US", None]), st.sampled_from(["adult", "senior", "child"])),
+    min_size=1, max_size=40,
+)
+
+
+def as_taps(rows) -> list[tuple]:
+    out = []
+    for card, facility, minute, country, ticket in rows:
+        country = {"A": "JP", "B": "JP", "C": "US"}.get(card, country)     # one country per card
+        out.append(("test", DAY, facility, START + timedelta(minutes=minute), pseudonymise(card, KEY),
+                    ticket, 500, country, "taps.csv", 2))
+    return out
+
+
+def reference_stops(taps: list[tuple], reentry: int, gap: int) -> list[tuple]:
+    """(visitor, trip, stop, facility, arrived, last seen, taps), in the rules' own words."""
+    by_visitor: dict[str, list[tuple[datetime, str]]] = {}
+    for _, _, facility, moment, visitor, *_ in taps:
+        by_visitor.setdefault(visitor, []).append((moment, facility))
+    stops = []
+    for visitor, events in by_visitor.items():
+        trip, stop, previous = 0, 0, None
+        current: list = []
+        for moment, facility in sorted(events):
+            if previous is None or moment - previous[0] > timedelta(minutes=gap):
+                trip, stop = trip + 1, 0
+            elif facility == previous[1] and moment - previous[0] <= timedelta(minutes=reentry):
+                current[-1][5], current[-1][6] = moment, current[-1][6] + 1     # a re-entry
+                previous = (moment, facility)
+                continue
+            stop += 1
+            current.append([visitor, trip, stop, facility, moment, moment, 1])
+            previous = (moment, facility)
+        stops.extend(tuple(s) for s in current)
+    return sorted(stops)
+
+
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=tap_rows)
+def test_stops_trips_and_transitions_match_the_reference(warehouse, rows):
+    con, config = warehouse
+    taps = as_taps(rows)
+    reset(con, taps)
+    build_range(con, DAY, DAY, config, only=INTERMEDIATE)
+    stops = con.execute("select visitor_key, trip_index, stop_number, facility_id, arrived_at, last_seen_at, taps "
+                        "from intermediate.int_stops order by all").fetchall()
+    expected = reference_stops(taps, config.reentry_gap_minutes, config.trip_max_gap_minutes)
+    assert stops == expected
+    # a trip of n stops gives n - 1 transitions, between consecutive stops
+    expected_moves = Counter()
+    trips = Counter()
+    for visitor, trip, stop, facility, *_ in expected:
+        trips[(visitor, trip)] += 1
+    by_trip = {}
+    for visitor, trip, stop, facility, *_ in expected:
+        by_trip.setdefault((visitor, trip), []).append(facility)
+    for facilities in by_trip.values():
+        expected_moves.update(zip(facilities, facilities[1:]))
+    moves = Counter(dict(((a, b), n) for a, b, n in con.execute(
+        "select from_facility_id, to_facility_id, count(*) from intermediate.int_transitions group by all").fetchall()))
+    assert moves == expected_moves
+    per_trip = con.execute("select n_stops, route, trip_stops_check from (select t.*, "
+                           "(select count(*) from intermediate.int_transitions x where x.visitor_id = t.visitor_id "
+                           "and x.trip_index = t.trip_index) as trip_stops_check from intermediate.int_trips t)").fetchall()
+    for n_stops, route, transitions in per_trip:
+        assert transitions == n_stops - 1
+        assert route.count(" > ") == n_stops - 1
+    assert sorted(route.split(" > ") for _, route, _ in per_trip) == sorted(by_trip.values())
+    assert con.execute("select sum(taps) from intermediate.int_stops").fetchone()[0] == len(taps)
+
+
+detection_rows = st.lists(
+    st.tuples(st.sampled_from("XYZ"), st.sampled_from(FACILITIES[:2]), minutes), min_size=1, max_size=30)
+
+
+@hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=detection_rows)
+def test_sensor_stays_split_after_more_than_the_stay_gap(warehouse, rows):
+    con, config = warehouse
+    detections = [("sensor", DAY, facility, START + timedelta(minutes=minute), pseudonymise(device, KEY), "d.csv", 2)
+                  for device, facility, minute in rows]
+    reset(con, detections=detections)
+    build_range(con, DAY, DAY, config, only=["int_sensor_stays"])
+    stays = con.execute("select device_key, facility_id, started_at, ended_at, detections "
+                        "from intermediate.int_sensor_stays order by all").fetchall()
+    expected = []
+    for device, facility in {(d[4], d[2]) for d in detections}:
+        times = sorted({d[3] for d in detections if d[4] == device and d[2] == facility})
+        start = end = times[0]
+        count = 1
+        for moment in times[1:]:
+            if moment - end > timedelta(minutes=config.sensor_stay_gap_minutes):
+                expected.append((device, facility, start, end, count))
+                start, count = moment, 0
+            end, count = moment, count + 1
+        expected.append((device, facility, start, end, count))
+    assert stays == sorted(expected)
+
+
+@hypothesis_settings(max_examples=6, deadline=None, phases=(Phase.explicit, Phase.generate),
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=tap_rows)
+def test_mart_totals_reconcile_and_reruns_change_nothing(warehouse, rows):
+    con, config = warehouse
+    reset(con, as_taps(rows))
+    build_range(con, DAY, DAY, config, only=INTERMEDIATE + MARTS)
+    first = {m: sorted(map(repr, con.execute(f"select * from marts.{m}").fetchall())) for m in MARTS}
+    build_range(con, DAY, DAY, config, only=INTERMEDIATE + MARTS)
+    assert {m: sorted(map(repr, con.execute(f"select * from marts.{m}").fetchall())) for m in MARTS} == first
+
+    def one(sql: str):
+        return con.execute(sql).fetchone()[0]
+
+    moves = one("select count(*) from intermediate.int_transitions")
+    assert one("select coalesce(sum(transitions), 0) from marts.transitions_daily") == moves
+    for kind in ("residence", "ticket_type"):
+        assert one(f"select coalesce(sum(transitions), 0) from marts.transitions_by_period "
+                   f"where period_grain = 'day' and segment_kind = '{kind}'") == moves
+    taps = one("select count(*) from raw.entry_log")
+    assert one("select sum(entries) from marts.facility_daily") == taps
+    assert one("select sum(entries) from marts.facility_entries_hourly") == taps
+    visitors = one("select count(distinct card_key) from raw.entry_log")
+    assert one("select count(*) from intermediate.int_visitor_days") == visitors
+    circulation = con.execute("select visitors, multi_facility_visitors, is_suppressed from marts.circulation_by_period "
+                              "where period_grain = 'day' and segment_kind = 'all' and facility_role = 'all'").fetchone()
+    multi = one("select count(*) from intermediate.int_visitor_days where most_facilities_in_a_trip >= 2")
+    if 0 < multi < visitors:            # k = 1: hidden only when nobody or everybody circulated
+        assert circulation == (visitors, multi, False)
+    else:
+        assert circulation == (None, None, True)
+    trips = one("select count(*) from intermediate.int_trips where n_stops >= 2")
+    assert one("select coalesce(sum(trips), 0) from marts.routes_by_period where period_grain = 'day' "
+               "and segment_kind = 'all' and route is null") == trips
+    assert one("select coalesce(sum(next_probability), 0) from marts.transitions_daily") == pytest.approx(
+        one("select count(distinct from_facility_id) from intermediate.int_transitions"), abs=1e-3)
