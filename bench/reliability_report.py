@@ -190,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    for handler in logging.getLogger().handlers:   # the captured run logs at DEBUG: keep the console quiet
+        handler.setLevel(logging.WARNING)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="flow-reliability-") as tmp:
         work = Path(tmp)
