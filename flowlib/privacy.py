@@ -18,9 +18,10 @@ published and any part is hidden, then at least two parts are hidden **and** the
 parts together hold at least k ids in every count of the ``counts`` header; otherwise the
 smallest published part is hidden too (ties by key), and if no published part is left,
 the total is hidden. A hidden total whose parts are all published is given back by their
-sum, so one part (the smallest) is hidden with it. A margin whose total is *implied* (e.g. next-facility probabilities
-reveal each origin's total) counts as published whenever one of its parts is. Margins are
-re-checked until nothing changes, so margins that cross (segment x destination) converge.
+sum, so one part (the smallest) is hidden with it. A margin whose total is *implied*
+(next-facility probabilities reveal each origin's total) counts as published whenever one
+of its parts is. Margins are re-checked until nothing changes, so margins that cross
+(segment x destination) converge.
 docs/routes.md states the rule and the relations it covers.
 
 Header syntax (lines at the top of the model file)::

@@ -4,7 +4,7 @@
 -- and Wi-Fi sensor stays (wifi_sensor) alike; source_kind keeps the two apart everywhere.
 -- A visitor's events (taps, or stays of non-resident devices) are ordered by time with the
 -- facility id as a deterministic tie-break. An event at the same facility as the previous
--- one, less than reentry_gap_minutes after the previous event ended, is a re-entry: the
+-- one, at most reentry_gap_minutes after the previous event ended, is a re-entry: the
 -- same stop. A gap longer than trip_max_gap_minutes after the previous stop's last event
 -- starts a new trip; trips never cross the service-day boundary (the day is part of the
 -- partition). Each stop carries the next stop of the same trip, so transitions need no
@@ -157,7 +157,9 @@ stop_sequence as (
         lead(left_ms) over by_visitor as following_left_ms,
         lead(event_number) over by_visitor as following_event_number
     from stop_starts
-    window by_visitor as (partition by visitor_day_id order by event_order)
+    -- event_number keeps the first pass's order among equal times (a stop before the
+    -- repeated tap that closes it)
+    window by_visitor as (partition by visitor_day_id order by event_order, event_number)
 ),
 
 stops as (

@@ -1,7 +1,7 @@
 -- materialized: daily
 -- depends_on: int_stops, int_trips
--- One row per visitor and service day: how many trips, stops and facilities, whether a
--- trip took in two or more facilities (周遊), and the first and last facility of the day.
+-- One row per visitor and service day: how many trips and stops, whether a trip took in
+-- two or more facilities (周遊), and the first and last facility of the day.
 with stops as (
     select * from intermediate.int_stops
     where service_date between getvariable('first_service_date') and getvariable('last_service_date')
@@ -17,17 +17,16 @@ per_visitor_stops as (
         service_date,
         source_kind,
         visitor_id,
-        min(visitor_key) as visitor_key,
-        min(segment) as segment,
-        min(ticket_type) as ticket_type,
+        any_value(visitor_key) as visitor_key,
+        any_value(segment) as segment,
+        any_value(ticket_type) as ticket_type,
         count(*) as n_stops,
-        count(distinct facility_id) as n_facilities,
-        arg_min(facility_id, struct_pack(trip := trip_index, stop := stop_number)) as first_facility_id,
-        arg_max(facility_id, struct_pack(trip := trip_index, stop := stop_number)) as last_facility_id,
+        arg_min(facility_id, trip_index * 1000000 + stop_number) as first_facility_id,
+        arg_max(facility_id, trip_index * 1000000 + stop_number) as last_facility_id,
         min(arrived_at) as first_arrived_at,
         max(last_seen_at) as last_seen_at
     from stops
-    group by all
+    group by service_date, source_kind, visitor_id
 ),
 
 per_visitor_trips as (
@@ -52,7 +51,6 @@ final as (
         s.ticket_type,
         cast(t.n_trips as integer) as n_trips,
         cast(s.n_stops as integer) as n_stops,
-        cast(s.n_facilities as integer) as n_facilities,
         cast(t.most_facilities_in_a_trip as integer) as most_facilities_in_a_trip,
         cast(t.facilities_visited as integer) as facilities_visited,
         s.first_facility_id,

@@ -42,21 +42,20 @@ visitor_days as (
     where v.service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
-roles as (
-    select *, 'all' as facility_role, cast(null as varchar) as facility_id from visitor_days
-    union all
-    select *, 'first' as facility_role, first_facility_id as facility_id from visitor_days
-    union all
-    select *, 'last' as facility_role, last_facility_id as facility_id from visitor_days
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from visitor_days
+    union all by name
+    select * from visitor_days where getvariable('period_grain') <> 'day'
 ),
 
-counted as (
+circulation as (
     select
         period_start,
         period_end,
         period_label,
         source_kind,
-        case when grouping(day_type) = 0 then day_type else 'all' end as day_type,
+        day_type,
         case
             when grouping(residence) = 0 then 'residence'
             when grouping(ticket_type) = 0 then 'ticket_type'
@@ -67,18 +66,46 @@ counted as (
             when grouping(ticket_type) = 0 then ticket_type
             else 'all'
         end as segment,
-        facility_role,
-        facility_id,
+        'all' as facility_role,
+        cast(null as varchar) as facility_id,
         count(distinct visitor_id) as visitors,
         count(distinct visitor_id) filter (where most_facilities_in_a_trip >= 2) as multi_facility_visitors,
         avg(facilities_visited) as facilities_per_visitor
-    from roles
+    from typed
     group by
-        period_start, period_end, period_label, source_kind, facility_role, facility_id,
-        grouping sets ((), (residence), (ticket_type)),
-        grouping sets ((), (day_type))
-    having (getvariable('period_grain') <> 'day' or grouping(day_type) = 1)
-       and (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+        period_start, period_end, period_label, source_kind, day_type,
+        grouping sets ((), (residence), (ticket_type))
+    -- segments are known for card taps only
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+first_and_last as (
+    -- all visitors only: the first and last facility of each visitor's service day
+    select
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        'all' as segment_kind,
+        'all' as segment,
+        facility_role,
+        facility_id,
+        count(distinct visitor_id) as visitors,
+        cast(null as bigint) as multi_facility_visitors,
+        cast(null as double) as facilities_per_visitor
+    from (
+        select *, 'first' as facility_role, first_facility_id as facility_id from typed
+        union all
+        select *, 'last' as facility_role, last_facility_id as facility_id from typed
+    )
+    group by all
+),
+
+counted as (
+    select * from circulation
+    union all by name
+    select * from first_and_last
 ),
 
 final as (

@@ -67,13 +67,20 @@ dwell as (
     inner join calendar on calendar.calendar_date = d.service_date
 ),
 
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from dwell
+    union all by name
+    select * from dwell where getvariable('period_grain') <> 'day'
+),
+
 counted as (
     select
         period_start,
         period_end,
         period_label,
         source_kind,
-        case when grouping(day_type) = 0 then day_type else 'all' end as day_type,
+        day_type,
         case
             when grouping(residence) = 0 then 'residence'
             when grouping(ticket_type) = 0 then 'ticket_type'
@@ -89,13 +96,11 @@ counted as (
         count(distinct visitor_id) as visitors,
         quantile_cont(dwell_minutes, [0.25, 0.5, 0.75]) as dwell_quartiles,
         avg(dwell_minutes) as dwell_minutes_mean
-    from dwell
+    from typed
     group by
-        period_start, period_end, period_label, source_kind, facility_id, dwell_method,
-        grouping sets ((), (residence), (ticket_type)),
-        grouping sets ((), (day_type))
-    having (getvariable('period_grain') <> 'day' or grouping(day_type) = 1)
-       and (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+        period_start, period_end, period_label, source_kind, day_type, facility_id, dwell_method,
+        grouping sets ((), (residence), (ticket_type))
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
 ),
 
 final as (

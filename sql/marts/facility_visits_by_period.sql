@@ -72,13 +72,20 @@ classified as (
     inner join calendar on calendar.calendar_date = events.service_date
 ),
 
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from classified
+    union all by name
+    select * from classified where getvariable('period_grain') <> 'day'
+),
+
 counted as (
     select
         period_start,
         period_end,
         period_label,
         source_kind,
-        case when grouping(day_type) = 0 then day_type else 'all' end as day_type,
+        day_type,
         case
             when grouping(residence) = 0 then 'residence'
             when grouping(ticket_type) = 0 then 'ticket_type'
@@ -93,14 +100,12 @@ counted as (
         case when grouping(hour_of_day) = 0 then hour_of_day end as hour_of_day,
         count(*) as entries,
         count(distinct visitor_id) as visitors
-    from classified
+    from typed
     group by
-        period_start, period_end, period_label, source_kind, facility_id,
-        grouping sets ((), (hour_of_day)),
-        grouping sets ((), (residence), (ticket_type)),
-        grouping sets ((), (day_type))
-    having (getvariable('period_grain') <> 'day' or grouping(day_type) = 1)
-       and (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+        period_start, period_end, period_label, source_kind, day_type, facility_id,
+        -- the whole day per segment, and the hour-of-day profile of all visitors
+        grouping sets ((), (residence), (ticket_type), (hour_of_day))
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
 ),
 
 final as (

@@ -44,13 +44,20 @@ trips as (
       and t.n_stops >= 2
 ),
 
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from trips
+    union all by name
+    select * from trips where getvariable('period_grain') <> 'day'
+),
+
 counted as (
     select
         period_start,
         period_end,
         period_label,
         source_kind,
-        case when grouping(day_type) = 0 then day_type else 'all' end as day_type,
+        day_type,
         case
             when grouping(residence) = 0 then 'residence'
             when grouping(ticket_type) = 0 then 'ticket_type'
@@ -69,14 +76,12 @@ counted as (
         count(*) as trips,
         count(distinct visitor_id) as visitors,
         median(trip_minutes) as trip_minutes_median
-    from trips
+    from typed
     group by
-        period_start, period_end, period_label, source_kind, origin_facility_id, destination_facility_id,
+        period_start, period_end, period_label, source_kind, day_type, origin_facility_id, destination_facility_id,
         grouping sets ((), (ranked_route)),
-        grouping sets ((), (residence), (ticket_type)),
-        grouping sets ((), (day_type))
-    having (getvariable('period_grain') <> 'day' or grouping(day_type) = 1)
-       and (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+        grouping sets ((), (residence), (ticket_type))
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
        and (grouping(ranked_route) = 1 or ranked_route is not null)
 ),
 

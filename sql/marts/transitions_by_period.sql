@@ -40,13 +40,20 @@ transitions as (
     where t.service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from transitions
+    union all by name
+    select * from transitions where getvariable('period_grain') <> 'day'
+),
+
 counted as (
     select
         period_start,
         period_end,
         period_label,
         source_kind,
-        case when grouping(day_type) = 0 then day_type else 'all' end as day_type,
+        day_type,
         case
             when grouping(residence) = 0 then 'residence'
             when grouping(ticket_type) = 0 then 'ticket_type'
@@ -62,14 +69,12 @@ counted as (
         count(*) as transitions,
         count(distinct visitor_id) as visitors,
         quantile_cont(transfer_minutes, [0.25, 0.5, 0.75]) as transfer_quartiles
-    from transitions
+    from typed
     group by
-        period_start, period_end, period_label, source_kind, from_facility_id, to_facility_id,
-        grouping sets ((), (residence), (ticket_type)),
-        grouping sets ((), (day_type))
-    -- a day has one day type; segments are known for card taps only
-    having (getvariable('period_grain') <> 'day' or grouping(day_type) = 1)
-       and (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+        period_start, period_end, period_label, source_kind, day_type, from_facility_id, to_facility_id,
+        grouping sets ((), (residence), (ticket_type))
+    -- segments are known for card taps only
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
 ),
 
 with_probability as (

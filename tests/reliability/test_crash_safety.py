@@ -103,6 +103,10 @@ def test_kills_at_fractions_of_a_measured_uninterrupted_run(dataset, reference, 
 
 
 def test_a_torn_validation_result_does_not_break_later_nights(dataset, tmp_path_factory):
+    """SIGKILL inside the write of a GX result must not break the Data Docs of every later
+    night (the rerun finds the partition unchanged and does not write the result again).
+    Found by this suite; flowlib/pipeline.py now writes results atomically and skips an
+    unreadable one with a warning."""
     from flowlib.pipeline import build_data_docs, ingest_source, prepare_warehouse
 
     root = clone(dataset, tmp_path_factory.mktemp("torn-gx"))
