@@ -6,10 +6,13 @@ taps per card), then measures, each in a fresh process so that peak memory is it
 
 * ``floor``  - a DuckDB scan of the same file that reads every value of the three columns
   routes need (count(*) plus a hash of each row);
-* ``duckdb`` - the pipeline's models (int_stops, int_transitions, int_trips, run by
-  flowlib.models on a warehouse file whose raw.entry_log is a view of the parquet) plus
-  the transition matrix (moves, distinct visitors, quartiles), the OD matrix and the
-  top-20 routes;
+* ``1 pass`` - one ordered window pass over the same rows (the previous tap of each card,
+  partitioned by card, ordered by time): what any window-function route computation pays
+  at least once; the pipeline makes two such passes (events, then stops);
+* ``duckdb`` - the pipeline's models (the int_stops and int_trips tables and the
+  int_transitions view, run by flowlib.models on a warehouse file whose raw.entry_log is
+  a view of the parquet) plus the transition matrix (moves, distinct visitors, quartiles),
+  the OD matrix and the top-20 routes;
 * ``pandas`` - the same computation written plainly in pandas on the same file (by
   default only up to 10 M rows: at 50 M its frames alone outgrow the machine).
 
@@ -77,21 +80,23 @@ def generate(path: Path, rows: int) -> None:
             with taps as (
                 select
                     i,
-                    -- rows fall on visitors at random: about 4 taps each, Poisson-like
-                    (hash(i, 'visitor') % {visitors}) as visitor
+                    -- rows fall on visitors at random: about 4 taps each, Poisson-like. Each
+                    -- draw hashes its own string: hash(i, 'a') and hash(i, 'b') differ only by a
+                    -- constant xor, which tied every visitor to a single facility
+                    (hash(i || ':visitor') % {visitors}) as visitor
                 from range({rows}) as t(i)
             )
             select
                 'bench' as source,
                 date '{DAY.isoformat()}' as service_date,
-                {facilities!r}[1 + (hash(i, 'facility') % {len(facilities)})::int] as facility_id,
+                {facilities!r}[1 + (hash(i || ':facility') % {len(facilities)})::int] as facility_id,
                 timestamp '{DAY.isoformat()} 08:00:00'
-                    + to_seconds((hash(visitor, 'start') % 21600)::bigint)
-                    + to_seconds((hash(i, 'offset') % 14400)::bigint) as entered_at,
+                    + to_seconds((hash(visitor || ':start') % 21600)::bigint)
+                    + to_seconds((hash(i || ':offset') % 14400)::bigint) as entered_at,
                 sha256(visitor::varchar) as card_key,
-                ['adult', 'adult', 'adult', 'student', 'child', 'senior'][1 + (hash(visitor, 'ticket') % 6)::int] as ticket_type,
+                ['adult', 'adult', 'adult', 'student', 'child', 'senior'][1 + (hash(visitor || ':ticket') % 6)::int] as ticket_type,
                 500 as amount_jpy,
-                ['JP', 'JP', 'JP', 'US', 'CN', null][1 + (hash(visitor, 'country') % 6)::int] as issuer_country,
+                ['JP', 'JP', 'JP', 'US', 'CN', null][1 + (hash(visitor || ':country') % 6)::int] as issuer_country,
                 'bench.csv' as file_name,
                 cast(i + 2 as integer) as line_number
             from taps
@@ -115,6 +120,21 @@ def measure_floor(path: Path) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     # count(*) alone is answered from the parquet footer: touch every value instead
     con.execute(f"select count(*), sum(hash(card_key, facility_id, entered_at)) from read_parquet('{path}')").fetchall()
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb()}
+
+
+def measure_window_pass(path: Path) -> dict:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"set threads = {THREADS}; set memory_limit = '{MEMORY_LIMIT}'")
+    started, cpu = time.perf_counter(), time.process_time()
+    con.execute(f"""
+        select count(*), sum(previous_facility_hash) from (
+            select lag(hash(facility_id)) over (partition by hash(card_key) order by entered_at)
+                as previous_facility_hash
+            from read_parquet('{path}')
+        )""").fetchall()
     return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb()}
 
 
@@ -147,11 +167,20 @@ def _prepared_warehouse(workdir: Path, parquet: Path | None):
 
 
 ROUTE_QUERIES = {
+    # distinct visitors and quartiles in separate aggregations, as in the marts: one
+    # aggregation holding both states for every cell needs 150 s at 50 M instead of 8 s
     "transition_matrix": """
-        select source_kind, from_facility_id, to_facility_id, count(*) as transitions,
-               count(distinct visitor_id) as visitors,
-               quantile_cont(transfer_minutes, [0.25, 0.5, 0.75]) as quartiles
-        from intermediate.int_transitions group by all""",
+        with moves as (
+            select source_kind, from_facility_id, to_facility_id, count(*) as transitions,
+                   count(distinct visitor_id) as visitors
+            from intermediate.int_transitions group by all
+        ),
+        minutes as (
+            select source_kind, from_facility_id, to_facility_id,
+                   quantile_cont(transfer_minutes, [0.25, 0.5, 0.75]) as quartiles
+            from intermediate.int_transitions group by all
+        )
+        select * from moves inner join minutes using (source_kind, from_facility_id, to_facility_id)""",
     "od_matrix": """
         select source_kind, origin_facility_id, destination_facility_id, count(*) as trips,
                count(distinct visitor_id) as visitors
@@ -171,10 +200,11 @@ def measure_duckdb(path: Path, workdir: Path) -> dict:
     counts = build_range(con, DAY, DAY, settings, only=ROUTE_MODELS)
     models_seconds = time.perf_counter() - started
     results = {name: con.execute(sql).fetchall() for name, sql in ROUTE_QUERIES.items()}
+    results["transition_matrix_moves"] = sum(row[3] for row in results["transition_matrix"])
     seconds = time.perf_counter() - started
     out = {"seconds": seconds, "models_seconds": models_seconds, "cpu_seconds": time.process_time() - cpu,
            "peak_mb": _peak_mb(), "stops": counts["intermediate.int_stops"],
-           "transitions": counts["intermediate.int_transitions"], "trips": counts["intermediate.int_trips"],
+           "transitions": results["transition_matrix_moves"], "trips": counts["intermediate.int_trips"],
            "top_route": list(results["top_20_routes"][0]) if results["top_20_routes"] else None,
            "od_cells": len(results["od_matrix"])}
     con.close()
@@ -230,7 +260,8 @@ def measure_nightly(path: Path, workdir: Path) -> dict:
     return out
 
 
-WORKERS = {"floor": measure_floor, "duckdb": measure_duckdb, "pandas": measure_pandas, "nightly": measure_nightly}
+WORKERS = {"floor": measure_floor, "window": measure_window_pass, "duckdb": measure_duckdb, "pandas": measure_pandas,
+           "nightly": measure_nightly}
 
 
 def run_worker(kind: str, path: Path, workdir: Path, timeout: int) -> dict:
@@ -262,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.worker:
         kind = args.worker
-        result = WORKERS[kind](args.file) if kind in ("floor", "pandas") else WORKERS[kind](args.file, args.workdir)
+        result = (WORKERS[kind](args.file) if kind in ("floor", "window", "pandas")
+                  else WORKERS[kind](args.file, args.workdir))
         print(json.dumps(result, default=str))
         return 0
 
@@ -274,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(the machine is shared), DuckDB memory_limit={MEMORY_LIMIT} threads={THREADS} "
           f"temp_directory under {workdir}")
     report = {"load_average": os.getloadavg(), "sizes": {}}
-    header = (f"{'rows':>5} | {'floor s':>7} | {'duckdb s':>8} {'cpu s':>6} {'rows/s':>10} {'peak MB':>8} {'x floor':>7}"
+    header = (f"{'rows':>5} | {'floor s':>7} {'1 pass s':>8} | {'duckdb s':>8} {'cpu s':>6} {'rows/s':>10} {'peak MB':>8} {'x floor':>7}"
               f" | {'pandas s':>8} {'cpu s':>6} {'peak MB':>8} | {'pandas/duckdb':>13}")
     print(header)
     print("-" * len(header))
@@ -282,15 +314,16 @@ def main(argv: list[str] | None = None) -> int:
         path = workdir / "data" / f"taps_{label(rows)}.parquet"
         generate(path, rows)
         floor = run_worker("floor", path, workdir / "w_floor", args.timeout)
+        window = run_worker("window", path, workdir / "w_window", args.timeout)
         duck = run_worker("duckdb", path, workdir / f"w_duckdb_{label(rows)}", args.timeout)
         panda = run_worker("pandas", path, workdir, args.timeout) if rows <= pandas_max else {"skipped": True}
-        report["sizes"][label(rows)] = {"floor": floor, "duckdb": duck, "pandas": panda}
+        report["sizes"][label(rows)] = {"floor": floor, "window_pass": window, "duckdb": duck, "pandas": panda}
         d, p, f = duck.get("seconds"), panda.get("seconds"), floor.get("seconds")
-        print(f"{label(rows):>5} | {fmt(f, 2):>7} | {fmt(d):>8} {fmt(duck.get('cpu_seconds')):>6} "
+        print(f"{label(rows):>5} | {fmt(f, 2):>7} {fmt(window.get('seconds')):>8} | {fmt(d):>8} {fmt(duck.get('cpu_seconds')):>6} "
               f"{(f'{rows / d:,.0f}' if d else '-'):>10} {fmt(duck.get('peak_mb'), 0):>8} {fmt(d / f if d and f else None):>7}"
               f" | {fmt(p):>8} {fmt(panda.get('cpu_seconds')):>6} {fmt(panda.get('peak_mb'), 0):>8}"
               f" | {fmt(p / d if p and d else None):>13}")
-        for name, part in (("duckdb", duck), ("pandas", panda), ("floor", floor)):
+        for name, part in (("duckdb", duck), ("pandas", panda), ("floor", floor), ("1 pass", window)):
             if "error" in part:
                 print(f"      {name}: {part['error']}")
         if p and d and (duck.get("transitions"), duck.get("trips")) != (panda.get("transitions"), panda.get("trips")):

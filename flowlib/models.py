@@ -229,12 +229,31 @@ def _build_rollup(con: duckdb.DuckDBPyConnection, model: Model, settings: Settin
     return rows
 
 
+def _relation_kind(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
+    schema, name = relation.split(".")
+    row = con.execute("select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+                      [schema, name]).fetchone()
+    return row[0] if row else None
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    if _relation_kind(con, model.relation) == "BASE TABLE":
+        # the model was a table in an earlier version of this project
+        con.execute(f"drop table {model.relation}")
+    con.execute(f"create or replace view {model.relation} as {model.sql}")
+
+
 def build_views(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> None:
+    """Create every view whose inputs exist; views over built tables follow in build_range."""
     settings = settings or get_settings()
+    models = discover(settings.sql_dir)
+    relations = {model.name: model.relation for model in models}
     with transaction(con):
-        for model in discover(settings.sql_dir):
-            if model.materialized == "view":
-                con.execute(f"create or replace view {model.relation} as {model.sql}")
+        for model in models:
+            if model.materialized != "view":
+                continue
+            if all(_relation_kind(con, relations[name]) for name in model.depends_on):
+                _create_view(con, model)
 
 
 def build_range(con: duckdb.DuckDBPyConnection, first: date, last: date,
@@ -279,7 +298,7 @@ def _build_range(con: duckdb.DuckDBPyConnection, first: date, last: date, settin
             started = time.perf_counter()
             try:
                 if model.materialized == "view":
-                    con.execute(f"create or replace view {model.relation} as {model.sql}")
+                    _create_view(con, model)
                     continue
                 if model.materialized == "rollup":
                     counts[model.relation] = _build_rollup(con, model, settings, periods)

@@ -58,7 +58,7 @@ def test_reentry_collapses_and_long_gap_starts_new_trip(settings, monkeypatch):
     with writer(settings) as con:
         build_day(con, DAY, settings)
     stops = _query(settings, "select trip_index, stop_number, facility_id, taps from intermediate.int_stops "
-                             f"where visitor_key = '{pseudonymise('A', b'k')}' order by trip_index, stop_number")
+                             f"where visitor_id = hash('{pseudonymise('A', b'k')}') order by trip_index, stop_number")
     assert stops == [(1, 1, "glover_garden", 2), (1, 2, "oura_cathedral", 1), (1, 3, "dejima", 1),
                      (2, 1, "peace_park", 1)]
     transitions = _query(settings, "select from_facility_id, to_facility_id, transitions, visitors, "
@@ -152,3 +152,17 @@ def test_survey_share_publishes_the_total_when_every_segment_is_large(settings):
     _load_answers(settings, answers)
     rows = dict(_query(settings, "select segment, satisfied_share from marts.survey_satisfaction_daily"))
     assert rows == {"all": round(20 / 30, 4), "domestic": 1.0, "international": 0.0}
+
+
+def test_a_model_that_became_a_view_replaces_the_old_table(settings):
+    """Warehouses built when int_transitions was a table take the view on the next build."""
+    _load(settings, [_tap("A", "glover_garden", "09:00"), _tap("A", "dejima", "10:00")])
+    with writer(settings) as con:
+        con.execute("drop view if exists intermediate.int_transitions")
+        con.execute("create table intermediate.int_transitions as select 1 as stale")
+        build_day(con, DAY, settings)
+        kind = con.execute("select table_type from information_schema.tables "
+                           "where table_schema = 'intermediate' and table_name = 'int_transitions'").fetchone()[0]
+        moves = con.execute("select from_facility_id, to_facility_id from intermediate.int_transitions").fetchall()
+    assert kind == "VIEW"
+    assert moves == [("glover_garden", "dejima")]

@@ -102,13 +102,20 @@ def reference_stops(taps: list[tuple], reentry: int, gap: int) -> list[tuple]:
                ("A", "glover_garden", 60, "JP", "adult"), ("B", "dejima", 0, "JP", "adult"),
                ("B", "oura_cathedral", 30, "JP", "adult"), ("B", "oura_cathedral", 30, "JP", "adult"),
                ("B", "oura_cathedral", 30, "JP", "adult")])
+# trips of 12, 7 and 5 stops: int_trips packs stops 1-5 and 6-10 into integers and
+# aggregates longer routes as strings; all three paths must spell the same route
+@example(rows=[("A", FACILITIES[i % 4], 10 * i, "JP", "adult") for i in range(12)]
+         + [("B", FACILITIES[(i * 3) % 4], 10 * i, "JP", "adult") for i in range(7)]
+         + [("C", FACILITIES[(i + 1) % 4], 10 * i, "US", "child") for i in range(5)])
 def test_stops_trips_and_transitions_match_the_reference(warehouse, rows):
     con, config = warehouse
     taps = as_taps(rows)
     reset(con, taps)
     build_range(con, DAY, DAY, config, only=INTERMEDIATE)
-    stops = con.execute("select visitor_key, trip_index, stop_number, facility_id, arrived_at, last_seen_at, taps "
-                        "from intermediate.int_stops order by all").fetchall()
+    # stops carry hash(card_key) only; the raw table maps it back for the comparison
+    stops = con.execute("select k.card_key, trip_index, stop_number, facility_id, arrived_at, last_seen_at, taps "
+                        "from intermediate.int_stops inner join (select distinct card_key, hash(card_key) as visitor_id "
+                        "from raw.entry_log) as k using (visitor_id) order by all").fetchall()
     expected = reference_stops(taps, config.reentry_gap_minutes, config.trip_max_gap_minutes)
     assert stops == expected
     # a trip of n stops gives n - 1 transitions, between consecutive stops
@@ -124,13 +131,16 @@ def test_stops_trips_and_transitions_match_the_reference(warehouse, rows):
     moves = Counter(dict(((a, b), n) for a, b, n in con.execute(
         "select from_facility_id, to_facility_id, count(*) from intermediate.int_transitions group by all").fetchall()))
     assert moves == expected_moves
-    per_trip = con.execute("select n_stops, route, trip_stops_check from (select t.*, "
+    per_trip = con.execute("select n_stops, route, trip_stops_check, n_facilities, origin_facility_id, "
+                           "destination_facility_id from (select t.*, "
                            "(select count(*) from intermediate.int_transitions x where x.visitor_id = t.visitor_id "
                            "and x.trip_index = t.trip_index) as trip_stops_check from intermediate.int_trips t)").fetchall()
-    for n_stops, route, transitions in per_trip:
+    for n_stops, route, transitions, n_facilities, origin, destination in per_trip:
         assert transitions == n_stops - 1
         assert route.count(" > ") == n_stops - 1
-    assert sorted(route.split(" > ") for _, route, _ in per_trip) == sorted(by_trip.values())
+        assert n_facilities == len(set(route.split(" > ")))
+        assert (origin, destination) == (route.split(" > ")[0], route.split(" > ")[-1])
+    assert sorted(route.split(" > ") for _, route, *_ in per_trip) == sorted(by_trip.values())
     assert con.execute("select sum(taps) from intermediate.int_stops").fetchone()[0] == len(taps)
 
 
@@ -198,3 +208,54 @@ def test_mart_totals_reconcile_and_reruns_change_nothing(warehouse, rows):
                "and segment_kind = 'all' and route is null") == trips
     assert one("select coalesce(sum(next_probability), 0) from marts.transitions_daily") == pytest.approx(
         one("select count(distinct from_facility_id) from intermediate.int_transitions"), abs=1e-3)
+
+
+@hypothesis_settings(max_examples=8, deadline=None, phases=(Phase.explicit, Phase.generate),
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=tap_rows)
+# 5 moves glover -> oura: quartile positions 1, 2 and 3 exactly; 4 moves oura -> dejima: 0.75, 1.5, 2.25
+@example(rows=[(card, "glover_garden", 0, "JP", "adult") for card in "ABCDE"]
+         + [(card, "oura_cathedral", 7 * (i + 1) + i * i, "JP", "adult") for i, card in enumerate("ABCDE")]
+         + [(card, "dejima", 100 + 13 * i, "JP", "adult") for i, card in enumerate("ABCD")])
+def test_period_quartiles_and_medians_equal_duckdbs_quantile_cont(warehouse, rows):
+    """The period marts read quartiles and medians off histograms of minutes (bounded memory
+    for a month of moves); they must equal quantile_cont over the values themselves."""
+    con, config = warehouse
+    reset(con, as_taps(rows))
+    build_range(con, DAY, DAY, config, only=INTERMEDIATE + ["transitions_by_period", "dwell_by_period",
+                                                            "routes_by_period"])
+    published = con.execute(
+        "select source_kind, segment_kind, segment, from_facility_id, to_facility_id, transitions, "
+        "transfer_minutes_p25, transfer_minutes_median, transfer_minutes_p75 from marts.transitions_by_period "
+        "where period_grain = 'day' and day_type = 'all' order by all").fetchall()
+    direct = con.execute(
+        "select source_kind, 'all', 'all', from_facility_id, to_facility_id, count(*), "
+        "round(quantile_cont(transfer_minutes, 0.25), 1), round(quantile_cont(transfer_minutes, 0.5), 1), "
+        "round(quantile_cont(transfer_minutes, 0.75), 1) from intermediate.int_transitions group by all "
+        "union all "
+        "select source_kind, 'residence', segment, from_facility_id, to_facility_id, count(*), "
+        "round(quantile_cont(transfer_minutes, 0.25), 1), round(quantile_cont(transfer_minutes, 0.5), 1), "
+        "round(quantile_cont(transfer_minutes, 0.75), 1) from intermediate.int_transitions group by all "
+        "union all "
+        "select source_kind, 'ticket_type', ticket_type, from_facility_id, to_facility_id, count(*), "
+        "round(quantile_cont(transfer_minutes, 0.25), 1), round(quantile_cont(transfer_minutes, 0.5), 1), "
+        "round(quantile_cont(transfer_minutes, 0.75), 1) from intermediate.int_transitions group by all "
+        "order by all").fetchall()
+    assert published == direct
+    dwell = con.execute(
+        "select facility_id, dwell_minutes_p25, dwell_minutes_median, dwell_minutes_p75 from marts.dwell_by_period "
+        "where period_grain = 'day' and day_type = 'all' and segment_kind = 'all' "
+        "and dwell_method = 'entry_gap_estimate' order by all").fetchall()
+    assert dwell == con.execute(
+        "select from_facility_id, round(quantile_cont(dwell_estimate_minutes, 0.25), 1), "
+        "round(quantile_cont(dwell_estimate_minutes, 0.5), 1), round(quantile_cont(dwell_estimate_minutes, 0.75), 1) "
+        "from intermediate.int_transitions where dwell_estimate_minutes is not null group by all order by all").fetchall()
+    medians = con.execute(
+        "select origin_facility_id, destination_facility_id, coalesce(route, ''), trip_minutes_median "
+        "from marts.routes_by_period where period_grain = 'day' and day_type = 'all' and segment_kind = 'all' "
+        "order by all").fetchall()
+    assert medians == con.execute(
+        "select origin_facility_id, destination_facility_id, '', round(median(trip_minutes), 1) "
+        "from intermediate.int_trips where n_stops >= 2 group by all "
+        "union all select origin_facility_id, destination_facility_id, route, round(median(trip_minutes), 1) "
+        "from intermediate.int_trips where n_stops between 2 and 5 group by all order by all").fetchall()

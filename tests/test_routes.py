@@ -16,7 +16,7 @@ import pytest
 
 from flowlib.calendar import load_calendar, period_bounds
 from flowlib.config import Settings
-from flowlib.models import build_day, build_range
+from flowlib.models import build_day, build_range, discover, set_parameters
 from flowlib.pipeline import prepare_warehouse
 from flowlib.pseudonym import pseudonymise
 from flowlib.warehouse import writer
@@ -66,6 +66,11 @@ def key(name: str) -> str:
     return pseudonymise(name, KEY)
 
 
+def vid(name: str) -> int:
+    """The visitor_id the intermediate tables carry for a person: hash() of the pseudonym."""
+    return duckdb.connect().execute("select hash(?::varchar)", [key(name)]).fetchone()[0]
+
+
 TAPS = [
     # A, Japanese card: re-entry at Glover within 30 min, then a new trip after 5 h 15 min
     tap("A", "glover_garden", "09:00"), tap("A", "glover_garden", "09:20"),
@@ -107,23 +112,23 @@ def built(tmp_path_factory) -> Settings:
 
 
 def test_entry_log_stops_trips_and_transitions(built):
-    stops = query(built, "select visitor_key, trip_index, stop_number, trip_stops, facility_id, taps, "
+    stops = query(built, "select visitor_id, trip_index, stop_number, trip_stops, facility_id, taps, "
                          "strftime(arrived_at, '%H:%M'), strftime(last_seen_at, '%H:%M'), next_facility_id "
                          "from intermediate.int_stops where source_kind = 'entry_log' "
-                         "order by visitor_key, trip_index, stop_number")
-    a = [row[1:] for row in stops if row[0] == key("A")]
+                         "order by visitor_id, trip_index, stop_number")
+    a = [row[1:] for row in stops if row[0] == vid("A")]
     assert a == [(1, 1, 3, "glover_garden", 2, "09:00", "09:20", "oura_cathedral"),
                  (1, 2, 3, "oura_cathedral", 1, "10:30", "10:30", "dejima"),
                  (1, 3, 3, "dejima", 1, "11:45", "11:45", None),
                  (2, 1, 1, "peace_park", 1, "17:00", "17:00", None)]
-    b = [row[4] for row in stops if row[0] == key("B")]
+    b = [row[4] for row in stops if row[0] == vid("B")]
     assert b == ["dejima", "shinchi_chinatown", "glover_garden"]
-    segments = dict(query(built, "select visitor_key, segment || '/' || ticket_type from intermediate.int_visitor_days"))
-    assert segments[key("B")] == "international/senior"
-    assert segments[key("C")] == "unknown/child"
-    assert segments[key("D")] == "domestic/student"            # the first admission's ticket
+    segments = dict(query(built, "select visitor_id, segment || '/' || ticket_type from intermediate.int_visitor_days"))
+    assert segments[vid("B")] == "international/senior"
+    assert segments[vid("C")] == "unknown/child"
+    assert segments[vid("D")] == "domestic/student"            # the first admission's ticket
     trips = query(built, "select route, origin_facility_id, destination_facility_id, n_stops, n_facilities, "
-                         "trip_minutes from intermediate.int_trips where visitor_key = ? order by trip_index", [key("A")])
+                         "trip_minutes from intermediate.int_trips where visitor_id = ? order by trip_index", [vid("A")])
     assert trips == [("glover_garden > oura_cathedral > dejima", "glover_garden", "dejima", 3, 3, 165.0),
                      ("peace_park", "peace_park", "peace_park", 1, 1, 0.0)]
 
@@ -201,10 +206,10 @@ def test_sensor_detections_become_stays_stops_and_measured_dwell(built):
     assert y == [("dejima", "11-04 03:50", "11-04 03:50", 1, False)]    # 04:10 is the next service day
     r = [row[1:] for row in stays if row[0] == key("R")]
     assert {row[-1] for row in r} == {True}                              # ten days in the last 28
-    stops = query(built, "select visitor_key, facility_id from intermediate.int_stops "
-                         "where source_kind = 'wifi_sensor' order by visitor_key, trip_index, stop_number")
-    assert [f for v, f in stops if v == key("X")] == ["glover_garden", "oura_cathedral", "glover_garden"]
-    assert key("R") not in {v for v, _ in stops}
+    stops = query(built, "select visitor_id, facility_id from intermediate.int_stops "
+                         "where source_kind = 'wifi_sensor' order by visitor_id, trip_index, stop_number")
+    assert [f for v, f in stops if v == vid("X")] == ["glover_garden", "oura_cathedral", "glover_garden"]
+    assert vid("R") not in {v for v, _ in stops}
     moves = query(built, "select from_facility_id, to_facility_id, transitions, transfer_minutes_median "
                          "from marts.transitions_daily where source_kind = 'wifi_sensor' order by 1")
     assert moves == [("glover_garden", "oura_cathedral", 1, 40.0), ("oura_cathedral", "glover_garden", 1, 50.0)]
@@ -231,13 +236,13 @@ def _walking_minutes(origin: str, destination: str) -> float:
 def test_dwell_estimate_from_taps_subtracts_walking_time(built):
     legs = query(built, "select from_facility_id, to_facility_id, transfer_minutes, walking_minutes, "
                         "dwell_estimate_minutes from intermediate.int_transitions "
-                        "where source_kind = 'entry_log' and visitor_key = ? order by stop_number", [key("A")])
+                        "where source_kind = 'entry_log' and visitor_id = ? order by stop_number", [vid("A")])
     for origin, destination, transfer, walking, dwell in legs:
         assert walking == pytest.approx(_walking_minutes(origin, destination), abs=0.01)
         assert dwell == pytest.approx(transfer - walking, abs=0.01)
     assert 1 < legs[0][3] < 4                                  # Glover to Oura: about 180 m on foot
     b_first = query(built, "select dwell_estimate_minutes from intermediate.int_transitions "
-                           "where visitor_key = ? and stop_number = 1", [key("B")])
+                           "where visitor_id = ? and stop_number = 1", [vid("B")])
     assert b_first == [(0.0,)]                                 # 0 minutes between gates: never negative
     oura = query(built, "select visitors, dwell_minutes_median from marts.dwell_by_period where period_grain = 'day' "
                         "and source_kind = 'entry_log' and segment_kind = 'all' and facility_id = 'oura_cathedral'")
@@ -317,3 +322,16 @@ def test_calendar_holidays_iso_weeks_and_fiscal_years():
                        ("iso_week", date(2026, 12, 28), date(2027, 1, 3)),
                        ("month", date(2027, 1, 1), date(2027, 1, 31))]
     assert period_bounds("fiscal_year", date(2027, 4, 1)) == (date(2027, 4, 1), date(2028, 3, 31))
+
+
+def test_two_pseudonyms_behind_one_id_stop_the_build(built):
+    """Stops are keyed by a 64-bit hash of the pseudonym; a collision must fail the day, not merge two people."""
+    model = next(m for m in discover(built.sql_dir) if m.name == "int_stops")
+    # force the collision: every visitor of a day and source kind gets the same id
+    forced = model.sql.replace("xor(hash(events.visitor_key),", "xor(hash(left(events.visitor_key, 0)),")
+    assert forced != model.sql
+    with writer(built) as con:
+        set_parameters(con, built, DAY)
+        assert con.execute(f"select count(*) from ({model.sql})").fetchone()[0] > 0
+        with pytest.raises(duckdb.Error, match="two pseudonyms share a 64-bit id"):
+            con.execute(f"select * from ({forced})").fetchall()

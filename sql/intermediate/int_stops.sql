@@ -8,9 +8,11 @@
 -- same stop. A gap longer than trip_max_gap_minutes after the previous stop's last event
 -- starts a new trip; trips never cross the service-day boundary (the day is part of the
 -- partition). Each stop carries the next stop of the same trip, so transitions need no
--- further sort.
--- Speed: two ordered passes over compact rows (a 64-bit visitor id and one sortable
--- integer holding the time and the facility), the rest is hash joins and aggregations.
+-- further sort. A visitor's segment (issuing country) and ticket type for the day are
+-- those of the first event in that order.
+-- Speed: two ordered passes over compact rows (a 64-bit visitor-day id, one sortable
+-- integer holding the time and the facility, one holding the day's attributes), then a
+-- hash aggregation and join for trip sizes. Strings are decoded only at the end.
 with entry_events as not materialized (
     select
         service_date,
@@ -56,57 +58,43 @@ facility_codes as (
     from (select distinct facility_id from events)
 ),
 
-facility_list as (
-    select list(facility_id order by facility_code) as facility_ids from facility_codes
-),
-
-coded_events as not materialized (
+ticket_codes as (
     select
-        events.service_date,
-        events.source_kind,
-        events.visitor_key,
-        events.segment,
-        events.ticket_type,
-        events.arrived_at,
-        -- the visitor on this service day in this source kind
-        xor(hash(events.visitor_key), hash(events.service_date, events.source_kind)) as visitor_day_id
-    from events
+        ticket_type,
+        cast(row_number() over (order by ticket_type) as bigint) as ticket_code
+    from (select distinct ticket_type from events)
 ),
 
-visitor_days as (
-    -- one row per visitor and day: the card's segment (issuing country) and the ticket type
-    -- of its first admission that day (equal times: a fixed order of the ticket types)
+decoding as (
     select
-        visitor_day_id,
-        any_value(service_date) as service_date,
-        any_value(source_kind) as source_kind,
-        any_value(visitor_key) as visitor_key,
-        min(case segment when 'domestic' then 1 when 'international' then 2 else 3 end) as segment_code,
-        arg_min(ticket_type, (epoch_ms(arrived_at)::hugeint << 8) | (hash(ticket_type) & 255)) as ticket_type,
-        -- two pseudonyms behind one id: they collided (the 48-bit prefix hash is independent
-        -- of the full-key hash the id is made of)
-        min(hash(left(visitor_key, 12))) <> max(hash(left(visitor_key, 12))) as is_collision
-    from coded_events
-    group by visitor_day_id
-),
-
-id_check as (
-    select count(*) filter (where is_collision) as colliding_ids
-    from visitor_days
+        (select list(facility_id order by facility_code) from facility_codes) as facility_ids,
+        (select list(ticket_type order by ticket_code) from ticket_codes) as ticket_types,
+        ['entry_log', 'wifi_sensor'] as source_kinds,
+        ['domestic', 'international', 'unknown'] as segments
 ),
 
 ordered_events as not materialized (
     select
+        -- the visitor on this service day in this source kind
         xor(hash(events.visitor_key), hash(events.service_date, events.source_kind)) as visitor_day_id,
         -- arrival in epoch milliseconds, then the facility code in the low 16 bits
         (epoch_ms(events.arrived_at) << 16) | facility_codes.facility_code as event_order,
-        epoch_ms(events.left_at) as left_ms
+        epoch_ms(events.left_at) as left_ms,
+        -- day number, source kind, segment and ticket type in one integer
+        (cast(events.service_date - date '1970-01-01' as bigint) << 32)
+            | (case events.source_kind when 'entry_log' then 1 else 2 end << 28)
+            | (case events.segment when 'domestic' then 1 when 'international' then 2 else 3 end << 24)
+            | ticket_codes.ticket_code as event_attributes,
+        -- an independent hash of the key's first 48 bits: two keys behind one id disagree
+        hash(left(events.visitor_key, 12)) as key_check
     from events
     inner join facility_codes using (facility_id)
+    inner join ticket_codes using (ticket_type)
 ),
 
 event_sequence as (
-    -- first ordered pass: each event, the one before it, and whether it is the last
+    -- first ordered pass: each event, the one before it, whether it is the last, and the
+    -- attributes of the visitor's first event
     select
         visitor_day_id,
         event_order,
@@ -114,7 +102,9 @@ event_sequence as (
         lag(event_order) over by_visitor as previous_event_order,
         lag(left_ms) over by_visitor as previous_left_ms,
         lead(event_order) over by_visitor is null as is_last_event,
-        row_number() over by_visitor as event_number
+        row_number() over by_visitor as event_number,
+        first_value(event_attributes) over by_visitor as visitor_attributes,
+        lag(key_check) over by_visitor <> key_check as is_collision
     from ordered_events
     window by_visitor as (partition by visitor_day_id order by event_order)
 ),
@@ -128,6 +118,7 @@ stop_starts as (
         event_number,
         left_ms,
         previous_left_ms,
+        visitor_attributes,
         starts_stop,
         previous_event_order is null
             or (event_order >> 16) - previous_left_ms > getvariable('trip_max_gap_minutes')::bigint * 60000
@@ -141,7 +132,10 @@ stop_starts as (
                 as starts_stop
         from event_sequence
     )
-    where starts_stop or is_last_event
+    where case
+        when is_collision then error('int_stops: two pseudonyms share a 64-bit id on one day; see docs/routes.md')
+        else starts_stop or is_last_event
+    end
 ),
 
 stop_sequence as (
@@ -165,6 +159,7 @@ stop_sequence as (
 stops as (
     select
         visitor_day_id,
+        visitor_attributes,
         trip_index,
         stop_rank,
         event_order,
@@ -194,31 +189,39 @@ trip_sizes as (
     group by all
 ),
 
-final as (
+decoded as (
     select
-        visitor_days.service_date,
-        visitor_days.source_kind,
-        visitor_days.visitor_key,
-        hash(visitor_days.visitor_key) as visitor_id,
-        cast(stops.trip_index as integer) as trip_index,
-        cast(stops.stop_rank - trip_sizes.first_stop_rank + 1 as integer) as stop_number,
-        cast(trip_sizes.trip_stops as integer) as trip_stops,
-        facility_list.facility_ids[stops.event_order & 65535] as facility_id,
-        epoch_ms(stops.event_order >> 16) as arrived_at,
-        epoch_ms(stops.last_seen_ms) as last_seen_at,
-        cast(stops.events as integer) as taps,
-        facility_list.facility_ids[stops.next_event_order & 65535] as next_facility_id,
-        epoch_ms(stops.next_event_order >> 16) as next_arrived_at,
-        ['domestic', 'international', 'unknown'][visitor_days.segment_code] as segment,
-        visitor_days.ticket_type
+        stops.*,
+        trip_sizes.first_stop_rank,
+        trip_sizes.trip_stops,
+        date '1970-01-01' + cast(stops.visitor_attributes >> 32 as integer) as service_date,
+        decoding.source_kinds[(stops.visitor_attributes >> 28) & 15] as source_kind,
+        decoding.segments[(stops.visitor_attributes >> 24) & 15] as segment,
+        decoding.ticket_types[stops.visitor_attributes & 16777215] as ticket_type,
+        decoding.facility_ids
     from stops
     inner join trip_sizes using (visitor_day_id, trip_index)
-    inner join visitor_days using (visitor_day_id)
-    cross join facility_list
-    where case
-        when (select colliding_ids from id_check) = 0 then true
-        else error('int_stops: two pseudonyms share a 64-bit id on one day; see docs/routes.md')
-    end
+    cross join decoding
+),
+
+final as (
+    select
+        service_date,
+        source_kind,
+        -- hash(visitor_key), given back by the xor that made the day id
+        xor(visitor_day_id, hash(service_date, source_kind)) as visitor_id,
+        cast(trip_index as integer) as trip_index,
+        cast(stop_rank - first_stop_rank + 1 as integer) as stop_number,
+        cast(trip_stops as integer) as trip_stops,
+        facility_ids[event_order & 65535] as facility_id,
+        epoch_ms(event_order >> 16) as arrived_at,
+        epoch_ms(last_seen_ms) as last_seen_at,
+        cast(events as integer) as taps,
+        facility_ids[next_event_order & 65535] as next_facility_id,
+        epoch_ms(next_event_order >> 16) as next_arrived_at,
+        segment,
+        ticket_type
+    from decoded
 )
 
 select * from final

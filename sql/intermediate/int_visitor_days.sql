@@ -17,7 +17,6 @@ per_visitor_stops as (
         service_date,
         source_kind,
         visitor_id,
-        any_value(visitor_key) as visitor_key,
         any_value(segment) as segment,
         any_value(ticket_type) as ticket_type,
         count(*) as n_stops,
@@ -45,7 +44,6 @@ final as (
     select
         s.service_date,
         s.source_kind,
-        s.visitor_key,
         s.visitor_id,
         s.segment,
         s.ticket_type,

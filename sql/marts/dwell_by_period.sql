@@ -49,7 +49,7 @@ estimated_dwell as (
       and dwell_estimate_minutes is not null
 ),
 
-dwell as (
+dwell as not materialized (
     select
         periods.period_start,
         periods.period_end,
@@ -67,14 +67,16 @@ dwell as (
     inner join calendar on calendar.calendar_date = d.service_date
 ),
 
-typed as (
+typed as not materialized (
     -- every row counts for all days; in weeks, months and years also for its day type
     select * exclude (day_type), 'all' as day_type from dwell
     union all by name
     select * from dwell where getvariable('period_grain') <> 'day'
 ),
 
-counted as (
+grouped_dwell as (
+    -- visitors and the mean; quartiles are read off a histogram below, because DuckDB
+    -- holding a distinct set and a quantile state per cell runs out of memory on a month
     select
         period_start,
         period_end,
@@ -94,13 +96,86 @@ counted as (
         facility_id,
         dwell_method,
         count(distinct visitor_id) as visitors,
-        quantile_cont(dwell_minutes, [0.25, 0.5, 0.75]) as dwell_quartiles,
         avg(dwell_minutes) as dwell_minutes_mean
     from typed
     group by
         period_start, period_end, period_label, source_kind, day_type, facility_id, dwell_method,
         grouping sets ((), (residence), (ticket_type))
     having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+minute_histogram as (
+    -- how many stops lasted each number of minutes, per cell
+    select
+        period_start,
+        source_kind,
+        day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        facility_id,
+        dwell_method,
+        dwell_minutes as minutes,
+        count(*) as stops
+    from typed
+    group by
+        period_start, source_kind, day_type, facility_id, dwell_method, dwell_minutes,
+        grouping sets ((), (residence), (ticket_type))
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+minute_positions as (
+    -- each value's first position (0-based) in the cell's sorted stops, and the cell's size
+    select
+        *,
+        sum(stops) over (cell order by minutes) - stops as position,
+        sum(stops) over cell as cell_stops
+    from minute_histogram
+    window cell as (partition by period_start, source_kind, day_type, segment_kind, segment, facility_id, dwell_method)
+),
+
+grouped_quartiles as (
+    -- quantile_cont: the value at position (n - 1) q, interpolated between its neighbours
+    select
+        period_start,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        facility_id,
+        dwell_method,
+        list_transform([0.25, 0.5, 0.75], lambda q: (cell_stops - 1) * q) as targets,
+        [
+            min(minutes) filter (where position + stops > floor((cell_stops - 1) * 0.25)),
+            min(minutes) filter (where position + stops > floor((cell_stops - 1) * 0.5)),
+            min(minutes) filter (where position + stops > floor((cell_stops - 1) * 0.75))
+        ] as below,
+        [
+            min(minutes) filter (where position + stops > ceil((cell_stops - 1) * 0.25)),
+            min(minutes) filter (where position + stops > ceil((cell_stops - 1) * 0.5)),
+            min(minutes) filter (where position + stops > ceil((cell_stops - 1) * 0.75))
+        ] as above
+    from minute_positions
+    group by all
+),
+
+counted as (
+    select *
+    from grouped_dwell
+    inner join (
+        select
+            * exclude (targets, below, above),
+            list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
+                as dwell_quartiles
+        from grouped_quartiles
+    ) using (period_start, source_kind, day_type, segment_kind, segment, facility_id, dwell_method)
 ),
 
 final as (

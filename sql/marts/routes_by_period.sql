@@ -21,7 +21,7 @@ calendar as (
     select calendar_date, day_type from ref.calendar
 ),
 
-trips as (
+trips as not materialized (
     select
         periods.period_start,
         periods.period_end,
@@ -44,14 +44,17 @@ trips as (
       and t.n_stops >= 2
 ),
 
-typed as (
+typed as not materialized (
     -- every row counts for all days; in weeks, months and years also for its day type
     select * exclude (day_type), 'all' as day_type from trips
     union all by name
     select * from trips where getvariable('period_grain') <> 'day'
 ),
 
-counted as (
+grouped_trips as (
+    -- trips and distinct visitors; the median is read off a histogram below, because
+    -- DuckDB holding a distinct set and a quantile state for each of a month's routes runs
+    -- out of memory and disk
     select
         period_start,
         period_end,
@@ -74,8 +77,7 @@ counted as (
         ranked_route as route,
         min(n_stops) as n_stops,
         count(*) as trips,
-        count(distinct visitor_id) as visitors,
-        median(trip_minutes) as trip_minutes_median
+        count(distinct visitor_id) as visitors
     from typed
     group by
         period_start, period_end, period_label, source_kind, day_type, origin_facility_id, destination_facility_id,
@@ -83,6 +85,86 @@ counted as (
         grouping sets ((), (residence), (ticket_type))
     having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
        and (grouping(ranked_route) = 1 or ranked_route is not null)
+),
+
+minute_histogram as (
+    -- how many trips took each number of minutes, per cell
+    select
+        period_start,
+        source_kind,
+        day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        origin_facility_id,
+        destination_facility_id,
+        grouping(ranked_route) = 0 as is_route,
+        ranked_route as route,
+        trip_minutes as minutes,
+        count(*) as trips
+    from typed
+    group by
+        period_start, source_kind, day_type, origin_facility_id, destination_facility_id, trip_minutes,
+        grouping sets ((), (ranked_route)),
+        grouping sets ((), (residence), (ticket_type))
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+       and (grouping(ranked_route) = 1 or ranked_route is not null)
+),
+
+minute_positions as (
+    -- each value's first position (0-based) in the cell's sorted trips, and the cell's size
+    select
+        *,
+        sum(trips) over (cell order by minutes) - trips as position,
+        sum(trips) over cell as cell_trips
+    from minute_histogram
+    window cell as (
+        partition by period_start, source_kind, day_type, segment_kind, segment,
+                     origin_facility_id, destination_facility_id, is_route, route
+    )
+),
+
+grouped_medians as (
+    -- median (quantile_cont 0.5): the value at position (n - 1) / 2, or the mean of the two
+    -- values around it
+    select
+        period_start,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        origin_facility_id,
+        destination_facility_id,
+        is_route,
+        route,
+        (min(minutes) filter (where position + trips > floor((cell_trips - 1) * 0.5))
+         + min(minutes) filter (where position + trips > ceil((cell_trips - 1) * 0.5))) / 2 as trip_minutes_median
+    from minute_positions
+    group by all
+),
+
+counted as (
+    select
+        grouped_trips.*,
+        grouped_medians.trip_minutes_median
+    from grouped_trips
+    inner join grouped_medians
+        on grouped_medians.period_start = grouped_trips.period_start
+        and grouped_medians.source_kind = grouped_trips.source_kind
+        and grouped_medians.day_type = grouped_trips.day_type
+        and grouped_medians.segment_kind = grouped_trips.segment_kind
+        and grouped_medians.segment = grouped_trips.segment
+        and grouped_medians.origin_facility_id = grouped_trips.origin_facility_id
+        and grouped_medians.destination_facility_id = grouped_trips.destination_facility_id
+        and grouped_medians.is_route = grouped_trips.is_route
+        and grouped_medians.route is not distinct from grouped_trips.route
 ),
 
 final as (

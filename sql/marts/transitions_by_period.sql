@@ -21,7 +21,7 @@ calendar as (
     select calendar_date, day_type from ref.calendar
 ),
 
-transitions as (
+transitions as not materialized (
     select
         periods.period_start,
         periods.period_end,
@@ -40,14 +40,17 @@ transitions as (
     where t.service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
-typed as (
+typed as not materialized (
     -- every row counts for all days; in weeks, months and years also for its day type
     select * exclude (day_type), 'all' as day_type from transitions
     union all by name
     select * from transitions where getvariable('period_grain') <> 'day'
 ),
 
-counted as (
+grouped_moves as (
+    -- moves and distinct visitors; quartiles are a separate aggregation because DuckDB
+    -- holding both a distinct set and a quantile state per group runs out of memory on a
+    -- month of moves
     select
         period_start,
         period_end,
@@ -67,14 +70,89 @@ counted as (
         from_facility_id,
         to_facility_id,
         count(*) as transitions,
-        count(distinct visitor_id) as visitors,
-        quantile_cont(transfer_minutes, [0.25, 0.5, 0.75]) as transfer_quartiles
+        count(distinct visitor_id) as visitors
     from typed
     group by
         period_start, period_end, period_label, source_kind, day_type, from_facility_id, to_facility_id,
         grouping sets ((), (residence), (ticket_type))
     -- segments are known for card taps only
     having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+minute_histogram as (
+    -- how many moves took each number of minutes, per cell: quartiles are read off these
+    -- counts, so no aggregate has to hold every value of a month in memory
+    select
+        period_start,
+        source_kind,
+        day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        from_facility_id,
+        to_facility_id,
+        transfer_minutes as minutes,
+        count(*) as moves
+    from typed
+    group by
+        period_start, source_kind, day_type, from_facility_id, to_facility_id, transfer_minutes,
+        grouping sets ((), (residence), (ticket_type))
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+minute_positions as (
+    -- each value's first position (0-based) in the cell's sorted moves, and the cell's size
+    select
+        *,
+        sum(moves) over (cell order by minutes) - moves as position,
+        sum(moves) over cell as cell_moves
+    from minute_histogram
+    window cell as (partition by period_start, source_kind, day_type, segment_kind, segment, from_facility_id, to_facility_id)
+),
+
+grouped_minutes as (
+    -- quantile_cont: the value at position (n - 1) q, interpolated between its neighbours
+    select
+        period_start,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        from_facility_id,
+        to_facility_id,
+        list_transform([0.25, 0.5, 0.75], lambda q: (cell_moves - 1) * q) as targets,
+        [
+            min(minutes) filter (where position + moves > floor((cell_moves - 1) * 0.25)),
+            min(minutes) filter (where position + moves > floor((cell_moves - 1) * 0.5)),
+            min(minutes) filter (where position + moves > floor((cell_moves - 1) * 0.75))
+        ] as below,
+        [
+            min(minutes) filter (where position + moves > ceil((cell_moves - 1) * 0.25)),
+            min(minutes) filter (where position + moves > ceil((cell_moves - 1) * 0.5)),
+            min(minutes) filter (where position + moves > ceil((cell_moves - 1) * 0.75))
+        ] as above
+    from minute_positions
+    group by all
+),
+
+counted as (
+    select *
+    from grouped_moves
+    inner join (
+        select
+            * exclude (targets, below, above),
+            list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
+                as transfer_quartiles
+        from grouped_minutes
+    )
+        using (period_start, source_kind, day_type, segment_kind, segment, from_facility_id, to_facility_id)
 ),
 
 with_probability as (
