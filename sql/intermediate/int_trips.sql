@@ -2,7 +2,7 @@
 -- depends_on: int_stops
 -- One row per trip: size, origin and destination, times and the ordered route
 -- ("a > b > c"). The first ten stops are packed by stop number into two 64-bit integers
--- of five 12-bit facility codes each (order-free sums, so a plain hash aggregation); the
+-- of five 12-bit facility codes each (bitwise ors, order-free: a plain hash aggregation); the
 -- rare longer trips use an ordered string_agg over their rows.
 with stops as (
     select * from intermediate.int_stops
@@ -35,18 +35,18 @@ trips as (
         any_value(stops.segment) as segment,
         any_value(stops.ticket_type) as ticket_type,
         count(*) as n_stops,
-        arg_min(facility_codes.facility_code, stops.stop_number) as origin_code,
-        arg_max(facility_codes.facility_code, stops.stop_number) as destination_code,
+        -- the last stop's code, in the low 16 bits of the largest (stop number, code) pair
+        max((stops.stop_number::bigint << 16) | facility_codes.facility_code) & 65535 as destination_code,
         min(stops.arrived_at) as started_at,
         max(stops.last_seen_at) as ended_at,
-        cast(sum(case
+        bit_or(case
             when stops.stop_number <= 5 then facility_codes.facility_code << (12 * (stops.stop_number - 1))
             else 0
-        end) as bigint) as route_code_1_5,
-        cast(sum(case
+        end) as route_code_1_5,
+        bit_or(case
             when stops.stop_number between 6 and 10 then facility_codes.facility_code << (12 * (stops.stop_number - 6))
             else 0
-        end) as bigint) as route_code_6_10
+        end) as route_code_6_10
     from stops
     inner join facility_codes using (facility_id)
     group by stops.service_date, stops.source_kind, stops.visitor_id, stops.trip_index
@@ -98,7 +98,7 @@ final as (
             long_route,
             array_to_string(list_transform(short_codes, lambda code: facility_ids[code + 1]), ' > ')
         ) as route,
-        facility_ids[origin_code + 1] as origin_facility_id,
+        facility_ids[(route_code_1_5 & 4095) + 1] as origin_facility_id,
         facility_ids[destination_code + 1] as destination_facility_id,
         started_at,
         ended_at,
