@@ -38,6 +38,13 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}.") from exc
 
 
+def _service_day_start() -> time:
+    hour = _env_int("FLOW_SERVICE_DAY_START_HOUR", 4)
+    if not 0 <= hour <= 23:
+        raise ConfigError(f"FLOW_SERVICE_DAY_START_HOUR={hour} is not an hour of the day (0-23).")
+    return time(hour)
+
+
 def _env_path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     return Path(raw).expanduser().resolve() if raw else default
@@ -61,15 +68,19 @@ class Settings:
     #: k-anonymity threshold: published cells counting fewer distinct ids are suppressed.
     min_cell_count: int = field(default_factory=lambda: _env_int("FLOW_MIN_CELL_COUNT", 10))
     #: The tourism day runs 04:00-04:00 JST so that late dinners belong to the same day.
-    service_day_start: time = field(
-        default_factory=lambda: time(_env_int("FLOW_SERVICE_DAY_START_HOUR", 4))
-    )
+    service_day_start: time = field(default_factory=lambda: _service_day_start())
     #: A gap longer than this between two entries starts a new trip.
     trip_max_gap_minutes: int = field(default_factory=lambda: _env_int("FLOW_TRIP_MAX_GAP_MINUTES", 240))
     #: A re-entry at the same facility within this gap is the same stop.
     reentry_gap_minutes: int = field(default_factory=lambda: _env_int("FLOW_REENTRY_GAP_MINUTES", 30))
     #: Sensor detections further apart than this start a new stay.
     sensor_stay_gap_minutes: int = field(default_factory=lambda: _env_int("FLOW_SENSOR_STAY_GAP_MINUTES", 30))
+    #: A device a sensor sees on at least this many of the trailing window's service days is
+    #: resident (staff phone, fixed equipment), not a visitor, on that day.
+    sensor_resident_min_days: int = field(default_factory=lambda: _env_int("FLOW_SENSOR_RESIDENT_MIN_DAYS", 10))
+    sensor_resident_window_days: int = field(
+        default_factory=lambda: _env_int("FLOW_SENSOR_RESIDENT_WINDOW_DAYS", 28)
+    )
     duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT", "4GB"))
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))
     #: Seconds a writer waits for the warehouse file lock before giving up.
@@ -83,6 +94,15 @@ class Settings:
             object.__setattr__(self, "warehouse_path", _env_path("FLOW_WAREHOUSE", self.data_dir / "warehouse.duckdb"))
         if self.min_cell_count < 1:
             raise ConfigError("FLOW_MIN_CELL_COUNT must be at least 1.")
+        for name, value, least in (("FLOW_TRIP_MAX_GAP_MINUTES", self.trip_max_gap_minutes, 1),
+                                   ("FLOW_REENTRY_GAP_MINUTES", self.reentry_gap_minutes, 0),
+                                   ("FLOW_SENSOR_STAY_GAP_MINUTES", self.sensor_stay_gap_minutes, 0),
+                                   ("FLOW_SENSOR_RESIDENT_MIN_DAYS", self.sensor_resident_min_days, 1)):
+            if value < least:
+                raise ConfigError(f"{name}={value} must be at least {least}.")
+        if self.sensor_resident_window_days < self.sensor_resident_min_days:
+            raise ConfigError(f"FLOW_SENSOR_RESIDENT_WINDOW_DAYS={self.sensor_resident_window_days} must be at least "
+                              f"FLOW_SENSOR_RESIDENT_MIN_DAYS={self.sensor_resident_min_days}.")
 
     @property
     def hmac_key(self) -> bytes:

@@ -54,10 +54,6 @@ _HEADER = re.compile(
 )
 _RANGED = re.compile(r"getvariable\(\s*'(first|last)_service_date'\s*\)")
 _STAGE = "__flow_stage"
-#: Resident-device rule for Wi-Fi sensors (staff phones, fixed equipment): a device seen on
-#: at least this many of the trailing window's service days is not a visitor on that day.
-SENSOR_RESIDENT_MIN_DAYS = 10
-SENSOR_RESIDENT_WINDOW_DAYS = 28
 #: Built days are logged here; a period is complete once its last day has been built.
 BUILD_LOG = "intermediate.model_build_days"
 
@@ -131,8 +127,8 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, service_d
         "sensor_stay_gap_minutes": settings.sensor_stay_gap_minutes,
         "min_cell_count": settings.min_cell_count,
         "service_day_start_hour": settings.service_day_start.hour,
-        "sensor_resident_min_days": getattr(settings, "sensor_resident_min_days", SENSOR_RESIDENT_MIN_DAYS),
-        "sensor_resident_window_days": getattr(settings, "sensor_resident_window_days", SENSOR_RESIDENT_WINDOW_DAYS),
+        "sensor_resident_min_days": settings.sensor_resident_min_days,
+        "sensor_resident_window_days": settings.sensor_resident_window_days,
     }
     for name, value in params.items():
         con.execute(f"set variable {name} = {int(value)}")

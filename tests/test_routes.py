@@ -8,6 +8,7 @@ values are visible; suppression has its own tests in test_privacy.py.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -335,3 +336,39 @@ def test_two_pseudonyms_behind_one_id_stop_the_build(built):
         assert con.execute(f"select count(*) from ({model.sql})").fetchone()[0] > 0
         with pytest.raises(duckdb.Error, match="two pseudonyms share a 64-bit id"):
             con.execute(f"select * from ({forced})").fetchall()
+
+
+@pytest.mark.parametrize(("min_days", "window_days", "r_is_resident"), [(10, 28, True), (11, 28, False), (10, 9, None)])
+def test_resident_rule_follows_its_settings(tmp_path, monkeypatch, min_days, window_days, r_is_resident):
+    """R is seen on ten consecutive days: resident under 10 of 28, a visitor under 11 of 28."""
+    from flowlib.config import ConfigError, get_settings
+
+    monkeypatch.setenv("FLOW_SENSOR_RESIDENT_MIN_DAYS", str(min_days))
+    monkeypatch.setenv("FLOW_SENSOR_RESIDENT_WINDOW_DAYS", str(window_days))
+    if r_is_resident is None:
+        with pytest.raises(ConfigError, match="FLOW_SENSOR_RESIDENT_WINDOW_DAYS=9 must be at least"):
+            get_settings()
+        return
+    settings = replace(make_settings(tmp_path), sensor_resident_min_days=get_settings().sensor_resident_min_days,
+                       sensor_resident_window_days=get_settings().sensor_resident_window_days)
+    prepare_warehouse(settings)
+    insert(settings, [], sensor_rows())
+    with writer(settings) as con:
+        build_day(con, DAY, settings)
+    flags = query(settings, "select bool_or(is_resident_device) from intermediate.int_sensor_stays "
+                            "where device_key = ? and service_date = ?", [key("R"), DAY])
+    assert flags == [(r_is_resident,)]
+    r_stops = query(settings, "select count(*) from intermediate.int_stops where visitor_id = ?", [vid("R")])
+    assert r_stops == [(0,)] if r_is_resident else r_stops[0][0] > 0
+
+
+def test_settings_refuse_impossible_values(monkeypatch):
+    from flowlib.config import ConfigError, get_settings
+
+    for name, value, message in (("FLOW_SERVICE_DAY_START_HOUR", "24", "not an hour of the day"),
+                                 ("FLOW_TRIP_MAX_GAP_MINUTES", "0", "must be at least 1"),
+                                 ("FLOW_REENTRY_GAP_MINUTES", "-5", "must be at least 0")):
+        with monkeypatch.context() as patched:
+            patched.setenv(name, value)
+            with pytest.raises(ConfigError, match=f"{name}=.*{message}"):
+                get_settings()
