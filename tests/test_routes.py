@@ -372,3 +372,33 @@ def test_settings_refuse_impossible_values(monkeypatch):
             patched.setenv(name, value)
             with pytest.raises(ConfigError, match=f"{name}=.*{message}"):
                 get_settings()
+
+
+def test_every_mart_column_is_documented(built):
+    """docs/marts.md has a line for each column of each mart (the common columns once)."""
+    import re
+
+    def names(table: str) -> set[str]:
+        """Column names of a markdown table; `a_p25 / _median / _p75` and `lat / lon` name several."""
+        found = set()
+        for cell in re.findall(r"^\| ([\w /]+?) \|", table, re.MULTILINE):
+            first, *more = [part.strip() for part in cell.split("/")]
+            found.add(first)
+            found.update(first.rsplit("_", 1)[0] + part if part.startswith("_") else part for part in more)
+        return found
+
+    text = (built.project_root / "docs" / "marts.md").read_text(encoding="utf-8")
+    common = names(text[text.index("Common columns of the `*_by_period` marts"):text.index("## `marts.")])
+    sections = dict(re.findall(r"^## `marts\.(\w+)`\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL))
+    marts = query(built, "select table_name from information_schema.tables where table_schema = 'marts'")
+    missing = {}
+    for (mart,) in marts:
+        assert mart in sections, f"docs/marts.md has no section for marts.{mart}"
+        documented = names(sections[mart])
+        if mart.endswith("_by_period"):
+            documented |= common
+        columns = [name for (name,) in query(built, "select column_name from information_schema.columns "
+                                                    "where table_schema = 'marts' and table_name = ?", [mart])]
+        if set(columns) - documented:
+            missing[mart] = sorted(set(columns) - documented)
+    assert not missing, f"undocumented mart columns: {missing}"
