@@ -132,9 +132,12 @@ def build_data_docs(settings: Settings | None = None) -> str | None:
 
 def publish_dashboards(service_dates: list[str] | None = None, settings: Settings | None = None) -> str:
     from flowlib.dashboards import build_dashboards
+    from flowlib.dashboards.publish import sweep_stale_temp_files
     from flowlib.warehouse import reader
 
     settings = settings or get_settings()
+    for debris in sweep_stale_temp_files(settings.dashboards_dir):
+        log.info("removed %s, left by an interrupted run", debris)
     with reader(settings) as con:
         index = build_dashboards(con, settings, [date.fromisoformat(d) for d in service_dates] if service_dates else None)
     return str(index)

@@ -214,6 +214,11 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
     except (ValueError, ZoneInfoNotFoundError) as exc:
         raise _fail(path, f"timezone '{timezone}' is not an IANA time zone (e.g. Asia/Tokyo).") from exc
     suite = str(doc.get("expectation_suite", SUITE_BY_KIND[kind.name]))
+    if suite != SUITE_BY_KIND[kind.name]:
+        # a suite checks one raw table's columns; another table's suite would reject or pass blindly
+        raise _fail(path, f"expectation_suite '{suite}' does not check kind {kind.name}: "
+                          f"use '{SUITE_BY_KIND[kind.name]}' (expectations/{SUITE_BY_KIND[kind.name]}.json) "
+                          "or leave it out.")
     return SourceSpec(
         name=name, kind=kind, description=str(doc.get("description", "")),
         owner=Owner(str(owner.get("name", "")), str(owner["email"])),

@@ -29,7 +29,7 @@ from flowlib.config import PROJECT_ROOT, Settings
 from flowlib.dashboards import MAX_PAGE_BYTES, build_dashboards, find_remote_assets
 from flowlib.dashboards.daily import MAX_GEOJSON_CHARS, TILE_HOSTS, load_reference_geojson
 from flowlib.dashboards.data import MAX_FLOWS, MAX_HEAT_CELLS
-from flowlib.dashboards.publish import RemoteAssetError, write_page
+from flowlib.dashboards.publish import STALE_TEMP_SECONDS, RemoteAssetError, sweep_stale_temp_files, write_page
 
 # One Chromium for the session, shared by every module that uses ``offline_browser`` (a fixture
 # imported into two modules would start two Playwright instances, which cannot coexist).
@@ -619,3 +619,22 @@ def test_reference_layers_are_rounded_simplified_and_escaped(tmp_path: Path) -> 
     first = layer["features"][0]["geometry"]["coordinates"][0][0]
     assert all(len(str(value).split(".")[1]) <= 5 for value in first)
     assert load_reference_geojson(tmp_path / "missing.geojson") is None
+
+
+def test_temp_files_of_a_killed_run_are_swept_and_a_running_writers_are_kept(tmp_path):
+    import os
+    import time
+
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    debris = daily / ".2026-11-03.html.k3j2.tmp"
+    in_flight = tmp_path / ".index.html.x81q.tmp"
+    page = daily / "2026-11-03.html"
+    for path in (debris, in_flight, page):
+        path.write_text("x")
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(debris, (old, old))
+    os.utime(page, (old, old))
+    assert sweep_stale_temp_files(tmp_path) == [debris]
+    assert not debris.exists() and in_flight.exists() and page.exists()
+    assert sweep_stale_temp_files(tmp_path / "missing") == []

@@ -54,6 +54,8 @@ def test_landing_pattern_renders_the_service_date(tmp_path: Path):
         (("owner: {name: desk, email: desk@example.org}", "owner: desk"), "owner must give"),
         (("format: csv", "format: csv\nduplicates: ignore"), "duplicates must be quarantine or collapse"),
         (("  card_id: カード", "  card_id: {from: random}"), "'from' supports only"),
+        (("format: csv", "format: csv\nexpectation_suite: entry_logs"), "expectation_suite 'entry_logs' does not check"),
+        (("format: csv", "format: csv\nexpectation_suite: wifi_sensor"), "use 'entry_log'"),
     ],
 )
 def test_invalid_declarations_fail_with_the_file_and_problem(tmp_path: Path, change, message):

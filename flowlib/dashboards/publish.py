@@ -15,6 +15,7 @@ import html
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "dashboar
 
 #: Any published page stays below this, whatever the input volume.
 MAX_PAGE_BYTES = 5_000_000
+#: A temp file this old belongs to no running writer: a killed run left it behind.
+STALE_TEMP_SECONDS = 3600
 
 _ASSET_TAG = re.compile(r"<(script|link|img|iframe|source|embed|audio|video)\b[^>]*>", re.IGNORECASE)
 _ASSET_ATTR = re.compile(r"""\b(?:src|href)\s*=\s*(["']?)([^"'\s>]+)\1""", re.IGNORECASE)
@@ -165,3 +168,23 @@ def write_page(path: Path, page_html: str) -> Path:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def sweep_stale_temp_files(folder: Path, older_than_seconds: int = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete the ``.<name>.*.tmp`` files a killed run left in ``folder`` (and below).
+
+    Writers make them next to their target and rename them within seconds, so anything
+    older is debris; younger ones may belong to a writer still running and are kept.
+    """
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - older_than_seconds
+    removed = []
+    for path in folder.rglob(".*.tmp"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:      # its writer renamed it meanwhile
+            continue
+    return removed
