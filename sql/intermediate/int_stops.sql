@@ -70,7 +70,13 @@ decoding as (
         (select list(facility_id order by facility_code) from facility_codes) as facility_ids,
         (select list(ticket_type order by ticket_code) from ticket_codes) as ticket_types,
         ['entry_log', 'wifi_sensor'] as source_kinds,
-        ['domestic', 'international', 'unknown'] as segments
+        ['domestic', 'international', 'unknown'] as segments,
+        case
+            when (select count(*) from facility_codes) <= 65535 and (select count(*) from ticket_codes) <= 16777215
+                then true
+            else error('int_stops: over 65,535 facilities or 16,777,215 ticket types on these days; '
+                       'the sort keys hold 16 and 24 bits')
+        end as codes_fit
 ),
 
 ordered_events as not materialized (
@@ -202,6 +208,7 @@ decoded as (
     from stops
     inner join trip_sizes using (visitor_day_id, trip_index)
     cross join decoding
+    where decoding.codes_fit
 ),
 
 final as (
