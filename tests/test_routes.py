@@ -349,8 +349,9 @@ def test_resident_rule_follows_its_settings(tmp_path, monkeypatch, min_days, win
         with pytest.raises(ConfigError, match="FLOW_SENSOR_RESIDENT_WINDOW_DAYS=9 must be at least"):
             get_settings()
         return
-    settings = replace(make_settings(tmp_path), sensor_resident_min_days=get_settings().sensor_resident_min_days,
-                       sensor_resident_window_days=get_settings().sensor_resident_window_days)
+    from_env = get_settings()
+    settings = replace(make_settings(tmp_path), sensor_resident_min_days=from_env.sensor_resident_min_days,
+                       sensor_resident_window_days=from_env.sensor_resident_window_days)
     prepare_warehouse(settings)
     insert(settings, [], sensor_rows())
     with writer(settings) as con:

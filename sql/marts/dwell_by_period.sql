@@ -74,6 +74,22 @@ typed as not materialized (
     select * from dwell where getvariable('period_grain') <> 'day'
 ),
 
+segmented as not materialized (
+    -- each row counts for all visitors and, card taps only (sensors know no segment), for
+    -- its residence and its ticket type
+    select
+        typed.* exclude (residence, ticket_type),
+        kinds.segment_kind,
+        case kinds.segment_kind
+            when 'residence' then typed.residence
+            when 'ticket_type' then typed.ticket_type
+            else 'all'
+        end as segment
+    from typed
+    cross join (values ('all'), ('residence'), ('ticket_type')) as kinds (segment_kind)
+    where kinds.segment_kind = 'all' or typed.source_kind = 'entry_log'
+),
+
 grouped_dwell as (
     -- visitors and the mean; quartiles are read off a histogram below, because DuckDB
     -- holding a distinct set and a quantile state per cell runs out of memory on a month
@@ -83,25 +99,14 @@ grouped_dwell as (
         period_label,
         source_kind,
         day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        segment_kind,
+        segment,
         facility_id,
         dwell_method,
         count(distinct visitor_id) as visitors,
         avg(dwell_minutes) as dwell_minutes_mean
-    from typed
-    group by
-        period_start, period_end, period_label, source_kind, day_type, facility_id, dwell_method,
-        grouping sets ((), (residence), (ticket_type))
-    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+    from segmented
+    group by all
 ),
 
 minute_histogram as (
@@ -110,25 +115,14 @@ minute_histogram as (
         period_start,
         source_kind,
         day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        segment_kind,
+        segment,
         facility_id,
         dwell_method,
         dwell_minutes as minutes,
         count(*) as stops
-    from typed
-    group by
-        period_start, source_kind, day_type, facility_id, dwell_method, dwell_minutes,
-        grouping sets ((), (residence), (ticket_type))
-    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+    from segmented
+    group by all
 ),
 
 minute_positions as (

@@ -51,6 +51,22 @@ typed as not materialized (
     select * from trips where getvariable('period_grain') <> 'day'
 ),
 
+segmented as not materialized (
+    -- each row counts for all visitors and, card taps only (sensors know no segment), for
+    -- its residence and its ticket type
+    select
+        typed.* exclude (residence, ticket_type),
+        kinds.segment_kind,
+        case kinds.segment_kind
+            when 'residence' then typed.residence
+            when 'ticket_type' then typed.ticket_type
+            else 'all'
+        end as segment
+    from typed
+    cross join (values ('all'), ('residence'), ('ticket_type')) as kinds (segment_kind)
+    where kinds.segment_kind = 'all' or typed.source_kind = 'entry_log'
+),
+
 grouped_trips as (
     -- trips and distinct visitors; the median is read off a histogram below, because
     -- DuckDB holding a distinct set and a quantile state for each of a month's routes runs
@@ -61,16 +77,8 @@ grouped_trips as (
         period_label,
         source_kind,
         day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        segment_kind,
+        segment,
         origin_facility_id,
         destination_facility_id,
         grouping(ranked_route) = 0 as is_route,
@@ -78,13 +86,12 @@ grouped_trips as (
         min(n_stops) as n_stops,
         count(*) as trips,
         count(distinct visitor_id) as visitors
-    from typed
+    from segmented
     group by
-        period_start, period_end, period_label, source_kind, day_type, origin_facility_id, destination_facility_id,
-        grouping sets ((), (ranked_route)),
-        grouping sets ((), (residence), (ticket_type))
-    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
-       and (grouping(ranked_route) = 1 or ranked_route is not null)
+        period_start, period_end, period_label, source_kind, day_type, segment_kind, segment,
+        origin_facility_id, destination_facility_id,
+        grouping sets ((), (ranked_route))
+    having grouping(ranked_route) = 1 or ranked_route is not null
 ),
 
 minute_histogram as (
@@ -93,29 +100,20 @@ minute_histogram as (
         period_start,
         source_kind,
         day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        segment_kind,
+        segment,
         origin_facility_id,
         destination_facility_id,
         grouping(ranked_route) = 0 as is_route,
         ranked_route as route,
         trip_minutes as minutes,
         count(*) as trips
-    from typed
+    from segmented
     group by
-        period_start, source_kind, day_type, origin_facility_id, destination_facility_id, trip_minutes,
-        grouping sets ((), (ranked_route)),
-        grouping sets ((), (residence), (ticket_type))
-    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
-       and (grouping(ranked_route) = 1 or ranked_route is not null)
+        period_start, source_kind, day_type, segment_kind, segment, origin_facility_id, destination_facility_id,
+        trip_minutes,
+        grouping sets ((), (ranked_route))
+    having grouping(ranked_route) = 1 or ranked_route is not null
 ),
 
 minute_positions as (

@@ -47,6 +47,22 @@ typed as not materialized (
     select * from transitions where getvariable('period_grain') <> 'day'
 ),
 
+segmented as not materialized (
+    -- each row counts for all visitors and, card taps only (sensors know no segment), for
+    -- its residence and its ticket type
+    select
+        typed.* exclude (residence, ticket_type),
+        kinds.segment_kind,
+        case kinds.segment_kind
+            when 'residence' then typed.residence
+            when 'ticket_type' then typed.ticket_type
+            else 'all'
+        end as segment
+    from typed
+    cross join (values ('all'), ('residence'), ('ticket_type')) as kinds (segment_kind)
+    where kinds.segment_kind = 'all' or typed.source_kind = 'entry_log'
+),
+
 grouped_moves as (
     -- moves and distinct visitors; quartiles are a separate aggregation because DuckDB
     -- holding both a distinct set and a quantile state per group runs out of memory on a
@@ -57,26 +73,14 @@ grouped_moves as (
         period_label,
         source_kind,
         day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        segment_kind,
+        segment,
         from_facility_id,
         to_facility_id,
         count(*) as transitions,
         count(distinct visitor_id) as visitors
-    from typed
-    group by
-        period_start, period_end, period_label, source_kind, day_type, from_facility_id, to_facility_id,
-        grouping sets ((), (residence), (ticket_type))
-    -- segments are known for card taps only
-    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+    from segmented
+    group by all
 ),
 
 minute_histogram as (
@@ -86,25 +90,14 @@ minute_histogram as (
         period_start,
         source_kind,
         day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        segment_kind,
+        segment,
         from_facility_id,
         to_facility_id,
         transfer_minutes as minutes,
         count(*) as moves
-    from typed
-    group by
-        period_start, source_kind, day_type, from_facility_id, to_facility_id, transfer_minutes,
-        grouping sets ((), (residence), (ticket_type))
-    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+    from segmented
+    group by all
 ),
 
 minute_positions as (
