@@ -39,6 +39,8 @@ _OS_ADVICE = {
     errno.EACCES: "permission denied: give the pipeline's user write access to that folder (or point the "
                   "FLOW_*_DIR setting elsewhere) and re-run",
     errno.EPERM: "operation not permitted: give the pipeline's user write access to that folder and re-run",
+    errno.ENOTDIR: "a file stands where a folder is expected: fix the FLOW_*_DIR setting or move the file away",
+    errno.EEXIST: "a file stands where a folder is expected: fix the FLOW_*_DIR setting or move the file away",
 }
 
 

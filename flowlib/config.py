@@ -97,7 +97,7 @@ class Settings:
     sensor_resident_window_days: int = field(
         default_factory=lambda: _env_int("FLOW_SENSOR_RESIDENT_WINDOW_DAYS", 28)
     )
-    duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT", "4GB"))
+    duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or "4GB")
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))
     #: Seconds a writer waits for the warehouse file lock before giving up.
     lock_timeout_seconds: int = field(default_factory=lambda: _env_int("FLOW_LOCK_TIMEOUT_SECONDS", 600))

@@ -403,11 +403,11 @@ def _row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return pd.util.hash_pandas_object(frame[columns].astype(str), index=False)
 
 
-def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile]) -> dict[int, str]:
+def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile], loaded_before: set[str] = frozenset()) -> dict[int, str]:
     """Rows delivered more than once in one source-day, across all its files.
 
-    - A file all of whose rows (by content, its name and line numbers aside) are in one
-      earlier file is a second copy (renamed, re-encoded, a partial upload): it is not
+    - A file all of whose rows (by content, its name and line numbers aside) are in another
+      file of the day is a second copy (renamed, re-encoded, a partial upload): it is not
       loaded at all. Returns {index of the copy: name of the file it repeats}.
     - Identical rows, in one file or across files, follow ``duplicates`` (quarantined or
       collapsed), naming the line and file they repeat.
@@ -418,13 +418,18 @@ def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile]) -> dict[int,
     content = _content_columns(spec)
     copies: dict[int, str] = {}
     seen: list[tuple[int, set[int]]] = []
-    for index, item in enumerate(prepared):
-        hashes = set(_row_hashes(item.good, content).tolist())
-        original = next((other for other, rows in seen if hashes and hashes <= rows), None)
+    hashes = [set(_row_hashes(item.good, content).tolist()) for item in prepared]
+    # the biggest file first (a partial upload is a subset of the whole), then the file loaded
+    # before, then the shortest name: the copy left out is the stray one
+    order = sorted(range(len(prepared)), key=lambda i: (-len(hashes[i]), prepared[i].outcome.file_name not in
+                                                        loaded_before, len(prepared[i].outcome.file_name),
+                                                        prepared[i].outcome.file_name))
+    for index in order:
+        original = next((other for other, rows in seen if hashes[index] and hashes[index] <= rows), None)
         if original is not None:
             copies[index] = prepared[original].outcome.file_name
             continue
-        seen.append((index, hashes))
+        seen.append((index, hashes[index]))
     kept = [i for i in range(len(prepared)) if i not in copies]
     if not kept:
         return copies
@@ -632,36 +637,27 @@ def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Sett
             result.outcome = "unchanged"
             log.info("%s %s: same %d file(s) as the last load; nothing to do", spec.name, service_date, len(files))
             return result
-        first_with: dict[str, Path] = {}
-        unique: list[Path] = []
+        names_loaded_before = {name for name, _ in previous}
+        by_content: dict[str, list[Path]] = {}
         for path in files:
-            sha = digests[path][1]
-            if sha in first_with:
-                result.duplicates.append(FileOutcome(
-                    _rel(path, settings), digests[path][0], sha, 0, 0, 0,
-                    [f"same content (sha256 {sha[:12]}...) as {_rel(first_with[sha], settings)}: not loaded again"]))
-            else:
-                first_with[sha] = path
-                unique.append(path)
+            by_content.setdefault(digests[path][1], []).append(path)
+        unique: list[Path] = []
+        for sha, same in by_content.items():
+            # the copy kept is the one loaded before, else the shortest name ("x.csv", not "x (1).csv")
+            keep = min(same, key=lambda p: (_rel(p, settings) not in names_loaded_before, len(p.name), p.name))
+            unique.append(keep)
+            result.duplicates += [FileOutcome(
+                _rel(p, settings), digests[p][0], sha, 0, 0, 0,
+                [f"same content (sha256 {sha[:12]}...) as {_rel(keep, settings)}: not loaded again"])
+                for p in same if p != keep]
+        unique.sort()
         known = reference_ids(con, spec) if spec.check_reference_ids else None
         median = _trailing_median_rows(con, spec, service_date) if service_date is not None else None
-        try:
-            prepared = [prepare_file(spec, path, service_date, settings) for path in unique]
-            copies = resolve_repeats(spec, prepared)
-            for index, original in copies.items():
-                item = prepared[index].outcome
-                result.duplicates.append(FileOutcome(
-                    item.file_name, item.file_bytes, item.file_sha256, item.rows_read, 0, 0,
-                    [f"every row already delivered in {original}: not loaded again"]))
-            prepared = [item for index, item in enumerate(prepared) if index not in copies]
-            gx_result = validate_partition(spec, service_date, prepared, settings, known, median)
-        except FileRejected as exc:
-            _log_failure(con, spec, service_date, files, settings, str(exc), fingerprint)
-            raise IngestError(f"Source {spec.name} ({spec.owner.email}) for {service_date}: {exc} "
-                              "Nothing was loaded for this day; fix or replace the file and re-run the day.") from exc
         loaded_before = _loaded_rows(con, spec, service_date)
-        incoming = sum(item.outcome.rows_loaded for item in prepared)
-        if loaded_before and incoming < settings.min_reload_share * loaded_before and not allow_shrink:
+
+        def refuse_shrink(incoming: int) -> None:
+            if not loaded_before or allow_shrink or incoming >= settings.min_reload_share * loaded_before:
+                return
             message = (f"Source {spec.name} for {service_date or 'its snapshot'}: the new delivery "
                        f"({', '.join(printable(_rel(p, settings)) for p in files)}) would replace {loaded_before:,} loaded "
                        f"rows by {incoming:,}, less than FLOW_MIN_RELOAD_SHARE={settings.min_reload_share:g} of them "
@@ -669,13 +665,34 @@ def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Sett
                        "delivery is right, re-run with --allow-shrink (CLI) or the allow_shrink param (DAG).")
             _log_failure(con, spec, service_date, files, settings, message, fingerprint, outcome="refused")
             raise ShrinkRefused(message)
+
+        try:
+            prepared = [prepare_file(spec, path, service_date, settings) for path in unique]
+            copies = resolve_repeats(spec, prepared, names_loaded_before)
+            for index, original in copies.items():
+                item = prepared[index].outcome
+                result.duplicates.append(FileOutcome(
+                    item.file_name, item.file_bytes, item.file_sha256, item.rows_read, 0, 0,
+                    [f"every row already delivered in {original}: not loaded again"]))
+            prepared = [item for index, item in enumerate(prepared) if index not in copies]
+            incoming = sum(item.outcome.rows_loaded for item in prepared)
+            refuse_shrink(incoming)
+            if incoming == 0 and loaded_before and allow_shrink:
+                gx_result = {}  # the operator confirmed the day is empty: nothing to validate
+            else:
+                gx_result = validate_partition(spec, service_date, prepared, settings, known, median)
+        except FileRejected as exc:
+            _log_failure(con, spec, service_date, files, settings, str(exc), fingerprint)
+            raise IngestError(f"Source {spec.name} ({spec.owner.email}) for {service_date}: {exc} "
+                              "Nothing was loaded for this day; fix or replace the file and re-run the day.") from exc
+        refuse_shrink(sum(item.outcome.rows_loaded for item in prepared))
         result.outcome = "reloaded" if previous else "loaded"
         extra = [(item, "duplicate") for item in result.duplicates] + [
             (FileOutcome(name, 0, "", 0, 0, 0, [f"{why} file in the landing folder: not loaded"]), "skipped")
             for name, why in result.skipped]
         _replace_partition(con, spec, service_date, prepared, result.outcome, fingerprint, extra)
     result.files = [p.outcome for p in prepared]
-    result.validation_results = [gx_result]
+    result.validation_results = [gx_result] if gx_result else []
     log.info("%s %s: %s, %d rows loaded, %d quarantined%s", spec.name, service_date, result.outcome,
              result.rows_loaded, result.rows_quarantined,
              f", {len(result.duplicates)} duplicate file(s) not loaded" if result.duplicates else "")

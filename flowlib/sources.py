@@ -204,7 +204,29 @@ class SourceSpec:
                 fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, pattern_parts)):
             return False
         daily_folder = bool(_DATE_TOKEN.search(self.landing.rpartition("/")[0]))
-        return daily_folder or _matches_loosely(self.accept.undecorated(name), name_pattern)
+        return daily_folder or re.fullmatch(_name_regex(self.landing.rpartition("/")[2]),
+                                            self.accept.undecorated(name), re.IGNORECASE) is not None
+
+
+_STRFTIME_WIDTHS = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{2}", "d": r"\d{2}", "j": r"\d{3}", "H": r"\d{2}",
+                    "M": r"\d{2}", "S": r"\d{2}"}
+
+
+def _name_regex(segment: str) -> str:
+    """A regex for the file names a landing segment takes on any day: the date token
+    becomes the digits of its format, so ``2026-11-03 (1).json`` is no day's file."""
+    def literal(text: str) -> str:
+        return "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in text)
+
+    def date_part(fmt: str) -> str:
+        return re.sub(r"%(.)|([^%]+)", lambda m: _STRFTIME_WIDTHS.get(m.group(1), ".+") if m.group(1)
+                      else re.escape(m.group(2)), fmt)
+
+    out, position = "", 0
+    for match in _DATE_TOKEN.finditer(segment):
+        out += literal(segment[position:match.start()]) + date_part(match.group(1) or "%Y-%m-%d")
+        position = match.end()
+    return out + literal(segment[position:])
 
 
 def _matches_loosely(name: str, pattern: str) -> bool:
