@@ -510,7 +510,7 @@ def validate_partition(spec: SourceSpec, service_date: date | None, prepared: li
     combined["line_number"] = range(1, len(combined) + 1)
     label = (prepared[0].outcome.file_name if len(prepared) == 1
              else f"{spec.glob_for(service_date)} ({len(prepared)} files)")
-    report = validation.validate_frame(combined, spec.expectation_suite, file_name=label,
+    report = validation.validate_frame(combined, spec.expectation_suite, file_name=printable(label),
                                        known_ids=known_ids, trailing_median_rows=trailing_median_rows)
     if not report.success:
         raise FileRejected(label, None, " ".join(report.batch_failures) + _unknown_id_detail(spec, prepared, known_ids))
@@ -543,7 +543,8 @@ def _unknown_id_detail(spec: SourceSpec, prepared: list[PreparedFile], known_ids
     for item in prepared:
         unknown = item.good.loc[~item.good[column].isin(known_ids), column]
         if len(unknown):
-            offenders.append(f"{item.outcome.file_name} ({len(unknown)} rows, e.g. {sorted(set(unknown))[:3]})")
+            offenders.append(f"{printable(item.outcome.file_name)} ({len(unknown)} rows, "
+                             f"e.g. {[printable(v) for v in sorted(set(unknown))[:3]]})")
     return f" Unknown {column} values are in: {'; '.join(offenders)}." if offenders else ""
 
 

@@ -26,7 +26,9 @@ def test_the_corpus_is_big_and_broad_enough():
     threats = {case.threat for case in CASES}
     for needed in ("encoding", "NUL bytes", "size", "CSV injection", "HTML/JS injection", "path traversal",
                    "SQL injection", "BOM in the wrong place", "line endings", "CSV structure", "deep nesting",
-                   "duplicate keys", "numbers", "timestamps", "empty delivery"):
+                   "duplicate keys", "numbers", "timestamps", "empty delivery", "duplicate delivery",
+                   "partial upload", "shrinking re-delivery", "conflicting duplicates", "file names",
+                   "wrong types", "log forging"):
         assert any(needed in threat for threat in threats), needed
 
 
