@@ -490,3 +490,37 @@ def test_backups_keep_the_newest_and_a_damaged_backup_is_not_restored(settings, 
     shutil.rmtree(kept.backups_dir)
     with pytest.raises(FileNotFoundError, match="no backup"):
         restore(kept)
+
+
+# ------------------------------------------------------------------ 8. reruns byte-identical
+
+
+def test_mart_averages_add_whole_numbers_only():
+    """A double sum depends on the order parallel threads add rows in, so a mean or an H3
+    cell's coordinate could differ in the last digit on a rerun. Every avg() in the marts
+    adds whole numbers: an integer column, or a value scaled and cast to bigint."""
+    import re
+
+    integer_columns = {"facilities_visited"}
+    offenders = []
+    for path in sorted((Path(__file__).parent.parent / "sql" / "marts").glob("*.sql")):
+        text = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
+        for match in re.finditer(r"\bavg\s*\(((?:[^()]|\([^()]*\))*)\)", text):
+            argument = match.group(1).strip()
+            if "::bigint" not in argument and argument.split(".")[-1] not in integer_columns:
+                offenders.append(f"{path.name}: avg({argument})")
+    assert offenders == []
+
+
+def test_fixed_point_means_do_not_depend_on_row_order():
+    values = [61 / 60, 1 / 3, 7 / 60, 1e6 / 7, 0.1, 0.2, 0.3] * 300
+    con = duckdb.connect()
+    results = set()
+    for seed in range(5):
+        import random
+
+        shuffled = values[:]
+        random.Random(seed).shuffle(shuffled)
+        con.execute("create or replace table d as select unnest(?::double[]) as dwell_minutes", [shuffled])
+        results.add(con.execute("select avg(round(dwell_minutes * 60000)::bigint) / 60000 from d").fetchone()[0])
+    assert len(results) == 1
