@@ -141,7 +141,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from flowlib.sources import lookup
 
         lookup(load_registry(settings), args.source, settings)  # an unknown name fails before anything is opened
-        pipeline.prepare_warehouse(settings)
+        pipeline.prepare_warehouse(settings, report_unclaimed=False)
         print(json.dumps(pipeline.ingest_source(args.source, _dates(args), settings, force=args.force,
                                                 allow_shrink=args.allow_shrink), indent=2))
         return 0

@@ -40,8 +40,9 @@ def resolve_service_dates(logical_date: datetime | None, first: str | None = Non
     return [(local.date() - timedelta(days=1)).isoformat()]
 
 
-def prepare_warehouse(settings: Settings | None = None) -> dict[str, int]:
-    """Create the warehouse tables and reload reference data from geo/."""
+def prepare_warehouse(settings: Settings | None = None, *, report_unclaimed: bool = True) -> dict[str, int]:
+    """Create the warehouse tables and reload reference data from geo/; alert on landing
+    files no declaration loads (off for a single-source CLI load)."""
     from flowlib.models import build_views
     from flowlib.reference import load_reference
     from flowlib.warehouse import ensure_schema, writer
@@ -51,7 +52,8 @@ def prepare_warehouse(settings: Settings | None = None) -> dict[str, int]:
         ensure_schema(con, settings)
         counts = load_reference(con, settings)
         build_views(con, settings)
-    report_unclaimed_files(settings)
+    if report_unclaimed:
+        report_unclaimed_files(settings)
     return counts
 
 

@@ -320,7 +320,7 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
     try:
         doc = yaml.safe_load(text if text is not None else path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise _fail(path, f"is not valid YAML: {exc}") from exc
+        raise _fail(path, f"is not valid YAML: {' '.join(str(exc).split())}") from exc  # one line
     if not isinstance(doc, dict):
         raise _fail(path, "must be a YAML mapping.")
     required = ("name", "kind", "owner", "landing", "format", "encoding", "columns")

@@ -103,6 +103,13 @@ def gen_100mb_single_line(target: Path, root: Path) -> None:
         out.write(b"\n")
 
 
+def gen_2mb_single_line(target: Path, root: Path) -> None:
+    """30 good rows, then one line of 2 MB: under the size cap, over the line limit."""
+    with target.open("wb") as out:
+        out.write(b"\xef\xbb\xbf" + ("\n".join([POS_B_HEADER] + _pos_b_rows(30)) + "\n").encode())
+        out.write(b"A" * (2 << 20) + b"\n")
+
+
 def gen_10k_columns(target: Path, root: Path) -> None:
     """The 7 declared columns followed by 9,993 extra ones; 30 good rows."""
     extra = [f"extra_{i:04d}" for i in range(9_993)]
@@ -153,6 +160,7 @@ def gen_symlink_day_folder(target: Path, root: Path) -> None:
 
 GENERATORS: dict[str, Callable[[Path, Path], None]] = {
     "100mb_single_line": gen_100mb_single_line,
+    "2mb_single_line": gen_2mb_single_line,
     "10k_columns": gen_10k_columns,
     "json_nested_100k": gen_json_nested_100k,
     "symlink_to_outside_file": gen_symlink_to_outside_file,
@@ -359,6 +367,14 @@ def good_rows_lost(case: Case, outcome: Outcome) -> int:
     if "loaded" not in case.expect:
         return 0
     return max(0, int(case.expect["loaded"]) - (outcome.rows_loaded if outcome.status == "loaded" else 0))
+
+
+def rows_counted_twice(case: Case, outcome: Outcome) -> int:
+    """Rows beyond what the corpus says the delivery holds (a copy loaded twice, a sum of
+    repeated rows): the opposite failure of losing good rows."""
+    if "loaded" not in case.expect or outcome.status != "loaded":
+        return 0
+    return max(0, outcome.rows_loaded - int(case.expect["loaded"]))
 
 
 def run_corpus(workdir: Path, only: list[str] | None = None) -> list[tuple[Case, Outcome, list[str]]]:

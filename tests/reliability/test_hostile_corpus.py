@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from .corpus import check, good_rows_lost, load_cases, prepare_template, run_case
+from .corpus import check, good_rows_lost, load_cases, prepare_template, rows_counted_twice, run_case
 
 DAY, CASES = load_cases()
 
@@ -50,3 +50,4 @@ def test_case_has_its_asserted_outcome(case, template, tmp_path):
     problems = check(case, outcome)
     assert problems == [], f"{case.id} ({case.file or case.generate}): " + "; ".join(problems)
     assert good_rows_lost(case, outcome) == 0
+    assert rows_counted_twice(case, outcome) == 0
