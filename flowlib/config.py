@@ -106,9 +106,10 @@ class Settings:
     #: unless the operator allows the shrink (docs/reliability.md, "Shrinking re-deliveries").
     min_reload_share: float = field(default_factory=lambda: _env_float("FLOW_MIN_RELOAD_SHARE", 0.5))
     #: Largest delivered file (MB) read at all; bigger files are refused before parsing. The
-    #: parser holds a file's text and rows in memory: at 16 MB a POS export (~320k rows) peaks
-    #: under 1 GB (bench/ingest_benchmark.py); a declaration may set its own max_file_mb.
-    max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 16))
+    #: parser holds a file's text and rows in memory: at 16 MB a POS export (310k rows) peaked
+    #: at 959 MiB and a sensor CSV (440k short rows) at 1,025 MiB (bench/ingest_benchmark.py),
+    #: so 14 MB keeps every kind under 1 GB; a declaration may set its own max_file_mb.
+    max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 14))
     #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
     backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
 

@@ -133,7 +133,7 @@ def gen_runaway_quoted_free_text(target: Path, root: Path) -> None:
 
 
 def gen_over_the_size_cap(target: Path, root: Path) -> None:
-    """A POS B export one megabyte above the default FLOW_MAX_FILE_MB (16 MB)."""
+    """A POS B export above the default FLOW_MAX_FILE_MB (14 MB)."""
     row = "dejima,2026-11-03,09:00:00,4000000000000000,一般,520,JP," + "x" * 200 + "\n"
     with target.open("wb") as out:
         out.write(("\ufeff" + POS_B_HEADER + ",note\n").encode())
