@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = corpus_mod.as_table(corpus_results)
     lost = sum(corpus_mod.good_rows_lost(c, o) for c, o, _ in corpus_results)
+    doubled = sum(corpus_mod.rows_counted_twice(c, o) for c, o, _ in corpus_results)
     outcomes = {"loaded": 0, "rejected": 0, "accepted": 0, "crashed": 0}
     for _, outcome, _ in corpus_results:
         outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
@@ -233,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "bad_input_outcomes": outcomes,
         "quarantined_lines": quarantined_lines,
         "good_rows_lost": lost,
+        "rows_counted_twice": doubled,
         "leaks_found": len(privacy["leaks"]),
         "reruns_not_identical": sum(1 for r in idempotency if not r["identical"]),
         "differencing_disclosures": {k: len(v) for k, v in differencing.items()},
@@ -260,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
           f"as asserted {figures['bad_inputs_as_asserted']}, known bugs {len(figures['bad_inputs_known_bugs'])}, "
           f"mismatches {len(figures['bad_inputs_mismatched'])}")
     print(f"good rows lost             : {lost}")
+    print(f"rows counted twice         : {doubled}")
     print(f"leaks found                : {figures['leaks_found']} ({privacy['ids_planted_or_sampled']} ids, "
           f"{privacy['files_scanned']} files, {privacy['cli_runs_scanned']} CLI runs, "
           f"{privacy['log_records_scanned']} log records)")
@@ -270,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / f"reliability-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(figures, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     print(f"written to {path}")
-    return 0 if lost == 0 and not privacy["leaks"] else 1
+    return 0 if lost == 0 and doubled == 0 and not privacy["leaks"] else 1
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ DASHBOARDS = Asset("file:///nagasaki-tourism-flow/dashboards")
         "first_service_date": Param("", type="string", description="YYYY-MM-DD; empty = the day before the run"),
         "last_service_date": Param("", type="string", description="YYYY-MM-DD; empty = first_service_date"),
         "force_reload": Param(False, type="boolean", description="reload unchanged files (after a key rotation)"),
+        "allow_shrink": Param(False, type="boolean",
+                              description="accept re-deliveries that remove most of a loaded day (docs/reliability.md)"),
     },
 )
 def nightly_flow():
@@ -65,7 +67,9 @@ def nightly_flow():
     def ingest(source_name: str, dates: list[str]) -> list[dict]:
         from flowlib.pipeline import ingest_source
 
-        return ingest_source(source_name, dates, force=bool(get_current_context()["params"].get("force_reload")))
+        params = get_current_context()["params"]
+        return ingest_source(source_name, dates, force=bool(params.get("force_reload")),
+                             allow_shrink=bool(params.get("allow_shrink")))
 
     @task(pool=WAREHOUSE_POOL, outlets=[MARTS])
     def build_marts(dates: list[str]) -> dict[str, dict[str, int]]:

@@ -18,7 +18,12 @@ log = logging.getLogger("flowlib.alerts")
 
 def notify(event: str, message: str, details: dict[str, Any] | None = None) -> bool:
     """Log the event and post it to FLOW_ALERT_WEBHOOK_URL; True when the post succeeded."""
-    payload = {"event": event, "message": message, **(details or {})}
+    from flowlib.parsing import printable
+
+    # producer text (file names) in a message must not forge log lines or cut the alert
+    message = printable(message)
+    details = {k: printable(v) if isinstance(v, str) else v for k, v in (details or {}).items()}
+    payload = {"event": event, "message": message, **details}
     log.error("ALERT %s: %s %s", event, message, json.dumps(details or {}, ensure_ascii=False, default=str))
     url = get_settings().webhook_url
     if not url:
@@ -39,7 +44,7 @@ def on_task_failure(context: dict[str, Any]) -> None:
     """Airflow on_failure_callback: one clear line per failed task."""
     ti = context.get("task_instance") or context.get("ti")
     exception = context.get("exception")
-    first_line = str(exception).splitlines()[0] if exception else "unknown error"
+    first_line = str(exception).splitlines()[0] if exception and str(exception).strip() else "unknown error"
     notify(
         "task_failed",
         f"{getattr(ti, 'dag_id', '?')}.{getattr(ti, 'task_id', '?')} failed: {first_line}",

@@ -8,10 +8,12 @@ saying what to do (exit code 2), not a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 
 from flowlib.config import ConfigError, get_settings
 
@@ -21,9 +23,44 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ValueError, FileNot
 def _user_errors() -> tuple[type[BaseException], ...]:
     from flowlib.ingest import IngestError
     from flowlib.models import ModelError
-    from flowlib.warehouse import WarehouseBusy
+    from flowlib.sources import UnknownSource
+    from flowlib.warehouse import WarehouseBusy, WarehouseCorrupt
 
-    return USER_ERRORS + (IngestError, ModelError, WarehouseBusy)
+    return USER_ERRORS + (IngestError, ModelError, WarehouseBusy, WarehouseCorrupt, UnknownSource)
+
+
+#: errno -> what the operator does about it (disk full, read-only or forbidden folder)
+_OS_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space (old backups in data/backups, data/tmp) and re-run; "
+                  "the warehouse was left as it was",
+    errno.EDQUOT: "the disk quota is used up: free space and re-run; the warehouse was left as it was",
+    errno.EROFS: "the folder is on a read-only file system: point FLOW_DATA_DIR / FLOW_DASHBOARDS_DIR at a "
+                 "writable folder and re-run",
+    errno.EACCES: "permission denied: give the pipeline's user write access to that folder (or point the "
+                  "FLOW_*_DIR setting elsewhere) and re-run",
+    errno.EPERM: "operation not permitted: give the pipeline's user write access to that folder and re-run",
+    errno.ENOTDIR: "a file stands where a folder is expected: fix the FLOW_*_DIR setting or move the file away",
+    errno.EEXIST: "a file stands where a folder is expected: fix the FLOW_*_DIR setting or move the file away",
+}
+
+
+def explain_os_error(exc: BaseException) -> str | None:
+    """One sentence for a file-system failure the user can fix, else None. DuckDB reports
+    such failures as its own IOException with the OS text inside."""
+    import duckdb
+
+    from flowlib.parsing import printable
+
+    if isinstance(exc, OSError) and exc.errno in _OS_ADVICE:
+        where = f" ({printable(str(exc.filename))})" if exc.filename else ""
+        return f"{_OS_ADVICE[exc.errno]}{where}."
+    if isinstance(exc, duckdb.Error):
+        text = str(exc)
+        for number, marker in ((errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system"),
+                               (errno.EACCES, "Permission denied")):
+            if marker in text:
+                return f"{_OS_ADVICE[number]} (DuckDB: {printable(text.splitlines()[0][:200])})."
+    return None
 
 
 def _dates(args: argparse.Namespace) -> list[str]:
@@ -53,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     for command in (run, ingest):
         command.add_argument("--force", action="store_true",
                              help="reload unchanged files too (after an HMAC key rotation)")
+        command.add_argument("--allow-shrink", action="store_true",
+                             help="accept a re-delivery that removes most of a loaded day (FLOW_MIN_RELOAD_SHARE)")
+    commands.add_parser("backup", help="copy the warehouse into data/backups (verified; the build step does it nightly)")
+    restore = commands.add_parser("restore", help="replace a damaged warehouse by the newest verified backup")
+    restore.add_argument("--from", dest="backup_file", type=Path, default=None, help="a backup file to restore instead")
     marts = commands.add_parser("marts", help="rebuild the marts for a range of days")
     _add_range(marts)
     commands.add_parser("dashboards", help="rewrite every dashboard page")
@@ -72,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from flowlib.warehouse import corruption
+
+        sentence = explain_os_error(exc)
+        damaged = corruption(exc, get_settings().warehouse_path)
+        if sentence is None and damaged is None:
+            raise
+        print(f"error: {sentence or damaged}", file=sys.stderr)
+        return 2
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -84,11 +135,28 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"{name:24} {spec.kind.name:14} {spec.format:5} {spec.encoding:10} {spec.landing}")
         return 0
     if args.command == "run":
-        print(pipeline.run_all(_dates(args), settings, force=args.force))
+        print(pipeline.run_all(_dates(args), settings, force=args.force, allow_shrink=args.allow_shrink))
         return 0
     if args.command == "ingest":
-        pipeline.prepare_warehouse(settings)
-        print(json.dumps(pipeline.ingest_source(args.source, _dates(args), settings, force=args.force), indent=2))
+        from flowlib.sources import lookup
+
+        lookup(load_registry(settings), args.source, settings)  # an unknown name fails before anything is opened
+        pipeline.prepare_warehouse(settings, report_unclaimed=False)
+        print(json.dumps(pipeline.ingest_source(args.source, _dates(args), settings, force=args.force,
+                                                allow_shrink=args.allow_shrink), indent=2))
+        return 0
+    if args.command == "backup":
+        from flowlib.warehouse import backup
+
+        print(backup(settings))
+        return 0
+    if args.command == "restore":
+        from flowlib.warehouse import restore
+
+        chosen, kept = restore(settings, args.backup_file)
+        print(f"restored {settings.warehouse_path} from {chosen}"
+              + (f"; the damaged file is kept as {kept}" if kept else "")
+              + "; re-run the days loaded since that backup.")
         return 0
     if args.command == "marts":
         print(json.dumps(pipeline.build_marts(_dates(args), settings), indent=2))

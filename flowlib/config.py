@@ -7,6 +7,7 @@ environment variable here; nothing else in the code reads ``os.environ`` for set
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -15,6 +16,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: Used only when FLOW_DEMO_MODE is on; production must set FLOW_HMAC_KEY.
 DEMO_HMAC_KEY = "nagasaki-tourism-flow-demo-key-not-for-production"
+#: Outside demo mode a key shorter than this (in UTF-8 bytes) is refused: HMAC-SHA-256
+#: pseudonyms of short card numbers are only as hard to reverse as the key is to guess.
+MIN_HMAC_KEY_BYTES = 32
+#: DuckDB sizes such as 4GB, 512MiB, 1.5GB or 80% (settings are checked, never spliced raw).
+_MEMORY_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.IGNORECASE)
 
 
 class ConfigError(RuntimeError):
@@ -36,6 +42,16 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}.") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default}.") from exc
 
 
 def _service_day_start() -> time:
@@ -81,11 +97,21 @@ class Settings:
     sensor_resident_window_days: int = field(
         default_factory=lambda: _env_int("FLOW_SENSOR_RESIDENT_WINDOW_DAYS", 28)
     )
-    duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT", "4GB"))
+    duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or "4GB")
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))
     #: Seconds a writer waits for the warehouse file lock before giving up.
     lock_timeout_seconds: int = field(default_factory=lambda: _env_int("FLOW_LOCK_TIMEOUT_SECONDS", 600))
     webhook_url: str | None = field(default_factory=lambda: os.environ.get("FLOW_ALERT_WEBHOOK_URL") or None)
+    #: A re-delivery leaving fewer than this share of a source-day's loaded rows is refused
+    #: unless the operator allows the shrink (docs/reliability.md, "Shrinking re-deliveries").
+    min_reload_share: float = field(default_factory=lambda: _env_float("FLOW_MIN_RELOAD_SHARE", 0.5))
+    #: Largest delivered file (MB) read at all; bigger files are refused before parsing. The
+    #: parser holds a file's text and rows in memory: at 16 MB a POS export (310k rows) peaked
+    #: at 959 MiB and a sensor CSV (440k short rows) at 1,025 MiB (bench/ingest_benchmark.py),
+    #: so 14 MB keeps every kind under 1 GB; a declaration may set its own max_file_mb.
+    max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 14))
+    #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
+    backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
 
     def __post_init__(self) -> None:
         if self.landing_dir is None:
@@ -100,25 +126,52 @@ class Settings:
                                    ("FLOW_SENSOR_RESIDENT_MIN_DAYS", self.sensor_resident_min_days, 1)):
             if value < least:
                 raise ConfigError(f"{name}={value} must be at least {least}.")
+        if not _MEMORY_LIMIT.match(self.duckdb_memory_limit):
+            raise ConfigError(f"FLOW_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r} is not a size: "
+                              "set it to e.g. 4GB, 512MB or 80%.")
+        if not 1 <= self.duckdb_threads <= 256:
+            raise ConfigError(f"FLOW_DUCKDB_THREADS={self.duckdb_threads} must be between 1 and 256.")
+        if not 0.0 <= self.min_reload_share <= 1.0:
+            raise ConfigError(f"FLOW_MIN_RELOAD_SHARE={self.min_reload_share} must be between 0 and 1 "
+                              "(e.g. 0.5: refuse a re-delivery that keeps less than half of the loaded rows).")
+        if self.max_file_mb < 1:
+            raise ConfigError(f"FLOW_MAX_FILE_MB={self.max_file_mb} must be at least 1.")
+        if self.backups_kept < 1:
+            raise ConfigError(f"FLOW_BACKUPS_KEPT={self.backups_kept} must be at least 1.")
         if self.sensor_resident_window_days < self.sensor_resident_min_days:
             raise ConfigError(f"FLOW_SENSOR_RESIDENT_WINDOW_DAYS={self.sensor_resident_window_days} must be at least "
                               f"FLOW_SENSOR_RESIDENT_MIN_DAYS={self.sensor_resident_min_days}.")
 
     @property
     def hmac_key(self) -> bytes:
-        """The pseudonymisation key; refuses to fall back to the demo key in production."""
-        if self.hmac_key_env:
-            return self.hmac_key_env.encode("utf-8")
+        """The pseudonymisation key; outside demo mode refuses the public demo key, an empty
+        or blank key and any key under MIN_HMAC_KEY_BYTES (docs/operations.md)."""
         if self.demo_mode:
+            if self.hmac_key_env and self.hmac_key_env.strip():
+                return self.hmac_key_env.encode("utf-8")
             return DEMO_HMAC_KEY.encode("utf-8")
-        raise ConfigError(
-            "FLOW_HMAC_KEY is not set and FLOW_DEMO_MODE is off: set FLOW_HMAC_KEY to the "
-            "city's secret pseudonymisation key (see docs/operations.md) and run again."
-        )
+        key = self.hmac_key_env
+        if key is None or not key.strip():
+            raise ConfigError(
+                f"FLOW_HMAC_KEY is {'not set' if key is None else 'empty or blank'} and FLOW_DEMO_MODE is off: "
+                "set FLOW_HMAC_KEY to the city's secret pseudonymisation key (e.g. `openssl rand -hex 32`, "
+                "see docs/operations.md) and run again."
+            )
+        if key.strip() == DEMO_HMAC_KEY:
+            raise ConfigError("FLOW_HMAC_KEY is the public demo key and FLOW_DEMO_MODE is off: anyone could "
+                              "re-identify the pseudonyms; set the city's secret key (docs/operations.md).")
+        if len(key.encode("utf-8")) < MIN_HMAC_KEY_BYTES:
+            raise ConfigError(f"FLOW_HMAC_KEY is {len(key.encode('utf-8'))} bytes long and FLOW_DEMO_MODE is off: "
+                              f"use a key of at least {MIN_HMAC_KEY_BYTES} bytes (`openssl rand -hex 32` gives 64).")
+        return key.encode("utf-8")
 
     @property
     def temp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
 
 
 def get_settings() -> Settings:

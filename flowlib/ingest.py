@@ -23,8 +23,9 @@ import duckdb
 import pandas as pd
 
 from flowlib.config import Settings, get_settings
-from flowlib.parsing import FileRejected, RawFile, RowProblem, read_csv_file, read_json_file
-from flowlib.pseudonym import pseudonymise_many
+from flowlib.parsing import FileRejected, NestedValue, RawFile, RowProblem, printable, read_csv_file, read_json_file
+from flowlib.kinds import IDENTITY_BY_KIND
+from flowlib.pseudonym import key_fingerprint, pseudonymise_many
 from flowlib.sources import ColumnRule, SourceSpec
 from flowlib.warehouse import ensure_schema, transaction, writer
 
@@ -45,6 +46,11 @@ class IngestError(RuntimeError):
     """A delivery cannot be loaded; nothing was written. The message says what to do."""
 
 
+class ShrinkRefused(IngestError):
+    """A re-delivery would remove most of an already loaded source-day; nothing was written.
+    Not a producer's data error: the operator decides (``--allow-shrink`` / ``allow_shrink``)."""
+
+
 @dataclass
 class FileOutcome:
     file_name: str
@@ -63,6 +69,10 @@ class PartitionResult:
     outcome: str  # loaded | reloaded | unchanged | no_files
     files: list[FileOutcome] = field(default_factory=list)
     validation_results: list[dict] = field(default_factory=list)
+    #: accepted files not loaded because their content was already delivered (named in the log)
+    duplicates: list[FileOutcome] = field(default_factory=list)
+    #: (file, why) for files in the day's folder that the declaration does not load
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def rows_loaded(self) -> int:
@@ -78,6 +88,7 @@ class PartitionResult:
             "source": self.source, "service_date": self.service_date.isoformat() if self.service_date else None,
             "outcome": self.outcome, "files": len(self.files),
             "rows_loaded": self.rows_loaded, "rows_quarantined": self.rows_quarantined,
+            "duplicate_files": len(self.duplicates), "skipped_files": len(self.skipped),
         }
 
 
@@ -139,6 +150,34 @@ def _matches(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
     return values.map(lambda v: isinstance(v, str) and pattern.search(v) is not None).astype(bool)
 
 
+def _iso_one(value: object) -> datetime | None:
+    """One ISO 8601 value (extended or basic form, week dates, any offset or Z), or None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text[-1:] == "z":
+        text = text[:-1] + "Z"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _parse_iso(text: pd.Series, tz: str) -> pd.Series:
+    """Each value parsed on its own, so one odd form never decides how the others are read:
+    values with an offset are converted to JST, values without one are read in ``tz``."""
+    parsed = {v: _iso_one(v) for v in text.dropna().unique()}
+    aware = {v: d.astimezone(JST).replace(tzinfo=None) for v, d in parsed.items() if d is not None and d.tzinfo}
+    naive = {v: d for v, d in parsed.items() if d is not None and not d.tzinfo}
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
+    if aware:
+        out = out.where(~text.isin(list(aware)), pd.to_datetime(text.map(aware), errors="coerce").astype("datetime64[us]"))
+    if naive:
+        local = _local_to_jst(pd.to_datetime(text.map(naive), errors="coerce").astype("datetime64[us]"), tz)
+        out = out.where(~text.isin(list(naive)), local)
+    return out
+
+
 def _parse_timestamps(values: pd.Series, fmt: str, tz: str) -> pd.Series:
     """Naive JST timestamps. ISO 8601 values with an offset are converted to JST; values
     without one are read in the source's declared time zone (never silently as UTC).
@@ -146,14 +185,28 @@ def _parse_timestamps(values: pd.Series, fmt: str, tz: str) -> pd.Series:
     producer's clock: such values become NaT and the row is quarantined."""
     text = values.astype("object").where(values.notna(), None)
     if fmt == "iso8601":
-        has_offset = _matches(text, _ISO_OFFSET)
-        aware = pd.to_datetime(text.where(has_offset, None), format="ISO8601", errors="coerce", utc=True)
-        aware = aware.dt.tz_convert(JST).dt.tz_localize(None)
-        naive = _local_to_jst(pd.to_datetime(text.where(~has_offset, None), format="ISO8601", errors="coerce"), tz)
-        parsed = aware.where(has_offset, naive)
+        parsed = _parse_iso(text, tz)
     else:
         parsed = _local_to_jst(pd.to_datetime(text, format=fmt, errors="coerce"), tz)
     return parsed.where(~_matches(text, _LEAP_SECOND))
+
+
+def _convert(values: pd.Series, convert, what: str) -> tuple[pd.Series, pd.Series]:
+    """``convert`` over the column; if it raises (a form no one foresaw), value by value, so
+    the values that make it raise cost their rows only. Returns (result, error per row)."""
+    try:
+        return convert(values), pd.Series(None, index=values.index, dtype="object")
+    except Exception:  # noqa: BLE001 - any failure of a vectorised parse is retried per value
+        pass
+    results, errors = [], []
+    for index, value in values.items():
+        try:
+            results.append(convert(pd.Series([value], index=[index], dtype="object")).iloc[0])
+            errors.append(None)
+        except Exception as exc:  # noqa: BLE001 - this value is the bad record
+            results.append(None)
+            errors.append(f"{what} {str(value)[:60]!r} cannot be read ({type(exc).__name__})")
+    return pd.Series(results, index=values.index), pd.Series(errors, index=values.index, dtype="object")
 
 
 def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str,
@@ -176,6 +229,15 @@ def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str,
     for header in rule.headers[1:]:
         joined = joined + " " + frame[header].str.strip()
     return joined
+
+
+def _nested_cells(rule: ColumnRule, frame: pd.DataFrame) -> pd.Series:
+    """Rows where a header of this (single-value) rule holds a nested JSON object or list."""
+    mask = pd.Series(False, index=frame.index)
+    for header in rule.headers:
+        if header in frame:
+            mask |= frame[header].map(lambda v: isinstance(v, NestedValue)).astype(bool)
+    return mask
 
 
 def _list_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str) -> pd.Series:
@@ -226,14 +288,24 @@ def to_canonical(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str,
             unknown = mapped.map(lambda v: v is _UNMAPPED)
             flag(unknown, values.map(lambda v: f"unknown value {v!r} for {rule.target}"))
             values = mapped.where(~unknown, None)
+        nested = _nested_cells(rule, text)
+        if nested.any():
+            flag(nested, f"{rule.target}: a nested JSON object or list where one value is expected")
+            values = values.where(~nested, None)
         if col_type == "timestamp":
             fmt = rule.timestamp_format or "iso8601"
-            parsed = _parse_timestamps(values.astype("object").where(values.notna(), None), fmt, spec.timezone)
-            flag(values.notna() & parsed.isna(), f"unparseable {rule.target} (expected {fmt})")
+            parsed, errors = _convert(values.astype("object").where(values.notna(), None),
+                                      lambda v: _parse_timestamps(v, fmt, spec.timezone), rule.target)
+            flag(errors.notna(), errors)
+            parsed = pd.to_datetime(parsed, errors="coerce")
+            flag(values.notna() & parsed.isna() & errors.isna(), f"unparseable {rule.target} (expected {fmt})")
             out[rule.target] = parsed
         elif col_type in ("integer", "double"):
-            numbers = pd.to_numeric(values, errors="coerce")
-            flag(values.notna() & numbers.isna(), values.map(lambda v: f"{rule.target} {v!r} is not a number"))
+            numbers, errors = _convert(values, lambda v: pd.to_numeric(v, errors="coerce"), rule.target)
+            flag(errors.notna(), errors)
+            numbers = pd.to_numeric(numbers, errors="coerce")
+            flag(values.notna() & numbers.isna() & errors.isna(),
+                 values.map(lambda v: f"{rule.target} {v!r} is not a number"))
             infinite = numbers.notna() & (numbers.astype("float64").abs() == math.inf)
             flag(infinite, values.map(lambda v: f"{rule.target} {v!r} is not a finite number"))
             numbers = numbers.where(~infinite)
@@ -283,6 +355,11 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
     """Read, map, check and pseudonymise one file without touching the warehouse."""
     file_name = _rel(path, settings)
     size, sha = _file_digest(path)
+    cap_mb = spec.max_file_mb or settings.max_file_mb
+    if size > cap_mb * 1_000_000:
+        raise FileRejected(file_name, None, f"the file is {size / 1e6:,.1f} MB, above the {cap_mb:,} MB cap for "
+                                            f"source {spec.name} (max_file_mb in its declaration, else "
+                                            "FLOW_MAX_FILE_MB): split the export by day and facility, or raise the cap.")
     raw = _read(spec, path, file_name)
     notes = _check_headers(spec, raw, file_name)
     canonical, problems = to_canonical(spec, raw, file_name, path.stem, settings)
@@ -305,23 +382,113 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
     canonical = canonical[keep].reset_index(drop=True)
     canonical.insert(0, "service_date", _day_of_event(spec, canonical[spec.kind.event_time], settings))
 
-    duplicated = canonical.astype(str).duplicated(subset=list(spec.kind.columns), keep="first")
-    collapsed = 0
-    if duplicated.any():
-        if spec.duplicates == "collapse":
-            collapsed = int(duplicated.sum())
-            notes.append(f"collapsed {collapsed} repeated identical row(s)")
-        else:
-            problems += [RowProblem(int(n), "duplicate of an earlier row in the same file", "")
-                         for n in canonical.loc[duplicated, "line_number"]]
-        canonical = canonical[~duplicated].reset_index(drop=True)
-
     for id_column, key_column in spec.kind.personal_ids.items():
         canonical[id_column] = pseudonymise_many(canonical[id_column].tolist(), settings.hmac_key)
         canonical = canonical.rename(columns={id_column: key_column})
 
     outcome = FileOutcome(file_name, size, sha, raw.lines_read, len(canonical), len(problems), notes)
     return PreparedFile(outcome, canonical, problems, {r.line_number: r.fields for r in raw.records})
+
+
+def _content_columns(spec: SourceSpec) -> list[str]:
+    """Warehouse columns whose values come from the file's content, not from its name or
+    line numbers: what two copies of one export under different names have in common."""
+    derived = {rule.target for rule in spec.columns if rule.from_file_stem or rule.from_line_number}
+    return [spec.kind.personal_ids.get(c, c) for c in spec.kind.columns if c not in derived]
+
+
+def _row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    if frame.empty or not columns:
+        return pd.Series([], index=frame.index, dtype="uint64")
+    return pd.util.hash_pandas_object(frame[columns].astype(str), index=False)
+
+
+def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile], loaded_before: set[str] = frozenset()) -> dict[int, str]:
+    """Rows delivered more than once in one source-day, across all its files.
+
+    - A file all of whose rows (by content, its name and line numbers aside) are in another
+      file of the day is a second copy (renamed, re-encoded, a partial upload): it is not
+      loaded at all. Returns {index of the copy: name of the file it repeats}.
+    - Identical rows, in one file or across files, follow ``duplicates`` (quarantined or
+      collapsed), naming the line and file they repeat.
+    - Rows with the same identity (kinds.IDENTITY_BY_KIND) and other values follow
+      ``conflicts``: all quarantined (reject_conflict) or the last delivered kept (keep_last).
+    Never both loaded: downstream sums would count the event twice.
+    """
+    content = _content_columns(spec)
+    copies: dict[int, str] = {}
+    seen: list[tuple[int, set[int]]] = []
+    hashes = [set(_row_hashes(item.good, content).tolist()) for item in prepared]
+    # the biggest file first (a partial upload is a subset of the whole), then the file loaded
+    # before, then the shortest name: the copy left out is the stray one
+    order = sorted(range(len(prepared)), key=lambda i: (-len(hashes[i]), prepared[i].outcome.file_name not in
+                                                        loaded_before, len(prepared[i].outcome.file_name),
+                                                        prepared[i].outcome.file_name))
+    for index in order:
+        original = next((other for other, rows in seen if hashes[index] and hashes[index] <= rows), None)
+        if original is not None:
+            copies[index] = prepared[original].outcome.file_name
+            continue
+        seen.append((index, hashes[index]))
+    kept = [i for i in range(len(prepared)) if i not in copies]
+    if not kept:
+        return copies
+    columns = spec.kind.warehouse_columns
+    combined = pd.concat(
+        [prepared[i].good[columns + ["line_number"]].assign(_file=i) for i in kept], ignore_index=True)
+    if combined.empty:
+        return copies
+    combined["_row"] = _row_hashes(combined, columns).to_numpy()
+    identity = [spec.kind.personal_ids.get(c, c) for c in IDENTITY_BY_KIND.get(spec.kind.name, tuple(spec.kind.columns))]
+    combined["_identity"] = _row_hashes(combined, identity).to_numpy()
+
+    def where(row) -> str:
+        name = prepared[int(row["_file"])].outcome.file_name
+        return f"line {int(row['line_number'])} of {printable(name)}"
+
+    drop: dict[int, set[int]] = {}
+    problems: dict[int, list[RowProblem]] = {}
+    collapsed: dict[int, int] = {}
+    repeated = combined.duplicated("_row", keep="first")
+    if repeated.any():
+        first = combined[~repeated].drop_duplicates("_row").set_index("_row")
+        for _, row in combined[repeated].iterrows():
+            origin = first.loc[row["_row"]]
+            file_index, line = int(row["_file"]), int(row["line_number"])
+            drop.setdefault(file_index, set()).add(line)
+            if spec.duplicates == "collapse":
+                collapsed[file_index] = collapsed.get(file_index, 0) + 1
+            else:
+                same_file = int(origin["_file"]) == file_index
+                text = (f"duplicate of an earlier row in the same file (line {int(origin['line_number'])})"
+                        if same_file else f"duplicate of {where(origin)} (delivered twice)")
+                problems.setdefault(file_index, []).append(RowProblem(line, text, ""))
+        combined = combined[~repeated]
+    clashing = combined[combined.duplicated("_identity", keep=False)]
+    named = ", ".join(identity)
+    for _, group in clashing.groupby("_identity", sort=False):
+        group = group.sort_values(["_file", "line_number"])
+        last = group.iloc[-1]
+        for _, row in (group.iloc[:-1] if spec.conflicts == "keep_last" else group).iterrows():
+            file_index, line = int(row["_file"]), int(row["line_number"])
+            drop.setdefault(file_index, set()).add(line)
+            if spec.conflicts == "keep_last":
+                text = f"superseded by {where(last)}: same {named}, other values (conflicts: keep_last)"
+            else:
+                others = "; ".join(where(r) for _, r in group.iterrows()
+                                   if (int(r["_file"]), int(r["line_number"])) != (file_index, line))[:300]
+                text = (f"conflicting rows for the same {named} with different values ({others}); "
+                        "none is loaded (conflicts: reject_conflict)")
+            problems.setdefault(file_index, []).append(RowProblem(line, text, ""))
+    for file_index, lines in drop.items():
+        item = prepared[file_index]
+        item.good = item.good[~item.good["line_number"].isin(list(lines))].reset_index(drop=True)
+        item.quarantined.extend(problems.get(file_index, []))
+        if collapsed.get(file_index):
+            item.outcome.notes.append(f"collapsed {collapsed[file_index]} repeated identical row(s)")
+        item.outcome.rows_loaded = len(item.good)
+        item.outcome.rows_quarantined = len(item.quarantined)
+    return copies
 
 
 def validate_partition(spec: SourceSpec, service_date: date | None, prepared: list[PreparedFile],
@@ -343,7 +510,7 @@ def validate_partition(spec: SourceSpec, service_date: date | None, prepared: li
     combined["line_number"] = range(1, len(combined) + 1)
     label = (prepared[0].outcome.file_name if len(prepared) == 1
              else f"{spec.glob_for(service_date)} ({len(prepared)} files)")
-    report = validation.validate_frame(combined, spec.expectation_suite, file_name=label,
+    report = validation.validate_frame(combined, spec.expectation_suite, file_name=printable(label),
                                        known_ids=known_ids, trailing_median_rows=trailing_median_rows)
     if not report.success:
         raise FileRejected(label, None, " ".join(report.batch_failures) + _unknown_id_detail(spec, prepared, known_ids))
@@ -376,7 +543,8 @@ def _unknown_id_detail(spec: SourceSpec, prepared: list[PreparedFile], known_ids
     for item in prepared:
         unknown = item.good.loc[~item.good[column].isin(known_ids), column]
         if len(unknown):
-            offenders.append(f"{item.outcome.file_name} ({len(unknown)} rows, e.g. {sorted(set(unknown))[:3]})")
+            offenders.append(f"{printable(item.outcome.file_name)} ({len(unknown)} rows, "
+                             f"e.g. {[printable(v) for v in sorted(set(unknown))[:3]]})")
     return f" Unknown {column} values are in: {'; '.join(offenders)}." if offenders else ""
 
 
@@ -412,60 +580,123 @@ def _trailing_median_rows(con: duckdb.DuckDBPyConnection, spec: SourceSpec, serv
 
 
 def _last_loaded_files(con: duckdb.DuckDBPyConnection, source: str, service_date: date | None) -> set[tuple[str, str]]:
+    """(file, "sha256:key fingerprint") of the last successful load: the same files loaded
+    under another key count as changed (their pseudonyms are not this key's)."""
     rows = con.execute(
         """
         with last_load as (
             select max(loaded_at) as loaded_at from ops.load_log
             where source = ? and service_date is not distinct from ? and outcome in ('loaded', 'reloaded')
         )
-        select file_name, file_sha256 from ops.load_log
+        select file_name, file_sha256 || coalesce(':' || key_fingerprint, '') from ops.load_log
         where source = ? and service_date is not distinct from ? and loaded_at = (select loaded_at from last_load)
+          and outcome <> 'skipped'
         """,
         [source, service_date, source, service_date],
     ).fetchall()
     return {(name, sha) for name, sha in rows}
 
 
+def _loaded_rows(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date: date | None) -> int:
+    return con.execute(f"select count(*) from {spec.kind.table} where source = ? and (?::date is null or service_date = ?)",
+                       [spec.name, service_date, service_date]).fetchone()[0]
+
+
 def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Settings | None = None,
-                     *, force: bool = False) -> PartitionResult:
+                     *, force: bool = False, allow_shrink: bool = False) -> PartitionResult:
     """Load one source's delivery for one service day, atomically and idempotently.
 
     A source whose landing pattern names no day (a cumulative export such as a survey
     covering months) is loaded as a snapshot: ``service_date`` is None and each load
     replaces all of the source's rows, each row keeping its own service day.
+
+    Integrity at the door (docs/reliability.md): a file whose bytes or rows repeat another
+    of the day's files is not loaded again (named in the load log); hidden and temporary
+    files are named, not read; a re-delivery that would leave fewer than
+    FLOW_MIN_RELOAD_SHARE of the loaded rows is refused unless ``allow_shrink``; every
+    load records the fingerprint of the key its pseudonyms were made with.
     """
     settings = settings or get_settings()
     if (service_date is None) == spec.is_daily:
         raise ValueError(f"source {spec.name} is {'daily' if spec.is_daily else 'a snapshot'}: "
                          f"{'give' if spec.is_daily else 'do not give'} a service date.")
-    files = spec.files_for(settings.landing_dir, service_date)
+    fingerprint = key_fingerprint(settings.hmac_key)  # an unsafe key is refused before any file is read
+    scan = spec.scan(settings.landing_dir, service_date)
+    files = scan.accepted
     result = PartitionResult(spec.name, service_date, "no_files")
+    result.skipped = [(_rel(path, settings), why) for path, why in scan.skipped]
     if not files:
-        log.warning("%s: no delivery for %s under %s", spec.name, service_date, spec.glob_for(service_date))
+        log.warning("%s: no delivery for %s under %s%s", spec.name, service_date, spec.glob_for(service_date),
+                    "".join(f"; not loaded: {printable(name)} ({why})" for name, why in result.skipped))
         return result
     with writer(settings) as con:
         ensure_schema(con, settings)
-        current = {(_rel(p, settings), _file_digest(p)[1]) for p in files}
+        digests = {path: _file_digest(path) for path in files}
+        current = {(_rel(p, settings), f"{digests[p][1]}:{fingerprint}") for p in files}
         previous = _last_loaded_files(con, spec.name, service_date)
         if previous == current and not force:
             result.outcome = "unchanged"
             log.info("%s %s: same %d file(s) as the last load; nothing to do", spec.name, service_date, len(files))
             return result
+        names_loaded_before = {name for name, _ in previous}
+        by_content: dict[str, list[Path]] = {}
+        for path in files:
+            by_content.setdefault(digests[path][1], []).append(path)
+        unique: list[Path] = []
+        for sha, same in by_content.items():
+            # the copy kept is the one loaded before, else the shortest name ("x.csv", not "x (1).csv")
+            keep = min(same, key=lambda p: (_rel(p, settings) not in names_loaded_before, len(p.name), p.name))
+            unique.append(keep)
+            result.duplicates += [FileOutcome(
+                _rel(p, settings), digests[p][0], sha, 0, 0, 0,
+                [f"same content (sha256 {sha[:12]}...) as {_rel(keep, settings)}: not loaded again"])
+                for p in same if p != keep]
+        unique.sort()
         known = reference_ids(con, spec) if spec.check_reference_ids else None
         median = _trailing_median_rows(con, spec, service_date) if service_date is not None else None
+        loaded_before = _loaded_rows(con, spec, service_date)
+
+        def refuse_shrink(incoming: int) -> None:
+            if not loaded_before or allow_shrink or incoming >= settings.min_reload_share * loaded_before:
+                return
+            message = (f"Source {spec.name} for {service_date or 'its snapshot'}: the new delivery "
+                       f"({', '.join(printable(_rel(p, settings)) for p in files)}) would replace {loaded_before:,} loaded "
+                       f"rows by {incoming:,}, less than FLOW_MIN_RELOAD_SHARE={settings.min_reload_share:g} of them "
+                       "(an empty, header-only or truncated re-delivery?); nothing was changed: if the smaller "
+                       "delivery is right, re-run with --allow-shrink (CLI) or the allow_shrink param (DAG).")
+            _log_failure(con, spec, service_date, files, settings, message, fingerprint, outcome="refused")
+            raise ShrinkRefused(message)
+
         try:
-            prepared = [prepare_file(spec, path, service_date, settings) for path in files]
-            gx_result = validate_partition(spec, service_date, prepared, settings, known, median)
+            prepared = [prepare_file(spec, path, service_date, settings) for path in unique]
+            copies = resolve_repeats(spec, prepared, names_loaded_before)
+            for index, original in copies.items():
+                item = prepared[index].outcome
+                result.duplicates.append(FileOutcome(
+                    item.file_name, item.file_bytes, item.file_sha256, item.rows_read, 0, 0,
+                    [f"every row already delivered in {original}: not loaded again"]))
+            prepared = [item for index, item in enumerate(prepared) if index not in copies]
+            incoming = sum(item.outcome.rows_loaded for item in prepared)
+            refuse_shrink(incoming)
+            if incoming == 0 and loaded_before and allow_shrink:
+                gx_result = {}  # the operator confirmed the day is empty: nothing to validate
+            else:
+                gx_result = validate_partition(spec, service_date, prepared, settings, known, median)
         except FileRejected as exc:
-            _log_failure(con, spec, service_date, files, settings, str(exc))
+            _log_failure(con, spec, service_date, files, settings, str(exc), fingerprint)
             raise IngestError(f"Source {spec.name} ({spec.owner.email}) for {service_date}: {exc} "
                               "Nothing was loaded for this day; fix or replace the file and re-run the day.") from exc
+        refuse_shrink(sum(item.outcome.rows_loaded for item in prepared))
         result.outcome = "reloaded" if previous else "loaded"
-        _replace_partition(con, spec, service_date, prepared, result.outcome)
+        extra = [(item, "duplicate") for item in result.duplicates] + [
+            (FileOutcome(name, 0, "", 0, 0, 0, [f"{why} file in the landing folder: not loaded"]), "skipped")
+            for name, why in result.skipped]
+        _replace_partition(con, spec, service_date, prepared, result.outcome, fingerprint, extra)
     result.files = [p.outcome for p in prepared]
-    result.validation_results = [gx_result]
-    log.info("%s %s: %s, %d rows loaded, %d quarantined", spec.name, service_date, result.outcome,
-             result.rows_loaded, result.rows_quarantined)
+    result.validation_results = [gx_result] if gx_result else []
+    log.info("%s %s: %s, %d rows loaded, %d quarantined%s", spec.name, service_date, result.outcome,
+             result.rows_loaded, result.rows_quarantined,
+             f", {len(result.duplicates)} duplicate file(s) not loaded" if result.duplicates else "")
     return result
 
 
@@ -475,21 +706,26 @@ def _rel(path: Path, settings: Settings) -> str:
     return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else path.name
 
 
+_LOG_COLUMNS = ("source", "service_date", "file_name", "file_bytes", "file_sha256", "rows_read", "rows_loaded",
+                "rows_quarantined", "outcome", "message", "loaded_at", "key_fingerprint")
+
+
 def _log_failure(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date: date | None, files: list[Path],
-                 settings: Settings, message: str) -> None:
+                 settings: Settings, message: str, fingerprint: str, outcome: str = "failed") -> None:
     """Record the refused delivery in the load log (its own transaction; no data changes)."""
     now = datetime.now(JST).replace(tzinfo=None)
     with transaction(con):
         for path in files:
             size, sha = _file_digest(path)
             con.execute(
-                "insert into ops.load_log values (?, ?, ?, ?, ?, 0, 0, 0, 'failed', ?, ?)",
-                [spec.name, service_date, _rel(path, settings), size, sha, message, now],
+                f"insert into ops.load_log ({', '.join(_LOG_COLUMNS)}) values (?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?)",
+                [spec.name, service_date, _rel(path, settings), size, sha, outcome, message, now, fingerprint],
             )
 
 
 def _replace_partition(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date: date | None,
-                       prepared: list[PreparedFile], outcome: str) -> None:
+                       prepared: list[PreparedFile], outcome: str, fingerprint: str,
+                       extra: list[tuple[FileOutcome, str]] = ()) -> None:
     table = spec.kind.table
     columns = ["source", "service_date", *spec.kind.warehouse_columns, "file_name", "line_number"]
     frames = [p.good.assign(source=spec.name, file_name=p.outcome.file_name) for p in prepared]
@@ -507,13 +743,14 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service
     now = datetime.now(JST).replace(tzinfo=None)
     log_rows = pd.DataFrame(
         [
-            {"source": spec.name, "service_date": service_date, "file_name": p.outcome.file_name,
-             "file_bytes": p.outcome.file_bytes, "file_sha256": p.outcome.file_sha256,
-             "rows_read": p.outcome.rows_read, "rows_loaded": p.outcome.rows_loaded,
-             "rows_quarantined": p.outcome.rows_quarantined, "outcome": outcome,
-             "message": "; ".join(p.outcome.notes) or None, "loaded_at": now}
-            for p in prepared
-        ]
+            {"source": spec.name, "service_date": service_date, "file_name": p.file_name,
+             "file_bytes": p.file_bytes, "file_sha256": p.file_sha256,
+             "rows_read": p.rows_read, "rows_loaded": p.rows_loaded,
+             "rows_quarantined": p.rows_quarantined, "outcome": file_outcome,
+             "message": "; ".join(p.notes) or None, "loaded_at": now, "key_fingerprint": fingerprint}
+            for p, file_outcome in [(item.outcome, outcome) for item in prepared] + list(extra)
+        ],
+        columns=list(_LOG_COLUMNS),
     )
     with transaction(con):
         partition = "source = ? and (?::date is null or service_date = ?)"

@@ -86,3 +86,12 @@ KINDS: dict[str, Kind] = {
 #: GX suite per kind (one suite per canonical table)
 SUITE_BY_KIND = {"entry_log": "entry_log", "wifi_ap_count": "wifi_ap_count",
                  "wifi_sensor": "wifi_sensor", "survey": "survey_response"}
+
+#: The columns that identify one event of a kind (canonical input columns). Two rows of one
+#: delivery with the same identity but other values differ in what they claim happened: they
+#: follow the declaration's ``conflicts`` rule, never both loaded (nor summed downstream).
+#: A kind missing here identifies a row by all its columns (only exact repeats are caught).
+IDENTITY_BY_KIND = {"entry_log": ("facility_id", "entered_at", "card_id"),
+                    "wifi_ap_count": ("ap_id", "bin_start", "bin_minutes"),
+                    "wifi_sensor": ("facility_id", "detected_at", "device_id"),
+                    "survey": ("response_id",)}

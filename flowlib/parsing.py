@@ -32,6 +32,16 @@ _NUL_PROBLEM = "NUL bytes in the line (binary or corrupt data)"
 _DEEP_JSON = "nested more deeply than the JSON reader allows (a recursion bomb, not an export)"
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def printable(name: str) -> str:
+    """A file name (or any producer text) safe to put in a log line or an alert: control,
+    line-separator and bidi characters are written as escapes, so a name cannot forge a log
+    line, cut an alert at a newline, or reorder what the operator reads."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)
+
+
 class FileRejected(ValueError):
     """The whole file cannot be loaded; the message names the file, line and problem."""
 
@@ -39,8 +49,13 @@ class FileRejected(ValueError):
         self.file_name = file_name
         self.line = line
         self.problem = problem
-        where = f"{file_name}, line {line}" if line else file_name
+        where = f"{printable(file_name)}, line {line}" if line else printable(file_name)
         super().__init__(f"{where}: {problem}")
+
+
+class NestedValue(str):
+    """A JSON object or list met where a record's field should hold one value: kept as its
+    JSON text, and marked so that a single-value column quarantines the row."""
 
 
 @dataclass
@@ -180,6 +195,19 @@ def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
         nonlocal reader, base, consumed
         reader, base, consumed = _csv_reader(lines, after_line), after_line, 0
 
+    def resync(first: int, reason: str, raw: str) -> None:
+        """A quote broke the record starting at ``first``: go on at the next line that reads
+        as a record of the header's width on its own. The lines skipped on the way (the rest
+        of a runaway quoted text) belong to this one bad record, never one problem each."""
+        resume = first + 1
+        while resume <= len(lines) and not _starts_record(lines, resume, len(headers)):
+            resume += 1
+        if resume - 1 > first:
+            reason += f" (lines {first}-{resume - 1} set aside as one record)"
+        result.lines_read += 1
+        result.problems.append(RowProblem(first, reason, raw))
+        restart(resume - 1)
+
     while True:
         first = base + consumed + 1
         try:
@@ -187,9 +215,7 @@ def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
         except StopIteration:
             break
         except csv.Error as exc:
-            result.lines_read += 1
-            result.problems.append(RowProblem(first, f"unreadable CSV: {exc}", ""))
-            restart(first)
+            resync(first, f"unreadable CSV: {exc}", lines[first - 1].rstrip("\r\n")[:500] if first <= len(lines) else "")
             continue
         consumed = reader.line_num
         last = min(base + consumed, len(lines))
@@ -197,53 +223,70 @@ def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
         if first > len(lines):
             break  # the end-of-file marker on its own
         if any("\x00" in cell for cell in row):
-            result.lines_read += 1
-            result.problems.append(RowProblem(
-                first, "a quote opened in this line is never closed (the rest of the file would be "
-                       "read as one field); the line is set aside and reading goes on with the next line",
-                lines[first - 1].rstrip("\r\n")[:500]))
-            restart(first)
+            resync(first, "a quote opened in this line is never closed (the rest of the file would be "
+                          "read as one field); reading goes on with the next line that is a whole record",
+                   lines[first - 1].rstrip("\r\n")[:500])
             continue
         if not row or (len(row) == 1 and not row[0].strip()):
             if first in bad_lines:
                 result.lines_read += 1
                 result.problems.append(RowProblem(first, bad_lines[first], ""))
             continue
-        result.lines_read += 1
         damaged = [n for n in range(first, last + 1) if n in bad_lines]
         if damaged:
+            result.lines_read += 1
             result.problems.append(RowProblem(first, bad_lines[damaged[0]] if first in bad_lines
                                               else f"line {damaged[0]} of the record: {bad_lines[damaged[0]]}",
-                                              ",".join(row)))
+                                              ",".join(row)[:500]))
             continue
         if [cell.strip() for cell in row] == headers:
+            result.lines_read += 1
             result.problems.append(RowProblem(first, "the header line repeated in the middle of the file "
                                                      "(two exports concatenated?)", ""))
             continue
         if len(row) != len(headers):
             if spans_lines:
-                reason = (f"expected {len(headers)} fields, found {len(row)} in a record running over lines "
-                          f"{first}-{last} (a quote is not closed where the line ends); the line is set aside "
-                          "and reading goes on with the next line")
-                result.problems.append(RowProblem(first, reason, lines[first - 1].rstrip("\r\n")[:500]))
-                restart(first)
+                resync(first, f"expected {len(headers)} fields, found {len(row)} in a record running over lines "
+                              f"{first}-{last} (a quote is not closed where the line ends); reading goes on with "
+                              "the next line that is a whole record", lines[first - 1].rstrip("\r\n")[:500])
                 continue
+            result.lines_read += 1
             truncated = last == len(lines) and not _ending(lines[-1])
             reason = (f"expected {len(headers)} fields, found {len(row)}"
                       + (" (the file ends mid-line: truncated delivery)" if truncated else ""))
-            result.problems.append(RowProblem(first, reason, dict(zip(headers, row))))
+            result.problems.append(RowProblem(first, reason, dict(zip(headers, row[: len(headers)]))))
             continue
+        result.lines_read += 1
         result.records.append(RawRecord(first, dict(zip(headers, row))))
     return result
+
+
+#: A record may run over at most this many physical lines (a quoted free text with line
+#: breaks); a quote that runs on longer is a broken record, not an answer.
+MAX_RECORD_LINES = 200
+
+
+def _starts_record(lines: list[str], number: int, width: int) -> bool:
+    """True when physical line ``number`` (1-based) begins a well-formed record of ``width``
+    fields that ends within MAX_RECORD_LINES lines."""
+    window = lines[number - 1: number - 1 + MAX_RECORD_LINES]
+    if not window or not window[0].strip():
+        return False
+    try:
+        row = next(csv.reader(iter(window + [_END_OF_FILE]), strict=False))
+    except (csv.Error, StopIteration):
+        return False
+    return len(row) == width and not any("\x00" in cell for cell in row)
 
 
 def _stringify(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "1" if value else "0"
+        # a JSON true/false is not a count: "true" fails a number column, passes a flag
+        return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
+        return NestedValue(json.dumps(value, ensure_ascii=False))
     return str(value)
 
 

@@ -40,8 +40,9 @@ def resolve_service_dates(logical_date: datetime | None, first: str | None = Non
     return [(local.date() - timedelta(days=1)).isoformat()]
 
 
-def prepare_warehouse(settings: Settings | None = None) -> dict[str, int]:
-    """Create the warehouse tables and reload reference data from geo/."""
+def prepare_warehouse(settings: Settings | None = None, *, report_unclaimed: bool = True) -> dict[str, int]:
+    """Create the warehouse tables and reload reference data from geo/; alert on landing
+    files no declaration loads (off for a single-source CLI load)."""
     from flowlib.models import build_views
     from flowlib.reference import load_reference
     from flowlib.warehouse import ensure_schema, writer
@@ -51,7 +52,25 @@ def prepare_warehouse(settings: Settings | None = None) -> dict[str, int]:
         ensure_schema(con, settings)
         counts = load_reference(con, settings)
         build_views(con, settings)
+    if report_unclaimed:
+        report_unclaimed_files(settings)
     return counts
+
+
+def report_unclaimed_files(settings: Settings | None = None) -> list[str]:
+    """Alert on files in the landing folder that no declaration loads or reports."""
+    from flowlib.parsing import printable
+    from flowlib.sources import unclaimed_files
+
+    settings = settings or get_settings()
+    root = settings.landing_dir.resolve()
+    names = [p.relative_to(root).as_posix() for p in unclaimed_files(load_registry(settings), settings.landing_dir)]
+    if names:
+        shown = ", ".join(printable(n) for n in names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        notify("unclaimed_files", f"{len(names)} file(s) in the landing folder match no source declaration and are "
+                                  f"never loaded: {shown}; move them where their feed's declaration expects them, "
+                                  "or declare the feed (docs/adding-a-source.md).", {"files": len(names)})
+    return names
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -66,7 +85,7 @@ def _results_dir(settings: Settings) -> Path:
 
 
 def ingest_source(source_name: str, service_dates: list[str], settings: Settings | None = None,
-                  *, force: bool = False) -> list[dict]:
+                  *, force: bool = False, allow_shrink: bool = False) -> list[dict]:
     """Load one source for each day; GX results are kept on disk for the Data Docs.
 
     ``force`` reloads even unchanged files (after an HMAC key rotation, or a fix to a
@@ -74,12 +93,23 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
     """
     from flowlib.ingest import ingest_partition
 
+    from flowlib.parsing import printable
+    from flowlib.sources import lookup
+
     settings = settings or get_settings()
-    spec = load_registry(settings)[source_name]
+    spec = lookup(load_registry(settings), source_name, settings)
     summaries = []
     days: list[str | None] = list(service_dates) if spec.is_daily else [None]
     for day in days:
-        result = ingest_partition(spec, date.fromisoformat(day) if day else None, settings, force=force)
+        result = ingest_partition(spec, date.fromisoformat(day) if day else None, settings, force=force,
+                                  allow_shrink=allow_shrink)
+        if result.duplicates or result.skipped:
+            named = [f"{printable(f.file_name)} ({'; '.join(f.notes)})" for f in result.duplicates]
+            named += [f"{printable(name)} ({why} file)" for name, why in result.skipped]
+            notify("files_not_loaded", f"{source_name} {day or 'snapshot'}: {len(named)} file(s) not loaded: "
+                                       f"{', '.join(named)[:1500]}; remove them from the landing folder if they "
+                                       "are stray copies, or re-deliver them complete.",
+                   {"source": source_name, "service_date": day, "owner": spec.owner.email})
         if result.outcome == "no_files":
             notify("late_data", f"{source_name}: no delivery for service day {day} "
                                 f"(expected {spec.glob_for(date.fromisoformat(day) if day else None)}); "
@@ -102,15 +132,20 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
 
     from flowlib.indicator_mart import build_indicator, export_indicator_csv
 
+    from flowlib.keys import check_one_key
+    from flowlib.warehouse import backup
+
     settings = settings or get_settings()
     built = {}
     with writer(settings) as con:
+        check_one_key(con, settings)
         for day in service_dates:
             built[day] = build_day(con, date.fromisoformat(day), settings)
             log.info("marts for %s built: %s", day, built[day])
         # The KPI's periods (month, quarter, fiscal year) span days, so it is rebuilt whole.
         built["indicator"] = build_indicator(con, settings)
         export_indicator_csv(con, settings.dashboards_dir / "exports")
+    log.info("warehouse backed up to %s", backup(settings))
     return built
 
 
@@ -143,12 +178,13 @@ def publish_dashboards(service_dates: list[str] | None = None, settings: Setting
     return str(index)
 
 
-def run_all(service_dates: list[str], settings: Settings | None = None, *, force: bool = False) -> str:
+def run_all(service_dates: list[str], settings: Settings | None = None, *, force: bool = False,
+            allow_shrink: bool = False) -> str:
     """The whole night without Airflow (CLI, tests, benchmarks): same steps, same order."""
     settings = settings or get_settings()
     prepare_warehouse(settings)
     for name in load_registry(settings):
-        ingest_source(name, service_dates, settings, force=force)
+        ingest_source(name, service_dates, settings, force=force, allow_shrink=allow_shrink)
     build_marts(service_dates, settings)
     build_data_docs(settings)
     return publish_dashboards(None, settings)

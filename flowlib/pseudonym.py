@@ -33,3 +33,19 @@ def pseudonymise_many(values: Iterable[str | None], key: bytes) -> list[str | No
             cache[value] = hashed
         out.append(hashed)
     return out
+
+
+#: What the key fingerprint is an HMAC of: a fixed, public label. The fingerprint tells two
+#: keys apart without revealing either. (Guessing a key from it is exactly as hard as
+#: guessing it from any pseudonym, which is why short keys are refused in config.py.)
+FINGERPRINT_LABEL = b"nagasaki-tourism-flow/key-fingerprint/v1"
+FINGERPRINT_HEX_LENGTH = 16
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short keyed fingerprint of the pseudonymisation key, recorded per load.
+
+    HMAC(key, fixed label), truncated to 64 bits: equal keys give equal fingerprints, the
+    key cannot be recovered from it, and 64 bits are plenty to tell a handful of keys apart.
+    """
+    return hmac.digest(key, FINGERPRINT_LABEL, "sha256").hex()[:FINGERPRINT_HEX_LENGTH]

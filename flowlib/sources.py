@@ -8,8 +8,9 @@ small YAML files, never data.
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,60 @@ Format = Literal["csv", "json", "jsonl"]
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 _DATE_TOKEN = re.compile(r"\{service_date(?::([^}]+))?\}")
+#: Names that uploaders, browsers and editors give files that are not finished deliveries.
+DEFAULT_TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".filepart",
+                              ".swp", ".bak", "~")
+ConflictRule = Literal["reject_conflict", "keep_last"]
+
+
+@dataclass(frozen=True)
+class FileAcceptance:
+    """Which file names in a landing folder a declaration loads (docs/adding-a-source.md).
+
+    A name is judged in this order: hidden (starts with ``.``) -> skipped; temporary (ends
+    with one of ``temporary_suffixes``, case-insensitive, or starts with ``~$``) -> skipped;
+    matching the landing pattern (the extension compared case-insensitively when
+    ``extension_case`` is ``any``) -> loaded; anything else in the folder -> reported as
+    unclaimed. Skipped and unclaimed files are named in the load log and the alert.
+    """
+
+    extension_case: Literal["any", "exact"] = "any"
+    temporary_suffixes: tuple[str, ...] = DEFAULT_TEMPORARY_SUFFIXES
+
+    def verdict(self, name: str, pattern: str) -> str:
+        """``load``, ``hidden``, ``temporary`` or ``unmatched`` for one file name."""
+        if name.startswith("."):
+            return "hidden"
+        lowered = name.lower()
+        if lowered.startswith("~$") or any(lowered.endswith(suffix.lower()) for suffix in self.temporary_suffixes):
+            return "temporary"
+        candidate = name
+        if self.extension_case == "any" and "." in name:
+            stem, _, extension = name.rpartition(".")
+            pat_stem, _, pat_extension = pattern.rpartition(".")
+            if pat_extension and pat_extension.lower() == extension.lower():
+                candidate = f"{stem}.{pat_extension}"
+        return "load" if fnmatch.fnmatchcase(candidate, pattern) else "unmatched"
+
+    def undecorated(self, name: str) -> str:
+        """The name without a leading hidden dot, an Office ``~$`` or a temporary suffix."""
+        name = name.lstrip(".").removeprefix("~$")
+        changed = True
+        while changed:
+            changed = False
+            for suffix in self.temporary_suffixes:
+                if name.lower().endswith(suffix.lower()) and len(name) > len(suffix):
+                    name, changed = name[: -len(suffix)], True
+        return name
+
+
+@dataclass
+class LandingScan:
+    """A landing folder as a declaration sees it for one service day."""
+
+    accepted: list[Path] = field(default_factory=list)
+    #: (path, why it is not loaded): hidden, temporary (a partial upload) or unmatched
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
 class SourceDeclarationError(ValueError):
@@ -77,6 +132,13 @@ class SourceSpec:
     #: "quarantine" repeated identical rows, or "collapse" them (a sensor logs several
     #: probes of one device in the same second); collapsed rows are counted in the load log.
     duplicates: Literal["quarantine", "collapse"] = "quarantine"
+    #: Rows of one delivery with the same identity (kinds.IDENTITY_BY_KIND: the same card at
+    #: the same facility and second, the same access point and bin, ...) but different values:
+    #: quarantine them all ("reject_conflict") or load the last one delivered ("keep_last").
+    conflicts: ConflictRule = "reject_conflict"
+    accept: FileAcceptance = FileAcceptance()
+    #: Files above this size (MB) are refused before they are read; None = FLOW_MAX_FILE_MB.
+    max_file_mb: int | None = None
 
     @property
     def producer_headers(self) -> list[str]:
@@ -102,15 +164,75 @@ class SourceSpec:
 
     def files_for(self, landing_dir: Path, service_date: date | None) -> list[Path]:
         """Delivered files of one service day, sorted for a deterministic load order."""
+        return self.scan(landing_dir, service_date).accepted
+
+    def scan(self, landing_dir: Path, service_date: date | None) -> LandingScan:
+        """Every file in the folder(s) of one service day, judged by ``accept``.
+
+        Files not loaded are reported when the folder holds only this day's files, or when
+        their name without the hidden dot or temporary suffix is this day's file name.
+        """
         root = landing_dir.resolve()
-        found = sorted(p for p in root.glob(self.glob_for(service_date)) if p.is_file())
-        for path in found:
-            if not path.resolve().is_relative_to(root):
-                raise SourceDeclarationError(
-                    f"source {self.name}: {path} resolves outside the landing folder {root}; "
-                    "refusing to read it."
-                )
-        return found
+        folder_glob, _, name_pattern = self.glob_for(service_date).rpartition("/")
+        folders = sorted(root.glob(folder_glob)) if folder_glob else [root]
+        daily_folder = bool(_DATE_TOKEN.search(self.landing.rpartition("/")[0]))
+        result = LandingScan()
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if not path.is_file():
+                    continue
+                if not path.resolve().is_relative_to(root):
+                    raise SourceDeclarationError(
+                        f"source {self.name}: {path} resolves outside the landing folder {root}; "
+                        "refusing to read it."
+                    )
+                verdict = self.accept.verdict(path.name, name_pattern)
+                if verdict == "load":
+                    result.accepted.append(path)
+                elif daily_folder or _matches_loosely(self.accept.undecorated(path.name), name_pattern):
+                    result.skipped.append((path, verdict))
+        return result
+
+    def claims(self, relative: str) -> bool:
+        """True when a landing-relative path is one this source loads or reports (any day)."""
+        folder_glob, _, name_pattern = self.glob_for(None).rpartition("/")
+        parent, _, name = relative.rpartition("/")
+        parts, pattern_parts = parent.split("/") if parent else [], folder_glob.split("/") if folder_glob else []
+        if len(parts) != len(pattern_parts) or not all(
+                fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, pattern_parts)):
+            return False
+        daily_folder = bool(_DATE_TOKEN.search(self.landing.rpartition("/")[0]))
+        return daily_folder or re.fullmatch(_name_regex(self.landing.rpartition("/")[2]),
+                                            self.accept.undecorated(name), re.IGNORECASE) is not None
+
+
+_STRFTIME_WIDTHS = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{2}", "d": r"\d{2}", "j": r"\d{3}", "H": r"\d{2}",
+                    "M": r"\d{2}", "S": r"\d{2}"}
+
+
+def _name_regex(segment: str) -> str:
+    """A regex for the file names a landing segment takes on any day: the date token
+    becomes the digits of its format, so ``2026-11-03 (1).json`` is no day's file."""
+    def literal(text: str) -> str:
+        return "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in text)
+
+    def date_part(fmt: str) -> str:
+        return re.sub(r"%(.)|([^%]+)", lambda m: _STRFTIME_WIDTHS.get(m.group(1), ".+") if m.group(1)
+                      else re.escape(m.group(2)), fmt)
+
+    out, position = "", 0
+    for match in _DATE_TOKEN.finditer(segment):
+        out += literal(segment[position:match.start()]) + date_part(match.group(1) or "%Y-%m-%d")
+        position = match.end()
+    return out + literal(segment[position:])
+
+
+def _matches_loosely(name: str, pattern: str) -> bool:
+    """The pattern would take the name if case were ignored (e.g. ``DEJIMA.CSV`` under
+    ``extension_case: exact``): such a file is named, not ignored."""
+    return fnmatch.fnmatch(name.lower(), pattern.lower())
 
 
 def _fail(path: Path, message: str) -> SourceDeclarationError:
@@ -158,6 +280,35 @@ def _parse_rule(path: Path, target: str, raw: Any, kind: Kind) -> ColumnRule:
     )
 
 
+def _acceptance(path: Path, raw: object) -> FileAcceptance:
+    if raw is None:
+        return FileAcceptance()
+    if not isinstance(raw, dict) or set(raw) - {"extension_case", "temporary_suffixes"}:
+        raise _fail(path, "accept must be a mapping with extension_case (any | exact) and/or "
+                          "temporary_suffixes (a list such as ['.tmp', '.part', '~']).")
+    case = raw.get("extension_case", "any")
+    if case not in ("any", "exact"):
+        raise _fail(path, f"accept.extension_case must be any or exact, not {case!r}.")
+    suffixes = raw.get("temporary_suffixes", list(DEFAULT_TEMPORARY_SUFFIXES))
+    if not isinstance(suffixes, list) or not all(isinstance(x, str) and x for x in suffixes):
+        raise _fail(path, "accept.temporary_suffixes must be a list of non-empty suffixes.")
+    return FileAcceptance(case, tuple(suffixes))
+
+
+def _conflict_rule(path: Path, value: object) -> ConflictRule:
+    if value not in ("reject_conflict", "keep_last"):
+        raise _fail(path, f"conflicts must be reject_conflict or keep_last, not {value!r}.")
+    return value  # type: ignore[return-value]
+
+
+def _max_file_mb(path: Path, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(path, f"max_file_mb must be a whole number of megabytes (at least 1), not {value!r}.")
+    return value
+
+
 def _duplicates_policy(path: Path, value: object) -> Literal["quarantine", "collapse"]:
     if value not in ("quarantine", "collapse"):
         raise _fail(path, f"duplicates must be quarantine or collapse, not {value!r}.")
@@ -169,7 +320,7 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
     try:
         doc = yaml.safe_load(text if text is not None else path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise _fail(path, f"is not valid YAML: {exc}") from exc
+        raise _fail(path, f"is not valid YAML: {' '.join(str(exc).split())}") from exc  # one line
     if not isinstance(doc, dict):
         raise _fail(path, "must be a YAML mapping.")
     required = ("name", "kind", "owner", "landing", "format", "encoding", "columns")
@@ -227,7 +378,53 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
         expectation_suite=suite, records_path=doc.get("records_path"), declared_in=path,
         check_reference_ids=bool(doc.get("check_reference_ids", True)),
         duplicates=_duplicates_policy(path, doc.get("duplicates", "quarantine")),
+        conflicts=_conflict_rule(path, doc.get("conflicts", "reject_conflict")),
+        accept=_acceptance(path, doc.get("accept")),
+        max_file_mb=_max_file_mb(path, doc.get("max_file_mb")),
     )
+
+
+class UnknownSource(KeyError):
+    """A source name no declaration in the sources folder carries."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def lookup(registry: dict[str, SourceSpec], name: str, settings: Settings | None = None) -> SourceSpec:
+    """The named declaration, or one sentence saying where it is and how to load it."""
+    if name in registry:
+        return registry[name]
+    settings = settings or get_settings()
+    examples = settings.project_root / "sources" / "examples"
+    hint = ""
+    for path in sorted(examples.glob("*.yaml")) if examples.is_dir() else []:
+        try:
+            if parse_declaration(path).name == name:
+                hint = (f" It is declared in {path.relative_to(settings.project_root)}, an example that is not "
+                        f"scheduled: load it with `FLOW_SOURCES_DIR={examples} python -m flowlib ingest {name} ...` "
+                        "(or move the file into sources/ to run it nightly).")
+                break
+        except SourceDeclarationError:
+            continue
+    raise UnknownSource(f"unknown source {name!r}: no declaration in {settings.sources_dir} has that name "
+                        f"(known: {', '.join(sorted(registry)) or 'none'}).{hint}")
+
+
+def unclaimed_files(registry: dict[str, SourceSpec], landing_dir: Path) -> list[Path]:
+    """Files in the landing folder that lie in no declaration's folders: never loaded by
+    anything, so they are reported (a misnamed folder, a new feed nobody declared)."""
+    root = landing_dir.resolve()
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(root).as_posix()
+        if not any(spec.claims(relative) for spec in registry.values()):
+            found.append(path)
+    return found
 
 
 def load_registry(settings: Settings | None = None, sources_dir: Path | None = None) -> dict[str, SourceSpec]:

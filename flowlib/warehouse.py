@@ -9,10 +9,13 @@ back on any error, leaving the warehouse as it was).
 from __future__ import annotations
 
 import logging
+import os
 import random
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -22,17 +25,36 @@ from flowlib.config import Settings, get_settings
 log = logging.getLogger(__name__)
 
 _LOCK_MESSAGES = ("Conflicting lock", "Could not set lock", "database is locked")
+#: What DuckDB says when the file's bytes are damaged (bad header, checksum, short file).
+_CORRUPTION_MESSAGES = ("not a valid DuckDB database file", "Corrupt database file", "Could not read enough bytes",
+                        "does not match stored checksum", "Failed to load metadata")
+BACKUP_PREFIX = "warehouse-"
 
 
 class WarehouseBusy(RuntimeError):
     """Another process held the warehouse lock for longer than the configured wait."""
 
 
+class WarehouseCorrupt(RuntimeError):
+    """The warehouse file is damaged; the message says how to restore it."""
+
+
+def corruption(exc: BaseException, path: Path) -> WarehouseCorrupt | None:
+    """The one-sentence error for a DuckDB error that means a damaged file, else None."""
+    text = str(exc)
+    if not isinstance(exc, duckdb.Error) or not any(marker in text for marker in _CORRUPTION_MESSAGES):
+        return None
+    first = text.splitlines()[0][:200] if text else type(exc).__name__
+    return WarehouseCorrupt(f"The warehouse {path} is damaged ({first}); restore the last nightly backup with "
+                            "`python -m flowlib restore` (docs/operations.md) and re-run the days since that backup.")
+
+
 def _configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     settings.temp_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
-    con.execute(f"set threads = {int(settings.duckdb_threads)}")
-    con.execute(f"set temp_directory = '{settings.temp_dir.as_posix()}'")
+    # Values are bound as parameters (and checked in config.py), never spliced into SQL.
+    con.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
+    con.execute("set threads = ?", [int(settings.duckdb_threads)])
+    con.execute("set temp_directory = ?", [settings.temp_dir.as_posix()])
     con.execute("set timezone = 'Asia/Tokyo'")
 
 
@@ -48,8 +70,11 @@ def connect(settings: Settings | None = None, *, read_only: bool = False) -> duc
             con = duckdb.connect(str(path), read_only=read_only and path.exists())
             _configure(con, settings)
             return con
-        except duckdb.IOException as exc:
-            if not any(marker in str(exc) for marker in _LOCK_MESSAGES):
+        except duckdb.Error as exc:
+            damaged = corruption(exc, path)
+            if damaged is not None:
+                raise damaged from exc
+            if not isinstance(exc, duckdb.IOException) or not any(marker in str(exc) for marker in _LOCK_MESSAGES):
                 raise
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
@@ -110,3 +135,80 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, settings: Settings | None = No
         for ddl_file in sorted(ddl_dir.glob("*.sql")):
             for statement in split_statements(ddl_file.read_text(encoding="utf-8")):
                 con.execute(statement)
+
+
+def _table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_type = 'BASE TABLE' order by 1, 2"
+    ).fetchall()
+    return [f'"{schema}"."{name}"' for schema, name in rows]
+
+
+def verify(path: Path) -> dict[str, int]:
+    """Open a warehouse file read-only and read every value of every table (so every block's
+    checksum is checked); rows per table. Raises WarehouseCorrupt when the file is damaged."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return {table: con.execute(f"select count(*), sum(hash(t)) from {table} as t").fetchone()[0]
+                    for table in _table_names(con)}
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        damaged = corruption(exc, path)
+        if damaged is not None:
+            raise damaged from exc
+        raise
+
+
+def backup(settings: Settings | None = None, *, label: str | None = None) -> Path:
+    """Copy the warehouse into data/backups after a checkpoint, verify the copy, keep the
+    newest FLOW_BACKUPS_KEPT. The copy is taken under the write lock, so no load is half in it."""
+    settings = settings or get_settings()
+    folder = settings.backups_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = label or datetime.now().strftime("%Y%m%dT%H%M%S")
+    target = folder / f"{BACKUP_PREFIX}{stamp}.duckdb"
+    partial = folder / f".{target.name}.partial"
+    with writer(settings) as con:
+        con.execute("checkpoint")
+        shutil.copyfile(settings.warehouse_path, partial)
+    verify(partial)
+    os.replace(partial, target)
+    for old in list_backups(settings)[settings.backups_kept:]:
+        old.unlink()
+    return target
+
+
+def list_backups(settings: Settings | None = None) -> list[Path]:
+    """Backups, newest first."""
+    settings = settings or get_settings()
+    return sorted(settings.backups_dir.glob(f"{BACKUP_PREFIX}*.duckdb"), reverse=True)
+
+
+def restore(settings: Settings | None = None, source: Path | None = None) -> tuple[Path, Path | None]:
+    """Put a verified backup (the newest unless named) in place of the warehouse; the damaged
+    file is kept beside it as ``<name>.damaged-<time>`` for inspection. Returns (backup, kept)."""
+    settings = settings or get_settings()
+    candidates = [source] if source is not None else list_backups(settings)
+    if not candidates:
+        raise FileNotFoundError(f"no backup in {settings.backups_dir}: nothing to restore from; rebuild the "
+                                "warehouse by re-running the history (docs/operations.md).")
+    chosen = candidates[0]
+    if not chosen.is_file():
+        raise FileNotFoundError(f"the backup {chosen} does not exist; `ls {settings.backups_dir}` lists them.")
+    verify(chosen)
+    target = settings.warehouse_path
+    kept = None
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    if target.exists():
+        kept = target.with_name(f"{target.name}.damaged-{stamp}")
+        os.replace(target, kept)
+    wal = target.with_name(target.name + ".wal")
+    if wal.exists():
+        os.replace(wal, wal.with_name(f"{wal.name}.damaged-{stamp}"))
+    partial = target.with_name(f".{target.name}.restoring")
+    shutil.copyfile(chosen, partial)
+    os.replace(partial, target)
+    return chosen, kept

@@ -163,7 +163,7 @@ def test_duplicated_rows_keep_the_first(settings, landing):
     write_pos_b(landing, [POS_B_HEADER, pos_b_row(1), pos_b_row(1), pos_b_row(2)])
     result = load(settings)
     assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
-    assert quarantined(settings) == [(3, "duplicate of an earlier row in the same file")]
+    assert quarantined(settings) == [(3, "duplicate of an earlier row in the same file (line 2)")]
 
 
 def test_a_few_unknown_facility_ids_are_quarantined(settings, landing):

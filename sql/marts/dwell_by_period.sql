@@ -104,7 +104,9 @@ grouped_dwell as (
         facility_id,
         dwell_method,
         count(distinct visitor_id) as visitors,
-        avg(dwell_minutes) as dwell_minutes_mean
+        -- averaged as whole milliseconds: an integer sum is exact, so the mean does not
+        -- depend on the order parallel threads add the rows in (a double sum does)
+        avg(round(dwell_minutes * 60000)::bigint) / 60000 as dwell_minutes_mean
     from segmented
     group by all
 ),

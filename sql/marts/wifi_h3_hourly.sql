@@ -15,8 +15,10 @@ counted as (
         counts.service_date,
         access_points.h3_cell,
         counts.hour_of_day,
-        avg(access_points.lat) as lat,
-        avg(access_points.lon) as lon,
+        -- averaged as whole 1e-7 degrees: an integer sum does not depend on the order the
+        -- threads add rows in, so a rerun gives the same last digit (a double sum does not)
+        avg(round(access_points.lat * 1e7)::bigint) / 1e7 as lat,
+        avg(round(access_points.lon * 1e7)::bigint) / 1e7 as lon,
         sum(counts.connections) as connections
     from counts
     inner join access_points using (ap_id)

@@ -46,6 +46,10 @@ class Case:
     generate: str | None = None
     known_bug: str | None = None
     note: str = ""
+    #: more files delivered beside the case's file: [{file, landing}]
+    also: tuple[dict[str, str], ...] = ()
+    #: a delivery loaded (and accepted) before the case's file replaces it: {file, landing}
+    before: dict[str, str] | None = None
 
     @property
     def expects_rejection(self) -> bool:
@@ -61,6 +65,9 @@ class Outcome:
     message: str = ""
     notes: list[str] = field(default_factory=list)
     values: list[list[list[Any]]] = field(default_factory=list)
+    #: file names (last path part) not loaded as copies of another, or skipped by name
+    duplicates: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     warehouse_untouched: bool | None = None
 
@@ -73,7 +80,7 @@ class Outcome:
 def load_cases() -> tuple[date, list[Case]]:
     doc = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
     day = date.fromisoformat(str(doc["service_date"]))
-    cases = [Case(**{k: v for k, v in raw.items()}) for raw in doc["cases"]]
+    cases = [Case(**{k: tuple(v) if k == "also" else v for k, v in raw.items()}) for raw in doc["cases"]]
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"
     return day, cases
@@ -96,6 +103,13 @@ def gen_100mb_single_line(target: Path, root: Path) -> None:
         out.write(b"\n")
 
 
+def gen_2mb_single_line(target: Path, root: Path) -> None:
+    """30 good rows, then one line of 2 MB: under the size cap, over the line limit."""
+    with target.open("wb") as out:
+        out.write(b"\xef\xbb\xbf" + ("\n".join([POS_B_HEADER] + _pos_b_rows(30)) + "\n").encode())
+        out.write(b"A" * (2 << 20) + b"\n")
+
+
 def gen_10k_columns(target: Path, root: Path) -> None:
     """The 7 declared columns followed by 9,993 extra ones; 30 good rows."""
     extra = [f"extra_{i:04d}" for i in range(9_993)]
@@ -106,6 +120,25 @@ def gen_10k_columns(target: Path, root: Path) -> None:
 def gen_json_nested_100k(target: Path, root: Path) -> None:
     """A records list nested 100,000 levels deep (a recursion bomb for naive parsers)."""
     target.write_bytes(b'{"records": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+
+
+def gen_runaway_quoted_free_text(target: Path, root: Path) -> None:
+    """30 good survey answers, and after the 10th one whose quoted free text never closes:
+    50,000 lines of prose (commas included) up to a stray quote."""
+    source = (HOSTILE_DIR / "survey_web" / "quote_never_closed.csv").read_text(encoding="utf-8").splitlines()
+    header, rows = source[0], [line for line in source[1:] if line.count(",") == 10 and '"' not in line][:30]
+    runaway = ('WEB-H-RUN,2026-11-03 12:00:00,ja,JP,長崎県,4,4,8,sns,dejima,"始まり\n'
+               + "".join(f"{i}行目, 読点のある文\n" for i in range(50_000)) + '終わり", 余り\n')
+    target.write_text("\n".join([header] + rows[:10]) + "\n" + runaway + "\n".join(rows[10:]) + "\n", encoding="utf-8")
+
+
+def gen_over_the_size_cap(target: Path, root: Path) -> None:
+    """A POS B export above the default FLOW_MAX_FILE_MB (14 MB)."""
+    row = "dejima,2026-11-03,09:00:00,4000000000000000,一般,520,JP," + "x" * 200 + "\n"
+    with target.open("wb") as out:
+        out.write(("\ufeff" + POS_B_HEADER + ",note\n").encode())
+        for _ in range(17_000_000 // len(row.encode()) + 1):
+            out.write(row.encode())
 
 
 def gen_symlink_to_outside_file(target: Path, root: Path) -> None:
@@ -127,10 +160,13 @@ def gen_symlink_day_folder(target: Path, root: Path) -> None:
 
 GENERATORS: dict[str, Callable[[Path, Path], None]] = {
     "100mb_single_line": gen_100mb_single_line,
+    "2mb_single_line": gen_2mb_single_line,
     "10k_columns": gen_10k_columns,
     "json_nested_100k": gen_json_nested_100k,
     "symlink_to_outside_file": gen_symlink_to_outside_file,
     "symlink_day_folder": gen_symlink_day_folder,
+    "runaway_quoted_free_text": gen_runaway_quoted_free_text,
+    "over_the_size_cap": gen_over_the_size_cap,
 }
 
 
@@ -218,12 +254,19 @@ def run_case(case: Case, day: date, workdir: Path, template: Path) -> Outcome:
     shutil.copy2(template, settings.warehouse_path)
     target = settings.landing_dir / case.landing
     target.parent.mkdir(parents=True, exist_ok=True)
+    spec = load_registry(settings)[case.source]
+    if case.before:
+        shutil.copy2(HOSTILE_DIR / case.before["file"], settings.landing_dir / case.before["landing"])
+        ingest_partition(spec, day, settings)
+        (settings.landing_dir / case.before["landing"]).unlink()
     if case.generate:
         GENERATORS[case.generate](target, root)
     else:
         shutil.copy2(HOSTILE_DIR / case.file, target)
+    for extra in case.also:
+        (settings.landing_dir / extra["landing"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(HOSTILE_DIR / extra["file"], settings.landing_dir / extra["landing"])
     before = _table_counts(settings.warehouse_path)
-    spec = load_registry(settings)[case.source]
     started = time.perf_counter()
     try:
         result = ingest_partition(spec, day, settings)
@@ -245,6 +288,8 @@ def run_case(case: Case, day: date, workdir: Path, template: Path) -> Outcome:
             "select line_number, reason from ops.quarantine where source = ? order by line_number",
             [spec.name]).fetchall())
         outcome.notes = [n for f in result.files for n in f.notes]
+        outcome.duplicates = sorted(f.file_name.rsplit("/", 1)[-1] for f in result.duplicates)
+        outcome.skipped = sorted(name.rsplit("/", 1)[-1] for name, _ in result.skipped)
         for check in case.expect.get("values", []):
             outcome.values.append([list(r) for r in con.execute(check["sql"]).fetchall()])
         logged = con.execute("select max(length(coalesce(message, ''))) from ops.load_log").fetchone()[0]
@@ -273,8 +318,13 @@ def check(case: Case, outcome: Outcome) -> list[str]:
         if outcome.status != "rejected":
             return [f"expected rejection ({wanted.get('problem')}), got {outcome.summary()}"]
         message = outcome.message
+        if "\n" in message or "\r" in message:
+            problems.append("the message holds a raw line break (a file name must be escaped)")
         if case.source != "declaration":
-            if case.landing and case.landing not in message and Path(case.landing).name not in message:
+            from flowlib.parsing import printable
+
+            if case.landing and not any(name in message for name in (case.landing, Path(case.landing).name,
+                                                                      printable(Path(case.landing).name))):
                 problems.append(f"message does not name the file {case.landing}: {message[:300]}")
             if outcome.warehouse_untouched is False:
                 problems.append("the warehouse changed although the delivery was rejected")
@@ -303,6 +353,9 @@ def check(case: Case, outcome: Outcome) -> list[str]:
     for fragment in expect.get("no_notes_containing", []):
         if any(fragment in n for n in outcome.notes):
             problems.append(f"a load note contains {fragment!r}")
+    for key in ("duplicates", "skipped"):
+        if sorted(expect.get(key, [])) != getattr(outcome, key):
+            problems.append(f"expected {key} {sorted(expect.get(key, []))}, got {getattr(outcome, key)}")
     for spec, got in zip(expect.get("values", []), outcome.values):
         if got != spec["rows"]:
             problems.append(f"{spec['sql']}: expected {spec['rows']}, got {got}")
@@ -314,6 +367,14 @@ def good_rows_lost(case: Case, outcome: Outcome) -> int:
     if "loaded" not in case.expect:
         return 0
     return max(0, int(case.expect["loaded"]) - (outcome.rows_loaded if outcome.status == "loaded" else 0))
+
+
+def rows_counted_twice(case: Case, outcome: Outcome) -> int:
+    """Rows beyond what the corpus says the delivery holds (a copy loaded twice, a sum of
+    repeated rows): the opposite failure of losing good rows."""
+    if "loaded" not in case.expect or outcome.status != "loaded":
+        return 0
+    return max(0, outcome.rows_loaded - int(case.expect["loaded"]))
 
 
 def run_corpus(workdir: Path, only: list[str] | None = None) -> list[tuple[Case, Outcome, list[str]]]:

@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from .corpus import check, good_rows_lost, load_cases, prepare_template, run_case
+from .corpus import check, good_rows_lost, load_cases, prepare_template, rows_counted_twice, run_case
 
 DAY, CASES = load_cases()
 
@@ -26,7 +26,9 @@ def test_the_corpus_is_big_and_broad_enough():
     threats = {case.threat for case in CASES}
     for needed in ("encoding", "NUL bytes", "size", "CSV injection", "HTML/JS injection", "path traversal",
                    "SQL injection", "BOM in the wrong place", "line endings", "CSV structure", "deep nesting",
-                   "duplicate keys", "numbers", "timestamps", "empty delivery"):
+                   "duplicate keys", "numbers", "timestamps", "empty delivery", "duplicate delivery",
+                   "partial upload", "shrinking re-delivery", "conflicting duplicates", "file names",
+                   "wrong types", "log forging"):
         assert any(needed in threat for threat in threats), needed
 
 
@@ -48,3 +50,4 @@ def test_case_has_its_asserted_outcome(case, template, tmp_path):
     problems = check(case, outcome)
     assert problems == [], f"{case.id} ({case.file or case.generate}): " + "; ".join(problems)
     assert good_rows_lost(case, outcome) == 0
+    assert rows_counted_twice(case, outcome) == 0

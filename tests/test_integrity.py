@@ -1,0 +1,526 @@
+"""Integrity at the door (issue 13): deliveries that cannot double-count, vanish or mix keys.
+
+One test group per class of docs/reliability.md "Integrity at the door": repeated files and
+rows, file-name acceptance, shrinking re-deliveries, conflicting rows, keys, bad records,
+bounded input and one sentence per user-caused failure. Each builds its own small files and
+asserts the mechanism's outcome, so breaking the mechanism fails the test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hashlib
+import json
+import logging
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flowlib.config import DEMO_HMAC_KEY, ConfigError, get_settings
+from flowlib.ingest import IngestError, ShrinkRefused, ingest_partition
+from flowlib.parsing import FileRejected, printable, read_csv_file
+from flowlib.pipeline import ingest_source, prepare_warehouse, report_unclaimed_files
+from flowlib.pseudonym import key_fingerprint
+from flowlib.sources import UnknownSource, load_registry, lookup, parse_declaration
+
+from test_ingest import DAY, POS_B_HEADER, pos_a_row, pos_b_row, write_pos_a, write_pos_b
+
+POS_A_HEADER = "利用日時,カードID,券種,金額,発行国"
+KEY_A = "a" * 40
+KEY_B = "b" * 40
+
+
+@pytest.fixture
+def landing(settings) -> Path:
+    prepare_warehouse(settings)
+    return settings.landing_dir
+
+
+def rows(settings, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def load(settings, source: str = "entry_pos_b", **kwargs):
+    return ingest_partition(load_registry(settings)[source], DAY, settings, **kwargs)
+
+
+def pos_b(n: int, start: int = 0) -> list[str]:
+    return [POS_B_HEADER] + [pos_b_row(i) for i in range(start, start + n)]
+
+
+def pos_a_bytes(n: int, start: int = 0, newline: str = "\r\n") -> bytes:
+    return newline.join([POS_A_HEADER] + [pos_a_row(i) for i in range(start, start + n)]).encode("cp932") + b"\r\n"
+
+
+def with_declaration(settings, tmp_path: Path, source: str, **changes) -> object:
+    """Settings whose sources folder holds a copy of the declarations, one of them changed."""
+    import yaml
+
+    folder = tmp_path / "sources"
+    folder.mkdir(exist_ok=True)
+    for path in (settings.project_root / "sources").glob("*.yaml"):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if doc["name"] == source:
+            doc.update(changes)
+        (folder / path.name).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return dataclasses.replace(settings, sources_dir=folder)
+
+
+# ------------------------------------------------------------------ 1. repeated files and rows
+
+
+def test_a_renamed_copy_is_loaded_once_and_named(settings, landing, caplog):
+    write_pos_b(landing, pos_b(30), name="dejima.csv")
+    write_pos_b(landing, pos_b(30), name="dejima - コピー.csv")
+    with caplog.at_level(logging.ERROR, logger="flowlib.alerts"):
+        summary = ingest_source("entry_pos_b", [DAY.isoformat()], settings)
+    assert summary[0]["rows_loaded"] == 30 and summary[0]["duplicate_files"] == 1
+    assert rows(settings, "select count(*) from raw.entry_log") == [(30,)]
+    logged = rows(settings, "select file_name, outcome, message from ops.load_log order by file_name")
+    assert [(name, outcome) for name, outcome, _ in logged] == [
+        ("entry_log/pos_b/2026-11-03/dejima - コピー.csv", "duplicate"), ("entry_log/pos_b/2026-11-03/dejima.csv", "loaded")]
+    assert "same content" in logged[0][2] and "dejima.csv" in logged[0][2]
+    alert = [r.getMessage() for r in caplog.records if "files_not_loaded" in r.getMessage()]
+    assert alert and "dejima - コピー.csv" in alert[0]
+
+
+def test_a_copy_of_a_file_named_facility_is_caught_by_content(settings, landing):
+    """POS A takes the facility from the file name: a renamed copy would be another facility."""
+    write_pos_a(landing, pos_a_bytes(20), name="glover_garden.csv")
+    write_pos_a(landing, pos_a_bytes(20), name="dejima.csv")
+    result = load(settings, "entry_pos_a")
+    assert result.rows_loaded == 20 and [d.file_name.rsplit("/", 1)[1] for d in result.duplicates] == ["glover_garden.csv"]
+
+
+@pytest.mark.parametrize("variant", ["line endings", "no bom", "partial upload", "reordered"])
+def test_a_copy_with_other_bytes_is_caught_by_its_rows(settings, landing, variant):
+    write_pos_b(landing, pos_b(30), name="dejima.csv")
+    lines = pos_b(30)
+    if variant == "line endings":
+        path = write_pos_b(landing, lines, name="dejima_2.csv")
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    elif variant == "no bom":
+        write_pos_b(landing, lines, name="dejima_2.csv", bom=False)
+    elif variant == "partial upload":
+        write_pos_b(landing, lines[:12], name="dejima_2.csv")
+    else:
+        write_pos_b(landing, [lines[0]] + lines[:0:-1], name="dejima_2.csv")
+    result = load(settings)
+    assert result.rows_loaded == 30 and result.rows_quarantined == 0
+    assert [d.file_name.endswith("dejima_2.csv") for d in result.duplicates] == [True]
+    assert "already delivered in entry_log/pos_b/2026-11-03/dejima.csv" in result.duplicates[0].notes[0]
+
+
+def test_rows_repeated_across_files_are_loaded_once(settings, landing):
+    write_pos_b(landing, pos_b(30), name="dejima.csv")
+    write_pos_b(landing, [POS_B_HEADER] + [pos_b_row(i) for i in range(25, 40)], name="dejima_late.csv")
+    result = load(settings)
+    assert result.rows_loaded == 40 and not result.duplicates
+    reasons = rows(settings, "select file_name, line_number, reason from ops.quarantine order by line_number")
+    assert [(f.rsplit("/", 1)[1], line) for f, line, _ in reasons] == [("dejima_late.csv", n) for n in range(2, 7)]
+    assert all("duplicate of line" in r and "dejima.csv" in r for _, _, r in reasons)
+
+
+def test_an_unchanged_day_with_a_copy_stays_unchanged(settings, landing):
+    write_pos_b(landing, pos_b(30))
+    write_pos_b(landing, pos_b(30), name="copy.csv")
+    assert load(settings).outcome == "loaded"
+    assert load(settings).outcome == "unchanged"
+
+
+# ------------------------------------------------------------------ 1b. which file names are read
+
+
+def test_file_acceptance_is_explicit(settings, landing, tmp_path):
+    write_pos_b(landing, pos_b(10), name="DEJIMA.CSV")
+    write_pos_b(landing, pos_b(5, 100), name=".dejima.csv")
+    write_pos_b(landing, pos_b(5, 200), name="oura.csv.part")
+    write_pos_b(landing, pos_b(5, 300), name="oura.csv.crdownload")
+    write_pos_b(landing, pos_b(5, 400), name="~$oura.csv")
+    write_pos_b(landing, pos_b(5, 500), name="oura.csv~")
+    write_pos_b(landing, pos_b(5, 600), name="oura.xlsx")
+    result = load(settings)
+    assert result.rows_loaded == 10
+    assert sorted((name.rsplit("/", 1)[1], why) for name, why in result.skipped) == [
+        (".dejima.csv", "hidden"), ("oura.csv.crdownload", "temporary"), ("oura.csv.part", "temporary"),
+        ("oura.csv~", "temporary"), ("oura.xlsx", "unmatched"), ("~$oura.csv", "temporary")]
+    assert rows(settings, "select count(*) from ops.load_log where outcome = 'skipped'") == [(6,)]
+    exact = with_declaration(settings, tmp_path, "entry_pos_b", accept={"extension_case": "exact"})
+    scan = load_registry(exact)["entry_pos_b"].scan(exact.landing_dir, DAY)
+    assert scan.accepted == [] and ("DEJIMA.CSV", "unmatched") in [(p.name, why) for p, why in scan.skipped]
+
+
+def test_files_no_declaration_claims_are_reported(settings, landing, caplog):
+    write_pos_b(landing, pos_b(3))
+    stray = [landing / "entry_log" / "pos_c" / "2026-11-03" / "x.csv", landing / "wifi" / "vendor_a" / "2026-11-03 (1).json",
+             landing / "notes.txt"]
+    for path in stray:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    (landing / "wifi" / "vendor_a" / "2026-11-02.json").write_text("{}")
+    with caplog.at_level(logging.ERROR, logger="flowlib.alerts"):
+        found = report_unclaimed_files(settings)
+    assert found == sorted(p.relative_to(landing).as_posix() for p in stray)
+    assert any("unclaimed_files" in r.getMessage() and "notes.txt" in r.getMessage() for r in caplog.records)
+
+
+def test_a_declaration_rejects_unknown_acceptance_settings(tmp_path):
+    path = Path(__file__).parent.parent / "sources" / "entry_pos_b.yaml"
+    text = path.read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="extension_case must be any or exact"):
+        parse_declaration(tmp_path / "x.yaml", text + "accept: {extension_case: sometimes}\n")
+    with pytest.raises(ValueError, match="conflicts must be reject_conflict or keep_last"):
+        parse_declaration(tmp_path / "x.yaml", text + "conflicts: sum\n")
+
+
+# ------------------------------------------------------------------ 2. shrinking re-deliveries
+
+
+@pytest.mark.parametrize("redelivery", ["header only", "truncated to a third"])
+def test_a_shrinking_redelivery_is_refused_unless_allowed(settings, landing, redelivery):
+    write_pos_b(landing, pos_b(30))
+    load(settings)
+    before = rows(settings, "select * from raw.entry_log order by all")
+    write_pos_b(landing, pos_b(0) if redelivery == "header only" else pos_b(10))
+    with pytest.raises(ShrinkRefused, match=r"would replace 30 loaded rows by (0|10).*--allow-shrink") as refused:
+        load(settings)
+    assert isinstance(refused.value, IngestError) and "\n" not in str(refused.value)
+    assert rows(settings, "select * from raw.entry_log order by all") == before
+    assert rows(settings, "select outcome from ops.load_log order by loaded_at") == [("loaded",), ("refused",)]
+    result = load(settings, allow_shrink=True)
+    assert result.outcome == "reloaded" and result.rows_loaded == (0 if redelivery == "header only" else 10)
+
+
+def test_the_shrink_threshold_is_a_setting(settings, landing, monkeypatch):
+    write_pos_b(landing, pos_b(30))
+    load(settings)
+    write_pos_b(landing, pos_b(20))
+    assert load(settings).rows_loaded == 20  # 2/3 of the day stays: above the default half
+    write_pos_b(landing, pos_b(30))
+    load(settings)
+    write_pos_b(landing, pos_b(20))
+    with pytest.raises(ShrinkRefused):
+        load(dataclasses.replace(settings, min_reload_share=0.9))
+    monkeypatch.setenv("FLOW_MIN_RELOAD_SHARE", "2")
+    with pytest.raises(ConfigError, match="FLOW_MIN_RELOAD_SHARE"):
+        get_settings()
+
+
+# ------------------------------------------------------------------ 5. conflicting rows
+
+
+def wifi_export(records: list[dict]) -> str:
+    return json.dumps({"records": records})
+
+
+def write_wifi(landing: Path, records: list[dict]) -> None:
+    path = landing / "wifi" / "vendor_a" / f"{DAY.isoformat()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(wifi_export(records), encoding="utf-8")
+
+
+AP = "AP-ST-dejima_chinatown-1"
+
+
+def wifi_records(n: int = 12) -> list[dict]:
+    return [{"ap_id": AP, "bin_start": f"2026-11-03T{10 + i // 6:02d}:{i % 6 * 10:02d}:00+09:00",
+             "connections": 5 + i, "unique_devices": 3} for i in range(n)]
+
+
+@pytest.fixture
+def ap_ids(settings, landing) -> set[str]:
+    return {r[0] for r in rows(settings, "select ap_id from ref.wifi_access_points")}
+
+
+@pytest.mark.parametrize("rule", ["reject_conflict", "keep_last"])
+def test_same_access_point_and_bin_twice_follows_the_declared_rule(settings, landing, ap_ids, tmp_path, rule):
+    records = wifi_records()
+    assert AP in ap_ids
+    clash = dict(records[3], connections=99)
+    write_wifi(landing, records + [clash])
+    chosen = with_declaration(settings, tmp_path, "wifi_vendor_a", conflicts=rule)
+    result = load(chosen, "wifi_vendor_a")
+    counts = rows(settings, "select connections from raw.wifi_ap_count where bin_start = '2026-11-03 10:30:00'")
+    total = rows(settings, "select sum(connections) from raw.wifi_ap_count")[0][0]
+    reasons = dict(rows(settings, "select line_number, reason from ops.quarantine"))
+    if rule == "reject_conflict":
+        assert counts == [] and sorted(reasons) == [4, 13] and result.rows_loaded == 11
+        assert all("conflicting rows for the same ap_id, bin_start" in r for r in reasons.values())
+    else:
+        assert counts == [(99,)] and sorted(reasons) == [4] and "superseded by line 13" in reasons[4]
+    assert total == sum(r["connections"] for r in records) - records[3]["connections"] + (99 if rule == "keep_last" else 0)
+
+
+def test_same_card_and_second_with_other_values_is_a_conflict(settings, landing):
+    lines = pos_b(10)
+    write_pos_b(landing, lines + [lines[5].replace(",一般,", ",学生,")])
+    result = load(settings)
+    assert result.rows_loaded == 9
+    assert sorted(r[0] for r in rows(settings, "select line_number from ops.quarantine")) == [6, 12]
+
+
+# ------------------------------------------------------------------ 3. keys
+
+
+@pytest.mark.parametrize("key", [None, "", "   ", "x", "k" * 31, DEMO_HMAC_KEY, f" {DEMO_HMAC_KEY} "])
+def test_unsafe_keys_are_refused_outside_demo_mode(settings, key):
+    production = dataclasses.replace(settings, demo_mode=False, hmac_key_env=key)
+    with pytest.raises(ConfigError, match="FLOW_HMAC_KEY"):
+        production.hmac_key
+    assert dataclasses.replace(production, demo_mode=True).hmac_key  # the demo accepts what it is given
+
+
+def test_a_32_byte_key_is_accepted_and_the_load_records_its_fingerprint_not_the_key(settings, landing):
+    production = dataclasses.replace(settings, demo_mode=False, hmac_key_env=KEY_A)
+    assert production.hmac_key == KEY_A.encode()
+    write_pos_b(landing, pos_b(5))
+    load(production)
+    fingerprints = rows(settings, "select distinct key_fingerprint from ops.load_log")
+    assert fingerprints == [(key_fingerprint(KEY_A.encode()),)]
+    assert KEY_A not in fingerprints[0][0] and key_fingerprint(KEY_B.encode()) != fingerprints[0][0]
+    # a keyed fingerprint: not a plain hash of the key that a guess could be checked against
+    assert fingerprints[0][0] not in hashlib.sha256(KEY_A.encode()).hexdigest()
+
+
+def test_marts_refuse_days_loaded_under_different_keys_and_name_them(settings, landing):
+    from flowlib.keys import MixedKeys
+    from flowlib.pipeline import build_marts
+
+    under_a = dataclasses.replace(settings, demo_mode=False, hmac_key_env=KEY_A)
+    under_b = dataclasses.replace(settings, demo_mode=False, hmac_key_env=KEY_B)
+    write_pos_b(landing, pos_b(20))
+    write_pos_a(landing, pos_a_bytes(20))
+    load(under_a, "entry_pos_b")
+    load(under_a, "entry_pos_a")
+    write_pos_a(landing, pos_a_bytes(21))
+    load(under_b, "entry_pos_a")  # one feed of the day reloaded under a new key
+    with pytest.raises(MixedKeys, match=r"entry_pos_b 2026-11-03\b") as mixed:
+        build_marts([DAY.isoformat()], under_b)
+    assert "entry_pos_a" not in str(mixed.value) and "--force" in str(mixed.value)
+    with pytest.raises(MixedKeys, match=r"entry_pos_a 2026-11-03\b"):
+        build_marts([DAY.isoformat()], under_a)
+    # the same files under the new key are not "unchanged": they are reloaded
+    assert load(under_b, "entry_pos_b").outcome == "reloaded"
+    build_marts([DAY.isoformat()], under_b)
+
+
+# ------------------------------------------------------------------ 4. one bad record never stops a day
+
+
+def test_any_timestamp_form_or_type_costs_its_record_only(settings, landing, ap_ids):
+    records = wifi_records(10)
+    odd = [
+        {"bin_start": "20261103T031000Z"},                  # basic format, UTC: valid, loaded (12:10 JST)
+        {"bin_start": "2026-11-03T03:20:00z"},              # lower-case z: valid, loaded (12:20 JST)
+        {"bin_start": "2026-W45-2T13:00"},                  # ISO week date: valid, loaded
+        {"bin_start": 1762138200},                          # epoch number: quarantined
+        {"bin_start": {"utc": "2026-11-03T04:00:00Z"}},     # nested object
+        {"bin_start": ["2026-11-03T13:30:00+09:00"]},       # list
+        {"connections": True},                              # wrong type
+        {"connections": {"n": 5}},                          # nested count
+        {"bin_start": "2026-11-03T12:00:00 JST"},           # not ISO 8601
+        {"bin_start": "2026-11-03T13:40:00+25:00"},         # impossible offset
+    ]
+    extra = [dict(wifi_records(1)[0], **change) for change in odd]
+    for i, record in enumerate(extra):
+        if "bin_start" not in odd[i]:
+            record["bin_start"] = f"2026-11-03T16:{(i - 6) * 10:02d}:00+09:00"
+    write_wifi(landing, records + extra)
+    result = load(settings, "wifi_vendor_a")
+    assert result.rows_loaded == 13
+    reasons = dict(rows(settings, "select line_number, reason from ops.quarantine"))
+    assert sorted(reasons) == list(range(14, 21))
+    assert "nested JSON" in reasons[15] and "nested JSON" in reasons[16] and "nested JSON" in reasons[18]
+    assert "not a number" in reasons[17] and "unparseable bin_start" in reasons[14]
+    assert rows(settings, "select strftime(bin_start, '%H:%M') from raw.wifi_ap_count where line_number in (11, 12, 13) "
+                          "order by line_number") == [("12:10",), ("12:20",), ("13:00",)]
+
+
+def test_a_converter_that_raises_costs_the_offending_values_only():
+    import pandas as pd
+
+    from flowlib.ingest import _convert
+
+    def fussy(values: pd.Series) -> pd.Series:
+        if values.isin(["boom"]).any():
+            raise OverflowError("no")
+        return values.str.upper()
+
+    result, errors = _convert(pd.Series(["a", "boom", "c"], dtype="object"), fussy, "ap_id")
+    assert result[[0, 2]].tolist() == ["A", "C"] and pd.isna(result[1])
+    assert errors.notna().tolist() == [False, True, False] and "ap_id 'boom' cannot be read" in errors[1]
+
+
+# ------------------------------------------------------------------ 6. bounded input
+
+
+def test_a_file_above_the_size_cap_is_refused_before_it_is_read(settings, landing, monkeypatch):
+    write_pos_b(landing, pos_b(30000))
+    capped = dataclasses.replace(settings, max_file_mb=1)
+    with pytest.raises(IngestError, match=r"dejima\.csv: the file is 1\.\d MB, above the 1 MB cap"):
+        load(capped)
+    assert rows(settings, "select count(*) from raw.entry_log") == [(0,)]
+
+
+def test_a_runaway_quoted_field_is_one_bad_record(tmp_path):
+    header = "回答ID,回答日時,自由記述\n"
+    good = [f"r{i},2026-11-03 10:00:00,ok\n" for i in range(20)]
+    body = ('rX,2026-11-03 10:00:00,"text that never closes\n'
+            + "".join(f"line {i} of prose, with a comma\n" for i in range(50_000)) + 'end", x\n')
+    path = tmp_path / "survey.csv"
+    path.write_text(header + "".join(good[:10]) + body + "".join(good[10:]), encoding="utf-8")
+    raw = read_csv_file(path, "utf-8", "survey.csv")
+    assert len(raw.records) == 20
+    assert [(p.line_number, "set aside as one record" in p.reason) for p in raw.problems] == [(12, True)]
+
+
+# ------------------------------------------------------------------ 7. one sentence per user-caused failure
+
+
+def test_unknown_source_names_where_an_example_is_declared(settings):
+    with pytest.raises(UnknownSource, match="sources/examples/hokuriku_stays.yaml.*FLOW_SOURCES_DIR="):
+        lookup(load_registry(settings), "hokuriku_stays", settings)
+    with pytest.raises(UnknownSource, match="unknown source 'nope'.*known: entry_pos_a"):
+        ingest_source("nope", [DAY.isoformat()], settings)
+    examples = dataclasses.replace(settings, sources_dir=settings.project_root / "sources" / "examples")
+    assert lookup(load_registry(examples), "hokuriku_stays", examples).name == "hokuriku_stays"
+
+
+@pytest.mark.parametrize("value", ["4GB'; drop table raw.entry_log; --", "lots", "1 GB; x", "-1GB"])
+def test_settings_that_would_be_sql_are_refused(monkeypatch, value):
+    monkeypatch.setenv("FLOW_DUCKDB_MEMORY_LIMIT", value)
+    with pytest.raises(ConfigError, match="FLOW_DUCKDB_MEMORY_LIMIT"):
+        get_settings()
+    monkeypatch.setenv("FLOW_DUCKDB_MEMORY_LIMIT", " 512 MiB ")
+    assert get_settings().duckdb_memory_limit == " 512 MiB "
+    monkeypatch.setenv("FLOW_DUCKDB_THREADS", "2; select 1")
+    with pytest.raises(ConfigError, match="FLOW_DUCKDB_THREADS"):
+        get_settings()
+
+
+def test_settings_reach_duckdb_as_bound_values(settings, monkeypatch):
+    from flowlib.warehouse import connect
+
+    monkeypatch.setenv("FLOW_DUCKDB_MEMORY_LIMIT", "1GB")
+    con = connect(get_settings())
+    try:
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0].startswith("953")
+    finally:
+        con.close()
+
+
+def test_file_names_are_escaped_in_messages_and_alerts(caplog):
+    from flowlib.alerts import notify
+
+    name = "entry_log/pos_b/2026-11-03/x\nERROR forged line\r\u202e.csv"
+    message = str(FileRejected(name, 3, "bad"))
+    assert "\n" not in message and "\r" not in message and "\u202e" not in message and "\\n" in message
+    with caplog.at_level(logging.ERROR, logger="flowlib.alerts"):
+        notify("task_failed", f"failed: {name}", {"file": name})
+    text = caplog.records[-1].getMessage()
+    assert "\n" not in text and "\u202e" not in text and "x\\nERROR forged line" in text
+    assert printable("普通の名前.csv") == "普通の名前.csv"
+
+
+@pytest.mark.parametrize("number, phrase", [(errno.ENOSPC, "disk is full"), (errno.EROFS, "read-only"),
+                                            (errno.EACCES, "permission denied")])
+def test_file_system_failures_are_one_sentence(number, phrase):
+    from flowlib.cli import explain_os_error
+
+    sentence = explain_os_error(OSError(number, "x", "/data/warehouse.duckdb"))
+    assert phrase in sentence and "/data/warehouse.duckdb" in sentence and "\n" not in sentence
+    assert explain_os_error(ValueError("x")) is None
+
+
+def test_disk_full_inside_duckdb_is_one_sentence():
+    from flowlib.cli import explain_os_error
+
+    assert "disk is full" in explain_os_error(duckdb.IOException("IO Error: Could not write file: No space left on device"))
+
+
+def test_a_read_only_data_folder_is_one_sentence(tmp_path, monkeypatch, capsys):
+    """A data folder that cannot be created (under a file) fails with one sentence, exit 2."""
+    from flowlib.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("FLOW_DATA_DIR", str(blocker / "data"))
+    assert main(["backup"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_corrupted_warehouse_is_detected_and_restored_from_the_nightly_backup(settings, landing, capsys):
+    from flowlib.cli import main
+    from flowlib.warehouse import WarehouseCorrupt, backup, connect, list_backups
+
+    write_pos_b(landing, pos_b(30))
+    load(settings)
+    good = rows(settings, "select * from raw.entry_log order by all")
+    made = backup(settings)
+    assert list_backups(settings) == [made]
+    damaged = bytearray(settings.warehouse_path.read_bytes())
+    damaged[:4096] = b"\0" * 4096
+    settings.warehouse_path.write_bytes(bytes(damaged))
+    with pytest.raises(WarehouseCorrupt, match="is damaged.*flowlib restore"):
+        connect(settings)
+    assert main(["ingest", "entry_pos_b", "--first", DAY.isoformat()]) == 2
+    assert "is damaged" in capsys.readouterr().err
+    assert main(["restore"]) == 0
+    assert rows(settings, "select * from raw.entry_log order by all") == good
+    assert list(settings.warehouse_path.parent.glob("warehouse.duckdb.damaged-*"))
+
+
+def test_backups_keep_the_newest_and_a_damaged_backup_is_not_restored(settings, landing):
+    from flowlib.warehouse import WarehouseCorrupt, backup, list_backups, restore
+
+    kept = dataclasses.replace(settings, backups_kept=2)
+    made = [backup(kept, label=f"2026110{i}") for i in range(1, 4)]
+    assert list_backups(kept) == [made[2], made[1]]
+    broken = made[2].read_bytes()[: len(made[2].read_bytes()) // 3]
+    made[2].write_bytes(broken)
+    with pytest.raises(WarehouseCorrupt):
+        restore(kept)
+    restore(kept, made[1])
+    shutil.rmtree(kept.backups_dir)
+    with pytest.raises(FileNotFoundError, match="no backup"):
+        restore(kept)
+
+
+# ------------------------------------------------------------------ 8. reruns byte-identical
+
+
+def test_mart_averages_add_whole_numbers_only():
+    """A double sum depends on the order parallel threads add rows in, so a mean or an H3
+    cell's coordinate could differ in the last digit on a rerun. Every avg() in the marts
+    adds whole numbers: an integer column, or a value scaled and cast to bigint."""
+    import re
+
+    integer_columns = {"facilities_visited"}
+    offenders = []
+    for path in sorted((Path(__file__).parent.parent / "sql" / "marts").glob("*.sql")):
+        text = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
+        for match in re.finditer(r"\bavg\s*\(((?:[^()]|\([^()]*\))*)\)", text):
+            argument = match.group(1).strip()
+            if "::bigint" not in argument and argument.split(".")[-1] not in integer_columns:
+                offenders.append(f"{path.name}: avg({argument})")
+    assert offenders == []
+
+
+def test_fixed_point_means_do_not_depend_on_row_order():
+    values = [61 / 60, 1 / 3, 7 / 60, 1e6 / 7, 0.1, 0.2, 0.3] * 300
+    con = duckdb.connect()
+    results = set()
+    for seed in range(5):
+        import random
+
+        shuffled = values[:]
+        random.Random(seed).shuffle(shuffled)
+        con.execute("create or replace table d as select unnest(?::double[]) as dwell_minutes", [shuffled])
+        results.add(con.execute("select avg(round(dwell_minutes * 60000)::bigint) / 60000 from d").fetchone()[0])
+    assert len(results) == 1
