@@ -86,6 +86,8 @@ class Settings:
     #: Seconds a writer waits for the warehouse file lock before giving up.
     lock_timeout_seconds: int = field(default_factory=lambda: _env_int("FLOW_LOCK_TIMEOUT_SECONDS", 600))
     webhook_url: str | None = field(default_factory=lambda: os.environ.get("FLOW_ALERT_WEBHOOK_URL") or None)
+    #: How many days back the catch-up run looks for late or corrected deliveries.
+    catchup_lookback_days: int = field(default_factory=lambda: _env_int("FLOW_CATCHUP_LOOKBACK_DAYS", 14))
 
     def __post_init__(self) -> None:
         if self.landing_dir is None:
@@ -103,6 +105,8 @@ class Settings:
         if self.sensor_resident_window_days < self.sensor_resident_min_days:
             raise ConfigError(f"FLOW_SENSOR_RESIDENT_WINDOW_DAYS={self.sensor_resident_window_days} must be at least "
                               f"FLOW_SENSOR_RESIDENT_MIN_DAYS={self.sensor_resident_min_days}.")
+        if self.catchup_lookback_days < 1:
+            raise ConfigError(f"FLOW_CATCHUP_LOOKBACK_DAYS={self.catchup_lookback_days} must be at least 1.")
 
     @property
     def hmac_key(self) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +25,10 @@ Format = Literal["csv", "json", "jsonl"]
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 _DATE_TOKEN = re.compile(r"\{service_date(?::([^}]+))?\}")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+#: When a daily delivery is due unless its declaration says otherwise: JST on the day after
+#: the service day, half an hour before the nightly run (02:00) reads the landing folder.
+DEFAULT_EXPECTED_BY = time(1, 30)
 
 
 class SourceDeclarationError(ValueError):
@@ -77,6 +81,13 @@ class SourceSpec:
     #: "quarantine" repeated identical rows, or "collapse" them (a sensor logs several
     #: probes of one device in the same second); collapsed rows are counted in the load log.
     duplicates: Literal["quarantine", "collapse"] = "quarantine"
+    #: JST clock time on the day after the service day by which the delivery is due
+    #: (``expected_by: "01:30"``); a missing delivery is "late" after it, "pending" before.
+    expected_by: time = DEFAULT_EXPECTED_BY
+
+    def expected_at(self, service_date: date) -> datetime:
+        """The naive JST moment a service day's delivery is due."""
+        return datetime.combine(service_date + timedelta(days=1), self.expected_by)
 
     @property
     def producer_headers(self) -> list[str]:
@@ -164,6 +175,14 @@ def _duplicates_policy(path: Path, value: object) -> Literal["quarantine", "coll
     return value  # type: ignore[return-value]
 
 
+def _expected_by(path: Path, value: object) -> time:
+    # YAML 1.1 reads an unquoted 1:30 as the number 90 (sexagesimal): insist on a string
+    if not isinstance(value, str) or not (match := _CLOCK.match(value.strip())):
+        raise _fail(path, f"expected_by must be a quoted JST clock time \"HH:MM\" (00:00-23:59) on the day "
+                          f"after the service day, e.g. \"01:30\"; got {value!r}.")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
 def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
     """Validate one YAML declaration and turn it into a SourceSpec."""
     try:
@@ -227,6 +246,7 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
         expectation_suite=suite, records_path=doc.get("records_path"), declared_in=path,
         check_reference_ids=bool(doc.get("check_reference_ids", True)),
         duplicates=_duplicates_policy(path, doc.get("duplicates", "quarantine")),
+        expected_by=_expected_by(path, doc["expected_by"]) if "expected_by" in doc else DEFAULT_EXPECTED_BY,
     )
 
 

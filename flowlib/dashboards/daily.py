@@ -23,6 +23,7 @@ from folium import plugins
 
 from flowlib.assets import OWN_CSS, OWN_JS, localize_folium_links
 from flowlib.dashboards.data import DayData, FacilityDay, Flow, date_labels
+from flowlib.dashboards.feeds import feeds_view
 from flowlib.dashboards.panels import comparison_view, fmt_int, fmt_share, indicator_view, segment_rows
 from flowlib.dashboards.publish import RawHtml, bilingual, esc, render_template
 
@@ -157,6 +158,10 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
         f'<div class="facility-popup" data-facility-id="{esc(facility.facility_id)}">',
         f"<h3>{bilingual(facility.name_ja, facility.name_en)}</h3>",
     ]
+    for gap in day.feeds.gaps_of(facility.facility_id) if day.feeds else []:
+        missing = ", ".join(f"{source} {service_date.isoformat()} ({status})" for source, service_date, status in gap.feeds)
+        parts.append(f'<p class="coverage-warning facility-incomplete">'
+                     f'{bilingual("データ欠損のため不完全: ", "Incomplete, missing data: ")}{esc(missing)}</p>')
     if facility_day.is_suppressed:
         parts.append(f'<p class="suppressed">{suppressed_text(k)}</p>')
     else:
@@ -361,6 +366,7 @@ def overlay_view(day: DayData, k: int, nav_links: list[NavLink], related_links: 
         "suppressed_routes": day.suppressed_routes,
         "hidden_flows": day.suppressed_flow_count,
         "flow_min_options": [0] + [t for t in FLOW_MIN_THRESHOLDS if t > k],
+        "feeds": feeds_view(day.feeds, day.period is not None),
     }
 
 
