@@ -43,7 +43,7 @@ from flowlib.dashboards.data import (
     periods_in_marts,
     service_dates_in_marts,
 )
-from flowlib.dashboards.feeds import freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
+from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
 from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
 
@@ -138,7 +138,8 @@ def build_dashboards(
     start_hour = settings.service_day_start.hour
     k = settings.min_cell_count
 
-    all_dates = service_dates_in_marts(con)
+    # a day the runs checked gets a page even when nothing of it loaded: the page says why
+    all_dates = sorted(set(service_dates_in_marts(con)) | set(days_checked(con)))
     on_disk_days = daily_pages(daily_dir)
     if service_dates is None:
         dates = sorted(set(all_dates))

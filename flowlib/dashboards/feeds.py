@@ -119,6 +119,13 @@ def load_page_feeds(con: duckdb.DuckDBPyConnection, first: date, last: date,
     return PageFeeds(days, gaps)
 
 
+def days_checked(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """Every service day a run recorded deliveries for, oldest first."""
+    if not table_exists(con, "ops.feed_status"):
+        return []
+    return [row[0] for row in con.execute("select distinct service_date from ops.feed_status order by 1").fetchall()]
+
+
 def load_freshness(con: duckdb.DuckDBPyConnection) -> list[Freshness]:
     """Per source: the last day it loaded, and its status for the latest day any run checked."""
     if not table_exists(con, "ops.feed_status"):
