@@ -246,3 +246,27 @@ def test_flowlib_run_goes_on_past_a_refused_source_and_the_pages_show_the_gaps(s
     assert grid.count('<td data-day=') == 8   # 4 sources x 2 days
     cells = re.findall(r'<td data-day="[^"]+" data-status="([a-z]+)"', grid)
     assert sorted(cells) == ["late"] * 6 + ["loaded", "rejected"]
+
+
+def test_period_pages_list_only_the_deliveries_that_were_not_loaded():
+    from flowlib.dashboards.feeds import FeedDay, PageFeeds, feeds_view
+
+    due = datetime(2026, 11, 3, 1, 30)
+    days = [
+        FeedDay("entry_pos_a", D1, "entry_log", "loaded", None, due, due - timedelta(hours=1), True),
+        FeedDay("entry_pos_a", D2, "entry_log", "rejected", "a.csv, line 3: bad", due, due, True),
+        FeedDay("wifi_vendor_a", D1, "wifi_ap_count", "loaded", None, due, due + timedelta(hours=8), False),
+        FeedDay("wifi_vendor_a", D2, "wifi_ap_count", "late", None, due + timedelta(days=1), None, None),
+    ]
+    period = feeds_view(PageFeeds(days), is_period=True)
+    assert [(r["source"], r["status"]) for r in period["rows"]] == [("entry_pos_a", "rejected"), ("wifi_vendor_a", "late")]
+    assert period["complete"] is False and period["loaded"] == 2 and period["checked"] == 4
+    daily = feeds_view(PageFeeds(days), is_period=False)
+    assert len(daily["rows"]) == 4
+    rejected, late_arrival, late = daily["rows"][1], daily["rows"][2], daily["rows"][3]
+    assert rejected["note_en"] == "a.csv, line 3: bad"
+    assert late_arrival["note_en"] == "arrived late (due 11-03 01:30, arrived 11-03 09:30), then loaded"
+    assert late["note_en"].startswith("not delivered by 11-04 01:30")
+    assert feeds_view(None, is_period=False) is None
+    assert feeds_view(PageFeeds(days[:1]), is_period=True) == {
+        "rows": [], "checked": 1, "loaded": 1, "complete": True, "gaps": []}

@@ -88,12 +88,14 @@ _FEED_COLUMNS = "source, service_date, source_kind, status, reason, expected_at,
 
 def load_page_feeds(con: duckdb.DuckDBPyConnection, first: date, last: date,
                     facilities: dict[str, Facility]) -> PageFeeds | None:
-    """Deliveries of ``first``..``last`` and the gaps they leave; None before any was recorded."""
+    """Deliveries of ``first``..``last`` and the gaps they leave; None when none was recorded."""
     if not table_exists(con, "ops.feed_status"):
         return None
     days = [FeedDay(*row) for row in con.execute(
         f"select {_FEED_COLUMNS} from ops.feed_status where service_date between ? and ? order by service_date, source",
         [first, last]).fetchall()]
+    if not days:
+        return None  # built before deliveries were recorded, or by `flowlib marts` alone: say nothing
     gaps: list[Gap] = []
     if table_exists(con, "marts.feed_coverage"):
         areas = {}
