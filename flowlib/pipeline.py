@@ -79,6 +79,7 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
     ``ops.feed_status``. A refused delivery does not stop the other days: they are loaded,
     then an IngestError naming every refused file is raised.
     """
+    from flowlib.feed_status import delivered_files
     from flowlib.ingest import IngestError, ingest_partition
 
     settings = settings or get_settings()
@@ -88,18 +89,20 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
     days: list[str | None] = list(service_dates) if spec.is_daily else [None]
     for day in days:
         service_date = date.fromisoformat(day) if day else None
+        # hashed before the load: a file replaced while it loads then differs, and is reloaded
+        seen = delivered_files(spec, service_date, settings) if service_date else []
         try:
             result = ingest_partition(spec, service_date, settings, force=force)
         except IngestError as exc:
-            _record_delivery(spec, service_date, "rejected", settings, reason=str(exc))
+            _record_delivery(spec, service_date, "rejected", seen, settings, reason=str(exc))
             refused.append(exc)
             continue
         except Exception as exc:
             # retried by Airflow (a lock wait, an I/O error); the pages say so meanwhile
-            _record_delivery(spec, service_date, "failed", settings, reason=f"{type(exc).__name__}: {exc}")
+            _record_delivery(spec, service_date, "failed", seen, settings, reason=f"{type(exc).__name__}: {exc}")
             raise
         status = _record_delivery(spec, service_date, "missing" if result.outcome == "no_files" else "delivered",
-                                  settings)
+                                  seen, settings)
         if result.outcome == "no_files":
             when = f"due {status.expected_at:%Y-%m-%d %H:%M} JST" if status else "snapshot"
             notify("late_data", f"{source_name}: no delivery for service day {day} "
@@ -123,15 +126,14 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
     return summaries
 
 
-def _record_delivery(spec: SourceSpec, service_date: date | None, outcome: str, settings: Settings,
-                     *, reason: str | None = None) -> FeedStatus | None:
+def _record_delivery(spec: SourceSpec, service_date: date | None, outcome: str, files: list[tuple[str, str]],
+                     settings: Settings, *, reason: str | None = None) -> FeedStatus | None:
     """Record what was found for a daily source's day in ops.feed_status (snapshots: nothing)."""
     from flowlib import feed_status
     from flowlib.warehouse import writer
 
     if service_date is None:
         return None
-    files = feed_status.delivered_files(spec, service_date, settings)
     with writer(settings) as con:
         return feed_status.record(con, spec, service_date, outcome, files, reason=reason)
 
