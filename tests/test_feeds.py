@@ -240,7 +240,7 @@ def test_flowlib_run_goes_on_past_a_refused_source_and_the_pages_show_the_gaps(s
     assert rows(settings, "select count(*) from marts.facility_daily where service_date = ?", [D2]) == [(0,)]
     assert re.search(r'data-scope="facility" data-scope-id="dejima">.*?entry_pos_b 2026-11-03 rejected', day, re.S)
     # and the map draws it as a dashed outline whose popup says why there is no figure
-    assert "facility-marker incomplete" in day
+    assert "facility-gap-marker" in day
     assert re.search(r'data-facility-id=\\?"dejima\\?".*?No figures, missing data: .*?entry_pos_b 2026-11-03 \(rejected\)', day, re.S)
     freshness = re.search(r'<section id="freshness">.*?</section>', index, re.S).group(0)
     assert re.search(r'data-source="entry_pos_b" data-status="rejected".*?class="last-loaded">2026-11-02<', freshness, re.S)

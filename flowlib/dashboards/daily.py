@@ -223,7 +223,7 @@ def add_incomplete_markers(group: folium.FeatureGroup, day: DayData) -> None:
             weight=2,
             fill=False,
             dash_array="2 4",
-            class_name="facility-marker incomplete",
+            class_name="facility-gap-marker",
             popup=folium.Popup(incomplete_popup(day, facility_id), max_width=340),
             tooltip=folium.Tooltip(bilingual(facility.name_ja, facility.name_en)),
         ).add_to(group)
