@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flowlib.alerts import notify
 from flowlib.config import Settings, get_settings
 from flowlib.sources import load_registry
 
@@ -113,7 +114,11 @@ def reload(work: Work, settings: Settings | None = None, *, now: datetime | None
     if work.overdue:
         with writer(settings) as con:
             for source, day in work.overdue:
-                feed_status.record(con, registry[source], day, "missing", [], now=now)
+                status = feed_status.record(con, registry[source], day, "missing", [], now=now)
+                notify("late_data", f"{source}: no delivery for service day {day.isoformat()} "
+                                    f"(due {status.expected_at:%Y-%m-%d %H:%M} JST); the day is published "
+                                    "without it, marked incomplete; it is loaded when it arrives.",
+                       {"source": source, "service_date": day.isoformat(), "owner": registry[source].owner.email})
     return {"days": [d.isoformat() for d in work.days], "refused": refused}
 
 

@@ -103,7 +103,9 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
             raise
         status = _record_delivery(spec, service_date, "missing" if result.outcome == "no_files" else "delivered",
                                   seen, settings)
-        if result.outcome == "no_files":
+        if result.outcome == "no_files" and status is not None and status.status == "pending":
+            log.info("%s: no delivery for %s yet; due %s JST", source_name, day, f"{status.expected_at:%Y-%m-%d %H:%M}")
+        elif result.outcome == "no_files":
             when = f"due {status.expected_at:%Y-%m-%d %H:%M} JST" if status else "snapshot"
             notify("late_data", f"{source_name}: no delivery for service day {day} "
                                 f"(expected {spec.glob_for(service_date)}, {when}); "

@@ -171,7 +171,7 @@ def test_catchup_picks_new_and_changed_deliveries_only_within_its_window(night, 
     assert catchup.pending_days(get_settings(), now=now) == []
 
 
-def test_overdue_pending_deliveries_become_late(settings):
+def test_overdue_pending_deliveries_become_late(settings, caplog):
     prepare_warehouse(settings)
     spec = load_registry(settings)["entry_pos_b"]
     with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -180,8 +180,11 @@ def test_overdue_pending_deliveries_become_late(settings):
     work = catchup.find_work(settings, now=after_due)
     assert work.overdue == (("entry_pos_b", D1),) and work.reload == ()
     assert catchup.Work.from_json(work.to_json()) == work
-    catchup.reload(work, settings, now=after_due)
+    with caplog.at_level("ERROR", logger="flowlib.alerts"):
+        catchup.reload(work, settings, now=after_due)
     assert status_of(settings, "entry_pos_b", D1).status == "late"
+    alerts = [r.getMessage() for r in caplog.records if r.name == "flowlib.alerts"]
+    assert len(alerts) == 1 and alerts[0].startswith("ALERT late_data: entry_pos_b: no delivery for service day 2026-11-02")
     assert not catchup.find_work(settings, now=after_due)
 
 
