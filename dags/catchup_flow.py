@@ -15,12 +15,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, dag, task
+from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from flowlib.alerts import on_task_failure
 
 WAREHOUSE_POOL = "duckdb_writer"
+# the same assets nightly_flow updates: a consumer of either sees a caught-up day too
+MARTS = Asset("file:///nagasaki-tourism-flow/warehouse/marts")
+DASHBOARDS = Asset("file:///nagasaki-tourism-flow/dashboards")
 
 
 @dag(
@@ -52,7 +55,7 @@ def catchup_flow():
 
         return run(Work.from_json(work))
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, outlets=[MARTS])
     def build_marts(done: dict) -> dict[str, dict[str, int]]:
         from flowlib.pipeline import build_marts as build
 
@@ -64,7 +67,7 @@ def catchup_flow():
 
         return build()
 
-    @task
+    @task(outlets=[DASHBOARDS])
     def republish(done: dict) -> str:
         from flowlib.catchup import republish as publish
 

@@ -97,3 +97,6 @@ def test_catchup_flow_is_short_and_uses_the_writer_pool(dagbag):
     writers = [t for t in dag.tasks if t.task_id in {"find_work", "reload", "build_marts", "check_feeds"}]
     assert len(writers) == 4 and all(t.pool == "duckdb_writer" for t in writers)
     assert dag.get_task("find_work").downstream_task_ids == {"reload"}
+    nightly = dagbag.dags["nightly_flow"]
+    for task_id, nightly_task_id in (("build_marts", "build_marts"), ("republish", "publish_dashboards")):
+        assert dag.get_task(task_id).outlets == nightly.get_task(nightly_task_id).outlets

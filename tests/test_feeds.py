@@ -13,7 +13,7 @@ import pytest
 
 from flowlib import catchup, feed_status
 from flowlib.ingest import IngestError
-from flowlib.pipeline import build_marts, ingest_source, prepare_warehouse, publish_dashboards, run_all
+from flowlib.pipeline import build_marts, ingest_source, prepare_warehouse, publish_dashboards
 from flowlib.sources import DEFAULT_EXPECTED_BY, SourceDeclarationError, load_registry, parse_declaration
 
 D1, D2, D3 = date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)
@@ -222,14 +222,17 @@ def test_catchup_rebuilds_the_day_like_a_clean_load(night, tmp_path, monkeypatch
 # ----------------------------------------------------------------------------- flowlib run and pages
 
 
-def test_flowlib_run_goes_on_past_a_refused_source_and_the_pages_show_the_gaps(settings):
+def test_flowlib_run_goes_on_past_a_refused_source_and_the_pages_show_the_gaps(settings, capsys):
+    from flowlib.cli import main
+
     landing = settings.landing_dir
     deliver(landing, D1, "dejima", pos_b_lines(D1, "dejima", range(30)))
     deliver(landing, D2, "dejima", pos_b_lines(D2, "dejima", range(25)))
     deliver(landing, D2, "glover_garden", [POS_B_HEADER.replace("カード番号,", "")] + ["x"])
-    with pytest.raises(IngestError, match=r"built without 1 delivery .*index: .*index\.html.*"
-                                          r"entry_pos_b 2026-11-03: rejected \(entry_log/pos_b/2026-11-03/glover_garden\.csv, line 1"):
-        run_all([D1.isoformat(), D2.isoformat()], settings)
+    assert main(["run", "--first", D1.isoformat(), "--last", D2.isoformat()]) == 2
+    error = capsys.readouterr().err
+    assert re.match(r"error: the night was built without 1 delivery \(pages show the gaps, index: .*index\.html\): "
+                    r"entry_pos_b 2026-11-03: rejected \(entry_log/pos_b/2026-11-03/glover_garden\.csv, line 1", error)
     index = (settings.dashboards_dir / "index.html").read_text(encoding="utf-8")
     day = (settings.dashboards_dir / "daily" / f"{D2.isoformat()}.html").read_text(encoding="utf-8")
     # the other sources never delivered anything: late, shown per source and day
