@@ -6,6 +6,13 @@ range given by the `first_service_date` / `last_service_date` params, for backfi
 the demo). One ingest task per source declared in `sources/*.yaml`; every task that writes
 the DuckDB file runs in the one-slot pool `duckdb_writer` because DuckDB allows a single
 writer process. All logic lives in `flowlib`; see docs/architecture.md.
+
+A refused or missing feed does not blank the night: `record_deliveries` runs once every
+ingest task is done, whatever its outcome, and records which feeds were not loaded; the
+marts and pages are then built from what loaded and show the gaps, and `check_feeds`
+ends the run failed (so alerts fire) when a delivery was rejected. A refused file fails its
+ingest task at once (retrying cannot change it); lock waits and I/O errors are retried.
+Late and corrected deliveries are loaded by the `catchup_flow` DAG (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk import Asset, CronTriggerTimetable, Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from flowlib.alerts import on_task_failure
 from flowlib.sources import load_registry
@@ -65,11 +73,31 @@ def nightly_flow():
 
     @task(pool=WAREHOUSE_POOL)
     def ingest(source_name: str, dates: list[str]) -> list[dict]:
+        from flowlib.ingest import IngestError
         from flowlib.pipeline import ingest_source
 
         params = get_current_context()["params"]
-        return ingest_source(source_name, dates, force=bool(params.get("force_reload")),
-                             allow_shrink=bool(params.get("allow_shrink")))
+        try:
+            return ingest_source(source_name, dates, force=bool(params.get("force_reload")),
+                                 allow_shrink=bool(params.get("allow_shrink")))
+        except IngestError as exc:
+            # a refused file (parse or validation failure) stays refused: fail now, no retries
+            raise AirflowFailException(str(exc)) from exc
+
+    @task(pool=WAREHOUSE_POOL, trigger_rule=TriggerRule.ALL_DONE)
+    def record_deliveries(dates: list[str]) -> list[str]:
+        """Runs when every ingest task is done, failed or not, so a bad feed never blanks the
+        night; build_marts then runs (all_success) only when this gate succeeded."""
+        from flowlib.pipeline import record_unfinished_deliveries
+
+        context = get_current_context()
+        ti = context["ti"]
+        if ti.xcom_pull(task_ids="prepare_warehouse", default=None) is None:
+            raise AirflowFailException("prepare_warehouse did not succeed; nothing is built on an unprepared warehouse.")
+        unfinished = [name for name in load_registry()
+                      if ti.xcom_pull(task_ids=f"ingest_{name}", default=None) is None]
+        since = pendulum.instance(context["dag_run"].start_date).in_timezone("Asia/Tokyo").naive()
+        return record_unfinished_deliveries(dates, unfinished, since)
 
     @task(pool=WAREHOUSE_POOL, outlets=[MARTS])
     def build_marts(dates: list[str]) -> dict[str, dict[str, int]]:
@@ -89,6 +117,17 @@ def nightly_flow():
 
         return publish(dates)
 
+    @task(pool=WAREHOUSE_POOL)
+    def check_feeds(dates: list[str]) -> None:
+        """Last: the run ends failed while a delivery of its days is rejected or failed."""
+        from flowlib.pipeline import feed_problems
+
+        problems = feed_problems(dates)
+        if problems:
+            raise AirflowFailException(
+                f"{len(problems)} deliver{'y was' if len(problems) == 1 else 'ies were'} not loaded; the pages "
+                "were built from the rest and show the gaps: " + "; ".join(problems))
+
     dates = service_dates()
     prepared = prepare_warehouse()
     loads = [
@@ -96,11 +135,15 @@ def nightly_flow():
         for name in load_registry()
     ]
     prepared >> loads
+    checked = record_deliveries(dates)
+    loads >> checked
     marts = build_marts(dates)
-    loads >> marts
+    checked >> marts
     docs = build_data_docs()
-    loads >> docs
-    [marts, docs] >> publish_dashboards(dates)
+    checked >> docs
+    published = publish_dashboards(dates)
+    [marts, docs] >> published
+    published >> check_feeds(dates)
 
 
 nightly_flow()

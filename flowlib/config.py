@@ -112,6 +112,8 @@ class Settings:
     max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 14))
     #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
     backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
+    #: How many days back the catch-up run looks for late or corrected deliveries.
+    catchup_lookback_days: int = field(default_factory=lambda: _env_int("FLOW_CATCHUP_LOOKBACK_DAYS", 14))
 
     def __post_init__(self) -> None:
         if self.landing_dir is None:
@@ -141,6 +143,8 @@ class Settings:
         if self.sensor_resident_window_days < self.sensor_resident_min_days:
             raise ConfigError(f"FLOW_SENSOR_RESIDENT_WINDOW_DAYS={self.sensor_resident_window_days} must be at least "
                               f"FLOW_SENSOR_RESIDENT_MIN_DAYS={self.sensor_resident_min_days}.")
+        if self.catchup_lookback_days < 1:
+            raise ConfigError(f"FLOW_CATCHUP_LOOKBACK_DAYS={self.catchup_lookback_days} must be at least 1.")
 
     @property
     def hmac_key(self) -> bytes:

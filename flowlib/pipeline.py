@@ -11,11 +11,15 @@ import logging
 import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flowlib.alerts import notify
 from flowlib.config import Settings, get_settings
-from flowlib.sources import load_registry
+from flowlib.sources import SourceSpec, load_registry
+
+if TYPE_CHECKING:
+    from flowlib.feed_status import FeedStatus
 
 log = logging.getLogger(__name__)
 JST = ZoneInfo("Asia/Tokyo")
@@ -90,8 +94,12 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
 
     ``force`` reloads even unchanged files (after an HMAC key rotation, or a fix to a
     declaration), so history can be reprocessed without deleting the warehouse.
+    What was found for each day (loaded, late, rejected ...) is recorded in
+    ``ops.feed_status``. A refused delivery does not stop the other days: they are loaded,
+    then an IngestError naming every refused file is raised.
     """
-    from flowlib.ingest import ingest_partition
+    from flowlib.feed_status import delivered_files
+    from flowlib.ingest import IngestError, ingest_partition
 
     from flowlib.parsing import printable
     from flowlib.sources import lookup
@@ -99,10 +107,22 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
     settings = settings or get_settings()
     spec = lookup(load_registry(settings), source_name, settings)
     summaries = []
+    refused: list[IngestError] = []
     days: list[str | None] = list(service_dates) if spec.is_daily else [None]
     for day in days:
-        result = ingest_partition(spec, date.fromisoformat(day) if day else None, settings, force=force,
-                                  allow_shrink=allow_shrink)
+        service_date = date.fromisoformat(day) if day else None
+        # hashed before the load: a file replaced while it loads then differs, and is reloaded
+        seen = delivered_files(spec, service_date, settings) if service_date else []
+        try:
+            result = ingest_partition(spec, service_date, settings, force=force, allow_shrink=allow_shrink)
+        except IngestError as exc:
+            _record_delivery(spec, service_date, "rejected", seen, settings, reason=str(exc))
+            refused.append(exc)
+            continue
+        except Exception as exc:
+            # retried by Airflow (a lock wait, an I/O error); the pages say so meanwhile
+            _record_delivery(spec, service_date, "failed", seen, settings, reason=f"{type(exc).__name__}: {exc}")
+            raise
         if result.duplicates or result.skipped:
             named = [f"{printable(f.file_name)} ({'; '.join(f.notes)})" for f in result.duplicates]
             named += [f"{printable(name)} ({why} file)" for name, why in result.skipped]
@@ -110,10 +130,16 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
                                        f"{', '.join(named)[:1500]}; remove them from the landing folder if they "
                                        "are stray copies, or re-deliver them complete.",
                    {"source": source_name, "service_date": day, "owner": spec.owner.email})
-        if result.outcome == "no_files":
+        status = _record_delivery(spec, service_date, "missing" if result.outcome == "no_files" else "delivered",
+                                  seen, settings)
+        if result.outcome == "no_files" and status is not None and status.status == "pending":
+            log.info("%s: no delivery for %s yet; due %s JST", source_name, day, f"{status.expected_at:%Y-%m-%d %H:%M}")
+        elif result.outcome == "no_files":
+            when = f"due {status.expected_at:%Y-%m-%d %H:%M} JST" if status else "snapshot"
             notify("late_data", f"{source_name}: no delivery for service day {day} "
-                                f"(expected {spec.glob_for(date.fromisoformat(day) if day else None)}); "
-                                "the day is published without it; re-run the day once it arrives.",
+                                f"(expected {spec.glob_for(service_date)}, {when}); "
+                                "the day is published without it, marked incomplete; the catch-up run "
+                                "loads it and rebuilds the day when it arrives.",
                    {"source": source_name, "service_date": day, "owner": spec.owner.email})
         if result.validation_results:
             folder = _results_dir(settings) / source_name / (day or "snapshot")
@@ -123,7 +149,59 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
             for index, gx_result in enumerate(result.validation_results):
                 _write_atomically(folder / f"{index:04d}.json", json.dumps(gx_result, ensure_ascii=False, sort_keys=True))
         summaries.append(result.summary())
+    if len(refused) == 1:
+        raise refused[0]
+    if refused:
+        raise IngestError(f"{len(refused)} deliveries of {source_name} were refused; the other days were loaded. "
+                          + " | ".join(str(exc) for exc in refused))
     return summaries
+
+
+def _record_delivery(spec: SourceSpec, service_date: date | None, outcome: str, files: list[tuple[str, str]],
+                     settings: Settings, *, reason: str | None = None) -> FeedStatus | None:
+    """Record what was found for a daily source's day in ops.feed_status (snapshots: nothing)."""
+    from flowlib import feed_status
+    from flowlib.warehouse import writer
+
+    if service_date is None:
+        return None
+    with writer(settings) as con:
+        return feed_status.record(con, spec, service_date, outcome, files, reason=reason)
+
+
+def record_unfinished_deliveries(service_dates: list[str], unfinished_sources: list[str], since: datetime,
+                                 settings: Settings | None = None) -> list[str]:
+    """After the ingest steps, whatever their outcome: mark the days a stopped ingest step
+    never checked (status older than ``since``, naive JST) as failed, so the pages and
+    the final check see them. Returns the night's problems (see :func:`feed_problems`)."""
+    from flowlib import feed_status
+    from flowlib.warehouse import writer
+
+    settings = settings or get_settings()
+    registry = load_registry(settings)
+    with writer(settings) as con:
+        for name in unfinished_sources:
+            spec = registry[name]
+            if not spec.is_daily:
+                continue
+            for day in service_dates:
+                known = feed_status.current(con, name, date.fromisoformat(day))
+                if known is None or known.checked_at < since:
+                    feed_status.record(con, spec, date.fromisoformat(day), "failed",
+                                       feed_status.delivered_files(spec, date.fromisoformat(day), settings),
+                                       reason="the ingest step stopped before it checked this day; "
+                                              "its task log says why.")
+    return feed_problems(service_dates, settings)
+
+
+def feed_problems(service_dates: list[str], settings: Settings | None = None) -> list[str]:
+    """One line per rejected or failed delivery of the days: why a run must end failed."""
+    from flowlib import feed_status
+    from flowlib.warehouse import writer
+
+    settings = settings or get_settings()
+    with writer(settings) as con:
+        return [feed_status.describe(s) for s in feed_status.problems(con, [date.fromisoformat(d) for d in service_dates])]
 
 
 def build_marts(service_dates: list[str], settings: Settings | None = None) -> dict[str, dict[str, int]]:
@@ -180,11 +258,25 @@ def publish_dashboards(service_dates: list[str] | None = None, settings: Setting
 
 def run_all(service_dates: list[str], settings: Settings | None = None, *, force: bool = False,
             allow_shrink: bool = False) -> str:
-    """The whole night without Airflow (CLI, tests, benchmarks): same steps, same order."""
+    """The whole night without Airflow (CLI, tests, benchmarks): same steps, same order.
+
+    A refused delivery does not stop the night: the other sources load, marts and pages
+    are built from what loaded (showing the gap), then an IngestError lists what was refused.
+    """
+    from flowlib.ingest import IngestError
+
     settings = settings or get_settings()
     prepare_warehouse(settings)
     for name in load_registry(settings):
-        ingest_source(name, service_dates, settings, force=force, allow_shrink=allow_shrink)
+        try:
+            ingest_source(name, service_dates, settings, force=force, allow_shrink=allow_shrink)
+        except IngestError as exc:
+            log.error("%s refused; continuing with the other sources: %s", name, exc)
     build_marts(service_dates, settings)
     build_data_docs(settings)
-    return publish_dashboards(None, settings)
+    index = publish_dashboards(None, settings)
+    problems = feed_problems(service_dates, settings)
+    if problems:
+        raise IngestError(f"the night was built without {len(problems)} deliver{'y' if len(problems) == 1 else 'ies'} "
+                          f"(pages show the gaps, index: {index}): " + "; ".join(problems))
+    return index

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,6 +80,10 @@ class LandingScan:
     accepted: list[Path] = field(default_factory=list)
     #: (path, why it is not loaded): hidden, temporary (a partial upload) or unmatched
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+#: When a daily delivery is due unless its declaration says otherwise: JST on the day after
+#: the service day, half an hour before the nightly run (02:00) reads the landing folder.
+DEFAULT_EXPECTED_BY = time(1, 30)
 
 
 class SourceDeclarationError(ValueError):
@@ -139,6 +143,13 @@ class SourceSpec:
     accept: FileAcceptance = FileAcceptance()
     #: Files above this size (MB) are refused before they are read; None = FLOW_MAX_FILE_MB.
     max_file_mb: int | None = None
+    #: JST clock time on the day after the service day by which the delivery is due
+    #: (``expected_by: "01:30"``); a missing delivery is "late" after it, "pending" before.
+    expected_by: time = DEFAULT_EXPECTED_BY
+
+    def expected_at(self, service_date: date) -> datetime:
+        """The naive JST moment a service day's delivery is due."""
+        return datetime.combine(service_date + timedelta(days=1), self.expected_by)
 
     @property
     def producer_headers(self) -> list[str]:
@@ -315,6 +326,14 @@ def _duplicates_policy(path: Path, value: object) -> Literal["quarantine", "coll
     return value  # type: ignore[return-value]
 
 
+def _expected_by(path: Path, value: object) -> time:
+    # YAML 1.1 reads an unquoted 1:30 as the number 90 (sexagesimal): insist on a string
+    if not isinstance(value, str) or not (match := _CLOCK.match(value.strip())):
+        raise _fail(path, f"expected_by must be a quoted JST clock time \"HH:MM\" (00:00-23:59) on the day "
+                          f"after the service day, e.g. \"01:30\"; got {value!r}.")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
 def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
     """Validate one YAML declaration and turn it into a SourceSpec."""
     try:
@@ -381,6 +400,7 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
         conflicts=_conflict_rule(path, doc.get("conflicts", "reject_conflict")),
         accept=_acceptance(path, doc.get("accept")),
         max_file_mb=_max_file_mb(path, doc.get("max_file_mb")),
+        expected_by=_expected_by(path, doc["expected_by"]) if "expected_by" in doc else DEFAULT_EXPECTED_BY,
     )
 
 

@@ -69,7 +69,34 @@ def test_nightly_flow_has_one_ingest_task_per_declared_source(dagbag, settings):
 def test_every_warehouse_writer_runs_in_the_one_slot_pool(dagbag):
     dag = dagbag.dags["nightly_flow"]
     writers = [t for t in dag.tasks if t.task_id.startswith("ingest_")
-               or t.task_id in {"prepare_warehouse", "build_marts"}]
+               or t.task_id in {"prepare_warehouse", "build_marts", "record_deliveries", "check_feeds"}]
     assert writers and all(t.pool == "duckdb_writer" for t in writers)
     assert dag.timetable.expression == "0 2 * * *"
     assert str(dag.timetable.timezone) in {"Asia/Tokyo", "Timezone('Asia/Tokyo')"}
+
+
+def test_a_bad_feed_never_blanks_the_night(dagbag):
+    from airflow.sdk import TriggerRule
+
+    dag = dagbag.dags["nightly_flow"]
+    gate = dag.get_task("record_deliveries")
+    assert gate.trigger_rule == TriggerRule.ALL_DONE
+    assert {t.task_id for t in dag.tasks if t.task_id.startswith("ingest_")} <= gate.upstream_task_ids
+    # built from what loaded, behind the gate; the run still ends failed through check_feeds
+    assert "record_deliveries" in dag.get_task("build_marts").upstream_task_ids
+    assert dag.get_task("build_marts").trigger_rule == TriggerRule.ALL_SUCCESS
+    check = dag.get_task("check_feeds")
+    assert check.trigger_rule == TriggerRule.ALL_SUCCESS and "publish_dashboards" in check.upstream_task_ids
+    assert not check.downstream_task_ids
+
+
+def test_catchup_flow_is_short_and_uses_the_writer_pool(dagbag):
+    dag = dagbag.dags["catchup_flow"]
+    assert dag.timetable.expression == "15,45 * * * *"
+    assert dag.catchup is False
+    writers = [t for t in dag.tasks if t.task_id in {"find_work", "reload", "build_marts", "check_feeds"}]
+    assert len(writers) == 4 and all(t.pool == "duckdb_writer" for t in writers)
+    assert dag.get_task("find_work").downstream_task_ids == {"reload"}
+    nightly = dagbag.dags["nightly_flow"]
+    for task_id, nightly_task_id in (("build_marts", "build_marts"), ("republish", "publish_dashboards")):
+        assert dag.get_task(task_id).outlets == nightly.get_task(nightly_task_id).outlets

@@ -43,6 +43,7 @@ from flowlib.dashboards.data import (
     periods_in_marts,
     service_dates_in_marts,
 )
+from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
 from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
 
@@ -137,7 +138,8 @@ def build_dashboards(
     start_hour = settings.service_day_start.hour
     k = settings.min_cell_count
 
-    all_dates = service_dates_in_marts(con)
+    # a day the runs checked gets a page even when nothing of it loaded: the page says why
+    all_dates = sorted(set(service_dates_in_marts(con)) | set(days_checked(con)))
     on_disk_days = daily_pages(daily_dir)
     if service_dates is None:
         dates = sorted(set(all_dates))
@@ -164,6 +166,7 @@ def build_dashboards(
         earlier = service_date - timedelta(days=7)
         day.comparisons = [day_comparison(con, day, f"{earlier.isoformat()}.html" if earlier in known_days else None)]
         day.indicator = load_indicator(con, service_date, baseline_year, target_year, min_respondents)
+        day.feeds = load_page_feeds(con, service_date, service_date, facilities)
         related = [_period_link(p) for grain in PAGE_GRAINS if (p := Period.containing(grain, service_date)) in known_periods]
         page = render_daily_page(
             day,
@@ -187,6 +190,7 @@ def build_dashboards(
                               year_earlier.file_name if year_earlier in known_periods else None),
         ]
         data.indicator = load_indicator(con, period.end, baseline_year, target_year, min_respondents)
+        data.feeds = load_page_feeds(con, period.start, period.end, facilities)
         related = [_period_link(p) for p in sorted(known_periods)
                    if p.grain != period.grain and p.start <= period.end and period.start <= p.end]
         related += [
@@ -226,6 +230,8 @@ def build_dashboards(
         months=period_pages(out_dir / "monthly", "month"),
         indicator=load_indicator(con, None, baseline_year, target_year, min_respondents),
         open_data=catalogue_entries(out_dir / "exports"),
+        freshness=freshness_view(load_freshness(con)),
+        feed_days=recent_view(load_recent(con)),
     )
     index = write_page(out_dir / "index.html", index_html)
     if export_error is not None:

@@ -23,6 +23,7 @@ from folium import plugins
 
 from flowlib.assets import OWN_CSS, OWN_JS, localize_folium_links
 from flowlib.dashboards.data import DayData, FacilityDay, Flow, date_labels
+from flowlib.dashboards.feeds import feeds_view
 from flowlib.dashboards.panels import comparison_view, fmt_int, fmt_share, indicator_view, segment_rows
 from flowlib.dashboards.publish import RawHtml, bilingual, esc, render_template
 
@@ -40,6 +41,8 @@ NAGASAKI_CENTRE = (32.7503, 129.8777)
 FLOW_MIN_THRESHOLDS = (10, 50, 100)
 FACILITY_COLOR = "#1f6feb"
 SUPPRESSED_COLOR = "#777777"
+#: A facility whose feed is missing that day: an outline, no size (there is no figure).
+INCOMPLETE_COLOR = "#b42318"
 FLOW_COLOR = "#d9480f"
 #: GeoJSON from geo/ is rounded to ~1 m and simplified past this size.
 MAX_GEOJSON_CHARS = 600_000
@@ -157,6 +160,10 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
         f'<div class="facility-popup" data-facility-id="{esc(facility.facility_id)}">',
         f"<h3>{bilingual(facility.name_ja, facility.name_en)}</h3>",
     ]
+    if day.feeds and day.feeds.gaps_of(facility.facility_id):
+        parts.append(f'<p class="coverage-warning facility-incomplete">'
+                     f'{bilingual("データ欠損のため不完全: ", "Incomplete, missing data: ")}'
+                     f'{esc(_missing_text(day, facility.facility_id))}</p>')
     if facility_day.is_suppressed:
         parts.append(f'<p class="suppressed">{suppressed_text(k)}</p>')
     else:
@@ -182,6 +189,44 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
         parts.append("</ol></div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _missing_text(day: DayData, facility_id: str) -> str:
+    return ", ".join(f"{source} {service_date.isoformat()} ({status})"
+                     for gap in (day.feeds.gaps_of(facility_id) if day.feeds else [])
+                     for source, service_date, status in gap.feeds)
+
+
+def incomplete_popup(day: DayData, facility_id: str) -> str:
+    """A facility with no figures because its feed is missing: say so instead of nothing."""
+    facility = day.facility(facility_id)
+    return (f'<div class="facility-popup" data-facility-id="{esc(facility_id)}">'
+            f"<h3>{bilingual(facility.name_ja, facility.name_en)}</h3>"
+            f'<p class="coverage-warning facility-incomplete">'
+            f'{bilingual("データ欠損のため数値なし: ", "No figures, missing data: ")}{esc(_missing_text(day, facility_id))}</p>'
+            "</div>")
+
+
+def add_incomplete_markers(group: folium.FeatureGroup, day: DayData) -> None:
+    """Dashed outlines where a missing feed left a located facility without any figure."""
+    if not day.feeds:
+        return
+    drawn = {fd.facility.facility_id for fd in day.facility_days}
+    for facility_id in sorted(day.feeds.incomplete_facility_ids - drawn):
+        facility = day.facility(facility_id)
+        if not facility.has_location:
+            continue
+        folium.CircleMarker(
+            location=(facility.lat, facility.lon),
+            radius=8.0,
+            color=INCOMPLETE_COLOR,
+            weight=2,
+            fill=False,
+            dash_array="2 4",
+            class_name="facility-gap-marker",
+            popup=folium.Popup(incomplete_popup(day, facility_id), max_width=340),
+            tooltip=folium.Tooltip(bilingual(facility.name_ja, facility.name_en)),
+        ).add_to(group)
 
 
 def add_facility_markers(group: folium.FeatureGroup, day: DayData, k: int) -> None:
@@ -361,6 +406,7 @@ def overlay_view(day: DayData, k: int, nav_links: list[NavLink], related_links: 
         "suppressed_routes": day.suppressed_routes,
         "hidden_flows": day.suppressed_flow_count,
         "flow_min_options": [0] + [t for t in FLOW_MIN_THRESHOLDS if t > k],
+        "feeds": feeds_view(day.feeds, day.period is not None),
     }
 
 
@@ -402,6 +448,7 @@ def render_map_page(
     add_flows(flows, day)
     facilities = folium.FeatureGroup(name=layer_name("facilities"), show=True).add_to(fmap)
     add_facility_markers(facilities, day, k)
+    add_incomplete_markers(facilities, day)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     _fit_to(fmap, day)
 

@@ -19,12 +19,15 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import h3
 
 from flowlib.calendar import period_bounds
+
+if TYPE_CHECKING:
+    from flowlib.dashboards.feeds import PageFeeds
 
 log = logging.getLogger(__name__)
 
@@ -574,6 +577,8 @@ class DayData:
     #: what the facility circles are sized by: entries (daily) or visitors (periods,
     #: whose entries may be withheld while distinct visitors are published)
     size_by: str = "entries"
+    #: deliveries behind the figures and the gaps they leave (flowlib.dashboards.feeds)
+    feeds: PageFeeds | None = None
 
     @property
     def span_days(self) -> int:

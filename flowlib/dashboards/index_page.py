@@ -87,9 +87,12 @@ def render_index_page(
     months: list[Period] | None = None,
     indicator: Indicator | None = None,
     open_data: list[dict[str, Any]] | None = None,
+    freshness: dict[str, Any] | None = None,
+    feed_days: dict[str, Any] | None = None,
 ) -> str:
     """``open_data``: the export catalogue entries (see flowlib.exports.catalogue_entries),
-    None when no exports were written; ``weeks``/``months`` latest first."""
+    None when no exports were written; ``weeks``/``months`` latest first; ``freshness`` and
+    ``feed_days``: flowlib.dashboards.feeds.freshness_view / recent_view."""
     nav_links = []
     if weeks:
         nav_links.append(NavLink("#weekly-pages", "週別", "Weekly"))
@@ -122,5 +125,7 @@ def render_index_page(
         "open_data": open_data,
         "last_load_at": last_load_at.strftime("%Y-%m-%d %H:%M") if last_load_at else None,
         "loads": _load_rows(loads),
+        "freshness": freshness,
+        "feed_days": feed_days,
     }
     return render_template("index.html", page=page)
