@@ -55,11 +55,13 @@ import numpy as np
 import pandas as pd
 
 from flowlib.config import get_settings
+from flowlib.demo_calendar import cruise_days, passengers_ashore, write_cruise_timetable
 from flowlib.geo import load_access_points, load_facilities
 
 DEMO_START = date(2026, 11, 1)
 DEMO_END = date(2026, 11, 14)
-CRUISE_DAYS = frozenset({date(2026, 11, 11)})
+#: Days a cruise ship calls: the port timetable of flowlib.demo_calendar (11-11 in the fortnight).
+CRUISE_DAYS = cruise_days()
 DEFAULT_SEED = 20261101
 
 
@@ -137,7 +139,6 @@ STATION = "nagasaki_station"
 TRAIN_ARRIVAL_SHARE = 0.3
 #: Where visitors arrive, not sights: never listed as visited in the survey.
 TRANSPORT_HUBS = (STATION, CRUISE_TERMINAL)
-CRUISE_VISITORS = 2500
 CRUISE_DISEMBARK = (_hm(8, 45), _hm(10, 30))
 CRUISE_LAST_TAP = _hm(16)
 CRUISE_ALL_ABOARD = _hm(16, 30)
@@ -1007,7 +1008,7 @@ def _arrivals(
     kind = _day_kind(day)
     domestic = rng.poisson(DOMESTIC_VISITORS * DOMESTIC_DAY_FACTOR[kind] * scale)
     international = rng.poisson(INTERNATIONAL_VISITORS * INTERNATIONAL_DAY_FACTOR[kind] * scale)
-    cruise = rng.poisson(CRUISE_VISITORS * scale) if day in CRUISE_DAYS else 0
+    cruise = rng.poisson(passengers_ashore(day) * scale) if day in CRUISE_DAYS else 0
     newcomers = _new_visitors(
         rng,
         max(0, domestic - int((~returning.international).sum())),
@@ -1109,6 +1110,7 @@ def generate(
         )
         if report:
             report(f"demo: {day} written ({entry_lines:,} entries, {wifi_records:,} wifi bins, {survey_lines} surveys)")
+    write_cruise_timetable(landing_dir)
     return GroundTruth(seed=seed, scale=scale, dirty=dirty, start=start.isoformat(), end=end.isoformat(), days=days)
 
 
