@@ -73,6 +73,12 @@ def nightly_flow():
 
         return build(dates)
 
+    @task(pool=WAREHOUSE_POOL)
+    def build_forecast() -> dict[str, int]:
+        from flowlib.pipeline import build_forecast as build
+
+        return build()
+
     @task
     def build_data_docs() -> str | None:
         from flowlib.pipeline import build_data_docs as build
@@ -96,7 +102,9 @@ def nightly_flow():
     loads >> marts
     docs = build_data_docs()
     loads >> docs
-    [marts, docs] >> publish_dashboards(dates)
+    forecast = build_forecast()
+    marts >> forecast
+    [marts, docs, forecast] >> publish_dashboards(dates)
 
 
 nightly_flow()

@@ -114,6 +114,16 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     return built
 
 
+def build_forecast(settings: Settings | None = None) -> dict[str, int]:
+    """Crowding forecast for the next 14 days and its backtest, from the marts (rebuilt whole)."""
+    from flowlib.forecast import build_forecast as build
+    from flowlib.warehouse import writer
+
+    settings = settings or get_settings()
+    with writer(settings) as con:
+        return build(con)
+
+
 def build_data_docs(settings: Settings | None = None) -> str | None:
     """GX Data Docs over every stored validation result, into dashboards/data-docs/."""
     from flowlib.validation import build_data_docs as build
@@ -150,5 +160,6 @@ def run_all(service_dates: list[str], settings: Settings | None = None, *, force
     for name in load_registry(settings):
         ingest_source(name, service_dates, settings, force=force)
     build_marts(service_dates, settings)
+    build_forecast(settings)
     build_data_docs(settings)
     return publish_dashboards(None, settings)
