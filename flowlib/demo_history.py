@@ -55,8 +55,9 @@ def _months_between(first: date, last: date) -> list[date]:
 def _archive_day(rng: np.random.Generator, day: date, months_back: int) -> list[list[str]]:
     kind = demo._day_kind(day)
     count = int(np.clip(rng.poisson(demo.SURVEY_BASE[kind]), *demo.SURVEY_RANGE))
-    domestic_share = demo.DOMESTIC_VISITORS / (demo.DOMESTIC_VISITORS + demo.INTERNATIONAL_VISITORS)
-    international = rng.random(count) >= domestic_share
+    # The same planted response bias as the daily survey: international visitors answer more often.
+    international_odds = demo.INTERNATIONAL_RESPONSE_PROPENSITY * demo.INTERNATIONAL_VISITORS / demo.DOMESTIC_VISITORS
+    international = rng.random(count) < international_odds / (1 + international_odds)
     countries = list(demo.INTERNATIONAL_COUNTRIES)
     weights = np.array(list(demo.INTERNATIONAL_COUNTRIES.values()))
     residence = np.where(international, rng.choice(countries, size=count, p=weights / weights.sum()), "JP")

@@ -115,13 +115,18 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
 
 
 def build_forecast(settings: Settings | None = None) -> dict[str, int]:
-    """Crowding forecast for the next 14 days and its backtest, from the marts (rebuilt whole)."""
+    """Look ahead, from the marts (rebuilt whole): the crowding forecast for the next 14 days
+    with its backtest, and the KPI's monthly path towards the 2027 target."""
     from flowlib.forecast import build_forecast as build
+    from flowlib.indicator import load_definition
+    from flowlib.kpi_path import build_kpi_path
     from flowlib.warehouse import writer
 
     settings = settings or get_settings()
     with writer(settings) as con:
-        return build(con)
+        counts = build(con)
+        counts.update(build_kpi_path(con, load_definition(), settings.min_cell_count))
+    return counts
 
 
 def build_data_docs(settings: Settings | None = None) -> str | None:
