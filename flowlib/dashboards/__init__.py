@@ -43,6 +43,7 @@ from flowlib.dashboards.data import (
     periods_in_marts,
     service_dates_in_marts,
 )
+from flowlib.dashboards.forecast_page import write_lookahead_pages
 from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
 
@@ -212,6 +213,7 @@ def build_dashboards(
         log.exception("open-data export failed; the pages and index are still written")
         export_error = exc
 
+    lookahead = write_lookahead_pages(con, out_dir)
     kpi_date, kpi = latest_satisfaction(con, k)
     last_load_at, loads = load_last_night(con)
     index_html = render_index_page(
@@ -226,6 +228,7 @@ def build_dashboards(
         months=period_pages(out_dir / "monthly", "month"),
         indicator=load_indicator(con, None, baseline_year, target_year, min_respondents),
         open_data=catalogue_entries(out_dir / "exports"),
+        lookahead=lookahead,
     )
     index = write_page(out_dir / "index.html", index_html)
     if export_error is not None:

@@ -87,10 +87,13 @@ def render_index_page(
     months: list[Period] | None = None,
     indicator: Indicator | None = None,
     open_data: list[dict[str, Any]] | None = None,
+    lookahead: dict[str, Any] | None = None,
 ) -> str:
     """``open_data``: the export catalogue entries (see flowlib.exports.catalogue_entries),
     None when no exports were written; ``weeks``/``months`` latest first."""
     nav_links = []
+    if lookahead:
+        nav_links.append(NavLink(lookahead["href"], "混雑予測", "Forecast"))
     if weeks:
         nav_links.append(NavLink("#weekly-pages", "週別", "Weekly"))
     if months:
@@ -122,5 +125,6 @@ def render_index_page(
         "open_data": open_data,
         "last_load_at": last_load_at.strftime("%Y-%m-%d %H:%M") if last_load_at else None,
         "loads": _load_rows(loads),
+        "lookahead": lookahead,
     }
     return render_template("index.html", page=page)
