@@ -178,3 +178,16 @@ def test_the_same_input_gives_the_same_forecast():
     second = fc.run_forecast([item], {"entry_log": LAST_DAY}, CRUISE, _no_hours())
     pd.testing.assert_frame_equal(first.daily, second.daily)
     pd.testing.assert_frame_equal(first.backtest, second.backtest)
+
+
+def test_an_empty_cruise_timetable_is_a_warning_not_a_failure(caplog):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create schema staging")
+    con.execute("create table staging.stg_cruise_call (service_date date, passenger_capacity bigint)")
+    with caplog.at_level("WARNING", logger="flowlib.forecast"):
+        assert fc.read_cruise(con) is None
+    assert "no cruise timetable loaded" in caplog.text
+    con.execute("insert into staging.stg_cruise_call values (DATE '2026-11-17', 3090)")
+    assert fc.read_cruise(con).to_dict() == {pd.Timestamp("2026-11-17"): 3090.0}
