@@ -37,7 +37,6 @@ import logging
 import warnings
 import zlib
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 import duckdb
 import holidays
@@ -530,6 +529,3 @@ def build_forecast(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                  row.source_kind, row.mase, row.relative_mae, row.coverage80, row.coverage95)
     return counts
 
-
-def horizon_dates(last_day: date, horizon: int = HORIZON_DAYS) -> list[date]:
-    return [last_day + timedelta(days=i) for i in range(1, horizon + 1)]
