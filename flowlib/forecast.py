@@ -241,6 +241,13 @@ class FacilityForecast:
     counts: np.ndarray | None
 
 
+def _stated_rows(base: pd.DataFrame, stated: tuple[str, str, str]) -> FacilityForecast:
+    """Rows that give a reason instead of figures: every number empty, no simulation."""
+    nan = np.full(len(base), np.nan)
+    return FacilityForecast(base.assign(status=stated[0], reason_ja=stated[1], reason_en=stated[2], forecast=nan,
+                                        lo80=nan, hi80=nan, lo95=nan, hi95=nan), None)
+
+
 def forecast_series(series: Series, last_day: pd.Timestamp, cruise: pd.Series | None,
                     horizon: int = HORIZON_DAYS, min_history_days: int = MIN_HISTORY_DAYS) -> FacilityForecast:
     """The next ``horizon`` days after ``last_day`` for one facility, or stated-reason rows."""
@@ -251,11 +258,9 @@ def forecast_series(series: Series, last_day: pd.Timestamp, cruise: pd.Series | 
         "forecast_date": days.date, "horizon_days": np.arange(1, horizon + 1),
         "day_class": day_class(features).to_numpy(), "cruise_capacity": (features["cruise_thousands"] * 1000).round().astype(int).to_numpy(),
     })
-    nan = np.full(horizon, np.nan)
     stated = _stated(series, min_history_days)
     if stated is not None:
-        return FacilityForecast(base.assign(status=stated[0], reason_ja=stated[1], reason_en=stated[2], forecast=nan,
-                                            lo80=nan, hi80=nan, lo95=nan, hi95=nan), None)
+        return _stated_rows(base, stated)
     closed = closed_weekdays(series.values)
     train = _training(series.values, closed)
     if len(closed) == 7:
@@ -267,8 +272,7 @@ def forecast_series(series: Series, last_day: pd.Timestamp, cruise: pd.Series | 
                   f"履歴不足（休館日を除く観測 {len(train)} 日、{min_history_days} 日必要）",
                   f"insufficient history ({len(train)} observed open days, {min_history_days} needed)")
     if stated is not None:
-        return FacilityForecast(base.assign(status=stated[0], reason_ja=stated[1], reason_en=stated[2], forecast=nan,
-                                            lo80=nan, hi80=nan, lo95=nan, hi95=nan), None)
+        return _stated_rows(base, stated)
     train_features = calendar_features(pd.DatetimeIndex(train.index), cruise)
     fitted = fit(train.to_numpy(dtype=float), train_features)
     point, counts = simulate(fitted, features, _rng(series.source_kind, series.facility_id, last_day.date()))

@@ -191,3 +191,12 @@ def test_an_empty_cruise_timetable_is_a_warning_not_a_failure(caplog):
     assert "no cruise timetable loaded" in caplog.text
     con.execute("insert into staging.stg_cruise_call values (DATE '2026-11-17', 3090)")
     assert fc.read_cruise(con).to_dict() == {pd.Timestamp("2026-11-17"): 3090.0}
+
+
+def test_a_facility_silent_for_three_weeks_is_stated_not_forecast():
+    values = synthetic(700, seed=12)
+    values[values.index > LAST_DAY - pd.Timedelta(days=21)] = 0.0  # closed for works, or the gate stopped delivering
+    result = fc.forecast_series(series("museum", values), LAST_DAY, CRUISE)
+    assert set(result.daily["status"]) == {"no_recent_data"}
+    assert result.daily["forecast"].isna().all() and result.counts is None
+    assert result.daily["reason_en"].iloc[0] == "no counts in the last 3 weeks (closed or not delivering)"
