@@ -25,6 +25,9 @@ from flowlib.indicator import load_definition, prepare_answers
 
 from test_forecast import CRUISE, LAST_DAY, series, synthetic
 
+# The session's one Chromium (see tests/test_dashboards.py): registered as a plugin, not imported.
+pytest_plugins = ["browser"]
+
 NAMES = {"glover": ("グラバー園", "Glover Garden"), "new_gate": ("新しい施設", "New gate")}
 
 
@@ -106,3 +109,21 @@ def test_kpi_page_labels_month_to_date_and_states_the_tests(look):
     assert re.search(r'data-status="(on track|ahead|behind)"', page)
     assert 'id="kpi-drivers"' in page and "free_wifi" in page and 'class="largest-gap"' in page
     assert page.count('class="share-domestic"') == 3
+
+
+def test_lookahead_pages_work_offline_in_chromium(look, tmp_path, offline_browser):
+    """Both pages open from disk with the network cut off: no request leaves, no script error,
+    the bands are drawn and the language toggle works."""
+    from flowlib.assets import install_assets
+    from flowlib.dashboards.publish import write_page
+
+    install_assets(tmp_path / "assets")
+    forecast = write_page(tmp_path / "forecast" / "index.html", render_forecast_page(look))
+    kpi = write_page(tmp_path / "forecast" / "kpi.html", render_kpi_page(look))
+    for path, chart in ((forecast, "svg.forecast-chart"), (kpi, "svg.kpi-chart")):
+        visit = offline_browser.open(path)
+        assert visit.unexpected_errors() == []
+        assert visit.blocked_outside(()) == []
+        assert visit.page.locator(chart).first.is_visible()
+        visit.page.click("#lang-toggle")
+        assert visit.page.evaluate("document.documentElement.getAttribute('data-lang')") == "en"
