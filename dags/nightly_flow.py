@@ -105,6 +105,12 @@ def nightly_flow():
 
         return build(dates)
 
+    @task(pool=WAREHOUSE_POOL)
+    def build_forecast() -> dict[str, int]:
+        from flowlib.pipeline import build_forecast as build
+
+        return build()
+
     @task
     def build_data_docs() -> str | None:
         from flowlib.pipeline import build_data_docs as build
@@ -141,8 +147,10 @@ def nightly_flow():
     checked >> marts
     docs = build_data_docs()
     checked >> docs
+    forecast = build_forecast()
+    marts >> forecast
     published = publish_dashboards(dates)
-    [marts, docs] >> published
+    [marts, docs, forecast] >> published
     published >> check_feeds(dates)
 
 

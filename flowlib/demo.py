@@ -29,7 +29,8 @@ Model, in short:
 * Wi-Fi: every AP and 10-minute bin of the service day gets Poisson(2.5 x simulated visitors
   near the AP + a small baseline) connections. The 2.5 stands for people who pay cash. A
   visitor is near a facility's AP while there and near a street AP while walking past it.
-* Survey: a sample of the day's visitors answers. In-trip information satisfaction is top-two
+* Survey: a sample of the day's visitors answers, international visitors 2.5 times as often
+  as domestic ones (a response bias the KPI's post-stratification must correct). In-trip information satisfaction is top-two
   for about 56.5 % of domestic and 72 % of international respondents, and more often for
   users of free Wi-Fi or a tourist information centre.
 * ``dirty`` adds per day one entry row with a negative amount, one with an impossible clock
@@ -55,11 +56,13 @@ import numpy as np
 import pandas as pd
 
 from flowlib.config import get_settings
+from flowlib.demo_calendar import cruise_days, passengers_ashore, write_cruise_timetable
 from flowlib.geo import load_access_points, load_facilities
 
 DEMO_START = date(2026, 11, 1)
 DEMO_END = date(2026, 11, 14)
-CRUISE_DAYS = frozenset({date(2026, 11, 11)})
+#: Days a cruise ship calls: the port timetable of flowlib.demo_calendar (11-11 in the fortnight).
+CRUISE_DAYS = cruise_days()
 DEFAULT_SEED = 20261101
 
 
@@ -137,7 +140,6 @@ STATION = "nagasaki_station"
 TRAIN_ARRIVAL_SHARE = 0.3
 #: Where visitors arrive, not sights: never listed as visited in the survey.
 TRANSPORT_HUBS = (STATION, CRUISE_TERMINAL)
-CRUISE_VISITORS = 2500
 CRUISE_DISEMBARK = (_hm(8, 45), _hm(10, 30))
 CRUISE_LAST_TAP = _hm(16)
 CRUISE_ALL_ABOARD = _hm(16, 30)
@@ -204,6 +206,9 @@ HELPED_TOP_TWO_BONUS = 0.10
 DOMESTIC_TOP_TWO = 0.565
 INTERNATIONAL_TOP_TWO = 0.72
 NO_ANSWER_SHARE, NOT_APPLICABLE_SHARE = 0.03, 0.02
+#: An international visitor is this many times as likely to answer the survey as a domestic one
+#: (a planted response bias: respondents over-represent international visitors).
+INTERNATIONAL_RESPONSE_PROPENSITY = 2.5
 FREE_TEXT_SHARE = 0.55
 #: (language, satisfied) -> (comment, facility it mentions or None); only comments about
 #: places the respondent visited are picked.
@@ -710,7 +715,9 @@ def _survey_responses(
     """Web-form answers from a sample of today's visitors, in answer order, as contract strings."""
     pool = np.unique(stops.loc[stops["tap"].notna(), "visitor"])
     count = min(len(pool), size)
-    respondents = np.sort(rng.choice(pool, size=count, replace=False))
+    # Planted response bias: international visitors answer more often (post-stratification corrects it).
+    propensity = np.where(visitors.international[pool], INTERNATIONAL_RESPONSE_PROPENSITY, 1.0)
+    respondents = np.sort(rng.choice(pool, size=count, replace=False, p=propensity / propensity.sum()))
     own = stops[stops["visitor"].isin(respondents)]
     trips = own.groupby("visitor").agg(facilities=("facility", list), leaves=("depart", "max"))
     international = visitors.international[respondents]
@@ -1007,7 +1014,7 @@ def _arrivals(
     kind = _day_kind(day)
     domestic = rng.poisson(DOMESTIC_VISITORS * DOMESTIC_DAY_FACTOR[kind] * scale)
     international = rng.poisson(INTERNATIONAL_VISITORS * INTERNATIONAL_DAY_FACTOR[kind] * scale)
-    cruise = rng.poisson(CRUISE_VISITORS * scale) if day in CRUISE_DAYS else 0
+    cruise = rng.poisson(passengers_ashore(day) * scale) if day in CRUISE_DAYS else 0
     newcomers = _new_visitors(
         rng,
         max(0, domestic - int((~returning.international).sum())),
@@ -1109,6 +1116,7 @@ def generate(
         )
         if report:
             report(f"demo: {day} written ({entry_lines:,} entries, {wifi_records:,} wifi bins, {survey_lines} surveys)")
+    write_cruise_timetable(landing_dir)
     return GroundTruth(seed=seed, scale=scale, dirty=dirty, start=start.isoformat(), end=end.isoformat(), days=days)
 
 

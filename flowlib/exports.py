@@ -169,6 +169,13 @@ DATASETS: tuple[Dataset, ...] = (
             "施設ごとの滞在時間の四分位と平均（Wi-Fiセンサーの実測、または入場記録からの推定）。",
             "Quartiles and mean of the minutes spent at each facility (measured by Wi-Fi sensors, or estimated from card taps).",
             where=_PERIODS_ONLY),
+    # Crowding forecast (flowlib.forecast): model output, not counts of people.
+    Dataset("forecast_daily", "marts.forecast_daily", "施設別 混雑予測（今後14日間）", "Crowding forecast per facility (next 14 days)",
+            "施設ごとの今後14日間の入場数（センサーは来訪端末数）の予測と80%・95%予測区間。客船入港予定と祝日を考慮。"
+            "予測できない施設・日は理由（履歴不足・休館日など）を記載。方法は docs/forecast.md。",
+            "Forecast admissions (distinct devices for sensors) per facility for the next 14 days with 80 % and 95 % "
+            "prediction intervals, using the cruise timetable and public holidays; a stated reason where there is no "
+            "forecast (insufficient history, closing day, ...). Method: docs/forecast.md."),
 )
 
 INDICATOR_DATASETS = {
@@ -295,6 +302,28 @@ DATASET_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("info_satisfaction_drivers", "segment"): ("string", "", "domestic = 国内、international = 訪日外国人、all = 全体",
                                                "domestic, international, all"),
 }
+DATASET_COLUMN_DOCS.update({
+    ("forecast_daily", "forecast_origin"): ("date", "", "予測の起点（最後に集計した観光日）", "forecast origin: last tourism day processed"),
+    ("forecast_daily", "forecast_date"): ("date", "", "予測する観光日", "tourism day forecast"),
+    ("forecast_daily", "horizon_days"): ("integer", "days", "起点から何日先か（1〜14）", "days after the origin (1-14)"),
+    ("forecast_daily", "day_class"): ("string", "", "weekday = 平日、weekend_holiday = 土日祝、cruise = 客船寄港日",
+                                      "weekday, weekend_holiday, cruise (a cruise call that day)"),
+    ("forecast_daily", "cruise_capacity"): ("integer", "passengers", "その日の客船の乗客定員の合計（0 = 寄港なし）",
+                                            "passenger capacity of the day's cruise calls (0 = none)"),
+    ("forecast_daily", "status"): ("string", "", "forecast = 予測あり。insufficient_history = 履歴不足、recently_opened = 開業から日が浅い、"
+                                   "closed = 休館日、no_recent_data = 直近の計数なし",
+                                   "forecast, or why there is none: insufficient_history, recently_opened, closed, no_recent_data"),
+    ("forecast_daily", "reason_ja"): ("string", "", "予測がない理由（日本語）", "reason for no forecast, in Japanese"),
+    ("forecast_daily", "reason_en"): ("string", "", "予測がない理由（英語）", "reason for no forecast, in English"),
+    ("forecast_daily", "forecast"): ("number", "entries", "予測値（モデルの平均）", "point forecast (model mean)"),
+    ("forecast_daily", "lo80"): ("number", "entries", "80%予測区間の下限", "80 % prediction interval, lower end"),
+    ("forecast_daily", "hi80"): ("number", "entries", "80%予測区間の上限", "80 % prediction interval, upper end"),
+    ("forecast_daily", "lo95"): ("number", "entries", "95%予測区間の下限", "95 % prediction interval, lower end"),
+    ("forecast_daily", "hi95"): ("number", "entries", "95%予測区間の上限", "95 % prediction interval, upper end"),
+    ("forecast_daily", "note_ja"): ("string", "", "予測全体への注記（客船入港予定が未読込など）", "run-wide caveat (e.g. no cruise timetable loaded)"),
+    ("forecast_daily", "note_en"): ("string", "", "予測全体への注記（英語）", "run-wide caveat, in English"),
+    ("forecast_daily", "model"): ("string", "", "予測に使ったモデル", "the model used"),
+})
 UNDOCUMENTED = ("string", "", "（説明なし）", "(undocumented)")
 GEOJSON_GEOMETRY_DOC = {
     "point": ("geometry", "", "施設の位置（Point、WGS84、© OpenStreetMap contributors）。位置不明は null",

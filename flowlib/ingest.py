@@ -370,7 +370,8 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
     event = canonical[spec.kind.event_time]
     row_service_date = _day_of_event(spec, event, settings)
     now_jst = datetime.now(JST).replace(tzinfo=None)
-    future = event > now_jst + timedelta(minutes=5)
+    # A timetable (kind.scheduled) announces future events; any other feed records the past.
+    future = (event > now_jst + timedelta(minutes=5)) & (not spec.kind.scheduled)
     problems += [RowProblem(int(n), "timestamp in the future", "") for n in canonical.loc[future, "line_number"]]
     if service_date is not None:
         outside = ~future & (row_service_date != service_date)

@@ -28,6 +28,8 @@ class Kind:
     #: column checked against reference ids, and the reference it must exist in
     reference_column: str | None = None
     reference: Literal["facilities", "access_points"] | None = None
+    #: rows announce future events (a timetable): event times after the delivery are expected
+    scheduled: bool = False
 
     @property
     def warehouse_columns(self) -> list[str]:
@@ -37,9 +39,9 @@ class Kind:
 
 def _kind(name: str, table: str, columns: dict[str, ColumnType], personal_ids: dict[str, str],
           required: set[str], event_time: str, reference_column: str | None = None,
-          reference: Literal["facilities", "access_points"] | None = None) -> Kind:
+          reference: Literal["facilities", "access_points"] | None = None, scheduled: bool = False) -> Kind:
     return Kind(name, table, MappingProxyType(columns), MappingProxyType(personal_ids),
-                frozenset(required), event_time, reference_column, reference)
+                frozenset(required), event_time, reference_column, reference, scheduled)
 
 
 KINDS: dict[str, Kind] = {
@@ -80,12 +82,23 @@ KINDS: dict[str, Kind] = {
             {"response_id", "answered_at"},
             "answered_at",
         ),
+        # A port's cruise-ship timetable (客船入港予定), one row per call, future calls included:
+        # the forecast's event calendar. The service day is the day of arrival.
+        _kind(
+            "cruise_call", "raw.cruise_call",
+            {"arrives_at": "timestamp", "departs_at": "timestamp", "ship_name": "varchar",
+             "passenger_capacity": "integer", "berth": "varchar"},
+            {},
+            {"arrives_at", "departs_at", "ship_name", "passenger_capacity"},
+            "arrives_at", scheduled=True,
+        ),
     )
 }
 
 #: GX suite per kind (one suite per canonical table)
 SUITE_BY_KIND = {"entry_log": "entry_log", "wifi_ap_count": "wifi_ap_count",
-                 "wifi_sensor": "wifi_sensor", "survey": "survey_response"}
+                 "wifi_sensor": "wifi_sensor", "survey": "survey_response",
+                 "cruise_call": "cruise_call"}
 
 #: The columns that identify one event of a kind (canonical input columns). Two rows of one
 #: delivery with the same identity but other values differ in what they claim happened: they
@@ -94,4 +107,5 @@ SUITE_BY_KIND = {"entry_log": "entry_log", "wifi_ap_count": "wifi_ap_count",
 IDENTITY_BY_KIND = {"entry_log": ("facility_id", "entered_at", "card_id"),
                     "wifi_ap_count": ("ap_id", "bin_start", "bin_minutes"),
                     "wifi_sensor": ("facility_id", "detected_at", "device_id"),
-                    "survey": ("response_id",)}
+                    "survey": ("response_id",),
+                    "cruise_call": ("ship_name", "arrives_at")}

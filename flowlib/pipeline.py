@@ -227,6 +227,21 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     return built
 
 
+def build_forecast(settings: Settings | None = None) -> dict[str, int]:
+    """Look ahead, from the marts (rebuilt whole): the crowding forecast for the next 14 days
+    with its backtest, and the KPI's monthly path towards the 2027 target."""
+    from flowlib.forecast import build_forecast as build
+    from flowlib.indicator import load_definition
+    from flowlib.kpi_path import build_kpi_path
+    from flowlib.warehouse import writer
+
+    settings = settings or get_settings()
+    with writer(settings) as con:
+        counts = build(con)
+        counts.update(build_kpi_path(con, load_definition(), settings.min_cell_count))
+    return counts
+
+
 def build_data_docs(settings: Settings | None = None) -> str | None:
     """GX Data Docs over every stored validation result, into dashboards/data-docs/."""
     from flowlib.validation import build_data_docs as build
@@ -273,6 +288,7 @@ def run_all(service_dates: list[str], settings: Settings | None = None, *, force
         except IngestError as exc:
             log.error("%s refused; continuing with the other sources: %s", name, exc)
     build_marts(service_dates, settings)
+    build_forecast(settings)
     build_data_docs(settings)
     index = publish_dashboards(None, settings)
     problems = feed_problems(service_dates, settings)

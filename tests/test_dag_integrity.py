@@ -69,7 +69,7 @@ def test_nightly_flow_has_one_ingest_task_per_declared_source(dagbag, settings):
 def test_every_warehouse_writer_runs_in_the_one_slot_pool(dagbag):
     dag = dagbag.dags["nightly_flow"]
     writers = [t for t in dag.tasks if t.task_id.startswith("ingest_")
-               or t.task_id in {"prepare_warehouse", "build_marts", "record_deliveries", "check_feeds"}]
+               or t.task_id in {"prepare_warehouse", "build_marts", "record_deliveries", "check_feeds", "build_forecast"}]
     assert writers and all(t.pool == "duckdb_writer" for t in writers)
     assert dag.timetable.expression == "0 2 * * *"
     assert str(dag.timetable.timezone) in {"Asia/Tokyo", "Timezone('Asia/Tokyo')"}

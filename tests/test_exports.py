@@ -73,9 +73,21 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, 
     _insert(con, "marts.facility_daily", service_date=DAY1, facility_id="hashima", entries=7, visitors=6,
             domestic_visitors=4, is_suppressed=True, suppression="primary")
     place_indicator_csvs(settings.dashboards_dir / "exports")
+    _forecast_rows(con)
     write_open_data(con, settings)
     yield settings, settings.dashboards_dir / "exports", con
     con.close()
+
+
+def _forecast_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """marts.forecast_daily as flowlib.forecast writes it: one forecast row and one stated reason."""
+    from flowlib.forecast import _TABLES
+
+    con.execute(f"create table marts.forecast_daily ({_TABLES['marts.forecast_daily']})")
+    con.execute("insert into marts.forecast_daily values (DATE '2026-11-14', 'entry_log', 'dejima', DATE '2026-11-15', 1, "
+                "'weekend_holiday', 0, 'forecast', '', '', 812.4, 770, 850, 748, 875, '', '', 'model'), "
+                "(DATE '2026-11-14', 'entry_log', 'hashima', DATE '2026-11-15', 1, 'weekend_holiday', 0, "
+                "'insufficient_history', '履歴不足', 'insufficient history', null, null, null, null, null, '', '', 'model')")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -59,6 +59,14 @@ def _columns(table: str, n: int) -> dict[str, list[Any]]:
             "facility_id": [sorted(FACILITIES)[i % 3] for i in rows],
             "detected_at": list(pd.date_range("2026-11-03 09:00", periods=n, freq="min")),
         }
+    if table == "cruise_call":
+        return {
+            "arrives_at": list(pd.date_range("2026-11-03 08:00", periods=n, freq="D")),
+            "departs_at": list(pd.date_range("2026-11-03 17:00", periods=n, freq="D")),
+            "ship_name": [f"Ship {i}" for i in rows],
+            "passenger_capacity": [500 + 100 * i for i in rows],
+            "berth": [None if i % 2 else "松が枝" for i in rows],
+        }
     return {
         "response_key": [_key(i) for i in rows],
         "answered_at": list(pd.date_range("2026-11-03 09:00", periods=n, freq="h")),
@@ -135,6 +143,12 @@ ROW_RULE_CASES: dict[str, list[tuple[str, Any, list[str]]]] = {
         ("device_key", "A" * 64, ["expect_column_values_to_match_regex(device_key)"]),
         ("detected_at", None, ["expect_column_values_to_not_be_null(detected_at)"]),
         ("facility_id", None, ["expect_column_values_to_not_be_null(facility_id)"]),
+    ],
+    "cruise_call": [
+        ("passenger_capacity", 0, ["expect_column_values_to_be_between(passenger_capacity)"]),
+        ("departs_at", pd.Timestamp("2026-11-01 07:00"),
+         ["expect_column_pair_values_a_to_be_greater_than_b(departs_at, arrives_at)"]),
+        ("ship_name", None, ["expect_column_values_to_not_be_null(ship_name)"]),
     ],
     "survey_response": [
         ("info_satisfaction", 9, ["expect_column_values_to_be_in_set(info_satisfaction)"]),

@@ -44,6 +44,7 @@ from flowlib.dashboards.data import (
     service_dates_in_marts,
 )
 from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
+from flowlib.dashboards.forecast_page import write_lookahead_pages
 from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
 
@@ -216,6 +217,7 @@ def build_dashboards(
         log.exception("open-data export failed; the pages and index are still written")
         export_error = exc
 
+    lookahead = write_lookahead_pages(con, out_dir)
     kpi_date, kpi = latest_satisfaction(con, k)
     last_load_at, loads = load_last_night(con)
     index_html = render_index_page(
@@ -232,6 +234,7 @@ def build_dashboards(
         open_data=catalogue_entries(out_dir / "exports"),
         freshness=freshness_view(load_freshness(con)),
         feed_days=recent_view(load_recent(con)),
+        lookahead=lookahead,
     )
     index = write_page(out_dir / "index.html", index_html)
     if export_error is not None:

@@ -89,11 +89,14 @@ def render_index_page(
     open_data: list[dict[str, Any]] | None = None,
     freshness: dict[str, Any] | None = None,
     feed_days: dict[str, Any] | None = None,
+    lookahead: dict[str, Any] | None = None,
 ) -> str:
     """``open_data``: the export catalogue entries (see flowlib.exports.catalogue_entries),
     None when no exports were written; ``weeks``/``months`` latest first; ``freshness`` and
     ``feed_days``: flowlib.dashboards.feeds.freshness_view / recent_view."""
     nav_links = []
+    if lookahead:
+        nav_links.append(NavLink(lookahead["href"], "混雑予測", "Forecast"))
     if weeks:
         nav_links.append(NavLink("#weekly-pages", "週別", "Weekly"))
     if months:
@@ -127,5 +130,6 @@ def render_index_page(
         "loads": _load_rows(loads),
         "freshness": freshness,
         "feed_days": feed_days,
+        "lookahead": lookahead,
     }
     return render_template("index.html", page=page)

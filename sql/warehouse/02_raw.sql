@@ -55,3 +55,15 @@ create table if not exists raw.survey_response (
     file_name varchar not null,
     line_number integer not null
 );
+
+create table if not exists raw.cruise_call (
+    source varchar not null,
+    service_date date not null,
+    arrives_at timestamp not null,
+    departs_at timestamp not null,
+    ship_name varchar not null,
+    passenger_capacity integer not null,
+    berth varchar,
+    file_name varchar not null,
+    line_number integer not null
+);

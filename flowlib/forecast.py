@@ -1,0 +1,535 @@
+"""Crowding forecast: visitors per facility per day and per hour for the next 14 days.
+
+What is modelled (docs/forecast.md says more): per facility and source kind, the daily count
+(admissions for entry logs, distinct devices for Wi-Fi sensors) is a negative-binomial
+regression with a log link (``statsmodels.discrete.discrete_model.NegativeBinomial``, NB2)
+on the day of the week, a public holiday on a weekday, a bridge day (a working day between
+two days off, ``holidays``) and the passenger capacity of the day's cruise-ship calls
+(``staging.stg_cruise_call``, in thousands). Intervals are predictive quantiles of the
+fitted distribution: ``SIMULATIONS`` coefficient vectors are drawn from the estimate's
+asymptotic normal distribution, and one negative-binomial count from each (so both the
+parameter uncertainty and the day's own noise are in the band). The hourly forecast splits
+each simulated day into hours with a multinomial draw over the facility's hourly profile
+(weekday / weekend-holiday / cruise day, from the same history), so hours add up to the day.
+
+Why statsmodels and not Nixtla: ``statsforecast`` and ``mlforecast`` both require pandas
+< 3 (``uv pip install --dry-run`` downgrades the pinned pandas 3.1.1); statsmodels is
+already pinned. A count GLM also suits counts in the tens with exogenous events better
+than an ETS/ARIMA on ten weeks of data.
+
+No fit but a stated reason (``status`` + ``reason_ja`` / ``reason_en``) when a series has
+fewer than ``MIN_HISTORY_DAYS`` observed days (履歴不足), when a facility's data begins after
+its source's (開業から日が浅い, recently opened) with too little history, and for a day of the
+week on which the facility has admitted nobody on each of its last ``CLOSED_WEEKS``
+occurrences (休館日, a regular closing day). Without a cruise timetable the forecast still
+runs, without the cruise regressor, and every row says so.
+
+The backtest refits at ``BACKTEST_ORIGINS`` rolling origins a week apart and scores each
+following day up to the horizon: MASE (scaled by the in-sample seasonal-naive error, the
+same weekday a week earlier; hand-written because statsmodels has no MASE, checked against
+an independent computation in tests/test_forecast.py), the MAE relative to the
+seasonal-naive forecast of the same days, and the share of days inside each interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import duckdb
+import holidays
+import numpy as np
+import pandas as pd
+
+from flowlib.warehouse import transaction
+
+log = logging.getLogger(__name__)
+
+MODEL = "statsmodels NegativeBinomial (NB2, log link): weekday + holiday + bridge day + cruise capacity"
+HORIZON_DAYS = 14
+MIN_HISTORY_DAYS = 28
+#: A regressor enters a facility's model only if this many training days carry it.
+MIN_EVENT_DAYS = 2
+#: A weekday with no admissions on each of its last this many occurrences is a closing day.
+CLOSED_WEEKS = 3
+BACKTEST_ORIGINS = 4
+BACKTEST_STEP_DAYS = 7
+SIMULATIONS = 2000
+LEVELS = (0.80, 0.95)
+SEED = 20261118
+#: The count each source kind forecasts: admissions at gates, distinct devices at sensors.
+TARGET_COLUMN = {"entry_log": "entries", "wifi_sensor": "visitors"}
+NO_CRUISE_NOTE = ("客船入港予定が未読込のため、クルーズ寄港は考慮していません",
+                  "no cruise timetable loaded: cruise calls are not modelled")
+
+_WEEKDAYS_JA = "月火水木金土日"
+_WEEKDAYS_EN = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+
+
+# ----------------------------------------------------------------------------- calendar
+
+
+def _days_off(days: pd.DatetimeIndex) -> np.ndarray:
+    jp = holidays.Japan(years=sorted({d.year for d in days} | {d.year + 1 for d in days} | {d.year - 1 for d in days}))
+    return np.array([d.weekday() >= 5 or d.date() in jp for d in days], dtype=bool)
+
+
+def calendar_features(days: pd.DatetimeIndex, cruise_capacity: pd.Series | None = None) -> pd.DataFrame:
+    """Regressors per day: weekday dummies (Monday = base), weekday holiday, bridge day, cruise.
+
+    A bridge day (飛び石の平日) is a working day whose previous and next days are both off.
+    ``cruise_capacity`` is passengers by day (missing days have no call), used in thousands.
+    """
+    days = pd.DatetimeIndex(days)
+    jp = holidays.Japan(years=sorted({d.year for d in days}))
+    weekday = days.weekday.to_numpy()
+    holiday = np.array([d.date() in jp for d in days], dtype=bool)
+    before = _days_off(days - pd.Timedelta(days=1))
+    after = _days_off(days + pd.Timedelta(days=1))
+    off = (weekday >= 5) | holiday
+    frame = pd.DataFrame({"const": 1.0}, index=days)
+    for number, name in enumerate(("tue", "wed", "thu", "fri", "sat", "sun"), start=1):
+        frame[f"dow_{name}"] = (weekday == number).astype(float)
+    frame["holiday"] = (holiday & (weekday < 5)).astype(float)
+    frame["bridge_day"] = (~off & before & after).astype(float)
+    capacity = (cruise_capacity.reindex(days).fillna(0.0).to_numpy(dtype=float)
+                if cruise_capacity is not None else np.zeros(len(days)))
+    frame["cruise_thousands"] = capacity / 1000.0
+    return frame
+
+
+def day_class(features: pd.DataFrame) -> pd.Series:
+    """weekday / weekend_holiday / cruise: which hourly profile a day follows."""
+    weekend = (features["dow_sat"] + features["dow_sun"] + features["holiday"]) > 0
+    return pd.Series(np.where(features["cruise_thousands"] > 0, "cruise",
+                              np.where(weekend, "weekend_holiday", "weekday")), index=features.index)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Fitted:
+    columns: list[str]
+    params: np.ndarray
+    cov: np.ndarray
+    alpha: float
+
+
+def fit(y: np.ndarray, features: pd.DataFrame) -> Fitted:
+    """NB2 regression of the counts on the regressors that vary enough in the training days."""
+    from statsmodels.discrete.discrete_model import NegativeBinomial
+
+    candidates = ["const"] + [c for c in features.columns if c != "const" and (features[c] != 0).sum() >= MIN_EVENT_DAYS]
+    # Keep a column only if it adds a dimension: when a weekday never occurs in the training
+    # days (a closing day) the other dummies would otherwise add up to the constant.
+    keep: list[str] = []
+    for column in candidates:
+        if np.linalg.matrix_rank(features[[*keep, column]].to_numpy(dtype=float)) == len(keep) + 1:
+            keep.append(column)
+    x = features[keep].to_numpy(dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter on near-Poisson series; checked below
+        try:
+            result = NegativeBinomial(y, x, loglike_method="nb2").fit(disp=0, maxiter=300, method="bfgs")
+            params = np.asarray(result.params, dtype=float)
+            cov = np.asarray(result.cov_params(), dtype=float)
+            if np.all(np.isfinite(cov)) and np.all(np.isfinite(params)) and np.all(np.diag(cov) >= 0):
+                return Fitted(keep, params[:-1], cov[:-1, :-1], max(float(params[-1]), 0.0))
+        except (ValueError, np.linalg.LinAlgError):
+            pass
+        return _quasi_poisson(y, x, keep)
+
+
+def _quasi_poisson(y: np.ndarray, x: np.ndarray, columns: list[str]) -> Fitted:
+    """Fallback when the NB likelihood has no usable Hessian (near-Poisson or tiny counts):
+    a Poisson GLM with Pearson-scaled covariance, its over-dispersion mapped to NB2's alpha
+    by moments (Var = mu + alpha mu^2 at the mean count)."""
+    import statsmodels.api as sm
+
+    result = sm.GLM(y, x, family=sm.families.Poisson()).fit(scale="X2")
+    mean = float(np.mean(result.fittedvalues)) or 1.0
+    alpha = max((float(result.scale) - 1.0) / mean, 0.0)
+    return Fitted(columns, np.asarray(result.params, dtype=float), np.asarray(result.cov_params(), dtype=float), alpha)
+
+
+def simulate(fitted: Fitted, features: pd.DataFrame, rng: np.random.Generator,
+             simulations: int = SIMULATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """(point forecast per day, simulated counts [days, simulations]) from the fitted model."""
+    x = features[fitted.columns].to_numpy(dtype=float)
+    point = np.exp(x @ fitted.params)
+    cov = (fitted.cov + fitted.cov.T) / 2
+    draws = rng.multivariate_normal(fitted.params, cov, size=simulations, method="eigh", check_valid="ignore")
+    mu = np.exp(np.clip(x @ draws.T, -20, 20))
+    if fitted.alpha < 1e-8:
+        counts = rng.poisson(mu)
+    else:
+        size = 1.0 / fitted.alpha
+        counts = rng.negative_binomial(size, size / (size + mu))
+    return point, counts.astype(float)
+
+
+def interval_columns(counts: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for level in LEVELS:
+        tail = (1 - level) / 2
+        out[f"lo{round(level * 100)}"] = np.quantile(counts, tail, axis=-1)
+        out[f"hi{round(level * 100)}"] = np.quantile(counts, 1 - tail, axis=-1)
+    return out
+
+
+def mase_scale(history: np.ndarray, season: int = 7) -> float:
+    """Mean absolute error of the in-sample seasonal-naive forecast (NaNs skipped)."""
+    diffs = np.abs(history[season:] - history[:-season])
+    diffs = diffs[np.isfinite(diffs)]
+    return float(diffs.mean()) if len(diffs) else float("nan")
+
+
+# ----------------------------------------------------------------------------- series
+
+
+@dataclass
+class Series:
+    source_kind: str
+    facility_id: str
+    #: one value per day from the facility's first observed day to the source's last day (NaN = hidden)
+    values: pd.Series
+    kind_first_day: pd.Timestamp
+
+
+def _stated(facility_rows: Series, min_history_days: int) -> tuple[str, str, str] | None:
+    observed = int(facility_rows.values.notna().sum())
+    if observed >= min_history_days:
+        return None
+    first = facility_rows.values.index.min()
+    if first > facility_rows.kind_first_day:
+        return ("recently_opened",
+                f"開業から日が浅い（{first:%Y-%m-%d} 以降の {observed} 日のみ、{min_history_days} 日必要）",
+                f"opened recently (data only since {first:%Y-%m-%d}: {observed} days, {min_history_days} needed)")
+    return ("insufficient_history",
+            f"履歴不足（観測 {observed} 日、{min_history_days} 日必要）",
+            f"insufficient history ({observed} observed days, {min_history_days} needed)")
+
+
+def closed_weekdays(values: pd.Series) -> set[int]:
+    """Weekdays with zero on each of their last ``CLOSED_WEEKS`` observed occurrences."""
+    closed = set()
+    for weekday in range(7):
+        recent = values[values.index.weekday == weekday].dropna().tail(CLOSED_WEEKS)
+        if len(recent) == CLOSED_WEEKS and (recent == 0).all() and (values.dropna() > 0).any():
+            closed.add(weekday)
+    return closed
+
+
+def _training(values: pd.Series, closed: set[int]) -> pd.Series:
+    """Observed days, without closing days and without isolated zero days (an unannounced closure)."""
+    kept = values.dropna()
+    kept = kept[~kept.index.weekday.isin(list(closed))]
+    return kept[kept > 0] if (kept > 0).mean() > 0.5 else kept
+
+
+def _rng(*parts: object) -> np.random.Generator:
+    return np.random.default_rng([SEED, *(zlib.crc32(str(p).encode()) for p in parts)])
+
+
+@dataclass
+class FacilityForecast:
+    daily: pd.DataFrame
+    #: simulated daily counts [days, simulations] for the hourly split (None without a fit)
+    counts: np.ndarray | None
+
+
+def _stated_rows(base: pd.DataFrame, stated: tuple[str, str, str]) -> FacilityForecast:
+    """Rows that give a reason instead of figures: every number empty, no simulation."""
+    nan = np.full(len(base), np.nan)
+    return FacilityForecast(base.assign(status=stated[0], reason_ja=stated[1], reason_en=stated[2], forecast=nan,
+                                        lo80=nan, hi80=nan, lo95=nan, hi95=nan), None)
+
+
+def forecast_series(series: Series, last_day: pd.Timestamp, cruise: pd.Series | None,
+                    horizon: int = HORIZON_DAYS, min_history_days: int = MIN_HISTORY_DAYS) -> FacilityForecast:
+    """The next ``horizon`` days after ``last_day`` for one facility, or stated-reason rows."""
+    days = pd.date_range(last_day + pd.Timedelta(days=1), periods=horizon, freq="D")
+    features = calendar_features(days, cruise)
+    base = pd.DataFrame({
+        "source_kind": series.source_kind, "facility_id": series.facility_id,
+        "forecast_date": days.date, "horizon_days": np.arange(1, horizon + 1),
+        "day_class": day_class(features).to_numpy(), "cruise_capacity": (features["cruise_thousands"] * 1000).round().astype(int).to_numpy(),
+    })
+    stated = _stated(series, min_history_days)
+    if stated is not None:
+        return _stated_rows(base, stated)
+    closed = closed_weekdays(series.values)
+    train = _training(series.values, closed)
+    if len(closed) == 7:
+        stated = ("no_recent_data",
+                  f"直近 {CLOSED_WEEKS} 週間の計数なし（休止中または欠測）",
+                  f"no counts in the last {CLOSED_WEEKS} weeks (closed or not delivering)")
+    elif len(train) < min_history_days:
+        stated = ("insufficient_history",
+                  f"履歴不足（休館日を除く観測 {len(train)} 日、{min_history_days} 日必要）",
+                  f"insufficient history ({len(train)} observed open days, {min_history_days} needed)")
+    if stated is not None:
+        return _stated_rows(base, stated)
+    train_features = calendar_features(pd.DatetimeIndex(train.index), cruise)
+    fitted = fit(train.to_numpy(dtype=float), train_features)
+    point, counts = simulate(fitted, features, _rng(series.source_kind, series.facility_id, last_day.date()))
+    bands = interval_columns(counts)
+    is_closed = np.isin(days.weekday, list(closed))
+    status = np.where(is_closed, "closed", "forecast")
+    reason_ja = np.array([f"休館日（直近 {CLOSED_WEEKS} 回の{_WEEKDAYS_JA[d.weekday()]}曜日は入場なし）" if c else ""
+                          for d, c in zip(days, is_closed)], dtype=object)
+    reason_en = np.array([f"closing day (no admissions on the last {CLOSED_WEEKS} {_WEEKDAYS_EN[d.weekday()]})" if c else ""
+                          for d, c in zip(days, is_closed)], dtype=object)
+    daily = base.assign(status=status, reason_ja=reason_ja, reason_en=reason_en,
+                        forecast=np.where(is_closed, np.nan, point),
+                        **{k: np.where(is_closed, np.nan, v) for k, v in bands.items()})
+    counts[is_closed] = 0
+    return FacilityForecast(daily, counts)
+
+
+# ----------------------------------------------------------------------------- hourly
+
+
+def hourly_profiles(hourly: pd.DataFrame, classes: pd.Series) -> dict[str, np.ndarray]:
+    """Share of the day's count per clock hour (24) by day class; 'all' as the fallback.
+
+    ``hourly``: service_date, hour_of_day, count for one facility (hidden hours count 0).
+    """
+    if hourly.empty:
+        return {}
+    frame = hourly.assign(day_class=classes.reindex(pd.DatetimeIndex(hourly["service_date"])).to_numpy())
+    profiles = {}
+    for name, rows in [("all", frame), *frame.groupby("day_class")]:
+        if rows["service_date"].nunique() < MIN_EVENT_DAYS and name != "all":
+            continue
+        per_hour = rows.groupby("hour_of_day")["count"].sum().reindex(range(24), fill_value=0).to_numpy(dtype=float)
+        if per_hour.sum() > 0:
+            profiles[str(name)] = per_hour / per_hour.sum()
+    return profiles
+
+
+def forecast_hours(daily: pd.DataFrame, counts: np.ndarray | None, profiles: dict[str, np.ndarray],
+                   rng: np.random.Generator) -> pd.DataFrame:
+    """Per hour with intervals: each simulated day split by a multinomial draw over its profile."""
+    rows = []
+    for index, day in enumerate(daily.itertuples(index=False)):
+        profile = profiles.get(day.day_class, profiles.get("all"))
+        if day.status != "forecast" or counts is None or profile is None:
+            continue
+        hours = np.flatnonzero(profile > 0)
+        split = rng.multinomial(counts[index].astype(np.int64), profile[hours])  # [simulations, hours]
+        bands = interval_columns(split.T)
+        for j, hour in enumerate(hours):
+            rows.append({
+                "source_kind": day.source_kind, "facility_id": day.facility_id, "forecast_date": day.forecast_date,
+                "hour_of_day": int(hour), "day_class": day.day_class, "cruise_capacity": day.cruise_capacity,
+                "forecast": float(day.forecast * profile[hour]),
+                **{k: float(v[j]) for k, v in bands.items()},
+            })
+    return pd.DataFrame(rows, columns=["source_kind", "facility_id", "forecast_date", "hour_of_day", "day_class",
+                                       "cruise_capacity", "forecast", "lo80", "hi80", "lo95", "hi95"])
+
+
+# ----------------------------------------------------------------------------- backtest
+
+
+def backtest_series(series: Series, cruise: pd.Series | None, origins: int = BACKTEST_ORIGINS,
+                    step: int = BACKTEST_STEP_DAYS, horizon: int = HORIZON_DAYS,
+                    min_history_days: int = MIN_HISTORY_DAYS) -> pd.DataFrame:
+    """Rolling-origin points: each origin refits on the days up to it and forecasts what followed."""
+    values = series.values
+    last_day = values.index.max()
+    rows = []
+    for k in range(origins, 0, -1):
+        origin = last_day - pd.Timedelta(days=step * k)
+        history = values[values.index <= origin]
+        if history.empty:
+            continue
+        part = Series(series.source_kind, series.facility_id, history, series.kind_first_day)
+        result = forecast_series(part, origin, cruise, horizon, min_history_days).daily
+        result = result[result["status"] == "forecast"]
+        if result.empty:
+            continue
+        scale = mase_scale(history.to_numpy(dtype=float))
+        for row in result.itertuples(index=False):
+            when = pd.Timestamp(row.forecast_date)
+            actual = values.get(when, np.nan)
+            if when > last_day or not np.isfinite(actual):
+                continue
+            back = 7 * int(np.ceil(row.horizon_days / 7))
+            naive = values.get(when - pd.Timedelta(days=back), np.nan)
+            rows.append({
+                "source_kind": series.source_kind, "facility_id": series.facility_id, "origin_date": origin.date(),
+                "forecast_date": row.forecast_date, "horizon_days": row.horizon_days, "day_class": row.day_class,
+                "actual": float(actual), "forecast": float(row.forecast), "seasonal_naive": float(naive),
+                "mase_scale": scale, "lo80": row.lo80, "hi80": row.hi80, "lo95": row.lo95, "hi95": row.hi95,
+            })
+    return pd.DataFrame(rows)
+
+
+def summarise_backtest(points: pd.DataFrame) -> pd.DataFrame:
+    """Per facility and overall ('(all)'): MASE, MAE relative to seasonal naive, interval coverage."""
+    columns = ["source_kind", "facility_id", "origins", "points", "mase", "relative_mae", "coverage80", "coverage95"]
+    if points.empty:
+        return pd.DataFrame(columns=columns)
+    frame = points[np.isfinite(points["seasonal_naive"]) & (points["mase_scale"] > 0)].copy()
+    frame["abs_error"] = (frame["actual"] - frame["forecast"]).abs()
+    frame["naive_error"] = (frame["actual"] - frame["seasonal_naive"]).abs()
+    frame["scaled_error"] = frame["abs_error"] / frame["mase_scale"]
+    frame["in80"] = (frame["actual"] >= frame["lo80"]) & (frame["actual"] <= frame["hi80"])
+    frame["in95"] = (frame["actual"] >= frame["lo95"]) & (frame["actual"] <= frame["hi95"])
+
+    def summary(rows: pd.DataFrame) -> dict[str, float | int]:
+        return {"origins": int(rows["origin_date"].nunique()), "points": len(rows),
+                "mase": float(rows["scaled_error"].mean()),
+                "relative_mae": float(rows["abs_error"].sum() / rows["naive_error"].sum()) if rows["naive_error"].sum() else float("nan"),
+                "coverage80": float(rows["in80"].mean()), "coverage95": float(rows["in95"].mean())}
+
+    out = [{"source_kind": kind, "facility_id": facility, **summary(rows)}
+           for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)]
+    out += [{"source_kind": kind, "facility_id": "(all)", **summary(rows)}
+            for kind, rows in frame.groupby("source_kind", sort=True)]
+    return pd.DataFrame(out, columns=columns)
+
+
+# ----------------------------------------------------------------------------- warehouse
+
+
+def read_series(con: duckdb.DuckDBPyConnection) -> tuple[list[Series], dict[str, pd.Timestamp]]:
+    """Daily counts per facility from marts.facility_daily, zero-filled between first and last day."""
+    frame = con.execute("select service_date, source_kind, facility_id, entries, visitors, is_suppressed "
+                        "from marts.facility_daily").df()
+    series, last_days = [], {}
+    for kind, rows in frame.groupby("source_kind", sort=True):
+        column = TARGET_COLUMN.get(str(kind))
+        if column is None:
+            continue
+        rows = rows.assign(service_date=pd.to_datetime(rows["service_date"]))
+        first_day, last_day = rows["service_date"].min(), rows["service_date"].max()
+        last_days[str(kind)] = last_day
+        # A day on which no facility of the source counted anything was not delivered: missing, not zero.
+        totals = rows.groupby("service_date")[column].sum(min_count=1)
+        silent = totals.index[totals.fillna(0) == 0]
+        for facility, own in rows.groupby("facility_id", sort=True):
+            value = own[column].astype(float).where(~own["is_suppressed"].fillna(False).astype(bool))
+            values = pd.Series(value.to_numpy(), index=pd.DatetimeIndex(own["service_date"]))
+            counted = values.index[values.fillna(0) > 0]
+            if counted.empty:
+                continue
+            # A facility starts with its first count (a sensor installed, a gate opened).
+            values = values.reindex(pd.date_range(counted.min(), last_day, freq="D"), fill_value=0.0)
+            values[values.index.isin(silent)] = np.nan
+            series.append(Series(str(kind), str(facility), values, first_day))
+    return series, last_days
+
+
+def read_cruise(con: duckdb.DuckDBPyConnection) -> pd.Series | None:
+    """Passenger capacity by day, or None when no timetable is loaded (a warning, not a failure)."""
+    frame = con.execute("select service_date, passenger_capacity from staging.stg_cruise_call").df()
+    if frame.empty:
+        log.warning("no cruise timetable loaded (source kind cruise_call): forecasting without cruise calls")
+        return None
+    return pd.Series(frame["passenger_capacity"].astype(float).to_numpy(),
+                     index=pd.DatetimeIndex(pd.to_datetime(frame["service_date"])))
+
+
+def read_hourly(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute("select service_date, source_kind, facility_id, hour_of_day, "
+                       "coalesce(entries, 0) as count from marts.facility_entries_hourly").df()
+
+
+@dataclass
+class ForecastRun:
+    daily: pd.DataFrame
+    hourly: pd.DataFrame
+    backtest_points: pd.DataFrame
+    backtest: pd.DataFrame
+
+
+def run_forecast(series: list[Series], last_days: dict[str, pd.Timestamp], cruise: pd.Series | None,
+                 hourly: pd.DataFrame, *, backtest: bool = True, horizon: int = HORIZON_DAYS,
+                 min_history_days: int = MIN_HISTORY_DAYS) -> ForecastRun:
+    """Forecast and backtest every series; plain frames, no warehouse."""
+    dailies, hours, points = [], [], []
+    note = NO_CRUISE_NOTE if cruise is None else ("", "")
+    for item in series:
+        last_day = last_days[item.source_kind]
+        result = forecast_series(item, last_day, cruise, horizon, min_history_days)
+        dailies.append(result.daily)
+        if result.counts is not None:
+            own = hourly[(hourly["source_kind"] == item.source_kind) & (hourly["facility_id"] == item.facility_id)]
+            own = own.assign(service_date=pd.to_datetime(own["service_date"]))
+            history_days = pd.DatetimeIndex(sorted(own["service_date"].unique()))
+            classes = day_class(calendar_features(history_days, cruise))
+            profiles = hourly_profiles(own[["service_date", "hour_of_day", "count"]], classes)
+            hours.append(forecast_hours(result.daily, result.counts, profiles,
+                                        _rng("hourly", item.source_kind, item.facility_id, last_day.date())))
+        if backtest and result.counts is not None:
+            points.append(backtest_series(item, cruise, horizon=horizon, min_history_days=min_history_days))
+    daily = pd.concat(dailies, ignore_index=True) if dailies else pd.DataFrame()
+    if not daily.empty:
+        daily.insert(0, "forecast_origin", daily["source_kind"].map(lambda k: last_days[k].date()))
+        daily["note_ja"], daily["note_en"], daily["model"] = note[0], note[1], MODEL
+    hourly_out = pd.concat(hours, ignore_index=True) if hours else forecast_hours(pd.DataFrame(), None, {}, _rng())
+    points_out = pd.concat(points, ignore_index=True) if points else pd.DataFrame()
+    return ForecastRun(daily, hourly_out, points_out, summarise_backtest(points_out))
+
+
+_TABLES = {
+    "marts.forecast_daily": (
+        "forecast_origin date, source_kind varchar, facility_id varchar, forecast_date date, horizon_days integer, "
+        "day_class varchar, cruise_capacity integer, status varchar, reason_ja varchar, reason_en varchar, "
+        "forecast double, lo80 double, hi80 double, lo95 double, hi95 double, note_ja varchar, note_en varchar, "
+        "model varchar"),
+    "marts.forecast_hourly": (
+        "source_kind varchar, facility_id varchar, forecast_date date, hour_of_day integer, day_class varchar, "
+        "cruise_capacity integer, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"),
+    "marts.forecast_backtest_points": (
+        "source_kind varchar, facility_id varchar, origin_date date, forecast_date date, horizon_days integer, "
+        "day_class varchar, actual double, forecast double, seasonal_naive double, mase_scale double, "
+        "lo80 double, hi80 double, lo95 double, hi95 double"),
+    "marts.forecast_backtest": (
+        "source_kind varchar, facility_id varchar, origins integer, points integer, mase double, "
+        "relative_mae double, coverage80 double, coverage95 double"),
+}
+
+
+def _columns(ddl: str) -> list[str]:
+    return [part.strip().split(" ")[0] for part in ddl.split(",")]
+
+
+def write_forecast(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> dict[str, int]:
+    """Replace the forecast marts whole, in one transaction (a rerun gives the same rows)."""
+    frames = {"marts.forecast_daily": run.daily, "marts.forecast_hourly": run.hourly,
+              "marts.forecast_backtest_points": run.backtest_points, "marts.forecast_backtest": run.backtest}
+    counts = {}
+    with transaction(con):
+        for table, ddl in _TABLES.items():
+            columns = _columns(ddl)
+            frame = frames[table]
+            frame = frame.reindex(columns=columns) if not frame.empty else pd.DataFrame(columns=columns)
+            con.execute(f"create or replace table {table} ({ddl})")
+            if len(frame):
+                con.register("incoming_forecast_rows", frame)
+                try:
+                    con.execute(f"insert into {table} by name select * from incoming_forecast_rows")
+                finally:
+                    con.unregister("incoming_forecast_rows")
+            counts[table] = len(frame)
+    return counts
+
+
+def build_forecast(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Read the marts, forecast every facility, backtest, write the forecast marts."""
+    series, last_days = read_series(con)
+    run = run_forecast(series, last_days, read_cruise(con), read_hourly(con))
+    counts = write_forecast(con, run)
+    overall = run.backtest[run.backtest["facility_id"] == "(all)"]
+    for row in overall.itertuples(index=False):
+        log.info("forecast backtest %s: MASE %.3f, MAE vs seasonal naive %.3f, 80%% coverage %.2f, 95%% coverage %.2f",
+                 row.source_kind, row.mase, row.relative_mae, row.coverage80, row.coverage95)
+    return counts
+

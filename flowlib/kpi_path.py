@@ -1,0 +1,285 @@
+"""The KPI's path to 2027: 旅ナカでの情報取得満足度 month by month, against the straight line
+from the 2023 baseline to the 2027 target.
+
+What it adds to ``flowlib.indicator`` (whose definitions, Wilson/Kish estimate and
+post-stratification it reuses):
+
+* **Weights to the measured visitor mix** (事後層化, on by default). Respondents are not the
+  visitors: in the demo, international visitors answer 2.5 times as often. Each month's
+  answers are post-stratified by residence (domestic / international) to the mix of
+  visitor-days the entry logs measured that month (``intermediate.int_visitor_days``, cards
+  whose issuer country is unknown left out: they are assumed to split like the known ones).
+  A month without entry logs takes the mix of all measured days (``mix_basis`` says which).
+  The weighted "all" share sits beside the unweighted one, with the Kish effective n.
+  Domestic and international rows are single strata: weighting does not change them.
+* **A monthly series** from the first month with answers to the current one; the current
+  month is labelled month-to-date (月途中) when its last day is after the last answer day.
+* **The plan's straight path**: the baseline (FY2023) and the target (FY2027) are placed at
+  the middle of their fiscal years (1 October) and joined by a straight line; each month
+  and fiscal year is compared with the line at its own middle.
+* **On track / behind / ahead** per fiscal year and segment: a two-sided one-sample z-test
+  of the fiscal year's share against the path value (``statsmodels`` ``proportions_ztest``
+  at the Kish effective n, α from config/indicator.yaml): significantly above = ahead,
+  significantly below = behind, otherwise on track.
+* **Month-on-month and year-on-year changes** with the two-sample test
+  (``statsmodels`` ``test_proportions_2indep``, score method, at effective n).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from flowlib.indicator import IndicatorDefinition, estimate_share, post_stratify, prepare_answers
+
+log = logging.getLogger(__name__)
+
+SEGMENTS = ("domestic", "international")
+STATUS_TEST = "two-sided one-sample z-test against the path (statsmodels proportions_ztest, Kish n)"
+CHANGE_TEST = "two-sample score test (statsmodels test_proportions_2indep, Kish n)"
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _add_months(month: date, months: int) -> date:
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(month: date) -> date:
+    return _add_months(month, 1) - timedelta(days=1)
+
+
+def fiscal_year(day: date, start_month: int = 4) -> int:
+    return day.year if day.month >= start_month else day.year - 1
+
+
+def path_share(day: date, definition: IndicatorDefinition, segment: str) -> float:
+    """The plan's straight line at ``day``: baseline at mid-FY(baseline), target at mid-FY(target)."""
+    baseline = definition.baseline_share.get(segment)
+    target = definition.target_share.get(segment)
+    if baseline is None or target is None:
+        return math.nan
+    start_month = definition.fiscal_year_start_month
+    anchor = lambda year: date(year, start_month, 1) + timedelta(days=182)  # noqa: E731 - middle of the FY
+    x0, x1 = anchor(definition.baseline_year), anchor(definition.target_year)
+    fraction = (day - x0).days / (x1 - x0).days
+    return baseline + (target - baseline) * fraction
+
+
+# ----------------------------------------------------------------------------- weights
+
+
+def visitor_mix(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Visitor-days by month and residence segment from the entry logs (issuer country known)."""
+    try:
+        frame = con.execute(
+            "select date_trunc('month', service_date)::date as month, segment, count(*) as visitor_days "
+            "from intermediate.int_visitor_days where source_kind = 'entry_log' "
+            "and segment in ('domestic', 'international') group by all").df()
+    except duckdb.CatalogException:
+        frame = pd.DataFrame(columns=["month", "segment", "visitor_days"])
+    return frame
+
+
+def mix_for(months: list[date], measured: pd.DataFrame) -> dict[date, tuple[dict[str, float], str]]:
+    """Mix per month: the month's own measurement, else all measured days, else none."""
+    if measured.empty:
+        return {m: ({}, "none") for m in months}
+    table = measured.pivot_table(index="month", columns="segment", values="visitor_days", aggfunc="sum").fillna(0)
+    table.index = [pd.Timestamp(m).date() for m in table.index]
+    overall = table.sum()
+    overall_mix = {s: float(overall.get(s, 0) / overall.sum()) for s in SEGMENTS}
+    out = {}
+    for month in months:
+        if month in table.index and table.loc[month].sum() > 0:
+            row = table.loc[month]
+            out[month] = ({s: float(row.get(s, 0) / row.sum()) for s in SEGMENTS}, "entry logs of the month")
+        else:
+            out[month] = (overall_mix, "entry logs of all measured days")
+    return out
+
+
+def weighted_all(cell: pd.DataFrame, mix: dict[str, float]):
+    """The 'all' share post-stratified to ``mix`` by residence segment (answers of unknown residence left out)."""
+    if not mix:
+        return None
+    known = cell[cell["segment"].isin(list(mix))]
+    weights = post_stratify(known["segment"].tolist(), mix, known["base_weight"].to_numpy())
+    keep = weights > 0
+    return estimate_share(known["is_satisfied"].to_numpy()[keep], weights[keep])
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def _z_against(share: float, n_eff: float, value: float) -> float:
+    from statsmodels.stats.proportion import proportions_ztest
+
+    if not (n_eff > 0 and np.isfinite(share) and np.isfinite(value)) or share in (0.0, 1.0):
+        return math.nan
+    _, p_value = proportions_ztest(share * n_eff, n_eff, value=value, prop_var=False)
+    return float(p_value)
+
+
+def _two_sample(share1: float, n1: float, share0: float, n0: float) -> float:
+    from statsmodels.stats.proportion import test_proportions_2indep
+
+    if not all(np.isfinite(v) for v in (share1, n1, share0, n0)) or min(n1, n0) <= 0:
+        return math.nan
+    result = test_proportions_2indep(share1 * n1, n1, share0 * n0, n0, method="score", compare="diff")
+    return float(result.pvalue)
+
+
+@dataclass
+class KpiPath:
+    monthly: pd.DataFrame
+    fiscal_years: pd.DataFrame
+
+
+def _estimate_row(estimate, minimum: int) -> dict[str, object]:
+    too_few = estimate is None or estimate.respondents < minimum or estimate.effective_n < minimum
+    if estimate is None:
+        return {"respondents": 0, "share": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                "effective_n": math.nan, "too_few_answers": True}
+    return {"respondents": int(estimate.respondents),
+            "share": math.nan if too_few else estimate.share,
+            "ci_low": math.nan if too_few else estimate.ci_low,
+            "ci_high": math.nan if too_few else estimate.ci_high,
+            "effective_n": float(estimate.effective_n), "too_few_answers": bool(too_few)}
+
+
+def build_path(answers: pd.DataFrame, measured_mix: pd.DataFrame, definition: IndicatorDefinition,
+               last_day: date, minimum: int = 30) -> KpiPath:
+    """Monthly series and fiscal-year status from prepared answers (flowlib.indicator.prepare_answers)."""
+    columns = ["month", "month_label", "segment", "weighting", "is_month_to_date", "respondents", "share", "ci_low",
+               "ci_high", "effective_n", "too_few_answers", "mix_domestic", "mix_basis", "path_share",
+               "baseline_share", "target_share", "mom_change", "mom_p_value", "mom_significant", "yoy_change",
+               "yoy_p_value", "yoy_significant", "change_test"]
+    if answers.empty:
+        return KpiPath(pd.DataFrame(columns=columns), pd.DataFrame())
+    answers = answers.assign(month=[_month(d) for d in answers["day"]])
+    first, current = min(answers["month"]), _month(last_day)
+    months = []
+    month = first
+    while month <= current:
+        months.append(month)
+        month = _add_months(month, 1)
+    mixes = mix_for(months, measured_mix)
+    rows = []
+    for month in months:
+        cell = answers[answers["month"] == month]
+        middle = month + timedelta(days=14)
+        mix, basis = mixes[month]
+        common = {"month": month, "month_label": f"{month:%Y-%m}" + ("（月途中）" if _month_end(month) > last_day else ""),
+                  "is_month_to_date": _month_end(month) > last_day, "mix_domestic": mix.get("domestic", math.nan),
+                  "mix_basis": basis}
+        for segment in SEGMENTS:
+            own = cell[cell["segment"] == segment]
+            estimate = estimate_share(own["is_satisfied"].to_numpy(), own["base_weight"].to_numpy()) if len(own) else None
+            rows.append({**common, "segment": segment, "weighting": "single stratum", **_estimate_row(estimate, minimum),
+                         "path_share": path_share(middle, definition, segment),
+                         "baseline_share": definition.baseline_share.get(segment, math.nan),
+                         "target_share": definition.target_share.get(segment, math.nan)})
+        known = cell[cell["segment"].isin(SEGMENTS)]
+        unweighted = estimate_share(known["is_satisfied"].to_numpy(), known["base_weight"].to_numpy()) if len(known) else None
+        weighted = weighted_all(cell, mix) if len(known) else None
+        for weighting, estimate in (("post-stratified", weighted), ("unweighted", unweighted)):
+            rows.append({**common, "segment": "all", "weighting": weighting, **_estimate_row(estimate, minimum),
+                         "path_share": math.nan, "baseline_share": math.nan, "target_share": math.nan})
+    monthly = pd.DataFrame(rows)
+    monthly = _changes(monthly, definition.alpha)
+    monthly["change_test"] = CHANGE_TEST
+    return KpiPath(monthly[columns], _fiscal_years(answers, mixes, definition, last_day, minimum))
+
+
+def _changes(monthly: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    keyed = {(r.month, r.segment, r.weighting): r for r in monthly.itertuples(index=False)}
+    out = []
+    for r in monthly.itertuples(index=False):
+        values = {}
+        for name, back in (("mom", 1), ("yoy", 12)):
+            before = keyed.get((_add_months(r.month, -back), r.segment, r.weighting))
+            if before is None or r.too_few_answers or before.too_few_answers:
+                values.update({f"{name}_change": math.nan, f"{name}_p_value": math.nan, f"{name}_significant": None})
+                continue
+            p_value = _two_sample(r.share, r.effective_n, before.share, before.effective_n)
+            values.update({f"{name}_change": r.share - before.share, f"{name}_p_value": p_value,
+                           f"{name}_significant": bool(p_value < alpha) if np.isfinite(p_value) else None})
+        out.append(values)
+    return pd.concat([monthly.reset_index(drop=True), pd.DataFrame(out)], axis=1)
+
+
+def _fiscal_years(answers: pd.DataFrame, mixes: dict, definition: IndicatorDefinition, last_day: date,
+                  minimum: int) -> pd.DataFrame:
+    start = definition.fiscal_year_start_month
+    answers = answers.assign(fiscal_year=[fiscal_year(d, start) for d in answers["day"]])
+    rows = []
+    for year, cell in answers.groupby("fiscal_year", sort=True):
+        first_day, fy_end = date(year, start, 1), _add_months(date(year, start, 1), 12) - timedelta(days=1)
+        covered_end = min(fy_end, last_day)
+        middle = first_day + (covered_end - first_day) / 2
+        for segment in SEGMENTS:
+            own = cell[cell["segment"] == segment]
+            estimate = estimate_share(own["is_satisfied"].to_numpy(), own["base_weight"].to_numpy()) if len(own) else None
+            row = _estimate_row(estimate, minimum)
+            path = path_share(middle, definition, segment)
+            p_value = math.nan if row["too_few_answers"] else _z_against(row["share"], row["effective_n"], path)
+            if not np.isfinite(p_value):
+                status = "too few answers" if row["too_few_answers"] else "no path"
+            elif p_value >= definition.alpha:
+                status = "on track"
+            else:
+                status = "ahead" if row["share"] > path else "behind"
+            rows.append({"fiscal_year": int(year), "fiscal_year_label": f"FY{year}", "segment": segment,
+                         "is_year_to_date": fy_end > last_day, "months_with_answers": int(cell["month"].nunique()),
+                         **row, "path_share": path, "p_value": p_value, "status": status,
+                         "status_ja": {"on track": "計画どおり", "ahead": "計画より上", "behind": "計画より下"}.get(status, "判定不能"),
+                         "test": STATUS_TEST})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- warehouse
+
+_TYPES = {
+    "marts.kpi_path_monthly": {
+        "month": "date", "month_label": "varchar", "segment": "varchar", "weighting": "varchar",
+        "is_month_to_date": "boolean", "respondents": "integer", "share": "double", "ci_low": "double",
+        "ci_high": "double", "effective_n": "double", "too_few_answers": "boolean", "mix_domestic": "double",
+        "mix_basis": "varchar", "path_share": "double", "baseline_share": "double", "target_share": "double",
+        "mom_change": "double", "mom_p_value": "double", "mom_significant": "boolean", "yoy_change": "double",
+        "yoy_p_value": "double", "yoy_significant": "boolean", "change_test": "varchar"},
+    "marts.kpi_path_fiscal_year": {
+        "fiscal_year": "integer", "fiscal_year_label": "varchar", "segment": "varchar", "is_year_to_date": "boolean",
+        "months_with_answers": "integer", "respondents": "integer", "share": "double", "ci_low": "double",
+        "ci_high": "double", "effective_n": "double", "too_few_answers": "boolean", "path_share": "double",
+        "p_value": "double", "status": "varchar", "status_ja": "varchar", "test": "varchar"},
+}
+
+
+def build_kpi_path(con: duckdb.DuckDBPyConnection, definition: IndicatorDefinition, min_cell_count: int) -> dict[str, int]:
+    """Rebuild both KPI-path marts from all loaded answers (caller holds no transaction)."""
+    from flowlib.indicator_mart import _read_answers, _replace_table
+    from flowlib.warehouse import transaction
+
+    answers = prepare_answers(_read_answers(con, definition), definition)
+    last = con.execute("select max(service_date) from marts.facility_daily").fetchone()[0]
+    last_day = last or (max(answers["day"]) if len(answers) else date.today())
+    minimum = max(definition.min_respondents, min_cell_count)
+    path = build_path(answers, visitor_mix(con), definition, last_day, minimum)
+    counts = {}
+    with transaction(con):
+        for table, frame in (("marts.kpi_path_monthly", path.monthly), ("marts.kpi_path_fiscal_year", path.fiscal_years)):
+            types = _TYPES[table]
+            frame = frame.reindex(columns=list(types)) if len(frame) else pd.DataFrame(columns=list(types))
+            _replace_table(con, table, types, frame)
+            counts[table] = len(frame)
+    return counts
