@@ -169,6 +169,19 @@ DATASETS: tuple[Dataset, ...] = (
             "施設ごとの滞在時間の四分位と平均（Wi-Fiセンサーの実測、または入場記録からの推定）。",
             "Quartiles and mean of the minutes spent at each facility (measured by Wi-Fi sensors, or estimated from card taps).",
             where=_PERIODS_ONLY),
+    # 消費喚起 (issue 14): day rows included, there is no daily twin of these marts
+    Dataset("spending_by_period", "marts.spending_by_period", "施設別 入館料収入（日・週・月・年度）",
+            "Admission revenue per facility (day, week, month, fiscal year)",
+            "キャッシュレス決済の入館料（POS金額）の合計、有料入場数、1人1日あたり収入。施設別（all = 全施設）、居住地・券種別。現金払いは含みません。",
+            "Sum of the POS amounts of cashless admissions, paid admissions and revenue per visitor-day, per facility "
+            "(all = every facility), residence and ticket type. Cash payments are not included.",
+            geometry="point", geo_where="day_type = 'all' and segment_kind = 'all' and facility_id <> 'all'",
+            geo_note_ja="GeoJSON は全日種・全区分の施設別の行のみ。", geo_note_en="GeoJSON: all day types, all segments, per facility only."),
+    Dataset("spending_routes_by_period", "marts.spending_routes_by_period", "順路・最初の施設別 入館料収入（日・週・月・年度）",
+            "Admission revenue by route and by first facility of the day (day, week, month, fiscal year)",
+            "1日の最初の施設ごとの1人1日あたり収入・有料入場数と、周遊ルート（2〜5施設）ごとの1周遊あたり収入。キャッシュレス決済のみ。",
+            "Revenue and paid admissions per visitor-day by the first facility of the day, and per trip by route "
+            "(2 to 5 stops). Cashless payments only."),
 )
 
 INDICATOR_DATASETS = {
@@ -248,6 +261,17 @@ COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
     "destination_facility_id": ("string", "", "周遊の最後の施設", "last stop of the trip"),
     "trips": ("integer", "trips", "周遊の数", "trips"),
     "trip_minutes_median": ("number", "minutes", "周遊の所要時間（中央値）", "trip duration, median"),
+    # admission revenue (issue 14)
+    "visitor_days": ("integer", "visitor-days", "延べ来訪者日数（カード×観光日）", "visitor-days (card × tourism day)"),
+    "admissions": ("integer", "admissions", "キャッシュレス入場数（再入場を含む）", "cashless admissions, re-entries included"),
+    "paid_admissions": ("integer", "admissions", "有料（金額が0円より大きい）入場数", "admissions with an amount above 0 yen"),
+    "revenue_jpy": ("integer", "yen", "入館料収入（POS金額の合計、キャッシュレス分のみ）", "admission revenue: sum of POS amounts (cashless only)"),
+    "revenue_per_visitor_day": ("number", "yen", "1人1日あたりの入館料収入", "revenue per visitor-day"),
+    "revenue_per_paid_admission": ("number", "yen", "有料入場1件あたりの収入", "revenue per paid admission"),
+    "breakdown": ("string", "", "all = 全来訪者日、first_facility = 1日の最初の施設別、route = 周遊ルート別",
+                  "all = every visitor-day, first_facility = by first facility of the day, route = by trip route"),
+    "paid_admissions_per_unit": ("number", "admissions", "1人1日（route は1周遊）あたりの有料入場数", "paid admissions per visitor-day (route rows: per trip)"),
+    "revenue_per_unit_jpy": ("number", "yen", "1人1日（route は1周遊）あたりの入館料収入", "revenue per visitor-day (route rows: per trip)"),
     # indicator CSVs (flowlib.indicator_mart.export_indicator_csv)
     "period_type": ("string", "", "期間の種類: month、quarter、fiscal_year", "period: month, quarter, fiscal_year"),
     "period": ("string", "", "期間（2026-11、FY2026-Q3、FY2026）", "period (2026-11, FY2026-Q3, FY2026)"),
@@ -269,6 +293,10 @@ COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
     "largest_gap": ("boolean", "", "差が最大のグループ", "the group with the largest gap"),
 }
 DATASET_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("spending_by_period", "facility_id"): ("string", "", "施設ID（all = 全施設の合計）", "facility id (all = every facility together)"),
+    ("spending_routes_by_period", "facility_id"): ("string", "", "1日の最初の施設（first_facility の行）、それ以外は all",
+                                                   "first facility of the day (first_facility rows), otherwise all"),
+    ("spending_routes_by_period", "visitors"): ("integer", "people", "来訪者数（異なるカードの数）", "distinct visitors (cards)"),
     ("transitions_daily", "visitors"): ("integer", "people", "この移動をした来訪者数", "distinct visitors making this move"),
     ("transitions_by_period", "visitors"): ("integer", "people", "この移動をした来訪者数", "distinct visitors making this move"),
     ("routes_daily", "visitors"): ("integer", "people", "この順路で周遊した来訪者数", "distinct visitors whose trip was exactly this route"),

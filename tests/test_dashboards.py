@@ -154,6 +154,14 @@ create table marts.info_satisfaction_drivers (period_type varchar, period_start 
     driver_type varchar, driver_value varchar, respondents integer, satisfied integer, share double, ci_low double,
     ci_high double, effective_n double, weighted boolean, too_few_answers boolean, gap_vs_segment double,
     largest_gap boolean);
+create table marts.spending_by_period (period_grain varchar, period_start date, period_end date, period_label varchar,
+    day_type varchar, segment_kind varchar, segment varchar, facility_id varchar, visitors bigint, visitor_days bigint,
+    admissions bigint, paid_admissions bigint, revenue_jpy bigint, revenue_per_visitor_day double,
+    revenue_per_paid_admission double, is_suppressed boolean, suppression varchar);
+create table marts.spending_routes_by_period (period_grain varchar, period_start date, period_end date,
+    period_label varchar, day_type varchar, breakdown varchar, facility_id varchar, route varchar, visitors bigint,
+    visitor_days bigint, trips bigint, paid_admissions bigint, revenue_jpy bigint, paid_admissions_per_unit double,
+    revenue_per_unit_jpy double, is_suppressed boolean, suppression varchar);
 create table ops.load_log (source varchar, service_date date, file_name varchar, file_bytes bigint,
     file_sha256 varchar, rows_read integer, rows_loaded integer, rows_quarantined integer, outcome varchar,
     message varchar, loaded_at timestamp);

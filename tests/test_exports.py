@@ -72,6 +72,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, 
     # a suppressed row that still carries counts: the export blanks them whatever the mart did
     _insert(con, "marts.facility_daily", service_date=DAY1, facility_id="hashima", entries=7, visitors=6,
             domestic_visitors=4, is_suppressed=True, suppression="primary")
+    for grain in ("day", "iso_week"):
+        _insert(con, "marts.spending_by_period", period_grain=grain, period_start=DAY2, day_type="all", segment_kind="all",
+                segment="all", facility_id="glover_garden", visitors=40, visitor_days=40, admissions=41,
+                paid_admissions=40, revenue_jpy=24800, revenue_per_visitor_day=620.0, is_suppressed=False)
+        _insert(con, "marts.spending_routes_by_period", period_grain=grain, period_start=DAY2, day_type="all",
+                breakdown="route", facility_id="all", route="glover_garden > oura_cathedral", visitors=None,
+                trips=None, revenue_jpy=None, is_suppressed=True, suppression="primary")
     place_indicator_csvs(settings.dashboards_dir / "exports")
     write_open_data(con, settings)
     yield settings, settings.dashboards_dir / "exports", con

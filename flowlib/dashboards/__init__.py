@@ -212,6 +212,9 @@ def build_dashboards(
         log.exception("open-data export failed; the pages and index are still written")
         export_error = exc
 
+    from flowlib.dashboards.action_pages import build_action_pages
+
+    action_links = build_action_pages(con, settings)
     kpi_date, kpi = latest_satisfaction(con, k)
     last_load_at, loads = load_last_night(con)
     index_html = render_index_page(
@@ -226,6 +229,7 @@ def build_dashboards(
         months=period_pages(out_dir / "monthly", "month"),
         indicator=load_indicator(con, None, baseline_year, target_year, min_respondents),
         open_data=catalogue_entries(out_dir / "exports"),
+        action_pages=action_links,
     )
     index = write_page(out_dir / "index.html", index_html)
     if export_error is not None:

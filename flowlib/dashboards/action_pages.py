@@ -1,0 +1,275 @@
+"""Pages for acting on circulation (issue 14): spending, all visitors, opportunities, measures.
+
+Each page is plain bilingual HTML (tables, inline SVG charts, no script beyond the shared
+language switch), written to ``dashboards/action/<name>.html`` from published marts only,
+so every figure on it is as suppressed as the open data. A page whose marts are missing
+is not written (and not linked); a section without rows says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import markupsafe
+
+from flowlib.assets import OWN_CSS, OWN_JS
+from flowlib.config import Settings
+from flowlib.dashboards.daily import NavLink
+from flowlib.dashboards.data import Facility, load_facilities
+from flowlib.dashboards.publish import esc, render_template, write_page
+
+log = logging.getLogger(__name__)
+ACTION_DIR = "action"
+
+
+@dataclass(frozen=True)
+class Column:
+    ja: str
+    en: str
+    num: bool = False
+
+
+@dataclass
+class Section:
+    id: str
+    title_ja: str
+    title_en: str
+    columns: list[Column] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    chart: markupsafe.Markup | None = None
+    empty_ja: str = "公表できる行がありません。"
+    empty_en: str = "No publishable rows."
+
+
+@dataclass
+class Page:
+    name: str
+    title_ja: str
+    title_en: str
+    intro_ja: str
+    intro_en: str
+    sections: list[Section]
+
+
+# ------------------------------------------------------------------ cells
+
+
+def text(value: object) -> dict[str, Any]:
+    return {"text": "—" if value is None else str(value)}
+
+
+def both(ja: str, en: str) -> dict[str, Any]:
+    return {"ja": ja, "en": en}
+
+
+def number(value: float | int | None, digits: int = 0, *, suppressed: bool = False, suffix: str = "") -> dict[str, Any]:
+    if suppressed:
+        return {"suppressed": True, "num": True}
+    if value is None:
+        return {"text": "—", "num": True}
+    return {"text": f"{value:,.{digits}f}{suffix}", "num": True}
+
+
+def share(value: float | None, *, suppressed: bool = False) -> dict[str, Any]:
+    return number(None if value is None else value * 100, 1, suppressed=suppressed, suffix="%")
+
+
+def facility_cell(facilities: dict[str, Facility], facility_id: str | None) -> dict[str, Any]:
+    if facility_id is None:
+        return text(None)
+    found = facilities.get(facility_id)
+    return both(found.name_ja, found.name_en) if found else text(facility_id)
+
+
+def route_cell(facilities: dict[str, Facility], route: str | None) -> dict[str, Any]:
+    if not route:
+        return text(None)
+    stops = [facilities.get(s) for s in route.split(" > ")]
+    ids = route.split(" > ")
+    return both(" → ".join(f.name_ja if f else i for f, i in zip(stops, ids)),
+                " → ".join(f.name_en if f else i for f, i in zip(stops, ids)))
+
+
+def rows_of(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, name = relation.split(".")
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                            [schema, name]).fetchone()[0])
+
+
+def bar_chart(bars: Sequence[tuple[str, float | None]], unit: str, width: int = 640) -> markupsafe.Markup:
+    """Horizontal bars as inline SVG (no script, no remote asset); labels are escaped."""
+    shown = [(label, value) for label, value in bars if value is not None]
+    if not shown:
+        return markupsafe.Markup("")
+    top = max(abs(v) for _, v in shown) or 1.0
+    row, label_width = 22, 220
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row * len(shown) + 8}" role="img">']
+    for i, (label, value) in enumerate(shown):
+        y = 4 + i * row
+        length = (width - label_width - 90) * abs(value) / top
+        parts.append(f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(label)}</text>')
+        parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{length:.1f}" height="{row - 8}" fill="#0b5394"/>')
+        parts.append(f'<text x="{label_width + length + 4:.1f}" y="{y + 15}" font-size="12">{esc(f"{value:,.0f}")} {esc(unit)}</text>')
+    parts.append("</svg>")
+    return markupsafe.Markup("".join(parts))
+
+
+# ------------------------------------------------------------------ spending
+
+
+def _latest_period(con: duckdb.DuckDBPyConnection, mart: str) -> tuple[str, Any, str] | None:
+    """The latest complete month, else ISO week, else day of a roll-up mart: (grain, start, label)."""
+    for grain in ("month", "iso_week", "day"):
+        row = con.execute(f"select period_start, any_value(period_label) from {mart} where period_grain = ? "
+                          "group by period_start order by period_start desc limit 1", [grain]).fetchone()
+        if row:
+            return grain, row[0], row[1]
+    return None
+
+
+def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
+    if not (exists(con, "marts.spending_by_period") and exists(con, "marts.spending_routes_by_period")):
+        return None
+    latest = _latest_period(con, "marts.spending_by_period")
+    sections: list[Section] = []
+    label = latest[2] if latest else "—"
+    if latest:
+        grain, start, label = latest
+        cells = rows_of(con, "select * from marts.spending_by_period where period_grain = ? and period_start = ? "
+                             "and day_type = 'all' order by revenue_jpy desc nulls last, facility_id, segment",
+                        [grain, start])
+        per_facility = [r for r in cells if r["segment_kind"] == "all" and r["facility_id"] != "all"]
+        columns = [Column("施設", "Facility"), Column("来訪者", "Visitors", True), Column("有料入場", "Paid admissions", True),
+                   Column("入館料収入（円）", "Revenue (yen)", True), Column("1人1日あたり（円）", "Per visitor-day (yen)", True),
+                   Column("有料入場1件あたり（円）", "Per paid admission (yen)", True)]
+
+        def figures(r: dict[str, Any]) -> list[dict[str, Any]]:
+            hidden = bool(r["is_suppressed"])
+            return [number(r["visitors"], suppressed=hidden), number(r["paid_admissions"], suppressed=hidden),
+                    number(r["revenue_jpy"], suppressed=hidden), number(r["revenue_per_visitor_day"], suppressed=hidden),
+                    number(r["revenue_per_paid_admission"], suppressed=hidden)]
+
+        sections.append(Section(
+            "by-facility", f"施設別の入館料収入（{label}）", f"Admission revenue per facility ({label})", columns,
+            [{"key": r["facility_id"], "cells": [facility_cell(facilities, r["facility_id"]), *figures(r)]} for r in per_facility],
+            notes=[("「—」は、期間内に秘匿した日があるため合計を公表しない値です（引き算で秘匿値が分からないように）。",
+                    "'—' marks a period total withheld because one of its days is suppressed (so that no hidden day "
+                    "can be recovered by subtraction).")],
+            chart=bar_chart([(facilities[r["facility_id"]].name_ja if r["facility_id"] in facilities else r["facility_id"],
+                              r["revenue_jpy"]) for r in per_facility if not r["is_suppressed"]], "円"),
+        ))
+        segment_names = {"all": ("全体", "All"), "domestic": ("国内発行カード", "Cards issued in Japan"),
+                         "international": ("海外発行カード", "Cards issued abroad"), "unknown": ("発行国不明", "Issuer unknown")}
+        city = [r for r in cells if r["facility_id"] == "all"]
+        sections.append(Section(
+            "by-segment", f"居住地・券種別（全施設、{label}）", f"By residence and ticket type (all facilities, {label})",
+            [Column("区分", "Segment"), *columns[1:]],
+            [{"key": f"{r['segment_kind']}:{r['segment']}",
+              "cells": [both(*segment_names.get(r["segment"], (r["segment"], r["segment"]))), *figures(r)]} for r in city],
+            notes=[("券種は入場1件ごとの券種です。", "Ticket type is the ticket of each admission.")],
+        ))
+        spend = rows_of(con, "select * from marts.spending_routes_by_period where period_grain = ? and period_start = ? "
+                             "and day_type = 'all' order by revenue_per_unit_jpy desc nulls last, facility_id, route",
+                        [grain, start])
+        unit_columns = [Column("来訪者", "Visitors", True), Column("有料入場／人日", "Paid admissions per visitor-day", True),
+                        Column("収入／人日（円）", "Revenue per visitor-day (yen)", True)]
+        sections.append(Section(
+            "by-first-facility", f"1日の最初の施設別（{label}）", f"By first facility of the day ({label})",
+            [Column("最初の施設", "First facility"), *unit_columns],
+            [{"key": r["facility_id"], "cells": [facility_cell(facilities, r["facility_id"]),
+                                                 number(r["visitors"], suppressed=r["is_suppressed"]),
+                                                 number(r["paid_admissions_per_unit"], 2, suppressed=r["is_suppressed"]),
+                                                 number(r["revenue_per_unit_jpy"], suppressed=r["is_suppressed"])]}
+             for r in spend if r["breakdown"] in ("first_facility", "all")],
+            notes=[("どの施設から1日を始めた来訪者が、その日に多く有料施設に入ったかを示します（相関であり、因果ではありません）。",
+                    "Which first facility of the day goes with more paid admissions that day (association, not effect).")],
+        ))
+        routes = [r for r in spend if r["breakdown"] == "route" and not r["is_suppressed"]]
+        sections.append(Section(
+            "by-route", f"周遊ルート別 1周遊あたり収入（上位20、{label}）", f"Revenue per trip by route (top 20, {label})",
+            [Column("ルート", "Route"), Column("周遊数", "Trips", True), Column("有料入場／周遊", "Paid admissions per trip", True),
+             Column("収入／周遊（円）", "Revenue per trip (yen)", True)],
+            [{"key": r["route"], "cells": [route_cell(facilities, r["route"]), number(r["trips"]),
+                                           number(r["paid_admissions_per_unit"], 2), number(r["revenue_per_unit_jpy"])]}
+             for r in routes[:20]],
+            notes=[(f"{k}人未満のルートは載せていません。", f"Routes with fewer than {k} visitors are not listed.")],
+        ))
+    days = rows_of(con, "select * from marts.spending_by_period where period_grain = 'day' and day_type = 'all' "
+                        "and facility_id = 'all' and segment_kind = 'all' order by period_start")
+    sections.append(Section(
+        "by-day", "日別（全施設）", "Per day (all facilities)",
+        [Column("観光日", "Tourism day"), Column("延べ来訪者日", "Visitor-days", True), Column("有料入場", "Paid admissions", True),
+         Column("入館料収入（円）", "Revenue (yen)", True), Column("1人1日あたり（円）", "Per visitor-day (yen)", True)],
+        [{"key": str(r["period_start"]), "cells": [text(r["period_start"]), number(r["visitor_days"], suppressed=r["is_suppressed"]),
+                                                   number(r["paid_admissions"], suppressed=r["is_suppressed"]),
+                                                   number(r["revenue_jpy"], suppressed=r["is_suppressed"]),
+                                                   number(r["revenue_per_visitor_day"], suppressed=r["is_suppressed"])]}
+         for r in days],
+    ))
+    return Page(
+        "spending", "消費喚起：入館料収入", "Spending: admission revenue",
+        "キャッシュレス決済の入館料（POS の金額）から集計しています。現金払いは含まれないため、実際の収入はこれより多くなります"
+        "（「全来訪者の推計」ページのキャッシュレス比率を参照）。k人未満のセルは秘匿しています。",
+        "From the POS amounts of cashless admissions. Cash payments are not included, so actual revenue is higher "
+        "(see the cashless share on the all-visitors page). Cells with fewer than k people are suppressed.",
+        sections,
+    )
+
+
+# ------------------------------------------------------------------ building
+
+#: name -> builder; each returns None when its marts are not in the warehouse
+BUILDERS: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Facility], int], Page | None]] = {
+    "spending": spending_page,
+}
+
+
+def _complete(section: Section) -> dict[str, Any]:
+    """Every cell with every key the template reads (it renders with StrictUndefined)."""
+    values = dict(vars(section))
+    values["rows"] = [
+        {"key": row.get("key"), "cells": [{"num": False, "suppressed": False, "text": "", **cell} for cell in row["cells"]]}
+        for row in section.rows
+    ]
+    return values
+
+
+def render_action_page(page: Page, k: int, nav_links: list[NavLink]) -> str:
+    return render_template("action.html", page={
+        "name": page.name, "title_ja": page.title_ja, "title_en": page.title_en,
+        "intro_ja": page.intro_ja, "intro_en": page.intro_en, "k": k,
+        "stylesheets": ["../assets/bootstrap/bootstrap.min.css", f"../assets/{OWN_CSS}"],
+        "scripts": [f"../assets/{OWN_JS}"], "nav_links": nav_links,
+        "sections": [_complete(section) for section in page.sections],
+    })
+
+
+def build_action_pages(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[dict[str, str]]:
+    """Write every action page whose marts exist; returns index links (href, title_ja, title_en)."""
+    facilities = load_facilities(con)
+    folder: Path = settings.dashboards_dir / ACTION_DIR
+    pages = []
+    for name, builder in BUILDERS.items():
+        page = builder(con, facilities, settings.min_cell_count)
+        if page is None:
+            (folder / f"{name}.html").unlink(missing_ok=True)
+            continue
+        pages.append(page)
+    links = [{"href": f"{ACTION_DIR}/{p.name}.html", "title_ja": p.title_ja, "title_en": p.title_en} for p in pages]
+    for page in pages:
+        nav = [NavLink("../index.html", "一覧", "All pages")]
+        nav += [NavLink(f"{p.name}.html", p.title_ja.split("：")[0], p.title_en.split(":")[0]) for p in pages if p is not page]
+        write_page(folder / f"{page.name}.html", render_action_page(page, settings.min_cell_count, nav))
+    return links
