@@ -46,7 +46,7 @@ import os
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -54,6 +54,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
+from flowlib import demo_admissions
 from flowlib.config import get_settings
 from flowlib.geo import load_access_points, load_facilities
 
@@ -277,6 +278,9 @@ class DayTruth:
     survey: dict[str, dict[str, int]]
     #: {"source", "file" (relative to landing_dir), "line" (header = 1), "reason"}.
     expected_quarantines: list[dict[str, str | int]]
+    #: 入館者数 per gated facility, every payment type (flowlib.demo_admissions): {"cashless",
+    #: "total", "share", "reported"}; unreported totals are the truth the estimates must find.
+    admission_totals: dict[str, dict[str, int | float | bool]] = field(default_factory=dict)
 
 
 @dataclass
@@ -1090,6 +1094,9 @@ def generate(
         bad = _bad_entry_lines(rng, day, entries, used_cards) if dirty else []
         entry_lines, quarantines = _write_entry_logs(rng, landing_dir, day, entries, bad)
 
+        totals = demo_admissions.admission_totals(seed, day, entries)
+        demo_admissions.write_admission_totals(landing_dir, day, totals, _write_atomically)
+
         connections, unique_devices = _wifi_counts(rng, net, stops, day_start)
         wifi_records = _write_wifi(rng, landing_dir, net, day, day_start, connections, unique_devices)
 
@@ -1106,6 +1113,7 @@ def generate(
             **_wifi_truth(net, connections, day_start),
             survey=_survey_truth(responses),
             expected_quarantines=quarantines + survey_quarantines,
+            admission_totals=totals,
         )
         if report:
             report(f"demo: {day} written ({entry_lines:,} entries, {wifi_records:,} wifi bins, {survey_lines} surveys)")

@@ -69,6 +69,15 @@ KINDS: dict[str, Kind] = {
             "detected_at", "facility_id", "facilities",
         ),
         _kind(
+            # 入館者数: a facility's own count of the day's admissions, every payment type
+            # (cash, cards, passes), as facilities report it; no personal ids
+            "admission_count", "raw.admission_count",
+            {"facility_id": "varchar", "counted_on": "timestamp", "admissions": "integer"},
+            {},
+            {"facility_id", "counted_on", "admissions"},
+            "counted_on", "facility_id", "facilities",
+        ),
+        _kind(
             "survey", "raw.survey_response",
             {"response_id": "varchar", "answered_at": "timestamp", "form_language": "varchar",
              "residence_country": "varchar", "residence_prefecture": "varchar",
@@ -85,4 +94,5 @@ KINDS: dict[str, Kind] = {
 
 #: GX suite per kind (one suite per canonical table)
 SUITE_BY_KIND = {"entry_log": "entry_log", "wifi_ap_count": "wifi_ap_count",
-                 "wifi_sensor": "wifi_sensor", "survey": "survey_response"}
+                 "wifi_sensor": "wifi_sensor", "survey": "survey_response",
+                 "admission_count": "admission_count"}

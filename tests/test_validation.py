@@ -59,6 +59,12 @@ def _columns(table: str, n: int) -> dict[str, list[Any]]:
             "facility_id": [sorted(FACILITIES)[i % 3] for i in rows],
             "detected_at": list(pd.date_range("2026-11-03 09:00", periods=n, freq="min")),
         }
+    if table == "admission_count":
+        return {
+            "facility_id": [sorted(FACILITIES)[i % 3] for i in rows],
+            "counted_on": list(pd.date_range("2026-11-03", periods=n, freq="D")),
+            "admissions": [100 * i for i in rows],
+        }
     return {
         "response_key": [_key(i) for i in rows],
         "answered_at": list(pd.date_range("2026-11-03 09:00", periods=n, freq="h")),
@@ -94,7 +100,8 @@ def frame(table: str, n: int = 10, **changes: dict[int, Any]) -> pd.DataFrame:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_clean_frame_passes_without_row_failures(table: str) -> None:
-    known = {"entry_log": FACILITIES, "wifi_ap_count": APS, "wifi_sensor": FACILITIES}.get(table)
+    known = {"entry_log": FACILITIES, "wifi_ap_count": APS, "wifi_sensor": FACILITIES,
+             "admission_count": FACILITIES}.get(table)
     report = validate_frame(
         frame(table), table, file_name=FILE, known_ids=known, trailing_median_rows=10
     )
@@ -134,6 +141,11 @@ ROW_RULE_CASES: dict[str, list[tuple[str, Any, list[str]]]] = {
     "wifi_sensor": [
         ("device_key", "A" * 64, ["expect_column_values_to_match_regex(device_key)"]),
         ("detected_at", None, ["expect_column_values_to_not_be_null(detected_at)"]),
+        ("facility_id", None, ["expect_column_values_to_not_be_null(facility_id)"]),
+    ],
+    "admission_count": [
+        ("admissions", -1, ["expect_column_values_to_be_between(admissions)"]),
+        ("admissions", None, ["expect_column_values_to_not_be_null(admissions)"]),
         ("facility_id", None, ["expect_column_values_to_not_be_null(facility_id)"]),
     ],
     "survey_response": [

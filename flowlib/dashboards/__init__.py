@@ -128,6 +128,7 @@ def build_dashboards(
     index path. An export failure is raised after the pages and the index are written.
     """
     from flowlib.exports import catalogue_entries, write_open_data
+    from flowlib.opportunities import promotions
 
     out_dir = settings.dashboards_dir
     daily_dir = out_dir / "daily"
@@ -164,6 +165,7 @@ def build_dashboards(
         earlier = service_date - timedelta(days=7)
         day.comparisons = [day_comparison(con, day, f"{earlier.isoformat()}.html" if earlier in known_days else None)]
         day.indicator = load_indicator(con, service_date, baseline_year, target_year, min_respondents)
+        day.promote = promotions(con, service_date)
         related = [_period_link(p) for grain in PAGE_GRAINS if (p := Period.containing(grain, service_date)) in known_periods]
         page = render_daily_page(
             day,
@@ -187,6 +189,7 @@ def build_dashboards(
                               year_earlier.file_name if year_earlier in known_periods else None),
         ]
         data.indicator = load_indicator(con, period.end, baseline_year, target_year, min_respondents)
+        data.promote = promotions(con, period.end)
         related = [_period_link(p) for p in sorted(known_periods)
                    if p.grain != period.grain and p.start <= period.end and period.start <= p.end]
         related += [

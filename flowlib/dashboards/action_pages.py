@@ -228,11 +228,190 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
     )
 
 
+# ------------------------------------------------------------------ all visitors
+
+STATUS = {
+    "reported": ("報告値（入館者数）", "reported total"),
+    "estimated": ("推計", "estimate"),
+    "no_totals": ("入館者数の報告なし（推計しません）", "no totals reported (not estimated)"),
+    "suppressed": ("秘匿", "suppressed"),
+    "inconsistent_report": ("報告値がカード入場より少ない（要確認）", "report below card admissions (check)"),
+}
+
+
+def _status(status: str | None) -> dict[str, Any]:
+    if status and status.startswith("no_totals: "):
+        ja, en = STATUS["no_totals"]
+        return both(f"{ja}: {status.split(': ', 1)[1]}", f"{en}: {status.split(': ', 1)[1]}")
+    return both(*STATUS.get(status or "", (status or "—", status or "—")))
+
+
+def _interval(low: int | None, high: int | None) -> dict[str, Any]:
+    return text(None) if low is None else {"text": f"{low:,} – {high:,}", "num": True}
+
+
+def all_visitors_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
+    from flowlib.expansion import FACILITY_TABLE, FLOWS_TABLE
+
+    if not (exists(con, FACILITY_TABLE) and exists(con, FLOWS_TABLE)):
+        return None
+    latest = con.execute(f"select max(service_date) from {FACILITY_TABLE}").fetchone()[0]
+    sections: list[Section] = []
+    cells = rows_of(con, f"select * from {FACILITY_TABLE} where service_date = ? "
+                         "order by all_visitors_estimate desc nulls last, facility_id", [latest])
+    sections.append(Section(
+        "facilities", f"施設別 全来訪者の推計（{latest}）", f"All visitors per facility ({latest})",
+        [Column("施設", "Facility"), Column("カード決済の来訪者", "Card payers", True),
+         Column("入館者数（報告）", "Reported admissions", True), Column("キャッシュレス比率", "Cashless share", True),
+         Column("比率の95%区間", "Share 95 % interval", True), Column("全来訪者", "All visitors", True),
+         Column("95%区間", "95 % interval", True), Column("根拠", "Basis")],
+        [{"key": r["facility_id"], "cells": [
+            facility_cell(facilities, r["facility_id"]), number(r["cashless_visitors"], suppressed=r["is_suppressed"]),
+            number(r["reported_admissions"]), share(r["cashless_share"]),
+            text(None) if r["share_ci_low"] is None else {"text": f"{r['share_ci_low'] * 100:.1f}–{r['share_ci_high'] * 100:.1f}%", "num": True},
+            number(r["all_visitors_estimate"]),
+            _interval(r["estimate_ci_low"], r["estimate_ci_high"]) if r["is_estimate"] else text(None),
+            _status(r["status"]) if r["status"] != "estimated" else both(
+                f"推計（他の{r['share_days']}日の比率）", f"estimate (share of {r['share_days']} other days)"),
+        ]} for r in cells],
+        notes=[("入館者数の報告がある日は報告値をそのまま使います。報告のない日は、その施設の報告日のキャッシュレス比率"
+                "（カード決済の来訪者 ÷ 入館者数）でカード決済の来訪者数を割った推計です。報告のない施設は推計しません。",
+                "Where the facility reported its admissions the reported total is used. On other days the card payers "
+                "are divided by the facility's cashless share on its reported days (an estimate). A facility that never "
+                "reports is not estimated.")],
+    ))
+    flows = rows_of(con, f"select * from {FLOWS_TABLE} where service_date = ? and measure = 'transition' "
+                         "and not is_suppressed order by all_visitors_estimate desc nulls last, from_facility_id, "
+                         "to_facility_id limit 20", [latest])
+    sections.append(Section(
+        "flows", f"施設間の移動 全来訪者の推計（上位20、{latest}）", f"Moves between facilities, all visitors (top 20, {latest})",
+        [Column("移動", "Move"), Column("カード決済の来訪者", "Card payers", True), Column("使った比率", "Share used", True),
+         Column("全来訪者（推計）", "All visitors (estimate)", True), Column("95%区間", "95 % interval", True),
+         Column("根拠", "Basis")],
+        [{"key": f"{r['from_facility_id']}>{r['to_facility_id']}", "cells": [
+            route_cell(facilities, f"{r['from_facility_id']} > {r['to_facility_id']}"), number(r["cashless_visitors"]),
+            share(r["share_used"]), number(r["all_visitors_estimate"]),
+            _interval(r["estimate_ci_low"], r["estimate_ci_high"]), _status(r["status"])]} for r in flows],
+        notes=[("移動元と移動先のキャッシュレス比率の平均で割っています。現金で払う人もカードで払う人と同じように移動すると"
+                "仮定した推計です。", "Divided by the mean cashless share of origin and destination: assumes people who pay "
+                "cash move like card payers.")],
+    ))
+    city = rows_of(con, f"select * from {FLOWS_TABLE} where measure in ('circulation_visitors', 'multi_facility_visitors') "
+                        "order by service_date, measure")
+    by_day: dict[Any, dict[str, dict[str, Any]]] = {}
+    for r in city:
+        by_day.setdefault(r["service_date"], {})[r["measure"]] = r
+    day_rows = []
+    for day, measures in sorted(by_day.items()):
+        visitors, multi = measures.get("circulation_visitors"), measures.get("multi_facility_visitors")
+        if not visitors or not multi:
+            continue
+        day_rows.append({"key": str(day), "cells": [
+            text(day), number(visitors["cashless_visitors"], suppressed=visitors["is_suppressed"]),
+            number(visitors["all_visitors_estimate"]), _interval(visitors["estimate_ci_low"], visitors["estimate_ci_high"]),
+            number(multi["all_visitors_estimate"]), _interval(multi["estimate_ci_low"], multi["estimate_ci_high"]),
+            share(visitors["share_used"])]})
+    sections.append(Section(
+        "circulation", "周遊：全来訪者の推計（日別）", "Circulation, all visitors (per day)",
+        [Column("観光日", "Tourism day"), Column("カード決済の来訪者", "Card payers", True),
+         Column("全来訪者（推計）", "All visitors (estimate)", True), Column("95%区間", "95 % interval", True),
+         Column("2施設以上（推計）", "Two or more facilities (estimate)", True), Column("95%区間", "95 % interval", True),
+         Column("市全体の比率", "City cashless share", True)],
+        day_rows,
+        notes=[("周遊率そのものはカード決済の来訪者と同じ値になります（現金払いの人も同じように周遊すると仮定）。",
+                "The circulation rate itself is the card payers' rate (assuming cash payers circulate alike).")],
+    ))
+    return Page(
+        "all_visitors", "全来訪者の推計", "All visitors (estimates)",
+        "これまでのページの人数はキャッシュレス決済（カード）の来訪者だけです。ここでは施設が報告する入館者数（すべての支払い方法）"
+        "との比から、全来訪者の人数を推計します。推計値には95%区間を付けています。",
+        "The other pages count card payers only. Here the facilities' reported admissions (every payment type) give "
+        "the cashless share, from which counts for all visitors are estimated, each with a 95 % interval.",
+        sections,
+    )
+
+
+# ------------------------------------------------------------------ opportunities
+
+SEGMENT_NAMES = {"all": ("全体", "all visitors"), "domestic": ("国内", "domestic"), "international": ("海外", "international")}
+KIND_NAMES = {"entry_log": ("キャッシュレス入場", "card taps"), "wifi_sensor": ("Wi-Fiセンサー", "Wi-Fi sensors")}
+
+
+def opportunities_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
+    from flowlib.opportunities import CLOSE_MINUTES, FIT_TABLE, MIN_EXPECTED, PAIRS_TABLE, UNDER_RATIO, WATCH_RATIO
+
+    if not (exists(con, FIT_TABLE) and exists(con, PAIRS_TABLE)):
+        return None
+    latest = con.execute(f"select period_grain, period_start, period_label from {FIT_TABLE} where status = 'fitted' "
+                         "order by case period_grain when 'month' then 0 else 1 end, period_start desc limit 1").fetchone()
+    sections: list[Section] = []
+    fits = rows_of(con, f"select * from {FIT_TABLE} order by period_start desc, period_grain, source_kind, segment")
+    sections.append(Section(
+        "fit", "モデルの当てはまり", "Goodness of fit",
+        [Column("期間", "Period"), Column("データ", "Source"), Column("区分", "Segment"), Column("結果", "Status"),
+         Column("ペア数", "Pairs", True), Column("移動数", "Moves", True), Column("逸脱度", "Deviance", True),
+         Column("疑似R²（逸脱度）", "Pseudo-R² (deviance)", True), Column("McFadden R²", "McFadden R²", True),
+         Column("過分散", "Dispersion", True), Column("距離の係数（95%区間）", "Distance coefficient (95 % interval)", True)],
+        [{"key": f"{r['period_label']}:{r['source_kind']}:{r['segment']}", "cells": [
+            text(r["period_label"]), both(*KIND_NAMES.get(r["source_kind"], (r["source_kind"],) * 2)),
+            both(*SEGMENT_NAMES.get(r["segment"], (r["segment"],) * 2)),
+            both("推定済み", "fitted") if r["status"] == "fitted" else both("データ不足", f"not fitted: {r['status']}"),
+            number(r["n_pairs"]), number(r["moves"]), number(r["deviance"], 1), number(r["pseudo_r2"], 3),
+            number(r["mcfadden_r2"], 3), number(r["dispersion"], 1),
+            text(None) if r["distance_coefficient"] is None else {"num": True, "text":
+                f"{r['distance_coefficient']:.2f} ({r['distance_ci_low']:.2f} – {r['distance_ci_high']:.2f})"}]}
+         for r in fits],
+        notes=[("施設間の移動数を「出発施設の送り出し」「到着施設の引きつけ」「徒歩時間」で説明するポアソン回帰（重力モデル）です。"
+                "疑似R²は説明できた逸脱度の割合、距離の係数は徒歩時間が2倍になると移動が何倍になるか（2^係数）を表します。",
+                "A Poisson regression (gravity model) of moves between facilities on origin outflow, destination pull and "
+                "walking time. Pseudo-R² is the share of deviance explained; the distance coefficient says how moves scale "
+                "when walking time doubles (2^coefficient).")],
+    ))
+    if latest:
+        grain, start, label = latest
+        pairs = rows_of(con, f"select * from {PAIRS_TABLE} where period_grain = ? and period_start = ? and tier is not null "
+                             "order by source_kind, segment, from_facility_id, promote_rank", [grain, start])
+        sections.append(Section(
+            "promote", f"近いのに移動が少ない施設の組（{label}）", f"Close but under-connected pairs ({label})",
+            [Column("データ・区分", "Source, segment"), Column("この施設の来訪者に", "To visitors of"),
+             Column("勧めたい施設", "promote"), Column("徒歩（分）", "Walk (min)", True), Column("実際の移動", "Observed", True),
+             Column("期待される移動", "Expected", True), Column("95%予測区間", "95 % prediction interval", True),
+             Column("判定", "Finding")],
+            [{"key": f"{r['source_kind']}:{r['segment']}:{r['from_facility_id']}>{r['to_facility_id']}", "cells": [
+                both(f"{KIND_NAMES.get(r['source_kind'], (r['source_kind'],) * 2)[0]}・{SEGMENT_NAMES.get(r['segment'], (r['segment'],) * 2)[0]}",
+                     f"{KIND_NAMES.get(r['source_kind'], (r['source_kind'],) * 2)[1]}, {SEGMENT_NAMES.get(r['segment'], (r['segment'],) * 2)[1]}"),
+                facility_cell(facilities, r["from_facility_id"]), facility_cell(facilities, r["to_facility_id"]),
+                number(r["walking_minutes"], 0),
+                {"suppressed": True, "num": True} if r["is_suppressed"] else number(r["observed_moves"]),
+                number(r["expected_moves"], 0), _interval(int(r["expected_low"]), int(r["expected_high"])),
+                both("移動が有意に少ない", "under-connected") if r["tier"] == "under_connected"
+                else both("要観察（期待の半分以下だが区間内）", "watch (below half of expected, inside the interval)")]}
+             for r in pairs],
+            notes=[(f"徒歩{CLOSE_MINUTES:.0f}分以内で、モデルが{MIN_EXPECTED:.0f}回以上の移動を見込むのに、実際の移動が95%予測区間を下回り"
+                    f"期待の{UNDER_RATIO:.0%}以下の組を「移動が有意に少ない」としています。期待の{WATCH_RATIO:.0%}以下でも区間内の組は"
+                    "「要観察」です。秘匿された組は k−1 回として判定しています。",
+                    f"Within {CLOSE_MINUTES:.0f} minutes' walk, expected at least {MIN_EXPECTED:.0f} moves, observed below the "
+                    f"95 % prediction interval and at most {UNDER_RATIO:.0%} of expected: under-connected. At most "
+                    f"{WATCH_RATIO:.0%} of expected but inside the interval: watch. Suppressed pairs are judged at k − 1 moves.")],
+            empty_ja="この期間には該当する組がありません。", empty_en="No such pairs in this period.",
+        ))
+    return Page(
+        "opportunities", "周遊促進：勧めたい施設", "Circulation: where to steer visitors",
+        "各施設の来訪者が、近くにあるのにあまり訪れていない施設を、重力モデルの期待値と比べて示します。施設の案内・サイン・"
+        "クーポン等で勧める候補です（原因は別途確認が必要です）。",
+        "For each facility, the nearby sights its visitors visit less than a gravity model expects: candidates to "
+        "promote with guidance, signage or coupons (the reason needs checking on site).",
+        sections,
+    )
+
+
 # ------------------------------------------------------------------ building
 
 #: name -> builder; each returns None when its marts are not in the warehouse
 BUILDERS: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Facility], int], Page | None]] = {
     "spending": spending_page,
+    "all_visitors": all_visitors_page,
+    "opportunities": opportunities_page,
 }
 
 

@@ -574,6 +574,8 @@ class DayData:
     #: what the facility circles are sized by: entries (daily) or visitors (periods,
     #: whose entries may be withheld while distinct visitors are published)
     size_by: str = "entries"
+    #: facility -> [(facility to promote to its visitors, tier)] from flowlib.opportunities
+    promote: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def span_days(self) -> int:
