@@ -25,8 +25,8 @@ deviance, the share of deviance explained (pseudo-R²) and McFadden's R².
 Privacy: the model is fitted on the intermediate counts; an observed count is published
 only where the published ``transitions_by_period`` cell is (zero moves: no cell, published
 as 0). A primary-suppressed cell (fewer than k people) is judged at k − 1 moves, the most
-it can hold, so a flag never says more than the suppression already does; a secondary one
-is not judged.
+it can hold, so a flag never says more than the suppression already does; a secondary one,
+or a period count withheld because one of its days is hidden (``partial``), is not judged.
 """
 
 from __future__ import annotations
@@ -260,8 +260,9 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
         """, [grain, start, source_kind, segment_kind, segment]).df()
         pairs = pairs.merge(published, how="left", on=["from_facility_id", "to_facility_id"])
         no_cell = pairs["is_suppressed"].isna()
-        hidden = pairs["is_suppressed"].fillna(False).astype(bool)
-        primary = hidden & (pairs["suppression"] == "primary")
+        # hidden: suppressed, or 'partial' (the period's count withheld because a day is hidden)
+        hidden = pairs["is_suppressed"].fillna(False).astype(bool) | (~no_cell & pairs["transitions"].isna())
+        primary = pairs["is_suppressed"].fillna(False).astype(bool) & (pairs["suppression"] == "primary")
         # judged on: the published count; 0 without a cell; k - 1 when primary-hidden; not at all when secondary
         judged_on = np.where(no_cell, 0.0, np.where(primary, k - 1.0, np.where(hidden, np.nan, pairs["moves"])))
         judged = judge(pairs, pd.Series(judged_on, index=pairs.index), fit.nb_alpha)

@@ -113,3 +113,25 @@ def test_the_page_labels_estimates_and_shows_the_share(night):
     assert "入館者数の報告なし" in page
     index = (settings.dashboards_dir / "index.html").read_text(encoding="utf-8")
     assert 'href="action/all_visitors.html"' in index and 'href="action/spending.html"' in index
+
+
+def test_nightly_opportunities_are_fitted_published_safely_and_shown(night):
+    settings, _ = night
+    fits = rows(settings, "select * from marts.opportunity_fit")
+    assert {(f["period_grain"], f["segment"]) for f in fits} >= {("iso_week", "all"), ("iso_week", "domestic")}
+    fitted = [f for f in fits if f["status"] == "fitted"]
+    assert fitted and all(0 < f["pseudo_r2"] <= 1 and f["distance_coefficient"] < 0 for f in fitted)
+    pairs = rows(settings, "select p.*, t.transitions, t.is_suppressed as cell_hidden from marts.opportunity_pairs as p "
+                           "left join marts.transitions_by_period as t using (period_grain, period_start, source_kind, "
+                           "from_facility_id, to_facility_id) where t.day_type is null or (t.day_type = 'all' and "
+                           "t.segment_kind = case when p.segment = 'all' then 'all' else 'residence' end and t.segment = p.segment)")
+    assert pairs
+    for pair in pairs:
+        if pair["cell_hidden"] is None:                      # no cell: nobody made the move
+            assert pair["observed_moves"] == 0
+        elif pair["cell_hidden"] or pair["transitions"] is None:   # hidden, or withheld ('partial')
+            assert pair["observed_moves"] is None and pair["ratio"] is None
+        else:
+            assert pair["observed_moves"] == pair["transitions"]
+    page = (settings.dashboards_dir / "action" / "opportunities.html").read_text(encoding="utf-8")
+    assert "疑似R²" in page and "Pseudo-R²" in page
