@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 def build_action_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
     """Rows per table written; inside the caller's writer connection."""
     from flowlib.expansion import build_all_visitors
+    from flowlib.measures import build_measures
     from flowlib.opportunities import build_opportunities
     from flowlib.warehouse import transaction
 
@@ -27,5 +28,6 @@ def build_action_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> di
     with transaction(con):
         built.update(build_all_visitors(con))
         built.update(build_opportunities(con, settings.min_cell_count))
+        built.update(build_measures(con, settings.project_root / "config" / "measures"))
     log.info("action marts built: %s", built)
     return built

@@ -54,7 +54,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from flowlib import demo_admissions
+from flowlib import demo_admissions, demo_measures
 from flowlib.config import get_settings
 from flowlib.geo import load_access_points, load_facilities
 
@@ -281,6 +281,8 @@ class DayTruth:
     #: 入館者数 per gated facility, every payment type (flowlib.demo_admissions): {"cashless",
     #: "total", "share", "reported"}; unreported totals are the truth the estimates must find.
     admission_totals: dict[str, dict[str, int | float | bool]] = field(default_factory=dict)
+    #: measures planted with a known effect (flowlib.demo_measures), by measure name
+    measures: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 @dataclass
@@ -1091,6 +1093,8 @@ def generate(
         returning = _staying_another_day(rng, visitors, len(returning), taps)
 
         entries = _entry_rows(net, visitors, taps)
+        entries, measure_truth = demo_measures.plant(
+            seed, day, entries, lambda generator, count: _draw_card_numbers(generator, count, used_cards))
         bad = _bad_entry_lines(rng, day, entries, used_cards) if dirty else []
         entry_lines, quarantines = _write_entry_logs(rng, landing_dir, day, entries, bad)
 
@@ -1114,6 +1118,7 @@ def generate(
             survey=_survey_truth(responses),
             expected_quarantines=quarantines + survey_quarantines,
             admission_totals=totals,
+            measures=measure_truth,
         )
         if report:
             report(f"demo: {day} written ({entry_lines:,} entries, {wifi_records:,} wifi bins, {survey_lines} surveys)")

@@ -202,6 +202,13 @@ DATASETS: tuple[Dataset, ...] = (
             "Observed and expected moves per facility pair with the 95 % prediction interval and the finding "
             "(under_connected, watch).", geometry="line", geo_where="tier is not null",
             geo_note_ja="GeoJSON は判定のある組のみ。", geo_note_en="GeoJSON: pairs with a finding only."),
+    Dataset("measure_effects", "marts.measure_effects", "施策の効果の推定（差の差分法）", "Estimated effects of measures (difference in differences)",
+            "config/measures/ に登録した施策ごとの効果（%）と95%信頼区間、事前トレンドの確認、比較対象。受け付けなかった施策はその理由。",
+            "Per measure in config/measures/: effect (%) with 95 % interval, pre-trend check and comparison units; "
+            "refused measures with the reason."),
+    Dataset("measure_series", "marts.measure_series", "施策の対象と比較対象の推移", "Treated and comparison series of measures",
+            "効果推定に使った日別の値（log(1+人数) の平均、周遊率はそのまま）。",
+            "Daily values used for the estimates (mean of log(1 + count); circulation rates as they are)."),
 )
 
 INDICATOR_DATASETS = {
@@ -330,6 +337,34 @@ COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
     "under_connected": ("boolean", "", "TRUE = 近いのに移動が有意に少ない", "TRUE = close but significantly fewer moves than expected"),
     "tier": ("string", "", "under_connected = 有意に少ない、watch = 要観察（期待の半分以下だが区間内）", "under_connected, or watch (at most half of expected, inside the interval)"),
     "promote_rank": ("integer", "rank", "移動元の施設で勧める順位（1 = 最優先）", "rank among the sights to promote from the origin (1 = first)"),
+    # measure effects (issue 14)
+    "measure": ("string", "", "施策名（config/measures/ のファイル）", "measure name (file in config/measures/)"),
+    "title_ja": ("string", "", "施策名（日本語）", "measure title, Japanese"),
+    "title_en": ("string", "", "施策名（英語）", "measure title, English"),
+    "what_changed": ("string", "", "変えたこと", "what changed"),
+    "source_file": ("string", "", "施策ファイル", "measure file"),
+    "start_date": ("date", "", "施策の開始日（この日から施策あり）", "first service day with the measure"),
+    "end_date": ("date", "", "施策の終了日（空欄 = 継続中）", "last day of the measure (empty = ongoing)"),
+    "outcome": ("string", "", "成果指標（transition 出発>到着、entries 施設、circulation_rate 区分）", "outcome (transition from>to, entries facility, circulation_rate segment)"),
+    "treated_unit": ("string", "", "施策の対象（移動・施設・区分）", "treated unit (move, facility or segment)"),
+    "comparison_units": ("string", "", "比較対象", "comparison units"),
+    "comparison_chosen_by": ("string", "", "declared = 施策ファイルで指定、pre_period_similarity = 施策前の動きが似ている単位", "declared, or pre_period_similarity"),
+    "reason": ("string", "", "推定しない理由（受け付けない施策ファイル、比較対象の不足など）", "why there is no estimate"),
+    "pre_days": ("integer", "days", "施策前の日数", "days before the start"),
+    "post_days": ("integer", "days", "施策後の日数", "days from the start"),
+    "effect": ("number", "", "効果（log スケール、周遊率は割合の差）", "effect (log scale; circulation rate: difference of shares)"),
+    "ci_low": ("number", "", "効果の95%信頼区間の下限", "lower end of the effect's 95 % interval"),
+    "ci_high": ("number", "", "効果の95%信頼区間の上限", "upper end of the effect's 95 % interval"),
+    "effect_scale": ("string", "", "log = 人数の対数（%で読む）、points = 割合の差", "log (read as %), points (difference of shares)"),
+    "effect_percent": ("number", "%", "効果（%）", "effect in %"),
+    "ci_low_percent": ("number", "%", "95%信頼区間の下限（%）", "lower end of the 95 % interval, %"),
+    "ci_high_percent": ("number", "%", "95%信頼区間の上限（%）", "upper end of the 95 % interval, %"),
+    "p_value": ("number", "p", "効果が0とした場合の p 値", "p-value against no effect"),
+    "pre_trend_slope": ("number", "", "施策前の対象と比較対象の差の傾き（1日あたり）", "slope of the treated−comparison gap before the start, per day"),
+    "pre_trend_p_value": ("number", "p", "施策前の傾きの p 値", "p-value of the pre-period slope"),
+    "pre_trend_ok": ("boolean", "", "TRUE = 施策前に差の広がりが見られない（p ≥ 0.05）", "TRUE = no drift before the start (p ≥ 0.05)"),
+    "series_group": ("string", "", "treated = 施策の対象、comparison = 比較対象の平均", "treated, or comparison (mean)"),
+    "value": ("number", "", "日別の値（log(1+人数)、周遊率はそのまま）", "daily value (log(1 + count); circulation rate as is)"),
     # indicator CSVs (flowlib.indicator_mart.export_indicator_csv)
     "period_type": ("string", "", "期間の種類: month、quarter、fiscal_year", "period: month, quarter, fiscal_year"),
     "period": ("string", "", "期間（2026-11、FY2026-Q3、FY2026）", "period (2026-11, FY2026-Q3, FY2026)"),
@@ -351,6 +386,8 @@ COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
     "largest_gap": ("boolean", "", "差が最大のグループ", "the group with the largest gap"),
 }
 DATASET_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("measure_effects", "status"): ("string", "", "estimated = 推定済み、refused = 施策ファイルを受け付けない、too_few_comparison_units = 比較対象が不足、not_estimated = 推定不可",
+                                    "estimated, refused (bad measure file), too_few_comparison_units, not_estimated"),
     ("all_visitors_facility_daily", "status"): ("string", "", "reported = 報告値、estimated = 推計、no_totals = 入館者数の報告なし（推計しない）、suppressed = 秘匿",
                                                 "reported, estimated, no_totals (no report: not estimated), suppressed"),
     ("all_visitors_flows_daily", "status"): ("string", "", "estimated = 推計、no_totals: 施設ID = その施設の入館者数の報告がなく推計しない、suppressed = 秘匿",

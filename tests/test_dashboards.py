@@ -178,6 +178,12 @@ create table marts.opportunity_pairs (period_grain varchar, period_start date, p
     segment varchar, from_facility_id varchar, to_facility_id varchar, walking_minutes double, observed_moves bigint,
     observed_below_k boolean, expected_moves double, expected_low double, expected_high double, ratio double,
     under_connected boolean, tier varchar, promote_rank integer, is_suppressed boolean, suppression varchar);
+create table marts.measure_effects (measure varchar, title_ja varchar, title_en varchar, what_changed varchar,
+    source_file varchar, start_date date, end_date date, outcome varchar, treated_unit varchar, comparison_units varchar,
+    comparison_chosen_by varchar, status varchar, reason varchar, pre_days integer, post_days integer, effect double,
+    ci_low double, ci_high double, effect_scale varchar, effect_percent double, ci_low_percent double,
+    ci_high_percent double, p_value double, pre_trend_slope double, pre_trend_p_value double, pre_trend_ok boolean);
+create table marts.measure_series (measure varchar, service_date date, series_group varchar, value double);
 create table ops.load_log (source varchar, service_date date, file_name varchar, file_bytes bigint,
     file_sha256 varchar, rows_read integer, rows_loaded integer, rows_quarantined integer, outcome varchar,
     message varchar, loaded_at timestamp);

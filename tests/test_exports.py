@@ -92,6 +92,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, 
             source_kind="entry_log", segment="all", from_facility_id="glover_garden", to_facility_id="oura_cathedral",
             walking_minutes=4.0, observed_moves=20, expected_moves=80.0, expected_low=40.0, expected_high=130.0, ratio=0.25,
             under_connected=True, tier="under_connected", promote_rank=1, is_suppressed=False)
+    _insert(con, "marts.measure_effects", measure="signage", status="estimated", effect=0.1, ci_low=0.0, ci_high=0.2)
+    _insert(con, "marts.measure_series", measure="signage", service_date=DAY2, series_group="treated", value=4.2)
     place_indicator_csvs(settings.dashboards_dir / "exports")
     write_open_data(con, settings)
     yield settings, settings.dashboards_dir / "exports", con

@@ -405,6 +405,114 @@ def opportunities_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Fac
     )
 
 
+# ------------------------------------------------------------------ measures
+
+
+def line_chart(series: dict[str, list[tuple[Any, float]]], start: Any, labels: dict[str, tuple[str, str]],
+               width: int = 640, height: int = 220) -> markupsafe.Markup:
+    """Lines over days as inline SVG, with a dashed rule at the measure's start."""
+    points = [value for values in series.values() for _, value in values]
+    days = sorted({day for values in series.values() for day, _ in values})
+    if not points or len(days) < 2:
+        return markupsafe.Markup("")
+    low, high = min(points), max(points)
+    span = (high - low) or 1.0
+    left, right, top, bottom = 50, 10, 10, 30
+
+    def x(day: Any) -> float:
+        return left + (width - left - right) * days.index(day) / (len(days) - 1)
+
+    def y(value: float) -> float:
+        return top + (height - top - bottom) * (1 - (value - low) / span)
+
+    colours = {"treated": "#d9480f", "comparison": "#0b5394"}
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    if start in days:
+        parts.append(f'<line x1="{x(start):.1f}" x2="{x(start):.1f}" y1="{top}" y2="{height - bottom}" '
+                     'stroke="#555" stroke-dasharray="4 3"/>')
+    for name, values in series.items():
+        path = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in values)
+        parts.append(f'<polyline fill="none" stroke="{colours.get(name, "#333")}" stroke-width="2" points="{path}"/>')
+    parts.append(f'<text x="{left}" y="{height - 8}" font-size="11">{esc(days[0])}</text>')
+    parts.append(f'<text x="{width - right}" y="{height - 8}" font-size="11" text-anchor="end">{esc(days[-1])}</text>')
+    for i, (name, (ja, en)) in enumerate(labels.items()):
+        parts.append(f'<text x="{left + 8 + 200 * i}" y="{top + 12}" font-size="12" fill="{colours.get(name, "#333")}">'
+                     f'{esc(ja)} / {esc(en)}</text>')
+    parts.append("</svg>")
+    return markupsafe.Markup("".join(parts))
+
+
+def measures_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
+    from flowlib.measures import EFFECTS_TABLE, SERIES_TABLE
+
+    if not (exists(con, EFFECTS_TABLE) and exists(con, SERIES_TABLE)):
+        return None
+    effects = rows_of(con, f"select * from {EFFECTS_TABLE} order by measure")
+    sections: list[Section] = []
+    for r in effects:
+        notes: list[tuple[str, str]] = []
+        if r["status"] == "refused":
+            notes.append((f"この施策ファイルは受け付けられませんでした: {r['reason']}", f"This measure file was refused: {r['reason']}"))
+        elif r["status"] != "estimated":
+            notes.append((f"効果は推定していません: {r['reason']}", f"No estimate: {r['reason']}"))
+        else:
+            if r["effect_scale"] == "log":
+                ja = (f"効果の推定: {r['effect_percent']:+.1f}%（95%信頼区間 {r['ci_low_percent']:+.1f}% 〜 "
+                      f"{r['ci_high_percent']:+.1f}%、p = {r['p_value']:.3f}）")
+                en = (f"Estimated effect: {r['effect_percent']:+.1f} % (95 % interval {r['ci_low_percent']:+.1f} % to "
+                      f"{r['ci_high_percent']:+.1f} %, p = {r['p_value']:.3f})")
+            else:
+                ja = (f"効果の推定: {100 * r['effect']:+.1f}ポイント（95%信頼区間 {100 * r['ci_low']:+.1f} 〜 "
+                      f"{100 * r['ci_high']:+.1f}、p = {r['p_value']:.3f}）")
+                en = (f"Estimated effect: {100 * r['effect']:+.1f} points (95 % interval {100 * r['ci_low']:+.1f} to "
+                      f"{100 * r['ci_high']:+.1f}, p = {r['p_value']:.3f})")
+            notes.append((ja, en))
+            if r["ci_low"] <= 0 <= r["ci_high"]:
+                notes.append(("95%信頼区間が0を含むため、効果があったとは言えません。",
+                              "The 95 % interval includes zero: no effect can be claimed."))
+            if r["pre_trend_ok"] is False:
+                notes.append((f"注意: 施策の前から比較対象と差が広がっていました（傾きの p = {r['pre_trend_p_value']:.3f}）。"
+                              "推定は過大または過小かもしれません。",
+                              f"Caution: treated and comparison units were already drifting apart before the start "
+                              f"(slope p = {r['pre_trend_p_value']:.3f}); the estimate may be biased."))
+            elif r["pre_trend_ok"]:
+                notes.append((f"事前トレンドの確認: 施策前の差の傾きは0と区別できません（p = {r['pre_trend_p_value']:.3f}）。",
+                              f"Pre-trend check: no drift before the start (slope p = {r['pre_trend_p_value']:.3f})."))
+            chosen = "施策前の動きが最も似ている単位" if r["comparison_chosen_by"] == "pre_period_similarity" else "施策ファイルで指定"
+            chosen_en = "most similar before the start" if r["comparison_chosen_by"] == "pre_period_similarity" else "declared"
+            notes.append((f"比較対象（{chosen}）: {r['comparison_units']}。施策前 {r['pre_days']} 日、施策後 {r['post_days']} 日。",
+                          f"Comparison units ({chosen_en}): {r['comparison_units']}. {r['pre_days']} days before, "
+                          f"{r['post_days']} after."))
+        chart = None
+        series = rows_of(con, f"select * from {SERIES_TABLE} where measure = ? order by service_date", [r["measure"]])
+        if series:
+            lines: dict[str, list[tuple[Any, float]]] = {}
+            for point in series:
+                lines.setdefault(point["series_group"], []).append((point["service_date"], point["value"]))
+            chart = line_chart(lines, r["start_date"], {"treated": ("施策の対象", "treated"),
+                                                         "comparison": ("比較対象の平均", "comparison mean")})
+            notes.append(("グラフは log(1+人数) の日別平均（破線が施策開始日）。", "Chart: daily mean of log(1 + count); dashed: start."))
+        what = r["what_changed"] or ""
+        sections.append(Section(
+            f"measure-{r['measure']}", r["title_ja"] or r["measure"], r["title_en"] or r["measure"],
+            [Column("項目", "Item"), Column("内容", "Value")],
+            [{"key": "what", "cells": [both("変えたこと", "What changed"), text(what)]},
+             {"key": "period", "cells": [both("期間", "Period"), text(f"{r['start_date'] or '—'} – {r['end_date'] or ''}")]},
+             {"key": "outcome", "cells": [both("成果指標", "Outcome"), text(r["outcome"])]},
+             {"key": "file", "cells": [both("施策ファイル", "Measure file"), text(r["source_file"])]}],
+            notes=notes, chart=chart,
+        ))
+    return Page(
+        "measures", "施策の効果検証（EBPM）", "Did the measure work? (EBPM)",
+        "config/measures/ に登録した施策ごとに、対象と比較対象の施策前後の変化の差（差の差分法）で効果を推定します。"
+        "相関ではなく施策の効果を見るための方法ですが、同じ時期の他の出来事の影響は除けません。",
+        "For each measure in config/measures/, the effect is the change in the treated unit minus the change in "
+        "comparison units (difference in differences). Events at the same time that touch only the treated unit "
+        "cannot be told apart from the measure.",
+        sections,
+    )
+
+
 # ------------------------------------------------------------------ building
 
 #: name -> builder; each returns None when its marts are not in the warehouse
@@ -412,6 +520,7 @@ BUILDERS: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Facility], in
     "spending": spending_page,
     "all_visitors": all_visitors_page,
     "opportunities": opportunities_page,
+    "measures": measures_page,
 }
 
 

@@ -1,10 +1,15 @@
-"""All-visitor estimates (推計) against the demo generator's true 入館者数.
+"""One real night over the demo fortnight (demo files → ingest with GX → marts → action
+marts → pages), checked against the generator's truth.
 
-The demo writes each facility's admissions over every payment type on about 80 % of its
-days (one facility never reports) and keeps the true total of every day. A real night
-(demo files → ingest with GX → marts → pages) must give the reported totals back as they
-are, estimate the unreported days with intervals that cover the truth, and refuse to
-estimate the facility without totals.
+* All visitors (推計): the demo writes each facility's admissions over every payment type on
+  about 80 % of its days (one facility never reports) and keeps every true total. Reported
+  totals must come back as they are, unreported days be estimated with intervals covering
+  the truth, and the facility without totals be refused an estimate.
+* Opportunities: fitted per week and segment, observed counts only where published.
+* Measures (EBPM): the demo plants signage at Dejima raising Dejima → Prefectural Art
+  Museum moves by 15 % from 2026-11-08 (config/measures/dejima_signage.yaml); the
+  difference-in-differences interval must cover 15 %, and placebos (another pair, and the
+  same pair with a fake start before the real one) must cover zero.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from flowlib.config import Settings
 from flowlib.demo_admissions import NEVER_REPORTS
 from flowlib.pipeline import run_all
 
-FIRST, LAST = date(2026, 11, 2), date(2026, 11, 8)
+FIRST, LAST = date(2026, 11, 1), date(2026, 11, 14)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,7 @@ def night(tmp_path_factory) -> tuple[Settings, demo.GroundTruth]:
     settings = Settings(data_dir=data, landing_dir=data / "landing", warehouse_path=data / "warehouse.duckdb",
                         dashboards_dir=root / "dashboards", demo_mode=True, hmac_key_env="all-visitors-test",
                         min_cell_count=10)
-    truth = demo.generate(settings.landing_dir, FIRST, LAST, scale=0.3)
+    truth = demo.generate(settings.landing_dir, FIRST, LAST, scale=0.5)
     run_all(list(truth.days), settings)
     return settings, truth
 
@@ -135,3 +140,93 @@ def test_nightly_opportunities_are_fitted_published_safely_and_shown(night):
             assert pair["observed_moves"] == pair["transitions"]
     page = (settings.dashboards_dir / "action" / "opportunities.html").read_text(encoding="utf-8")
     assert "疑似R²" in page and "Pseudo-R²" in page
+
+
+def _measure_file(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_planted_measure_effect_is_covered_by_the_interval(night):
+    from flowlib.demo_measures import EFFECT, MEASURE, PLANTED_START
+
+    settings, truth = night
+    planted = [d for d, day in truth.days.items() if MEASURE in day.measures]
+    assert planted and min(planted) == PLANTED_START.isoformat()
+    assert sum(truth.days[d].measures[MEASURE]["added_visitors"] for d in planted) > 0
+    (row,) = rows(settings, f"select * from marts.measure_effects where measure = '{MEASURE}'")
+    assert row["status"] == "estimated" and row["comparison_chosen_by"] == "pre_period_similarity"
+    assert row["pre_days"] == 7 and row["post_days"] == 7
+    assert row["ci_low_percent"] <= 100 * EFFECT <= row["ci_high_percent"], row
+    assert row["pre_trend_ok"] is True
+    assert "dejima" not in row["comparison_units"] and "prefectural_art_museum" not in row["comparison_units"]
+    page = (settings.dashboards_dir / "action" / "measures.html").read_text(encoding="utf-8")
+    assert "出島から県美術館への案内サイン" in page and "<svg" in page and "95%信頼区間" in page
+
+
+def test_placebo_measures_show_no_effect(night, tmp_path):
+    from flowlib.measures import build_measures
+
+    settings, _ = night
+    folder = tmp_path / "measures"
+    _measure_file(folder, "placebo_pair", "name: placebo_pair\nstart: 2026-11-08\ntreated: {facilities: [glover_garden]}\n"
+                                          "outcome: {kind: transition, from: glover_garden, to: oura_cathedral}\n")
+    _measure_file(folder, "placebo_time", "name: placebo_time\nstart: 2026-11-06\nend: 2026-11-07\n"
+                                          "treated: {facilities: [dejima]}\n"
+                                          "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n")
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(settings.warehouse_path.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        build_measures(con, folder)
+        found = {r[0]: r[1:] for r in con.execute(
+            "select measure, status, ci_low, ci_high, post_days from marts.measure_effects").fetchall()}
+    for name in ("placebo_pair", "placebo_time"):
+        status, low, high, post_days = found[name]
+        assert status == "estimated" and low <= 0 <= high, (name, found[name])
+    assert found["placebo_time"][3] == 2
+
+
+def test_bad_measure_files_are_refused_with_one_sentence_naming_the_field(tmp_path):
+    from flowlib.measures import MeasureError, parse_measure
+
+    facilities = {"dejima", "glover_garden", "prefectural_art_museum"}
+    first, last = date(2026, 11, 1), date(2026, 11, 14)
+    good = "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n"
+    cases = {
+        "unknown_facility": ("name: a\nstart: 2026-11-08\ntreated: {facilities: [dejimaa]}\n" + good, "treated.facilities"),
+        "after_the_data": ("name: b\nstart: 2027-01-10\ntreated: {facilities: [dejima]}\n" + good, "start"),
+        "no_pre_period": ("name: c\nstart: 2026-11-02\ntreated: {facilities: [dejima]}\n" + good, "no pre-period"),
+        "end_before_start": ("name: d\nstart: 2026-11-08\nend: 2026-11-07\ntreated: {facilities: [dejima]}\n" + good, "end"),
+        "unknown_outcome_pair": ("name: e\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
+                                 "outcome: {kind: transition, from: dejima, to: chinatown_x}\n", "outcome.to"),
+        "kpi": ("name: f\nstart: 2026-11-08\ntreated: {segment: domestic}\noutcome: {kind: kpi}\n", "outcome.kind"),
+        "missing_start": ("name: g\ntreated: {facilities: [dejima]}\n" + good, "'start'"),
+    }
+    for name, (body, field_name) in cases.items():
+        path = _measure_file(tmp_path, name, body)
+        with pytest.raises(MeasureError) as raised:
+            parse_measure(path, facilities, first, last)
+        message = str(raised.value)
+        assert field_name in message and message.endswith((".", ")")) and message.count(". ") == 0, (name, message)
+
+
+def test_too_few_comparison_units_is_a_stated_reason(night, tmp_path):
+    from flowlib.measures import build_measures
+
+    settings, _ = night
+    folder = tmp_path / "measures"
+    _measure_file(folder, "declared_one", "name: declared_one\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
+                                          "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n"
+                                          "comparison: {pairs: [glover_garden>oura_cathedral]}\n")
+    _measure_file(folder, "segment_rate", "name: segment_rate\nstart: 2026-11-08\ntreated: {segment: international}\n"
+                                          "outcome: {kind: circulation_rate}\n")
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(settings.warehouse_path.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        build_measures(con, folder)
+        found = {r[0]: r[1:] for r in con.execute("select measure, status, reason, effect from marts.measure_effects").fetchall()}
+    for name in ("declared_one", "segment_rate"):
+        status, reason, effect = found[name]
+        assert status == "too_few_comparison_units" and "comparison unit" in reason and effect is None, found[name]
