@@ -311,8 +311,6 @@ COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
     "estimate_ci_low": ("integer", "people", "推計の95%区間の下限", "lower end of the estimate's 95 % interval"),
     "estimate_ci_high": ("integer", "people", "推計の95%区間の上限", "upper end of the estimate's 95 % interval"),
     "is_estimate": ("boolean", "", "TRUE = 推計値（報告値ではない）", "TRUE = an estimate, not a reported figure"),
-    "measure": ("string", "", "transition = 施設間の移動、route = ルート、circulation_visitors = 来訪者、multi_facility_visitors = 2施設以上の来訪者",
-                "transition, route, circulation_visitors (visitors), multi_facility_visitors"),
     "share_used": ("number", "share 0-1", "推計に使ったキャッシュレス比率（関係する施設の平均、周遊は市全体）", "cashless share used (mean over the facilities involved; city-wide for circulation)"),
     # circulation opportunities (issue 14)
     "n_facilities": ("integer", "facilities", "モデルに入った施設数", "facilities in the model"),
@@ -338,7 +336,6 @@ COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
     "tier": ("string", "", "under_connected = 有意に少ない、watch = 要観察（期待の半分以下だが区間内）", "under_connected, or watch (at most half of expected, inside the interval)"),
     "promote_rank": ("integer", "rank", "移動元の施設で勧める順位（1 = 最優先）", "rank among the sights to promote from the origin (1 = first)"),
     # measure effects (issue 14)
-    "measure": ("string", "", "施策名（config/measures/ のファイル）", "measure name (file in config/measures/)"),
     "title_ja": ("string", "", "施策名（日本語）", "measure title, Japanese"),
     "title_en": ("string", "", "施策名（英語）", "measure title, English"),
     "what_changed": ("string", "", "変えたこと", "what changed"),
@@ -357,8 +354,6 @@ COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
     "ci_high": ("number", "", "効果の95%信頼区間の上限", "upper end of the effect's 95 % interval"),
     "effect_scale": ("string", "", "log = 人数の対数（%で読む）、points = 割合の差", "log (read as %), points (difference of shares)"),
     "effect_percent": ("number", "%", "効果（%）", "effect in %"),
-    "ci_low_percent": ("number", "%", "95%信頼区間の下限（%）", "lower end of the 95 % interval, %"),
-    "ci_high_percent": ("number", "%", "95%信頼区間の上限（%）", "upper end of the 95 % interval, %"),
     "p_value": ("number", "p", "効果が0とした場合の p 値", "p-value against no effect"),
     "pre_trend_slope": ("number", "", "施策前の対象と比較対象の差の傾き（1日あたり）", "slope of the treated−comparison gap before the start, per day"),
     "pre_trend_p_value": ("number", "p", "施策前の傾きの p 値", "p-value of the pre-period slope"),
@@ -386,6 +381,12 @@ COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
     "largest_gap": ("boolean", "", "差が最大のグループ", "the group with the largest gap"),
 }
 DATASET_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("all_visitors_flows_daily", "measure"): ("string", "", "transition = 施設間の移動、route = ルート、circulation_visitors = 来訪者、multi_facility_visitors = 2施設以上の来訪者",
+                "transition, route, circulation_visitors (visitors), multi_facility_visitors"),
+    ("measure_effects", "measure"): ("string", "", "施策名（config/measures/ のファイル）", "measure name (file in config/measures/)"),
+    ("measure_series", "measure"): ("string", "", "施策名（config/measures/ のファイル）", "measure name (file in config/measures/)"),
+    ("measure_effects", "ci_low_percent"): ("number", "%", "95%信頼区間の下限（%）", "lower end of the 95 % interval, %"),
+    ("measure_effects", "ci_high_percent"): ("number", "%", "95%信頼区間の上限（%）", "upper end of the 95 % interval, %"),
     ("measure_effects", "status"): ("string", "", "estimated = 推定済み、refused = 施策ファイルを受け付けない、too_few_comparison_units = 比較対象が不足、not_estimated = 推定不可",
                                     "estimated, refused (bad measure file), too_few_comparison_units, not_estimated"),
     ("all_visitors_facility_daily", "status"): ("string", "", "reported = 報告値、estimated = 推計、no_totals = 入館者数の報告なし（推計しない）、suppressed = 秘匿",
