@@ -54,7 +54,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from flowlib import demo_admissions, demo_measures
+from flowlib import demo_admissions, demo_measures, demo_sensors
 from flowlib.config import get_settings
 from flowlib.geo import load_access_points, load_facilities
 
@@ -283,6 +283,8 @@ class DayTruth:
     admission_totals: dict[str, dict[str, int | float | bool]] = field(default_factory=dict)
     #: measures planted with a known effect (flowlib.demo_measures), by measure name
     measures: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: Wi-Fi sensor detections (flowlib.demo_sensors): distinct visitor devices per site
+    wifi_sensor: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -1101,6 +1103,9 @@ def generate(
         totals = demo_admissions.admission_totals(seed, day, entries)
         demo_admissions.write_admission_totals(landing_dir, day, totals, _write_atomically)
 
+        probes = demo_sensors.detections(seed, day, net.facility_ids, visitors.card, stops)
+        demo_sensors.write_detections(landing_dir, day, probes, _write_atomically)
+
         connections, unique_devices = _wifi_counts(rng, net, stops, day_start)
         wifi_records = _write_wifi(rng, landing_dir, net, day, day_start, connections, unique_devices)
 
@@ -1119,6 +1124,7 @@ def generate(
             expected_quarantines=quarantines + survey_quarantines,
             admission_totals=totals,
             measures=measure_truth,
+            wifi_sensor=demo_sensors.truth(probes),
         )
         if report:
             report(f"demo: {day} written ({entry_lines:,} entries, {wifi_records:,} wifi bins, {survey_lines} surveys)")

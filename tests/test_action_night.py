@@ -230,3 +230,30 @@ def test_too_few_comparison_units_is_a_stated_reason(night, tmp_path):
     for name in ("declared_one", "segment_rate"):
         status, reason, effect = found[name]
         assert status == "too_few_comparison_units" and "comparison unit" in reason and effect is None, found[name]
+
+
+def test_free_sights_are_measured_by_wifi_sensors_and_appear_with_their_kind(night):
+    from flowlib.demo_sensors import FREE_SENSOR_SITES, STAFF
+
+    settings, truth = night
+    counted = {(str(r["service_date"]), r["facility_id"]): r["visitors"] for r in rows(
+        settings, "select * from marts.facility_daily where source_kind = 'wifi_sensor' and not is_suppressed")}
+    staff_sites = [site for _, site in STAFF]
+    resident = rows(settings, "select service_date::varchar as day, bool_or(is_resident_device) as any_resident "
+                              "from intermediate.int_sensor_stays group by 1")
+    resident_days = {r["day"] for r in resident if r["any_resident"]}
+    assert resident_days, "the staff phones should become resident within the fortnight"
+    for day, values in truth.days.items():
+        for site, devices in values.wifi_sensor["devices_per_site"].items():
+            staff = 0 if day in resident_days else staff_sites.count(site)
+            assert counted.get((day, site)) == devices + staff, (day, site)
+    moves = rows(settings, "select from_facility_id, to_facility_id, transitions from marts.transitions_by_period "
+                           "where source_kind = 'wifi_sensor' and period_grain = 'iso_week' and segment_kind = 'all' "
+                           "and day_type = 'all' and not is_suppressed")
+    assert any(set(FREE_SENSOR_SITES) & {m["from_facility_id"], m["to_facility_id"]} for m in moves)
+    fits = rows(settings, "select * from marts.opportunity_fit where source_kind = 'wifi_sensor'")
+    assert fits and {f["segment"] for f in fits} == {"all"}
+    page = (settings.dashboards_dir / "action" / "opportunities.html").read_text(encoding="utf-8")
+    section = page[page.index('id="flows-by-kind"'):page.index('id="routes-by-kind"')]
+    assert "Wi-Fiセンサー" in section and "キャッシュレス入場" in section
+    assert "オランダ坂" in section or "平和公園" in section or "眼鏡橋" in section

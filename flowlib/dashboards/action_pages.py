@@ -337,6 +337,50 @@ SEGMENT_NAMES = {"all": ("全体", "all visitors"), "domestic": ("国内", "dome
 KIND_NAMES = {"entry_log": ("キャッシュレス入場", "card taps"), "wifi_sensor": ("Wi-Fiセンサー", "Wi-Fi sensors")}
 
 
+def _flows_by_kind(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility]) -> list[Section]:
+    """Moves and routes of the latest complete week, card taps and Wi-Fi sensors side by side."""
+    if not (exists(con, "marts.transitions_by_period") and exists(con, "marts.routes_by_period")):
+        return []
+    latest = con.execute("select max(period_start), any_value(period_label order by period_start desc) "
+                         "from marts.transitions_by_period where period_grain = 'iso_week'").fetchone()
+    if not latest or latest[0] is None:
+        return []
+    start, label = latest
+    moves = rows_of(con, """
+        select * from (
+            select *, row_number() over (partition by source_kind order by transitions desc, from_facility_id, to_facility_id) as n
+            from marts.transitions_by_period
+            where period_grain = 'iso_week' and period_start = ? and day_type = 'all' and segment_kind = 'all'
+              and not is_suppressed and transitions is not null
+        ) where n <= 10 order by source_kind, n
+    """, [start])
+    routes = rows_of(con, """
+        select * from marts.routes_by_period
+        where period_grain = 'iso_week' and period_start = ? and day_type = 'all' and segment_kind = 'all'
+          and route is not null and route_rank <= 5 order by source_kind, route_rank
+    """, [start])
+    note = ("「測定」は移動を測ったデータです。カード（キャッシュレス入場）は有料施設だけ、Wi-Fiセンサーはセンサーのある場所"
+            "（眼鏡橋・平和公園・オランダ坂など無料の場所を含む）だけを測ります。両者は別の人の集まりなので足し合わせないでください。",
+            "'Measured by' names the data behind each move: card taps cover gated facilities only, Wi-Fi sensors only the "
+            "places with a sensor (free sights such as Megane Bridge, Peace Park, Dutch Slope included). They count "
+            "different people: do not add them.")
+    return [
+        Section("flows-by-kind", f"施設間の移動（測定方法別、{label}）", f"Moves by what measured them ({label})",
+                [Column("測定", "Measured by"), Column("移動", "Move"), Column("移動数", "Moves", True),
+                 Column("人数", "Visitors", True)],
+                [{"key": f"{r['source_kind']}:{r['from_facility_id']}>{r['to_facility_id']}", "cells": [
+                    both(*KIND_NAMES.get(r["source_kind"], (r["source_kind"],) * 2)),
+                    route_cell(facilities, f"{r['from_facility_id']} > {r['to_facility_id']}"),
+                    number(r["transitions"]), number(r["visitors"])]} for r in moves],
+                notes=[note]),
+        Section("routes-by-kind", f"周遊ルート上位（測定方法別、{label}）", f"Top routes by what measured them ({label})",
+                [Column("測定", "Measured by"), Column("順位", "Rank", True), Column("ルート", "Route"), Column("人数", "Visitors", True)],
+                [{"key": f"{r['source_kind']}:{r['route']}", "cells": [
+                    both(*KIND_NAMES.get(r["source_kind"], (r["source_kind"],) * 2)), number(r["route_rank"]),
+                    route_cell(facilities, r["route"]), number(r["visitors"])]} for r in routes]),
+    ]
+
+
 def opportunities_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
     from flowlib.opportunities import CLOSE_MINUTES, FIT_TABLE, MIN_EXPECTED, PAIRS_TABLE, UNDER_RATIO, WATCH_RATIO
 
@@ -395,6 +439,7 @@ def opportunities_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Fac
                     f"{WATCH_RATIO:.0%} of expected but inside the interval: watch. Suppressed pairs are judged at k − 1 moves.")],
             empty_ja="この期間には該当する組がありません。", empty_en="No such pairs in this period.",
         ))
+    sections.extend(_flows_by_kind(con, facilities))
     return Page(
         "opportunities", "周遊促進：勧めたい施設", "Circulation: where to steer visitors",
         "各施設の来訪者が、近くにあるのにあまり訪れていない施設を、重力モデルの期待値と比べて示します。施設の案内・サイン・"
