@@ -178,7 +178,7 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
             [Column("区分", "Segment"), *columns[1:]],
             [{"key": f"{r['segment_kind']}:{r['segment']}",
               "cells": [both(*segment_names.get(r["segment"], (r["segment"], r["segment"]))), *figures(r)]} for r in city],
-            notes=[("券種は入場1件ごとの券種です。", "Ticket type is the ticket of each admission.")],
+            notes=[("券種はその日の最初の入場の券種です。", "Ticket type is that of the day's first admission.")],
         ))
         spend = rows_of(con, "select * from marts.spending_routes_by_period where period_grain = ? and period_start = ? "
                              "and day_type = 'all' order by revenue_per_unit_jpy desc nulls last, facility_id, route",

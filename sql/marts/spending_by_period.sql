@@ -1,11 +1,14 @@
 -- materialized: rollup
--- depends_on: int_visitor_days
+-- depends_on: int_visitor_days, facility_visits_by_period
 -- 消費喚起: admission revenue (the POS amount of each cashless admission) per facility and
 -- period, overall (facility_id 'all') and per segment: residence (card issuer) and ticket
--- type (the ticket of the admission itself, so a student ticket's revenue counts as
--- student). Revenue per visitor-day divides by the visitor-days in the cell (a card on one
--- service day). Re-entries the POS charged again count as paid; a row without an amount
--- counts as an admission but adds no revenue. Card payments only (cash is not logged).
+-- type (the visitor-day's ticket, as in facility_visits_by_period). Revenue per visitor-day
+-- divides by the visitor-days in the cell (a card on one service day). Re-entries the POS
+-- charged again count as paid; a row without an amount counts as an admission but adds no
+-- revenue. Card payments only (cash is not logged).
+-- A facility cell counts the same cards as its facility_visits_by_period cell, so it is
+-- hidden whenever that one is (besides its own rule): otherwise the two marts together
+-- could give back what one of them hides.
 -- keys: period_grain, period_start, day_type, segment_kind, segment, facility_id
 -- counts: visitors
 -- suppress: visitors, visitor_days, admissions, paid_admissions, revenue_jpy, revenue_per_visitor_day, revenue_per_paid_admission
@@ -22,16 +25,32 @@ calendar as (
     select calendar_date, day_type from ref.calendar
 ),
 
+visitor_days as (
+    select service_date, visitor_id, segment, ticket_type
+    from intermediate.int_visitor_days
+    where source_kind = 'entry_log'
+      and service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
 admissions as (
     select
         e.service_date,
         hash(e.visitor_key) as visitor_id,
         e.facility_id,
-        e.segment as residence,
-        coalesce(e.ticket_type, 'unknown') as ticket_type,
+        v.segment as residence,
+        v.ticket_type,
         coalesce(e.amount_jpy, 0) as amount_jpy
     from staging.stg_entry_log as e
+    inner join visitor_days as v on v.service_date = e.service_date and v.visitor_id = hash(e.visitor_key)
     where e.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+published_visits as (
+    -- the same cells in facility_visits_by_period (already protected in this transaction)
+    select period_start, day_type, segment_kind, segment, facility_id, is_suppressed
+    from marts.facility_visits_by_period
+    where period_grain = getvariable('period_grain') and source_kind = 'entry_log' and hour_of_day is null
+      and period_start between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
 classified as (
@@ -98,9 +117,13 @@ final as (
         cast(revenue_jpy as bigint) as revenue_jpy,
         round(revenue_jpy / visitor_days, 1) as revenue_per_visitor_day,
         round(revenue_jpy / nullif(paid_admissions, 0), 1) as revenue_per_paid_admission,
-        visitors < getvariable('min_cell_count') as is_suppressed,
-        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+        visitors < getvariable('min_cell_count') or coalesce(published_visits.is_suppressed, false) as is_suppressed,
+        case
+            when visitors < getvariable('min_cell_count') then 'primary'
+            when published_visits.is_suppressed then 'secondary'
+        end as suppression
     from counted
+    left join published_visits using (period_start, day_type, segment_kind, segment, facility_id)
 )
 
 select * from final
