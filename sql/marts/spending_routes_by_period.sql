@@ -1,10 +1,13 @@
 -- materialized: rollup
--- depends_on: int_visitor_days, int_trips
+-- depends_on: int_visitor_days, int_trips, circulation_by_period, routes_by_period
 -- Which routes bring more paid admissions (消費喚起): admission revenue per visitor-day
 -- by the first facility of the day (breakdown 'first_facility'; 'all' is every
 -- visitor-day), and per trip by whole-trip route of 2 to 5 stops (breakdown 'route'). A
 -- trip's revenue is the POS amount of every admission between its first and last stop.
--- Cashless admissions (entry_log) only.
+-- Cashless admissions (entry_log) only. The cells count the same cards as cells of
+-- circulation_by_period (all visitors; first facility of the day) and routes_by_period
+-- (routes), so each is hidden whenever its twin is: the marts together give back nothing
+-- that one of them hides.
 -- keys: period_grain, period_start, day_type, breakdown, facility_id, route
 -- counts: visitors
 -- suppress: visitors, visitor_days, trips, paid_admissions, revenue_jpy, paid_admissions_per_unit, revenue_per_unit_jpy
@@ -90,6 +93,23 @@ units as (
     from trips
 ),
 
+twins as (
+    -- the same cells, already protected in this transaction
+    select period_start, day_type, case facility_role when 'all' then 'all' else 'first_facility' end as breakdown,
+           coalesce(facility_id, 'all') as facility_id, cast(null as varchar) as route, is_suppressed
+    from marts.circulation_by_period
+    where period_grain = getvariable('period_grain') and source_kind = 'entry_log'
+      and segment_kind = 'all' and facility_role in ('all', 'first')
+      and period_start between getvariable('period_first_day') and getvariable('period_last_day')
+    union all
+    select period_start, day_type, 'route', 'all', route, bool_or(is_suppressed)
+    from marts.routes_by_period
+    where period_grain = getvariable('period_grain') and source_kind = 'entry_log'
+      and segment_kind = 'all' and route is not null
+      and period_start between getvariable('period_first_day') and getvariable('period_last_day')
+    group by all
+),
+
 classified as (
     select
         periods.period_start,
@@ -131,23 +151,30 @@ counted as (
 final as (
     select
         getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        day_type,
-        breakdown,
-        facility_id,
-        route,
+        counted.period_start,
+        counted.period_end,
+        counted.period_label,
+        counted.day_type,
+        counted.breakdown,
+        counted.facility_id,
+        counted.route,
         visitors,
         visitor_days,
-        case when breakdown = 'route' then trips end as trips,
+        case when counted.breakdown = 'route' then trips end as trips,
         cast(paid_admissions as bigint) as paid_admissions,
         cast(revenue_jpy as bigint) as revenue_jpy,
         round(paid_admissions / units, 3) as paid_admissions_per_unit,
         round(revenue_jpy / units, 1) as revenue_per_unit_jpy,
-        visitors < getvariable('min_cell_count') as is_suppressed,
-        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+        visitors < getvariable('min_cell_count') or coalesce(twins.is_suppressed, false) as is_suppressed,
+        case
+            when visitors < getvariable('min_cell_count') then 'primary'
+            when twins.is_suppressed then 'secondary'
+        end as suppression
     from counted
+    left join twins
+        on twins.period_start = counted.period_start and twins.day_type = counted.day_type
+        and twins.breakdown = counted.breakdown and twins.facility_id = counted.facility_id
+        and twins.route is not distinct from counted.route
 )
 
 select * from final
