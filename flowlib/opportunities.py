@@ -9,7 +9,9 @@ source kind and residence segment as a Poisson GLM (``statsmodels``):
 pulls, and β how fast moves fall off with walking time (from the facility coordinates:
 great-circle distance × 1.3 detour at 4.5 km/h, as ``int_transitions``). Every ordered pair
 of facilities that send and receive moves in the period is a row, zero moves included.
-Overdispersion is allowed for (quasi-Poisson: standard errors scaled by Pearson χ²/df).
+Overdispersion is allowed for (quasi-Poisson: standard errors scaled by Pearson χ²/df). The
+nightly fit uses the period's published day cells with day effects (a hidden day cell is left
+out), and sums each pair's expected moves over the days.
 
 A pair is **under-connected** when it is close (walking ≤ ``CLOSE_MINUTES``), the model
 expects at least ``MIN_EXPECTED`` moves: visitors of i go to places like j, at that
@@ -22,9 +24,9 @@ promote to its visitors; close pairs at most half the expected moves but inside 
 form a watch list (要観察, tier ``watch``), never called under-connected. Goodness of fit is reported with every fit: deviance, null
 deviance, the share of deviance explained (pseudo-R²) and McFadden's R².
 
-Privacy: the model is fitted on the intermediate counts; an observed count is published
-only where the published ``transitions_by_period`` cell is (zero moves: no cell, published
-as 0). A primary-suppressed cell (fewer than k people) is judged at k − 1 moves, the most
+Privacy: the model is fitted on the published ``transitions_by_period`` cells only (zero
+moves: no cell; a hidden cell is left out of the fit and only predicted), so no fitted value
+carries information about a hidden count. A primary-suppressed cell (fewer than k people) is judged at k − 1 moves, the most
 it can hold, so a flag never says more than the suppression already does; a secondary one,
 or a period count withheld because one of its days is hidden (``partial``), is not judged.
 """
@@ -98,56 +100,85 @@ def captive_destinations(moves: pd.DataFrame) -> set[str]:
 
 
 def fit_gravity(moves: pd.DataFrame, coordinates: pd.DataFrame) -> tuple[GravityFit, pd.DataFrame]:
-    """Fit the model to ``moves`` (from_facility_id, to_facility_id, moves).
+    """Fit the model to ``moves`` (from_facility_id, to_facility_id, moves[, day]).
 
-    Returns the fit and one row per ordered pair: observed, expected, ratio with its 95 %
-    interval (log scale: quasi-Poisson variance of the count plus the variance of the
-    fitted mean) and whether it is under-connected.
+    A pair absent from ``moves`` has zero moves; a pair whose ``moves`` is missing (NaN:
+    a hidden published cell) is left out of the fit and only predicted, so that the fitted
+    values depend on published counts alone. With a ``day`` column the model is fitted on
+    pair-days with day effects as well, and each pair's expected moves are summed over the
+    days (its standard error by the delta method). Returns the fit and one row per ordered
+    pair: ``moves`` (the sum of the known counts; NaN when one is missing), expected moves,
+    the standard error of their log and the pair's NB2 overdispersion for its sum.
     """
     import statsmodels.api as sm
 
+    by_day = "day" in moves.columns
     moves = moves[moves["from_facility_id"] != moves["to_facility_id"]]
-    moves = moves[~moves["to_facility_id"].isin(captive_destinations(moves))]
-    senders = set(moves.loc[moves["moves"] > 0, "from_facility_id"])
-    receivers = set(moves.loc[moves["moves"] > 0, "to_facility_id"])
+    known = moves[moves["moves"].notna()]
+    moves = moves[~moves["to_facility_id"].isin(captive_destinations(known))]
+    known = moves[moves["moves"].notna()]
+    senders = set(known.loc[known["moves"] > 0, "from_facility_id"])
+    receivers = set(known.loc[known["moves"] > 0, "to_facility_id"])
     pairs = walking_minutes(coordinates)
     pairs = pairs[pairs["from_facility_id"].isin(senders) & pairs["to_facility_id"].isin(receivers)]
-    pairs = pairs.merge(moves, how="left", on=["from_facility_id", "to_facility_id"]).fillna({"moves": 0})
-    pairs = pairs.sort_values(["from_facility_id", "to_facility_id"], ignore_index=True)
-    total = int(pairs["moves"].sum())
-    facilities = sorted(set(pairs["from_facility_id"]) | set(pairs["to_facility_id"]))
-    if len(senders & set(facilities)) < 2 or len(receivers & set(facilities)) < 2 or len(pairs) < 6:
-        return GravityFit("too_few_facilities", len(facilities), len(pairs), total), pairs.iloc[0:0]
+    keys = ["from_facility_id", "to_facility_id"]
+    if by_day:
+        pairs = pairs.merge(pd.DataFrame({"day": sorted(moves["day"].unique())}), how="cross")
+        keys.append("day")
+    rows = pairs.merge(moves.assign(listed=True), how="left", on=keys)
+    rows["moves"] = rows["moves"].where(rows["listed"].notna(), 0.0)
+    rows = rows.drop(columns="listed").sort_values(keys, ignore_index=True)
+    fitted = rows["moves"].notna().to_numpy()
+    total = int(rows["moves"].sum())
+    facilities = sorted(set(rows["from_facility_id"]) | set(rows["to_facility_id"]))
+    n_pairs = len(rows.drop_duplicates(["from_facility_id", "to_facility_id"]))
+    empty = rows.iloc[0:0][["from_facility_id", "to_facility_id", "walking_minutes", "moves"]]
+    if len(senders & set(facilities)) < 2 or len(receivers & set(facilities)) < 2 or fitted.sum() < 6:
+        return GravityFit("too_few_facilities", len(facilities), n_pairs, total), empty
     if total < MIN_MOVES:
-        return GravityFit("too_few_moves", len(facilities), len(pairs), total), pairs.iloc[0:0]
+        return GravityFit("too_few_moves", len(facilities), n_pairs, total), empty
 
-    origin = pd.get_dummies(pairs["from_facility_id"], prefix="o", drop_first=True, dtype=float)
-    destination = pd.get_dummies(pairs["to_facility_id"], prefix="d", drop_first=True, dtype=float)
-    exog = pd.concat([origin, destination], axis=1)
-    exog.insert(0, "log_walking_minutes", np.log(np.maximum(pairs["walking_minutes"], 1.0)))
+    parts = [pd.get_dummies(rows["from_facility_id"], prefix="o", drop_first=True, dtype=float),
+             pd.get_dummies(rows["to_facility_id"], prefix="d", drop_first=True, dtype=float)]
+    if by_day:
+        parts.append(pd.get_dummies(rows["day"].astype(str), prefix="t", drop_first=True, dtype=float))
+    exog = pd.concat(parts, axis=1)
+    exog.insert(0, "log_walking_minutes", np.log(np.maximum(rows["walking_minutes"], 1.0)))
     exog.insert(0, "const", 1.0)
-    result = sm.GLM(pairs["moves"].to_numpy(float), exog, family=sm.families.Poisson()).fit(scale="X2")
+    y = rows["moves"].to_numpy(float)[fitted]
+    result = sm.GLM(y, exog[fitted], family=sm.families.Poisson()).fit(scale="X2")
     x = exog.to_numpy(float)
-    eta = x @ result.params.to_numpy()
-    se_eta = np.sqrt(np.einsum("ij,jk,ik->i", x, result.cov_params().to_numpy(), x))
-    expected = np.exp(eta)
-    dispersion = float(result.scale)
+    mu = np.exp(x @ result.params.to_numpy())
+    covariance = result.cov_params().to_numpy()
+    alpha = nb2_alpha(y, mu[fitted])
     beta = float(result.params["log_walking_minutes"])
     beta_se = float(result.bse["log_walking_minutes"])
-    llf = float(result.family.loglike(pairs["moves"].to_numpy(float), expected, scale=1.0))
-    llnull = float(result.family.loglike(pairs["moves"].to_numpy(float), np.full(len(pairs), pairs["moves"].mean()), scale=1.0))
+    llf = float(result.family.loglike(y, mu[fitted], scale=1.0))
+    llnull = float(result.family.loglike(y, np.full(len(y), y.mean()), scale=1.0))
     fit = GravityFit(
-        "fitted", len(facilities), len(pairs), total,
+        "fitted", len(facilities), n_pairs, total,
         deviance=float(result.deviance), null_deviance=float(result.null_deviance),
         pseudo_r2=1 - float(result.deviance) / float(result.null_deviance), mcfadden_r2=1 - llf / llnull,
-        dispersion=dispersion, nb_alpha=nb2_alpha(pairs["moves"].to_numpy(float), expected), distance_coefficient=beta,
+        dispersion=float(result.scale), nb_alpha=alpha, distance_coefficient=beta,
         distance_ci_low=beta - Z95 * beta_se, distance_ci_high=beta + Z95 * beta_se,
     )
-    pairs = pairs.assign(expected_moves=expected, log_expected_se=se_eta)
-    return fit, pairs
+    # per pair: expected = Σ μ over its rows; d expected / d params = Σ μ x (delta method)
+    pair_index, pair_keys = pd.factorize(pd.MultiIndex.from_frame(rows[["from_facility_id", "to_facility_id"]]), sort=True)
+    n = len(pair_keys)
+    expected = np.bincount(pair_index, weights=mu, minlength=n)
+    gradient = np.zeros((n, x.shape[1]))
+    np.add.at(gradient, pair_index, mu[:, None] * x)
+    se_log = np.sqrt(np.einsum("ij,jk,ik->i", gradient, covariance, gradient)) / expected
+    squares = np.bincount(pair_index, weights=mu ** 2, minlength=n)
+    observed = rows.groupby(pair_index)["moves"].apply(lambda v: v.sum() if v.notna().all() else np.nan).to_numpy()
+    walking = rows.groupby(pair_index)["walking_minutes"].first().to_numpy()
+    out = pd.DataFrame({"from_facility_id": pair_keys.get_level_values(0), "to_facility_id": pair_keys.get_level_values(1),
+                        "walking_minutes": walking, "moves": observed, "expected_moves": expected,
+                        "log_expected_se": se_log, "pair_alpha": alpha * squares / expected ** 2})
+    return fit, out
 
 
-def prediction_interval(expected: np.ndarray, log_expected_se: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def prediction_interval(expected: np.ndarray, log_expected_se: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """95 % prediction interval of a pair's count under the fitted model.
 
     The count is negative-binomial (NB2: variance mean + alpha × mean², so small counts
@@ -158,10 +189,12 @@ def prediction_interval(expected: np.ndarray, log_expected_se: np.ndarray, alpha
 
     low_mean = expected * np.exp(-Z95 * log_expected_se)
     high_mean = expected * np.exp(Z95 * log_expected_se)
-    if alpha <= 1e-9:
-        return poisson.ppf(0.025, low_mean), poisson.ppf(0.975, high_mean)
-    size = 1.0 / alpha
-    return (nbinom.ppf(0.025, size, size / (size + low_mean)), nbinom.ppf(0.975, size, size / (size + high_mean)))
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=float), np.shape(expected))
+    poisson_like = alpha <= 1e-9
+    size = 1.0 / np.where(poisson_like, 1.0, alpha)
+    low = np.where(poisson_like, poisson.ppf(0.025, low_mean), nbinom.ppf(0.025, size, size / (size + low_mean)))
+    high = np.where(poisson_like, poisson.ppf(0.975, high_mean), nbinom.ppf(0.975, size, size / (size + high_mean)))
+    return low, high
 
 
 def nb2_alpha(observed: np.ndarray, expected: np.ndarray) -> float:
@@ -173,7 +206,7 @@ def nb2_alpha(observed: np.ndarray, expected: np.ndarray) -> float:
     return max(float(sm.OLS(response, expected).fit().params[0]), 0.0)
 
 
-def judge(pairs: pd.DataFrame, observed: pd.Series, alpha: float) -> pd.DataFrame:
+def judge(pairs: pd.DataFrame, observed: pd.Series) -> pd.DataFrame:
     """Ratio observed ÷ expected, the 95 % prediction interval of the count, the flag.
 
     Under-connected: close, at least ``MIN_EXPECTED`` expected, observed below the
@@ -181,7 +214,7 @@ def judge(pairs: pd.DataFrame, observed: pd.Series, alpha: float) -> pd.DataFram
     (not judged).
     """
     expected = pairs["expected_moves"].to_numpy(float)
-    low, high = prediction_interval(expected, pairs["log_expected_se"].to_numpy(float), alpha)
+    low, high = prediction_interval(expected, pairs["log_expected_se"].to_numpy(float), pairs["pair_alpha"].to_numpy(float))
     count = observed.to_numpy(float)
     with np.errstate(invalid="ignore"):
         under = ((pairs["walking_minutes"].to_numpy(float) <= CLOSE_MINUTES) & (expected >= MIN_EXPECTED)
@@ -197,7 +230,7 @@ def under_connected(pairs: pd.DataFrame, fit: GravityFit) -> pd.DataFrame:
     """Judge every pair on its own observed count (no suppression: tests and analysis)."""
     if fit.status != "fitted":
         return pairs.assign(ratio=None, expected_low=None, expected_high=None, under_connected=None, tier=None)
-    return pd.concat([pairs, judge(pairs, pairs["moves"], fit.nb_alpha)], axis=1)
+    return pd.concat([pairs, judge(pairs, pairs["moves"])], axis=1)
 
 
 # ------------------------------------------------------------------ nightly marts
@@ -231,51 +264,57 @@ def _segments(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, objec
 
 def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int]:
     """Fit every complete week and month, source kind and segment; rebuild both tables."""
-    needed = ("marts.transitions_by_period", "intermediate.int_stops", "ref.facilities")
+    needed = ("marts.transitions_by_period", "ref.facilities")
     if not all(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                            r.split(".")).fetchone()[0] for r in needed):
         return {}
     coordinates = con.execute("select facility_id, lat, lon from ref.facilities order by facility_id").df()
     fits, pair_frames = [], []
     for grain, label, source_kind, start, segment_kind, segment in _segments(con):
-        counts = con.execute("""
-            select t.from_facility_id, t.to_facility_id, count(*) as moves
-            from intermediate.int_transitions as t
-            inner join ref.calendar_periods as p on p.calendar_date = t.service_date
-            where p.period_grain = ? and p.period_start = ? and t.source_kind = ?
-              and (? = 'all' or t.segment = ?)
-            group by all order by all
-        """, [grain, start, source_kind, segment_kind, segment]).df()
-        fit, pairs = fit_gravity(counts, coordinates)
-        keys = {"period_grain": grain, "period_start": start, "period_label": label, "source_kind": source_kind,
-                "segment": segment}
-        fits.append(keys | asdict(fit))
-        if fit.status != "fitted":
-            continue
         published = con.execute("""
             select from_facility_id, to_facility_id, transitions, is_suppressed, suppression
             from marts.transitions_by_period
             where period_grain = ? and period_start = ? and source_kind = ? and day_type = 'all'
               and segment_kind = ? and segment = ?
+            order by all
         """, [grain, start, source_kind, segment_kind, segment]).df()
-        pairs = pairs.merge(published, how="left", on=["from_facility_id", "to_facility_id"])
-        no_cell = pairs["is_suppressed"].isna()
         # hidden: suppressed, or 'partial' (the period's count withheld because a day is hidden)
-        hidden = pairs["is_suppressed"].fillna(False).astype(bool) | (~no_cell & pairs["transitions"].isna())
-        primary = pairs["is_suppressed"].fillna(False).astype(bool) & (pairs["suppression"] == "primary")
-        # judged on: the published count; 0 without a cell; k - 1 when primary-hidden; not at all when secondary
-        judged_on = np.where(no_cell, 0.0, np.where(primary, k - 1.0, np.where(hidden, np.nan, pairs["moves"])))
-        judged = judge(pairs, pd.Series(judged_on, index=pairs.index), fit.nb_alpha)
+        published["hidden"] = published["is_suppressed"].astype(bool) | published["transitions"].isna()
+        # the model is fitted on the period's published day cells (a hidden day cell left out)
+        days = con.execute("""
+            select d.from_facility_id, d.to_facility_id, d.period_start as day,
+                   case when d.is_suppressed or d.transitions is null then null else d.transitions end as moves
+            from marts.transitions_by_period as d
+            inner join ref.calendar_periods as p on p.calendar_date = d.period_start
+            where d.period_grain = 'day' and p.period_grain = ? and p.period_start = ? and d.source_kind = ?
+              and d.day_type = 'all' and d.segment_kind = ? and d.segment = ?
+            order by all
+        """, [grain, start, source_kind, segment_kind, segment]).df()
+        days["moves"] = days["moves"].astype(float)
+        fit, pairs = fit_gravity(days, coordinates)
+        keys = {"period_grain": grain, "period_start": start, "period_label": label, "source_kind": source_kind,
+                "segment": segment}
+        fits.append(keys | asdict(fit))
+        if fit.status != "fitted":
+            continue
+        pairs = pairs.merge(published, how="left", on=["from_facility_id", "to_facility_id"])
+        hidden = pairs["hidden"].fillna(False).astype(bool)
+        primary = hidden & pairs["is_suppressed"].fillna(False).astype(bool) & (pairs["suppression"] == "primary")
+        # judged on: the published count (0 without a cell); k - 1 when hidden as fewer than k;
+        # not at all when hidden to protect another cell or withheld for the period
+        period_moves = pairs["transitions"].where(~hidden & pairs["hidden"].notna(), 0.0).where(~hidden)
+        judged_on = np.where(primary, k - 1.0, period_moves)
+        judged = judge(pairs, pd.Series(judged_on, index=pairs.index))
         out = pairs[["from_facility_id", "to_facility_id", "walking_minutes", "expected_moves"]].assign(**keys)
-        out["observed_moves"] = np.where(hidden, None, np.where(no_cell, 0, pairs["moves"]))
+        out["observed_moves"] = period_moves
         out["observed_below_k"] = primary
-        out["ratio"] = np.where(hidden, None, judged["ratio"])
+        out["ratio"] = judged["ratio"].where(~hidden)
         out["expected_low"] = judged["expected_low"]
         out["expected_high"] = judged["expected_high"]
         out["under_connected"] = judged["under_connected"].where(~(hidden & ~primary))
         out["tier"] = judged["tier"].where(~(hidden & ~primary))
         out["is_suppressed"] = hidden
-        out["suppression"] = pairs["suppression"].where(hidden)
+        out["suppression"] = np.where(hidden, pairs["suppression"].fillna("partial"), None)
         # under-connected pairs first, then the watch list; within each, most moves missing first
         missing = (out["expected_moves"] - judged_on) + np.where(out["tier"] == "under_connected", 1e9, 0.0)
         missing = missing.where(out["tier"].notna())
@@ -285,6 +324,7 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
     pair_frame = pd.concat(pair_frames, ignore_index=True) if pair_frames else pd.DataFrame(columns=list(PAIR_TYPES))
     for column in ("walking_minutes", "expected_moves", "expected_low", "expected_high", "ratio"):
         pair_frame[column] = pd.to_numeric(pair_frame[column]).round(4)
+        pair_frame[column] = pair_frame[column].where(np.isfinite(pair_frame[column]))
     for column in ("deviance", "null_deviance", "pseudo_r2", "mcfadden_r2", "dispersion", "nb_alpha", "distance_coefficient",
                    "distance_ci_low", "distance_ci_high"):
         fit_frame[column] = pd.to_numeric(fit_frame[column]).round(6)

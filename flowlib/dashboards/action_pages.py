@@ -9,6 +9,7 @@ is not written (and not linked); a section without rows says so.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -427,7 +428,9 @@ def opportunities_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Fac
                 facility_cell(facilities, r["from_facility_id"]), facility_cell(facilities, r["to_facility_id"]),
                 number(r["walking_minutes"], 0),
                 {"suppressed": True, "num": True} if r["is_suppressed"] else number(r["observed_moves"]),
-                number(r["expected_moves"], 0), _interval(int(r["expected_low"]), int(r["expected_high"])),
+                number(r["expected_moves"], 0),
+                text(None) if r["expected_low"] is None or r["expected_high"] is None or math.isnan(r["expected_low"])
+                else _interval(int(r["expected_low"]), int(r["expected_high"])),
                 both("移動が有意に少ない", "under-connected") if r["tier"] == "under_connected"
                 else both("要観察（期待の半分以下だが区間内）", "watch (below half of expected, inside the interval)")]}
              for r in pairs],
