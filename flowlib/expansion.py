@@ -26,7 +26,6 @@ The reported totals are the facilities' own aggregates, not counts of ids.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import duckdb
@@ -252,7 +251,3 @@ def build_all_visitors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {FACILITY_TABLE: _write(con, FACILITY_TABLE, facilities, FACILITY_TYPES),
             FLOWS_TABLE: _write(con, FLOWS_TABLE, flows, FLOW_TYPES)}
 
-
-def interval_width(low: int, high: int, point: int) -> float:
-    """Relative width of an interval (for logs and pages)."""
-    return (high - low) / point if point else math.nan

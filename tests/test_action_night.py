@@ -257,3 +257,22 @@ def test_free_sights_are_measured_by_wifi_sensors_and_appear_with_their_kind(nig
     section = page[page.index('id="flows-by-kind"'):page.index('id="routes-by-kind"')]
     assert "Wi-Fiセンサー" in section and "キャッシュレス入場" in section
     assert "オランダ坂" in section or "平和公園" in section or "眼鏡橋" in section
+
+
+def test_popups_name_the_sights_to_promote(night):
+    from flowlib.dashboards.daily import facility_popup
+    from flowlib.dashboards.data import load_day, load_facilities
+    from flowlib.opportunities import promotions
+
+    settings, _ = night
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        facilities = load_facilities(con)
+        day = load_day(con, LAST, facilities, settings.service_day_start.hour, settings.min_cell_count)
+        published = promotions(con, LAST)
+    origin = next(fd for fd in day.facility_days if fd.facility.facility_id == "dejima")
+    day.promote = {"dejima": [("prefectural_art_museum", "under_connected"), ("confucius_shrine", "watch")]}
+    popup = facility_popup(day, origin, settings.min_cell_count)
+    assert "この施設の来訪者に勧めたい施設" in popup and facilities["prefectural_art_museum"].name_ja in popup
+    assert popup.index(facilities["prefectural_art_museum"].name_ja) < popup.index("（要観察）")
+    page = (settings.dashboards_dir / "daily" / f"{LAST.isoformat()}.html").read_text(encoding="utf-8")
+    assert ("この施設の来訪者に勧めたい施設" in page) == bool(published)
