@@ -47,7 +47,7 @@ import os
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -55,6 +55,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
+from flowlib import demo_admissions, demo_measures, demo_sensors
 from flowlib.config import get_settings
 from flowlib.demo_calendar import cruise_days, passengers_ashore, write_cruise_timetable
 from flowlib.geo import load_access_points, load_facilities
@@ -282,6 +283,13 @@ class DayTruth:
     survey: dict[str, dict[str, int]]
     #: {"source", "file" (relative to landing_dir), "line" (header = 1), "reason"}.
     expected_quarantines: list[dict[str, str | int]]
+    #: 入館者数 per gated facility, every payment type (flowlib.demo_admissions): {"cashless",
+    #: "total", "share", "reported"}; unreported totals are the truth the estimates must find.
+    admission_totals: dict[str, dict[str, int | float | bool]] = field(default_factory=dict)
+    #: measures planted with a known effect (flowlib.demo_measures), by measure name
+    measures: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: Wi-Fi sensor detections (flowlib.demo_sensors): distinct visitor devices per site
+    wifi_sensor: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -1094,8 +1102,16 @@ def generate(
         returning = _staying_another_day(rng, visitors, len(returning), taps)
 
         entries = _entry_rows(net, visitors, taps)
+        entries, measure_truth = demo_measures.plant(
+            seed, day, entries, lambda generator, count: _draw_card_numbers(generator, count, used_cards))
         bad = _bad_entry_lines(rng, day, entries, used_cards) if dirty else []
         entry_lines, quarantines = _write_entry_logs(rng, landing_dir, day, entries, bad)
+
+        totals = demo_admissions.admission_totals(seed, day, entries)
+        demo_admissions.write_admission_totals(landing_dir, day, totals, _write_atomically)
+
+        probes = demo_sensors.detections(seed, day, net.facility_ids, visitors.card, stops)
+        demo_sensors.write_detections(landing_dir, day, probes, _write_atomically)
 
         connections, unique_devices = _wifi_counts(rng, net, stops, day_start)
         wifi_records = _write_wifi(rng, landing_dir, net, day, day_start, connections, unique_devices)
@@ -1113,6 +1129,9 @@ def generate(
             **_wifi_truth(net, connections, day_start),
             survey=_survey_truth(responses),
             expected_quarantines=quarantines + survey_quarantines,
+            admission_totals=totals,
+            measures=measure_truth,
+            wifi_sensor=demo_sensors.truth(probes),
         )
         if report:
             report(f"demo: {day} written ({entry_lines:,} entries, {wifi_records:,} wifi bins, {survey_lines} surveys)")

@@ -71,6 +71,15 @@ KINDS: dict[str, Kind] = {
             "detected_at", "facility_id", "facilities",
         ),
         _kind(
+            # 入館者数: a facility's own count of the day's admissions, every payment type
+            # (cash, cards, passes), as facilities report it; no personal ids
+            "admission_count", "raw.admission_count",
+            {"facility_id": "varchar", "counted_on": "timestamp", "admissions": "integer"},
+            {},
+            {"facility_id", "counted_on", "admissions"},
+            "counted_on", "facility_id", "facilities",
+        ),
+        _kind(
             "survey", "raw.survey_response",
             {"response_id": "varchar", "answered_at": "timestamp", "form_language": "varchar",
              "residence_country": "varchar", "residence_prefecture": "varchar",
@@ -98,7 +107,8 @@ KINDS: dict[str, Kind] = {
 #: GX suite per kind (one suite per canonical table)
 SUITE_BY_KIND = {"entry_log": "entry_log", "wifi_ap_count": "wifi_ap_count",
                  "wifi_sensor": "wifi_sensor", "survey": "survey_response",
-                 "cruise_call": "cruise_call"}
+                 "cruise_call": "cruise_call",
+                 "admission_count": "admission_count"}
 
 #: The columns that identify one event of a kind (canonical input columns). Two rows of one
 #: delivery with the same identity but other values differ in what they claim happened: they
@@ -108,4 +118,5 @@ IDENTITY_BY_KIND = {"entry_log": ("facility_id", "entered_at", "card_id"),
                     "wifi_ap_count": ("ap_id", "bin_start", "bin_minutes"),
                     "wifi_sensor": ("facility_id", "detected_at", "device_id"),
                     "survey": ("response_id",),
-                    "cruise_call": ("ship_name", "arrives_at")}
+                    "cruise_call": ("ship_name", "arrives_at"),
+                    "admission_count": ("facility_id", "counted_on")}

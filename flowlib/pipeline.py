@@ -222,6 +222,10 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
             log.info("marts for %s built: %s", day, built[day])
         # The KPI's periods (month, quarter, fiscal year) span days, so it is rebuilt whole.
         built["indicator"] = build_indicator(con, settings)
+        # Issue 14: all-visitor estimates, opportunities, measure effects (Python over the marts).
+        from flowlib.action_marts import build_action_marts
+
+        built["action"] = build_action_marts(con, settings)
         export_indicator_csv(con, settings.dashboards_dir / "exports")
     log.info("warehouse backed up to %s", backup(settings))
     return built

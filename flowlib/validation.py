@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from great_expectations.data_context import AbstractDataContext
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-TABLES = ("entry_log", "wifi_ap_count", "wifi_sensor", "survey_response", "cruise_call")
+TABLES = ("entry_log", "wifi_ap_count", "wifi_sensor", "survey_response", "cruise_call", "admission_count")
 LINE_COLUMN = "line_number"
 #: A file where more than this share of rows names an unknown facility/AP is rejected whole.
 DEFAULT_UNKNOWN_ID_THRESHOLD = 0.05

@@ -154,6 +154,36 @@ create table marts.info_satisfaction_drivers (period_type varchar, period_start 
     driver_type varchar, driver_value varchar, respondents integer, satisfied integer, share double, ci_low double,
     ci_high double, effective_n double, weighted boolean, too_few_answers boolean, gap_vs_segment double,
     largest_gap boolean);
+create table marts.spending_by_period (period_grain varchar, period_start date, period_end date, period_label varchar,
+    day_type varchar, segment_kind varchar, segment varchar, facility_id varchar, visitors bigint, visitor_days bigint,
+    admissions bigint, paid_admissions bigint, revenue_jpy bigint, revenue_per_visitor_day double,
+    revenue_per_paid_admission double, is_suppressed boolean, suppression varchar);
+create table marts.spending_routes_by_period (period_grain varchar, period_start date, period_end date,
+    period_label varchar, day_type varchar, breakdown varchar, facility_id varchar, route varchar, visitors bigint,
+    visitor_days bigint, trips bigint, paid_admissions bigint, revenue_jpy bigint, paid_admissions_per_unit double,
+    revenue_per_unit_jpy double, is_suppressed boolean, suppression varchar);
+create table marts.all_visitors_facility_daily (service_date date, facility_id varchar, cashless_visitors bigint,
+    reported_admissions bigint, cashless_share double, share_ci_low double, share_ci_high double, share_basis varchar,
+    share_days integer, all_visitors_estimate bigint, estimate_ci_low bigint, estimate_ci_high bigint,
+    is_estimate boolean, status varchar, is_suppressed boolean, suppression varchar);
+create table marts.all_visitors_flows_daily (service_date date, measure varchar, from_facility_id varchar,
+    to_facility_id varchar, route varchar, cashless_visitors bigint, share_used double, all_visitors_estimate bigint,
+    estimate_ci_low bigint, estimate_ci_high bigint, is_estimate boolean, status varchar, is_suppressed boolean,
+    suppression varchar);
+create table marts.opportunity_fit (period_grain varchar, period_start date, period_label varchar, source_kind varchar,
+    segment varchar, status varchar, n_facilities integer, n_pairs integer, moves bigint, deviance double,
+    null_deviance double, pseudo_r2 double, mcfadden_r2 double, dispersion double, nb_alpha double,
+    distance_coefficient double, distance_ci_low double, distance_ci_high double);
+create table marts.opportunity_pairs (period_grain varchar, period_start date, period_label varchar, source_kind varchar,
+    segment varchar, from_facility_id varchar, to_facility_id varchar, walking_minutes double, observed_moves bigint,
+    observed_below_k boolean, expected_moves double, expected_low double, expected_high double, ratio double,
+    under_connected boolean, tier varchar, promote_rank integer, is_suppressed boolean, suppression varchar);
+create table marts.measure_effects (measure varchar, title_ja varchar, title_en varchar, what_changed varchar,
+    source_file varchar, start_date date, end_date date, outcome varchar, treated_unit varchar, comparison_units varchar,
+    comparison_chosen_by varchar, status varchar, reason varchar, pre_days integer, post_days integer, effect double,
+    ci_low double, ci_high double, effect_scale varchar, effect_percent double, ci_low_percent double,
+    ci_high_percent double, p_value double, pre_trend_slope double, pre_trend_p_value double, pre_trend_ok boolean);
+create table marts.measure_series (measure varchar, service_date date, series_group varchar, value double);
 create table ops.load_log (source varchar, service_date date, file_name varchar, file_bytes bigint,
     file_sha256 varchar, rows_read integer, rows_loaded integer, rows_quarantined integer, outcome varchar,
     message varchar, loaded_at timestamp);

@@ -63,21 +63,21 @@ def test_marts_hold_the_generators_ground_truth(nightly_run):
     try:
         for day, expected in truth.days.items():
             entries = dict(con.execute(
-                "select facility_id, entries from marts.facility_daily where service_date = ?", [day]).fetchall())
+                "select facility_id, entries from marts.facility_daily where service_date = ? and source_kind = 'entry_log'", [day]).fetchall())
             assert entries == {f: n for f, n in expected.entries_per_facility.items() if n}
             transitions = {
                 f"{a}>{b}": {"transitions": t, "visitors": v}
                 for a, b, t, v in con.execute(
                     "select from_facility_id, to_facility_id, transitions, visitors "
-                    "from marts.transitions_daily where service_date = ?", [day]).fetchall()
+                    "from marts.transitions_daily where service_date = ? and source_kind = 'entry_log'", [day]).fetchall()
             }
             assert transitions == expected.transitions
             circulation = dict(con.execute(
                 "select segment, multi_facility_visitors from marts.circulation_daily "
-                "where service_date = ? and not is_suppressed", [day]).fetchall())
+                "where service_date = ? and not is_suppressed and source_kind = 'entry_log'", [day]).fetchall())
             assert circulation["all"] == expected.multi_facility_visitors["all"]
             routes = dict(con.execute(
-                "select route, visitors from marts.routes_daily where service_date = ?", [day]).fetchall())
+                "select route, visitors from marts.routes_daily where service_date = ? and source_kind = 'entry_log'", [day]).fetchall())
             expected_routes = {r.replace(">", " > "): n for r, n in expected.routes.items() if 2 <= r.count(">") + 1 <= 5}
             assert routes == expected_routes
             wifi = con.execute("select sum(connections) from marts.wifi_area_hourly where service_date = ?", [day]).fetchone()[0]

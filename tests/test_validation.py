@@ -67,6 +67,12 @@ def _columns(table: str, n: int) -> dict[str, list[Any]]:
             "passenger_capacity": [500 + 100 * i for i in rows],
             "berth": [None if i % 2 else "松が枝" for i in rows],
         }
+    if table == "admission_count":
+        return {
+            "facility_id": [sorted(FACILITIES)[i % 3] for i in rows],
+            "counted_on": list(pd.date_range("2026-11-03", periods=n, freq="D")),
+            "admissions": [100 * i for i in rows],
+        }
     return {
         "response_key": [_key(i) for i in rows],
         "answered_at": list(pd.date_range("2026-11-03 09:00", periods=n, freq="h")),
@@ -102,7 +108,8 @@ def frame(table: str, n: int = 10, **changes: dict[int, Any]) -> pd.DataFrame:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_clean_frame_passes_without_row_failures(table: str) -> None:
-    known = {"entry_log": FACILITIES, "wifi_ap_count": APS, "wifi_sensor": FACILITIES}.get(table)
+    known = {"entry_log": FACILITIES, "wifi_ap_count": APS, "wifi_sensor": FACILITIES,
+             "admission_count": FACILITIES}.get(table)
     report = validate_frame(
         frame(table), table, file_name=FILE, known_ids=known, trailing_median_rows=10
     )
@@ -149,6 +156,11 @@ ROW_RULE_CASES: dict[str, list[tuple[str, Any, list[str]]]] = {
         ("departs_at", pd.Timestamp("2026-11-01 07:00"),
          ["expect_column_pair_values_a_to_be_greater_than_b(departs_at, arrives_at)"]),
         ("ship_name", None, ["expect_column_values_to_not_be_null(ship_name)"]),
+    ],
+    "admission_count": [
+        ("admissions", -1, ["expect_column_values_to_be_between(admissions)"]),
+        ("admissions", None, ["expect_column_values_to_not_be_null(admissions)"]),
+        ("facility_id", None, ["expect_column_values_to_not_be_null(facility_id)"]),
     ],
     "survey_response": [
         ("info_satisfaction", 9, ["expect_column_values_to_be_in_set(info_satisfaction)"]),

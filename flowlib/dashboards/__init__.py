@@ -130,6 +130,7 @@ def build_dashboards(
     index path. An export failure is raised after the pages and the index are written.
     """
     from flowlib.exports import catalogue_entries, write_open_data
+    from flowlib.opportunities import promotions
 
     out_dir = settings.dashboards_dir
     daily_dir = out_dir / "daily"
@@ -168,6 +169,7 @@ def build_dashboards(
         day.comparisons = [day_comparison(con, day, f"{earlier.isoformat()}.html" if earlier in known_days else None)]
         day.indicator = load_indicator(con, service_date, baseline_year, target_year, min_respondents)
         day.feeds = load_page_feeds(con, service_date, service_date, facilities)
+        day.promote = promotions(con, service_date)
         related = [_period_link(p) for grain in PAGE_GRAINS if (p := Period.containing(grain, service_date)) in known_periods]
         page = render_daily_page(
             day,
@@ -192,6 +194,7 @@ def build_dashboards(
         ]
         data.indicator = load_indicator(con, period.end, baseline_year, target_year, min_respondents)
         data.feeds = load_page_feeds(con, period.start, period.end, facilities)
+        data.promote = promotions(con, period.end)
         related = [_period_link(p) for p in sorted(known_periods)
                    if p.grain != period.grain and p.start <= period.end and period.start <= p.end]
         related += [
@@ -218,6 +221,9 @@ def build_dashboards(
         export_error = exc
 
     lookahead = write_lookahead_pages(con, out_dir)
+    from flowlib.dashboards.action_pages import build_action_pages
+
+    action_links = build_action_pages(con, settings)
     kpi_date, kpi = latest_satisfaction(con, k)
     last_load_at, loads = load_last_night(con)
     index_html = render_index_page(
@@ -235,6 +241,7 @@ def build_dashboards(
         freshness=freshness_view(load_freshness(con)),
         feed_days=recent_view(load_recent(con)),
         lookahead=lookahead,
+        action_pages=action_links,
     )
     index = write_page(out_dir / "index.html", index_html)
     if export_error is not None:

@@ -187,6 +187,14 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
                 f"<li>{bilingual(target.name_ja, target.name_en)} {esc(fmt_share(flow.next_probability))}</li>"
             )
         parts.append("</ol></div>")
+    promote = day.promote.get(facility.facility_id)
+    if promote:  # issue 14: close but under-connected sights (flowlib.opportunities)
+        parts.append(f'<div class="promote"><strong>{bilingual("この施設の来訪者に勧めたい施設", "Promote to this facility’s visitors")}</strong><ol>')
+        for target_id, tier in promote[:3]:
+            target = day.facility(target_id)
+            note = bilingual("（要観察）", " (watch)") if tier == "watch" else ""
+            parts.append(f"<li>{bilingual(target.name_ja, target.name_en)}{note}</li>")
+        parts.append(f'</ol><a href="../action/opportunities.html">{bilingual("詳しく", "Details")}</a></div>')
     parts.append("</div>")
     return "".join(parts)
 

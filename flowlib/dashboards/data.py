@@ -579,6 +579,8 @@ class DayData:
     size_by: str = "entries"
     #: deliveries behind the figures and the gaps they leave (flowlib.dashboards.feeds)
     feeds: PageFeeds | None = None
+    #: facility -> [(facility to promote to its visitors, tier)] from flowlib.opportunities
+    promote: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def span_days(self) -> int:

@@ -90,6 +90,7 @@ def render_index_page(
     freshness: dict[str, Any] | None = None,
     feed_days: dict[str, Any] | None = None,
     lookahead: dict[str, Any] | None = None,
+    action_pages: list[dict[str, str]] | None = None,
 ) -> str:
     """``open_data``: the export catalogue entries (see flowlib.exports.catalogue_entries),
     None when no exports were written; ``weeks``/``months`` latest first; ``freshness`` and
@@ -126,6 +127,7 @@ def render_index_page(
         "months": _period_links(months or []),
         "has_data_docs": has_data_docs,
         "open_data": open_data,
+        "action_pages": action_pages or [],
         "last_load_at": last_load_at.strftime("%Y-%m-%d %H:%M") if last_load_at else None,
         "loads": _load_rows(loads),
         "freshness": freshness,

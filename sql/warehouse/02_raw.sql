@@ -67,3 +67,14 @@ create table if not exists raw.cruise_call (
     file_name varchar not null,
     line_number integer not null
 );
+
+-- 入館者数: admissions per facility and day as the facility reports them (all payment types).
+create table if not exists raw.admission_count (
+    source varchar not null,
+    service_date date not null,
+    facility_id varchar not null,
+    counted_on timestamp not null,
+    admissions integer not null,
+    file_name varchar not null,
+    line_number integer not null
+);

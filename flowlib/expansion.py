@@ -1,0 +1,253 @@
+"""Counts for all visitors, not only card payers (推計 / estimate).
+
+Every flow count of the project comes from cashless admissions. Facilities also report
+their day's admissions over every payment type (入館者数, kind ``admission_count``). Per
+facility and day the *cashless share* is the distinct cards admitted ÷ the reported
+admissions; dividing a card count by the share estimates the count for all visitors.
+
+- A facility-day with a report: the share is that day's (Wilson 95 % interval,
+  ``statsmodels``), and the facility's visitors are the reported total itself (no estimate).
+- A facility-day without a report: the share is pooled over the facility's reported days
+  (Σ cards ÷ Σ admissions), and the day's total is estimated with a 95 % predictive
+  interval: given ``n`` card payers and a share ``p``, the people paying otherwise are
+  negative-binomial (``scipy.stats.nbinom``), evaluated at the ends of the share's interval.
+- A facility that never reported: no share, no estimate, status ``no_totals`` (we do not
+  borrow another facility's share).
+- Moves, routes and the visitors behind the circulation rate are expanded the same way,
+  with the mean share of the facilities involved (moves: origin and destination; routes:
+  every stop; the city: Σ cards ÷ Σ admissions of the day's reporting facilities). This
+  assumes people who pay cash move like card payers; docs/decisions.md says what that means.
+
+Privacy: only *published* card counts are expanded (the marts after suppression); a hidden
+card cell gives a hidden estimate, so no estimate can be divided back into a hidden count.
+The reported totals are the facilities' own aggregates, not counts of ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+FACILITY_TABLE = "marts.all_visitors_facility_daily"
+FLOWS_TABLE = "marts.all_visitors_flows_daily"
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Share:
+    value: float
+    low: float
+    high: float
+    basis: str          # same_day | other_days
+    days: int
+
+
+def share_interval(cards: int, admissions: int) -> tuple[float, float]:
+    """Wilson 95 % interval of cards ÷ admissions (cards are a subset of everyone admitted)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(min(cards, admissions), admissions, alpha=ALPHA, method="wilson")
+    return float(low), float(high)
+
+
+def expand(cards: int, share: Share) -> tuple[int, int, int]:
+    """Point estimate and 95 % interval of everyone behind ``cards`` card payers.
+
+    Those paying otherwise are negative-binomial (failures before the n-th card payer);
+    the interval takes its 2.5 % quantile at the high end of the share and its 97.5 %
+    quantile at the low end, so it covers both the day's chance and the share's uncertainty.
+    """
+    from scipy.stats import nbinom
+
+    if cards == 0:
+        return 0, 0, 0
+    point = round(cards / share.value)
+    low = cards + int(nbinom.ppf(ALPHA / 2, cards, min(share.high, 1.0)))
+    high = cards + int(nbinom.ppf(1 - ALPHA / 2, cards, max(share.low, 1e-6)))
+    return point, low, high
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    return con.execute(sql).df()
+
+
+def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, name = relation.split(".")
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                            [schema, name]).fetchone()[0])
+
+
+def facility_shares(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, dict[tuple, Share]]:
+    """Per published facility-day: cards, reported admissions, the share used and its basis."""
+    cells = _frame(con, """
+        with cards as (
+            select service_date, facility_id, visitors, is_suppressed
+            from marts.facility_daily where source_kind = 'entry_log'
+        ),
+        reported as (
+            select service_date, facility_id, sum(admissions) as reported_admissions
+            from raw.admission_count group by all
+        )
+        select
+            coalesce(c.service_date, r.service_date) as service_date,
+            coalesce(c.facility_id, r.facility_id) as facility_id,
+            case when c.is_suppressed then null else coalesce(c.visitors, 0) end as cashless_visitors,
+            coalesce(c.is_suppressed, false) as is_suppressed,
+            r.reported_admissions
+        from cards as c
+        full join reported as r using (service_date, facility_id)
+        where coalesce(c.service_date, r.service_date) in (select distinct service_date from marts.facility_daily)
+        order by 1, 2
+    """)
+    usable = cells[cells["cashless_visitors"].notna() & (cells["reported_admissions"] > 0)]
+    usable = usable[usable["cashless_visitors"] <= usable["reported_admissions"]]
+    pooled = usable.groupby("facility_id").agg(cards=("cashless_visitors", "sum"), admissions=("reported_admissions", "sum"),
+                                                 days=("service_date", "nunique"))
+    shares: dict[tuple, Share] = {}
+    for row in cells.itertuples():
+        key = (row.service_date, row.facility_id)
+        if row.cashless_visitors is None or pd.isna(row.cashless_visitors):
+            continue
+        cards, reported = int(row.cashless_visitors), row.reported_admissions
+        if not pd.isna(reported) and reported > 0 and cards <= reported:
+            low, high = share_interval(cards, int(reported))
+            shares[key] = Share(cards / reported, low, high, "same_day", 1)
+        elif row.facility_id in pooled.index:
+            p = pooled.loc[row.facility_id]
+            low, high = share_interval(int(p.cards), int(p.admissions))
+            shares[key] = Share(p.cards / p.admissions, low, high, "other_days", int(p.days))
+    return cells, shares
+
+
+def facility_rows(cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFrame:
+    rows = []
+    for row in cells.itertuples():
+        share = shares.get((row.service_date, row.facility_id))
+        reported = None if pd.isna(row.reported_admissions) else int(row.reported_admissions)
+        cards = None if pd.isna(row.cashless_visitors) else int(row.cashless_visitors)
+        out = {"service_date": row.service_date, "facility_id": row.facility_id, "cashless_visitors": cards,
+               "reported_admissions": reported, "cashless_share": None, "share_ci_low": None, "share_ci_high": None,
+               "share_basis": None, "share_days": None, "all_visitors_estimate": None, "estimate_ci_low": None,
+               "estimate_ci_high": None, "is_estimate": False, "status": None,
+               "is_suppressed": bool(row.is_suppressed), "suppression": "primary" if row.is_suppressed else None}
+        if share:
+            out.update(cashless_share=round(share.value, 4), share_ci_low=round(share.low, 4),
+                       share_ci_high=round(share.high, 4), share_basis=share.basis, share_days=share.days)
+        if reported is not None and share is not None and share.basis == "same_day":
+            out.update(all_visitors_estimate=reported, estimate_ci_low=reported, estimate_ci_high=reported, status="reported")
+        elif row.is_suppressed:
+            out.update(status="suppressed", reported_admissions=reported)
+        elif share is not None:
+            point, low, high = expand(cards, share)
+            out.update(all_visitors_estimate=point, estimate_ci_low=low, estimate_ci_high=high, is_estimate=True,
+                       status="estimated")
+        elif reported is not None:
+            out.update(status="inconsistent_report")   # more cards than reported admissions
+        else:
+            out.update(status="no_totals")
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def _mean_share(shares: list[Share | None]) -> Share | None:
+    if not shares or any(s is None for s in shares):
+        return None
+    n = len(shares)
+    basis = "same_day" if all(s.basis == "same_day" for s in shares) else "other_days"
+    return Share(sum(s.value for s in shares) / n, sum(s.low for s in shares) / n, sum(s.high for s in shares) / n,
+                 basis, min(s.days for s in shares))
+
+
+def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFrame:
+    moves = _frame(con, """
+        select service_date, 'transition' as measure, from_facility_id, to_facility_id, cast(null as varchar) as route,
+               visitors, is_suppressed
+        from marts.transitions_daily where source_kind = 'entry_log'
+        union all
+        select service_date, 'route', null, null, route, visitors, is_suppressed
+        from marts.routes_daily where source_kind = 'entry_log'
+        union all
+        select service_date, 'circulation_visitors', null, null, null, visitors, is_suppressed
+        from marts.circulation_daily where source_kind = 'entry_log' and segment = 'all'
+        union all
+        select service_date, 'multi_facility_visitors', null, null, null, multi_facility_visitors, is_suppressed
+        from marts.circulation_daily where source_kind = 'entry_log' and segment = 'all'
+        order by all
+    """)
+    reported = cells[cells["cashless_visitors"].notna() & (cells["reported_admissions"] > 0)
+                     & (cells["cashless_visitors"] <= cells["reported_admissions"])]
+    city: dict[object, Share] = {}
+    for day, group in reported.groupby("service_date"):
+        cards, admissions = int(group["cashless_visitors"].sum()), int(group["reported_admissions"].sum())
+        low, high = share_interval(cards, admissions)
+        city[day] = Share(cards / admissions, low, high, "same_day", 1)
+    rows = []
+    for row in moves.itertuples():
+        if row.measure == "transition":
+            involved = [row.from_facility_id, row.to_facility_id]
+        elif row.measure == "route":
+            involved = list(dict.fromkeys(row.route.split(" > ")))
+        else:
+            involved = []
+        share = _mean_share([shares.get((row.service_date, f)) for f in involved]) if involved else city.get(row.service_date)
+        missing = [f for f in involved if (row.service_date, f) not in shares]
+        out = {"service_date": row.service_date, "measure": row.measure, "from_facility_id": row.from_facility_id,
+               "to_facility_id": row.to_facility_id, "route": row.route,
+               "cashless_visitors": None if row.is_suppressed or pd.isna(row.visitors) else int(row.visitors),
+               "share_used": None, "all_visitors_estimate": None, "estimate_ci_low": None, "estimate_ci_high": None,
+               "is_estimate": False, "status": None, "is_suppressed": bool(row.is_suppressed),
+               "suppression": "primary" if row.is_suppressed else None}
+        if row.is_suppressed:
+            out["status"] = "suppressed"
+        elif share is None:
+            out["status"] = "no_totals: " + ", ".join(missing) if missing else "no_totals"
+        else:
+            point, low, high = expand(out["cashless_visitors"], share)
+            out.update(share_used=round(share.value, 4), all_visitors_estimate=point, estimate_ci_low=low,
+                       estimate_ci_high=high, is_estimate=True, status="estimated")
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
+    columns = ", ".join(f"{name} {kind}" for name, kind in types.items())
+    con.execute(f"create or replace table {table} ({columns})")
+    if len(frame):
+        con.register("__expansion_frame", frame[list(types)])
+        con.execute(f"insert into {table} select * from __expansion_frame order by all")
+        con.unregister("__expansion_frame")
+    return len(frame)
+
+
+FACILITY_TYPES = {
+    "service_date": "date", "facility_id": "varchar", "cashless_visitors": "bigint", "reported_admissions": "bigint",
+    "cashless_share": "double", "share_ci_low": "double", "share_ci_high": "double", "share_basis": "varchar",
+    "share_days": "integer", "all_visitors_estimate": "bigint", "estimate_ci_low": "bigint", "estimate_ci_high": "bigint",
+    "is_estimate": "boolean", "status": "varchar", "is_suppressed": "boolean", "suppression": "varchar",
+}
+FLOW_TYPES = {
+    "service_date": "date", "measure": "varchar", "from_facility_id": "varchar", "to_facility_id": "varchar",
+    "route": "varchar", "cashless_visitors": "bigint", "share_used": "double", "all_visitors_estimate": "bigint",
+    "estimate_ci_low": "bigint", "estimate_ci_high": "bigint", "is_estimate": "boolean", "status": "varchar",
+    "is_suppressed": "boolean", "suppression": "varchar",
+}
+
+
+def build_all_visitors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rebuild both tables from the published marts and the reported totals (every day)."""
+    needed = ("marts.facility_daily", "marts.transitions_daily", "marts.routes_daily", "marts.circulation_daily",
+              "raw.admission_count")
+    if not all(_exists(con, relation) for relation in needed):
+        log.info("all-visitor estimates skipped: %s not built yet", ", ".join(r for r in needed if not _exists(con, r)))
+        return {}
+    cells, shares = facility_shares(con)
+    facilities = facility_rows(cells, shares)
+    flows = flow_rows(con, cells, shares)
+    return {FACILITY_TABLE: _write(con, FACILITY_TABLE, facilities, FACILITY_TYPES),
+            FLOWS_TABLE: _write(con, FLOWS_TABLE, flows, FLOW_TYPES)}
+

@@ -1,0 +1,377 @@
+"""Did a measure work? Difference-in-differences on the published marts (EBPM).
+
+A measure is one file ``config/measures/<name>.yaml``: name, titles, what changed, start
+(first service day with the measure), end (null while it lasts), who was treated
+(facilities, or a residence segment) and the outcome:
+
+``entries``          cashless visitors per day at the treated facilities (or ``outcome.facility``)
+``transition``       moves per day from ``outcome.from`` to ``outcome.to``
+``circulation_rate`` the circulation rate per day of the treated segment
+
+Comparison units are declared (``comparison: {facilities | pairs | segments: [...]}``) or
+chosen by pre-period similarity: the ``N_COMPARISON`` units not touching the treated ones
+whose daily series before the start correlate best with the treated series. The effect
+is the coefficient of treated × after in an OLS of the outcome on unit and day fixed
+effects (statsmodels formula API), with standard errors clustered by day (a day's shock is
+shared by every unit; with one treated unit, clustering by unit would understate the
+uncertainty). Counts are modelled as log(1 + count), so the effect reads as a percentage.
+Before the effect, a pre-trend check: the same regression on the days before the start
+with a treated × day-number slope instead; a slope different from zero (p < 0.05) means
+treated and comparison units were already drifting apart, and the page says so.
+
+A measure file that names an unknown facility, has dates outside the data or leaves fewer
+than ``MIN_PRE_DAYS`` days before the start is refused with one sentence naming the field;
+fewer than ``MIN_COMPARISON`` usable comparison units is a stated reason, not an estimate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import yaml
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("entries", "transition", "circulation_rate")
+SEGMENTS = ("domestic", "international", "unknown")
+MIN_PRE_DAYS = 5
+MIN_POST_DAYS = 1
+MIN_COMPARISON = 3
+N_COMPARISON = 5
+#: a count unit with fewer per day before the start is too noisy to compare with
+MIN_DAILY_LEVEL = 10.0
+PRE_WINDOW_DAYS = 56
+EFFECTS_TABLE = "marts.measure_effects"
+SERIES_TABLE = "marts.measure_series"
+
+
+class MeasureError(ValueError):
+    """A measure file that cannot be estimated; the message is one sentence naming the field."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    title_ja: str
+    title_en: str
+    what_changed: str
+    start: date
+    end: date | None
+    treated_facilities: tuple[str, ...]
+    treated_segment: str | None
+    outcome: str
+    outcome_from: str | None = None
+    outcome_to: str | None = None
+    outcome_facilities: tuple[str, ...] = ()
+    comparison: tuple[str, ...] | None = None
+    source: str = ""
+
+
+@dataclass
+class Estimate:
+    status: str
+    reason: str | None = None
+    treated_unit: str | None = None
+    comparison_units: list[str] = field(default_factory=list)
+    comparison_chosen_by: str | None = None
+    pre_days: int = 0
+    post_days: int = 0
+    effect: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    effect_scale: str | None = None       # log (percent) | points
+    pre_trend_slope: float | None = None
+    pre_trend_p_value: float | None = None
+    series: pd.DataFrame | None = None
+
+    @property
+    def effect_percent(self) -> tuple[float | None, float | None, float | None]:
+        if self.effect is None or self.effect_scale != "log":
+            return None, None, None
+        return tuple(100 * (math.exp(v) - 1) for v in (self.effect, self.ci_low, self.ci_high))  # type: ignore[return-value]
+
+
+def _date(value: object, field_name: str, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise MeasureError(f"{where}: {field_name} '{value}' is not a date (YYYY-MM-DD).") from exc
+
+
+def _names(value: object, field_name: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise MeasureError(f"{where}: {field_name} must be a list of ids.")
+    return tuple(value)
+
+
+def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: date) -> Measure:
+    """Read and check one measure file against the facilities and the days in the warehouse."""
+    where = str(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise MeasureError(f"{where}: not readable YAML ({exc.__class__.__name__}).") from exc
+    if not isinstance(doc, dict):
+        raise MeasureError(f"{where}: the file must be a mapping of fields.")
+    for name in ("name", "start", "treated", "outcome"):
+        if doc.get(name) in (None, ""):
+            raise MeasureError(f"{where}: the field '{name}' is missing.")
+    start = _date(doc["start"], "start", where)
+    end = None if doc.get("end") in (None, "") else _date(doc["end"], "end", where)
+    if not first_day <= start <= last_day:
+        raise MeasureError(f"{where}: start {start} is outside the data ({first_day} to {last_day}).")
+    if end is not None and end < start:
+        raise MeasureError(f"{where}: end {end} is before start {start}.")
+    pre_days = (start - first_day).days
+    if pre_days < MIN_PRE_DAYS:
+        raise MeasureError(f"{where}: start {start} leaves {pre_days} day(s) of data before it; "
+                           f"a before/after comparison needs at least {MIN_PRE_DAYS} (no pre-period).")
+    treated = doc["treated"]
+    if not isinstance(treated, dict) or not ({"facilities", "segment"} & treated.keys()):
+        raise MeasureError(f"{where}: treated must name facilities or a segment.")
+    treated_facilities = _names(treated["facilities"], "treated.facilities", where) if "facilities" in treated else ()
+    unknown = [f for f in treated_facilities if f not in facilities]
+    if unknown:
+        raise MeasureError(f"{where}: treated.facilities names unknown facility '{unknown[0]}'.")
+    segment = treated.get("segment")
+    if segment is not None and segment not in SEGMENTS:
+        raise MeasureError(f"{where}: treated.segment '{segment}' is not one of {', '.join(SEGMENTS)}.")
+    outcome = doc["outcome"]
+    kind = outcome.get("kind") if isinstance(outcome, dict) else None
+    if kind not in OUTCOMES:
+        raise MeasureError(f"{where}: outcome.kind '{kind}' is not one of {', '.join(OUTCOMES)} "
+                           "(the satisfaction KPI has too few answers per day for this method).")
+    outcome_from = outcome.get("from")
+    outcome_to = outcome.get("to")
+    outcome_facilities: tuple[str, ...] = ()
+    if kind == "transition":
+        for name, value in (("outcome.from", outcome_from), ("outcome.to", outcome_to)):
+            if value not in facilities:
+                raise MeasureError(f"{where}: {name} names unknown facility '{value}'.")
+    elif kind == "entries":
+        outcome_facilities = (_names(outcome["facility"], "outcome.facility", where) if outcome.get("facility")
+                              else treated_facilities)
+        if not outcome_facilities:
+            raise MeasureError(f"{where}: outcome.facility is needed when treated names no facilities.")
+        unknown = [f for f in outcome_facilities if f not in facilities]
+        if unknown:
+            raise MeasureError(f"{where}: outcome.facility names unknown facility '{unknown[0]}'.")
+    elif kind == "circulation_rate" and segment is None:
+        raise MeasureError(f"{where}: outcome circulation_rate needs treated.segment (the rate is compared across segments).")
+    comparison = None
+    if doc.get("comparison"):
+        declared = doc["comparison"]
+        key = {"entries": "facilities", "transition": "pairs", "circulation_rate": "segments"}[kind]
+        if not isinstance(declared, dict) or key not in declared:
+            raise MeasureError(f"{where}: comparison must list {key} for outcome {kind}.")
+        comparison = _names(declared[key], f"comparison.{key}", where)
+        named = [p for pair in comparison for p in pair.split(">")] if key == "pairs" else comparison
+        if key in ("facilities", "pairs"):
+            bad = [f for f in named if f.strip() not in facilities]
+            if bad:
+                raise MeasureError(f"{where}: comparison.{key} names unknown facility '{bad[0]}'.")
+        elif any(s not in SEGMENTS for s in named):
+            raise MeasureError(f"{where}: comparison.segments must be among {', '.join(SEGMENTS)}.")
+    return Measure(str(doc["name"]), str(doc.get("title_ja") or doc["name"]), str(doc.get("title_en") or doc["name"]),
+                   str(doc.get("what_changed") or ""), start, end, treated_facilities, segment, kind,
+                   outcome_from, outcome_to, outcome_facilities, comparison, where)
+
+
+# ------------------------------------------------------------------ panels
+
+
+def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: date) -> tuple[pd.DataFrame, str, set[str]]:
+    """(unit, service_date, value, complete) rows; the treated unit's name; units touching the treated ones."""
+    if measure.outcome == "transition":
+        frame = con.execute("""
+            select from_facility_id || '>' || to_facility_id as unit, service_date,
+                   transitions as value, is_suppressed or transitions is null as hidden
+            from marts.transitions_daily
+            where source_kind = 'entry_log' and service_date between ? and ?
+        """, [first, last]).df()
+        treated = f"{measure.outcome_from}>{measure.outcome_to}"
+        involved = {measure.outcome_from, measure.outcome_to, *measure.treated_facilities}
+        touching = {u for u in frame["unit"].unique() if set(u.split(">")) & involved}
+        fill_zero = True
+    elif measure.outcome == "entries":
+        frame = con.execute("""
+            select facility_id as unit, service_date, visitors as value, is_suppressed or visitors is null as hidden
+            from marts.facility_daily
+            where source_kind = 'entry_log' and service_date between ? and ?
+        """, [first, last]).df()
+        wanted = set(measure.outcome_facilities)
+        treated_rows = frame[frame["unit"].isin(wanted)]
+        if len(wanted) > 1:  # several treated facilities: their sum is the treated unit
+            summed = treated_rows.groupby("service_date", as_index=False).agg(value=("value", "sum"), hidden=("hidden", "any"))
+            frame = pd.concat([frame[~frame["unit"].isin(wanted)], summed.assign(unit="+".join(sorted(wanted)))])
+        treated = "+".join(sorted(wanted))
+        touching = (wanted | set(measure.treated_facilities)) - {treated}
+        fill_zero = True
+    else:
+        frame = con.execute("""
+            select segment as unit, service_date, circulation_rate as value, is_suppressed or circulation_rate is null as hidden
+            from marts.circulation_daily
+            where source_kind = 'entry_log' and service_date between ? and ? and segment <> 'all'
+        """, [first, last]).df()
+        treated = str(measure.treated_segment)
+        touching = set()
+        fill_zero = False
+    days = pd.date_range(first, last, freq="D").date
+    units = sorted(set(frame["unit"]) | {treated})
+    grid = pd.MultiIndex.from_product([units, days], names=["unit", "service_date"]).to_frame(index=False)
+    frame["service_date"] = pd.to_datetime(frame["service_date"]).dt.date
+    panel = grid.merge(frame, how="left", on=["unit", "service_date"])
+    if fill_zero:   # no row: nobody; a hidden row stays unknown
+        panel["value"] = panel["value"].where(panel["hidden"].notna(), 0)
+        panel["hidden"] = panel["hidden"].fillna(False)
+    panel["complete"] = ~panel["hidden"].fillna(True).astype(bool) & panel["value"].notna()
+    return panel, treated, touching
+
+
+def estimate(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, last_day: date) -> Estimate:
+    import statsmodels.formula.api as smf
+
+    first = max(first_day, measure.start - timedelta(days=PRE_WINDOW_DAYS))
+    last = min(measure.end or last_day, last_day)
+    panel, treated, touching = _panel(con, measure, first, last)
+    log_scale = measure.outcome != "circulation_rate"
+    panel["y"] = np.log1p(panel["value"].astype(float)) if log_scale else panel["value"].astype(float)
+    panel["post"] = panel["service_date"] >= measure.start
+    complete = panel.groupby("unit")["complete"].all()
+    result = Estimate(status="estimated", treated_unit=treated, effect_scale="log" if log_scale else "points")
+    if not complete.get(treated, False):
+        result.status, result.reason = "not_estimated", f"the outcome '{treated}' is hidden or missing on some days"
+        return result
+    pre = panel[~panel["post"]]
+    result.pre_days, result.post_days = pre["service_date"].nunique(), panel[panel["post"]]["service_date"].nunique()
+    if result.post_days < MIN_POST_DAYS:
+        result.status, result.reason = "not_estimated", "no day after the start has been built yet"
+        return result
+    candidates = [u for u in complete.index if complete[u] and u != treated and u not in touching]
+    if measure.comparison is not None:
+        declared = [u.replace(" ", "") for u in measure.comparison]
+        result.comparison_units = [u for u in declared if u in candidates]
+        result.comparison_chosen_by = "declared"
+    else:
+        wide = pre.pivot(index="service_date", columns="unit", values="y")
+        level = pre.groupby("unit")["value"].mean()
+        usable = [u for u in candidates if not log_scale or level.get(u, 0) >= MIN_DAILY_LEVEL]
+        correlation = {u: float(np.corrcoef(wide[treated], wide[u])[0, 1]) for u in usable if wide[u].std() > 0}
+        ranked = sorted(correlation, key=lambda u: (-round(correlation[u], 12), u))
+        result.comparison_units = ranked[:N_COMPARISON]
+        result.comparison_chosen_by = "pre_period_similarity"
+    if len(result.comparison_units) < MIN_COMPARISON:
+        result.status = "too_few_comparison_units"
+        result.reason = (f"only {len(result.comparison_units)} comparison unit(s) with every day published "
+                         f"(at least {MIN_COMPARISON} are needed)")
+        return result
+    data = panel[panel["unit"].isin([treated, *result.comparison_units])].copy()
+    data["treated"] = (data["unit"] == treated).astype(int)
+    data["did"] = data["treated"] * data["post"].astype(int)
+    data["day"] = data["service_date"].astype(str)
+    data["day_number"] = (pd.to_datetime(data["service_date"]) - pd.Timestamp(first)).dt.days
+    groups = pd.factorize(data["day"], sort=True)[0]
+    fit = smf.ols("y ~ C(unit) + C(day) + did", data=data).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    low, high = fit.conf_int().loc["did"]
+    result.effect, result.ci_low, result.ci_high = float(fit.params["did"]), float(low), float(high)
+    result.p_value = float(fit.pvalues["did"])
+    before = data[data["post"] == False].copy()  # noqa: E712
+    if before["day"].nunique() >= 3:
+        before["trend"] = before["treated"] * before["day_number"]
+        trend = smf.ols("y ~ C(unit) + C(day) + trend", data=before).fit(
+            cov_type="cluster", cov_kwds={"groups": pd.factorize(before["day"], sort=True)[0]})
+        result.pre_trend_slope, result.pre_trend_p_value = float(trend.params["trend"]), float(trend.pvalues["trend"])
+    series = data.groupby(["service_date", "treated"], as_index=False)["y"].mean()
+    series["group"] = np.where(series["treated"] == 1, "treated", "comparison")
+    result.series = series[["service_date", "group", "y"]]
+    return result
+
+
+# ------------------------------------------------------------------ nightly tables
+
+EFFECT_TYPES = {
+    "measure": "varchar", "title_ja": "varchar", "title_en": "varchar", "what_changed": "varchar", "source_file": "varchar",
+    "start_date": "date", "end_date": "date", "outcome": "varchar", "treated_unit": "varchar",
+    "comparison_units": "varchar", "comparison_chosen_by": "varchar", "status": "varchar", "reason": "varchar",
+    "pre_days": "integer", "post_days": "integer", "effect": "double", "ci_low": "double", "ci_high": "double",
+    "effect_scale": "varchar", "effect_percent": "double", "ci_low_percent": "double", "ci_high_percent": "double",
+    "p_value": "double", "pre_trend_slope": "double", "pre_trend_p_value": "double", "pre_trend_ok": "boolean",
+}
+SERIES_TYPES = {"measure": "varchar", "service_date": "date", "series_group": "varchar", "value": "double"}
+
+
+def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path) -> dict[str, int]:
+    """Estimate every measure file; a refused file is a row with its sentence, not a failure."""
+    files = sorted(measures_dir.glob("*.yaml")) if measures_dir.is_dir() else []
+    present = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                          "and table_name in ('transitions_daily', 'facility_daily', 'circulation_daily')").fetchone()[0]
+    if present < 3:
+        return {}
+    first_day, last_day = con.execute("select min(service_date), max(service_date) from marts.facility_daily").fetchone()
+    facilities = {r[0] for r in con.execute("select facility_id from ref.facilities").fetchall()}
+    effects, series = [], []
+    for path in files:
+        row: dict[str, object] = {name: None for name in EFFECT_TYPES}
+        row.update(measure=path.stem, source_file=f"config/measures/{path.name}")
+        try:
+            if first_day is None:
+                raise MeasureError(f"{path}: the warehouse holds no days yet.")
+            measure = parse_measure(path, facilities, first_day, last_day)
+        except MeasureError as exc:
+            log.warning("measure refused: %s", exc)
+            row.update(status="refused", reason=str(exc))
+            effects.append(row)
+            continue
+        found = estimate(con, measure, first_day, last_day)
+        percent = found.effect_percent
+        row.update(
+            measure=measure.name, title_ja=measure.title_ja, title_en=measure.title_en, what_changed=measure.what_changed,
+            start_date=measure.start, end_date=measure.end, outcome=_outcome_label(measure),
+            treated_unit=found.treated_unit, comparison_units=", ".join(found.comparison_units) or None,
+            comparison_chosen_by=found.comparison_chosen_by, status=found.status, reason=found.reason,
+            pre_days=found.pre_days, post_days=found.post_days, effect=found.effect, ci_low=found.ci_low,
+            ci_high=found.ci_high, effect_scale=found.effect_scale, effect_percent=percent[0], ci_low_percent=percent[1],
+            ci_high_percent=percent[2], p_value=found.p_value, pre_trend_slope=found.pre_trend_slope,
+            pre_trend_p_value=found.pre_trend_p_value,
+            pre_trend_ok=None if found.pre_trend_p_value is None else found.pre_trend_p_value >= 0.05,
+        )
+        effects.append(row)
+        if found.series is not None:
+            series.append(found.series.rename(columns={"group": "series_group", "y": "value"}).assign(measure=measure.name))
+    effect_frame = pd.DataFrame(effects, columns=list(EFFECT_TYPES))
+    for column in ("effect", "ci_low", "ci_high", "effect_percent", "ci_low_percent", "ci_high_percent", "p_value",
+                   "pre_trend_slope", "pre_trend_p_value"):
+        effect_frame[column] = pd.to_numeric(effect_frame[column]).round(6)
+    series_frame = pd.concat(series, ignore_index=True) if series else pd.DataFrame(columns=list(SERIES_TYPES))
+    series_frame["value"] = pd.to_numeric(series_frame["value"]).round(6)
+    return {EFFECTS_TABLE: _write(con, EFFECTS_TABLE, effect_frame, EFFECT_TYPES),
+            SERIES_TABLE: _write(con, SERIES_TABLE, series_frame, SERIES_TYPES)}
+
+
+def _outcome_label(measure: Measure) -> str:
+    if measure.outcome == "transition":
+        return f"transition {measure.outcome_from}>{measure.outcome_to}"
+    if measure.outcome == "entries":
+        return f"entries {'+'.join(measure.outcome_facilities)}"
+    return f"circulation_rate {measure.treated_segment}"
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
+    con.execute(f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")
+    if len(frame):
+        con.register("__measure_frame", frame[list(types)])
+        con.execute(f"insert into {table} select * from __measure_frame order by all")
+        con.unregister("__measure_frame")
+    return len(frame)

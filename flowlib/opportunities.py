@@ -1,0 +1,362 @@
+"""Circulation opportunities (周遊促進): which sights could a facility's visitors be steered to?
+
+A spatial-interaction (gravity) model of facility-to-facility moves, fitted per period,
+source kind and residence segment as a Poisson GLM (``statsmodels``):
+
+    log E[moves from i to j] = origin_i + destination_j + β · log(walking minutes i→j)
+
+``origin_i`` absorbs how many moves leave i (its outflow), ``destination_j`` how strongly j
+pulls, and β how fast moves fall off with walking time (from the facility coordinates:
+great-circle distance × 1.3 detour at 4.5 km/h, as ``int_transitions``). Every ordered pair
+of facilities that send and receive moves in the period is a row, zero moves included.
+Overdispersion is allowed for (quasi-Poisson: standard errors scaled by Pearson χ²/df). The
+nightly fit uses the period's published day cells with day effects (a hidden day cell is left
+out), and sums each pair's expected moves over the days.
+
+A pair is **under-connected** when it is close (walking ≤ ``CLOSE_MINUTES``), the model
+expects at least ``MIN_EXPECTED`` moves: visitors of i go to places like j, at that
+distance, but not to j: its observed count lies below the 95 % prediction interval of
+the count (negative binomial NB2 with the fitted mean and an overdispersion estimated from
+the fit's residuals, over the interval of the mean) and below ``UNDER_RATIO`` × expected. A destination reached almost only from one origin (≥ 90 % of its
+moves: the summit observatory from the ropeway station) is one attraction behind two
+gates and is left out of the model. For each origin those pairs, by moves missing, are the sights to
+promote to its visitors; close pairs at most half the expected moves but inside the interval
+form a watch list (要観察, tier ``watch``), never called under-connected. Goodness of fit is reported with every fit: deviance, null
+deviance, the share of deviance explained (pseudo-R²) and McFadden's R².
+
+Privacy: the model is fitted on the published ``transitions_by_period`` cells only (zero
+moves: no cell; a hidden cell is left out of the fit and only predicted), so no fitted value
+carries information about a hidden count. A primary-suppressed cell (fewer than k people) is judged at k − 1 moves, the most
+it can hold, so a flag never says more than the suppression already does; a secondary one,
+or a period count withheld because one of its days is hidden (``partial``), is not judged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+CLOSE_MINUTES = 20.0
+MIN_EXPECTED = 5.0
+UNDER_RATIO = 0.67
+#: close pairs below this share of expected but inside the interval: watch list (要観察)
+WATCH_RATIO = 0.5
+MIN_MOVES = 30
+#: a destination getting this share of its moves from one origin is captive
+CAPTIVE_SHARE = 0.9
+DETOUR_FACTOR, WALKING_KMH, EARTH_RADIUS_KM = 1.3, 4.5, 6371.0088
+Z95 = 1.959963984540054
+FIT_TABLE = "marts.opportunity_fit"
+PAIRS_TABLE = "marts.opportunity_pairs"
+PERIOD_GRAINS = ("iso_week", "month")
+
+
+@dataclass(frozen=True)
+class GravityFit:
+    status: str                      # fitted | too_few_moves | too_few_facilities
+    n_facilities: int
+    n_pairs: int
+    moves: int
+    deviance: float | None = None
+    null_deviance: float | None = None
+    pseudo_r2: float | None = None   # 1 − deviance ÷ null deviance
+    mcfadden_r2: float | None = None
+    dispersion: float | None = None  # Pearson χ² ÷ residual df
+    nb_alpha: float | None = None    # NB2 overdispersion of the counts (prediction intervals)
+    distance_coefficient: float | None = None
+    distance_ci_low: float | None = None
+    distance_ci_high: float | None = None
+
+
+def walking_minutes(coordinates: pd.DataFrame) -> pd.DataFrame:
+    """All ordered pairs of located facilities with their walking minutes."""
+    located = coordinates.dropna(subset=["lat", "lon"])
+    a = located.rename(columns={"facility_id": "from_facility_id", "lat": "lat1", "lon": "lon1"})
+    b = located.rename(columns={"facility_id": "to_facility_id", "lat": "lat2", "lon": "lon2"})
+    pairs = a.merge(b, how="cross")
+    pairs = pairs[pairs["from_facility_id"] != pairs["to_facility_id"]]
+    lat1, lon1, lat2, lon2 = (np.radians(pairs[c].to_numpy(float)) for c in ("lat1", "lon1", "lat2", "lon2"))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h))
+    pairs = pairs.assign(walking_minutes=km * DETOUR_FACTOR / WALKING_KMH * 60)
+    return pairs[["from_facility_id", "to_facility_id", "walking_minutes"]].reset_index(drop=True)
+
+
+def captive_destinations(moves: pd.DataFrame) -> set[str]:
+    """Destinations reached almost only from one origin (a summit reached by its ropeway).
+
+    Such a pair is one attraction in two gates: it would dominate the fit, and the place
+    cannot be promoted from anywhere else, so the destination is left out.
+    """
+    inflow = moves.groupby("to_facility_id")["moves"].agg(["sum", "max"])
+    inflow = inflow[inflow["sum"] >= MIN_MOVES]
+    return set(inflow.index[inflow["max"] >= CAPTIVE_SHARE * inflow["sum"]])
+
+
+def fit_gravity(moves: pd.DataFrame, coordinates: pd.DataFrame) -> tuple[GravityFit, pd.DataFrame]:
+    """Fit the model to ``moves`` (from_facility_id, to_facility_id, moves[, day]).
+
+    A pair absent from ``moves`` has zero moves; a pair whose ``moves`` is missing (NaN:
+    a hidden published cell) is left out of the fit and only predicted, so that the fitted
+    values depend on published counts alone. With a ``day`` column the model is fitted on
+    pair-days with day effects as well, and each pair's expected moves are summed over the
+    days (its standard error by the delta method). Returns the fit and one row per ordered
+    pair: ``moves`` (the sum of the known counts; NaN when one is missing), expected moves,
+    the standard error of their log and the pair's NB2 overdispersion for its sum.
+    """
+    import statsmodels.api as sm
+
+    by_day = "day" in moves.columns
+    moves = moves[moves["from_facility_id"] != moves["to_facility_id"]]
+    known = moves[moves["moves"].notna()]
+    moves = moves[~moves["to_facility_id"].isin(captive_destinations(known))]
+    known = moves[moves["moves"].notna()]
+    senders = set(known.loc[known["moves"] > 0, "from_facility_id"])
+    receivers = set(known.loc[known["moves"] > 0, "to_facility_id"])
+    pairs = walking_minutes(coordinates)
+    pairs = pairs[pairs["from_facility_id"].isin(senders) & pairs["to_facility_id"].isin(receivers)]
+    keys = ["from_facility_id", "to_facility_id"]
+    if by_day:
+        pairs = pairs.merge(pd.DataFrame({"day": sorted(moves["day"].unique())}), how="cross")
+        keys.append("day")
+    rows = pairs.merge(moves.assign(listed=True), how="left", on=keys)
+    rows["moves"] = rows["moves"].where(rows["listed"].notna(), 0.0)
+    rows = rows.drop(columns="listed").sort_values(keys, ignore_index=True)
+    fitted = rows["moves"].notna().to_numpy()
+    total = int(rows["moves"].sum())
+    facilities = sorted(set(rows["from_facility_id"]) | set(rows["to_facility_id"]))
+    n_pairs = len(rows.drop_duplicates(["from_facility_id", "to_facility_id"]))
+    empty = rows.iloc[0:0][["from_facility_id", "to_facility_id", "walking_minutes", "moves"]]
+    if len(senders & set(facilities)) < 2 or len(receivers & set(facilities)) < 2 or fitted.sum() < 6:
+        return GravityFit("too_few_facilities", len(facilities), n_pairs, total), empty
+    if total < MIN_MOVES:
+        return GravityFit("too_few_moves", len(facilities), n_pairs, total), empty
+
+    parts = [pd.get_dummies(rows["from_facility_id"], prefix="o", drop_first=True, dtype=float),
+             pd.get_dummies(rows["to_facility_id"], prefix="d", drop_first=True, dtype=float)]
+    if by_day:
+        parts.append(pd.get_dummies(rows["day"].astype(str), prefix="t", drop_first=True, dtype=float))
+    exog = pd.concat(parts, axis=1)
+    exog.insert(0, "log_walking_minutes", np.log(np.maximum(rows["walking_minutes"], 1.0)))
+    exog.insert(0, "const", 1.0)
+    y = rows["moves"].to_numpy(float)[fitted]
+    result = sm.GLM(y, exog[fitted], family=sm.families.Poisson()).fit(scale="X2")
+    x = exog.to_numpy(float)
+    mu = np.exp(x @ result.params.to_numpy())
+    covariance = result.cov_params().to_numpy()
+    alpha = nb2_alpha(y, mu[fitted])
+    beta = float(result.params["log_walking_minutes"])
+    beta_se = float(result.bse["log_walking_minutes"])
+    llf = float(result.family.loglike(y, mu[fitted], scale=1.0))
+    llnull = float(result.family.loglike(y, np.full(len(y), y.mean()), scale=1.0))
+    fit = GravityFit(
+        "fitted", len(facilities), n_pairs, total,
+        deviance=float(result.deviance), null_deviance=float(result.null_deviance),
+        pseudo_r2=1 - float(result.deviance) / float(result.null_deviance), mcfadden_r2=1 - llf / llnull,
+        dispersion=float(result.scale), nb_alpha=alpha, distance_coefficient=beta,
+        distance_ci_low=beta - Z95 * beta_se, distance_ci_high=beta + Z95 * beta_se,
+    )
+    # per pair: expected = Σ μ over its rows; d expected / d params = Σ μ x (delta method)
+    pair_index, pair_keys = pd.factorize(pd.MultiIndex.from_frame(rows[["from_facility_id", "to_facility_id"]]), sort=True)
+    n = len(pair_keys)
+    expected = np.bincount(pair_index, weights=mu, minlength=n)
+    gradient = np.zeros((n, x.shape[1]))
+    np.add.at(gradient, pair_index, mu[:, None] * x)
+    se_log = np.sqrt(np.einsum("ij,jk,ik->i", gradient, covariance, gradient)) / expected
+    squares = np.bincount(pair_index, weights=mu ** 2, minlength=n)
+    observed = rows.groupby(pair_index)["moves"].apply(lambda v: v.sum() if v.notna().all() else np.nan).to_numpy()
+    walking = rows.groupby(pair_index)["walking_minutes"].first().to_numpy()
+    out = pd.DataFrame({"from_facility_id": pair_keys.get_level_values(0), "to_facility_id": pair_keys.get_level_values(1),
+                        "walking_minutes": walking, "moves": observed, "expected_moves": expected,
+                        "log_expected_se": se_log, "pair_alpha": alpha * squares / expected ** 2})
+    return fit, out
+
+
+def prediction_interval(expected: np.ndarray, log_expected_se: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95 % prediction interval of a pair's count under the fitted model.
+
+    The count is negative-binomial (NB2: variance mean + alpha × mean², so small counts
+    scatter nearly like Poisson and large ones more); the interval takes the 2.5 % quantile
+    at the low end of the mean's 95 % interval and the 97.5 % quantile at its high end.
+    """
+    from scipy.stats import nbinom, poisson
+
+    low_mean = expected * np.exp(-Z95 * log_expected_se)
+    high_mean = expected * np.exp(Z95 * log_expected_se)
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=float), np.shape(expected))
+    poisson_like = alpha <= 1e-9
+    size = 1.0 / np.where(poisson_like, 1.0, alpha)
+    low = np.where(poisson_like, poisson.ppf(0.025, low_mean), nbinom.ppf(0.025, size, size / (size + low_mean)))
+    high = np.where(poisson_like, poisson.ppf(0.975, high_mean), nbinom.ppf(0.975, size, size / (size + high_mean)))
+    return low, high
+
+
+def nb2_alpha(observed: np.ndarray, expected: np.ndarray) -> float:
+    """Overdispersion alpha of NB2 by the Cameron-Trivedi auxiliary regression (statsmodels OLS):
+    ((y − μ)² − y) ÷ μ = alpha · μ + error, without intercept; 0 when negative."""
+    import statsmodels.api as sm
+
+    response = ((observed - expected) ** 2 - observed) / expected
+    return max(float(sm.OLS(response, expected).fit().params[0]), 0.0)
+
+
+def judge(pairs: pd.DataFrame, observed: pd.Series) -> pd.DataFrame:
+    """Ratio observed ÷ expected, the 95 % prediction interval of the count, the flag.
+
+    Under-connected: close, at least ``MIN_EXPECTED`` expected, observed below the
+    interval's lower end and below ``UNDER_RATIO`` × expected. ``observed`` may hold NaN
+    (not judged).
+    """
+    expected = pairs["expected_moves"].to_numpy(float)
+    low, high = prediction_interval(expected, pairs["log_expected_se"].to_numpy(float), pairs["pair_alpha"].to_numpy(float))
+    count = observed.to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        under = ((pairs["walking_minutes"].to_numpy(float) <= CLOSE_MINUTES) & (expected >= MIN_EXPECTED)
+                 & (count < low) & (count <= UNDER_RATIO * expected))
+        watch = ((pairs["walking_minutes"].to_numpy(float) <= CLOSE_MINUTES) & (expected >= MIN_EXPECTED)
+                 & (count <= WATCH_RATIO * expected) & ~under)
+    tier = np.where(np.isnan(count), None, np.where(under, "under_connected", np.where(watch, "watch", None)))
+    return pd.DataFrame({"ratio": count / expected, "expected_low": low, "expected_high": high,
+                         "under_connected": np.where(np.isnan(count), None, under), "tier": tier}, index=pairs.index)
+
+
+def under_connected(pairs: pd.DataFrame, fit: GravityFit) -> pd.DataFrame:
+    """Judge every pair on its own observed count (no suppression: tests and analysis)."""
+    if fit.status != "fitted":
+        return pairs.assign(ratio=None, expected_low=None, expected_high=None, under_connected=None, tier=None)
+    return pd.concat([pairs, judge(pairs, pairs["moves"])], axis=1)
+
+
+# ------------------------------------------------------------------ nightly marts
+
+FIT_TYPES = {
+    "period_grain": "varchar", "period_start": "date", "period_label": "varchar", "source_kind": "varchar",
+    "segment": "varchar", "status": "varchar", "n_facilities": "integer", "n_pairs": "integer", "moves": "bigint",
+    "deviance": "double", "null_deviance": "double", "pseudo_r2": "double", "mcfadden_r2": "double",
+    "dispersion": "double", "nb_alpha": "double", "distance_coefficient": "double", "distance_ci_low": "double", "distance_ci_high": "double",
+}
+PAIR_TYPES = {
+    "period_grain": "varchar", "period_start": "date", "period_label": "varchar", "source_kind": "varchar",
+    "segment": "varchar", "from_facility_id": "varchar", "to_facility_id": "varchar", "walking_minutes": "double",
+    "observed_moves": "bigint", "observed_below_k": "boolean", "expected_moves": "double", "expected_low": "double",
+    "expected_high": "double", "ratio": "double", "under_connected": "boolean", "tier": "varchar",
+    "promote_rank": "integer",
+    "is_suppressed": "boolean", "suppression": "varchar",
+}
+
+
+def _segments(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, object, str, str]]:
+    """(grain, label, source_kind, period_start, segment_kind, segment) of complete published periods."""
+    return con.execute(f"""
+        select distinct period_grain, period_label, source_kind, period_start, segment_kind, segment
+        from marts.transitions_by_period
+        where period_grain in ({", ".join(f"'{g}'" for g in PERIOD_GRAINS)}) and day_type = 'all'
+          and (segment_kind = 'all' or (segment_kind = 'residence' and segment in ('domestic', 'international')))
+        order by all
+    """).fetchall()
+
+
+def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int]:
+    """Fit every complete week and month, source kind and segment; rebuild both tables."""
+    needed = ("marts.transitions_by_period", "ref.facilities")
+    if not all(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                           r.split(".")).fetchone()[0] for r in needed):
+        return {}
+    coordinates = con.execute("select facility_id, lat, lon from ref.facilities order by facility_id").df()
+    fits, pair_frames = [], []
+    for grain, label, source_kind, start, segment_kind, segment in _segments(con):
+        published = con.execute("""
+            select from_facility_id, to_facility_id, transitions, is_suppressed, suppression
+            from marts.transitions_by_period
+            where period_grain = ? and period_start = ? and source_kind = ? and day_type = 'all'
+              and segment_kind = ? and segment = ?
+            order by all
+        """, [grain, start, source_kind, segment_kind, segment]).df()
+        # hidden: suppressed, or 'partial' (the period's count withheld because a day is hidden)
+        published["hidden"] = published["is_suppressed"].astype(bool) | published["transitions"].isna()
+        # the model is fitted on the period's published day cells (a hidden day cell left out)
+        days = con.execute("""
+            select d.from_facility_id, d.to_facility_id, d.period_start as day,
+                   case when d.is_suppressed or d.transitions is null then null else d.transitions end as moves
+            from marts.transitions_by_period as d
+            inner join ref.calendar_periods as p on p.calendar_date = d.period_start
+            where d.period_grain = 'day' and p.period_grain = ? and p.period_start = ? and d.source_kind = ?
+              and d.day_type = 'all' and d.segment_kind = ? and d.segment = ?
+            order by all
+        """, [grain, start, source_kind, segment_kind, segment]).df()
+        days["moves"] = days["moves"].astype(float)
+        fit, pairs = fit_gravity(days, coordinates)
+        keys = {"period_grain": grain, "period_start": start, "period_label": label, "source_kind": source_kind,
+                "segment": segment}
+        fits.append(keys | asdict(fit))
+        if fit.status != "fitted":
+            continue
+        pairs = pairs.merge(published, how="left", on=["from_facility_id", "to_facility_id"])
+        hidden = pairs["hidden"].fillna(False).astype(bool)
+        primary = hidden & pairs["is_suppressed"].fillna(False).astype(bool) & (pairs["suppression"] == "primary")
+        # judged on: the published count (0 without a cell); k - 1 when hidden as fewer than k;
+        # not at all when hidden to protect another cell or withheld for the period
+        period_moves = pairs["transitions"].where(~hidden & pairs["hidden"].notna(), 0.0).where(~hidden)
+        judged_on = np.where(primary, k - 1.0, period_moves)
+        judged = judge(pairs, pd.Series(judged_on, index=pairs.index))
+        out = pairs[["from_facility_id", "to_facility_id", "walking_minutes", "expected_moves"]].assign(**keys)
+        out["observed_moves"] = period_moves
+        out["observed_below_k"] = primary
+        out["ratio"] = judged["ratio"].where(~hidden)
+        out["expected_low"] = judged["expected_low"]
+        out["expected_high"] = judged["expected_high"]
+        out["under_connected"] = judged["under_connected"].where(~(hidden & ~primary))
+        out["tier"] = judged["tier"].where(~(hidden & ~primary))
+        out["is_suppressed"] = hidden
+        out["suppression"] = np.where(hidden, pairs["suppression"].fillna("partial"), None)
+        # under-connected pairs first, then the watch list; within each, most moves missing first
+        missing = (out["expected_moves"] - judged_on) + np.where(out["tier"] == "under_connected", 1e9, 0.0)
+        missing = missing.where(out["tier"].notna())
+        out["promote_rank"] = missing.groupby(out["from_facility_id"]).rank(ascending=False, method="first")
+        pair_frames.append(out)
+    fit_frame = pd.DataFrame(fits, columns=list(FIT_TYPES))
+    pair_frame = pd.concat(pair_frames, ignore_index=True) if pair_frames else pd.DataFrame(columns=list(PAIR_TYPES))
+    for column in ("walking_minutes", "expected_moves", "expected_low", "expected_high", "ratio"):
+        pair_frame[column] = pd.to_numeric(pair_frame[column]).round(4)
+        pair_frame[column] = pair_frame[column].where(np.isfinite(pair_frame[column]))
+    for column in ("deviance", "null_deviance", "pseudo_r2", "mcfadden_r2", "dispersion", "nb_alpha", "distance_coefficient",
+                   "distance_ci_low", "distance_ci_high"):
+        fit_frame[column] = pd.to_numeric(fit_frame[column]).round(6)
+    return {FIT_TABLE: _write(con, FIT_TABLE, fit_frame, FIT_TYPES), PAIRS_TABLE: _write(con, PAIRS_TABLE, pair_frame, PAIR_TYPES)}
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
+    con.execute(f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")
+    if len(frame):
+        con.register("__opportunity_frame", frame[list(types)])
+        con.execute(f"insert into {table} select * from __opportunity_frame order by all")
+        con.unregister("__opportunity_frame")
+    return len(frame)
+
+
+def promotions(con: duckdb.DuckDBPyConnection, period_start: object | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Per origin: (destination, tier) to promote, from the latest fitted week up to ``period_start``
+    (all visitors, card taps), under-connected first."""
+    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                         "and table_name = 'opportunity_pairs'").fetchone()[0]
+    if not exists:
+        return {}
+    row = con.execute(f"select max(period_start) from {PAIRS_TABLE} where period_grain = 'iso_week' "
+                      "and source_kind = 'entry_log' and segment = 'all'"
+                      + (" and period_start <= ?" if period_start else ""),
+                      [period_start] if period_start else []).fetchone()
+    if not row or row[0] is None:
+        return {}
+    found: dict[str, list[tuple[str, str]]] = {}
+    for origin, target, tier in con.execute(f"select from_facility_id, to_facility_id, tier from {PAIRS_TABLE} "
+                                            "where period_grain = 'iso_week' and period_start = ? and source_kind = 'entry_log' "
+                                            "and segment = 'all' and promote_rank is not null "
+                                            "order by from_facility_id, promote_rank", [row[0]]).fetchall():
+        found.setdefault(origin, []).append((target, tier))
+    return found

@@ -1,0 +1,129 @@
+-- materialized: rollup
+-- depends_on: int_visitor_days, facility_visits_by_period
+-- 消費喚起: admission revenue (the POS amount of each cashless admission) per facility and
+-- period, overall (facility_id 'all') and per segment: residence (card issuer) and ticket
+-- type (the visitor-day's ticket, as in facility_visits_by_period). Revenue per visitor-day
+-- divides by the visitor-days in the cell (a card on one service day). Re-entries the POS
+-- charged again count as paid; a row without an amount counts as an admission but adds no
+-- revenue. Card payments only (cash is not logged).
+-- A facility cell counts the same cards as its facility_visits_by_period cell, so it is
+-- hidden whenever that one is (besides its own rule): otherwise the two marts together
+-- could give back what one of them hides.
+-- keys: period_grain, period_start, day_type, segment_kind, segment, facility_id
+-- counts: visitors
+-- suppress: visitors, visitor_days, admissions, paid_admissions, revenue_jpy, revenue_per_visitor_day, revenue_per_paid_admission
+-- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
+-- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: facilities | vary facility_id | parts facility_id <> 'all' | total facility_id = 'all'
+-- additive: visitor_days, admissions, paid_admissions, revenue_jpy, revenue_per_visitor_day, revenue_per_paid_admission
+with periods as (
+    select * from ref.calendar_periods
+    where period_grain = getvariable('period_grain')
+),
+
+calendar as (
+    select calendar_date, day_type from ref.calendar
+),
+
+visitor_days as (
+    select service_date, visitor_id, segment, ticket_type
+    from intermediate.int_visitor_days
+    where source_kind = 'entry_log'
+      and service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+admissions as (
+    select
+        e.service_date,
+        hash(e.visitor_key) as visitor_id,
+        e.facility_id,
+        v.segment as residence,
+        v.ticket_type,
+        coalesce(e.amount_jpy, 0) as amount_jpy
+    from staging.stg_entry_log as e
+    inner join visitor_days as v on v.service_date = e.service_date and v.visitor_id = hash(e.visitor_key)
+    where e.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+published_visits as (
+    -- the same cells in facility_visits_by_period (already protected in this transaction)
+    select period_start, day_type, segment_kind, segment, facility_id, is_suppressed
+    from marts.facility_visits_by_period
+    where period_grain = getvariable('period_grain') and source_kind = 'entry_log' and hour_of_day is null
+      and period_start between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+classified as (
+    select
+        periods.period_start,
+        periods.period_end,
+        periods.period_label,
+        calendar.day_type,
+        admissions.*
+    from admissions
+    inner join periods on periods.calendar_date = admissions.service_date
+    inner join calendar on calendar.calendar_date = admissions.service_date
+),
+
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from classified
+    union all by name
+    select * from classified where getvariable('period_grain') <> 'day'
+),
+
+counted as (
+    select
+        period_start,
+        period_end,
+        period_label,
+        day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        case when grouping(facility_id) = 0 then facility_id else 'all' end as facility_id,
+        count(distinct visitor_id) as visitors,
+        count(distinct (service_date, visitor_id)) as visitor_days,
+        count(*) as admissions,
+        count(*) filter (where amount_jpy > 0) as paid_admissions,
+        sum(amount_jpy) as revenue_jpy
+    from typed
+    group by
+        period_start, period_end, period_label, day_type,
+        grouping sets ((), (residence), (ticket_type), (facility_id), (facility_id, residence), (facility_id, ticket_type))
+),
+
+final as (
+    select
+        getvariable('period_grain') as period_grain,
+        period_start,
+        period_end,
+        period_label,
+        day_type,
+        segment_kind,
+        segment,
+        facility_id,
+        visitors,
+        visitor_days,
+        admissions,
+        paid_admissions,
+        cast(revenue_jpy as bigint) as revenue_jpy,
+        round(revenue_jpy / visitor_days, 1) as revenue_per_visitor_day,
+        round(revenue_jpy / nullif(paid_admissions, 0), 1) as revenue_per_paid_admission,
+        visitors < getvariable('min_cell_count') or coalesce(published_visits.is_suppressed, false) as is_suppressed,
+        case
+            when visitors < getvariable('min_cell_count') then 'primary'
+            when published_visits.is_suppressed then 'secondary'
+        end as suppression
+    from counted
+    left join published_visits using (period_start, day_type, segment_kind, segment, facility_id)
+)
+
+select * from final

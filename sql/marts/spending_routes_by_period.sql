@@ -1,0 +1,180 @@
+-- materialized: rollup
+-- depends_on: int_visitor_days, int_trips, circulation_by_period, routes_by_period
+-- Which routes bring more paid admissions (消費喚起): admission revenue per visitor-day
+-- by the first facility of the day (breakdown 'first_facility'; 'all' is every
+-- visitor-day), and per trip by whole-trip route of 2 to 5 stops (breakdown 'route'). A
+-- trip's revenue is the POS amount of every admission between its first and last stop.
+-- Cashless admissions (entry_log) only. The cells count the same cards as cells of
+-- circulation_by_period (all visitors; first facility of the day) and routes_by_period
+-- (routes), so each is hidden whenever its twin is: the marts together give back nothing
+-- that one of them hides.
+-- keys: period_grain, period_start, day_type, breakdown, facility_id, route
+-- counts: visitors
+-- suppress: visitors, visitor_days, trips, paid_admissions, revenue_jpy, paid_admissions_per_unit, revenue_per_unit_jpy
+-- margin: first_facility | vary breakdown, facility_id, route | parts breakdown = 'first_facility' | total breakdown = 'all'
+-- additive: visitor_days, trips, paid_admissions, revenue_jpy, paid_admissions_per_unit, revenue_per_unit_jpy
+with periods as (
+    select * from ref.calendar_periods
+    where period_grain = getvariable('period_grain')
+),
+
+calendar as (
+    select calendar_date, day_type from ref.calendar
+),
+
+admissions as (
+    select
+        service_date,
+        hash(visitor_key) as visitor_id,
+        entered_at,
+        coalesce(amount_jpy, 0) as amount_jpy
+    from staging.stg_entry_log
+    where service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+day_spend as (
+    select
+        service_date,
+        visitor_id,
+        count(*) filter (where amount_jpy > 0) as paid_admissions,
+        sum(amount_jpy) as revenue_jpy
+    from admissions
+    group by all
+),
+
+visitor_days as (
+    select
+        v.service_date,
+        v.visitor_id,
+        v.first_facility_id,
+        coalesce(s.paid_admissions, 0) as paid_admissions,
+        coalesce(s.revenue_jpy, 0) as revenue_jpy
+    from intermediate.int_visitor_days as v
+    left join day_spend as s using (service_date, visitor_id)
+    where v.source_kind = 'entry_log'
+      and v.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+trips as (
+    select
+        t.service_date,
+        t.visitor_id,
+        t.trip_index,
+        t.route,
+        count(a.visitor_id) filter (where a.amount_jpy > 0) as paid_admissions,
+        coalesce(sum(a.amount_jpy), 0) as revenue_jpy
+    from intermediate.int_trips as t
+    left join admissions as a
+        on a.service_date = t.service_date
+        and a.visitor_id = t.visitor_id
+        and a.entered_at between t.started_at and t.ended_at
+    where t.source_kind = 'entry_log'
+      and t.n_stops between 2 and 5
+      and t.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+    group by all
+),
+
+units as (
+    select
+        service_date,
+        'all' as breakdown,
+        'all' as facility_id,
+        cast(null as varchar) as route,
+        visitor_id,
+        false as is_trip,
+        paid_admissions,
+        revenue_jpy
+    from visitor_days
+    union all
+    select service_date, 'first_facility', first_facility_id, null, visitor_id, false, paid_admissions, revenue_jpy
+    from visitor_days
+    union all
+    select service_date, 'route', 'all', route, visitor_id, true, paid_admissions, revenue_jpy
+    from trips
+),
+
+twins as (
+    -- the same cells, already protected in this transaction
+    select period_start, day_type, case facility_role when 'all' then 'all' else 'first_facility' end as breakdown,
+           coalesce(facility_id, 'all') as facility_id, cast(null as varchar) as route, is_suppressed
+    from marts.circulation_by_period
+    where period_grain = getvariable('period_grain') and source_kind = 'entry_log'
+      and segment_kind = 'all' and facility_role in ('all', 'first')
+      and period_start between getvariable('period_first_day') and getvariable('period_last_day')
+    union all
+    select period_start, day_type, 'route', 'all', route, bool_or(is_suppressed)
+    from marts.routes_by_period
+    where period_grain = getvariable('period_grain') and source_kind = 'entry_log'
+      and segment_kind = 'all' and route is not null
+      and period_start between getvariable('period_first_day') and getvariable('period_last_day')
+    group by all
+),
+
+classified as (
+    select
+        periods.period_start,
+        periods.period_end,
+        periods.period_label,
+        calendar.day_type,
+        units.*
+    from units
+    inner join periods on periods.calendar_date = units.service_date
+    inner join calendar on calendar.calendar_date = units.service_date
+),
+
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from classified
+    union all by name
+    select * from classified where getvariable('period_grain') <> 'day'
+),
+
+counted as (
+    select
+        period_start,
+        period_end,
+        period_label,
+        day_type,
+        breakdown,
+        facility_id,
+        route,
+        count(distinct visitor_id) as visitors,
+        count(distinct (service_date, visitor_id)) as visitor_days,
+        count(*) filter (where is_trip) as trips,
+        sum(paid_admissions) as paid_admissions,
+        sum(revenue_jpy) as revenue_jpy,
+        count(*) as units
+    from typed
+    group by all
+),
+
+final as (
+    select
+        getvariable('period_grain') as period_grain,
+        counted.period_start,
+        counted.period_end,
+        counted.period_label,
+        counted.day_type,
+        counted.breakdown,
+        counted.facility_id,
+        counted.route,
+        visitors,
+        visitor_days,
+        case when counted.breakdown = 'route' then trips end as trips,
+        cast(paid_admissions as bigint) as paid_admissions,
+        cast(revenue_jpy as bigint) as revenue_jpy,
+        round(paid_admissions / units, 3) as paid_admissions_per_unit,
+        round(revenue_jpy / units, 1) as revenue_per_unit_jpy,
+        visitors < getvariable('min_cell_count') or coalesce(twins.is_suppressed, false) as is_suppressed,
+        case
+            when visitors < getvariable('min_cell_count') then 'primary'
+            when twins.is_suppressed then 'secondary'
+        end as suppression
+    from counted
+    left join twins
+        on twins.period_start = counted.period_start and twins.day_type = counted.day_type
+        and twins.breakdown = counted.breakdown and twins.facility_id = counted.facility_id
+        and twins.route is not distinct from counted.route
+)
+
+select * from final

@@ -1,0 +1,278 @@
+"""One real night over the demo fortnight (demo files → ingest with GX → marts → action
+marts → pages), checked against the generator's truth.
+
+* All visitors (推計): the demo writes each facility's admissions over every payment type on
+  about 80 % of its days (one facility never reports) and keeps every true total. Reported
+  totals must come back as they are, unreported days be estimated with intervals covering
+  the truth, and the facility without totals be refused an estimate.
+* Opportunities: fitted per week and segment, observed counts only where published.
+* Measures (EBPM): the demo plants signage at Dejima raising Dejima → Prefectural Art
+  Museum moves by 15 % from 2026-11-08 (config/measures/dejima_signage.yaml); the
+  difference-in-differences interval must cover 15 %, and placebos (another pair, and the
+  same pair with a fake start before the real one) must cover zero.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flowlib import demo
+from flowlib.config import Settings
+from flowlib.demo_admissions import NEVER_REPORTS
+from flowlib.pipeline import run_all
+
+FIRST, LAST = date(2026, 11, 1), date(2026, 11, 14)
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory) -> tuple[Settings, demo.GroundTruth]:
+    root = tmp_path_factory.mktemp("all_visitors")
+    data = root / "data"
+    settings = Settings(data_dir=data, landing_dir=data / "landing", warehouse_path=data / "warehouse.duckdb",
+                        dashboards_dir=root / "dashboards", demo_mode=True, hmac_key_env="all-visitors-test",
+                        min_cell_count=10)
+    truth = demo.generate(settings.landing_dir, FIRST, LAST, scale=0.5)
+    run_all(list(truth.days), settings)
+    return settings, truth
+
+
+def rows(settings: Settings, sql: str) -> list[dict]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def test_reported_days_keep_the_report_and_unreported_days_are_covered(night):
+    settings, truth = night
+    facility_days = rows(settings, "select *, service_date::varchar as day from marts.all_visitors_facility_daily")
+    estimated = covered = 0
+    for row in facility_days:
+        true = truth.days[row["day"]].admission_totals[row["facility_id"]]
+        if row["status"] == "reported":
+            assert true["reported"] and row["all_visitors_estimate"] == row["reported_admissions"] == true["total"]
+            assert not row["is_estimate"]
+        elif row["status"] == "estimated":
+            assert not true["reported"] and row["is_estimate"] and row["share_basis"] == "other_days"
+            estimated += 1
+            covered += row["estimate_ci_low"] <= true["total"] <= row["estimate_ci_high"]
+            assert row["estimate_ci_low"] <= row["all_visitors_estimate"] <= row["estimate_ci_high"]
+        if not row["is_suppressed"]:
+            assert row["cashless_visitors"] == true["cashless"]
+    assert estimated >= 5, "the demo should leave some facility-days unreported"
+    assert covered >= 0.9 * estimated, f"95 % intervals covered {covered} of {estimated} true totals"
+
+
+def test_a_facility_without_totals_says_so(night):
+    settings, _ = night
+    for facility_id in NEVER_REPORTS:
+        found = rows(settings, f"select * from marts.all_visitors_facility_daily where facility_id = '{facility_id}'")
+        assert found and all(r["status"] in ("no_totals", "suppressed") and r["all_visitors_estimate"] is None for r in found)
+        moves = rows(settings, "select * from marts.all_visitors_flows_daily where measure = 'transition' and not is_suppressed "
+                               f"and '{facility_id}' in (from_facility_id, to_facility_id)")
+        assert moves and all(r["status"] == f"no_totals: {facility_id}" and r["all_visitors_estimate"] is None for r in moves)
+
+
+def test_share_interval_is_the_wilson_interval():
+    """Against the textbook formula (Wilson 1927), computed here by hand."""
+    from flowlib.expansion import share_interval
+
+    for cards, admissions in ((40, 100), (1, 3), (997, 1973)):
+        p, n, z = cards / admissions, admissions, 1.959963984540054
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        assert share_interval(cards, admissions) == pytest.approx((centre - half, centre + half), abs=1e-9)
+
+
+def test_moves_are_expanded_by_the_mean_share_of_their_ends_and_hidden_moves_stay_hidden(night):
+    settings, _ = night
+    shares = {(r["service_date"], r["facility_id"]): r["cashless_share"]
+              for r in rows(settings, "select * from marts.all_visitors_facility_daily where cashless_share is not null")}
+    moves = rows(settings, "select * from marts.all_visitors_flows_daily where measure = 'transition'")
+    checked = 0
+    for move in moves:
+        if move["is_suppressed"]:
+            assert move["cashless_visitors"] is None and move["all_visitors_estimate"] is None
+            continue
+        ends = [shares.get((move["service_date"], f)) for f in (move["from_facility_id"], move["to_facility_id"])]
+        if None in ends:
+            continue
+        mean = sum(ends) / 2
+        assert move["all_visitors_estimate"] == pytest.approx(move["cashless_visitors"] / mean, rel=2e-3, abs=1)
+        assert move["estimate_ci_low"] <= move["all_visitors_estimate"] <= move["estimate_ci_high"]
+        checked += 1
+    assert checked > 20
+    hidden = rows(settings, "select count(*) as n from marts.transitions_daily where source_kind = 'entry_log' and is_suppressed")[0]["n"]
+    assert sum(m["is_suppressed"] for m in moves) == hidden
+
+
+def test_the_page_labels_estimates_and_shows_the_share(night):
+    settings, _ = night
+    page = (settings.dashboards_dir / "action" / "all_visitors.html").read_text(encoding="utf-8")
+    assert "推計" in page and "estimate" in page and "キャッシュレス比率" in page
+    assert "入館者数の報告なし" in page
+    index = (settings.dashboards_dir / "index.html").read_text(encoding="utf-8")
+    assert 'href="action/all_visitors.html"' in index and 'href="action/spending.html"' in index
+
+
+def test_nightly_opportunities_are_fitted_published_safely_and_shown(night):
+    settings, _ = night
+    fits = rows(settings, "select * from marts.opportunity_fit")
+    assert {(f["period_grain"], f["segment"]) for f in fits} >= {("iso_week", "all"), ("iso_week", "domestic")}
+    fitted = [f for f in fits if f["status"] == "fitted"]
+    assert fitted and all(0 < f["pseudo_r2"] <= 1 and f["distance_coefficient"] < 0 for f in fitted)
+    pairs = rows(settings, "select p.*, t.transitions, t.is_suppressed as cell_hidden from marts.opportunity_pairs as p "
+                           "left join marts.transitions_by_period as t using (period_grain, period_start, source_kind, "
+                           "from_facility_id, to_facility_id) where t.day_type is null or (t.day_type = 'all' and "
+                           "t.segment_kind = case when p.segment = 'all' then 'all' else 'residence' end and t.segment = p.segment)")
+    assert pairs
+    for pair in pairs:
+        if pair["cell_hidden"] is None:                      # no cell: nobody made the move
+            assert pair["observed_moves"] == 0
+        elif pair["cell_hidden"] or pair["transitions"] is None:   # hidden, or withheld ('partial')
+            assert pair["observed_moves"] is None and pair["ratio"] is None
+        else:
+            assert pair["observed_moves"] == pair["transitions"]
+    page = (settings.dashboards_dir / "action" / "opportunities.html").read_text(encoding="utf-8")
+    assert "疑似R²" in page and "Pseudo-R²" in page
+
+
+def _measure_file(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_planted_measure_effect_is_covered_by_the_interval(night):
+    from flowlib.demo_measures import EFFECT, MEASURE, PLANTED_START
+
+    settings, truth = night
+    planted = [d for d, day in truth.days.items() if MEASURE in day.measures]
+    assert planted and min(planted) == PLANTED_START.isoformat()
+    assert sum(truth.days[d].measures[MEASURE]["added_visitors"] for d in planted) > 0
+    (row,) = rows(settings, f"select * from marts.measure_effects where measure = '{MEASURE}'")
+    assert row["status"] == "estimated" and row["comparison_chosen_by"] == "pre_period_similarity"
+    assert row["pre_days"] == 7 and row["post_days"] == 7
+    assert row["ci_low_percent"] <= 100 * EFFECT <= row["ci_high_percent"], row
+    assert row["pre_trend_ok"] is True
+    assert "dejima" not in row["comparison_units"] and "prefectural_art_museum" not in row["comparison_units"]
+    page = (settings.dashboards_dir / "action" / "measures.html").read_text(encoding="utf-8")
+    assert "出島から県美術館への案内サイン" in page and "<svg" in page and "95%信頼区間" in page
+
+
+def test_placebo_measures_show_no_effect(night, tmp_path):
+    from flowlib.measures import build_measures
+
+    settings, _ = night
+    folder = tmp_path / "measures"
+    _measure_file(folder, "placebo_pair", "name: placebo_pair\nstart: 2026-11-08\ntreated: {facilities: [glover_garden]}\n"
+                                          "outcome: {kind: transition, from: glover_garden, to: oura_cathedral}\n")
+    _measure_file(folder, "placebo_time", "name: placebo_time\nstart: 2026-11-06\nend: 2026-11-07\n"
+                                          "treated: {facilities: [dejima]}\n"
+                                          "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n")
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(settings.warehouse_path.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        build_measures(con, folder)
+        found = {r[0]: r[1:] for r in con.execute(
+            "select measure, status, ci_low, ci_high, post_days from marts.measure_effects").fetchall()}
+    for name in ("placebo_pair", "placebo_time"):
+        status, low, high, post_days = found[name]
+        assert status == "estimated" and low <= 0 <= high, (name, found[name])
+    assert found["placebo_time"][3] == 2
+
+
+def test_bad_measure_files_are_refused_with_one_sentence_naming_the_field(tmp_path):
+    from flowlib.measures import MeasureError, parse_measure
+
+    facilities = {"dejima", "glover_garden", "prefectural_art_museum"}
+    first, last = date(2026, 11, 1), date(2026, 11, 14)
+    good = "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n"
+    cases = {
+        "unknown_facility": ("name: a\nstart: 2026-11-08\ntreated: {facilities: [dejimaa]}\n" + good, "treated.facilities"),
+        "after_the_data": ("name: b\nstart: 2027-01-10\ntreated: {facilities: [dejima]}\n" + good, "start"),
+        "no_pre_period": ("name: c\nstart: 2026-11-02\ntreated: {facilities: [dejima]}\n" + good, "no pre-period"),
+        "end_before_start": ("name: d\nstart: 2026-11-08\nend: 2026-11-07\ntreated: {facilities: [dejima]}\n" + good, "end"),
+        "unknown_outcome_pair": ("name: e\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
+                                 "outcome: {kind: transition, from: dejima, to: chinatown_x}\n", "outcome.to"),
+        "kpi": ("name: f\nstart: 2026-11-08\ntreated: {segment: domestic}\noutcome: {kind: kpi}\n", "outcome.kind"),
+        "missing_start": ("name: g\ntreated: {facilities: [dejima]}\n" + good, "'start'"),
+    }
+    for name, (body, field_name) in cases.items():
+        path = _measure_file(tmp_path, name, body)
+        with pytest.raises(MeasureError) as raised:
+            parse_measure(path, facilities, first, last)
+        message = str(raised.value)
+        assert field_name in message and message.endswith((".", ")")) and message.count(". ") == 0, (name, message)
+
+
+def test_too_few_comparison_units_is_a_stated_reason(night, tmp_path):
+    from flowlib.measures import build_measures
+
+    settings, _ = night
+    folder = tmp_path / "measures"
+    _measure_file(folder, "declared_one", "name: declared_one\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
+                                          "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n"
+                                          "comparison: {pairs: [glover_garden>oura_cathedral]}\n")
+    _measure_file(folder, "segment_rate", "name: segment_rate\nstart: 2026-11-08\ntreated: {segment: international}\n"
+                                          "outcome: {kind: circulation_rate}\n")
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(settings.warehouse_path.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        build_measures(con, folder)
+        found = {r[0]: r[1:] for r in con.execute("select measure, status, reason, effect from marts.measure_effects").fetchall()}
+    for name in ("declared_one", "segment_rate"):
+        status, reason, effect = found[name]
+        assert status == "too_few_comparison_units" and "comparison unit" in reason and effect is None, found[name]
+
+
+def test_free_sights_are_measured_by_wifi_sensors_and_appear_with_their_kind(night):
+    from flowlib.demo_sensors import FREE_SENSOR_SITES, STAFF
+
+    settings, truth = night
+    counted = {(str(r["service_date"]), r["facility_id"]): r["visitors"] for r in rows(
+        settings, "select * from marts.facility_daily where source_kind = 'wifi_sensor' and not is_suppressed")}
+    staff_sites = [site for _, site in STAFF]
+    resident = rows(settings, "select service_date::varchar as day, bool_or(is_resident_device) as any_resident "
+                              "from intermediate.int_sensor_stays group by 1")
+    resident_days = {r["day"] for r in resident if r["any_resident"]}
+    assert resident_days, "the staff phones should become resident within the fortnight"
+    for day, values in truth.days.items():
+        for site, devices in values.wifi_sensor["devices_per_site"].items():
+            staff = 0 if day in resident_days else staff_sites.count(site)
+            assert counted.get((day, site)) == devices + staff, (day, site)
+    moves = rows(settings, "select from_facility_id, to_facility_id, transitions from marts.transitions_by_period "
+                           "where source_kind = 'wifi_sensor' and period_grain = 'iso_week' and segment_kind = 'all' "
+                           "and day_type = 'all' and not is_suppressed")
+    assert any(set(FREE_SENSOR_SITES) & {m["from_facility_id"], m["to_facility_id"]} for m in moves)
+    fits = rows(settings, "select * from marts.opportunity_fit where source_kind = 'wifi_sensor'")
+    assert fits and {f["segment"] for f in fits} == {"all"}
+    page = (settings.dashboards_dir / "action" / "opportunities.html").read_text(encoding="utf-8")
+    section = page[page.index('id="flows-by-kind"'):page.index('id="routes-by-kind"')]
+    assert "Wi-Fiセンサー" in section and "キャッシュレス入場" in section
+    assert "オランダ坂" in section or "平和公園" in section or "眼鏡橋" in section
+
+
+def test_popups_name_the_sights_to_promote(night):
+    from flowlib.dashboards.daily import facility_popup
+    from flowlib.dashboards.data import load_day, load_facilities
+    from flowlib.opportunities import promotions
+
+    settings, _ = night
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        facilities = load_facilities(con)
+        day = load_day(con, LAST, facilities, settings.service_day_start.hour, settings.min_cell_count)
+        published = promotions(con, LAST)
+    origin = next(fd for fd in day.facility_days if fd.facility.facility_id == "dejima")
+    day.promote = {"dejima": [("prefectural_art_museum", "under_connected"), ("confucius_shrine", "watch")]}
+    popup = facility_popup(day, origin, settings.min_cell_count)
+    assert "この施設の来訪者に勧めたい施設" in popup and facilities["prefectural_art_museum"].name_ja in popup
+    assert popup.index(facilities["prefectural_art_museum"].name_ja) < popup.index("（要観察）")
+    page = (settings.dashboards_dir / "daily" / f"{LAST.isoformat()}.html").read_text(encoding="utf-8")
+    assert ("この施設の来訪者に勧めたい施設" in page) == bool(published)
