@@ -252,9 +252,12 @@ def test_flowlib_run_goes_on_past_a_refused_source_and_the_pages_show_the_gaps(s
     assert re.search(r'data-source="entry_pos_b" data-status="rejected".*?class="last-loaded">2026-11-02<', freshness, re.S)
     assert re.search(r'data-source="wifi_vendor_a" data-status="late".*?class="last-loaded">—<', freshness, re.S)
     grid = re.search(r'<section id="feed-days">.*?</section>', index, re.S).group(0)
-    assert grid.count('<td data-day=') == 8   # 4 sources x 2 days
+    from flowlib.sources import load_registry
+
+    daily_sources = sum(1 for spec in load_registry(settings).values() if spec.is_daily)
+    assert grid.count('<td data-day=') == 2 * daily_sources   # every daily source x 2 days
     cells = re.findall(r'<td data-day="[^"]+" data-status="([a-z]+)"', grid)
-    assert sorted(cells) == ["late"] * 6 + ["loaded", "rejected"]
+    assert sorted(cells) == ["late"] * (2 * daily_sources - 2) + ["loaded", "rejected"]
 
 
 def test_period_pages_list_only_the_deliveries_that_were_not_loaded():
