@@ -385,7 +385,7 @@ def test_a_runaway_quoted_field_is_one_bad_record(tmp_path):
 def test_unknown_source_names_where_an_example_is_declared(settings):
     with pytest.raises(UnknownSource, match="sources/examples/hokuriku_stays.yaml.*FLOW_SOURCES_DIR="):
         lookup(load_registry(settings), "hokuriku_stays", settings)
-    with pytest.raises(UnknownSource, match="unknown source 'nope'.*known: entry_pos_a"):
+    with pytest.raises(UnknownSource, match="unknown source 'nope'.*known: [^)]*entry_pos_a"):
         ingest_source("nope", [DAY.isoformat()], settings)
     examples = dataclasses.replace(settings, sources_dir=settings.project_root / "sources" / "examples")
     assert lookup(load_registry(examples), "hokuriku_stays", examples).name == "hokuriku_stays"
