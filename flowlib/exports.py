@@ -20,8 +20,6 @@ Rules every file keeps:
   whatever the mart did). ``suppression`` says why (``primary``: fewer than k ids;
   ``secondary``: hidden so that a primary cell cannot be recovered from a total;
   ``partial``: a period total withheld because one of its days is suppressed).
-  ``survey_satisfaction_daily`` gets the secondary suppression its mart lacks
-  (:func:`protect_segment_total`).
 - **CSV format.** UTF-8 *with* BOM (like the indicator CSVs already published, so Excel
   opens every file of the folder the same way), CRLF, one header row, ISO dates,
   ``TRUE``/``FALSE``, empty cell = no value. Text cells starting with ``= + - @`` (or tab /
@@ -400,39 +398,6 @@ def _batches(cursor: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[Any, ...]
         yield batch
 
 
-def protect_segment_total(
-    rows: list[dict[str, Any]],
-    k: int,
-    count: str = "respondents",
-    total: str = "all",
-    parts: Sequence[str] = ("domestic", "international"),
-    values: Sequence[str] = ("respondents", "satisfied", "satisfied_share"),
-) -> list[dict[str, Any]]:
-    """Secondary suppression for one total with its segment rows (one day of a survey).
-
-    ``all`` counts every answer: domestic + international + answers without a residence
-    country (not published on their own). Publishing ``all`` next to published parts
-    would give back a suppressed part, or the unpublished rest when it is below k; so
-    ``all`` is then suppressed too (``suppression = 'secondary'``). Rows are copied.
-    """
-    rows = [dict(row) for row in rows]
-    by_segment = {row["segment"]: row for row in rows}
-    total_row = by_segment.get(total)
-    if total_row is None or total_row.get("is_suppressed"):
-        return rows
-    part_rows = [by_segment[p] for p in parts if p in by_segment]
-    hidden = [row for row in part_rows if row.get("is_suppressed")]
-    shown_sum = sum(int(row[count] or 0) for row in part_rows if not row.get("is_suppressed"))
-    rest = int(total_row[count] or 0) - shown_sum  # answers in no published part
-    rest_is_small = not hidden and 0 < rest < k
-    if hidden or rest_is_small:
-        total_row["is_suppressed"] = True
-        total_row["suppression"] = "secondary"
-        for column in values:
-            total_row[column] = None
-    return rows
-
-
 # ------------------------------------------------------------------ the datasets
 
 
@@ -481,9 +446,6 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
 
     def rows() -> Iterator[list[Any]]:
         cursor = con.execute(f"select * from {dataset.source} where {dataset.where} order by all")
-        if dataset.name == "survey_satisfaction_daily":  # a few rows a day: protected day by day
-            yield from _survey_rows(cursor.fetchall(), names, k)
-            return
         for batch in _batches(cursor):
             for row in batch:
                 values = list(row)
@@ -492,7 +454,7 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
                         values[i] = None
                 yield values
 
-    out_names = names + (["suppression"] if dataset.name == "survey_satisfaction_daily" and "suppression" not in names else [])
+    out_names = names
 
     def write(handle: TextIO) -> None:
         nonlocal rows_written
@@ -505,22 +467,6 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
     changed = _atomic_write(folder / f"{dataset.name}.csv", write, encoding=CSV_ENCODING, newline="")
     return Written(f"{dataset.name}.csv", "CSV", dataset.name, dataset.title_ja, dataset.title_en, dataset.description_ja,
                    dataset.description_en, rows_written, _dictionary_columns(dataset.name, out_names), changed)
-
-
-def _survey_rows(rows: list[tuple[Any, ...]], names: list[str], k: int) -> Iterator[list[Any]]:
-    """Rows of survey_satisfaction_daily, a day at a time, with the secondary suppression."""
-    by_day: dict[Any, list[dict[str, Any]]] = {}
-    for row in rows:
-        record = dict(zip(names, row))
-        record.setdefault("suppression", "primary" if record.get("is_suppressed") else None)
-        if record.get("is_suppressed"):
-            for column in ("respondents", "satisfied", "satisfied_share"):
-                record[column] = None
-        by_day.setdefault(record["service_date"], []).append(record)
-    out_names = names + (["suppression"] if "suppression" not in names else [])
-    for day in sorted(by_day):
-        for record in protect_segment_total(by_day[day], k):
-            yield [record.get(name) for name in out_names]
 
 
 def _facility_points(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, float]]:
