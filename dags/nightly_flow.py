@@ -21,6 +21,7 @@ from flowlib.sources import load_registry
 WAREHOUSE_POOL = "duckdb_writer"
 MARTS = Asset("file:///nagasaki-tourism-flow/warehouse/marts")
 DASHBOARDS = Asset("file:///nagasaki-tourism-flow/dashboards")
+OPEN_DATA = Asset("file:///nagasaki-tourism-flow/dashboards/exports")
 
 
 @dag(
@@ -73,6 +74,12 @@ def nightly_flow():
 
         return build(dates)
 
+    @task(outlets=[OPEN_DATA])
+    def publish_open_data() -> dict:
+        from flowlib.pipeline import publish_open_data as publish
+
+        return publish()
+
     @task
     def build_data_docs() -> str | None:
         from flowlib.pipeline import build_data_docs as build
@@ -96,7 +103,9 @@ def nightly_flow():
     loads >> marts
     docs = build_data_docs()
     loads >> docs
-    [marts, docs] >> publish_dashboards(dates)
+    open_data = publish_open_data()
+    marts >> open_data
+    [open_data, docs] >> publish_dashboards(dates)
 
 
 nightly_flow()

@@ -5,8 +5,8 @@
 - one CSV per mart (``DATASETS``): the daily marts, the week / month / fiscal-year
   roll-ups (the day rows of the roll-ups are left out: the ``*_daily`` files carry days)
   and the facility list; the indicator CSVs that
-  :func:`flowlib.indicator_mart.export_indicator_csv` writes into the same folder in
-  ``build_marts`` are listed with them (and made world-readable);
+  :func:`flowlib.indicator_mart.export_indicator_csv` writes into the same folder just
+  before (:func:`flowlib.opendata.write_files`) are listed with them (and made world-readable);
 - GeoJSON: facilities as points (alone, with their daily counts, with their period
   counts) and flows between facilities as LineStrings (daily and per period);
 - ``column_dictionary.csv`` (every column of every file, ja/en), ``catalogue.json``
@@ -33,8 +33,9 @@ Rules every file keeps:
   OpenStreetMap, © OpenStreetMap contributors, ODbL 1.0 (credited in every GeoJSON and in
   the catalogue).
 
-Called from :func:`flowlib.dashboards.build_dashboards` (the nightly ``publish_dashboards``
-step), on its read-only connection.
+Called from :func:`flowlib.opendata.publish_open_data` (the nightly ``publish_open_data``
+step, after ``build_marts``), which writes into a staging version, audits it and swaps it
+in; the dashboards step writes pages only.
 """
 
 from __future__ import annotations
@@ -540,16 +541,14 @@ def _write_dataset_geojson(
 def _indicator_files(folder: Path) -> list[Written]:
     """The indicator CSVs, listed in the catalogue as they are.
 
-    flowlib.indicator_mart.export_indicator_csv writes them into this folder in the nightly
-    build_marts step, right after rebuilding the indicator (same format: UTF-8 with BOM,
-    neutralised cells). They are not rewritten here: that module loads scipy, seconds the
-    publishing step need not spend. Until build_marts has run once they are absent.
+    flowlib.opendata.write_files writes them into this folder just before (same format:
+    UTF-8 with BOM, neutralised cells). Until the indicator marts exist they are absent.
     """
     written = []
     for name in INDICATOR_FILES:
         path = folder / name
         if not path.is_file():
-            log.info("open data: %s not written yet (flowlib.pipeline.build_marts writes it)", name)
+            log.info("open data: %s not written (no indicator mart yet)", name)
             continue
         os.chmod(path, 0o644)  # created 0600 by its temp file; the web server reads as another user
         with path.open(encoding=CSV_ENCODING, newline="") as handle:
@@ -677,13 +676,15 @@ Figures: <a href="{e(LICENCE["url"])}">CC BY 4.0</a> ({e(PUBLISHER[1])}). {e(CRE
 """
 
 
-def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Path]:
-    """Write every open-data file into ``dashboards/exports/``; returns the paths written.
+def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings, folder: Path | None = None) -> list[Path]:
+    """Write every open-data file into ``folder`` (default ``dashboards/exports/``); returns
+    the paths written.
 
     Reads marts only (a read-only connection is enough). Marts missing from the warehouse
-    are skipped (their old files removed); files are replaced atomically.
+    are skipped (their old files removed); files are replaced atomically. The nightly step
+    writes into a staging version and audits it first (:mod:`flowlib.opendata`).
     """
-    folder = settings.dashboards_dir / EXPORTS_DIR_NAME
+    folder = folder or settings.dashboards_dir / EXPORTS_DIR_NAME
     folder.mkdir(parents=True, exist_ok=True)
     k = settings.min_cell_count
     points = _facility_points(con)
@@ -706,16 +707,3 @@ def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[
     paths += _write_catalogue(folder, [*files, dictionary], k)
     log.info("open data: %d files in %s (%d changed)", len(paths), folder, sum(item.changed for item in files))
     return paths
-
-
-def catalogue_entries(folder: Path) -> list[dict[str, Any]] | None:
-    """The files listed in ``catalogue.json`` (None when no export has been written)."""
-    path = folder / CATALOGUE_FILE
-    if not path.is_file():
-        return None
-    try:
-        return list(json.loads(path.read_text(encoding="utf-8")).get("files", []))
-    except (OSError, ValueError) as exc:
-        log.warning("%s unreadable (%s)", path, exc)
-        return None
-

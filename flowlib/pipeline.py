@@ -100,7 +100,7 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     from flowlib.models import build_day
     from flowlib.warehouse import writer
 
-    from flowlib.indicator_mart import build_indicator, export_indicator_csv
+    from flowlib.indicator_mart import build_indicator
 
     settings = settings or get_settings()
     built = {}
@@ -110,8 +110,15 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
             log.info("marts for %s built: %s", day, built[day])
         # The KPI's periods (month, quarter, fiscal year) span days, so it is rebuilt whole.
         built["indicator"] = build_indicator(con, settings)
-        export_indicator_csv(con, settings.dashboards_dir / "exports")
     return built
+
+
+def publish_open_data(settings: Settings | None = None) -> dict[str, object]:
+    """Every open-data file, audited against differencing before it replaces the last set
+    (flowlib.opendata); fails naming an exposed cell, and then publishes nothing."""
+    from flowlib.opendata import publish_open_data as publish
+
+    return publish(settings or get_settings()).summary()
 
 
 def build_data_docs(settings: Settings | None = None) -> str | None:
@@ -150,5 +157,6 @@ def run_all(service_dates: list[str], settings: Settings | None = None, *, force
     for name in load_registry(settings):
         ingest_source(name, service_dates, settings, force=force)
     build_marts(service_dates, settings)
+    publish_open_data(settings)
     build_data_docs(settings)
     return publish_dashboards(None, settings)

@@ -54,3 +54,10 @@ def test_the_week_attack_recovers_a_planted_hidden_day(tmp_path):
     found = attacks.every_attack(published, truth, tmp_path / "none.duckdb", 10)["week minus days (pairs)"]
     assert found == ["pairs: pair ('entry_log', 'a', 'b') 2026-11-04 transitions = 3",
                      "pairs: pair ('entry_log', 'a', 'b') 2026-11-04 visitors = 3"]
+
+
+def test_the_published_week_passes_the_audit(week):
+    """The nightly step audited the week's files before publishing them: nothing exposed."""
+    assert isinstance(week.publication, dict), week.publication
+    assert week.publication["exposed"] == 0 and week.publication["hidden"] > 0
+    assert (week.root / "dashboards" / "exports").is_symlink()

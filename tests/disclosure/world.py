@@ -17,6 +17,8 @@ class World:
     truth_root: Path
     dates: list[str]
     k: int
+    #: the nightly publication step's outcome: its summary, or the DisclosureError text
+    publication: dict | str
 
     @property
     def published(self) -> Path:
@@ -38,8 +40,8 @@ def days(first: date, last: date) -> list[str]:
 def build_world(root: Path, first: date, last: date, *, scale: float, seed: int = 7,
                 with_truth: bool = True) -> World:
     from flowlib.demo import generate
-    from flowlib.exports import write_open_data
-    from flowlib.pipeline import build_marts, ingest_source, prepare_warehouse
+    from flowlib.opendata import DisclosureError, write_files
+    from flowlib.pipeline import build_marts, ingest_source, prepare_warehouse, publish_open_data
     from flowlib.sources import load_registry
     from flowlib.warehouse import reader
 
@@ -54,11 +56,16 @@ def build_world(root: Path, first: date, last: date, *, scale: float, seed: int 
         (truth_root / "data").mkdir(parents=True)
         shutil.copy2(settings.warehouse_path, truth_root / "data" / "warehouse.duckdb")
     build_marts(dates, settings)
-    with reader(settings) as con:
-        write_open_data(con, settings)
+    try:
+        publication: dict | str = publish_open_data(settings)
+    except DisclosureError as exc:
+        publication = str(exc)
     if with_truth:
+        # the truth: every cell published (k = 1), written without the audit
         truth = replace(make_settings(truth_root), min_cell_count=1)
         build_marts(dates, truth)
+        folder = truth.dashboards_dir / "exports"
+        folder.mkdir(parents=True)
         with reader(truth) as con:
-            write_open_data(con, truth)
-    return World(root, truth_root, dates, settings.min_cell_count)
+            write_files(con, truth, folder)
+    return World(root, truth_root, dates, settings.min_cell_count, publication)
