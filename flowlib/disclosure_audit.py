@@ -319,8 +319,9 @@ def _period_relations(pub: Published, fam: _Family, day_types: dict[str, str]) -
                     pub.relations.append(Relation((family, measure, *key), tuple((family, measure, *p) for p in parts), how))
         # weekday + weekend/holiday = all, in a period
         if grain != "day" and day_type == "all":
+            # (the period file covers both day types: an absent row holds nobody)
             parts = tuple(k for k in ((grain, start, source, t, segment_kind, segment, *extra)
-                                      for t in ("weekday", "weekend_holiday")))
+                                      for t in ("weekday", "weekend_holiday")) if k in fam.keys)
             for measure, how in measures:
                 pub.relations.append(Relation((family, measure, *key), tuple((family, measure, *p) for p in parts), how))
         # days within the period, where the daily files cover the slice
@@ -596,83 +597,154 @@ def _matrices(rows: list[tuple[dict[Cell, float], float]], index: dict[Cell, int
     return csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(index))), rhs
 
 
-def _solve_component(cells: list[Cell], relations_: list[Relation], values: dict[Cell, float | None],
-                     report: AuditReport, k: int) -> dict[Cell, tuple[float, float]]:
-    """Each cell's interval, or (0, inf) for cells shown to be wide.
+@dataclass
+class _Block:
+    """One connected component: its cells and its rows (equalities, <= rows)."""
 
-    Every solution found is kept: a cell whose values across the kept solutions already
-    differ by k or more is wide without solving for it (most cells of a component are).
-    """
-    from scipy.optimize import linprog
+    cells: list[Cell]
+    relations: list[Relation]
+    a_eq: object = None
+    b_eq: np.ndarray | None = None
+    a_ub: object = None
+    b_ub: np.ndarray | None = None
+    relaxed: bool = False
 
-    index = {cell: i for i, cell in enumerate(cells)}
-    n = len(cells)
+    def build(self, values: dict[Cell, float | None], relaxed: bool) -> _Block:
+        from scipy.sparse import csr_matrix
 
-    def solve(objective, a_ub, b_ub, a_eq, b_eq):
-        # a box far above any count keeps every program bounded: a cell that reaches it
-        # is unbounded for the attacker
-        return linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, UNBOUNDED), method="highs")
-
-    relaxed = False
-    for relaxed in (False, True):
+        index = {cell: i for i, cell in enumerate(self.cells)}
         eq, ub = [], []
-        for relation in relations_:
+        for relation in self.relations:
             e, u = _rows_of(relation, values, relaxed)
             eq += [r for r in e if r[0]]
             ub += [r for r in u if r[0]]
-        a_eq, b_eq = _matrices(eq, index)
-        a_ub, b_ub = _matrices(ub, index)
-        # constant-only rows (every member published) are consistency checks, not constraints
-        first = solve(np.ones(n), a_ub, b_ub, a_eq, b_eq)
-        if first.status == 0:
-            break
-        if relaxed or not any(r.kind == "distinct" for r in relations_):
+        n = len(self.cells)
+        self.a_eq, self.b_eq = _matrices(eq, index)
+        self.a_ub, self.b_ub = _matrices(ub, index)
+        if self.a_eq is None:
+            self.a_eq, self.b_eq = csr_matrix((0, n)), np.zeros(0)
+        if self.a_ub is None:
+            self.a_ub, self.b_ub = csr_matrix((0, n)), np.zeros(0)
+        self.relaxed = relaxed
+        return self
+
+
+def _program(blocks: list[_Block]):
+    """The blocks side by side: one program whose parts do not interact."""
+    from scipy.sparse import block_diag
+
+    a_eq = block_diag([b.a_eq for b in blocks], format="csr")
+    a_ub = block_diag([b.a_ub for b in blocks], format="csr")
+    b_eq = np.concatenate([b.b_eq for b in blocks])
+    b_ub = np.concatenate([b.b_ub for b in blocks])
+    return (a_ub if a_ub.shape[0] else None, b_ub if a_ub.shape[0] else None,
+            a_eq if a_eq.shape[0] else None, b_eq if a_eq.shape[0] else None)
+
+
+def _solve(objective: np.ndarray, program):
+    from scipy.optimize import linprog
+
+    a_ub, b_ub, a_eq, b_eq = program
+    # a box far above any count keeps every program bounded: a cell that reaches it is
+    # unbounded for the attacker
+    return linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, UNBOUNDED), method="highs")
+
+
+def _infeasible(blocks: list[_Block]) -> list[_Block]:
+    """The blocks that have no solution, found by halving (few are)."""
+    if not blocks:
+        return []
+    n = sum(len(b.cells) for b in blocks)
+    if _solve(np.zeros(n), _program(blocks)).status != 2:
+        return []
+    if len(blocks) == 1:
+        return blocks
+    middle = len(blocks) // 2
+    return _infeasible(blocks[:middle]) + _infeasible(blocks[middle:])
+
+
+def _solve_blocks(blocks: list[_Block], values: dict[Cell, float | None], report: AuditReport,
+                  k: int) -> dict[Cell, tuple[float, float]]:
+    """Each cell's interval, for cells not shown to be wide.
+
+    The components do not share cells, so they are solved together as one block-diagonal
+    program: maximising a sum of cells from different components maximises each. Every
+    solution found is kept: a cell whose values across the kept solutions already differ
+    by k or more is wide without a program of its own (most cells are).
+    """
+    for block in blocks:
+        block.build(values, relaxed=False)
+    bad = {id(b) for b in _infeasible(blocks)}
+    retry = [b.build(values, relaxed=True) for b in blocks if id(b) in bad]
+    still = {id(b) for b in _infeasible(retry)}
+    report.relaxed_components += len(retry) - len(still)
+    for block in blocks:
+        if id(block) in still:
             report.inconsistent_components += 1
-            log.warning("audit: relations of %d cells are inconsistent (first: %s); not solved", n, cells[0])
-            return {}
-    if relaxed:
-        report.relaxed_components += 1
-    low_seen = np.array(first.x, dtype=float)
-    high_seen = low_seen.copy()
-    # every cell as large as it can be at once: most cells are shown wide by these two
-    # (and, with random weights, at other vertices where other cells are large)
-    # Each round raises (then lowers) the cells not yet shown wide, with random weights so
+            log.warning("audit: relations of %d cells are inconsistent (first: %s); not solved",
+                        len(block.cells), block.cells[0])
+    blocks = [b for b in blocks if id(b) not in still]
+    if not blocks:
+        return {}
+    offsets = np.cumsum([0] + [len(b.cells) for b in blocks])
+    cells = [cell for block in blocks for cell in block.cells]
+    n = len(cells)
+    program = _program(blocks)
+    low_seen = np.full(n, np.inf)
+    high_seen = np.full(n, -np.inf)
+
+    def keep(result) -> None:
+        if result.status == 0:
+            np.minimum(low_seen, result.x, out=low_seen)
+            np.maximum(high_seen, result.x, out=high_seen)
+
+    keep(_solve(np.ones(n), program))
+    # Each round raises, then lowers, the cells not yet shown wide, with random weights so
     # that cells sharing a total take turns; rounds stop when they stop paying off.
-    generator = np.random.default_rng(len(cells))
-    for round_ in range(SEED_PROGRAMS):
+    generator = np.random.default_rng(n)
+    for _ in range(SEED_PROGRAMS):
         open_cells = high_seen - low_seen < k
         if not open_cells.any():
             break
         before = int(open_cells.sum())
         weights = np.where(open_cells, 0.5 + generator.random(n), 0.0)
-        for sign in (-1.0, 1.0):
-            seen = solve(sign * weights, a_ub, b_ub, a_eq, b_eq)
-            if seen.status == 0:
-                np.minimum(low_seen, seen.x, out=low_seen)
-                np.maximum(high_seen, seen.x, out=high_seen)
+        keep(_solve(-weights, program))
+        keep(_solve(weights, program))
         if before - int(np.sum(high_seen - low_seen < k)) < max(2, before // 50):
             break
-    report.cell_programs += int(np.sum(high_seen - low_seen < k))
+    # then cell by cell: one open cell of every component still open per program (the
+    # program holds those components only)
     bounds: dict[Cell, tuple[float, float]] = {}
-    for cell, i in index.items():
-        if high_seen[i] - low_seen[i] >= k:
-            continue
-        objective = np.zeros(n)
-        objective[i] = -1.0
-        high = solve(objective, a_ub, b_ub, a_eq, b_eq)
-        if high.status == 0:
-            np.minimum(low_seen, high.x, out=low_seen)
-            np.maximum(high_seen, high.x, out=high_seen)
-        if high_seen[i] - low_seen[i] >= k:
-            continue
-        objective[i] = 1.0
-        low = solve(objective, a_ub, b_ub, a_eq, b_eq)
-        if low.status == 0:
-            np.minimum(low_seen, low.x, out=low_seen)
-            np.maximum(high_seen, low.x, out=high_seen)
-        high_value = -high.fun if high.status == 0 and -high.fun < UNBOUNDED / 2 else math.inf
-        low_value = low.fun if low.status == 0 else 0.0
-        bounds[cell] = (low_value, high_value)
+    done = np.zeros(n, dtype=bool)
+    while True:
+        active, chosen = [], []
+        for b, block in enumerate(blocks):
+            span = slice(offsets[b], offsets[b + 1])
+            candidates = np.flatnonzero(~done[span] & (high_seen[span] - low_seen[span] < k))
+            if candidates.size:
+                active.append(b)
+                chosen.append(candidates[0])
+        if not chosen:
+            break
+        report.cell_programs += len(chosen)
+        sizes = [len(blocks[b].cells) for b in active]
+        starts = np.cumsum([0] + sizes)
+        local = np.concatenate([np.arange(offsets[b], offsets[b + 1]) for b in active])
+        objective = np.zeros(len(local))
+        objective[starts[:-1] + np.array(chosen)] = -1.0
+        sub = _program([blocks[b] for b in active])
+        high = _solve(objective, sub)
+        low = _solve(-objective, sub)
+        for result in (high, low):
+            if result.status == 0:
+                np.minimum.at(low_seen, local, result.x)
+                np.maximum.at(high_seen, local, result.x)
+        for position, (b, i) in enumerate(zip(active, chosen)):
+            j = starts[position] + i
+            done[offsets[b] + i] = True
+            top = high.x[j] if high.status == 0 else math.inf
+            bounds[cells[offsets[b] + i]] = (low.x[j] if low.status == 0 else 0.0,
+                                             math.inf if top >= UNBOUNDED / 2 else top)
     return bounds
 
 
@@ -705,30 +777,26 @@ def audit(folder: Path, k: int) -> AuditReport:
         cells_by_root[root].update(unknown)
     report.latent = sum(1 for cells in cells_by_root.values() for c in cells if c not in values)
     report.components = len(by_root)
-    for root, relations_ in sorted(by_root.items(), key=lambda item: -len(cells_by_root[item[0]])):
+    blocks = []
+    for root, relations_ in by_root.items():
         constants = any(
             relation.kind == "ratio" or any(values.get(c) for c in (relation.total, *relation.parts))
             for relation in relations_
         )
-        if not constants:
-            continue  # homogeneous: every cell can be scaled up without bound
-        cells = sorted(cells_by_root[root], key=repr)
-        report.solved += 1
-        solving = time.perf_counter()
-        solved = _solve_component(cells, relations_, values, report, k)
-        log.debug("audit: component of %d cells, %d relations: %.2f s", len(cells), len(relations_),
-                  time.perf_counter() - solving)
-        for cell, (low, high) in solved.items():
-            if cell[1] == "origin_total":
-                continue  # not a count of people; its pairs are checked
-            if high - low >= k - TOLERANCE or high <= TOLERANCE:
-                continue
-            if low >= k - TOLERANCE:
-                # narrowed (or pinned) at k or more: as good as a published count of k or
-                # more, which the rules allow; every smaller cell has its own interval here
-                report.narrowed_large += 1
-                continue
-            report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), round(low, 6), round(high, 6)))
+        if constants:  # else homogeneous: every cell can be scaled up without bound
+            blocks.append(_Block(sorted(cells_by_root[root], key=repr), relations_))
+    report.solved = len(blocks)
+    for cell, (low, high) in _solve_blocks(blocks, values, report, k).items():
+        if cell[1] == "origin_total":
+            continue  # not a count of people; its pairs are checked
+        if high - low >= k - TOLERANCE or high <= TOLERANCE:
+            continue
+        if low >= k - TOLERANCE:
+            # narrowed (or pinned) at k or more: as good as a published count of k or
+            # more, which the rules allow; every smaller cell has its own interval here
+            report.narrowed_large += 1
+            continue
+        report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), round(low, 6), round(high, 6)))
     for cell, value in values.items():
         if value is not None and cell[1] not in NOT_COUNTS and 0 < value < k:
             report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), value, value))

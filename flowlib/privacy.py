@@ -140,8 +140,14 @@ def _secondary_round(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySp
     group = [c for c in spec.keys if c not in margin.vary]
     total = margin.total or "false"
     first = spec.counts[0]
+    # What the hidden parts hold for the attacker: the published total minus the published
+    # parts (for distinct people this can be less than the sum of the hidden parts: a
+    # visitor on two routes of one origin-destination counts once in its total), or,
+    # without a total, the sum of the hidden parts.
     hidden_sums = ",\n".join(
-        f"coalesce(sum({c}) filter (where is_part and is_suppressed) over g, {k}) as hidden_{i}"
+        f"least(coalesce(sum({c}) filter (where is_part and is_suppressed) over g, {k}), "
+        f"coalesce(max({c}) filter (where is_total) over g "
+        f"- coalesce(sum({c}) filter (where is_part and not is_suppressed) over g, 0), {k})) as hidden_{i}"
         for i, c in enumerate(spec.counts)
     )
     too_small = " or ".join(f"hidden_{i} < {k}" for i in range(len(spec.counts)))
