@@ -24,7 +24,7 @@ Rules every file keeps:
   opens every file of the folder the same way), CRLF, one header row, ISO dates,
   ``TRUE``/``FALSE``, empty cell = no value. Text cells starting with ``= + - @`` (or tab /
   CR) get a leading ``'`` so that no spreadsheet runs them as a formula (the same
-  rule as :func:`flowlib.indicator_mart.neutralise_cell` for the indicator CSVs; GeoJSON string
+  rule, :func:`neutralise_cell`, for the indicator CSVs; GeoJSON string
   properties get the same treatment, since GeoJSON is often converted to spreadsheets).
 - **Atomic.** Every file is written to a temporary file in the same folder and renamed
   over the old one (readers never see half a file); a file whose content did not change
@@ -83,7 +83,8 @@ NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYIN
                  "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 INDICATOR_FILES = ("info_satisfaction_indicator.csv", "info_satisfaction_drivers.csv")
 DICTIONARY_FILE = "column_dictionary.csv"
-#: Same rule as flowlib.indicator_mart (not imported here: it loads scipy, seconds per run).
+#: characters that make a spreadsheet treat a cell as a formula (CSV injection); the one
+#: rule of every published file (flowlib.indicator_mart uses neutralise_cell from here)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CATALOGUE_FILE = "catalogue.json"
 
@@ -346,7 +347,7 @@ def _json_value(value: Any) -> Any:
     return neutralise_cell(value) if isinstance(value, str) else value
 
 
-def _atomic_write(path: Path, write: Callable[[TextIO], None], encoding: str = "utf-8", newline: str | None = None) -> bool:
+def atomic_write(path: Path, write: Callable[[TextIO], None], encoding: str = "utf-8", newline: str | None = None) -> bool:
     """Write through a temp file in the same folder, then rename over ``path``.
 
     Returns False (and leaves ``path`` alone) when the new content equals the old one.
@@ -465,7 +466,7 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
             writer.writerow([csv_cell(v) for v in values])
             rows_written += 1
 
-    changed = _atomic_write(folder / f"{dataset.name}.csv", write, encoding=CSV_ENCODING, newline="")
+    changed = atomic_write(folder / f"{dataset.name}.csv", write, encoding=CSV_ENCODING, newline="")
     return Written(f"{dataset.name}.csv", "CSV", dataset.name, dataset.title_ja, dataset.title_en, dataset.description_ja,
                    dataset.description_en, rows_written, _dictionary_columns(dataset.name, out_names), changed)
 
@@ -530,7 +531,7 @@ def _write_dataset_geojson(
                 features += 1
         handle.write("\n]}\n")
 
-    changed = _atomic_write(folder / f"{dataset.name}.geojson", write)
+    changed = atomic_write(folder / f"{dataset.name}.geojson", write)
     description_ja = dataset.description_ja + (f" {dataset.geo_note_ja}" if dataset.geo_note_ja else "")
     description_en = dataset.description_en + (f" {dataset.geo_note_en}" if dataset.geo_note_en else "")
     return Written(f"{dataset.name}.geojson", "GeoJSON", dataset.name, dataset.title_ja, dataset.title_en, description_ja,
@@ -570,7 +571,7 @@ def _write_dictionary(folder: Path, files: list[Written]) -> Written:
             for column in item.columns:
                 writer.writerow([csv_cell(v) for v in (item.file, *column)])
 
-    changed = _atomic_write(folder / DICTIONARY_FILE, write, encoding=CSV_ENCODING, newline="")
+    changed = atomic_write(folder / DICTIONARY_FILE, write, encoding=CSV_ENCODING, newline="")
     columns = [("file", "string", "", "ファイル名", "file name"), ("column", "string", "", "列名（GeoJSON はプロパティ名）", "column (GeoJSON: property)"),
                ("type", "string", "", "型: string, integer, number, boolean, date, geometry", "type"),
                ("unit", "string", "", "単位", "unit"), ("description_ja", "string", "", "説明（日本語）", "description, Japanese"),
@@ -619,9 +620,9 @@ def _write_catalogue(folder: Path, files: list[Written], k: int) -> list[Path]:
         "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "files": entries,
     }
-    _atomic_write(folder / CATALOGUE_FILE, lambda h: h.write(json.dumps(catalogue, ensure_ascii=False, indent=2) + "\n"))
-    _atomic_write(folder / "LICENSE.txt", lambda h: h.write(LICENCE_TEXT))
-    _atomic_write(folder / "index.html", lambda h: h.write(catalogue_page(catalogue)))
+    atomic_write(folder / CATALOGUE_FILE, lambda h: h.write(json.dumps(catalogue, ensure_ascii=False, indent=2) + "\n"))
+    atomic_write(folder / "LICENSE.txt", lambda h: h.write(LICENCE_TEXT))
+    atomic_write(folder / "index.html", lambda h: h.write(catalogue_page(catalogue)))
     return [folder / CATALOGUE_FILE, folder / "LICENSE.txt", folder / "index.html"]
 
 
