@@ -796,7 +796,7 @@ def audit(folder: Path, k: int) -> AuditReport:
             # more, which the rules allow; every smaller cell has its own interval here
             report.narrowed_large += 1
             continue
-        report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), round(low, 6), round(high, 6)))
+        report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), round(low, 6) + 0.0, round(high, 6) + 0.0))
     for cell, value in values.items():
         if value is not None and cell[1] not in NOT_COUNTS and 0 < value < k:
             report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), value, value))

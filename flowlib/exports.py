@@ -156,9 +156,13 @@ DATASETS: tuple[Dataset, ...] = (
             geo_note_ja="GeoJSON は全日種・全区分の行のみ。", geo_note_en="GeoJSON: all day types, all segments only."),
     Dataset("routes_by_period", "marts.routes_by_period", "周遊ルートと出発・到着施設（週・月・年度）",
             "Routes and origin-destination per week, month and fiscal year",
-            "周遊の出発施設・最後の施設（route が空の行）と、その中の順路（2〜5施設）ごとの人数と順位。",
-            "Trips by first and last stop (rows with an empty route) and, within each, the ranked routes of 2 to 5 stops.",
-            where=_PERIODS_ONLY),
+            "周遊の出発施設・最後の施設（route が空の行、区分別）と、その中の順路（2〜5施設、全体のみ）ごとの人数と順位。",
+            "Trips by first and last stop (rows with an empty route, per segment) and, within each, the ranked routes "
+            "of 2 to 5 stops (all visitors only).",
+            # Routes per segment are not published: with the segment and day-type margins they
+            # form a table whose hidden routes the audit narrowed below k by combining margins
+            # (flowlib.disclosure_audit; docs/privacy.md). The pages show all visitors only.
+            where=f"{_PERIODS_ONLY} and (route is null or segment_kind = 'all')"),
     Dataset("circulation_by_period", "marts.circulation_by_period", "周遊率（週・月・年度）",
             "Circulation rate per week, month and fiscal year",
             "期間・平日／土日祝・区分ごとの周遊率。facility_role が first / last の行は、その施設から1日を始めた／終えた人数。",
