@@ -9,7 +9,8 @@
   before (:func:`flowlib.opendata.write_files`) are listed with them (and made world-readable);
 - GeoJSON: facilities as points (alone, with their daily counts, with their period
   counts) and flows between facilities as LineStrings (daily and per period);
-- ``column_dictionary.csv`` (every column of every file, ja/en), ``catalogue.json``
+- ``column_dictionary.csv`` (every column of every file, ja/en, from
+  ``sql/marts/columns.yaml``), ``catalogue.json``
   (machine-readable catalogue entry: licence, attribution, files), ``index.html`` (the same
   for people) and ``LICENSE.txt``.
 
@@ -56,8 +57,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import duckdb
+import yaml
 
-from flowlib.config import Settings
+from flowlib.config import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -186,119 +188,27 @@ INDICATOR_DATASETS = {
 
 # ------------------------------------------------------------------ column dictionary
 
+#: The column dictionary lives beside the SQL it describes (sql/marts/columns.yaml).
+COLUMNS_FILE = PROJECT_ROOT / "sql" / "marts" / "columns.yaml"
+
+
+def _load_column_docs(path: Path) -> tuple[dict[str, tuple[str, str, str, str]],
+                                          dict[tuple[str, str], tuple[str, str, str, str]]]:
+    """(type, unit, ja, en) per column name, and per (file stem, column) where a file differs."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+    def entry(doc: dict[str, str]) -> tuple[str, str, str, str]:
+        return (doc["type"], doc.get("unit") or "", doc["ja"], doc["en"])
+
+    columns = {name: entry(doc) for name, doc in (data.get("columns") or {}).items()}
+    per_file = {(file, name): entry(doc) for file, docs in (data.get("per_file") or {}).items()
+                for name, doc in docs.items()}
+    return columns, per_file
+
+
 #: (type, unit, ja, en) per column name; DATASET_COLUMN_DOCS overrides per (file stem, column).
-COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
-    "service_date": ("date", "", "観光日（午前4時〜翌午前4時、日本時間）", "tourism day (04:00 to 04:00 JST)"),
-    "source_kind": ("string", "", "データの種類: entry_log = キャッシュレス入場記録、wifi_sensor = Wi-Fiセンサー",
-                    "kind of source: entry_log = cashless admissions, wifi_sensor = Wi-Fi sensors"),
-    "facility_id": ("string", "", "施設ID（facilities.csv）", "facility id (facilities.csv)"),
-    "name_ja": ("string", "", "名称（日本語）", "name in Japanese"),
-    "name_en": ("string", "", "名称（英語）", "name in English"),
-    "area_id": ("string", "", "観光エリアID（南山手、出島・中華街 など）", "tourism area id (minamiyamate, dejima_chinatown, ...)"),
-    "lat": ("number", "degree", "緯度（WGS84）© OpenStreetMap contributors", "latitude (WGS84) © OpenStreetMap contributors"),
-    "lon": ("number", "degree", "経度（WGS84）© OpenStreetMap contributors", "longitude (WGS84) © OpenStreetMap contributors"),
-    "confidence": ("string", "", "座標の確からしさ: high / medium = OpenStreetMap、low = 推定値（要確認）",
-                   "coordinate quality: high / medium = OpenStreetMap, low = estimate (to be verified)"),
-    "harbour_side": ("boolean", "", "松が枝国際ターミナルから徒歩圏の施設", "within walking distance of Matsugae cruise terminal"),
-    "entries": ("integer", "taps", "入場数（再入場を含む）", "admissions, re-entries included"),
-    "visitors": ("integer", "people", "来訪者数（異なるカードの数、期間内の実人数）", "distinct visitors (cards) in the cell"),
-    "domestic_visitors": ("integer", "people", "来訪者のうち国内発行カード", "visitors whose card was issued in Japan"),
-    "international_visitors": ("integer", "people", "来訪者のうち海外発行カード", "visitors whose card was issued abroad"),
-    "unknown_visitors": ("integer", "people", "来訪者のうち発行国不明", "visitors whose card's country is unknown"),
-    "is_suppressed": ("boolean", "", "秘匿: TRUE のとき人数・値はすべて空欄（k人未満、または逆算防止）",
-                      "suppressed: TRUE means every count and value of the row is empty (fewer than k people, or protecting such a cell)"),
-    "suppression": ("string", "", "空欄の理由: primary = k人未満、secondary = 他の秘匿値の逆算防止、partial = 期間内に秘匿の日があるため合計を非公表",
-                    "why values are empty: primary = fewer than k people, secondary = protects another suppressed cell, "
-                    "partial = a period total withheld because one of its days is suppressed"),
-    "day_type": ("string", "", "日の種類: weekday = 平日、weekend_holiday = 土日祝、all = 全日",
-                 "day type: weekday, weekend_holiday (Saturday, Sunday, public holiday), all"),
-    "hour_of_day": ("integer", "hour", "時刻（0〜23時、日本時間）。空欄は終日", "JST clock hour 0-23; empty = whole day"),
-    "from_facility_id": ("string", "", "移動元の施設ID", "facility moved from"),
-    "to_facility_id": ("string", "", "移動先（同じ周遊の次の施設）の施設ID", "facility moved to (next stop of the same trip)"),
-    "transitions": ("integer", "moves", "移動の数", "moves from → to"),
-    "transfer_minutes_p25": ("number", "minutes", "2つの入場の間の分数（第1四分位）", "minutes between the two admissions, 25th percentile"),
-    "transfer_minutes_median": ("number", "minutes", "2つの入場の間の分数（中央値）", "minutes between the two admissions, median"),
-    "transfer_minutes_p75": ("number", "minutes", "2つの入場の間の分数（第3四分位）", "minutes between the two admissions, 75th percentile"),
-    "next_probability": ("number", "share 0-1", "移動元から出た移動のうちこの移動先の割合", "share of the moves leaving from_facility_id that go to to_facility_id"),
-    "route_rank": ("integer", "rank", "順位（1 = 最多）。秘匿の行は空欄", "rank, 1 = most visitors; empty for suppressed rows"),
-    "route": ("string", "", "順路: 施設IDを訪問順に ' > ' でつないだもの", "route: facility ids in visiting order joined by ' > '"),
-    "n_stops": ("integer", "facilities", "順路の施設数（2〜5）", "stops in the route (2-5)"),
-    "segment": ("string", "", "区分: all = 全体、domestic = 国内、international = 海外、unknown = 不明（期間集計では segment_kind の値）",
-                "segment: all, domestic, international, unknown (in the period files: a value of segment_kind)"),
-    "multi_facility_visitors": ("integer", "people", "1回の周遊で2施設以上を訪れた来訪者数", "visitors with two or more distinct stops in a trip"),
-    "single_facility_visitors": ("integer", "people", "1施設だけを訪れた来訪者数", "visitors with a single stop"),
-    "circulation_rate": ("number", "share 0-1", "周遊率 = 2施設以上の来訪者 ÷ 来訪者", "circulation rate = multi-facility visitors ÷ visitors"),
-    "facilities_per_visitor": ("number", "facilities", "1人あたりの訪問施設数（平均）", "mean distinct facilities per visitor"),
-    "connections": ("integer", "connections", "Wi-Fi接続数（人数ではない）", "Wi-Fi connections (not people)"),
-    "respondents": ("integer", "answers", "有効回答数（1〜5の回答）", "valid answers (1-5)"),
-    "satisfied": ("integer", "answers", "満足の回答数（4・5）", "satisfied answers (4 or 5)"),
-    "satisfied_share": ("number", "share 0-1", "満足 ÷ 有効回答", "satisfied ÷ respondents"),
-    "period_grain": ("string", "", "期間の種類: iso_week = ISO週（月〜日）、month = 月、fiscal_year = 年度（4月〜翌3月）",
-                     "period: iso_week (Monday-Sunday), month, fiscal_year (April-March)"),
-    "period_start": ("date", "", "期間の初日", "first day of the period"),
-    "period_end": ("date", "", "期間の末日", "last day of the period"),
-    "period_label": ("string", "", "期間の名前（2026-W45、2026-11、FY2026）", "period name (2026-W45, 2026-11, FY2026)"),
-    "segment_kind": ("string", "", "区分の種類: all = 全体、residence = カード発行国（国内・海外・不明）、ticket_type = 券種",
-                     "segment kind: all, residence (card issuer: domestic, international, unknown), ticket_type"),
-    "facility_role": ("string", "", "all = 全来訪者、first = その施設から1日を始めた人、last = その施設で1日を終えた人",
-                      "all = every visitor; first / last = visitors whose day started / ended at facility_id"),
-    "dwell_method": ("string", "", "滞在時間の求め方: sensor_stay = Wi-Fiセンサーの実測、entry_gap_estimate = 次の入場までの時間から徒歩時間を引いた推定",
-                     "how minutes were obtained: sensor_stay (measured) or entry_gap_estimate (gap to the next admission minus walking time)"),
-    "dwell_minutes_p25": ("number", "minutes", "滞在時間（第1四分位）", "minutes spent, 25th percentile"),
-    "dwell_minutes_median": ("number", "minutes", "滞在時間（中央値）", "minutes spent, median"),
-    "dwell_minutes_p75": ("number", "minutes", "滞在時間（第3四分位）", "minutes spent, 75th percentile"),
-    "dwell_minutes_mean": ("number", "minutes", "滞在時間（平均）", "minutes spent, mean"),
-    "origin_facility_id": ("string", "", "周遊の最初の施設", "first stop of the trip"),
-    "destination_facility_id": ("string", "", "周遊の最後の施設", "last stop of the trip"),
-    "trips": ("integer", "trips", "周遊の数", "trips"),
-    "trip_minutes_median": ("number", "minutes", "周遊の所要時間（中央値）", "trip duration, median"),
-    # indicator CSVs (flowlib.indicator_mart.export_indicator_csv)
-    "period_type": ("string", "", "期間の種類: month、quarter、fiscal_year", "period: month, quarter, fiscal_year"),
-    "period": ("string", "", "期間（2026-11、FY2026-Q3、FY2026）", "period (2026-11, FY2026-Q3, FY2026)"),
-    "share_percent": ("number", "%", "満足度（%、小数1桁）。回答数不足のとき空欄", "share satisfied in %, one decimal; empty when too few answers"),
-    "ci_low_percent": ("number", "%", "95%信頼区間の下限（Wilson）", "lower end of the 95 % Wilson interval"),
-    "ci_high_percent": ("number", "%", "95%信頼区間の上限（Wilson）", "upper end of the 95 % Wilson interval"),
-    "effective_n": ("number", "answers", "実効サンプルサイズ（Kish）", "Kish effective sample size"),
-    "weighted": ("boolean", "", "ウェイト付き集計", "weighted share"),
-    "status": ("string", "", "「回答数不足 too few answers」のとき満足度は示さない", "'回答数不足 too few answers': no share given"),
-    "baseline_percent": ("number", "%", "2023年基準値", "2023 baseline"),
-    "target_percent": ("number", "%", "2027年目標値", "2027 target"),
-    "progress_to_target_percent": ("number", "%", "目標達成度 = (満足度−基準値)÷(目標値−基準値)", "progress = (share − baseline) ÷ (target − baseline)"),
-    "change_vs_baseline_p_value": ("number", "p", "基準値からの変化の p 値（両側）", "two-sided p-value of the change since the baseline"),
-    "change_significant": ("boolean", "", "p < 0.05", "p < 0.05"),
-    "months_with_answers": ("integer", "months", "回答のある月の数", "months of the period with answers"),
-    "driver_type": ("string", "", "要因の種類: info_source、form_language、facility_visited", "driver: info_source, form_language, facility_visited"),
-    "driver_value": ("string", "", "要因の値（other = 少数の値をまとめたもの）", "value of the driver (other = pooled rare values)"),
-    "gap_vs_segment_points": ("number", "pt", "区分全体の満足度との差（ポイント）", "difference from the segment's share, percentage points"),
-    "largest_gap": ("boolean", "", "差が最大のグループ", "the group with the largest gap"),
-}
-DATASET_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str, str, str]] = {
-    ("transitions_daily", "visitors"): ("integer", "people", "この移動をした来訪者数", "distinct visitors making this move"),
-    ("transitions_by_period", "visitors"): ("integer", "people", "この移動をした来訪者数", "distinct visitors making this move"),
-    ("routes_daily", "visitors"): ("integer", "people", "この順路で周遊した来訪者数", "distinct visitors whose trip was exactly this route"),
-    ("routes_by_period", "visitors"): ("integer", "people", "この順路（route が空なら出発・到着施設の組）の来訪者数",
-                                       "distinct visitors of this route (empty route: of this first/last stop pair)"),
-    ("routes_by_period", "n_stops"): ("integer", "facilities", "順路の施設数（2〜5）。route が空の行は空欄", "stops in the route (2-5); empty when route is empty"),
-    ("routes_by_period", "route"): ("string", "", "順路（施設IDを ' > ' でつないだもの）。空欄の行は出発・到着施設の組の合計",
-                                    "route (facility ids joined by ' > '); empty = total of the first/last stop pair"),
-    ("circulation_daily", "visitors"): ("integer", "people", "1施設以上に入場した来訪者数", "distinct visitors with at least one admission"),
-    ("circulation_by_period", "visitors"): ("integer", "people", "来訪者数（facility_role が first / last のときはその施設で始めた／終えた人）",
-                                            "distinct visitors (facility_role first / last: those whose day started / ended there)"),
-    ("circulation_by_period", "facility_id"): ("string", "", "facility_role が first / last のときの施設ID（all のとき空欄）",
-                                               "facility for facility_role first / last (empty for all)"),
-    ("dwell_by_period", "visitors"): ("integer", "people", "滞在時間が得られた来訪者数", "distinct visitors with a measured or estimated stay"),
-    ("survey_satisfaction_daily", "segment"): ("string", "", "区分: all = 全体、domestic = 居住国が日本、international = それ以外",
-                                               "segment: all, domestic (residence Japan), international"),
-    ("survey_satisfaction_daily", "suppression"): ("string", "", "空欄の理由: primary = 回答 k 件未満、secondary = 全体から引き算で秘匿値が分からないよう秘匿",
-                                                   "why values are empty: primary = fewer than k answers, secondary = "
-                                                   "hidden so that a suppressed segment cannot be recovered from the total"),
-    ("info_satisfaction_indicator", "respondents"): ("integer", "answers", "有効回答数（k件未満は空欄）", "valid answers (empty below k)"),
-    ("info_satisfaction_indicator", "satisfied"): ("integer", "answers", "満足の回答数（k件未満は空欄）", "satisfied answers (empty below k)"),
-    ("info_satisfaction_indicator", "segment"): ("string", "", "domestic = 国内、international = 訪日外国人、all = 全体",
-                                                 "domestic, international, all"),
-    ("info_satisfaction_drivers", "segment"): ("string", "", "domestic = 国内、international = 訪日外国人、all = 全体",
-                                               "domestic, international, all"),
-}
+COLUMN_DOCS, DATASET_COLUMN_DOCS = _load_column_docs(COLUMNS_FILE)
+
 UNDOCUMENTED = ("string", "", "（説明なし）", "(undocumented)")
 GEOJSON_GEOMETRY_DOC = {
     "point": ("geometry", "", "施設の位置（Point、WGS84、© OpenStreetMap contributors）。位置不明は null",
@@ -706,7 +616,7 @@ def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings, folder: 
     files.extend(_indicator_files(folder))
     undocumented = [f"{item.file}:{column[0]}" for item in files for column in item.columns if column[3] == UNDOCUMENTED[2]]
     if undocumented:
-        log.warning("open data: columns without a description in flowlib.exports.COLUMN_DOCS: %s", ", ".join(undocumented))
+        log.warning("open data: columns without a description in sql/marts/columns.yaml: %s", ", ".join(undocumented))
     dictionary = _write_dictionary(folder, files)
     paths = [folder / item.file for item in files] + [folder / dictionary.file]
     paths += _write_catalogue(folder, [*files, dictionary], k)
