@@ -46,4 +46,4 @@ def test_the_kanazawa_stays_are_published_with_nothing_exposed(tmp_path):
         built = build_range(con, date(2024, 8, 26), date(2024, 10, 30), settings)
     assert built["marts.transitions_daily"] > 0
     publication = publish_open_data(settings)
-    assert publication.exposed == 0 and publication.hidden > 0
+    assert publication["exposed"] == 0 and publication["hidden"] > 0
