@@ -179,9 +179,25 @@ def measure_differencing(ref_root: Path) -> dict:
                     marts[side][table] = attack._rows(con, table)
             finally:
                 con.close()
+        found = {name: fn(marts) for name, fn in sorted(attack.ATTACKS.items())}
+        # the outsider's attacks of issue 12 on the published open-data files
+        from disclosure import attacks as outsider
+
+        from flowlib.opendata import write_files
+        from flowlib.warehouse import reader
+
+        truth_settings = replace(h.make_settings(truth_root), min_cell_count=1)
+        truth_files = truth_settings.dashboards_dir / "exports"
+        truth_files.mkdir(parents=True)
+        with reader(truth_settings) as con:
+            write_files(con, truth_settings, truth_files)
+        published = ref_root / "dashboards" / "exports"
+        for name, items in outsider.every_attack(published, truth_files, ref_root / "data" / "warehouse.duckdb",
+                                                 marts["k"]).items():
+            found[f"open data: {name}"] = items
     finally:
         shutil.rmtree(truth_root, ignore_errors=True)
-    return {name: fn(marts) for name, fn in sorted(attack.ATTACKS.items())}
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,7 +138,17 @@ def run_catchup(settings: Settings | None = None, *, now: datetime | None = None
 
 
 def republish(service_dates: list[str], settings: Settings | None = None) -> str:
-    """Pages and open data of the rebuilt days: the nightly run's publishing step, one call."""
+    """Forecast, open data and pages after the rebuilt days: the nightly run's steps in its order.
+
+    The forecast is refitted because a caught-up day changes its history; the open data is
+    audited again (a failed audit keeps the previous set and raises after the pages are out).
+    """
     from flowlib import pipeline
 
+    pipeline.build_forecast(settings)
+    try:
+        pipeline.publish_open_data(settings)
+    except Exception:
+        pipeline.publish_dashboards(service_dates, settings)
+        raise
     return pipeline.publish_dashboards(service_dates, settings)

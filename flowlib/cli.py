@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     marts = commands.add_parser("marts", help="rebuild the marts for a range of days")
     _add_range(marts)
     commands.add_parser("dashboards", help="rewrite every dashboard page")
+    commands.add_parser("opendata", help="write, audit and publish the open data")
+    audit = commands.add_parser("audit", help="what an outsider can infer from the published open data")
+    audit.add_argument("--folder", help="folder of published files (default: dashboards/exports)")
+    audit.add_argument("--k", type=int, help="minimum cell count (default: FLOW_MIN_CELL_COUNT)")
 
     if argv is None:
         argv = sys.argv[1:]
@@ -164,6 +168,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "dashboards":
         print(pipeline.publish_dashboards(None, settings))
         return 0
+    if args.command == "opendata":
+        print(json.dumps(pipeline.publish_open_data(settings), indent=2))
+        return 0
+    if args.command == "audit":
+        from pathlib import Path
+
+        from flowlib.disclosure_audit import audit
+
+        folder = Path(args.folder) if args.folder else settings.dashboards_dir / "exports"
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} is not a folder of published files; run 'flowlib opendata' first.")
+        report = audit(folder, args.k or settings.min_cell_count)
+        print(report.summary())
+        return 0 if report.ok else 1
     raise AssertionError(args.command)
 
 

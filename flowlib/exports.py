@@ -5,11 +5,12 @@
 - one CSV per mart (``DATASETS``): the daily marts, the week / month / fiscal-year
   roll-ups (the day rows of the roll-ups are left out: the ``*_daily`` files carry days)
   and the facility list; the indicator CSVs that
-  :func:`flowlib.indicator_mart.export_indicator_csv` writes into the same folder in
-  ``build_marts`` are listed with them (and made world-readable);
+  :func:`flowlib.indicator_mart.export_indicator_csv` writes into the same folder just
+  before (:func:`flowlib.opendata.write_files`) are listed with them (and made world-readable);
 - GeoJSON: facilities as points (alone, with their daily counts, with their period
   counts) and flows between facilities as LineStrings (daily and per period);
-- ``column_dictionary.csv`` (every column of every file, ja/en), ``catalogue.json``
+- ``column_dictionary.csv`` (every column of every file, ja/en, from
+  ``sql/marts/columns.yaml``), ``catalogue.json``
   (machine-readable catalogue entry: licence, attribution, files), ``index.html`` (the same
   for people) and ``LICENSE.txt``.
 
@@ -20,13 +21,11 @@ Rules every file keeps:
   whatever the mart did). ``suppression`` says why (``primary``: fewer than k ids;
   ``secondary``: hidden so that a primary cell cannot be recovered from a total;
   ``partial``: a period total withheld because one of its days is suppressed).
-  ``survey_satisfaction_daily`` gets the secondary suppression its mart lacks
-  (:func:`protect_segment_total`).
 - **CSV format.** UTF-8 *with* BOM (like the indicator CSVs already published, so Excel
   opens every file of the folder the same way), CRLF, one header row, ISO dates,
   ``TRUE``/``FALSE``, empty cell = no value. Text cells starting with ``= + - @`` (or tab /
   CR) get a leading ``'`` so that no spreadsheet runs them as a formula (the same
-  rule as :func:`flowlib.indicator_mart.neutralise_cell` for the indicator CSVs; GeoJSON string
+  rule, :func:`neutralise_cell`, for the indicator CSVs; GeoJSON string
   properties get the same treatment, since GeoJSON is often converted to spreadsheets).
 - **Atomic.** Every file is written to a temporary file in the same folder and renamed
   over the old one (readers never see half a file); a file whose content did not change
@@ -35,8 +34,9 @@ Rules every file keeps:
   OpenStreetMap, © OpenStreetMap contributors, ODbL 1.0 (credited in every GeoJSON and in
   the catalogue).
 
-Called from :func:`flowlib.dashboards.build_dashboards` (the nightly ``publish_dashboards``
-step), on its read-only connection.
+Called from :func:`flowlib.opendata.publish_open_data` (the nightly ``publish_open_data``
+step, after ``build_marts``), which writes into a staging version, audits it and swaps it
+in; the dashboards step writes pages only.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import duckdb
+import yaml
 
-from flowlib.config import Settings
+from flowlib.config import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYIN
                  "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 INDICATOR_FILES = ("info_satisfaction_indicator.csv", "info_satisfaction_drivers.csv")
 DICTIONARY_FILE = "column_dictionary.csv"
-#: Same rule as flowlib.indicator_mart (not imported here: it loads scipy, seconds per run).
+#: characters that make a spreadsheet treat a cell as a formula (CSV injection); the one
+#: rule of every published file (flowlib.indicator_mart uses neutralise_cell from here)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CATALOGUE_FILE = "catalogue.json"
 
@@ -156,9 +158,13 @@ DATASETS: tuple[Dataset, ...] = (
             geo_note_ja="GeoJSON は全日種・全区分の行のみ。", geo_note_en="GeoJSON: all day types, all segments only."),
     Dataset("routes_by_period", "marts.routes_by_period", "周遊ルートと出発・到着施設（週・月・年度）",
             "Routes and origin-destination per week, month and fiscal year",
-            "周遊の出発施設・最後の施設（route が空の行）と、その中の順路（2〜5施設）ごとの人数と順位。",
-            "Trips by first and last stop (rows with an empty route) and, within each, the ranked routes of 2 to 5 stops.",
-            where=_PERIODS_ONLY),
+            "周遊の出発施設・最後の施設（route が空の行、区分別）と、その中の順路（2〜5施設、全体のみ）ごとの人数と順位。",
+            "Trips by first and last stop (rows with an empty route, per segment) and, within each, the ranked routes "
+            "of 2 to 5 stops (all visitors only).",
+            # Routes per segment are not published: with the segment and day-type margins they
+            # form a table whose hidden routes the audit narrowed below k by combining margins
+            # (flowlib.disclosure_audit; docs/privacy.md). The pages show all visitors only.
+            where=f"{_PERIODS_ONLY} and (route is null or segment_kind = 'all')"),
     Dataset("circulation_by_period", "marts.circulation_by_period", "周遊率（週・月・年度）",
             "Circulation rate per week, month and fiscal year",
             "期間・平日／土日祝・区分ごとの周遊率。facility_role が first / last の行は、その施設から1日を始めた／終えた人数。",
@@ -229,231 +235,27 @@ INDICATOR_DATASETS = {
 
 # ------------------------------------------------------------------ column dictionary
 
+#: The column dictionary lives beside the SQL it describes (sql/marts/columns.yaml).
+COLUMNS_FILE = PROJECT_ROOT / "sql" / "marts" / "columns.yaml"
+
+
+def _load_column_docs(path: Path) -> tuple[dict[str, tuple[str, str, str, str]],
+                                          dict[tuple[str, str], tuple[str, str, str, str]]]:
+    """(type, unit, ja, en) per column name, and per (file stem, column) where a file differs."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+    def entry(doc: dict[str, str]) -> tuple[str, str, str, str]:
+        return (doc["type"], doc.get("unit") or "", doc["ja"], doc["en"])
+
+    columns = {name: entry(doc) for name, doc in (data.get("columns") or {}).items()}
+    per_file = {(file, name): entry(doc) for file, docs in (data.get("per_file") or {}).items()
+                for name, doc in docs.items()}
+    return columns, per_file
+
+
 #: (type, unit, ja, en) per column name; DATASET_COLUMN_DOCS overrides per (file stem, column).
-COLUMN_DOCS: dict[str, tuple[str, str, str, str]] = {
-    "service_date": ("date", "", "観光日（午前4時〜翌午前4時、日本時間）", "tourism day (04:00 to 04:00 JST)"),
-    "source_kind": ("string", "", "データの種類: entry_log = キャッシュレス入場記録、wifi_sensor = Wi-Fiセンサー",
-                    "kind of source: entry_log = cashless admissions, wifi_sensor = Wi-Fi sensors"),
-    "facility_id": ("string", "", "施設ID（facilities.csv）", "facility id (facilities.csv)"),
-    "name_ja": ("string", "", "名称（日本語）", "name in Japanese"),
-    "name_en": ("string", "", "名称（英語）", "name in English"),
-    "area_id": ("string", "", "観光エリアID（南山手、出島・中華街 など）", "tourism area id (minamiyamate, dejima_chinatown, ...)"),
-    "lat": ("number", "degree", "緯度（WGS84）© OpenStreetMap contributors", "latitude (WGS84) © OpenStreetMap contributors"),
-    "lon": ("number", "degree", "経度（WGS84）© OpenStreetMap contributors", "longitude (WGS84) © OpenStreetMap contributors"),
-    "confidence": ("string", "", "座標の確からしさ: high / medium = OpenStreetMap、low = 推定値（要確認）",
-                   "coordinate quality: high / medium = OpenStreetMap, low = estimate (to be verified)"),
-    "harbour_side": ("boolean", "", "松が枝国際ターミナルから徒歩圏の施設", "within walking distance of Matsugae cruise terminal"),
-    "entries": ("integer", "taps", "入場数（再入場を含む）", "admissions, re-entries included"),
-    "visitors": ("integer", "people", "来訪者数（異なるカードの数、期間内の実人数）", "distinct visitors (cards) in the cell"),
-    "domestic_visitors": ("integer", "people", "来訪者のうち国内発行カード", "visitors whose card was issued in Japan"),
-    "international_visitors": ("integer", "people", "来訪者のうち海外発行カード", "visitors whose card was issued abroad"),
-    "unknown_visitors": ("integer", "people", "来訪者のうち発行国不明", "visitors whose card's country is unknown"),
-    "is_suppressed": ("boolean", "", "秘匿: TRUE のとき人数・値はすべて空欄（k人未満、または逆算防止）",
-                      "suppressed: TRUE means every count and value of the row is empty (fewer than k people, or protecting such a cell)"),
-    "suppression": ("string", "", "空欄の理由: primary = k人未満、secondary = 他の秘匿値の逆算防止、partial = 期間内に秘匿の日があるため合計を非公表",
-                    "why values are empty: primary = fewer than k people, secondary = protects another suppressed cell, "
-                    "partial = a period total withheld because one of its days is suppressed"),
-    "day_type": ("string", "", "日の種類: weekday = 平日、weekend_holiday = 土日祝、all = 全日",
-                 "day type: weekday, weekend_holiday (Saturday, Sunday, public holiday), all"),
-    "hour_of_day": ("integer", "hour", "時刻（0〜23時、日本時間）。空欄は終日", "JST clock hour 0-23; empty = whole day"),
-    "from_facility_id": ("string", "", "移動元の施設ID", "facility moved from"),
-    "to_facility_id": ("string", "", "移動先（同じ周遊の次の施設）の施設ID", "facility moved to (next stop of the same trip)"),
-    "transitions": ("integer", "moves", "移動の数", "moves from → to"),
-    "transfer_minutes_p25": ("number", "minutes", "2つの入場の間の分数（第1四分位）", "minutes between the two admissions, 25th percentile"),
-    "transfer_minutes_median": ("number", "minutes", "2つの入場の間の分数（中央値）", "minutes between the two admissions, median"),
-    "transfer_minutes_p75": ("number", "minutes", "2つの入場の間の分数（第3四分位）", "minutes between the two admissions, 75th percentile"),
-    "next_probability": ("number", "share 0-1", "移動元から出た移動のうちこの移動先の割合", "share of the moves leaving from_facility_id that go to to_facility_id"),
-    "route_rank": ("integer", "rank", "順位（1 = 最多）。秘匿の行は空欄", "rank, 1 = most visitors; empty for suppressed rows"),
-    "route": ("string", "", "順路: 施設IDを訪問順に ' > ' でつないだもの", "route: facility ids in visiting order joined by ' > '"),
-    "n_stops": ("integer", "facilities", "順路の施設数（2〜5）", "stops in the route (2-5)"),
-    "segment": ("string", "", "区分: all = 全体、domestic = 国内、international = 海外、unknown = 不明（期間集計では segment_kind の値）",
-                "segment: all, domestic, international, unknown (in the period files: a value of segment_kind)"),
-    "multi_facility_visitors": ("integer", "people", "1回の周遊で2施設以上を訪れた来訪者数", "visitors with two or more distinct stops in a trip"),
-    "single_facility_visitors": ("integer", "people", "1施設だけを訪れた来訪者数", "visitors with a single stop"),
-    "circulation_rate": ("number", "share 0-1", "周遊率 = 2施設以上の来訪者 ÷ 来訪者", "circulation rate = multi-facility visitors ÷ visitors"),
-    "facilities_per_visitor": ("number", "facilities", "1人あたりの訪問施設数（平均）", "mean distinct facilities per visitor"),
-    "connections": ("integer", "connections", "Wi-Fi接続数（人数ではない）", "Wi-Fi connections (not people)"),
-    "respondents": ("integer", "answers", "有効回答数（1〜5の回答）", "valid answers (1-5)"),
-    "satisfied": ("integer", "answers", "満足の回答数（4・5）", "satisfied answers (4 or 5)"),
-    "satisfied_share": ("number", "share 0-1", "満足 ÷ 有効回答", "satisfied ÷ respondents"),
-    "period_grain": ("string", "", "期間の種類: iso_week = ISO週（月〜日）、month = 月、fiscal_year = 年度（4月〜翌3月）",
-                     "period: iso_week (Monday-Sunday), month, fiscal_year (April-March)"),
-    "period_start": ("date", "", "期間の初日", "first day of the period"),
-    "period_end": ("date", "", "期間の末日", "last day of the period"),
-    "period_label": ("string", "", "期間の名前（2026-W45、2026-11、FY2026）", "period name (2026-W45, 2026-11, FY2026)"),
-    "segment_kind": ("string", "", "区分の種類: all = 全体、residence = カード発行国（国内・海外・不明）、ticket_type = 券種",
-                     "segment kind: all, residence (card issuer: domestic, international, unknown), ticket_type"),
-    "facility_role": ("string", "", "all = 全来訪者、first = その施設から1日を始めた人、last = その施設で1日を終えた人",
-                      "all = every visitor; first / last = visitors whose day started / ended at facility_id"),
-    "dwell_method": ("string", "", "滞在時間の求め方: sensor_stay = Wi-Fiセンサーの実測、entry_gap_estimate = 次の入場までの時間から徒歩時間を引いた推定",
-                     "how minutes were obtained: sensor_stay (measured) or entry_gap_estimate (gap to the next admission minus walking time)"),
-    "dwell_minutes_p25": ("number", "minutes", "滞在時間（第1四分位）", "minutes spent, 25th percentile"),
-    "dwell_minutes_median": ("number", "minutes", "滞在時間（中央値）", "minutes spent, median"),
-    "dwell_minutes_p75": ("number", "minutes", "滞在時間（第3四分位）", "minutes spent, 75th percentile"),
-    "dwell_minutes_mean": ("number", "minutes", "滞在時間（平均）", "minutes spent, mean"),
-    "origin_facility_id": ("string", "", "周遊の最初の施設", "first stop of the trip"),
-    "destination_facility_id": ("string", "", "周遊の最後の施設", "last stop of the trip"),
-    "trips": ("integer", "trips", "周遊の数", "trips"),
-    "trip_minutes_median": ("number", "minutes", "周遊の所要時間（中央値）", "trip duration, median"),
-    # admission revenue (issue 14)
-    "visitor_days": ("integer", "visitor-days", "延べ来訪者日数（カード×観光日）", "visitor-days (card × tourism day)"),
-    "admissions": ("integer", "admissions", "キャッシュレス入場数（再入場を含む）", "cashless admissions, re-entries included"),
-    "paid_admissions": ("integer", "admissions", "有料（金額が0円より大きい）入場数", "admissions with an amount above 0 yen"),
-    "revenue_jpy": ("integer", "yen", "入館料収入（POS金額の合計、キャッシュレス分のみ）", "admission revenue: sum of POS amounts (cashless only)"),
-    "revenue_per_visitor_day": ("number", "yen", "1人1日あたりの入館料収入", "revenue per visitor-day"),
-    "revenue_per_paid_admission": ("number", "yen", "有料入場1件あたりの収入", "revenue per paid admission"),
-    "breakdown": ("string", "", "all = 全来訪者日、first_facility = 1日の最初の施設別、route = 周遊ルート別",
-                  "all = every visitor-day, first_facility = by first facility of the day, route = by trip route"),
-    "paid_admissions_per_unit": ("number", "admissions", "1人1日（route は1周遊）あたりの有料入場数", "paid admissions per visitor-day (route rows: per trip)"),
-    "revenue_per_unit_jpy": ("number", "yen", "1人1日（route は1周遊）あたりの入館料収入", "revenue per visitor-day (route rows: per trip)"),
-    # all-visitor estimates (issue 14)
-    "cashless_visitors": ("integer", "people", "キャッシュレス（カード）決済の来訪者数", "visitors paying by card (cashless)"),
-    "reported_admissions": ("integer", "people", "施設が報告した入館者数（すべての支払い方法）", "admissions the facility reported (every payment type)"),
-    "cashless_share": ("number", "share 0-1", "キャッシュレス比率 = カード決済の来訪者 ÷ 入館者数", "cashless share = card payers ÷ admissions"),
-    "share_ci_low": ("number", "share 0-1", "キャッシュレス比率の95%区間の下限（Wilson）", "lower end of the share's 95 % Wilson interval"),
-    "share_ci_high": ("number", "share 0-1", "キャッシュレス比率の95%区間の上限（Wilson）", "upper end of the share's 95 % Wilson interval"),
-    "share_basis": ("string", "", "比率の根拠: same_day = その日の報告、other_days = その施設の他の報告日の合計", "share from: same_day report, or other_days (the facility's reported days pooled)"),
-    "share_days": ("integer", "days", "比率の計算に使った日数", "days the share was computed from"),
-    "all_visitors_estimate": ("integer", "people", "全来訪者（報告値、または推計値）", "all visitors (reported, or estimated)"),
-    "estimate_ci_low": ("integer", "people", "推計の95%区間の下限", "lower end of the estimate's 95 % interval"),
-    "estimate_ci_high": ("integer", "people", "推計の95%区間の上限", "upper end of the estimate's 95 % interval"),
-    "is_estimate": ("boolean", "", "TRUE = 推計値（報告値ではない）", "TRUE = an estimate, not a reported figure"),
-    "share_used": ("number", "share 0-1", "推計に使ったキャッシュレス比率（関係する施設の平均、周遊は市全体）", "cashless share used (mean over the facilities involved; city-wide for circulation)"),
-    # circulation opportunities (issue 14)
-    "n_facilities": ("integer", "facilities", "モデルに入った施設数", "facilities in the model"),
-    "n_pairs": ("integer", "pairs", "モデルに入った施設の組（移動0の組を含む）", "facility pairs in the model (zero moves included)"),
-    "moves": ("integer", "moves", "移動の総数", "moves in total"),
-    "deviance": ("number", "", "逸脱度（小さいほど当てはまりが良い）", "deviance (smaller fits better)"),
-    "null_deviance": ("number", "", "施設も距離も使わないモデルの逸脱度", "deviance of the model without facilities or distance"),
-    "pseudo_r2": ("number", "share 0-1", "疑似R² = 1 − 逸脱度 ÷ null 逸脱度", "pseudo-R² = 1 − deviance ÷ null deviance"),
-    "mcfadden_r2": ("number", "share 0-1", "McFadden の疑似R²", "McFadden's pseudo-R²"),
-    "dispersion": ("number", "", "過分散（ピアソンχ² ÷ 自由度、1 = ポアソン通り）", "dispersion (Pearson χ² ÷ df; 1 = as Poisson)"),
-    "nb_alpha": ("number", "", "負の二項分布の過分散パラメータ（予測区間に使用）", "negative-binomial overdispersion (used for prediction intervals)"),
-    "distance_coefficient": ("number", "", "徒歩時間（対数）の係数: 徒歩時間が2倍で移動は 2^係数 倍", "coefficient of log walking time: doubling the walk multiplies moves by 2^coefficient"),
-    "distance_ci_low": ("number", "", "距離の係数の95%区間の下限", "lower end of the coefficient's 95 % interval"),
-    "distance_ci_high": ("number", "", "距離の係数の95%区間の上限", "upper end of the coefficient's 95 % interval"),
-    "walking_minutes": ("number", "minutes", "施設間の徒歩時間（直線距離×1.3、時速4.5km）", "walking minutes (great-circle × 1.3 at 4.5 km/h)"),
-    "observed_moves": ("integer", "moves", "実際の移動数（秘匿のとき空欄）", "observed moves (empty when suppressed)"),
-    "observed_below_k": ("boolean", "", "TRUE = k人未満のため秘匿（k−1 回として判定）", "TRUE = hidden as fewer than k (judged at k − 1)"),
-    "expected_moves": ("number", "moves", "モデルの期待移動数", "moves the model expects"),
-    "expected_low": ("number", "moves", "移動数の95%予測区間の下限", "lower end of the 95 % prediction interval"),
-    "expected_high": ("number", "moves", "移動数の95%予測区間の上限", "upper end of the 95 % prediction interval"),
-    "ratio": ("number", "", "実際 ÷ 期待", "observed ÷ expected"),
-    "under_connected": ("boolean", "", "TRUE = 近いのに移動が有意に少ない", "TRUE = close but significantly fewer moves than expected"),
-    "tier": ("string", "", "under_connected = 有意に少ない、watch = 要観察（期待の半分以下だが区間内）", "under_connected, or watch (at most half of expected, inside the interval)"),
-    "promote_rank": ("integer", "rank", "移動元の施設で勧める順位（1 = 最優先）", "rank among the sights to promote from the origin (1 = first)"),
-    # measure effects (issue 14)
-    "title_ja": ("string", "", "施策名（日本語）", "measure title, Japanese"),
-    "title_en": ("string", "", "施策名（英語）", "measure title, English"),
-    "what_changed": ("string", "", "変えたこと", "what changed"),
-    "source_file": ("string", "", "施策ファイル", "measure file"),
-    "start_date": ("date", "", "施策の開始日（この日から施策あり）", "first service day with the measure"),
-    "end_date": ("date", "", "施策の終了日（空欄 = 継続中）", "last day of the measure (empty = ongoing)"),
-    "outcome": ("string", "", "成果指標（transition 出発>到着、entries 施設、circulation_rate 区分）", "outcome (transition from>to, entries facility, circulation_rate segment)"),
-    "treated_unit": ("string", "", "施策の対象（移動・施設・区分）", "treated unit (move, facility or segment)"),
-    "comparison_units": ("string", "", "比較対象", "comparison units"),
-    "comparison_chosen_by": ("string", "", "declared = 施策ファイルで指定、pre_period_similarity = 施策前の動きが似ている単位", "declared, or pre_period_similarity"),
-    "reason": ("string", "", "推定しない理由（受け付けない施策ファイル、比較対象の不足など）", "why there is no estimate"),
-    "pre_days": ("integer", "days", "施策前の日数", "days before the start"),
-    "post_days": ("integer", "days", "施策後の日数", "days from the start"),
-    "effect": ("number", "", "効果（log スケール、周遊率は割合の差）", "effect (log scale; circulation rate: difference of shares)"),
-    "ci_low": ("number", "", "効果の95%信頼区間の下限", "lower end of the effect's 95 % interval"),
-    "ci_high": ("number", "", "効果の95%信頼区間の上限", "upper end of the effect's 95 % interval"),
-    "effect_scale": ("string", "", "log = 人数の対数（%で読む）、points = 割合の差", "log (read as %), points (difference of shares)"),
-    "effect_percent": ("number", "%", "効果（%）", "effect in %"),
-    "p_value": ("number", "p", "効果が0とした場合の p 値", "p-value against no effect"),
-    "pre_trend_slope": ("number", "", "施策前の対象と比較対象の差の傾き（1日あたり）", "slope of the treated−comparison gap before the start, per day"),
-    "pre_trend_p_value": ("number", "p", "施策前の傾きの p 値", "p-value of the pre-period slope"),
-    "pre_trend_ok": ("boolean", "", "TRUE = 施策前に差の広がりが見られない（p ≥ 0.05）", "TRUE = no drift before the start (p ≥ 0.05)"),
-    "series_group": ("string", "", "treated = 施策の対象、comparison = 比較対象の平均", "treated, or comparison (mean)"),
-    "value": ("number", "", "日別の値（log(1+人数)、周遊率はそのまま）", "daily value (log(1 + count); circulation rate as is)"),
-    # indicator CSVs (flowlib.indicator_mart.export_indicator_csv)
-    "period_type": ("string", "", "期間の種類: month、quarter、fiscal_year", "period: month, quarter, fiscal_year"),
-    "period": ("string", "", "期間（2026-11、FY2026-Q3、FY2026）", "period (2026-11, FY2026-Q3, FY2026)"),
-    "share_percent": ("number", "%", "満足度（%、小数1桁）。回答数不足のとき空欄", "share satisfied in %, one decimal; empty when too few answers"),
-    "ci_low_percent": ("number", "%", "95%信頼区間の下限（Wilson）", "lower end of the 95 % Wilson interval"),
-    "ci_high_percent": ("number", "%", "95%信頼区間の上限（Wilson）", "upper end of the 95 % Wilson interval"),
-    "effective_n": ("number", "answers", "実効サンプルサイズ（Kish）", "Kish effective sample size"),
-    "weighted": ("boolean", "", "ウェイト付き集計", "weighted share"),
-    "status": ("string", "", "「回答数不足 too few answers」のとき満足度は示さない", "'回答数不足 too few answers': no share given"),
-    "baseline_percent": ("number", "%", "2023年基準値", "2023 baseline"),
-    "target_percent": ("number", "%", "2027年目標値", "2027 target"),
-    "progress_to_target_percent": ("number", "%", "目標達成度 = (満足度−基準値)÷(目標値−基準値)", "progress = (share − baseline) ÷ (target − baseline)"),
-    "change_vs_baseline_p_value": ("number", "p", "基準値からの変化の p 値（両側）", "two-sided p-value of the change since the baseline"),
-    "change_significant": ("boolean", "", "p < 0.05", "p < 0.05"),
-    "months_with_answers": ("integer", "months", "回答のある月の数", "months of the period with answers"),
-    "driver_type": ("string", "", "要因の種類: info_source、form_language、facility_visited", "driver: info_source, form_language, facility_visited"),
-    "driver_value": ("string", "", "要因の値（other = 少数の値をまとめたもの）", "value of the driver (other = pooled rare values)"),
-    "gap_vs_segment_points": ("number", "pt", "区分全体の満足度との差（ポイント）", "difference from the segment's share, percentage points"),
-    "largest_gap": ("boolean", "", "差が最大のグループ", "the group with the largest gap"),
-}
-DATASET_COLUMN_DOCS: dict[tuple[str, str], tuple[str, str, str, str]] = {
-    ("all_visitors_flows_daily", "measure"): ("string", "", "transition = 施設間の移動、route = ルート、circulation_visitors = 来訪者、multi_facility_visitors = 2施設以上の来訪者",
-                "transition, route, circulation_visitors (visitors), multi_facility_visitors"),
-    ("measure_effects", "measure"): ("string", "", "施策名（config/measures/ のファイル）", "measure name (file in config/measures/)"),
-    ("measure_series", "measure"): ("string", "", "施策名（config/measures/ のファイル）", "measure name (file in config/measures/)"),
-    ("measure_effects", "ci_low_percent"): ("number", "%", "95%信頼区間の下限（%）", "lower end of the 95 % interval, %"),
-    ("measure_effects", "ci_high_percent"): ("number", "%", "95%信頼区間の上限（%）", "upper end of the 95 % interval, %"),
-    ("measure_effects", "status"): ("string", "", "estimated = 推定済み、refused = 施策ファイルを受け付けない、too_few_comparison_units = 比較対象が不足、not_estimated = 推定不可",
-                                    "estimated, refused (bad measure file), too_few_comparison_units, not_estimated"),
-    ("all_visitors_facility_daily", "status"): ("string", "", "reported = 報告値、estimated = 推計、no_totals = 入館者数の報告なし（推計しない）、suppressed = 秘匿",
-                                                "reported, estimated, no_totals (no report: not estimated), suppressed"),
-    ("all_visitors_flows_daily", "status"): ("string", "", "estimated = 推計、no_totals: 施設ID = その施設の入館者数の報告がなく推計しない、suppressed = 秘匿",
-                                             "estimated, no_totals: <facility ids> (no report from them: not estimated), suppressed"),
-    ("opportunity_fit", "status"): ("string", "", "fitted = 推定済み、too_few_moves / too_few_facilities = データ不足で推定しない",
-                                    "fitted, or too_few_moves / too_few_facilities (not fitted)"),
-    ("spending_by_period", "facility_id"): ("string", "", "施設ID（all = 全施設の合計）", "facility id (all = every facility together)"),
-    ("spending_routes_by_period", "facility_id"): ("string", "", "1日の最初の施設（first_facility の行）、それ以外は all",
-                                                   "first facility of the day (first_facility rows), otherwise all"),
-    ("spending_routes_by_period", "visitors"): ("integer", "people", "来訪者数（異なるカードの数）", "distinct visitors (cards)"),
-    ("transitions_daily", "visitors"): ("integer", "people", "この移動をした来訪者数", "distinct visitors making this move"),
-    ("transitions_by_period", "visitors"): ("integer", "people", "この移動をした来訪者数", "distinct visitors making this move"),
-    ("routes_daily", "visitors"): ("integer", "people", "この順路で周遊した来訪者数", "distinct visitors whose trip was exactly this route"),
-    ("routes_by_period", "visitors"): ("integer", "people", "この順路（route が空なら出発・到着施設の組）の来訪者数",
-                                       "distinct visitors of this route (empty route: of this first/last stop pair)"),
-    ("routes_by_period", "n_stops"): ("integer", "facilities", "順路の施設数（2〜5）。route が空の行は空欄", "stops in the route (2-5); empty when route is empty"),
-    ("routes_by_period", "route"): ("string", "", "順路（施設IDを ' > ' でつないだもの）。空欄の行は出発・到着施設の組の合計",
-                                    "route (facility ids joined by ' > '); empty = total of the first/last stop pair"),
-    ("circulation_daily", "visitors"): ("integer", "people", "1施設以上に入場した来訪者数", "distinct visitors with at least one admission"),
-    ("circulation_by_period", "visitors"): ("integer", "people", "来訪者数（facility_role が first / last のときはその施設で始めた／終えた人）",
-                                            "distinct visitors (facility_role first / last: those whose day started / ended there)"),
-    ("circulation_by_period", "facility_id"): ("string", "", "facility_role が first / last のときの施設ID（all のとき空欄）",
-                                               "facility for facility_role first / last (empty for all)"),
-    ("dwell_by_period", "visitors"): ("integer", "people", "滞在時間が得られた来訪者数", "distinct visitors with a measured or estimated stay"),
-    ("survey_satisfaction_daily", "segment"): ("string", "", "区分: all = 全体、domestic = 居住国が日本、international = それ以外",
-                                               "segment: all, domestic (residence Japan), international"),
-    ("survey_satisfaction_daily", "suppression"): ("string", "", "空欄の理由: primary = 回答 k 件未満、secondary = 全体から引き算で秘匿値が分からないよう秘匿",
-                                                   "why values are empty: primary = fewer than k answers, secondary = "
-                                                   "hidden so that a suppressed segment cannot be recovered from the total"),
-    ("info_satisfaction_indicator", "respondents"): ("integer", "answers", "有効回答数（k件未満は空欄）", "valid answers (empty below k)"),
-    ("info_satisfaction_indicator", "satisfied"): ("integer", "answers", "満足の回答数（k件未満は空欄）", "satisfied answers (empty below k)"),
-    ("info_satisfaction_indicator", "segment"): ("string", "", "domestic = 国内、international = 訪日外国人、all = 全体",
-                                                 "domestic, international, all"),
-    ("info_satisfaction_drivers", "segment"): ("string", "", "domestic = 国内、international = 訪日外国人、all = 全体",
-                                               "domestic, international, all"),
-}
-DATASET_COLUMN_DOCS.update({
-    ("forecast_daily", "forecast_origin"): ("date", "", "予測の起点（最後に集計した観光日）", "forecast origin: last tourism day processed"),
-    ("forecast_daily", "forecast_date"): ("date", "", "予測する観光日", "tourism day forecast"),
-    ("forecast_daily", "horizon_days"): ("integer", "days", "起点から何日先か（1〜14）", "days after the origin (1-14)"),
-    ("forecast_daily", "day_class"): ("string", "", "weekday = 平日、weekend_holiday = 土日祝、cruise = 客船寄港日",
-                                      "weekday, weekend_holiday, cruise (a cruise call that day)"),
-    ("forecast_daily", "cruise_capacity"): ("integer", "passengers", "その日の客船の乗客定員の合計（0 = 寄港なし）",
-                                            "passenger capacity of the day's cruise calls (0 = none)"),
-    ("forecast_daily", "status"): ("string", "", "forecast = 予測あり。insufficient_history = 履歴不足、recently_opened = 開業から日が浅い、"
-                                   "closed = 休館日、no_recent_data = 直近の計数なし",
-                                   "forecast, or why there is none: insufficient_history, recently_opened, closed, no_recent_data"),
-    ("forecast_daily", "reason_ja"): ("string", "", "予測がない理由（日本語）", "reason for no forecast, in Japanese"),
-    ("forecast_daily", "reason_en"): ("string", "", "予測がない理由（英語）", "reason for no forecast, in English"),
-    ("forecast_daily", "forecast"): ("number", "entries", "予測値（モデルの平均）", "point forecast (model mean)"),
-    ("forecast_daily", "lo80"): ("number", "entries", "80%予測区間の下限", "80 % prediction interval, lower end"),
-    ("forecast_daily", "hi80"): ("number", "entries", "80%予測区間の上限", "80 % prediction interval, upper end"),
-    ("forecast_daily", "lo95"): ("number", "entries", "95%予測区間の下限", "95 % prediction interval, lower end"),
-    ("forecast_daily", "hi95"): ("number", "entries", "95%予測区間の上限", "95 % prediction interval, upper end"),
-    ("forecast_daily", "note_ja"): ("string", "", "予測全体への注記（客船入港予定が未読込など）", "run-wide caveat (e.g. no cruise timetable loaded)"),
-    ("forecast_daily", "note_en"): ("string", "", "予測全体への注記（英語）", "run-wide caveat, in English"),
-    ("forecast_daily", "model"): ("string", "", "予測に使ったモデル", "the model used"),
-})
+COLUMN_DOCS, DATASET_COLUMN_DOCS = _load_column_docs(COLUMNS_FILE)
+
 UNDOCUMENTED = ("string", "", "（説明なし）", "(undocumented)")
 GEOJSON_GEOMETRY_DOC = {
     "point": ("geometry", "", "施設の位置（Point、WGS84、© OpenStreetMap contributors）。位置不明は null",
@@ -506,7 +308,7 @@ def _json_value(value: Any) -> Any:
     return neutralise_cell(value) if isinstance(value, str) else value
 
 
-def _atomic_write(path: Path, write: Callable[[TextIO], None], encoding: str = "utf-8", newline: str | None = None) -> bool:
+def atomic_write(path: Path, write: Callable[[TextIO], None], encoding: str = "utf-8", newline: str | None = None) -> bool:
     """Write through a temp file in the same folder, then rename over ``path``.
 
     Returns False (and leaves ``path`` alone) when the new content equals the old one.
@@ -559,39 +361,6 @@ def _batches(cursor: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[Any, ...]
         yield batch
 
 
-def protect_segment_total(
-    rows: list[dict[str, Any]],
-    k: int,
-    count: str = "respondents",
-    total: str = "all",
-    parts: Sequence[str] = ("domestic", "international"),
-    values: Sequence[str] = ("respondents", "satisfied", "satisfied_share"),
-) -> list[dict[str, Any]]:
-    """Secondary suppression for one total with its segment rows (one day of a survey).
-
-    ``all`` counts every answer: domestic + international + answers without a residence
-    country (not published on their own). Publishing ``all`` next to published parts
-    would give back a suppressed part, or the unpublished rest when it is below k; so
-    ``all`` is then suppressed too (``suppression = 'secondary'``). Rows are copied.
-    """
-    rows = [dict(row) for row in rows]
-    by_segment = {row["segment"]: row for row in rows}
-    total_row = by_segment.get(total)
-    if total_row is None or total_row.get("is_suppressed"):
-        return rows
-    part_rows = [by_segment[p] for p in parts if p in by_segment]
-    hidden = [row for row in part_rows if row.get("is_suppressed")]
-    shown_sum = sum(int(row[count] or 0) for row in part_rows if not row.get("is_suppressed"))
-    rest = int(total_row[count] or 0) - shown_sum  # answers in no published part
-    rest_is_small = not hidden and 0 < rest < k
-    if hidden or rest_is_small:
-        total_row["is_suppressed"] = True
-        total_row["suppression"] = "secondary"
-        for column in values:
-            total_row[column] = None
-    return rows
-
-
 # ------------------------------------------------------------------ the datasets
 
 
@@ -640,9 +409,6 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
 
     def rows() -> Iterator[list[Any]]:
         cursor = con.execute(f"select * from {dataset.source} where {dataset.where} order by all")
-        if dataset.name == "survey_satisfaction_daily":  # a few rows a day: protected day by day
-            yield from _survey_rows(cursor.fetchall(), names, k)
-            return
         for batch in _batches(cursor):
             for row in batch:
                 values = list(row)
@@ -651,7 +417,7 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
                         values[i] = None
                 yield values
 
-    out_names = names + (["suppression"] if dataset.name == "survey_satisfaction_daily" and "suppression" not in names else [])
+    out_names = names
 
     def write(handle: TextIO) -> None:
         nonlocal rows_written
@@ -661,25 +427,9 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
             writer.writerow([csv_cell(v) for v in values])
             rows_written += 1
 
-    changed = _atomic_write(folder / f"{dataset.name}.csv", write, encoding=CSV_ENCODING, newline="")
+    changed = atomic_write(folder / f"{dataset.name}.csv", write, encoding=CSV_ENCODING, newline="")
     return Written(f"{dataset.name}.csv", "CSV", dataset.name, dataset.title_ja, dataset.title_en, dataset.description_ja,
                    dataset.description_en, rows_written, _dictionary_columns(dataset.name, out_names), changed)
-
-
-def _survey_rows(rows: list[tuple[Any, ...]], names: list[str], k: int) -> Iterator[list[Any]]:
-    """Rows of survey_satisfaction_daily, a day at a time, with the secondary suppression."""
-    by_day: dict[Any, list[dict[str, Any]]] = {}
-    for row in rows:
-        record = dict(zip(names, row))
-        record.setdefault("suppression", "primary" if record.get("is_suppressed") else None)
-        if record.get("is_suppressed"):
-            for column in ("respondents", "satisfied", "satisfied_share"):
-                record[column] = None
-        by_day.setdefault(record["service_date"], []).append(record)
-    out_names = names + (["suppression"] if "suppression" not in names else [])
-    for day in sorted(by_day):
-        for record in protect_segment_total(by_day[day], k):
-            yield [record.get(name) for name in out_names]
 
 
 def _facility_points(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, float]]:
@@ -742,7 +492,7 @@ def _write_dataset_geojson(
                 features += 1
         handle.write("\n]}\n")
 
-    changed = _atomic_write(folder / f"{dataset.name}.geojson", write)
+    changed = atomic_write(folder / f"{dataset.name}.geojson", write)
     description_ja = dataset.description_ja + (f" {dataset.geo_note_ja}" if dataset.geo_note_ja else "")
     description_en = dataset.description_en + (f" {dataset.geo_note_en}" if dataset.geo_note_en else "")
     return Written(f"{dataset.name}.geojson", "GeoJSON", dataset.name, dataset.title_ja, dataset.title_en, description_ja,
@@ -753,16 +503,14 @@ def _write_dataset_geojson(
 def _indicator_files(folder: Path) -> list[Written]:
     """The indicator CSVs, listed in the catalogue as they are.
 
-    flowlib.indicator_mart.export_indicator_csv writes them into this folder in the nightly
-    build_marts step, right after rebuilding the indicator (same format: UTF-8 with BOM,
-    neutralised cells). They are not rewritten here: that module loads scipy, seconds the
-    publishing step need not spend. Until build_marts has run once they are absent.
+    flowlib.opendata.write_files writes them into this folder just before (same format:
+    UTF-8 with BOM, neutralised cells). Until the indicator marts exist they are absent.
     """
     written = []
     for name in INDICATOR_FILES:
         path = folder / name
         if not path.is_file():
-            log.info("open data: %s not written yet (flowlib.pipeline.build_marts writes it)", name)
+            log.info("open data: %s not written (no indicator mart yet)", name)
             continue
         os.chmod(path, 0o644)  # created 0600 by its temp file; the web server reads as another user
         with path.open(encoding=CSV_ENCODING, newline="") as handle:
@@ -784,7 +532,7 @@ def _write_dictionary(folder: Path, files: list[Written]) -> Written:
             for column in item.columns:
                 writer.writerow([csv_cell(v) for v in (item.file, *column)])
 
-    changed = _atomic_write(folder / DICTIONARY_FILE, write, encoding=CSV_ENCODING, newline="")
+    changed = atomic_write(folder / DICTIONARY_FILE, write, encoding=CSV_ENCODING, newline="")
     columns = [("file", "string", "", "ファイル名", "file name"), ("column", "string", "", "列名（GeoJSON はプロパティ名）", "column (GeoJSON: property)"),
                ("type", "string", "", "型: string, integer, number, boolean, date, geometry", "type"),
                ("unit", "string", "", "単位", "unit"), ("description_ja", "string", "", "説明（日本語）", "description, Japanese"),
@@ -833,9 +581,9 @@ def _write_catalogue(folder: Path, files: list[Written], k: int) -> list[Path]:
         "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "files": entries,
     }
-    _atomic_write(folder / CATALOGUE_FILE, lambda h: h.write(json.dumps(catalogue, ensure_ascii=False, indent=2) + "\n"))
-    _atomic_write(folder / "LICENSE.txt", lambda h: h.write(LICENCE_TEXT))
-    _atomic_write(folder / "index.html", lambda h: h.write(catalogue_page(catalogue)))
+    atomic_write(folder / CATALOGUE_FILE, lambda h: h.write(json.dumps(catalogue, ensure_ascii=False, indent=2) + "\n"))
+    atomic_write(folder / "LICENSE.txt", lambda h: h.write(LICENCE_TEXT))
+    atomic_write(folder / "index.html", lambda h: h.write(catalogue_page(catalogue)))
     return [folder / CATALOGUE_FILE, folder / "LICENSE.txt", folder / "index.html"]
 
 
@@ -890,13 +638,15 @@ Figures: <a href="{e(LICENCE["url"])}">CC BY 4.0</a> ({e(PUBLISHER[1])}). {e(CRE
 """
 
 
-def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Path]:
-    """Write every open-data file into ``dashboards/exports/``; returns the paths written.
+def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings, folder: Path | None = None) -> list[Path]:
+    """Write every open-data file into ``folder`` (default ``dashboards/exports/``); returns
+    the paths written.
 
     Reads marts only (a read-only connection is enough). Marts missing from the warehouse
-    are skipped (their old files removed); files are replaced atomically.
+    are skipped (their old files removed); files are replaced atomically. The nightly step
+    writes into a staging version and audits it first (:mod:`flowlib.opendata`).
     """
-    folder = settings.dashboards_dir / EXPORTS_DIR_NAME
+    folder = folder or settings.dashboards_dir / EXPORTS_DIR_NAME
     folder.mkdir(parents=True, exist_ok=True)
     k = settings.min_cell_count
     points = _facility_points(con)
@@ -913,22 +663,9 @@ def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[
     files.extend(_indicator_files(folder))
     undocumented = [f"{item.file}:{column[0]}" for item in files for column in item.columns if column[3] == UNDOCUMENTED[2]]
     if undocumented:
-        log.warning("open data: columns without a description in flowlib.exports.COLUMN_DOCS: %s", ", ".join(undocumented))
+        log.warning("open data: columns without a description in sql/marts/columns.yaml: %s", ", ".join(undocumented))
     dictionary = _write_dictionary(folder, files)
     paths = [folder / item.file for item in files] + [folder / dictionary.file]
     paths += _write_catalogue(folder, [*files, dictionary], k)
     log.info("open data: %d files in %s (%d changed)", len(paths), folder, sum(item.changed for item in files))
     return paths
-
-
-def catalogue_entries(folder: Path) -> list[dict[str, Any]] | None:
-    """The files listed in ``catalogue.json`` (None when no export has been written)."""
-    path = folder / CATALOGUE_FILE
-    if not path.is_file():
-        return None
-    try:
-        return list(json.loads(path.read_text(encoding="utf-8")).get("files", []))
-    except (OSError, ValueError) as exc:
-        log.warning("%s unreadable (%s)", path, exc)
-        return None
-

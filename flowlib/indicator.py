@@ -517,7 +517,7 @@ def _cell_row(cell: pd.DataFrame, definition: IndicatorDefinition, min_cell_coun
     estimate = estimate_share(used["is_satisfied"].to_numpy(), weights, definition.confidence)
     min_n, min_eff = _thresholds(definition, min_cell_count)
     too_few = estimate.respondents < min_n or estimate.effective_n < min_eff
-    shown = estimate.respondents >= min_cell_count
+    shown = _publishable(estimate.respondents, estimate.satisfied, min_cell_count)
     return {
         "respondents": estimate.respondents if shown else None,
         "satisfied": estimate.satisfied if shown else None,
@@ -536,12 +536,18 @@ _WITHHELD_TOTAL = {"respondents": None, "satisfied": None, "share": None, "ci_lo
                    "ci_high": None, "effective_n": None, "too_few_answers": True}
 
 
+def _publishable(respondents: int, satisfied: int, min_cell_count: int) -> bool:
+    """Head counts are published when the respondents, the satisfied and the not-satisfied
+    answers are each at least k (published respondents and satisfied give the third)."""
+    return min(respondents, satisfied, respondents - satisfied) >= min_cell_count
+
+
 def _total_reveals_small_cell(in_period: pd.DataFrame, min_cell_count: int) -> bool:
-    """True when some segment (unknown residence included) has 1 to k-1 answers: the
-    total minus the published segments would then recover that small count (the share
-    and interval of the total pin down its n, so the whole total row is withheld)."""
-    counts = in_period["segment"].value_counts()
-    return bool(((counts > 0) & (counts < min_cell_count)).any())
+    """True when some segment (unknown residence included) has answers whose head counts
+    are not publishable: the total minus the published segments would then recover them
+    (the share and interval of the total pin down its n, so the whole total row is withheld)."""
+    grouped = in_period.groupby(in_period["segment"].fillna("unknown"))["is_satisfied"].agg(["size", "sum"])
+    return any(not _publishable(int(n), int(sat), min_cell_count) for n, sat in grouped.itertuples(index=False))
 
 
 def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition,
@@ -602,6 +608,41 @@ def _values(raw: Any) -> list[str]:
     return list(dict.fromkeys(str(v).strip() for v in items if v is not None and str(v).strip()))
 
 
+def _pooled_everywhere(in_period: pd.DataFrame, definition: IndicatorDefinition, min_n: int,
+                       min_cell_count: int) -> dict[str, set[str]]:
+    """Driver values pooled into ``other`` in every segment of a period.
+
+    A value whose cell is hidden in one segment but published in "all" and in the other
+    segment would come back as "all" minus the other (issue 12: all − domestic = the
+    international answers). So a value is pooled everywhere when, in any segment (answers
+    without a residence country included: they count in "all" only), it has fewer than k
+    respondents, k satisfied or k not satisfied. A value only rare for the statistics (below
+    the minimum answers, at least k of each) stays: its head counts may be published.
+    """
+    pooled: dict[str, set[str]] = {}
+    for driver_type in definition.driver_types:
+        column = DRIVER_COLUMNS[driver_type]
+        if column not in in_period:
+            continue
+        counts: dict[str, dict[str, list[int]]] = {}
+        for segment, raw, satisfied in zip(in_period["segment"].fillna("unknown").tolist(), in_period[column].tolist(),
+                                           in_period["is_satisfied"].tolist()):
+            for value in _values(raw):
+                tally = counts.setdefault(value, {}).setdefault(segment, [0, 0])
+                tally[0] += 1
+                tally[1] += bool(satisfied)
+
+        def hidden(tally: list[int]) -> bool:
+            # a published cell needs k respondents, k satisfied and k not satisfied
+            return min(tally[0], tally[1], tally[0] - tally[1]) < min_cell_count
+
+        pooled[driver_type] = {
+            value for value, by_segment in counts.items()
+            if any(hidden(tally) for tally in by_segment.values())
+        }
+    return pooled
+
+
 def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition,
                      min_cell_count: int = 10) -> pd.DataFrame:
     """Shares by information source, form language and facility visited, with intervals.
@@ -622,6 +663,7 @@ def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition,
         for start in sorted(period.unique()):
             in_period = answers.loc[period == start]
             info = by_day[in_period["day"].iloc[0]]
+            pooled = _pooled_everywhere(in_period, definition, min_n, min_cell_count)
             for segment in SEGMENTS:
                 cell = in_period if segment == "all" else in_period.loc[in_period["segment"] == segment]
                 if cell.empty:
@@ -640,7 +682,7 @@ def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition,
                     if exploded.empty:
                         continue
                     counts = exploded.groupby("value")["pos"].nunique()
-                    rare = set(counts[counts < min_n].index)
+                    rare = set(counts[counts < min_n].index) | pooled.get(driver_type, set())
                     exploded.loc[exploded["value"].isin(rare), "value"] = OTHER_VALUE
                     exploded = exploded.drop_duplicates()
                     driver_rows = []
@@ -649,7 +691,7 @@ def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition,
                         estimate = estimate_share(used["is_satisfied"].to_numpy()[positions],
                                                   used["_w"].to_numpy()[positions], definition.confidence)
                         too_few = estimate.respondents < min_n or estimate.effective_n < definition.min_effective_n
-                        shown = estimate.respondents >= min_cell_count
+                        shown = _publishable(estimate.respondents, estimate.satisfied, min_cell_count)
                         share = None if too_few else estimate.share
                         driver_rows.append({
                             "period_type": period_type, "period_start": info.start, "period": info.label,

@@ -23,8 +23,6 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,8 @@ import duckdb
 import pandas as pd
 
 from flowlib.config import Settings, get_settings
+# the open data's one atomic writer and one cell-escaping rule (neutralise_cell is re-exported)
+from flowlib.exports import CSV_ENCODING, atomic_write, neutralise_cell  # noqa: F401
 from flowlib.indicator import (
     DRIVER_MART_COLUMNS,
     INDICATOR_COLUMNS,
@@ -90,8 +90,6 @@ _DRIVER_TYPES: dict[str, str] = {
 }
 assert tuple(_INDICATOR_TYPES) == INDICATOR_COLUMNS and tuple(_DRIVER_TYPES) == DRIVER_MART_COLUMNS
 
-#: characters that make a spreadsheet treat a cell as a formula (CSV injection)
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class IndicatorError(RuntimeError):
@@ -170,13 +168,6 @@ def build_indicator(con: duckdb.DuckDBPyConnection, settings: Settings | None = 
 # ----------------------------------------------------------------------------- CSV export
 
 
-def neutralise_cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula gets a leading single quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def _percent(value: Any, digits: int = 1) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
@@ -205,19 +196,13 @@ def _cell_text(value: Any) -> str:
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
     """UTF-8 with BOM (Excel opens it as UTF-8), CRLF, text cells neutralised; atomic replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow([_cell_text(h) for h in header])
-            for row in rows:
-                writer.writerow([_cell_text(v) for v in row])
-        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; the dashboards web server runs as another user
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    def write(out) -> None:  # type: ignore[no-untyped-def]
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([_cell_text(h) for h in header])
+        for row in rows:
+            writer.writerow([_cell_text(v) for v in row])
+
+    atomic_write(path, write, encoding=CSV_ENCODING, newline="")   # the open data's one writer
     return path
 
 

@@ -208,7 +208,7 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     from flowlib.models import build_day
     from flowlib.warehouse import writer
 
-    from flowlib.indicator_mart import build_indicator, export_indicator_csv
+    from flowlib.indicator_mart import build_indicator
 
     from flowlib.keys import check_one_key
     from flowlib.warehouse import backup
@@ -226,7 +226,6 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
         from flowlib.action_marts import build_action_marts
 
         built["action"] = build_action_marts(con, settings)
-        export_indicator_csv(con, settings.dashboards_dir / "exports")
     log.info("warehouse backed up to %s", backup(settings))
     return built
 
@@ -244,6 +243,14 @@ def build_forecast(settings: Settings | None = None) -> dict[str, int]:
         counts = build(con)
         counts.update(build_kpi_path(con, load_definition(), settings.min_cell_count))
     return counts
+
+
+def publish_open_data(settings: Settings | None = None) -> dict[str, object]:
+    """Every open-data file, audited against differencing before it replaces the last set
+    (flowlib.opendata); fails naming an exposed cell, and then publishes nothing."""
+    from flowlib.opendata import publish_open_data as publish
+
+    return publish(settings or get_settings()).summary()
 
 
 def build_data_docs(settings: Settings | None = None) -> str | None:
@@ -293,6 +300,7 @@ def run_all(service_dates: list[str], settings: Settings | None = None, *, force
             log.error("%s refused; continuing with the other sources: %s", name, exc)
     build_marts(service_dates, settings)
     build_forecast(settings)
+    publish_open_data(settings)
     build_data_docs(settings)
     index = publish_dashboards(None, settings)
     problems = feed_problems(service_dates, settings)

@@ -7,9 +7,10 @@ same transaction, then
 
 1. adds *secondary* suppressions so that no hidden value can be recovered by subtracting
    published cells from a published total (``margin`` headers, see below),
-2. for roll-ups (week, month, fiscal year), withholds additive counts whose days were not
-   all published (``additive`` and ``share`` headers), because a period total minus the
-   published days would give back a hidden day,
+2. for roll-ups (week, month, fiscal year), first withholds every cell whose days were
+   not all published (``additive`` header: the counts that add up over days, distinct
+   visitors included because tourists rarely come back within a period; ``share``
+   header), because a period total minus the published days would give back a hidden day,
 3. ranks the published rows (``rank`` header) and finally nulls every value of a
    suppressed row (``suppress`` header). The rows stay, marked.
 
@@ -139,8 +140,14 @@ def _secondary_round(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySp
     group = [c for c in spec.keys if c not in margin.vary]
     total = margin.total or "false"
     first = spec.counts[0]
+    # What the hidden parts hold for the attacker: the published total minus the published
+    # parts (for distinct people this can be less than the sum of the hidden parts: a
+    # visitor on two routes of one origin-destination counts once in its total), or,
+    # without a total, the sum of the hidden parts.
     hidden_sums = ",\n".join(
-        f"coalesce(sum({c}) filter (where is_part and is_suppressed) over g, {k}) as hidden_{i}"
+        f"least(coalesce(sum({c}) filter (where is_part and is_suppressed) over g, {k}), "
+        f"coalesce(max({c}) filter (where is_total) over g "
+        f"- coalesce(sum({c}) filter (where is_part and not is_suppressed) over g, 0), {k})) as hidden_{i}"
         for i, c in enumerate(spec.counts)
     )
     too_small = " or ".join(f"hidden_{i} < {k}" for i in range(len(spec.counts)))
@@ -233,9 +240,10 @@ def withhold_across_days(con: duckdb.DuckDBPyConnection, table: str, mart: str, 
         return 0                                # every day cell was published: nothing to withhold
     changed = 0
     if spec.additive:
-        nulls = ", ".join(f"{c} = null" for c in spec.additive + tuple(col for col, _ in spec.shares))
+        # the whole cell is withheld (is_suppressed, every value nulled at the end) and
+        # counts as hidden in the margins that secondary suppression checks next
         changed += int(con.execute(f"""
-            update {table} set {nulls}, suppression = 'partial'
+            update {table} set is_suppressed = true, suppression = 'partial'
             where not is_suppressed and __rid in (
                 select s.__rid from {table} as s inner join ({day_rows}) as d on {match} and {in_period}
                 where d.is_suppressed
@@ -286,8 +294,10 @@ def null_suppressed(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpe
 def protect(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: int,
             mart: str | None = None, rollup: bool = False) -> dict[str, int]:
     """Run every step on a staged model output (a table with a ``__rid`` row id)."""
-    secondary = secondary_suppression(con, table, spec, k)
+    # a period cell with a hidden day is withheld first, so that the margins below count
+    # it as hidden (a period total minus its published days would give the day back)
     partial = withhold_across_days(con, table, mart, spec) if rollup and mart else 0
+    secondary = secondary_suppression(con, table, spec, k)
     if spec.rank:
         rank_published(con, table, spec.rank)
     null_suppressed(con, table, spec)

@@ -176,6 +176,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
     con = create_warehouse(tmp / "warehouse.duckdb")
     fill_sample_marts(con)
     fill_period_marts(con)
+    # the open data comes from its own step (flowlib.opendata); the index links to it
+    from flowlib.exports import write_open_data
+
+    write_open_data(con, settings)
     index = build_dashboards(con, settings)
     con.close()
     return settings, index

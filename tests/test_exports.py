@@ -186,30 +186,6 @@ def test_suppressed_cells_stay_marked_with_counts_empty(exported) -> None:  # ty
     assert any(r["is_suppressed"] == "TRUE" and r["connections"] == "" for r in area)
 
 
-def test_survey_total_is_suppressed_when_it_would_reveal_a_segment(exported) -> None:  # type: ignore[no-untyped-def]
-    _, folder, _ = exported
-    rows = {(r["service_date"], r["segment"]): r for r in read_csv(folder / "survey_satisfaction_daily.csv")}
-    total = rows[(DAY1.isoformat(), "all")]  # 26 = 20 domestic + a suppressed international 6
-    assert (total["is_suppressed"], total["suppression"], total["respondents"], total["satisfied"]) == ("TRUE", "secondary", "", "")
-    assert rows[(DAY1.isoformat(), "domestic")]["respondents"] == "20"
-    assert rows[(DAY1.isoformat(), "international")]["suppression"] == "primary"
-    assert rows[(DAY2.isoformat(), "all")]["respondents"] == "40"  # 25 + 15: nothing hidden
-
-
-def test_protect_segment_total_hides_a_small_rest() -> None:
-    """All minus the published segments = answers without a residence country: below k, hide all."""
-    rows = [
-        {"segment": "all", "respondents": 45, "satisfied": 30, "satisfied_share": 0.67, "is_suppressed": False},
-        {"segment": "domestic", "respondents": 25, "satisfied": 15, "satisfied_share": 0.6, "is_suppressed": False},
-        {"segment": "international", "respondents": 15, "satisfied": 12, "satisfied_share": 0.8, "is_suppressed": False},
-    ]
-    protected = {r["segment"]: r for r in exports.protect_segment_total(rows, k=10)}
-    assert protected["all"]["is_suppressed"] and protected["all"]["respondents"] is None  # rest = 5 < 10
-    assert rows[0]["respondents"] == 45  # the input is not changed
-    rows[0]["respondents"] = 60  # rest = 20: publishable
-    assert not {r["segment"]: r for r in exports.protect_segment_total(rows, k=10)}["all"]["is_suppressed"]
-
-
 def test_formula_cells_are_neutralised(exported) -> None:  # type: ignore[no-untyped-def]
     _, folder, _ = exported
     facility = next(r for r in read_csv(folder / "facilities.csv") if r["facility_id"] == FORMULA_ID)

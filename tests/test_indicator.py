@@ -302,7 +302,8 @@ def test_indicator_rows_per_period_and_segment(settings):
     assert not dom.change_significant
     # 12 international answers: below the minimum of 30 -> "too few answers", never a share
     intl = fy.loc["international"]
-    assert intl.too_few_answers and intl.respondents == 12 and intl.satisfied == 6
+    # 6 satisfied and 6 not satisfied: below k, so no head count either (issue 12)
+    assert intl.too_few_answers and pd.isna(intl.respondents) and pd.isna(intl.satisfied)
     assert all(pd.isna(intl[c]) for c in ("share", "ci_low", "ci_high", "progress_to_target",
                                             "change_vs_baseline_p_value", "change_significant"))
     assert intl.baseline_share == pytest.approx(0.718)
@@ -315,12 +316,12 @@ def test_indicator_rows_per_period_and_segment(settings):
 
 
 def test_total_is_published_when_no_segment_is_small(settings):
-    _load(settings, _answers([5] * 40 + [2] * 10, [4] * 12))
+    _load(settings, _answers([5] * 40 + [2] * 10, [4] * 12 + [2] * 10))
     with writer(settings) as con:
         build_indicator(con, settings)
     everyone = _mart(settings, INDICATOR_TABLE, "segment = 'all' and period_type = 'fiscal_year'").iloc[0]
-    assert (everyone.respondents, everyone.satisfied) == (62, 52)
-    assert everyone.share == pytest.approx(52 / 62)
+    assert (everyone.respondents, everyone.satisfied) == (72, 52)
+    assert everyone.share == pytest.approx(52 / 72)
 
 
 def test_small_cells_hide_counts_below_k(settings):
@@ -346,7 +347,7 @@ def test_periods_follow_the_answer_date_not_the_tourism_day(settings):
 
 def test_survey_weights_and_post_stratification(settings):
     domestic = [5] * 30 + [2] * 30          # 50 %
-    international = [5] * 36 + [2] * 4      # 90 %
+    international = [5] * 36 + [2] * 10     # 78 % (at least k satisfied and k not satisfied)
     rows = _answers(domestic, international)
     rows = [r[:12] + ((2.0 if r[7] == 5 and r[5] == "JP" else 1.0),) + r[13:] for r in rows]
     _load(settings, rows)
@@ -363,9 +364,9 @@ def test_survey_weights_and_post_stratification(settings):
     assert fy.loc["domestic", "effective_n"] == pytest.approx(n_eff)
     assert (fy.loc["domestic", "ci_low"], fy.loc["domestic", "ci_high"]) == pytest.approx(
         proportion_confint(dom_share * n_eff, n_eff, method="wilson"))
-    assert fy.loc["all", "share"] == pytest.approx(0.8 * dom_share + 0.2 * 0.9)
+    assert fy.loc["all", "share"] == pytest.approx(0.8 * dom_share + 0.2 * 36 / 46)
     assert fy["weighted"].all()
-    assert fy.loc["all", "respondents"] == 100
+    assert fy.loc["all", "respondents"] == 106
 
 
 def test_drivers_gaps_and_pooling(settings):

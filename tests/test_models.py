@@ -136,22 +136,35 @@ def _load_answers(settings, answers: list[tuple]) -> None:
 
 
 def test_survey_share_suppresses_the_total_when_a_segment_is_small(settings):
-    answers = [_answer(i, "JP", 5 if i < 12 else 2) for i in range(20)]
+    answers = [_answer(i, "JP", 5 if i < 12 else 2) for i in range(24)]
     answers += [_answer(100 + i, "US", 4) for i in range(4)]
     _load_answers(settings, answers)
-    rows = {seg: (n, sat, share, hidden) for seg, n, sat, share, hidden in _query(
-        settings, "select segment, respondents, satisfied, satisfied_share, is_suppressed "
+    rows = {seg: (n, sat, share, hidden, why) for seg, n, sat, share, hidden, why in _query(
+        settings, "select segment, respondents, satisfied, satisfied_share, is_suppressed, suppression "
                   "from marts.survey_satisfaction_daily")}
-    assert rows["domestic"] == (20, 12, 0.6, False)
-    assert rows["international"] == (None, None, None, True)
-    assert rows["all"] == (None, None, None, True)     # 24 - 20 would give the 4 back
+    assert rows["domestic"] == (24, 12, 0.5, False, None)
+    assert rows["international"] == (None, None, None, True, "primary")
+    assert rows["all"] == (None, None, None, True, "secondary")     # 28 - 24 would give the 4 back
+
+
+def test_survey_share_hides_satisfied_or_not_satisfied_below_k(settings):
+    """13 answers, 9 satisfied: published, they would tell that 4 were not satisfied."""
+    answers = [_answer(i, "JP", 5 if i < 9 else 2) for i in range(13)]
+    answers += [_answer(100 + i, "US", 5 if i < 12 else 1) for i in range(24)]
+    _load_answers(settings, answers)
+    rows = {seg: (n, sat, hidden) for seg, n, sat, hidden in _query(
+        settings, "select segment, respondents, satisfied, is_suppressed from marts.survey_satisfaction_daily")}
+    assert rows["domestic"] == (None, None, True)
+    assert rows["international"] == (24, 12, False)
+    assert rows["all"] == (None, None, True)
 
 
 def test_survey_share_publishes_the_total_when_every_segment_is_large(settings):
-    answers = [_answer(i, "JP", 5) for i in range(20)] + [_answer(100 + i, "KR", 1) for i in range(10)]
+    answers = [_answer(i, "JP", 5 if i < 20 else 1) for i in range(30)]
+    answers += [_answer(100 + i, "KR", 5 if i < 10 else 1) for i in range(20)]
     _load_answers(settings, answers)
     rows = dict(_query(settings, "select segment, satisfied_share from marts.survey_satisfaction_daily"))
-    assert rows == {"all": round(20 / 30, 4), "domestic": 1.0, "international": 0.0}
+    assert rows == {"all": round(30 / 50, 4), "domestic": round(20 / 30, 4), "international": 0.5}
 
 
 def test_a_model_that_became_a_view_replaces_the_old_table(settings):

@@ -1,5 +1,5 @@
-"""The morning dashboards: a folium page per service day, per ISO week and per month, a
-bilingual index, and the open-data exports.
+"""The morning dashboards: a folium page per service day, per ISO week and per month, and
+a bilingual index (the open data is its own step: flowlib.opendata).
 
 Public API: :func:`build_dashboards`. Pages are self-contained on LGWAN (every script and
 stylesheet comes from ``dashboards/assets/``), written atomically, and refused if they
@@ -11,12 +11,13 @@ Layout of ``settings.dashboards_dir``::
     daily/YYYY-MM-DD.html      one service day
     weekly/YYYY-Www.html       one ISO week (Monday-Sunday), from the *_by_period marts
     monthly/YYYY-MM.html       one calendar month, from the *_by_period marts
-    exports/                   open data (flowlib.exports.write_open_data)
+    exports/                   open data (flowlib.opendata, a link to the audited version)
     data-docs/                 Great Expectations Data Docs (flowlib.pipeline.build_data_docs)
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import date, timedelta
@@ -79,6 +80,19 @@ def _plan(settings: Settings) -> tuple[int, int, int]:
         return 2023, 2027, 30
 
 
+def open_data_entries(folder: Path) -> list[dict] | None:
+    """The files listed in the open data's ``catalogue.json`` (None before the first
+    publication). Read here, not imported from the open-data code: pages only read."""
+    path = folder / "catalogue.json"
+    if not path.is_file():
+        return None
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get("files", []))
+    except (OSError, ValueError) as exc:
+        log.warning("%s unreadable (%s)", path, exc)
+        return None
+
+
 def _nav_links(day: date, known_days: list[date]) -> list[NavLink]:
     earlier = [d for d in known_days if d < day]
     later = [d for d in known_days if d > day]
@@ -122,14 +136,14 @@ def build_dashboards(
     settings: Settings,
     service_dates: list[date] | None = None,
 ) -> Path:
-    """Write the daily, weekly and monthly pages, the open-data exports, then the index.
+    """Write the daily, weekly and monthly pages, then the index (which lists the open data
+    that the publish_open_data step wrote; this step writes pages only).
 
     ``service_dates`` None means every date and period found in the marts; otherwise the
     days given, the weeks and months containing them, any week or month of the marts that
     has no page yet, and the page just before each (whose "next" link is new). Returns the
-    index path. An export failure is raised after the pages and the index are written.
+    index path.
     """
-    from flowlib.exports import catalogue_entries, write_open_data
     from flowlib.opportunities import promotions
 
     out_dir = settings.dashboards_dir
@@ -213,13 +227,6 @@ def build_dashboards(
         path = write_page(out_dir / period.folder / period.file_name, page)
         log.info("wrote %s (%d bytes, %.2f s)", path, path.stat().st_size, time.perf_counter() - started)
 
-    export_error: Exception | None = None
-    try:
-        write_open_data(con, settings)
-    except Exception as exc:  # noqa: BLE001 - pages stay published; the error is raised below
-        log.exception("open-data export failed; the pages and index are still written")
-        export_error = exc
-
     lookahead = write_lookahead_pages(con, out_dir)
     from flowlib.dashboards.action_pages import build_action_pages
 
@@ -237,13 +244,10 @@ def build_dashboards(
         weeks=period_pages(out_dir / "weekly", "iso_week"),
         months=period_pages(out_dir / "monthly", "month"),
         indicator=load_indicator(con, None, baseline_year, target_year, min_respondents),
-        open_data=catalogue_entries(out_dir / "exports"),
+        open_data=open_data_entries(out_dir / "exports"),
         freshness=freshness_view(load_freshness(con)),
         feed_days=recent_view(load_recent(con)),
         lookahead=lookahead,
         action_pages=action_links,
     )
-    index = write_page(out_dir / "index.html", index_html)
-    if export_error is not None:
-        raise export_error
-    return index
+    return write_page(out_dir / "index.html", index_html)

@@ -663,19 +663,14 @@ def _segment_shares(rows: list[dict[str, Any]], count: str, part: str, share: st
 
 
 def load_satisfaction(con: duckdb.DuckDBPyConnection, service_date: date, k: int | None = None) -> list[SegmentShare]:
-    """One day's answers per segment. With ``k``, the total is suppressed too when it would
-    give back a suppressed segment (all − domestic = international) or the answers without
-    a residence country when they are fewer than k (the mart has no secondary suppression)."""
+    """One day's answers per segment, as the mart protected them (flowlib.privacy rules in
+    sql/marts/survey_satisfaction_daily.sql); ``k`` is kept for callers and not used."""
     rows = _rows(
         con,
         "select segment, respondents, satisfied, satisfied_share, is_suppressed "
         "from marts.survey_satisfaction_daily where service_date = ?",
         [service_date],
     )
-    if k is not None:
-        from flowlib.exports import protect_segment_total
-
-        rows = protect_segment_total(rows, k)
     return _segment_shares(rows, "respondents", "satisfied", "satisfied_share")
 
 

@@ -11,8 +11,10 @@
 -- suppress: visitors, multi_facility_visitors, single_facility_visitors, circulation_rate, facilities_per_visitor
 -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 -- margin: first_facility | vary facility_role, facility_id | parts facility_role = 'first' | total facility_role = 'all'
 -- margin: last_facility | vary facility_role, facility_id | parts facility_role = 'last' | total facility_role = 'all'
+-- additive: visitors, multi_facility_visitors, single_facility_visitors
 with periods as (
     select * from ref.calendar_periods
     where period_grain = getvariable('period_grain')

@@ -10,6 +10,7 @@
 -- suppress: visitors, dwell_minutes_p25, dwell_minutes_median, dwell_minutes_p75, dwell_minutes_mean
 -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 with periods as (
     select * from ref.calendar_periods
     where period_grain = getvariable('period_grain')

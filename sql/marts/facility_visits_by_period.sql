@@ -8,8 +8,9 @@
 -- suppress: entries, visitors
 -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 -- margin: hours | vary hour_of_day | parts hour_of_day is not null | total hour_of_day is null
--- additive: entries
+-- additive: entries, visitors
 with periods as (
     select * from ref.calendar_periods
     where period_grain = getvariable('period_grain')

@@ -9,8 +9,9 @@
 -- suppress: trips, visitors, trip_minutes_median
 -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 -- margin: routes | vary route | parts route is not null | total route is null
--- additive: trips
+-- additive: trips, visitors
 -- rank: route_rank | within period_grain, period_start, source_kind, day_type, segment_kind, segment | order visitors desc, route | where route is not null
 with periods as (
     select * from ref.calendar_periods

@@ -1,8 +1,10 @@
 -- materialized: daily
 -- The in-trip information item (旅ナカでの情報取得満足度) per day: top-two-box share among
--- respondents who answered 1-5. The 'all' row is suppressed too whenever a segment
--- (unknown residence included) has 1 to k-1 respondents, so that no small segment can be
--- recovered as all minus the others.
+-- respondents who answered 1-5. A row is suppressed when its respondents, its satisfied
+-- or its not-satisfied answers are fewer than k (published respondents and satisfied give
+-- the not-satisfied by subtraction). The 'all' row is suppressed too whenever a segment
+-- (unknown residence included, never published) is suppressed, so that no hidden segment
+-- can be recovered as all minus the others.
 with answers as (
     select * from staging.stg_survey_response
     where service_date = getvariable('service_date')
@@ -25,15 +27,21 @@ counted as (
     group by all
 ),
 
-flagged as (
+checked as (
     select
         *,
         respondents < getvariable('min_cell_count')
-        or (
-            segment = 'all'
-            and bool_or(segment <> 'all' and respondents < getvariable('min_cell_count')) over ()
-        ) as suppressed
+        or satisfied < getvariable('min_cell_count')
+        or respondents - satisfied < getvariable('min_cell_count') as small
     from counted
+),
+
+flagged as (
+    select
+        *,
+        small
+        or (segment = 'all' and bool_or(segment <> 'all' and small) over ()) as suppressed
+    from checked
 ),
 
 final as (
@@ -43,7 +51,8 @@ final as (
         case when not suppressed then respondents end as respondents,
         case when not suppressed then satisfied end as satisfied,
         case when not suppressed then round(satisfied / respondents, 4) end as satisfied_share,
-        suppressed as is_suppressed
+        suppressed as is_suppressed,
+        case when small then 'primary' when suppressed then 'secondary' end as suppression
     from flagged
     where segment <> 'unknown'
     order by segment

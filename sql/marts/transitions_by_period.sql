@@ -9,8 +9,9 @@
 -- suppress: transitions, visitors, transfer_minutes_p25, transfer_minutes_median, transfer_minutes_p75, next_probability
 -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 -- margin: destinations | vary to_facility_id | parts true | total implied
--- additive: transitions
+-- additive: transitions, visitors
 -- share: next_probability of destinations
 with periods as (
     select * from ref.calendar_periods

@@ -1,0 +1,805 @@
+"""The disclosure audit: what an outsider can infer from the published open-data files.
+
+The attacker holds every published CSV of a folder and knows how the numbers add up.
+:func:`relations` turns the files into cells (one per published count: a value, or a
+hidden cell whose row is marked suppressed) and the linear relations between them:
+
+- hour within day (entries, visitors of a facility);
+- day within ISO week, month and fiscal year, and weekday + weekend/holiday = all days
+  (facility visits, facility hours, pairs, routes, circulation);
+- each segment (residence, ticket type) within "all" (every period file);
+- first / last facility of the day within all visitors (circulation);
+- visitors = circulating + single-facility visitors; respondents = satisfied + not
+  satisfied (survey, indicator, drivers);
+- a pair within its origin's moves, whose total the next-facility probabilities reveal
+  (to their 4 decimals); the people behind a pair within each facility's visitors;
+- routes within their origin-destination cell (routes of 6 stops or more count in the cell
+  only, so the routes add up to at most the cell);
+- survey segments within "all" (answers without a residence country count in "all" only);
+  driver values within their segment's respondents of the indicator; the indicator's
+  months within their quarter and fiscal year.
+
+Counts of distinct people are not additive in theory (a visitor on two days of a week
+counts once in the week) but are in practice for tourists, so the attacker treats them
+as additive. Only when a part of the system is inconsistent under that assumption is it
+relaxed there to what always holds (each part <= total <= sum of parts).
+
+Every count is non-negative. For every hidden cell (and every cell the relations name but
+no file publishes, e.g. the answers without a residence country), :func:`audit` solves
+the smallest and largest value the cell can take (``scipy.optimize.linprog``, HiGHS), one
+connected component of the relation graph at a time, after substituting the published
+values. A cell is **exposed** when its interval is narrower than k (a pinned cell has
+width 0) while it may hold fewer than k people (its lower end is below k, its upper end
+above 0); and every published count of 1 to k-1 is exposed. A hidden cell narrowed to an
+interval at k or more (e.g. a withheld week pinned at 388) is counted, not failed: it
+tells no more than a published count of k or more, and every cell that could hold fewer
+than k is solved for itself. A component with no published number in its relations is
+skipped (every cell in it is unbounded).
+
+Hand-written here: the mapping of the project's files to cells and relations (no library
+knows our files); the solving is HiGHS.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: the published next-facility probability is rounded to 4 decimals
+PROBABILITY_HALF_STEP = 0.00005
+#: driver types with one value per respondent (the others are multi-select)
+SINGLE_CHOICE_DRIVERS = frozenset({"form_language"})
+#: rounds of programs over all open cells of a component before solving cell by cell
+SEED_PROGRAMS = 40
+#: the box of the programs: a cell that reaches it is taken as unbounded
+UNBOUNDED = 1e9
+#: published numbers that are not counts
+NOT_COUNTS = frozenset({"next_probability"})
+#: numerical slack of the solver when comparing an interval with k
+TOLERANCE = 1e-6
+
+Cell = tuple  # (family, measure, key...)
+
+
+@dataclass
+class Relation:
+    """``total`` = sum(``parts``) (``kind`` "exact" or "distinct"), or sum(parts) <= total
+    (``kind`` "at_most"); ``total`` None with ``lower``/``upper`` coefficients: a ratio
+    bound ``coefficient * total_cell`` on a published constant (next-facility probability)."""
+
+    total: Cell
+    parts: tuple[Cell, ...]
+    kind: str
+    #: for kind "ratio": constant c with lower * total <= c <= upper * total
+    constant: float = 0.0
+    lower: float = 0.0
+    upper: float = 0.0
+
+
+@dataclass
+class Published:
+    """What the files say: a value per published cell, None per hidden one."""
+
+    values: dict[Cell, float | None] = field(default_factory=dict)
+    #: where each cell was read: "file.csv line n column"
+    origin: dict[Cell, str] = field(default_factory=dict)
+    relations: list[Relation] = field(default_factory=list)
+
+    def put(self, cell: Cell, text: str | None, where: str) -> None:
+        value = _number(text)
+        if cell in self.values and self.values[cell] is not None and value is None:
+            return  # published elsewhere (e.g. a day in two files): the published value wins
+        self.values[cell] = value
+        self.origin.setdefault(cell, where)
+
+
+@dataclass(frozen=True)
+class Exposure:
+    cell: Cell
+    where: str
+    low: float
+    high: float
+
+    def describe(self) -> str:
+        family, measure, *key = self.cell
+        shown = "latent (in no file)" if not self.where else self.where
+        high = "inf" if math.isinf(self.high) else f"{self.high:g}"
+        return f"{family}.{measure} {tuple(key)} [{shown}] lies in [{self.low:g}, {high}]"
+
+
+@dataclass
+class AuditReport:
+    k: int
+    cells: int = 0
+    hidden: int = 0
+    latent: int = 0
+    exposed: list[Exposure] = field(default_factory=list)
+    components: int = 0
+    solved: int = 0
+    relaxed_components: int = 0
+    #: hidden cells whose interval is narrower than k but lies at k or above
+    narrowed_large: int = 0
+    #: cells that needed programs of their own (the others were shown wide together)
+    cell_programs: int = 0
+    inconsistent_components: int = 0
+    seconds: float = 0.0
+    people_cells: int = 0
+    people_hidden_cells: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.exposed and self.inconsistent_components == 0
+
+    def summary(self) -> str:
+        lines = [
+            f"published cells: {self.cells:,}; hidden: {self.hidden:,} "
+            f"({self.hidden / max(self.cells, 1):.1%}); cells in no file but implied: {self.latent:,}",
+            f"people counts: {self.people_cells:,} cells, {self.people_hidden_cells:,} hidden "
+            f"({self.people_hidden_cells / max(self.people_cells, 1):.1%})",
+            f"relation components solved: {self.solved:,} of {self.components:,} "
+            f"({self.relaxed_components} relaxed to distinct-count bounds, "
+            f"{self.inconsistent_components} inconsistent; {self.cell_programs:,} cells solved one by one); "
+            f"{self.seconds:.1f} s",
+            f"hidden cells narrowed to an interval at k or above (not a disclosure): {self.narrowed_large:,}",
+            f"exposed cells (may hold fewer than k, interval narrower than k = {self.k}): {len(self.exposed):,}",
+        ]
+        lines += [f"  EXPOSED {item.describe()}" for item in self.exposed[:50]]
+        if len(self.exposed) > 50:
+            lines.append(f"  ... and {len(self.exposed) - 50:,} more")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _number(text: str | None) -> float | None:
+    if text is None or text == "":
+        return None
+    return float(text)
+
+
+def _rows(folder: Path, name: str) -> list[dict[str, str]]:
+    path = folder / f"{name}.csv"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _span(start: str, end: str) -> list[str]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+#: measures of each family: (name, how it adds up: exact counts or distinct people)
+FAMILIES = {
+    "facility_visits": (("entries", "exact"), ("visitors", "distinct")),
+    "transitions": (("transitions", "exact"), ("visitors", "distinct")),
+    "routes": (("trips", "exact"), ("visitors", "distinct")),
+    "circulation": (("visitors", "distinct"), ("multi_facility_visitors", "distinct"),
+                    ("single_facility_visitors", "distinct")),
+    "dwell": (("visitors", "distinct"),),
+}
+#: the count of people in each family (the information-loss figures count these)
+PEOPLE = {"facility_visits": "visitors", "transitions": "visitors", "routes": "visitors",
+          "circulation": "visitors", "dwell": "visitors", "survey": "respondents",
+          "indicator": "respondents", "drivers": "respondents"}
+#: key columns of the period files after period_grain, period_start, source_kind, day_type,
+#: segment_kind, segment
+PERIOD_KEYS = {
+    "facility_visits": ("facility_id", "hour_of_day"),
+    "transitions": ("from_facility_id", "to_facility_id"),
+    "routes": ("origin_facility_id", "destination_facility_id", "route"),
+    "circulation": ("facility_role", "facility_id"),
+    "dwell": ("facility_id", "dwell_method"),
+}
+PERIOD_FILES = {
+    "facility_visits": "facility_visits_by_period",
+    "transitions": "transitions_by_period",
+    "routes": "routes_by_period",
+    "circulation": "circulation_by_period",
+    "dwell": "dwell_by_period",
+}
+
+
+@dataclass
+class _Family:
+    """The cells of one family, by key, and which slices the files cover."""
+
+    name: str
+    keys: set[tuple] = field(default_factory=set)
+    #: (grain, start, source_kind) → covered slices ("all", "residence", "ticket_type", "hours", "routes")
+    covered: dict[tuple[str, str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    periods: dict[tuple[str, str], str] = field(default_factory=dict)   # (grain, start) → end
+
+
+def _read_periods(folder: Path, pub: Published, families: dict[str, _Family]) -> None:
+    for family, file_name in PERIOD_FILES.items():
+        fam = families[family]
+        for line, row in enumerate(_rows(folder, file_name), start=2):
+            if row["period_grain"] == "day":
+                continue
+            extra = tuple(row[c] for c in PERIOD_KEYS[family])
+            key = (row["period_grain"], row["period_start"], row["source_kind"], row["day_type"],
+                   row["segment_kind"], row["segment"], *extra)
+            fam.keys.add(key)
+            fam.periods[(row["period_grain"], row["period_start"])] = row["period_end"]
+            fam.covered[(row["period_grain"], row["period_start"], row["source_kind"])] |= {
+                "all", "residence", "ticket_type", "hours", "routes", "roles"}
+            for measure, _ in FAMILIES[family]:
+                if measure in row:
+                    pub.put((family, measure, *key), row[measure], f"{file_name}.csv line {line} {measure}")
+
+
+def _day_key(family: str, day: str, source: str, segment_kind: str, segment: str, *extra: str) -> tuple:
+    return ("day", day, source, "all", segment_kind, segment, *extra)
+
+
+def _read_days(folder: Path, pub: Published, families: dict[str, _Family], day_types: dict[str, str]) -> None:
+    fv, tr, rt, ci = (families[n] for n in ("facility_visits", "transitions", "routes", "circulation"))
+    for line, row in enumerate(_rows(folder, "facility_daily"), start=2):
+        day, source = row["service_date"], row["source_kind"]
+        day_types.setdefault(day, row.get("day_type", ""))
+        fv.covered[("day", day, source)].add("all")
+        key = _day_key("facility_visits", day, source, "all", "all", row["facility_id"], "")
+        fv.keys.add(key)
+        for measure in ("entries", "visitors"):
+            pub.put(("facility_visits", measure, *key), row[measure], f"facility_daily.csv line {line} {measure}")
+        if source == "entry_log":
+            fv.covered[("day", day, source)].add("residence")
+            for segment in ("domestic", "international", "unknown"):
+                key = _day_key("facility_visits", day, source, "residence", segment, row["facility_id"], "")
+                fv.keys.add(key)
+                pub.put(("facility_visits", "visitors", *key), row[f"{segment}_visitors"],
+                        f"facility_daily.csv line {line} {segment}_visitors")
+    for line, row in enumerate(_rows(folder, "facility_entries_hourly"), start=2):
+        day, source = row["service_date"], row["source_kind"]
+        fv.covered[("day", day, source)].add("hours")
+        key = _day_key("facility_visits", day, source, "all", "all", row["facility_id"], row["hour_of_day"])
+        fv.keys.add(key)
+        for measure in ("entries", "visitors"):
+            pub.put(("facility_visits", measure, *key), row[measure], f"facility_entries_hourly.csv line {line} {measure}")
+    for line, row in enumerate(_rows(folder, "transitions_daily"), start=2):
+        day, source = row["service_date"], row["source_kind"]
+        day_types.setdefault(day, row.get("day_type", ""))
+        tr.covered[("day", day, source)].add("all")
+        key = _day_key("transitions", day, source, "all", "all", row["from_facility_id"], row["to_facility_id"])
+        tr.keys.add(key)
+        for measure in ("transitions", "visitors"):
+            pub.put(("transitions", measure, *key), row[measure], f"transitions_daily.csv line {line} {measure}")
+        pub.put(("transitions", "next_probability", *key), row["next_probability"],
+                f"transitions_daily.csv line {line} next_probability")
+    for line, row in enumerate(_rows(folder, "routes_daily"), start=2):
+        day, source = row["service_date"], row["source_kind"]
+        rt.covered[("day", day, source)].add("routes")
+        stops = row["route"].split(" > ")
+        key = _day_key("routes", day, source, "all", "all", stops[0], stops[-1], row["route"])
+        rt.keys.add(key)
+        pub.put(("routes", "visitors", *key), row["visitors"], f"routes_daily.csv line {line} visitors")
+    for line, row in enumerate(_rows(folder, "circulation_daily"), start=2):
+        day, source = row["service_date"], row["source_kind"]
+        day_types.setdefault(day, row.get("day_type", ""))
+        kind = "all" if row["segment"] == "all" else "residence"
+        ci.covered[("day", day, source)].add(kind)
+        key = _day_key("circulation", day, source, kind, row["segment"], "all", "")
+        ci.keys.add(key)
+        for measure in ("visitors", "multi_facility_visitors"):
+            pub.put(("circulation", measure, *key), row[measure], f"circulation_daily.csv line {line} {measure}")
+
+
+def _period_relations(pub: Published, fam: _Family, day_types: dict[str, str]) -> None:
+    family = fam.name
+    measures = FAMILIES[family]
+    by_group: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in fam.keys:
+        by_group[key[:4] + key[6:]].append(key)
+    known_days = {key[1] for key in fam.keys if key[0] == "day"}
+    for key in list(fam.keys):
+        grain, start, source, day_type, segment_kind, segment, *extra = key
+        # segments within all: the total row and every part of the covered slice
+        if segment_kind == "all" and not (family == "facility_visits" and extra[-1] != ""):
+            for kind in ("residence", "ticket_type"):
+                if kind not in fam.covered.get((grain, start, source), ()):
+                    continue
+                parts = tuple(k for k in by_group[(grain, start, source, day_type, *extra)] if k[4] == kind)
+                if not parts:
+                    continue  # sensors, and first / last facilities, have no segments
+                for measure, how in measures:
+                    pub.relations.append(Relation((family, measure, *key), tuple((family, measure, *p) for p in parts), how))
+        # weekday + weekend/holiday = all, in a period
+        if grain != "day" and day_type == "all":
+            # (the period file covers both day types: an absent row holds nobody)
+            parts = tuple(k for k in ((grain, start, source, t, segment_kind, segment, *extra)
+                                      for t in ("weekday", "weekend_holiday")) if k in fam.keys)
+            for measure, how in measures:
+                pub.relations.append(Relation((family, measure, *key), tuple((family, measure, *p) for p in parts), how))
+        # days within the period, where the daily files cover the slice
+        if grain != "day":
+            end = fam.periods[(grain, start)]
+            span = [d for d in _span(start, end) if day_type == "all" or day_types.get(d) == day_type]
+            slice_name = _slice(family, segment_kind, extra)
+            if slice_name is None or day_type != "all" and any(d not in day_types for d in _span(start, end)):
+                continue
+            if not any(slice_name in fam.covered.get(("day", d, source), ()) for d in span):
+                continue
+            parts = []
+            for d in span:
+                day_key = ("day", d, source, "all", segment_kind, segment, *extra)
+                if slice_name in fam.covered.get(("day", d, source), ()) or d not in known_days:
+                    # covered days: absent = nothing; days no file covers are latent cells
+                    if day_key in fam.keys or d not in known_days:
+                        parts.append(day_key)
+                else:
+                    parts.append(day_key)
+            for measure, how in measures:
+                if family == "routes" and measure == "trips":
+                    continue  # routes_daily publishes visitors only
+                if family == "circulation" and measure == "single_facility_visitors":
+                    continue  # derived below from visitors and multi
+                pub.relations.append(Relation((family, measure, *key), tuple((family, measure, *p) for p in parts), how))
+
+
+def _slice(family: str, segment_kind: str, extra: list[str]) -> str | None:
+    """Which covered slice of the daily files holds the day cells of a period cell."""
+    if family == "facility_visits":
+        return "hours" if extra[-1] != "" else segment_kind
+    if family == "transitions":
+        return "all" if segment_kind == "all" else None
+    if family == "routes":
+        return "routes" if segment_kind == "all" and extra[-1] != "" else None
+    if family == "circulation":
+        return segment_kind if extra[0] == "all" and segment_kind in ("all", "residence") else None
+    return None
+
+
+def _family_relations(pub: Published, families: dict[str, _Family]) -> None:
+    fv, tr, rt, ci = (families[n] for n in ("facility_visits", "transitions", "routes", "circulation"))
+    # hours within the whole day (facility visits, every grain)
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in fv.keys:
+        if key[-1] != "":
+            groups[key[:-1]].append(key)
+    for base, hours in groups.items():
+        total = (*base, "")
+        for measure, how in FAMILIES["facility_visits"]:
+            pub.relations.append(Relation(("facility_visits", measure, *total),
+                                          tuple(("facility_visits", measure, *h) for h in hours), how))
+    # pairs: origin totals revealed by the probabilities; people within facility visitors
+    origins: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in tr.keys:
+        origins[key[:-1]].append(key)
+    for origin, pairs in origins.items():
+        total = ("transitions", "origin_total", *origin)
+        pub.relations.append(Relation(total, tuple(("transitions", "transitions", *p) for p in pairs), "exact"))
+        for pair in pairs:
+            moves = pub.values.get(("transitions", "transitions", *pair))
+            probability = pub.values.get(("transitions", "next_probability", *pair))
+            if moves is not None and probability:
+                pub.relations.append(Relation(total, (), "ratio", constant=moves,
+                                              lower=max(probability - PROBABILITY_HALF_STEP, 0.0),
+                                              upper=probability + PROBABILITY_HALF_STEP))
+            for facility in pair[-2:]:
+                visits = ("facility_visits", "visitors", *pair[:-2], facility, "")
+                if visits in pub.values:
+                    pub.relations.append(Relation(visits, (("transitions", "visitors", *pair),), "at_most"))
+    # routes within their origin-destination cell
+    cells: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in rt.keys:
+        if key[-1] != "":
+            cells[key[:-1]].append(key)
+    for od, routes in cells.items():
+        if (*od, "") not in rt.keys:
+            continue
+        for measure, _ in FAMILIES["routes"]:
+            pub.relations.append(Relation(("routes", measure, *od, ""), tuple(("routes", measure, *r) for r in routes),
+                                          "at_most"))
+    # circulation: visitors = multi + single; first / last facility within all
+    roles: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in ci.keys:
+        if key[6] == "all":
+            pub.relations.append(Relation(("circulation", "visitors", *key),
+                                          (("circulation", "multi_facility_visitors", *key),
+                                           ("circulation", "single_facility_visitors", *key)), "exact"))
+        else:
+            roles[(*key[:6], key[6])].append(key)
+    for (*base, role), keys in roles.items():
+        total = ("circulation", "visitors", *base, "all", "")
+        if total[2:] in ci.keys:
+            pub.relations.append(Relation(total, tuple(("circulation", "visitors", *k) for k in keys), "distinct"))
+
+
+def _read_survey(folder: Path, pub: Published) -> None:
+    """Daily answers, the indicator and its drivers: satisfied within respondents,
+    segments within all, months within quarters and years, driver values within segments."""
+    days: dict[str, set[str]] = defaultdict(set)
+    for line, row in enumerate(_rows(folder, "survey_satisfaction_daily"), start=2):
+        key = (row["service_date"], row["segment"])
+        days[row["service_date"]].add(row["segment"])
+        for measure in ("respondents", "satisfied"):
+            pub.put(("survey", measure, *key), row[measure], f"survey_satisfaction_daily.csv line {line} {measure}")
+    for day, segments in days.items():
+        for segment in segments | {"unknown"}:
+            cell = ("survey", "respondents", day, segment)
+            pub.relations.append(Relation(cell, (("survey", "satisfied", day, segment),
+                                                 ("survey", "not_satisfied", day, segment)), "exact"))
+        for measure in ("respondents", "satisfied", "not_satisfied"):
+            pub.relations.append(Relation(("survey", measure, day, "all"),
+                                          tuple(("survey", measure, day, s) for s in ("domestic", "international", "unknown")),
+                                          "exact"))
+    periods: dict[tuple[str, str], tuple[str, str]] = {}
+    labels: dict[tuple[str, str], tuple[str, str]] = {}
+    for line, row in enumerate(_rows(folder, "info_satisfaction_indicator"), start=2):
+        key = (row["period_type"], row["period_start"], row["segment"])
+        periods[(row["period_type"], row["period_start"])] = (row["period_start"], row["period_end"])
+        labels[(row["period_type"], row["period"])] = (row["period_type"], row["period_start"])
+        for measure in ("respondents", "satisfied"):
+            pub.put(("indicator", measure, *key), row[measure], f"info_satisfaction_indicator.csv line {line} {measure}")
+    for (ptype, start), (first, last) in periods.items():
+        for segment in ("domestic", "international", "unknown", "all"):
+            cell = ("indicator", "respondents", ptype, start, segment)
+            pub.relations.append(Relation(cell, (("indicator", "satisfied", ptype, start, segment),
+                                                 ("indicator", "not_satisfied", ptype, start, segment)), "exact"))
+        for measure in ("respondents", "satisfied", "not_satisfied"):
+            pub.relations.append(Relation(("indicator", measure, ptype, start, "all"),
+                                          tuple(("indicator", measure, ptype, start, s)
+                                                for s in ("domestic", "international", "unknown")), "exact"))
+            if ptype == "month":
+                continue
+            months = [s for (t, s), (a, b) in periods.items() if t == "month" and first <= a and b <= last]
+            whole = {m.isoformat()[:7] for m in (date.fromisoformat(d) for d in _span(first, last))}
+            if {m[:7] for m in months} != whole:
+                continue  # a month without answers has no row: cannot tell it is empty
+            for segment in ("domestic", "international", "unknown", "all"):
+                pub.relations.append(Relation(("indicator", measure, ptype, start, segment),
+                                              tuple(("indicator", measure, "month", m, segment) for m in months), "exact"))
+    drivers: dict[tuple, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for line, row in enumerate(_rows(folder, "info_satisfaction_drivers"), start=2):
+        period = labels.get((row["period_type"], row["period"]), (row["period_type"], row["period"]))
+        key = (*period, row["driver_type"], row["driver_value"], row["segment"])
+        drivers[(*period, row["driver_type"])][row["segment"]].add(row["driver_value"])
+        for measure in ("respondents", "satisfied"):
+            pub.put(("drivers", measure, *key), row[measure], f"info_satisfaction_drivers.csv line {line} {measure}")
+    for (ptype, start, driver_type), by_segment in drivers.items():
+        values = set().union(*by_segment.values()) - {"other"}
+        for value in values | {"other"}:
+            for segment in ("domestic", "international", "unknown", "all"):
+                cell = ("drivers", "respondents", ptype, start, driver_type, value, segment)
+                pub.relations.append(Relation(cell, (("drivers", "satisfied", *cell[2:]),
+                                                     ("drivers", "not_satisfied", *cell[2:])), "exact"))
+                for measure in ("respondents", "satisfied", "not_satisfied"):
+                    # a driver value's people are people of the segment
+                    pub.relations.append(Relation(("indicator", measure, ptype, start, segment),
+                                                  (("drivers", measure, ptype, start, driver_type, value, segment),),
+                                                  "at_most"))
+        for value in values:
+            for measure in ("respondents", "satisfied", "not_satisfied"):
+                pub.relations.append(Relation(("drivers", measure, ptype, start, driver_type, value, "all"),
+                                              tuple(("drivers", measure, ptype, start, driver_type, value, s)
+                                                    for s in ("domestic", "international", "unknown")), "exact"))
+        for segment, shown in by_segment.items():
+            # values pooled into "other" in this segment add up to at most its "other"
+            # (one answer per respondent for the form language; several for the others,
+            # so there each pooled value alone is at most "other")
+            pooled = tuple(v for v in values if v not in shown)
+            if pooled and "other" in shown:
+                groups = [pooled] if driver_type in SINGLE_CHOICE_DRIVERS else [(v,) for v in pooled]
+                for group in groups:
+                    for measure in ("respondents", "satisfied", "not_satisfied"):
+                        pub.relations.append(Relation(("drivers", measure, ptype, start, driver_type, "other", segment),
+                                                      tuple(("drivers", measure, ptype, start, driver_type, v, segment)
+                                                            for v in group), "at_most"))
+
+
+def relations(folder: Path) -> Published:
+    """Every published cell of ``folder`` and every relation between cells."""
+    pub = Published()
+    families = {name: _Family(name) for name in FAMILIES}
+    day_types: dict[str, str] = {}
+    _read_days(folder, pub, families, day_types)
+    _read_periods(folder, pub, families)
+    for fam in families.values():
+        _period_relations(pub, fam, day_types)
+    _family_relations(pub, families)
+    _read_survey(folder, pub)
+    return pub
+
+
+# ----------------------------------------------------------------------------- solving
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[Cell, Cell] = {}
+
+    def find(self, item: Cell) -> Cell:
+        parent = self.parent.setdefault(item, item)
+        while parent != self.parent.setdefault(parent, parent):
+            self.parent[item] = parent = self.parent[parent]
+        return parent
+
+    def union(self, items: Iterable[Cell]) -> None:
+        items = list(items)
+        root = self.find(items[0])
+        for item in items[1:]:
+            other = self.find(item)
+            if other != root:
+                self.parent[other] = root
+
+
+def _rows_of(relation: Relation, values: dict[Cell, float | None], relaxed: bool
+             ) -> tuple[list[tuple[dict[Cell, float], float]], list[tuple[dict[Cell, float], float]]]:
+    """The relation as (coefficients over unknown cells, constant) equalities and <= rows."""
+    def known(cell: Cell) -> float | None:
+        return values.get(cell) if cell in values else None
+
+    equalities, inequalities = [], []
+    if relation.kind == "ratio":
+        value = known(relation.total)
+        if value is not None:
+            return [], []
+        # lower * T <= c  and  c <= upper * T
+        inequalities.append(({relation.total: relation.lower}, relation.constant))
+        inequalities.append(({relation.total: -relation.upper}, -relation.constant))
+        return equalities, inequalities
+    coefficients: dict[Cell, float] = defaultdict(float)
+    constant = 0.0
+    for cell, sign in ((relation.total, -1.0), *((part, 1.0) for part in relation.parts)):
+        value = known(cell)
+        if value is None:
+            coefficients[cell] += sign
+        else:
+            constant -= sign * value
+    if relation.kind == "at_most":
+        inequalities.append((dict(coefficients), constant))       # sum(parts) <= total
+    elif relaxed and relation.kind == "distinct":
+        # total <= sum(parts): a person counted once in the total may count in several parts
+        inequalities.append(({cell: -c for cell, c in coefficients.items()}, -constant))
+        if relation.kind == "distinct":                            # each part <= total
+            for part in relation.parts:
+                row: dict[Cell, float] = defaultdict(float)
+                c = 0.0
+                for cell, sign in ((part, 1.0), (relation.total, -1.0)):
+                    value = known(cell)
+                    if value is None:
+                        row[cell] += sign
+                    else:
+                        c -= sign * value
+                inequalities.append((dict(row), c))
+    else:
+        equalities.append((dict(coefficients), constant))
+    return equalities, inequalities
+
+
+def _matrices(rows: list[tuple[dict[Cell, float], float]], index: dict[Cell, int]):
+    from scipy.sparse import csr_matrix
+
+    if not rows:
+        return None, None
+    data, row_ids, col_ids = [], [], []
+    rhs = np.zeros(len(rows))
+    for i, (coefficients, constant) in enumerate(rows):
+        for cell, coefficient in coefficients.items():
+            data.append(coefficient)
+            row_ids.append(i)
+            col_ids.append(index[cell])
+        rhs[i] = constant
+    return csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(index))), rhs
+
+
+@dataclass
+class _Block:
+    """One connected component: its cells and its rows (equalities, <= rows)."""
+
+    cells: list[Cell]
+    relations: list[Relation]
+    a_eq: object = None
+    b_eq: np.ndarray | None = None
+    a_ub: object = None
+    b_ub: np.ndarray | None = None
+    relaxed: bool = False
+
+    def build(self, values: dict[Cell, float | None], relaxed: bool) -> _Block:
+        from scipy.sparse import csr_matrix
+
+        index = {cell: i for i, cell in enumerate(self.cells)}
+        eq, ub = [], []
+        for relation in self.relations:
+            e, u = _rows_of(relation, values, relaxed)
+            eq += [r for r in e if r[0]]
+            ub += [r for r in u if r[0]]
+        n = len(self.cells)
+        self.a_eq, self.b_eq = _matrices(eq, index)
+        self.a_ub, self.b_ub = _matrices(ub, index)
+        if self.a_eq is None:
+            self.a_eq, self.b_eq = csr_matrix((0, n)), np.zeros(0)
+        if self.a_ub is None:
+            self.a_ub, self.b_ub = csr_matrix((0, n)), np.zeros(0)
+        self.relaxed = relaxed
+        return self
+
+
+def _program(blocks: list[_Block]):
+    """The blocks side by side: one program whose parts do not interact."""
+    from scipy.sparse import block_diag
+
+    a_eq = block_diag([b.a_eq for b in blocks], format="csr")
+    a_ub = block_diag([b.a_ub for b in blocks], format="csr")
+    b_eq = np.concatenate([b.b_eq for b in blocks])
+    b_ub = np.concatenate([b.b_ub for b in blocks])
+    return (a_ub if a_ub.shape[0] else None, b_ub if a_ub.shape[0] else None,
+            a_eq if a_eq.shape[0] else None, b_eq if a_eq.shape[0] else None)
+
+
+def _solve(objective: np.ndarray, program):
+    from scipy.optimize import linprog
+
+    a_ub, b_ub, a_eq, b_eq = program
+    # a box far above any count keeps every program bounded: a cell that reaches it is
+    # unbounded for the attacker
+    return linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, UNBOUNDED), method="highs")
+
+
+def _infeasible(blocks: list[_Block]) -> list[_Block]:
+    """The blocks that have no solution, found by halving (few are)."""
+    if not blocks:
+        return []
+    n = sum(len(b.cells) for b in blocks)
+    if _solve(np.zeros(n), _program(blocks)).status != 2:
+        return []
+    if len(blocks) == 1:
+        return blocks
+    middle = len(blocks) // 2
+    return _infeasible(blocks[:middle]) + _infeasible(blocks[middle:])
+
+
+def _solve_blocks(blocks: list[_Block], values: dict[Cell, float | None], report: AuditReport,
+                  k: int) -> dict[Cell, tuple[float, float]]:
+    """Each cell's interval, for cells not shown to be wide.
+
+    The components do not share cells, so they are solved together as one block-diagonal
+    program: maximising a sum of cells from different components maximises each. Every
+    solution found is kept: a cell whose values across the kept solutions already differ
+    by k or more is wide without a program of its own (most cells are).
+    """
+    for block in blocks:
+        block.build(values, relaxed=False)
+    bad = {id(b) for b in _infeasible(blocks)}
+    retry = [b.build(values, relaxed=True) for b in blocks if id(b) in bad]
+    still = {id(b) for b in _infeasible(retry)}
+    report.relaxed_components += len(retry) - len(still)
+    for block in blocks:
+        if id(block) in still:
+            report.inconsistent_components += 1
+            log.warning("audit: relations of %d cells are inconsistent (first: %s); not solved",
+                        len(block.cells), block.cells[0])
+    blocks = [b for b in blocks if id(b) not in still]
+    if not blocks:
+        return {}
+    offsets = np.cumsum([0] + [len(b.cells) for b in blocks])
+    cells = [cell for block in blocks for cell in block.cells]
+    n = len(cells)
+    program = _program(blocks)
+    low_seen = np.full(n, np.inf)
+    high_seen = np.full(n, -np.inf)
+
+    def keep(result) -> None:
+        if result.status == 0:
+            np.minimum(low_seen, result.x, out=low_seen)
+            np.maximum(high_seen, result.x, out=high_seen)
+
+    keep(_solve(np.ones(n), program))
+    # Each round raises, then lowers, the cells not yet shown wide, with random weights so
+    # that cells sharing a total take turns; rounds stop when they stop paying off.
+    generator = np.random.default_rng(n)
+    for _ in range(SEED_PROGRAMS):
+        open_cells = high_seen - low_seen < k
+        if not open_cells.any():
+            break
+        before = int(open_cells.sum())
+        weights = np.where(open_cells, 0.5 + generator.random(n), 0.0)
+        keep(_solve(-weights, program))
+        keep(_solve(weights, program))
+        if before - int(np.sum(high_seen - low_seen < k)) < max(2, before // 50):
+            break
+    # then cell by cell: one open cell of every component still open per program (the
+    # program holds those components only)
+    bounds: dict[Cell, tuple[float, float]] = {}
+    done = np.zeros(n, dtype=bool)
+    while True:
+        active, chosen = [], []
+        for b, block in enumerate(blocks):
+            span = slice(offsets[b], offsets[b + 1])
+            candidates = np.flatnonzero(~done[span] & (high_seen[span] - low_seen[span] < k))
+            if candidates.size:
+                active.append(b)
+                chosen.append(candidates[0])
+        if not chosen:
+            break
+        report.cell_programs += len(chosen)
+        sizes = [len(blocks[b].cells) for b in active]
+        starts = np.cumsum([0] + sizes)
+        local = np.concatenate([np.arange(offsets[b], offsets[b + 1]) for b in active])
+        objective = np.zeros(len(local))
+        objective[starts[:-1] + np.array(chosen)] = -1.0
+        sub = _program([blocks[b] for b in active])
+        high = _solve(objective, sub)
+        low = _solve(-objective, sub)
+        for result in (high, low):
+            if result.status == 0:
+                np.minimum.at(low_seen, local, result.x)
+                np.maximum.at(high_seen, local, result.x)
+        for position, (b, i) in enumerate(zip(active, chosen)):
+            j = starts[position] + i
+            done[offsets[b] + i] = True
+            top = high.x[j] if high.status == 0 else math.inf
+            bounds[cells[offsets[b] + i]] = (low.x[j] if low.status == 0 else 0.0,
+                                             math.inf if top >= UNBOUNDED / 2 else top)
+    return bounds
+
+
+def audit(folder: Path, k: int) -> AuditReport:
+    """Solve every hidden cell's interval from the files in ``folder``; see the module doc."""
+    started = time.perf_counter()
+    pub = relations(folder)
+    report = AuditReport(k=k)
+    values = pub.values
+    report.cells = sum(1 for cell in values if cell[1] != "next_probability")
+    report.hidden = sum(1 for cell, value in values.items() if value is None and cell[1] != "next_probability")
+    for cell, value in values.items():
+        if PEOPLE.get(cell[0]) == cell[1]:
+            report.people_cells += 1
+            report.people_hidden_cells += value is None
+    unions = _UnionFind()
+    touching: list[tuple[Relation, list[Cell]]] = []
+    for relation in pub.relations:
+        members = [relation.total, *relation.parts]
+        unknown = [c for c in members if values.get(c) is None]
+        if not unknown:
+            continue
+        unions.union(unknown)
+        touching.append((relation, unknown))
+    by_root: dict[Cell, list[Relation]] = defaultdict(list)
+    cells_by_root: dict[Cell, set[Cell]] = defaultdict(set)
+    for relation, unknown in touching:
+        root = unions.find(unknown[0])
+        by_root[root].append(relation)
+        cells_by_root[root].update(unknown)
+    report.latent = sum(1 for cells in cells_by_root.values() for c in cells if c not in values)
+    report.components = len(by_root)
+    blocks = []
+    for root, relations_ in by_root.items():
+        constants = any(
+            relation.kind == "ratio" or any(values.get(c) for c in (relation.total, *relation.parts))
+            for relation in relations_
+        )
+        if constants:  # else homogeneous: every cell can be scaled up without bound
+            blocks.append(_Block(sorted(cells_by_root[root], key=repr), relations_))
+    report.solved = len(blocks)
+    for cell, (low, high) in _solve_blocks(blocks, values, report, k).items():
+        if cell[1] == "origin_total":
+            continue  # not a count of people; its pairs are checked
+        if high - low >= k - TOLERANCE or high <= TOLERANCE:
+            continue
+        if low >= k - TOLERANCE:
+            # narrowed (or pinned) at k or more: as good as a published count of k or
+            # more, which the rules allow; every smaller cell has its own interval here
+            report.narrowed_large += 1
+            continue
+        report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), round(low, 6) + 0.0, round(high, 6) + 0.0))
+    for cell, value in values.items():
+        if value is not None and cell[1] not in NOT_COUNTS and 0 < value < k:
+            report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), value, value))
+    report.exposed.sort(key=lambda e: (e.where == "", e.where, repr(e.cell)))
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,88 @@
+"""The disclosure audit (flowlib.disclosure_audit) on hand-made published files: what it
+must find, and a property test against an independent count of what subtraction gives."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from flowlib.disclosure_audit import audit
+
+K = 10
+DAY = "2026-11-02"
+
+
+def write(folder: Path, name: str, rows: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{name}.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def facility_day(folder: Path, total: int | None, hours: list[int | None]) -> None:
+    """One sensor facility's day (entries) and its hours; None = hidden."""
+    def cell(value: int | None) -> str:
+        return "" if value is None else str(value)
+
+    write(folder, "facility_daily", [{
+        "service_date": DAY, "source_kind": "wifi_sensor", "facility_id": "dejima", "entries": cell(total),
+        "visitors": "", "is_suppressed": "TRUE" if total is None else "FALSE", "day_type": "weekday"}])
+    write(folder, "facility_entries_hourly", [{
+        "service_date": DAY, "source_kind": "wifi_sensor", "facility_id": "dejima", "hour_of_day": str(9 + i),
+        "entries": cell(value), "visitors": "", "is_suppressed": "TRUE" if value is None else "FALSE"}
+        for i, value in enumerate(hours)])
+
+
+def test_a_day_minus_its_published_hours_pins_the_hidden_hour(tmp_path):
+    facility_day(tmp_path, 100, [50, 45, None])
+    report = audit(tmp_path, K)
+    assert not report.ok
+    [exposed] = report.exposed
+    assert exposed.cell == ("facility_visits", "entries", "day", DAY, "wifi_sensor", "all", "all", "all", "dejima", "11")
+    assert (exposed.low, exposed.high) == (5, 5)
+    assert exposed.where == "facility_entries_hourly.csv line 4 entries"
+    assert "EXPOSED" in report.summary() and "line 4" in report.summary()
+
+
+def test_two_hidden_hours_holding_k_together_pass(tmp_path):
+    facility_day(tmp_path, 100, [50, 30, None, None])
+    report = audit(tmp_path, K)
+    assert report.ok and report.hidden == 2 + 5  # two hours, and every visitors cell
+
+
+def test_satisfied_of_published_respondents_below_k_is_exposed(tmp_path):
+    write(tmp_path, "survey_satisfaction_daily", [
+        {"service_date": DAY, "segment": "all", "respondents": "", "satisfied": "", "is_suppressed": "TRUE"},
+        {"service_date": DAY, "segment": "domestic", "respondents": "13", "satisfied": "9", "is_suppressed": "FALSE"},
+    ])
+    report = audit(tmp_path, K)
+    described = [e.describe() for e in report.exposed]
+    assert any("survey.satisfied" in d for d in described)          # 9 published
+    assert any("survey.not_satisfied" in d and "[4, 4]" in d for d in described)  # 13 - 9
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=2, max_size=6), st.booleans(),
+       st.integers(0, 10_000))
+def test_random_tables_fail_the_audit_exactly_when_subtraction_narrows_a_cell(tmp_path_factory, parts,
+                                                                               total_hidden, salt):
+    """Hours of one day with random hidden cells. Independently of the solver: with the day
+    published, the hidden hours together hold r = day - published hours, each between 0
+    and r; with the day hidden, the day is pinned at the hours' sum when none is hidden.
+    The audit fails exactly when a cell that may hold fewer than k people is so narrowed."""
+    folder = tmp_path_factory.mktemp(f"table{salt}")
+    # published hours are at least k (a published count below k is a finding of its own)
+    values = [value + (K if not hidden else 0) for value, hidden in parts]
+    hours = [None if hidden else value for value, (_, hidden) in zip(values, parts)]
+    total = sum(values)
+    facility_day(folder, None if total_hidden else total, hours)
+    hidden_hours = [v for v, h in zip(values, hours) if h is None]
+    if not total_hidden:
+        rest = total - sum(h for h in hours if h is not None)
+        exposed = bool(hidden_hours) and 0 < rest < K
+    else:
+        exposed = not hidden_hours and total < K
+    assert audit(folder, K).ok is not exposed
