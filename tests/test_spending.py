@@ -191,8 +191,11 @@ def test_spending_page_shows_the_published_figures_and_hides_small_cells(tmp_pat
     settings = make_settings(tmp_path, k=5)
     # two cards at a rarely visited temple on one day: that day's cell is hidden (and one more
     # with it), so the week's totals of those facilities are withheld; the others are published
-    rare = admissions.head(2).assign(facility_id="sofukuji", card=["rare-1", "rare-2"])
-    build(settings, pd.concat([admissions, rare], ignore_index=True))
+    # dense enough that most facility-days reach k: a week is withheld whole ("partial") as
+    # soon as one of its days is hidden (docs/privacy.md), which a sparse week always has
+    dense = random_admissions(seed=11, cards=900)
+    rare = dense.head(2).assign(facility_id="sofukuji", card=["rare-1", "rare-2"])
+    build(settings, pd.concat([dense, rare], ignore_index=True))
     with writer(settings) as con:
         links = build_action_pages(con, settings)
         week = con.execute("select facility_id, revenue_jpy, is_suppressed from marts.spending_by_period "
