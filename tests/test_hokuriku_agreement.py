@@ -184,10 +184,10 @@ def pipeline_results(settings: Settings) -> dict[str, object]:
             "left join (select service_date, visitor_id, trip_index, count(*) as moves from intermediate.int_transitions "
             "group by all) as x using (service_date, visitor_id, trip_index)").fetchone()
         sequences = dict(con.execute(
-            # stops carry hash(device_key) only; the raw table maps it back for the comparison
+            # stops carry the 64-bit device id only; the raw table maps it back for the comparison
             "select k.device_key, list(s.facility_id order by s.arrived_at, s.facility_id) "
             "from intermediate.int_stops as s "
-            "inner join (select distinct device_key, hash(device_key) as visitor_id from raw.wifi_sensor) as k "
+            "inner join (select distinct device_key, device_id as visitor_id from raw.wifi_sensor) as k "
             "using (visitor_id) group by all").fetchall())
         resident_days = con.execute(
             "select device_key, service_date, bool_or(is_resident_device) from intermediate.int_sensor_stays "

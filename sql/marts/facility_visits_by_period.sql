@@ -23,7 +23,7 @@ entry_events as (
     select
         service_date,
         'entry_log' as source_kind,
-        hash(visitor_key) as visitor_id,
+        visitor_id,
         facility_id,
         entered_at as event_at
     from staging.stg_entry_log
@@ -34,7 +34,7 @@ sensor_events as (
     select
         service_date,
         'wifi_sensor' as source_kind,
-        hash(device_key) as visitor_id,
+        device_id as visitor_id,
         facility_id,
         started_at as event_at
     from intermediate.int_sensor_stays
