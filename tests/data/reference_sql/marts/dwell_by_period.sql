@@ -104,7 +104,8 @@ grouped_dwell as (
         facility_id,
         dwell_method,
         count(distinct visitor_id) as visitors,
-        avg(dwell_minutes) as dwell_minutes_mean
+        -- a sum of decimals does not depend on the order threads add it up in (doubles do)
+        avg(dwell_minutes::decimal(18, 4)) as dwell_minutes_mean
     from segmented
     group by all
 ),
