@@ -48,7 +48,7 @@ RAW_SAMPLE_DAYS = (date(2024, 9, 13), date(2024, 10, 1))
 EXAMPLES = PROJECT_ROOT / "sources" / "examples"
 #: "devices with thousands of steps" in the publisher's user.csv
 STAFF_STEPS = 1000
-ROUTE_MODELS = ["int_sensor_stays", "int_stops", "int_transitions", "int_trips", "int_visitor_days",
+ROUTE_MODELS = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips", "int_visitor_days",
                 "transitions_by_period", "routes_by_period", "transitions_daily", "routes_daily"]
 
 

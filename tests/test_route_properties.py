@@ -26,7 +26,7 @@ from test_routes import KEY, make_settings
 DAY = date(2026, 11, 4)
 START = datetime(2026, 11, 4, 4, 0)
 FACILITIES = ["dejima", "glover_garden", "oura_cathedral", "shinchi_chinatown"]
-INTERMEDIATE = ["int_sensor_stays", "int_stops", "int_transitions", "int_trips", "int_visitor_days"]
+INTERMEDIATE = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips", "int_visitor_days"]
 MARTS = ["facility_visits_by_period", "transitions_by_period", "routes_by_period", "circulation_by_period",
          "dwell_by_period", "facility_daily", "facility_entries_hourly", "transitions_daily", "routes_daily",
          "circulation_daily"]

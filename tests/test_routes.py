@@ -417,7 +417,7 @@ def test_every_mart_column_is_documented(built):
 
 
 def test_too_many_facilities_for_the_sort_keys_fail_clearly(tmp_path):
-    """Facility codes fill 16 bits of int_stops' sort key; one more facility must stop the day."""
+    """Facility codes fill 12 bits per stop of int_stop_rows' route codes; one more facility must stop the day."""
     from flowlib.models import ModelError
 
     settings = make_settings(tmp_path)
@@ -426,7 +426,7 @@ def test_too_many_facilities_for_the_sort_keys_fail_clearly(tmp_path):
         con.execute("insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
                     "amount_jpy, issuer_country, file_name, line_number) "
                     "select 'test', ?, 'facility_' || i, ?::timestamp + to_seconds(i), "
-                    "sha256('card_' || (i % 100)), 'adult', 500, 'JP', 'taps.csv', 2 from range(65536) as t(i)",
+                    "sha256('card_' || (i % 100)), 'adult', 500, 'JP', 'taps.csv', 2 from range(4096) as t(i)",
                     [DAY, at(DAY, "09:00")])
-        with pytest.raises(ModelError, match="over 65,535 facilities"):
+        with pytest.raises(ModelError, match="over 4,095 facilities"):
             build_day(con, DAY, settings)

@@ -1,50 +1,74 @@
 -- materialized: view
--- depends_on: int_stops
+-- depends_on: int_stop_rows, int_codes
 -- One row per trip: size, origin and destination, times and the ordered route
--- ("a > b > c"). A view over the trip's last stop in int_stops (next_facility_id null),
--- which carries the trip (see int_stops): nothing is stored twice. Routes of up to ten
--- stops are on that row; the rare longer trips join their ten-stop parts in stop order.
-with trip_ends as (
-    select * from intermediate.int_stops
-    where next_facility_id is null
+-- ("a > b > c"). A view over the trip's last stop in int_stop_rows (no next stop), which
+-- carries the trip: nothing is stored twice. Routes of up to ten stops are on that row
+-- (route_codes, 12 bits per stop, the last stop lowest); the rare longer trips join their
+-- ten-stop parts in stop order.
+with codes as (
+    select * from intermediate.int_codes
+),
+
+parts as (
+    -- route_codes spelled out: the part's stops in order
+    select
+        stop_rows.*,
+        concat_ws(
+            ' > ',
+            codes.facility_ids[((stop_rows.route_codes >> 108) & 4095)::integer],
+            codes.facility_ids[((stop_rows.route_codes >> 96) & 4095)::integer],
+            codes.facility_ids[((stop_rows.route_codes >> 84) & 4095)::integer],
+            codes.facility_ids[((stop_rows.route_codes >> 72) & 4095)::integer],
+            codes.facility_ids[((stop_rows.route_codes >> 60) & 4095)::integer],
+            codes.facility_ids[((stop_rows.route_codes >> 48) & 4095)::integer],
+            codes.facility_ids[((stop_rows.route_codes >> 36) & 4095)::integer],
+            codes.facility_ids[((stop_rows.route_codes >> 24) & 4095)::integer],
+            codes.facility_ids[((stop_rows.route_codes >> 12) & 4095)::integer],
+            codes.facility_ids[(stop_rows.route_codes & 4095)::integer]
+        ) as route_part,
+        codes.facility_ids,
+        codes.ticket_types
+    from intermediate.int_stop_rows as stop_rows
+    inner join codes using (service_date)
+    where stop_rows.route_codes is not null
 ),
 
 long_routes as (
-    -- the parts of trips longer than ten stops: their tenth, twentieth, ... stops (which
-    -- have a next stop) and their last stop (numbered above ten)
+    -- trips longer than ten stops: their tenth, twentieth, ... stops (which have a next
+    -- stop) and their last stop (numbered above ten)
     select
         service_date,
-        source_kind,
+        source_code,
         visitor_id,
         trip_index,
         string_agg(route_part, ' > ' order by stop_number) as route
-    from intermediate.int_stops
-    where route_part is not null
-      and (next_facility_id is not null or stop_number > 10)
+    from parts
+    where next_facility_code is not null or stop_number > 10
     group by all
 ),
 
 routes as (
     select
-        trip_ends.*,
-        coalesce(long_routes.route, trip_ends.route_part) as route
-    from trip_ends
-    left join long_routes using (service_date, source_kind, visitor_id, trip_index)
+        parts.*,
+        coalesce(long_routes.route, parts.route_part) as route
+    from parts
+    left join long_routes using (service_date, source_code, visitor_id, trip_index)
+    where parts.next_facility_code is null
 ),
 
 final as (
     select
         service_date,
-        source_kind,
+        ['entry_log', 'wifi_sensor'][source_code] as source_kind,
         visitor_id,
         trip_index,
-        segment,
-        ticket_type,
+        ['domestic', 'international', 'unknown'][segment_code] as segment,
+        ticket_types[ticket_code] as ticket_type,
         stop_number as n_stops,
-        coalesce(trip_facilities, cast(len(list_distinct(string_split(route, ' > '))) as integer)) as n_facilities,
+        coalesce(trip_facilities, len(list_distinct(string_split(route, ' > ')))) :: integer as n_facilities,
         route,
         split_part(route, ' > ', 1) as origin_facility_id,
-        facility_id as destination_facility_id,
+        facility_ids[facility_code] as destination_facility_id,
         trip_started_at as started_at,
         trip_ended_at as ended_at,
         date_diff('second', trip_started_at, trip_ended_at) / 60.0 as trip_minutes
