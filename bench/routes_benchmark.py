@@ -339,7 +339,7 @@ def measure_project(path: Path, workdir: Path) -> dict:
     seconds = time.perf_counter() - started
     trips = con.execute("select count(*) from intermediate.int_trips").fetchone()[0]
     out = {"seconds": seconds, "models_seconds": models_seconds, "cpu_seconds": time.process_time() - cpu,
-           "peak_mb": _peak_mb(), "stops": counts["intermediate.int_stops"], **_summary(results, trips)}
+           "peak_mb": _peak_mb(), "stops": counts["intermediate.int_stop_rows"], **_summary(results, trips)}
     con.close()
     return out
 
