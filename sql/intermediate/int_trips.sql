@@ -1,12 +1,14 @@
--- materialized: view
+-- materialized: daily
 -- depends_on: int_stop_rows, int_codes
 -- One row per trip: size, origin and destination, times and the ordered route
--- ("a > b > c"). A view over the trip's last stop in int_stop_rows (no next stop), which
--- carries the trip: nothing is stored twice. Routes of up to ten stops are on that row
--- (route_codes, 12 bits per stop, the last stop lowest); the rare longer trips join their
--- ten-stop parts in stop order.
+-- ("a > b > c"), read from the trip's last stop in int_stop_rows (no next stop), which
+-- carries the trip. Routes of up to ten stops are on that row (route_codes, 12 bits per
+-- stop, the last stop lowest); the rare longer trips join their ten-stop parts in stop
+-- order. A table, not a view: the marts and visitor days read the routes as text several
+-- times a night, and decoding them once is cheaper.
 with codes as (
     select * from intermediate.int_codes
+    where service_date between getvariable('first_service_date') and getvariable('last_service_date')
 ),
 
 parts as (
@@ -30,7 +32,8 @@ parts as (
         codes.ticket_types
     from intermediate.int_stop_rows as stop_rows
     inner join codes using (service_date)
-    where stop_rows.route_codes is not null
+    where stop_rows.service_date between getvariable('first_service_date') and getvariable('last_service_date')
+      and stop_rows.route_codes is not null
 ),
 
 long_routes as (
