@@ -1,37 +1,47 @@
-"""How fast are trips, transitions, OD and top routes? DuckDB (the pipeline's own SQL) vs pandas.
+"""How fast are trips, transitions, OD and top routes? The pipeline's SQL against a tuned single pass.
 
 For each size (default 1 M, 10 M, 50 M entry rows) the script generates one service day
-of card taps in DuckDB (parquet, raw.entry_log's shape, 64-hex pseudonyms, about four
-taps per card), then measures, each in a fresh process so that peak memory is its own:
+of card taps in DuckDB (parquet, raw.entry_log's shape: 64-hex pseudonyms and the 64-bit
+card_id that ingest stores beside them, about four taps per card), then measures, each in
+a fresh process so that peak memory is its own, ``--repeat`` times (default 3; the median
+is reported, with the load average of every run):
 
-* ``floor``  - a DuckDB scan of the same file that reads every value of the three columns
-  routes need (count(*) plus a hash of each row);
-* ``1 pass`` - one ordered window pass over the same rows (the previous tap of each card,
-  partitioned by card, ordered by time): what any window-function route computation pays
-  at least once; the pipeline makes two such passes (events, then stops);
-* ``duckdb`` - the pipeline's models (the int_stops and int_trips tables and the
-  int_transitions view, run by flowlib.models on a warehouse file whose raw.entry_log is
-  a view of the parquet) plus the transition matrix (moves, distinct visitors, quartiles),
-  the OD matrix and the top-20 routes;
-* ``pandas`` - the same computation written plainly in pandas on the same file (by
-  default only up to 10 M rows: at 50 M its frames alone outgrow the machine).
+* ``floor``    - a DuckDB scan that reads every value of the three columns routes need;
+* ``1 pass``   - one partitioned window pass (the previous tap of each card by 64-bit id);
+* ``baseline`` - a tuned single-pass computation of the same results, in memory: 64-bit
+  ids, one sort of the taps and streaming windows over it (re-entries, trips, stops), then
+  the transition matrix (moves, distinct visitors, quartiles), the OD matrix (trips,
+  distinct visitors) and the top-20 routes of 2-5 stops; nothing written to a warehouse;
+* ``project``  - the pipeline's models (int_sensor_stays, int_stops written to a warehouse
+  file whose raw.entry_log is a view of the parquet, the int_transitions and int_trips
+  views, run by flowlib.models) plus the same three queries on them;
+* ``pandas``   - the same computation written plainly in pandas (only up to
+  ``--pandas-max`` rows: at 50 M its frames alone outgrow the machine).
+
+The ratio project / baseline is what to read on a shared machine: both run on the same
+taps in the same run. The project's and the baseline's results are compared (moves,
+trips, OD cells, the top-20 routes) and a difference is printed.
 
 Then the nightly increment: ``build_day`` (every model and mart, suppression included)
 on a warehouse holding one day of 2 M taps.
 
-DuckDB runs with memory_limit 3GB (the whole process stays under 4 GB), 2 threads and a temp directory under the work folder.
-Seconds are wall-clock; CPU seconds are printed too because the machine is shared.
+DuckDB runs with memory_limit 3GB, 2 threads and a temp directory under the work folder.
+Seconds are wall-clock; CPU seconds are recorded too because the machine may be shared.
+Everything lands in ``<workdir>/routes_benchmark.json`` (keys sorted, one figure per
+line: diff two runs to compare).
 
-    .venv/bin/python bench/routes_benchmark.py                 # 1M,10M,50M + nightly
-    .venv/bin/python bench/routes_benchmark.py --sizes 1M      # a quick run
+    .venv/bin/python bench/routes_benchmark.py                 # 1M,10M,50M + nightly, 3 runs each
+    .venv/bin/python bench/routes_benchmark.py --sizes 1M --repeat 1 --nightly 0   # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -44,7 +54,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 DAY = date(2026, 11, 3)
 MEMORY_LIMIT = "3GB"   # DuckDB buffers; the process (Python, parquet reader) stays under 4 GB
 THREADS = 2
-ROUTE_MODELS = ["int_sensor_stays", "int_stops", "int_transitions", "int_trips"]
+ROUTE_MODELS = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips"]
+#: bump when the generated taps change, so that old files are not reused
+DATA_VERSION = "v2"
 
 
 def parse_size(text: str) -> int:
@@ -94,6 +106,8 @@ def generate(path: Path, rows: int) -> None:
                     + to_seconds((hash(visitor || ':start') % 21600)::bigint)
                     + to_seconds((hash(i || ':offset') % 14400)::bigint) as entered_at,
                 sha256(visitor::varchar) as card_key,
+                -- the 64-bit id ingest stores beside the pseudonym (raw.pseudonym_id)
+                ('0x' || left(sha256(visitor::varchar), 16))::ubigint as card_id,
                 ['adult', 'adult', 'adult', 'student', 'child', 'senior'][1 + (hash(visitor || ':ticket') % 6)::int] as ticket_type,
                 500 as amount_jpy,
                 ['JP', 'JP', 'JP', 'US', 'CN', null][1 + (hash(visitor || ':country') % 6)::int] as issuer_country,
@@ -131,11 +145,130 @@ def measure_window_pass(path: Path) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     con.execute(f"""
         select count(*), sum(previous_facility_hash) from (
-            select lag(hash(facility_id)) over (partition by hash(card_key) order by entered_at)
+            select lag(hash(facility_id)) over (partition by card_id order by entered_at)
                 as previous_facility_hash
             from read_parquet('{path}')
         )""").fetchall()
     return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb()}
+
+
+BASELINE_STOPS = """
+    -- a tuned single pass, in memory: 64-bit ids, facility codes, ONE sort, then streaming
+    -- windows (over (): lag, lead, running sums), the same rules as the pipeline
+    create temp table codes as
+        select facility_id, row_number() over (order by facility_id) as code
+        from (select distinct facility_id from read_parquet('{path}'));
+    create temp table stops as
+    with sorted as (
+        select t.card_id, (epoch_ms(t.entered_at) << 16) | codes.code as event
+        from read_parquet('{path}') as t inner join codes using (facility_id)
+        order by t.card_id, event
+    ),
+    neighbours as (
+        select card_id, event,
+               coalesce(lag(card_id) over () <> card_id, true) as first_tap,
+               coalesce(lead(card_id) over () <> card_id, true) as last_tap,
+               (event >> 16) - (lag(event) over () >> 16) as gap_before,
+               (lead(event) over () >> 16) - (event >> 16) as gap_after,
+               (lag(event) over () & 65535) <> (event & 65535) as other_before,
+               (lead(event) over () & 65535) <> (event & 65535) as other_after,
+               lead(event) over () as next_event
+        from sorted
+    ),
+    flagged as (
+        select *,
+               first_tap or other_before or gap_before > {reentry_ms} as starts_stop,
+               first_tap or (other_before or gap_before > {reentry_ms}) and gap_before > {trip_ms} as starts_trip,
+               last_tap or other_after or gap_after > {reentry_ms} as ends_stop,
+               last_tap or (other_after or gap_after > {reentry_ms}) and gap_after > {trip_ms} as ends_trip
+        from neighbours
+    ),
+    numbered as (
+        select *,
+               sum(starts_stop::int) over (rows between unbounded preceding and current row) as stop_seq,
+               sum(starts_trip::int) over (rows between unbounded preceding and current row) as trip_seq,
+               last_value(case when starts_stop then event end ignore nulls)
+                   over (rows between unbounded preceding and current row) as stop_event
+        from flagged
+    ),
+    anchored as (
+        select *,
+               stop_seq - last_value(case when starts_trip then stop_seq end ignore nulls)
+                   over (rows between unbounded preceding and current row) + 1 as stop_number
+        from numbered
+    )
+    select card_id, trip_seq, stop_number, stop_event & 65535 as code, stop_event >> 16 as arrived_ms,
+           ends_trip, case when not ends_trip then next_event end as next_event,
+           [lag(stop_event & 65535, 4) over (), lag(stop_event & 65535, 3) over (), lag(stop_event & 65535, 2) over (),
+            lag(stop_event & 65535, 1) over (), stop_event & 65535] as last_five,
+           last_value(case when stop_number = 1 then stop_event & 65535 end ignore nulls)
+               over (rows between unbounded preceding and current row) as origin
+    from anchored
+    where ends_stop
+"""
+
+BASELINE_QUERIES = {
+    # aggregated on integer codes; facility ids decoded for the aggregated rows only
+    "transition_matrix": """
+        with moves as (
+            select code as from_code, next_event & 65535 as to_code, card_id,
+                   ((next_event >> 16) - arrived_ms) / 60000.0 as minutes
+            from stops where next_event is not null
+        ),
+        counted as (select from_code, to_code, count(*) as transitions, count(distinct card_id) as visitors
+                    from moves group by all),
+        quartiles as (select from_code, to_code, quantile_cont(minutes, [0.25, 0.5, 0.75]) as quartiles
+                      from moves group by all)
+        select 'entry_log', f.facility_id, t.facility_id, transitions, visitors, quartiles
+        from counted inner join quartiles using (from_code, to_code)
+        inner join codes as f on f.code = from_code inner join codes as t on t.code = to_code""",
+    "od_matrix": """
+        with od as (
+            select origin, code as destination, count(*) as trips, count(distinct card_id) as visitors
+            from stops where ends_trip and stop_number >= 2 group by all
+        )
+        select 'entry_log', o.facility_id, d.facility_id, trips, visitors
+        from od inner join codes as o on o.code = origin inner join codes as d on d.code = destination""",
+    "top_20_routes": """
+        with ranked as (
+            select last_five[6 - stop_number:] as route_codes, count(distinct card_id) as visitors
+            from stops where ends_trip and stop_number between 2 and 5 group by all
+        ),
+        names as (select list(facility_id order by code) as names from codes)
+        select array_to_string(list_transform(route_codes, lambda c: names[c]), ' > ') as route, visitors
+        from ranked cross join names
+        order by visitors desc, route limit 20""",
+}
+
+
+def measure_baseline(path: Path, reentry_minutes: int = 30, trip_gap_minutes: int = 240) -> dict:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"set threads = {THREADS}; set memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"set temp_directory = '{path.parent / 'tmp'}'")
+    started, cpu = time.perf_counter(), time.process_time()
+    for statement in BASELINE_STOPS.format(path=path, reentry_ms=reentry_minutes * 60000,
+                                           trip_ms=trip_gap_minutes * 60000).split(";"):
+        con.execute(statement)
+    results = {name: con.execute(sql).fetchall() for name, sql in BASELINE_QUERIES.items()}
+    seconds = time.perf_counter() - started
+    trips = con.execute("select count(*) from stops where ends_trip").fetchone()[0]
+    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(),
+            **_summary(results, trips)}
+
+
+def _summary(results: dict[str, list], trips: int) -> dict:
+    """What the project and the baseline must agree on."""
+    od = sorted((str(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in results["od_matrix"])
+    matrix = sorted((str(r[1]), str(r[2]), int(r[3]), int(r[4]), [round(q, 6) for q in r[5]])
+                    for r in results["transition_matrix"])
+    def digest(rows: list) -> str:
+        return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+    return {"transitions": sum(r[2] for r in matrix), "trips": trips, "od_cells": len(od),
+            "od_trips": sum(r[2] for r in od), "od_digest": digest(od), "matrix_digest": digest(matrix),
+            "top_20_routes": [[str(r[0]), int(r[1])] for r in results["top_20_routes"]]}
 
 
 def _settings(workdir: Path):
@@ -195,7 +328,7 @@ ROUTE_QUERIES = {
 }
 
 
-def measure_duckdb(path: Path, workdir: Path) -> dict:
+def measure_project(path: Path, workdir: Path) -> dict:
     from flowlib.models import build_range
 
     con, settings = _prepared_warehouse(workdir, path)
@@ -203,13 +336,10 @@ def measure_duckdb(path: Path, workdir: Path) -> dict:
     counts = build_range(con, DAY, DAY, settings, only=ROUTE_MODELS)
     models_seconds = time.perf_counter() - started
     results = {name: con.execute(sql).fetchall() for name, sql in ROUTE_QUERIES.items()}
-    results["transition_matrix_moves"] = sum(row[3] for row in results["transition_matrix"])
     seconds = time.perf_counter() - started
+    trips = con.execute("select count(*) from intermediate.int_trips").fetchone()[0]
     out = {"seconds": seconds, "models_seconds": models_seconds, "cpu_seconds": time.process_time() - cpu,
-           "peak_mb": _peak_mb(), "stops": counts["intermediate.int_stops"],
-           "transitions": results["transition_matrix_moves"], "trips": counts["intermediate.int_trips"],
-           "top_route": list(results["top_20_routes"][0]) if results["top_20_routes"] else None,
-           "od_cells": len(results["od_matrix"])}
+           "peak_mb": _peak_mb(), "stops": counts["intermediate.int_stop_rows"], **_summary(results, trips)}
     con.close()
     return out
 
@@ -252,7 +382,7 @@ def measure_nightly(path: Path, workdir: Path) -> dict:
     from flowlib.models import build_day
 
     con, settings = _prepared_warehouse(workdir, None)
-    con.execute(f"insert into raw.entry_log select * from read_parquet('{path}')")
+    con.execute(f"insert into raw.entry_log by name select * from read_parquet('{path}')")
     con.execute("checkpoint")
     started, cpu = time.perf_counter(), time.process_time()
     counts = build_day(con, DAY, settings)
@@ -263,30 +393,50 @@ def measure_nightly(path: Path, workdir: Path) -> dict:
     return out
 
 
-WORKERS = {"floor": measure_floor, "window": measure_window_pass, "duckdb": measure_duckdb, "pandas": measure_pandas,
-           "nightly": measure_nightly}
+WORKERS = {"floor": measure_floor, "window": measure_window_pass, "baseline": measure_baseline,
+           "project": measure_project, "pandas": measure_pandas, "nightly": measure_nightly}
+#: the results project and baseline must agree on
+AGREEMENT = ("transitions", "trips", "od_cells", "od_trips", "od_digest", "matrix_digest", "top_20_routes")
 
 
 def run_worker(kind: str, path: Path, workdir: Path, timeout: int) -> dict:
-    """One measurement in a fresh interpreter (its own peak memory)."""
+    """One measurement in a fresh interpreter (its own peak memory), with the load average before it."""
     command = [sys.executable, __file__, "--worker", kind, "--file", str(path), "--workdir", str(workdir)]
+    load = round(os.getloadavg()[0], 2)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
     except subprocess.TimeoutExpired:
-        return {"error": f"no result within {timeout} s"}
+        return {"error": f"no result within {timeout} s", "load_average": load}
     if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        return {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1], "load_average": load}
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_average": load}
+
+
+def repeated(kind: str, path: Path, workdir: Path, timeout: int, repeat: int) -> dict:
+    """``repeat`` runs; the median run's figures, and every run's seconds and load average."""
+    runs = [run_worker(kind, path, workdir, timeout) for _ in range(repeat)]
+    good = sorted((r for r in runs if "error" not in r), key=lambda r: r["seconds"])
+    if not good:
+        return runs[-1]
+    median = good[(len(good) - 1) // 2]
+    return {**median, "seconds": statistics.median(r["seconds"] for r in good),
+            "runs": [{"seconds": round(r["seconds"], 2), "load_average": r["load_average"]} for r in good],
+            "peak_mb": max(r["peak_mb"] for r in good)}
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def loads(part: dict) -> str:
+    return "/".join(f"{r['load_average']:.1f}" for r in part.get("runs", [])) or "-"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,10M,50M", help="comma-separated row counts, e.g. 1M,10M")
-    parser.add_argument("--pandas-max", default="10M", help="largest size pandas is measured at")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the median is reported)")
+    parser.add_argument("--pandas-max", default="1M", help="largest size pandas is measured at ('0': never)")
     parser.add_argument("--nightly", default="2M", help="rows of the nightly build_day run ('0' to skip)")
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "bench" / "results")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per measurement")
@@ -296,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.worker:
         kind = args.worker
-        result = (WORKERS[kind](args.file) if kind in ("floor", "window", "pandas")
+        result = (WORKERS[kind](args.file) if kind in ("floor", "window", "baseline", "pandas")
                   else WORKERS[kind](args.file, args.workdir))
         print(json.dumps(result, default=str))
         return 0
@@ -305,44 +455,53 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     pandas_max = parse_size(args.pandas_max)
-    print(f"routes benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
-          f"(the machine is shared), DuckDB memory_limit={MEMORY_LIMIT} threads={THREADS} "
-          f"temp_directory under {workdir}")
-    report = {"load_average": os.getloadavg(), "sizes": {}}
-    header = (f"{'rows':>5} | {'floor s':>7} {'1 pass s':>8} | {'duckdb s':>8} {'cpu s':>6} {'rows/s':>10} {'peak MB':>8} {'x floor':>7}"
-              f" | {'pandas s':>8} {'cpu s':>6} {'peak MB':>8} | {'pandas/duckdb':>13}")
+    print(f"routes benchmark: {os.cpu_count()} CPUs, DuckDB memory_limit={MEMORY_LIMIT} threads={THREADS}, "
+          f"{args.repeat} run(s) each (median; load average before each run in brackets)")
+    report: dict = {"cpus": os.cpu_count(), "memory_limit": MEMORY_LIMIT, "threads": THREADS, "repeat": args.repeat,
+                    "sizes": {}}
+    header = (f"{'rows':>5} | {'floor s':>7} {'1 pass s':>8} | {'baseline s':>10} {'project s':>9} {'ratio':>5} "
+              f"{'peak MB':>7} {'same':>4} | {'pandas s':>8} | load averages (baseline; project)")
     print(header)
     print("-" * len(header))
     for rows in sizes:
-        path = workdir / "data" / f"taps_{label(rows)}.parquet"
+        path = workdir / "data" / f"taps_{DATA_VERSION}_{label(rows)}.parquet"
         generate(path, rows)
-        floor = run_worker("floor", path, workdir / "w_floor", args.timeout)
-        window = run_worker("window", path, workdir / "w_window", args.timeout)
-        duck = run_worker("duckdb", path, workdir / f"w_duckdb_{label(rows)}", args.timeout)
-        panda = run_worker("pandas", path, workdir, args.timeout) if rows <= pandas_max else {"skipped": True}
-        report["sizes"][label(rows)] = {"floor": floor, "window_pass": window, "duckdb": duck, "pandas": panda}
-        d, p, f = duck.get("seconds"), panda.get("seconds"), floor.get("seconds")
-        print(f"{label(rows):>5} | {fmt(f, 2):>7} {fmt(window.get('seconds')):>8} | {fmt(d):>8} {fmt(duck.get('cpu_seconds')):>6} "
-              f"{(f'{rows / d:,.0f}' if d else '-'):>10} {fmt(duck.get('peak_mb'), 0):>8} {fmt(d / f if d and f else None):>7}"
-              f" | {fmt(p):>8} {fmt(panda.get('cpu_seconds')):>6} {fmt(panda.get('peak_mb'), 0):>8}"
-              f" | {fmt(p / d if p and d else None):>13}")
-        for name, part in (("duckdb", duck), ("pandas", panda), ("floor", floor), ("1 pass", window)):
+        floor = repeated("floor", path, workdir / "w_floor", args.timeout, args.repeat)
+        window = repeated("window", path, workdir / "w_window", args.timeout, args.repeat)
+        baseline = repeated("baseline", path, workdir, args.timeout, args.repeat)
+        project = repeated("project", path, workdir / f"w_project_{label(rows)}", args.timeout, args.repeat)
+        panda = (repeated("pandas", path, workdir, args.timeout, args.repeat) if rows <= pandas_max
+                 else {"skipped": True})
+        b, d = baseline.get("seconds"), project.get("seconds")
+        same = all(baseline.get(k) == project.get(k) for k in AGREEMENT) if b and d else None
+        report["sizes"][label(rows)] = {"floor": floor, "window_pass": window, "baseline": baseline,
+                                        "project": project, "pandas": panda,
+                                        "ratio_project_to_baseline": round(d / b, 2) if b and d else None,
+                                        "same_results": same}
+        print(f"{label(rows):>5} | {fmt(floor.get('seconds'), 2):>7} {fmt(window.get('seconds')):>8} | {fmt(b):>10} "
+              f"{fmt(d):>9} {fmt(d / b if b and d else None, 2):>5} {fmt(project.get('peak_mb'), 0):>7} "
+              f"{('yes' if same else '-' if same is None else 'NO'):>4} | {fmt(panda.get('seconds')):>8} "
+              f"| {loads(baseline)}; {loads(project)}")
+        for name, part in (("project", project), ("baseline", baseline), ("pandas", panda), ("floor", floor),
+                           ("1 pass", window)):
             if "error" in part:
                 print(f"      {name}: {part['error']}")
-        if p and d and (duck.get("transitions"), duck.get("trips")) != (panda.get("transitions"), panda.get("trips")):
-            print(f"      note: duckdb and pandas disagree: {duck} vs {panda}")
-        if panda.get("skipped"):
-            print(f"      pandas not run above {label(pandas_max)} rows (--pandas-max): its frames outgrow the machine")
+        if same is False:
+            print("      project and baseline disagree: "
+                  + "; ".join(f"{k}: {project.get(k)} vs {baseline.get(k)}" for k in AGREEMENT
+                              if project.get(k) != baseline.get(k)))
     nightly_rows = parse_size(args.nightly)
     if nightly_rows:
-        path = workdir / "data" / f"taps_{label(nightly_rows)}.parquet"
+        path = workdir / "data" / f"taps_{DATA_VERSION}_{label(nightly_rows)}.parquet"
         generate(path, nightly_rows)
-        nightly = run_worker("nightly", path, workdir / "w_nightly", args.timeout)
+        nightly = repeated("nightly", path, workdir / "w_nightly", args.timeout, args.repeat)
         report["nightly"] = {"rows": nightly_rows, **nightly}
         print(f"nightly build_day, {label(nightly_rows)} taps, every model and mart: {fmt(nightly.get('seconds'))} s "
-              f"(cpu {fmt(nightly.get('cpu_seconds'))} s, peak {fmt(nightly.get('peak_mb'), 0)} MB)"
-              + (f" - {nightly['error']}" if "error" in nightly else ""))
-    (workdir / "routes_benchmark.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+              f"(cpu {fmt(nightly.get('cpu_seconds'))} s, peak {fmt(nightly.get('peak_mb'), 0)} MB, "
+              f"load {loads(nightly)})" + (f" - {nightly['error']}" if "error" in nightly else ""))
+    out = workdir / "routes_benchmark.json"
+    out.write_text(json.dumps(report, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    print(f"figures written to {out}")
     return 0
 
 

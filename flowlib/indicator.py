@@ -39,7 +39,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from flowlib.config import PROJECT_ROOT
 
@@ -296,6 +295,8 @@ def period_of(day: date, period_type: str, *, fiscal_year_start_month: int = 4,
 
 
 def _z(confidence: float) -> float:
+    from scipy import stats  # scipy.stats costs seconds to import: only when an interval is drawn
+
     return float(stats.norm.isf((1.0 - confidence) / 2.0))
 
 
@@ -434,6 +435,8 @@ def compare_with_baseline(share: float, effective_n: float, baseline_share: floa
     if se == 0:
         return BaselineComparison(math.nan, False, method)
     z = (share - baseline_share) / se
+    from scipy import stats
+
     p_value = float(2 * stats.norm.sf(abs(z)))
     return BaselineComparison(p_value, p_value < alpha, method)
 

@@ -27,6 +27,7 @@ from flowlib.parsing import FileRejected, NestedValue, RawFile, RowProblem, prin
 from flowlib.kinds import IDENTITY_BY_KIND
 from flowlib.pseudonym import key_fingerprint, pseudonymise_many
 from flowlib.sources import ColumnRule, SourceSpec
+from flowlib.visitor_ids import ID_COLUMNS, store_visitor_ids
 from flowlib.warehouse import ensure_schema, transaction, writer
 
 log = logging.getLogger(__name__)
@@ -760,6 +761,8 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service
         con.register("incoming_rows", rows)
         con.execute(f"insert into {table} by name select * from incoming_rows")
         con.unregister("incoming_rows")
+        if table in ID_COLUMNS:   # the 64-bit id beside each pseudonym, collisions checked
+            store_visitor_ids(con, service_date, service_date, [table])
         if len(quarantine):
             con.register("incoming_quarantine", quarantine)
             con.execute("insert into ops.quarantine by name select *, ? as quarantined_at from incoming_quarantine", [now])

@@ -43,6 +43,7 @@ import duckdb
 from flowlib.calendar import GRAINS, ensure_calendar
 from flowlib.config import Settings, get_settings
 from flowlib.privacy import FLAG_COLUMNS, PrivacySpec, PrivacySpecError, protect
+from flowlib.visitor_ids import VisitorIdCollision, store_visitor_ids
 from flowlib.warehouse import transaction
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,12 @@ def _build_range(con: duckdb.DuckDBPyConnection, first: date, last: date, settin
     counts: dict[str, int] = {}
     with transaction(con):
         ensure_calendar(con, first, last)
+        # raw rows written before ids were stored at ingest (or by other tools) get theirs;
+        # the sensor models read the residency window before the first day
+        try:
+            store_visitor_ids(con, first - timedelta(days=settings.sensor_resident_window_days), last)
+        except VisitorIdCollision as exc:
+            raise ModelError(str(exc)) from exc
         built_through = _log_built_days(con, first, last)
         periods = {grain: _periods(con, grain, first, last, built_through) for grain in GRAINS}
         for model in models:

@@ -48,7 +48,7 @@ RAW_SAMPLE_DAYS = (date(2024, 9, 13), date(2024, 10, 1))
 EXAMPLES = PROJECT_ROOT / "sources" / "examples"
 #: "devices with thousands of steps" in the publisher's user.csv
 STAFF_STEPS = 1000
-ROUTE_MODELS = ["int_sensor_stays", "int_stops", "int_transitions", "int_trips", "int_visitor_days",
+ROUTE_MODELS = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips", "int_visitor_days",
                 "transitions_by_period", "routes_by_period", "transitions_daily", "routes_daily"]
 
 
@@ -184,10 +184,10 @@ def pipeline_results(settings: Settings) -> dict[str, object]:
             "left join (select service_date, visitor_id, trip_index, count(*) as moves from intermediate.int_transitions "
             "group by all) as x using (service_date, visitor_id, trip_index)").fetchone()
         sequences = dict(con.execute(
-            # stops carry hash(device_key) only; the raw table maps it back for the comparison
+            # stops carry the 64-bit device id only; the raw table maps it back for the comparison
             "select k.device_key, list(s.facility_id order by s.arrived_at, s.facility_id) "
             "from intermediate.int_stops as s "
-            "inner join (select distinct device_key, hash(device_key) as visitor_id from raw.wifi_sensor) as k "
+            "inner join (select distinct device_key, device_id as visitor_id from raw.wifi_sensor) as k "
             "using (visitor_id) group by all").fetchall())
         resident_days = con.execute(
             "select device_key, service_date, bool_or(is_resident_device) from intermediate.int_sensor_stays "

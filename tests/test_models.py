@@ -25,7 +25,8 @@ def _tap(card: str, facility: str, hhmm: str, country: str | None = "JP", day: d
 def _load(settings, taps: list[tuple]) -> None:
     prepare_warehouse(settings)
     with writer(settings) as con:
-        con.executemany("insert into raw.entry_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", taps)
+        con.executemany("insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
+                        "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", taps)
 
 
 def _query(settings, sql: str) -> list[tuple]:
@@ -58,7 +59,7 @@ def test_reentry_collapses_and_long_gap_starts_new_trip(settings, monkeypatch):
     with writer(settings) as con:
         build_day(con, DAY, settings)
     stops = _query(settings, "select trip_index, stop_number, facility_id, taps from intermediate.int_stops "
-                             f"where visitor_id = hash('{pseudonymise('A', b'k')}') order by trip_index, stop_number")
+                             f"where visitor_id = {int(pseudonymise('A', b'k')[:16], 16)} order by trip_index, stop_number")
     assert stops == [(1, 1, "glover_garden", 2), (1, 2, "oura_cathedral", 1), (1, 3, "dejima", 1),
                      (2, 1, "peace_park", 1)]
     transitions = _query(settings, "select from_facility_id, to_facility_id, transitions, visitors, "

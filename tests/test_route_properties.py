@@ -26,7 +26,7 @@ from test_routes import KEY, make_settings
 DAY = date(2026, 11, 4)
 START = datetime(2026, 11, 4, 4, 0)
 FACILITIES = ["dejima", "glover_garden", "oura_cathedral", "shinchi_chinatown"]
-INTERMEDIATE = ["int_sensor_stays", "int_stops", "int_transitions", "int_trips", "int_visitor_days"]
+INTERMEDIATE = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips", "int_visitor_days"]
 MARTS = ["facility_visits_by_period", "transitions_by_period", "routes_by_period", "circulation_by_period",
          "dwell_by_period", "facility_daily", "facility_entries_hourly", "transitions_daily", "routes_daily",
          "circulation_daily"]
@@ -49,9 +49,12 @@ def reset(con, taps=(), detections=()) -> None:
     con.execute("delete from raw.entry_log")
     con.execute("delete from raw.wifi_sensor")
     if taps:
-        con.executemany("insert into raw.entry_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(taps))
+        con.executemany("insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
+                        "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        list(taps))
     if detections:
-        con.executemany("insert into raw.wifi_sensor values (?, ?, ?, ?, ?, ?, ?)", list(detections))
+        con.executemany("insert into raw.wifi_sensor (source, service_date, facility_id, detected_at, device_key, "
+                        "file_name, line_number) values (?, ?, ?, ?, ?, ?, ?)", list(detections))
 
 
 # minutes after 04:00 of the service day: the whole day up to 03:59 the next morning
@@ -112,9 +115,9 @@ def test_stops_trips_and_transitions_match_the_reference(warehouse, rows):
     taps = as_taps(rows)
     reset(con, taps)
     build_range(con, DAY, DAY, config, only=INTERMEDIATE)
-    # stops carry hash(card_key) only; the raw table maps it back for the comparison
+    # stops carry the 64-bit id only; the raw table maps it back for the comparison
     stops = con.execute("select k.card_key, trip_index, stop_number, facility_id, arrived_at, last_seen_at, taps "
-                        "from intermediate.int_stops inner join (select distinct card_key, hash(card_key) as visitor_id "
+                        "from intermediate.int_stops inner join (select distinct card_key, card_id as visitor_id "
                         "from raw.entry_log) as k using (visitor_id) order by all").fetchall()
     expected = reference_stops(taps, config.reentry_gap_minutes, config.trip_max_gap_minutes)
     assert stops == expected

@@ -58,7 +58,8 @@ def build(settings: Settings, frame: pd.DataFrame) -> None:
              None if pd.isna(r.amount_jpy) else int(r.amount_jpy), r.issuer_country, "taps.csv", i + 2)
             for i, r in enumerate(frame.itertuples())]
     with writer(settings) as con:
-        con.executemany("insert into raw.entry_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany("insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
+                        "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         build_range(con, FIRST, LAST, settings)
 
 

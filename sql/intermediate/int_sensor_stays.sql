@@ -7,11 +7,13 @@
 -- Resident devices (staff phones, fixed equipment) are flagged, not dropped: a device
 -- detected on at least sensor_resident_min_days (default 10) of the
 -- sensor_resident_window_days (default 28) service days ending with this one is resident
--- on this day, and its stays are no visitor's stops (int_stops leaves them out).
+-- on this day, and its stays are no visitor's stops (int_stops leaves them out). Devices are
+-- told apart by the 64-bit id stored at ingest beside the pseudonym (flowlib.visitor_ids).
 with window_detections as (
     select distinct
         service_date,
         device_key,
+        device_id,
         facility_id,
         detected_at
     from raw.wifi_sensor
@@ -21,17 +23,17 @@ with window_detections as (
 
 device_days as (
     select distinct
-        device_key,
+        device_id,
         service_date
     from window_detections
 ),
 
 residency as (
     select
-        device_key,
+        device_id,
         service_date,
         count(*) over (
-            partition by device_key
+            partition by device_id
             order by service_date
             range between to_days(getvariable('sensor_resident_window_days') - 1) preceding and current row
         ) as days_seen_in_window
@@ -48,7 +50,7 @@ ordered_detections as (
         *,
         lag(detected_at) over device_at_facility as previous_detected_at
     from detections
-    window device_at_facility as (partition by service_date, device_key, facility_id order by detected_at)
+    window device_at_facility as (partition by service_date, device_id, facility_id order by detected_at)
 ),
 
 flagged_detections as (
@@ -67,7 +69,7 @@ numbered_detections as (
         *,
         -- default frame (range): detections are distinct per device, facility and time
         sum(starts_stay) over (
-            partition by service_date, device_key, facility_id order by detected_at
+            partition by service_date, device_id, facility_id order by detected_at
         ) as stay_number
     from flagged_detections
 ),
@@ -76,6 +78,7 @@ stays as (
     select
         service_date,
         device_key,
+        device_id,
         facility_id,
         stay_number,
         min(detected_at) as started_at,
@@ -89,6 +92,7 @@ final as (
     select
         stays.service_date,
         stays.device_key,
+        stays.device_id,
         stays.facility_id,
         cast(stays.stay_number as integer) as stay_number,
         stays.started_at,
@@ -98,7 +102,7 @@ final as (
         cast(residency.days_seen_in_window as integer) as days_seen_in_window,
         residency.days_seen_in_window >= getvariable('sensor_resident_min_days') as is_resident_device
     from stays
-    inner join residency using (device_key, service_date)
+    inner join residency using (device_id, service_date)
 )
 
 select * from final

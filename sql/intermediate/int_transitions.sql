@@ -13,12 +13,19 @@ with stops as (
     where next_facility_id is not null
 ),
 
-facilities as (
-    select facility_id, lat, lon from ref.facilities
-),
-
 walking as (
-    select 1.3 as detour_factor, 4.5 as walking_speed_kmh, 6371.0088 as earth_radius_km
+    -- minutes on foot between every two facilities with coordinates, computed per pair
+    -- rather than per move
+    select
+        origin.facility_id as facility_id,
+        destination.facility_id as next_facility_id,
+        2 * 6371.0088 * asin(sqrt(
+            pow(sin(radians(destination.lat - origin.lat) / 2), 2)
+            + cos(radians(origin.lat)) * cos(radians(destination.lat))
+              * pow(sin(radians(destination.lon - origin.lon) / 2), 2)
+        )) * 1.3 / 4.5 * 60 as walking_minutes
+    from ref.facilities as origin
+    cross join ref.facilities as destination
 ),
 
 paired as (
@@ -26,15 +33,9 @@ paired as (
         stops.*,
         date_diff('second', stops.arrived_at, stops.next_arrived_at) / 60.0 as transfer_minutes,
         date_diff('second', stops.last_seen_at, stops.next_arrived_at) / 60.0 as gap_minutes,
-        2 * walking.earth_radius_km * asin(sqrt(
-            pow(sin(radians(destination.lat - origin.lat) / 2), 2)
-            + cos(radians(origin.lat)) * cos(radians(destination.lat))
-              * pow(sin(radians(destination.lon - origin.lon) / 2), 2)
-        )) * walking.detour_factor / walking.walking_speed_kmh * 60 as walking_minutes
+        walking.walking_minutes
     from stops
-    cross join walking
-    left join facilities as origin on origin.facility_id = stops.facility_id
-    left join facilities as destination on destination.facility_id = stops.next_facility_id
+    left join walking using (facility_id, next_facility_id)
 ),
 
 final as (

@@ -24,7 +24,7 @@ entry_events as (
     select
         service_date,
         'entry_log' as source_kind,
-        hash(visitor_key) as visitor_id,
+        visitor_id,
         facility_id,
         entered_at as event_at
     from staging.stg_entry_log
@@ -35,7 +35,7 @@ sensor_events as (
     select
         service_date,
         'wifi_sensor' as source_kind,
-        hash(device_key) as visitor_id,
+        device_id as visitor_id,
         facility_id,
         started_at as event_at
     from intermediate.int_sensor_stays

@@ -1,6 +1,7 @@
 -- materialized: view
 -- One row per cashless admission from every entry_log source, with the visitor segment
--- derived from the card's issuing country.
+-- derived from the card's issuing country. visitor_id is the 64-bit id stored beside the
+-- pseudonym at ingest (flowlib.visitor_ids): what the route models join and sort on.
 with source_rows as (
     select * from raw.entry_log
 ),
@@ -12,6 +13,7 @@ final as (
         facility_id,
         entered_at,
         card_key as visitor_key,
+        card_id as visitor_id,
         ticket_type,
         amount_jpy,
         issuer_country,

@@ -2,3 +2,16 @@
 alter table raw.survey_response add column if not exists answer_place varchar;
 alter table raw.survey_response add column if not exists answer_municipality varchar;
 alter table ops.load_log add column if not exists key_fingerprint varchar;
+-- The 64-bit visitor id stored beside each pseudonym (issue 17): the route models sort and
+-- join on it instead of the 64-hex text. flowlib.visitor_ids fills it at ingest (and for
+-- rows written before this column existed, at the next build) and checks collisions.
+alter table raw.entry_log add column if not exists card_id ubigint;
+alter table raw.wifi_sensor add column if not exists device_id ubigint;
+-- The id of a pseudonym (64 lower-case hex characters of a keyed HMAC-SHA-256): its first
+-- 64 bits. Part of the pseudonym already, so it reveals nothing new, and it is the same in
+-- every DuckDB version (hash() is not promised to be).
+create or replace macro raw.pseudonym_id(pseudonym) as
+    case
+        when regexp_full_match(pseudonym, '[0-9a-f]{64}') then ('0x' || left(pseudonym, 16))::ubigint
+        else error('not a pseudonym (64 lower-case hex characters): ' || left(pseudonym, 8) || '...')
+    end;

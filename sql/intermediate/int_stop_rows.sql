@@ -1,0 +1,256 @@
+-- materialized: daily
+-- depends_on: int_sensor_stays, int_codes
+-- One row per stop of every visitor's trips on a service day, as integers (int_stops is
+-- the readable view of this table, int_trips reads the trips from it). Card taps
+-- (source_code 1, entry_log) and Wi-Fi sensor stays (2, wifi_sensor) alike.
+-- Rules: a visitor's events (taps, or stays of non-resident devices) are ordered by time
+-- with the facility id as a deterministic tie-break. An event at the same facility as the
+-- previous one, at most reentry_gap_minutes after the previous event ended, is a re-entry:
+-- the same stop. A gap longer than trip_max_gap_minutes after the previous stop's last
+-- event starts a new trip; trips never cross the service-day boundary. Each stop carries the
+-- next stop of the same trip. A visitor's segment (issuing country) and ticket type for the
+-- day are those of the first event in that order.
+-- The trip's last stop (next_facility_code null) also carries the trip: trip_started_at,
+-- trip_ended_at, trip_facilities (distinct facilities, trips of up to ten stops) and
+-- route_codes, the facility codes of the stops since the previous part, 12 bits each, the
+-- latest stop in the lowest bits. A part is written at every tenth stop and at the trip's
+-- last, so a trip of up to ten stops has its whole route on its last stop.
+-- Speed: ONE sort. Events become integer rows (the 64-bit visitor id stored at ingest, a
+-- day-and-kind number, one integer holding arrival time and facility code), sorted once;
+-- every further step is a streaming window over that order (over (): lag, lead and running
+-- sums and maxima, which DuckDB computes in one sequential scan, without sorting again):
+-- stop and trip boundaries from the neighbouring events, stop and trip numbers as running
+-- counts, each stop emitted at its last event, route codes from the previous nine stops.
+-- Facilities, ticket types, source kinds and segments stay codes (see int_codes).
+with entry_events as not materialized (
+    select
+        service_date,
+        1 as kind_code,
+        visitor_id,
+        facility_id,
+        entered_at as arrived_at,
+        entered_at as left_at,
+        segment,
+        coalesce(ticket_type, 'unknown') as ticket_type
+    from staging.stg_entry_log
+    where service_date between getvariable('first_service_date') and getvariable('last_service_date')
+),
+
+sensor_events as not materialized (
+    select
+        service_date,
+        2 as kind_code,
+        device_id as visitor_id,
+        facility_id,
+        started_at as arrived_at,
+        ended_at as left_at,
+        'unknown' as segment,
+        'unknown' as ticket_type
+    from intermediate.int_sensor_stays
+    where service_date between getvariable('first_service_date') and getvariable('last_service_date')
+      and not is_resident_device
+),
+
+events as not materialized (
+    select * from entry_events
+    union all
+    select * from sensor_events
+),
+
+facility_codes as (
+    select service_date, unnest(facility_ids) as facility_id, generate_subscripts(facility_ids, 1) as facility_code
+    from intermediate.int_codes
+    where service_date between getvariable('first_service_date') and getvariable('last_service_date')
+),
+
+ticket_codes as (
+    select service_date, unnest(ticket_types) as ticket_type, generate_subscripts(ticket_types, 1) as ticket_code
+    from intermediate.int_codes
+    where service_date between getvariable('first_service_date') and getvariable('last_service_date')
+),
+
+coded_events as not materialized (
+    select
+        -- the service day and source kind in one number
+        cast((events.service_date - date '1970-01-01') * 2 + events.kind_code - 1 as integer) as day_kind,
+        case
+            when events.visitor_id is null
+                then error('int_stop_rows: a row has no visitor id; raw rows get theirs from flowlib.visitor_ids')
+            else events.visitor_id
+        end as visitor_id,
+        -- arrival in epoch milliseconds, then the facility code in the low 16 bits
+        (epoch_ms(events.arrived_at) << 16) | facility_codes.facility_code as event_order,
+        -- how long the event lasted (0 for a tap; a sensor stay stays within its service day)
+        cast(epoch_ms(events.left_at) - epoch_ms(events.arrived_at) as integer) as duration_ms,
+        -- segment and ticket type in one integer
+        cast((case events.segment when 'domestic' then 1 when 'international' then 2 else 3 end << 24)
+             | ticket_codes.ticket_code as integer) as event_attributes
+    from events
+    inner join facility_codes using (service_date, facility_id)
+    inner join ticket_codes using (service_date, ticket_type)
+),
+
+sorted_events as not materialized (
+    -- the one sort
+    select * from coded_events
+    order by day_kind, visitor_id, event_order
+),
+
+neighbours as not materialized (
+    -- each event with the one before and the one after it in that order
+    select
+        *,
+        (event_order >> 16) + duration_ms as left_ms,
+        lag(day_kind) over () as previous_day_kind,
+        lag(visitor_id) over () as previous_visitor_id,
+        lag(event_order) over () as previous_event_order,
+        lag((event_order >> 16) + duration_ms) over () as previous_left_ms,
+        lead(day_kind) over () as next_day_kind,
+        lead(visitor_id) over () as next_visitor_id,
+        lead(event_order) over () as next_event_order
+    from sorted_events
+),
+
+boundaries as not materialized (
+    select
+        *,
+        coalesce(previous_day_kind <> day_kind or previous_visitor_id <> visitor_id, true) as starts_visitor,
+        coalesce(next_day_kind <> day_kind or next_visitor_id <> visitor_id, true) as ends_visitor,
+        (event_order & 65535) <> (previous_event_order & 65535)
+            or (event_order >> 16) - previous_left_ms > getvariable('reentry_gap_minutes')::bigint * 60000
+            as other_stop_than_previous,
+        (next_event_order & 65535) <> (event_order & 65535)
+            or (next_event_order >> 16) - left_ms > getvariable('reentry_gap_minutes')::bigint * 60000
+            as other_stop_than_next
+    from neighbours
+),
+
+flagged as not materialized (
+    select
+        *,
+        starts_visitor or other_stop_than_previous as starts_stop,
+        starts_visitor
+            or other_stop_than_previous
+               and (event_order >> 16) - previous_left_ms > getvariable('trip_max_gap_minutes')::bigint * 60000
+            as starts_trip,
+        ends_visitor or other_stop_than_next as ends_stop,
+        ends_visitor
+            or other_stop_than_next
+               and (next_event_order >> 16) - left_ms > getvariable('trip_max_gap_minutes')::bigint * 60000
+            as ends_trip
+    from boundaries
+),
+
+counted as not materialized (
+    -- running counts over the whole order: every stop, trip and event has a number
+    select
+        *,
+        sum(starts_stop::bigint) over (rows between unbounded preceding and current row) as stop_sequence,
+        sum(starts_trip::bigint) over (rows between unbounded preceding and current row) as trip_sequence,
+        row_number() over () as event_sequence,
+        last_value(case when starts_visitor then event_attributes end ignore nulls)
+            over (rows between unbounded preceding and current row) as visitor_attributes,
+        last_value(case when starts_stop then event_order end ignore nulls)
+            over (rows between unbounded preceding and current row) as stop_event_order
+    from flagged
+),
+
+anchored as not materialized (
+    -- where the current stop, trip and visitor began, and the trip's latest end so far
+    select
+        *,
+        last_value(case when starts_stop then event_sequence end ignore nulls)
+            over (rows between unbounded preceding and current row) as stop_first_event,
+        last_value(case when starts_trip then stop_sequence end ignore nulls)
+            over (rows between unbounded preceding and current row) as trip_first_stop,
+        last_value(case when starts_visitor then trip_sequence end ignore nulls)
+            over (rows between unbounded preceding and current row) as visitor_first_trip,
+        -- trip numbers grow along the order, so the running maximum of (trip, end) is the
+        -- latest end within the current trip
+        max((trip_sequence::hugeint << 64) | left_ms)
+            over (rows between unbounded preceding and current row) as trip_latest_end
+    from counted
+),
+
+stops as not materialized (
+    -- one row per stop, emitted at its last event, still in order
+    select
+        day_kind,
+        visitor_id,
+        visitor_attributes,
+        cast(trip_sequence - visitor_first_trip + 1 as integer) as trip_index,
+        cast(stop_sequence - trip_first_stop + 1 as integer) as stop_number,
+        stop_event_order & 65535 as facility_code,
+        stop_event_order >> 16 as arrived_ms,
+        left_ms as last_seen_ms,
+        cast(event_sequence - stop_first_event + 1 as integer) as taps,
+        case when not ends_trip then next_event_order end as next_event_order,
+        ends_trip,
+        cast(trip_latest_end & 18446744073709551615 as bigint) as trip_ended_ms
+    from anchored
+    where ends_stop
+),
+
+routed as not materialized (
+    -- the previous nine stops' facility codes (used where they belong to the same trip) and
+    -- the trip's first arrival
+    select
+        *,
+        (stop_number - 1) % 10 + 1 as part_stops,
+        lag(facility_code, 1) over () as code_1,
+        lag(facility_code, 2) over () as code_2,
+        lag(facility_code, 3) over () as code_3,
+        lag(facility_code, 4) over () as code_4,
+        lag(facility_code, 5) over () as code_5,
+        lag(facility_code, 6) over () as code_6,
+        lag(facility_code, 7) over () as code_7,
+        lag(facility_code, 8) over () as code_8,
+        lag(facility_code, 9) over () as code_9,
+        last_value(case when stop_number = 1 then arrived_ms end ignore nulls)
+            over (rows between unbounded preceding and current row) as trip_started_ms
+    from stops
+),
+
+final as (
+    select
+        date '1970-01-01' + cast(day_kind // 2 as integer) as service_date,
+        cast(day_kind % 2 + 1 as tinyint) as source_code,
+        visitor_id,
+        trip_index,
+        stop_number,
+        cast(facility_code as smallint) as facility_code,
+        epoch_ms(arrived_ms) as arrived_at,
+        epoch_ms(last_seen_ms) as last_seen_at,
+        taps,
+        cast(next_event_order & 65535 as smallint) as next_facility_code,
+        epoch_ms(next_event_order >> 16) as next_arrived_at,
+        cast(visitor_attributes >> 24 as tinyint) as segment_code,
+        visitor_attributes & 16777215 as ticket_code,
+        case when ends_trip or stop_number % 10 = 0 then
+            facility_code::hugeint
+            | coalesce(case when part_stops > 1 then code_1::hugeint << 12 end, 0)
+            | coalesce(case when part_stops > 2 then code_2::hugeint << 24 end, 0)
+            | coalesce(case when part_stops > 3 then code_3::hugeint << 36 end, 0)
+            | coalesce(case when part_stops > 4 then code_4::hugeint << 48 end, 0)
+            | coalesce(case when part_stops > 5 then code_5::hugeint << 60 end, 0)
+            | coalesce(case when part_stops > 6 then code_6::hugeint << 72 end, 0)
+            | coalesce(case when part_stops > 7 then code_7::hugeint << 84 end, 0)
+            | coalesce(case when part_stops > 8 then code_8::hugeint << 96 end, 0)
+            | coalesce(case when part_stops > 9 then code_9::hugeint << 108 end, 0)
+        end as route_codes,
+        case when ends_trip and stop_number <= 10 then
+            cast(len(list_distinct([
+                facility_code,
+                case when stop_number > 1 then code_1 end, case when stop_number > 2 then code_2 end,
+                case when stop_number > 3 then code_3 end, case when stop_number > 4 then code_4 end,
+                case when stop_number > 5 then code_5 end, case when stop_number > 6 then code_6 end,
+                case when stop_number > 7 then code_7 end, case when stop_number > 8 then code_8 end,
+                case when stop_number > 9 then code_9 end
+            ])) as smallint)
+        end as trip_facilities,
+        case when ends_trip then epoch_ms(trip_started_ms) end as trip_started_at,
+        case when ends_trip then epoch_ms(trip_ended_ms) end as trip_ended_at
+    from routed
+)
+
+select * from final

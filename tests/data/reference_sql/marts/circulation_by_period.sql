@@ -1,0 +1,143 @@
+-- materialized: rollup
+-- depends_on: int_visitor_days
+-- 周遊率 (circulation rate) per period, source kind, day type and segment: visitors, those
+-- whose trip took in two or more facilities, the rate, and facilities per visitor-day
+-- (facility_role 'all'); and, per facility, the visitors whose service day started there
+-- (facility_role 'first') or ended there ('last'). A cell is suppressed when visitors,
+-- circulating or non-circulating visitors are fewer than k: publishing a cell where
+-- everyone (or no one) circulated would tell each one's trip.
+-- keys: period_grain, period_start, source_kind, day_type, segment_kind, segment, facility_role, facility_id
+-- counts: visitors, multi_facility_visitors, single_facility_visitors
+-- suppress: visitors, multi_facility_visitors, single_facility_visitors, circulation_rate, facilities_per_visitor
+-- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
+-- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: first_facility | vary facility_role, facility_id | parts facility_role = 'first' | total facility_role = 'all'
+-- margin: last_facility | vary facility_role, facility_id | parts facility_role = 'last' | total facility_role = 'all'
+with periods as (
+    select * from ref.calendar_periods
+    where period_grain = getvariable('period_grain')
+),
+
+calendar as (
+    select calendar_date, day_type from ref.calendar
+),
+
+visitor_days as (
+    select
+        periods.period_start,
+        periods.period_end,
+        periods.period_label,
+        calendar.day_type,
+        v.source_kind,
+        v.segment as residence,
+        v.ticket_type,
+        v.visitor_id,
+        v.most_facilities_in_a_trip,
+        v.facilities_visited,
+        v.first_facility_id,
+        v.last_facility_id
+    from intermediate.int_visitor_days as v
+    inner join periods on periods.calendar_date = v.service_date
+    inner join calendar on calendar.calendar_date = v.service_date
+    where v.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from visitor_days
+    union all by name
+    select * from visitor_days where getvariable('period_grain') <> 'day'
+),
+
+circulation as (
+    select
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        'all' as facility_role,
+        cast(null as varchar) as facility_id,
+        count(distinct visitor_id) as visitors,
+        count(distinct visitor_id) filter (where most_facilities_in_a_trip >= 2) as multi_facility_visitors,
+        avg(facilities_visited) as facilities_per_visitor
+    from typed
+    group by
+        period_start, period_end, period_label, source_kind, day_type,
+        grouping sets ((), (residence), (ticket_type))
+    -- segments are known for card taps only
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+first_and_last as (
+    -- all visitors only: the first and last facility of each visitor's service day
+    select
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        'all' as segment_kind,
+        'all' as segment,
+        facility_role,
+        facility_id,
+        count(distinct visitor_id) as visitors,
+        cast(null as bigint) as multi_facility_visitors,
+        cast(null as double) as facilities_per_visitor
+    from (
+        select *, 'first' as facility_role, first_facility_id as facility_id from typed
+        union all
+        select *, 'last' as facility_role, last_facility_id as facility_id from typed
+    )
+    group by all
+),
+
+counted as (
+    select * from circulation
+    union all by name
+    select * from first_and_last
+),
+
+final as (
+    select
+        getvariable('period_grain') as period_grain,
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        facility_role,
+        facility_id,
+        visitors,
+        case when facility_role = 'all' then multi_facility_visitors end as multi_facility_visitors,
+        case when facility_role = 'all' then visitors - multi_facility_visitors end as single_facility_visitors,
+        case when facility_role = 'all' then round(multi_facility_visitors / visitors, 4) end as circulation_rate,
+        case when facility_role = 'all' then round(facilities_per_visitor, 3) end as facilities_per_visitor,
+        visitors < getvariable('min_cell_count')
+            or (facility_role = 'all' and (
+                multi_facility_visitors < getvariable('min_cell_count')
+                or visitors - multi_facility_visitors < getvariable('min_cell_count')
+            )) as is_suppressed,
+        case
+            when visitors < getvariable('min_cell_count')
+                or (facility_role = 'all' and (
+                    multi_facility_visitors < getvariable('min_cell_count')
+                    or visitors - multi_facility_visitors < getvariable('min_cell_count')
+                )) then 'primary'
+        end as suppression
+    from counted
+)
+
+select * from final

@@ -1,0 +1,130 @@
+-- materialized: rollup
+-- depends_on: int_sensor_stays, int_visitor_days
+-- Admissions (card taps, re-entries included) or sensor stays, and distinct visitors, per
+-- facility and period, for the whole day (hour_of_day null) and per JST clock hour of the
+-- admission (the hour-of-day profile). Resident sensor devices are left out.
+-- keys: period_grain, period_start, source_kind, day_type, segment_kind, segment, facility_id, hour_of_day
+-- counts: visitors
+-- suppress: entries, visitors
+-- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
+-- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
+-- margin: hours | vary hour_of_day | parts hour_of_day is not null | total hour_of_day is null
+-- additive: entries
+with periods as (
+    select * from ref.calendar_periods
+    where period_grain = getvariable('period_grain')
+),
+
+calendar as (
+    select calendar_date, day_type from ref.calendar
+),
+
+entry_events as (
+    select
+        service_date,
+        'entry_log' as source_kind,
+        hash(visitor_key) as visitor_id,
+        facility_id,
+        entered_at as event_at
+    from staging.stg_entry_log
+    where service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+sensor_events as (
+    select
+        service_date,
+        'wifi_sensor' as source_kind,
+        hash(device_key) as visitor_id,
+        facility_id,
+        started_at as event_at
+    from intermediate.int_sensor_stays
+    where service_date between getvariable('period_first_day') and getvariable('period_last_day')
+      and not is_resident_device
+),
+
+events as (
+    select * from entry_events
+    union all
+    select * from sensor_events
+),
+
+visitor_days as (
+    select service_date, source_kind, visitor_id, segment, ticket_type
+    from intermediate.int_visitor_days
+    where service_date between getvariable('period_first_day') and getvariable('period_last_day')
+),
+
+classified as (
+    select
+        periods.period_start,
+        periods.period_end,
+        periods.period_label,
+        calendar.day_type,
+        events.source_kind,
+        visitor_days.segment as residence,
+        visitor_days.ticket_type,
+        events.facility_id,
+        cast(hour(events.event_at) as smallint) as hour_of_day,
+        events.visitor_id
+    from events
+    inner join visitor_days using (service_date, source_kind, visitor_id)
+    inner join periods on periods.calendar_date = events.service_date
+    inner join calendar on calendar.calendar_date = events.service_date
+),
+
+typed as (
+    -- every row counts for all days; in weeks, months and years also for its day type
+    select * exclude (day_type), 'all' as day_type from classified
+    union all by name
+    select * from classified where getvariable('period_grain') <> 'day'
+),
+
+counted as (
+    select
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        case
+            when grouping(residence) = 0 then 'residence'
+            when grouping(ticket_type) = 0 then 'ticket_type'
+            else 'all'
+        end as segment_kind,
+        case
+            when grouping(residence) = 0 then residence
+            when grouping(ticket_type) = 0 then ticket_type
+            else 'all'
+        end as segment,
+        facility_id,
+        case when grouping(hour_of_day) = 0 then hour_of_day end as hour_of_day,
+        count(*) as entries,
+        count(distinct visitor_id) as visitors
+    from typed
+    group by
+        period_start, period_end, period_label, source_kind, day_type, facility_id,
+        -- the whole day per segment, and the hour-of-day profile of all visitors
+        grouping sets ((), (residence), (ticket_type), (hour_of_day))
+    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+),
+
+final as (
+    select
+        getvariable('period_grain') as period_grain,
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        facility_id,
+        hour_of_day,
+        entries,
+        visitors,
+        visitors < getvariable('min_cell_count') as is_suppressed,
+        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+    from counted
+)
+
+select * from final
