@@ -35,13 +35,13 @@ visitor_days as (
 admissions as (
     select
         e.service_date,
-        hash(e.visitor_key) as visitor_id,
+        e.visitor_id,
         e.facility_id,
         v.segment as residence,
         v.ticket_type,
         coalesce(e.amount_jpy, 0) as amount_jpy
     from staging.stg_entry_log as e
-    inner join visitor_days as v on v.service_date = e.service_date and v.visitor_id = hash(e.visitor_key)
+    inner join visitor_days as v on v.service_date = e.service_date and v.visitor_id = e.visitor_id
     where e.service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 

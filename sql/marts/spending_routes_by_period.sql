@@ -25,7 +25,7 @@ calendar as (
 admissions as (
     select
         service_date,
-        hash(visitor_key) as visitor_id,
+        visitor_id,
         entered_at,
         coalesce(amount_jpy, 0) as amount_jpy
     from staging.stg_entry_log
