@@ -83,7 +83,16 @@ def _fmt(value: float, digits: int = 0) -> str:
 
 
 def _pct(value: float) -> str:
-    return "—" if value is None or not math.isfinite(float(value)) else f"{100 * float(value):.1f}%"
+    return "—" if value is None or pd.isna(value) or not math.isfinite(float(value)) else f"{100 * float(value):.1f}%"
+
+
+def _count(value: Any) -> str:
+    """A count as published: hidden cells (null after protection) say so, never 0."""
+    return "秘匿 / hidden" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def _flag(value: Any) -> bool:
+    return bool(value) if value is not None and not pd.isna(value) else False
 
 
 def band_chart(rows: pd.DataFrame, width: int = 640, height: int = 200) -> markupsafe.Markup:
@@ -219,7 +228,7 @@ def kpi_views(look: Lookahead) -> dict[str, Any]:
         ja, en = SEGMENT_LABELS[r.segment]
         rows.append({
             "month": r.month_label, "segment_ja": ja, "segment_en": en, "weighting": r.weighting,
-            "mtd": bool(r.is_month_to_date), "respondents": f"{int(r.respondents):,}",
+            "mtd": bool(r.is_month_to_date), "respondents": _count(r.respondents),
             "share": "回答数不足 / too few" if r.too_few_answers else _pct(r.share),
             "ci": "" if r.too_few_answers else f"{_pct(r.ci_low)}–{_pct(r.ci_high)}",
             "n_eff": _fmt(r.effective_n), "path": _pct(r.path_share),
@@ -240,7 +249,7 @@ def kpi_views(look: Lookahead) -> dict[str, Any]:
 
 
 def _change(value: float, significant: Any) -> str:
-    if value is None or not math.isfinite(float(value)):
+    if value is None or pd.isna(value) or not math.isfinite(float(value)):
         return "—"
     mark = " *" if significant is True or significant == 1 else ""
     return f"{100 * float(value):+.1f} pt{mark}"
@@ -256,10 +265,10 @@ def driver_views(look: Lookahead) -> list[dict[str, Any]]:
         ja, en = SEGMENT_LABELS[segment]
         kja, ken = DRIVER_LABELS.get(kind, (kind, kind))
         out.append({"period": rows["period"].iloc[0], "segment_ja": ja, "segment_en": en, "kind_ja": kja, "kind_en": ken,
-                    "rows": [{"value": r.driver_value, "respondents": f"{int(r.respondents or 0):,}",
-                              "share": "回答数不足 / too few" if r.too_few_answers else _pct(r.share),
-                              "ci": "" if r.too_few_answers else f"{_pct(r.ci_low)}–{_pct(r.ci_high)}",
-                              "gap": _change(r.gap_vs_segment, False), "largest": bool(r.largest_gap)}
+                    "rows": [{"value": r.driver_value, "respondents": _count(r.respondents),
+                              "share": "回答数不足 / too few" if _flag(r.too_few_answers) else _pct(r.share),
+                              "ci": "" if _flag(r.too_few_answers) else f"{_pct(r.ci_low)}–{_pct(r.ci_high)}",
+                              "gap": _change(r.gap_vs_segment, False), "largest": _flag(r.largest_gap)}
                              for r in rows.itertuples(index=False)]})
     return out
 
