@@ -32,7 +32,7 @@ FIRST, LAST = date(2024, 8, 26), date(2024, 10, 30)
 HOLDOUT_DAYS = 14
 #: The campaign gives about two weeks before the holdout: below the nightly default of 28 days.
 MIN_HISTORY_DAYS = 14
-MODELS = ["int_sensor_stays", "int_stops", "int_trips", "int_visitor_days", "facility_visits_by_period", "facility_daily",
+MODELS = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_trips", "int_visitor_days", "facility_visits_by_period", "facility_daily",
           "facility_entries_hourly"]
 
 

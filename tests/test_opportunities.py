@@ -133,7 +133,7 @@ def kanazawa(tmp_path_factory, realdata: Path) -> tuple[pd.DataFrame, pd.DataFra
     result = ingest_partition(parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml"), None, settings)
     assert result.outcome == "loaded"
     with writer(settings) as con:
-        build_range(con, KANAZAWA_FIRST, KANAZAWA_LAST, settings, only=["int_sensor_stays", "int_stops", "int_transitions"])
+        build_range(con, KANAZAWA_FIRST, KANAZAWA_LAST, settings, only=["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions"])
         moves = con.execute("select strftime(service_date, '%Y-%m') as month, from_facility_id, to_facility_id, "
                             "count(*) as moves from intermediate.int_transitions group by all order by all").df()
     listing = pd.read_csv(folder / "facility_list.csv", encoding="utf-8-sig")
