@@ -179,7 +179,8 @@ def test_both_dag_runs_succeed_on_the_two_celery_workers(distributed_run: Distri
     assert run.states == dict.fromkeys(run.run_ids, "success"), f"DAG runs {run.states}\n{run.failure_details}"
     failed = [(ti["run_id"], ti["task_id"], ti["state"]) for ti in run.task_instances if ti["state"] != "success"]
     assert not failed, f"task instances not successful: {failed}\n{run.failure_details}"
-    expected = {"service_dates", "prepare_warehouse", "build_marts", "build_data_docs", "publish_dashboards",
+    expected = {"service_dates", "prepare_warehouse", "record_deliveries", "build_marts", "build_forecast",
+                "publish_open_data", "build_data_docs", "publish_dashboards", "check_feeds",
                 *(f"ingest_{name}" for name in load_registry())}
     for run_id in run.run_ids:
         task_ids = {ti["task_id"] for ti in run.task_instances if ti["run_id"] == run_id}
@@ -201,7 +202,10 @@ def test_marts_equal_the_single_process_run(distributed_run: DistributedRun) -> 
     assert distributed, "the distributed run built no marts"
     assert sorted(distributed) == sorted(single)
     for name in single:
-        assert sum(single[name].values()) > 0, f"marts.{name} is empty in the single-process run"
+        # two days are too short a history for a backtest, a weekly gravity fit or a measure's
+        # pre-period: those marts may be empty, but must be equally empty in both runs
+        if not name.startswith(("forecast_", "opportunity_", "measure_")):
+            assert sum(single[name].values()) > 0, f"marts.{name} is empty in the single-process run"
         only_distributed = distributed[name] - single[name]
         only_single = single[name] - distributed[name]
         assert not only_distributed and not only_single, (
