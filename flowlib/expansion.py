@@ -117,7 +117,8 @@ def facility_shares(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, dict[
         if not pd.isna(reported) and reported > 0 and cards <= reported:
             low, high = share_interval(cards, int(reported))
             shares[key] = Share(cards / reported, low, high, "same_day", 1)
-        elif row.facility_id in pooled.index:
+        elif row.facility_id in pooled.index and pooled.loc[row.facility_id].cards > 0:
+            # no card payer on any reported day gives no multiplier at all (a share of 0)
             p = pooled.loc[row.facility_id]
             low, high = share_interval(int(p.cards), int(p.admissions))
             shares[key] = Share(p.cards / p.admissions, low, high, "other_days", int(p.days))
@@ -142,7 +143,7 @@ def facility_rows(cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFra
             out.update(all_visitors_estimate=reported, estimate_ci_low=reported, estimate_ci_high=reported, status="reported")
         elif row.is_suppressed:
             out.update(status="suppressed", reported_admissions=reported)
-        elif share is not None:
+        elif share is not None and share.value > 0:
             point, low, high = expand(cards, share)
             out.update(all_visitors_estimate=point, estimate_ci_low=low, estimate_ci_high=high, is_estimate=True,
                        status="estimated")
@@ -206,6 +207,8 @@ def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[
             out["status"] = "suppressed"
         elif share is None:
             out["status"] = "no_totals: " + ", ".join(missing) if missing else "no_totals"
+        elif share.value <= 0 and out["cashless_visitors"]:
+            out["status"] = "zero_cashless_share"   # card payers moved, yet the ends' share is 0: no multiplier
         else:
             point, low, high = expand(out["cashless_visitors"], share)
             out.update(share_used=round(share.value, 4), all_visitors_estimate=point, estimate_ci_low=low,

@@ -276,3 +276,23 @@ def test_popups_name_the_sights_to_promote(night):
     assert popup.index(facilities["prefectural_art_museum"].name_ja) < popup.index("（要観察）")
     page = (settings.dashboards_dir / "daily" / f"{LAST.isoformat()}.html").read_text(encoding="utf-8")
     assert ("この施設の来訪者に勧めたい施設" in page) == bool(published)
+
+
+def test_a_share_of_zero_never_expands_and_never_crashes():
+    """A facility whose reported days saw no card payer has no multiplier: its other days are
+    not estimated (a share of 0 would divide by zero), and a night goes on."""
+    import pandas as pd
+
+    from flowlib.expansion import Share, facility_rows
+
+    cells = pd.DataFrame([
+        {"service_date": "2026-11-02", "facility_id": "dejima", "cashless_visitors": 0, "is_suppressed": False,
+         "reported_admissions": 40},
+        {"service_date": "2026-11-03", "facility_id": "dejima", "cashless_visitors": 5, "is_suppressed": False,
+         "reported_admissions": float("nan")},
+    ])
+    shares = {("2026-11-02", "dejima"): Share(0.0, 0.0, 0.09, "same_day", 1)}
+    rows = facility_rows(cells, shares).set_index("service_date")
+    assert rows.loc["2026-11-02", "status"] == "reported"
+    assert rows.loc["2026-11-03", "status"] == "no_totals"
+    assert pd.isna(rows.loc["2026-11-03", "all_visitors_estimate"])
