@@ -128,7 +128,7 @@ class AuditReport:
     components: int = 0
     solved: int = 0
     relaxed_components: int = 0
-    #: hidden cells whose interval is narrower than k but lies at k or above
+    #: hidden cells not shown wide but shown to hold k or more in every solution
     narrowed_large: int = 0
     #: cells that needed programs of their own (the others were shown wide together)
     cell_programs: int = 0
@@ -151,7 +151,7 @@ class AuditReport:
             f"({self.relaxed_components} relaxed to distinct-count bounds, "
             f"{self.inconsistent_components} inconsistent; {self.cell_programs:,} cells solved one by one); "
             f"{self.seconds:.1f} s",
-            f"hidden cells narrowed to an interval at k or above (not a disclosure): {self.narrowed_large:,}",
+            f"hidden cells not shown wide but holding k or more in every solution (not a disclosure): {self.narrowed_large:,}",
             f"exposed cells (may hold fewer than k, interval narrower than k = {self.k}): {len(self.exposed):,}",
         ]
         lines += [f"  EXPOSED {item.describe()}" for item in self.exposed[:50]]
@@ -665,12 +665,18 @@ def _infeasible(blocks: list[_Block]) -> list[_Block]:
 
 def _solve_blocks(blocks: list[_Block], values: dict[Cell, float | None], report: AuditReport,
                   k: int) -> dict[Cell, tuple[float, float]]:
-    """Each cell's interval, for cells not shown to be wide.
+    """Each cell's interval, as far as deciding it needs: (low, high) of the cells not shown
+    wide; a cell shown to hold k or more reports high = low (its maximum was not needed).
 
     The components do not share cells, so they are solved together as one block-diagonal
     program: maximising a sum of cells from different components maximises each. Every
-    solution found is kept: a cell whose values across the kept solutions already differ
-    by k or more is wide without a program of its own (most cells are).
+    solution found is kept, so most cells are shown wide (values k or more apart) without
+    a program of their own. Two shortcuts decide the rest in few programs:
+
+    - the cells that hold 0 in every solution (latent or empty segments, most of the
+      cells left undecided otherwise) are found by one program: :func:`_forced_zero`;
+    - a cell is minimised first; at k or more, or k below a value already seen, it is
+      decided, and only otherwise maximised too.
     """
     for block in blocks:
         block.build(values, relaxed=False)
@@ -692,30 +698,37 @@ def _solve_blocks(blocks: list[_Block], values: dict[Cell, float | None], report
     program = _program(blocks)
     low_seen = np.full(n, np.inf)
     high_seen = np.full(n, -np.inf)
+    proved_zero = np.zeros(n, dtype=bool)
 
     def keep(result) -> None:
         if result.status == 0:
             np.minimum(low_seen, result.x, out=low_seen)
             np.maximum(high_seen, result.x, out=high_seen)
 
+    def undecided() -> np.ndarray:
+        return (high_seen - low_seen < k) & ~proved_zero
+
+    proved_zero = _forced_zero(program, n)
     keep(_solve(np.ones(n), program))
-    # Each round raises, then lowers, the cells not yet shown wide, with random weights so
-    # that cells sharing a total take turns; rounds stop when they stop paying off.
+    keep(_solve(-np.ones(n), program))
     generator = np.random.default_rng(n)
     for _ in range(SEED_PROGRAMS):
-        open_cells = high_seen - low_seen < k
+        open_cells = undecided()
         if not open_cells.any():
             break
+        # raise, then lower, the open cells with random weights, so that cells sharing a
+        # total take turns; rounds stop when they stop paying off
         before = int(open_cells.sum())
         weights = np.where(open_cells, 0.5 + generator.random(n), 0.0)
         keep(_solve(-weights, program))
         keep(_solve(weights, program))
-        if before - int(np.sum(high_seen - low_seen < k)) < max(2, before // 50):
+        log.debug("audit: seed round: %d open cells, then %d", before, int(undecided().sum()))
+        if before - int(undecided().sum()) < max(2, before // 50):
             break
-    # then cell by cell: one open cell of every component still open per program (the
+    bounds: dict[Cell, tuple[float, float]] = {cells[i]: (0.0, 0.0) for i in np.flatnonzero(proved_zero)}
+    # then cell by cell: one undecided cell of every component still open per program (the
     # program holds those components only)
-    bounds: dict[Cell, tuple[float, float]] = {}
-    done = np.zeros(n, dtype=bool)
+    done = proved_zero.copy()
     while True:
         active, chosen = [], []
         for b, block in enumerate(blocks):
@@ -723,29 +736,76 @@ def _solve_blocks(blocks: list[_Block], values: dict[Cell, float | None], report
             candidates = np.flatnonzero(~done[span] & (high_seen[span] - low_seen[span] < k))
             if candidates.size:
                 active.append(b)
-                chosen.append(candidates[0])
+                chosen.append(int(candidates[0]))
         if not chosen:
             break
         report.cell_programs += len(chosen)
-        sizes = [len(blocks[b].cells) for b in active]
-        starts = np.cumsum([0] + sizes)
-        local = np.concatenate([np.arange(offsets[b], offsets[b + 1]) for b in active])
-        objective = np.zeros(len(local))
-        objective[starts[:-1] + np.array(chosen)] = -1.0
-        sub = _program([blocks[b] for b in active])
-        high = _solve(objective, sub)
-        low = _solve(-objective, sub)
-        for result in (high, low):
-            if result.status == 0:
-                np.minimum.at(low_seen, local, result.x)
-                np.maximum.at(high_seen, local, result.x)
+        minima = _extremes(blocks, offsets, active, chosen, low_seen, high_seen, sign=1.0)
+        needs_max = []
         for position, (b, i) in enumerate(zip(active, chosen)):
-            j = starts[position] + i
-            done[offsets[b] + i] = True
-            top = high.x[j] if high.status == 0 else math.inf
-            bounds[cells[offsets[b] + i]] = (low.x[j] if low.status == 0 else 0.0,
-                                             math.inf if top >= UNBOUNDED / 2 else top)
+            j = offsets[b] + i
+            done[j] = True
+            low = minima[position]
+            if low >= k - TOLERANCE or high_seen[j] - low >= k - TOLERANCE:
+                bounds[cells[j]] = (low, max(high_seen[j], low))
+            else:
+                needs_max.append(position)
+        if needs_max:
+            maxima = _extremes(blocks, offsets, [active[p] for p in needs_max], [chosen[p] for p in needs_max],
+                               low_seen, high_seen, sign=-1.0)
+            for position, top in zip(needs_max, maxima):
+                j = offsets[active[position]] + chosen[position]
+                bounds[cells[j]] = (minima[position], math.inf if top >= UNBOUNDED / 2 else top)
     return bounds
+
+
+def _forced_zero(program, n: int) -> np.ndarray:
+    """Which of the n cells are 0 in every solution of ``program``, by one program.
+
+    In homogenised form (y = s·x for a scale s >= 1; A x = b becomes A y - b s = 0) the
+    solutions scaled by any s >= 1 form a cone, and averaging solutions keeps every cell
+    that one of them makes positive positive. So maximising Σ t with t <= y and
+    0 <= t <= 1 sets t to 1 on every cell that can be positive and leaves 0 only on the
+    cells no solution makes positive (the classic detection of a polyhedron's implicit
+    zero variables).
+    """
+    from scipy.sparse import csr_matrix, eye, hstack, vstack
+
+    a_ub, b_ub, a_eq, b_eq = program
+    blocks_ub = []
+    if a_ub is not None:
+        blocks_ub.append(hstack([a_ub, csr_matrix((a_ub.shape[0], n)), csr_matrix(-b_ub.reshape(-1, 1))]))
+    blocks_ub.append(hstack([-eye(n), eye(n), csr_matrix((n, 1))]))          # t - y <= 0
+    equality = None
+    if a_eq is not None:
+        equality = hstack([a_eq, csr_matrix((a_eq.shape[0], n)), csr_matrix(-b_eq.reshape(-1, 1))]).tocsr()
+    inequality = vstack(blocks_ub).tocsr()
+    objective = np.concatenate([np.zeros(n), -np.ones(n), [0.0]])
+    bounds = [(0, None)] * n + [(0, 1)] * n + [(1, None)]
+    from scipy.optimize import linprog
+
+    result = linprog(objective, A_ub=inequality, b_ub=np.zeros(inequality.shape[0]), A_eq=equality,
+                     b_eq=None if equality is None else np.zeros(equality.shape[0]), bounds=bounds, method="highs")
+    if result.status != 0:
+        return np.zeros(n, dtype=bool)   # decide nothing here: every cell is solved for itself
+    return result.x[n:2 * n] < 0.5
+
+
+def _extremes(blocks: list[_Block], offsets: np.ndarray, active: list[int], chosen: list[int],
+              low_seen: np.ndarray, high_seen: np.ndarray, sign: float) -> list[float]:
+    """The smallest (sign 1) or largest (sign -1) value of one chosen cell in each active
+    block, from one program over those blocks; the solution found is kept."""
+    sizes = [len(blocks[b].cells) for b in active]
+    starts = np.cumsum([0] + sizes)
+    local = np.concatenate([np.arange(offsets[b], offsets[b + 1]) for b in active])
+    objective = np.zeros(len(local))
+    objective[starts[:-1] + np.array(chosen)] = sign
+    result = _solve(objective, _program([blocks[b] for b in active]))
+    if result.status != 0:   # unbounded above, or the solver gave up: assume the widest
+        return [0.0 if sign > 0 else math.inf] * len(chosen)
+    np.minimum.at(low_seen, local, result.x)
+    np.maximum.at(high_seen, local, result.x)
+    return [float(result.x[starts[p] + i]) for p, i in enumerate(chosen)]
 
 
 def audit(folder: Path, k: int) -> AuditReport:

@@ -52,6 +52,8 @@ MIN_MOVES = 30
 CAPTIVE_SHARE = 0.9
 DETOUR_FACTOR, WALKING_KMH, EARTH_RADIUS_KM = 1.3, 4.5, 6371.0088
 Z95 = 1.959963984540054
+#: a pair's mean above this (a billion moves) is an unusable fit, not a forecast
+MAX_INTERVAL_MEAN = 1e9
 FIT_TABLE = "marts.opportunity_fit"
 PAIRS_TABLE = "marts.opportunity_pairs"
 PERIOD_GRAINS = ("iso_week", "month")
@@ -187,14 +189,20 @@ def prediction_interval(expected: np.ndarray, log_expected_se: np.ndarray, alpha
     """
     from scipy.stats import nbinom, poisson
 
-    low_mean = expected * np.exp(-Z95 * log_expected_se)
-    high_mean = expected * np.exp(Z95 * log_expected_se)
+    with np.errstate(over="ignore", invalid="ignore"):
+        low_mean = expected * np.exp(-Z95 * log_expected_se)
+        high_mean = expected * np.exp(Z95 * log_expected_se)
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), np.shape(expected))
+    # A fit too uncertain to bound a count (a mean beyond any count of people, or not a
+    # number) has no interval; Boost's quantile search also spins for minutes on such means.
+    usable = np.isfinite(low_mean) & np.isfinite(high_mean) & (high_mean <= MAX_INTERVAL_MEAN)
+    low_mean = np.where(usable, low_mean, 1.0)
+    high_mean = np.where(usable, high_mean, 1.0)
     poisson_like = alpha <= 1e-9
-    size = 1.0 / np.where(poisson_like, 1.0, alpha)
+    size = 1.0 / np.where(poisson_like | ~np.isfinite(alpha), 1.0, alpha)
     low = np.where(poisson_like, poisson.ppf(0.025, low_mean), nbinom.ppf(0.025, size, size / (size + low_mean)))
     high = np.where(poisson_like, poisson.ppf(0.975, high_mean), nbinom.ppf(0.975, size, size / (size + high_mean)))
-    return low, high
+    return np.where(usable, low, np.nan), np.where(usable, high, np.nan)
 
 
 def nb2_alpha(observed: np.ndarray, expected: np.ndarray) -> float:

@@ -86,3 +86,75 @@ def test_random_tables_fail_the_audit_exactly_when_subtraction_narrows_a_cell(tm
     else:
         exposed = not hidden_hours and total < K
     assert audit(folder, K).ok is not exposed
+
+
+def _exposed_independently(cells, relations, values, k):
+    """Each unknown cell's min and max by its own dense linprog: the definition, unshortened."""
+    import numpy as np
+    from scipy.optimize import linprog
+
+    unknown = [c for c in cells if values.get(c) is None]
+    index = {c: i for i, c in enumerate(unknown)}
+    rows, rhs = [], []
+    for total, parts in relations:
+        row, constant = np.zeros(len(unknown)), 0.0
+        for cell, sign in ((total, -1.0), *((p, 1.0) for p in parts)):
+            if values.get(cell) is None:
+                row[index[cell]] += sign
+            else:
+                constant -= sign * values[cell]
+        rows.append(row)
+        rhs.append(constant)
+    found = set()
+    for cell in unknown:
+        objective = np.zeros(len(unknown))
+        objective[index[cell]] = 1.0
+        low = linprog(objective, A_eq=np.array(rows), b_eq=rhs, bounds=(0, None), method="highs")
+        high = linprog(-objective, A_eq=np.array(rows), b_eq=rhs, bounds=(0, None), method="highs")
+        top = np.inf if high.status == 3 else high.x[index[cell]]
+        if top - low.x[index[cell]] < k - 1e-6 and low.x[index[cell]] < k - 1e-6 and top > 1e-6:
+            found.add(cell)
+    return found
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 100_000))
+def test_the_shortcuts_decide_each_cell_as_its_own_programs_would(seed):
+    """Random additive tables (totals over random subsets, values 0 to 14, random cells
+    published): the cells the solver's shortcuts (forced zeros, kept solutions, minimum
+    first) leave exposed are exactly those that two programs per cell find exposed."""
+    import numpy as np
+
+    from flowlib.disclosure_audit import AuditReport, Relation, _Block, _forced_zero, _program, _solve_blocks
+
+    rng = np.random.default_rng(seed)
+    n_base = int(rng.integers(3, 9))
+    truth = {("t", "c", i): float(rng.choice([0, 0, 1, 3, 6, 9, 14])) for i in range(n_base)}
+    relations = []
+    for j in range(int(rng.integers(1, 5))):
+        parts = tuple(("t", "c", int(i)) for i in rng.choice(n_base, size=int(rng.integers(2, n_base + 1)), replace=False))
+        total = ("t", "s", j)
+        truth[total] = sum(truth[p] for p in parts)
+        relations.append((total, parts))
+    values = {cell: (value if rng.random() < 0.4 else None) for cell, value in truth.items()}
+    k = 5
+    expected = _exposed_independently(list(truth), relations, values, k)
+    block = _Block(sorted((c for c in truth if values[c] is None), key=repr),
+                   [Relation(total, parts, "exact") for total, parts in relations])
+    if not block.cells:
+        return
+    bounds = _solve_blocks([block], values, AuditReport(k=k), k)
+    found = {cell for cell, (low, high) in bounds.items()
+             if high - low < k - 1e-6 and low < k - 1e-6 and high > 1e-6}
+    assert found == expected
+    # forced zeros are exactly the cells whose largest value is 0
+    block.build(values, relaxed=False)
+    zero = _forced_zero(_program([block]), len(block.cells))
+    from scipy.optimize import linprog
+    for i, cell in enumerate(block.cells):
+        objective = np.zeros(len(block.cells))
+        objective[i] = -1.0
+        program = _program([block])
+        top = linprog(objective, A_ub=program[0], b_ub=program[1], A_eq=program[2], b_eq=program[3],
+                      bounds=(0, None), method="highs")
+        assert bool(zero[i]) == (top.status == 0 and -top.fun <= 1e-6), cell

@@ -109,6 +109,17 @@ def test_too_little_data_is_a_stated_reason_not_a_fit():
     assert fit.status in ("too_few_moves", "too_few_facilities") and pairs.empty and fit.pseudo_r2 is None
 
 
+def test_a_fit_too_uncertain_for_an_interval_gets_none_and_is_not_flagged():
+    """A mean of 1e300 (a pair the fit cannot bound) once kept Boost's quantile search busy
+    for minutes per pair; it has no interval and flags nothing."""
+    from flowlib.opportunities import prediction_interval
+
+    expected = np.array([12.0, 1e300, 40.0, np.nan])
+    low, high = prediction_interval(expected, np.array([0.1, 0.1, 400.0, 0.1]), np.array([0.3, 0.3, 0.3, 0.3]))
+    assert np.isfinite(low[0]) and np.isfinite(high[0]) and low[0] < 12 < high[0]
+    assert np.isnan(low[1:]).all() and np.isnan(high[1:]).all()
+
+
 # ------------------------------------------------------------------ Kanazawa
 
 KANAZAWA_FIRST, KANAZAWA_LAST = date(2024, 8, 26), date(2024, 10, 30)
