@@ -179,7 +179,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         folder = Path(args.folder) if args.folder else settings.dashboards_dir / "exports"
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} is not a folder of published files; run 'flowlib opendata' first.")
-        report = audit(folder, args.k or settings.min_cell_count)
+        report = audit(folder, args.k or settings.min_cell_count, settings.audit_workers)
         print(report.summary())
         return 0 if report.ok else 1
     raise AssertionError(args.command)

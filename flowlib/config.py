@@ -110,6 +110,8 @@ class Settings:
     #: at 959 MiB and a sensor CSV (440k short rows) at 1,025 MiB (bench/ingest_benchmark.py),
     #: so 14 MB keeps every kind under 1 GB; a declaration may set its own max_file_mb.
     max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 14))
+    #: Processes the open-data audit solves its relation components in (flowlib/disclosure_audit.py).
+    audit_workers: int = field(default_factory=lambda: _env_int("FLOW_AUDIT_WORKERS", min(os.cpu_count() or 1, 4)))
     #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
     backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
     #: How many days back the catch-up run looks for late or corrected deliveries.
@@ -125,7 +127,8 @@ class Settings:
         for name, value, least in (("FLOW_TRIP_MAX_GAP_MINUTES", self.trip_max_gap_minutes, 1),
                                    ("FLOW_REENTRY_GAP_MINUTES", self.reentry_gap_minutes, 0),
                                    ("FLOW_SENSOR_STAY_GAP_MINUTES", self.sensor_stay_gap_minutes, 0),
-                                   ("FLOW_SENSOR_RESIDENT_MIN_DAYS", self.sensor_resident_min_days, 1)):
+                                   ("FLOW_SENSOR_RESIDENT_MIN_DAYS", self.sensor_resident_min_days, 1),
+                                   ("FLOW_AUDIT_WORKERS", self.audit_workers, 1)):
             if value < least:
                 raise ConfigError(f"{name}={value} must be at least {least}.")
         if not _MEMORY_LIMIT.match(self.duckdb_memory_limit):

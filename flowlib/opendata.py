@@ -129,7 +129,7 @@ def publish_open_data(settings: Settings | None = None) -> Publication:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    report = audit(folder, settings.min_cell_count)
+    report = audit(folder, settings.min_cell_count, settings.audit_workers)
     log.info("open-data audit of %s:\n%s", folder.name, report.summary())
     if not report.ok:
         rejected = folder.with_name(f"rejected-{folder.name}")
