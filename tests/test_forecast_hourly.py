@@ -69,7 +69,7 @@ def test_multinomial_shares_give_an_infinite_concentration_and_hidden_hours_are_
     assert fc.hourly_profiles(hidden, classes)["weekday"][9] == 0.0
 
 
-def _overdispersed_run(monkeypatch: pytest.MonkeyPatch | None = None) -> fc.ForecastRun:
+def _overdispersed_run() -> fc.ForecastRun:
     items, hours = [], []
     for i, level in enumerate((800, 1500, 2500)):
         values = synthetic(level, seed=40 + i)
@@ -140,3 +140,31 @@ def test_hourly_coverage_on_the_demo_history():
     assert overall["hourly_points"] > 1000
     assert 0.70 <= overall["hourly_coverage80"] <= 0.90
     assert 0.88 <= overall["hourly_coverage95"] <= 0.99
+
+
+def test_hidden_hours_are_read_as_missing_and_the_hourly_backtest_reaches_the_mart_and_the_page():
+    import duckdb
+
+    from flowlib.dashboards.forecast_page import Lookahead, render_forecast_page
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create table marts.facility_entries_hourly (service_date date, source_kind varchar, facility_id varchar, "
+                "hour_of_day smallint, entries bigint, visitors bigint, is_suppressed boolean)")
+    con.execute("insert into marts.facility_entries_hourly values (DATE '2026-11-01', 'entry_log', 'dejima', 9, null, null, true), "
+                "(DATE '2026-11-01', 'entry_log', 'dejima', 10, 14, 14, false)")
+    read = fc.read_hourly(con).set_index("hour_of_day")["count"]
+    assert pd.isna(read.loc[9]) and read.loc[10] == 14
+    values = synthetic(1200, seed=60)
+    run = fc.run_forecast([series("glover", values)], {"entry_log": LAST_DAY}, CRUISE,
+                          _dirichlet_hours(values, "glover", concentration=30.0, seed=61))
+    counts = fc.write_forecast(con, run)
+    assert counts["marts.forecast_backtest_hourly_points"] == (14 + 14 + 14 + 7) * 8
+    stored = con.execute("select hourly_points, hourly_coverage80, hourly_coverage95 from marts.forecast_backtest "
+                         "where facility_id = '(all)'").fetchone()
+    overall = run.backtest.set_index("facility_id").loc["(all)"]
+    assert stored == (overall["hourly_points"], pytest.approx(overall["hourly_coverage80"]),
+                      pytest.approx(overall["hourly_coverage95"]))
+    page = render_forecast_page(Lookahead(run.daily, run.hourly, run.backtest, pd.DataFrame(), pd.DataFrame(),
+                                          pd.DataFrame(), pd.DataFrame()))
+    assert f'<td class="num hourly-c80">{100 * overall["hourly_coverage80"]:.1f}%</td>' in page

@@ -323,7 +323,9 @@ def render_forecast_page(look: Lookahead) -> str:
         "facilities": facility_views(look),
         "busiest": busiest_hours(look),
         "overall": [{"kind": r.source_kind, "mase": _fmt(r.mase, 2), "relative": _fmt(r.relative_mae, 2),
-                     "c80": _pct(r.coverage80), "c95": _pct(r.coverage95), "points": int(r.points)}
+                     "c80": _pct(r.coverage80), "c95": _pct(r.coverage95), "points": int(r.points),
+                     "hc80": _pct(getattr(r, "hourly_coverage80", None)), "hc95": _pct(getattr(r, "hourly_coverage95", None)),
+                     "hours": _count(getattr(r, "hourly_points", None))}
                     for r in look.backtest.itertuples(index=False) if r.facility_id == "(all)"] if not look.backtest.empty else [],
         "cruise": [{"date": f"{pd.Timestamp(r.service_date):%Y-%m-%d}", "ships": r.ships,
                     "capacity": f"{int(r.passenger_capacity):,}",
