@@ -55,7 +55,9 @@ def main() -> int:
           f"median {statistics.median(with_backtest):.1f} s of {args.repeat} (load average {load})")
     for row in run.backtest[run.backtest["facility_id"] == "(all)"].itertuples(index=False):
         print(f"backtest {row.source_kind}: MASE {row.mase:.3f}, MAE / seasonal naive {row.relative_mae:.3f}, "
-              f"80 % coverage {row.coverage80:.3f}, 95 % coverage {row.coverage95:.3f} ({row.points} facility-days)")
+              f"80 % coverage {row.coverage80:.3f}, 95 % coverage {row.coverage95:.3f} ({row.points} facility-days); "
+              f"hourly 80 % coverage {row.hourly_coverage80:.3f}, 95 % {row.hourly_coverage95:.3f} "
+              f"({row.hourly_points} facility-hours)")
     return 0
 
 

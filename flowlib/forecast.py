@@ -9,8 +9,10 @@ two days off, ``holidays``) and the passenger capacity of the day's cruise-ship 
 fitted distribution: ``SIMULATIONS`` coefficient vectors are drawn from the estimate's
 asymptotic normal distribution, and one negative-binomial count from each (so both the
 parameter uncertainty and the day's own noise are in the band). The hourly forecast splits
-each simulated day into hours with a multinomial draw over the facility's hourly profile
-(weekday / weekend-holiday / cruise day, from the same history), so hours add up to the day.
+each simulated day into hours with a Dirichlet-multinomial draw around the facility's hourly
+profile (weekday / weekend-holiday / cruise day, from the same history; the concentration by
+maximum likelihood, ``share_concentration``), so hours add up to the day and the hourly bands
+carry the day-to-day variation of the hourly shares.
 
 Why statsmodels and not Nixtla: ``statsforecast`` and ``mlforecast`` both require pandas
 < 3 (``uv pip install --dry-run`` downgrades the pinned pandas 3.1.1); statsmodels is
@@ -28,7 +30,8 @@ The backtest refits at ``BACKTEST_ORIGINS`` rolling origins a week apart and sco
 following day up to the horizon: MASE (scaled by the in-sample seasonal-naive error, the
 same weekday a week earlier; hand-written because statsmodels has no MASE, checked against
 an independent computation in tests/test_forecast.py), the MAE relative to the
-seasonal-naive forecast of the same days, and the share of days inside each interval.
+seasonal-naive forecast of the same days, and the share of days (and of hours) inside each
+interval.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ HORIZON_DAYS = 14
 MIN_HISTORY_DAYS = 28
 #: A regressor enters a facility's model only if this many training days carry it.
 MIN_EVENT_DAYS = 2
+#: Upper bound of the hourly shares' Dirichlet concentration; at it the split is a plain multinomial.
+MAX_SHARE_CONCENTRATION = 1e5
 #: A weekday with no admissions on each of its last this many occurrences is a closing day.
 CLOSED_WEEKS = 3
 BACKTEST_ORIGINS = 4
@@ -296,7 +301,8 @@ def forecast_series(series: Series, last_day: pd.Timestamp, cruise: pd.Series | 
 def hourly_profiles(hourly: pd.DataFrame, classes: pd.Series) -> dict[str, np.ndarray]:
     """Share of the day's count per clock hour (24) by day class; 'all' as the fallback.
 
-    ``hourly``: service_date, hour_of_day, count for one facility (hidden hours count 0).
+    ``hourly``: service_date, hour_of_day, count for one facility; a hidden (suppressed) hour
+    is NaN and left out, so where small hours are hidden the profile leans to the visible ones.
     """
     if hourly.empty:
         return {}
@@ -311,16 +317,78 @@ def hourly_profiles(hourly: pd.DataFrame, classes: pd.Series) -> dict[str, np.nd
     return profiles
 
 
+def _day_hour_matrix(hourly: pd.DataFrame) -> pd.DataFrame:
+    """Counts as [service_date x 24 hours]: an hour without a row counts 0, a hidden hour is NaN."""
+    keys = ["service_date", "hour_of_day"]
+    hourly = hourly.assign(count=hourly["count"].astype(float))
+    counts = hourly.groupby(keys)["count"].sum(min_count=1).unstack().reindex(columns=range(24))
+    hidden = hourly["count"].isna().groupby([hourly[k] for k in keys]).any().unstack().reindex(columns=range(24))
+    return counts.fillna(0.0).mask(hidden.fillna(False).astype(bool))
+
+
+def share_concentration(hourly: pd.DataFrame, classes: pd.Series, profiles: dict[str, np.ndarray]) -> float:
+    """Dirichlet-multinomial concentration A of a facility's hourly shares, by maximum likelihood.
+
+    Why: a day's hourly shares are not its profile plus multinomial noise only: groups, the
+    weather and a ship's shore excursions move whole hours, so the shares vary from day to day
+    more than a multinomial allows, and a multinomial split gives hourly bands that are too
+    narrow. Each history day's hourly counts are modelled as Dirichlet-multinomial with
+    parameters ``A * profile`` of its day class (``scipy.stats.dirichlet_multinomial``); the
+    profiles stay as estimated, and A (shared by the day classes) maximises the likelihood.
+    ``inf`` (a plain multinomial) when the shares vary no more than a multinomial's, or when
+    there is no hourly history.
+    """
+    from scipy.optimize import minimize_scalar
+    from scipy.stats import dirichlet_multinomial
+
+    if hourly.empty or not profiles:
+        return float("inf")
+    matrix = _day_hour_matrix(hourly)
+    days = []
+    for day, counts in matrix.iterrows():
+        profile = profiles.get(str(classes.get(pd.Timestamp(day), "")), profiles.get("all"))
+        # A day with a hidden hour has no known total to split: it says nothing about the shares.
+        if profile is None or counts.isna().any() or counts.sum() <= 0:
+            continue
+        support = profile > 0
+        if (counts.to_numpy()[~support] > 0).any():
+            profile, support = profiles["all"], profiles["all"] > 0
+        days.append((counts.to_numpy(dtype=float)[support], profile[support]))
+    if len(days) < MIN_EVENT_DAYS:
+        return float("inf")
+
+    def negative_loglik(log_a: float) -> float:
+        a = float(np.exp(log_a))
+        return -sum(float(dirichlet_multinomial.logpmf(x, a * p, x.sum())) for x, p in days)
+
+    low, high = np.log(1.0), np.log(MAX_SHARE_CONCENTRATION)
+    best = minimize_scalar(negative_loglik, bounds=(low, high), method="bounded", options={"xatol": 1e-3})
+    # At the upper bound the likelihood is flat towards a plain multinomial: report it as one.
+    return float("inf") if best.x >= high - 0.05 else float(np.exp(best.x))
+
+
 def forecast_hours(daily: pd.DataFrame, counts: np.ndarray | None, profiles: dict[str, np.ndarray],
-                   rng: np.random.Generator) -> pd.DataFrame:
-    """Per hour with intervals: each simulated day split by a multinomial draw over its profile."""
+                   rng: np.random.Generator, concentration: float = float("inf")) -> pd.DataFrame:
+    """Per hour with intervals: each simulated day split over its profile's hours.
+
+    Each simulation draws the day's hourly shares from a Dirichlet with parameters
+    ``concentration * profile`` (the day-to-day variation of the shares, see
+    ``share_concentration``) and splits the simulated day count multinomially over them, so the
+    hours add up to the day and the bands carry the uncertainty of the day, of its shares and
+    of the counts. An infinite concentration is a plain multinomial split over the profile.
+    """
     rows = []
     for index, day in enumerate(daily.itertuples(index=False)):
         profile = profiles.get(day.day_class, profiles.get("all"))
         if day.status != "forecast" or counts is None or profile is None:
             continue
         hours = np.flatnonzero(profile > 0)
-        split = rng.multinomial(counts[index].astype(np.int64), profile[hours])  # [simulations, hours]
+        day_counts = counts[index].astype(np.int64)
+        if np.isfinite(concentration):
+            shares = rng.dirichlet(concentration * profile[hours], size=len(day_counts))
+            split = rng.multinomial(day_counts, shares)  # [simulations, hours]
+        else:
+            split = rng.multinomial(day_counts, profile[hours])
         bands = interval_columns(split.T)
         for j, hour in enumerate(hours):
             rows.append({
@@ -329,28 +397,83 @@ def forecast_hours(daily: pd.DataFrame, counts: np.ndarray | None, profiles: dic
                 "forecast": float(day.forecast * profile[hour]),
                 **{k: float(v[j]) for k, v in bands.items()},
             })
-    return pd.DataFrame(rows, columns=["source_kind", "facility_id", "forecast_date", "hour_of_day", "day_class",
-                                       "cruise_capacity", "forecast", "lo80", "hi80", "lo95", "hi95"])
+    return pd.DataFrame(rows, columns=HOURLY_COLUMNS)
+
+
+HOURLY_COLUMNS = ["source_kind", "facility_id", "forecast_date", "hour_of_day", "day_class",
+                  "cruise_capacity", "forecast", "lo80", "hi80", "lo95", "hi95"]
+
+
+@dataclass(frozen=True)
+class HourlyModel:
+    profiles: dict[str, np.ndarray]
+    concentration: float
+
+
+def hourly_model(own: pd.DataFrame, cruise: pd.Series | None) -> HourlyModel:
+    """Profiles and share concentration from one facility's hourly history (service_date, hour_of_day, count)."""
+    own = own.assign(service_date=pd.to_datetime(own["service_date"]),
+                     count=own["count"].astype(float))[["service_date", "hour_of_day", "count"]]
+    history_days = pd.DatetimeIndex(sorted(own["service_date"].unique()))
+    classes = day_class(calendar_features(history_days, cruise))
+    profiles = hourly_profiles(own, classes)
+    return HourlyModel(profiles, share_concentration(own, classes, profiles))
 
 
 # ----------------------------------------------------------------------------- backtest
 
 
+@dataclass
+class Backtest:
+    #: one row per scored day
+    daily: pd.DataFrame
+    #: one row per scored hour (the hours of the day class's profile)
+    hourly: pd.DataFrame
+
+
+HOURLY_POINT_COLUMNS = ["source_kind", "facility_id", "origin_date", "forecast_date", "hour_of_day", "actual",
+                        "forecast", "lo80", "hi80", "lo95", "hi95"]
+
+
+def _hourly_points(series: Series, origin: pd.Timestamp, result: FacilityForecast, hourly: pd.DataFrame,
+                   cruise: pd.Series | None, last_day: pd.Timestamp) -> list[pd.DataFrame]:
+    """The origin's hourly forecast (profiles and concentration from the hours up to it) against what came."""
+    if hourly.empty or result.counts is None:
+        return []
+    dates = pd.to_datetime(hourly["service_date"])
+    model = hourly_model(hourly[dates <= origin], cruise)
+    forecast = forecast_hours(result.daily, result.counts, model.profiles,
+                              _rng("hourly", series.source_kind, series.facility_id, origin.date()), model.concentration)
+    after = hourly[(dates > origin) & (dates <= last_day)]
+    if forecast.empty or after.empty:
+        return []
+    actual = _day_hour_matrix(after.assign(service_date=pd.to_datetime(after["service_date"]).dt.date)).stack().dropna()
+    actual.index.names = ["forecast_date", "hour_of_day"]
+    scored = forecast.join(actual.rename("actual"), on=["forecast_date", "hour_of_day"], how="inner")
+    return [scored.assign(origin_date=origin.date())[HOURLY_POINT_COLUMNS]]
+
+
 def backtest_series(series: Series, cruise: pd.Series | None, origins: int = BACKTEST_ORIGINS,
                     step: int = BACKTEST_STEP_DAYS, horizon: int = HORIZON_DAYS,
-                    min_history_days: int = MIN_HISTORY_DAYS) -> pd.DataFrame:
-    """Rolling-origin points: each origin refits on the days up to it and forecasts what followed."""
+                    min_history_days: int = MIN_HISTORY_DAYS, hourly: pd.DataFrame | None = None) -> Backtest:
+    """Rolling-origin points: each origin refits on the days up to it and forecasts what followed.
+
+    ``hourly`` (service_date, hour_of_day, count of this facility) adds the hourly points.
+    """
     values = series.values
     last_day = values.index.max()
     rows = []
+    hour_rows: list[pd.DataFrame] = []
     for k in range(origins, 0, -1):
         origin = last_day - pd.Timedelta(days=step * k)
         history = values[values.index <= origin]
         if history.empty:
             continue
         part = Series(series.source_kind, series.facility_id, history, series.kind_first_day)
-        result = forecast_series(part, origin, cruise, horizon, min_history_days).daily
-        result = result[result["status"] == "forecast"]
+        full = forecast_series(part, origin, cruise, horizon, min_history_days)
+        if hourly is not None:
+            hour_rows += _hourly_points(series, origin, full, hourly, cruise, last_day)
+        result = full.daily[full.daily["status"] == "forecast"]
         if result.empty:
             continue
         scale = mase_scale(history.to_numpy(dtype=float))
@@ -367,12 +490,35 @@ def backtest_series(series: Series, cruise: pd.Series | None, origins: int = BAC
                 "actual": float(actual), "forecast": float(row.forecast), "seasonal_naive": float(naive),
                 "mase_scale": scale, "lo80": row.lo80, "hi80": row.hi80, "lo95": row.lo95, "hi95": row.hi95,
             })
-    return pd.DataFrame(rows)
+    hours = pd.concat(hour_rows, ignore_index=True) if hour_rows else pd.DataFrame(columns=HOURLY_POINT_COLUMNS)
+    return Backtest(pd.DataFrame(rows), hours)
 
 
-def summarise_backtest(points: pd.DataFrame) -> pd.DataFrame:
-    """Per facility and overall ('(all)'): MASE, MAE relative to seasonal naive, interval coverage."""
-    columns = ["source_kind", "facility_id", "origins", "points", "mase", "relative_mae", "coverage80", "coverage95"]
+def hourly_coverage(hour_points: pd.DataFrame) -> pd.DataFrame:
+    """Per facility and overall ('(all)'): scored hours and the share inside each hourly interval."""
+    columns = ["source_kind", "facility_id", "hourly_points", "hourly_coverage80", "hourly_coverage95"]
+    if hour_points.empty:
+        return pd.DataFrame(columns=columns)
+    frame = hour_points.assign(
+        in80=(hour_points["actual"] >= hour_points["lo80"]) & (hour_points["actual"] <= hour_points["hi80"]),
+        in95=(hour_points["actual"] >= hour_points["lo95"]) & (hour_points["actual"] <= hour_points["hi95"]))
+
+    def summary(rows: pd.DataFrame) -> dict[str, float | int]:
+        return {"hourly_points": len(rows), "hourly_coverage80": float(rows["in80"].mean()),
+                "hourly_coverage95": float(rows["in95"].mean())}
+
+    out = [{"source_kind": kind, "facility_id": facility, **summary(rows)}
+           for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)]
+    out += [{"source_kind": kind, "facility_id": "(all)", **summary(rows)}
+            for kind, rows in frame.groupby("source_kind", sort=True)]
+    return pd.DataFrame(out, columns=columns)
+
+
+def summarise_backtest(points: pd.DataFrame, hour_points: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per facility and overall ('(all)'): MASE, MAE relative to seasonal naive, interval coverage
+    of the days and (with ``hour_points``) of the hours."""
+    columns = ["source_kind", "facility_id", "origins", "points", "mase", "relative_mae", "coverage80", "coverage95",
+               "hourly_points", "hourly_coverage80", "hourly_coverage95"]
     if points.empty:
         return pd.DataFrame(columns=columns)
     frame = points[np.isfinite(points["seasonal_naive"]) & (points["mase_scale"] > 0)].copy()
@@ -392,7 +538,11 @@ def summarise_backtest(points: pd.DataFrame) -> pd.DataFrame:
            for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)]
     out += [{"source_kind": kind, "facility_id": "(all)", **summary(rows)}
             for kind, rows in frame.groupby("source_kind", sort=True)]
-    return pd.DataFrame(out, columns=columns)
+    daily = pd.DataFrame(out)
+    hours = hourly_coverage(hour_points if hour_points is not None else pd.DataFrame())
+    merged = daily.merge(hours, on=["source_kind", "facility_id"], how="left")
+    merged["hourly_points"] = merged["hourly_points"].fillna(0).astype(int)
+    return merged.reindex(columns=columns)
 
 
 # ----------------------------------------------------------------------------- warehouse
@@ -437,8 +587,10 @@ def read_cruise(con: duckdb.DuckDBPyConnection) -> pd.Series | None:
 
 
 def read_hourly(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Hourly entries per facility; a hidden (suppressed) hour is NULL, neither fitted nor scored."""
     return con.execute("select service_date, source_kind, facility_id, hour_of_day, "
-                       "coalesce(entries, 0) as count from marts.facility_entries_hourly").df()
+                       "case when coalesce(is_suppressed, false) then null else entries end as count "
+                       "from marts.facility_entries_hourly").df()
 
 
 @dataclass
@@ -446,6 +598,7 @@ class ForecastRun:
     daily: pd.DataFrame
     hourly: pd.DataFrame
     backtest_points: pd.DataFrame
+    backtest_hourly_points: pd.DataFrame
     backtest: pd.DataFrame
 
 
@@ -453,29 +606,32 @@ def run_forecast(series: list[Series], last_days: dict[str, pd.Timestamp], cruis
                  hourly: pd.DataFrame, *, backtest: bool = True, horizon: int = HORIZON_DAYS,
                  min_history_days: int = MIN_HISTORY_DAYS) -> ForecastRun:
     """Forecast and backtest every series; plain frames, no warehouse."""
-    dailies, hours, points = [], [], []
+    dailies, hours, points, hour_points = [], [], [], []
     note = NO_CRUISE_NOTE if cruise is None else ("", "")
     for item in series:
         last_day = last_days[item.source_kind]
         result = forecast_series(item, last_day, cruise, horizon, min_history_days)
         dailies.append(result.daily)
+        own = hourly[(hourly["source_kind"] == item.source_kind) & (hourly["facility_id"] == item.facility_id)]
+        own = own[["service_date", "hour_of_day", "count"]]
         if result.counts is not None:
-            own = hourly[(hourly["source_kind"] == item.source_kind) & (hourly["facility_id"] == item.facility_id)]
-            own = own.assign(service_date=pd.to_datetime(own["service_date"]))
-            history_days = pd.DatetimeIndex(sorted(own["service_date"].unique()))
-            classes = day_class(calendar_features(history_days, cruise))
-            profiles = hourly_profiles(own[["service_date", "hour_of_day", "count"]], classes)
-            hours.append(forecast_hours(result.daily, result.counts, profiles,
-                                        _rng("hourly", item.source_kind, item.facility_id, last_day.date())))
+            model = hourly_model(own, cruise)
+            hours.append(forecast_hours(result.daily, result.counts, model.profiles,
+                                        _rng("hourly", item.source_kind, item.facility_id, last_day.date()),
+                                        model.concentration))
         if backtest and result.counts is not None:
-            points.append(backtest_series(item, cruise, horizon=horizon, min_history_days=min_history_days))
+            scored = backtest_series(item, cruise, horizon=horizon, min_history_days=min_history_days, hourly=own)
+            points.append(scored.daily)
+            hour_points.append(scored.hourly)
     daily = pd.concat(dailies, ignore_index=True) if dailies else pd.DataFrame()
     if not daily.empty:
         daily.insert(0, "forecast_origin", daily["source_kind"].map(lambda k: last_days[k].date()))
         daily["note_ja"], daily["note_en"], daily["model"] = note[0], note[1], MODEL
-    hourly_out = pd.concat(hours, ignore_index=True) if hours else forecast_hours(pd.DataFrame(), None, {}, _rng())
+    hourly_out = pd.concat(hours, ignore_index=True) if hours else pd.DataFrame(columns=HOURLY_COLUMNS)
     points_out = pd.concat(points, ignore_index=True) if points else pd.DataFrame()
-    return ForecastRun(daily, hourly_out, points_out, summarise_backtest(points_out))
+    hour_points_out = (pd.concat(hour_points, ignore_index=True) if hour_points
+                       else pd.DataFrame(columns=HOURLY_POINT_COLUMNS))
+    return ForecastRun(daily, hourly_out, points_out, hour_points_out, summarise_backtest(points_out, hour_points_out))
 
 
 _TABLES = {
@@ -491,9 +647,13 @@ _TABLES = {
         "source_kind varchar, facility_id varchar, origin_date date, forecast_date date, horizon_days integer, "
         "day_class varchar, actual double, forecast double, seasonal_naive double, mase_scale double, "
         "lo80 double, hi80 double, lo95 double, hi95 double"),
+    "marts.forecast_backtest_hourly_points": (
+        "source_kind varchar, facility_id varchar, origin_date date, forecast_date date, hour_of_day integer, "
+        "actual double, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"),
     "marts.forecast_backtest": (
         "source_kind varchar, facility_id varchar, origins integer, points integer, mase double, "
-        "relative_mae double, coverage80 double, coverage95 double"),
+        "relative_mae double, coverage80 double, coverage95 double, hourly_points integer, "
+        "hourly_coverage80 double, hourly_coverage95 double"),
 }
 
 
@@ -504,7 +664,8 @@ def _columns(ddl: str) -> list[str]:
 def write_forecast(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> dict[str, int]:
     """Replace the forecast marts whole, in one transaction (a rerun gives the same rows)."""
     frames = {"marts.forecast_daily": run.daily, "marts.forecast_hourly": run.hourly,
-              "marts.forecast_backtest_points": run.backtest_points, "marts.forecast_backtest": run.backtest}
+              "marts.forecast_backtest_points": run.backtest_points,
+              "marts.forecast_backtest_hourly_points": run.backtest_hourly_points, "marts.forecast_backtest": run.backtest}
     counts = {}
     with transaction(con):
         for table, ddl in _TABLES.items():

@@ -18,6 +18,7 @@ from flowlib.dashboards.forecast_page import (
     index_view,
     render_forecast_page,
     render_kpi_page,
+    weighted_kpi,
 )
 from flowlib.dashboards.index_page import render_index_page
 from flowlib.dashboards.publish import find_remote_assets
@@ -127,3 +128,53 @@ def test_lookahead_pages_work_offline_in_chromium(look, tmp_path, offline_browse
         assert visit.page.locator(chart).first.is_visible()
         visit.page.click("#lang-toggle")
         assert visit.page.evaluate("document.documentElement.getAttribute('data-lang')") == "en"
+
+
+def _weighted_path() -> kp.KpiPath:
+    """Respondents half domestic, half international; the entry logs measure 80 % domestic visitors."""
+    rng = np.random.default_rng(7)
+    records = [{"answered_at": datetime(2026, m, 10, 12), "service_date": None, "residence_country": country,
+                "info_satisfaction": int(rng.random() < p) * 3 + 2, "weight": None}
+               for m in (10, 11) for country, p in (("JP", 0.55), ("KR", 0.80)) for _ in range(150)]
+    answers = prepare_answers(pd.DataFrame(records), load_definition())
+    mix = pd.DataFrame({"month": [date(2026, 10, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 11, 1)],
+                        "segment": ["domestic", "international"] * 2, "visitor_days": [800, 200, 8000, 2000]})
+    return kp.build_path(answers, mix, load_definition(), date(2026, 11, 14))
+
+
+def test_the_index_kpi_is_the_weighted_share_with_the_unweighted_one_and_kish_n():
+    path = _weighted_path()
+    headline = weighted_kpi(path.monthly)
+    november = path.monthly[(path.monthly["month"] == date(2026, 11, 1)) & (path.monthly["segment"] == "all")]
+    weighted = november[november["weighting"] == "post-stratified"].iloc[0]
+    unweighted = november[november["weighting"] == "unweighted"].iloc[0]
+    # independently: post-stratification with equal base weights is the mix-weighted segment shares,
+    # and the weights mix_s / n_s give a Kish n of 1 / sum(mix_s^2 / n_s)
+    cells = path.monthly[(path.monthly["month"] == date(2026, 11, 1)) & path.monthly["segment"].isin(["domestic", "international"])]
+    share = cells.set_index("segment")["share"]
+    n = cells.set_index("segment")["respondents"].astype(float)
+    assert weighted["share"] == pytest.approx(0.8 * share["domestic"] + 0.2 * share["international"])
+    assert weighted["effective_n"] == pytest.approx(1 / (0.8**2 / n["domestic"] + 0.2**2 / n["international"]))
+    assert unweighted["share"] - weighted["share"] > 0.03  # the over-represented international answers pull it up
+    assert headline["month"] == "2026-11（月途中）" and headline["mtd"]
+    assert headline["share"] == f"{100 * weighted['share']:.1f}%"
+    assert headline["unweighted"] == f"{100 * unweighted['share']:.1f}%"
+    assert headline["n_eff"] == f"{weighted['effective_n']:,.0f}"
+    assert headline["respondents"] == "300"
+
+
+def test_the_index_page_shows_both_kpi_figures_and_kish_n(look):
+    path = _weighted_path()
+    view = index_view(Lookahead(look.daily, look.hourly, look.backtest, look.cruise, path.monthly, path.fiscal_years,
+                                look.drivers, NAMES))
+    page = render_index_page([], None, [], None, [], 10, False, lookahead=view)
+    panel = page[page.index('id="kpi"'):page.index('id="lookahead"')]
+    headline = view["kpi_weighted"]
+    assert f'<div class="value weighted-share">{headline["share"]}</div>' in panel
+    assert f'<span class="unweighted-share">{headline["unweighted"]}</span>' in panel
+    assert f'<span class="kish-n">{headline["n_eff"]}</span>' in panel
+    assert headline["share"] != headline["unweighted"]
+    # without a measured visitor mix there is no weighted figure, and the panel shows none
+    assert weighted_kpi(look.kpi_monthly) is None
+    plain = render_index_page([], None, [], None, [], 10, False, lookahead=index_view(look))
+    assert 'id="kpi-weighted"' not in plain

@@ -1,6 +1,7 @@
 """Look-ahead pages: the crowding forecast per facility (``forecast/index.html``) and the KPI's
 path to 2027 with its drivers (``forecast/kpi.html``), plus the index's look-ahead section
-(the next 7 days' busiest facility-hours, cruise calls marked, and the KPI series chart).
+(the next 7 days' busiest facility-hours, cruise calls marked, the KPI series chart, and the
+weighted "all" KPI with the unweighted one and the Kish effective n in the index's KPI panel).
 
 Charts are inline SVG drawn here: no script and no remote asset, so the pages open on the
 closed network like every other page, and they print. Japanese first, English beside it
@@ -248,6 +249,35 @@ def kpi_views(look: Lookahead) -> dict[str, Any]:
             "years": years, "test": test, "change_test": change_test}
 
 
+def weighted_kpi(monthly: pd.DataFrame) -> dict[str, Any] | None:
+    """The index's headline KPI: the latest month's "all" share post-stratified to the measured
+    visitor mix, with the unweighted share and the Kish effective n beside it.
+
+    Read from ``marts.kpi_path_monthly`` as the KPI path page shows it: the one computation is
+    ``flowlib.kpi_path.build_path`` (``weighted_all``); nothing is re-estimated here. The month
+    is the latest whose weighted share has enough answers (month to date labelled as such).
+    None when no month has one.
+    """
+    if monthly.empty:
+        return None
+    rows = monthly[monthly["segment"] == "all"]
+    weighted = rows[(rows["weighting"] == "post-stratified") & ~rows["too_few_answers"].astype(bool)]
+    if weighted.empty:
+        return None
+    w = weighted.sort_values("month").iloc[-1]
+    same_month = rows[(rows["weighting"] == "unweighted") & (rows["month"] == w["month"])]
+    u = same_month.iloc[0] if len(same_month) else None
+    unweighted_shown = u is not None and not bool(u["too_few_answers"])
+    return {
+        "month": w["month_label"], "mtd": bool(w["is_month_to_date"]),
+        "share": _pct(w["share"]), "ci": f"{_pct(w['ci_low'])}–{_pct(w['ci_high'])}",
+        "n_eff": _fmt(w["effective_n"]), "respondents": _count(w["respondents"]),
+        "mix_domestic": _pct(w["mix_domestic"]), "mix_basis": w["mix_basis"],
+        "unweighted": _pct(u["share"]) if unweighted_shown else "—",
+        "unweighted_ci": f"{_pct(u['ci_low'])}–{_pct(u['ci_high'])}" if unweighted_shown else "",
+    }
+
+
 def _change(value: float, significant: Any) -> str:
     if value is None or pd.isna(value) or not math.isfinite(float(value)):
         return "—"
@@ -293,7 +323,9 @@ def render_forecast_page(look: Lookahead) -> str:
         "facilities": facility_views(look),
         "busiest": busiest_hours(look),
         "overall": [{"kind": r.source_kind, "mase": _fmt(r.mase, 2), "relative": _fmt(r.relative_mae, 2),
-                     "c80": _pct(r.coverage80), "c95": _pct(r.coverage95), "points": int(r.points)}
+                     "c80": _pct(r.coverage80), "c95": _pct(r.coverage95), "points": int(r.points),
+                     "hc80": _pct(getattr(r, "hourly_coverage80", None)), "hc95": _pct(getattr(r, "hourly_coverage95", None)),
+                     "hours": _count(getattr(r, "hourly_points", None))}
                     for r in look.backtest.itertuples(index=False) if r.facility_id == "(all)"] if not look.backtest.empty else [],
         "cruise": [{"date": f"{pd.Timestamp(r.service_date):%Y-%m-%d}", "ships": r.ships,
                     "capacity": f"{int(r.passenger_capacity):,}",
@@ -316,6 +348,7 @@ def index_view(look: Lookahead) -> dict[str, Any] | None:
     if look.daily.empty and look.kpi_monthly.empty:
         return None
     return {"busiest": busiest_hours(look), "kpi_chart": kpi_chart(look.kpi_monthly) if not look.kpi_monthly.empty else None,
+            "kpi_weighted": weighted_kpi(look.kpi_monthly),
             "href": f"{FOLDER}/index.html", "kpi_href": f"{FOLDER}/kpi.html",
             "origin": f"{pd.Timestamp(look.daily['forecast_origin'].min()):%Y-%m-%d}" if not look.daily.empty else None}
 
