@@ -201,7 +201,8 @@ def test_bad_measure_files_are_refused_with_one_sentence_naming_the_field(tmp_pa
         "end_before_start": ("name: d\nstart: 2026-11-08\nend: 2026-11-07\ntreated: {facilities: [dejima]}\n" + good, "end"),
         "unknown_outcome_pair": ("name: e\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
                                  "outcome: {kind: transition, from: dejima, to: chinatown_x}\n", "outcome.to"),
-        "kpi": ("name: f\nstart: 2026-11-08\ntreated: {segment: domestic}\noutcome: {kind: kpi}\n", "outcome.kind"),
+        "unknown_outcome": ("name: f\nstart: 2026-11-08\ntreated: {segment: domestic}\noutcome: {kind: happiness}\n",
+                            "outcome.kind"),
         "missing_start": ("name: g\ntreated: {facilities: [dejima]}\n" + good, "'start'"),
     }
     for name, (body, field_name) in cases.items():
