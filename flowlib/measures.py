@@ -393,7 +393,8 @@ def estimate_kpi(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: da
     result.effect, result.ci_low, result.ci_high = float(fit.params["did"]), float(low), float(high)
     result.p_value = float(fit.pvalues["did"])
     before = answers[answers["post"] == 0].copy()
-    week_start = pd.to_datetime(before["service_date"]) - pd.to_timedelta(pd.to_datetime(before["service_date"]).dt.weekday, unit="D")
+    answered = pd.to_datetime(before["service_date"])
+    week_start = answered - pd.to_timedelta(answered.dt.weekday, unit="D")
     before["week"] = week_start.dt.date.astype(str)
     if before["week"].nunique() >= 3:
         before["trend"] = before["treated"] * ((week_start - week_start.min()).dt.days // 7)
