@@ -28,6 +28,6 @@ def build_action_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> di
     with transaction(con):
         built.update(build_all_visitors(con))
         built.update(build_opportunities(con, settings.min_cell_count))
-        built.update(build_measures(con, settings.project_root / "config" / "measures"))
+        built.update(build_measures(con, settings.project_root / "config" / "measures", settings.min_cell_count))
     log.info("action marts built: %s", built)
     return built

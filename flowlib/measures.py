@@ -7,6 +7,9 @@ A measure is one file ``config/measures/<name>.yaml``: name, titles, what change
 ``entries``          cashless visitors per day at the treated facilities (or ``outcome.facility``)
 ``transition``       moves per day from ``outcome.from`` to ``outcome.to``
 ``circulation_rate`` the circulation rate per day of the treated segment
+``kpi``              旅ナカでの情報取得満足度: the satisfied share (answers 4-5 of 1-5) of survey
+                     respondents who visited the treated facilities (or of the treated
+                     segment), against the other respondents (see :func:`estimate_kpi`)
 
 Comparison units are declared (``comparison: {facilities | pairs | segments: [...]}``) or
 chosen by pre-period similarity: the ``N_COMPARISON`` units not touching the treated ones
@@ -18,6 +21,11 @@ uncertainty). Counts are modelled as log(1 + count), so the effect reads as a pe
 Before the effect, a pre-trend check: the same regression on the days before the start
 with a treated × day-number slope instead; a slope different from zero (p < 0.05) means
 treated and comparison units were already drifting apart, and the page says so.
+
+The KPI is answered by a few dozen respondents a day, too few for a daily panel: its effect
+is a difference in differences of shares on the respondents themselves (a linear probability
+model, below), and fewer than ``MIN_RESPONDENTS`` answers in any of the four cells (treated or
+comparison, before or after) is a stated reason, ``too_few_respondents``.
 
 A measure file that names an unknown facility, has dates outside the data or leaves fewer
 than ``MIN_PRE_DAYS`` days before the start is refused with one sentence naming the field;
@@ -39,7 +47,7 @@ import yaml
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("entries", "transition", "circulation_rate")
+OUTCOMES = ("entries", "transition", "circulation_rate", "kpi")
 SEGMENTS = ("domestic", "international", "unknown")
 MIN_PRE_DAYS = 5
 MIN_POST_DAYS = 1
@@ -48,6 +56,10 @@ N_COMPARISON = 5
 #: a count unit with fewer per day before the start is too noisy to compare with
 MIN_DAILY_LEVEL = 10.0
 PRE_WINDOW_DAYS = 56
+#: KPI: answers needed in each of the four cells (treated/comparison x before/after)
+MIN_RESPONDENTS = 30
+#: KPI: answers are few per day, so the before period reaches further back than for counts
+KPI_PRE_WINDOW_DAYS = 182
 EFFECTS_TABLE = "marts.measure_effects"
 SERIES_TABLE = "marts.measure_series"
 
@@ -151,8 +163,7 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
     outcome = doc["outcome"]
     kind = outcome.get("kind") if isinstance(outcome, dict) else None
     if kind not in OUTCOMES:
-        raise MeasureError(f"{where}: outcome.kind '{kind}' is not one of {', '.join(OUTCOMES)} "
-                           "(the satisfaction KPI has too few answers per day for this method).")
+        raise MeasureError(f"{where}: outcome.kind '{kind}' is not one of {', '.join(OUTCOMES)}.")
     outcome_from = outcome.get("from")
     outcome_to = outcome.get("to")
     outcome_facilities: tuple[str, ...] = ()
@@ -173,7 +184,8 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
     comparison = None
     if doc.get("comparison"):
         declared = doc["comparison"]
-        key = {"entries": "facilities", "transition": "pairs", "circulation_rate": "segments"}[kind]
+        key = {"entries": "facilities", "transition": "pairs", "circulation_rate": "segments",
+               "kpi": "segments" if segment is not None else "facilities"}[kind]
         if not isinstance(declared, dict) or key not in declared:
             raise MeasureError(f"{where}: comparison must list {key} for outcome {kind}.")
         comparison = _names(declared[key], f"comparison.{key}", where)
@@ -240,7 +252,10 @@ def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: 
     return panel, treated, touching
 
 
-def estimate(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, last_day: date) -> Estimate:
+def estimate(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, last_day: date,
+             min_cell_count: int = 10) -> Estimate:
+    if measure.outcome == "kpi":
+        return estimate_kpi(con, measure, first_day, last_day, min_cell_count)
     import statsmodels.formula.api as smf
 
     first = max(first_day, measure.start - timedelta(days=PRE_WINDOW_DAYS))
@@ -299,6 +314,103 @@ def estimate(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, 
     return result
 
 
+# ------------------------------------------------------------------ the KPI (survey answers)
+
+
+def _kpi_answers(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: date) -> tuple[pd.DataFrame, str, str]:
+    """One row per answer 1-5 in the window: service_date, treated (0/1), satisfied (0/1);
+    respondents in neither group are dropped. Also the treated and comparison groups in words."""
+    if measure.treated_segment is not None:
+        treated_name = f"segment {measure.treated_segment}"
+        others = [s for s in SEGMENTS if s not in ("unknown", measure.treated_segment)]
+        comparison = [s for s in (measure.comparison or others) if s != measure.treated_segment]
+        comparison_name = "segment " + ", ".join(comparison)
+        group = ("case when segment = ? then 1 when list_contains(?, segment) then 0 end",
+                 [measure.treated_segment, comparison])
+    else:
+        treated = list(measure.treated_facilities)
+        treated_name = "respondents who visited " + "+".join(treated)
+        if measure.comparison is not None:  # visited a declared comparison facility and no treated one
+            comparison_name = "respondents who visited " + ", ".join(measure.comparison) + " (none of the treated)"
+            group = ("case when list_has_any(facilities_visited, ?) then 1 "
+                     "when list_has_any(facilities_visited, ?) then 0 end", [treated, list(measure.comparison)])
+        else:
+            comparison_name = "the other respondents"
+            group = ("case when list_has_any(coalesce(facilities_visited, []::varchar[]), ?) then 1 else 0 end", [treated])
+    frame = con.execute(f"""
+        select service_date, {group[0]} as treated, (info_satisfaction >= 4)::integer as satisfied
+        from staging.stg_survey_response
+        where service_date between ? and ? and info_satisfaction between 1 and 5
+    """, [*group[1], first, last]).df()
+    frame = frame[frame["treated"].notna()].astype({"treated": int, "satisfied": int})
+    frame["service_date"] = pd.to_datetime(frame["service_date"]).dt.date
+    return frame, treated_name, comparison_name
+
+
+def estimate_kpi(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, last_day: date,
+                 min_cell_count: int = 10) -> Estimate:
+    """Difference in differences of the satisfied share, on the respondents themselves.
+
+    A linear probability model ``satisfied ~ treated + after + treated x after`` (statsmodels
+    OLS), whose treated x after coefficient is exactly (treated share after - before) minus
+    (comparison share after - before), in share points; standard errors are clustered by
+    answer day, since a day's weather or crowding touches every respondent of the day. A day
+    fixed effect is left out on purpose: with a few dozen answers a day it would absorb most of
+    the comparison and leave the estimate to the days that happen to have both groups.
+    Pre-trend check: on the answers before the start, ``satisfied ~ treated + week + treated x
+    week number``; a slope different from zero (p < 0.05) is reported. The chart's weekly
+    shares are kept only where the week's group has at least ``min_cell_count`` satisfied and
+    ``min_cell_count`` not-satisfied answers (the series is published).
+    """
+    import statsmodels.formula.api as smf
+
+    first = max(first_day, measure.start - timedelta(days=KPI_PRE_WINDOW_DAYS))
+    last = min(measure.end or last_day, last_day)
+    has_survey = con.execute("select count(*) from information_schema.tables where table_schema = 'staging' "
+                             "and table_name = 'stg_survey_response'").fetchone()[0]
+    if not has_survey:
+        return Estimate(status="not_estimated", reason="the warehouse holds no survey answers", effect_scale="points")
+    answers, treated_name, comparison_name = _kpi_answers(con, measure, first, last)
+    result = Estimate(status="estimated", treated_unit=treated_name, comparison_units=[comparison_name],
+                      comparison_chosen_by="declared" if measure.comparison is not None else "all_others",
+                      effect_scale="points")
+    answers["post"] = (answers["service_date"] >= measure.start).astype(int)
+    result.pre_days = int(answers.loc[answers["post"] == 0, "service_date"].nunique())
+    result.post_days = int(answers.loc[answers["post"] == 1, "service_date"].nunique())
+    cells = answers.groupby(["treated", "post"]).size()
+    names = {(1, 0): "treated respondents before the start", (1, 1): "treated respondents after the start",
+             (0, 0): "comparison respondents before the start", (0, 1): "comparison respondents after the start"}
+    for key, words in names.items():
+        found = int(cells.get(key, 0))
+        if found < MIN_RESPONDENTS:
+            result.status = "too_few_respondents"
+            result.reason = f"only {found} {words} answered the KPI item (at least {MIN_RESPONDENTS} are needed)"
+            return result
+    answers["did"] = answers["treated"] * answers["post"]
+    groups = pd.factorize(answers["service_date"], sort=True)[0]
+    fit = smf.ols("satisfied ~ treated + post + did", data=answers).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    low, high = fit.conf_int().loc["did"]
+    result.effect, result.ci_low, result.ci_high = float(fit.params["did"]), float(low), float(high)
+    result.p_value = float(fit.pvalues["did"])
+    before = answers[answers["post"] == 0].copy()
+    answered = pd.to_datetime(before["service_date"])
+    week_start = answered - pd.to_timedelta(answered.dt.weekday, unit="D")
+    before["week"] = week_start.dt.date.astype(str)
+    if before["week"].nunique() >= 3:
+        before["trend"] = before["treated"] * ((week_start - week_start.min()).dt.days // 7)
+        trend = smf.ols("satisfied ~ treated + C(week) + trend", data=before).fit(
+            cov_type="cluster", cov_kwds={"groups": pd.factorize(before["service_date"], sort=True)[0]})
+        result.pre_trend_slope, result.pre_trend_p_value = float(trend.params["trend"]), float(trend.pvalues["trend"])
+    dates = pd.to_datetime(answers["service_date"])
+    answers["week_start"] = (dates - pd.to_timedelta(dates.dt.weekday, unit="D")).dt.date
+    weekly = answers.groupby(["week_start", "treated"], as_index=False).agg(n=("satisfied", "size"), yes=("satisfied", "sum"))
+    weekly = weekly[(weekly["yes"] >= min_cell_count) & (weekly["n"] - weekly["yes"] >= min_cell_count)]
+    weekly["group"] = np.where(weekly["treated"] == 1, "treated", "comparison")
+    weekly["y"] = weekly["yes"] / weekly["n"]
+    result.series = weekly.rename(columns={"week_start": "service_date"})[["service_date", "group", "y"]]
+    return result
+
+
 # ------------------------------------------------------------------ nightly tables
 
 EFFECT_TYPES = {
@@ -312,8 +424,9 @@ EFFECT_TYPES = {
 SERIES_TYPES = {"measure": "varchar", "service_date": "date", "series_group": "varchar", "value": "double"}
 
 
-def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path) -> dict[str, int]:
-    """Estimate every measure file; a refused file is a row with its sentence, not a failure."""
+def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_count: int = 10) -> dict[str, int]:
+    """Estimate every measure file; a refused file is a row with its sentence, not a failure.
+    ``min_cell_count`` (k) protects the KPI's published weekly shares."""
     files = sorted(measures_dir.glob("*.yaml")) if measures_dir.is_dir() else []
     present = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
                           "and table_name in ('transitions_daily', 'facility_daily', 'circulation_daily')").fetchone()[0]
@@ -334,7 +447,7 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path) -> dict[s
             row.update(status="refused", reason=str(exc))
             effects.append(row)
             continue
-        found = estimate(con, measure, first_day, last_day)
+        found = estimate(con, measure, first_day, last_day, min_cell_count)
         percent = found.effect_percent
         row.update(
             measure=measure.name, title_ja=measure.title_ja, title_en=measure.title_en, what_changed=measure.what_changed,
@@ -365,6 +478,9 @@ def _outcome_label(measure: Measure) -> str:
         return f"transition {measure.outcome_from}>{measure.outcome_to}"
     if measure.outcome == "entries":
         return f"entries {'+'.join(measure.outcome_facilities)}"
+    if measure.outcome == "kpi":
+        treated = measure.treated_segment or "+".join(measure.treated_facilities)
+        return f"kpi info_satisfaction {treated}"
     return f"circulation_rate {measure.treated_segment}"
 
 

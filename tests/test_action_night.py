@@ -15,6 +15,7 @@ marts → pages), checked against the generator's truth.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from pathlib import Path
 
@@ -201,7 +202,8 @@ def test_bad_measure_files_are_refused_with_one_sentence_naming_the_field(tmp_pa
         "end_before_start": ("name: d\nstart: 2026-11-08\nend: 2026-11-07\ntreated: {facilities: [dejima]}\n" + good, "end"),
         "unknown_outcome_pair": ("name: e\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
                                  "outcome: {kind: transition, from: dejima, to: chinatown_x}\n", "outcome.to"),
-        "kpi": ("name: f\nstart: 2026-11-08\ntreated: {segment: domestic}\noutcome: {kind: kpi}\n", "outcome.kind"),
+        "unknown_outcome": ("name: f\nstart: 2026-11-08\ntreated: {segment: domestic}\noutcome: {kind: happiness}\n",
+                            "outcome.kind"),
         "missing_start": ("name: g\ntreated: {facilities: [dejima]}\n" + good, "'start'"),
     }
     for name, (body, field_name) in cases.items():
@@ -257,6 +259,12 @@ def test_free_sights_are_measured_by_wifi_sensors_and_appear_with_their_kind(nig
     section = page[page.index('id="flows-by-kind"'):page.index('id="routes-by-kind"')]
     assert "Wi-Fiセンサー" in section and "キャッシュレス入場" in section
     assert "オランダ坂" in section or "平和公園" in section or "眼鏡橋" in section
+    # ... and on the map pages: dashed edges whose tooltip names the kind, touching a free sight
+    names = {r["name_ja"] for r in rows(settings, "select name_ja from ref.facilities where facility_id in "
+                                                  f"({', '.join(repr(s) for s in FREE_SENSOR_SITES)})")}
+    tooltips = [t for page in settings.dashboards_dir.glob("*/*.html")
+                for t in re.findall(r"[^<>\"]* → [^<>\"]*・計測: Wi-Fiセンサー", page.read_text(encoding="utf-8"))]
+    assert any(name in t for t in tooltips for name in names), tooltips[:5]
 
 
 def test_popups_name_the_sights_to_promote(night):

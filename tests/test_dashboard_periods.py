@@ -148,6 +148,11 @@ def fill_period_marts(con: duckdb.DuckDBPyConnection) -> None:
               n_stops=stops, route_rank=rank, trips=trips, visitors=visitors, is_suppressed=suppressed, suppression=why)
     _cell(con, "marts.routes_by_period", W47, route="dejima > megane_bridge", origin_facility_id="dejima",
           destination_facility_id="megane_bridge", n_stops=2, route_rank=1, trips=9999, visitors=9999, source_kind="wifi_sensor")
+    # Wi-Fi sensor edges (sights without gates): the published one drawn dashed, the suppressed one not
+    _cell(con, "marts.transitions_by_period", W47, from_facility_id="dejima", to_facility_id="megane_bridge",
+          transitions=400, visitors=321, next_probability=0.6, transfer_minutes_median=12.0, source_kind="wifi_sensor")
+    _cell(con, "marts.transitions_by_period", W47, from_facility_id="dejima", to_facility_id="peace_park",
+          transitions=None, visitors=None, is_suppressed=True, suppression="primary", source_kind="wifi_sensor")
     for src, dst, transitions, visitors, probability in TRANSITIONS_W47:
         suppressed = visitors is None
         _cell(con, "marts.transitions_by_period", W47, from_facility_id=src, to_facility_id=dst, transitions=transitions,
@@ -222,12 +227,18 @@ def test_week_page_reuses_the_map_builder(built: tuple[Settings, Path]) -> None:
     assert '<html lang="ja" data-lang="ja">' in page
     assert "2025-W47（11月17日〜11月23日）" in page and "Week 2025-W47 (17 Nov – 23 Nov 2025)" in page
     assert "TDHeatmap" in page and "L.heatLayer" in page  # Wi-Fi heat layers
-    assert page.count('"className": "flow-line') == 2  # the suppressed flow is not drawn
+    assert page.count('"className": "flow-line') == 3  # the suppressed flows are not drawn
+    assert page.count("flow-sensor") == 2  # one sensor line and its arrow
+    assert "出島 → 眼鏡橋: 321人（60.0%）・所要中央値 12分・計測: Wi-Fiセンサー" in page
+    assert "出島 → 平和公園" not in page  # the suppressed sensor cell
+    sensor_routes = page[page.index('id="sensor-routes-table"'):]
+    assert "9,999" in sensor_routes[:sensor_routes.index("</table>")]  # the sensor route, in its own table
     assert "Wi-Fi 混雑（期間合計）" in json_decoded(page) and "施設（円の大きさ＝来訪者数）" in page
     assert 'data-days="7" data-span="7"' in page
     # card taps, whole period, all visitors only
-    for not_drawn in ("55,555", "9,999", "4,444", "4,400", ">77<"):
+    for not_drawn in ("55,555", "4,444", "4,400", ">77<"):
         assert not_drawn not in page
+    assert page.count("9,999") == 1
     # partial facility: visitors drawn, entries withheld and said so
     assert "入場数は非公表（期間内に秘匿の日があるため）" in page
     assert "グラバー園 → 大浦天主堂" in page and "大浦天主堂 → 長崎孔子廟" not in page

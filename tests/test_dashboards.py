@@ -3,7 +3,7 @@
 The warehouse uses real facility ids and coordinates (shared/realdata) and plants what must
 never reach a page: a suppressed flow, a suppressed facility, a facility whose name is a
 script tag (and a Jinja expression, since branca re-renders markup as a template), Wi-Fi
-sensor rows (the pages draw card taps only) and a survey day whose total would give back a
+sensor rows (facility counts never drawn; flows and routes drawn dashed, labelled) and a survey day whose total would give back a
 suppressed segment. The week before DAY2 (2025-11-16) is there for the comparison, and the
 indicator mart for the satisfaction panel (tests/test_dashboard_periods.py checks the bars).
 """
@@ -257,11 +257,18 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
             _insert(con, "marts.circulation_daily", service_date=day, segment=segment, visitors=visitors,
                     multi_facility_visitors=multi, circulation_rate=rate, facilities_per_visitor=per_visitor,
                     is_suppressed=visitors is None)
-        # Wi-Fi sensor rows of the same marts: exported, never drawn (a second count of a facility)
+        # Wi-Fi sensor counts of the same marts: exported, never drawn (a second count of a facility)
         _insert(con, "marts.facility_daily", service_date=day, source_kind="wifi_sensor", facility_id="glover_garden",
                 entries=98765, visitors=87654, is_suppressed=False)
+        # ... but their flows and routes are drawn (sights without gates), dashed and labelled
         _insert(con, "marts.transitions_daily", service_date=day, source_kind="wifi_sensor", from_facility_id="dejima",
-                to_facility_id="megane_bridge", transitions=5000, visitors=4321, next_probability=0.9, is_suppressed=False)
+                to_facility_id="megane_bridge", transitions=5000, visitors=4321, next_probability=0.85, is_suppressed=False)
+        _insert(con, "marts.transitions_daily", service_date=day, source_kind="wifi_sensor", from_facility_id="dejima",
+                to_facility_id="peace_park", transitions=None, visitors=None, is_suppressed=True)
+        _insert(con, "marts.routes_daily", service_date=day, source_kind="wifi_sensor", route_rank=1,
+                route="dejima > megane_bridge", n_stops=2, visitors=4321, is_suppressed=False)
+        _insert(con, "marts.routes_daily", service_date=day, source_kind="wifi_sensor", route_rank=None,
+                route="dejima > peace_park", n_stops=2, visitors=None, is_suppressed=True)
         _insert(con, "marts.circulation_daily", service_date=day, source_kind="wifi_sensor", segment="all", visitors=7777,
                 multi_facility_visitors=7000, circulation_rate=0.9001, is_suppressed=False)
         # Wi-Fi: one H3 cell per busy facility, busier at midday; one suppressed cell.
@@ -384,7 +391,7 @@ def test_daily_page_shows_expected_values(built: tuple[Settings, Path]) -> None:
 
 def test_suppressed_flow_and_route_not_drawn(built: tuple[Settings, Path]) -> None:
     page = daily_html(built[0])
-    assert page.count('"className": "flow-line') == len(DRAWN_FLOWS)
+    assert page.count('"className": "flow-line') == len(DRAWN_FLOWS) + 1  # + the Wi-Fi sensor edge
     assert "出島 → 長崎孔子廟" not in page and "Dejima → Nagasaki Confucius Shrine" not in page
     assert "大浦天主堂 → 長崎孔子廟" not in page  # the suppressed route
     assert "flow-line flow-lt-50 flow-lt-100" in page  # the 12-visitor flow hides under ≥50
@@ -401,11 +408,28 @@ def test_data_derived_text_is_escaped(built: tuple[Settings, Path]) -> None:
     assert "Dutch Slope 49" not in pages[1]
 
 
-def test_daily_pages_draw_card_taps_only(built: tuple[Settings, Path]) -> None:
-    """Wi-Fi sensor rows of the same marts are exported, never drawn next to card taps."""
+def test_daily_pages_count_facilities_by_card_taps_only(built: tuple[Settings, Path]) -> None:
+    """Wi-Fi sensor counts of facilities and circulation are exported, never shown next to card taps."""
     page = daily_html(built[0])
-    for sensor_value in ("98,765", "98765", "87,654", "4,321", "90.0%"):
+    for sensor_value in ("98,765", "98765", "87,654", "90.0%"):
         assert sensor_value not in page
+
+
+def test_sensor_flows_and_routes_are_drawn_dashed_with_their_kind(built: tuple[Settings, Path]) -> None:
+    """Sights without gates appear in flows and routes, each edge saying which kind measured it."""
+    page = daily_html(built[0])
+    sensor_lines = re.findall(r'\{[^{}]*"className": "flow-line[^"]*flow-sensor"[^{}]*\}', page)
+    assert len(sensor_lines) == 1  # the published sensor edge; the suppressed one is not drawn
+    assert '"dashArray": "8 6"' in sensor_lines[0] and '"color": "#6741d9"' in sensor_lines[0]
+    assert "出島 → 眼鏡橋: 4,321人（85.0%）・計測: Wi-Fiセンサー" in page
+    assert "Dejima → Megane Bridge (Spectacles Bridge): 4,321 visitors (85.0%); measured by: Wi-Fi sensors" in page
+    assert "計測: カード入場記録" in page and "measured by: card admissions" in page  # card edges say so too
+    assert "出島 → 平和公園" not in page and "Dejima → Peace Park" not in page  # suppressed sensor cell
+    assert 'id="legend-sensor-flow"' in page and "Wi-Fiセンサー（ゲートのない施設）" in page
+    sensor_routes = page[page.index('id="sensor-routes-table"'):]
+    sensor_routes = sensor_routes[:sensor_routes.index("</table>")]
+    assert "出島 → 眼鏡橋" in sensor_routes and "計測: Wi-Fiセンサー" in sensor_routes
+    assert "平和公園" not in sensor_routes
 
 
 def test_daily_comparison_with_same_weekday_a_week_earlier(built: tuple[Settings, Path]) -> None:

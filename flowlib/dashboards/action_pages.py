@@ -539,7 +539,13 @@ def measures_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
                 lines.setdefault(point["series_group"], []).append((point["service_date"], point["value"]))
             chart = line_chart(lines, r["start_date"], {"treated": ("施策の対象", "treated"),
                                                          "comparison": ("比較対象の平均", "comparison mean")})
-            notes.append(("グラフは log(1+人数) の日別平均（破線が施策開始日）。", "Chart: daily mean of log(1 + count); dashed: start."))
+            if (r["outcome"] or "").startswith("kpi"):
+                notes.append(("グラフは週別の満足（4・5）の割合。回答が少ない週は表示しません（破線が施策開始日）。",
+                              "Chart: weekly satisfied share (4-5); weeks with few answers are not shown; dashed: start."))
+            elif r["effect_scale"] == "log":
+                notes.append(("グラフは log(1+人数) の日別平均（破線が施策開始日）。", "Chart: daily mean of log(1 + count); dashed: start."))
+            else:
+                notes.append(("グラフは日別の値の平均（破線が施策開始日）。", "Chart: daily mean of the rate; dashed: start."))
         what = r["what_changed"] or ""
         sections.append(Section(
             f"measure-{r['measure']}", r["title_ja"] or r["measure"], r["title_en"] or r["measure"],

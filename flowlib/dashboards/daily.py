@@ -22,7 +22,7 @@ import folium
 from folium import plugins
 
 from flowlib.assets import OWN_CSS, OWN_JS, localize_folium_links
-from flowlib.dashboards.data import DayData, FacilityDay, Flow, date_labels
+from flowlib.dashboards.data import SENSOR_SOURCE_KIND, SOURCE_KIND_LABELS, DayData, FacilityDay, Flow, Route, date_labels
 from flowlib.dashboards.feeds import feeds_view
 from flowlib.dashboards.panels import comparison_view, fmt_int, fmt_share, indicator_view, segment_rows
 from flowlib.dashboards.publish import RawHtml, bilingual, esc, render_template
@@ -44,6 +44,9 @@ SUPPRESSED_COLOR = "#777777"
 #: A facility whose feed is missing that day: an outline, no size (there is no figure).
 INCOMPLETE_COLOR = "#b42318"
 FLOW_COLOR = "#d9480f"
+#: Flows measured by Wi-Fi sensors: another colour and a dash, so they are never read as card taps.
+SENSOR_FLOW_COLOR = "#6741d9"
+SENSOR_FLOW_DASH = "8 6"
 #: GeoJSON from geo/ is rounded to ~1 m and simplified past this size.
 MAX_GEOJSON_CHARS = 600_000
 
@@ -285,30 +288,46 @@ def flow_classes(visitors: int) -> str:
     return " ".join(["flow-line"] + [f"flow-lt-{t}" for t in FLOW_MIN_THRESHOLDS if visitors < t])
 
 
+def source_kind_text(source_kind: str) -> tuple[str, str]:
+    """'計測: カード入場記録' / 'measured by: card admissions' for an edge or a route."""
+    ja, en = SOURCE_KIND_LABELS.get(source_kind, (source_kind, source_kind))
+    return f"計測: {ja}", f"measured by: {en}"
+
+
 def flow_tooltip(day: DayData, flow: Flow) -> str:
     origin, target = day.facility(flow.from_id), day.facility(flow.to_id)
     minutes_ja = f"・所要中央値 {flow.median_minutes:.0f}分" if flow.median_minutes is not None else ""
     minutes_en = f", median {flow.median_minutes:.0f} min" if flow.median_minutes is not None else ""
+    kind_ja, kind_en = source_kind_text(flow.source_kind)
     return bilingual(
-        f"{origin.name_ja} → {target.name_ja}: {fmt_int(flow.visitors)}人（{fmt_share(flow.next_probability)}）{minutes_ja}",
-        f"{origin.name_en} → {target.name_en}: {fmt_int(flow.visitors)} visitors ({fmt_share(flow.next_probability)}){minutes_en}",
+        f"{origin.name_ja} → {target.name_ja}: {fmt_int(flow.visitors)}人（{fmt_share(flow.next_probability)}）{minutes_ja}"
+        f"・{kind_ja}",
+        f"{origin.name_en} → {target.name_en}: {fmt_int(flow.visitors)} visitors ({fmt_share(flow.next_probability)}){minutes_en}"
+        f"; {kind_en}",
     )
 
 
 def add_flows(group: folium.FeatureGroup, day: DayData) -> None:
-    """Unsuppressed flows only: width by visitors, an arrow head mid-way for direction."""
-    flows = day.drawable_flows
-    max_visitors = max((flow.visitors or 0 for flow in flows), default=0)
-    for flow in flows:
+    """Unsuppressed flows only: width by visitors, an arrow head mid-way for direction.
+
+    Card-tap flows are solid; Wi-Fi sensor flows dashed in another colour, each line's
+    tooltip naming its kind. Widths share one scale: both count distinct people per edge.
+    """
+    card, sensor = day.drawable_flows, day.drawable_sensor_flows
+    max_visitors = max((flow.visitors or 0 for flow in [*card, *sensor]), default=0)
+    for flow in [*card, *sensor]:
         visitors = flow.visitors or 0
         origin, target = day.facility(flow.from_id), day.facility(flow.to_id)
         weight = round(2 + 9 * math.sqrt(visitors / max_visitors), 1) if max_visitors else 2
-        classes = flow_classes(visitors)
+        by_sensor = flow.source_kind == SENSOR_SOURCE_KIND
+        colour = SENSOR_FLOW_COLOR if by_sensor else FLOW_COLOR
+        classes = flow_classes(visitors) + (" flow-sensor" if by_sensor else "")
         line = folium.PolyLine(
             curved_path((origin.lat, origin.lon), (target.lat, target.lon)),
-            color=FLOW_COLOR,
+            color=colour,
             weight=weight,
             opacity=0.7,
+            dash_array=SENSOR_FLOW_DASH if by_sensor else None,
             class_name=classes,
             tooltip=folium.Tooltip(flow_tooltip(day, flow)),
         ).add_to(group)
@@ -318,7 +337,7 @@ def add_flows(group: folium.FeatureGroup, day: DayData) -> None:
             "➤",
             center=True,
             offset=round(font_size * 0.35),
-            attributes={"fill": FLOW_COLOR, "font-size": f"{font_size}px", "class": classes.replace("flow-line", "flow-arrow")},
+            attributes={"fill": colour, "font-size": f"{font_size}px", "class": classes.replace("flow-line", "flow-arrow")},
         ).add_to(group)
 
 
@@ -402,19 +421,27 @@ def overlay_view(day: DayData, k: int, nav_links: list[NavLink], related_links: 
         "satisfaction": None if day.satisfaction is None else segment_rows(day.satisfaction, k),
         "comparisons": [comparison_view(comparison, k) for comparison in day.comparisons],
         "indicator": indicator_view(day.indicator),
-        "routes": [
-            {
-                "rank": route.rank,
-                "text_ja": " → ".join(day.facility(fid).name_ja for fid in route.facility_ids),
-                "text_en": " → ".join(day.facility(fid).name_en for fid in route.facility_ids),
-                "visitors": fmt_int(route.visitors),
-            }
-            for route in day.routes
-        ],
+        "routes": [_route_view(day, route) for route in day.routes],
+        "sensor_routes": [_route_view(day, route) for route in day.sensor_routes],
         "suppressed_routes": day.suppressed_routes,
+        "suppressed_sensor_routes": day.suppressed_sensor_routes,
+        "has_sensor_flows": bool(day.drawable_sensor_flows),
         "hidden_flows": day.suppressed_flow_count,
         "flow_min_options": [0] + [t for t in FLOW_MIN_THRESHOLDS if t > k],
         "feeds": feeds_view(day.feeds, day.period is not None),
+    }
+
+
+def _route_view(day: DayData, route: Route) -> dict[str, Any]:
+    kind_ja, kind_en = source_kind_text(route.source_kind)
+    return {
+        "rank": route.rank,
+        "text_ja": " → ".join(day.facility(fid).name_ja for fid in route.facility_ids),
+        "text_en": " → ".join(day.facility(fid).name_en for fid in route.facility_ids),
+        "visitors": fmt_int(route.visitors),
+        "kind_ja": kind_ja,
+        "kind_en": kind_en,
+        "source_kind": route.source_kind,
     }
 
 

@@ -42,9 +42,19 @@ TOP_ROUTES = 15
 TOP_NEXT_DESTINATIONS = 3
 #: Loads within this window before the latest one count as "last night's run".
 LAST_RUN_WINDOW = timedelta(hours=12)
-#: The source kind the pages draw: cashless admissions (card taps). Wi-Fi sensor rows of
-#: the same marts are exported, not drawn (a facility would otherwise count twice).
+#: The source kind the pages count facilities and circulation by: cashless admissions (card
+#: taps). Wi-Fi sensor counts of the same marts are exported, not drawn (a facility would
+#: otherwise count twice).
 PAGE_SOURCE_KIND = "entry_log"
+#: Flows and routes measured by Wi-Fi sensors (free sights without gates) are drawn beside the
+#: card-tap ones, each saying which kind measured it (issue 14): a move to a sight with no gate
+#: exists only in this kind, so leaving it out would leave those sights out of every flow.
+SENSOR_SOURCE_KIND = "wifi_sensor"
+#: Which kind measured an edge or a route, as the pages say it.
+SOURCE_KIND_LABELS: dict[str, tuple[str, str]] = {
+    PAGE_SOURCE_KIND: ("カード入場記録", "card admissions"),
+    SENSOR_SOURCE_KIND: ("Wi-Fiセンサー", "Wi-Fi sensors"),
+}
 #: Period pages: one per ISO week and per calendar month that has data.
 PAGE_GRAINS = ("iso_week", "month")
 
@@ -246,6 +256,7 @@ class Flow:
     next_probability: float | None
     median_minutes: float | None
     is_suppressed: bool
+    source_kind: str = PAGE_SOURCE_KIND
 
 
 @dataclass(frozen=True)
@@ -253,6 +264,7 @@ class Route:
     rank: int
     facility_ids: tuple[str, ...]
     visitors: int
+    source_kind: str = PAGE_SOURCE_KIND
 
 
 @dataclass(frozen=True)
@@ -581,6 +593,10 @@ class DayData:
     feeds: PageFeeds | None = None
     #: facility -> [(facility to promote to its visitors, tier)] from flowlib.opportunities
     promote: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    #: flows and routes measured by Wi-Fi sensors at sights without gates (drawn dashed)
+    sensor_flows: list[Flow] = field(default_factory=list)
+    sensor_routes: list[Route] = field(default_factory=list)
+    suppressed_sensor_routes: int = 0
 
     @property
     def span_days(self) -> int:
@@ -595,10 +611,18 @@ class DayData:
 
     @property
     def drawable_flows(self) -> list[Flow]:
-        """Unsuppressed flows between two located facilities, largest first, capped."""
+        """Unsuppressed card-tap flows between two located facilities, largest first, capped."""
+        return self._drawable(self.flows)
+
+    @property
+    def drawable_sensor_flows(self) -> list[Flow]:
+        """The same for the flows Wi-Fi sensors measured (suppressed cells are never drawn)."""
+        return self._drawable(self.sensor_flows)
+
+    def _drawable(self, flows: list[Flow]) -> list[Flow]:
         drawable = [
             flow
-            for flow in self.flows
+            for flow in flows
             if not flow.is_suppressed
             and flow.visitors
             and flow.from_id != flow.to_id
@@ -610,7 +634,7 @@ class DayData:
 
     @property
     def suppressed_flow_count(self) -> int:
-        return sum(1 for flow in self.flows if flow.is_suppressed)
+        return sum(1 for flow in [*self.flows, *self.sensor_flows] if flow.is_suppressed)
 
     def next_destinations(self, facility_id: str) -> list[Flow]:
         """The most likely next stops after a facility (unsuppressed only)."""
@@ -805,7 +829,7 @@ def days_with_data(con: duckdb.DuckDBPyConnection, first: date, last: date) -> i
     return int(found[0]) if found else 0
 
 
-def _flow(row: dict[str, Any]) -> Flow:
+def _flow(row: dict[str, Any], source_kind: str = PAGE_SOURCE_KIND) -> Flow:
     suppressed = bool(row["is_suppressed"])
     return Flow(
         from_id=row["from_facility_id"],
@@ -815,12 +839,14 @@ def _flow(row: dict[str, Any]) -> Flow:
         next_probability=None if suppressed else row["next_probability"],
         median_minutes=None if suppressed else row["transfer_minutes_median"],
         is_suppressed=suppressed,
+        source_kind=source_kind,
     )
 
 
-def _routes(route_rows: list[dict[str, Any]]) -> list[Route]:
+def _routes(route_rows: list[dict[str, Any]], source_kind: str = PAGE_SOURCE_KIND) -> list[Route]:
     return [
-        Route(rank=row["route_rank"], facility_ids=tuple(part.strip() for part in row["route"].split(">")), visitors=row["visitors"])
+        Route(rank=row["route_rank"], facility_ids=tuple(part.strip() for part in row["route"].split(">")),
+              visitors=row["visitors"], source_kind=source_kind)
         for row in route_rows
         if not row["is_suppressed"] and row["route_rank"] is not None and row["visitors"] is not None
     ][:TOP_ROUTES]
@@ -852,6 +878,7 @@ def load_day(
         [service_date],
     )
     facility_days = load_facility_days(con, service_date, facilities)
+    sensor_flows, sensor_route_rows = _sensor_day(con, service_date)
     return DayData(
         service_date=service_date,
         facilities=facilities,
@@ -863,7 +890,35 @@ def load_day(
         satisfaction=load_satisfaction(con, service_date, k),
         heat=load_heat(con, service_date, service_day_start_hour),
         days_with_data=1 if facility_days else 0,
+        sensor_flows=sensor_flows,
+        sensor_routes=_routes(sensor_route_rows, SENSOR_SOURCE_KIND),
+        suppressed_sensor_routes=sum(1 for row in sensor_route_rows if row["is_suppressed"]),
     )
+
+
+def _sensor_day(con: duckdb.DuckDBPyConnection, service_date: date) -> tuple[list[Flow], list[dict[str, Any]]]:
+    """A day's Wi-Fi sensor flows and route rows; none from a warehouse without source kinds."""
+    transitions, routes = "marts.transitions_daily", "marts.routes_daily"
+    if "source_kind" not in table_columns(con, transitions):
+        return [], []
+    flows = [
+        _flow(row, SENSOR_SOURCE_KIND)
+        for row in _rows(
+            con,
+            "select from_facility_id, to_facility_id, transitions, visitors, next_probability, "
+            f"transfer_minutes_median, is_suppressed from {transitions} where service_date = ? and source_kind = ?",
+            [service_date, SENSOR_SOURCE_KIND],
+        )
+    ]
+    route_rows = []
+    if "source_kind" in table_columns(con, routes):
+        route_rows = _rows(
+            con,
+            f"select route_rank, route, visitors, is_suppressed from {routes} where service_date = ? and source_kind = ? "
+            "order by is_suppressed, route_rank nulls last, route",
+            [service_date, SENSOR_SOURCE_KIND],
+        )
+    return flows, route_rows
 
 
 def day_comparison(con: duckdb.DuckDBPyConnection, day: DayData, reference_href: str | None = None) -> Comparison:
@@ -962,6 +1017,23 @@ def load_period(
         "and segment_kind = 'all' and route is not null order by is_suppressed, route_rank nulls last, route",
         [period.grain, period.start],
     )
+    sensor_cut = PERIOD_CUT.replace(f"source_kind = '{PAGE_SOURCE_KIND}'", f"source_kind = '{SENSOR_SOURCE_KIND}'")
+    sensor_flows = [
+        _flow(row, SENSOR_SOURCE_KIND)
+        for row in _rows(
+            con,
+            "select from_facility_id, to_facility_id, transitions, visitors, next_probability, "
+            f"transfer_minutes_median, is_suppressed from marts.transitions_by_period where {sensor_cut} "
+            "and segment_kind = 'all'",
+            [period.grain, period.start],
+        )
+    ]
+    sensor_route_rows = _rows(
+        con,
+        f"select route_rank, route, visitors, is_suppressed from marts.routes_by_period where {sensor_cut} "
+        "and segment_kind = 'all' and route is not null order by is_suppressed, route_rank nulls last, route",
+        [period.grain, period.start],
+    )
     return DayData(
         service_date=period.start,
         facilities=facilities,
@@ -975,6 +1047,9 @@ def load_period(
         period=period,
         days_with_data=days_with_data(con, period.start, period.end),
         size_by="visitors",
+        sensor_flows=sensor_flows,
+        sensor_routes=_routes(sensor_route_rows, SENSOR_SOURCE_KIND),
+        suppressed_sensor_routes=sum(1 for row in sensor_route_rows if row["is_suppressed"]),
     )
 
 
