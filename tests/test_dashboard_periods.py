@@ -399,7 +399,8 @@ def test_week_page_in_offline_browser(built: tuple[Settings, Path], offline_brow
     for expected in ("人の流れ", "施設", "Wi-Fi 混雑（時間帯別・期間合計）", "Wi-Fi 混雑（期間合計）", "観光エリア"):
         assert any(expected in text for text in overlays), (expected, overlays)
     assert page.locator("#flow-legend").is_visible()
-    assert page.locator("path.flow-line").count() == 2
+    assert page.locator("path.flow-line:not(.flow-sensor)").count() == 2
+    assert page.locator("path.flow-line.flow-sensor").count() == 1     # the Wi-Fi sensor edge
     assert page.locator("path.facility-marker").count() == len(FACILITIES_W47)
     assert page.locator("path.facility-marker.suppressed").count() == 1  # confucius; oura is drawn (visitors)
     routes = page.locator("#routes-table tbody tr")

@@ -569,10 +569,11 @@ def test_daily_page_in_offline_browser(built: tuple[Settings, Path], offline_bro
     assert "80.0%" in page.locator("#satisfaction-table tr[data-segment='international']").inner_text()
     assert "71.4%" in page.locator("#circulation-table tr[data-segment='international']").inner_text()
 
-    assert page.locator("path.flow-line").count() == len(DRAWN_FLOWS)
+    assert page.locator("path.flow-line:not(.flow-sensor)").count() == len(DRAWN_FLOWS)
+    assert page.locator("path.flow-line.flow-sensor").count() == 1     # the Wi-Fi sensor edge, dashed
     assert page.locator("path.facility-marker").count() == len(FACILITY_DAY2)
     page.select_option("#flow-min-filter", "50")
-    assert page.locator("path.flow-line").evaluate_all("ls => ls.filter(l => getComputedStyle(l).display !== 'none').length") == sum(
+    assert page.locator("path.flow-line:not(.flow-sensor)").evaluate_all("ls => ls.filter(l => getComputedStyle(l).display !== 'none').length") == sum(
         1 for flow in DRAWN_FLOWS if flow[3] >= 50
     )
 
