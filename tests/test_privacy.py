@@ -388,3 +388,31 @@ def test_daily_marts_publish_exactly_the_cube_day_cells(week_runs):
         assert (entries, visitors) == (cell["entries"], cell["visitors"])
         part = facilities.get(("day", service_date, source_kind, "all", "residence", "domestic", facility, None))
         assert domestic == (part["visitors"] if part else (None if visitors is None else 0))
+
+
+# ------------------------------------------------------------------ survey answers
+
+
+def test_answers_need_k_respondents_k_satisfied_and_k_not_satisfied():
+    from flowlib.privacy import answers_publishable
+
+    assert answers_publishable(20, 10, 10)
+    assert not answers_publishable(13, 9, 10)        # 4 not satisfied
+    assert not answers_publishable(19, 12, 10)       # 7 not satisfied
+    assert not answers_publishable(30, 5, 10)        # 5 satisfied
+
+
+def test_a_total_is_withheld_when_all_minus_the_published_segments_gives_back_answers():
+    """Independently: with the total published, each segment that is hidden would be the
+    total minus the others; the rule must withhold the total exactly when a segment's
+    respondents, satisfied or not satisfied are below k."""
+    from flowlib.privacy import total_reveals_hidden_answers
+
+    rng = random.Random(12)
+    for _ in range(200):
+        segments = []
+        for _ in range(rng.randint(1, 3)):
+            respondents = rng.randint(0, 40)
+            segments.append((respondents, rng.randint(0, respondents)))
+        small = any(r < 10 or s < 10 or r - s < 10 for r, s in segments)
+        assert total_reveals_hidden_answers(segments, 10) is small, segments
