@@ -199,7 +199,8 @@ def all_visitors_flow_cards(folder: Path) -> list[tuple[str, int]]:
         cards = _cards_from_all_visitors(row, "share_used")
         if cards is None:
             continue
-        if row["measure"] == "transition" and (row["service_date"], row["from_facility_id"], row["to_facility_id"]) in hidden_pairs:
+        pair = (row["service_date"], row["from_facility_id"], row["to_facility_id"])
+        if row["measure"] == "transition" and pair in hidden_pairs:
             claims.append((f"pair {row['service_date']} {row['from_facility_id']}>{row['to_facility_id']} visitors", cards))
         elif row["measure"] == "route" and (row["service_date"], row["route"]) in hidden_routes:
             claims.append((f"route {row['service_date']} {row['route']} visitors", cards))
