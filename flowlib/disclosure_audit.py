@@ -17,7 +17,12 @@ hidden cell whose row is marked suppressed) and the linear relations between the
   only, so the routes add up to at most the cell);
 - survey segments within "all" (answers without a residence country count in "all" only);
   driver values within their segment's respondents of the indicator; the indicator's
-  months within their quarter and fiscal year.
+  months within their quarter and fiscal year;
+- the derived files, each number on the visit-file cell it counts (:func:`_read_derived`):
+  all-visitor card counts, bounded by share x reported admissions and estimate x share;
+  revenue's visitors, admissions, visitor-days and paid admissions (revenue / revenue per
+  unit to 1 decimal), over facilities, segments, day types and days; revenue by first
+  facility and route; opportunity pairs' observed moves.
 
 Counts of distinct people are not additive in theory (a visitor on two days of a week
 counts once in the week) but are in practice for tourists, so the attacker treats them
