@@ -17,7 +17,12 @@ hidden cell whose row is marked suppressed) and the linear relations between the
   only, so the routes add up to at most the cell);
 - survey segments within "all" (answers without a residence country count in "all" only);
   driver values within their segment's respondents of the indicator; the indicator's
-  months within their quarter and fiscal year.
+  months within their quarter and fiscal year;
+- the derived files, each number on the visit-file cell it counts (:func:`_read_derived`):
+  all-visitor card counts, bounded by share x reported admissions and estimate x share;
+  revenue's visitors, admissions, visitor-days and paid admissions (revenue / revenue per
+  unit to 1 decimal), over facilities, segments, day types and days; revenue by first
+  facility and route; opportunity pairs' observed moves.
 
 Counts of distinct people are not additive in theory (a visitor on two days of a week
 counts once in the week) but are in practice for tourists, so the attacker treats them
@@ -505,6 +510,220 @@ def _read_survey(folder: Path, pub: Published) -> None:
                                                             for v in group), "at_most"))
 
 
+# ----------------------------------------------------------------------------- derived files
+
+#: half the last published decimal of the derived numbers an attacker divides back
+SHARE_HALF_STEP = 0.00005          # cashless_share, share_used: 4 decimals
+YEN_HALF_STEP = 0.05               # revenue per visitor-day, per paid admission, per trip: 1 decimal
+ESTIMATE_HALF_STEP = 0.5           # an all-visitor estimate is a whole number of people
+ENTRY_LOG = "entry_log"            # the files below count card payers (entry_log) only
+
+
+def _quotient(cell: Cell, numerator: float, quotient: float, half_step: float) -> Relation:
+    """``quotient`` = numerator / cell rounded to ``half_step``: a ratio bound on the cell."""
+    return Relation(cell, (), "ratio", constant=numerator, lower=max(quotient - half_step, 0.0),
+                    upper=quotient + half_step)
+
+
+def _between(cell: Cell, low: float, high: float) -> Relation:
+    """low <= cell <= high (high > 0), as a ratio bound: cell / high <= 1 <= cell / low."""
+    return Relation(cell, (), "ratio", constant=1.0, lower=1.0 / high, upper=1.0 / low if low > 0 else math.inf)
+
+
+def _card_bounds(pub: Published, cards: Cell, row: dict[str, str], share_column: str, reported: str | None) -> None:
+    """What the all-visitor files say about a card count besides publishing it:
+    card count = share x reported admissions (a day with its own report), and
+    estimate = card count / share (an estimated day or flow)."""
+    share = _number(row.get(share_column))
+    if not share:
+        return
+    low_share, high_share = share - SHARE_HALF_STEP, share + SHARE_HALF_STEP
+    admissions = _number(row.get(reported)) if reported else None
+    if admissions and row.get("share_basis") == "same_day":
+        pub.relations.append(_between(cards, low_share * admissions, high_share * admissions))
+    estimate = _number(row.get("all_visitors_estimate"))
+    if estimate is not None and row.get("is_estimate") == "TRUE":
+        high = (estimate + ESTIMATE_HALF_STEP) * high_share
+        if high > 0:
+            pub.relations.append(_between(cards, (estimate - ESTIMATE_HALF_STEP) * low_share, high))
+
+
+def _read_all_visitors(folder: Path, pub: Published, families: dict[str, _Family]) -> None:
+    """The estimates for all visitors divide published card counts: each card count is the
+    same cell as the daily file's (facility visitors, pair visitors, route visitors,
+    circulation visitors), and the share and estimate bound it."""
+    fv, tr, rt, ci = (families[n] for n in ("facility_visits", "transitions", "routes", "circulation"))
+    for line, row in enumerate(_rows(folder, "all_visitors_facility_daily"), start=2):
+        key = ("day", row["service_date"], ENTRY_LOG, "all", "all", "all", row["facility_id"], "")
+        fv.keys.add(key)
+        cards = ("facility_visits", "visitors", *key)
+        pub.put(cards, row["cashless_visitors"], f"all_visitors_facility_daily.csv line {line} cashless_visitors")
+        _card_bounds(pub, cards, row, "cashless_share", "reported_admissions")
+    for line, row in enumerate(_rows(folder, "all_visitors_flows_daily"), start=2):
+        day, measure = row["service_date"], row["measure"]
+        if measure == "transition":
+            key = ("day", day, ENTRY_LOG, "all", "all", "all", row["from_facility_id"], row["to_facility_id"])
+            fam, cards = tr, ("transitions", "visitors", *key)
+        elif measure == "route":
+            stops = row["route"].split(" > ")
+            key = ("day", day, ENTRY_LOG, "all", "all", "all", stops[0], stops[-1], row["route"])
+            fam, cards = rt, ("routes", "visitors", *key)
+        elif measure in ("circulation_visitors", "multi_facility_visitors"):
+            key = ("day", day, ENTRY_LOG, "all", "all", "all", "all", "")
+            fam = ci
+            cards = ("circulation", "visitors" if measure == "circulation_visitors" else measure, *key)
+        else:
+            continue
+        fam.keys.add(key)
+        pub.put(cards, row["cashless_visitors"], f"all_visitors_flows_daily.csv line {line} cashless_visitors")
+        _card_bounds(pub, cards, row, "share_used", None)
+
+
+def _read_spending(folder: Path, pub: Published, families: dict[str, _Family], day_types: dict[str, str]) -> None:
+    """Admission revenue per facility and segment counts the same cards as the visit files:
+    visitors and admissions of a facility are its facility-visits cell (visitors and
+    entries), the visitors of every facility ('all') its circulation cell. Its own counts
+    (visitor-days, paid admissions, admissions of 'all') add up over facilities, segments,
+    days and day types; on a day a card is one visitor-day; revenue / revenue per
+    visitor-day (per paid admission) gives the visitor-days (paid admissions) back."""
+    fv, ci = families["facility_visits"], families["circulation"]
+    own: set[tuple] = set()
+    ends: dict[tuple[str, str], str] = {}
+    for line, row in enumerate(_rows(folder, "spending_by_period"), start=2):
+        grain, start, day_type = row["period_grain"], row["period_start"], row["day_type"]
+        segment_kind, segment, facility = row["segment_kind"], row["segment"], row["facility_id"]
+        where = f"spending_by_period.csv line {line}"
+        ends[(grain, start)] = row["period_end"]
+        spending_key = (grain, start, day_type, segment_kind, segment, facility)
+        own.add(spending_key)
+        people, volume = _spending_twins(spending_key)
+        fam = fv if facility != "all" else ci
+        fam.keys.add(people[2:])
+        if grain == "day":
+            fam.covered[("day", start, ENTRY_LOG)].add(segment_kind)
+        else:
+            fam.periods.setdefault((grain, start), row["period_end"])
+        pub.put(people, row["visitors"], f"{where} visitors")
+        pub.put(volume, row["admissions"], f"{where} admissions")
+        for measure in ("visitor_days", "paid_admissions"):
+            pub.put(("spending", measure, *spending_key), row[measure], f"{where} {measure}")
+        revenue = _number(row["revenue_jpy"])
+        for measure, per in (("visitor_days", "revenue_per_visitor_day"), ("paid_admissions", "revenue_per_paid_admission")):
+            quotient = _number(row[per])
+            if revenue is not None and quotient:
+                pub.relations.append(_quotient(("spending", measure, *spending_key), revenue, quotient, YEN_HALF_STEP))
+    _spending_relations(pub, own, ends, day_types)
+
+
+def _spending_twins(spending_key: tuple) -> tuple[Cell, Cell]:
+    """The visitors and admissions cells of a spending_by_period row."""
+    grain, start, day_type, segment_kind, segment, facility = spending_key
+    if facility != "all":
+        key = (grain, start, ENTRY_LOG, day_type, segment_kind, segment, facility, "")
+        return ("facility_visits", "visitors", *key), ("facility_visits", "entries", *key)
+    key = (grain, start, ENTRY_LOG, day_type, segment_kind, segment, "all", "")
+    return ("circulation", "visitors", *key), ("spending", "admissions", *spending_key)
+
+
+def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, str], str],
+                        day_types: dict[str, str]) -> None:
+    def cells(measure: str, keys: Iterable[tuple]) -> tuple[Cell, ...]:
+        return tuple(_spending_twins(k)[1] if measure == "admissions" else ("spending", measure, *k) for k in keys)
+
+    spending_days = {key[1] for key in own if key[0] == "day"}
+    by_facility_group: dict[tuple, list[tuple]] = defaultdict(list)
+    by_segment_group: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in own:
+        by_facility_group[key[:5]].append(key)
+        by_segment_group[(*key[:3], key[5])].append(key)
+    for key in own:
+        grain, start, day_type, segment_kind, segment, facility = key
+        people, volume = _spending_twins(key)
+        pub.relations.append(Relation(volume, cells("paid_admissions", [key]), "at_most"))
+        if grain == "day":   # a card on one day is one visitor-day
+            pub.relations.append(Relation(("spending", "visitor_days", *key), (people,), "exact"))
+        if facility == "all":
+            # admissions and paid admissions of every facility add up to 'all'; no facility
+            # has more visitor-days than all facilities together
+            parts = [k for k in by_facility_group[key[:5]] if k[5] != "all"]
+            for measure in ("admissions", "paid_admissions"):
+                pub.relations.append(Relation(cells(measure, [key])[0], cells(measure, parts), "exact"))
+            for part in parts:
+                pub.relations.append(Relation(("spending", "visitor_days", *key), cells("visitor_days", [part]), "at_most"))
+        measures = ("visitor_days", "paid_admissions") + (("admissions",) if facility == "all" else ())
+        if segment_kind == "all":
+            for kind in ("residence", "ticket_type"):
+                parts = [k for k in by_segment_group[(grain, start, day_type, facility)] if k[3] == kind]
+                if parts:
+                    for measure in measures:
+                        pub.relations.append(Relation(cells(measure, [key])[0], cells(measure, parts), "exact"))
+        if grain == "day":
+            continue
+        if day_type == "all":
+            parts = [k for k in ((grain, start, t, segment_kind, segment, facility) for t in ("weekday", "weekend_holiday"))
+                     if k in own]
+            for measure in measures:
+                pub.relations.append(Relation(cells(measure, [key])[0], cells(measure, parts), "exact"))
+        span = _span(start, ends[(grain, start)])
+        if not set(span) <= spending_days or day_type != "all" and any(d not in day_types for d in span):
+            continue   # a day the file does not hold may hold anyone
+        days = [k for k in (("day", d, "all", segment_kind, segment, facility) for d in span
+                            if day_type == "all" or day_types[d] == day_type) if k in own]
+        for measure in measures:
+            pub.relations.append(Relation(cells(measure, [key])[0], cells(measure, days), "exact"))
+
+
+def _read_spending_routes(folder: Path, pub: Published, families: dict[str, _Family]) -> None:
+    """Revenue by first facility and by route counts the cards of circulation (first
+    facility of the day, all visitors) and of the routes; on a day the visitor-days are the
+    visitors, and revenue / revenue per unit gives the units (visitor-days, trips) back."""
+    rt, ci = families["routes"], families["circulation"]
+    for line, row in enumerate(_rows(folder, "spending_routes_by_period"), start=2):
+        grain, start, day_type = row["period_grain"], row["period_start"], row["day_type"]
+        where = f"spending_routes_by_period.csv line {line}"
+        if row["breakdown"] == "route":
+            stops = row["route"].split(" > ")
+            key = (grain, start, ENTRY_LOG, day_type, "all", "all", stops[0], stops[-1], row["route"])
+            fam, people, units = rt, ("routes", "visitors", *key), ("routes", "trips", *key)
+            pub.put(units, row["trips"], f"{where} trips")
+        else:
+            role, facility = ("first", row["facility_id"]) if row["breakdown"] == "first_facility" else ("all", "")
+            key = (grain, start, ENTRY_LOG, day_type, "all", "all", role, facility)
+            fam, people = ci, ("circulation", "visitors", *key)
+            units = people if grain == "day" else None
+            if grain == "day":
+                pub.put(people, row["visitor_days"], f"{where} visitor_days")
+        fam.keys.add(key)
+        if grain != "day":
+            fam.periods.setdefault((grain, start), row["period_end"])
+        pub.put(people, row["visitors"], f"{where} visitors")
+        revenue, quotient = _number(row["revenue_jpy"]), _number(row["revenue_per_unit_jpy"])
+        if units is not None and revenue is not None and quotient:
+            pub.relations.append(_quotient(units, revenue, quotient, YEN_HALF_STEP))
+
+
+def _read_opportunities(folder: Path, pub: Published, families: dict[str, _Family]) -> None:
+    """A pair's observed moves are its period transitions (segment 'all' or a residence).
+    (observed_below_k says no more than the suppression column: fewer than k.)"""
+    tr = families["transitions"]
+    for line, row in enumerate(_rows(folder, "opportunity_pairs"), start=2):
+        segment_kind = "all" if row["segment"] == "all" else "residence"
+        key = (row["period_grain"], row["period_start"], row["source_kind"], "all", segment_kind, row["segment"],
+               row["from_facility_id"], row["to_facility_id"])
+        if key in tr.keys or _number(row["observed_moves"]):
+            tr.keys.add(key)
+            pub.put(("transitions", "transitions", *key), row["observed_moves"],
+                    f"opportunity_pairs.csv line {line} observed_moves")
+
+
+def _read_derived(folder: Path, pub: Published, families: dict[str, _Family], day_types: dict[str, str]) -> None:
+    """The files whose numbers are derived from the same counts as the visit files."""
+    _read_all_visitors(folder, pub, families)
+    _read_spending(folder, pub, families, day_types)
+    _read_spending_routes(folder, pub, families)
+    _read_opportunities(folder, pub, families)
+
+
 def relations(folder: Path) -> Published:
     """Every published cell of ``folder`` and every relation between cells."""
     pub = Published()
@@ -512,6 +731,7 @@ def relations(folder: Path) -> Published:
     day_types: dict[str, str] = {}
     _read_days(folder, pub, families, day_types)
     _read_periods(folder, pub, families)
+    _read_derived(folder, pub, families, day_types)
     for fam in families.values():
         _period_relations(pub, fam, day_types)
     _family_relations(pub, families)
@@ -554,7 +774,8 @@ def _rows_of(relation: Relation, values: dict[Cell, float | None], relaxed: bool
             return [], []
         # lower * T <= c  and  c <= upper * T
         inequalities.append(({relation.total: relation.lower}, relation.constant))
-        inequalities.append(({relation.total: -relation.upper}, -relation.constant))
+        if math.isfinite(relation.upper):      # an infinite upper coefficient: no lower bound
+            inequalities.append(({relation.total: -relation.upper}, -relation.constant))
         return equalities, inequalities
     coefficients: dict[Cell, float] = defaultdict(float)
     constant = 0.0

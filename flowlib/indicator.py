@@ -41,6 +41,7 @@ import pandas as pd
 import yaml
 
 from flowlib.config import PROJECT_ROOT
+from flowlib.privacy import answers_publishable, total_reveals_hidden_answers
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "indicator.yaml"
 
@@ -520,7 +521,7 @@ def _cell_row(cell: pd.DataFrame, definition: IndicatorDefinition, min_cell_coun
     estimate = estimate_share(used["is_satisfied"].to_numpy(), weights, definition.confidence)
     min_n, min_eff = _thresholds(definition, min_cell_count)
     too_few = estimate.respondents < min_n or estimate.effective_n < min_eff
-    shown = _publishable(estimate.respondents, estimate.satisfied, min_cell_count)
+    shown = answers_publishable(estimate.respondents, estimate.satisfied, min_cell_count)
     return {
         "respondents": estimate.respondents if shown else None,
         "satisfied": estimate.satisfied if shown else None,
@@ -539,18 +540,11 @@ _WITHHELD_TOTAL = {"respondents": None, "satisfied": None, "share": None, "ci_lo
                    "ci_high": None, "effective_n": None, "too_few_answers": True}
 
 
-def _publishable(respondents: int, satisfied: int, min_cell_count: int) -> bool:
-    """Head counts are published when the respondents, the satisfied and the not-satisfied
-    answers are each at least k (published respondents and satisfied give the third)."""
-    return min(respondents, satisfied, respondents - satisfied) >= min_cell_count
-
-
-def _total_reveals_small_cell(in_period: pd.DataFrame, min_cell_count: int) -> bool:
-    """True when some segment (unknown residence included) has answers whose head counts
-    are not publishable: the total minus the published segments would then recover them
-    (the share and interval of the total pin down its n, so the whole total row is withheld)."""
+def _answers_by_segment(in_period: pd.DataFrame) -> list[tuple[int, int]]:
+    """(respondents, satisfied) of each residence segment, answers without one included:
+    the parts of the period's "all" row."""
     grouped = in_period.groupby(in_period["segment"].fillna("unknown"))["is_satisfied"].agg(["size", "sum"])
-    return any(not _publishable(int(n), int(sat), min_cell_count) for n, sat in grouped.itertuples(index=False))
+    return [(int(n), int(sat)) for n, sat in grouped.itertuples(index=False)]
 
 
 def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition,
@@ -569,7 +563,8 @@ def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition,
         for start in sorted(period.unique()):
             in_period = answers.loc[period == start]
             info = by_day[in_period["day"].iloc[0]]
-            reveals_small_cell = _total_reveals_small_cell(in_period, min_cell_count)
+            # the rule (flowlib.privacy): all minus the published segments must not give back a hidden one
+            reveals_small_cell = total_reveals_hidden_answers(_answers_by_segment(in_period), min_cell_count)
             for segment in SEGMENTS:
                 cell = in_period if segment == "all" else in_period.loc[in_period["segment"] == segment]
                 row = {"period_type": period_type, "period_start": info.start, "period_label": info.label,
@@ -636,8 +631,7 @@ def _pooled_everywhere(in_period: pd.DataFrame, definition: IndicatorDefinition,
                 tally[1] += bool(satisfied)
 
         def hidden(tally: list[int]) -> bool:
-            # a published cell needs k respondents, k satisfied and k not satisfied
-            return min(tally[0], tally[1], tally[0] - tally[1]) < min_cell_count
+            return not answers_publishable(tally[0], tally[1], min_cell_count)
 
         pooled[driver_type] = {
             value for value, by_segment in counts.items()
@@ -694,7 +688,7 @@ def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition,
                         estimate = estimate_share(used["is_satisfied"].to_numpy()[positions],
                                                   used["_w"].to_numpy()[positions], definition.confidence)
                         too_few = estimate.respondents < min_n or estimate.effective_n < definition.min_effective_n
-                        shown = _publishable(estimate.respondents, estimate.satisfied, min_cell_count)
+                        shown = answers_publishable(estimate.respondents, estimate.satisfied, min_cell_count)
                         share = None if too_few else estimate.share
                         driver_rows.append({
                             "period_type": period_type, "period_start": info.start, "period": info.label,

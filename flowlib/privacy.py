@@ -35,10 +35,15 @@ Header syntax (lines at the top of the model file)::
     -- additive: entries
     -- share: next_probability of destinations
     -- rank: route_rank | within period_grain, period_start | order visitors desc, route | where route is not null
+
+The survey indicator and its drivers are estimated in Python (``flowlib.indicator``), not
+by a mart's SQL; their rule is here too (:func:`answers_publishable`,
+:func:`total_reveals_hidden_answers`), so that every suppression rule lives in this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -302,3 +307,21 @@ def protect(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: in
         rank_published(con, table, spec.rank)
     null_suppressed(con, table, spec)
     return {"secondary": secondary, "partial": partial}
+
+
+# ----------------------------------------------------------------------------- survey answers
+
+
+def answers_publishable(respondents: int, satisfied: int, k: int) -> bool:
+    """Head counts of answers are published when the respondents, the satisfied and the
+    not-satisfied answers are each at least k (published respondents and satisfied give
+    the third)."""
+    return min(respondents, satisfied, respondents - satisfied) >= k
+
+
+def total_reveals_hidden_answers(segments: Iterable[tuple[int, int]], k: int) -> bool:
+    """True when some segment of a total, given as (respondents, satisfied), has head counts
+    that are not publishable: the total minus the published segments would then recover
+    them, so the total is withheld (its share and interval pin down its n, so the whole
+    total row goes)."""
+    return any(not answers_publishable(respondents, satisfied, k) for respondents, satisfied in segments)

@@ -158,3 +158,101 @@ def test_the_shortcuts_decide_each_cell_as_its_own_programs_would(seed):
         top = linprog(objective, A_ub=program[0], b_ub=program[1], A_eq=program[2], b_eq=program[3],
                       bounds=(0, None), method="highs")
         assert bool(zero[i]) == (top.status == 0 and -top.fun <= 1e-6), cell
+
+
+# ------------------------------------------------------------------ the derived files
+
+
+def hidden_card_day(folder: Path) -> tuple:
+    """dejima's card payers of DAY, hidden in facility_daily; returns their cell."""
+    write(folder, "facility_daily", [{
+        "service_date": DAY, "source_kind": "entry_log", "facility_id": "dejima", "entries": "", "visitors": "",
+        "domestic_visitors": "", "international_visitors": "", "unknown_visitors": "", "is_suppressed": "TRUE",
+        "day_type": "weekday"}])
+    return ("facility_visits", "visitors", "day", DAY, "entry_log", "all", "all", "all", "dejima", "")
+
+
+def all_visitors_day(folder: Path, **published: str) -> None:
+    row = {"service_date": DAY, "facility_id": "dejima", "cashless_visitors": "", "reported_admissions": "",
+           "cashless_share": "", "share_basis": "same_day", "all_visitors_estimate": "", "is_estimate": "FALSE",
+           "is_suppressed": "TRUE"}
+    write(folder, "all_visitors_facility_daily", [row | published])
+
+
+def exposed_cells(folder: Path) -> dict[tuple, tuple[float, float]]:
+    return {e.cell: (e.low, e.high) for e in audit(folder, K).exposed}
+
+
+def test_cashless_share_times_reported_admissions_pins_a_hidden_card_count(tmp_path):
+    cell = hidden_card_day(tmp_path)
+    all_visitors_day(tmp_path)
+    assert audit(tmp_path, K).ok                         # the hidden row alone tells nothing
+    all_visitors_day(tmp_path, reported_admissions="20", cashless_share="0.35")
+    low, high = exposed_cells(tmp_path)[cell]
+    assert 6.99 < low <= high < 7.01                     # 0.35 x 20 = 7 card payers
+
+
+def test_an_estimate_divided_back_by_its_share_narrows_a_hidden_card_count(tmp_path):
+    cell = hidden_card_day(tmp_path)
+    all_visitors_day(tmp_path, all_visitors_estimate="20", cashless_share="0.35", share_basis="other_days",
+                     is_estimate="TRUE")
+    low, high = exposed_cells(tmp_path)[cell]
+    assert 6.8 < low <= 7 <= high < 7.2                  # 20 x 0.35, within the roundings
+
+
+def test_revenue_over_revenue_per_visitor_day_gives_back_hidden_visitors(tmp_path):
+    cell = hidden_card_day(tmp_path)
+    row = {"period_grain": "day", "period_start": DAY, "period_end": DAY, "day_type": "all", "segment_kind": "all",
+           "segment": "all", "facility_id": "dejima", "visitors": "", "visitor_days": "", "admissions": "",
+           "paid_admissions": "", "revenue_jpy": "", "revenue_per_visitor_day": "", "revenue_per_paid_admission": "",
+           "is_suppressed": "TRUE"}
+    write(tmp_path, "spending_by_period", [row])
+    assert audit(tmp_path, K).ok
+    write(tmp_path, "spending_by_period", [row | {"revenue_jpy": "3500", "revenue_per_visitor_day": "500.0"}])
+    low, high = exposed_cells(tmp_path)[cell]
+    assert 6.99 < low <= high < 7.01
+
+
+def test_spending_admissions_of_every_facility_minus_the_others_give_back_hidden_entries(tmp_path):
+    """'all' admissions minus the published facilities' entries pins the hidden one."""
+    def row(facility: str, admissions: str, visitors: str) -> dict:
+        return {"period_grain": "day", "period_start": DAY, "period_end": DAY, "day_type": "all", "segment_kind": "all",
+                "segment": "all", "facility_id": facility, "visitors": visitors, "visitor_days": visitors,
+                "admissions": admissions, "paid_admissions": "", "revenue_jpy": "", "revenue_per_visitor_day": "",
+                "revenue_per_paid_admission": "", "is_suppressed": "FALSE" if admissions else "TRUE"}
+    write(tmp_path, "spending_by_period", [row("all", "60", "55"), row("dejima", "", ""), row("glover_garden", "54", "50")])
+    entries = ("facility_visits", "entries", "day", DAY, "entry_log", "all", "all", "all", "dejima", "")
+    low, high = exposed_cells(tmp_path)[entries]
+    assert (low, high) == (6, 6)
+
+
+def test_observed_moves_of_a_pair_hidden_in_the_period_file_are_exposed(tmp_path):
+    pair = {"period_grain": "iso_week", "period_start": DAY, "period_end": "2026-11-08", "source_kind": "entry_log",
+            "day_type": "all", "segment_kind": "all", "segment": "all", "from_facility_id": "dejima",
+            "to_facility_id": "glover_garden", "transitions": "", "visitors": "", "next_probability": "",
+            "is_suppressed": "TRUE"}
+    write(tmp_path, "transitions_by_period", [pair])
+    opportunity = {"period_grain": "iso_week", "period_start": DAY, "source_kind": "entry_log", "segment": "all",
+                   "from_facility_id": "dejima", "to_facility_id": "glover_garden", "observed_moves": "",
+                   "is_suppressed": "TRUE"}
+    write(tmp_path, "opportunity_pairs", [opportunity])
+    assert audit(tmp_path, K).ok
+    write(tmp_path, "opportunity_pairs", [opportunity | {"observed_moves": "6", "is_suppressed": "FALSE"}])
+    moves = ("transitions", "transitions", "iso_week", DAY, "entry_log", "all", "all", "all", "dejima", "glover_garden")
+    assert exposed_cells(tmp_path)[moves] == (6, 6)
+
+
+def test_an_all_visitor_flow_estimate_narrows_a_hidden_pair(tmp_path):
+    write(tmp_path, "transitions_daily", [{
+        "service_date": DAY, "source_kind": "entry_log", "from_facility_id": "dejima", "to_facility_id": "glover_garden",
+        "transitions": "", "visitors": "", "next_probability": "", "is_suppressed": "TRUE", "day_type": "weekday"}])
+    flow = {"service_date": DAY, "measure": "transition", "from_facility_id": "dejima", "to_facility_id": "glover_garden",
+            "route": "", "cashless_visitors": "", "share_used": "", "all_visitors_estimate": "", "is_estimate": "FALSE",
+            "is_suppressed": "TRUE"}
+    write(tmp_path, "all_visitors_flows_daily", [flow])
+    assert audit(tmp_path, K).ok
+    write(tmp_path, "all_visitors_flows_daily", [flow | {"share_used": "0.35", "all_visitors_estimate": "20",
+                                                         "is_estimate": "TRUE"}])
+    visitors = ("transitions", "visitors", "day", DAY, "entry_log", "all", "all", "all", "dejima", "glover_garden")
+    low, high = exposed_cells(tmp_path)[visitors]
+    assert 6.8 < low <= 7 <= high < 7.2

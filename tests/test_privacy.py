@@ -388,3 +388,68 @@ def test_daily_marts_publish_exactly_the_cube_day_cells(week_runs):
         assert (entries, visitors) == (cell["entries"], cell["visitors"])
         part = facilities.get(("day", service_date, source_kind, "all", "residence", "domestic", facility, None))
         assert domestic == (part["visitors"] if part else (None if visitors is None else 0))
+
+
+# ------------------------------------------------------------------ survey answers
+
+
+def test_answers_need_k_respondents_k_satisfied_and_k_not_satisfied():
+    from flowlib.privacy import answers_publishable
+
+    assert answers_publishable(20, 10, 10)
+    assert not answers_publishable(13, 9, 10)        # 4 not satisfied
+    assert not answers_publishable(19, 12, 10)       # 7 not satisfied
+    assert not answers_publishable(30, 5, 10)        # 5 satisfied
+
+
+def test_a_total_is_withheld_when_all_minus_the_published_segments_gives_back_answers():
+    """Independently: with the total published, each segment that is hidden would be the
+    total minus the others; the rule must withhold the total exactly when a segment's
+    respondents, satisfied or not satisfied are below k."""
+    from flowlib.privacy import total_reveals_hidden_answers
+
+    rng = random.Random(12)
+    for _ in range(200):
+        segments = []
+        for _ in range(rng.randint(1, 3)):
+            respondents = rng.randint(0, 40)
+            segments.append((respondents, rng.randint(0, respondents)))
+        small = any(r < 10 or s < 10 or r - s < 10 for r, s in segments)
+        assert total_reveals_hidden_answers(segments, 10) is small, segments
+
+
+# ------------------------------------------------------------------ Wi-Fi devices
+
+
+def test_wifi_area_hours_are_protected_on_distinct_devices_where_the_feed_counts_them(tmp_path):
+    """k = 10. One hour of an area whose two access points log 40 connections from 6
+    devices (3 + 3 in the busiest bin): hidden, although 40 connections >= k. An hour of
+    12 devices (two bins, the busiest has 7 + 5) is published; an hour whose feed has no
+    device counts falls back to connections."""
+    from datetime import datetime
+
+    settings = make_settings(tmp_path, k=10)
+    prepare_warehouse(settings)
+    with writer(settings) as con:
+        area, aps = None, []
+        for area_id, in con.execute("select area_id from ref.wifi_access_points group by area_id "
+                                    "having count(*) >= 2 order by area_id").fetchall()[:1]:
+            area = area_id
+            aps = [r[0] for r in con.execute("select ap_id from ref.wifi_access_points where area_id = ? order by ap_id "
+                                             "limit 2", [area_id]).fetchall()]
+        assert area is not None, "the reference needs an area with two access points"
+        rows = []
+        for hour, bins in ((10, [(20, 3, 20, 3), (0, 0, 0, 0)]),          # 40 connections, 6 devices
+                           (11, [(30, 7, 30, 5), (10, 2, 10, 2)]),        # 80 connections, 12 devices
+                           (12, [(20, None, 20, None), (0, 0, 0, 0)])):   # no device counts
+            for b, (c1, d1, c2, d2) in enumerate(bins):
+                start = datetime(2026, 11, 2, hour, 30 * b)
+                rows += [("test", MONDAY, aps[0], start, 30, c1, d1, "wifi.csv", 2),
+                         ("test", MONDAY, aps[1], start, 30, c2, d2, "wifi.csv", 3)]
+        con.executemany("insert into raw.wifi_ap_count (source, service_date, ap_id, bin_start, bin_minutes, "
+                        "connections, unique_devices, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        build_range(con, MONDAY, MONDAY, settings)
+        published = dict(((hour, (connections, suppressed)) for hour, connections, suppressed in con.execute(
+            "select hour_of_day, connections, is_suppressed from marts.wifi_area_hourly where area_id = ? "
+            "order by hour_of_day", [area]).fetchall()))
+    assert published == {10: (None, True), 11: (80, False), 12: (40, False)}

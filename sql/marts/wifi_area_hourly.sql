@@ -1,5 +1,11 @@
 -- materialized: daily
 -- Wi-Fi connections per tourism area and JST hour.
+-- A cell is published when it has k connections and, where the feed counts distinct devices
+-- (unique_devices), k devices: one phone reconnecting all hour makes many connections. A
+-- device is taken to connect to one access point per time bin (the devices of a bin add up
+-- over the area's access points) and to stay across bins, so the hour's devices are those of
+-- its busiest bin: a count of people that never overstates them (a bin's sum could only
+-- count one device twice across access points, which does not happen within a bin).
 with counts as (
     select * from staging.stg_wifi_ap_count
     where service_date = getvariable('service_date')
@@ -9,14 +15,30 @@ access_points as (
     select ap_id, area_id from ref.wifi_access_points
 ),
 
-counted as (
+bins as (
     select
         counts.service_date,
         access_points.area_id,
         counts.hour_of_day,
-        sum(counts.connections) as connections
+        counts.bin_start,
+        sum(counts.connections) as connections,
+        sum(counts.unique_devices) as devices,
+        bool_and(counts.unique_devices is not null) as devices_counted
     from counts
     inner join access_points using (ap_id)
+    group by all
+),
+
+counted as (
+    select
+        service_date,
+        area_id,
+        hour_of_day,
+        sum(connections) as connections,
+        -- unknown when an access point of the hour does not count devices; a connection
+        -- has a device behind it, whatever a feed's rounding says
+        case when bool_and(devices_counted) then greatest(max(devices), least(sum(connections), 1)) end as devices
+    from bins
     group by all
 ),
 
@@ -25,8 +47,10 @@ final as (
         service_date,
         area_id,
         hour_of_day,
-        case when connections >= getvariable('min_cell_count') then connections end as connections,
-        connections < getvariable('min_cell_count') as is_suppressed
+        case when not (connections < getvariable('min_cell_count')
+                       or coalesce(devices < getvariable('min_cell_count'), false)) then connections end as connections,
+        connections < getvariable('min_cell_count')
+            or coalesce(devices < getvariable('min_cell_count'), false) as is_suppressed
     from counted
     order by area_id, hour_of_day
 )

@@ -145,6 +145,167 @@ def small_published_answers(folder: Path, k: int) -> list[str]:
     return found
 
 
+
+# ------------------------------------------------------------------ the derived files
+# Each attack below takes a count hidden in a visit file and computes it from a derived file
+# that counts the same cards: the all-visitor estimates (card count = share x reported
+# admissions, or estimate x share), admission revenue (revenue / revenue per visitor-day
+# gives visitor-days, which on a day are the visitors; 'all' admissions minus the other
+# facilities), revenue per route (revenue / revenue per trip gives trips), and the
+# opportunity pairs (observed moves are the period's moves). A claim is (label, value).
+
+
+def _number(text: str | None) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def _hidden_entry_log_days(folder: Path) -> set[tuple[str, str]]:
+    return {(r["service_date"], r["facility_id"]) for r in read(folder, "facility_daily")
+            if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None}
+
+
+def _cards_from_all_visitors(row: dict[str, str], share_column: str) -> int | None:
+    """The card count a row of the all-visitor files gives, published or divided back."""
+    if _int(row["cashless_visitors"]) is not None:
+        return _int(row["cashless_visitors"])
+    share, estimate = _number(row.get(share_column)), _number(row.get("all_visitors_estimate"))
+    reported = _number(row.get("reported_admissions"))
+    if share and reported and row.get("share_basis") == "same_day":
+        return round(share * reported)
+    if share and estimate is not None and row.get("is_estimate") == "TRUE":
+        return round(share * estimate)
+    return None
+
+
+def all_visitors_facility_cards(folder: Path) -> list[tuple[str, int]]:
+    """A facility-day hidden in facility_daily, from all_visitors_facility_daily."""
+    hidden = _hidden_entry_log_days(folder)
+    claims = []
+    for row in read(folder, "all_visitors_facility_daily"):
+        cards = _cards_from_all_visitors(row, "cashless_share")
+        if (row["service_date"], row["facility_id"]) in hidden and cards is not None:
+            claims.append((f"facility-day {row['service_date']} {row['facility_id']} visitors", cards))
+    return claims
+
+
+def all_visitors_flow_cards(folder: Path) -> list[tuple[str, int]]:
+    """A pair or route hidden in transitions_daily / routes_daily, from all_visitors_flows_daily."""
+    hidden_pairs = {(r["service_date"], r["from_facility_id"], r["to_facility_id"]) for r in read(folder, "transitions_daily")
+                    if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None}
+    hidden_routes = {(r["service_date"], r["route"]) for r in read(folder, "routes_daily")
+                     if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None}
+    claims = []
+    for row in read(folder, "all_visitors_flows_daily"):
+        cards = _cards_from_all_visitors(row, "share_used")
+        if cards is None:
+            continue
+        pair = (row["service_date"], row["from_facility_id"], row["to_facility_id"])
+        if row["measure"] == "transition" and pair in hidden_pairs:
+            claims.append((f"pair {row['service_date']} {row['from_facility_id']}>{row['to_facility_id']} visitors", cards))
+        elif row["measure"] == "route" and (row["service_date"], row["route"]) in hidden_routes:
+            claims.append((f"route {row['service_date']} {row['route']} visitors", cards))
+    return claims
+
+
+def spending_facility_days(folder: Path) -> list[tuple[str, int]]:
+    """A facility-day hidden in facility_daily, from spending_by_period's day rows: its
+    visitors or visitor-days, revenue / revenue per visitor-day, or (entries) the day's
+    admissions of all facilities minus the other facilities' published entries."""
+    hidden = _hidden_entry_log_days(folder)
+    entries = {(r["service_date"], r["facility_id"]): _int(r["entries"]) for r in read(folder, "facility_daily")
+               if r["source_kind"] == "entry_log"}
+    claims = []
+    headline = [r for r in read(folder, "spending_by_period")
+                if r["period_grain"] == "day" and r["segment_kind"] == "all"]
+    for row in headline:
+        key = (row["period_start"], row["facility_id"])
+        if key not in hidden:
+            continue
+        revenue, per_day = _number(row["revenue_jpy"]), _number(row["revenue_per_visitor_day"])
+        value = _int(row["visitors"])
+        value = _int(row["visitor_days"]) if value is None else value
+        if value is None and revenue is not None and per_day:
+            value = round(revenue / per_day)
+        if value is not None:
+            claims.append((f"facility-day {key[0]} {key[1]} visitors", value))
+    for row in headline:
+        if row["facility_id"] != "all" or _int(row["admissions"]) is None:
+            continue
+        day = row["period_start"]
+        unknown = [f for (d, f), value in entries.items() if d == day and value is None]
+        if len(unknown) == 1:
+            shown = sum(value for (d, _), value in entries.items() if d == day and value is not None)
+            claims.append((f"facility-day {day} {unknown[0]} entries", _int(row["admissions"]) - shown))
+    return claims
+
+
+def spending_route_trips(folder: Path) -> list[tuple[str, int]]:
+    """A route's trips hidden in routes_by_period, from spending_routes_by_period
+    (published trips, or revenue / revenue per trip)."""
+    hidden = {(r["period_grain"], r["period_start"], r["day_type"], r["route"]) for r in read(folder, "routes_by_period")
+              if r["source_kind"] == "entry_log" and r["segment_kind"] == "all" and r["route"]
+              and _int(r["trips"]) is None}
+    claims = []
+    for row in read(folder, "spending_routes_by_period"):
+        key = (row["period_grain"], row["period_start"], row["day_type"], row["route"])
+        if row["breakdown"] != "route" or key not in hidden:
+            continue
+        trips = _int(row["trips"])
+        revenue, per_trip = _number(row["revenue_jpy"]), _number(row["revenue_per_unit_jpy"])
+        if trips is None and revenue is not None and per_trip:
+            trips = round(revenue / per_trip)
+        if trips is not None:
+            claims.append((f"route {' '.join(key[:3])} {key[3]} trips", trips))
+    return claims
+
+
+def opportunity_moves(folder: Path) -> list[tuple[str, int]]:
+    """A pair's period moves hidden in transitions_by_period, from opportunity_pairs."""
+    hidden = {(r["period_grain"], r["period_start"], r["source_kind"], r["segment"], r["from_facility_id"],
+               r["to_facility_id"]) for r in read(folder, "transitions_by_period")
+              if r["day_type"] == "all" and r["segment_kind"] in ("all", "residence") and _int(r["transitions"]) is None}
+    claims = []
+    for row in read(folder, "opportunity_pairs"):
+        key = (row["period_grain"], row["period_start"], row["source_kind"], row["segment"], row["from_facility_id"],
+               row["to_facility_id"])
+        if key in hidden and _int(row["observed_moves"]) is not None:
+            claims.append((f"pair-period {' '.join(key)} transitions", _int(row["observed_moves"])))
+    return claims
+
+
+def derived_truth(truth: Path):  # type: ignore[no-untyped-def]
+    """The true value of every label the derived-file attacks produce (files written with k = 1)."""
+    values: dict[str, int | None] = {}
+    for r in read(truth, "facility_daily"):
+        if r["source_kind"] == "entry_log":
+            for column in ("visitors", "entries"):
+                values[f"facility-day {r['service_date']} {r['facility_id']} {column}"] = _int(r[column])
+    for r in read(truth, "transitions_daily"):
+        if r["source_kind"] == "entry_log":
+            values[f"pair {r['service_date']} {r['from_facility_id']}>{r['to_facility_id']} visitors"] = _int(r["visitors"])
+    for r in read(truth, "routes_daily"):
+        if r["source_kind"] == "entry_log":
+            values[f"route {r['service_date']} {r['route']} visitors"] = _int(r["visitors"])
+    for r in read(truth, "routes_by_period"):
+        if r["source_kind"] == "entry_log" and r["segment_kind"] == "all" and r["route"]:
+            values[f"route {r['period_grain']} {r['period_start']} {r['day_type']} {r['route']} trips"] = _int(r["trips"])
+    for r in read(truth, "transitions_by_period"):
+        if r["day_type"] == "all":
+            key = " ".join((r["period_grain"], r["period_start"], r["source_kind"], r["segment"], r["from_facility_id"],
+                            r["to_facility_id"]))
+            values[f"pair-period {key} transitions"] = _int(r["transitions"])
+    return values.get
+
+
+DERIVED_ATTACKS = {
+    "all-visitor estimates (facility-days)": all_visitors_facility_cards,
+    "all-visitor estimates (pairs, routes)": all_visitors_flow_cards,
+    "admission revenue (facility-days)": spending_facility_days,
+    "revenue per route (trips)": spending_route_trips,
+    "opportunity pairs (period moves)": opportunity_moves,
+}
+
+
 def every_attack(published: Path, truth: Path, warehouse: Path, k: int) -> dict[str, list[str]]:
     """Every attack above, confirmed against the truth (``truth``: the files written with
     k = 1; ``warehouse``: the loaded answers); name → disclosures."""
@@ -163,6 +324,8 @@ def every_attack(published: Path, truth: Path, warehouse: Path, k: int) -> dict[
         row = hours.get((day, *key))
         return _int(row[column]) if row else 0
 
+    truth_of = derived_truth(truth)
+
     def drivers_truth(label: str) -> int | None:
         _, _, _, dtype, value, segment, column = label.split(" ")
         return driver_truth(warehouse, dtype, value, segment, column)
@@ -174,7 +337,7 @@ def every_attack(published: Path, truth: Path, warehouse: Path, k: int) -> dict[
         "drivers all minus domestic": confirmed(drivers_all_minus_domestic(published), "drivers", truth,
                                                 drivers_truth),
         "survey satisfied / not satisfied below k": small_published_answers(published, k),
-    }
+    } | {name: confirmed(attack(published), name, truth, truth_of) for name, attack in DERIVED_ATTACKS.items()}
 
 
 def _split(label: str) -> tuple[str, tuple[str, ...], str, str]:
