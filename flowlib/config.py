@@ -79,6 +79,11 @@ class Settings:
     sql_dir: Path = PROJECT_ROOT / "sql"
     sources_dir: Path = field(default_factory=lambda: _env_path("FLOW_SOURCES_DIR", PROJECT_ROOT / "sources"))
     expectations_dir: Path = PROJECT_ROOT / "expectations"
+    #: The satisfaction indicator's definition (item, labels, plan baseline / target): another
+    #: survey's item is another YAML file, not an edit of config/indicator.yaml.
+    indicator_file: Path = field(
+        default_factory=lambda: _env_path("FLOW_INDICATOR_FILE", PROJECT_ROOT / "config" / "indicator.yaml")
+    )
     demo_mode: bool = field(default_factory=lambda: _env_bool("FLOW_DEMO_MODE", True))
     hmac_key_env: str | None = field(default_factory=lambda: os.environ.get("FLOW_HMAC_KEY"))
     #: k-anonymity threshold: published cells counting fewer distinct ids are suppressed.

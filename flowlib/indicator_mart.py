@@ -151,7 +151,7 @@ def build_indicator(con: duckdb.DuckDBPyConnection, settings: Settings | None = 
     Returns row counts per table (no personal data: safe for XCom and logs).
     """
     settings = settings or get_settings()
-    definition = definition or load_definition(settings.project_root / "config" / "indicator.yaml")
+    definition = definition or load_definition(settings.indicator_file)
     with transaction(con):
         rows = _read_answers(con, definition)
         answers = prepare_answers(rows, definition)

@@ -241,7 +241,7 @@ def build_forecast(settings: Settings | None = None) -> dict[str, int]:
     settings = settings or get_settings()
     with writer(settings) as con:
         counts = build(con)
-        counts.update(build_kpi_path(con, load_definition(), settings.min_cell_count))
+        counts.update(build_kpi_path(con, load_definition(settings.indicator_file), settings.min_cell_count))
     return counts
 
 
