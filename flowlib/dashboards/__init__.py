@@ -47,6 +47,7 @@ from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshnes
 from flowlib.dashboards.forecast_page import write_lookahead_pages
 from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
+from flowlib.dashboards.quality import load_resident_shares, resident_share_view
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ def build_dashboards(
         weeks=period_pages(out_dir / "weekly", "iso_week"),
         months=period_pages(out_dir / "monthly", "month"),
         indicator=load_indicator(con, None, baseline_year, target_year, min_respondents, labels),
+        resident_devices=resident_share_view(load_resident_shares(con, settings), settings),
         open_data=open_data_entries(out_dir / "exports"),
         freshness=freshness_view(load_freshness(con)),
         feed_days=recent_view(load_recent(con)),
