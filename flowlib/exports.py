@@ -44,14 +44,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
-import filecmp
 import html
 import json
 import logging
 import math
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -59,6 +57,7 @@ from typing import Any, TextIO
 import duckdb
 import yaml
 
+from flowlib.atomic import atomic_write
 from flowlib.config import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -306,29 +305,6 @@ def csv_cell(value: Any) -> str:
 def _json_value(value: Any) -> Any:
     value = _clean(value)
     return neutralise_cell(value) if isinstance(value, str) else value
-
-
-def atomic_write(path: Path, write: Callable[[TextIO], None], encoding: str = "utf-8", newline: str | None = None) -> bool:
-    """Write through a temp file in the same folder, then rename over ``path``.
-
-    Returns False (and leaves ``path`` alone) when the new content equals the old one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.is_file() and filecmp.cmp(temp_name, path, shallow=False):
-            Path(temp_name).unlink()
-            return False
-        os.chmod(temp_name, 0o644)  # the web server reads the folder as another user
-        os.replace(temp_name, path)
-        return True
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
