@@ -5,7 +5,7 @@ truth (the same marts with k = 1, or the loaded survey answers)."""
 
 from __future__ import annotations
 
-from . import attacks
+from bench.reliability import open_data_attacks as attacks
 
 
 def test_week_minus_its_days_recovers_no_hidden_pair(week):
