@@ -103,3 +103,20 @@ def test_a_declared_plan_is_drawn_for_another_item_too(settings, tmp_path, monke
                                "where segment = 'domestic'").fetchall()
     assert baseline == [(pytest.approx(0.6),)]
     assert "基準値 2024" in index and "目標値 2030" in index and "indicator-baseline" in index
+
+
+def test_the_open_data_catalogue_names_the_item_and_only_a_declared_plan(settings, other_survey):
+    from flowlib.exports import indicator_datasets
+
+    city = indicator_datasets(load_definition(settings.indicator_file))
+    assert city["info_satisfaction_indicator"] == (
+        "旅ナカでの情報取得満足度（月・四半期・年度）", "In-trip information satisfaction indicator (month, quarter, fiscal year)",
+        "観光計画のKPI。満足度と95%信頼区間、2023年基準値・2027年目標値との比較。定義は docs/indicator.md。",
+        "The tourism plan's KPI: share with 95 % interval, against the 2023 baseline and the 2027 target. "
+        "Method: docs/indicator.md.")
+    assert city["info_satisfaction_drivers"][:2] == ("旅ナカでの情報取得満足度の要因（年度）",
+                                                     "Drivers of in-trip information satisfaction (fiscal year)")
+    other = " ".join(" ".join(texts) for texts in indicator_datasets(load_definition()).values())
+    assert "富山の総合満足度" in other and "Toyama overall satisfaction" in other
+    for city_word in ("KPI", "2023", "2027", "旅ナカ"):
+        assert city_word not in other
