@@ -65,8 +65,8 @@ def explain_os_error(exc: BaseException) -> str | None:
 
 
 def _dates(args: argparse.Namespace) -> list[str]:
-    """The service days a command works on, said on stderr so that nobody builds the demo
-    fortnight by accident (stdout stays the command's JSON report)."""
+    """The service days a command works on, logged (stderr) so that nobody builds the demo
+    fortnight by accident; stdout stays the command's report."""
     from flowlib.demo import DEMO_END, DEMO_START
     from flowlib.pipeline import resolve_service_dates
 
@@ -75,8 +75,8 @@ def _dates(args: argparse.Namespace) -> list[str]:
     else:
         first, last, why = args.first or args.last, args.last or args.first, "--first/--last"
     dates = resolve_service_dates(None, first, last)
-    print(f"service dates: {dates[0]} .. {dates[-1]} ({len(dates)} day{'s' if len(dates) != 1 else ''}; {why})",
-          file=sys.stderr)
+    logging.getLogger("flowlib.cli").info("service dates: %s .. %s (%d day%s; %s)", dates[0], dates[-1], len(dates),
+                                          "s" if len(dates) != 1 else "", why)
     return dates
 
 

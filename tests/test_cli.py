@@ -54,14 +54,17 @@ def test_help_states_the_default_dates_and_the_sources_option(command, capsys):
     assert "--sources-dir" in text
 
 
-def test_marts_without_dates_says_it_builds_the_demo_fortnight(settings, capsys):
+def test_marts_without_dates_says_it_builds_the_demo_fortnight(settings, capsys, caplog):
     from flowlib.pipeline import prepare_warehouse
 
     prepare_warehouse(settings)
+    caplog.set_level("INFO", logger="flowlib.cli")
     assert main(["marts"]) == 0
-    captured = capsys.readouterr()
-    assert f"service dates: {DEMO_START.isoformat()} .. {DEMO_END.isoformat()} (14 days; the demo fortnight" \
-        in captured.err
-    json.loads(captured.out)  # the report on stdout stays JSON
+    said = [r.getMessage() for r in caplog.records if r.name == "flowlib.cli"]
+    assert said == [f"service dates: {DEMO_START.isoformat()} .. {DEMO_END.isoformat()} "
+                    "(14 days; the demo fortnight: no --first/--last given)"]
+    json.loads(capsys.readouterr().out)  # the report on stdout stays JSON
+    caplog.clear()
     assert main(["marts", "--first", "2026-11-03"]) == 0
-    assert "service dates: 2026-11-03 .. 2026-11-03 (1 day; --first/--last)" in capsys.readouterr().err
+    assert [r.getMessage() for r in caplog.records if r.name == "flowlib.cli"] == [
+        "service dates: 2026-11-03 .. 2026-11-03 (1 day; --first/--last)"]
