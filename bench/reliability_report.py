@@ -1,4 +1,5 @@
-"""Reliability and security figures, measured with the machinery of tests/reliability/.
+"""Reliability and security figures, measured with the machinery the tests of
+tests/reliability/ assert with (bench/reliability/; this script imports no test module).
 
 Prints (and writes to bench/results/reliability-<time>.json):
 
@@ -31,13 +32,12 @@ from datetime import datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 sys.path.insert(0, str(PROJECT_ROOT))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-from reliability import corpus as corpus_mod  # noqa: E402
-from reliability import crash as crash_mod  # noqa: E402
-from reliability import harness as h  # noqa: E402
+from bench.reliability import corpus as corpus_mod  # noqa: E402
+from bench.reliability import crash as crash_mod  # noqa: E402
+from bench.reliability import harness as h  # noqa: E402
 
 
 def _reference(root: Path) -> dict:
@@ -128,9 +128,7 @@ def measure_contention(dataset: Path, work: Path, ref: dict) -> list[dict]:
 
 
 def measure_privacy(ref_root: Path, ref: dict, chain: crash_mod.Chain) -> dict:
-    from reliability.test_privacy_leaks import demo_card_ids
-
-    ids = h.planted_ids() | demo_card_ids(ref_root)
+    ids = h.planted_ids() | h.demo_card_ids(ref_root)
     needles = h.needles_for(ids)
     h.build_exports(chain.root)
     hits = []
@@ -164,7 +162,7 @@ def measure_differencing(ref_root: Path) -> dict:
     import duckdb
 
     from flowlib.pipeline import build_marts
-    from reliability import test_suppression_differencing as attack
+    from bench.reliability import differencing as attack
 
     truth_root = Path(tempfile.mkdtemp(prefix="flow-truth-"))
     try:
@@ -176,12 +174,12 @@ def measure_differencing(ref_root: Path) -> dict:
             con = duckdb.connect(str(path / "data" / "warehouse.duckdb"), read_only=True)
             try:
                 for table in attack.COUNTS:
-                    marts[side][table] = attack._rows(con, table)
+                    marts[side][table] = attack.rows(con, table)
             finally:
                 con.close()
         found = {name: fn(marts) for name, fn in sorted(attack.ATTACKS.items())}
         # the outsider's attacks of issue 12 on the published open-data files
-        from disclosure import attacks as outsider
+        from bench.reliability import open_data_attacks as outsider
 
         from flowlib.opendata import write_files
         from flowlib.warehouse import reader

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import folium
 
+from flowlib.atomic import write_bytes_atomic
 from flowlib.config import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -238,27 +237,13 @@ def ensure_node_modules(vendor_dir: Path = VENDOR_DIR) -> None:
         raise AssetError(f"after npm ci, vendor/node_modules is still not usable: {'; '.join(still)}")
 
 
-def _write_bytes_atomic(target: Path, data: bytes) -> None:
-    """Replace ``target`` in one step so a page never sees a half-copied asset."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; the dashboards web server runs as another user
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def _copy_file(source: Path, target: Path, rewrite: Callable[[str], str] | None) -> None:
     data = source.read_bytes()
     if rewrite is not None:
         data = rewrite(data.decode("utf-8")).encode("utf-8")
     if target.is_file() and target.read_bytes() == data:
         return
-    _write_bytes_atomic(target, data)
+    write_bytes_atomic(target, data)  # a page never sees a half-copied asset
 
 
 def _files_of(item: VendoredFile, vendor_dir: Path) -> Iterable[tuple[Path, Path]]:

@@ -8,6 +8,7 @@ saying what to do (exit code 2), not a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import logging
@@ -64,16 +65,36 @@ def explain_os_error(exc: BaseException) -> str | None:
 
 
 def _dates(args: argparse.Namespace) -> list[str]:
+    """The service days a command works on, logged (stderr) so that nobody builds the demo
+    fortnight by accident; stdout stays the command's report."""
+    from flowlib.demo import DEMO_END, DEMO_START
     from flowlib.pipeline import resolve_service_dates
 
-    return resolve_service_dates(None, args.first, args.last)
+    if args.first is None and args.last is None:
+        first, last, why = DEMO_START.isoformat(), DEMO_END.isoformat(), "the demo fortnight: no --first/--last given"
+    else:
+        first, last, why = args.first or args.last, args.last or args.first, "--first/--last"
+    dates = resolve_service_dates(None, first, last)
+    logging.getLogger("flowlib.cli").info("service dates: %s .. %s (%d day%s; %s)", dates[0], dates[-1], len(dates),
+                                          "s" if len(dates) != 1 else "", why)
+    return dates
 
 
 def _add_range(parser: argparse.ArgumentParser) -> None:
     from flowlib.demo import DEMO_END, DEMO_START
 
-    parser.add_argument("--first", default=DEMO_START.isoformat(), help="first service date (YYYY-MM-DD)")
-    parser.add_argument("--last", default=DEMO_END.isoformat(), help="last service date (YYYY-MM-DD)")
+    demo = f"{DEMO_START.isoformat()} .. {DEMO_END.isoformat()}"
+    parser.add_argument("--first", help="first service date (YYYY-MM-DD); alone it means that one day. "
+                                        f"Default without --first and --last: the demo fortnight {demo}")
+    parser.add_argument("--last", help="last service date (YYYY-MM-DD); alone it means that one day")
+
+
+#: Commands that read the source declarations; --sources-dir points them at another folder.
+_REGISTRY_OPTION = argparse.ArgumentParser(add_help=False)
+_REGISTRY_OPTION.add_argument(
+    "--sources-dir", type=Path, default=None,
+    help="folder of source declarations to read instead of FLOW_SOURCES_DIR (default ./sources); "
+         "--sources-dir sources/examples loads the real-data examples (hokuriku_stays, toyama_survey, ...)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="generate the demo landing files (see 'flowlib demo -h')", add_help=False)
-    commands.add_parser("sources", help="validate and list the source declarations")
-    run = commands.add_parser("run", help="the whole night for a range of days, without Airflow")
+    commands.add_parser("sources", help="validate and list the source declarations", parents=[_REGISTRY_OPTION])
+    run = commands.add_parser("run", help="the whole night for a range of days, without Airflow",
+                              parents=[_REGISTRY_OPTION])
     _add_range(run)
-    ingest = commands.add_parser("ingest", help="load one source for a range of days")
-    ingest.add_argument("source")
+    ingest = commands.add_parser("ingest", help="load one source for a range of days", parents=[_REGISTRY_OPTION])
+    ingest.add_argument("source", help="a declaration's name ('flowlib sources' lists them)")
     _add_range(ingest)
     for command in (run, ingest):
         command.add_argument("--force", action="store_true",
@@ -95,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("backup", help="copy the warehouse into data/backups (verified; the build step does it nightly)")
     restore = commands.add_parser("restore", help="replace a damaged warehouse by the newest verified backup")
     restore.add_argument("--from", dest="backup_file", type=Path, default=None, help="a backup file to restore instead")
-    marts = commands.add_parser("marts", help="rebuild the marts for a range of days")
+    marts = commands.add_parser("marts", help="rebuild the marts for a range of days", parents=[_REGISTRY_OPTION])
     _add_range(marts)
-    commands.add_parser("dashboards", help="rewrite every dashboard page")
+    commands.add_parser("dashboards", help="rewrite every dashboard page", parents=[_REGISTRY_OPTION])
     commands.add_parser("opendata", help="write, audit and publish the open data")
     audit = commands.add_parser("audit", help="what an outsider can infer from the published open data")
     audit.add_argument("--folder", help="folder of published files (default: dashboards/exports)")
@@ -134,6 +156,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     from flowlib.sources import load_registry
 
     settings = get_settings()
+    if getattr(args, "sources_dir", None) is not None:
+        folder = args.sources_dir.expanduser().resolve()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--sources-dir {args.sources_dir} is not a folder of source declarations; "
+                                    "give e.g. sources/examples.")
+        settings = dataclasses.replace(settings, sources_dir=folder)
     if args.command == "sources":
         for name, spec in load_registry(settings).items():
             print(f"{name:24} {spec.kind.name:14} {spec.format:5} {spec.encoding:10} {spec.landing}")

@@ -54,6 +54,19 @@ def _env_float(name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default}.") from exc
 
 
+def _env_switch(name: str, default: bool) -> bool:
+    """An on/off setting; anything else is refused rather than read as off."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is neither on nor off; set it to on or off.")
+
+
 def _service_day_start() -> time:
     hour = _env_int("FLOW_SERVICE_DAY_START_HOUR", 4)
     if not 0 <= hour <= 23:
@@ -79,6 +92,11 @@ class Settings:
     sql_dir: Path = PROJECT_ROOT / "sql"
     sources_dir: Path = field(default_factory=lambda: _env_path("FLOW_SOURCES_DIR", PROJECT_ROOT / "sources"))
     expectations_dir: Path = PROJECT_ROOT / "expectations"
+    #: The satisfaction indicator's definition (item, labels, plan baseline / target): another
+    #: survey's item is another YAML file, not an edit of config/indicator.yaml.
+    indicator_file: Path = field(
+        default_factory=lambda: _env_path("FLOW_INDICATOR_FILE", PROJECT_ROOT / "config" / "indicator.yaml")
+    )
     demo_mode: bool = field(default_factory=lambda: _env_bool("FLOW_DEMO_MODE", True))
     hmac_key_env: str | None = field(default_factory=lambda: os.environ.get("FLOW_HMAC_KEY"))
     #: k-anonymity threshold: published cells counting fewer distinct ids are suppressed.
@@ -97,6 +115,10 @@ class Settings:
     sensor_resident_window_days: int = field(
         default_factory=lambda: _env_int("FLOW_SENSOR_RESIDENT_WINDOW_DAYS", 28)
     )
+    #: Off: no sensor device is resident, every stay counts as a visitor's. On real feeds the
+    #: rule can flag most stays (73 % of the Kanazawa stays), so its share is on the index's
+    #: data-quality section and a city whose sensors see no staff can switch it off.
+    resident_device_rule: bool = field(default_factory=lambda: _env_switch("FLOW_RESIDENT_DEVICE_RULE", True))
     duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or "4GB")
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))
     #: Seconds a writer waits for the warehouse file lock before giving up.

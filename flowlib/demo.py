@@ -43,7 +43,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -56,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from flowlib import demo_admissions, demo_measures, demo_sensors
+from flowlib.atomic import write_bytes_atomic
 from flowlib.config import get_settings
 from flowlib.demo_calendar import cruise_days, passengers_ashore, write_cruise_timetable
 from flowlib.geo import load_access_points, load_facilities
@@ -879,14 +879,6 @@ def _survey_truth(responses: pd.DataFrame) -> dict[str, dict[str, int]]:
 # ----------------------------------------------------------------------------- writing
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Readers never see half a file: write a hidden temporary file next to it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 def _entry_line(pos: str, facility_id: str, day: date, second: int, card: str, ticket: int, amount: int,
                 issuer: str) -> str:
     """One producer row; formats the clock from seconds so a broken hour (25) stays printable."""
@@ -952,7 +944,7 @@ def _write_entry_logs(
             data = "\r\n".join([POS_A_HEADER, *lines, ""]).encode("cp932")
         else:
             data = "\n".join([POS_B_HEADER, *lines, ""]).encode("utf-8-sig")
-        _write_atomically(landing_dir / relative, data)
+        write_bytes_atomic(landing_dir / relative, data)
         written += len(lines)
         quarantines += [
             {"source": f"entry_pos_{gate.pos}", "file": relative, "line": number, "reason": reason}
@@ -985,7 +977,7 @@ def _write_wifi(
         "records": records,
     }
     data = (json.dumps(payload, ensure_ascii=False) + "\n").encode("utf-8")
-    _write_atomically(landing_dir / f"wifi/vendor_a/{day.isoformat()}.json", data)
+    write_bytes_atomic(landing_dir / f"wifi/vendor_a/{day.isoformat()}.json", data)
     return len(records)
 
 
@@ -1006,7 +998,7 @@ def _write_survey(
         bad.append((line.getvalue().rstrip("\n"), "satisfaction_out_of_range"))
     lines, bad_lines = _insert_bad_lines(rng, lines, bad)
     relative = f"survey/web/{day.isoformat()}.csv"
-    _write_atomically(landing_dir / relative, "\n".join([",".join(SURVEY_HEADER), *lines, ""]).encode("utf-8"))
+    write_bytes_atomic(landing_dir / relative, "\n".join([",".join(SURVEY_HEADER), *lines, ""]).encode("utf-8"))
     return len(lines), [
         {"source": "survey_web", "file": relative, "line": number, "reason": reason} for number, reason in bad_lines
     ]
@@ -1108,10 +1100,10 @@ def generate(
         entry_lines, quarantines = _write_entry_logs(rng, landing_dir, day, entries, bad)
 
         totals = demo_admissions.admission_totals(seed, day, entries)
-        demo_admissions.write_admission_totals(landing_dir, day, totals, _write_atomically)
+        demo_admissions.write_admission_totals(landing_dir, day, totals, write_bytes_atomic)
 
         probes = demo_sensors.detections(seed, day, net.facility_ids, visitors.card, stops)
-        demo_sensors.write_detections(landing_dir, day, probes, _write_atomically)
+        demo_sensors.write_detections(landing_dir, day, probes, write_bytes_atomic)
 
         connections, unique_devices = _wifi_counts(rng, net, stops, day_start)
         wifi_records = _write_wifi(rng, landing_dir, net, day, day_start, connections, unique_devices)
@@ -1159,7 +1151,7 @@ def main(argv: list[str] | None = None) -> int:
         args.landing_dir, args.start, args.end, seed=args.seed, scale=args.scale, dirty=not args.clean, report=print
     )
     truth_file = args.truth_file or args.landing_dir.parent / "demo_truth.json"
-    _write_atomically(truth_file, truth.to_json().encode("utf-8"))
+    write_bytes_atomic(truth_file, truth.to_json().encode("utf-8"))
     print(f"demo: ground truth written to {truth_file}")
     return 0
 

@@ -15,10 +15,11 @@ always simulated.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+from flowlib.atomic import write_bytes_atomic
 
 #: Share of a ship's passenger capacity that goes ashore into the city on a call day.
 ASHORE_SHARE = 0.92
@@ -90,8 +91,5 @@ def timetable_csv(calls: tuple[CruiseCall, ...] = CRUISE_CALLS) -> bytes:
 def write_cruise_timetable(landing_dir: Path) -> Path:
     """Write the whole season's timetable (the port republishes it whole), atomically."""
     path = landing_dir / TIMETABLE_PATH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(timetable_csv())
-    os.replace(temporary, path)
+    write_bytes_atomic(path, timetable_csv())
     return path

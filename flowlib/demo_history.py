@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from flowlib import demo
+from flowlib.atomic import write_bytes_atomic
 from flowlib.config import get_settings
 
 HISTORY_WEEKS = 8
@@ -108,7 +109,7 @@ def write_survey_archive(landing_dir: Path, first: date, last: date, *, seed: in
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(demo.SURVEY_HEADER)
         writer.writerows(rows)
-        demo._write_atomically(landing_dir / ARCHIVE_PATH.format(month=f"{month:%Y-%m}"), buffer.getvalue().encode("utf-8"))
+        write_bytes_atomic(landing_dir / ARCHIVE_PATH.format(month=f"{month:%Y-%m}"), buffer.getvalue().encode("utf-8"))
         written += len(rows)
     return written
 
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = generate_history(args.landing_dir, start=args.start, weeks=args.weeks,
                              archive_months=args.archive_months, report=print)
     path = args.landing_dir.parent / "demo_history_truth.json"
-    demo._write_atomically(path, json.dumps({"start": truth.start, "end": truth.end, "days": {
+    write_bytes_atomic(path, json.dumps({"start": truth.start, "end": truth.end, "days": {
         d: {"day_type": t.day_type, "cruise_call": t.cruise_call, "entries_per_facility": t.entries_per_facility}
         for d, t in truth.days.items()}}, ensure_ascii=False, indent=1).encode("utf-8"))
     print(f"demo history: truth written to {path}")

@@ -44,14 +44,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
-import filecmp
 import html
 import json
 import logging
 import math
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -59,7 +57,9 @@ from typing import Any, TextIO
 import duckdb
 import yaml
 
+from flowlib.atomic import atomic_write
 from flowlib.config import PROJECT_ROOT, Settings
+from flowlib.indicator import IndicatorDefinition, load_definition
 
 log = logging.getLogger(__name__)
 
@@ -224,14 +224,29 @@ DATASETS: tuple[Dataset, ...] = (
             "Daily values used for the estimates (mean of log(1 + count); circulation rates as they are)."),
 )
 
-INDICATOR_DATASETS = {
-    "info_satisfaction_indicator": ("旅ナカでの情報取得満足度（月・四半期・年度）", "In-trip information satisfaction indicator (month, quarter, fiscal year)",
-                                    "観光計画のKPI。満足度と95%信頼区間、2023年基準値・2027年目標値との比較。定義は docs/indicator.md。",
-                                    "The tourism plan's KPI: share with 95 % interval, against the 2023 baseline and the 2027 target. Method: docs/indicator.md."),
-    "info_satisfaction_drivers": ("旅ナカでの情報取得満足度の要因（年度）", "Drivers of in-trip information satisfaction (fiscal year)",
-                                  "利用した情報源・回答言語・訪問施設ごとの満足度（相関であり因果ではない）。",
-                                  "Share per information source used, form language and facility visited (associations, not effects)."),
-}
+def indicator_datasets(definition: IndicatorDefinition) -> dict[str, tuple[str, str, str, str]]:
+    """Titles and descriptions of the indicator CSVs in the catalogue, named after the
+    definition's item; only a definition that declares a plan is called the tourism plan's
+    KPI and compared with its baseline and target years."""
+    ja, en = definition.labels
+    en_in_text = en if definition.label_en else en[:1].lower() + en[1:]  # item names are common nouns
+    if definition.has_plan:
+        description = (f"観光計画のKPI。満足度と95%信頼区間、{definition.baseline_year}年基準値・"
+                       f"{definition.target_year}年目標値との比較。定義は docs/indicator.md。",
+                       f"The tourism plan's KPI: share with 95 % interval, against the {definition.baseline_year} "
+                       f"baseline and the {definition.target_year} target. Method: docs/indicator.md.")
+    else:
+        description = ("満足度と95%信頼区間（基準値・目標値の定義なし）。定義は docs/indicator.md。",
+                       "Share with 95 % interval (no baseline or target declared). Method: docs/indicator.md.")
+    return {
+        "info_satisfaction_indicator": (f"{ja}（月・四半期・年度）", f"{en} indicator (month, quarter, fiscal year)",
+                                        *description),
+        "info_satisfaction_drivers": (f"{ja}の要因（年度）", f"Drivers of {en_in_text} (fiscal year)",
+                                      "利用した情報源・回答言語・訪問施設ごとの満足度（相関であり因果ではない）。",
+                                      "Share per information source used, form language and facility visited "
+                                      "(associations, not effects)."),
+    }
+
 
 # ------------------------------------------------------------------ column dictionary
 
@@ -306,29 +321,6 @@ def csv_cell(value: Any) -> str:
 def _json_value(value: Any) -> Any:
     value = _clean(value)
     return neutralise_cell(value) if isinstance(value, str) else value
-
-
-def atomic_write(path: Path, write: Callable[[TextIO], None], encoding: str = "utf-8", newline: str | None = None) -> bool:
-    """Write through a temp file in the same folder, then rename over ``path``.
-
-    Returns False (and leaves ``path`` alone) when the new content equals the old one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.is_file() and filecmp.cmp(temp_name, path, shallow=False):
-            Path(temp_name).unlink()
-            return False
-        os.chmod(temp_name, 0o644)  # the web server reads the folder as another user
-        os.replace(temp_name, path)
-        return True
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -500,7 +492,7 @@ def _write_dataset_geojson(
                    [("geometry", *GEOJSON_GEOMETRY_DOC[dataset.geometry])] + _dictionary_columns(dataset.name, names), changed)
 
 
-def _indicator_files(folder: Path) -> list[Written]:
+def _indicator_files(folder: Path, definition: IndicatorDefinition) -> list[Written]:
     """The indicator CSVs, listed in the catalogue as they are.
 
     flowlib.opendata.write_files writes them into this folder just before (same format:
@@ -518,7 +510,7 @@ def _indicator_files(folder: Path) -> list[Written]:
             header = next(reader, [])
             rows = sum(1 for _ in reader)
         stem = path.stem
-        title_ja, title_en, description_ja, description_en = INDICATOR_DATASETS[stem]
+        title_ja, title_en, description_ja, description_en = indicator_datasets(definition)[stem]
         written.append(Written(path.name, "CSV", stem, title_ja, title_en, description_ja, description_en, rows,
                                _dictionary_columns(stem, header), False))
     return written
@@ -660,7 +652,7 @@ def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings, folder: 
         files.append(_write_dataset_csv(con, dataset, folder, k))
         if dataset.geometry:
             files.append(_write_dataset_geojson(con, dataset, folder, points))
-    files.extend(_indicator_files(folder))
+    files.extend(_indicator_files(folder, load_definition(settings.indicator_file)))
     undocumented = [f"{item.file}:{column[0]}" for item in files for column in item.columns if column[3] == UNDOCUMENTED[2]]
     if undocumented:
         log.warning("open data: columns without a description in sql/marts/columns.yaml: %s", ", ".join(undocumented))

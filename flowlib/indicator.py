@@ -40,10 +40,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from flowlib.config import PROJECT_ROOT
+from flowlib.config import get_settings
 from flowlib.privacy import answers_publishable, total_reveals_hidden_answers
-
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "indicator.yaml"
 
 PeriodType = Literal["month", "quarter", "fiscal_year", "calendar_year"]
 PERIOD_TYPES: tuple[str, ...] = ("month", "quarter", "fiscal_year", "calendar_year")
@@ -58,6 +56,11 @@ DRIVER_COLUMNS: dict[str, str] = {
 }
 #: survey items (5-point columns of staging.stg_survey_response) the indicator may use
 ITEM_COLUMNS: tuple[str, ...] = ("info_satisfaction", "overall_satisfaction")
+#: item -> (Japanese, English) name on the pages unless the definition's ``label`` says otherwise
+ITEM_LABELS: dict[str, tuple[str, str]] = {
+    "info_satisfaction": ("旅ナカでの情報取得満足度", "In-trip information satisfaction"),
+    "overall_satisfaction": ("総合満足度", "Overall satisfaction"),
+}
 #: columns of staging.stg_survey_response a post-stratification may use as strata
 STRATA_COLUMNS: tuple[str, ...] = ("segment", "form_language", "residence_country",
                                    "residence_prefecture", "source")
@@ -85,6 +88,9 @@ class IndicatorDefinition:
     """What the indicator counts and how it is reported (see ``config/indicator.yaml``)."""
 
     item: str = "info_satisfaction"
+    #: the name on the pages; empty: the item's name (ITEM_LABELS)
+    label_ja: str = ""
+    label_en: str = ""
     valid_answers: tuple[int, ...] = (1, 2, 3, 4, 5)
     satisfied_answers: tuple[int, ...] = (4, 5)
     excluded_answers: tuple[int, ...] = (9,)
@@ -97,17 +103,30 @@ class IndicatorDefinition:
     min_effective_n: float = 30.0
     confidence: float = 0.95
     alpha: float = 0.05
-    baseline_year: int = 2023
+    #: The plan (baseline and target) is Nagasaki's tourism-plan KPI; a definition that
+    #: declares no ``plan`` has none (None / empty), and nothing is compared with it.
+    baseline_year: int | None = 2023
     baseline_share: Mapping[str, float] = field(
         default_factory=lambda: {"domestic": 0.531, "international": 0.718})
     baseline_respondents: Mapping[str, int | None] = field(
         default_factory=lambda: {"domestic": None, "international": None})
-    target_year: int = 2027
+    target_year: int | None = 2027
     target_share: Mapping[str, float] = field(
         default_factory=lambda: {"domestic": 0.743, "international": 0.774})
     post_stratification: PostStratification | None = None
     driver_types: tuple[str, ...] = DRIVER_TYPES
     driver_period_types: tuple[str, ...] = ("fiscal_year",)
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """(Japanese, English) name of the indicator on the pages."""
+        default_ja, default_en = ITEM_LABELS.get(self.item, (self.item, self.item))
+        return self.label_ja or default_ja, self.label_en or default_en
+
+    @property
+    def has_plan(self) -> bool:
+        """Whether the definition declares a baseline and a target to compare with."""
+        return bool(self.baseline_share) and bool(self.target_share)
 
     def with_changes(self, **changes: Any) -> IndicatorDefinition:
         """A copy with some fields changed (validated again)."""
@@ -146,9 +165,14 @@ class IndicatorDefinition:
             raise fail("minimum", "respondents and effective_n must be at least 1.")
         if not 0.5 < self.confidence < 1 or not 0 < self.alpha < 0.5:
             raise fail("confidence/alpha", "confidence in (0.5, 1), alpha in (0, 0.5).")
-        for name, figures in (("plan.baseline", self.baseline_share), ("plan.target", self.target_share)):
+        for name, figures, year in (("plan.baseline", self.baseline_share, self.baseline_year),
+                                    ("plan.target", self.target_share, self.target_year)):
+            if not figures:
+                continue  # no plan declared: nothing is compared with it
             if set(figures) != set(PLAN_SEGMENTS) or not all(0 < v < 1 for v in figures.values()):
                 raise fail(name, "give percent for domestic and international, each between 0 and 100.")
+            if year is None:
+                raise fail(f"{name}.year", "give the year of the figures.")
         if set(self.baseline_respondents) - set(PLAN_SEGMENTS):
             raise fail("plan.baseline.respondents", "only domestic and international.")
         for segment, n in self.baseline_respondents.items():
@@ -170,6 +194,11 @@ def _percent_map(raw: Any, key: str) -> dict[str, float]:
     return {str(k): float(v) / 100.0 for k, v in raw.items()}
 
 
+def _year(figures: Mapping[str, Any], default: int | None) -> int | None:
+    year = figures.get("year", default)
+    return None if year is None else int(year)
+
+
 def definition_from_mapping(doc: Mapping[str, Any]) -> IndicatorDefinition:
     """Build and validate a definition from the YAML document's structure."""
     defaults = IndicatorDefinition()
@@ -177,9 +206,15 @@ def definition_from_mapping(doc: Mapping[str, Any]) -> IndicatorDefinition:
     segments = doc.get("segments", {}) or {}
     periods = doc.get("periods", {}) or {}
     minimum = doc.get("minimum", {}) or {}
+    # Without a plan key the indicator has no baseline or target: Nagasaki's 2023 / 2027
+    # figures belong to info_satisfaction on Nagasaki's form, not to any survey's item.
+    declared_plan = "plan" in doc
     plan = doc.get("plan", {}) or {}
     baseline = plan.get("baseline", {}) or {}
     target = plan.get("target", {}) or {}
+    label = doc.get("label", {}) or {}
+    if not isinstance(label, Mapping):
+        raise IndicatorConfigError("indicator definition: label must map ja and en to the indicator's name.")
     drivers = doc.get("drivers", {}) or {}
     ps_raw = doc.get("post_stratification")
     post = None
@@ -191,6 +226,8 @@ def definition_from_mapping(doc: Mapping[str, Any]) -> IndicatorDefinition:
     respondents_raw = baseline.get("respondents", {}) or {}
     definition = IndicatorDefinition(
         item=str(doc.get("item", defaults.item)),
+        label_ja=str(label.get("ja", "")),
+        label_en=str(label.get("en", "")),
         valid_answers=tuple(int(a) for a in answers.get("valid", defaults.valid_answers)),
         satisfied_answers=tuple(int(a) for a in answers.get("satisfied", defaults.satisfied_answers)),
         excluded_answers=tuple(int(a) for a in (answers.get("excluded") or ())),
@@ -203,13 +240,13 @@ def definition_from_mapping(doc: Mapping[str, Any]) -> IndicatorDefinition:
         min_effective_n=float(minimum.get("effective_n", defaults.min_effective_n)),
         confidence=float(doc.get("confidence", defaults.confidence)),
         alpha=float(doc.get("alpha", defaults.alpha)),
-        baseline_year=int(baseline.get("year", defaults.baseline_year)),
-        baseline_share=_percent_map(baseline.get("percent", {k: v * 100 for k, v in defaults.baseline_share.items()}),
-                                    "plan.baseline.percent"),
+        baseline_year=_year(baseline, defaults.baseline_year if declared_plan else None),
+        baseline_share=_percent_map(baseline.get("percent", {k: v * 100 for k, v in defaults.baseline_share.items()}
+                                                 if declared_plan else {}), "plan.baseline.percent"),
         baseline_respondents={str(k): (None if v is None else int(v)) for k, v in respondents_raw.items()},
-        target_year=int(target.get("year", defaults.target_year)),
-        target_share=_percent_map(target.get("percent", {k: v * 100 for k, v in defaults.target_share.items()}),
-                                  "plan.target.percent"),
+        target_year=_year(target, defaults.target_year if declared_plan else None),
+        target_share=_percent_map(target.get("percent", {k: v * 100 for k, v in defaults.target_share.items()}
+                                               if declared_plan else {}), "plan.target.percent"),
         post_stratification=post,
         driver_types=tuple(drivers.get("types", defaults.driver_types)),
         driver_period_types=tuple(drivers.get("period_types", defaults.driver_period_types)),
@@ -219,8 +256,9 @@ def definition_from_mapping(doc: Mapping[str, Any]) -> IndicatorDefinition:
 
 
 def load_definition(path: Path | None = None) -> IndicatorDefinition:
-    """Read ``config/indicator.yaml`` (or ``path``) into a validated definition."""
-    path = path or DEFAULT_CONFIG
+    """Read the definition (``path``, else the ``FLOW_INDICATOR_FILE`` setting, by default
+    ``config/indicator.yaml``) into a validated definition."""
+    path = path or get_settings().indicator_file
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

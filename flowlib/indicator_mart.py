@@ -32,7 +32,8 @@ import pandas as pd
 
 from flowlib.config import Settings, get_settings
 # the open data's one atomic writer and one cell-escaping rule (neutralise_cell is re-exported)
-from flowlib.exports import CSV_ENCODING, atomic_write, neutralise_cell  # noqa: F401
+from flowlib.atomic import atomic_write
+from flowlib.exports import CSV_ENCODING, neutralise_cell  # noqa: F401
 from flowlib.indicator import (
     DRIVER_MART_COLUMNS,
     INDICATOR_COLUMNS,
@@ -151,7 +152,7 @@ def build_indicator(con: duckdb.DuckDBPyConnection, settings: Settings | None = 
     Returns row counts per table (no personal data: safe for XCom and logs).
     """
     settings = settings or get_settings()
-    definition = definition or load_definition(settings.project_root / "config" / "indicator.yaml")
+    definition = definition or load_definition(settings.indicator_file)
     with transaction(con):
         rows = _read_answers(con, definition)
         answers = prepare_answers(rows, definition)

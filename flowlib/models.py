@@ -130,6 +130,7 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, service_d
         "service_day_start_hour": settings.service_day_start.hour,
         "sensor_resident_min_days": settings.sensor_resident_min_days,
         "sensor_resident_window_days": settings.sensor_resident_window_days,
+        "resident_device_rule": settings.resident_device_rule,
     }
     for name, value in params.items():
         con.execute(f"set variable {name} = {int(value)}")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flowlib.alerts import notify
+from flowlib.atomic import write_text_atomic
 from flowlib.config import Settings, get_settings
 from flowlib.sources import SourceSpec, load_registry
 
@@ -75,13 +75,6 @@ def report_unclaimed_files(settings: Settings | None = None) -> list[str]:
                                   f"never loaded: {shown}; move them where their feed's declaration expects them, "
                                   "or declare the feed (docs/adding-a-source.md).", {"files": len(names)})
     return names
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside the target, then rename: never a torn file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _results_dir(settings: Settings) -> Path:
@@ -147,7 +140,7 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
             for old in folder.glob("*.json"):
                 old.unlink()
             for index, gx_result in enumerate(result.validation_results):
-                _write_atomically(folder / f"{index:04d}.json", json.dumps(gx_result, ensure_ascii=False, sort_keys=True))
+                write_text_atomic(folder / f"{index:04d}.json", json.dumps(gx_result, ensure_ascii=False, sort_keys=True))
         summaries.append(result.summary())
     if len(refused) == 1:
         raise refused[0]
@@ -254,7 +247,7 @@ def build_forecast(settings: Settings | None = None) -> dict[str, int]:
     settings = settings or get_settings()
     with writer(settings) as con:
         counts = build(con)
-        counts.update(build_kpi_path(con, load_definition(), settings.min_cell_count))
+        counts.update(build_kpi_path(con, load_definition(settings.indicator_file), settings.min_cell_count))
     return counts
 
 

@@ -422,11 +422,14 @@ def lookup(registry: dict[str, SourceSpec], name: str, settings: Settings | None
         try:
             if parse_declaration(path).name == name:
                 hint = (f" It is declared in {path.relative_to(settings.project_root)}, an example that is not "
-                        f"scheduled: load it with `FLOW_SOURCES_DIR={examples} python -m flowlib ingest {name} ...` "
-                        "(or move the file into sources/ to run it nightly).")
+                        f"scheduled: load it with `python -m flowlib ingest {name} --sources-dir {examples}` "
+                        f"(or set FLOW_SOURCES_DIR={examples}; move the file into sources/ to run it nightly).")
                 break
         except SourceDeclarationError:
             continue
+    if not hint and examples.is_dir() and settings.sources_dir.resolve() != examples.resolve():
+        hint = (f" The real-data examples in {examples.relative_to(settings.project_root)} load with "
+                f"`--sources-dir {examples}` (or FLOW_SOURCES_DIR).")
     raise UnknownSource(f"unknown source {name!r}: no declaration in {settings.sources_dir} has that name "
                         f"(known: {', '.join(sorted(registry)) or 'none'}).{hint}")
 

@@ -10,7 +10,7 @@ from flowlib import opendata
 from flowlib.opendata import DisclosureError, publish_open_data
 
 from test_disclosure_audit import K, facility_day
-from tests.reliability.harness import make_settings
+from bench.reliability.harness import make_settings
 
 
 @pytest.fixture

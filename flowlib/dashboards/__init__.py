@@ -24,7 +24,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import yaml
 
 from flowlib.assets import install_assets
 from flowlib.config import Settings
@@ -48,6 +47,7 @@ from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshnes
 from flowlib.dashboards.forecast_page import write_lookahead_pages
 from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
+from flowlib.dashboards.quality import load_resident_shares, resident_share_view
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +62,15 @@ __all__ = [
 PERIOD_NAMES = {"iso_week": ("週", "Week"), "month": ("月", "Month")}
 
 
-def _plan(settings: Settings) -> tuple[int, int, int]:
-    """Baseline year, target year and minimum answers of the indicator (config/indicator.yaml).
+def _plan(settings: Settings) -> tuple[int | None, int | None, int, tuple[str, str]]:
+    """Baseline year, target year (None when the definition declares no plan), minimum
+    answers and (Japanese, English) name of the indicator, from FLOW_INDICATOR_FILE."""
+    from flowlib.indicator import load_definition
 
-    Read as plain YAML: flowlib.indicator would load scipy just for three numbers.
-    """
-    try:
-        config = yaml.safe_load((settings.project_root / "config" / "indicator.yaml").read_text(encoding="utf-8")) or {}
-        plan = config.get("plan") or {}
-        return (
-            int((plan.get("baseline") or {}).get("year", 2023)),
-            int((plan.get("target") or {}).get("year", 2027)),
-            int((config.get("minimum") or {}).get("respondents", 30)),
-        )
-    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
-        log.warning("config/indicator.yaml not readable (%s); labelling the plan 2023 / 2027", exc)
-        return 2023, 2027, 30
+    definition = load_definition(settings.indicator_file)
+    if not definition.has_plan:
+        return None, None, definition.min_respondents, definition.labels
+    return definition.baseline_year, definition.target_year, definition.min_respondents, definition.labels
 
 
 def open_data_entries(folder: Path) -> list[dict] | None:
@@ -150,7 +143,7 @@ def build_dashboards(
     daily_dir = out_dir / "daily"
     install_assets(out_dir / "assets")
     facilities = load_facilities(con)
-    baseline_year, target_year, min_respondents = _plan(settings)
+    baseline_year, target_year, min_respondents, labels = _plan(settings)
     start_hour = settings.service_day_start.hour
     k = settings.min_cell_count
 
@@ -181,7 +174,7 @@ def build_dashboards(
         day = load_day(con, service_date, facilities, start_hour, k)
         earlier = service_date - timedelta(days=7)
         day.comparisons = [day_comparison(con, day, f"{earlier.isoformat()}.html" if earlier in known_days else None)]
-        day.indicator = load_indicator(con, service_date, baseline_year, target_year, min_respondents)
+        day.indicator = load_indicator(con, service_date, baseline_year, target_year, min_respondents, labels)
         day.feeds = load_page_feeds(con, service_date, service_date, facilities)
         day.promote = promotions(con, service_date)
         related = [_period_link(p) for grain in PAGE_GRAINS if (p := Period.containing(grain, service_date)) in known_periods]
@@ -206,7 +199,7 @@ def build_dashboards(
             period_comparison(con, data, "year_earlier", year_earlier,
                               year_earlier.file_name if year_earlier in known_periods else None),
         ]
-        data.indicator = load_indicator(con, period.end, baseline_year, target_year, min_respondents)
+        data.indicator = load_indicator(con, period.end, baseline_year, target_year, min_respondents, labels)
         data.feeds = load_page_feeds(con, period.start, period.end, facilities)
         data.promote = promotions(con, period.end)
         related = [_period_link(p) for p in sorted(known_periods)
@@ -227,7 +220,7 @@ def build_dashboards(
         path = write_page(out_dir / period.folder / period.file_name, page)
         log.info("wrote %s (%d bytes, %.2f s)", path, path.stat().st_size, time.perf_counter() - started)
 
-    lookahead = write_lookahead_pages(con, out_dir)
+    lookahead = write_lookahead_pages(con, out_dir, labels, (baseline_year, target_year))
     from flowlib.dashboards.action_pages import build_action_pages
 
     action_links = build_action_pages(con, settings)
@@ -243,7 +236,8 @@ def build_dashboards(
         has_data_docs=(out_dir / "data-docs" / "index.html").is_file(),
         weeks=period_pages(out_dir / "weekly", "iso_week"),
         months=period_pages(out_dir / "monthly", "month"),
-        indicator=load_indicator(con, None, baseline_year, target_year, min_respondents),
+        indicator=load_indicator(con, None, baseline_year, target_year, min_respondents, labels),
+        resident_devices=resident_share_view(load_resident_shares(con, settings), settings),
         open_data=open_data_entries(out_dir / "exports"),
         freshness=freshness_view(load_freshness(con)),
         feed_days=recent_view(load_recent(con)),

@@ -474,9 +474,11 @@ class Indicator:
     """The KPI panel: the latest month and fiscal year with enough answers, per segment."""
 
     periods: list[IndicatorPeriod]
-    baseline_year: int = 2023
-    target_year: int = 2027
+    #: None: the definition declares no plan, so no baseline or target is drawn or named
+    baseline_year: int | None = 2023
+    target_year: int | None = 2027
     min_respondents: int = 30
+    labels: tuple[str, str] = ("旅ナカでの情報取得満足度", "In-trip information satisfaction")
 
     @property
     def axis(self) -> tuple[float, float]:
@@ -496,9 +498,10 @@ class Indicator:
 def load_indicator(
     con: duckdb.DuckDBPyConnection,
     as_of: date | None = None,
-    baseline_year: int = 2023,
-    target_year: int = 2027,
+    baseline_year: int | None = 2023,
+    target_year: int | None = 2027,
     min_respondents: int = 30,
+    labels: tuple[str, str] = ("旅ナカでの情報取得満足度", "In-trip information satisfaction"),
 ) -> Indicator | None:
     """The latest month and fiscal year starting on or before ``as_of`` (None: any) in which
     domestic or international has enough answers; when none has, the latest one at all, so
@@ -561,7 +564,7 @@ def load_indicator(
     if not periods:
         return None
     return Indicator(periods=periods, baseline_year=baseline_year, target_year=target_year,
-                     min_respondents=min_respondents)
+                     min_respondents=min_respondents, labels=labels)
 
 
 # ---------------------------------------------------------------- the page's data

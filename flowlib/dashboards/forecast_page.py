@@ -336,30 +336,46 @@ def render_forecast_page(look: Lookahead) -> str:
     return render_template("forecast.html", page=page)
 
 
-def render_kpi_page(look: Lookahead) -> str:
-    page = _page("旅ナカでの情報取得満足度の推移と2027年目標への道筋", "In-trip information satisfaction: the path to the 2027 target",
-                 "../assets")
-    page.update({"kpi": kpi_views(look), "drivers": driver_views(look)})
+#: (Japanese, English) name of the indicator and its plan's (baseline, target) years, both
+#: None when the indicator definition declares no plan (FLOW_INDICATOR_FILE)
+DEFAULT_LABELS = ("旅ナカでの情報取得満足度", "In-trip information satisfaction")
+DEFAULT_PLAN: tuple[int | None, int | None] = (2023, 2027)
+
+
+def render_kpi_page(look: Lookahead, labels: tuple[str, str] = DEFAULT_LABELS,
+                    plan: tuple[int | None, int | None] = DEFAULT_PLAN) -> str:
+    baseline_year, target_year = plan
+    if baseline_year is not None and target_year is not None:
+        page = _page(f"{labels[0]}の推移と{target_year}年目標への道筋", f"{labels[1]}: the path to the {target_year} target",
+                     "../assets")
+    else:
+        page = _page(f"{labels[0]}の推移", f"{labels[1]} by month", "../assets")
+    page.update({"kpi": kpi_views(look), "drivers": driver_views(look),
+                 "baseline_year": baseline_year, "target_year": target_year,
+                 "has_plan": baseline_year is not None and target_year is not None})
     return render_template("kpi.html", page=page)
 
 
-def index_view(look: Lookahead) -> dict[str, Any] | None:
+def index_view(look: Lookahead, labels: tuple[str, str] = DEFAULT_LABELS,
+               plan: tuple[int | None, int | None] = DEFAULT_PLAN) -> dict[str, Any] | None:
     """The index's look-ahead section; None when nothing has been forecast yet."""
     if look.daily.empty and look.kpi_monthly.empty:
         return None
-    return {"busiest": busiest_hours(look), "kpi_chart": kpi_chart(look.kpi_monthly) if not look.kpi_monthly.empty else None,
+    return {"kpi_label_ja": labels[0], "kpi_label_en": labels[1], "has_plan": None not in plan,
+            "busiest": busiest_hours(look), "kpi_chart": kpi_chart(look.kpi_monthly) if not look.kpi_monthly.empty else None,
             "kpi_weighted": weighted_kpi(look.kpi_monthly),
             "href": f"{FOLDER}/index.html", "kpi_href": f"{FOLDER}/kpi.html",
             "origin": f"{pd.Timestamp(look.daily['forecast_origin'].min()):%Y-%m-%d}" if not look.daily.empty else None}
 
 
-def write_lookahead_pages(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, Any] | None:
+def write_lookahead_pages(con: duckdb.DuckDBPyConnection, out_dir: Path, labels: tuple[str, str] = DEFAULT_LABELS,
+                          plan: tuple[int | None, int | None] = DEFAULT_PLAN) -> dict[str, Any] | None:
     """Write forecast/index.html and forecast/kpi.html; return the index section (None if nothing yet)."""
     look = load_lookahead(con)
-    view = index_view(look)
+    view = index_view(look, labels, plan)
     if view is None:
         return None
     write_page(out_dir / FOLDER / "index.html", render_forecast_page(look))
-    write_page(out_dir / FOLDER / "kpi.html", render_kpi_page(look))
+    write_page(out_dir / FOLDER / "kpi.html", render_kpi_page(look, labels, plan))
     return view
 

@@ -91,6 +91,7 @@ def render_index_page(
     feed_days: dict[str, Any] | None = None,
     lookahead: dict[str, Any] | None = None,
     action_pages: list[dict[str, str]] | None = None,
+    resident_devices: dict[str, Any] | None = None,
 ) -> str:
     """``open_data``: the export catalogue entries (see flowlib.exports.catalogue_entries),
     None when no exports were written; ``weeks``/``months`` latest first; ``freshness`` and
@@ -111,6 +112,7 @@ def render_index_page(
         "scripts": [f"assets/{OWN_JS}"],
         "nav_links": nav_links,
         "indicator": indicator_view(indicator),
+        "resident_devices": resident_devices,
         "kpi": (
             {
                 "date": date_labels(kpi_date)[0],

@@ -205,6 +205,9 @@ def indicator_view(indicator: Indicator | None) -> dict[str, Any] | None:
         "ticks": ticks,
         "baseline_year": indicator.baseline_year,
         "target_year": indicator.target_year,
+        "has_plan": indicator.baseline_year is not None and indicator.target_year is not None,
+        "label_ja": indicator.labels[0],
+        "label_en": indicator.labels[1],
         "min_respondents": indicator.min_respondents,
         "periods": periods,
     }

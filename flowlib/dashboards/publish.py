@@ -14,7 +14,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import markupsafe
 from branca.element import Element, MacroElement
 
 from flowlib.assets import REMOTE_URL, remote_urls_in_css
+from flowlib.atomic import write_text_atomic
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "dashboards"
 
@@ -155,18 +155,7 @@ def check_page(page_html: str, page_name: str) -> None:
 def write_page(path: Path, page_html: str) -> Path:
     """Check a page, then replace ``path`` atomically (temp file in the same dir + os.replace)."""
     check_page(page_html, path.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page_html)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, page_html)
     return path
 
 

@@ -7,7 +7,8 @@
 -- Resident devices (staff phones, fixed equipment) are flagged, not dropped: a device
 -- detected on at least sensor_resident_min_days (default 10) of the
 -- sensor_resident_window_days (default 28) service days ending with this one is resident
--- on this day, and its stays are no visitor's stops (int_stops leaves them out). Devices are
+-- on this day, and its stays are no visitor's stops (int_stops leaves them out), unless
+-- resident_device_rule is 0 (FLOW_RESIDENT_DEVICE_RULE=off: no device is resident). Devices are
 -- told apart by the 64-bit id stored at ingest beside the pseudonym (flowlib.visitor_ids).
 with window_detections as (
     select distinct
@@ -100,7 +101,8 @@ final as (
         date_diff('second', stays.started_at, stays.ended_at) / 60.0 as dwell_minutes,
         cast(stays.detections as integer) as detections,
         cast(residency.days_seen_in_window as integer) as days_seen_in_window,
-        residency.days_seen_in_window >= getvariable('sensor_resident_min_days') as is_resident_device
+        getvariable('resident_device_rule') = 1
+        and residency.days_seen_in_window >= getvariable('sensor_resident_min_days') as is_resident_device
     from stays
     inner join residency using (device_id, service_date)
 )

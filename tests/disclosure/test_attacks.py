@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from . import attacks
+from bench.reliability import open_data_attacks as attacks
 
 
 def test_week_minus_its_days_recovers_no_hidden_pair(week):

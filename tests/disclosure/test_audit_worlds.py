@@ -32,7 +32,7 @@ def test_the_kanazawa_stays_are_published_with_nothing_exposed(tmp_path):
     from flowlib.sources import parse_declaration
     from flowlib.warehouse import writer
 
-    from tests.reliability.harness import make_settings
+    from bench.reliability.harness import make_settings
 
     stays = SHARED_REALDATA / "hokuriku_wifi_sensor" / "move_kanazawa"
     require(stays.is_dir(), f"the Hokuriku Wi-Fi sensing sample {stays} is missing")

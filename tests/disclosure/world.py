@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from tests.reliability.harness import make_settings
+from bench.reliability.harness import make_settings
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .crash import Chain, run_chain
-from .harness import (
+from bench.reliability.crash import Chain, run_chain
+from bench.reliability.harness import (
     DEMO_FIRST,
     DEMO_LAST,
     DEMO_SCALE,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import DEMO_DATES, LOCK_ERRORS, PROJECT_ROOT, clone, partitions, run_contention
+from bench.reliability.harness import DEMO_DATES, LOCK_ERRORS, PROJECT_ROOT, clone, partitions, run_contention
 
 @pytest.fixture(scope="module")
 def contended(dataset, tmp_path_factory) -> dict:

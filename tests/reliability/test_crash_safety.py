@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from .crash import RANGE, kill_and_inspect
-from .harness import (
+from bench.reliability.crash import RANGE, kill_and_inspect
+from bench.reliability.harness import (
     DEMO_DATES,
     LOCK_ERRORS,
     KillableRun,

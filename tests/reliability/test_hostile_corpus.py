@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from .corpus import check, good_rows_lost, load_cases, prepare_template, rows_counted_twice, run_case
+from bench.reliability.corpus import check, good_rows_lost, load_cases, prepare_template, rows_counted_twice, run_case
 
 DAY, CASES = load_cases()
 

@@ -20,7 +20,7 @@ import pytest
 from flowlib.ingest import ingest_partition
 from flowlib.sources import load_registry
 
-from .harness import (
+from bench.reliability.harness import (
     DEMO_DATES,
     FOLIUM_ID,
     build_exports,

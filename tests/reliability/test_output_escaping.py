@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from flowlib.dashboards.data import DayData, Facility, FacilityDay, Flow, HeatSeries, Route, SegmentShare
 from flowlib.dashboards.publish import esc
 
-from .harness import PROJECT_ROOT
+from bench.reliability.harness import PROJECT_ROOT
 
 #: Evaluates to 1337 if any template engine ever runs it.
 TEMPLATE_PROBES = ("{{ 7*191 }}", "{% print(7*191) %}", "${7*191}", "#{7*191}")

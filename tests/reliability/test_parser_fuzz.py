@@ -29,7 +29,7 @@ from flowlib.ingest import MAX_WHOLE_NUMBER, to_canonical
 from flowlib.parsing import FileRejected, RawFile, RawRecord, read_csv_file, read_json_file
 from flowlib.sources import load_registry, parse_declaration
 
-from .harness import PROJECT_ROOT, SENSOR_DECLARATION, make_settings
+from bench.reliability.harness import PROJECT_ROOT, SENSOR_DECLARATION, make_settings
 
 FUZZ = hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])

@@ -16,11 +16,12 @@ import pytest
 
 from flowlib.pseudonym import pseudonymise
 
-from .harness import (
+from bench.reliability.harness import (
     PLANTED_CARD_IDS,
     PLANTED_DEVICE_IDS,
     PLANTED_RESPONSE_IDS,
     build_exports,
+    demo_card_ids,
     needles_for,
     planted_ids,
     run_outputs,
@@ -30,22 +31,6 @@ from .harness import (
 )
 
 DEMO_KEY = b"nagasaki-tourism-flow-demo-key-not-for-production"
-
-
-def demo_card_ids(root, limit: int = 300) -> set[str]:
-    """Card ids the demo generator wrote (read without the project's parsers)."""
-    import csv
-    import io
-
-    ids: set[str] = set()
-    for path in sorted((root / "data" / "landing" / "entry_log").rglob("*.csv")):
-        data = path.read_bytes()
-        text = data.decode("utf-8-sig") if "pos_b" in path.parts else data.decode("cp932")
-        for row in csv.DictReader(io.StringIO(text)):
-            value = row.get("カードID") or row.get("カード番号")
-            if value and value.isdigit():
-                ids.add(value)
-    return set(sorted(ids)[:limit])
 
 
 @pytest.fixture(scope="module")

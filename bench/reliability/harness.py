@@ -628,3 +628,17 @@ def run_contention(root: Path) -> dict:
             "logs": {name: path.read_text(errors="replace") for name, path in logs.items()}}
 
 
+def demo_card_ids(root, limit: int = 300) -> set[str]:
+    """Card ids the demo generator wrote (read without the project's parsers)."""
+    import csv
+    import io
+
+    ids: set[str] = set()
+    for path in sorted((root / "data" / "landing" / "entry_log").rglob("*.csv")):
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig") if "pos_b" in path.parts else data.decode("cp932")
+        for row in csv.DictReader(io.StringIO(text)):
+            value = row.get("カードID") or row.get("カード番号")
+            if value and value.isdigit():
+                ids.add(value)
+    return set(sorted(ids)[:limit])
