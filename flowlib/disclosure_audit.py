@@ -645,8 +645,10 @@ def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, s
         if facility == "all":
             # admissions and paid admissions of every facility add up to 'all'; no facility
             # has more visitor-days than all facilities together
+            # (a segment of a day has no facility rows: the day's facility x segment table is
+            # not published, so its 'all' row has no parts here)
             parts = [k for k in by_facility_group[key[:5]] if k[5] != "all"]
-            for measure in ("admissions", "paid_admissions"):
+            for measure in ("admissions", "paid_admissions") if parts else ():
                 pub.relations.append(Relation(cells(measure, [key])[0], cells(measure, parts), "exact"))
             for part in parts:
                 pub.relations.append(Relation(("spending", "visitor_days", *key), cells("visitor_days", [part]), "at_most"))

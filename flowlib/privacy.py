@@ -65,6 +65,9 @@ class Margin:
     parts: str
     #: SQL predicate selecting the total row; None = the total is implied by the parts
     total: str | None
+    #: hide the total, not another part, to protect a hidden part ("complement total"): for
+    #: totals whose parts another file publishes too (a part hidden here would still show there)
+    complement_total: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,11 @@ def _parse_margin(line: str, where: str) -> Margin:
     if not name or not {"vary", "parts", "total"} <= parts.keys():
         raise PrivacySpecError(f"{where}: margin '{line}' needs: name | vary ... | parts ... | total ...")
     total = parts["total"].strip()
+    complement = parts.get("complement", "part").strip()
+    if complement not in ("part", "total") or complement == "total" and total == "implied":
+        raise PrivacySpecError(f"{where}: margin '{line}': complement is 'part' or, with a total row, 'total'.")
     return Margin(name, tuple(c.strip() for c in parts["vary"].split(",")), parts["parts"].strip(),
-                  None if total == "implied" else total)
+                  None if total == "implied" else total, complement == "total")
 
 
 def _parse_rank(line: str, where: str) -> Rank:
@@ -157,6 +163,7 @@ def _secondary_round(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySp
     )
     too_small = " or ".join(f"hidden_{i} < {k}" for i in range(len(spec.counts)))
     total_known = "total_shown" if margin.total else "shown_parts >= 1"
+    complement_total = "true" if margin.complement_total else "false"
     sql = f"""
         update {table} set is_suppressed = true, suppression = 'secondary'
         where __rid in (
@@ -188,8 +195,8 @@ def _secondary_round(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySp
                 {total_known}
                 and hidden_parts >= 1
                 and (hidden_parts = 1 or {too_small})
-                and ((is_part and not is_suppressed and pick = 1)
-                     or (shown_parts = 0 and is_total and not is_suppressed))
+                and ((is_part and not is_suppressed and pick = 1 and not {complement_total})
+                     or ((shown_parts = 0 or {complement_total}) and is_total and not is_suppressed))
             ) or (
                 -- a hidden total that the sum of its shown parts would give back
                 total_hidden and hidden_parts = 0 and is_part and not is_suppressed and pick = 1

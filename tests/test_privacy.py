@@ -71,6 +71,20 @@ def test_a_lone_hidden_segment_takes_the_next_smallest_with_it():
     assert con.execute("select visitors from stage where segment = 'domestic'").fetchall() == [(20,)]
 
 
+def test_a_margin_whose_parts_show_elsewhere_hides_its_total_instead():
+    """spending_by_period's facilities: the day files publish every facility, so hiding a
+    second facility here protects nothing; the all-facilities row goes instead."""
+    from flowlib.privacy import _parse_margin
+
+    by_total = _parse_margin("residence | vary segment | parts segment <> 'all' | total segment = 'all' | complement total", "t")
+    assert by_total.complement_total and not SEGMENTS.complement_total
+    con = staged([("all", "x", 30, 30), ("domestic", "x", 20, 20), ("international", "x", 4, 4), ("unknown", "x", 6, 6)], 5)
+    protect(con, "stage", spec(by_total), 5)
+    assert hidden(con) == {("international", "x"): "primary", ("all", "x"): "secondary"}
+    with pytest.raises(flowlib.privacy.PrivacySpecError, match="complement"):
+        _parse_margin("d | vary to_facility_id | parts true | total implied | complement total", "t")
+
+
 def test_hidden_parts_must_hold_k_together():
     con = staged([("all", "x", 20, 20), ("domestic", "x", 15, 15), ("international", "x", 3, 3), ("unknown", "x", 2, 2)], 10)
     protect(con, "stage", spec(SEGMENTS), 10)
