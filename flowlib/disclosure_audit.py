@@ -631,6 +631,7 @@ def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, s
         return tuple(_spending_twins(k)[1] if measure == "admissions" else ("spending", measure, *k) for k in keys)
 
     spending_days = {key[1] for key in own if key[0] == "day"}
+    facility_segment_days = any(k[0] == "day" and k[3] != "all" and k[5] != "all" for k in own)
     by_facility_group: dict[tuple, list[tuple]] = defaultdict(list)
     by_segment_group: dict[tuple, list[tuple]] = defaultdict(list)
     for key in own:
@@ -669,6 +670,8 @@ def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, s
         span = _span(start, ends[(grain, start)])
         if not set(span) <= spending_days or day_type != "all" and any(d not in day_types for d in span):
             continue   # a day the file does not hold may hold anyone
+        if facility != "all" and segment_kind != "all" and not facility_segment_days:
+            continue   # the days' facility x segment table is not published
         days = [k for k in (("day", d, "all", segment_kind, segment, facility) for d in span
                             if day_type == "all" or day_types[d] == day_type) if k in own]
         for measure in measures:

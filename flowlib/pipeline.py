@@ -224,6 +224,7 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
         # period rolls up once (tests/test_routes.py holds a range equal to day-by-day builds).
         for first, last in consecutive_runs(sorted({date.fromisoformat(day) for day in service_dates})):
             label = first.isoformat() if first == last else f"{first}..{last}"
+            log.info("building marts for %s", label)
             built[label] = build_range(con, first, last, settings)
             log.info("marts for %s built: %s", label, built[label])
         # The KPI's periods (month, quarter, fiscal year) span days, so it is rebuilt whole.

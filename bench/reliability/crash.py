@@ -63,18 +63,19 @@ def crash_plan(root: Path) -> list[tuple[str, tuple[str, ...], object]]:
 
     1. ``run`` during ingest: right after the first partition's commit is logged, while the
        next partition is read, validated and written;
-    2. ``run`` during the mart rebuild: day 1's transaction is committed (its WAL not yet
-       checkpointed), day 2's is in flight;
-    3. ``dashboards`` while a page is written: as soon as a page's temp file is on disk
-       (or, should the write be quicker than the 2 ms poll, right after the first page).
+    2. ``run`` during the mart rebuild: the range's one transaction is in flight (the
+       warehouse must come back as it was before it);
+    3. ``run`` while a page is written (after its marts are rebuilt: the killed rebuild of
+       step 2 left none): as soon as a page's temp file is on disk (or, should the write be
+       quicker than the 2 ms poll, right after the first page).
     """
     dashboards = root / "dashboards"
     return [
         ("during ingest", ("run", *RANGE),
          after_line(r"entry_pos_a 2026-11-02: (loaded|reloaded)", "first partition committed, the next in flight")),
         ("during a mart rebuild", ("run", *RANGE),
-         after_line(r"marts for 2026-11-02 built", "day 1 committed, day 2's transaction in flight")),
-        ("during dashboard writing", ("dashboards",),
+         after_line(r"building marts for 2026-11-02", "the range's transaction in flight")),
+        ("during dashboard writing", ("run", *RANGE),
          first_of(when_file(dashboards / "daily", ".*.html.*.tmp", "a page's temp file is on disk"),
                   when_file(dashboards, ".index.html.*.tmp", "the index page's temp file is on disk"),
                   after_line(r"wrote .*daily/2026-11-02\.html", "first daily page written, the index in flight"))),
