@@ -12,6 +12,10 @@ quarantine is part of the cost.
 
     .venv/bin/python bench/ingest_benchmark.py                          # 10k, 1M, 3M rows
     .venv/bin/python bench/ingest_benchmark.py --sizes 10000,1000000 --kinds entry_log
+    .venv/bin/python bench/ingest_benchmark.py --sizes 3600000 --kinds entry_log --runs 3   # ~200 MB
+
+Each figure is the median of ``--runs`` loads (seconds, rows/s and peak RSS taken from the
+run with the median time; the peak RSS printed is the largest of the runs).
 """
 
 from __future__ import annotations
@@ -134,10 +138,30 @@ def child(kind: str, n: int, work: Path) -> dict:
             "rss_before_load_mib": round(before / 1024)}
 
 
+def _one_load(kind: str, n: int) -> dict:
+    """One load in a fresh child process and a fresh warehouse; its figures or an error."""
+    work = Path(tempfile.mkdtemp(prefix="flow-ingest-bench-"))
+    try:
+        sources = work / "sources"
+        sources.mkdir()
+        for declaration in (PROJECT_ROOT / "sources").glob("*.yaml"):
+            shutil.copy2(declaration, sources)
+        shutil.copy2(PROJECT_ROOT / "sources" / "examples" / "hokuriku_wifi_sensor.yaml", sources)
+        (sources / "bench_wifi.yaml").write_text(BENCH_WIFI, encoding="utf-8")
+        done = subprocess.run([sys.executable, __file__, "--child", kind, str(n), str(work)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            return {"error": done.stderr or "the child process failed without a message"}
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,1000000,3000000")
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--runs", type=int, default=3, help="loads per figure; the median is printed")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "ROWS", "WORKDIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -149,27 +173,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ingest benchmark, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} cores")
     for kind in args.kinds.split(","):
         for n in (int(s) for s in args.sizes.split(",")):
-            work = Path(tempfile.mkdtemp(prefix="flow-ingest-bench-"))
-            try:
-                sources = work / "sources"
-                sources.mkdir()
-                for declaration in (PROJECT_ROOT / "sources").glob("*.yaml"):
-                    shutil.copy2(declaration, sources)
-                shutil.copy2(PROJECT_ROOT / "sources" / "examples" / "hokuriku_wifi_sensor.yaml", sources)
-                (sources / "bench_wifi.yaml").write_text(BENCH_WIFI, encoding="utf-8")
-                done = subprocess.run([sys.executable, __file__, "--child", kind, str(n), str(work)],
-                                      capture_output=True, text=True)
-                if done.returncode != 0:
-                    print(f"  {kind:14} {n:>10,} rows  FAILED: {done.stderr.strip().splitlines()[-1:]}")
-                    figures.append({"kind": kind, "rows": n, "error": done.stderr[-2000:]})
-                    continue
-                row = json.loads(done.stdout.strip().splitlines()[-1])
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
+            runs = []
+            for _ in range(args.runs):
+                run = _one_load(kind, n)
+                if "error" in run:
+                    break
+                runs.append(run)
+            if len(runs) < args.runs:
+                print(f"  {kind:14} {n:>10,} rows  FAILED: {run['error'].strip().splitlines()[-1:]}")
+                figures.append({"kind": kind, "rows": n, "error": run["error"][-2000:]})
+                continue
+            row = dict(sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2])
+            row.update(runs=len(runs), seconds_each=[r["seconds"] for r in runs],
+                       peak_rss_mib=max(r["peak_rss_mib"] for r in runs))
             figures.append(row)
             print(f"  {kind:14} {n:>10,} rows {row['file_mb']:8.1f} MB {row['seconds']:8.2f} s "
                   f"{row['rows_per_second']:>10,} rows/s  peak {row['peak_rss_mib']:>6,} MiB "
-                  f"({row['rows_quarantined']:,} quarantined)")
+                  f"({row['rows_quarantined']:,} quarantined; median of {row['runs']})")
     results = PROJECT_ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     out = results / f"ingest-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -134,6 +134,9 @@ class Settings:
     max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 14))
     #: Processes the open-data audit solves its relation components in (flowlib/disclosure_audit.py).
     audit_workers: int = field(default_factory=lambda: _env_int("FLOW_AUDIT_WORKERS", min(os.cpu_count() or 1, 4)))
+    #: CSV records converted at a time (docs/reliability.md, "Bounded resources"): a file's
+    #: per-record objects exist for one chunk only, its canonical rows for the whole file.
+    ingest_chunk_rows: int = field(default_factory=lambda: _env_int("FLOW_INGEST_CHUNK_ROWS", 100_000))
     #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
     backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
     #: How many days back the catch-up run looks for late or corrected deliveries.
@@ -163,6 +166,8 @@ class Settings:
                               "(e.g. 0.5: refuse a re-delivery that keeps less than half of the loaded rows).")
         if self.max_file_mb < 1:
             raise ConfigError(f"FLOW_MAX_FILE_MB={self.max_file_mb} must be at least 1.")
+        if self.ingest_chunk_rows < 1:
+            raise ConfigError(f"FLOW_INGEST_CHUNK_ROWS={self.ingest_chunk_rows} must be at least 1.")
         if self.backups_kept < 1:
             raise ConfigError(f"FLOW_BACKUPS_KEPT={self.backups_kept} must be at least 1.")
         if self.sensor_resident_window_days < self.sensor_resident_min_days:

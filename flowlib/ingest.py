@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from flowlib.config import Settings, get_settings
-from flowlib.parsing import FileRejected, NestedValue, RawFile, RowProblem, printable, read_csv_file, read_json_file
+from flowlib.parsing import FileRejected, NestedValue, RawFile, RowProblem, iter_csv_chunks, printable, read_csv_file, read_json_file
 from flowlib.kinds import IDENTITY_BY_KIND
 from flowlib.pseudonym import key_fingerprint, pseudonymise_many
 from flowlib.sources import ColumnRule, SourceSpec
@@ -349,28 +350,35 @@ class PreparedFile:
     outcome: FileOutcome
     good: pd.DataFrame
     quarantined: list[RowProblem]
-    raw_by_line: dict[int, dict[str, str]]
+    #: the delivered fields of the given lines: kept for a JSON file, read again for a CSV
+    #: file (only when validation quarantines rows), so a big file's rows are not held twice
+    raw_lines: Callable[[set[int]], dict[int, dict[str, str]]]
 
 
-def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settings: Settings) -> PreparedFile:
-    """Read, map, check and pseudonymise one file without touching the warehouse."""
-    file_name = _rel(path, settings)
-    size, sha = _file_digest(path)
-    cap_mb = spec.max_file_mb or settings.max_file_mb
-    if size > cap_mb * 1_000_000:
-        raise FileRejected(file_name, None, f"the file is {size / 1e6:,.1f} MB, above the {cap_mb:,} MB cap for "
-                                            f"source {spec.name} (max_file_mb in its declaration, else "
-                                            "FLOW_MAX_FILE_MB): split the export by day and facility, or raise the cap.")
-    raw = _read(spec, path, file_name)
-    notes = _check_headers(spec, raw, file_name)
-    canonical, problems = to_canonical(spec, raw, file_name, path.stem, settings)
+def _csv_chunks(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Iterator[RawFile]:
+    return iter_csv_chunks(path, spec.encoding, file_name, chunk_rows)
+
+
+def _reread_csv(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Callable[[set[int]], dict]:
+    def lookup(wanted: set[int]) -> dict[int, dict[str, str]]:
+        found: dict[int, dict[str, str]] = {}
+        if wanted:
+            for chunk in _csv_chunks(spec, path, file_name, chunk_rows):
+                found.update((r.line_number, r.fields) for r in chunk.records if r.line_number in wanted)
+        return found
+    return lookup
+
+
+def _prepare_chunk(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str, service_date: date | None,
+                   settings: Settings, now_jst: datetime) -> tuple[pd.DataFrame, list[RowProblem]]:
+    """Map, check and pseudonymise one chunk of a file's records: every step is per row."""
+    canonical, problems = to_canonical(spec, raw, file_name, file_stem, settings)
     problems = list(raw.problems) + problems
     bad_lines = {p.line_number for p in problems}
     canonical = canonical[~canonical["line_number"].isin(bad_lines)].reset_index(drop=True)
 
     event = canonical[spec.kind.event_time]
     row_service_date = _day_of_event(spec, event, settings)
-    now_jst = datetime.now(JST).replace(tzinfo=None)
     # A timetable (kind.scheduled) announces future events; any other feed records the past.
     future = (event > now_jst + timedelta(minutes=5)) & (not spec.kind.scheduled)
     problems += [RowProblem(int(n), "timestamp in the future", "") for n in canonical.loc[future, "line_number"]]
@@ -387,9 +395,45 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
     for id_column, key_column in spec.kind.personal_ids.items():
         canonical[id_column] = pseudonymise_many(canonical[id_column].tolist(), settings.hmac_key)
         canonical = canonical.rename(columns={id_column: key_column})
+    return canonical, problems
 
-    outcome = FileOutcome(file_name, size, sha, raw.lines_read, len(canonical), len(problems), notes)
-    return PreparedFile(outcome, canonical, problems, {r.line_number: r.fields for r in raw.records})
+
+def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settings: Settings) -> PreparedFile:
+    """Read, map, check and pseudonymise one file without touching the warehouse.
+
+    A CSV file is converted FLOW_INGEST_CHUNK_ROWS records at a time (docs/reliability.md,
+    "Bounded resources"): only the compact canonical rows of the whole file are kept."""
+    file_name = _rel(path, settings)
+    size, sha = _file_digest(path)
+    cap_mb = spec.max_file_mb or settings.max_file_mb
+    if size > cap_mb * 1_000_000:
+        raise FileRejected(file_name, None, f"the file is {size / 1e6:,.1f} MB, above the {cap_mb:,} MB cap for "
+                                            f"source {spec.name} (max_file_mb in its declaration, else "
+                                            "FLOW_MAX_FILE_MB): split the export by day and facility, or raise the cap.")
+    now_jst = datetime.now(JST).replace(tzinfo=None)
+    if spec.format == "csv":
+        chunks = _csv_chunks(spec, path, file_name, settings.ingest_chunk_rows)
+        raw_lines = _reread_csv(spec, path, file_name, settings.ingest_chunk_rows)
+    else:
+        whole = _read(spec, path, file_name)
+        by_line = {r.line_number: r.fields for r in whole.records}
+        chunks, raw_lines = iter([whole]), (lambda wanted: {n: by_line[n] for n in wanted if n in by_line})
+    frames: list[pd.DataFrame] = []
+    problems: list[RowProblem] = []
+    notes: list[str] = []
+    lines_read = 0
+    for number, raw in enumerate(chunks):
+        if number == 0:
+            notes = _check_headers(spec, raw, file_name)
+        canonical, chunk_problems = _prepare_chunk(spec, raw, file_name, path.stem, service_date, settings, now_jst)
+        frames.append(canonical)
+        problems += chunk_problems
+        lines_read += raw.lines_read
+        del raw, canonical
+    canonical = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    del frames
+    outcome = FileOutcome(file_name, size, sha, lines_read, len(canonical), len(problems), notes)
+    return PreparedFile(outcome, canonical, problems, raw_lines)
 
 
 def _content_columns(spec: SourceSpec) -> list[str]:
@@ -529,9 +573,10 @@ def validate_partition(spec: SourceSpec, service_date: date | None, prepared: li
         item.outcome.rows_loaded = len(item.good)
         item.outcome.rows_quarantined = len(item.quarantined)
     for item in prepared:
+        found = item.raw_lines({p.line_number for p in item.quarantined if p.raw == ""})
         for problem in item.quarantined:
-            if problem.raw == "" and problem.line_number in item.raw_by_line:
-                problem.raw = _raw_for_quarantine(spec, item.raw_by_line[problem.line_number], settings)
+            if problem.raw == "" and problem.line_number in found:
+                problem.raw = _raw_for_quarantine(spec, found[problem.line_number], settings)
         item.quarantined.sort(key=lambda p: p.line_number)
     return report.gx_result_json
 

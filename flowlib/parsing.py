@@ -106,6 +106,12 @@ def _split_lines(data: bytes) -> list[bytes]:
     return lines
 
 
+def _line_count(data: bytes) -> int:
+    """How many lines ``_split_lines`` would return, without building them."""
+    ends = sum(1 for _ in _LINE_END_BYTES.finditer(data))
+    return ends + (1 if data and not data.endswith((b"\n", b"\r")) else 0)
+
+
 def _ending(line: str) -> str:
     return line[len(line.rstrip("\r\n")):]
 
@@ -120,9 +126,11 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str]
     while data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM):]
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    raw_lines = _split_lines(data)
-    total = max(len(raw_lines), 1)
-    nul_lines = {number for number, chunk in enumerate(raw_lines, start=1) if b"\x00" in chunk}
+    # the file split into byte lines only when something needs it: a second copy of a
+    # 200 MB file as millions of small objects is most of a clean file's reading cost
+    raw_lines = _split_lines(data) if b"\x00" in data else None
+    total = max(len(raw_lines) if raw_lines is not None else _line_count(data), 1)
+    nul_lines = {number for number, chunk in enumerate(raw_lines or (), start=1) if b"\x00" in chunk}
     if len(nul_lines) > max(1, MAX_BAD_ENCODING_SHARE * total):
         raise FileRejected(file_name, min(nul_lines), "the file contains NUL bytes: it is binary or "
                                                       "corrupt, not a CSV export.")
@@ -137,7 +145,7 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str]
             lines.append(text[start:])
     except UnicodeDecodeError:
         lines = []
-        for number, chunk in enumerate(raw_lines, start=1):
+        for number, chunk in enumerate(raw_lines if raw_lines is not None else _split_lines(data), start=1):
             try:
                 lines.append(chunk.decode(codec))
             except UnicodeDecodeError as exc:
@@ -170,11 +178,31 @@ def _csv_reader(lines: list[str], start: int) -> Iterator[list[str]]:
 
 
 def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
+    """The whole file as one RawFile (the chunks of ``iter_csv_chunks`` joined)."""
+    whole: RawFile | None = None
+    for chunk in iter_csv_chunks(path, encoding, file_name):
+        if whole is None:
+            whole = chunk
+            continue
+        whole.records += chunk.records
+        whole.problems += chunk.problems
+        whole.lines_read += chunk.lines_read
+    assert whole is not None  # the generator yields at least one chunk or raises
+    return whole
+
+
+def iter_csv_chunks(path: Path, encoding: str, file_name: str, chunk_records: int = 0) -> Iterator[RawFile]:
+    """The file's records in chunks of ``chunk_records`` (0: one chunk), each a RawFile with
+    the header and the problems met while reading its records. The caller converts a chunk
+    and drops it before the next is built, so the per-record objects (a dict of fields per
+    row, several times the file's size) never exist for the whole file at once. File-level
+    refusals (encoding, NUL bytes, header, line length) are raised before the first chunk."""
     data = path.read_bytes()
     if not data.strip():
         raise FileRejected(file_name, None, "the file is empty (no header): an empty delivery.")
     _refuse_long_lines(data, file_name)
     lines, bad_lines = _decode_lines(data, encoding, file_name)
+    del data  # the decoded lines are all that is read from here on
     reader, base, consumed = _csv_reader(lines, 0), 0, 0
     try:
         header_row = next(reader)
@@ -258,7 +286,10 @@ def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
             continue
         result.lines_read += 1
         result.records.append(RawRecord(first, dict(zip(headers, row))))
-    return result
+        if chunk_records and len(result.records) >= chunk_records:
+            yield result
+            result = RawFile(headers=headers)
+    yield result
 
 
 #: A record may run over at most this many physical lines (a quoted free text with line

@@ -22,7 +22,7 @@ import pytest
 
 from flowlib.config import DEMO_HMAC_KEY, ConfigError, get_settings
 from flowlib.ingest import IngestError, ShrinkRefused, ingest_partition
-from flowlib.parsing import FileRejected, printable, read_csv_file
+from flowlib.parsing import FileRejected, iter_csv_chunks, printable, read_csv_file
 from flowlib.pipeline import ingest_source, prepare_warehouse, report_unclaimed_files
 from flowlib.pseudonym import key_fingerprint
 from flowlib.sources import UnknownSource, load_registry, lookup, parse_declaration
@@ -365,6 +365,59 @@ def test_a_file_above_the_size_cap_is_refused_before_it_is_read(settings, landin
     with pytest.raises(IngestError, match=r"dejima\.csv: the file is 1\.\d MB, above the 1 MB cap"):
         load(capped)
     assert rows(settings, "select count(*) from raw.entry_log") == [(0,)]
+
+
+def _partition_snapshot(settings) -> tuple[list, list, list]:
+    return (rows(settings, "select * exclude (file_name) from raw.entry_log order by line_number"),
+            rows(settings, "select line_number, reason, raw_values from ops.quarantine order by line_number"),
+            rows(settings, "select rows_read, rows_loaded, rows_quarantined, message from ops.load_log "
+                           "where outcome in ('loaded', 'reloaded') order by loaded_at"))
+
+
+def test_a_chunked_load_equals_the_one_shot_load(settings, landing):
+    # 30 rows in chunks of 7: an unreadable time, a repeat of a first-chunk row and a row of
+    # another day sit in later chunks; the repeat check and the quarantine span chunks
+    lines = pos_b(30)
+    lines[10] = pos_b_row(10, time="25:99:00")
+    lines[12] = pos_b_row(1)
+    lines[20] = pos_b_row(20, day=date(2026, 11, 5))
+    write_pos_b(landing, lines)
+    load(dataclasses.replace(settings, ingest_chunk_rows=1_000))
+    one_shot = _partition_snapshot(settings)
+    load(dataclasses.replace(settings, ingest_chunk_rows=7), force=True)
+    chunked = _partition_snapshot(settings)
+    assert chunked[0] == one_shot[0] and len(one_shot[0]) == 27
+    assert chunked[1] == one_shot[1]
+    assert [line for line, _, _ in chunked[1]] == [11, 13, 21]
+    assert all(raw is not None for _, _, raw in chunked[1])  # raw values read again for later-found rows
+    assert chunked[2][-1] == one_shot[2][0]
+
+
+def test_a_file_refused_in_a_later_chunk_leaves_the_day_unchanged(settings, landing):
+    write_pos_b(landing, pos_b(20))
+    load(settings)
+    before = _partition_snapshot(settings)[:2]
+    lines = pos_b(30)
+    lines[25] = pos_b_row(25, facility="x" * 1_100_000)
+    write_pos_b(landing, lines)
+    with pytest.raises(IngestError, match=r"dejima\.csv, line 26: line is 1,1\d\d,\d+ bytes long"):
+        load(dataclasses.replace(settings, ingest_chunk_rows=7))
+    assert _partition_snapshot(settings)[:2] == before
+
+
+def test_a_runaway_quoted_field_is_one_bad_record_across_chunks(tmp_path):
+    header = "回答ID,回答日時,自由記述\n"
+    good = [f"r{i},2026-11-03 10:00:00,ok\n" for i in range(20)]
+    body = ('rX,2026-11-03 10:00:00,"text that never closes\n'
+            + "".join(f"line {i} of prose, with a comma\n" for i in range(5_000)) + 'end", x\n')
+    path = tmp_path / "survey.csv"
+    path.write_text(header + "".join(good[:10]) + body + "".join(good[10:]), encoding="utf-8")
+    chunks = list(iter_csv_chunks(path, "utf-8", "survey.csv", 3))
+    assert len(chunks) > 3 and max(len(c.records) for c in chunks) == 3
+    assert [r.line_number for c in chunks for r in c.records] == [
+        r.line_number for r in read_csv_file(path, "utf-8", "survey.csv").records]
+    problems = [(p.line_number, "set aside as one record" in p.reason) for c in chunks for p in c.problems]
+    assert problems == [(12, True)]
 
 
 def test_a_runaway_quoted_field_is_one_bad_record(tmp_path):
