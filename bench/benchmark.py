@@ -45,12 +45,17 @@ def render_seconds(pages: list[Path]) -> dict[str, float]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
-                   else route.abort())
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://") else route.abort())
         for path in pages:
             started = time.perf_counter()
             page.goto(path.as_uri(), wait_until="load")
@@ -68,8 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="flow-bench-"))
-    os.environ.update({"FLOW_DATA_DIR": str(work / "data"), "FLOW_DASHBOARDS_DIR": str(work / "dashboards"),
-                       "FLOW_DEMO_MODE": "true", "GX_ANALYTICS_ENABLED": "False"})
+    os.environ.update(
+        {
+            "FLOW_DATA_DIR": str(work / "data"),
+            "FLOW_DASHBOARDS_DIR": str(work / "dashboards"),
+            "FLOW_DEMO_MODE": "true",
+            "GX_ANALYTICS_ENABLED": "False",
+        }
+    )
     import logging
 
     logging.basicConfig(level=logging.WARNING)
@@ -115,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     index = Path(pipeline.publish_dashboards(days, settings))
     figures["dashboards_seconds"] = round(time.perf_counter() - started, 2)
-    pages = [index, *(page for folder in ("daily", "weekly", "monthly")
-                      for page in sorted((index.parent / folder).glob("*.html")))]
+    pages = [
+        index,
+        *(page for folder in ("daily", "weekly", "monthly") for page in sorted((index.parent / folder).glob("*.html"))),
+    ]
     sizes = {p.name: p.stat().st_size for p in pages}
     renders = render_seconds(pages)
     print("  pages:")

@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = get_settings()
         registry = {name: spec for name, spec in load_registry(settings).items() if spec.is_daily}
-        days = sorted({datetime.strptime(p.name[:10], "%Y-%m-%d").date()
-                       for p in (settings.landing_dir / "entry_log" / "pos_a").iterdir()})
+        days = sorted(
+            {datetime.strptime(p.name[:10], "%Y-%m-%d").date() for p in (settings.landing_dir / "entry_log" / "pos_a").iterdir()}
+        )
         files = size = 0
         with writer(settings) as con:
             ensure_schema(con, settings)
@@ -76,9 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         changed = time.perf_counter() - started
         assert found.reload == (("entry_pos_a", changed_day),), found
         load = os.getloadavg()
-        print(f"look-back window: {len(days)} days x {len(registry)} daily sources, {files} files, {size / 1e6:.1f} MB hashed per cycle")
-        print(f"find_work, nothing changed: median {statistics.median(timings):.2f} s over {args.runs} runs "
-              f"(min {min(timings):.2f}, max {max(timings):.2f})")
+        print(
+            f"look-back window: {len(days)} days x {len(registry)} daily sources, {files} files, {size / 1e6:.1f} MB hashed per cycle"
+        )
+        print(
+            f"find_work, nothing changed: median {statistics.median(timings):.2f} s over {args.runs} runs "
+            f"(min {min(timings):.2f}, max {max(timings):.2f})"
+        )
         print(f"find_work, one file changed: {changed:.2f} s, found {found.reload}")
         print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     finally:

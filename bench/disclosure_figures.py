@@ -23,16 +23,45 @@ FILES = {
     "routes_daily": ("visitors", ("service_date", "source_kind", "route")),
     "circulation_daily": ("visitors", ("service_date", "source_kind", "segment")),
     "survey_satisfaction_daily": ("respondents", ("service_date", "segment")),
-    "facility_visits_by_period": ("visitors", ("period_grain", "period_start", "source_kind", "day_type", "segment_kind",
-                                               "segment", "facility_id", "hour_of_day")),
-    "transitions_by_period": ("visitors", ("period_grain", "period_start", "source_kind", "day_type", "segment_kind",
-                                           "segment", "from_facility_id", "to_facility_id")),
-    "routes_by_period": ("visitors", ("period_grain", "period_start", "source_kind", "day_type", "segment_kind",
-                                      "segment", "origin_facility_id", "destination_facility_id", "route")),
-    "circulation_by_period": ("visitors", ("period_grain", "period_start", "source_kind", "day_type", "segment_kind",
-                                           "segment", "facility_role", "facility_id")),
-    "dwell_by_period": ("visitors", ("period_grain", "period_start", "source_kind", "day_type", "segment_kind",
-                                     "segment", "facility_id", "dwell_method")),
+    "facility_visits_by_period": (
+        "visitors",
+        ("period_grain", "period_start", "source_kind", "day_type", "segment_kind", "segment", "facility_id", "hour_of_day"),
+    ),
+    "transitions_by_period": (
+        "visitors",
+        (
+            "period_grain",
+            "period_start",
+            "source_kind",
+            "day_type",
+            "segment_kind",
+            "segment",
+            "from_facility_id",
+            "to_facility_id",
+        ),
+    ),
+    "routes_by_period": (
+        "visitors",
+        (
+            "period_grain",
+            "period_start",
+            "source_kind",
+            "day_type",
+            "segment_kind",
+            "segment",
+            "origin_facility_id",
+            "destination_facility_id",
+            "route",
+        ),
+    ),
+    "circulation_by_period": (
+        "visitors",
+        ("period_grain", "period_start", "source_kind", "day_type", "segment_kind", "segment", "facility_role", "facility_id"),
+    ),
+    "dwell_by_period": (
+        "visitors",
+        ("period_grain", "period_start", "source_kind", "day_type", "segment_kind", "segment", "facility_id", "dwell_method"),
+    ),
 }
 
 
@@ -68,11 +97,15 @@ def main(argv: list[str]) -> int:
         print(f"\n{folder}")
         print(f"{'file':28} {'cells':>8} {'hidden':>8} {'share':>7} {'people':>10} {'hidden':>9} {'share':>7}")
         for name, (cells, hidden, total, lost) in table.items():
-            print(f"{name:28} {cells:8,} {hidden:8,} {hidden / max(cells, 1):7.1%} {total:10,} {lost:9,} "
-                  f"{lost / max(total, 1):7.1%}")
+            print(
+                f"{name:28} {cells:8,} {hidden:8,} {hidden / max(cells, 1):7.1%} {total:10,} {lost:9,} "
+                f"{lost / max(total, 1):7.1%}"
+            )
         cells, hidden, total, lost = (sum(v[i] for v in table.values()) for i in range(4))
-        print(f"{'all files':28} {cells:8,} {hidden:8,} {hidden / max(cells, 1):7.1%} {total:10,} {lost:9,} "
-              f"{lost / max(total, 1):7.1%}")
+        print(
+            f"{'all files':28} {cells:8,} {hidden:8,} {hidden / max(cells, 1):7.1%} {total:10,} {lost:9,} "
+            f"{lost / max(total, 1):7.1%}"
+        )
     return 0
 
 

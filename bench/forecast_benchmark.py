@@ -38,8 +38,10 @@ def main() -> int:
         series, last_days = fc.read_series(con)
         cruise, hourly = fc.read_cruise(con), fc.read_hourly(con)
     fitted = sum(1 for s in series if s.values.notna().sum() >= fc.MIN_HISTORY_DAYS)
-    print(f"series: {len(series)} ({fitted} with enough history), days per series up to "
-          f"{max(len(s.values) for s in series)}; cruise days {0 if cruise is None else len(cruise)}")
+    print(
+        f"series: {len(series)} ({fitted} with enough history), days per series up to "
+        f"{max(len(s.values) for s in series)}; cruise days {0 if cruise is None else len(cruise)}"
+    )
     forecast_only, with_backtest = [], []
     for _ in range(args.repeat):
         started = time.perf_counter()
@@ -49,15 +51,21 @@ def main() -> int:
         run = fc.run_forecast(series, last_days, cruise, hourly)
         with_backtest.append(time.perf_counter() - started)
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"forecast, all facilities (fit + 14 days + hours): median {statistics.median(forecast_only):.1f} s "
-          f"of {args.repeat} (load average {load})")
-    print(f"forecast + backtest ({fc.BACKTEST_ORIGINS} origins, {fc.BACKTEST_ORIGINS + 1} fits per facility): "
-          f"median {statistics.median(with_backtest):.1f} s of {args.repeat} (load average {load})")
+    print(
+        f"forecast, all facilities (fit + 14 days + hours): median {statistics.median(forecast_only):.1f} s "
+        f"of {args.repeat} (load average {load})"
+    )
+    print(
+        f"forecast + backtest ({fc.BACKTEST_ORIGINS} origins, {fc.BACKTEST_ORIGINS + 1} fits per facility): "
+        f"median {statistics.median(with_backtest):.1f} s of {args.repeat} (load average {load})"
+    )
     for row in run.backtest[run.backtest["facility_id"] == "(all)"].itertuples(index=False):
-        print(f"backtest {row.source_kind}: MASE {row.mase:.3f}, MAE / seasonal naive {row.relative_mae:.3f}, "
-              f"80 % coverage {row.coverage80:.3f}, 95 % coverage {row.coverage95:.3f} ({row.points} facility-days); "
-              f"hourly 80 % coverage {row.hourly_coverage80:.3f}, 95 % {row.hourly_coverage95:.3f} "
-              f"({row.hourly_points} facility-hours)")
+        print(
+            f"backtest {row.source_kind}: MASE {row.mase:.3f}, MAE / seasonal naive {row.relative_mae:.3f}, "
+            f"80 % coverage {row.coverage80:.3f}, 95 % coverage {row.coverage95:.3f} ({row.points} facility-days); "
+            f"hourly 80 % coverage {row.hourly_coverage80:.3f}, 95 % {row.hourly_coverage95:.3f} "
+            f"({row.hourly_points} facility-hours)"
+        )
     return 0
 
 

@@ -37,8 +37,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 DAY = date(2026, 11, 3)
 KINDS = ("entry_log", "wifi_ap_count", "wifi_sensor", "survey")
-SOURCE_OF = {"entry_log": "entry_pos_a", "wifi_ap_count": "bench_wifi", "wifi_sensor": "hokuriku_wifi_sensor",
-             "survey": "survey_web"}
+SOURCE_OF = {
+    "entry_log": "entry_pos_a",
+    "wifi_ap_count": "bench_wifi",
+    "wifi_sensor": "hokuriku_wifi_sensor",
+    "survey": "survey_web",
+}
 #: a benchmark Wi-Fi feed like vendor A's, without the reference check (synthetic AP ids)
 BENCH_WIFI = """name: bench_wifi
 kind: wifi_ap_count
@@ -83,8 +87,17 @@ def write_delivery(kind: str, n: int, landing: Path) -> Path:
             for i in range(n):
                 bin_start = datetime(2026, 11, 3, 4) + timedelta(minutes=10 * (i % 144))
                 stamp = bin_start.strftime("%Y-%m-%dT%H:%M:%S+09:00") if i % 97 else "soon"
-                out.write(("," if i else "") + json.dumps({"ap_id": f"AP-{i // 144:06d}", "bin_start": stamp,
-                                                          "connections": 20 + i % 50, "unique_devices": 10 + i % 10}))
+                out.write(
+                    ("," if i else "")
+                    + json.dumps(
+                        {
+                            "ap_id": f"AP-{i // 144:06d}",
+                            "bin_start": stamp,
+                            "connections": 20 + i % 50,
+                            "unique_devices": 10 + i % 10,
+                        }
+                    )
+                )
             out.write("]}")
         return path
     if kind == "wifi_sensor":
@@ -99,20 +112,31 @@ def write_delivery(kind: str, n: int, landing: Path) -> Path:
     path = landing / "survey" / "web" / f"{DAY.isoformat()}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as out:
-        out.write("回答ID,回答日時,回答言語,居住国,居住都道府県,旅ナカでの情報取得満足度,旅行全体の満足度,"
-                  "おすすめ度,利用した情報源,訪問した施設,自由記述\n")
+        out.write(
+            "回答ID,回答日時,回答言語,居住国,居住都道府県,旅ナカでの情報取得満足度,旅行全体の満足度,"
+            "おすすめ度,利用した情報源,訪問した施設,自由記述\n"
+        )
         for i in range(n):
             when = _moment(i, n).strftime("%Y-%m-%d %H:%M:%S") if i % 97 else "--"
-            out.write(f"R{i:09d},{when},ja,JP,長崎県,{1 + i % 5},{1 + (i // 5) % 5},{i % 11},SNS;友人,dejima,"
-                      f"\"とても良かった, また来ます\"\n")
+            out.write(
+                f"R{i:09d},{when},ja,JP,長崎県,{1 + i % 5},{1 + (i // 5) % 5},{i % 11},SNS;友人,dejima,"
+                f'"とても良かった, また来ます"\n'
+            )
     return path
 
 
 def child(kind: str, n: int, work: Path) -> dict:
     """Load one delivery (run in a fresh process); figures as a dict."""
-    os.environ.update({"FLOW_DATA_DIR": str(work / "data"), "FLOW_DASHBOARDS_DIR": str(work / "dashboards"),
-                       "FLOW_DEMO_MODE": "true", "GX_ANALYTICS_ENABLED": "False",
-                       "FLOW_SOURCES_DIR": str(work / "sources"), "FLOW_MAX_FILE_MB": "2000"})
+    os.environ.update(
+        {
+            "FLOW_DATA_DIR": str(work / "data"),
+            "FLOW_DASHBOARDS_DIR": str(work / "dashboards"),
+            "FLOW_DEMO_MODE": "true",
+            "GX_ANALYTICS_ENABLED": "False",
+            "FLOW_SOURCES_DIR": str(work / "sources"),
+            "FLOW_MAX_FILE_MB": "2000",
+        }
+    )
     import logging
 
     logging.basicConfig(level=logging.WARNING)
@@ -132,10 +156,17 @@ def child(kind: str, n: int, work: Path) -> dict:
     result = ingest_partition(spec, DAY, settings)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"kind": kind, "rows": n, "file_mb": round(path.stat().st_size / 1e6, 1), "seconds": round(seconds, 2),
-            "rows_per_second": round(n / seconds), "rows_loaded": result.rows_loaded,
-            "rows_quarantined": result.rows_quarantined, "peak_rss_mib": round(peak / 1024),
-            "rss_before_load_mib": round(before / 1024)}
+    return {
+        "kind": kind,
+        "rows": n,
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(n / seconds),
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "peak_rss_mib": round(peak / 1024),
+        "rss_before_load_mib": round(before / 1024),
+    }
 
 
 def _one_load(kind: str, n: int) -> dict:
@@ -148,8 +179,7 @@ def _one_load(kind: str, n: int) -> dict:
             shutil.copy2(declaration, sources)
         shutil.copy2(PROJECT_ROOT / "sources" / "examples" / "hokuriku_wifi_sensor.yaml", sources)
         (sources / "bench_wifi.yaml").write_text(BENCH_WIFI, encoding="utf-8")
-        done = subprocess.run([sys.executable, __file__, "--child", kind, str(n), str(work)],
-                              capture_output=True, text=True)
+        done = subprocess.run([sys.executable, __file__, "--child", kind, str(n), str(work)], capture_output=True, text=True)
         if done.returncode != 0:
             return {"error": done.stderr or "the child process failed without a message"}
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -184,12 +214,15 @@ def main(argv: list[str] | None = None) -> int:
                 figures.append({"kind": kind, "rows": n, "error": run["error"][-2000:]})
                 continue
             row = dict(sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2])
-            row.update(runs=len(runs), seconds_each=[r["seconds"] for r in runs],
-                       peak_rss_mib=max(r["peak_rss_mib"] for r in runs))
+            row.update(
+                runs=len(runs), seconds_each=[r["seconds"] for r in runs], peak_rss_mib=max(r["peak_rss_mib"] for r in runs)
+            )
             figures.append(row)
-            print(f"  {kind:14} {n:>10,} rows {row['file_mb']:8.1f} MB {row['seconds']:8.2f} s "
-                  f"{row['rows_per_second']:>10,} rows/s  peak {row['peak_rss_mib']:>6,} MiB "
-                  f"({row['rows_quarantined']:,} quarantined; median of {row['runs']})")
+            print(
+                f"  {kind:14} {n:>10,} rows {row['file_mb']:8.1f} MB {row['seconds']:8.2f} s "
+                f"{row['rows_per_second']:>10,} rows/s  peak {row['peak_rss_mib']:>6,} MiB "
+                f"({row['rows_quarantined']:,} quarantined; median of {row['runs']})"
+            )
     results = PROJECT_ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     out = results / f"ingest-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -45,8 +45,11 @@ def _reference(root: Path) -> dict:
     try:
         h.run_in_process(root)
         warehouse = root / "data" / "warehouse.duckdb"
-        ref = {"tables": h.snapshot(warehouse), "partitions": h.partitions(warehouse),
-               "marts_csv": h.export_marts_csv(warehouse, root / "marts_csv")}
+        ref = {
+            "tables": h.snapshot(warehouse),
+            "partitions": h.partitions(warehouse),
+            "marts_csv": h.export_marts_csv(warehouse, root / "marts_csv"),
+        }
         ref["exports"] = {p.name: p.read_bytes() for p in h.build_exports(root)}
     finally:
         detach()
@@ -77,10 +80,19 @@ def measure_crashes(dataset: Path, work: Path, ref: dict, fractions: bool) -> tu
     final_problems += _same_as_reference(chain.root, ref) if chain.final.returncode == 0 else []
     for crash in chain.crashes:
         ok = crash.returncode == -9 and not crash.torn_partitions and not crash.incomplete_pages and not final_problems
-        faults.append({"fault": f"SIGKILL {crash.point} ({crash.command})", "marker": crash.marker,
-                       "after_s": round(crash.seconds or 0, 1), "wal_on_disk": crash.wal_on_disk,
-                       "torn_partitions": crash.torn_partitions, "incomplete_pages": crash.incomplete_pages,
-                       "temp_files_left": crash.temp_files, "rerun_problems": final_problems, "survived": ok})
+        faults.append(
+            {
+                "fault": f"SIGKILL {crash.point} ({crash.command})",
+                "marker": crash.marker,
+                "after_s": round(crash.seconds or 0, 1),
+                "wal_on_disk": crash.wal_on_disk,
+                "torn_partitions": crash.torn_partitions,
+                "incomplete_pages": crash.incomplete_pages,
+                "temp_files_left": crash.temp_files,
+                "rerun_problems": final_problems,
+                "survived": ok,
+            }
+        )
     if fractions:
         measured = h.clone(dataset, work / "measured")
         started = time.monotonic()
@@ -89,21 +101,37 @@ def measure_crashes(dataset: Path, work: Path, ref: dict, fractions: bool) -> tu
         root = h.clone(dataset, work / "fractions")
         crashes = []
         for fraction in (0.2, 0.45, 0.7, 0.95):
-            crashes.append(crash_mod.kill_and_inspect(root, f"at {fraction:.0%} of a {duration:.0f} s run",
-                                                      ("run", *crash_mod.RANGE),
-                                                      h.after_seconds(fraction * duration, f"after {fraction:.0%}"),
-                                                      ref["partitions"]))
+            crashes.append(
+                crash_mod.kill_and_inspect(
+                    root,
+                    f"at {fraction:.0%} of a {duration:.0f} s run",
+                    ("run", *crash_mod.RANGE),
+                    h.after_seconds(fraction * duration, f"after {fraction:.0%}"),
+                    ref["partitions"],
+                )
+            )
         final = h.KillableRun(root, ("run", *crash_mod.RANGE)).run()
-        problems = ([] if run.returncode == 0 else ["uninterrupted CLI run failed"]) + \
-                   ([] if final.returncode == 0 else [f"final rerun exit code {final.returncode}"])
+        problems = ([] if run.returncode == 0 else ["uninterrupted CLI run failed"]) + (
+            [] if final.returncode == 0 else [f"final rerun exit code {final.returncode}"]
+        )
         problems += _same_as_reference(root, ref) if final.returncode == 0 else []
         for crash in crashes:
-            faults.append({"fault": f"SIGKILL {crash.point}", "marker": crash.marker,
-                           "after_s": round(crash.seconds or 0, 1), "wal_on_disk": crash.wal_on_disk,
-                           "torn_partitions": crash.torn_partitions, "incomplete_pages": crash.incomplete_pages,
-                           "temp_files_left": crash.temp_files, "rerun_problems": problems,
-                           "survived": crash.returncode in (-9, 0) and not crash.torn_partitions
-                           and not crash.incomplete_pages and not problems})
+            faults.append(
+                {
+                    "fault": f"SIGKILL {crash.point}",
+                    "marker": crash.marker,
+                    "after_s": round(crash.seconds or 0, 1),
+                    "wal_on_disk": crash.wal_on_disk,
+                    "torn_partitions": crash.torn_partitions,
+                    "incomplete_pages": crash.incomplete_pages,
+                    "temp_files_left": crash.temp_files,
+                    "rerun_problems": problems,
+                    "survived": crash.returncode in (-9, 0)
+                    and not crash.torn_partitions
+                    and not crash.incomplete_pages
+                    and not problems,
+                }
+            )
     return faults, chain
 
 
@@ -111,19 +139,31 @@ def measure_contention(dataset: Path, work: Path, ref: dict) -> list[dict]:
     result = h.run_contention(h.clone(dataset, work / "contention"))
     got = h.partitions(result["root"] / "data" / "warehouse.duckdb")
     day = h.DEMO_DATES[0]
-    complete = all(got.get(k) == ref["partitions"].get(k) for k in
-                   [("raw.entry_log", "entry_pos_a", day), ("raw.survey_response", "survey_web", day)])
+    complete = all(
+        got.get(k) == ref["partitions"].get(k)
+        for k in [("raw.entry_log", "entry_pos_a", day), ("raw.survey_response", "survey_web", day)]
+    )
     shown = [m for name in ("entry_pos_a", "survey_web") for m in h.LOCK_ERRORS if m in result["logs"][name]]
     impatient = result["logs"]["impatient"]
     return [
-        {"fault": "two CLI ingests of different sources start while the warehouse is locked",
-         "survived": result["both_waited"] and result["codes"]["entry_pos_a"] == 0
-         and result["codes"]["survey_web"] == 0 and complete and not shown,
-         "lock_errors_shown": shown, "both_waited": result["both_waited"], "loads_complete": complete},
-        {"fault": "a writer whose lock wait (1 s) runs out",
-         "survived": result["codes"]["impatient"] == 2 and "stayed locked" in impatient
-         and not any(m in impatient for m in h.LOCK_ERRORS),
-         "exit_code": result["codes"]["impatient"]},
+        {
+            "fault": "two CLI ingests of different sources start while the warehouse is locked",
+            "survived": result["both_waited"]
+            and result["codes"]["entry_pos_a"] == 0
+            and result["codes"]["survey_web"] == 0
+            and complete
+            and not shown,
+            "lock_errors_shown": shown,
+            "both_waited": result["both_waited"],
+            "loads_complete": complete,
+        },
+        {
+            "fault": "a writer whose lock wait (1 s) runs out",
+            "survived": result["codes"]["impatient"] == 2
+            and "stayed locked" in impatient
+            and not any(m in impatient for m in h.LOCK_ERRORS),
+            "exit_code": result["codes"]["impatient"],
+        },
     ]
 
 
@@ -140,8 +180,13 @@ def measure_privacy(ref_root: Path, ref: dict, chain: crash_mod.Chain) -> dict:
         hits += h.scan_text(f"CLI run {number} stderr", run.log, needles)
         hits += h.scan_text(f"CLI run {number} stdout", run.stdout, needles)
     files = len(h.run_outputs(ref_root)) + len(h.run_outputs(chain.root))
-    return {"ids_planted_or_sampled": len(ids), "files_scanned": files, "cli_runs_scanned": len(chain.runs),
-            "log_records_scanned": ref["log_text"].count("\n") + 1, "leaks": hits}
+    return {
+        "ids_planted_or_sampled": len(ids),
+        "files_scanned": files,
+        "cli_runs_scanned": len(chain.runs),
+        "log_records_scanned": ref["log_text"].count("\n") + 1,
+        "leaks": hits,
+    }
 
 
 def measure_idempotency(root: Path, ref: dict) -> list[dict]:
@@ -150,8 +195,14 @@ def measure_idempotency(root: Path, ref: dict) -> list[dict]:
         h.run_in_process(root, dates)
         problems = _same_as_reference(root, ref)
         raw_same = h.daily_pages(root) == ref["raw_pages"]
-        out.append({"rerun": label, "identical": not problems, "problems": problems,
-                    "daily_pages_byte_identical_without_normalising": raw_same})
+        out.append(
+            {
+                "rerun": label,
+                "identical": not problems,
+                "problems": problems,
+                "daily_pages_byte_identical_without_normalising": raw_same,
+            }
+        )
     return out
 
 
@@ -161,8 +212,8 @@ def measure_differencing(ref_root: Path) -> dict:
 
     import duckdb
 
-    from flowlib.pipeline import build_marts
     from bench.reliability import differencing as attack
+    from flowlib.pipeline import build_marts
 
     truth_root = Path(tempfile.mkdtemp(prefix="flow-truth-"))
     try:
@@ -180,7 +231,6 @@ def measure_differencing(ref_root: Path) -> dict:
         found = {name: fn(marts) for name, fn in sorted(attack.ATTACKS.items())}
         # the outsider's attacks of issue 12 on the published open-data files
         from bench.reliability import open_data_attacks as outsider
-
         from flowlib.opendata import write_files
         from flowlib.warehouse import reader
 
@@ -190,8 +240,9 @@ def measure_differencing(ref_root: Path) -> dict:
         with reader(truth_settings) as con:
             write_files(con, truth_settings, truth_files)
         published = ref_root / "dashboards" / "exports"
-        for name, items in outsider.every_attack(published, truth_files, ref_root / "data" / "warehouse.duckdb",
-                                                 marts["k"]).items():
+        for name, items in outsider.every_attack(
+            published, truth_files, ref_root / "data" / "warehouse.duckdb", marts["k"]
+        ).items():
             found[f"open data: {name}"] = items
     finally:
         shutil.rmtree(truth_root, ignore_errors=True)
@@ -204,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    for handler in logging.getLogger().handlers:   # the captured run logs at DEBUG: keep the console quiet
+    for handler in logging.getLogger().handlers:  # the captured run logs at DEBUG: keep the console quiet
         handler.setLevel(logging.WARNING)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="flow-reliability-") as tmp:
@@ -265,21 +316,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['case']:36} {row['source']:18} {row['observed'][:60]:60} {row['verdict']}")
     print()
     for fault in faults:
-        print(f"fault: {fault['fault'][:70]:70} {'survived' if fault['survived'] else 'NOT SURVIVED'}"
-              + (f"  [{fault.get('marker')}, {fault.get('after_s')} s, WAL on disk: {fault.get('wal_on_disk')}]"
-                 if "marker" in fault else ""))
+        print(
+            f"fault: {fault['fault'][:70]:70} {'survived' if fault['survived'] else 'NOT SURVIVED'}"
+            + (
+                f"  [{fault.get('marker')}, {fault.get('after_s')} s, WAL on disk: {fault.get('wal_on_disk')}]"
+                if "marker" in fault
+                else ""
+            )
+        )
     print()
     print(f"faults injected / survived : {figures['faults_injected']} / {figures['faults_survived']}")
-    print(f"bad inputs tried           : {figures['bad_inputs_tried']} ({outcomes.get('loaded', 0)} loaded with "
-          f"{quarantined_lines} lines quarantined, {outcomes.get('rejected', 0)} rejected, "
-          f"{outcomes.get('accepted', 0)} declarations accepted, {outcomes.get('crashed', 0)} crashed); "
-          f"as asserted {figures['bad_inputs_as_asserted']}, known bugs {len(figures['bad_inputs_known_bugs'])}, "
-          f"mismatches {len(figures['bad_inputs_mismatched'])}")
+    print(
+        f"bad inputs tried           : {figures['bad_inputs_tried']} ({outcomes.get('loaded', 0)} loaded with "
+        f"{quarantined_lines} lines quarantined, {outcomes.get('rejected', 0)} rejected, "
+        f"{outcomes.get('accepted', 0)} declarations accepted, {outcomes.get('crashed', 0)} crashed); "
+        f"as asserted {figures['bad_inputs_as_asserted']}, known bugs {len(figures['bad_inputs_known_bugs'])}, "
+        f"mismatches {len(figures['bad_inputs_mismatched'])}"
+    )
     print(f"good rows lost             : {lost}")
     print(f"rows counted twice         : {doubled}")
-    print(f"leaks found                : {figures['leaks_found']} ({privacy['ids_planted_or_sampled']} ids, "
-          f"{privacy['files_scanned']} files, {privacy['cli_runs_scanned']} CLI runs, "
-          f"{privacy['log_records_scanned']} log records)")
+    print(
+        f"leaks found                : {figures['leaks_found']} ({privacy['ids_planted_or_sampled']} ids, "
+        f"{privacy['files_scanned']} files, {privacy['cli_runs_scanned']} CLI runs, "
+        f"{privacy['log_records_scanned']} log records)"
+    )
     print(f"reruns not byte-identical  : {figures['reruns_not_identical']}")
     print(f"differencing disclosures   : {figures['differencing_disclosures']}")
     print(f"seconds                    : {figures['seconds']}")

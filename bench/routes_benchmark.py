@@ -52,7 +52,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 DAY = date(2026, 11, 3)
-MEMORY_LIMIT = "3GB"   # DuckDB buffers; the process (Python, parquet reader) stays under 4 GB
+MEMORY_LIMIT = "3GB"  # DuckDB buffers; the process (Python, parquet reader) stays under 4 GB
 THREADS = 2
 ROUTE_MODELS = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips"]
 #: bump when the generated taps change, so that old files are not reused
@@ -71,6 +71,7 @@ def label(rows: int) -> str:
 
 # ---------------------------------------------------------------------------- data
 
+
 def generate(path: Path, rows: int) -> None:
     """One service day of taps, written by DuckDB itself."""
     import duckdb
@@ -82,10 +83,24 @@ def generate(path: Path, rows: int) -> None:
     con = duckdb.connect()
     con.execute(f"set threads = {THREADS}; set memory_limit = '{MEMORY_LIMIT}'")
     con.execute(f"set temp_directory = '{path.parent / 'tmp'}'")
-    facilities = ["atomic_bomb_museum", "confucius_shrine", "dejima", "dutch_slope", "glover_garden",
-                  "history_culture_museum", "inasayama_observatory", "megane_bridge", "nagasaki_station",
-                  "oura_cathedral", "peace_park", "prefectural_art_museum", "shinchi_chinatown", "sofukuji",
-                  "suwa_shrine", "twenty_six_martyrs"]
+    facilities = [
+        "atomic_bomb_museum",
+        "confucius_shrine",
+        "dejima",
+        "dutch_slope",
+        "glover_garden",
+        "history_culture_museum",
+        "inasayama_observatory",
+        "megane_bridge",
+        "nagasaki_station",
+        "oura_cathedral",
+        "peace_park",
+        "prefectural_art_museum",
+        "shinchi_chinatown",
+        "sofukuji",
+        "suwa_shrine",
+        "twenty_six_martyrs",
+    ]
     tmp = path.with_suffix(".tmp.parquet")
     con.execute(f"""
         copy (
@@ -121,6 +136,7 @@ def generate(path: Path, rows: int) -> None:
 
 
 # ----------------------------------------------------------------------- measurements
+
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -248,35 +264,50 @@ def measure_baseline(path: Path, reentry_minutes: int = 30, trip_gap_minutes: in
     con.execute(f"set threads = {THREADS}; set memory_limit = '{MEMORY_LIMIT}'")
     con.execute(f"set temp_directory = '{path.parent / 'tmp'}'")
     started, cpu = time.perf_counter(), time.process_time()
-    for statement in BASELINE_STOPS.format(path=path, reentry_ms=reentry_minutes * 60000,
-                                           trip_ms=trip_gap_minutes * 60000).split(";"):
+    for statement in BASELINE_STOPS.format(path=path, reentry_ms=reentry_minutes * 60000, trip_ms=trip_gap_minutes * 60000).split(
+        ";"
+    ):
         con.execute(statement)
     results = {name: con.execute(sql).fetchall() for name, sql in BASELINE_QUERIES.items()}
     seconds = time.perf_counter() - started
     trips = con.execute("select count(*) from stops where ends_trip").fetchone()[0]
-    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(),
-            **_summary(results, trips)}
+    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(), **_summary(results, trips)}
 
 
 def _summary(results: dict[str, list], trips: int) -> dict:
     """What the project and the baseline must agree on."""
     od = sorted((str(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in results["od_matrix"])
-    matrix = sorted((str(r[1]), str(r[2]), int(r[3]), int(r[4]), [round(q, 6) for q in r[5]])
-                    for r in results["transition_matrix"])
+    matrix = sorted(
+        (str(r[1]), str(r[2]), int(r[3]), int(r[4]), [round(q, 6) for q in r[5]]) for r in results["transition_matrix"]
+    )
+
     def digest(rows: list) -> str:
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
-    return {"transitions": sum(r[2] for r in matrix), "trips": trips, "od_cells": len(od),
-            "od_trips": sum(r[2] for r in od), "od_digest": digest(od), "matrix_digest": digest(matrix),
-            "top_20_routes": [[str(r[0]), int(r[1])] for r in results["top_20_routes"]]}
+    return {
+        "transitions": sum(r[2] for r in matrix),
+        "trips": trips,
+        "od_cells": len(od),
+        "od_trips": sum(r[2] for r in od),
+        "od_digest": digest(od),
+        "matrix_digest": digest(matrix),
+        "top_20_routes": [[str(r[0]), int(r[1])] for r in results["top_20_routes"]],
+    }
 
 
 def _settings(workdir: Path):
     from flowlib.config import Settings
 
-    return Settings(data_dir=workdir, landing_dir=workdir / "landing", warehouse_path=workdir / "warehouse.duckdb",
-                    dashboards_dir=workdir / "dashboards", duckdb_memory_limit=MEMORY_LIMIT,
-                    duckdb_threads=THREADS, demo_mode=True, hmac_key_env="bench")
+    return Settings(
+        data_dir=workdir,
+        landing_dir=workdir / "landing",
+        warehouse_path=workdir / "warehouse.duckdb",
+        dashboards_dir=workdir / "dashboards",
+        duckdb_memory_limit=MEMORY_LIMIT,
+        duckdb_threads=THREADS,
+        demo_mode=True,
+        hmac_key_env="bench",
+    )
 
 
 def _prepared_warehouse(workdir: Path, parquet: Path | None):
@@ -338,8 +369,14 @@ def measure_project(path: Path, workdir: Path) -> dict:
     results = {name: con.execute(sql).fetchall() for name, sql in ROUTE_QUERIES.items()}
     seconds = time.perf_counter() - started
     trips = con.execute("select count(*) from intermediate.int_trips").fetchone()[0]
-    out = {"seconds": seconds, "models_seconds": models_seconds, "cpu_seconds": time.process_time() - cpu,
-           "peak_mb": _peak_mb(), "stops": counts["intermediate.int_stop_rows"], **_summary(results, trips)}
+    out = {
+        "seconds": seconds,
+        "models_seconds": models_seconds,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_mb": _peak_mb(),
+        "stops": counts["intermediate.int_stop_rows"],
+        **_summary(results, trips),
+    }
     con.close()
     return out
 
@@ -358,23 +395,42 @@ def measure_pandas(path: Path, reentry_minutes: int = 30, trip_gap_minutes: int 
     stops = taps[new_stop].copy()
     stops["trip"] = new_trip[new_stop].cumsum()
     same_trip = stops["trip"].eq(stops["trip"].shift(-1))
-    moves = pd.DataFrame({
-        "card_key": stops["card_key"], "from": stops["facility_id"], "to": stops["facility_id"].shift(-1),
-        "minutes": (stops["entered_at"].shift(-1) - stops["entered_at"]).dt.total_seconds() / 60,
-    })[same_trip]
-    matrix = moves.groupby(["from", "to"]).agg(transitions=("card_key", "size"), visitors=("card_key", "nunique"),
-                                               p25=("minutes", lambda m: m.quantile(0.25)),
-                                               median=("minutes", "median"), p75=("minutes", lambda m: m.quantile(0.75)))
-    trips = stops.groupby("trip").agg(card_key=("card_key", "first"), origin=("facility_id", "first"),
-                                      destination=("facility_id", "last"), n_stops=("facility_id", "size"),
-                                      route=("facility_id", " > ".join))
+    moves = pd.DataFrame(
+        {
+            "card_key": stops["card_key"],
+            "from": stops["facility_id"],
+            "to": stops["facility_id"].shift(-1),
+            "minutes": (stops["entered_at"].shift(-1) - stops["entered_at"]).dt.total_seconds() / 60,
+        }
+    )[same_trip]
+    matrix = moves.groupby(["from", "to"]).agg(
+        transitions=("card_key", "size"),
+        visitors=("card_key", "nunique"),
+        p25=("minutes", lambda m: m.quantile(0.25)),
+        median=("minutes", "median"),
+        p75=("minutes", lambda m: m.quantile(0.75)),
+    )
+    trips = stops.groupby("trip").agg(
+        card_key=("card_key", "first"),
+        origin=("facility_id", "first"),
+        destination=("facility_id", "last"),
+        n_stops=("facility_id", "size"),
+        route=("facility_id", " > ".join),
+    )
     multi = trips[trips["n_stops"] >= 2]
     od = multi.groupby(["origin", "destination"]).agg(trips=("card_key", "size"), visitors=("card_key", "nunique"))
     ranked = multi[multi["n_stops"] <= 5].groupby("route")["card_key"].nunique().sort_values(ascending=False).head(20)
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(),
-            "stops": int(len(stops)), "transitions": int(len(moves)), "trips": int(len(trips)),
-            "od_cells": int(len(od)), "matrix_cells": int(len(matrix)),
-            "top_route": [ranked.index[0], int(ranked.iloc[0])] if len(ranked) else None}
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_mb": _peak_mb(),
+        "stops": int(len(stops)),
+        "transitions": int(len(moves)),
+        "trips": int(len(trips)),
+        "od_cells": int(len(od)),
+        "matrix_cells": int(len(matrix)),
+        "top_route": [ranked.index[0], int(ranked.iloc[0])] if len(ranked) else None,
+    }
 
 
 def measure_nightly(path: Path, workdir: Path) -> dict:
@@ -387,14 +443,25 @@ def measure_nightly(path: Path, workdir: Path) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     counts = build_day(con, DAY, settings)
     seconds = time.perf_counter() - started
-    out = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(),
-           "models": len(counts), "mart_rows": sum(n for name, n in counts.items() if name.startswith("marts."))}
+    out = {
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_mb": _peak_mb(),
+        "models": len(counts),
+        "mart_rows": sum(n for name, n in counts.items() if name.startswith("marts.")),
+    }
     con.close()
     return out
 
 
-WORKERS = {"floor": measure_floor, "window": measure_window_pass, "baseline": measure_baseline,
-           "project": measure_project, "pandas": measure_pandas, "nightly": measure_nightly}
+WORKERS = {
+    "floor": measure_floor,
+    "window": measure_window_pass,
+    "baseline": measure_baseline,
+    "project": measure_project,
+    "pandas": measure_pandas,
+    "nightly": measure_nightly,
+}
 #: the results project and baseline must agree on
 AGREEMENT = ("transitions", "trips", "od_cells", "od_trips", "od_digest", "matrix_digest", "top_20_routes")
 
@@ -419,9 +486,12 @@ def repeated(kind: str, path: Path, workdir: Path, timeout: int, repeat: int) ->
     if not good:
         return runs[-1]
     median = good[(len(good) - 1) // 2]
-    return {**median, "seconds": statistics.median(r["seconds"] for r in good),
-            "runs": [{"seconds": round(r["seconds"], 2), "load_average": r["load_average"]} for r in good],
-            "peak_mb": max(r["peak_mb"] for r in good)}
+    return {
+        **median,
+        "seconds": statistics.median(r["seconds"] for r in good),
+        "runs": [{"seconds": round(r["seconds"], 2), "load_average": r["load_average"]} for r in good],
+        "peak_mb": max(r["peak_mb"] for r in good),
+    }
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -446,8 +516,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.worker:
         kind = args.worker
-        result = (WORKERS[kind](args.file) if kind in ("floor", "window", "baseline", "pandas")
-                  else WORKERS[kind](args.file, args.workdir))
+        result = (
+            WORKERS[kind](args.file)
+            if kind in ("floor", "window", "baseline", "pandas")
+            else WORKERS[kind](args.file, args.workdir)
+        )
         print(json.dumps(result, default=str))
         return 0
 
@@ -455,12 +528,15 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     pandas_max = parse_size(args.pandas_max)
-    print(f"routes benchmark: {os.cpu_count()} CPUs, DuckDB memory_limit={MEMORY_LIMIT} threads={THREADS}, "
-          f"{args.repeat} run(s) each (median; load average before each run in brackets)")
-    report: dict = {"cpus": os.cpu_count(), "memory_limit": MEMORY_LIMIT, "threads": THREADS, "repeat": args.repeat,
-                    "sizes": {}}
-    header = (f"{'rows':>5} | {'floor s':>7} {'1 pass s':>8} | {'baseline s':>10} {'project s':>9} {'ratio':>5} "
-              f"{'peak MB':>7} {'same':>4} | {'pandas s':>8} | load averages (baseline; project)")
+    print(
+        f"routes benchmark: {os.cpu_count()} CPUs, DuckDB memory_limit={MEMORY_LIMIT} threads={THREADS}, "
+        f"{args.repeat} run(s) each (median; load average before each run in brackets)"
+    )
+    report: dict = {"cpus": os.cpu_count(), "memory_limit": MEMORY_LIMIT, "threads": THREADS, "repeat": args.repeat, "sizes": {}}
+    header = (
+        f"{'rows':>5} | {'floor s':>7} {'1 pass s':>8} | {'baseline s':>10} {'project s':>9} {'ratio':>5} "
+        f"{'peak MB':>7} {'same':>4} | {'pandas s':>8} | load averages (baseline; project)"
+    )
     print(header)
     print("-" * len(header))
     for rows in sizes:
@@ -470,35 +546,43 @@ def main(argv: list[str] | None = None) -> int:
         window = repeated("window", path, workdir / "w_window", args.timeout, args.repeat)
         baseline = repeated("baseline", path, workdir, args.timeout, args.repeat)
         project = repeated("project", path, workdir / f"w_project_{label(rows)}", args.timeout, args.repeat)
-        panda = (repeated("pandas", path, workdir, args.timeout, args.repeat) if rows <= pandas_max
-                 else {"skipped": True})
+        panda = repeated("pandas", path, workdir, args.timeout, args.repeat) if rows <= pandas_max else {"skipped": True}
         b, d = baseline.get("seconds"), project.get("seconds")
         same = all(baseline.get(k) == project.get(k) for k in AGREEMENT) if b and d else None
-        report["sizes"][label(rows)] = {"floor": floor, "window_pass": window, "baseline": baseline,
-                                        "project": project, "pandas": panda,
-                                        "ratio_project_to_baseline": round(d / b, 2) if b and d else None,
-                                        "same_results": same}
-        print(f"{label(rows):>5} | {fmt(floor.get('seconds'), 2):>7} {fmt(window.get('seconds')):>8} | {fmt(b):>10} "
-              f"{fmt(d):>9} {fmt(d / b if b and d else None, 2):>5} {fmt(project.get('peak_mb'), 0):>7} "
-              f"{('yes' if same else '-' if same is None else 'NO'):>4} | {fmt(panda.get('seconds')):>8} "
-              f"| {loads(baseline)}; {loads(project)}")
-        for name, part in (("project", project), ("baseline", baseline), ("pandas", panda), ("floor", floor),
-                           ("1 pass", window)):
+        report["sizes"][label(rows)] = {
+            "floor": floor,
+            "window_pass": window,
+            "baseline": baseline,
+            "project": project,
+            "pandas": panda,
+            "ratio_project_to_baseline": round(d / b, 2) if b and d else None,
+            "same_results": same,
+        }
+        print(
+            f"{label(rows):>5} | {fmt(floor.get('seconds'), 2):>7} {fmt(window.get('seconds')):>8} | {fmt(b):>10} "
+            f"{fmt(d):>9} {fmt(d / b if b and d else None, 2):>5} {fmt(project.get('peak_mb'), 0):>7} "
+            f"{('yes' if same else '-' if same is None else 'NO'):>4} | {fmt(panda.get('seconds')):>8} "
+            f"| {loads(baseline)}; {loads(project)}"
+        )
+        for name, part in (("project", project), ("baseline", baseline), ("pandas", panda), ("floor", floor), ("1 pass", window)):
             if "error" in part:
                 print(f"      {name}: {part['error']}")
         if same is False:
-            print("      project and baseline disagree: "
-                  + "; ".join(f"{k}: {project.get(k)} vs {baseline.get(k)}" for k in AGREEMENT
-                              if project.get(k) != baseline.get(k)))
+            print(
+                "      project and baseline disagree: "
+                + "; ".join(f"{k}: {project.get(k)} vs {baseline.get(k)}" for k in AGREEMENT if project.get(k) != baseline.get(k))
+            )
     nightly_rows = parse_size(args.nightly)
     if nightly_rows:
         path = workdir / "data" / f"taps_{DATA_VERSION}_{label(nightly_rows)}.parquet"
         generate(path, nightly_rows)
         nightly = repeated("nightly", path, workdir / "w_nightly", args.timeout, args.repeat)
         report["nightly"] = {"rows": nightly_rows, **nightly}
-        print(f"nightly build_day, {label(nightly_rows)} taps, every model and mart: {fmt(nightly.get('seconds'))} s "
-              f"(cpu {fmt(nightly.get('cpu_seconds'))} s, peak {fmt(nightly.get('peak_mb'), 0)} MB, "
-              f"load {loads(nightly)})" + (f" - {nightly['error']}" if "error" in nightly else ""))
+        print(
+            f"nightly build_day, {label(nightly_rows)} taps, every model and mart: {fmt(nightly.get('seconds'))} s "
+            f"(cpu {fmt(nightly.get('cpu_seconds'))} s, peak {fmt(nightly.get('peak_mb'), 0)} MB, "
+            f"load {loads(nightly)})" + (f" - {nightly['error']}" if "error" in nightly else "")
+        )
     out = workdir / "routes_benchmark.json"
     out.write_text(json.dumps(report, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
     print(f"figures written to {out}")

@@ -51,7 +51,8 @@ def catchup_flow():
 
     @task(pool=WAREHOUSE_POOL)
     def reload(work: dict) -> dict:
-        from flowlib.catchup import Work, reload as run
+        from flowlib.catchup import Work
+        from flowlib.catchup import reload as run
 
         return run(Work.from_json(work))
 

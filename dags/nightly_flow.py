@@ -52,8 +52,9 @@ OPEN_DATA = Asset("file:///nagasaki-tourism-flow/dashboards/exports")
         "first_service_date": Param("", type="string", description="YYYY-MM-DD; empty = the day before the run"),
         "last_service_date": Param("", type="string", description="YYYY-MM-DD; empty = first_service_date"),
         "force_reload": Param(False, type="boolean", description="reload unchanged files (after a key rotation)"),
-        "allow_shrink": Param(False, type="boolean",
-                              description="accept re-deliveries that remove most of a loaded day (docs/reliability.md)"),
+        "allow_shrink": Param(
+            False, type="boolean", description="accept re-deliveries that remove most of a loaded day (docs/reliability.md)"
+        ),
     },
 )
 def nightly_flow():
@@ -63,8 +64,9 @@ def nightly_flow():
 
         context = get_current_context()
         params = context["params"]
-        return resolve_service_dates(context.get("logical_date"), params.get("first_service_date") or None,
-                                     params.get("last_service_date") or None)
+        return resolve_service_dates(
+            context.get("logical_date"), params.get("first_service_date") or None, params.get("last_service_date") or None
+        )
 
     @task(pool=WAREHOUSE_POOL)
     def prepare_warehouse() -> dict[str, int]:
@@ -79,8 +81,9 @@ def nightly_flow():
 
         params = get_current_context()["params"]
         try:
-            return ingest_source(source_name, dates, force=bool(params.get("force_reload")),
-                                 allow_shrink=bool(params.get("allow_shrink")))
+            return ingest_source(
+                source_name, dates, force=bool(params.get("force_reload")), allow_shrink=bool(params.get("allow_shrink"))
+            )
         except IngestError as exc:
             # a refused file (parse or validation failure) stays refused: fail now, no retries
             raise AirflowFailException(str(exc)) from exc
@@ -95,8 +98,7 @@ def nightly_flow():
         ti = context["ti"]
         if ti.xcom_pull(task_ids="prepare_warehouse", default=None) is None:
             raise AirflowFailException("prepare_warehouse did not succeed; nothing is built on an unprepared warehouse.")
-        unfinished = [name for name in load_registry()
-                      if ti.xcom_pull(task_ids=f"ingest_{name}", default=None) is None]
+        unfinished = [name for name in load_registry() if ti.xcom_pull(task_ids=f"ingest_{name}", default=None) is None]
         since = pendulum.instance(context["dag_run"].start_date).in_timezone("Asia/Tokyo").naive()
         return record_unfinished_deliveries(dates, unfinished, since)
 
@@ -139,14 +141,12 @@ def nightly_flow():
         if problems:
             raise AirflowFailException(
                 f"{len(problems)} deliver{'y was' if len(problems) == 1 else 'ies were'} not loaded; the pages "
-                "were built from the rest and show the gaps: " + "; ".join(problems))
+                "were built from the rest and show the gaps: " + "; ".join(problems)
+            )
 
     dates = service_dates()
     prepared = prepare_warehouse()
-    loads = [
-        ingest.override(task_id=f"ingest_{name}")(name, dates)
-        for name in load_registry()
-    ]
+    loads = [ingest.override(task_id=f"ingest_{name}")(name, dates) for name in load_registry()]
     prepared >> loads
     checked = record_deliveries(dates)
     loads >> checked

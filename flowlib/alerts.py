@@ -29,8 +29,10 @@ def notify(event: str, message: str, details: dict[str, Any] | None = None) -> b
     if not url:
         return False
     request = urllib.request.Request(
-        url, data=json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8"),
-        headers={"Content-Type": "application/json"}, method="POST",
+        url,
+        data=json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - URL is operator config
@@ -48,6 +50,10 @@ def on_task_failure(context: dict[str, Any]) -> None:
     notify(
         "task_failed",
         f"{getattr(ti, 'dag_id', '?')}.{getattr(ti, 'task_id', '?')} failed: {first_line}",
-        {"dag_id": getattr(ti, "dag_id", None), "task_id": getattr(ti, "task_id", None),
-         "run_id": getattr(ti, "run_id", None), "try_number": getattr(ti, "try_number", None)},
+        {
+            "dag_id": getattr(ti, "dag_id", None),
+            "task_id": getattr(ti, "task_id", None),
+            "run_id": getattr(ti, "run_id", None),
+            "try_number": getattr(ti, "try_number", None),
+        },
     )

@@ -52,8 +52,14 @@ def write_text_atomic(path: Path, text: str, *, encoding: str = "utf-8", skip_un
     return write_bytes_atomic(path, text.encode(encoding), skip_unchanged=skip_unchanged)
 
 
-def atomic_write(path: Path, write: Callable[[TextIO], None], encoding: str = "utf-8", newline: str | None = None,
-                 *, skip_unchanged: bool = True) -> bool:
+def atomic_write(
+    path: Path,
+    write: Callable[[TextIO], None],
+    encoding: str = "utf-8",
+    newline: str | None = None,
+    *,
+    skip_unchanged: bool = True,
+) -> bool:
     """Replace ``path`` by what ``write`` writes to a text handle (streamed, for large CSVs);
     returns False and leaves ``path`` alone when the new content equals the old one."""
 

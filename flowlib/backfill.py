@@ -16,15 +16,24 @@ import csv
 import socket
 import sys
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from flowlib.config import Settings, get_settings
 
 THROUGHPUT_FILE = "backfill_throughput.csv"
 THROUGHPUT_COLUMNS = (
-    "recorded_at_utc", "first_service_date", "last_service_date", "days", "dag_runs", "chunk_days",
-    "seconds", "days_per_minute", "runner", "host", "note",
+    "recorded_at_utc",
+    "first_service_date",
+    "last_service_date",
+    "days",
+    "dag_runs",
+    "chunk_days",
+    "seconds",
+    "days_per_minute",
+    "runner",
+    "host",
+    "note",
 )
 
 
@@ -40,8 +49,7 @@ def missing_days(first: date, last: date, settings: Settings | None = None) -> l
 
     settings = settings or get_settings()
     daily = [spec for spec in load_registry(settings).values() if spec.is_daily]
-    return [day for day in service_days(first, last)
-            if any(not spec.files_for(settings.landing_dir, day) for spec in daily)]
+    return [day for day in service_days(first, last) if any(not spec.files_for(settings.landing_dir, day) for spec in daily)]
 
 
 def contiguous_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
@@ -62,8 +70,9 @@ def chunks(first: date, last: date, chunk_days: int) -> list[tuple[date, date]]:
     return [(days[i], days[min(i + size, len(days)) - 1]) for i in range(0, len(days), size)]
 
 
-def record_throughput(first: date, last: date, seconds: float, dag_runs: int, chunk_days: int,
-                      runner: str, note: str = "", path: Path | None = None) -> tuple[float, Path]:
+def record_throughput(
+    first: date, last: date, seconds: float, dag_runs: int, chunk_days: int, runner: str, note: str = "", path: Path | None = None
+) -> tuple[float, Path]:
     """Append one row to ``<FLOW_DATA_DIR>/backfill_throughput.csv``; return (days/minute, path)."""
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}.")
@@ -76,19 +85,32 @@ def record_throughput(first: date, last: date, seconds: float, dag_runs: int, ch
         out = csv.writer(handle)
         if new:
             out.writerow(THROUGHPUT_COLUMNS)
-        out.writerow([
-            datetime.now(timezone.utc).isoformat(timespec="seconds"), first.isoformat(), last.isoformat(), days,
-            dag_runs, chunk_days, f"{seconds:.1f}", f"{rate:.3f}", runner, socket.gethostname(), note,
-        ])
+        out.writerow(
+            [
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                first.isoformat(),
+                last.isoformat(),
+                days,
+                dag_runs,
+                chunk_days,
+                f"{seconds:.1f}",
+                f"{rate:.3f}",
+                runner,
+                socket.gethostname(),
+                note,
+            ]
+        )
     return rate, path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flowlib.backfill", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("missing", "print 'START END' for each run of days lacking landing files"),
-                       ("chunks", "print 'START END' for each DAG run of the range"),
-                       ("record", "append the throughput to <FLOW_DATA_DIR>/backfill_throughput.csv")):
+    for name, text in (
+        ("missing", "print 'START END' for each run of days lacking landing files"),
+        ("chunks", "print 'START END' for each DAG run of the range"),
+        ("record", "append the throughput to <FLOW_DATA_DIR>/backfill_throughput.csv"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--first", type=date.fromisoformat, required=True)
         sub.add_argument("--last", type=date.fromisoformat, required=True)
@@ -109,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             for start, end in chunks(args.first, args.last, args.days):
                 print(start.isoformat(), end.isoformat())
         else:
-            rate, path = record_throughput(args.first, args.last, args.seconds, args.dag_runs, args.chunk_days,
-                                           args.runner, args.note)
+            rate, path = record_throughput(
+                args.first, args.last, args.seconds, args.dag_runs, args.chunk_days, args.runner, args.note
+            )
             print(f"{rate:.2f} {path}")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -102,12 +102,28 @@ def calendar_frame(first: date, last: date) -> pd.DataFrame:
         month_start, month_end = period_bounds("month", day)
         fiscal_year = fiscal_year_of(day)
         fy_start, fy_end = fiscal_year_bounds(fiscal_year)
-        rows.append((
-            day, iso_year, iso_week, iso_day, weekend, name is not None, name,
-            "weekend_holiday" if weekend or name is not None else "weekday",
-            week_start, week_end, f"{iso_year}-W{iso_week:02d}", month_start, month_end,
-            f"{day.year}-{day.month:02d}", fiscal_year, fy_start, fy_end, f"FY{fiscal_year}",
-        ))
+        rows.append(
+            (
+                day,
+                iso_year,
+                iso_week,
+                iso_day,
+                weekend,
+                name is not None,
+                name,
+                "weekend_holiday" if weekend or name is not None else "weekday",
+                week_start,
+                week_end,
+                f"{iso_year}-W{iso_week:02d}",
+                month_start,
+                month_end,
+                f"{day.year}-{day.month:02d}",
+                fiscal_year,
+                fy_start,
+                fy_end,
+                f"FY{fiscal_year}",
+            )
+        )
     names = [part.split()[0] for part in _COLUMNS.split(", ")]
     return pd.DataFrame(rows, columns=names)
 
@@ -157,9 +173,7 @@ def ensure_calendar(con: duckdb.DuckDBPyConnection, first: date, last: date) -> 
         "select count(*) from information_schema.tables where table_schema = 'ref' and table_name = 'calendar'"
     ).fetchone()[0]
     if exists:
-        covered = con.execute(
-            "select count(*) from ref.calendar where calendar_date between ? and ?", [start, end]
-        ).fetchone()[0]
+        covered = con.execute("select count(*) from ref.calendar where calendar_date between ? and ?", [start, end]).fetchone()[0]
         if covered == (end - start).days + 1:
             return
     con.execute("create schema if not exists ref")

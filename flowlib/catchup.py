@@ -47,13 +47,14 @@ class Work:
 
     def to_json(self) -> dict[str, list[list[str]]]:
         """For XCom: plain lists of [source, ISO day]."""
-        return {"reload": [[s, d.isoformat()] for s, d in self.reload],
-                "overdue": [[s, d.isoformat()] for s, d in self.overdue]}
+        return {"reload": [[s, d.isoformat()] for s, d in self.reload], "overdue": [[s, d.isoformat()] for s, d in self.overdue]}
 
     @classmethod
     def from_json(cls, value: dict[str, list[list[str]]]) -> Work:
-        return cls(tuple((s, date.fromisoformat(d)) for s, d in value.get("reload", [])),
-                   tuple((s, date.fromisoformat(d)) for s, d in value.get("overdue", [])))
+        return cls(
+            tuple((s, date.fromisoformat(d)) for s, d in value.get("reload", [])),
+            tuple((s, date.fromisoformat(d)) for s, d in value.get("overdue", [])),
+        )
 
 
 def lookback_start(settings: Settings, now: datetime) -> date:
@@ -115,10 +116,13 @@ def reload(work: Work, settings: Settings | None = None, *, now: datetime | None
         with writer(settings) as con:
             for source, day in work.overdue:
                 status = feed_status.record(con, registry[source], day, "missing", [], now=now)
-                notify("late_data", f"{source}: no delivery for service day {day.isoformat()} "
-                                    f"(due {status.expected_at:%Y-%m-%d %H:%M} JST); the day is published "
-                                    "without it, marked incomplete; it is loaded when it arrives.",
-                       {"source": source, "service_date": day.isoformat(), "owner": registry[source].owner.email})
+                notify(
+                    "late_data",
+                    f"{source}: no delivery for service day {day.isoformat()} "
+                    f"(due {status.expected_at:%Y-%m-%d %H:%M} JST); the day is published "
+                    "without it, marked incomplete; it is loaded when it arrives.",
+                    {"source": source, "service_date": day.isoformat(), "owner": registry[source].owner.email},
+                )
     return {"days": [d.isoformat() for d in work.days], "refused": refused}
 
 

@@ -13,7 +13,6 @@ import errno
 import json
 import logging
 import sys
-from datetime import date
 from pathlib import Path
 
 from flowlib.config import ConfigError, get_settings
@@ -33,12 +32,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 #: errno -> what the operator does about it (disk full, read-only or forbidden folder)
 _OS_ADVICE = {
     errno.ENOSPC: "the disk is full: free space (old backups in data/backups, data/tmp) and re-run; "
-                  "the warehouse was left as it was",
+    "the warehouse was left as it was",
     errno.EDQUOT: "the disk quota is used up: free space and re-run; the warehouse was left as it was",
     errno.EROFS: "the folder is on a read-only file system: point FLOW_DATA_DIR / FLOW_DASHBOARDS_DIR at a "
-                 "writable folder and re-run",
+    "writable folder and re-run",
     errno.EACCES: "permission denied: give the pipeline's user write access to that folder (or point the "
-                  "FLOW_*_DIR setting elsewhere) and re-run",
+    "FLOW_*_DIR setting elsewhere) and re-run",
     errno.EPERM: "operation not permitted: give the pipeline's user write access to that folder and re-run",
     errno.ENOTDIR: "a file stands where a folder is expected: fix the FLOW_*_DIR setting or move the file away",
     errno.EEXIST: "a file stands where a folder is expected: fix the FLOW_*_DIR setting or move the file away",
@@ -57,8 +56,11 @@ def explain_os_error(exc: BaseException) -> str | None:
         return f"{_OS_ADVICE[exc.errno]}{where}."
     if isinstance(exc, duckdb.Error):
         text = str(exc)
-        for number, marker in ((errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system"),
-                               (errno.EACCES, "Permission denied")):
+        for number, marker in (
+            (errno.ENOSPC, "No space left on device"),
+            (errno.EROFS, "Read-only file system"),
+            (errno.EACCES, "Permission denied"),
+        ):
             if marker in text:
                 return f"{_OS_ADVICE[number]} (DuckDB: {printable(text.splitlines()[0][:200])})."
     return None
@@ -75,8 +77,9 @@ def _dates(args: argparse.Namespace) -> list[str]:
     else:
         first, last, why = args.first or args.last, args.last or args.first, "--first/--last"
     dates = resolve_service_dates(None, first, last)
-    logging.getLogger("flowlib.cli").info("service dates: %s .. %s (%d day%s; %s)", dates[0], dates[-1], len(dates),
-                                          "s" if len(dates) != 1 else "", why)
+    logging.getLogger("flowlib.cli").info(
+        "service dates: %s .. %s (%d day%s; %s)", dates[0], dates[-1], len(dates), "s" if len(dates) != 1 else "", why
+    )
     return dates
 
 
@@ -84,17 +87,23 @@ def _add_range(parser: argparse.ArgumentParser) -> None:
     from flowlib.demo import DEMO_END, DEMO_START
 
     demo = f"{DEMO_START.isoformat()} .. {DEMO_END.isoformat()}"
-    parser.add_argument("--first", help="first service date (YYYY-MM-DD); alone it means that one day. "
-                                        f"Default without --first and --last: the demo fortnight {demo}")
+    parser.add_argument(
+        "--first",
+        help="first service date (YYYY-MM-DD); alone it means that one day. "
+        f"Default without --first and --last: the demo fortnight {demo}",
+    )
     parser.add_argument("--last", help="last service date (YYYY-MM-DD); alone it means that one day")
 
 
 #: Commands that read the source declarations; --sources-dir points them at another folder.
 _REGISTRY_OPTION = argparse.ArgumentParser(add_help=False)
 _REGISTRY_OPTION.add_argument(
-    "--sources-dir", type=Path, default=None,
+    "--sources-dir",
+    type=Path,
+    default=None,
     help="folder of source declarations to read instead of FLOW_SOURCES_DIR (default ./sources); "
-         "--sources-dir sources/examples loads the real-data examples (hokuriku_stays, toyama_survey, ...)")
+    "--sources-dir sources/examples loads the real-data examples (hokuriku_stays, toyama_survey, ...)",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,17 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="generate the demo landing files (see 'flowlib demo -h')", add_help=False)
     commands.add_parser("sources", help="validate and list the source declarations", parents=[_REGISTRY_OPTION])
-    run = commands.add_parser("run", help="the whole night for a range of days, without Airflow",
-                              parents=[_REGISTRY_OPTION])
+    run = commands.add_parser("run", help="the whole night for a range of days, without Airflow", parents=[_REGISTRY_OPTION])
     _add_range(run)
     ingest = commands.add_parser("ingest", help="load one source for a range of days", parents=[_REGISTRY_OPTION])
     ingest.add_argument("source", help="a declaration's name ('flowlib sources' lists them)")
     _add_range(ingest)
     for command in (run, ingest):
-        command.add_argument("--force", action="store_true",
-                             help="reload unchanged files too (after an HMAC key rotation)")
-        command.add_argument("--allow-shrink", action="store_true",
-                             help="accept a re-delivery that removes most of a loaded day (FLOW_MIN_RELOAD_SHARE)")
+        command.add_argument("--force", action="store_true", help="reload unchanged files too (after an HMAC key rotation)")
+        command.add_argument(
+            "--allow-shrink",
+            action="store_true",
+            help="accept a re-delivery that removes most of a loaded day (FLOW_MIN_RELOAD_SHARE)",
+        )
     commands.add_parser("backup", help="copy the warehouse into data/backups (verified; the build step does it nightly)")
     restore = commands.add_parser("restore", help="replace a damaged warehouse by the newest verified backup")
     restore.add_argument("--from", dest="backup_file", type=Path, default=None, help="a backup file to restore instead")
@@ -132,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(argv[1:])
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         return _dispatch(args)
@@ -159,8 +170,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "sources_dir", None) is not None:
         folder = args.sources_dir.expanduser().resolve()
         if not folder.is_dir():
-            raise FileNotFoundError(f"--sources-dir {args.sources_dir} is not a folder of source declarations; "
-                                    "give e.g. sources/examples.")
+            raise FileNotFoundError(
+                f"--sources-dir {args.sources_dir} is not a folder of source declarations; give e.g. sources/examples."
+            )
         settings = dataclasses.replace(settings, sources_dir=folder)
     if args.command == "sources":
         for name, spec in load_registry(settings).items():
@@ -174,8 +186,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         lookup(load_registry(settings), args.source, settings)  # an unknown name fails before anything is opened
         pipeline.prepare_warehouse(settings, report_unclaimed=False)
-        print(json.dumps(pipeline.ingest_source(args.source, _dates(args), settings, force=args.force,
-                                                allow_shrink=args.allow_shrink), indent=2))
+        print(
+            json.dumps(
+                pipeline.ingest_source(args.source, _dates(args), settings, force=args.force, allow_shrink=args.allow_shrink),
+                indent=2,
+            )
+        )
         return 0
     if args.command == "backup":
         from flowlib.warehouse import backup
@@ -186,9 +202,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from flowlib.warehouse import restore
 
         chosen, kept = restore(settings, args.backup_file)
-        print(f"restored {settings.warehouse_path} from {chosen}"
-              + (f"; the damaged file is kept as {kept}" if kept else "")
-              + "; re-run the days loaded since that backup.")
+        print(
+            f"restored {settings.warehouse_path} from {chosen}"
+            + (f"; the damaged file is kept as {kept}" if kept else "")
+            + "; re-run the days loaded since that backup."
+        )
         return 0
     if args.command == "marts":
         print(json.dumps(pipeline.build_marts(_dates(args), settings), indent=2))

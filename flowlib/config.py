@@ -112,9 +112,7 @@ class Settings:
     #: A device a sensor sees on at least this many of the trailing window's service days is
     #: resident (staff phone, fixed equipment), not a visitor, on that day.
     sensor_resident_min_days: int = field(default_factory=lambda: _env_int("FLOW_SENSOR_RESIDENT_MIN_DAYS", 10))
-    sensor_resident_window_days: int = field(
-        default_factory=lambda: _env_int("FLOW_SENSOR_RESIDENT_WINDOW_DAYS", 28)
-    )
+    sensor_resident_window_days: int = field(default_factory=lambda: _env_int("FLOW_SENSOR_RESIDENT_WINDOW_DAYS", 28))
     #: Off: no sensor device is resident, every stay counts as a visitor's. On real feeds the
     #: rule can flag most stays (73 % of the Kanazawa stays), so its share is on the index's
     #: data-quality section and a city whose sensors see no staff can switch it off.
@@ -149,21 +147,26 @@ class Settings:
             object.__setattr__(self, "warehouse_path", _env_path("FLOW_WAREHOUSE", self.data_dir / "warehouse.duckdb"))
         if self.min_cell_count < 1:
             raise ConfigError("FLOW_MIN_CELL_COUNT must be at least 1.")
-        for name, value, least in (("FLOW_TRIP_MAX_GAP_MINUTES", self.trip_max_gap_minutes, 1),
-                                   ("FLOW_REENTRY_GAP_MINUTES", self.reentry_gap_minutes, 0),
-                                   ("FLOW_SENSOR_STAY_GAP_MINUTES", self.sensor_stay_gap_minutes, 0),
-                                   ("FLOW_SENSOR_RESIDENT_MIN_DAYS", self.sensor_resident_min_days, 1),
-                                   ("FLOW_AUDIT_WORKERS", self.audit_workers, 1)):
+        for name, value, least in (
+            ("FLOW_TRIP_MAX_GAP_MINUTES", self.trip_max_gap_minutes, 1),
+            ("FLOW_REENTRY_GAP_MINUTES", self.reentry_gap_minutes, 0),
+            ("FLOW_SENSOR_STAY_GAP_MINUTES", self.sensor_stay_gap_minutes, 0),
+            ("FLOW_SENSOR_RESIDENT_MIN_DAYS", self.sensor_resident_min_days, 1),
+            ("FLOW_AUDIT_WORKERS", self.audit_workers, 1),
+        ):
             if value < least:
                 raise ConfigError(f"{name}={value} must be at least {least}.")
         if not _MEMORY_LIMIT.match(self.duckdb_memory_limit):
-            raise ConfigError(f"FLOW_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r} is not a size: "
-                              "set it to e.g. 4GB, 512MB or 80%.")
+            raise ConfigError(
+                f"FLOW_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r} is not a size: set it to e.g. 4GB, 512MB or 80%."
+            )
         if not 1 <= self.duckdb_threads <= 256:
             raise ConfigError(f"FLOW_DUCKDB_THREADS={self.duckdb_threads} must be between 1 and 256.")
         if not 0.0 <= self.min_reload_share <= 1.0:
-            raise ConfigError(f"FLOW_MIN_RELOAD_SHARE={self.min_reload_share} must be between 0 and 1 "
-                              "(e.g. 0.5: refuse a re-delivery that keeps less than half of the loaded rows).")
+            raise ConfigError(
+                f"FLOW_MIN_RELOAD_SHARE={self.min_reload_share} must be between 0 and 1 "
+                "(e.g. 0.5: refuse a re-delivery that keeps less than half of the loaded rows)."
+            )
         if self.max_file_mb < 1:
             raise ConfigError(f"FLOW_MAX_FILE_MB={self.max_file_mb} must be at least 1.")
         if self.ingest_chunk_rows < 1:
@@ -171,8 +174,10 @@ class Settings:
         if self.backups_kept < 1:
             raise ConfigError(f"FLOW_BACKUPS_KEPT={self.backups_kept} must be at least 1.")
         if self.sensor_resident_window_days < self.sensor_resident_min_days:
-            raise ConfigError(f"FLOW_SENSOR_RESIDENT_WINDOW_DAYS={self.sensor_resident_window_days} must be at least "
-                              f"FLOW_SENSOR_RESIDENT_MIN_DAYS={self.sensor_resident_min_days}.")
+            raise ConfigError(
+                f"FLOW_SENSOR_RESIDENT_WINDOW_DAYS={self.sensor_resident_window_days} must be at least "
+                f"FLOW_SENSOR_RESIDENT_MIN_DAYS={self.sensor_resident_min_days}."
+            )
         if self.catchup_lookback_days < 1:
             raise ConfigError(f"FLOW_CATCHUP_LOOKBACK_DAYS={self.catchup_lookback_days} must be at least 1.")
 
@@ -192,11 +197,15 @@ class Settings:
                 "see docs/operations.md) and run again."
             )
         if key.strip() == DEMO_HMAC_KEY:
-            raise ConfigError("FLOW_HMAC_KEY is the public demo key and FLOW_DEMO_MODE is off: anyone could "
-                              "re-identify the pseudonyms; set the city's secret key (docs/operations.md).")
+            raise ConfigError(
+                "FLOW_HMAC_KEY is the public demo key and FLOW_DEMO_MODE is off: anyone could "
+                "re-identify the pseudonyms; set the city's secret key (docs/operations.md)."
+            )
         if len(key.encode("utf-8")) < MIN_HMAC_KEY_BYTES:
-            raise ConfigError(f"FLOW_HMAC_KEY is {len(key.encode('utf-8'))} bytes long and FLOW_DEMO_MODE is off: "
-                              f"use a key of at least {MIN_HMAC_KEY_BYTES} bytes (`openssl rand -hex 32` gives 64).")
+            raise ConfigError(
+                f"FLOW_HMAC_KEY is {len(key.encode('utf-8'))} bytes long and FLOW_DEMO_MODE is off: "
+                f"use a key of at least {MIN_HMAC_KEY_BYTES} bytes (`openssl rand -hex 32` gives 64)."
+            )
         return key.encode("utf-8")
 
     @property

@@ -180,13 +180,37 @@ TICKET_PRICE_RATIO = (1.0, 0.5, 0.3, 0.8, 0.8)
 DOMESTIC_TICKET_P = (0.74, 0.07, 0.06, 0.05, 0.08)
 INTERNATIONAL_TICKET_P = (0.92, 0.04, 0.03, 0.01, 0.0)
 INTERNATIONAL_COUNTRIES = {
-    "KR": 0.24, "TW": 0.20, "CN": 0.17, "HK": 0.07, "US": 0.10, "AU": 0.05,
-    "TH": 0.04, "SG": 0.04, "FR": 0.03, "GB": 0.03, "DE": 0.02, "PH": 0.01,
+    "KR": 0.24,
+    "TW": 0.20,
+    "CN": 0.17,
+    "HK": 0.07,
+    "US": 0.10,
+    "AU": 0.05,
+    "TH": 0.04,
+    "SG": 0.04,
+    "FR": 0.03,
+    "GB": 0.03,
+    "DE": 0.02,
+    "PH": 0.01,
 }
 PREFECTURES = {
-    "福岡県": 0.22, "長崎県": 0.16, "東京都": 0.10, "大阪府": 0.07, "熊本県": 0.06, "佐賀県": 0.05,
-    "神奈川県": 0.05, "兵庫県": 0.04, "愛知県": 0.04, "大分県": 0.03, "鹿児島県": 0.03, "埼玉県": 0.03,
-    "千葉県": 0.03, "広島県": 0.03, "宮崎県": 0.02, "京都府": 0.02, "岡山県": 0.02,
+    "福岡県": 0.22,
+    "長崎県": 0.16,
+    "東京都": 0.10,
+    "大阪府": 0.07,
+    "熊本県": 0.06,
+    "佐賀県": 0.05,
+    "神奈川県": 0.05,
+    "兵庫県": 0.04,
+    "愛知県": 0.04,
+    "大分県": 0.03,
+    "鹿児島県": 0.03,
+    "埼玉県": 0.03,
+    "千葉県": 0.03,
+    "広島県": 0.03,
+    "宮崎県": 0.02,
+    "京都府": 0.02,
+    "岡山県": 0.02,
 }
 
 WIFI_VENDOR = "Nagasaki City Free Wi-Fi (vendor A)"
@@ -251,8 +275,17 @@ COMMENTS: dict[tuple[str, bool], tuple[tuple[str, str | None], ...]] = {
 POS_A_HEADER = "利用日時,カードID,券種,金額,発行国"
 POS_B_HEADER = "施設コード,入場日,入場時刻,カード番号,チケット種別,料金(円),カード発行国"
 SURVEY_HEADER = (
-    "回答ID", "回答日時", "回答言語", "居住国", "居住都道府県", "旅ナカでの情報取得満足度",
-    "旅行全体の満足度", "おすすめ度", "利用した情報源", "訪問した施設", "自由記述",
+    "回答ID",
+    "回答日時",
+    "回答言語",
+    "居住国",
+    "居住都道府県",
+    "旅ナカでの情報取得満足度",
+    "旅行全体の満足度",
+    "おすすめ度",
+    "利用した情報源",
+    "訪問した施設",
+    "自由記述",
 )
 SEGMENTS = ("domestic", "international", "unknown")
 
@@ -367,8 +400,10 @@ def _build_network() -> _Network:
     dwell = {f: sight_dwell for f, (sight_dwell, _) in FREE_SIGHTS.items()}
     dwell |= {facility_id: gate.dwell for facility_id, gate in GATES.items()}
     attraction = np.array(
-        [[GATES[f].attraction if f in GATES else 0.0 for f in ids],
-         [GATES[f].attraction * GATES[f].international_pull if f in GATES else 0.0 for f in ids]]
+        [
+            [GATES[f].attraction if f in GATES else 0.0 for f in ids],
+            [GATES[f].attraction * GATES[f].international_pull if f in GATES else 0.0 for f in ids],
+        ]
     )
 
     sight_pull = np.array([FREE_SIGHTS[f][1] if f in FREE_SIGHTS else 0.0 for f in ids])
@@ -439,8 +474,13 @@ class _Visitors:
     def empty(n_facilities: int) -> _Visitors:
         nothing = np.empty(0, dtype=object)
         return _Visitors(
-            card=np.empty(0, dtype=np.int64), international=np.empty(0, dtype=bool), issuer=nothing,
-            residence=nothing, prefecture=nothing, ticket=np.empty(0, dtype=int), cruise=np.empty(0, dtype=bool),
+            card=np.empty(0, dtype=np.int64),
+            international=np.empty(0, dtype=bool),
+            issuer=nothing,
+            residence=nothing,
+            prefecture=nothing,
+            ticket=np.empty(0, dtype=int),
+            cruise=np.empty(0, dtype=bool),
             seen=np.zeros((0, n_facilities), dtype=bool),
         )
 
@@ -472,11 +512,13 @@ def _new_visitors(
 ) -> _Visitors:
     count = domestic + international + cruise
     is_international = np.arange(count) >= domestic
-    residence = np.concatenate([
-        np.full(domestic, "JP", dtype=object),
-        _draw_from(rng, INTERNATIONAL_COUNTRIES, international),
-        _draw_from(rng, CRUISE_COUNTRIES, cruise),
-    ])
+    residence = np.concatenate(
+        [
+            np.full(domestic, "JP", dtype=object),
+            _draw_from(rng, INTERNATIONAL_COUNTRIES, international),
+            _draw_from(rng, CRUISE_COUNTRIES, cruise),
+        ]
+    )
     prefecture = np.where(is_international, "", _draw_from(rng, PREFECTURES, count)).astype(object)
     issuer = np.where(rng.random(count) < NO_ISSUER_SHARE, "", residence).astype(object)
     ticket = np.where(
@@ -511,16 +553,25 @@ class _StopLog:
     def __init__(self) -> None:
         self._parts: list[dict[str, np.ndarray]] = []
 
-    def add(self, visitor: np.ndarray, facility: np.ndarray | int, arrive: np.ndarray, depart: np.ndarray,
-            tap: np.ndarray | None = None, present_until: np.ndarray | None = None) -> None:
-        self._parts.append({
-            "visitor": visitor,
-            "facility": np.broadcast_to(facility, visitor.shape),
-            "arrive": arrive,
-            "depart": depart,
-            "present_until": depart if present_until is None else present_until,
-            "tap": np.full(visitor.shape, np.nan) if tap is None else tap,
-        })
+    def add(
+        self,
+        visitor: np.ndarray,
+        facility: np.ndarray | int,
+        arrive: np.ndarray,
+        depart: np.ndarray,
+        tap: np.ndarray | None = None,
+        present_until: np.ndarray | None = None,
+    ) -> None:
+        self._parts.append(
+            {
+                "visitor": visitor,
+                "facility": np.broadcast_to(facility, visitor.shape),
+                "arrive": arrive,
+                "depart": depart,
+                "present_until": depart if present_until is None else present_until,
+                "tap": np.full(visitor.shape, np.nan) if tap is None else tap,
+            }
+        )
 
     def frame(self) -> pd.DataFrame:
         columns = self._parts[0].keys()
@@ -547,8 +598,16 @@ def _uniform_dwell(rng: np.random.Generator, net: _Network, facility: np.ndarray
     return rng.uniform(net.dwell_low[facility], net.dwell_high[facility])
 
 
-def _choose_next(rng: np.random.Generator, net: _Network, visitors: _Visitors, rows: np.ndarray,
-                 origin: np.ndarray, clock: np.ndarray, seen: np.ndarray, last_step: bool) -> np.ndarray:
+def _choose_next(
+    rng: np.random.Generator,
+    net: _Network,
+    visitors: _Visitors,
+    rows: np.ndarray,
+    origin: np.ndarray,
+    clock: np.ndarray,
+    seen: np.ndarray,
+    last_step: bool,
+) -> np.ndarray:
     """Next gated facility per visitor row: attractive, near, not seen, open when they get there."""
     has_origin = origin >= 0
     travel = np.where(has_origin[:, None], net.travel_minutes[origin], 0.0)
@@ -624,8 +683,7 @@ def _plan_stops(rng: np.random.Generator, net: _Network, visitors: _Visitors) ->
             tap = arrival + np.where(on_exit, dwell, 0.0)
             ok = (tap <= net.last_tap[target]) & ~(tap - last_tap[rows] > MAX_TAP_GAP_MINUTES)
             ok &= ~cruise[rows] | (
-                (tap <= CRUISE_LAST_TAP)
-                & (arrival + dwell + net.travel_minutes[target, terminal] <= CRUISE_ALL_ABOARD)
+                (tap <= CRUISE_LAST_TAP) & (arrival + dwell + net.travel_minutes[target, terminal] <= CRUISE_ALL_ABOARD)
             )
             return ok
 
@@ -639,12 +697,10 @@ def _plan_stops(rng: np.random.Generator, net: _Network, visitors: _Visitors) ->
         on_tour = target == pier
         present_until = np.where(on_exit, tap, np.where(on_tour, arrival + TOUR_PIER_PRESENCE_MINUTES, depart))
 
-        log.add(rows[use_detour & ok], sight[use_detour & ok], sight_arrive[use_detour & ok],
-                sight_depart[use_detour & ok])
+        log.add(rows[use_detour & ok], sight[use_detour & ok], sight_arrive[use_detour & ok], sight_depart[use_detour & ok])
         log.add(rows[ok], target[ok], arrival[ok], depart[ok], tap=tap[ok], present_until=present_until[ok])
         touring = ok & on_tour
-        log.add(rows[touring], island, arrival[touring] + TOUR_ISLAND_WINDOW[0],
-                arrival[touring] + TOUR_ISLAND_WINDOW[1])
+        log.add(rows[touring], island, arrival[touring] + TOUR_ISLAND_WINDOW[0], arrival[touring] + TOUR_ISLAND_WINDOW[1])
 
         alive[rows[~ok]] = False
         moved = rows[ok]
@@ -681,9 +737,7 @@ def _taps(rng: np.random.Generator, stops: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- Wi-Fi
 
 
-def _wifi_counts(
-    rng: np.random.Generator, net: _Network, stops: pd.DataFrame, day_start: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _wifi_counts(rng: np.random.Generator, net: _Network, stops: pd.DataFrame, day_start: int) -> tuple[np.ndarray, np.ndarray]:
     """Connections and unique devices per AP and 10-minute bin from who is near each AP."""
     facility = stops["facility"].to_numpy()
     same_visitor = stops["visitor"].eq(stops["visitor"].shift()).to_numpy()
@@ -717,8 +771,13 @@ def _wifi_counts(
 
 
 def _survey_responses(
-    rng: np.random.Generator, net: _Network, day: date, day_start: int, size: int,
-    visitors: _Visitors, stops: pd.DataFrame,
+    rng: np.random.Generator,
+    net: _Network,
+    day: date,
+    day_start: int,
+    size: int,
+    visitors: _Visitors,
+    stops: pd.DataFrame,
 ) -> pd.DataFrame:
     """Web-form answers from a sample of today's visitors, in answer order, as contract strings."""
     pool = np.unique(stops.loc[stops["tap"].notna(), "visitor"])
@@ -762,21 +821,24 @@ def _survey_responses(
         names = dict.fromkeys(net.facility_ids[index] for index in trips.at[visitor, "facilities"])
         visited = [name for name in names if name not in TRANSPORT_HUBS]
         comments = [
-            text for text, about in COMMENTS["ja" if language[i] == "ja" else "en", bool(info[i] >= 4)]
+            text
+            for text, about in COMMENTS["ja" if language[i] == "ja" else "en", bool(info[i] >= 4)]
             if about is None or about in visited
         ]
-        rows.append({
-            "回答日時": (midnight + timedelta(seconds=int(answered_at[i] * 60))).strftime("%Y-%m-%d %H:%M:%S"),
-            "回答言語": str(language[i]),
-            "居住国": str(residence[i]),
-            "居住都道府県": str(visitors.prefecture[visitor]),
-            "旅ナカでの情報取得満足度": str(info_text[i]),
-            "旅行全体の満足度": str(overall[i]),
-            "おすすめ度": str(recommend[i]),
-            "利用した情報源": ";".join(code for code, used in zip(INFO_SOURCES, sources[i]) if used),
-            "訪問した施設": ";".join(visited),
-            "自由記述": comments[int(pick[i] * len(comments))] if writes[i] else "",
-        })
+        rows.append(
+            {
+                "回答日時": (midnight + timedelta(seconds=int(answered_at[i] * 60))).strftime("%Y-%m-%d %H:%M:%S"),
+                "回答言語": str(language[i]),
+                "居住国": str(residence[i]),
+                "居住都道府県": str(visitors.prefecture[visitor]),
+                "旅ナカでの情報取得満足度": str(info_text[i]),
+                "旅行全体の満足度": str(overall[i]),
+                "おすすめ度": str(recommend[i]),
+                "利用した情報源": ";".join(code for code, used in zip(INFO_SOURCES, sources[i]) if used),
+                "訪問した施設": ";".join(visited),
+                "自由記述": comments[int(pick[i] * len(comments))] if writes[i] else "",
+            }
+        )
     frame = pd.DataFrame(rows, columns=SURVEY_HEADER[1:]).sort_values("回答日時", kind="stable", ignore_index=True)
     frame.insert(0, "回答ID", [f"WEB-{day:%Y%m%d}-{i + 1:04d}" for i in range(len(frame))])
     return frame
@@ -855,9 +917,7 @@ def _wifi_truth(net: _Network, connections: np.ndarray, day_start: int) -> dict[
         by_area[area] = by_area.get(area, 0) + counts
     return {
         "wifi_connections_per_ap": {ap: int(n) for ap, n in zip(net.ap_ids, connections.sum(axis=1))},
-        "wifi_connections_per_area_hour": {
-            area: dict(zip(hours, by_area[area].tolist())) for area in sorted(by_area)
-        },
+        "wifi_connections_per_area_hour": {area: dict(zip(hours, by_area[area].tolist())) for area in sorted(by_area)},
     }
 
 
@@ -879,8 +939,7 @@ def _survey_truth(responses: pd.DataFrame) -> dict[str, dict[str, int]]:
 # ----------------------------------------------------------------------------- writing
 
 
-def _entry_line(pos: str, facility_id: str, day: date, second: int, card: str, ticket: int, amount: int,
-                issuer: str) -> str:
+def _entry_line(pos: str, facility_id: str, day: date, second: int, card: str, ticket: int, amount: int, issuer: str) -> str:
     """One producer row; formats the clock from seconds so a broken hour (25) stays printable."""
     hours, rest = divmod(second, 3600)
     clock = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
@@ -889,9 +948,7 @@ def _entry_line(pos: str, facility_id: str, day: date, second: int, card: str, t
     return f"{facility_id},{day:%Y-%m-%d},{clock},{card},{POS_B_TICKET_LABELS[ticket]},{amount},{issuer}"
 
 
-def _bad_entry_lines(
-    rng: np.random.Generator, day: date, entries: pd.DataFrame, used: set[int]
-) -> list[tuple[str, str, str]]:
+def _bad_entry_lines(rng: np.random.Generator, day: date, entries: pd.DataFrame, used: set[int]) -> list[tuple[str, str, str]]:
     """(facility_id, line, reason): one negative amount and one impossible clock, fresh cards."""
     busy = sorted(entries["facility_id"].unique()) or sorted(GATES)
     facilities = rng.choice(busy, size=2, replace=len(busy) < 2)
@@ -930,9 +987,7 @@ def _write_entry_logs(
     for facility_id, second, card, ticket, amount, issuer in zip(
         *(ordered[c].tolist() for c in ("facility_id", "second", "card", "ticket", "amount", "issuer"))
     ):
-        lines_of[facility_id].append(
-            _entry_line(GATES[facility_id].pos, facility_id, day, second, card, ticket, amount, issuer)
-        )
+        lines_of[facility_id].append(_entry_line(GATES[facility_id].pos, facility_id, day, second, card, ticket, amount, issuer))
     written, quarantines = 0, []
     for facility_id in sorted(GATES):
         gate = GATES[facility_id]
@@ -954,8 +1009,13 @@ def _write_entry_logs(
 
 
 def _write_wifi(
-    rng: np.random.Generator, landing_dir: Path, net: _Network, day: date, day_start: int,
-    connections: np.ndarray, unique_devices: np.ndarray,
+    rng: np.random.Generator,
+    landing_dir: Path,
+    net: _Network,
+    day: date,
+    day_start: int,
+    connections: np.ndarray,
+    unique_devices: np.ndarray,
 ) -> int:
     midnight = datetime.combine(day, datetime.min.time())
     bin_starts = [
@@ -965,8 +1025,12 @@ def _write_wifi(
     export_delay = timedelta(minutes=int(rng.integers(5, 30)), seconds=int(rng.integers(0, 60)))
     exported = midnight + timedelta(days=1, minutes=day_start) + export_delay
     records = [
-        {"ap_id": ap_id, "bin_start": bin_starts[b], "connections": int(connections[a, b]),
-         "unique_devices": int(unique_devices[a, b])}
+        {
+            "ap_id": ap_id,
+            "bin_start": bin_starts[b],
+            "connections": int(connections[a, b]),
+            "unique_devices": int(unique_devices[a, b]),
+        }
         for b in range(len(bin_starts))
         for a, ap_id in enumerate(net.ap_ids)
     ]
@@ -1026,17 +1090,13 @@ def _arrivals(
     return _Visitors.concat([returning, newcomers])
 
 
-def _staying_another_day(
-    rng: np.random.Generator, visitors: _Visitors, first_newcomer: int, taps: pd.DataFrame
-) -> _Visitors:
+def _staying_another_day(rng: np.random.Generator, visitors: _Visitors, first_newcomer: int, taps: pd.DataFrame) -> _Visitors:
     """New, non-cruise visitors who tapped today and come back tomorrow with the same card."""
     seen_today = np.zeros_like(visitors.seen)
     seen_today[taps["visitor"], taps["facility"]] = True
     newcomers = np.arange(first_newcomer, len(visitors))
     stays = newcomers[
-        ~visitors.cruise[newcomers]
-        & seen_today[newcomers].any(axis=1)
-        & (rng.random(len(newcomers)) < MULTI_DAY_SHARE)
+        ~visitors.cruise[newcomers] & seen_today[newcomers].any(axis=1) & (rng.random(len(newcomers)) < MULTI_DAY_SHARE)
     ]
     staying = visitors.take(stays)
     staying.seen = visitors.seen[stays] | seen_today[stays]
@@ -1048,14 +1108,16 @@ def _entry_rows(net: _Network, visitors: _Visitors, taps: pd.DataFrame) -> pd.Da
     visitor, facility = taps["visitor"].to_numpy(), taps["facility"].to_numpy()
     ticket = visitors.ticket[visitor]
     adult_price = np.array([GATES[f].adult_price if f in GATES else 0 for f in net.facility_ids])
-    return pd.DataFrame({
-        "card": visitors.card[visitor].astype(str),
-        "facility_id": np.array(net.facility_ids, dtype=object)[facility],
-        "second": taps["second"].to_numpy(),
-        "ticket": ticket,
-        "amount": (np.rint(adult_price[facility] * np.array(TICKET_PRICE_RATIO)[ticket] / 10) * 10).astype(int),
-        "issuer": visitors.issuer[visitor],
-    })
+    return pd.DataFrame(
+        {
+            "card": visitors.card[visitor].astype(str),
+            "facility_id": np.array(net.facility_ids, dtype=object)[facility],
+            "second": taps["second"].to_numpy(),
+            "ticket": ticket,
+            "amount": (np.rint(adult_price[facility] * np.array(TICKET_PRICE_RATIO)[ticket] / 10) * 10).astype(int),
+            "issuer": visitors.issuer[visitor],
+        }
+    )
 
 
 def generate(
@@ -1095,7 +1157,8 @@ def generate(
 
         entries = _entry_rows(net, visitors, taps)
         entries, measure_truth = demo_measures.plant(
-            seed, day, entries, lambda generator, count: _draw_card_numbers(generator, count, used_cards))
+            seed, day, entries, lambda generator, count: _draw_card_numbers(generator, count, used_cards)
+        )
         bad = _bad_entry_lines(rng, day, entries, used_cards) if dirty else []
         entry_lines, quarantines = _write_entry_logs(rng, landing_dir, day, entries, bad)
 
@@ -1147,9 +1210,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--end {args.end} is before --start {args.start}")
     if args.scale <= 0:
         parser.error("--scale must be positive")
-    truth = generate(
-        args.landing_dir, args.start, args.end, seed=args.seed, scale=args.scale, dirty=not args.clean, report=print
-    )
+    truth = generate(args.landing_dir, args.start, args.end, seed=args.seed, scale=args.scale, dirty=not args.clean, report=print)
     truth_file = args.truth_file or args.landing_dir.parent / "demo_truth.json"
     write_bytes_atomic(truth_file, truth.to_json().encode("utf-8"))
     print(f"demo: ground truth written to {truth_file}")

@@ -29,10 +29,19 @@ import pandas as pd
 
 #: cashless share of admissions per gated facility (card payers ÷ everyone admitted)
 CASHLESS_SHARE: dict[str, float] = {
-    "glover_garden": 0.45, "oura_cathedral": 0.42, "dejima": 0.40, "atomic_bomb_museum": 0.35,
-    "confucius_shrine": 0.45, "sofukuji": 0.30, "prefectural_art_museum": 0.38,
-    "history_culture_museum": 0.36, "twenty_six_martyrs": 0.35, "ropeway_fuchi_shrine": 0.50,
-    "inasayama_observatory": 0.50, "penguin_aquarium": 0.33, "tokiwa_terminal": 0.55,
+    "glover_garden": 0.45,
+    "oura_cathedral": 0.42,
+    "dejima": 0.40,
+    "atomic_bomb_museum": 0.35,
+    "confucius_shrine": 0.45,
+    "sofukuji": 0.30,
+    "prefectural_art_museum": 0.38,
+    "history_culture_museum": 0.36,
+    "twenty_six_martyrs": 0.35,
+    "ropeway_fuchi_shrine": 0.50,
+    "inasayama_observatory": 0.50,
+    "penguin_aquarium": 0.33,
+    "tokiwa_terminal": 0.55,
 }
 #: sends no totals at all: its estimates must say so rather than guess
 NEVER_REPORTS = frozenset({"tokiwa_terminal"})
@@ -60,10 +69,14 @@ def admission_totals(seed: int, day: date, entries: pd.DataFrame) -> dict[str, d
     return truth
 
 
-def write_admission_totals(landing_dir: Path, day: date, truth: dict[str, dict[str, int | float | bool]],
-                           write: Callable[[Path, bytes], None]) -> int:
+def write_admission_totals(
+    landing_dir: Path, day: date, truth: dict[str, dict[str, int | float | bool]], write: Callable[[Path, bytes], None]
+) -> int:
     """Write the reported totals with ``write(path, bytes)`` (the demo's atomic writer); rows written."""
-    lines = [f"{facility_id},{day.isoformat()},{values['total']}"
-             for facility_id, values in sorted(truth.items()) if values["reported"]]
+    lines = [
+        f"{facility_id},{day.isoformat()},{values['total']}"
+        for facility_id, values in sorted(truth.items())
+        if values["reported"]
+    ]
     write(landing_dir / "admissions" / f"{day.isoformat()}.csv", "\n".join([HEADER, *lines, ""]).encode("utf-8"))
     return len(lines)

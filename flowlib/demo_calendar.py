@@ -40,8 +40,9 @@ class CruiseCall:
     berth: str
 
 
-def _call(iso: str, ship: str, tonnage: int, capacity: int, arrives: str = "08:00", departs: str = "17:00",
-          berth: str = "松が枝") -> CruiseCall:
+def _call(
+    iso: str, ship: str, tonnage: int, capacity: int, arrives: str = "08:00", departs: str = "17:00", berth: str = "松が枝"
+) -> CruiseCall:
     return CruiseCall(date.fromisoformat(iso), ship, tonnage, capacity, arrives, departs, berth)
 
 

@@ -71,8 +71,11 @@ def _archive_day(rng: np.random.Generator, day: date, months_back: int) -> list[
     sources = rng.random((count, len(demo.INFO_SOURCES))) < source_p
     sources[~sources.any(axis=1), demo.INFO_SOURCES.index("map_app")] = True
     top_two = np.where(international, demo.INTERNATIONAL_TOP_TWO, demo.DOMESTIC_TOP_TWO) - MONTHLY_TREND * months_back
-    info = np.where(rng.random(count) < top_two, rng.choice([4, 5], size=count, p=[0.62, 0.38]),
-                    rng.choice([1, 2, 3], size=count, p=[0.10, 0.25, 0.65]))
+    info = np.where(
+        rng.random(count) < top_two,
+        rng.choice([4, 5], size=count, p=[0.62, 0.38]),
+        rng.choice([1, 2, 3], size=count, p=[0.10, 0.25, 0.65]),
+    )
     skip = rng.random(count)
     answered = skip >= demo.NO_ANSWER_SHARE + demo.NOT_APPLICABLE_SHARE
     info_text = np.where(answered, info.astype(str), np.where(skip < demo.NO_ANSWER_SHARE, "", "9"))
@@ -85,13 +88,21 @@ def _archive_day(rng: np.random.Generator, day: date, months_back: int) -> list[
     rows = []
     for i in range(count):
         visited = rng.choice(facility_ids, size=int(rng.integers(1, 4)), replace=False, p=facility_w / facility_w.sum())
-        rows.append([
-            f"ARC-{day:%Y%m%d}-{i + 1:04d}",
-            (midnight + timedelta(minutes=int(minutes[i]))).strftime("%Y-%m-%d %H:%M:%S"),
-            str(language[i]), str(residence[i]), str(prefecture[i]), str(info_text[i]), str(overall[i]),
-            str(recommend[i]), ";".join(c for c, used in zip(demo.INFO_SOURCES, sources[i]) if used),
-            ";".join(visited.tolist()), "",
-        ])
+        rows.append(
+            [
+                f"ARC-{day:%Y%m%d}-{i + 1:04d}",
+                (midnight + timedelta(minutes=int(minutes[i]))).strftime("%Y-%m-%d %H:%M:%S"),
+                str(language[i]),
+                str(residence[i]),
+                str(prefecture[i]),
+                str(info_text[i]),
+                str(overall[i]),
+                str(recommend[i]),
+                ";".join(c for c, used in zip(demo.INFO_SOURCES, sources[i]) if used),
+                ";".join(visited.tolist()),
+                "",
+            ]
+        )
     return rows
 
 
@@ -114,9 +125,16 @@ def write_survey_archive(landing_dir: Path, first: date, last: date, *, seed: in
     return written
 
 
-def generate_history(landing_dir: Path, *, start: date = demo.DEMO_START, weeks: int = HISTORY_WEEKS,
-                     archive_months: int = ARCHIVE_MONTHS, seed: int = demo.DEFAULT_SEED, scale: float = 1.0,
-                     report=None) -> demo.GroundTruth:
+def generate_history(
+    landing_dir: Path,
+    *,
+    start: date = demo.DEMO_START,
+    weeks: int = HISTORY_WEEKS,
+    archive_months: int = ARCHIVE_MONTHS,
+    seed: int = demo.DEFAULT_SEED,
+    scale: float = 1.0,
+    report=None,
+) -> demo.GroundTruth:
     """Daily history [start - weeks, start - 1] plus the survey archive for the months before it."""
     first = history_first(start, weeks)
     truth = demo.generate(landing_dir, first, start - timedelta(days=1), seed=seed, scale=scale, report=report)
@@ -133,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m flowlib.demo_history", description=__doc__.splitlines()[0])
     parser.add_argument("--landing-dir", type=Path, default=settings.landing_dir)
-    parser.add_argument("--start", type=date.fromisoformat, default=demo.DEMO_START,
-                        help="the demo's first day; history ends the day before")
+    parser.add_argument(
+        "--start", type=date.fromisoformat, default=demo.DEMO_START, help="the demo's first day; history ends the day before"
+    )
     parser.add_argument("--weeks", type=int, default=HISTORY_WEEKS)
     parser.add_argument("--archive-months", type=int, default=ARCHIVE_MONTHS)
     parser.add_argument("--print-first", action="store_true", help="only print the history's first day")
@@ -142,12 +161,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_first:
         print(history_first(args.start, args.weeks))
         return 0
-    truth = generate_history(args.landing_dir, start=args.start, weeks=args.weeks,
-                             archive_months=args.archive_months, report=print)
+    truth = generate_history(
+        args.landing_dir, start=args.start, weeks=args.weeks, archive_months=args.archive_months, report=print
+    )
     path = args.landing_dir.parent / "demo_history_truth.json"
-    write_bytes_atomic(path, json.dumps({"start": truth.start, "end": truth.end, "days": {
-        d: {"day_type": t.day_type, "cruise_call": t.cruise_call, "entries_per_facility": t.entries_per_facility}
-        for d, t in truth.days.items()}}, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_bytes_atomic(
+        path,
+        json.dumps(
+            {
+                "start": truth.start,
+                "end": truth.end,
+                "days": {
+                    d: {"day_type": t.day_type, "cruise_call": t.cruise_call, "entries_per_facility": t.entries_per_facility}
+                    for d, t in truth.days.items()
+                },
+            },
+            ensure_ascii=False,
+            indent=1,
+        ).encode("utf-8"),
+    )
     print(f"demo history: truth written to {path}")
     return 0
 

@@ -36,8 +36,9 @@ def movers(entries: pd.DataFrame, pair: tuple[str, str] = PLANTED_PAIR) -> np.nd
     return np.array(sorted(moved["card"].unique()), dtype=object)
 
 
-def plant(seed: int, day: date, entries: pd.DataFrame,
-          draw_cards: Callable[[np.random.Generator, int], np.ndarray]) -> tuple[pd.DataFrame, dict[str, object]]:
+def plant(
+    seed: int, day: date, entries: pd.DataFrame, draw_cards: Callable[[np.random.Generator, int], np.ndarray]
+) -> tuple[pd.DataFrame, dict[str, object]]:
     """The day's entries with the measure's extra visitors, and the truth for the day."""
     if day < PLANTED_START or not len(entries):
         return entries, {}
@@ -53,6 +54,12 @@ def plant(seed: int, day: date, entries: pd.DataFrame,
         rows["second"] = rows["second"] + int(seconds)
         copies.append(rows)
     planted = pd.concat([entries, *copies], ignore_index=True) if copies else entries
-    truth = {MEASURE: {"pair": ">".join(PLANTED_PAIR), "multiplier": 1 + EFFECT, "movers": int(len(cards)),
-                       "added_visitors": int(len(followers))}}
+    truth = {
+        MEASURE: {
+            "pair": ">".join(PLANTED_PAIR),
+            "multiplier": 1 + EFFECT,
+            "movers": int(len(cards)),
+            "added_visitors": int(len(followers)),
+        }
+    }
     return planted, truth

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SENSOR_SITES = ("dutch_slope", "peace_park", "megane_bridge",
-                "glover_garden", "oura_cathedral", "atomic_bomb_museum", "dejima")
+SENSOR_SITES = ("dutch_slope", "peace_park", "megane_bridge", "glover_garden", "oura_cathedral", "atomic_bomb_museum", "dejima")
 FREE_SENSOR_SITES = ("dutch_slope", "peace_park", "megane_bridge")
 WIFI_ON_SHARE = 0.6
 PROBE_MINUTES = 4.0
@@ -46,8 +45,12 @@ def detections(seed: int, day: date, facility_ids: list[str], cards: np.ndarray,
     site_index = {facility_ids.index(site): site for site in SENSOR_SITES if site in facility_ids}
     at_sites = stops[stops["facility"].isin(list(site_index))]
     rows = []
-    for visitor, facility, arrive, until in zip(at_sites["visitor"].to_numpy(), at_sites["facility"].to_numpy(),
-                                                at_sites["arrive"].to_numpy(), at_sites["present_until"].to_numpy()):
+    for visitor, facility, arrive, until in zip(
+        at_sites["visitor"].to_numpy(),
+        at_sites["facility"].to_numpy(),
+        at_sites["arrive"].to_numpy(),
+        at_sites["present_until"].to_numpy(),
+    ):
         card = cards[visitor]
         if not phone_on[card.item() if hasattr(card, "item") else card]:
             continue
@@ -66,8 +69,10 @@ def detections(seed: int, day: date, facility_ids: list[str], cards: np.ndarray,
 
 def write_detections(landing_dir: Path, day: date, probes: pd.DataFrame, write: Callable[[Path, bytes], None]) -> int:
     midnight = datetime.combine(day, datetime.min.time())
-    lines = [f"{(midnight + timedelta(seconds=int(m * 60))):%Y-%m-%d %H:%M:%S},{f},{d}"
-             for f, m, d in zip(probes["facility_id"], probes["minute"], probes["device_id"])]
+    lines = [
+        f"{(midnight + timedelta(seconds=int(m * 60))):%Y-%m-%d %H:%M:%S},{f},{d}"
+        for f, m, d in zip(probes["facility_id"], probes["minute"], probes["device_id"])
+    ]
     write(landing_dir / "wifi_sensor" / f"{day.isoformat()}.csv", "\n".join([HEADER, *lines, ""]).encode("utf-8"))
     return len(lines)
 

@@ -196,14 +196,20 @@ FAMILIES = {
     "facility_visits": (("entries", "exact"), ("visitors", "distinct")),
     "transitions": (("transitions", "exact"), ("visitors", "distinct")),
     "routes": (("trips", "exact"), ("visitors", "distinct")),
-    "circulation": (("visitors", "distinct"), ("multi_facility_visitors", "distinct"),
-                    ("single_facility_visitors", "distinct")),
+    "circulation": (("visitors", "distinct"), ("multi_facility_visitors", "distinct"), ("single_facility_visitors", "distinct")),
     "dwell": (("visitors", "distinct"),),
 }
 #: the count of people in each family (the information-loss figures count these)
-PEOPLE = {"facility_visits": "visitors", "transitions": "visitors", "routes": "visitors",
-          "circulation": "visitors", "dwell": "visitors", "survey": "respondents",
-          "indicator": "respondents", "drivers": "respondents"}
+PEOPLE = {
+    "facility_visits": "visitors",
+    "transitions": "visitors",
+    "routes": "visitors",
+    "circulation": "visitors",
+    "dwell": "visitors",
+    "survey": "respondents",
+    "indicator": "respondents",
+    "drivers": "respondents",
+}
 #: key columns of the period files after period_grain, period_start, source_kind, day_type,
 #: segment_kind, segment
 PERIOD_KEYS = {
@@ -230,7 +236,7 @@ class _Family:
     keys: set[tuple] = field(default_factory=set)
     #: (grain, start, source_kind) → covered slices ("all", "residence", "ticket_type", "hours", "routes")
     covered: dict[tuple[str, str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
-    periods: dict[tuple[str, str], str] = field(default_factory=dict)   # (grain, start) → end
+    periods: dict[tuple[str, str], str] = field(default_factory=dict)  # (grain, start) → end
 
 
 def _read_periods(folder: Path, pub: Published, families: dict[str, _Family]) -> None:
@@ -240,12 +246,25 @@ def _read_periods(folder: Path, pub: Published, families: dict[str, _Family]) ->
             if row["period_grain"] == "day":
                 continue
             extra = tuple(row[c] for c in PERIOD_KEYS[family])
-            key = (row["period_grain"], row["period_start"], row["source_kind"], row["day_type"],
-                   row["segment_kind"], row["segment"], *extra)
+            key = (
+                row["period_grain"],
+                row["period_start"],
+                row["source_kind"],
+                row["day_type"],
+                row["segment_kind"],
+                row["segment"],
+                *extra,
+            )
             fam.keys.add(key)
             fam.periods[(row["period_grain"], row["period_start"])] = row["period_end"]
             fam.covered[(row["period_grain"], row["period_start"], row["source_kind"])] |= {
-                "all", "residence", "ticket_type", "hours", "routes", "roles"}
+                "all",
+                "residence",
+                "ticket_type",
+                "hours",
+                "routes",
+                "roles",
+            }
             for measure, _ in FAMILIES[family]:
                 if measure in row:
                     pub.put((family, measure, *key), row[measure], f"{file_name}.csv line {line} {measure}")
@@ -270,8 +289,11 @@ def _read_days(folder: Path, pub: Published, families: dict[str, _Family], day_t
             for segment in ("domestic", "international", "unknown"):
                 key = _day_key("facility_visits", day, source, "residence", segment, row["facility_id"], "")
                 fv.keys.add(key)
-                pub.put(("facility_visits", "visitors", *key), row[f"{segment}_visitors"],
-                        f"facility_daily.csv line {line} {segment}_visitors")
+                pub.put(
+                    ("facility_visits", "visitors", *key),
+                    row[f"{segment}_visitors"],
+                    f"facility_daily.csv line {line} {segment}_visitors",
+                )
     for line, row in enumerate(_rows(folder, "facility_entries_hourly"), start=2):
         day, source = row["service_date"], row["source_kind"]
         fv.covered[("day", day, source)].add("hours")
@@ -287,8 +309,11 @@ def _read_days(folder: Path, pub: Published, families: dict[str, _Family], day_t
         tr.keys.add(key)
         for measure in ("transitions", "visitors"):
             pub.put(("transitions", measure, *key), row[measure], f"transitions_daily.csv line {line} {measure}")
-        pub.put(("transitions", "next_probability", *key), row["next_probability"],
-                f"transitions_daily.csv line {line} next_probability")
+        pub.put(
+            ("transitions", "next_probability", *key),
+            row["next_probability"],
+            f"transitions_daily.csv line {line} next_probability",
+        )
     for line, row in enumerate(_rows(folder, "routes_daily"), start=2):
         day, source = row["service_date"], row["source_kind"]
         rt.covered[("day", day, source)].add("routes")
@@ -329,8 +354,11 @@ def _period_relations(pub: Published, fam: _Family, day_types: dict[str, str]) -
         # weekday + weekend/holiday = all, in a period
         if grain != "day" and day_type == "all":
             # (the period file covers both day types: an absent row holds nobody)
-            parts = tuple(k for k in ((grain, start, source, t, segment_kind, segment, *extra)
-                                      for t in ("weekday", "weekend_holiday")) if k in fam.keys)
+            parts = tuple(
+                k
+                for k in ((grain, start, source, t, segment_kind, segment, *extra) for t in ("weekday", "weekend_holiday"))
+                if k in fam.keys
+            )
             for measure, how in measures:
                 pub.relations.append(Relation((family, measure, *key), tuple((family, measure, *p) for p in parts), how))
         # days within the period, where the daily files cover the slice
@@ -382,8 +410,9 @@ def _family_relations(pub: Published, families: dict[str, _Family]) -> None:
     for base, hours in groups.items():
         total = (*base, "")
         for measure, how in FAMILIES["facility_visits"]:
-            pub.relations.append(Relation(("facility_visits", measure, *total),
-                                          tuple(("facility_visits", measure, *h) for h in hours), how))
+            pub.relations.append(
+                Relation(("facility_visits", measure, *total), tuple(("facility_visits", measure, *h) for h in hours), how)
+            )
     # pairs: origin totals revealed by the probabilities; people within facility visitors
     origins: dict[tuple, list[tuple]] = defaultdict(list)
     for key in tr.keys:
@@ -395,9 +424,16 @@ def _family_relations(pub: Published, families: dict[str, _Family]) -> None:
             moves = pub.values.get(("transitions", "transitions", *pair))
             probability = pub.values.get(("transitions", "next_probability", *pair))
             if moves is not None and probability:
-                pub.relations.append(Relation(total, (), "ratio", constant=moves,
-                                              lower=max(probability - PROBABILITY_HALF_STEP, 0.0),
-                                              upper=probability + PROBABILITY_HALF_STEP))
+                pub.relations.append(
+                    Relation(
+                        total,
+                        (),
+                        "ratio",
+                        constant=moves,
+                        lower=max(probability - PROBABILITY_HALF_STEP, 0.0),
+                        upper=probability + PROBABILITY_HALF_STEP,
+                    )
+                )
             for facility in pair[-2:]:
                 visits = ("facility_visits", "visitors", *pair[:-2], facility, "")
                 if visits in pub.values:
@@ -411,18 +447,23 @@ def _family_relations(pub: Published, families: dict[str, _Family]) -> None:
         if (*od, "") not in rt.keys:
             continue
         for measure, _ in FAMILIES["routes"]:
-            pub.relations.append(Relation(("routes", measure, *od, ""), tuple(("routes", measure, *r) for r in routes),
-                                          "at_most"))
+            pub.relations.append(
+                Relation(("routes", measure, *od, ""), tuple(("routes", measure, *r) for r in routes), "at_most")
+            )
     # circulation: visitors = multi + single; first / last facility within all
     roles: dict[tuple, list[tuple]] = defaultdict(list)
     for key in ci.keys:
         if key[6] == "all":
-            pub.relations.append(Relation(("circulation", "visitors", *key),
-                                          (("circulation", "multi_facility_visitors", *key),
-                                           ("circulation", "single_facility_visitors", *key)), "exact"))
+            pub.relations.append(
+                Relation(
+                    ("circulation", "visitors", *key),
+                    (("circulation", "multi_facility_visitors", *key), ("circulation", "single_facility_visitors", *key)),
+                    "exact",
+                )
+            )
         else:
             roles[(*key[:6], key[6])].append(key)
-    for (*base, role), keys in roles.items():
+    for (*base, _role), keys in roles.items():
         total = ("circulation", "visitors", *base, "all", "")
         if total[2:] in ci.keys:
             pub.relations.append(Relation(total, tuple(("circulation", "visitors", *k) for k in keys), "distinct"))
@@ -440,12 +481,17 @@ def _read_survey(folder: Path, pub: Published) -> None:
     for day, segments in days.items():
         for segment in segments | {"unknown"}:
             cell = ("survey", "respondents", day, segment)
-            pub.relations.append(Relation(cell, (("survey", "satisfied", day, segment),
-                                                 ("survey", "not_satisfied", day, segment)), "exact"))
+            pub.relations.append(
+                Relation(cell, (("survey", "satisfied", day, segment), ("survey", "not_satisfied", day, segment)), "exact")
+            )
         for measure in ("respondents", "satisfied", "not_satisfied"):
-            pub.relations.append(Relation(("survey", measure, day, "all"),
-                                          tuple(("survey", measure, day, s) for s in ("domestic", "international", "unknown")),
-                                          "exact"))
+            pub.relations.append(
+                Relation(
+                    ("survey", measure, day, "all"),
+                    tuple(("survey", measure, day, s) for s in ("domestic", "international", "unknown")),
+                    "exact",
+                )
+            )
     periods: dict[tuple[str, str], tuple[str, str]] = {}
     labels: dict[tuple[str, str], tuple[str, str]] = {}
     for line, row in enumerate(_rows(folder, "info_satisfaction_indicator"), start=2):
@@ -457,12 +503,21 @@ def _read_survey(folder: Path, pub: Published) -> None:
     for (ptype, start), (first, last) in periods.items():
         for segment in ("domestic", "international", "unknown", "all"):
             cell = ("indicator", "respondents", ptype, start, segment)
-            pub.relations.append(Relation(cell, (("indicator", "satisfied", ptype, start, segment),
-                                                 ("indicator", "not_satisfied", ptype, start, segment)), "exact"))
+            pub.relations.append(
+                Relation(
+                    cell,
+                    (("indicator", "satisfied", ptype, start, segment), ("indicator", "not_satisfied", ptype, start, segment)),
+                    "exact",
+                )
+            )
         for measure in ("respondents", "satisfied", "not_satisfied"):
-            pub.relations.append(Relation(("indicator", measure, ptype, start, "all"),
-                                          tuple(("indicator", measure, ptype, start, s)
-                                                for s in ("domestic", "international", "unknown")), "exact"))
+            pub.relations.append(
+                Relation(
+                    ("indicator", measure, ptype, start, "all"),
+                    tuple(("indicator", measure, ptype, start, s) for s in ("domestic", "international", "unknown")),
+                    "exact",
+                )
+            )
             if ptype == "month":
                 continue
             months = [s for (t, s), (a, b) in periods.items() if t == "month" and first <= a and b <= last]
@@ -470,8 +525,13 @@ def _read_survey(folder: Path, pub: Published) -> None:
             if {m[:7] for m in months} != whole:
                 continue  # a month without answers has no row: cannot tell it is empty
             for segment in ("domestic", "international", "unknown", "all"):
-                pub.relations.append(Relation(("indicator", measure, ptype, start, segment),
-                                              tuple(("indicator", measure, "month", m, segment) for m in months), "exact"))
+                pub.relations.append(
+                    Relation(
+                        ("indicator", measure, ptype, start, segment),
+                        tuple(("indicator", measure, "month", m, segment) for m in months),
+                        "exact",
+                    )
+                )
     drivers: dict[tuple, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for line, row in enumerate(_rows(folder, "info_satisfaction_drivers"), start=2):
         period = labels.get((row["period_type"], row["period"]), (row["period_type"], row["period"]))
@@ -484,18 +544,30 @@ def _read_survey(folder: Path, pub: Published) -> None:
         for value in values | {"other"}:
             for segment in ("domestic", "international", "unknown", "all"):
                 cell = ("drivers", "respondents", ptype, start, driver_type, value, segment)
-                pub.relations.append(Relation(cell, (("drivers", "satisfied", *cell[2:]),
-                                                     ("drivers", "not_satisfied", *cell[2:])), "exact"))
+                pub.relations.append(
+                    Relation(cell, (("drivers", "satisfied", *cell[2:]), ("drivers", "not_satisfied", *cell[2:])), "exact")
+                )
                 for measure in ("respondents", "satisfied", "not_satisfied"):
                     # a driver value's people are people of the segment
-                    pub.relations.append(Relation(("indicator", measure, ptype, start, segment),
-                                                  (("drivers", measure, ptype, start, driver_type, value, segment),),
-                                                  "at_most"))
+                    pub.relations.append(
+                        Relation(
+                            ("indicator", measure, ptype, start, segment),
+                            (("drivers", measure, ptype, start, driver_type, value, segment),),
+                            "at_most",
+                        )
+                    )
         for value in values:
             for measure in ("respondents", "satisfied", "not_satisfied"):
-                pub.relations.append(Relation(("drivers", measure, ptype, start, driver_type, value, "all"),
-                                              tuple(("drivers", measure, ptype, start, driver_type, value, s)
-                                                    for s in ("domestic", "international", "unknown")), "exact"))
+                pub.relations.append(
+                    Relation(
+                        ("drivers", measure, ptype, start, driver_type, value, "all"),
+                        tuple(
+                            ("drivers", measure, ptype, start, driver_type, value, s)
+                            for s in ("domestic", "international", "unknown")
+                        ),
+                        "exact",
+                    )
+                )
         for segment, shown in by_segment.items():
             # values pooled into "other" in this segment add up to at most its "other"
             # (one answer per respondent for the form language; several for the others,
@@ -505,24 +577,27 @@ def _read_survey(folder: Path, pub: Published) -> None:
                 groups = [pooled] if driver_type in SINGLE_CHOICE_DRIVERS else [(v,) for v in pooled]
                 for group in groups:
                     for measure in ("respondents", "satisfied", "not_satisfied"):
-                        pub.relations.append(Relation(("drivers", measure, ptype, start, driver_type, "other", segment),
-                                                      tuple(("drivers", measure, ptype, start, driver_type, v, segment)
-                                                            for v in group), "at_most"))
+                        pub.relations.append(
+                            Relation(
+                                ("drivers", measure, ptype, start, driver_type, "other", segment),
+                                tuple(("drivers", measure, ptype, start, driver_type, v, segment) for v in group),
+                                "at_most",
+                            )
+                        )
 
 
 # ----------------------------------------------------------------------------- derived files
 
 #: half the last published decimal of the derived numbers an attacker divides back
-SHARE_HALF_STEP = 0.00005          # cashless_share, share_used: 4 decimals
-YEN_HALF_STEP = 0.05               # revenue per visitor-day, per paid admission, per trip: 1 decimal
-ESTIMATE_HALF_STEP = 0.5           # an all-visitor estimate is a whole number of people
-ENTRY_LOG = "entry_log"            # the files below count card payers (entry_log) only
+SHARE_HALF_STEP = 0.00005  # cashless_share, share_used: 4 decimals
+YEN_HALF_STEP = 0.05  # revenue per visitor-day, per paid admission, per trip: 1 decimal
+ESTIMATE_HALF_STEP = 0.5  # an all-visitor estimate is a whole number of people
+ENTRY_LOG = "entry_log"  # the files below count card payers (entry_log) only
 
 
 def _quotient(cell: Cell, numerator: float, quotient: float, half_step: float) -> Relation:
     """``quotient`` = numerator / cell rounded to ``half_step``: a ratio bound on the cell."""
-    return Relation(cell, (), "ratio", constant=numerator, lower=max(quotient - half_step, 0.0),
-                    upper=quotient + half_step)
+    return Relation(cell, (), "ratio", constant=numerator, lower=max(quotient - half_step, 0.0), upper=quotient + half_step)
 
 
 def _between(cell: Cell, low: float, high: float) -> Relation:
@@ -625,8 +700,7 @@ def _spending_twins(spending_key: tuple) -> tuple[Cell, Cell]:
     return ("circulation", "visitors", *key), ("spending", "admissions", *spending_key)
 
 
-def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, str], str],
-                        day_types: dict[str, str]) -> None:
+def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, str], str], day_types: dict[str, str]) -> None:
     def cells(measure: str, keys: Iterable[tuple]) -> tuple[Cell, ...]:
         return tuple(_spending_twins(k)[1] if measure == "admissions" else ("spending", measure, *k) for k in keys)
 
@@ -641,7 +715,7 @@ def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, s
         grain, start, day_type, segment_kind, segment, facility = key
         people, volume = _spending_twins(key)
         pub.relations.append(Relation(volume, cells("paid_admissions", [key]), "at_most"))
-        if grain == "day":   # a card on one day is one visitor-day
+        if grain == "day":  # a card on one day is one visitor-day
             pub.relations.append(Relation(("spending", "visitor_days", *key), (people,), "exact"))
         if facility == "all":
             # admissions and paid admissions of every facility add up to 'all'; no facility
@@ -663,17 +737,25 @@ def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, s
         if grain == "day":
             continue
         if day_type == "all":
-            parts = [k for k in ((grain, start, t, segment_kind, segment, facility) for t in ("weekday", "weekend_holiday"))
-                     if k in own]
+            parts = [
+                k
+                for k in ((grain, start, t, segment_kind, segment, facility) for t in ("weekday", "weekend_holiday"))
+                if k in own
+            ]
             for measure in measures:
                 pub.relations.append(Relation(cells(measure, [key])[0], cells(measure, parts), "exact"))
         span = _span(start, ends[(grain, start)])
         if not set(span) <= spending_days or day_type != "all" and any(d not in day_types for d in span):
-            continue   # a day the file does not hold may hold anyone
+            continue  # a day the file does not hold may hold anyone
         if facility != "all" and segment_kind != "all" and not facility_segment_days:
-            continue   # the days' facility x segment table is not published
-        days = [k for k in (("day", d, "all", segment_kind, segment, facility) for d in span
-                            if day_type == "all" or day_types[d] == day_type) if k in own]
+            continue  # the days' facility x segment table is not published
+        days = [
+            k
+            for k in (
+                ("day", d, "all", segment_kind, segment, facility) for d in span if day_type == "all" or day_types[d] == day_type
+            )
+            if k in own
+        ]
         for measure in measures:
             pub.relations.append(Relation(cells(measure, [key])[0], cells(measure, days), "exact"))
 
@@ -713,12 +795,21 @@ def _read_opportunities(folder: Path, pub: Published, families: dict[str, _Famil
     tr = families["transitions"]
     for line, row in enumerate(_rows(folder, "opportunity_pairs"), start=2):
         segment_kind = "all" if row["segment"] == "all" else "residence"
-        key = (row["period_grain"], row["period_start"], row["source_kind"], "all", segment_kind, row["segment"],
-               row["from_facility_id"], row["to_facility_id"])
+        key = (
+            row["period_grain"],
+            row["period_start"],
+            row["source_kind"],
+            "all",
+            segment_kind,
+            row["segment"],
+            row["from_facility_id"],
+            row["to_facility_id"],
+        )
         if key in tr.keys or _number(row["observed_moves"]):
             tr.keys.add(key)
-            pub.put(("transitions", "transitions", *key), row["observed_moves"],
-                    f"opportunity_pairs.csv line {line} observed_moves")
+            pub.put(
+                ("transitions", "transitions", *key), row["observed_moves"], f"opportunity_pairs.csv line {line} observed_moves"
+            )
 
 
 def _read_derived(folder: Path, pub: Published, families: dict[str, _Family], day_types: dict[str, str]) -> None:
@@ -766,9 +857,11 @@ class _UnionFind:
                 self.parent[other] = root
 
 
-def _rows_of(relation: Relation, values: dict[Cell, float | None], relaxed: bool
-             ) -> tuple[list[tuple[dict[Cell, float], float]], list[tuple[dict[Cell, float], float]]]:
+def _rows_of(
+    relation: Relation, values: dict[Cell, float | None], relaxed: bool
+) -> tuple[list[tuple[dict[Cell, float], float]], list[tuple[dict[Cell, float], float]]]:
     """The relation as (coefficients over unknown cells, constant) equalities and <= rows."""
+
     def known(cell: Cell) -> float | None:
         return values.get(cell) if cell in values else None
 
@@ -779,7 +872,7 @@ def _rows_of(relation: Relation, values: dict[Cell, float | None], relaxed: bool
             return [], []
         # lower * T <= c  and  c <= upper * T
         inequalities.append(({relation.total: relation.lower}, relation.constant))
-        if math.isfinite(relation.upper):      # an infinite upper coefficient: no lower bound
+        if math.isfinite(relation.upper):  # an infinite upper coefficient: no lower bound
             inequalities.append(({relation.total: -relation.upper}, -relation.constant))
         return equalities, inequalities
     coefficients: dict[Cell, float] = defaultdict(float)
@@ -791,11 +884,11 @@ def _rows_of(relation: Relation, values: dict[Cell, float | None], relaxed: bool
         else:
             constant -= sign * value
     if relation.kind == "at_most":
-        inequalities.append((dict(coefficients), constant))       # sum(parts) <= total
+        inequalities.append((dict(coefficients), constant))  # sum(parts) <= total
     elif relaxed and relation.kind == "distinct":
         # total <= sum(parts): a person counted once in the total may count in several parts
         inequalities.append(({cell: -c for cell, c in coefficients.items()}, -constant))
-        if relation.kind == "distinct":                            # each part <= total
+        if relation.kind == "distinct":  # each part <= total
             for part in relation.parts:
                 row: dict[Cell, float] = defaultdict(float)
                 c = 0.0
@@ -867,8 +960,12 @@ def _program(blocks: list[_Block]):
     a_ub = block_diag([b.a_ub for b in blocks], format="csr")
     b_eq = np.concatenate([b.b_eq for b in blocks])
     b_ub = np.concatenate([b.b_ub for b in blocks])
-    return (a_ub if a_ub.shape[0] else None, b_ub if a_ub.shape[0] else None,
-            a_eq if a_eq.shape[0] else None, b_eq if a_eq.shape[0] else None)
+    return (
+        a_ub if a_ub.shape[0] else None,
+        b_ub if a_ub.shape[0] else None,
+        a_eq if a_eq.shape[0] else None,
+        b_eq if a_eq.shape[0] else None,
+    )
 
 
 def _solve(objective: np.ndarray, program):
@@ -893,8 +990,9 @@ def _infeasible(blocks: list[_Block]) -> list[_Block]:
     return _infeasible(blocks[:middle]) + _infeasible(blocks[middle:])
 
 
-def _solve_bundle(blocks: list[_Block], values: dict[Cell, float | None], report: AuditReport,
-                  k: int) -> dict[Cell, tuple[float, float]]:
+def _solve_bundle(
+    blocks: list[_Block], values: dict[Cell, float | None], report: AuditReport, k: int
+) -> dict[Cell, tuple[float, float]]:
     """Each cell's interval, as far as deciding it needs: (low, high) of the cells not shown
     wide; a cell shown to hold k or more reports high = low (its maximum was not needed).
 
@@ -918,8 +1016,7 @@ def _solve_bundle(blocks: list[_Block], values: dict[Cell, float | None], report
     for block in blocks:
         if id(block) in still:
             report.inconsistent_components += 1
-            log.warning("audit: relations of %d cells are inconsistent (first: %s); not solved",
-                        len(block.cells), block.cells[0])
+            log.warning("audit: relations of %d cells are inconsistent (first: %s); not solved", len(block.cells), block.cells[0])
     blocks = [b for b in blocks if id(b) not in still]
     if not blocks:
         return {}
@@ -962,7 +1059,7 @@ def _solve_bundle(blocks: list[_Block], values: dict[Cell, float | None], report
     done = proved_zero.copy()
     while True:
         active, chosen = [], []
-        for b, block in enumerate(blocks):
+        for b in range(len(blocks)):
             span = slice(offsets[b], offsets[b + 1])
             candidates = np.flatnonzero(~done[span] & (high_seen[span] - low_seen[span] < k))
             if candidates.size:
@@ -982,8 +1079,9 @@ def _solve_bundle(blocks: list[_Block], values: dict[Cell, float | None], report
             else:
                 needs_max.append(position)
         if needs_max:
-            maxima = _extremes(blocks, offsets, [active[p] for p in needs_max], [chosen[p] for p in needs_max],
-                               low_seen, high_seen, sign=-1.0)
+            maxima = _extremes(
+                blocks, offsets, [active[p] for p in needs_max], [chosen[p] for p in needs_max], low_seen, high_seen, sign=-1.0
+            )
             for position, top in zip(needs_max, maxima):
                 j = offsets[active[position]] + chosen[position]
                 bounds[cells[j]] = (minima[position], math.inf if top >= UNBOUNDED / 2 else top)
@@ -1005,7 +1103,7 @@ def _spread(program, n: int, open_cells: np.ndarray, anchor: np.ndarray, upwards
     a_ub, b_ub, a_eq, b_eq = program
     m = open_cells.size
     select = csr_matrix((np.full(m, -1.0 if upwards else 1.0), (np.arange(m), open_cells)), shape=(m, n))
-    moved = hstack([select, eye(m)])                     # t - x <= -anchor, or t + x <= anchor
+    moved = hstack([select, eye(m)])  # t - x <= -anchor, or t + x <= anchor
     rhs = -anchor if upwards else anchor
     if a_ub is not None:
         inequality = vstack([hstack([a_ub, csr_matrix((a_ub.shape[0], m))]), moved]).tocsr()
@@ -1014,8 +1112,15 @@ def _spread(program, n: int, open_cells: np.ndarray, anchor: np.ndarray, upwards
         inequality, b = moved.tocsr(), rhs
     equality = None if a_eq is None else hstack([a_eq, csr_matrix((a_eq.shape[0], m))]).tocsr()
     objective = np.concatenate([np.zeros(n), -np.ones(m)])
-    result = linprog(objective, A_ub=inequality, b_ub=b, A_eq=equality, b_eq=b_eq,
-                     bounds=[(0, UNBOUNDED)] * n + [(None, k)] * m, method="highs")
+    result = linprog(
+        objective,
+        A_ub=inequality,
+        b_ub=b,
+        A_eq=equality,
+        b_eq=b_eq,
+        bounds=[(0, UNBOUNDED)] * n + [(None, k)] * m,
+        method="highs",
+    )
     if result.status == 0:
         result.x = result.x[:n]
     return result
@@ -1037,7 +1142,7 @@ def _forced_zero(program, n: int) -> np.ndarray:
     blocks_ub = []
     if a_ub is not None:
         blocks_ub.append(hstack([a_ub, csr_matrix((a_ub.shape[0], n)), csr_matrix(-b_ub.reshape(-1, 1))]))
-    blocks_ub.append(hstack([-eye(n), eye(n), csr_matrix((n, 1))]))          # t - y <= 0
+    blocks_ub.append(hstack([-eye(n), eye(n), csr_matrix((n, 1))]))  # t - y <= 0
     equality = None
     if a_eq is not None:
         equality = hstack([a_eq, csr_matrix((a_eq.shape[0], n)), csr_matrix(-b_eq.reshape(-1, 1))]).tocsr()
@@ -1046,11 +1151,18 @@ def _forced_zero(program, n: int) -> np.ndarray:
     bounds = [(0, None)] * n + [(0, 1)] * n + [(1, None)]
     from scipy.optimize import linprog
 
-    result = linprog(objective, A_ub=inequality, b_ub=np.zeros(inequality.shape[0]), A_eq=equality,
-                     b_eq=None if equality is None else np.zeros(equality.shape[0]), bounds=bounds, method="highs")
+    result = linprog(
+        objective,
+        A_ub=inequality,
+        b_ub=np.zeros(inequality.shape[0]),
+        A_eq=equality,
+        b_eq=None if equality is None else np.zeros(equality.shape[0]),
+        bounds=bounds,
+        method="highs",
+    )
     if result.status != 0:
-        return np.zeros(n, dtype=bool)   # decide nothing here: every cell is solved for itself
-    return result.x[n:2 * n] < 0.5
+        return np.zeros(n, dtype=bool)  # decide nothing here: every cell is solved for itself
+    return result.x[n : 2 * n] < 0.5
 
 
 def _bundles(blocks: list[_Block]) -> list[list[_Block]]:
@@ -1067,8 +1179,9 @@ def _bundles(blocks: list[_Block]) -> list[list[_Block]]:
     return bundles
 
 
-def _solve_bundle_job(job: tuple[list[_Block], dict[Cell, float | None], int]
-                      ) -> tuple[dict[Cell, tuple[float, float]], tuple[int, int, int]]:
+def _solve_bundle_job(
+    job: tuple[list[_Block], dict[Cell, float | None], int],
+) -> tuple[dict[Cell, tuple[float, float]], tuple[int, int, int]]:
     """One bundle in a worker process: its bounds and the report's counters."""
     blocks, values, k = job
     report = AuditReport(k=k)
@@ -1076,8 +1189,9 @@ def _solve_bundle_job(job: tuple[list[_Block], dict[Cell, float | None], int]
     return bounds, (report.relaxed_components, report.inconsistent_components, report.cell_programs)
 
 
-def _solve_blocks(blocks: list[_Block], values: dict[Cell, float | None], report: AuditReport, k: int,
-                  workers: int = 1) -> dict[Cell, tuple[float, float]]:
+def _solve_blocks(
+    blocks: list[_Block], values: dict[Cell, float | None], report: AuditReport, k: int, workers: int = 1
+) -> dict[Cell, tuple[float, float]]:
     """Every component's cells, solved in bundles (in ``workers`` processes when more than one)."""
     jobs = []
     for bundle in _bundles(blocks):
@@ -1101,8 +1215,15 @@ def _solve_blocks(blocks: list[_Block], values: dict[Cell, float | None], report
     return bounds
 
 
-def _extremes(blocks: list[_Block], offsets: np.ndarray, active: list[int], chosen: list[int],
-              low_seen: np.ndarray, high_seen: np.ndarray, sign: float) -> list[float]:
+def _extremes(
+    blocks: list[_Block],
+    offsets: np.ndarray,
+    active: list[int],
+    chosen: list[int],
+    low_seen: np.ndarray,
+    high_seen: np.ndarray,
+    sign: float,
+) -> list[float]:
     """The smallest (sign 1) or largest (sign -1) value of one chosen cell in each active
     block, from one program over those blocks; the solution found is kept."""
     sizes = [len(blocks[b].cells) for b in active]
@@ -1111,7 +1232,7 @@ def _extremes(blocks: list[_Block], offsets: np.ndarray, active: list[int], chos
     objective = np.zeros(len(local))
     objective[starts[:-1] + np.array(chosen)] = sign
     result = _solve(objective, _program([blocks[b] for b in active]))
-    if result.status != 0:   # unbounded above, or the solver gave up: assume the widest
+    if result.status != 0:  # unbounded above, or the solver gave up: assume the widest
         return [0.0 if sign > 0 else math.inf] * len(chosen)
     np.minimum.at(low_seen, local, result.x)
     np.maximum.at(high_seen, local, result.x)
@@ -1151,8 +1272,7 @@ def audit(folder: Path, k: int, workers: int = 1) -> AuditReport:
     blocks = []
     for root, relations_ in by_root.items():
         constants = any(
-            relation.kind == "ratio" or any(values.get(c) for c in (relation.total, *relation.parts))
-            for relation in relations_
+            relation.kind == "ratio" or any(values.get(c) for c in (relation.total, *relation.parts)) for relation in relations_
         )
         if constants:  # else homogeneous: every cell can be scaled up without bound
             blocks.append(_Block(sorted(cells_by_root[root], key=repr), relations_))

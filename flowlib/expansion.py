@@ -43,7 +43,7 @@ class Share:
     value: float
     low: float
     high: float
-    basis: str          # same_day | other_days
+    basis: str  # same_day | other_days
     days: int
 
 
@@ -78,13 +78,18 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
 
 def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, name = relation.split(".")
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                            [schema, name]).fetchone()[0])
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )
 
 
 def facility_shares(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, dict[tuple, Share]]:
     """Per published facility-day: cards, reported admissions, the share used and its basis."""
-    cells = _frame(con, """
+    cells = _frame(
+        con,
+        """
         with cards as (
             select service_date, facility_id, visitors, is_suppressed
             from marts.facility_daily where source_kind = 'entry_log'
@@ -103,11 +108,13 @@ def facility_shares(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, dict[
         full join reported as r using (service_date, facility_id)
         where coalesce(c.service_date, r.service_date) in (select distinct service_date from marts.facility_daily)
         order by 1, 2
-    """)
+    """,
+    )
     usable = cells[cells["cashless_visitors"].notna() & (cells["reported_admissions"] > 0)]
     usable = usable[usable["cashless_visitors"] <= usable["reported_admissions"]]
-    pooled = usable.groupby("facility_id").agg(cards=("cashless_visitors", "sum"), admissions=("reported_admissions", "sum"),
-                                                 days=("service_date", "nunique"))
+    pooled = usable.groupby("facility_id").agg(
+        cards=("cashless_visitors", "sum"), admissions=("reported_admissions", "sum"), days=("service_date", "nunique")
+    )
     shares: dict[tuple, Share] = {}
     for row in cells.itertuples():
         key = (row.service_date, row.facility_id)
@@ -131,24 +138,43 @@ def facility_rows(cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFra
         share = shares.get((row.service_date, row.facility_id))
         reported = None if pd.isna(row.reported_admissions) else int(row.reported_admissions)
         cards = None if pd.isna(row.cashless_visitors) else int(row.cashless_visitors)
-        out = {"service_date": row.service_date, "facility_id": row.facility_id, "cashless_visitors": cards,
-               "reported_admissions": reported, "cashless_share": None, "share_ci_low": None, "share_ci_high": None,
-               "share_basis": None, "share_days": None, "all_visitors_estimate": None, "estimate_ci_low": None,
-               "estimate_ci_high": None, "is_estimate": False, "status": None,
-               "is_suppressed": bool(row.is_suppressed), "suppression": "primary" if row.is_suppressed else None}
+        out = {
+            "service_date": row.service_date,
+            "facility_id": row.facility_id,
+            "cashless_visitors": cards,
+            "reported_admissions": reported,
+            "cashless_share": None,
+            "share_ci_low": None,
+            "share_ci_high": None,
+            "share_basis": None,
+            "share_days": None,
+            "all_visitors_estimate": None,
+            "estimate_ci_low": None,
+            "estimate_ci_high": None,
+            "is_estimate": False,
+            "status": None,
+            "is_suppressed": bool(row.is_suppressed),
+            "suppression": "primary" if row.is_suppressed else None,
+        }
         if share:
-            out.update(cashless_share=round(share.value, 4), share_ci_low=round(share.low, 4),
-                       share_ci_high=round(share.high, 4), share_basis=share.basis, share_days=share.days)
+            out.update(
+                cashless_share=round(share.value, 4),
+                share_ci_low=round(share.low, 4),
+                share_ci_high=round(share.high, 4),
+                share_basis=share.basis,
+                share_days=share.days,
+            )
         if reported is not None and share is not None and share.basis == "same_day":
             out.update(all_visitors_estimate=reported, estimate_ci_low=reported, estimate_ci_high=reported, status="reported")
         elif row.is_suppressed:
             out.update(status="suppressed", reported_admissions=reported)
         elif share is not None and share.value > 0:
             point, low, high = expand(cards, share)
-            out.update(all_visitors_estimate=point, estimate_ci_low=low, estimate_ci_high=high, is_estimate=True,
-                       status="estimated")
+            out.update(
+                all_visitors_estimate=point, estimate_ci_low=low, estimate_ci_high=high, is_estimate=True, status="estimated"
+            )
         elif reported is not None:
-            out.update(status="inconsistent_report")   # more cards than reported admissions
+            out.update(status="inconsistent_report")  # more cards than reported admissions
         else:
             out.update(status="no_totals")
         rows.append(out)
@@ -160,12 +186,19 @@ def _mean_share(shares: list[Share | None]) -> Share | None:
         return None
     n = len(shares)
     basis = "same_day" if all(s.basis == "same_day" for s in shares) else "other_days"
-    return Share(sum(s.value for s in shares) / n, sum(s.low for s in shares) / n, sum(s.high for s in shares) / n,
-                 basis, min(s.days for s in shares))
+    return Share(
+        sum(s.value for s in shares) / n,
+        sum(s.low for s in shares) / n,
+        sum(s.high for s in shares) / n,
+        basis,
+        min(s.days for s in shares),
+    )
 
 
 def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFrame:
-    moves = _frame(con, """
+    moves = _frame(
+        con,
+        """
         select service_date, 'transition' as measure, from_facility_id, to_facility_id, cast(null as varchar) as route,
                visitors, is_suppressed
         from marts.transitions_daily where source_kind = 'entry_log'
@@ -179,9 +212,13 @@ def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[
         select service_date, 'multi_facility_visitors', null, null, null, multi_facility_visitors, is_suppressed
         from marts.circulation_daily where source_kind = 'entry_log' and segment = 'all'
         order by all
-    """)
-    reported = cells[cells["cashless_visitors"].notna() & (cells["reported_admissions"] > 0)
-                     & (cells["cashless_visitors"] <= cells["reported_admissions"])]
+    """,
+    )
+    reported = cells[
+        cells["cashless_visitors"].notna()
+        & (cells["reported_admissions"] > 0)
+        & (cells["cashless_visitors"] <= cells["reported_admissions"])
+    ]
     city: dict[object, Share] = {}
     for day, group in reported.groupby("service_date"):
         cards, admissions = int(group["cashless_visitors"].sum()), int(group["reported_admissions"].sum())
@@ -197,22 +234,38 @@ def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[
             involved = []
         share = _mean_share([shares.get((row.service_date, f)) for f in involved]) if involved else city.get(row.service_date)
         missing = [f for f in involved if (row.service_date, f) not in shares]
-        out = {"service_date": row.service_date, "measure": row.measure, "from_facility_id": row.from_facility_id,
-               "to_facility_id": row.to_facility_id, "route": row.route,
-               "cashless_visitors": None if row.is_suppressed or pd.isna(row.visitors) else int(row.visitors),
-               "share_used": None, "all_visitors_estimate": None, "estimate_ci_low": None, "estimate_ci_high": None,
-               "is_estimate": False, "status": None, "is_suppressed": bool(row.is_suppressed),
-               "suppression": "primary" if row.is_suppressed else None}
+        out = {
+            "service_date": row.service_date,
+            "measure": row.measure,
+            "from_facility_id": row.from_facility_id,
+            "to_facility_id": row.to_facility_id,
+            "route": row.route,
+            "cashless_visitors": None if row.is_suppressed or pd.isna(row.visitors) else int(row.visitors),
+            "share_used": None,
+            "all_visitors_estimate": None,
+            "estimate_ci_low": None,
+            "estimate_ci_high": None,
+            "is_estimate": False,
+            "status": None,
+            "is_suppressed": bool(row.is_suppressed),
+            "suppression": "primary" if row.is_suppressed else None,
+        }
         if row.is_suppressed:
             out["status"] = "suppressed"
         elif share is None:
             out["status"] = "no_totals: " + ", ".join(missing) if missing else "no_totals"
         elif share.value <= 0 and out["cashless_visitors"]:
-            out["status"] = "zero_cashless_share"   # card payers moved, yet the ends' share is 0: no multiplier
+            out["status"] = "zero_cashless_share"  # card payers moved, yet the ends' share is 0: no multiplier
         else:
             point, low, high = expand(out["cashless_visitors"], share)
-            out.update(share_used=round(share.value, 4), all_visitors_estimate=point, estimate_ci_low=low,
-                       estimate_ci_high=high, is_estimate=True, status="estimated")
+            out.update(
+                share_used=round(share.value, 4),
+                all_visitors_estimate=point,
+                estimate_ci_low=low,
+                estimate_ci_high=high,
+                is_estimate=True,
+                status="estimated",
+            )
         rows.append(out)
     return pd.DataFrame(rows)
 
@@ -228,29 +281,57 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, type
 
 
 FACILITY_TYPES = {
-    "service_date": "date", "facility_id": "varchar", "cashless_visitors": "bigint", "reported_admissions": "bigint",
-    "cashless_share": "double", "share_ci_low": "double", "share_ci_high": "double", "share_basis": "varchar",
-    "share_days": "integer", "all_visitors_estimate": "bigint", "estimate_ci_low": "bigint", "estimate_ci_high": "bigint",
-    "is_estimate": "boolean", "status": "varchar", "is_suppressed": "boolean", "suppression": "varchar",
+    "service_date": "date",
+    "facility_id": "varchar",
+    "cashless_visitors": "bigint",
+    "reported_admissions": "bigint",
+    "cashless_share": "double",
+    "share_ci_low": "double",
+    "share_ci_high": "double",
+    "share_basis": "varchar",
+    "share_days": "integer",
+    "all_visitors_estimate": "bigint",
+    "estimate_ci_low": "bigint",
+    "estimate_ci_high": "bigint",
+    "is_estimate": "boolean",
+    "status": "varchar",
+    "is_suppressed": "boolean",
+    "suppression": "varchar",
 }
 FLOW_TYPES = {
-    "service_date": "date", "measure": "varchar", "from_facility_id": "varchar", "to_facility_id": "varchar",
-    "route": "varchar", "cashless_visitors": "bigint", "share_used": "double", "all_visitors_estimate": "bigint",
-    "estimate_ci_low": "bigint", "estimate_ci_high": "bigint", "is_estimate": "boolean", "status": "varchar",
-    "is_suppressed": "boolean", "suppression": "varchar",
+    "service_date": "date",
+    "measure": "varchar",
+    "from_facility_id": "varchar",
+    "to_facility_id": "varchar",
+    "route": "varchar",
+    "cashless_visitors": "bigint",
+    "share_used": "double",
+    "all_visitors_estimate": "bigint",
+    "estimate_ci_low": "bigint",
+    "estimate_ci_high": "bigint",
+    "is_estimate": "boolean",
+    "status": "varchar",
+    "is_suppressed": "boolean",
+    "suppression": "varchar",
 }
 
 
 def build_all_visitors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rebuild both tables from the published marts and the reported totals (every day)."""
-    needed = ("marts.facility_daily", "marts.transitions_daily", "marts.routes_daily", "marts.circulation_daily",
-              "raw.admission_count")
+    needed = (
+        "marts.facility_daily",
+        "marts.transitions_daily",
+        "marts.routes_daily",
+        "marts.circulation_daily",
+        "raw.admission_count",
+    )
     if not all(_exists(con, relation) for relation in needed):
         log.info("all-visitor estimates skipped: %s not built yet", ", ".join(r for r in needed if not _exists(con, r)))
         return {}
     cells, shares = facility_shares(con)
     facilities = facility_rows(cells, shares)
     flows = flow_rows(con, cells, shares)
-    return {FACILITY_TABLE: _write(con, FACILITY_TABLE, facilities, FACILITY_TYPES),
-            FLOWS_TABLE: _write(con, FLOWS_TABLE, flows, FLOW_TYPES)}
-
+    return {
+        FACILITY_TABLE: _write(con, FACILITY_TABLE, facilities, FACILITY_TYPES),
+        FLOWS_TABLE: _write(con, FLOWS_TABLE, flows, FLOW_TYPES),
+    }

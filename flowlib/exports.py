@@ -49,7 +49,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -81,8 +81,21 @@ OSM_ATTRIBUTION = {
 }
 #: Numbers that describe a row rather than count people; not blanked in suppressed rows.
 DESCRIPTIVE_NUMBERS = frozenset({"hour_of_day", "n_stops", "lat", "lon", "months_with_answers"})
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                 "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "REAL",
+)
 INDICATOR_FILES = ("info_satisfaction_indicator.csv", "info_satisfaction_drivers.csv")
 DICTIONARY_FILE = "column_dictionary.csv"
 #: characters that make a spreadsheet treat a cell as a formula (CSV injection); the one
@@ -114,115 +127,231 @@ _PERIODS_ONLY = "period_grain <> 'day'"
 _HEADLINE = "day_type = 'all' and segment_kind = 'all'"
 
 DATASETS: tuple[Dataset, ...] = (
-    Dataset("facilities", "ref.facilities", "観光施設一覧", "Tourism facilities",
-            "集計対象の施設のID・名称・座標。座標は OpenStreetMap 由来（confidence が low の点はプロジェクトの推定値）。",
-            "Ids, names and coordinates of the facilities counted. Coordinates from OpenStreetMap "
-            "(points with confidence low are project estimates).",
-            geometry="point"),
-    Dataset("facility_daily", "marts.facility_daily", "施設別 日別 入場数・来訪者数", "Entries and visitors per facility and day",
-            "キャッシュレス入場記録（およびWi-Fiセンサー）による施設ごとの1日の入場数と来訪者数（実人数）、カード発行国別。",
-            "Admissions (card taps; Wi-Fi sensor stays where present) and distinct visitors per facility and "
-            "tourism day, split by where the card was issued.",
-            geometry="point"),
-    Dataset("facility_entries_hourly", "marts.facility_entries_hourly", "施設別 時間別 入場数", "Entries per facility and hour",
-            "施設ごと・時刻（日本時間）ごとの入場数と来訪者数。", "Admissions and distinct visitors per facility and JST clock hour."),
-    Dataset("transitions_daily", "marts.transitions_daily", "施設間の移動（日別）", "Moves between facilities per day",
-            "同じ周遊の中で施設Aの次に施設Bを訪れた移動の数と人数、所要時間、次の行き先の確率。",
-            "Moves from one facility to the next stop of the same trip: moves, distinct visitors, minutes between "
-            "the two admissions, next-destination probability.",
-            geometry="line"),
-    Dataset("routes_daily", "marts.routes_daily", "周遊ルート（日別）", "Routes per day",
-            "1日の周遊（2〜5施設）の順路ごとの人数と順位。", "Whole-trip routes of 2 to 5 stops per day: visitors and rank."),
-    Dataset("circulation_daily", "marts.circulation_daily", "周遊率（日別）", "Circulation rate per day",
-            "2施設以上を訪れた人の割合（周遊率）と1人あたり施設数、区分別。",
-            "Share of visitors who visited two or more facilities (circulation rate) and facilities per visitor, per segment."),
-    Dataset("wifi_area_hourly", "marts.wifi_area_hourly", "観光エリア別 時間別 Wi-Fi接続数", "Wi-Fi connections per area and hour",
-            "公衆Wi-Fiの接続数を観光エリア・時刻ごとに合計したもの（人数ではなく接続数）。",
-            "Public Wi-Fi connections summed per tourism area and JST hour (connections, not people)."),
-    Dataset("survey_satisfaction_daily", "marts.survey_satisfaction_daily", "旅ナカ情報取得満足度（日別の回答）",
-            "In-trip information satisfaction, daily answers",
-            "Webアンケートの日別回答数と満足（5段階の4・5）の数。1日の回答は少ないため、指標は info_satisfaction_indicator.csv（月・年度）を使ってください。",
-            "Daily web-survey answers and satisfied answers (4 or 5 of 5). Days have few answers: use "
-            "info_satisfaction_indicator.csv (months, fiscal years) for the indicator."),
-    Dataset("facility_visits_by_period", "marts.facility_visits_by_period", "施設別 入場数・来訪者数（週・月・年度）",
-            "Entries and visitors per facility, per week, month and fiscal year",
-            "ISO週・月・年度ごと、平日／土日祝別、区分別（居住地・券種）、時刻別の施設の入場数と来訪者数（期間内の実人数）。",
-            "Per ISO week, month and fiscal year, day type, segment (residence, ticket type) and hour: admissions "
-            "and distinct visitors over the period.",
-            where=_PERIODS_ONLY, geometry="point", geo_where=f"{_HEADLINE} and hour_of_day is null",
-            geo_note_ja="GeoJSON は全日種・全区分・終日の行のみ。", geo_note_en="GeoJSON: all day types, all segments, whole day only."),
-    Dataset("transitions_by_period", "marts.transitions_by_period", "施設間の移動（週・月・年度）",
-            "Moves between facilities per week, month and fiscal year",
-            "期間・平日／土日祝・区分ごとの施設間の移動（OD）。", "Facility-to-facility moves per period, day type and segment.",
-            where=_PERIODS_ONLY, geometry="line", geo_where=_HEADLINE,
-            geo_note_ja="GeoJSON は全日種・全区分の行のみ。", geo_note_en="GeoJSON: all day types, all segments only."),
-    Dataset("routes_by_period", "marts.routes_by_period", "周遊ルートと出発・到着施設（週・月・年度）",
-            "Routes and origin-destination per week, month and fiscal year",
-            "周遊の出発施設・最後の施設（route が空の行、区分別）と、その中の順路（2〜5施設、全体のみ）ごとの人数と順位。",
-            "Trips by first and last stop (rows with an empty route, per segment) and, within each, the ranked routes "
-            "of 2 to 5 stops (all visitors only).",
-            # Routes per segment are not published: with the segment and day-type margins they
-            # form a table whose hidden routes the audit narrowed below k by combining margins
-            # (flowlib.disclosure_audit; docs/privacy.md). The pages show all visitors only.
-            where=f"{_PERIODS_ONLY} and (route is null or segment_kind = 'all')"),
-    Dataset("circulation_by_period", "marts.circulation_by_period", "周遊率（週・月・年度）",
-            "Circulation rate per week, month and fiscal year",
-            "期間・平日／土日祝・区分ごとの周遊率。facility_role が first / last の行は、その施設から1日を始めた／終えた人数。",
-            "Circulation rate per period, day type and segment; rows with facility_role first / last count the "
-            "visitors whose day started / ended at that facility.",
-            where=_PERIODS_ONLY),
-    Dataset("dwell_by_period", "marts.dwell_by_period", "施設の滞在時間（週・月・年度）", "Minutes spent at facilities per week, month and fiscal year",
-            "施設ごとの滞在時間の四分位と平均（Wi-Fiセンサーの実測、または入場記録からの推定）。",
-            "Quartiles and mean of the minutes spent at each facility (measured by Wi-Fi sensors, or estimated from card taps).",
-            where=_PERIODS_ONLY),
+    Dataset(
+        "facilities",
+        "ref.facilities",
+        "観光施設一覧",
+        "Tourism facilities",
+        "集計対象の施設のID・名称・座標。座標は OpenStreetMap 由来（confidence が low の点はプロジェクトの推定値）。",
+        "Ids, names and coordinates of the facilities counted. Coordinates from OpenStreetMap "
+        "(points with confidence low are project estimates).",
+        geometry="point",
+    ),
+    Dataset(
+        "facility_daily",
+        "marts.facility_daily",
+        "施設別 日別 入場数・来訪者数",
+        "Entries and visitors per facility and day",
+        "キャッシュレス入場記録（およびWi-Fiセンサー）による施設ごとの1日の入場数と来訪者数（実人数）、カード発行国別。",
+        "Admissions (card taps; Wi-Fi sensor stays where present) and distinct visitors per facility and "
+        "tourism day, split by where the card was issued.",
+        geometry="point",
+    ),
+    Dataset(
+        "facility_entries_hourly",
+        "marts.facility_entries_hourly",
+        "施設別 時間別 入場数",
+        "Entries per facility and hour",
+        "施設ごと・時刻（日本時間）ごとの入場数と来訪者数。",
+        "Admissions and distinct visitors per facility and JST clock hour.",
+    ),
+    Dataset(
+        "transitions_daily",
+        "marts.transitions_daily",
+        "施設間の移動（日別）",
+        "Moves between facilities per day",
+        "同じ周遊の中で施設Aの次に施設Bを訪れた移動の数と人数、所要時間、次の行き先の確率。",
+        "Moves from one facility to the next stop of the same trip: moves, distinct visitors, minutes between "
+        "the two admissions, next-destination probability.",
+        geometry="line",
+    ),
+    Dataset(
+        "routes_daily",
+        "marts.routes_daily",
+        "周遊ルート（日別）",
+        "Routes per day",
+        "1日の周遊（2〜5施設）の順路ごとの人数と順位。",
+        "Whole-trip routes of 2 to 5 stops per day: visitors and rank.",
+    ),
+    Dataset(
+        "circulation_daily",
+        "marts.circulation_daily",
+        "周遊率（日別）",
+        "Circulation rate per day",
+        "2施設以上を訪れた人の割合（周遊率）と1人あたり施設数、区分別。",
+        "Share of visitors who visited two or more facilities (circulation rate) and facilities per visitor, per segment.",
+    ),
+    Dataset(
+        "wifi_area_hourly",
+        "marts.wifi_area_hourly",
+        "観光エリア別 時間別 Wi-Fi接続数",
+        "Wi-Fi connections per area and hour",
+        "公衆Wi-Fiの接続数を観光エリア・時刻ごとに合計したもの（人数ではなく接続数）。",
+        "Public Wi-Fi connections summed per tourism area and JST hour (connections, not people).",
+    ),
+    Dataset(
+        "survey_satisfaction_daily",
+        "marts.survey_satisfaction_daily",
+        "旅ナカ情報取得満足度（日別の回答）",
+        "In-trip information satisfaction, daily answers",
+        "Webアンケートの日別回答数と満足（5段階の4・5）の数。1日の回答は少ないため、指標は info_satisfaction_indicator.csv（月・年度）を使ってください。",
+        "Daily web-survey answers and satisfied answers (4 or 5 of 5). Days have few answers: use "
+        "info_satisfaction_indicator.csv (months, fiscal years) for the indicator.",
+    ),
+    Dataset(
+        "facility_visits_by_period",
+        "marts.facility_visits_by_period",
+        "施設別 入場数・来訪者数（週・月・年度）",
+        "Entries and visitors per facility, per week, month and fiscal year",
+        "ISO週・月・年度ごと、平日／土日祝別、区分別（居住地・券種）、時刻別の施設の入場数と来訪者数（期間内の実人数）。",
+        "Per ISO week, month and fiscal year, day type, segment (residence, ticket type) and hour: admissions "
+        "and distinct visitors over the period.",
+        where=_PERIODS_ONLY,
+        geometry="point",
+        geo_where=f"{_HEADLINE} and hour_of_day is null",
+        geo_note_ja="GeoJSON は全日種・全区分・終日の行のみ。",
+        geo_note_en="GeoJSON: all day types, all segments, whole day only.",
+    ),
+    Dataset(
+        "transitions_by_period",
+        "marts.transitions_by_period",
+        "施設間の移動（週・月・年度）",
+        "Moves between facilities per week, month and fiscal year",
+        "期間・平日／土日祝・区分ごとの施設間の移動（OD）。",
+        "Facility-to-facility moves per period, day type and segment.",
+        where=_PERIODS_ONLY,
+        geometry="line",
+        geo_where=_HEADLINE,
+        geo_note_ja="GeoJSON は全日種・全区分の行のみ。",
+        geo_note_en="GeoJSON: all day types, all segments only.",
+    ),
+    Dataset(
+        "routes_by_period",
+        "marts.routes_by_period",
+        "周遊ルートと出発・到着施設（週・月・年度）",
+        "Routes and origin-destination per week, month and fiscal year",
+        "周遊の出発施設・最後の施設（route が空の行、区分別）と、その中の順路（2〜5施設、全体のみ）ごとの人数と順位。",
+        "Trips by first and last stop (rows with an empty route, per segment) and, within each, the ranked routes "
+        "of 2 to 5 stops (all visitors only).",
+        # Routes per segment are not published: with the segment and day-type margins they
+        # form a table whose hidden routes the audit narrowed below k by combining margins
+        # (flowlib.disclosure_audit; docs/privacy.md). The pages show all visitors only.
+        where=f"{_PERIODS_ONLY} and (route is null or segment_kind = 'all')",
+    ),
+    Dataset(
+        "circulation_by_period",
+        "marts.circulation_by_period",
+        "周遊率（週・月・年度）",
+        "Circulation rate per week, month and fiscal year",
+        "期間・平日／土日祝・区分ごとの周遊率。facility_role が first / last の行は、その施設から1日を始めた／終えた人数。",
+        "Circulation rate per period, day type and segment; rows with facility_role first / last count the "
+        "visitors whose day started / ended at that facility.",
+        where=_PERIODS_ONLY,
+    ),
+    Dataset(
+        "dwell_by_period",
+        "marts.dwell_by_period",
+        "施設の滞在時間（週・月・年度）",
+        "Minutes spent at facilities per week, month and fiscal year",
+        "施設ごとの滞在時間の四分位と平均（Wi-Fiセンサーの実測、または入場記録からの推定）。",
+        "Quartiles and mean of the minutes spent at each facility (measured by Wi-Fi sensors, or estimated from card taps).",
+        where=_PERIODS_ONLY,
+    ),
     # Crowding forecast (flowlib.forecast): model output, not counts of people.
-    Dataset("forecast_daily", "marts.forecast_daily", "施設別 混雑予測（今後14日間）", "Crowding forecast per facility (next 14 days)",
-            "施設ごとの今後14日間の入場数（センサーは来訪端末数）の予測と80%・95%予測区間。客船入港予定と祝日を考慮。"
-            "予測できない施設・日は理由（履歴不足・休館日など）を記載。方法は docs/forecast.md。",
-            "Forecast admissions (distinct devices for sensors) per facility for the next 14 days with 80 % and 95 % "
-            "prediction intervals, using the cruise timetable and public holidays; a stated reason where there is no "
-            "forecast (insufficient history, closing day, ...). Method: docs/forecast.md."),
+    Dataset(
+        "forecast_daily",
+        "marts.forecast_daily",
+        "施設別 混雑予測（今後14日間）",
+        "Crowding forecast per facility (next 14 days)",
+        "施設ごとの今後14日間の入場数（センサーは来訪端末数）の予測と80%・95%予測区間。客船入港予定と祝日を考慮。"
+        "予測できない施設・日は理由（履歴不足・休館日など）を記載。方法は docs/forecast.md。",
+        "Forecast admissions (distinct devices for sensors) per facility for the next 14 days with 80 % and 95 % "
+        "prediction intervals, using the cruise timetable and public holidays; a stated reason where there is no "
+        "forecast (insufficient history, closing day, ...). Method: docs/forecast.md.",
+    ),
     # 消費喚起 (issue 14): day rows included, there is no daily twin of these marts
-    Dataset("spending_by_period", "marts.spending_by_period", "施設別 入館料収入（日・週・月・年度）",
-            "Admission revenue per facility (day, week, month, fiscal year)",
-            "キャッシュレス決済の入館料（POS金額）の合計、有料入場数、1人1日あたり収入。施設別（all = 全施設）、居住地・券種別。現金払いは含みません。",
-            "Sum of the POS amounts of cashless admissions, paid admissions and revenue per visitor-day, per facility "
-            "(all = every facility), residence and ticket type. Cash payments are not included.",
-            geometry="point", geo_where="day_type = 'all' and segment_kind = 'all' and facility_id <> 'all'",
-            geo_note_ja="GeoJSON は全日種・全区分の施設別の行のみ。", geo_note_en="GeoJSON: all day types, all segments, per facility only."),
-    Dataset("spending_routes_by_period", "marts.spending_routes_by_period", "順路・最初の施設別 入館料収入（日・週・月・年度）",
-            "Admission revenue by route and by first facility of the day (day, week, month, fiscal year)",
-            "1日の最初の施設ごとの1人1日あたり収入・有料入場数と、周遊ルート（2〜5施設）ごとの1周遊あたり収入。キャッシュレス決済のみ。",
-            "Revenue and paid admissions per visitor-day by the first facility of the day, and per trip by route "
-            "(2 to 5 stops). Cashless payments only."),
-    Dataset("all_visitors_facility_daily", "marts.all_visitors_facility_daily", "施設別 全来訪者の推計（日別）",
-            "All visitors per facility and day (estimates)",
-            "施設が報告する入館者数（すべての支払い方法）とキャッシュレス比率（95%区間つき）。報告のない日は他の日の比率から推計（is_estimate = TRUE、95%区間つき）。報告のない施設は推計しません。",
-            "Admissions reported by the facility (every payment type) and the cashless share with its 95 % interval. "
-            "Days without a report are estimated from the share of the other days (is_estimate TRUE, with a 95 % "
-            "interval); a facility that never reports is not estimated.",
-            geometry="point"),
-    Dataset("all_visitors_flows_daily", "marts.all_visitors_flows_daily", "全来訪者の移動・ルート・周遊の推計（日別）",
-            "Moves, routes and circulation for all visitors per day (estimates)",
-            "カード決済の移動・ルート・周遊の人数をキャッシュレス比率で割った推計と95%区間。現金払いの人も同じように動くと仮定。",
-            "Card-payer moves, routes and circulation visitors divided by the cashless share: estimates with 95 % "
-            "intervals, assuming people paying cash move alike."),
-    Dataset("opportunity_fit", "marts.opportunity_fit", "周遊の重力モデルの当てはまり（週・月）", "Gravity model fit (week, month)",
-            "施設間移動の重力モデル（ポアソン回帰）の期間・データ・区分ごとの当てはまり（逸脱度、疑似R²）と距離の係数。",
-            "Goodness of fit (deviance, pseudo-R²) and distance coefficient of the gravity model of moves, per period, source and segment."),
-    Dataset("opportunity_pairs", "marts.opportunity_pairs", "近いのに移動が少ない施設の組（週・月）", "Close but under-connected facility pairs (week, month)",
-            "施設の組ごとの実際の移動数とモデルの期待値・95%予測区間、判定（under_connected = 有意に少ない、watch = 要観察）。",
-            "Observed and expected moves per facility pair with the 95 % prediction interval and the finding "
-            "(under_connected, watch).", geometry="line", geo_where="tier is not null",
-            geo_note_ja="GeoJSON は判定のある組のみ。", geo_note_en="GeoJSON: pairs with a finding only."),
-    Dataset("measure_effects", "marts.measure_effects", "施策の効果の推定（差の差分法）", "Estimated effects of measures (difference in differences)",
-            "config/measures/ に登録した施策ごとの効果（%）と95%信頼区間、事前トレンドの確認、比較対象。受け付けなかった施策はその理由。",
-            "Per measure in config/measures/: effect (%) with 95 % interval, pre-trend check and comparison units; "
-            "refused measures with the reason."),
-    Dataset("measure_series", "marts.measure_series", "施策の対象と比較対象の推移", "Treated and comparison series of measures",
-            "効果推定に使った日別の値（log(1+人数) の平均、周遊率はそのまま）。",
-            "Daily values used for the estimates (mean of log(1 + count); circulation rates as they are)."),
+    Dataset(
+        "spending_by_period",
+        "marts.spending_by_period",
+        "施設別 入館料収入（日・週・月・年度）",
+        "Admission revenue per facility (day, week, month, fiscal year)",
+        "キャッシュレス決済の入館料（POS金額）の合計、有料入場数、1人1日あたり収入。施設別（all = 全施設）、居住地・券種別。現金払いは含みません。",
+        "Sum of the POS amounts of cashless admissions, paid admissions and revenue per visitor-day, per facility "
+        "(all = every facility), residence and ticket type. Cash payments are not included.",
+        geometry="point",
+        geo_where="day_type = 'all' and segment_kind = 'all' and facility_id <> 'all'",
+        geo_note_ja="GeoJSON は全日種・全区分の施設別の行のみ。",
+        geo_note_en="GeoJSON: all day types, all segments, per facility only.",
+    ),
+    Dataset(
+        "spending_routes_by_period",
+        "marts.spending_routes_by_period",
+        "順路・最初の施設別 入館料収入（日・週・月・年度）",
+        "Admission revenue by route and by first facility of the day (day, week, month, fiscal year)",
+        "1日の最初の施設ごとの1人1日あたり収入・有料入場数と、周遊ルート（2〜5施設）ごとの1周遊あたり収入。キャッシュレス決済のみ。",
+        "Revenue and paid admissions per visitor-day by the first facility of the day, and per trip by route "
+        "(2 to 5 stops). Cashless payments only.",
+    ),
+    Dataset(
+        "all_visitors_facility_daily",
+        "marts.all_visitors_facility_daily",
+        "施設別 全来訪者の推計（日別）",
+        "All visitors per facility and day (estimates)",
+        "施設が報告する入館者数（すべての支払い方法）とキャッシュレス比率（95%区間つき）。報告のない日は他の日の比率から推計（is_estimate = TRUE、95%区間つき）。報告のない施設は推計しません。",
+        "Admissions reported by the facility (every payment type) and the cashless share with its 95 % interval. "
+        "Days without a report are estimated from the share of the other days (is_estimate TRUE, with a 95 % "
+        "interval); a facility that never reports is not estimated.",
+        geometry="point",
+    ),
+    Dataset(
+        "all_visitors_flows_daily",
+        "marts.all_visitors_flows_daily",
+        "全来訪者の移動・ルート・周遊の推計（日別）",
+        "Moves, routes and circulation for all visitors per day (estimates)",
+        "カード決済の移動・ルート・周遊の人数をキャッシュレス比率で割った推計と95%区間。現金払いの人も同じように動くと仮定。",
+        "Card-payer moves, routes and circulation visitors divided by the cashless share: estimates with 95 % "
+        "intervals, assuming people paying cash move alike.",
+    ),
+    Dataset(
+        "opportunity_fit",
+        "marts.opportunity_fit",
+        "周遊の重力モデルの当てはまり（週・月）",
+        "Gravity model fit (week, month)",
+        "施設間移動の重力モデル（ポアソン回帰）の期間・データ・区分ごとの当てはまり（逸脱度、疑似R²）と距離の係数。",
+        "Goodness of fit (deviance, pseudo-R²) and distance coefficient of the gravity model of moves, per period, source and segment.",
+    ),
+    Dataset(
+        "opportunity_pairs",
+        "marts.opportunity_pairs",
+        "近いのに移動が少ない施設の組（週・月）",
+        "Close but under-connected facility pairs (week, month)",
+        "施設の組ごとの実際の移動数とモデルの期待値・95%予測区間、判定（under_connected = 有意に少ない、watch = 要観察）。",
+        "Observed and expected moves per facility pair with the 95 % prediction interval and the finding "
+        "(under_connected, watch).",
+        geometry="line",
+        geo_where="tier is not null",
+        geo_note_ja="GeoJSON は判定のある組のみ。",
+        geo_note_en="GeoJSON: pairs with a finding only.",
+    ),
+    Dataset(
+        "measure_effects",
+        "marts.measure_effects",
+        "施策の効果の推定（差の差分法）",
+        "Estimated effects of measures (difference in differences)",
+        "config/measures/ に登録した施策ごとの効果（%）と95%信頼区間、事前トレンドの確認、比較対象。受け付けなかった施策はその理由。",
+        "Per measure in config/measures/: effect (%) with 95 % interval, pre-trend check and comparison units; "
+        "refused measures with the reason.",
+    ),
+    Dataset(
+        "measure_series",
+        "marts.measure_series",
+        "施策の対象と比較対象の推移",
+        "Treated and comparison series of measures",
+        "効果推定に使った日別の値（log(1+人数) の平均、周遊率はそのまま）。",
+        "Daily values used for the estimates (mean of log(1 + count); circulation rates as they are).",
+    ),
 )
+
 
 def indicator_datasets(definition: IndicatorDefinition) -> dict[str, tuple[str, str, str, str]]:
     """Titles and descriptions of the indicator CSVs in the catalogue, named after the
@@ -231,20 +360,29 @@ def indicator_datasets(definition: IndicatorDefinition) -> dict[str, tuple[str, 
     ja, en = definition.labels
     en_in_text = en if definition.label_en else en[:1].lower() + en[1:]  # item names are common nouns
     if definition.has_plan:
-        description = (f"観光計画のKPI。満足度と95%信頼区間、{definition.baseline_year}年基準値・"
-                       f"{definition.target_year}年目標値との比較。定義は docs/indicator.md。",
-                       f"The tourism plan's KPI: share with 95 % interval, against the {definition.baseline_year} "
-                       f"baseline and the {definition.target_year} target. Method: docs/indicator.md.")
+        description = (
+            f"観光計画のKPI。満足度と95%信頼区間、{definition.baseline_year}年基準値・"
+            f"{definition.target_year}年目標値との比較。定義は docs/indicator.md。",
+            f"The tourism plan's KPI: share with 95 % interval, against the {definition.baseline_year} "
+            f"baseline and the {definition.target_year} target. Method: docs/indicator.md.",
+        )
     else:
-        description = ("満足度と95%信頼区間（基準値・目標値の定義なし）。定義は docs/indicator.md。",
-                       "Share with 95 % interval (no baseline or target declared). Method: docs/indicator.md.")
+        description = (
+            "満足度と95%信頼区間（基準値・目標値の定義なし）。定義は docs/indicator.md。",
+            "Share with 95 % interval (no baseline or target declared). Method: docs/indicator.md.",
+        )
     return {
-        "info_satisfaction_indicator": (f"{ja}（月・四半期・年度）", f"{en} indicator (month, quarter, fiscal year)",
-                                        *description),
-        "info_satisfaction_drivers": (f"{ja}の要因（年度）", f"Drivers of {en_in_text} (fiscal year)",
-                                      "利用した情報源・回答言語・訪問施設ごとの満足度（相関であり因果ではない）。",
-                                      "Share per information source used, form language and facility visited "
-                                      "(associations, not effects)."),
+        "info_satisfaction_indicator": (
+            f"{ja}（月・四半期・年度）",
+            f"{en} indicator (month, quarter, fiscal year)",
+            *description,
+        ),
+        "info_satisfaction_drivers": (
+            f"{ja}の要因（年度）",
+            f"Drivers of {en_in_text} (fiscal year)",
+            "利用した情報源・回答言語・訪問施設ごとの満足度（相関であり因果ではない）。",
+            "Share per information source used, form language and facility visited (associations, not effects).",
+        ),
     }
 
 
@@ -254,8 +392,9 @@ def indicator_datasets(definition: IndicatorDefinition) -> dict[str, tuple[str, 
 COLUMNS_FILE = PROJECT_ROOT / "sql" / "marts" / "columns.yaml"
 
 
-def _load_column_docs(path: Path) -> tuple[dict[str, tuple[str, str, str, str]],
-                                          dict[tuple[str, str], tuple[str, str, str, str]]]:
+def _load_column_docs(
+    path: Path,
+) -> tuple[dict[str, tuple[str, str, str, str]], dict[tuple[str, str], tuple[str, str, str, str]]]:
     """(type, unit, ja, en) per column name, and per (file stem, column) where a file differs."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
@@ -263,8 +402,7 @@ def _load_column_docs(path: Path) -> tuple[dict[str, tuple[str, str, str, str]],
         return (doc["type"], doc.get("unit") or "", doc["ja"], doc["en"])
 
     columns = {name: entry(doc) for name, doc in (data.get("columns") or {}).items()}
-    per_file = {(file, name): entry(doc) for file, docs in (data.get("per_file") or {}).items()
-                for name, doc in docs.items()}
+    per_file = {(file, name): entry(doc) for file, docs in (data.get("per_file") or {}).items() for name, doc in docs.items()}
     return columns, per_file
 
 
@@ -273,10 +411,18 @@ COLUMN_DOCS, DATASET_COLUMN_DOCS = _load_column_docs(COLUMNS_FILE)
 
 UNDOCUMENTED = ("string", "", "（説明なし）", "(undocumented)")
 GEOJSON_GEOMETRY_DOC = {
-    "point": ("geometry", "", "施設の位置（Point、WGS84、© OpenStreetMap contributors）。位置不明は null",
-              "facility location (Point, WGS84, © OpenStreetMap contributors); null when unknown"),
-    "line": ("geometry", "", "移動元→移動先の直線（LineString、WGS84、座標 © OpenStreetMap contributors）。位置不明は null",
-             "straight line from → to (LineString, WGS84, coordinates © OpenStreetMap contributors); null when unknown"),
+    "point": (
+        "geometry",
+        "",
+        "施設の位置（Point、WGS84、© OpenStreetMap contributors）。位置不明は null",
+        "facility location (Point, WGS84, © OpenStreetMap contributors); null when unknown",
+    ),
+    "line": (
+        "geometry",
+        "",
+        "移動元→移動先の直線（LineString、WGS84、座標 © OpenStreetMap contributors）。位置不明は null",
+        "straight line from → to (LineString, WGS84, coordinates © OpenStreetMap contributors); null when unknown",
+    ),
 }
 
 
@@ -342,9 +488,7 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 def _blanked_columns(columns: list[tuple[str, str]]) -> set[int]:
     """Positions of counts and measures: emptied in every suppressed row."""
     return {
-        i
-        for i, (name, kind) in enumerate(columns)
-        if kind.upper().startswith(NUMERIC_TYPES) and name not in DESCRIPTIVE_NUMBERS
+        i for i, (name, kind) in enumerate(columns) if kind.upper().startswith(NUMERIC_TYPES) and name not in DESCRIPTIVE_NUMBERS
     }
 
 
@@ -384,7 +528,8 @@ class Written:
             "rows": self.rows,
             "bytes": path.stat().st_size if path.is_file() else None,
             "modified": dt.datetime.fromtimestamp(path.stat().st_mtime).astimezone().isoformat(timespec="seconds")
-            if path.is_file() else None,
+            if path.is_file()
+            else None,
         }
 
 
@@ -420,8 +565,18 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
             rows_written += 1
 
     changed = atomic_write(folder / f"{dataset.name}.csv", write, encoding=CSV_ENCODING, newline="")
-    return Written(f"{dataset.name}.csv", "CSV", dataset.name, dataset.title_ja, dataset.title_en, dataset.description_ja,
-                   dataset.description_en, rows_written, _dictionary_columns(dataset.name, out_names), changed)
+    return Written(
+        f"{dataset.name}.csv",
+        "CSV",
+        dataset.name,
+        dataset.title_ja,
+        dataset.title_en,
+        dataset.description_ja,
+        dataset.description_en,
+        rows_written,
+        _dictionary_columns(dataset.name, out_names),
+        changed,
+    )
 
 
 def _facility_points(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, float]]:
@@ -429,7 +584,9 @@ def _facility_points(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, f
         return {}
     return {
         row[0]: (float(row[1]), float(row[2]))
-        for row in con.execute("select facility_id, lon, lat from ref.facilities where lat is not null and lon is not null").fetchall()
+        for row in con.execute(
+            "select facility_id, lon, lat from ref.facilities where lat is not null and lon is not null"
+        ).fetchall()
     }
 
 
@@ -466,9 +623,7 @@ def _write_dataset_geojson(
         }
         text = json.dumps(header, ensure_ascii=False)
         handle.write(text[:-1] + ', "features": [\n')
-        cursor = con.execute(
-            f"select * from {dataset.source} where ({dataset.where}) and ({dataset.geo_where}) order by all"
-        )
+        cursor = con.execute(f"select * from {dataset.source} where ({dataset.where}) and ({dataset.geo_where}) order by all")
         for batch in _batches(cursor):
             for row in batch:
                 record = dict(zip(names, row))
@@ -487,9 +642,18 @@ def _write_dataset_geojson(
     changed = atomic_write(folder / f"{dataset.name}.geojson", write)
     description_ja = dataset.description_ja + (f" {dataset.geo_note_ja}" if dataset.geo_note_ja else "")
     description_en = dataset.description_en + (f" {dataset.geo_note_en}" if dataset.geo_note_en else "")
-    return Written(f"{dataset.name}.geojson", "GeoJSON", dataset.name, dataset.title_ja, dataset.title_en, description_ja,
-                   description_en, features,
-                   [("geometry", *GEOJSON_GEOMETRY_DOC[dataset.geometry])] + _dictionary_columns(dataset.name, names), changed)
+    return Written(
+        f"{dataset.name}.geojson",
+        "GeoJSON",
+        dataset.name,
+        dataset.title_ja,
+        dataset.title_en,
+        description_ja,
+        description_en,
+        features,
+        [("geometry", *GEOJSON_GEOMETRY_DOC[dataset.geometry])] + _dictionary_columns(dataset.name, names),
+        changed,
+    )
 
 
 def _indicator_files(folder: Path, definition: IndicatorDefinition) -> list[Written]:
@@ -511,8 +675,20 @@ def _indicator_files(folder: Path, definition: IndicatorDefinition) -> list[Writ
             rows = sum(1 for _ in reader)
         stem = path.stem
         title_ja, title_en, description_ja, description_en = indicator_datasets(definition)[stem]
-        written.append(Written(path.name, "CSV", stem, title_ja, title_en, description_ja, description_en, rows,
-                               _dictionary_columns(stem, header), False))
+        written.append(
+            Written(
+                path.name,
+                "CSV",
+                stem,
+                title_ja,
+                title_en,
+                description_ja,
+                description_en,
+                rows,
+                _dictionary_columns(stem, header),
+                False,
+            )
+        )
     return written
 
 
@@ -525,13 +701,27 @@ def _write_dictionary(folder: Path, files: list[Written]) -> Written:
                 writer.writerow([csv_cell(v) for v in (item.file, *column)])
 
     changed = atomic_write(folder / DICTIONARY_FILE, write, encoding=CSV_ENCODING, newline="")
-    columns = [("file", "string", "", "ファイル名", "file name"), ("column", "string", "", "列名（GeoJSON はプロパティ名）", "column (GeoJSON: property)"),
-               ("type", "string", "", "型: string, integer, number, boolean, date, geometry", "type"),
-               ("unit", "string", "", "単位", "unit"), ("description_ja", "string", "", "説明（日本語）", "description, Japanese"),
-               ("description_en", "string", "", "説明（英語）", "description, English")]
+    columns = [
+        ("file", "string", "", "ファイル名", "file name"),
+        ("column", "string", "", "列名（GeoJSON はプロパティ名）", "column (GeoJSON: property)"),
+        ("type", "string", "", "型: string, integer, number, boolean, date, geometry", "type"),
+        ("unit", "string", "", "単位", "unit"),
+        ("description_ja", "string", "", "説明（日本語）", "description, Japanese"),
+        ("description_en", "string", "", "説明（英語）", "description, English"),
+    ]
     rows = sum(len(item.columns) for item in files)
-    return Written(DICTIONARY_FILE, "CSV", "column_dictionary", "項目定義", "Column dictionary",
-                   "全ファイルの列の説明。", "Every column of every file.", rows, columns, changed)
+    return Written(
+        DICTIONARY_FILE,
+        "CSV",
+        "column_dictionary",
+        "項目定義",
+        "Column dictionary",
+        "全ファイルの列の説明。",
+        "Every column of every file.",
+        rows,
+        columns,
+        changed,
+    )
 
 
 LICENCE_TEXT = """長崎市 観光動態 オープンデータ / Nagasaki City tourism flow open data
@@ -594,7 +784,7 @@ def catalogue_page(catalogue: dict[str, Any]) -> str:
         f'<tr data-file="{e(item["file"])}"><td><a href="{e(item["file"])}">{e(item["file"])}</a></td><td>{e(item["format"])}</td>'
         f'<td><span class="lang-ja" lang="ja">{e(item["title_ja"])}</span><br><span lang="en">{e(item["title_en"])}</span></td>'
         f'<td class="num">{item["rows"]:,}</td><td class="num">{_size(item["bytes"] or 0)}</td>'
-        f'<td><small>{e(item["description_ja"])}<br>{e(item["description_en"])}</small></td></tr>'
+        f"<td><small>{e(item['description_ja'])}<br>{e(item['description_en'])}</small></td></tr>"
         for item in catalogue["files"]
     )
     return f"""<!DOCTYPE html>

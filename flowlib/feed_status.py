@@ -33,8 +33,20 @@ OUTCOMES = ("delivered", "missing", "rejected", "failed")
 STATUSES = ("loaded", "late", "pending", "rejected", "failed")
 #: Statuses whose feed is absent from the day's figures (its facilities and areas are incomplete).
 INCOMPLETE_STATUSES = ("late", "pending", "rejected", "failed")
-COLUMNS = ("source", "service_date", "source_kind", "status", "reason", "files", "files_digest", "expected_at",
-           "first_checked_at", "delivered_at", "arrived_on_time", "checked_at")
+COLUMNS = (
+    "source",
+    "service_date",
+    "source_kind",
+    "status",
+    "reason",
+    "files",
+    "files_digest",
+    "expected_at",
+    "first_checked_at",
+    "delivered_at",
+    "arrived_on_time",
+    "checked_at",
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,10 @@ def _sha256(path: Path) -> str:
 def delivered_files(spec: SourceSpec, service_date: date, settings: Settings) -> list[tuple[str, str]]:
     """(file name relative to the landing folder, sha256) of each delivered file, sorted."""
     root = settings.landing_dir.resolve()
-    return sorted((path.resolve().relative_to(root).as_posix(), _sha256(path))
-                  for path in spec.files_for(settings.landing_dir, service_date))
+    return sorted(
+        (path.resolve().relative_to(root).as_posix(), _sha256(path))
+        for path in spec.files_for(settings.landing_dir, service_date)
+    )
 
 
 def files_digest(files: Iterable[tuple[str, str]]) -> str | None:
@@ -90,8 +104,9 @@ def _row(values: tuple) -> FeedStatus:
 
 
 def current(con: duckdb.DuckDBPyConnection, source: str, service_date: date) -> FeedStatus | None:
-    row = con.execute(f"select {', '.join(COLUMNS)} from ops.feed_status where source = ? and service_date = ?",
-                      [source, service_date]).fetchone()
+    row = con.execute(
+        f"select {', '.join(COLUMNS)} from ops.feed_status where source = ? and service_date = ?", [source, service_date]
+    ).fetchone()
     return _row(row) if row else None
 
 
@@ -100,8 +115,9 @@ def statuses(con: duckdb.DuckDBPyConnection, first: date | None = None, last: da
     where, params = "", []
     if first is not None:
         where, params = "where service_date between ? and ?", [first, last or first]
-    rows = con.execute(f"select {', '.join(COLUMNS)} from ops.feed_status {where} order by service_date, source",
-                       params).fetchall()
+    rows = con.execute(
+        f"select {', '.join(COLUMNS)} from ops.feed_status {where} order by service_date, source", params
+    ).fetchall()
     return [_row(row) for row in rows]
 
 
@@ -109,12 +125,22 @@ def rejection_reason(con: duckdb.DuckDBPyConnection, source: str, service_date: 
     """The load log's message of the latest refused delivery of the day (file, line, problem)."""
     row = con.execute(
         "select message from ops.load_log where source = ? and service_date = ? and outcome = 'failed' "
-        "and message is not null order by loaded_at desc limit 1", [source, service_date]).fetchone()
+        "and message is not null order by loaded_at desc limit 1",
+        [source, service_date],
+    ).fetchone()
     return row[0] if row else None
 
 
-def record(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date: date, outcome: str,
-           files: list[tuple[str, str]], *, reason: str | None = None, now: datetime | None = None) -> FeedStatus:
+def record(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    service_date: date,
+    outcome: str,
+    files: list[tuple[str, str]],
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> FeedStatus:
     """Store what a run found for one source and day; returns the new status.
 
     ``files`` are the (name, sha256) pairs seen; ``reason`` is used when the load log
@@ -135,16 +161,29 @@ def record(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date: date,
         status = "failed"
     first_checked_at = previous.first_checked_at if previous else now
     delivered_at = previous.delivered_at if previous and previous.delivered_at else (now if files else None)
-    arrived_on_time = (None if delivered_at is None
-                       else delivered_at == first_checked_at or delivered_at <= expected_at)
+    arrived_on_time = None if delivered_at is None else delivered_at == first_checked_at or delivered_at <= expected_at
     # A failed attempt keeps no digest, so the catch-up run tries the same files again.
     digest = files_digest(files) if outcome in ("delivered", "rejected") else None
-    new = FeedStatus(spec.name, service_date, spec.kind.name, status, _one_line(reason), len(files), digest,
-                     expected_at, first_checked_at, delivered_at, arrived_on_time, now)
+    new = FeedStatus(
+        spec.name,
+        service_date,
+        spec.kind.name,
+        status,
+        _one_line(reason),
+        len(files),
+        digest,
+        expected_at,
+        first_checked_at,
+        delivered_at,
+        arrived_on_time,
+        now,
+    )
     with transaction(con):
         con.execute("delete from ops.feed_status where source = ? and service_date = ?", [spec.name, service_date])
-        con.execute(f"insert into ops.feed_status ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})",
-                    [getattr(new, column) for column in COLUMNS])
+        con.execute(
+            f"insert into ops.feed_status ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})",
+            [getattr(new, column) for column in COLUMNS],
+        )
     return new
 
 
@@ -156,8 +195,11 @@ def problems(con: duckdb.DuckDBPyConnection, service_dates: list[date]) -> list[
     """Rejected and failed deliveries of the given days: what makes a run end failed."""
     if not service_dates:
         return []
-    return [s for s in statuses(con, min(service_dates), max(service_dates))
-            if s.service_date in set(service_dates) and s.status in ("rejected", "failed")]
+    return [
+        s
+        for s in statuses(con, min(service_dates), max(service_dates))
+        if s.service_date in set(service_dates) and s.status in ("rejected", "failed")
+    ]
 
 
 def describe(status: FeedStatus) -> str:

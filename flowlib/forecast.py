@@ -66,8 +66,10 @@ LEVELS = (0.80, 0.95)
 SEED = 20261118
 #: The count each source kind forecasts: admissions at gates, distinct devices at sensors.
 TARGET_COLUMN = {"entry_log": "entries", "wifi_sensor": "visitors"}
-NO_CRUISE_NOTE = ("客船入港予定が未読込のため、クルーズ寄港は考慮していません",
-                  "no cruise timetable loaded: cruise calls are not modelled")
+NO_CRUISE_NOTE = (
+    "客船入港予定が未読込のため、クルーズ寄港は考慮していません",
+    "no cruise timetable loaded: cruise calls are not modelled",
+)
 
 _WEEKDAYS_JA = "月火水木金土日"
 _WEEKDAYS_EN = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
@@ -99,8 +101,9 @@ def calendar_features(days: pd.DatetimeIndex, cruise_capacity: pd.Series | None 
         frame[f"dow_{name}"] = (weekday == number).astype(float)
     frame["holiday"] = (holiday & (weekday < 5)).astype(float)
     frame["bridge_day"] = (~off & before & after).astype(float)
-    capacity = (cruise_capacity.reindex(days).fillna(0.0).to_numpy(dtype=float)
-                if cruise_capacity is not None else np.zeros(len(days)))
+    capacity = (
+        cruise_capacity.reindex(days).fillna(0.0).to_numpy(dtype=float) if cruise_capacity is not None else np.zeros(len(days))
+    )
     frame["cruise_thousands"] = capacity / 1000.0
     return frame
 
@@ -108,8 +111,10 @@ def calendar_features(days: pd.DatetimeIndex, cruise_capacity: pd.Series | None 
 def day_class(features: pd.DataFrame) -> pd.Series:
     """weekday / weekend_holiday / cruise: which hourly profile a day follows."""
     weekend = (features["dow_sat"] + features["dow_sun"] + features["holiday"]) > 0
-    return pd.Series(np.where(features["cruise_thousands"] > 0, "cruise",
-                              np.where(weekend, "weekend_holiday", "weekday")), index=features.index)
+    return pd.Series(
+        np.where(features["cruise_thousands"] > 0, "cruise", np.where(weekend, "weekend_holiday", "weekday")),
+        index=features.index,
+    )
 
 
 # ----------------------------------------------------------------------------- model
@@ -160,8 +165,9 @@ def _quasi_poisson(y: np.ndarray, x: np.ndarray, columns: list[str]) -> Fitted:
     return Fitted(columns, np.asarray(result.params, dtype=float), np.asarray(result.cov_params(), dtype=float), alpha)
 
 
-def simulate(fitted: Fitted, features: pd.DataFrame, rng: np.random.Generator,
-             simulations: int = SIMULATIONS) -> tuple[np.ndarray, np.ndarray]:
+def simulate(
+    fitted: Fitted, features: pd.DataFrame, rng: np.random.Generator, simulations: int = SIMULATIONS
+) -> tuple[np.ndarray, np.ndarray]:
     """(point forecast per day, simulated counts [days, simulations]) from the fitted model."""
     x = features[fitted.columns].to_numpy(dtype=float)
     point = np.exp(x @ fitted.params)
@@ -210,12 +216,16 @@ def _stated(facility_rows: Series, min_history_days: int) -> tuple[str, str, str
         return None
     first = facility_rows.values.index.min()
     if first > facility_rows.kind_first_day:
-        return ("recently_opened",
-                f"開業から日が浅い（{first:%Y-%m-%d} 以降の {observed} 日のみ、{min_history_days} 日必要）",
-                f"opened recently (data only since {first:%Y-%m-%d}: {observed} days, {min_history_days} needed)")
-    return ("insufficient_history",
-            f"履歴不足（観測 {observed} 日、{min_history_days} 日必要）",
-            f"insufficient history ({observed} observed days, {min_history_days} needed)")
+        return (
+            "recently_opened",
+            f"開業から日が浅い（{first:%Y-%m-%d} 以降の {observed} 日のみ、{min_history_days} 日必要）",
+            f"opened recently (data only since {first:%Y-%m-%d}: {observed} days, {min_history_days} needed)",
+        )
+    return (
+        "insufficient_history",
+        f"履歴不足（観測 {observed} 日、{min_history_days} 日必要）",
+        f"insufficient history ({observed} observed days, {min_history_days} needed)",
+    )
 
 
 def closed_weekdays(values: pd.Series) -> set[int]:
@@ -249,33 +259,51 @@ class FacilityForecast:
 def _stated_rows(base: pd.DataFrame, stated: tuple[str, str, str]) -> FacilityForecast:
     """Rows that give a reason instead of figures: every number empty, no simulation."""
     nan = np.full(len(base), np.nan)
-    return FacilityForecast(base.assign(status=stated[0], reason_ja=stated[1], reason_en=stated[2], forecast=nan,
-                                        lo80=nan, hi80=nan, lo95=nan, hi95=nan), None)
+    return FacilityForecast(
+        base.assign(
+            status=stated[0], reason_ja=stated[1], reason_en=stated[2], forecast=nan, lo80=nan, hi80=nan, lo95=nan, hi95=nan
+        ),
+        None,
+    )
 
 
-def forecast_series(series: Series, last_day: pd.Timestamp, cruise: pd.Series | None,
-                    horizon: int = HORIZON_DAYS, min_history_days: int = MIN_HISTORY_DAYS) -> FacilityForecast:
+def forecast_series(
+    series: Series,
+    last_day: pd.Timestamp,
+    cruise: pd.Series | None,
+    horizon: int = HORIZON_DAYS,
+    min_history_days: int = MIN_HISTORY_DAYS,
+) -> FacilityForecast:
     """The next ``horizon`` days after ``last_day`` for one facility, or stated-reason rows."""
     days = pd.date_range(last_day + pd.Timedelta(days=1), periods=horizon, freq="D")
     features = calendar_features(days, cruise)
-    base = pd.DataFrame({
-        "source_kind": series.source_kind, "facility_id": series.facility_id,
-        "forecast_date": days.date, "horizon_days": np.arange(1, horizon + 1),
-        "day_class": day_class(features).to_numpy(), "cruise_capacity": (features["cruise_thousands"] * 1000).round().astype(int).to_numpy(),
-    })
+    base = pd.DataFrame(
+        {
+            "source_kind": series.source_kind,
+            "facility_id": series.facility_id,
+            "forecast_date": days.date,
+            "horizon_days": np.arange(1, horizon + 1),
+            "day_class": day_class(features).to_numpy(),
+            "cruise_capacity": (features["cruise_thousands"] * 1000).round().astype(int).to_numpy(),
+        }
+    )
     stated = _stated(series, min_history_days)
     if stated is not None:
         return _stated_rows(base, stated)
     closed = closed_weekdays(series.values)
     train = _training(series.values, closed)
     if len(closed) == 7:
-        stated = ("no_recent_data",
-                  f"直近 {CLOSED_WEEKS} 週間の計数なし（休止中または欠測）",
-                  f"no counts in the last {CLOSED_WEEKS} weeks (closed or not delivering)")
+        stated = (
+            "no_recent_data",
+            f"直近 {CLOSED_WEEKS} 週間の計数なし（休止中または欠測）",
+            f"no counts in the last {CLOSED_WEEKS} weeks (closed or not delivering)",
+        )
     elif len(train) < min_history_days:
-        stated = ("insufficient_history",
-                  f"履歴不足（休館日を除く観測 {len(train)} 日、{min_history_days} 日必要）",
-                  f"insufficient history ({len(train)} observed open days, {min_history_days} needed)")
+        stated = (
+            "insufficient_history",
+            f"履歴不足（休館日を除く観測 {len(train)} 日、{min_history_days} 日必要）",
+            f"insufficient history ({len(train)} observed open days, {min_history_days} needed)",
+        )
     if stated is not None:
         return _stated_rows(base, stated)
     train_features = calendar_features(pd.DatetimeIndex(train.index), cruise)
@@ -284,13 +312,27 @@ def forecast_series(series: Series, last_day: pd.Timestamp, cruise: pd.Series | 
     bands = interval_columns(counts)
     is_closed = np.isin(days.weekday, list(closed))
     status = np.where(is_closed, "closed", "forecast")
-    reason_ja = np.array([f"休館日（直近 {CLOSED_WEEKS} 回の{_WEEKDAYS_JA[d.weekday()]}曜日は入場なし）" if c else ""
-                          for d, c in zip(days, is_closed)], dtype=object)
-    reason_en = np.array([f"closing day (no admissions on the last {CLOSED_WEEKS} {_WEEKDAYS_EN[d.weekday()]})" if c else ""
-                          for d, c in zip(days, is_closed)], dtype=object)
-    daily = base.assign(status=status, reason_ja=reason_ja, reason_en=reason_en,
-                        forecast=np.where(is_closed, np.nan, point),
-                        **{k: np.where(is_closed, np.nan, v) for k, v in bands.items()})
+    reason_ja = np.array(
+        [
+            f"休館日（直近 {CLOSED_WEEKS} 回の{_WEEKDAYS_JA[d.weekday()]}曜日は入場なし）" if c else ""
+            for d, c in zip(days, is_closed)
+        ],
+        dtype=object,
+    )
+    reason_en = np.array(
+        [
+            f"closing day (no admissions on the last {CLOSED_WEEKS} {_WEEKDAYS_EN[d.weekday()]})" if c else ""
+            for d, c in zip(days, is_closed)
+        ],
+        dtype=object,
+    )
+    daily = base.assign(
+        status=status,
+        reason_ja=reason_ja,
+        reason_en=reason_en,
+        forecast=np.where(is_closed, np.nan, point),
+        **{k: np.where(is_closed, np.nan, v) for k, v in bands.items()},
+    )
     counts[is_closed] = 0
     return FacilityForecast(daily, counts)
 
@@ -367,8 +409,13 @@ def share_concentration(hourly: pd.DataFrame, classes: pd.Series, profiles: dict
     return float("inf") if best.x >= high - 0.05 else float(np.exp(best.x))
 
 
-def forecast_hours(daily: pd.DataFrame, counts: np.ndarray | None, profiles: dict[str, np.ndarray],
-                   rng: np.random.Generator, concentration: float = float("inf")) -> pd.DataFrame:
+def forecast_hours(
+    daily: pd.DataFrame,
+    counts: np.ndarray | None,
+    profiles: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    concentration: float = float("inf"),
+) -> pd.DataFrame:
     """Per hour with intervals: each simulated day split over its profile's hours.
 
     Each simulation draws the day's hourly shares from a Dirichlet with parameters
@@ -391,17 +438,34 @@ def forecast_hours(daily: pd.DataFrame, counts: np.ndarray | None, profiles: dic
             split = rng.multinomial(day_counts, profile[hours])
         bands = interval_columns(split.T)
         for j, hour in enumerate(hours):
-            rows.append({
-                "source_kind": day.source_kind, "facility_id": day.facility_id, "forecast_date": day.forecast_date,
-                "hour_of_day": int(hour), "day_class": day.day_class, "cruise_capacity": day.cruise_capacity,
-                "forecast": float(day.forecast * profile[hour]),
-                **{k: float(v[j]) for k, v in bands.items()},
-            })
+            rows.append(
+                {
+                    "source_kind": day.source_kind,
+                    "facility_id": day.facility_id,
+                    "forecast_date": day.forecast_date,
+                    "hour_of_day": int(hour),
+                    "day_class": day.day_class,
+                    "cruise_capacity": day.cruise_capacity,
+                    "forecast": float(day.forecast * profile[hour]),
+                    **{k: float(v[j]) for k, v in bands.items()},
+                }
+            )
     return pd.DataFrame(rows, columns=HOURLY_COLUMNS)
 
 
-HOURLY_COLUMNS = ["source_kind", "facility_id", "forecast_date", "hour_of_day", "day_class",
-                  "cruise_capacity", "forecast", "lo80", "hi80", "lo95", "hi95"]
+HOURLY_COLUMNS = [
+    "source_kind",
+    "facility_id",
+    "forecast_date",
+    "hour_of_day",
+    "day_class",
+    "cruise_capacity",
+    "forecast",
+    "lo80",
+    "hi80",
+    "lo95",
+    "hi95",
+]
 
 
 @dataclass(frozen=True)
@@ -412,8 +476,9 @@ class HourlyModel:
 
 def hourly_model(own: pd.DataFrame, cruise: pd.Series | None) -> HourlyModel:
     """Profiles and share concentration from one facility's hourly history (service_date, hour_of_day, count)."""
-    own = own.assign(service_date=pd.to_datetime(own["service_date"]),
-                     count=own["count"].astype(float))[["service_date", "hour_of_day", "count"]]
+    own = own.assign(service_date=pd.to_datetime(own["service_date"]), count=own["count"].astype(float))[
+        ["service_date", "hour_of_day", "count"]
+    ]
     history_days = pd.DatetimeIndex(sorted(own["service_date"].unique()))
     classes = day_class(calendar_features(history_days, cruise))
     profiles = hourly_profiles(own, classes)
@@ -431,19 +496,41 @@ class Backtest:
     hourly: pd.DataFrame
 
 
-HOURLY_POINT_COLUMNS = ["source_kind", "facility_id", "origin_date", "forecast_date", "hour_of_day", "actual",
-                        "forecast", "lo80", "hi80", "lo95", "hi95"]
+HOURLY_POINT_COLUMNS = [
+    "source_kind",
+    "facility_id",
+    "origin_date",
+    "forecast_date",
+    "hour_of_day",
+    "actual",
+    "forecast",
+    "lo80",
+    "hi80",
+    "lo95",
+    "hi95",
+]
 
 
-def _hourly_points(series: Series, origin: pd.Timestamp, result: FacilityForecast, hourly: pd.DataFrame,
-                   cruise: pd.Series | None, last_day: pd.Timestamp) -> list[pd.DataFrame]:
+def _hourly_points(
+    series: Series,
+    origin: pd.Timestamp,
+    result: FacilityForecast,
+    hourly: pd.DataFrame,
+    cruise: pd.Series | None,
+    last_day: pd.Timestamp,
+) -> list[pd.DataFrame]:
     """The origin's hourly forecast (profiles and concentration from the hours up to it) against what came."""
     if hourly.empty or result.counts is None:
         return []
     dates = pd.to_datetime(hourly["service_date"])
     model = hourly_model(hourly[dates <= origin], cruise)
-    forecast = forecast_hours(result.daily, result.counts, model.profiles,
-                              _rng("hourly", series.source_kind, series.facility_id, origin.date()), model.concentration)
+    forecast = forecast_hours(
+        result.daily,
+        result.counts,
+        model.profiles,
+        _rng("hourly", series.source_kind, series.facility_id, origin.date()),
+        model.concentration,
+    )
     after = hourly[(dates > origin) & (dates <= last_day)]
     if forecast.empty or after.empty:
         return []
@@ -453,9 +540,15 @@ def _hourly_points(series: Series, origin: pd.Timestamp, result: FacilityForecas
     return [scored.assign(origin_date=origin.date())[HOURLY_POINT_COLUMNS]]
 
 
-def backtest_series(series: Series, cruise: pd.Series | None, origins: int = BACKTEST_ORIGINS,
-                    step: int = BACKTEST_STEP_DAYS, horizon: int = HORIZON_DAYS,
-                    min_history_days: int = MIN_HISTORY_DAYS, hourly: pd.DataFrame | None = None) -> Backtest:
+def backtest_series(
+    series: Series,
+    cruise: pd.Series | None,
+    origins: int = BACKTEST_ORIGINS,
+    step: int = BACKTEST_STEP_DAYS,
+    horizon: int = HORIZON_DAYS,
+    min_history_days: int = MIN_HISTORY_DAYS,
+    hourly: pd.DataFrame | None = None,
+) -> Backtest:
     """Rolling-origin points: each origin refits on the days up to it and forecasts what followed.
 
     ``hourly`` (service_date, hour_of_day, count of this facility) adds the hourly points.
@@ -484,12 +577,24 @@ def backtest_series(series: Series, cruise: pd.Series | None, origins: int = BAC
                 continue
             back = 7 * int(np.ceil(row.horizon_days / 7))
             naive = values.get(when - pd.Timedelta(days=back), np.nan)
-            rows.append({
-                "source_kind": series.source_kind, "facility_id": series.facility_id, "origin_date": origin.date(),
-                "forecast_date": row.forecast_date, "horizon_days": row.horizon_days, "day_class": row.day_class,
-                "actual": float(actual), "forecast": float(row.forecast), "seasonal_naive": float(naive),
-                "mase_scale": scale, "lo80": row.lo80, "hi80": row.hi80, "lo95": row.lo95, "hi95": row.hi95,
-            })
+            rows.append(
+                {
+                    "source_kind": series.source_kind,
+                    "facility_id": series.facility_id,
+                    "origin_date": origin.date(),
+                    "forecast_date": row.forecast_date,
+                    "horizon_days": row.horizon_days,
+                    "day_class": row.day_class,
+                    "actual": float(actual),
+                    "forecast": float(row.forecast),
+                    "seasonal_naive": float(naive),
+                    "mase_scale": scale,
+                    "lo80": row.lo80,
+                    "hi80": row.hi80,
+                    "lo95": row.lo95,
+                    "hi95": row.hi95,
+                }
+            )
     hours = pd.concat(hour_rows, ignore_index=True) if hour_rows else pd.DataFrame(columns=HOURLY_POINT_COLUMNS)
     return Backtest(pd.DataFrame(rows), hours)
 
@@ -501,24 +606,42 @@ def hourly_coverage(hour_points: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     frame = hour_points.assign(
         in80=(hour_points["actual"] >= hour_points["lo80"]) & (hour_points["actual"] <= hour_points["hi80"]),
-        in95=(hour_points["actual"] >= hour_points["lo95"]) & (hour_points["actual"] <= hour_points["hi95"]))
+        in95=(hour_points["actual"] >= hour_points["lo95"]) & (hour_points["actual"] <= hour_points["hi95"]),
+    )
 
     def summary(rows: pd.DataFrame) -> dict[str, float | int]:
-        return {"hourly_points": len(rows), "hourly_coverage80": float(rows["in80"].mean()),
-                "hourly_coverage95": float(rows["in95"].mean())}
+        return {
+            "hourly_points": len(rows),
+            "hourly_coverage80": float(rows["in80"].mean()),
+            "hourly_coverage95": float(rows["in95"].mean()),
+        }
 
-    out = [{"source_kind": kind, "facility_id": facility, **summary(rows)}
-           for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)]
-    out += [{"source_kind": kind, "facility_id": "(all)", **summary(rows)}
-            for kind, rows in frame.groupby("source_kind", sort=True)]
+    out = [
+        {"source_kind": kind, "facility_id": facility, **summary(rows)}
+        for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)
+    ]
+    out += [
+        {"source_kind": kind, "facility_id": "(all)", **summary(rows)} for kind, rows in frame.groupby("source_kind", sort=True)
+    ]
     return pd.DataFrame(out, columns=columns)
 
 
 def summarise_backtest(points: pd.DataFrame, hour_points: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per facility and overall ('(all)'): MASE, MAE relative to seasonal naive, interval coverage
     of the days and (with ``hour_points``) of the hours."""
-    columns = ["source_kind", "facility_id", "origins", "points", "mase", "relative_mae", "coverage80", "coverage95",
-               "hourly_points", "hourly_coverage80", "hourly_coverage95"]
+    columns = [
+        "source_kind",
+        "facility_id",
+        "origins",
+        "points",
+        "mase",
+        "relative_mae",
+        "coverage80",
+        "coverage95",
+        "hourly_points",
+        "hourly_coverage80",
+        "hourly_coverage95",
+    ]
     if points.empty:
         return pd.DataFrame(columns=columns)
     frame = points[np.isfinite(points["seasonal_naive"]) & (points["mase_scale"] > 0)].copy()
@@ -529,15 +652,24 @@ def summarise_backtest(points: pd.DataFrame, hour_points: pd.DataFrame | None = 
     frame["in95"] = (frame["actual"] >= frame["lo95"]) & (frame["actual"] <= frame["hi95"])
 
     def summary(rows: pd.DataFrame) -> dict[str, float | int]:
-        return {"origins": int(rows["origin_date"].nunique()), "points": len(rows),
-                "mase": float(rows["scaled_error"].mean()),
-                "relative_mae": float(rows["abs_error"].sum() / rows["naive_error"].sum()) if rows["naive_error"].sum() else float("nan"),
-                "coverage80": float(rows["in80"].mean()), "coverage95": float(rows["in95"].mean())}
+        return {
+            "origins": int(rows["origin_date"].nunique()),
+            "points": len(rows),
+            "mase": float(rows["scaled_error"].mean()),
+            "relative_mae": float(rows["abs_error"].sum() / rows["naive_error"].sum())
+            if rows["naive_error"].sum()
+            else float("nan"),
+            "coverage80": float(rows["in80"].mean()),
+            "coverage95": float(rows["in95"].mean()),
+        }
 
-    out = [{"source_kind": kind, "facility_id": facility, **summary(rows)}
-           for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)]
-    out += [{"source_kind": kind, "facility_id": "(all)", **summary(rows)}
-            for kind, rows in frame.groupby("source_kind", sort=True)]
+    out = [
+        {"source_kind": kind, "facility_id": facility, **summary(rows)}
+        for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)
+    ]
+    out += [
+        {"source_kind": kind, "facility_id": "(all)", **summary(rows)} for kind, rows in frame.groupby("source_kind", sort=True)
+    ]
     daily = pd.DataFrame(out)
     hours = hourly_coverage(hour_points if hour_points is not None else pd.DataFrame())
     merged = daily.merge(hours, on=["source_kind", "facility_id"], how="left")
@@ -550,8 +682,9 @@ def summarise_backtest(points: pd.DataFrame, hour_points: pd.DataFrame | None = 
 
 def read_series(con: duckdb.DuckDBPyConnection) -> tuple[list[Series], dict[str, pd.Timestamp]]:
     """Daily counts per facility from marts.facility_daily, zero-filled between first and last day."""
-    frame = con.execute("select service_date, source_kind, facility_id, entries, visitors, is_suppressed "
-                        "from marts.facility_daily").df()
+    frame = con.execute(
+        "select service_date, source_kind, facility_id, entries, visitors, is_suppressed from marts.facility_daily"
+    ).df()
     series, last_days = [], {}
     for kind, rows in frame.groupby("source_kind", sort=True):
         column = TARGET_COLUMN.get(str(kind))
@@ -582,15 +715,18 @@ def read_cruise(con: duckdb.DuckDBPyConnection) -> pd.Series | None:
     if frame.empty:
         log.warning("no cruise timetable loaded (source kind cruise_call): forecasting without cruise calls")
         return None
-    return pd.Series(frame["passenger_capacity"].astype(float).to_numpy(),
-                     index=pd.DatetimeIndex(pd.to_datetime(frame["service_date"])))
+    return pd.Series(
+        frame["passenger_capacity"].astype(float).to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(frame["service_date"]))
+    )
 
 
 def read_hourly(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Hourly entries per facility; a hidden (suppressed) hour is NULL, neither fitted nor scored."""
-    return con.execute("select service_date, source_kind, facility_id, hour_of_day, "
-                       "case when coalesce(is_suppressed, false) then null else entries end as count "
-                       "from marts.facility_entries_hourly").df()
+    return con.execute(
+        "select service_date, source_kind, facility_id, hour_of_day, "
+        "case when coalesce(is_suppressed, false) then null else entries end as count "
+        "from marts.facility_entries_hourly"
+    ).df()
 
 
 @dataclass
@@ -602,9 +738,16 @@ class ForecastRun:
     backtest: pd.DataFrame
 
 
-def run_forecast(series: list[Series], last_days: dict[str, pd.Timestamp], cruise: pd.Series | None,
-                 hourly: pd.DataFrame, *, backtest: bool = True, horizon: int = HORIZON_DAYS,
-                 min_history_days: int = MIN_HISTORY_DAYS) -> ForecastRun:
+def run_forecast(
+    series: list[Series],
+    last_days: dict[str, pd.Timestamp],
+    cruise: pd.Series | None,
+    hourly: pd.DataFrame,
+    *,
+    backtest: bool = True,
+    horizon: int = HORIZON_DAYS,
+    min_history_days: int = MIN_HISTORY_DAYS,
+) -> ForecastRun:
     """Forecast and backtest every series; plain frames, no warehouse."""
     dailies, hours, points, hour_points = [], [], [], []
     note = NO_CRUISE_NOTE if cruise is None else ("", "")
@@ -616,9 +759,15 @@ def run_forecast(series: list[Series], last_days: dict[str, pd.Timestamp], cruis
         own = own[["service_date", "hour_of_day", "count"]]
         if result.counts is not None:
             model = hourly_model(own, cruise)
-            hours.append(forecast_hours(result.daily, result.counts, model.profiles,
-                                        _rng("hourly", item.source_kind, item.facility_id, last_day.date()),
-                                        model.concentration))
+            hours.append(
+                forecast_hours(
+                    result.daily,
+                    result.counts,
+                    model.profiles,
+                    _rng("hourly", item.source_kind, item.facility_id, last_day.date()),
+                    model.concentration,
+                )
+            )
         if backtest and result.counts is not None:
             scored = backtest_series(item, cruise, horizon=horizon, min_history_days=min_history_days, hourly=own)
             points.append(scored.daily)
@@ -629,8 +778,7 @@ def run_forecast(series: list[Series], last_days: dict[str, pd.Timestamp], cruis
         daily["note_ja"], daily["note_en"], daily["model"] = note[0], note[1], MODEL
     hourly_out = pd.concat(hours, ignore_index=True) if hours else pd.DataFrame(columns=HOURLY_COLUMNS)
     points_out = pd.concat(points, ignore_index=True) if points else pd.DataFrame()
-    hour_points_out = (pd.concat(hour_points, ignore_index=True) if hour_points
-                       else pd.DataFrame(columns=HOURLY_POINT_COLUMNS))
+    hour_points_out = pd.concat(hour_points, ignore_index=True) if hour_points else pd.DataFrame(columns=HOURLY_POINT_COLUMNS)
     return ForecastRun(daily, hourly_out, points_out, hour_points_out, summarise_backtest(points_out, hour_points_out))
 
 
@@ -639,21 +787,26 @@ _TABLES = {
         "forecast_origin date, source_kind varchar, facility_id varchar, forecast_date date, horizon_days integer, "
         "day_class varchar, cruise_capacity integer, status varchar, reason_ja varchar, reason_en varchar, "
         "forecast double, lo80 double, hi80 double, lo95 double, hi95 double, note_ja varchar, note_en varchar, "
-        "model varchar"),
+        "model varchar"
+    ),
     "marts.forecast_hourly": (
         "source_kind varchar, facility_id varchar, forecast_date date, hour_of_day integer, day_class varchar, "
-        "cruise_capacity integer, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"),
+        "cruise_capacity integer, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"
+    ),
     "marts.forecast_backtest_points": (
         "source_kind varchar, facility_id varchar, origin_date date, forecast_date date, horizon_days integer, "
         "day_class varchar, actual double, forecast double, seasonal_naive double, mase_scale double, "
-        "lo80 double, hi80 double, lo95 double, hi95 double"),
+        "lo80 double, hi80 double, lo95 double, hi95 double"
+    ),
     "marts.forecast_backtest_hourly_points": (
         "source_kind varchar, facility_id varchar, origin_date date, forecast_date date, hour_of_day integer, "
-        "actual double, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"),
+        "actual double, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"
+    ),
     "marts.forecast_backtest": (
         "source_kind varchar, facility_id varchar, origins integer, points integer, mase double, "
         "relative_mae double, coverage80 double, coverage95 double, hourly_points integer, "
-        "hourly_coverage80 double, hourly_coverage95 double"),
+        "hourly_coverage80 double, hourly_coverage95 double"
+    ),
 }
 
 
@@ -663,9 +816,13 @@ def _columns(ddl: str) -> list[str]:
 
 def write_forecast(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> dict[str, int]:
     """Replace the forecast marts whole, in one transaction (a rerun gives the same rows)."""
-    frames = {"marts.forecast_daily": run.daily, "marts.forecast_hourly": run.hourly,
-              "marts.forecast_backtest_points": run.backtest_points,
-              "marts.forecast_backtest_hourly_points": run.backtest_hourly_points, "marts.forecast_backtest": run.backtest}
+    frames = {
+        "marts.forecast_daily": run.daily,
+        "marts.forecast_hourly": run.hourly,
+        "marts.forecast_backtest_points": run.backtest_points,
+        "marts.forecast_backtest_hourly_points": run.backtest_hourly_points,
+        "marts.forecast_backtest": run.backtest,
+    }
     counts = {}
     with transaction(con):
         for table, ddl in _TABLES.items():
@@ -690,7 +847,12 @@ def build_forecast(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     counts = write_forecast(con, run)
     overall = run.backtest[run.backtest["facility_id"] == "(all)"]
     for row in overall.itertuples(index=False):
-        log.info("forecast backtest %s: MASE %.3f, MAE vs seasonal naive %.3f, 80%% coverage %.2f, 95%% coverage %.2f",
-                 row.source_kind, row.mase, row.relative_mae, row.coverage80, row.coverage95)
+        log.info(
+            "forecast backtest %s: MASE %.3f, MAE vs seasonal naive %.3f, 80%% coverage %.2f, 95%% coverage %.2f",
+            row.source_kind,
+            row.mase,
+            row.relative_mae,
+            row.coverage80,
+            row.coverage95,
+        )
     return counts
-

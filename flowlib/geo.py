@@ -122,9 +122,7 @@ def load_access_points(geo_dir: Path | str | None = None, h3_resolution: int = 1
     facility_area = access_points["facility_id"].map(facilities.set_index("facility_id")["area_id"])
     mismatch = facility_area.notna() & facility_area.ne(access_points["area_id"])
     if mismatch.any():
-        raise GeoDataError(
-            f"{path} puts {access_points['ap_id'][mismatch].iloc[0]} in another area than its facility."
-        )
+        raise GeoDataError(f"{path} puts {access_points['ap_id'][mismatch].iloc[0]} in another area than its facility.")
     access_points = _with_lat_lon(access_points)
     access_points["h3_cell"] = [
         h3.latlng_to_cell(lat, lon, h3_resolution) for lat, lon in zip(access_points["lat"], access_points["lon"])
@@ -144,6 +142,5 @@ def facility_lookup(geo_dir: Path | str | None = None) -> dict[str, tuple[str, s
     """facility_id -> (name_ja, name_en, lat, lon), for labels and distances without geopandas."""
     facilities = load_facilities(geo_dir)
     return {
-        row.facility_id: (row.name_ja, row.name_en, float(row.lat), float(row.lon))
-        for row in facilities.itertuples(index=False)
+        row.facility_id: (row.name_ja, row.name_en, float(row.lat), float(row.lon)) for row in facilities.itertuples(index=False)
     }

@@ -62,8 +62,7 @@ ITEM_LABELS: dict[str, tuple[str, str]] = {
     "overall_satisfaction": ("総合満足度", "Overall satisfaction"),
 }
 #: columns of staging.stg_survey_response a post-stratification may use as strata
-STRATA_COLUMNS: tuple[str, ...] = ("segment", "form_language", "residence_country",
-                                   "residence_prefecture", "source")
+STRATA_COLUMNS: tuple[str, ...] = ("segment", "form_language", "residence_country", "residence_prefecture", "source")
 #: the driver value that pools values with too few answers of their own
 OTHER_VALUE = "other"
 
@@ -106,13 +105,10 @@ class IndicatorDefinition:
     #: The plan (baseline and target) is Nagasaki's tourism-plan KPI; a definition that
     #: declares no ``plan`` has none (None / empty), and nothing is compared with it.
     baseline_year: int | None = 2023
-    baseline_share: Mapping[str, float] = field(
-        default_factory=lambda: {"domestic": 0.531, "international": 0.718})
-    baseline_respondents: Mapping[str, int | None] = field(
-        default_factory=lambda: {"domestic": None, "international": None})
+    baseline_share: Mapping[str, float] = field(default_factory=lambda: {"domestic": 0.531, "international": 0.718})
+    baseline_respondents: Mapping[str, int | None] = field(default_factory=lambda: {"domestic": None, "international": None})
     target_year: int | None = 2027
-    target_share: Mapping[str, float] = field(
-        default_factory=lambda: {"domestic": 0.743, "international": 0.774})
+    target_share: Mapping[str, float] = field(default_factory=lambda: {"domestic": 0.743, "international": 0.774})
     post_stratification: PostStratification | None = None
     driver_types: tuple[str, ...] = DRIVER_TYPES
     driver_period_types: tuple[str, ...] = ("fiscal_year",)
@@ -165,8 +161,10 @@ class IndicatorDefinition:
             raise fail("minimum", "respondents and effective_n must be at least 1.")
         if not 0.5 < self.confidence < 1 or not 0 < self.alpha < 0.5:
             raise fail("confidence/alpha", "confidence in (0.5, 1), alpha in (0, 0.5).")
-        for name, figures, year in (("plan.baseline", self.baseline_share, self.baseline_year),
-                                    ("plan.target", self.target_share, self.target_year)):
+        for name, figures, year in (
+            ("plan.baseline", self.baseline_share, self.baseline_year),
+            ("plan.target", self.target_share, self.target_year),
+        ):
             if not figures:
                 continue  # no plan declared: nothing is compared with it
             if set(figures) != set(PLAN_SEGMENTS) or not all(0 < v < 1 for v in figures.values()):
@@ -241,12 +239,16 @@ def definition_from_mapping(doc: Mapping[str, Any]) -> IndicatorDefinition:
         confidence=float(doc.get("confidence", defaults.confidence)),
         alpha=float(doc.get("alpha", defaults.alpha)),
         baseline_year=_year(baseline, defaults.baseline_year if declared_plan else None),
-        baseline_share=_percent_map(baseline.get("percent", {k: v * 100 for k, v in defaults.baseline_share.items()}
-                                                 if declared_plan else {}), "plan.baseline.percent"),
+        baseline_share=_percent_map(
+            baseline.get("percent", {k: v * 100 for k, v in defaults.baseline_share.items()} if declared_plan else {}),
+            "plan.baseline.percent",
+        ),
         baseline_respondents={str(k): (None if v is None else int(v)) for k, v in respondents_raw.items()},
         target_year=_year(target, defaults.target_year if declared_plan else None),
-        target_share=_percent_map(target.get("percent", {k: v * 100 for k, v in defaults.target_share.items()}
-                                               if declared_plan else {}), "plan.target.percent"),
+        target_share=_percent_map(
+            target.get("percent", {k: v * 100 for k, v in defaults.target_share.items()} if declared_plan else {}),
+            "plan.target.percent",
+        ),
         post_stratification=post,
         driver_types=tuple(drivers.get("types", defaults.driver_types)),
         driver_period_types=tuple(drivers.get("period_types", defaults.driver_period_types)),
@@ -294,8 +296,7 @@ def _month_end(year: int, month: int) -> date:
     return date.fromordinal(date(next_year, next_month, 1).toordinal() - 1)
 
 
-def period_of(day: date, period_type: str, *, fiscal_year_start_month: int = 4,
-              quarter_basis: str = "fiscal") -> Period:
+def period_of(day: date, period_type: str, *, fiscal_year_start_month: int = 4, quarter_basis: str = "fiscal") -> Period:
     """The reporting period holding ``day``.
 
     Fiscal years (年度) are named by the calendar year they start in: FY2025 (2025年度) runs
@@ -384,8 +385,9 @@ class ShareEstimate:
     weighted: bool
 
 
-def estimate_share(satisfied: Sequence[bool] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None,
-                   confidence: float = 0.95) -> ShareEstimate:
+def estimate_share(
+    satisfied: Sequence[bool] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None, confidence: float = 0.95
+) -> ShareEstimate:
     """Share of satisfied answers with a Wilson interval at the Kish effective sample size.
 
     Unweighted (or equal weights): the plain share and the ordinary Wilson interval.
@@ -413,8 +415,9 @@ def estimate_share(satisfied: Sequence[bool] | np.ndarray, weights: Sequence[flo
     return ShareEstimate(n, count, share, low, high, n_eff, True)
 
 
-def post_stratify(strata: Sequence[Any] | np.ndarray, mix: Mapping[str, float],
-                  base_weights: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
+def post_stratify(
+    strata: Sequence[Any] | np.ndarray, mix: Mapping[str, float], base_weights: Sequence[float] | np.ndarray | None = None
+) -> np.ndarray:
     """Weights that give each stratum its share of the known visitor mix.
 
     Within stratum h the base weights are scaled by P_h / W_h (W_h = the stratum's share
@@ -423,8 +426,7 @@ def post_stratify(strata: Sequence[Any] | np.ndarray, mix: Mapping[str, float],
     the mix with no answers cannot be represented: the mix is renormalised over the
     strata present (documented in docs/indicator.md).
     """
-    labels = np.asarray([None if s is None or (isinstance(s, float) and math.isnan(s)) else str(s)
-                         for s in strata], dtype=object)
+    labels = np.asarray([None if s is None or (isinstance(s, float) and math.isnan(s)) else str(s) for s in strata], dtype=object)
     w = np.ones(labels.size) if base_weights is None else np.asarray(base_weights, dtype=float).copy()
     present = {h: float(w[labels == h].sum()) for h in mix if np.any(labels == h)}
     present = {h: total for h, total in present.items() if total > 0}
@@ -447,8 +449,9 @@ class BaselineComparison:
     method: str
 
 
-def compare_with_baseline(share: float, effective_n: float, baseline_share: float,
-                          baseline_respondents: int | None = None, alpha: float = 0.05) -> BaselineComparison:
+def compare_with_baseline(
+    share: float, effective_n: float, baseline_share: float, baseline_respondents: int | None = None, alpha: float = 0.05
+) -> BaselineComparison:
     """Is the change from the baseline share distinguishable from zero?
 
     - Baseline n known: two-sided pooled two-proportion z-test (statsmodels
@@ -491,15 +494,43 @@ def progress_to_target(share: float, baseline_share: float, target_share: float)
 
 
 INDICATOR_COLUMNS: tuple[str, ...] = (
-    "period_type", "period_start", "period_label", "segment", "respondents", "satisfied", "share",
-    "ci_low", "ci_high", "effective_n", "weighted", "too_few_answers", "baseline_share", "target_share",
-    "progress_to_target", "change_vs_baseline_p_value", "change_significant", "period_end",
+    "period_type",
+    "period_start",
+    "period_label",
+    "segment",
+    "respondents",
+    "satisfied",
+    "share",
+    "ci_low",
+    "ci_high",
+    "effective_n",
+    "weighted",
+    "too_few_answers",
+    "baseline_share",
+    "target_share",
+    "progress_to_target",
+    "change_vs_baseline_p_value",
+    "change_significant",
+    "period_end",
     "months_with_answers",
 )
 DRIVER_MART_COLUMNS: tuple[str, ...] = (
-    "period_type", "period_start", "period", "segment", "driver_type", "driver_value", "respondents",
-    "satisfied", "share", "ci_low", "ci_high", "effective_n", "weighted", "too_few_answers",
-    "gap_vs_segment", "largest_gap",
+    "period_type",
+    "period_start",
+    "period",
+    "segment",
+    "driver_type",
+    "driver_value",
+    "respondents",
+    "satisfied",
+    "share",
+    "ci_low",
+    "ci_high",
+    "effective_n",
+    "weighted",
+    "too_few_answers",
+    "gap_vs_segment",
+    "largest_gap",
 )
 
 
@@ -522,8 +553,10 @@ def prepare_answers(rows: pd.DataFrame, definition: IndicatorDefinition) -> pd.D
         frame["day"] = pd.to_datetime(frame["service_date"]).dt.date
     country = frame["residence_country"].astype("object")
     frame["segment"] = np.where(
-        country.isin(list(definition.domestic_countries)), "domestic",
-        np.where(country.notna() & (country.astype(str).str.strip() != ""), "international", "unknown"))
+        country.isin(list(definition.domestic_countries)),
+        "domestic",
+        np.where(country.notna() & (country.astype(str).str.strip() != ""), "international", "unknown"),
+    )
     weight = pd.to_numeric(frame["weight"], errors="coerce") if "weight" in frame else pd.Series(1.0, index=frame.index)
     frame["base_weight"] = weight.fillna(1.0).astype(float)
     if (frame["base_weight"] < 0).any():
@@ -542,8 +575,12 @@ def _cell_weights(cell: pd.DataFrame, definition: IndicatorDefinition) -> tuple[
 
 
 def _periods(days: Iterable[date], period_type: str, definition: IndicatorDefinition) -> dict[date, Period]:
-    return {d: period_of(d, period_type, fiscal_year_start_month=definition.fiscal_year_start_month,
-                         quarter_basis=definition.quarter_basis) for d in set(days)}
+    return {
+        d: period_of(
+            d, period_type, fiscal_year_start_month=definition.fiscal_year_start_month, quarter_basis=definition.quarter_basis
+        )
+        for d in set(days)
+    }
 
 
 def _blank(value: float) -> float | None:
@@ -569,13 +606,21 @@ def _cell_row(cell: pd.DataFrame, definition: IndicatorDefinition, min_cell_coun
         "effective_n": None if too_few else estimate.effective_n,
         "weighted": bool(estimate.weighted or post_stratified),
         "too_few_answers": bool(too_few),
-        "_share": estimate.share, "_effective_n": estimate.effective_n,
+        "_share": estimate.share,
+        "_effective_n": estimate.effective_n,
     }
 
 
 #: The "all" row when publishing it would give away a withheld segment by subtraction.
-_WITHHELD_TOTAL = {"respondents": None, "satisfied": None, "share": None, "ci_low": None,
-                   "ci_high": None, "effective_n": None, "too_few_answers": True}
+_WITHHELD_TOTAL = {
+    "respondents": None,
+    "satisfied": None,
+    "share": None,
+    "ci_low": None,
+    "ci_high": None,
+    "effective_n": None,
+    "too_few_answers": True,
+}
 
 
 def _answers_by_segment(in_period: pd.DataFrame) -> list[tuple[int, int]]:
@@ -585,8 +630,7 @@ def _answers_by_segment(in_period: pd.DataFrame) -> list[tuple[int, int]]:
     return [(int(n), int(sat)) for n, sat in grouped.itertuples(index=False)]
 
 
-def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition,
-                       min_cell_count: int = 10) -> pd.DataFrame:
+def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition, min_cell_count: int = 10) -> pd.DataFrame:
     """The indicator per period and segment (domestic, international, all).
 
     Every period with at least one valid answer gets a row for each segment, so a segment
@@ -605,9 +649,14 @@ def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition,
             reveals_small_cell = total_reveals_hidden_answers(_answers_by_segment(in_period), min_cell_count)
             for segment in SEGMENTS:
                 cell = in_period if segment == "all" else in_period.loc[in_period["segment"] == segment]
-                row = {"period_type": period_type, "period_start": info.start, "period_label": info.label,
-                       "segment": segment, "period_end": info.end,
-                       "months_with_answers": int(pd.Series([(d.year, d.month) for d in cell["day"]]).nunique())}
+                row = {
+                    "period_type": period_type,
+                    "period_start": info.start,
+                    "period_label": info.label,
+                    "segment": segment,
+                    "period_end": info.end,
+                    "months_with_answers": int(pd.Series([(d.year, d.month) for d in cell["day"]]).nunique()),
+                }
                 row.update(_cell_row(cell, definition, min_cell_count))
                 if segment == "all" and reveals_small_cell:
                     row.update(_WITHHELD_TOTAL)
@@ -619,15 +668,19 @@ def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition,
                 row["change_vs_baseline_p_value"] = None
                 row["change_significant"] = None
                 if baseline is not None and target is not None and not row["too_few_answers"]:
-                    comparison = compare_with_baseline(row["_share"], row["_effective_n"], baseline,
-                                                       definition.baseline_respondents.get(segment), definition.alpha)
+                    comparison = compare_with_baseline(
+                        row["_share"],
+                        row["_effective_n"],
+                        baseline,
+                        definition.baseline_respondents.get(segment),
+                        definition.alpha,
+                    )
                     row["progress_to_target"] = _blank(progress_to_target(row["_share"], baseline, target))
                     row["change_vs_baseline_p_value"] = _blank(comparison.p_value)
                     row["change_significant"] = comparison.significant
                 rows.append(row)
     frame = pd.DataFrame(rows, columns=[*INDICATOR_COLUMNS, "_share", "_effective_n"])
-    return _typed(frame[list(INDICATOR_COLUMNS)], ("respondents", "satisfied", "months_with_answers"),
-                  ("change_significant",))
+    return _typed(frame[list(INDICATOR_COLUMNS)], ("respondents", "satisfied", "months_with_answers"), ("change_significant",))
 
 
 def _values(raw: Any) -> list[str]:
@@ -644,8 +697,9 @@ def _values(raw: Any) -> list[str]:
     return list(dict.fromkeys(str(v).strip() for v in items if v is not None and str(v).strip()))
 
 
-def _pooled_everywhere(in_period: pd.DataFrame, definition: IndicatorDefinition, min_n: int,
-                       min_cell_count: int) -> dict[str, set[str]]:
+def _pooled_everywhere(
+    in_period: pd.DataFrame, definition: IndicatorDefinition, min_n: int, min_cell_count: int
+) -> dict[str, set[str]]:
     """Driver values pooled into ``other`` in every segment of a period.
 
     A value whose cell is hidden in one segment but published in "all" and in the other
@@ -661,8 +715,9 @@ def _pooled_everywhere(in_period: pd.DataFrame, definition: IndicatorDefinition,
         if column not in in_period:
             continue
         counts: dict[str, dict[str, list[int]]] = {}
-        for segment, raw, satisfied in zip(in_period["segment"].fillna("unknown").tolist(), in_period[column].tolist(),
-                                           in_period["is_satisfied"].tolist()):
+        for segment, raw, satisfied in zip(
+            in_period["segment"].fillna("unknown").tolist(), in_period[column].tolist(), in_period["is_satisfied"].tolist()
+        ):
             for value in _values(raw):
                 tally = counts.setdefault(value, {}).setdefault(segment, [0, 0])
                 tally[0] += 1
@@ -672,14 +727,12 @@ def _pooled_everywhere(in_period: pd.DataFrame, definition: IndicatorDefinition,
             return not answers_publishable(tally[0], tally[1], min_cell_count)
 
         pooled[driver_type] = {
-            value for value, by_segment in counts.items()
-            if any(hidden(tally) for tally in by_segment.values())
+            value for value, by_segment in counts.items() if any(hidden(tally) for tally in by_segment.values())
         }
     return pooled
 
 
-def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition,
-                     min_cell_count: int = 10) -> pd.DataFrame:
+def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition, min_cell_count: int = 10) -> pd.DataFrame:
     """Shares by information source, form language and facility visited, with intervals.
 
     For each driver period (default: fiscal year) and segment, a respondent counts once
@@ -713,7 +766,8 @@ def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition,
                         continue
                     exploded = pd.DataFrame(
                         [(i, v) for i, raw in zip(range(len(used)), used[column].tolist()) for v in _values(raw)],
-                        columns=["pos", "value"])
+                        columns=["pos", "value"],
+                    )
                     if exploded.empty:
                         continue
                     counts = exploded.groupby("value")["pos"].nunique()
@@ -723,28 +777,38 @@ def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition,
                     driver_rows = []
                     for value, group in exploded.groupby("value", sort=True):
                         positions = group["pos"].to_numpy()
-                        estimate = estimate_share(used["is_satisfied"].to_numpy()[positions],
-                                                  used["_w"].to_numpy()[positions], definition.confidence)
+                        estimate = estimate_share(
+                            used["is_satisfied"].to_numpy()[positions], used["_w"].to_numpy()[positions], definition.confidence
+                        )
                         too_few = estimate.respondents < min_n or estimate.effective_n < definition.min_effective_n
                         shown = answers_publishable(estimate.respondents, estimate.satisfied, min_cell_count)
                         share = None if too_few else estimate.share
-                        driver_rows.append({
-                            "period_type": period_type, "period_start": info.start, "period": info.label,
-                            "segment": segment, "driver_type": driver_type, "driver_value": str(value),
-                            "respondents": estimate.respondents if shown else None,
-                            "satisfied": estimate.satisfied if shown else None,
-                            "share": share,
-                            "ci_low": None if too_few else estimate.ci_low,
-                            "ci_high": None if too_few else estimate.ci_high,
-                            "effective_n": None if too_few else estimate.effective_n,
-                            "weighted": bool(estimate.weighted or post_stratified),
-                            "too_few_answers": bool(too_few),
-                            "gap_vs_segment": None if share is None or segment_share is None else share - segment_share,
-                            "largest_gap": False,
-                            "_n": estimate.respondents,
-                        })
-                    gaps = [(abs(r["gap_vs_segment"]), r["_n"], -i) for i, r in enumerate(driver_rows)
-                            if r["gap_vs_segment"] is not None]
+                        driver_rows.append(
+                            {
+                                "period_type": period_type,
+                                "period_start": info.start,
+                                "period": info.label,
+                                "segment": segment,
+                                "driver_type": driver_type,
+                                "driver_value": str(value),
+                                "respondents": estimate.respondents if shown else None,
+                                "satisfied": estimate.satisfied if shown else None,
+                                "share": share,
+                                "ci_low": None if too_few else estimate.ci_low,
+                                "ci_high": None if too_few else estimate.ci_high,
+                                "effective_n": None if too_few else estimate.effective_n,
+                                "weighted": bool(estimate.weighted or post_stratified),
+                                "too_few_answers": bool(too_few),
+                                "gap_vs_segment": None if share is None or segment_share is None else share - segment_share,
+                                "largest_gap": False,
+                                "_n": estimate.respondents,
+                            }
+                        )
+                    gaps = [
+                        (abs(r["gap_vs_segment"]), r["_n"], -i)
+                        for i, r in enumerate(driver_rows)
+                        if r["gap_vs_segment"] is not None
+                    ]
                     if len(gaps) >= 2 and max(gaps)[0] > 0:
                         driver_rows[-max(gaps)[2]]["largest_gap"] = True
                     driver_rows.sort(key=lambda r: (r["driver_value"] == OTHER_VALUE, -r["_n"], r["driver_value"]))
@@ -826,8 +890,9 @@ def net_promoter_score(scores: Iterable[int | float | None]) -> NetPromoterScore
     return NetPromoterScore(total, sum(counts[9:]), sum(counts[7:9]), sum(counts[:7]), tuple(counts))
 
 
-def nps_table(frame: pd.DataFrame, group: str | Sequence[str], score: str = "recommend_score",
-              min_count: int = 0) -> pd.DataFrame:
+def nps_table(
+    frame: pd.DataFrame, group: str | Sequence[str], score: str = "recommend_score", min_count: int = 0
+) -> pd.DataFrame:
     """Per group: NPS (text, one decimal), cnt and NPS0..NPS10 ('%'), like the published CSVs.
 
     Rows are sorted by NPS descending as published; groups with fewer than ``min_count``
@@ -840,8 +905,15 @@ def nps_table(frame: pd.DataFrame, group: str | Sequence[str], score: str = "rec
         if nps.respondents == 0 or nps.respondents < min_count:
             continue
         values = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(keys, values)), "NPS": nps.score_text, "cnt": nps.respondents,
-                     **{f"NPS{i}": text for i, text in enumerate(nps.percent_texts())}, "_score": nps.score})
+        rows.append(
+            {
+                **dict(zip(keys, values)),
+                "NPS": nps.score_text,
+                "cnt": nps.respondents,
+                **{f"NPS{i}": text for i, text in enumerate(nps.percent_texts())},
+                "_score": nps.score,
+            }
+        )
     columns = [*keys, "NPS", "cnt", *[f"NPS{i}" for i in range(11)]]
     if not rows:
         return pd.DataFrame(columns=columns)

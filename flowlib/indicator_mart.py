@@ -30,9 +30,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from flowlib.config import Settings, get_settings
 # the open data's one atomic writer and one cell-escaping rule (neutralise_cell is re-exported)
 from flowlib.atomic import atomic_write
+from flowlib.config import Settings, get_settings
 from flowlib.exports import CSV_ENCODING, neutralise_cell  # noqa: F401
 from flowlib.indicator import (
     DRIVER_MART_COLUMNS,
@@ -92,19 +92,19 @@ _DRIVER_TYPES: dict[str, str] = {
 assert tuple(_INDICATOR_TYPES) == INDICATOR_COLUMNS and tuple(_DRIVER_TYPES) == DRIVER_MART_COLUMNS
 
 
-
 class IndicatorError(RuntimeError):
     """The indicator cannot be built; the message says what is missing."""
 
 
 def _read_answers(con: duckdb.DuckDBPyConnection, definition: IndicatorDefinition) -> pd.DataFrame:
     exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'staging' and table_name = 'stg_survey_response'"
+        "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = 'stg_survey_response'"
     ).fetchone()[0]
     if not exists:
-        raise IndicatorError("staging.stg_survey_response does not exist: build the SQL models first "
-                             "(flowlib.pipeline.prepare_warehouse or flowlib.models.build_views).")
+        raise IndicatorError(
+            "staging.stg_survey_response does not exist: build the SQL models first "
+            "(flowlib.pipeline.prepare_warehouse or flowlib.models.build_views)."
+        )
     # definition.item is validated against a fixed list of column names (ITEM_COLUMNS)
     return con.execute(
         f"""
@@ -127,9 +127,14 @@ def _read_answers(con: duckdb.DuckDBPyConnection, definition: IndicatorDefinitio
 def _replace_table(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str], frame: pd.DataFrame) -> None:
     """Replace all rows of ``table`` (recreated if its columns changed); caller holds the transaction."""
     schema, name = table.split(".")
-    existing = [row[0] for row in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [schema, name]).fetchall()]
+    existing = [
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
     if existing and existing != list(types):
         log.warning("%s changed shape; recreating it", table)
         con.execute(f"drop table {table}")
@@ -143,8 +148,9 @@ def _replace_table(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, 
         con.unregister("incoming_indicator_rows")
 
 
-def build_indicator(con: duckdb.DuckDBPyConnection, settings: Settings | None = None,
-                    definition: IndicatorDefinition | None = None) -> dict[str, int]:
+def build_indicator(
+    con: duckdb.DuckDBPyConnection, settings: Settings | None = None, definition: IndicatorDefinition | None = None
+) -> dict[str, int]:
     """Rebuild both indicator marts from all loaded survey answers, in one transaction.
 
     Reads ``staging.stg_survey_response`` and the definition (``config/indicator.yaml``
@@ -160,8 +166,12 @@ def build_indicator(con: duckdb.DuckDBPyConnection, settings: Settings | None = 
         drivers = estimate_drivers(answers, definition, settings.min_cell_count)
         _replace_table(con, INDICATOR_TABLE, _INDICATOR_TYPES, indicator)
         _replace_table(con, DRIVERS_TABLE, _DRIVER_TYPES, drivers)
-    counts = {INDICATOR_TABLE: len(indicator), DRIVERS_TABLE: len(drivers),
-              "answers_used": len(answers), "answers_read": len(rows)}
+    counts = {
+        INDICATOR_TABLE: len(indicator),
+        DRIVERS_TABLE: len(drivers),
+        "answers_used": len(answers),
+        "answers_read": len(rows),
+    }
     log.info("indicator built: %s", counts)
     return counts
 
@@ -197,13 +207,14 @@ def _cell_text(value: Any) -> str:
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
     """UTF-8 with BOM (Excel opens it as UTF-8), CRLF, text cells neutralised; atomic replace."""
+
     def write(out) -> None:  # type: ignore[no-untyped-def]
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([_cell_text(h) for h in header])
         for row in rows:
             writer.writerow([_cell_text(v) for v in row])
 
-    atomic_write(path, write, encoding=CSV_ENCODING, newline="")   # the open data's one writer
+    atomic_write(path, write, encoding=CSV_ENCODING, newline="")  # the open data's one writer
     return path
 
 
@@ -237,28 +248,83 @@ def export_indicator_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[
         """
     ).df()
     indicator_header = [
-        "period_type", "period", "period_start", "period_end", "segment", "respondents", "satisfied",
-        "share_percent", "ci_low_percent", "ci_high_percent", "effective_n", "weighted", "status",
-        "baseline_percent", "target_percent", "progress_to_target_percent", "change_vs_baseline_p_value",
-        "change_significant", "months_with_answers",
+        "period_type",
+        "period",
+        "period_start",
+        "period_end",
+        "segment",
+        "respondents",
+        "satisfied",
+        "share_percent",
+        "ci_low_percent",
+        "ci_high_percent",
+        "effective_n",
+        "weighted",
+        "status",
+        "baseline_percent",
+        "target_percent",
+        "progress_to_target_percent",
+        "change_vs_baseline_p_value",
+        "change_significant",
+        "months_with_answers",
     ]
     indicator_rows = [
-        [r.period_type, r.period_label, r.period_start, r.period_end, r.segment, _int(r.respondents),
-         _int(r.satisfied), _percent(r.share), _percent(r.ci_low), _percent(r.ci_high), _rounded(r.effective_n, 1),
-         bool(r.weighted), _status(bool(r.too_few_answers)), _percent(r.baseline_share), _percent(r.target_share),
-         _percent(r.progress_to_target), _rounded(r.change_vs_baseline_p_value, 4),
-         None if pd.isna(r.change_significant) else bool(r.change_significant), _int(r.months_with_answers)]
+        [
+            r.period_type,
+            r.period_label,
+            r.period_start,
+            r.period_end,
+            r.segment,
+            _int(r.respondents),
+            _int(r.satisfied),
+            _percent(r.share),
+            _percent(r.ci_low),
+            _percent(r.ci_high),
+            _rounded(r.effective_n, 1),
+            bool(r.weighted),
+            _status(bool(r.too_few_answers)),
+            _percent(r.baseline_share),
+            _percent(r.target_share),
+            _percent(r.progress_to_target),
+            _rounded(r.change_vs_baseline_p_value, 4),
+            None if pd.isna(r.change_significant) else bool(r.change_significant),
+            _int(r.months_with_answers),
+        ]
         for r in indicator.itertuples(index=False)
     ]
     driver_header = [
-        "period_type", "period", "segment", "driver_type", "driver_value", "respondents", "satisfied",
-        "share_percent", "ci_low_percent", "ci_high_percent", "gap_vs_segment_points", "largest_gap",
-        "weighted", "status",
+        "period_type",
+        "period",
+        "segment",
+        "driver_type",
+        "driver_value",
+        "respondents",
+        "satisfied",
+        "share_percent",
+        "ci_low_percent",
+        "ci_high_percent",
+        "gap_vs_segment_points",
+        "largest_gap",
+        "weighted",
+        "status",
     ]
     driver_rows = [
-        [r.period_type, r.period, r.segment, r.driver_type, r.driver_value, _int(r.respondents), _int(r.satisfied),
-         _percent(r.share), _percent(r.ci_low), _percent(r.ci_high), _percent(r.gap_vs_segment), bool(r.largest_gap),
-         bool(r.weighted), _status(bool(r.too_few_answers))]
+        [
+            r.period_type,
+            r.period,
+            r.segment,
+            r.driver_type,
+            r.driver_value,
+            _int(r.respondents),
+            _int(r.satisfied),
+            _percent(r.share),
+            _percent(r.ci_low),
+            _percent(r.ci_high),
+            _percent(r.gap_vs_segment),
+            bool(r.largest_gap),
+            bool(r.weighted),
+            _status(bool(r.too_few_answers)),
+        ]
         for r in drivers.itertuples(index=False)
     ]
     return [

@@ -24,8 +24,17 @@ import duckdb
 import pandas as pd
 
 from flowlib.config import Settings, get_settings
-from flowlib.parsing import FileRejected, NestedValue, RawFile, RowProblem, iter_csv_chunks, printable, read_csv_file, read_json_file
 from flowlib.kinds import IDENTITY_BY_KIND
+from flowlib.parsing import (
+    FileRejected,
+    NestedValue,
+    RawFile,
+    RowProblem,
+    iter_csv_chunks,
+    printable,
+    read_csv_file,
+    read_json_file,
+)
 from flowlib.pseudonym import key_fingerprint, pseudonymise_many
 from flowlib.sources import ColumnRule, SourceSpec
 from flowlib.visitor_ids import ID_COLUMNS, store_visitor_ids
@@ -87,10 +96,14 @@ class PartitionResult:
     def summary(self) -> dict[str, object]:
         """A small, id-free summary that is safe to pass through XCom and logs."""
         return {
-            "source": self.source, "service_date": self.service_date.isoformat() if self.service_date else None,
-            "outcome": self.outcome, "files": len(self.files),
-            "rows_loaded": self.rows_loaded, "rows_quarantined": self.rows_quarantined,
-            "duplicate_files": len(self.duplicates), "skipped_files": len(self.skipped),
+            "source": self.source,
+            "service_date": self.service_date.isoformat() if self.service_date else None,
+            "outcome": self.outcome,
+            "files": len(self.files),
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "duplicate_files": len(self.duplicates),
+            "skipped_files": len(self.skipped),
         }
 
 
@@ -130,15 +143,18 @@ def _check_headers(spec: SourceSpec, raw: RawFile, file_name: str) -> list[str]:
         raise FileRejected(file_name, None, "the delivery holds no records: an empty delivery.")
     missing = [h for h in spec.producer_headers if h not in raw.headers]
     if missing:
-        raise FileRejected(file_name, 1, f"missing column(s) {', '.join(missing)} (found: "
-                                         f"{', '.join(raw.headers) or 'none'}); the producer "
-                                         f"changed the export or the declaration {spec.name} is outdated.")
+        raise FileRejected(
+            file_name,
+            1,
+            f"missing column(s) {', '.join(missing)} (found: "
+            f"{', '.join(raw.headers) or 'none'}); the producer "
+            f"changed the export or the declaration {spec.name} is outdated.",
+        )
     extra = [h for h in raw.headers if h not in spec.producer_headers]
     if len(extra) > MAX_LISTED_EXTRA_COLUMNS:
         # A 10,000-column export must not turn into a 100 kB load-log message.
         shown = ", ".join(extra[:MAX_LISTED_EXTRA_COLUMNS])
-        return [f"ignored {len(extra):,} extra column(s): {shown}, ... and "
-                f"{len(extra) - MAX_LISTED_EXTRA_COLUMNS:,} more"]
+        return [f"ignored {len(extra):,} extra column(s): {shown}, ... and {len(extra) - MAX_LISTED_EXTRA_COLUMNS:,} more"]
     return [f"ignored extra column(s): {', '.join(extra)}"] if extra else []
 
 
@@ -211,8 +227,7 @@ def _convert(values: pd.Series, convert, what: str) -> tuple[pd.Series, pd.Serie
     return pd.Series(results, index=values.index), pd.Series(errors, index=values.index, dtype="object")
 
 
-def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str,
-                   line_numbers: list[int] | None = None) -> pd.Series:
+def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str, line_numbers: list[int] | None = None) -> pd.Series:
     if frame.empty:
         return pd.Series([], index=frame.index, dtype="object")
     if rule.from_file_stem:
@@ -261,8 +276,9 @@ def _list_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str) -> pd.Se
     return combined
 
 
-def to_canonical(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str,
-                 settings: Settings) -> tuple[pd.DataFrame, list[RowProblem]]:
+def to_canonical(
+    spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str, settings: Settings
+) -> tuple[pd.DataFrame, list[RowProblem]]:
     """Map producer fields onto canonical columns; rows that do not convert are set aside."""
     kind = spec.kind
     text = pd.DataFrame([r.fields for r in raw.records], columns=raw.headers, dtype="object").fillna("")
@@ -296,8 +312,11 @@ def to_canonical(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str,
             values = values.where(~nested, None)
         if col_type == "timestamp":
             fmt = rule.timestamp_format or "iso8601"
-            parsed, errors = _convert(values.astype("object").where(values.notna(), None),
-                                      lambda v: _parse_timestamps(v, fmt, spec.timezone), rule.target)
+            parsed, errors = _convert(
+                values.astype("object").where(values.notna(), None),
+                lambda v: _parse_timestamps(v, fmt, spec.timezone),
+                rule.target,
+            )
             flag(errors.notna(), errors)
             parsed = pd.to_datetime(parsed, errors="coerce")
             flag(values.notna() & parsed.isna() & errors.isna(), f"unparseable {rule.target} (expected {fmt})")
@@ -306,8 +325,7 @@ def to_canonical(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str,
             numbers, errors = _convert(values, lambda v: pd.to_numeric(v, errors="coerce"), rule.target)
             flag(errors.notna(), errors)
             numbers = pd.to_numeric(numbers, errors="coerce")
-            flag(values.notna() & numbers.isna() & errors.isna(),
-                 values.map(lambda v: f"{rule.target} {v!r} is not a number"))
+            flag(values.notna() & numbers.isna() & errors.isna(), values.map(lambda v: f"{rule.target} {v!r} is not a number"))
             infinite = numbers.notna() & (numbers.astype("float64").abs() == math.inf)
             flag(infinite, values.map(lambda v: f"{rule.target} {v!r} is not a finite number"))
             numbers = numbers.where(~infinite)
@@ -366,11 +384,19 @@ def _reread_csv(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -
             for chunk in _csv_chunks(spec, path, file_name, chunk_rows):
                 found.update((r.line_number, r.fields) for r in chunk.records if r.line_number in wanted)
         return found
+
     return lookup
 
 
-def _prepare_chunk(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str, service_date: date | None,
-                   settings: Settings, now_jst: datetime) -> tuple[pd.DataFrame, list[RowProblem]]:
+def _prepare_chunk(
+    spec: SourceSpec,
+    raw: RawFile,
+    file_name: str,
+    file_stem: str,
+    service_date: date | None,
+    settings: Settings,
+    now_jst: datetime,
+) -> tuple[pd.DataFrame, list[RowProblem]]:
     """Map, check and pseudonymise one chunk of a file's records: every step is per row."""
     canonical, problems = to_canonical(spec, raw, file_name, file_stem, settings)
     problems = list(raw.problems) + problems
@@ -384,8 +410,10 @@ def _prepare_chunk(spec: SourceSpec, raw: RawFile, file_name: str, file_stem: st
     problems += [RowProblem(int(n), "timestamp in the future", "") for n in canonical.loc[future, "line_number"]]
     if service_date is not None:
         outside = ~future & (row_service_date != service_date)
-        problems += [RowProblem(int(n), f"timestamp outside the service day {service_date.isoformat()}", "")
-                     for n in canonical.loc[outside, "line_number"]]
+        problems += [
+            RowProblem(int(n), f"timestamp outside the service day {service_date.isoformat()}", "")
+            for n in canonical.loc[outside, "line_number"]
+        ]
         keep = ~(future | outside)
     else:
         keep = ~future
@@ -407,9 +435,13 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
     size, sha = _file_digest(path)
     cap_mb = spec.max_file_mb or settings.max_file_mb
     if size > cap_mb * 1_000_000:
-        raise FileRejected(file_name, None, f"the file is {size / 1e6:,.1f} MB, above the {cap_mb:,} MB cap for "
-                                            f"source {spec.name} (max_file_mb in its declaration, else "
-                                            "FLOW_MAX_FILE_MB): split the export by day and facility, or raise the cap.")
+        raise FileRejected(
+            file_name,
+            None,
+            f"the file is {size / 1e6:,.1f} MB, above the {cap_mb:,} MB cap for "
+            f"source {spec.name} (max_file_mb in its declaration, else "
+            "FLOW_MAX_FILE_MB): split the export by day and facility, or raise the cap.",
+        )
     now_jst = datetime.now(JST).replace(tzinfo=None)
     if spec.format == "csv":
         chunks = _csv_chunks(spec, path, file_name, settings.ingest_chunk_rows)
@@ -467,9 +499,15 @@ def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile], loaded_befor
     hashes = [set(_row_hashes(item.good, content).tolist()) for item in prepared]
     # the biggest file first (a partial upload is a subset of the whole), then the file loaded
     # before, then the shortest name: the copy left out is the stray one
-    order = sorted(range(len(prepared)), key=lambda i: (-len(hashes[i]), prepared[i].outcome.file_name not in
-                                                        loaded_before, len(prepared[i].outcome.file_name),
-                                                        prepared[i].outcome.file_name))
+    order = sorted(
+        range(len(prepared)),
+        key=lambda i: (
+            -len(hashes[i]),
+            prepared[i].outcome.file_name not in loaded_before,
+            len(prepared[i].outcome.file_name),
+            prepared[i].outcome.file_name,
+        ),
+    )
     for index in order:
         original = next((other for other, rows in seen if hashes[index] and hashes[index] <= rows), None)
         if original is not None:
@@ -480,8 +518,7 @@ def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile], loaded_befor
     if not kept:
         return copies
     columns = spec.kind.warehouse_columns
-    combined = pd.concat(
-        [prepared[i].good[columns + ["line_number"]].assign(_file=i) for i in kept], ignore_index=True)
+    combined = pd.concat([prepared[i].good[columns + ["line_number"]].assign(_file=i) for i in kept], ignore_index=True)
     if combined.empty:
         return copies
     combined["_row"] = _row_hashes(combined, columns).to_numpy()
@@ -506,8 +543,11 @@ def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile], loaded_befor
                 collapsed[file_index] = collapsed.get(file_index, 0) + 1
             else:
                 same_file = int(origin["_file"]) == file_index
-                text = (f"duplicate of an earlier row in the same file (line {int(origin['line_number'])})"
-                        if same_file else f"duplicate of {where(origin)} (delivered twice)")
+                text = (
+                    f"duplicate of an earlier row in the same file (line {int(origin['line_number'])})"
+                    if same_file
+                    else f"duplicate of {where(origin)} (delivered twice)"
+                )
                 problems.setdefault(file_index, []).append(RowProblem(line, text, ""))
         combined = combined[~repeated]
     clashing = combined[combined.duplicated("_identity", keep=False)]
@@ -521,10 +561,13 @@ def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile], loaded_befor
             if spec.conflicts == "keep_last":
                 text = f"superseded by {where(last)}: same {named}, other values (conflicts: keep_last)"
             else:
-                others = "; ".join(where(r) for _, r in group.iterrows()
-                                   if (int(r["_file"]), int(r["line_number"])) != (file_index, line))[:300]
-                text = (f"conflicting rows for the same {named} with different values ({others}); "
-                        "none is loaded (conflicts: reject_conflict)")
+                others = "; ".join(
+                    where(r) for _, r in group.iterrows() if (int(r["_file"]), int(r["line_number"])) != (file_index, line)
+                )[:300]
+                text = (
+                    f"conflicting rows for the same {named} with different values ({others}); "
+                    "none is loaded (conflicts: reject_conflict)"
+                )
             problems.setdefault(file_index, []).append(RowProblem(line, text, ""))
     for file_index, lines in drop.items():
         item = prepared[file_index]
@@ -537,9 +580,14 @@ def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile], loaded_befor
     return copies
 
 
-def validate_partition(spec: SourceSpec, service_date: date | None, prepared: list[PreparedFile],
-                       settings: Settings, known_ids: set[str] | None,
-                       trailing_median_rows: float | None) -> dict:
+def validate_partition(
+    spec: SourceSpec,
+    service_date: date | None,
+    prepared: list[PreparedFile],
+    settings: Settings,
+    known_ids: set[str] | None,
+    trailing_median_rows: float | None,
+) -> dict:
     """One Great Expectations run over all files of a delivery.
 
     GX costs a fixed overhead per run, so the files of one day are validated together;
@@ -554,10 +602,14 @@ def validate_partition(spec: SourceSpec, service_date: date | None, prepared: li
         origin.extend((index, int(line)) for line in item.good["line_number"])
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     combined["line_number"] = range(1, len(combined) + 1)
-    label = (prepared[0].outcome.file_name if len(prepared) == 1
-             else f"{spec.glob_for(service_date)} ({len(prepared)} files)")
-    report = validation.validate_frame(combined, spec.expectation_suite, file_name=printable(label),
-                                       known_ids=known_ids, trailing_median_rows=trailing_median_rows)
+    label = prepared[0].outcome.file_name if len(prepared) == 1 else f"{spec.glob_for(service_date)} ({len(prepared)} files)"
+    report = validation.validate_frame(
+        combined,
+        spec.expectation_suite,
+        file_name=printable(label),
+        known_ids=known_ids,
+        trailing_median_rows=trailing_median_rows,
+    )
     if not report.success:
         raise FileRejected(label, None, " ".join(report.batch_failures) + _unknown_id_detail(spec, prepared, known_ids))
     failed_by_file: dict[int, dict[int, list[str]]] = {}
@@ -590,8 +642,10 @@ def _unknown_id_detail(spec: SourceSpec, prepared: list[PreparedFile], known_ids
     for item in prepared:
         unknown = item.good.loc[~item.good[column].isin(known_ids), column]
         if len(unknown):
-            offenders.append(f"{printable(item.outcome.file_name)} ({len(unknown)} rows, "
-                             f"e.g. {[printable(v) for v in sorted(set(unknown))[:3]]})")
+            offenders.append(
+                f"{printable(item.outcome.file_name)} ({len(unknown)} rows, "
+                f"e.g. {[printable(v) for v in sorted(set(unknown))[:3]]})"
+            )
     return f" Unknown {column} values are in: {'; '.join(offenders)}." if offenders else ""
 
 
@@ -645,12 +699,20 @@ def _last_loaded_files(con: duckdb.DuckDBPyConnection, source: str, service_date
 
 
 def _loaded_rows(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date: date | None) -> int:
-    return con.execute(f"select count(*) from {spec.kind.table} where source = ? and (?::date is null or service_date = ?)",
-                       [spec.name, service_date, service_date]).fetchone()[0]
+    return con.execute(
+        f"select count(*) from {spec.kind.table} where source = ? and (?::date is null or service_date = ?)",
+        [spec.name, service_date, service_date],
+    ).fetchone()[0]
 
 
-def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Settings | None = None,
-                     *, force: bool = False, allow_shrink: bool = False) -> PartitionResult:
+def ingest_partition(
+    spec: SourceSpec,
+    service_date: date | None,
+    settings: Settings | None = None,
+    *,
+    force: bool = False,
+    allow_shrink: bool = False,
+) -> PartitionResult:
     """Load one source's delivery for one service day, atomically and idempotently.
 
     A source whose landing pattern names no day (a cumulative export such as a survey
@@ -665,16 +727,23 @@ def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Sett
     """
     settings = settings or get_settings()
     if (service_date is None) == spec.is_daily:
-        raise ValueError(f"source {spec.name} is {'daily' if spec.is_daily else 'a snapshot'}: "
-                         f"{'give' if spec.is_daily else 'do not give'} a service date.")
+        raise ValueError(
+            f"source {spec.name} is {'daily' if spec.is_daily else 'a snapshot'}: "
+            f"{'give' if spec.is_daily else 'do not give'} a service date."
+        )
     fingerprint = key_fingerprint(settings.hmac_key)  # an unsafe key is refused before any file is read
     scan = spec.scan(settings.landing_dir, service_date)
     files = scan.accepted
     result = PartitionResult(spec.name, service_date, "no_files")
     result.skipped = [(_rel(path, settings), why) for path, why in scan.skipped]
     if not files:
-        log.warning("%s: no delivery for %s under %s%s", spec.name, service_date, spec.glob_for(service_date),
-                    "".join(f"; not loaded: {printable(name)} ({why})" for name, why in result.skipped))
+        log.warning(
+            "%s: no delivery for %s under %s%s",
+            spec.name,
+            service_date,
+            spec.glob_for(service_date),
+            "".join(f"; not loaded: {printable(name)} ({why})" for name, why in result.skipped),
+        )
         return result
     with writer(settings) as con:
         ensure_schema(con, settings)
@@ -694,10 +763,19 @@ def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Sett
             # the copy kept is the one loaded before, else the shortest name ("x.csv", not "x (1).csv")
             keep = min(same, key=lambda p: (_rel(p, settings) not in names_loaded_before, len(p.name), p.name))
             unique.append(keep)
-            result.duplicates += [FileOutcome(
-                _rel(p, settings), digests[p][0], sha, 0, 0, 0,
-                [f"same content (sha256 {sha[:12]}...) as {_rel(keep, settings)}: not loaded again"])
-                for p in same if p != keep]
+            result.duplicates += [
+                FileOutcome(
+                    _rel(p, settings),
+                    digests[p][0],
+                    sha,
+                    0,
+                    0,
+                    0,
+                    [f"same content (sha256 {sha[:12]}...) as {_rel(keep, settings)}: not loaded again"],
+                )
+                for p in same
+                if p != keep
+            ]
         unique.sort()
         known = reference_ids(con, spec) if spec.check_reference_ids else None
         median = _trailing_median_rows(con, spec, service_date) if service_date is not None else None
@@ -706,11 +784,13 @@ def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Sett
         def refuse_shrink(incoming: int) -> None:
             if not loaded_before or allow_shrink or incoming >= settings.min_reload_share * loaded_before:
                 return
-            message = (f"Source {spec.name} for {service_date or 'its snapshot'}: the new delivery "
-                       f"({', '.join(printable(_rel(p, settings)) for p in files)}) would replace {loaded_before:,} loaded "
-                       f"rows by {incoming:,}, less than FLOW_MIN_RELOAD_SHARE={settings.min_reload_share:g} of them "
-                       "(an empty, header-only or truncated re-delivery?); nothing was changed: if the smaller "
-                       "delivery is right, re-run with --allow-shrink (CLI) or the allow_shrink param (DAG).")
+            message = (
+                f"Source {spec.name} for {service_date or 'its snapshot'}: the new delivery "
+                f"({', '.join(printable(_rel(p, settings)) for p in files)}) would replace {loaded_before:,} loaded "
+                f"rows by {incoming:,}, less than FLOW_MIN_RELOAD_SHARE={settings.min_reload_share:g} of them "
+                "(an empty, header-only or truncated re-delivery?); nothing was changed: if the smaller "
+                "delivery is right, re-run with --allow-shrink (CLI) or the allow_shrink param (DAG)."
+            )
             _log_failure(con, spec, service_date, files, settings, message, fingerprint, outcome="refused")
             raise ShrinkRefused(message)
 
@@ -719,9 +799,17 @@ def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Sett
             copies = resolve_repeats(spec, prepared, names_loaded_before)
             for index, original in copies.items():
                 item = prepared[index].outcome
-                result.duplicates.append(FileOutcome(
-                    item.file_name, item.file_bytes, item.file_sha256, item.rows_read, 0, 0,
-                    [f"every row already delivered in {original}: not loaded again"]))
+                result.duplicates.append(
+                    FileOutcome(
+                        item.file_name,
+                        item.file_bytes,
+                        item.file_sha256,
+                        item.rows_read,
+                        0,
+                        0,
+                        [f"every row already delivered in {original}: not loaded again"],
+                    )
+                )
             prepared = [item for index, item in enumerate(prepared) if index not in copies]
             incoming = sum(item.outcome.rows_loaded for item in prepared)
             refuse_shrink(incoming)
@@ -731,19 +819,28 @@ def ingest_partition(spec: SourceSpec, service_date: date | None, settings: Sett
                 gx_result = validate_partition(spec, service_date, prepared, settings, known, median)
         except FileRejected as exc:
             _log_failure(con, spec, service_date, files, settings, str(exc), fingerprint)
-            raise IngestError(f"Source {spec.name} ({spec.owner.email}) for {service_date}: {exc} "
-                              "Nothing was loaded for this day; fix or replace the file and re-run the day.") from exc
+            raise IngestError(
+                f"Source {spec.name} ({spec.owner.email}) for {service_date}: {exc} "
+                "Nothing was loaded for this day; fix or replace the file and re-run the day."
+            ) from exc
         refuse_shrink(sum(item.outcome.rows_loaded for item in prepared))
         result.outcome = "reloaded" if previous else "loaded"
         extra = [(item, "duplicate") for item in result.duplicates] + [
             (FileOutcome(name, 0, "", 0, 0, 0, [f"{why} file in the landing folder: not loaded"]), "skipped")
-            for name, why in result.skipped]
+            for name, why in result.skipped
+        ]
         _replace_partition(con, spec, service_date, prepared, result.outcome, fingerprint, extra)
     result.files = [p.outcome for p in prepared]
     result.validation_results = [gx_result] if gx_result else []
-    log.info("%s %s: %s, %d rows loaded, %d quarantined%s", spec.name, service_date, result.outcome,
-             result.rows_loaded, result.rows_quarantined,
-             f", {len(result.duplicates)} duplicate file(s) not loaded" if result.duplicates else "")
+    log.info(
+        "%s %s: %s, %d rows loaded, %d quarantined%s",
+        spec.name,
+        service_date,
+        result.outcome,
+        result.rows_loaded,
+        result.rows_quarantined,
+        f", {len(result.duplicates)} duplicate file(s) not loaded" if result.duplicates else "",
+    )
     return result
 
 
@@ -753,12 +850,32 @@ def _rel(path: Path, settings: Settings) -> str:
     return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else path.name
 
 
-_LOG_COLUMNS = ("source", "service_date", "file_name", "file_bytes", "file_sha256", "rows_read", "rows_loaded",
-                "rows_quarantined", "outcome", "message", "loaded_at", "key_fingerprint")
+_LOG_COLUMNS = (
+    "source",
+    "service_date",
+    "file_name",
+    "file_bytes",
+    "file_sha256",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "outcome",
+    "message",
+    "loaded_at",
+    "key_fingerprint",
+)
 
 
-def _log_failure(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date: date | None, files: list[Path],
-                 settings: Settings, message: str, fingerprint: str, outcome: str = "failed") -> None:
+def _log_failure(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    service_date: date | None,
+    files: list[Path],
+    settings: Settings,
+    message: str,
+    fingerprint: str,
+    outcome: str = "failed",
+) -> None:
     """Record the refused delivery in the load log (its own transaction; no data changes)."""
     now = datetime.now(JST).replace(tzinfo=None)
     with transaction(con):
@@ -770,31 +887,52 @@ def _log_failure(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date:
             )
 
 
-def _replace_partition(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service_date: date | None,
-                       prepared: list[PreparedFile], outcome: str, fingerprint: str,
-                       extra: list[tuple[FileOutcome, str]] = ()) -> None:
+def _replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    service_date: date | None,
+    prepared: list[PreparedFile],
+    outcome: str,
+    fingerprint: str,
+    extra: list[tuple[FileOutcome, str]] = (),
+) -> None:
     table = spec.kind.table
     columns = ["source", "service_date", *spec.kind.warehouse_columns, "file_name", "line_number"]
     frames = [p.good.assign(source=spec.name, file_name=p.outcome.file_name) for p in prepared]
     rows = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     quarantine = pd.DataFrame(
         [
-            {"source": spec.name, "service_date": service_date, "file_name": p.outcome.file_name,
-             "line_number": q.line_number, "reason": q.reason,
-             "expectation": q.reason.removeprefix("failed ") if q.reason.startswith("failed ") else None,
-             "raw_values": json.dumps(q.raw, ensure_ascii=False, sort_keys=True) if q.raw != "" else None}
-            for p in prepared for q in p.quarantined
+            {
+                "source": spec.name,
+                "service_date": service_date,
+                "file_name": p.outcome.file_name,
+                "line_number": q.line_number,
+                "reason": q.reason,
+                "expectation": q.reason.removeprefix("failed ") if q.reason.startswith("failed ") else None,
+                "raw_values": json.dumps(q.raw, ensure_ascii=False, sort_keys=True) if q.raw != "" else None,
+            }
+            for p in prepared
+            for q in p.quarantined
         ],
         columns=["source", "service_date", "file_name", "line_number", "reason", "expectation", "raw_values"],
     )
     now = datetime.now(JST).replace(tzinfo=None)
     log_rows = pd.DataFrame(
         [
-            {"source": spec.name, "service_date": service_date, "file_name": p.file_name,
-             "file_bytes": p.file_bytes, "file_sha256": p.file_sha256,
-             "rows_read": p.rows_read, "rows_loaded": p.rows_loaded,
-             "rows_quarantined": p.rows_quarantined, "outcome": file_outcome,
-             "message": "; ".join(p.notes) or None, "loaded_at": now, "key_fingerprint": fingerprint}
+            {
+                "source": spec.name,
+                "service_date": service_date,
+                "file_name": p.file_name,
+                "file_bytes": p.file_bytes,
+                "file_sha256": p.file_sha256,
+                "rows_read": p.rows_read,
+                "rows_loaded": p.rows_loaded,
+                "rows_quarantined": p.rows_quarantined,
+                "outcome": file_outcome,
+                "message": "; ".join(p.notes) or None,
+                "loaded_at": now,
+                "key_fingerprint": fingerprint,
+            }
             for p, file_outcome in [(item.outcome, outcome) for item in prepared] + list(extra)
         ],
         columns=list(_LOG_COLUMNS),
@@ -806,7 +944,7 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, spec: SourceSpec, service
         con.register("incoming_rows", rows)
         con.execute(f"insert into {table} by name select * from incoming_rows")
         con.unregister("incoming_rows")
-        if table in ID_COLUMNS:   # the 64-bit id beside each pseudonym, collisions checked
+        if table in ID_COLUMNS:  # the 64-bit id beside each pseudonym, collisions checked
             store_visitor_ids(con, service_date, service_date, [table])
         if len(quarantine):
             con.register("incoming_quarantine", quarantine)

@@ -90,8 +90,9 @@ def check_one_key(con: duckdb.DuckDBPyConnection, settings: Settings | None = No
     parts = []
     for source, days in other.items():
         ranges = _ranges(days)
-        shown = ", ".join(ranges[:MAX_LISTED_RANGES]) + (f" and {len(ranges) - MAX_LISTED_RANGES} more ranges"
-                                                         if len(ranges) > MAX_LISTED_RANGES else "")
+        shown = ", ".join(ranges[:MAX_LISTED_RANGES]) + (
+            f" and {len(ranges) - MAX_LISTED_RANGES} more ranges" if len(ranges) > MAX_LISTED_RANGES else ""
+        )
         parts.append(f"{source} {shown}")
     raise MixedKeys(
         f"Marts not built: these source-days were pseudonymised under another key than the current FLOW_HMAC_KEY "

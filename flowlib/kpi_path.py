@@ -84,7 +84,8 @@ def visitor_mix(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         frame = con.execute(
             "select date_trunc('month', service_date)::date as month, segment, count(*) as visitor_days "
             "from intermediate.int_visitor_days where source_kind = 'entry_log' "
-            "and segment in ('domestic', 'international') group by all").df()
+            "and segment in ('domestic', 'international') group by all"
+        ).df()
     except duckdb.CatalogException:
         frame = pd.DataFrame(columns=["month", "segment", "visitor_days"])
     return frame
@@ -148,22 +149,53 @@ class KpiPath:
 def _estimate_row(estimate, minimum: int) -> dict[str, object]:
     too_few = estimate is None or estimate.respondents < minimum or estimate.effective_n < minimum
     if estimate is None:
-        return {"respondents": 0, "share": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                "effective_n": math.nan, "too_few_answers": True}
-    return {"respondents": int(estimate.respondents),
-            "share": math.nan if too_few else estimate.share,
-            "ci_low": math.nan if too_few else estimate.ci_low,
-            "ci_high": math.nan if too_few else estimate.ci_high,
-            "effective_n": float(estimate.effective_n), "too_few_answers": bool(too_few)}
+        return {
+            "respondents": 0,
+            "share": math.nan,
+            "ci_low": math.nan,
+            "ci_high": math.nan,
+            "effective_n": math.nan,
+            "too_few_answers": True,
+        }
+    return {
+        "respondents": int(estimate.respondents),
+        "share": math.nan if too_few else estimate.share,
+        "ci_low": math.nan if too_few else estimate.ci_low,
+        "ci_high": math.nan if too_few else estimate.ci_high,
+        "effective_n": float(estimate.effective_n),
+        "too_few_answers": bool(too_few),
+    }
 
 
-def build_path(answers: pd.DataFrame, measured_mix: pd.DataFrame, definition: IndicatorDefinition,
-               last_day: date, minimum: int = 30) -> KpiPath:
+def build_path(
+    answers: pd.DataFrame, measured_mix: pd.DataFrame, definition: IndicatorDefinition, last_day: date, minimum: int = 30
+) -> KpiPath:
     """Monthly series and fiscal-year status from prepared answers (flowlib.indicator.prepare_answers)."""
-    columns = ["month", "month_label", "segment", "weighting", "is_month_to_date", "respondents", "share", "ci_low",
-               "ci_high", "effective_n", "too_few_answers", "mix_domestic", "mix_basis", "path_share",
-               "baseline_share", "target_share", "mom_change", "mom_p_value", "mom_significant", "yoy_change",
-               "yoy_p_value", "yoy_significant", "change_test"]
+    columns = [
+        "month",
+        "month_label",
+        "segment",
+        "weighting",
+        "is_month_to_date",
+        "respondents",
+        "share",
+        "ci_low",
+        "ci_high",
+        "effective_n",
+        "too_few_answers",
+        "mix_domestic",
+        "mix_basis",
+        "path_share",
+        "baseline_share",
+        "target_share",
+        "mom_change",
+        "mom_p_value",
+        "mom_significant",
+        "yoy_change",
+        "yoy_p_value",
+        "yoy_significant",
+        "change_test",
+    ]
     if answers.empty:
         return KpiPath(pd.DataFrame(columns=columns), pd.DataFrame())
     answers = answers.assign(month=[_month(d) for d in answers["day"]])
@@ -179,22 +211,42 @@ def build_path(answers: pd.DataFrame, measured_mix: pd.DataFrame, definition: In
         cell = answers[answers["month"] == month]
         middle = month + timedelta(days=14)
         mix, basis = mixes[month]
-        common = {"month": month, "month_label": f"{month:%Y-%m}" + ("（月途中）" if _month_end(month) > last_day else ""),
-                  "is_month_to_date": _month_end(month) > last_day, "mix_domestic": mix.get("domestic", math.nan),
-                  "mix_basis": basis}
+        common = {
+            "month": month,
+            "month_label": f"{month:%Y-%m}" + ("（月途中）" if _month_end(month) > last_day else ""),
+            "is_month_to_date": _month_end(month) > last_day,
+            "mix_domestic": mix.get("domestic", math.nan),
+            "mix_basis": basis,
+        }
         for segment in SEGMENTS:
             own = cell[cell["segment"] == segment]
             estimate = estimate_share(own["is_satisfied"].to_numpy(), own["base_weight"].to_numpy()) if len(own) else None
-            rows.append({**common, "segment": segment, "weighting": "single stratum", **_estimate_row(estimate, minimum),
-                         "path_share": path_share(middle, definition, segment),
-                         "baseline_share": definition.baseline_share.get(segment, math.nan),
-                         "target_share": definition.target_share.get(segment, math.nan)})
+            rows.append(
+                {
+                    **common,
+                    "segment": segment,
+                    "weighting": "single stratum",
+                    **_estimate_row(estimate, minimum),
+                    "path_share": path_share(middle, definition, segment),
+                    "baseline_share": definition.baseline_share.get(segment, math.nan),
+                    "target_share": definition.target_share.get(segment, math.nan),
+                }
+            )
         known = cell[cell["segment"].isin(SEGMENTS)]
         unweighted = estimate_share(known["is_satisfied"].to_numpy(), known["base_weight"].to_numpy()) if len(known) else None
         weighted = weighted_all(cell, mix) if len(known) else None
         for weighting, estimate in (("post-stratified", weighted), ("unweighted", unweighted)):
-            rows.append({**common, "segment": "all", "weighting": weighting, **_estimate_row(estimate, minimum),
-                         "path_share": math.nan, "baseline_share": math.nan, "target_share": math.nan})
+            rows.append(
+                {
+                    **common,
+                    "segment": "all",
+                    "weighting": weighting,
+                    **_estimate_row(estimate, minimum),
+                    "path_share": math.nan,
+                    "baseline_share": math.nan,
+                    "target_share": math.nan,
+                }
+            )
     monthly = pd.DataFrame(rows)
     monthly = _changes(monthly, definition.alpha)
     monthly["change_test"] = CHANGE_TEST
@@ -212,14 +264,20 @@ def _changes(monthly: pd.DataFrame, alpha: float) -> pd.DataFrame:
                 values.update({f"{name}_change": math.nan, f"{name}_p_value": math.nan, f"{name}_significant": None})
                 continue
             p_value = _two_sample(r.share, r.effective_n, before.share, before.effective_n)
-            values.update({f"{name}_change": r.share - before.share, f"{name}_p_value": p_value,
-                           f"{name}_significant": bool(p_value < alpha) if np.isfinite(p_value) else None})
+            values.update(
+                {
+                    f"{name}_change": r.share - before.share,
+                    f"{name}_p_value": p_value,
+                    f"{name}_significant": bool(p_value < alpha) if np.isfinite(p_value) else None,
+                }
+            )
         out.append(values)
     return pd.concat([monthly.reset_index(drop=True), pd.DataFrame(out)], axis=1)
 
 
-def _fiscal_years(answers: pd.DataFrame, mixes: dict, definition: IndicatorDefinition, last_day: date,
-                  minimum: int) -> pd.DataFrame:
+def _fiscal_years(
+    answers: pd.DataFrame, mixes: dict, definition: IndicatorDefinition, last_day: date, minimum: int
+) -> pd.DataFrame:
     start = definition.fiscal_year_start_month
     answers = answers.assign(fiscal_year=[fiscal_year(d, start) for d in answers["day"]])
     rows = []
@@ -239,11 +297,23 @@ def _fiscal_years(answers: pd.DataFrame, mixes: dict, definition: IndicatorDefin
                 status = "on track"
             else:
                 status = "ahead" if row["share"] > path else "behind"
-            rows.append({"fiscal_year": int(year), "fiscal_year_label": f"FY{year}", "segment": segment,
-                         "is_year_to_date": fy_end > last_day, "months_with_answers": int(cell["month"].nunique()),
-                         **row, "path_share": path, "p_value": p_value, "status": status,
-                         "status_ja": {"on track": "計画どおり", "ahead": "計画より上", "behind": "計画より下"}.get(status, "判定不能"),
-                         "test": STATUS_TEST})
+            rows.append(
+                {
+                    "fiscal_year": int(year),
+                    "fiscal_year_label": f"FY{year}",
+                    "segment": segment,
+                    "is_year_to_date": fy_end > last_day,
+                    "months_with_answers": int(cell["month"].nunique()),
+                    **row,
+                    "path_share": path,
+                    "p_value": p_value,
+                    "status": status,
+                    "status_ja": {"on track": "計画どおり", "ahead": "計画より上", "behind": "計画より下"}.get(
+                        status, "判定不能"
+                    ),
+                    "test": STATUS_TEST,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -251,17 +321,48 @@ def _fiscal_years(answers: pd.DataFrame, mixes: dict, definition: IndicatorDefin
 
 _TYPES = {
     "marts.kpi_path_monthly": {
-        "month": "date", "month_label": "varchar", "segment": "varchar", "weighting": "varchar",
-        "is_month_to_date": "boolean", "respondents": "integer", "share": "double", "ci_low": "double",
-        "ci_high": "double", "effective_n": "double", "too_few_answers": "boolean", "mix_domestic": "double",
-        "mix_basis": "varchar", "path_share": "double", "baseline_share": "double", "target_share": "double",
-        "mom_change": "double", "mom_p_value": "double", "mom_significant": "boolean", "yoy_change": "double",
-        "yoy_p_value": "double", "yoy_significant": "boolean", "change_test": "varchar"},
+        "month": "date",
+        "month_label": "varchar",
+        "segment": "varchar",
+        "weighting": "varchar",
+        "is_month_to_date": "boolean",
+        "respondents": "integer",
+        "share": "double",
+        "ci_low": "double",
+        "ci_high": "double",
+        "effective_n": "double",
+        "too_few_answers": "boolean",
+        "mix_domestic": "double",
+        "mix_basis": "varchar",
+        "path_share": "double",
+        "baseline_share": "double",
+        "target_share": "double",
+        "mom_change": "double",
+        "mom_p_value": "double",
+        "mom_significant": "boolean",
+        "yoy_change": "double",
+        "yoy_p_value": "double",
+        "yoy_significant": "boolean",
+        "change_test": "varchar",
+    },
     "marts.kpi_path_fiscal_year": {
-        "fiscal_year": "integer", "fiscal_year_label": "varchar", "segment": "varchar", "is_year_to_date": "boolean",
-        "months_with_answers": "integer", "respondents": "integer", "share": "double", "ci_low": "double",
-        "ci_high": "double", "effective_n": "double", "too_few_answers": "boolean", "path_share": "double",
-        "p_value": "double", "status": "varchar", "status_ja": "varchar", "test": "varchar"},
+        "fiscal_year": "integer",
+        "fiscal_year_label": "varchar",
+        "segment": "varchar",
+        "is_year_to_date": "boolean",
+        "months_with_answers": "integer",
+        "respondents": "integer",
+        "share": "double",
+        "ci_low": "double",
+        "ci_high": "double",
+        "effective_n": "double",
+        "too_few_answers": "boolean",
+        "path_share": "double",
+        "p_value": "double",
+        "status": "varchar",
+        "status_ja": "varchar",
+        "test": "varchar",
+    },
 }
 
 

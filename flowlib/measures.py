@@ -99,7 +99,7 @@ class Estimate:
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = None
-    effect_scale: str | None = None       # log (percent) | points
+    effect_scale: str | None = None  # log (percent) | points
     pre_trend_slope: float | None = None
     pre_trend_p_value: float | None = None
     series: pd.DataFrame | None = None
@@ -148,8 +148,10 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
         raise MeasureError(f"{where}: end {end} is before start {start}.")
     pre_days = (start - first_day).days
     if pre_days < MIN_PRE_DAYS:
-        raise MeasureError(f"{where}: start {start} leaves {pre_days} day(s) of data before it; "
-                           f"a before/after comparison needs at least {MIN_PRE_DAYS} (no pre-period).")
+        raise MeasureError(
+            f"{where}: start {start} leaves {pre_days} day(s) of data before it; "
+            f"a before/after comparison needs at least {MIN_PRE_DAYS} (no pre-period)."
+        )
     treated = doc["treated"]
     if not isinstance(treated, dict) or not ({"facilities", "segment"} & treated.keys()):
         raise MeasureError(f"{where}: treated must name facilities or a segment.")
@@ -172,8 +174,9 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
             if value not in facilities:
                 raise MeasureError(f"{where}: {name} names unknown facility '{value}'.")
     elif kind == "entries":
-        outcome_facilities = (_names(outcome["facility"], "outcome.facility", where) if outcome.get("facility")
-                              else treated_facilities)
+        outcome_facilities = (
+            _names(outcome["facility"], "outcome.facility", where) if outcome.get("facility") else treated_facilities
+        )
         if not outcome_facilities:
             raise MeasureError(f"{where}: outcome.facility is needed when treated names no facilities.")
         unknown = [f for f in outcome_facilities if f not in facilities]
@@ -184,8 +187,12 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
     comparison = None
     if doc.get("comparison"):
         declared = doc["comparison"]
-        key = {"entries": "facilities", "transition": "pairs", "circulation_rate": "segments",
-               "kpi": "segments" if segment is not None else "facilities"}[kind]
+        key = {
+            "entries": "facilities",
+            "transition": "pairs",
+            "circulation_rate": "segments",
+            "kpi": "segments" if segment is not None else "facilities",
+        }[kind]
         if not isinstance(declared, dict) or key not in declared:
             raise MeasureError(f"{where}: comparison must list {key} for outcome {kind}.")
         comparison = _names(declared[key], f"comparison.{key}", where)
@@ -196,9 +203,22 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
                 raise MeasureError(f"{where}: comparison.{key} names unknown facility '{bad[0]}'.")
         elif any(s not in SEGMENTS for s in named):
             raise MeasureError(f"{where}: comparison.segments must be among {', '.join(SEGMENTS)}.")
-    return Measure(str(doc["name"]), str(doc.get("title_ja") or doc["name"]), str(doc.get("title_en") or doc["name"]),
-                   str(doc.get("what_changed") or ""), start, end, treated_facilities, segment, kind,
-                   outcome_from, outcome_to, outcome_facilities, comparison, where)
+    return Measure(
+        str(doc["name"]),
+        str(doc.get("title_ja") or doc["name"]),
+        str(doc.get("title_en") or doc["name"]),
+        str(doc.get("what_changed") or ""),
+        start,
+        end,
+        treated_facilities,
+        segment,
+        kind,
+        outcome_from,
+        outcome_to,
+        outcome_facilities,
+        comparison,
+        where,
+    )
 
 
 # ------------------------------------------------------------------ panels
@@ -207,22 +227,28 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
 def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: date) -> tuple[pd.DataFrame, str, set[str]]:
     """(unit, service_date, value, complete) rows; the treated unit's name; units touching the treated ones."""
     if measure.outcome == "transition":
-        frame = con.execute("""
+        frame = con.execute(
+            """
             select from_facility_id || '>' || to_facility_id as unit, service_date,
                    transitions as value, is_suppressed or transitions is null as hidden
             from marts.transitions_daily
             where source_kind = 'entry_log' and service_date between ? and ?
-        """, [first, last]).df()
+        """,
+            [first, last],
+        ).df()
         treated = f"{measure.outcome_from}>{measure.outcome_to}"
         involved = {measure.outcome_from, measure.outcome_to, *measure.treated_facilities}
         touching = {u for u in frame["unit"].unique() if set(u.split(">")) & involved}
         fill_zero = True
     elif measure.outcome == "entries":
-        frame = con.execute("""
+        frame = con.execute(
+            """
             select facility_id as unit, service_date, visitors as value, is_suppressed or visitors is null as hidden
             from marts.facility_daily
             where source_kind = 'entry_log' and service_date between ? and ?
-        """, [first, last]).df()
+        """,
+            [first, last],
+        ).df()
         wanted = set(measure.outcome_facilities)
         treated_rows = frame[frame["unit"].isin(wanted)]
         if len(wanted) > 1:  # several treated facilities: their sum is the treated unit
@@ -232,11 +258,14 @@ def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: 
         touching = (wanted | set(measure.treated_facilities)) - {treated}
         fill_zero = True
     else:
-        frame = con.execute("""
+        frame = con.execute(
+            """
             select segment as unit, service_date, circulation_rate as value, is_suppressed or circulation_rate is null as hidden
             from marts.circulation_daily
             where source_kind = 'entry_log' and service_date between ? and ? and segment <> 'all'
-        """, [first, last]).df()
+        """,
+            [first, last],
+        ).df()
         treated = str(measure.treated_segment)
         touching = set()
         fill_zero = False
@@ -245,15 +274,16 @@ def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: 
     grid = pd.MultiIndex.from_product([units, days], names=["unit", "service_date"]).to_frame(index=False)
     frame["service_date"] = pd.to_datetime(frame["service_date"]).dt.date
     panel = grid.merge(frame, how="left", on=["unit", "service_date"])
-    if fill_zero:   # no row: nobody; a hidden row stays unknown
+    if fill_zero:  # no row: nobody; a hidden row stays unknown
         panel["value"] = panel["value"].where(panel["hidden"].notna(), 0)
         panel["hidden"] = panel["hidden"].fillna(False)
     panel["complete"] = ~panel["hidden"].fillna(True).astype(bool) & panel["value"].notna()
     return panel, treated, touching
 
 
-def estimate(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, last_day: date,
-             min_cell_count: int = 10) -> Estimate:
+def estimate(
+    con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, last_day: date, min_cell_count: int = 10
+) -> Estimate:
     if measure.outcome == "kpi":
         return estimate_kpi(con, measure, first_day, last_day, min_cell_count)
     import statsmodels.formula.api as smf
@@ -289,8 +319,10 @@ def estimate(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, 
         result.comparison_chosen_by = "pre_period_similarity"
     if len(result.comparison_units) < MIN_COMPARISON:
         result.status = "too_few_comparison_units"
-        result.reason = (f"only {len(result.comparison_units)} comparison unit(s) with every day published "
-                         f"(at least {MIN_COMPARISON} are needed)")
+        result.reason = (
+            f"only {len(result.comparison_units)} comparison unit(s) with every day published "
+            f"(at least {MIN_COMPARISON} are needed)"
+        )
         return result
     data = panel[panel["unit"].isin([treated, *result.comparison_units])].copy()
     data["treated"] = (data["unit"] == treated).astype(int)
@@ -306,7 +338,8 @@ def estimate(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, 
     if before["day"].nunique() >= 3:
         before["trend"] = before["treated"] * before["day_number"]
         trend = smf.ols("y ~ C(unit) + C(day) + trend", data=before).fit(
-            cov_type="cluster", cov_kwds={"groups": pd.factorize(before["day"], sort=True)[0]})
+            cov_type="cluster", cov_kwds={"groups": pd.factorize(before["day"], sort=True)[0]}
+        )
         result.pre_trend_slope, result.pre_trend_p_value = float(trend.params["trend"]), float(trend.pvalues["trend"])
     series = data.groupby(["service_date", "treated"], as_index=False)["y"].mean()
     series["group"] = np.where(series["treated"] == 1, "treated", "comparison")
@@ -325,30 +358,35 @@ def _kpi_answers(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, 
         others = [s for s in SEGMENTS if s not in ("unknown", measure.treated_segment)]
         comparison = [s for s in (measure.comparison or others) if s != measure.treated_segment]
         comparison_name = "segment " + ", ".join(comparison)
-        group = ("case when segment = ? then 1 when list_contains(?, segment) then 0 end",
-                 [measure.treated_segment, comparison])
+        group = ("case when segment = ? then 1 when list_contains(?, segment) then 0 end", [measure.treated_segment, comparison])
     else:
         treated = list(measure.treated_facilities)
         treated_name = "respondents who visited " + "+".join(treated)
         if measure.comparison is not None:  # visited a declared comparison facility and no treated one
             comparison_name = "respondents who visited " + ", ".join(measure.comparison) + " (none of the treated)"
-            group = ("case when list_has_any(facilities_visited, ?) then 1 "
-                     "when list_has_any(facilities_visited, ?) then 0 end", [treated, list(measure.comparison)])
+            group = (
+                "case when list_has_any(facilities_visited, ?) then 1 when list_has_any(facilities_visited, ?) then 0 end",
+                [treated, list(measure.comparison)],
+            )
         else:
             comparison_name = "the other respondents"
             group = ("case when list_has_any(coalesce(facilities_visited, []::varchar[]), ?) then 1 else 0 end", [treated])
-    frame = con.execute(f"""
+    frame = con.execute(
+        f"""
         select service_date, {group[0]} as treated, (info_satisfaction >= 4)::integer as satisfied
         from staging.stg_survey_response
         where service_date between ? and ? and info_satisfaction between 1 and 5
-    """, [*group[1], first, last]).df()
+    """,
+        [*group[1], first, last],
+    ).df()
     frame = frame[frame["treated"].notna()].astype({"treated": int, "satisfied": int})
     frame["service_date"] = pd.to_datetime(frame["service_date"]).dt.date
     return frame, treated_name, comparison_name
 
 
-def estimate_kpi(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, last_day: date,
-                 min_cell_count: int = 10) -> Estimate:
+def estimate_kpi(
+    con: duckdb.DuckDBPyConnection, measure: Measure, first_day: date, last_day: date, min_cell_count: int = 10
+) -> Estimate:
     """Difference in differences of the satisfied share, on the respondents themselves.
 
     A linear probability model ``satisfied ~ treated + after + treated x after`` (statsmodels
@@ -366,20 +404,29 @@ def estimate_kpi(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: da
 
     first = max(first_day, measure.start - timedelta(days=KPI_PRE_WINDOW_DAYS))
     last = min(measure.end or last_day, last_day)
-    has_survey = con.execute("select count(*) from information_schema.tables where table_schema = 'staging' "
-                             "and table_name = 'stg_survey_response'").fetchone()[0]
+    has_survey = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = 'stg_survey_response'"
+    ).fetchone()[0]
     if not has_survey:
         return Estimate(status="not_estimated", reason="the warehouse holds no survey answers", effect_scale="points")
     answers, treated_name, comparison_name = _kpi_answers(con, measure, first, last)
-    result = Estimate(status="estimated", treated_unit=treated_name, comparison_units=[comparison_name],
-                      comparison_chosen_by="declared" if measure.comparison is not None else "all_others",
-                      effect_scale="points")
+    result = Estimate(
+        status="estimated",
+        treated_unit=treated_name,
+        comparison_units=[comparison_name],
+        comparison_chosen_by="declared" if measure.comparison is not None else "all_others",
+        effect_scale="points",
+    )
     answers["post"] = (answers["service_date"] >= measure.start).astype(int)
     result.pre_days = int(answers.loc[answers["post"] == 0, "service_date"].nunique())
     result.post_days = int(answers.loc[answers["post"] == 1, "service_date"].nunique())
     cells = answers.groupby(["treated", "post"]).size()
-    names = {(1, 0): "treated respondents before the start", (1, 1): "treated respondents after the start",
-             (0, 0): "comparison respondents before the start", (0, 1): "comparison respondents after the start"}
+    names = {
+        (1, 0): "treated respondents before the start",
+        (1, 1): "treated respondents after the start",
+        (0, 0): "comparison respondents before the start",
+        (0, 1): "comparison respondents after the start",
+    }
     for key, words in names.items():
         found = int(cells.get(key, 0))
         if found < MIN_RESPONDENTS:
@@ -399,7 +446,8 @@ def estimate_kpi(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: da
     if before["week"].nunique() >= 3:
         before["trend"] = before["treated"] * ((week_start - week_start.min()).dt.days // 7)
         trend = smf.ols("satisfied ~ treated + C(week) + trend", data=before).fit(
-            cov_type="cluster", cov_kwds={"groups": pd.factorize(before["service_date"], sort=True)[0]})
+            cov_type="cluster", cov_kwds={"groups": pd.factorize(before["service_date"], sort=True)[0]}
+        )
         result.pre_trend_slope, result.pre_trend_p_value = float(trend.params["trend"]), float(trend.pvalues["trend"])
     dates = pd.to_datetime(answers["service_date"])
     answers["week_start"] = (dates - pd.to_timedelta(dates.dt.weekday, unit="D")).dt.date
@@ -414,12 +462,32 @@ def estimate_kpi(con: duckdb.DuckDBPyConnection, measure: Measure, first_day: da
 # ------------------------------------------------------------------ nightly tables
 
 EFFECT_TYPES = {
-    "measure": "varchar", "title_ja": "varchar", "title_en": "varchar", "what_changed": "varchar", "source_file": "varchar",
-    "start_date": "date", "end_date": "date", "outcome": "varchar", "treated_unit": "varchar",
-    "comparison_units": "varchar", "comparison_chosen_by": "varchar", "status": "varchar", "reason": "varchar",
-    "pre_days": "integer", "post_days": "integer", "effect": "double", "ci_low": "double", "ci_high": "double",
-    "effect_scale": "varchar", "effect_percent": "double", "ci_low_percent": "double", "ci_high_percent": "double",
-    "p_value": "double", "pre_trend_slope": "double", "pre_trend_p_value": "double", "pre_trend_ok": "boolean",
+    "measure": "varchar",
+    "title_ja": "varchar",
+    "title_en": "varchar",
+    "what_changed": "varchar",
+    "source_file": "varchar",
+    "start_date": "date",
+    "end_date": "date",
+    "outcome": "varchar",
+    "treated_unit": "varchar",
+    "comparison_units": "varchar",
+    "comparison_chosen_by": "varchar",
+    "status": "varchar",
+    "reason": "varchar",
+    "pre_days": "integer",
+    "post_days": "integer",
+    "effect": "double",
+    "ci_low": "double",
+    "ci_high": "double",
+    "effect_scale": "varchar",
+    "effect_percent": "double",
+    "ci_low_percent": "double",
+    "ci_high_percent": "double",
+    "p_value": "double",
+    "pre_trend_slope": "double",
+    "pre_trend_p_value": "double",
+    "pre_trend_ok": "boolean",
 }
 SERIES_TYPES = {"measure": "varchar", "service_date": "date", "series_group": "varchar", "value": "double"}
 
@@ -428,8 +496,10 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_
     """Estimate every measure file; a refused file is a row with its sentence, not a failure.
     ``min_cell_count`` (k) protects the KPI's published weekly shares."""
     files = sorted(measures_dir.glob("*.yaml")) if measures_dir.is_dir() else []
-    present = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
-                          "and table_name in ('transitions_daily', 'facility_daily', 'circulation_daily')").fetchone()[0]
+    present = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name in ('transitions_daily', 'facility_daily', 'circulation_daily')"
+    ).fetchone()[0]
     if present < 3:
         return {}
     first_day, last_day = con.execute("select min(service_date), max(service_date) from marts.facility_daily").fetchone()
@@ -450,13 +520,29 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_
         found = estimate(con, measure, first_day, last_day, min_cell_count)
         percent = found.effect_percent
         row.update(
-            measure=measure.name, title_ja=measure.title_ja, title_en=measure.title_en, what_changed=measure.what_changed,
-            start_date=measure.start, end_date=measure.end, outcome=_outcome_label(measure),
-            treated_unit=found.treated_unit, comparison_units=", ".join(found.comparison_units) or None,
-            comparison_chosen_by=found.comparison_chosen_by, status=found.status, reason=found.reason,
-            pre_days=found.pre_days, post_days=found.post_days, effect=found.effect, ci_low=found.ci_low,
-            ci_high=found.ci_high, effect_scale=found.effect_scale, effect_percent=percent[0], ci_low_percent=percent[1],
-            ci_high_percent=percent[2], p_value=found.p_value, pre_trend_slope=found.pre_trend_slope,
+            measure=measure.name,
+            title_ja=measure.title_ja,
+            title_en=measure.title_en,
+            what_changed=measure.what_changed,
+            start_date=measure.start,
+            end_date=measure.end,
+            outcome=_outcome_label(measure),
+            treated_unit=found.treated_unit,
+            comparison_units=", ".join(found.comparison_units) or None,
+            comparison_chosen_by=found.comparison_chosen_by,
+            status=found.status,
+            reason=found.reason,
+            pre_days=found.pre_days,
+            post_days=found.post_days,
+            effect=found.effect,
+            ci_low=found.ci_low,
+            ci_high=found.ci_high,
+            effect_scale=found.effect_scale,
+            effect_percent=percent[0],
+            ci_low_percent=percent[1],
+            ci_high_percent=percent[2],
+            p_value=found.p_value,
+            pre_trend_slope=found.pre_trend_slope,
             pre_trend_p_value=found.pre_trend_p_value,
             pre_trend_ok=None if found.pre_trend_p_value is None else found.pre_trend_p_value >= 0.05,
         )
@@ -464,13 +550,24 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_
         if found.series is not None:
             series.append(found.series.rename(columns={"group": "series_group", "y": "value"}).assign(measure=measure.name))
     effect_frame = pd.DataFrame(effects, columns=list(EFFECT_TYPES))
-    for column in ("effect", "ci_low", "ci_high", "effect_percent", "ci_low_percent", "ci_high_percent", "p_value",
-                   "pre_trend_slope", "pre_trend_p_value"):
+    for column in (
+        "effect",
+        "ci_low",
+        "ci_high",
+        "effect_percent",
+        "ci_low_percent",
+        "ci_high_percent",
+        "p_value",
+        "pre_trend_slope",
+        "pre_trend_p_value",
+    ):
         effect_frame[column] = pd.to_numeric(effect_frame[column]).round(6)
     series_frame = pd.concat(series, ignore_index=True) if series else pd.DataFrame(columns=list(SERIES_TYPES))
     series_frame["value"] = pd.to_numeric(series_frame["value"]).round(6)
-    return {EFFECTS_TABLE: _write(con, EFFECTS_TABLE, effect_frame, EFFECT_TYPES),
-            SERIES_TABLE: _write(con, SERIES_TABLE, series_frame, SERIES_TYPES)}
+    return {
+        EFFECTS_TABLE: _write(con, EFFECTS_TABLE, effect_frame, EFFECT_TYPES),
+        SERIES_TABLE: _write(con, SERIES_TABLE, series_frame, SERIES_TYPES),
+    }
 
 
 def _outcome_label(measure: Measure) -> str:

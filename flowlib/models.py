@@ -100,15 +100,13 @@ def discover(sql_dir: Path | None = None) -> list[Model]:
             headers = _headers(text)
             materialized = (headers.get("materialized") or ["view"])[0].strip()
             if materialized not in MATERIALIZATIONS:
-                raise ModelError(f"{path}: materialized must be one of {', '.join(MATERIALIZATIONS)}, "
-                                 f"not {materialized}.")
+                raise ModelError(f"{path}: materialized must be one of {', '.join(MATERIALIZATIONS)}, not {materialized}.")
             depends_on = tuple(v.strip() for line in headers.get("depends_on", []) for v in line.split(",") if v.strip())
             try:
                 privacy = PrivacySpec.from_headers(headers, str(path))
             except PrivacySpecError as exc:
                 raise ModelError(str(exc)) from exc
-            models[path.stem] = Model(path.stem, layer, path, materialized, depends_on,
-                                      text.strip().rstrip(";"), privacy)
+            models[path.stem] = Model(path.stem, layer, path, materialized, depends_on, text.strip().rstrip(";"), privacy)
     graph = {}
     for model in models.values():
         unknown = [d for d in model.depends_on if d not in models]
@@ -120,8 +118,9 @@ def discover(sql_dir: Path | None = None) -> list[Model]:
     return [models[name] for name in TopologicalSorter(graph).static_order()]
 
 
-def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, service_date: date | None,
-                   last_service_date: date | None = None) -> None:
+def set_parameters(
+    con: duckdb.DuckDBPyConnection, settings: Settings, service_date: date | None, last_service_date: date | None = None
+) -> None:
     params = {
         "reentry_gap_minutes": settings.reentry_gap_minutes,
         "trip_max_gap_minutes": settings.trip_max_gap_minutes,
@@ -148,7 +147,8 @@ def _table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[
     schema, name = relation.split(".")
     rows = con.execute(
         "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
     ).fetchall()
     return rows or None
 
@@ -169,8 +169,14 @@ def _ensure_table(con: duckdb.DuckDBPyConnection, model: Model) -> None:
         con.execute(f"create table {model.relation} as {probe}")
 
 
-def _publish(con: duckdb.DuckDBPyConnection, model: Model, settings: Settings, delete_where: str,
-             rollup: bool = False, ensured: set[str] | None = None) -> None:
+def _publish(
+    con: duckdb.DuckDBPyConnection,
+    model: Model,
+    settings: Settings,
+    delete_where: str,
+    rollup: bool = False,
+    ensured: set[str] | None = None,
+) -> None:
     """Replace the rows matching ``delete_where`` with the model's output, suppressed if needed."""
     if ensured is None or model.relation not in ensured:
         _ensure_table(con, model)
@@ -210,8 +216,9 @@ def _periods(con: duckdb.DuckDBPyConnection, grain: str, first: date, last: date
     ).fetchall()
 
 
-def _build_rollup(con: duckdb.DuckDBPyConnection, model: Model, settings: Settings,
-                  periods_by_grain: dict[str, list[tuple[date, date]]]) -> int:
+def _build_rollup(
+    con: duckdb.DuckDBPyConnection, model: Model, settings: Settings, periods_by_grain: dict[str, list[tuple[date, date]]]
+) -> int:
     rows = 0
     ensured: set[str] = set()
     for grain in GRAINS:
@@ -229,8 +236,9 @@ def _build_rollup(con: duckdb.DuckDBPyConnection, model: Model, settings: Settin
 
 def _relation_kind(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
     schema, name = relation.split(".")
-    row = con.execute("select table_type from information_schema.tables where table_schema = ? and table_name = ?",
-                      [schema, name]).fetchone()
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -254,8 +262,14 @@ def build_views(con: duckdb.DuckDBPyConnection, settings: Settings | None = None
                 _create_view(con, model)
 
 
-def build_range(con: duckdb.DuckDBPyConnection, first: date, last: date,
-                settings: Settings | None = None, *, only: Collection[str] | None = None) -> dict[str, int]:
+def build_range(
+    con: duckdb.DuckDBPyConnection,
+    first: date,
+    last: date,
+    settings: Settings | None = None,
+    *,
+    only: Collection[str] | None = None,
+) -> dict[str, int]:
     """Rebuild every model for the service days ``first``..``last`` in one transaction.
 
     Ranged models run once over the whole range (a backfill of a month is one pass), the
@@ -279,8 +293,9 @@ def build_range(con: duckdb.DuckDBPyConnection, first: date, last: date,
         con.execute(f"set preserve_insertion_order = {bool(preserve_order)}")
 
 
-def _build_range(con: duckdb.DuckDBPyConnection, first: date, last: date, settings: Settings,
-                 models: list[Model], only: Collection[str] | None) -> dict[str, int]:
+def _build_range(
+    con: duckdb.DuckDBPyConnection, first: date, last: date, settings: Settings, models: list[Model], only: Collection[str] | None
+) -> dict[str, int]:
     if only is not None:
         unknown = set(only) - {m.name for m in models}
         if unknown:
@@ -307,8 +322,12 @@ def _build_range(con: duckdb.DuckDBPyConnection, first: date, last: date, settin
                 if model.materialized == "rollup":
                     counts[model.relation] = _build_rollup(con, model, settings, periods)
                 elif model.ranged:
-                    _publish(con, model, settings, "service_date between getvariable('first_service_date') "
-                                                   "and getvariable('last_service_date')")
+                    _publish(
+                        con,
+                        model,
+                        settings,
+                        "service_date between getvariable('first_service_date') and getvariable('last_service_date')",
+                    )
                     counts[model.relation] = _count_days(con, model)
                 else:
                     ensured: set[str] = set()
@@ -319,8 +338,7 @@ def _build_range(con: duckdb.DuckDBPyConnection, first: date, last: date, settin
                     counts[model.relation] = _count_days(con, model)
             except (duckdb.Error, PrivacySpecError) as exc:
                 span = first.isoformat() if first == last else f"{first}..{last}"
-                raise ModelError(f"model {model.path.relative_to(settings.sql_dir.parent)} failed for "
-                                 f"{span}: {exc}") from exc
+                raise ModelError(f"model {model.path.relative_to(settings.sql_dir.parent)} failed for {span}: {exc}") from exc
             log.debug("%s built in %.2f s", model.relation, time.perf_counter() - started)
     return counts
 
@@ -329,12 +347,13 @@ def _count_days(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     """Rows written for the range, checked against a scan that reads every column."""
     where = "service_date between getvariable('first_service_date') and getvariable('last_service_date')"
     stored, scanned = con.execute(
-        f"select count(*), (select count(hash(r)) from {model.relation} as r where {where}) "
-        f"from {model.relation} where {where}"
+        f"select count(*), (select count(hash(r)) from {model.relation} as r where {where}) from {model.relation} where {where}"
     ).fetchone()
     if stored != scanned:
-        raise ModelError(f"{model.relation}: {stored} rows were written but a full scan reads {scanned}; "
-                         "the table is inconsistent (see the DuckDB note in flowlib.models.build_range).")
+        raise ModelError(
+            f"{model.relation}: {stored} rows were written but a full scan reads {scanned}; "
+            "the table is inconsistent (see the DuckDB note in flowlib.models.build_range)."
+        )
     return stored
 
 

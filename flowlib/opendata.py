@@ -51,8 +51,14 @@ class Publication:
     seconds: float
 
     def summary(self) -> dict[str, object]:
-        return {"folder": str(self.folder), "files": self.files, "cells": self.cells, "hidden": self.hidden,
-                "exposed": self.exposed, "audit_seconds": round(self.seconds, 1)}
+        return {
+            "folder": str(self.folder),
+            "files": self.files,
+            "cells": self.cells,
+            "hidden": self.hidden,
+            "exposed": self.exposed,
+            "audit_seconds": round(self.seconds, 1),
+        }
 
 
 def current_version(dashboards_dir: Path) -> Path | None:
@@ -92,9 +98,11 @@ def _swap(dashboards_dir: Path, folder: Path) -> None:
 
 
 def _prune(versions: Path, keep: set[Path]) -> None:
-    published = sorted((p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("rejected-")),
-                       key=lambda p: p.name.rsplit("-", 1)[-1])     # by stamp
-    for old in published[:-(KEEP_PREVIOUS + 1)]:
+    published = sorted(
+        (p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("rejected-")),
+        key=lambda p: p.name.rsplit("-", 1)[-1],
+    )  # by stamp
+    for old in published[: -(KEEP_PREVIOUS + 1)]:
         if old.resolve() not in keep:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -105,8 +113,9 @@ def write_files(con, settings: Settings, folder: Path) -> list[Path]:  # type: i
     from flowlib.indicator_mart import INDICATOR_TABLE, export_indicator_csv
 
     schema, name = INDICATOR_TABLE.split(".")
-    if con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                   [schema, name]).fetchone()[0]:
+    if con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()[0]:
         export_indicator_csv(con, folder)
     return write_open_data(con, settings, folder)
 
@@ -137,7 +146,8 @@ def publish_open_data(settings: Settings | None = None) -> Publication:
         first = report.exposed[0].describe() if report.exposed else "relations are inconsistent"
         raise DisclosureError(
             f"open data not published: {len(report.exposed)} cell(s) exposed, first {first}; "
-            f"the previous set stays in {dashboards_dir / EXPORTS_LINK}, the rejected one is in {rejected}.")
+            f"the previous set stays in {dashboards_dir / EXPORTS_LINK}, the rejected one is in {rejected}."
+        )
     _swap(dashboards_dir, folder)
     _prune(versions, {folder.resolve()} | ({current.resolve()} if current else set()))
     return Publication(folder, len(paths), report.cells, report.hidden, len(report.exposed), report.seconds)

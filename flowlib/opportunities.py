@@ -61,16 +61,16 @@ PERIOD_GRAINS = ("iso_week", "month")
 
 @dataclass(frozen=True)
 class GravityFit:
-    status: str                      # fitted | too_few_moves | too_few_facilities
+    status: str  # fitted | too_few_moves | too_few_facilities
     n_facilities: int
     n_pairs: int
     moves: int
     deviance: float | None = None
     null_deviance: float | None = None
-    pseudo_r2: float | None = None   # 1 − deviance ÷ null deviance
+    pseudo_r2: float | None = None  # 1 − deviance ÷ null deviance
     mcfadden_r2: float | None = None
     dispersion: float | None = None  # Pearson χ² ÷ residual df
-    nb_alpha: float | None = None    # NB2 overdispersion of the counts (prediction intervals)
+    nb_alpha: float | None = None  # NB2 overdispersion of the counts (prediction intervals)
     distance_coefficient: float | None = None
     distance_ci_low: float | None = None
     distance_ci_high: float | None = None
@@ -140,8 +140,10 @@ def fit_gravity(moves: pd.DataFrame, coordinates: pd.DataFrame) -> tuple[Gravity
     if total < MIN_MOVES:
         return GravityFit("too_few_moves", len(facilities), n_pairs, total), empty
 
-    parts = [pd.get_dummies(rows["from_facility_id"], prefix="o", drop_first=True, dtype=float),
-             pd.get_dummies(rows["to_facility_id"], prefix="d", drop_first=True, dtype=float)]
+    parts = [
+        pd.get_dummies(rows["from_facility_id"], prefix="o", drop_first=True, dtype=float),
+        pd.get_dummies(rows["to_facility_id"], prefix="d", drop_first=True, dtype=float),
+    ]
     if by_day:
         parts.append(pd.get_dummies(rows["day"].astype(str), prefix="t", drop_first=True, dtype=float))
     exog = pd.concat(parts, axis=1)
@@ -158,11 +160,19 @@ def fit_gravity(moves: pd.DataFrame, coordinates: pd.DataFrame) -> tuple[Gravity
     llf = float(result.family.loglike(y, mu[fitted], scale=1.0))
     llnull = float(result.family.loglike(y, np.full(len(y), y.mean()), scale=1.0))
     fit = GravityFit(
-        "fitted", len(facilities), n_pairs, total,
-        deviance=float(result.deviance), null_deviance=float(result.null_deviance),
-        pseudo_r2=1 - float(result.deviance) / float(result.null_deviance), mcfadden_r2=1 - llf / llnull,
-        dispersion=float(result.scale), nb_alpha=alpha, distance_coefficient=beta,
-        distance_ci_low=beta - Z95 * beta_se, distance_ci_high=beta + Z95 * beta_se,
+        "fitted",
+        len(facilities),
+        n_pairs,
+        total,
+        deviance=float(result.deviance),
+        null_deviance=float(result.null_deviance),
+        pseudo_r2=1 - float(result.deviance) / float(result.null_deviance),
+        mcfadden_r2=1 - llf / llnull,
+        dispersion=float(result.scale),
+        nb_alpha=alpha,
+        distance_coefficient=beta,
+        distance_ci_low=beta - Z95 * beta_se,
+        distance_ci_high=beta + Z95 * beta_se,
     )
     # per pair: expected = Σ μ over its rows; d expected / d params = Σ μ x (delta method)
     pair_index, pair_keys = pd.factorize(pd.MultiIndex.from_frame(rows[["from_facility_id", "to_facility_id"]]), sort=True)
@@ -171,12 +181,20 @@ def fit_gravity(moves: pd.DataFrame, coordinates: pd.DataFrame) -> tuple[Gravity
     gradient = np.zeros((n, x.shape[1]))
     np.add.at(gradient, pair_index, mu[:, None] * x)
     se_log = np.sqrt(np.einsum("ij,jk,ik->i", gradient, covariance, gradient)) / expected
-    squares = np.bincount(pair_index, weights=mu ** 2, minlength=n)
+    squares = np.bincount(pair_index, weights=mu**2, minlength=n)
     observed = rows.groupby(pair_index)["moves"].apply(lambda v: v.sum() if v.notna().all() else np.nan).to_numpy()
     walking = rows.groupby(pair_index)["walking_minutes"].first().to_numpy()
-    out = pd.DataFrame({"from_facility_id": pair_keys.get_level_values(0), "to_facility_id": pair_keys.get_level_values(1),
-                        "walking_minutes": walking, "moves": observed, "expected_moves": expected,
-                        "log_expected_se": se_log, "pair_alpha": alpha * squares / expected ** 2})
+    out = pd.DataFrame(
+        {
+            "from_facility_id": pair_keys.get_level_values(0),
+            "to_facility_id": pair_keys.get_level_values(1),
+            "walking_minutes": walking,
+            "moves": observed,
+            "expected_moves": expected,
+            "log_expected_se": se_log,
+            "pair_alpha": alpha * squares / expected**2,
+        }
+    )
     return fit, out
 
 
@@ -225,13 +243,29 @@ def judge(pairs: pd.DataFrame, observed: pd.Series) -> pd.DataFrame:
     low, high = prediction_interval(expected, pairs["log_expected_se"].to_numpy(float), pairs["pair_alpha"].to_numpy(float))
     count = observed.to_numpy(float)
     with np.errstate(invalid="ignore"):
-        under = ((pairs["walking_minutes"].to_numpy(float) <= CLOSE_MINUTES) & (expected >= MIN_EXPECTED)
-                 & (count < low) & (count <= UNDER_RATIO * expected))
-        watch = ((pairs["walking_minutes"].to_numpy(float) <= CLOSE_MINUTES) & (expected >= MIN_EXPECTED)
-                 & (count <= WATCH_RATIO * expected) & ~under)
+        under = (
+            (pairs["walking_minutes"].to_numpy(float) <= CLOSE_MINUTES)
+            & (expected >= MIN_EXPECTED)
+            & (count < low)
+            & (count <= UNDER_RATIO * expected)
+        )
+        watch = (
+            (pairs["walking_minutes"].to_numpy(float) <= CLOSE_MINUTES)
+            & (expected >= MIN_EXPECTED)
+            & (count <= WATCH_RATIO * expected)
+            & ~under
+        )
     tier = np.where(np.isnan(count), None, np.where(under, "under_connected", np.where(watch, "watch", None)))
-    return pd.DataFrame({"ratio": count / expected, "expected_low": low, "expected_high": high,
-                         "under_connected": np.where(np.isnan(count), None, under), "tier": tier}, index=pairs.index)
+    return pd.DataFrame(
+        {
+            "ratio": count / expected,
+            "expected_low": low,
+            "expected_high": high,
+            "under_connected": np.where(np.isnan(count), None, under),
+            "tier": tier,
+        },
+        index=pairs.index,
+    )
 
 
 def under_connected(pairs: pd.DataFrame, fit: GravityFit) -> pd.DataFrame:
@@ -244,18 +278,45 @@ def under_connected(pairs: pd.DataFrame, fit: GravityFit) -> pd.DataFrame:
 # ------------------------------------------------------------------ nightly marts
 
 FIT_TYPES = {
-    "period_grain": "varchar", "period_start": "date", "period_label": "varchar", "source_kind": "varchar",
-    "segment": "varchar", "status": "varchar", "n_facilities": "integer", "n_pairs": "integer", "moves": "bigint",
-    "deviance": "double", "null_deviance": "double", "pseudo_r2": "double", "mcfadden_r2": "double",
-    "dispersion": "double", "nb_alpha": "double", "distance_coefficient": "double", "distance_ci_low": "double", "distance_ci_high": "double",
+    "period_grain": "varchar",
+    "period_start": "date",
+    "period_label": "varchar",
+    "source_kind": "varchar",
+    "segment": "varchar",
+    "status": "varchar",
+    "n_facilities": "integer",
+    "n_pairs": "integer",
+    "moves": "bigint",
+    "deviance": "double",
+    "null_deviance": "double",
+    "pseudo_r2": "double",
+    "mcfadden_r2": "double",
+    "dispersion": "double",
+    "nb_alpha": "double",
+    "distance_coefficient": "double",
+    "distance_ci_low": "double",
+    "distance_ci_high": "double",
 }
 PAIR_TYPES = {
-    "period_grain": "varchar", "period_start": "date", "period_label": "varchar", "source_kind": "varchar",
-    "segment": "varchar", "from_facility_id": "varchar", "to_facility_id": "varchar", "walking_minutes": "double",
-    "observed_moves": "bigint", "observed_below_k": "boolean", "expected_moves": "double", "expected_low": "double",
-    "expected_high": "double", "ratio": "double", "under_connected": "boolean", "tier": "varchar",
+    "period_grain": "varchar",
+    "period_start": "date",
+    "period_label": "varchar",
+    "source_kind": "varchar",
+    "segment": "varchar",
+    "from_facility_id": "varchar",
+    "to_facility_id": "varchar",
+    "walking_minutes": "double",
+    "observed_moves": "bigint",
+    "observed_below_k": "boolean",
+    "expected_moves": "double",
+    "expected_low": "double",
+    "expected_high": "double",
+    "ratio": "double",
+    "under_connected": "boolean",
+    "tier": "varchar",
     "promote_rank": "integer",
-    "is_suppressed": "boolean", "suppression": "varchar",
+    "is_suppressed": "boolean",
+    "suppression": "varchar",
 }
 
 
@@ -273,23 +334,31 @@ def _segments(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, objec
 def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int]:
     """Fit every complete week and month, source kind and segment; rebuild both tables."""
     needed = ("marts.transitions_by_period", "ref.facilities")
-    if not all(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                           r.split(".")).fetchone()[0] for r in needed):
+    if not all(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", r.split(".")
+        ).fetchone()[0]
+        for r in needed
+    ):
         return {}
     coordinates = con.execute("select facility_id, lat, lon from ref.facilities order by facility_id").df()
     fits, pair_frames = [], []
     for grain, label, source_kind, start, segment_kind, segment in _segments(con):
-        published = con.execute("""
+        published = con.execute(
+            """
             select from_facility_id, to_facility_id, transitions, is_suppressed, suppression
             from marts.transitions_by_period
             where period_grain = ? and period_start = ? and source_kind = ? and day_type = 'all'
               and segment_kind = ? and segment = ?
             order by all
-        """, [grain, start, source_kind, segment_kind, segment]).df()
+        """,
+            [grain, start, source_kind, segment_kind, segment],
+        ).df()
         # hidden: suppressed, or 'partial' (the period's count withheld because a day is hidden)
         published["hidden"] = published["is_suppressed"].astype(bool) | published["transitions"].isna()
         # the model is fitted on the period's published day cells (a hidden day cell left out)
-        days = con.execute("""
+        days = con.execute(
+            """
             select d.from_facility_id, d.to_facility_id, d.period_start as day,
                    case when d.is_suppressed or d.transitions is null then null else d.transitions end as moves
             from marts.transitions_by_period as d
@@ -297,11 +366,18 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
             where d.period_grain = 'day' and p.period_grain = ? and p.period_start = ? and d.source_kind = ?
               and d.day_type = 'all' and d.segment_kind = ? and d.segment = ?
             order by all
-        """, [grain, start, source_kind, segment_kind, segment]).df()
+        """,
+            [grain, start, source_kind, segment_kind, segment],
+        ).df()
         days["moves"] = days["moves"].astype(float)
         fit, pairs = fit_gravity(days, coordinates)
-        keys = {"period_grain": grain, "period_start": start, "period_label": label, "source_kind": source_kind,
-                "segment": segment}
+        keys = {
+            "period_grain": grain,
+            "period_start": start,
+            "period_label": label,
+            "source_kind": source_kind,
+            "segment": segment,
+        }
         fits.append(keys | asdict(fit))
         if fit.status != "fitted":
             continue
@@ -333,10 +409,22 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
     for column in ("walking_minutes", "expected_moves", "expected_low", "expected_high", "ratio"):
         pair_frame[column] = pd.to_numeric(pair_frame[column]).round(4)
         pair_frame[column] = pair_frame[column].where(np.isfinite(pair_frame[column]))
-    for column in ("deviance", "null_deviance", "pseudo_r2", "mcfadden_r2", "dispersion", "nb_alpha", "distance_coefficient",
-                   "distance_ci_low", "distance_ci_high"):
+    for column in (
+        "deviance",
+        "null_deviance",
+        "pseudo_r2",
+        "mcfadden_r2",
+        "dispersion",
+        "nb_alpha",
+        "distance_coefficient",
+        "distance_ci_low",
+        "distance_ci_high",
+    ):
         fit_frame[column] = pd.to_numeric(fit_frame[column]).round(6)
-    return {FIT_TABLE: _write(con, FIT_TABLE, fit_frame, FIT_TYPES), PAIRS_TABLE: _write(con, PAIRS_TABLE, pair_frame, PAIR_TYPES)}
+    return {
+        FIT_TABLE: _write(con, FIT_TABLE, fit_frame, FIT_TYPES),
+        PAIRS_TABLE: _write(con, PAIRS_TABLE, pair_frame, PAIR_TYPES),
+    }
 
 
 def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
@@ -351,20 +439,25 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, type
 def promotions(con: duckdb.DuckDBPyConnection, period_start: object | None = None) -> dict[str, list[tuple[str, str]]]:
     """Per origin: (destination, tier) to promote, from the latest fitted week up to ``period_start``
     (all visitors, card taps), under-connected first."""
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
-                         "and table_name = 'opportunity_pairs'").fetchone()[0]
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'opportunity_pairs'"
+    ).fetchone()[0]
     if not exists:
         return {}
-    row = con.execute(f"select max(period_start) from {PAIRS_TABLE} where period_grain = 'iso_week' "
-                      "and source_kind = 'entry_log' and segment = 'all'"
-                      + (" and period_start <= ?" if period_start else ""),
-                      [period_start] if period_start else []).fetchone()
+    row = con.execute(
+        f"select max(period_start) from {PAIRS_TABLE} where period_grain = 'iso_week' "
+        "and source_kind = 'entry_log' and segment = 'all'" + (" and period_start <= ?" if period_start else ""),
+        [period_start] if period_start else [],
+    ).fetchone()
     if not row or row[0] is None:
         return {}
     found: dict[str, list[tuple[str, str]]] = {}
-    for origin, target, tier in con.execute(f"select from_facility_id, to_facility_id, tier from {PAIRS_TABLE} "
-                                            "where period_grain = 'iso_week' and period_start = ? and source_kind = 'entry_log' "
-                                            "and segment = 'all' and promote_rank is not null "
-                                            "order by from_facility_id, promote_rank", [row[0]]).fetchall():
+    for origin, target, tier in con.execute(
+        f"select from_facility_id, to_facility_id, tier from {PAIRS_TABLE} "
+        "where period_grain = 'iso_week' and period_start = ? and source_kind = 'entry_log' "
+        "and segment = 'all' and promote_rank is not null "
+        "order by from_facility_id, promote_rank",
+        [row[0]],
+    ).fetchall():
         found.setdefault(origin, []).append((target, tier))
     return found

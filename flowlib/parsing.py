@@ -91,15 +91,14 @@ def _refuse_long_lines(data: bytes, file_name: str) -> None:
 
 
 def _too_long(file_name: str, number: int, length: int) -> None:
-    raise FileRejected(file_name, number, f"line is {length:,} bytes long (limit {MAX_LINE_BYTES:,}): "
-                                          "not a CSV export.")
+    raise FileRejected(file_name, number, f"line is {length:,} bytes long (limit {MAX_LINE_BYTES:,}): not a CSV export.")
 
 
 def _split_lines(data: bytes) -> list[bytes]:
     """Physical lines with their endings, split at CRLF, LF and CR."""
     lines, start = [], 0
     for match in _LINE_END_BYTES.finditer(data):
-        lines.append(data[start:match.end()])
+        lines.append(data[start : match.end()])
         start = match.end()
     if start < len(data):
         lines.append(data[start:])
@@ -113,18 +112,22 @@ def _line_count(data: bytes) -> int:
 
 
 def _ending(line: str) -> str:
-    return line[len(line.rstrip("\r\n")):]
+    return line[len(line.rstrip("\r\n")) :]
 
 
 def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str], dict[int, str]]:
     """The file as decoded physical lines (endings kept); unreadable lines are blanked and
     reported by line number: bytes not valid in the encoding, or NUL bytes."""
     if encoding == "cp932" and data.startswith(UTF8_BOM):
-        raise FileRejected(file_name, 1, "the file starts with a UTF-8 byte-order mark but the "
-                                         "source declares cp932; ask the producer which encoding "
-                                         "they send, or fix the declaration.")
+        raise FileRejected(
+            file_name,
+            1,
+            "the file starts with a UTF-8 byte-order mark but the "
+            "source declares cp932; ask the producer which encoding "
+            "they send, or fix the declaration.",
+        )
     while data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
+        data = data[len(UTF8_BOM) :]
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
     # the file split into byte lines only when something needs it: a second copy of a
     # 200 MB file as millions of small objects is most of a clean file's reading cost
@@ -132,14 +135,13 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str]
     total = max(len(raw_lines) if raw_lines is not None else _line_count(data), 1)
     nul_lines = {number for number, chunk in enumerate(raw_lines or (), start=1) if b"\x00" in chunk}
     if len(nul_lines) > max(1, MAX_BAD_ENCODING_SHARE * total):
-        raise FileRejected(file_name, min(nul_lines), "the file contains NUL bytes: it is binary or "
-                                                      "corrupt, not a CSV export.")
+        raise FileRejected(file_name, min(nul_lines), "the file contains NUL bytes: it is binary or corrupt, not a CSV export.")
     bad: dict[int, str] = {}
     try:
         text = data.decode(codec)
         lines, start = [], 0
         for match in _LINE_END_TEXT.finditer(text):
-            lines.append(text[start:match.end()])
+            lines.append(text[start : match.end()])
             start = match.end()
         if start < len(text):
             lines.append(text[start:])
@@ -150,12 +152,14 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str]
                 lines.append(chunk.decode(codec))
             except UnicodeDecodeError as exc:
                 bad[number] = f"bytes not valid {encoding} at byte {exc.start} of the line"
-                lines.append(chunk[len(chunk.rstrip(b"\r\n")):].decode("ascii"))
+                lines.append(chunk[len(chunk.rstrip(b"\r\n")) :].decode("ascii"))
         if len(bad) > max(1, MAX_BAD_ENCODING_SHARE * total):
             first = min(bad)
-            raise FileRejected(file_name, first, f"{len(bad)} of {total} lines are not valid "
-                                                 f"{encoding}: the file is in another encoding than "
-                                                 "declared.")
+            raise FileRejected(
+                file_name,
+                first,
+                f"{len(bad)} of {total} lines are not valid {encoding}: the file is in another encoding than declared.",
+            ) from None
     for number in nul_lines:
         bad.setdefault(number, _NUL_PROBLEM)
         lines[number - 1] = _ending(lines[number - 1])
@@ -173,8 +177,7 @@ _END_OF_FILE = "\x00end of file\x00\n"
 
 
 def _csv_reader(lines: list[str], start: int) -> Iterator[list[str]]:
-    return csv.reader((lines[i] if i < len(lines) else _END_OF_FILE for i in range(start, len(lines) + 1)),
-                      strict=False)
+    return csv.reader((lines[i] if i < len(lines) else _END_OF_FILE for i in range(start, len(lines) + 1)), strict=False)
 
 
 def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
@@ -251,9 +254,12 @@ def iter_csv_chunks(path: Path, encoding: str, file_name: str, chunk_records: in
         if first > len(lines):
             break  # the end-of-file marker on its own
         if any("\x00" in cell for cell in row):
-            resync(first, "a quote opened in this line is never closed (the rest of the file would be "
-                          "read as one field); reading goes on with the next line that is a whole record",
-                   lines[first - 1].rstrip("\r\n")[:500])
+            resync(
+                first,
+                "a quote opened in this line is never closed (the rest of the file would be "
+                "read as one field); reading goes on with the next line that is a whole record",
+                lines[first - 1].rstrip("\r\n")[:500],
+            )
             continue
         if not row or (len(row) == 1 and not row[0].strip()):
             if first in bad_lines:
@@ -263,25 +269,35 @@ def iter_csv_chunks(path: Path, encoding: str, file_name: str, chunk_records: in
         damaged = [n for n in range(first, last + 1) if n in bad_lines]
         if damaged:
             result.lines_read += 1
-            result.problems.append(RowProblem(first, bad_lines[damaged[0]] if first in bad_lines
-                                              else f"line {damaged[0]} of the record: {bad_lines[damaged[0]]}",
-                                              ",".join(row)[:500]))
+            result.problems.append(
+                RowProblem(
+                    first,
+                    bad_lines[damaged[0]] if first in bad_lines else f"line {damaged[0]} of the record: {bad_lines[damaged[0]]}",
+                    ",".join(row)[:500],
+                )
+            )
             continue
         if [cell.strip() for cell in row] == headers:
             result.lines_read += 1
-            result.problems.append(RowProblem(first, "the header line repeated in the middle of the file "
-                                                     "(two exports concatenated?)", ""))
+            result.problems.append(
+                RowProblem(first, "the header line repeated in the middle of the file (two exports concatenated?)", "")
+            )
             continue
         if len(row) != len(headers):
             if spans_lines:
-                resync(first, f"expected {len(headers)} fields, found {len(row)} in a record running over lines "
-                              f"{first}-{last} (a quote is not closed where the line ends); reading goes on with "
-                              "the next line that is a whole record", lines[first - 1].rstrip("\r\n")[:500])
+                resync(
+                    first,
+                    f"expected {len(headers)} fields, found {len(row)} in a record running over lines "
+                    f"{first}-{last} (a quote is not closed where the line ends); reading goes on with "
+                    "the next line that is a whole record",
+                    lines[first - 1].rstrip("\r\n")[:500],
+                )
                 continue
             result.lines_read += 1
             truncated = last == len(lines) and not _ending(lines[-1])
-            reason = (f"expected {len(headers)} fields, found {len(row)}"
-                      + (" (the file ends mid-line: truncated delivery)" if truncated else ""))
+            reason = f"expected {len(headers)} fields, found {len(row)}" + (
+                " (the file ends mid-line: truncated delivery)" if truncated else ""
+            )
             result.problems.append(RowProblem(first, reason, dict(zip(headers, row[: len(headers)]))))
             continue
         result.lines_read += 1
@@ -300,7 +316,7 @@ MAX_RECORD_LINES = 200
 def _starts_record(lines: list[str], number: int, width: int) -> bool:
     """True when physical line ``number`` (1-based) begins a well-formed record of ``width``
     fields that ends within MAX_RECORD_LINES lines."""
-    window = lines[number - 1: number - 1 + MAX_RECORD_LINES]
+    window = lines[number - 1 : number - 1 + MAX_RECORD_LINES]
     if not window or not window[0].strip():
         return False
     try:
@@ -373,8 +389,7 @@ def read_json_file(path: Path, encoding: str, file_name: str, records_path: str 
         try:
             doc = _loads("".join(text_lines))
         except json.JSONDecodeError as exc:
-            raise FileRejected(file_name, exc.lineno, f"not valid JSON ({exc.msg}); "
-                                                      "the export is truncated or corrupt.") from exc
+            raise FileRejected(file_name, exc.lineno, f"not valid JSON ({exc.msg}); the export is truncated or corrupt.") from exc
         except RecursionError:
             raise FileRejected(file_name, None, f"the JSON is {_DEEP_JSON}.") from None
         records = doc
@@ -383,8 +398,11 @@ def read_json_file(path: Path, encoding: str, file_name: str, records_path: str 
                 if not isinstance(records, dict) or key not in records:
                     raise FileRejected(file_name, None, f"no '{records_path}' list in the JSON export.")
                 if key in getattr(records, "duplicates", ()):
-                    raise FileRejected(file_name, None, f"duplicate key '{key}' in the JSON export: which "
-                                                        f"'{records_path}' list is meant is ambiguous.")
+                    raise FileRejected(
+                        file_name,
+                        None,
+                        f"duplicate key '{key}' in the JSON export: which '{records_path}' list is meant is ambiguous.",
+                    )
                 records = records[key]
         if not isinstance(records, list):
             raise FileRejected(file_name, None, f"'{records_path}' is not a list of records.")
@@ -398,9 +416,13 @@ def read_json_file(path: Path, encoding: str, file_name: str, records_path: str 
             continue
         repeated = getattr(item, "duplicates", ())
         if repeated:
-            result.problems.append(RowProblem(
-                number, f"duplicate key {', '.join(repr(k) for k in repeated)} in the record: its value is ambiguous",
-                _safe_text(item)))
+            result.problems.append(
+                RowProblem(
+                    number,
+                    f"duplicate key {', '.join(repr(k) for k in repeated)} in the record: its value is ambiguous",
+                    _safe_text(item),
+                )
+            )
             continue
         try:
             fields = {str(k): _stringify(v) for k, v in item.items()}

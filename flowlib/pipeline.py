@@ -25,8 +25,7 @@ log = logging.getLogger(__name__)
 JST = ZoneInfo("Asia/Tokyo")
 
 
-def resolve_service_dates(logical_date: datetime | None, first: str | None = None,
-                          last: str | None = None) -> list[str]:
+def resolve_service_dates(logical_date: datetime | None, first: str | None = None, last: str | None = None) -> list[str]:
     """The days a run processes: an explicit range, else the day before the run's date.
 
     The nightly run fires at 02:00 JST and processes the service day that ended the
@@ -71,9 +70,13 @@ def report_unclaimed_files(settings: Settings | None = None) -> list[str]:
     names = [p.relative_to(root).as_posix() for p in unclaimed_files(load_registry(settings), settings.landing_dir)]
     if names:
         shown = ", ".join(printable(n) for n in names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-        notify("unclaimed_files", f"{len(names)} file(s) in the landing folder match no source declaration and are "
-                                  f"never loaded: {shown}; move them where their feed's declaration expects them, "
-                                  "or declare the feed (docs/adding-a-source.md).", {"files": len(names)})
+        notify(
+            "unclaimed_files",
+            f"{len(names)} file(s) in the landing folder match no source declaration and are "
+            f"never loaded: {shown}; move them where their feed's declaration expects them, "
+            "or declare the feed (docs/adding-a-source.md).",
+            {"files": len(names)},
+        )
     return names
 
 
@@ -81,8 +84,14 @@ def _results_dir(settings: Settings) -> Path:
     return settings.data_dir / "validation_results"
 
 
-def ingest_source(source_name: str, service_dates: list[str], settings: Settings | None = None,
-                  *, force: bool = False, allow_shrink: bool = False) -> list[dict]:
+def ingest_source(
+    source_name: str,
+    service_dates: list[str],
+    settings: Settings | None = None,
+    *,
+    force: bool = False,
+    allow_shrink: bool = False,
+) -> list[dict]:
     """Load one source for each day; GX results are kept on disk for the Data Docs.
 
     ``force`` reloads even unchanged files (after an HMAC key rotation, or a fix to a
@@ -93,7 +102,6 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
     """
     from flowlib.feed_status import delivered_files
     from flowlib.ingest import IngestError, ingest_partition
-
     from flowlib.parsing import printable
     from flowlib.sources import lookup
 
@@ -119,21 +127,26 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
         if result.duplicates or result.skipped:
             named = [f"{printable(f.file_name)} ({'; '.join(f.notes)})" for f in result.duplicates]
             named += [f"{printable(name)} ({why} file)" for name, why in result.skipped]
-            notify("files_not_loaded", f"{source_name} {day or 'snapshot'}: {len(named)} file(s) not loaded: "
-                                       f"{', '.join(named)[:1500]}; remove them from the landing folder if they "
-                                       "are stray copies, or re-deliver them complete.",
-                   {"source": source_name, "service_date": day, "owner": spec.owner.email})
-        status = _record_delivery(spec, service_date, "missing" if result.outcome == "no_files" else "delivered",
-                                  seen, settings)
+            notify(
+                "files_not_loaded",
+                f"{source_name} {day or 'snapshot'}: {len(named)} file(s) not loaded: "
+                f"{', '.join(named)[:1500]}; remove them from the landing folder if they "
+                "are stray copies, or re-deliver them complete.",
+                {"source": source_name, "service_date": day, "owner": spec.owner.email},
+            )
+        status = _record_delivery(spec, service_date, "missing" if result.outcome == "no_files" else "delivered", seen, settings)
         if result.outcome == "no_files" and status is not None and status.status == "pending":
             log.info("%s: no delivery for %s yet; due %s JST", source_name, day, f"{status.expected_at:%Y-%m-%d %H:%M}")
         elif result.outcome == "no_files":
             when = f"due {status.expected_at:%Y-%m-%d %H:%M} JST" if status else "snapshot"
-            notify("late_data", f"{source_name}: no delivery for service day {day} "
-                                f"(expected {spec.glob_for(service_date)}, {when}); "
-                                "the day is published without it, marked incomplete; the catch-up run "
-                                "loads it and rebuilds the day when it arrives.",
-                   {"source": source_name, "service_date": day, "owner": spec.owner.email})
+            notify(
+                "late_data",
+                f"{source_name}: no delivery for service day {day} "
+                f"(expected {spec.glob_for(service_date)}, {when}); "
+                "the day is published without it, marked incomplete; the catch-up run "
+                "loads it and rebuilds the day when it arrives.",
+                {"source": source_name, "service_date": day, "owner": spec.owner.email},
+            )
         if result.validation_results:
             folder = _results_dir(settings) / source_name / (day or "snapshot")
             folder.mkdir(parents=True, exist_ok=True)
@@ -145,13 +158,22 @@ def ingest_source(source_name: str, service_dates: list[str], settings: Settings
     if len(refused) == 1:
         raise refused[0]
     if refused:
-        raise IngestError(f"{len(refused)} deliveries of {source_name} were refused; the other days were loaded. "
-                          + " | ".join(str(exc) for exc in refused))
+        raise IngestError(
+            f"{len(refused)} deliveries of {source_name} were refused; the other days were loaded. "
+            + " | ".join(str(exc) for exc in refused)
+        )
     return summaries
 
 
-def _record_delivery(spec: SourceSpec, service_date: date | None, outcome: str, files: list[tuple[str, str]],
-                     settings: Settings, *, reason: str | None = None) -> FeedStatus | None:
+def _record_delivery(
+    spec: SourceSpec,
+    service_date: date | None,
+    outcome: str,
+    files: list[tuple[str, str]],
+    settings: Settings,
+    *,
+    reason: str | None = None,
+) -> FeedStatus | None:
     """Record what was found for a daily source's day in ops.feed_status (snapshots: nothing)."""
     from flowlib import feed_status
     from flowlib.warehouse import writer
@@ -162,8 +184,9 @@ def _record_delivery(spec: SourceSpec, service_date: date | None, outcome: str, 
         return feed_status.record(con, spec, service_date, outcome, files, reason=reason)
 
 
-def record_unfinished_deliveries(service_dates: list[str], unfinished_sources: list[str], since: datetime,
-                                 settings: Settings | None = None) -> list[str]:
+def record_unfinished_deliveries(
+    service_dates: list[str], unfinished_sources: list[str], since: datetime, settings: Settings | None = None
+) -> list[str]:
     """After the ingest steps, whatever their outcome: mark the days a stopped ingest step
     never checked (status older than ``since``, naive JST) as failed, so the pages and
     the final check see them. Returns the night's problems (see :func:`feed_problems`)."""
@@ -180,10 +203,14 @@ def record_unfinished_deliveries(service_dates: list[str], unfinished_sources: l
             for day in service_dates:
                 known = feed_status.current(con, name, date.fromisoformat(day))
                 if known is None or known.checked_at < since:
-                    feed_status.record(con, spec, date.fromisoformat(day), "failed",
-                                       feed_status.delivered_files(spec, date.fromisoformat(day), settings),
-                                       reason="the ingest step stopped before it checked this day; "
-                                              "its task log says why.")
+                    feed_status.record(
+                        con,
+                        spec,
+                        date.fromisoformat(day),
+                        "failed",
+                        feed_status.delivered_files(spec, date.fromisoformat(day), settings),
+                        reason="the ingest step stopped before it checked this day; its task log says why.",
+                    )
     return feed_problems(service_dates, settings)
 
 
@@ -210,11 +237,9 @@ def consecutive_runs(days: list[date]) -> list[tuple[date, date]]:
 
 def build_marts(service_dates: list[str], settings: Settings | None = None) -> dict[str, dict[str, int]]:
     from flowlib.indicator_mart import build_indicator
-    from flowlib.models import build_range
-    from flowlib.warehouse import writer
-
     from flowlib.keys import check_one_key
-    from flowlib.warehouse import backup
+    from flowlib.models import build_range
+    from flowlib.warehouse import backup, writer
 
     settings = settings or get_settings()
     built = {}
@@ -294,8 +319,9 @@ def publish_dashboards(service_dates: list[str] | None = None, settings: Setting
     return str(index)
 
 
-def run_all(service_dates: list[str], settings: Settings | None = None, *, force: bool = False,
-            allow_shrink: bool = False) -> str:
+def run_all(
+    service_dates: list[str], settings: Settings | None = None, *, force: bool = False, allow_shrink: bool = False
+) -> str:
     """The whole night without Airflow (CLI, tests, benchmarks): same steps, same order.
 
     A refused delivery does not stop the night: the other sources load, marts and pages
@@ -317,6 +343,8 @@ def run_all(service_dates: list[str], settings: Settings | None = None, *, force
     index = publish_dashboards(None, settings)
     problems = feed_problems(service_dates, settings)
     if problems:
-        raise IngestError(f"the night was built without {len(problems)} deliver{'y' if len(problems) == 1 else 'ies'} "
-                          f"(pages show the gaps, index: {index}): " + "; ".join(problems))
+        raise IngestError(
+            f"the night was built without {len(problems)} deliver{'y' if len(problems) == 1 else 'ies'} "
+            f"(pages show the gaps, index: {index}): " + "; ".join(problems)
+        )
     return index

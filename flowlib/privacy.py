@@ -130,8 +130,13 @@ def _parse_margin(line: str, where: str) -> Margin:
     complement = parts.get("complement", "part").strip()
     if complement not in ("part", "total") or complement == "total" and total == "implied":
         raise PrivacySpecError(f"{where}: margin '{line}': complement is 'part' or, with a total row, 'total'.")
-    return Margin(name, tuple(c.strip() for c in parts["vary"].split(",")), parts["parts"].strip(),
-                  None if total == "implied" else total, complement == "total")
+    return Margin(
+        name,
+        tuple(c.strip() for c in parts["vary"].split(",")),
+        parts["parts"].strip(),
+        None if total == "implied" else total,
+        complement == "total",
+    )
 
 
 def _parse_rank(line: str, where: str) -> Rank:
@@ -139,8 +144,9 @@ def _parse_rank(line: str, where: str) -> Rank:
     parts = dict(p.split(" ", 1) for p in rest if " " in p)
     if not {"within", "order"} <= parts.keys():
         raise PrivacySpecError(f"{where}: rank '{line}' needs: column | within ... | order ...")
-    return Rank(column, tuple(c.strip() for c in parts["within"].split(",")), parts["order"].strip(),
-                parts.get("where", "true").strip())
+    return Rank(
+        column, tuple(c.strip() for c in parts["within"].split(",")), parts["order"].strip(), parts.get("where", "true").strip()
+    )
 
 
 def _partition(columns: list[str] | tuple[str, ...]) -> str:
@@ -206,8 +212,7 @@ def _secondary_round(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySp
     return int(con.execute(sql).fetchone()[0])
 
 
-def secondary_suppression(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: int,
-                          max_rounds: int = 1000) -> int:
+def secondary_suppression(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: int, max_rounds: int = 1000) -> int:
     """Hide more cells until every margin satisfies the rule; returns how many were added."""
     if not spec.margins or not con.execute(f"select coalesce(bool_or(is_suppressed), false) from {table}").fetchone()[0]:
         return 0
@@ -249,24 +254,27 @@ def withhold_across_days(con: duckdb.DuckDBPyConnection, table: str, mart: str, 
     """
     in_period = "d.period_start between s.period_start and s.period_end and (s.day_type = 'all' or s.day_type = d.type_of_day)"
     if not con.execute(f"select coalesce(bool_or(is_suppressed), false) from ({day_rows})").fetchone()[0]:
-        return 0                                # every day cell was published: nothing to withhold
+        return 0  # every day cell was published: nothing to withhold
     changed = 0
     if spec.additive:
         # the whole cell is withheld (is_suppressed, every value nulled at the end) and
         # counts as hidden in the margins that secondary suppression checks next
-        changed += int(con.execute(f"""
+        changed += int(
+            con.execute(f"""
             update {table} set is_suppressed = true, suppression = 'partial'
             where not is_suppressed and __rid in (
                 select s.__rid from {table} as s inner join ({day_rows}) as d on {match} and {in_period}
                 where d.is_suppressed
             )
-        """).fetchone()[0])
+        """).fetchone()[0]
+        )
     margins = {m.name: m for m in spec.margins}
     for column, margin_name in spec.shares:
         margin = margins[margin_name]
         group = _cell_keys(spec, margin.vary)
         group_match = " and ".join(f"d.{c} is not distinct from s.{c}" for c in group) or "true"
-        changed += int(con.execute(f"""
+        changed += int(
+            con.execute(f"""
             update {table} set {column} = null, suppression = 'partial'
             where not is_suppressed and {column} is not null and __rid in (
                 select s.__rid
@@ -280,7 +288,8 @@ def withhold_across_days(con: duckdb.DuckDBPyConnection, table: str, mart: str, 
                 ) as d on {group_match} and {in_period}
                 where not d.any_shown
             )
-        """).fetchone()[0])
+        """).fetchone()[0]
+        )
     return changed
 
 
@@ -303,8 +312,9 @@ def null_suppressed(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpe
         con.execute(f"update {table} set {', '.join(f'{c} = null' for c in spec.suppress)} where is_suppressed")
 
 
-def protect(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: int,
-            mart: str | None = None, rollup: bool = False) -> dict[str, int]:
+def protect(
+    con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: int, mart: str | None = None, rollup: bool = False
+) -> dict[str, int]:
     """Run every step on a staged model output (a table with a ``__rid`` row id)."""
     # a period cell with a hidden day is withheld first, so that the margins below count
     # it as hidden (a period total minus its published days would give the day back)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -27,8 +26,7 @@ ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 _DATE_TOKEN = re.compile(r"\{service_date(?::([^}]+))?\}")
 #: Names that uploaders, browsers and editors give files that are not finished deliveries.
-DEFAULT_TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".filepart",
-                              ".swp", ".bak", "~")
+DEFAULT_TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".filepart", ".swp", ".bak", "~")
 ConflictRule = Literal["reject_conflict", "keep_last"]
 
 
@@ -80,6 +78,8 @@ class LandingScan:
     accepted: list[Path] = field(default_factory=list)
     #: (path, why it is not loaded): hidden, temporary (a partial upload) or unmatched
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 #: When a daily delivery is due unless its declaration says otherwise: JST on the day after
 #: the service day, half an hour before the nightly run (02:00) reads the landing folder.
@@ -196,8 +196,7 @@ class SourceSpec:
                     continue
                 if not path.resolve().is_relative_to(root):
                     raise SourceDeclarationError(
-                        f"source {self.name}: {path} resolves outside the landing folder {root}; "
-                        "refusing to read it."
+                        f"source {self.name}: {path} resolves outside the landing folder {root}; refusing to read it."
                     )
                 verdict = self.accept.verdict(path.name, name_pattern)
                 if verdict == "load":
@@ -211,31 +210,43 @@ class SourceSpec:
         folder_glob, _, name_pattern = self.glob_for(None).rpartition("/")
         parent, _, name = relative.rpartition("/")
         parts, pattern_parts = parent.split("/") if parent else [], folder_glob.split("/") if folder_glob else []
-        if len(parts) != len(pattern_parts) or not all(
-                fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, pattern_parts)):
+        if len(parts) != len(pattern_parts) or not all(fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, pattern_parts)):
             return False
         daily_folder = bool(_DATE_TOKEN.search(self.landing.rpartition("/")[0]))
-        return daily_folder or re.fullmatch(_name_regex(self.landing.rpartition("/")[2]),
-                                            self.accept.undecorated(name), re.IGNORECASE) is not None
+        return (
+            daily_folder
+            or re.fullmatch(_name_regex(self.landing.rpartition("/")[2]), self.accept.undecorated(name), re.IGNORECASE)
+            is not None
+        )
 
 
-_STRFTIME_WIDTHS = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{2}", "d": r"\d{2}", "j": r"\d{3}", "H": r"\d{2}",
-                    "M": r"\d{2}", "S": r"\d{2}"}
+_STRFTIME_WIDTHS = {
+    "Y": r"\d{4}",
+    "y": r"\d{2}",
+    "m": r"\d{2}",
+    "d": r"\d{2}",
+    "j": r"\d{3}",
+    "H": r"\d{2}",
+    "M": r"\d{2}",
+    "S": r"\d{2}",
+}
 
 
 def _name_regex(segment: str) -> str:
     """A regex for the file names a landing segment takes on any day: the date token
     becomes the digits of its format, so ``2026-11-03 (1).json`` is no day's file."""
+
     def literal(text: str) -> str:
         return "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in text)
 
     def date_part(fmt: str) -> str:
-        return re.sub(r"%(.)|([^%]+)", lambda m: _STRFTIME_WIDTHS.get(m.group(1), ".+") if m.group(1)
-                      else re.escape(m.group(2)), fmt)
+        return re.sub(
+            r"%(.)|([^%]+)", lambda m: _STRFTIME_WIDTHS.get(m.group(1), ".+") if m.group(1) else re.escape(m.group(2)), fmt
+        )
 
     out, position = "", 0
     for match in _DATE_TOKEN.finditer(segment):
-        out += literal(segment[position:match.start()]) + date_part(match.group(1) or "%Y-%m-%d")
+        out += literal(segment[position : match.start()]) + date_part(match.group(1) or "%Y-%m-%d")
         position = match.end()
     return out + literal(segment[position:])
 
@@ -252,8 +263,9 @@ def _fail(path: Path, message: str) -> SourceDeclarationError:
 
 def _parse_rule(path: Path, target: str, raw: Any, kind: Kind) -> ColumnRule:
     if target not in kind.columns:
-        raise _fail(path, f"column '{target}' is not a canonical column of kind {kind.name} "
-                          f"(allowed: {', '.join(kind.columns)}).")
+        raise _fail(
+            path, f"column '{target}' is not a canonical column of kind {kind.name} (allowed: {', '.join(kind.columns)})."
+        )
     if isinstance(raw, str):
         return ColumnRule(target=target, headers=(raw,))
     if not isinstance(raw, dict):
@@ -261,8 +273,7 @@ def _parse_rule(path: Path, target: str, raw: Any, kind: Kind) -> ColumnRule:
     allowed = {"header", "headers", "from", "format", "map", "split", "flags", "constant"}
     unknown = set(raw) - allowed
     if unknown:
-        raise _fail(path, f"column '{target}' has unknown keys {sorted(unknown)} "
-                          f"(allowed: {sorted(allowed)}).")
+        raise _fail(path, f"column '{target}' has unknown keys {sorted(unknown)} (allowed: {sorted(allowed)}).")
     headers = raw.get("headers") or ([raw["header"]] if "header" in raw else [])
     if not all(isinstance(h, str) and h for h in headers):
         raise _fail(path, f"column '{target}': headers must be non-empty strings.")
@@ -295,8 +306,11 @@ def _acceptance(path: Path, raw: object) -> FileAcceptance:
     if raw is None:
         return FileAcceptance()
     if not isinstance(raw, dict) or set(raw) - {"extension_case", "temporary_suffixes"}:
-        raise _fail(path, "accept must be a mapping with extension_case (any | exact) and/or "
-                          "temporary_suffixes (a list such as ['.tmp', '.part', '~']).")
+        raise _fail(
+            path,
+            "accept must be a mapping with extension_case (any | exact) and/or "
+            "temporary_suffixes (a list such as ['.tmp', '.part', '~']).",
+        )
     case = raw.get("extension_case", "any")
     if case not in ("any", "exact"):
         raise _fail(path, f"accept.extension_case must be any or exact, not {case!r}.")
@@ -329,8 +343,11 @@ def _duplicates_policy(path: Path, value: object) -> Literal["quarantine", "coll
 def _expected_by(path: Path, value: object) -> time:
     # YAML 1.1 reads an unquoted 1:30 as the number 90 (sexagesimal): insist on a string
     if not isinstance(value, str) or not (match := _CLOCK.match(value.strip())):
-        raise _fail(path, f"expected_by must be a quoted JST clock time \"HH:MM\" (00:00-23:59) on the day "
-                          f"after the service day, e.g. \"01:30\"; got {value!r}.")
+        raise _fail(
+            path,
+            f'expected_by must be a quoted JST clock time "HH:MM" (00:00-23:59) on the day '
+            f'after the service day, e.g. "01:30"; got {value!r}.',
+        )
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -348,8 +365,11 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
         raise _fail(path, f"is missing {', '.join(missing)}.")
     name = str(doc["name"])
     if not _NAME.match(name):
-        raise _fail(path, f"name '{name}' must be lower-case letters, digits and underscores "
-                          "(it becomes an Airflow task id and a SQL literal).")
+        raise _fail(
+            path,
+            f"name '{name}' must be lower-case letters, digits and underscores "
+            "(it becomes an Airflow task id and a SQL literal).",
+        )
     kind = KINDS.get(str(doc["kind"]))
     if kind is None:
         raise _fail(path, f"kind '{doc['kind']}' is unknown (known: {', '.join(KINDS)}).")
@@ -374,8 +394,7 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
         raise _fail(path, f"kind {kind.name} requires columns {sorted(missing_required)}.")
     event_rule = next(rule for rule in rules if rule.target == kind.event_time)
     if event_rule.headers and not event_rule.timestamp_format:
-        raise _fail(path, f"column '{kind.event_time}' needs a timestamp 'format' "
-                          "(strftime codes, or 'iso8601').")
+        raise _fail(path, f"column '{kind.event_time}' needs a timestamp 'format' (strftime codes, or 'iso8601').")
     if fmt == "json" and not doc.get("records_path"):
         raise _fail(path, "format json needs records_path: the key holding the list of records.")
     timezone = str(doc.get("timezone", "Asia/Tokyo"))
@@ -386,15 +405,25 @@ def parse_declaration(path: Path, text: str | None = None) -> SourceSpec:
     suite = str(doc.get("expectation_suite", SUITE_BY_KIND[kind.name]))
     if suite != SUITE_BY_KIND[kind.name]:
         # a suite checks one raw table's columns; another table's suite would reject or pass blindly
-        raise _fail(path, f"expectation_suite '{suite}' does not check kind {kind.name}: "
-                          f"use '{SUITE_BY_KIND[kind.name]}' (expectations/{SUITE_BY_KIND[kind.name]}.json) "
-                          "or leave it out.")
+        raise _fail(
+            path,
+            f"expectation_suite '{suite}' does not check kind {kind.name}: "
+            f"use '{SUITE_BY_KIND[kind.name]}' (expectations/{SUITE_BY_KIND[kind.name]}.json) "
+            "or leave it out.",
+        )
     return SourceSpec(
-        name=name, kind=kind, description=str(doc.get("description", "")),
+        name=name,
+        kind=kind,
+        description=str(doc.get("description", "")),
         owner=Owner(str(owner.get("name", "")), str(owner["email"])),
-        landing=landing, format=fmt, encoding=encoding,
-        timezone=timezone, columns=rules,
-        expectation_suite=suite, records_path=doc.get("records_path"), declared_in=path,
+        landing=landing,
+        format=fmt,
+        encoding=encoding,
+        timezone=timezone,
+        columns=rules,
+        expectation_suite=suite,
+        records_path=doc.get("records_path"),
+        declared_in=path,
         check_reference_ids=bool(doc.get("check_reference_ids", True)),
         duplicates=_duplicates_policy(path, doc.get("duplicates", "quarantine")),
         conflicts=_conflict_rule(path, doc.get("conflicts", "reject_conflict")),
@@ -421,17 +450,23 @@ def lookup(registry: dict[str, SourceSpec], name: str, settings: Settings | None
     for path in sorted(examples.glob("*.yaml")) if examples.is_dir() else []:
         try:
             if parse_declaration(path).name == name:
-                hint = (f" It is declared in {path.relative_to(settings.project_root)}, an example that is not "
-                        f"scheduled: load it with `python -m flowlib ingest {name} --sources-dir {examples}` "
-                        f"(or set FLOW_SOURCES_DIR={examples}; move the file into sources/ to run it nightly).")
+                hint = (
+                    f" It is declared in {path.relative_to(settings.project_root)}, an example that is not "
+                    f"scheduled: load it with `python -m flowlib ingest {name} --sources-dir {examples}` "
+                    f"(or set FLOW_SOURCES_DIR={examples}; move the file into sources/ to run it nightly)."
+                )
                 break
         except SourceDeclarationError:
             continue
     if not hint and examples.is_dir() and settings.sources_dir.resolve() != examples.resolve():
-        hint = (f" The real-data examples in {examples.relative_to(settings.project_root)} load with "
-                f"`--sources-dir {examples}` (or FLOW_SOURCES_DIR).")
-    raise UnknownSource(f"unknown source {name!r}: no declaration in {settings.sources_dir} has that name "
-                        f"(known: {', '.join(sorted(registry)) or 'none'}).{hint}")
+        hint = (
+            f" The real-data examples in {examples.relative_to(settings.project_root)} load with "
+            f"`--sources-dir {examples}` (or FLOW_SOURCES_DIR)."
+        )
+    raise UnknownSource(
+        f"unknown source {name!r}: no declaration in {settings.sources_dir} has that name "
+        f"(known: {', '.join(sorted(registry)) or 'none'}).{hint}"
+    )
 
 
 def unclaimed_files(registry: dict[str, SourceSpec], landing_dir: Path) -> list[Path]:
@@ -458,7 +493,6 @@ def load_registry(settings: Settings | None = None, sources_dir: Path | None = N
     for path in sorted(folder.glob("*.yaml")):
         spec = parse_declaration(path)
         if spec.name in registry:
-            raise _fail(path, f"declares source '{spec.name}' already declared in "
-                              f"{registry[spec.name].declared_in}.")
+            raise _fail(path, f"declares source '{spec.name}' already declared in {registry[spec.name].declared_in}.")
         registry[spec.name] = spec
     return registry

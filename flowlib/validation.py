@@ -25,7 +25,7 @@ import tempfile
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -123,8 +123,7 @@ def _gx() -> _Gx:
             context = gx.get_context(mode="ephemeral", project_config=config)
             source = context.data_sources.add_pandas(_DATASOURCE)
             definitions = {
-                table: source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
-                for table in TABLES
+                table: source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table) for table in TABLES
             }
             _gx_state = _Gx(context, definitions)
         return _gx_state
@@ -174,8 +173,7 @@ def validate_frame(
     gxe = _import_gx().expectations
     if LINE_COLUMN not in df.columns:
         raise ValueError(
-            f"{table} file {file_name}: the frame has no {LINE_COLUMN} column; "
-            "ingest must add it before validation."
+            f"{table} file {file_name}: the frame has no {LINE_COLUMN} column; ingest must add it before validation."
         )
     path, data = _suite_json(table)
     extra: list[Any] = []
@@ -201,9 +199,7 @@ def validate_frame(
         )
     suite = _to_suite(path, {**data, "expectations": [*data["expectations"], *extra]})
 
-    batch = _gx().batch_definitions[table].get_batch(
-        batch_parameters={"dataframe": df.set_index(LINE_COLUMN)}
-    )
+    batch = _gx().batch_definitions[table].get_batch(batch_parameters={"dataframe": df.set_index(LINE_COLUMN)})
     result = batch.validate(suite, result_format=_RESULT_FORMAT)
 
     prefix = f"{table} file {file_name}:"
@@ -382,9 +378,7 @@ def _shrink(result: dict[str, Any], lines: list[int]) -> None:
     """Keep a sample of failing lines in the stored result; the full list is in the report."""
     if "unexpected_index_list" in result:
         del result["unexpected_index_list"]
-        result["partial_unexpected_index_list"] = (
-            [{LINE_COLUMN: lines[:RESULT_SAMPLE_LINES]}] if lines else []
-        )
+        result["partial_unexpected_index_list"] = [{LINE_COLUMN: lines[:RESULT_SAMPLE_LINES]}] if lines else []
 
 
 def _batch_message(prefix: str, name: str, config: ExpectationConfiguration, result: dict[str, Any]) -> str:
@@ -410,10 +404,7 @@ def _batch_message(prefix: str, name: str, config: ExpectationConfiguration, res
     if check == "known_ids":
         percent = result.get("unexpected_percent") or 0.0
         threshold = config.meta["unknown_id_threshold"] * 100
-        return (
-            f"{prefix} {percent:.3g} % of rows have an unknown {config.kwargs['column']} "
-            f"(threshold {threshold:.3g} %)."
-        )
+        return f"{prefix} {percent:.3g} % of rows have an unknown {config.kwargs['column']} (threshold {threshold:.3g} %)."
     return f"{prefix} {name} failed (observed {observed})."
 
 
@@ -426,7 +417,7 @@ def _result_json(
 ) -> dict[str, Any]:
     """The GX result as JSON with the run identity Data Docs needs and this gate's verdict."""
     data = result.to_json_dict()
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     data["meta"]["run_id"] = {"run_name": file_name, "run_time": now}
     data["meta"]["validation_time"] = now
     data["meta"]["flow"] = {
@@ -473,11 +464,7 @@ def _index_html(entries: list[tuple[dict[str, Any], str]]) -> str:
     for data, page in sorted(entries, key=lambda e: e[0]["meta"]["run_id"]["run_time"], reverse=True):
         flow = data["meta"]["flow"]
         stats = data["statistics"]
-        verdict = (
-            '<span class="ok">loaded</span>'
-            if flow["batch_success"]
-            else '<span class="fail">rejected</span>'
-        )
+        verdict = '<span class="ok">loaded</span>' if flow["batch_success"] else '<span class="fail">rejected</span>'
         problems = "".join(f"<li>{html.escape(message)}</li>" for message in flow["batch_failures"])
         rows.append(
             "<tr>"

@@ -31,8 +31,9 @@ class VisitorIdCollision(RuntimeError):
     """Two pseudonyms share a 64-bit id on one service day."""
 
 
-def store_visitor_ids(con: duckdb.DuckDBPyConnection, first: date | None = None, last: date | None = None,
-                      tables: list[str] | None = None) -> int:
+def store_visitor_ids(
+    con: duckdb.DuckDBPyConnection, first: date | None = None, last: date | None = None, tables: list[str] | None = None
+) -> int:
     """Fill missing ids for the service days first..last (all days when None); returns days filled.
 
     Checks every day that received ids for two pseudonyms behind one id (reading only
@@ -42,12 +43,14 @@ def store_visitor_ids(con: duckdb.DuckDBPyConnection, first: date | None = None,
     filled = 0
     for table in tables or list(ID_COLUMNS):
         key, id_column = ID_COLUMNS[table]
-        missing = con.execute(f"select distinct service_date from {table} where {id_column} is null and {days}",
-                              [first, last]).fetchall()
+        missing = con.execute(
+            f"select distinct service_date from {table} where {id_column} is null and {days}", [first, last]
+        ).fetchall()
         if not missing:
             continue
-        con.execute(f"update {table} set {id_column} = raw.pseudonym_id({key}) where {id_column} is null and {days}",
-                    [first, last])
+        con.execute(
+            f"update {table} set {id_column} = raw.pseudonym_id({key}) where {id_column} is null and {days}", [first, last]
+        )
         filled += len(missing)
         check_collisions(con, table, [day for (day,) in missing])
     return filled
@@ -64,4 +67,5 @@ def check_collisions(con: duckdb.DuckDBPyConnection, table: str, days: list[date
     if clash:
         raise VisitorIdCollision(
             f"{table}: two pseudonyms share the 64-bit id {clash[1]} on {clash[0]}; they would be counted as one "
-            "visitor. Nothing was built; see docs/routes.md (keys) for what to do.")
+            "visitor. Nothing was built; see docs/routes.md (keys) for what to do."
+        )

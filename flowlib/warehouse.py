@@ -26,8 +26,13 @@ log = logging.getLogger(__name__)
 
 _LOCK_MESSAGES = ("Conflicting lock", "Could not set lock", "database is locked")
 #: What DuckDB says when the file's bytes are damaged (bad header, checksum, short file).
-_CORRUPTION_MESSAGES = ("not a valid DuckDB database file", "Corrupt database file", "Could not read enough bytes",
-                        "does not match stored checksum", "Failed to load metadata")
+_CORRUPTION_MESSAGES = (
+    "not a valid DuckDB database file",
+    "Corrupt database file",
+    "Could not read enough bytes",
+    "does not match stored checksum",
+    "Failed to load metadata",
+)
 BACKUP_PREFIX = "warehouse-"
 
 
@@ -45,8 +50,10 @@ def corruption(exc: BaseException, path: Path) -> WarehouseCorrupt | None:
     if not isinstance(exc, duckdb.Error) or not any(marker in text for marker in _CORRUPTION_MESSAGES):
         return None
     first = text.splitlines()[0][:200] if text else type(exc).__name__
-    return WarehouseCorrupt(f"The warehouse {path} is damaged ({first}); restore the last nightly backup with "
-                            "`python -m flowlib restore` (docs/operations.md) and re-run the days since that backup.")
+    return WarehouseCorrupt(
+        f"The warehouse {path} is damaged ({first}); restore the last nightly backup with "
+        "`python -m flowlib restore` (docs/operations.md) and re-run the days since that backup."
+    )
 
 
 def _configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -139,8 +146,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, settings: Settings | None = No
 
 def _table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_type = 'BASE TABLE' order by 1, 2"
+        "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' order by 1, 2"
     ).fetchall()
     return [f'"{schema}"."{name}"' for schema, name in rows]
 
@@ -151,8 +157,10 @@ def verify(path: Path) -> dict[str, int]:
     try:
         con = duckdb.connect(str(path), read_only=True)
         try:
-            return {table: con.execute(f"select count(*), sum(hash(t)) from {table} as t").fetchone()[0]
-                    for table in _table_names(con)}
+            return {
+                table: con.execute(f"select count(*), sum(hash(t)) from {table} as t").fetchone()[0]
+                for table in _table_names(con)
+            }
         finally:
             con.close()
     except duckdb.Error as exc:
@@ -176,7 +184,7 @@ def backup(settings: Settings | None = None, *, label: str | None = None) -> Pat
         shutil.copyfile(settings.warehouse_path, partial)
     verify(partial)
     os.replace(partial, target)
-    for old in list_backups(settings)[settings.backups_kept:]:
+    for old in list_backups(settings)[settings.backups_kept :]:
         old.unlink()
     return target
 
@@ -193,8 +201,10 @@ def restore(settings: Settings | None = None, source: Path | None = None) -> tup
     settings = settings or get_settings()
     candidates = [source] if source is not None else list_backups(settings)
     if not candidates:
-        raise FileNotFoundError(f"no backup in {settings.backups_dir}: nothing to restore from; rebuild the "
-                                "warehouse by re-running the history (docs/operations.md).")
+        raise FileNotFoundError(
+            f"no backup in {settings.backups_dir}: nothing to restore from; rebuild the "
+            "warehouse by re-running the history (docs/operations.md)."
+        )
     chosen = candidates[0]
     if not chosen.is_file():
         raise FileNotFoundError(f"the backup {chosen} does not exist; `ls {settings.backups_dir}` lists them.")

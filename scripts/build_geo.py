@@ -1,6 +1,7 @@
 """Rebuilds geo/*.geojson from ../shared/realdata/nagasaki_facilities.csv and the project's
 added facilities, areas and access points. Run after correcting a coordinate:
 `.venv/bin/python scripts/build_geo.py`."""
+
 import csv
 import json
 import re
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import shapely
-from shapely.geometry import MultiPoint, Point, Polygon, mapping
 from shapely import set_precision
+from shapely.geometry import MultiPoint, Point, Polygon, mapping
 from shapely.ops import unary_union
 
 OUT = Path(__file__).resolve().parent.parent / "geo"
@@ -17,9 +18,18 @@ CSV = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata" / "n
 PROJECTED = "EPSG:6669"  # JGD2011 / Japan Plane Rectangular CS I (Nagasaki's zone)
 BUFFER_M = 250
 
-HARBOUR_SIDE = {"glover_garden", "oura_cathedral", "dutch_slope", "confucius_shrine", "dejima",
-                "dejima_wharf", "shinchi_chinatown", "mizubenomori_park",
-                "prefectural_art_museum", "shikairo"}
+HARBOUR_SIDE = {
+    "glover_garden",
+    "oura_cathedral",
+    "dutch_slope",
+    "confucius_shrine",
+    "dejima",
+    "dejima_wharf",
+    "shinchi_chinatown",
+    "mizubenomori_park",
+    "prefectural_art_museum",
+    "shikairo",
+}
 ESTIMATE = "approximate, project estimate; verify against OpenStreetMap before publication"
 ADDED = [
     ("sofukuji", "崇福寺", "Sofukuji Temple", 32.7437, 129.8830),
@@ -29,8 +39,24 @@ ADDED = [
     ("matsugae_cruise_terminal", "松が枝国際ターミナル", "Matsugae International Cruise Terminal", 32.7362, 129.8694),
 ]
 AREAS = {
-    "minamiyamate": ("南山手", "Minamiyamate", ["glover_garden", "oura_cathedral", "dutch_slope", "confucius_shrine", "shikairo", "matsugae_cruise_terminal", "tokiwa_terminal"]),
-    "dejima_chinatown": ("出島・中華街", "Dejima & Chinatown", ["dejima", "shinchi_chinatown", "dejima_wharf", "prefectural_art_museum", "mizubenomori_park"]),
+    "minamiyamate": (
+        "南山手",
+        "Minamiyamate",
+        [
+            "glover_garden",
+            "oura_cathedral",
+            "dutch_slope",
+            "confucius_shrine",
+            "shikairo",
+            "matsugae_cruise_terminal",
+            "tokiwa_terminal",
+        ],
+    ),
+    "dejima_chinatown": (
+        "出島・中華街",
+        "Dejima & Chinatown",
+        ["dejima", "shinchi_chinatown", "dejima_wharf", "prefectural_art_museum", "mizubenomori_park"],
+    ),
     "nakashimagawa": ("中島川", "Nakashima River", ["megane_bridge", "sofukuji", "suwa_shrine", "history_culture_museum"]),
     "peace_park": ("平和公園", "Peace Park", ["peace_park", "atomic_bomb_museum"]),
     "nagasaki_station": ("長崎駅", "Nagasaki Station", ["nagasaki_station", "twenty_six_martyrs"]),
@@ -56,11 +82,26 @@ STREET_APS = [
 ]
 # Schematic harbour, hand-drawn (lat, lon), clockwise from the Urakami river mouth.
 HARBOUR = [
-    (32.7575, 129.8615), (32.7560, 129.8630), (32.7530, 129.8655), (32.7490, 129.8665),
-    (32.7460, 129.8670), (32.7440, 129.8690), (32.7425, 129.8686), (32.7410, 129.8675),
-    (32.7385, 129.8680), (32.7360, 129.8678), (32.7340, 129.8670), (32.7300, 129.8655),
-    (32.7250, 129.8620), (32.7200, 129.8560), (32.7190, 129.8500), (32.7240, 129.8520),
-    (32.7300, 129.8545), (32.7360, 129.8560), (32.7420, 129.8570), (32.7480, 129.8585),
+    (32.7575, 129.8615),
+    (32.7560, 129.8630),
+    (32.7530, 129.8655),
+    (32.7490, 129.8665),
+    (32.7460, 129.8670),
+    (32.7440, 129.8690),
+    (32.7425, 129.8686),
+    (32.7410, 129.8675),
+    (32.7385, 129.8680),
+    (32.7360, 129.8678),
+    (32.7340, 129.8670),
+    (32.7300, 129.8655),
+    (32.7250, 129.8620),
+    (32.7200, 129.8560),
+    (32.7190, 129.8500),
+    (32.7240, 129.8520),
+    (32.7300, 129.8545),
+    (32.7360, 129.8560),
+    (32.7420, 129.8570),
+    (32.7480, 129.8585),
     (32.7530, 129.8600),
 ]
 
@@ -84,12 +125,21 @@ def main() -> None:
     area_of = {f: a for a, (_, _, members) in AREAS.items() for f in members}
     facilities = []
     for r in rows:
-        facilities.append(dict(facility_id=r["facility_id"], name_ja=r["name_ja"], name_en=r["name_en"],
-                               lat=float(r["lat"]), lon=float(r["lon"]), confidence=r["confidence"],
-                               coord_source=r["source"]))
+        facilities.append(
+            dict(
+                facility_id=r["facility_id"],
+                name_ja=r["name_ja"],
+                name_en=r["name_en"],
+                lat=float(r["lat"]),
+                lon=float(r["lon"]),
+                confidence=r["confidence"],
+                coord_source=r["source"],
+            )
+        )
     for fid, ja, en, lat, lon in ADDED:
-        facilities.append(dict(facility_id=fid, name_ja=ja, name_en=en, lat=lat, lon=lon,
-                               confidence="low", coord_source=ESTIMATE))
+        facilities.append(
+            dict(facility_id=fid, name_ja=ja, name_en=en, lat=lat, lon=lon, confidence="low", coord_source=ESTIMATE)
+        )
     facilities.sort(key=lambda f: f["facility_id"])
     assert len(facilities) == 24 and set(area_of) == {f["facility_id"] for f in facilities}
     pos = {f["facility_id"]: (f["lon"], f["lat"]) for f in facilities}
@@ -115,12 +165,16 @@ def main() -> None:
     # Simplifying each polygon alone leaves slivers on shared edges: cut them off on the grid.
     order = sorted(area_4326.index)
     for i, a in enumerate(order):
-        for b in order[i + 1:]:
+        for b in order[i + 1 :]:
             area_4326[b] = shapely.difference(area_4326[b], area_4326[a], grid_size=1e-6)
     area_4326 = area_4326.apply(lambda g: shapely.from_wkt(shapely.to_wkt(g, rounding_precision=6)))
     for a in area_4326.index:
         for b in area_4326.index:
-            assert a == b or area_4326[a].intersection(area_4326[b]).area < 1e-11, (a, b, area_4326[a].intersection(area_4326[b]).area)
+            assert a == b or area_4326[a].intersection(area_4326[b]).area < 1e-11, (
+                a,
+                b,
+                area_4326[a].intersection(area_4326[b]).area,
+            )
         assert area_4326[a].is_valid
     # checks: each facility in exactly its area
     for fid, (lon, lat) in pos.items():
@@ -130,27 +184,50 @@ def main() -> None:
     area_features = []
     for area_id in sorted(AREAS):
         ja, en, _ = AREAS[area_id]
-        area_features.append({"type": "Feature", "properties": {"area_id": area_id, "name_ja": ja, "name_en": en},
-                              "geometry": mapping(area_4326[area_id])})
+        area_features.append(
+            {
+                "type": "Feature",
+                "properties": {"area_id": area_id, "name_ja": ja, "name_en": en},
+                "geometry": mapping(area_4326[area_id]),
+            }
+        )
     dump(OUT / "areas.geojson", area_features)
 
     fac_features = []
     for f in facilities:
-        fac_features.append({"type": "Feature", "properties": {
-            "facility_id": f["facility_id"], "name_ja": f["name_ja"], "name_en": f["name_en"],
-            "area_id": area_of[f["facility_id"]], "confidence": f["confidence"],
-            "coord_source": f["coord_source"], "harbour_side": f["facility_id"] in HARBOUR_SIDE},
-            "geometry": {"type": "Point", "coordinates": [f["lon"], f["lat"]]}})
+        fac_features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "facility_id": f["facility_id"],
+                    "name_ja": f["name_ja"],
+                    "name_en": f["name_en"],
+                    "area_id": area_of[f["facility_id"]],
+                    "confidence": f["confidence"],
+                    "coord_source": f["coord_source"],
+                    "harbour_side": f["facility_id"] in HARBOUR_SIDE,
+                },
+                "geometry": {"type": "Point", "coordinates": [f["lon"], f["lat"]]},
+            }
+        )
     dump(OUT / "facilities.geojson", fac_features)
 
     harbour = Polygon([(lon, lat) for lat, lon in HARBOUR])
     assert harbour.is_valid
-    names = {f["facility_id"]: (f["name_ja"], f["name_en"]) for f in facilities}
     aps = []
     for f in facilities:
         fid = f["facility_id"]
-        aps.append(dict(ap_id=f"AP-{fid}", name_ja=f"{f['name_ja']} Wi-Fi", name_en=f"{f['name_en']} Wi-Fi",
-                        facility_id=fid, area_id=area_of[fid], lon=f["lon"], lat=f["lat"]))
+        aps.append(
+            dict(
+                ap_id=f"AP-{fid}",
+                name_ja=f"{f['name_ja']} Wi-Fi",
+                name_en=f"{f['name_en']} Wi-Fi",
+                facility_id=fid,
+                area_id=area_of[fid],
+                lon=f["lon"],
+                lat=f["lat"],
+            )
+        )
     counter: dict[str, int] = {}
     for area_id, ja, en, a, b, t in STREET_APS:
         counter[area_id] = counter.get(area_id, 0) + 1
@@ -164,14 +241,31 @@ def main() -> None:
         hits = [x for x, g in area_4326.items() if g.covers(p)]
         assert hits == [area_id], (ja, hits)
         assert not harbour.covers(p), ja
-        aps.append(dict(ap_id=f"AP-ST-{area_id}-{counter[area_id]}", name_ja=f"{ja} Wi-Fi",
-                        name_en=f"{en} Wi-Fi", facility_id=None, area_id=area_id, lon=lon, lat=lat))
+        aps.append(
+            dict(
+                ap_id=f"AP-ST-{area_id}-{counter[area_id]}",
+                name_ja=f"{ja} Wi-Fi",
+                name_en=f"{en} Wi-Fi",
+                facility_id=None,
+                area_id=area_id,
+                lon=lon,
+                lat=lat,
+            )
+        )
     aps.sort(key=lambda a: a["ap_id"])
     for fid, (lon, lat) in pos.items():
         assert not harbour.covers(Point(lon, lat)), fid
-    dump(OUT / "wifi_access_points.geojson", [
-        {"type": "Feature", "properties": {k: a[k] for k in ("ap_id", "name_ja", "name_en", "facility_id", "area_id")},
-         "geometry": {"type": "Point", "coordinates": [a["lon"], a["lat"]]}} for a in aps])
+    dump(
+        OUT / "wifi_access_points.geojson",
+        [
+            {
+                "type": "Feature",
+                "properties": {k: a[k] for k in ("ap_id", "name_ja", "name_en", "facility_id", "area_id")},
+                "geometry": {"type": "Point", "coordinates": [a["lon"], a["lat"]]},
+            }
+            for a in aps
+        ],
+    )
 
     central = unary_union([g for a, g in area_geoms.items() if a != "outlying"])
     urban = gpd.GeoSeries([central.buffer(400).convex_hull], crs=PROJECTED).to_crs("EPSG:4326").iloc[0]
@@ -181,12 +275,21 @@ def main() -> None:
     for a, g in area_4326.items():
         if a != "outlying":
             assert urban.union(harbour_r).buffer(1e-9).covers(g), a
-    dump(OUT / "outline.geojson", [
-        {"type": "Feature", "properties": {"kind": "harbour", "name_en": "Nagasaki Harbour (schematic)", "name_ja": "長崎港（模式図）"},
-         "geometry": mapping(harbour_r)},
-        {"type": "Feature", "properties": {"kind": "urban", "name_en": "Central Nagasaki (schematic)", "name_ja": "長崎市中心部（模式図）"},
-         "geometry": mapping(urban)},
-    ])
+    dump(
+        OUT / "outline.geojson",
+        [
+            {
+                "type": "Feature",
+                "properties": {"kind": "harbour", "name_en": "Nagasaki Harbour (schematic)", "name_ja": "長崎港（模式図）"},
+                "geometry": mapping(harbour_r),
+            },
+            {
+                "type": "Feature",
+                "properties": {"kind": "urban", "name_en": "Central Nagasaki (schematic)", "name_ja": "長崎市中心部（模式図）"},
+                "geometry": mapping(urban),
+            },
+        ],
+    )
     print(urban.geom_type, len(aps))
 
 

@@ -110,9 +110,11 @@ class OfflineBrowser:
         context.route(NOT_A_LOCAL_FILE, abort)
         page.on(
             "console",
-            lambda message: visit.console_errors.append((message.text, (message.location or {}).get("url", "")))
-            if message.type == "error"
-            else None,
+            lambda message: (
+                visit.console_errors.append((message.text, (message.location or {}).get("url", "")))
+                if message.type == "error"
+                else None
+            ),
         )
         page.on("pageerror", lambda error: visit.page_errors.append(str(error)))
         page.on("dialog", lambda dialog: (visit.dialogs.append(dialog.message), dialog.dismiss()))

@@ -138,9 +138,15 @@ def python_path(*extra: Path) -> str:
 def start_celery_executor_probe(env: dict[str, str]) -> subprocess.Popen:
     """Import the CeleryExecutor in the background (it takes seconds); see the next function."""
     return subprocess.Popen(
-        [str(VENV_BIN / "python"), "-c",
-         "import celery, airflow.providers.celery.executors.celery_executor_utils; print(celery.__version__)"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            str(VENV_BIN / "python"),
+            "-c",
+            "import celery, airflow.providers.celery.executors.celery_executor_utils; print(celery.__version__)",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -265,38 +271,40 @@ class AirflowStack:
         assert self.redis_db is not None, "claim a Redis database first"
         env = clean_environment()
         env.update(self.flow_env)
-        env.update({
-            "PYTHONPATH": python_path(TESTS_DIR),
-            "AIRFLOW_HOME": str(self.airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Tokyo",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
-            "AIRFLOW__CORE__FERNET_KEY": self._fernet_key,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.admin_user}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self._pg_url("postgresql+psycopg2"),
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS['host']}:{REDIS['port']}/{self.redis_db}",
-            "AIRFLOW__CELERY__RESULT_BACKEND": self._pg_url("db+postgresql"),
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
-            # A queue of our own: even a shared Redis database could not leak tasks to
-            # another stack's workers.
-            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.api_port),
-            "AIRFLOW__API__BASE_URL": self.api_url,
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__SECRET_KEY": self._api_secret,
-            "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
-            # Only triggered runs: the cron schedule would add a run for "yesterday".
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            # A slot is held ~5 s after each task by default; 1 s keeps the test short.
-            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-        })
+        env.update(
+            {
+                "PYTHONPATH": python_path(TESTS_DIR),
+                "AIRFLOW_HOME": str(self.airflow_home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Tokyo",
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+                "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
+                "AIRFLOW__CORE__FERNET_KEY": self._fernet_key,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.admin_user}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self._pg_url("postgresql+psycopg2"),
+                "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS['host']}:{REDIS['port']}/{self.redis_db}",
+                "AIRFLOW__CELERY__RESULT_BACKEND": self._pg_url("db+postgresql"),
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+                # A queue of our own: even a shared Redis database could not leak tasks to
+                # another stack's workers.
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API__BASE_URL": self.api_url,
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API__SECRET_KEY": self._api_secret,
+                "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+                # Only triggered runs: the cron schedule would add a run for "yesterday".
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+                # A slot is held ~5 s after each task by default; 1 s keeps the test short.
+                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            }
+        )
         return env
 
     @property
@@ -329,17 +337,26 @@ class AirflowStack:
 
     def start_services(self) -> None:
         """The long-running processes, plus the pool (created meanwhile, needed before a run)."""
-        self._pool_command = self.start_command(
-            "pools", "set", "duckdb_writer", "1", "DuckDB allows one writer process")
+        self._pool_command = self.start_command("pools", "set", "duckdb_writer", "1", "DuckDB allows one writer process")
         self.start_service("dag-processor", ["dag-processor"])
         self.start_service("scheduler", ["scheduler"])
         self.start_service("api-server", ["api-server", "--port", str(self.api_port), "--host", "127.0.0.1"])
         for name in self.workers:
             self.start_service(
                 name,
-                ["celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", self.queue,
-                 "--concurrency", str(self.worker_concurrency), "--skip-serve-logs",
-                 "--without-mingle", "--without-gossip"],
+                [
+                    "celery",
+                    "worker",
+                    "--celery-hostname",
+                    f"{name}@%h",
+                    "--queues",
+                    self.queue,
+                    "--concurrency",
+                    str(self.worker_concurrency),
+                    "--skip-serve-logs",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
                 extra_env={
                     "AIRFLOW__CORE__HOSTNAME_CALLABLE": "distributed_stack.worker_hostname",
                     "FLOW_STACK_HOSTNAME": name,
@@ -348,8 +365,14 @@ class AirflowStack:
 
     def start_command(self, *args: str) -> subprocess.Popen:
         """A one-shot CLI command in the background; ``finish_command`` collects it."""
-        return subprocess.Popen([str(VENV_BIN / "airflow"), *args], env=self.env, cwd=self.root,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            [str(VENV_BIN / "airflow"), *args],
+            env=self.env,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     @staticmethod
     def finish_command(process: subprocess.Popen, timeout: float = 180) -> str:
@@ -370,8 +393,11 @@ class AirflowStack:
             self.wait_for(self._api_healthy, timeout, "the api-server health endpoint")
             for name in self.workers:
                 log = self.logs_dir / f"{name}.log"
-                self.wait_for(lambda log=log: " ready." in log.read_text(errors="replace") if log.exists() else False,
-                              timeout, f"Celery worker {name} to be ready")
+                self.wait_for(
+                    lambda log=log: " ready." in log.read_text(errors="replace") if log.exists() else False,
+                    timeout,
+                    f"Celery worker {name} to be ready",
+                )
 
     def stop(self) -> None:
         """Stop every service (all at once), drop the database, flush Redis."""
@@ -409,11 +435,13 @@ class AirflowStack:
     def airflow(self, *args: str, timeout: float = 180, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Run one ``airflow`` CLI command against this stack; raise with its output on failure."""
         argv = [str(VENV_BIN / "airflow"), *args]
-        result = subprocess.run(argv, env=env or self.env, capture_output=True, text=True, timeout=timeout,
-                                cwd=self.root, check=False)
+        result = subprocess.run(
+            argv, env=env or self.env, capture_output=True, text=True, timeout=timeout, cwd=self.root, check=False
+        )
         if result.returncode != 0:
-            raise StackError(f"`airflow {shlex.join(args)}` exited {result.returncode}:\n"
-                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            raise StackError(
+                f"`airflow {shlex.join(args)}` exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         return result
 
     def start_service(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> Service:
@@ -422,8 +450,15 @@ class AirflowStack:
         env.update(extra_env or {})
         argv = [str(VENV_BIN / "airflow"), *args]
         with open(log, "wb") as handle:
-            process = subprocess.Popen(argv, env=env, cwd=self.root, stdout=handle, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=self.root,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         service = Service(name, argv, log, process)
         self.services.append(service)
         return service
@@ -444,8 +479,12 @@ class AirflowStack:
     def check_services(self) -> None:
         dead = [s for s in self.services if not s.alive()]
         if dead:
-            raise StackError("service(s) exited early: " + ", ".join(
-                f"{s.name} (exit {s.process.returncode})" for s in dead) + "\n" + self.diagnostics(dead))
+            raise StackError(
+                "service(s) exited early: "
+                + ", ".join(f"{s.name} (exit {s.process.returncode})" for s in dead)
+                + "\n"
+                + self.diagnostics(dead)
+            )
 
     def diagnostics(self, services: Iterable[Service] | None = None, lines: int = 25) -> str:
         return "\n".join(f"--- {s.name} ({s.log}) ---\n{tail(s.log, lines)}" for s in (services or self.services))
@@ -506,7 +545,8 @@ class AirflowStack:
         request = urllib.request.Request(
             f"{self.api_url}/auth/token",
             data=json.dumps({"username": self.admin_user, "password": self.admin_password}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())["access_token"]
@@ -532,8 +572,7 @@ class AirflowStack:
 
     def trigger(self, dag_id: str, run_id: str, logical_date: str, conf: dict[str, Any]) -> dict[str, Any]:
         """One manual run, like ``airflow dags trigger DAG --run-id .. --logical-date .. --conf ..``."""
-        return self.api("POST", f"dags/{dag_id}/dagRuns",
-                        {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf})
+        return self.api("POST", f"dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf})
 
     def _create_database(self) -> None:
         import psycopg2
@@ -600,14 +639,15 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
     parser.add_argument("--root", type=Path, default=None)
     args = parser.parse_args(argv)
     root = args.root or Path(tempfile.mkdtemp(prefix="flow-stack-"))
-    flow_env = {"FLOW_DATA_DIR": str(root / "data"), "FLOW_DASHBOARDS_DIR": str(root / "dashboards"),
-                "FLOW_DEMO_MODE": "true"}
+    flow_env = {"FLOW_DATA_DIR": str(root / "data"), "FLOW_DASHBOARDS_DIR": str(root / "dashboards"), "FLOW_DEMO_MODE": "true"}
     with AirflowStack(root, flow_env) as stack:
         stack.prepare()
         stack.start_services()
         stack.wait_until_ready("nightly_flow")
-        print(f"stack up: {stack.api_url} user {stack.admin_user} password {stack.admin_password}; "
-              f"AIRFLOW_HOME={stack.airflow_home} database {stack.database} redis db {stack.redis_db}")
+        print(
+            f"stack up: {stack.api_url} user {stack.admin_user} password {stack.admin_password}; "
+            f"AIRFLOW_HOME={stack.airflow_home} database {stack.database} redis db {stack.redis_db}"
+        )
         try:
             while True:
                 time.sleep(5)

@@ -34,9 +34,15 @@ FIRST, LAST = date(2026, 11, 1), date(2026, 11, 14)
 def night(tmp_path_factory) -> tuple[Settings, demo.GroundTruth]:
     root = tmp_path_factory.mktemp("all_visitors")
     data = root / "data"
-    settings = Settings(data_dir=data, landing_dir=data / "landing", warehouse_path=data / "warehouse.duckdb",
-                        dashboards_dir=root / "dashboards", demo_mode=True, hmac_key_env="all-visitors-test",
-                        min_cell_count=10)
+    settings = Settings(
+        data_dir=data,
+        landing_dir=data / "landing",
+        warehouse_path=data / "warehouse.duckdb",
+        dashboards_dir=root / "dashboards",
+        demo_mode=True,
+        hmac_key_env="all-visitors-test",
+        min_cell_count=10,
+    )
     truth = demo.generate(settings.landing_dir, FIRST, LAST, scale=0.5)
     run_all(list(truth.days), settings)
     return settings, truth
@@ -74,8 +80,11 @@ def test_a_facility_without_totals_says_so(night):
     for facility_id in NEVER_REPORTS:
         found = rows(settings, f"select * from marts.all_visitors_facility_daily where facility_id = '{facility_id}'")
         assert found and all(r["status"] in ("no_totals", "suppressed") and r["all_visitors_estimate"] is None for r in found)
-        moves = rows(settings, "select * from marts.all_visitors_flows_daily where measure = 'transition' and not is_suppressed "
-                               f"and '{facility_id}' in (from_facility_id, to_facility_id)")
+        moves = rows(
+            settings,
+            "select * from marts.all_visitors_flows_daily where measure = 'transition' and not is_suppressed "
+            f"and '{facility_id}' in (from_facility_id, to_facility_id)",
+        )
         assert moves and all(r["status"] == f"no_totals: {facility_id}" and r["all_visitors_estimate"] is None for r in moves)
 
 
@@ -92,8 +101,10 @@ def test_share_interval_is_the_wilson_interval():
 
 def test_moves_are_expanded_by_the_mean_share_of_their_ends_and_hidden_moves_stay_hidden(night):
     settings, _ = night
-    shares = {(r["service_date"], r["facility_id"]): r["cashless_share"]
-              for r in rows(settings, "select * from marts.all_visitors_facility_daily where cashless_share is not null")}
+    shares = {
+        (r["service_date"], r["facility_id"]): r["cashless_share"]
+        for r in rows(settings, "select * from marts.all_visitors_facility_daily where cashless_share is not null")
+    }
     moves = rows(settings, "select * from marts.all_visitors_flows_daily where measure = 'transition'")
     checked = 0
     for move in moves:
@@ -108,7 +119,9 @@ def test_moves_are_expanded_by_the_mean_share_of_their_ends_and_hidden_moves_sta
         assert move["estimate_ci_low"] <= move["all_visitors_estimate"] <= move["estimate_ci_high"]
         checked += 1
     assert checked > 20
-    hidden = rows(settings, "select count(*) as n from marts.transitions_daily where source_kind = 'entry_log' and is_suppressed")[0]["n"]
+    hidden = rows(
+        settings, "select count(*) as n from marts.transitions_daily where source_kind = 'entry_log' and is_suppressed"
+    )[0]["n"]
     assert sum(m["is_suppressed"] for m in moves) == hidden
 
 
@@ -127,15 +140,18 @@ def test_nightly_opportunities_are_fitted_published_safely_and_shown(night):
     assert {(f["period_grain"], f["segment"]) for f in fits} >= {("iso_week", "all"), ("iso_week", "domestic")}
     fitted = [f for f in fits if f["status"] == "fitted"]
     assert fitted and all(0 < f["pseudo_r2"] <= 1 and f["distance_coefficient"] < 0 for f in fitted)
-    pairs = rows(settings, "select p.*, t.transitions, t.is_suppressed as cell_hidden from marts.opportunity_pairs as p "
-                           "left join marts.transitions_by_period as t using (period_grain, period_start, source_kind, "
-                           "from_facility_id, to_facility_id) where t.day_type is null or (t.day_type = 'all' and "
-                           "t.segment_kind = case when p.segment = 'all' then 'all' else 'residence' end and t.segment = p.segment)")
+    pairs = rows(
+        settings,
+        "select p.*, t.transitions, t.is_suppressed as cell_hidden from marts.opportunity_pairs as p "
+        "left join marts.transitions_by_period as t using (period_grain, period_start, source_kind, "
+        "from_facility_id, to_facility_id) where t.day_type is null or (t.day_type = 'all' and "
+        "t.segment_kind = case when p.segment = 'all' then 'all' else 'residence' end and t.segment = p.segment)",
+    )
     assert pairs
     for pair in pairs:
-        if pair["cell_hidden"] is None:                      # no cell: nobody made the move
+        if pair["cell_hidden"] is None:  # no cell: nobody made the move
             assert pair["observed_moves"] == 0
-        elif pair["cell_hidden"] or pair["transitions"] is None:   # hidden, or withheld ('partial')
+        elif pair["cell_hidden"] or pair["transitions"] is None:  # hidden, or withheld ('partial')
             assert pair["observed_moves"] is None and pair["ratio"] is None
         else:
             assert pair["observed_moves"] == pair["transitions"]
@@ -172,17 +188,27 @@ def test_placebo_measures_show_no_effect(night, tmp_path):
 
     settings, _ = night
     folder = tmp_path / "measures"
-    _measure_file(folder, "placebo_pair", "name: placebo_pair\nstart: 2026-11-08\ntreated: {facilities: [glover_garden]}\n"
-                                          "outcome: {kind: transition, from: glover_garden, to: oura_cathedral}\n")
-    _measure_file(folder, "placebo_time", "name: placebo_time\nstart: 2026-11-06\nend: 2026-11-07\n"
-                                          "treated: {facilities: [dejima]}\n"
-                                          "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n")
+    _measure_file(
+        folder,
+        "placebo_pair",
+        "name: placebo_pair\nstart: 2026-11-08\ntreated: {facilities: [glover_garden]}\n"
+        "outcome: {kind: transition, from: glover_garden, to: oura_cathedral}\n",
+    )
+    _measure_file(
+        folder,
+        "placebo_time",
+        "name: placebo_time\nstart: 2026-11-06\nend: 2026-11-07\n"
+        "treated: {facilities: [dejima]}\n"
+        "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n",
+    )
     copy = tmp_path / "warehouse.duckdb"
     copy.write_bytes(settings.warehouse_path.read_bytes())
     with duckdb.connect(str(copy)) as con:
         build_measures(con, folder)
-        found = {r[0]: r[1:] for r in con.execute(
-            "select measure, status, ci_low, ci_high, post_days from marts.measure_effects").fetchall()}
+        found = {
+            r[0]: r[1:]
+            for r in con.execute("select measure, status, ci_low, ci_high, post_days from marts.measure_effects").fetchall()
+        }
     for name in ("placebo_pair", "placebo_time"):
         status, low, high, post_days = found[name]
         assert status == "estimated" and low <= 0 <= high, (name, found[name])
@@ -200,10 +226,15 @@ def test_bad_measure_files_are_refused_with_one_sentence_naming_the_field(tmp_pa
         "after_the_data": ("name: b\nstart: 2027-01-10\ntreated: {facilities: [dejima]}\n" + good, "start"),
         "no_pre_period": ("name: c\nstart: 2026-11-02\ntreated: {facilities: [dejima]}\n" + good, "no pre-period"),
         "end_before_start": ("name: d\nstart: 2026-11-08\nend: 2026-11-07\ntreated: {facilities: [dejima]}\n" + good, "end"),
-        "unknown_outcome_pair": ("name: e\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
-                                 "outcome: {kind: transition, from: dejima, to: chinatown_x}\n", "outcome.to"),
-        "unknown_outcome": ("name: f\nstart: 2026-11-08\ntreated: {segment: domestic}\noutcome: {kind: happiness}\n",
-                            "outcome.kind"),
+        "unknown_outcome_pair": (
+            "name: e\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
+            "outcome: {kind: transition, from: dejima, to: chinatown_x}\n",
+            "outcome.to",
+        ),
+        "unknown_outcome": (
+            "name: f\nstart: 2026-11-08\ntreated: {segment: domestic}\noutcome: {kind: happiness}\n",
+            "outcome.kind",
+        ),
         "missing_start": ("name: g\ntreated: {facilities: [dejima]}\n" + good, "'start'"),
     }
     for name, (body, field_name) in cases.items():
@@ -219,11 +250,18 @@ def test_too_few_comparison_units_is_a_stated_reason(night, tmp_path):
 
     settings, _ = night
     folder = tmp_path / "measures"
-    _measure_file(folder, "declared_one", "name: declared_one\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
-                                          "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n"
-                                          "comparison: {pairs: [glover_garden>oura_cathedral]}\n")
-    _measure_file(folder, "segment_rate", "name: segment_rate\nstart: 2026-11-08\ntreated: {segment: international}\n"
-                                          "outcome: {kind: circulation_rate}\n")
+    _measure_file(
+        folder,
+        "declared_one",
+        "name: declared_one\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
+        "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n"
+        "comparison: {pairs: [glover_garden>oura_cathedral]}\n",
+    )
+    _measure_file(
+        folder,
+        "segment_rate",
+        "name: segment_rate\nstart: 2026-11-08\ntreated: {segment: international}\noutcome: {kind: circulation_rate}\n",
+    )
     copy = tmp_path / "warehouse.duckdb"
     copy.write_bytes(settings.warehouse_path.read_bytes())
     with duckdb.connect(str(copy)) as con:
@@ -238,32 +276,47 @@ def test_free_sights_are_measured_by_wifi_sensors_and_appear_with_their_kind(nig
     from flowlib.demo_sensors import FREE_SENSOR_SITES, STAFF
 
     settings, truth = night
-    counted = {(str(r["service_date"]), r["facility_id"]): r["visitors"] for r in rows(
-        settings, "select * from marts.facility_daily where source_kind = 'wifi_sensor' and not is_suppressed")}
+    counted = {
+        (str(r["service_date"]), r["facility_id"]): r["visitors"]
+        for r in rows(settings, "select * from marts.facility_daily where source_kind = 'wifi_sensor' and not is_suppressed")
+    }
     staff_sites = [site for _, site in STAFF]
-    resident = rows(settings, "select service_date::varchar as day, bool_or(is_resident_device) as any_resident "
-                              "from intermediate.int_sensor_stays group by 1")
+    resident = rows(
+        settings,
+        "select service_date::varchar as day, bool_or(is_resident_device) as any_resident "
+        "from intermediate.int_sensor_stays group by 1",
+    )
     resident_days = {r["day"] for r in resident if r["any_resident"]}
     assert resident_days, "the staff phones should become resident within the fortnight"
     for day, values in truth.days.items():
         for site, devices in values.wifi_sensor["devices_per_site"].items():
             staff = 0 if day in resident_days else staff_sites.count(site)
             assert counted.get((day, site)) == devices + staff, (day, site)
-    moves = rows(settings, "select from_facility_id, to_facility_id, transitions from marts.transitions_by_period "
-                           "where source_kind = 'wifi_sensor' and period_grain = 'iso_week' and segment_kind = 'all' "
-                           "and day_type = 'all' and not is_suppressed")
+    moves = rows(
+        settings,
+        "select from_facility_id, to_facility_id, transitions from marts.transitions_by_period "
+        "where source_kind = 'wifi_sensor' and period_grain = 'iso_week' and segment_kind = 'all' "
+        "and day_type = 'all' and not is_suppressed",
+    )
     assert any(set(FREE_SENSOR_SITES) & {m["from_facility_id"], m["to_facility_id"]} for m in moves)
     fits = rows(settings, "select * from marts.opportunity_fit where source_kind = 'wifi_sensor'")
     assert fits and {f["segment"] for f in fits} == {"all"}
     page = (settings.dashboards_dir / "action" / "opportunities.html").read_text(encoding="utf-8")
-    section = page[page.index('id="flows-by-kind"'):page.index('id="routes-by-kind"')]
+    section = page[page.index('id="flows-by-kind"') : page.index('id="routes-by-kind"')]
     assert "Wi-Fiセンサー" in section and "キャッシュレス入場" in section
     assert "オランダ坂" in section or "平和公園" in section or "眼鏡橋" in section
     # ... and on the map pages: dashed edges whose tooltip names the kind, touching a free sight
-    names = {r["name_ja"] for r in rows(settings, "select name_ja from ref.facilities where facility_id in "
-                                                  f"({', '.join(repr(s) for s in FREE_SENSOR_SITES)})")}
-    tooltips = [t for page in settings.dashboards_dir.glob("*/*.html")
-                for t in re.findall(r"[^<>\"]* → [^<>\"]*・計測: Wi-Fiセンサー", page.read_text(encoding="utf-8"))]
+    names = {
+        r["name_ja"]
+        for r in rows(
+            settings, f"select name_ja from ref.facilities where facility_id in ({', '.join(repr(s) for s in FREE_SENSOR_SITES)})"
+        )
+    }
+    tooltips = [
+        t
+        for page in settings.dashboards_dir.glob("*/*.html")
+        for t in re.findall(r"[^<>\"]* → [^<>\"]*・計測: Wi-Fiセンサー", page.read_text(encoding="utf-8"))
+    ]
     assert any(name in t for t in tooltips for name in names), tooltips[:5]
 
 
@@ -293,12 +346,24 @@ def test_a_share_of_zero_never_expands_and_never_crashes():
 
     from flowlib.expansion import Share, facility_rows
 
-    cells = pd.DataFrame([
-        {"service_date": "2026-11-02", "facility_id": "dejima", "cashless_visitors": 0, "is_suppressed": False,
-         "reported_admissions": 40},
-        {"service_date": "2026-11-03", "facility_id": "dejima", "cashless_visitors": 5, "is_suppressed": False,
-         "reported_admissions": float("nan")},
-    ])
+    cells = pd.DataFrame(
+        [
+            {
+                "service_date": "2026-11-02",
+                "facility_id": "dejima",
+                "cashless_visitors": 0,
+                "is_suppressed": False,
+                "reported_admissions": 40,
+            },
+            {
+                "service_date": "2026-11-03",
+                "facility_id": "dejima",
+                "cashless_visitors": 5,
+                "is_suppressed": False,
+                "reported_admissions": float("nan"),
+            },
+        ]
+    )
     shares = {("2026-11-02", "dejima"): Share(0.0, 0.0, 0.09, "same_day", 1)}
     rows = facility_rows(cells, shares).set_index("service_date")
     assert rows.loc["2026-11-02", "status"] == "reported"

@@ -61,10 +61,13 @@ def test_marts_without_dates_says_it_builds_the_demo_fortnight(settings, capsys,
     caplog.set_level("INFO", logger="flowlib.cli")
     assert main(["marts"]) == 0
     said = [r.getMessage() for r in caplog.records if r.name == "flowlib.cli"]
-    assert said == [f"service dates: {DEMO_START.isoformat()} .. {DEMO_END.isoformat()} "
-                    "(14 days; the demo fortnight: no --first/--last given)"]
+    assert said == [
+        f"service dates: {DEMO_START.isoformat()} .. {DEMO_END.isoformat()} "
+        "(14 days; the demo fortnight: no --first/--last given)"
+    ]
     json.loads(capsys.readouterr().out)  # the report on stdout stays JSON
     caplog.clear()
     assert main(["marts", "--first", "2026-11-03"]) == 0
     assert [r.getMessage() for r in caplog.records if r.name == "flowlib.cli"] == [
-        "service dates: 2026-11-03 .. 2026-11-03 (1 day; --first/--last)"]
+        "service dates: 2026-11-03 .. 2026-11-03 (1 day; --first/--last)"
+    ]

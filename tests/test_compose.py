@@ -37,16 +37,32 @@ AIRFLOW_BIN = PROJECT_ROOT / ".venv" / "bin" / "airflow"
 
 #: Services that run once and exit; every other service must have a healthcheck.
 ONE_SHOT_SERVICES = {"airflow-init", "airflow-cli"}
-AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                    "airflow-worker", "airflow-init", "airflow-cli"}
+AIRFLOW_SERVICES = {
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-init",
+    "airflow-cli",
+}
 #: Variables holding secrets: compose must refuse to start without them, no defaults anywhere.
-SECRET_VARIABLES = {"FLOW_HMAC_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_ADMIN_PASSWORD",
-                    "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"}
+SECRET_VARIABLES = {
+    "FLOW_HMAC_KEY",
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+}
 SECRET_NAME = re.compile(r"PASSWORD(?!S?_FILE)|SECRET|FERNET|HMAC|TOKEN|_KEY$|_AUTH$", re.IGNORECASE)
 REQUIRED_REFERENCE = re.compile(r"\$\{[A-Z0-9_]+:\?[^}]*\}")
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}, ${VAR:+alt}; $$ escapes.
-_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
+_VARIABLE = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
 # "airflow <subcommand>" in a shell string, not "/opt/airflow", "airflow.providers", "airflow:pw@".
 _AIRFLOW_CALL = re.compile(r"(?<![\w/.@:-])airflow[ \t]+(?=[a-z])")
 
@@ -170,8 +186,7 @@ def test_compose_file_validates_against_the_compose_spec_schema(compose: dict[st
     validator = Draft202012Validator(schema)
     for label, document in (("as written", compose), ("after interpolation", interpolate(compose, filled_env()))):
         errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-        assert not errors, f"{label}: " + "\n".join(
-            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10])
+        assert not errors, f"{label}: " + "\n".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10])
 
 
 def test_schema_validation_catches_mistakes() -> None:
@@ -206,7 +221,7 @@ def airflow_commands(compose: dict[str, Any]) -> list[tuple[str, list[str]]]:
         for text in strings({k: v for k, v in service.items() if k != "environment"}):
             for line in text.replace("$$", "$").splitlines():
                 for match in _AIRFLOW_CALL.finditer(line):
-                    rest = re.split(r"[;&|)`]", line[match.end():])[0]
+                    rest = re.split(r"[;&|)`]", line[match.end() :])[0]
                     found.append((f"{name}: {line.strip()[:60]}", shlex.split(rest)))
     return found
 
@@ -238,8 +253,16 @@ def command_path(argv: list[str]) -> list[str]:
 
 def test_the_compose_file_runs_airflow_commands(compose: dict[str, Any]) -> None:
     commands = {" ".join(argv[:2]) for _, argv in airflow_commands(compose)}
-    for expected in ("api-server", "scheduler", "dag-processor", "triggerer", "celery worker",
-                     "db migrate", "pools set", "jobs check"):
+    for expected in (
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "celery worker",
+        "db migrate",
+        "pools set",
+        "jobs check",
+    ):
         assert any(c == expected or c.startswith(expected + " ") for c in commands), (expected, commands)
 
 
@@ -259,13 +282,17 @@ def test_every_airflow_subcommand_answers_help(compose: dict[str, Any], tmp_path
     unknown = [" ".join(argv) for _, argv in airflow_commands(compose) if not command_path(argv)]
     assert not unknown, f"not an Airflow 3 command: {unknown}"
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env.update(AIRFLOW_HOME=str(tmp_path / "airflow-home"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               PYTHONPYCACHEPREFIX=str(Path(tempfile.gettempdir()) / "nagasaki-flow-pycache"))
+    env.update(
+        AIRFLOW_HOME=str(tmp_path / "airflow-home"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        PYTHONPYCACHEPREFIX=str(Path(tempfile.gettempdir()) / "nagasaki-flow-pycache"),
+    )
     env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def run(path: tuple[str, ...]) -> tuple[tuple[str, ...], subprocess.CompletedProcess]:
-        return path, subprocess.run([str(AIRFLOW_BIN), *path, "--help"], env=env, capture_output=True,
-                                    text=True, timeout=300, check=False)
+        return path, subprocess.run(
+            [str(AIRFLOW_BIN), *path, "--help"], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(run, paths))
@@ -298,7 +325,7 @@ def test_environment_uses_real_airflow_options(compose: dict[str, Any]) -> None:
     for name in sorted(names):
         if not name.startswith("AIRFLOW__"):
             continue  # our own AIRFLOW_ADMIN_* inputs of the init script
-        section, _, key = name[len("AIRFLOW__"):].lower().partition("__")
+        section, _, key = name[len("AIRFLOW__") :].lower().partition("__")
         assert key in described.get(section, {}).get("options", {}), f"{name}: Airflow 3 has no [{section}] {key}"
     assert "AIRFLOW_CONFIG" not in names, "settings belong in AIRFLOW__SECTION__KEY variables, not a config file"
 
@@ -341,10 +368,15 @@ def test_init_migrates_creates_admin_password_and_the_writer_pool(compose: dict[
 
 
 def test_admin_password_file_reaches_only_init_and_the_api_server(compose: dict[str, Any]) -> None:
-    passwords_dir = str(Path(compose["x-airflow-common"]["environment"]
-                             ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).parent)
-    mounting = {name: volume for name, service in compose["services"].items()
-                for volume in service.get("volumes", []) if volume.split(":")[1] == passwords_dir}
+    passwords_dir = str(
+        Path(compose["x-airflow-common"]["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).parent
+    )
+    mounting = {
+        name: volume
+        for name, service in compose["services"].items()
+        for volume in service.get("volumes", [])
+        if volume.split(":")[1] == passwords_dir
+    }
     assert set(mounting) == {"airflow-init", "airflow-apiserver"}
     # SimpleAuthManager.init() opens the file with "a+": a read-only mount would stop the api-server.
     assert not mounting["airflow-apiserver"].endswith(":ro")
@@ -440,7 +472,8 @@ def dockerignore_allows(relative: str) -> bool:
         parts = Path(relative).parts
         prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
         if any(fnmatch.fnmatchcase(p, pattern) for p in prefixes) or (
-                pattern.startswith("**/") and any(fnmatch.fnmatchcase(part, pattern[3:]) for part in parts)):
+            pattern.startswith("**/") and any(fnmatch.fnmatchcase(part, pattern[3:]) for part in parts)
+        ):
             allowed = negate
     return allowed
 
@@ -461,8 +494,17 @@ def test_dockerfile_copies_only_existing_files_the_build_context_keeps() -> None
         assert dockerignore_allows(source.rstrip("/")), f"COPY {source}: excluded by .dockerignore"
     # What the pipeline reads at run time is all in the image.
     copied = {s.rstrip("/") for s in local_sources}
-    for needed in ("requirements.lock", "flowlib", "dags", "sql", "geo", "sources", "expectations",
-                   "vendor/package.json", "vendor/package-lock.json"):
+    for needed in (
+        "requirements.lock",
+        "flowlib",
+        "dags",
+        "sql",
+        "geo",
+        "sources",
+        "expectations",
+        "vendor/package.json",
+        "vendor/package-lock.json",
+    ):
         assert needed in copied, f"the image lacks {needed}"
     for excluded in (".venv", "data", ".airflow", "vendor/node_modules", ".env", ".git", "dashboards"):
         assert not dockerignore_allows(excluded), f".dockerignore lets {excluded} into the build context"
@@ -515,7 +557,8 @@ def test_no_literal_secrets(compose: dict[str, Any]) -> None:
         for key, value in (service.get("environment") or {}).items():
             if SECRET_NAME.search(key):
                 assert isinstance(value, str) and REQUIRED_REFERENCE.fullmatch(value), (
-                    f"{name}: {key} must come from .env as ${{VAR:?...}}, not {value!r}")
+                    f"{name}: {key} must come from .env as ${{VAR:?...}}, not {value!r}"
+                )
         for text in strings(service):
             for match in re.finditer(r"://[^:/@\s]*:(\$\{[^}]*\}|[^@\s]*)@", text):
                 assert REQUIRED_REFERENCE.fullmatch(match[1]), f"{name}: literal password in {text!r}"

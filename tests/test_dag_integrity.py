@@ -43,8 +43,13 @@ def test_file_name_is_the_dag_id(dagbag, dag_file):
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
 def test_parsing_does_no_heavy_imports(dag_file):
-    out = subprocess.run([sys.executable, "-c", PROBE, str(dag_file), json.dumps(HEAVY_MODULES)],
-                         capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(dag_file), json.dumps(HEAVY_MODULES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1])["heavy"] == []
 
@@ -68,8 +73,12 @@ def test_nightly_flow_has_one_ingest_task_per_declared_source(dagbag, settings):
 
 def test_every_warehouse_writer_runs_in_the_one_slot_pool(dagbag):
     dag = dagbag.dags["nightly_flow"]
-    writers = [t for t in dag.tasks if t.task_id.startswith("ingest_")
-               or t.task_id in {"prepare_warehouse", "build_marts", "record_deliveries", "check_feeds", "build_forecast"}]
+    writers = [
+        t
+        for t in dag.tasks
+        if t.task_id.startswith("ingest_")
+        or t.task_id in {"prepare_warehouse", "build_marts", "record_deliveries", "check_feeds", "build_forecast"}
+    ]
     assert writers and all(t.pool == "duckdb_writer" for t in writers)
     assert dag.timetable.expression == "0 2 * * *"
     assert str(dag.timetable.timezone) in {"Asia/Tokyo", "Timezone('Asia/Tokyo')"}

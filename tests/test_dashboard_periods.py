@@ -88,36 +88,75 @@ HEAT_OUTSIDE = (date(2025, 11, 24), "inasayama_observatory", 12, 300)
 
 def _cell(con: duckdb.DuckDBPyConnection, table: str, period: Period, **values: object) -> None:
     base: dict[str, object] = {
-        "period_grain": period.grain, "period_start": period.start, "period_end": period.end,
-        "period_label": period.label, "source_kind": "entry_log", "day_type": "all", "segment_kind": "all",
-        "segment": "all", "is_suppressed": False, "suppression": None,
+        "period_grain": period.grain,
+        "period_start": period.start,
+        "period_end": period.end,
+        "period_label": period.label,
+        "source_kind": "entry_log",
+        "day_type": "all",
+        "segment_kind": "all",
+        "segment": "all",
+        "is_suppressed": False,
+        "suppression": None,
     }
     _insert(con, table, **{**base, **values})
 
 
-def _facility(con: duckdb.DuckDBPyConnection, period: Period, facility_id: str, entries: object, visitors: object,
-              **extra: object) -> None:
+def _facility(
+    con: duckdb.DuckDBPyConnection, period: Period, facility_id: str, entries: object, visitors: object, **extra: object
+) -> None:
     suppressed = visitors is None
     partial = entries == "partial"
-    _cell(con, "marts.facility_visits_by_period", period, facility_id=facility_id,
-          entries=None if suppressed or partial else entries, visitors=visitors, is_suppressed=suppressed,
-          suppression="primary" if suppressed else "partial" if partial else None, **extra)
+    _cell(
+        con,
+        "marts.facility_visits_by_period",
+        period,
+        facility_id=facility_id,
+        entries=None if suppressed or partial else entries,
+        visitors=visitors,
+        is_suppressed=suppressed,
+        suppression="primary" if suppressed else "partial" if partial else None,
+        **extra,
+    )
 
 
 def _circulation(con: duckdb.DuckDBPyConnection, period: Period, rows: list[tuple]) -> None:
     for segment, visitors, multi, rate in rows:
-        _cell(con, "marts.circulation_by_period", period, segment_kind="all" if segment == "all" else "residence",
-              segment=segment, facility_role="all", visitors=visitors, multi_facility_visitors=multi, circulation_rate=rate,
-              is_suppressed=visitors is None, suppression="primary" if visitors is None else None)
+        _cell(
+            con,
+            "marts.circulation_by_period",
+            period,
+            segment_kind="all" if segment == "all" else "residence",
+            segment=segment,
+            facility_role="all",
+            visitors=visitors,
+            multi_facility_visitors=multi,
+            circulation_rate=rate,
+            is_suppressed=visitors is None,
+            suppression="primary" if visitors is None else None,
+        )
 
 
 def _days_with_data(con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
     """Day rows of the roll-up (what the pages count as "days with data")."""
     day = first
     while day <= last:
-        _insert(con, "marts.facility_visits_by_period", period_grain="day", period_start=day, period_end=day,
-                period_label=day.isoformat(), source_kind="entry_log", day_type="all", segment_kind="all", segment="all",
-                facility_id="glover_garden", entries=50, visitors=40, is_suppressed=False)
+        _insert(
+            con,
+            "marts.facility_visits_by_period",
+            period_grain="day",
+            period_start=day,
+            period_end=day,
+            period_label=day.isoformat(),
+            source_kind="entry_log",
+            day_type="all",
+            segment_kind="all",
+            segment="all",
+            facility_id="glover_garden",
+            entries=50,
+            visitors=40,
+            is_suppressed=False,
+        )
         day += timedelta(days=1)
 
 
@@ -128,8 +167,17 @@ def fill_period_marts(con: duckdb.DuckDBPyConnection) -> None:
         _facility(con, W47, fid, entries, visitors)
         if visitors is not None:
             for segment, value in (("domestic", domestic), ("international", international)):
-                _cell(con, "marts.facility_visits_by_period", W47, facility_id=fid, segment_kind="residence",
-                      segment=segment, entries=None, visitors=value, is_suppressed=value is None)
+                _cell(
+                    con,
+                    "marts.facility_visits_by_period",
+                    W47,
+                    facility_id=fid,
+                    segment_kind="residence",
+                    segment=segment,
+                    entries=None,
+                    visitors=value,
+                    is_suppressed=value is None,
+                )
     _facility(con, W47, "glover_garden", 55555, 55000, source_kind="wifi_sensor")  # not drawn
     _facility(con, W47, "glover_garden", 4444, 4400, day_type="weekday")  # not the headline cut
     _facility(con, W47, "glover_garden", 77, 70, hour_of_day=10)  # an hour row
@@ -144,27 +192,98 @@ def fill_period_marts(con: duckdb.DuckDBPyConnection) -> None:
     _circulation(con, NOV25, [("all", 8000, 4400, 0.55)])
     _circulation(con, NOV24, [("all", 7000, 3500, 0.50)])
     for rank, route, origin, destination, stops, trips, visitors, suppressed, why in ROUTES_W47:
-        _cell(con, "marts.routes_by_period", W47, route=route, origin_facility_id=origin, destination_facility_id=destination,
-              n_stops=stops, route_rank=rank, trips=trips, visitors=visitors, is_suppressed=suppressed, suppression=why)
-    _cell(con, "marts.routes_by_period", W47, route="dejima > megane_bridge", origin_facility_id="dejima",
-          destination_facility_id="megane_bridge", n_stops=2, route_rank=1, trips=9999, visitors=9999, source_kind="wifi_sensor")
+        _cell(
+            con,
+            "marts.routes_by_period",
+            W47,
+            route=route,
+            origin_facility_id=origin,
+            destination_facility_id=destination,
+            n_stops=stops,
+            route_rank=rank,
+            trips=trips,
+            visitors=visitors,
+            is_suppressed=suppressed,
+            suppression=why,
+        )
+    _cell(
+        con,
+        "marts.routes_by_period",
+        W47,
+        route="dejima > megane_bridge",
+        origin_facility_id="dejima",
+        destination_facility_id="megane_bridge",
+        n_stops=2,
+        route_rank=1,
+        trips=9999,
+        visitors=9999,
+        source_kind="wifi_sensor",
+    )
     # Wi-Fi sensor edges (sights without gates): the published one drawn dashed, the suppressed one not
-    _cell(con, "marts.transitions_by_period", W47, from_facility_id="dejima", to_facility_id="megane_bridge",
-          transitions=400, visitors=321, next_probability=0.6, transfer_minutes_median=12.0, source_kind="wifi_sensor")
-    _cell(con, "marts.transitions_by_period", W47, from_facility_id="dejima", to_facility_id="peace_park",
-          transitions=None, visitors=None, is_suppressed=True, suppression="primary", source_kind="wifi_sensor")
+    _cell(
+        con,
+        "marts.transitions_by_period",
+        W47,
+        from_facility_id="dejima",
+        to_facility_id="megane_bridge",
+        transitions=400,
+        visitors=321,
+        next_probability=0.6,
+        transfer_minutes_median=12.0,
+        source_kind="wifi_sensor",
+    )
+    _cell(
+        con,
+        "marts.transitions_by_period",
+        W47,
+        from_facility_id="dejima",
+        to_facility_id="peace_park",
+        transitions=None,
+        visitors=None,
+        is_suppressed=True,
+        suppression="primary",
+        source_kind="wifi_sensor",
+    )
     for src, dst, transitions, visitors, probability in TRANSITIONS_W47:
         suppressed = visitors is None
-        _cell(con, "marts.transitions_by_period", W47, from_facility_id=src, to_facility_id=dst, transitions=transitions,
-              visitors=visitors, next_probability=probability, transfer_minutes_median=None if suppressed else 20.0,
-              is_suppressed=suppressed, suppression="primary" if suppressed else None if transitions else "partial")
-    _cell(con, "marts.transitions_by_period", W46, from_facility_id="glover_garden", to_facility_id="dejima",
-          transitions=100, visitors=90, next_probability=0.3)
+        _cell(
+            con,
+            "marts.transitions_by_period",
+            W47,
+            from_facility_id=src,
+            to_facility_id=dst,
+            transitions=transitions,
+            visitors=visitors,
+            next_probability=probability,
+            transfer_minutes_median=None if suppressed else 20.0,
+            is_suppressed=suppressed,
+            suppression="primary" if suppressed else None if transitions else "partial",
+        )
+    _cell(
+        con,
+        "marts.transitions_by_period",
+        W46,
+        from_facility_id="glover_garden",
+        to_facility_id="dejima",
+        transitions=100,
+        visitors=90,
+        next_probability=0.3,
+    )
     for fid, visitors in (("glover_garden", 300), ("sofukuji", None)):
-        _cell(con, "marts.dwell_by_period", W47, facility_id=fid, dwell_method="entry_gap_estimate", visitors=visitors,
-              dwell_minutes_p25=None if visitors is None else 40.0, dwell_minutes_median=None if visitors is None else 55.5,
-              dwell_minutes_p75=None if visitors is None else 70.0, dwell_minutes_mean=None if visitors is None else 57.2,
-              is_suppressed=visitors is None, suppression="primary" if visitors is None else None)
+        _cell(
+            con,
+            "marts.dwell_by_period",
+            W47,
+            facility_id=fid,
+            dwell_method="entry_gap_estimate",
+            visitors=visitors,
+            dwell_minutes_p25=None if visitors is None else 40.0,
+            dwell_minutes_median=None if visitors is None else 55.5,
+            dwell_minutes_p75=None if visitors is None else 70.0,
+            dwell_minutes_mean=None if visitors is None else 57.2,
+            is_suppressed=visitors is None,
+            suppression="primary" if visitors is None else None,
+        )
     facilities = real_facilities()
     for day, fid, hour, connections in [*HEAT_W47, HEAT_OUTSIDE]:
         cell = h3.latlng_to_cell(float(facilities[fid]["lat"]), float(facilities[fid]["lon"]), 10)
@@ -195,7 +314,7 @@ def page_html(settings: Settings, period: Period) -> str:
 
 
 def _section(page: str, kind: str) -> str:
-    block = page[page.index(f'<section class="comparison" data-kind="{kind}"'):]
+    block = page[page.index(f'<section class="comparison" data-kind="{kind}"') :]
     return block[: block.index("</section>")]
 
 
@@ -231,8 +350,8 @@ def test_week_page_reuses_the_map_builder(built: tuple[Settings, Path]) -> None:
     assert page.count("flow-sensor") == 2  # one sensor line and its arrow
     assert "出島 → 眼鏡橋: 321人（60.0%）・所要中央値 12分・計測: Wi-Fiセンサー" in page
     assert "出島 → 平和公園" not in page  # the suppressed sensor cell
-    sensor_routes = page[page.index('id="sensor-routes-table"'):]
-    assert "9,999" in sensor_routes[:sensor_routes.index("</table>")]  # the sensor route, in its own table
+    sensor_routes = page[page.index('id="sensor-routes-table"') :]
+    assert "9,999" in sensor_routes[: sensor_routes.index("</table>")]  # the sensor route, in its own table
     assert "Wi-Fi 混雑（期間合計）" in json_decoded(page) and "施設（円の大きさ＝来訪者数）" in page
     assert 'data-days="7" data-span="7"' in page
     # card taps, whole period, all visitors only
@@ -289,13 +408,17 @@ def test_month_comparisons(built: tuple[Settings, Path]) -> None:
 
 def test_indicator_panel_picks_periods_and_never_shows_too_few_as_a_share(built: tuple[Settings, Path]) -> None:
     settings, index = built
-    for page in (page_html(settings, W47), (settings.dashboards_dir / "daily" / f"{DAY2.isoformat()}.html").read_text(encoding="utf-8")):
-        panel = page[page.index('<div class="indicator-panel"'):]
+    for page in (
+        page_html(settings, W47),
+        (settings.dashboards_dir / "daily" / f"{DAY2.isoformat()}.html").read_text(encoding="utf-8"),
+    ):
+        panel = page[page.index('<div class="indicator-panel"') :]
         assert 'data-period="2025-11"' in panel and 'data-period="FY2025"' in panel
         assert 'data-period="2025-12"' not in panel  # starts after the page's days
         assert "41.7%" not in page  # planted share of a too-few cell
-        international = re.search(r'data-period="2025-11".*?data-segment="international" data-too-few="true">(.*?)</div>\s*</div>',
-                                  panel, re.S)
+        international = re.search(
+            r'data-period="2025-11".*?data-segment="international" data-too-few="true">(.*?)</div>\s*</div>', panel, re.S
+        )
         assert international and "回答数不足" in international.group(1)
     index_panel = index.read_text(encoding="utf-8")
     assert 'data-period="2025-12"' in index_panel and "70.0%" in index_panel
@@ -333,7 +456,9 @@ def test_period_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
     con = create_warehouse(tmp_path / "heavy.duckdb")
     ids = list(real_facilities())
     cells = list(h3.grid_disk(h3.latlng_to_cell(32.745, 129.873, 10), 40))
-    frame = pd.DataFrame([(i, cell, *h3.cell_to_latlng(cell)) for i, cell in enumerate(cells)], columns=["i", "cell", "lat", "lon"])
+    frame = pd.DataFrame(
+        [(i, cell, *h3.cell_to_latlng(cell)) for i, cell in enumerate(cells)], columns=["i", "cell", "lat", "lon"]
+    )
     con.register("cell_frame", frame)
     con.execute(
         "insert into marts.wifi_h3_hourly select ?::date + d.day, c.cell, h.hour, c.lat, c.lon, "
@@ -344,14 +469,56 @@ def test_period_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
     heat_rows = con.execute("select count(*) from marts.wifi_h3_hourly").fetchall()[0][0]
     pairs = [(a, b) for a in ids for b in ids if a != b]
     transitions = pd.DataFrame(
-        [("iso_week", W47.start, W47.end, W47.label, "entry_log", "all", "all", "all", a, b, 100 + n, 50 + n,
-          None, 12.0, None, 0.1, False, None) for n, (a, b) in enumerate(pairs)],
+        [
+            (
+                "iso_week",
+                W47.start,
+                W47.end,
+                W47.label,
+                "entry_log",
+                "all",
+                "all",
+                "all",
+                a,
+                b,
+                100 + n,
+                50 + n,
+                None,
+                12.0,
+                None,
+                0.1,
+                False,
+                None,
+            )
+            for n, (a, b) in enumerate(pairs)
+        ],
     )
     con.register("transitions_frame", transitions)
     con.execute("insert into marts.transitions_by_period select * from transitions_frame")
     routes = pd.DataFrame(
-        [("iso_week", W47.start, W47.end, W47.label, "entry_log", "all", "all", "all", a, b, f"{a} > {b}", 2, n + 1,
-          None, 5000 - n, None, False, "partial") for n, (a, b) in enumerate(pairs * 10)],
+        [
+            (
+                "iso_week",
+                W47.start,
+                W47.end,
+                W47.label,
+                "entry_log",
+                "all",
+                "all",
+                "all",
+                a,
+                b,
+                f"{a} > {b}",
+                2,
+                n + 1,
+                None,
+                5000 - n,
+                None,
+                False,
+                "partial",
+            )
+            for n, (a, b) in enumerate(pairs * 10)
+        ],
     )
     con.register("routes_frame", routes)
     con.execute("insert into marts.routes_by_period select * from routes_frame")
@@ -364,7 +531,7 @@ def test_period_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
     assert size < MAX_PAGE_BYTES
     page = path.read_text(encoding="utf-8")
     assert page.count('"className": "flow-line') == MAX_FLOWS
-    assert page.count("<tr><td class=\"num\">") <= TOP_ROUTES + 5
+    assert page.count('<tr><td class="num">') <= TOP_ROUTES + 5
 
 
 # ------------------------------------------------------------------ browser
@@ -400,7 +567,7 @@ def test_week_page_in_offline_browser(built: tuple[Settings, Path], offline_brow
         assert any(expected in text for text in overlays), (expected, overlays)
     assert page.locator("#flow-legend").is_visible()
     assert page.locator("path.flow-line:not(.flow-sensor)").count() == 2
-    assert page.locator("path.flow-line.flow-sensor").count() == 1     # the Wi-Fi sensor edge
+    assert page.locator("path.flow-line.flow-sensor").count() == 1  # the Wi-Fi sensor edge
     assert page.locator("path.facility-marker").count() == len(FACILITIES_W47)
     assert page.locator("path.facility-marker.suppressed").count() == 1  # confucius; oura is drawn (visitors)
     routes = page.locator("#routes-table tbody tr")

@@ -195,17 +195,145 @@ create table ops.load_log (source varchar, service_date date, file_name varchar,
 BASELINE = {"domestic": 0.531, "international": 0.718}
 TARGET = {"domestic": 0.743, "international": 0.774}
 INDICATOR = [
-    ("month", date(2025, 10, 1), date(2025, 10, 31), "2025-10", "domestic", 100, 55, 0.55, 0.452, 0.644, False, 0.0896, False, 0.70, 1),
-    ("month", date(2025, 10, 1), date(2025, 10, 31), "2025-10", "international", 40, 30, 0.75, 0.598, 0.858, False, 0.5714, False, 0.66, 1),
+    (
+        "month",
+        date(2025, 10, 1),
+        date(2025, 10, 31),
+        "2025-10",
+        "domestic",
+        100,
+        55,
+        0.55,
+        0.452,
+        0.644,
+        False,
+        0.0896,
+        False,
+        0.70,
+        1,
+    ),
+    (
+        "month",
+        date(2025, 10, 1),
+        date(2025, 10, 31),
+        "2025-10",
+        "international",
+        40,
+        30,
+        0.75,
+        0.598,
+        0.858,
+        False,
+        0.5714,
+        False,
+        0.66,
+        1,
+    ),
     # November: domestic enough, international too few (a share planted anyway: never shown)
-    ("month", date(2025, 11, 1), date(2025, 11, 30), "2025-11", "domestic", 120, 72, 0.60, 0.511, 0.683, False, 0.3255, False, 0.12, 1),
-    ("month", date(2025, 11, 1), date(2025, 11, 30), "2025-11", "international", 12, 5, 0.4167, 0.19, 0.68, True, None, None, None, 1),
+    (
+        "month",
+        date(2025, 11, 1),
+        date(2025, 11, 30),
+        "2025-11",
+        "domestic",
+        120,
+        72,
+        0.60,
+        0.511,
+        0.683,
+        False,
+        0.3255,
+        False,
+        0.12,
+        1,
+    ),
+    (
+        "month",
+        date(2025, 11, 1),
+        date(2025, 11, 30),
+        "2025-11",
+        "international",
+        12,
+        5,
+        0.4167,
+        0.19,
+        0.68,
+        True,
+        None,
+        None,
+        None,
+        1,
+    ),
     ("month", date(2025, 11, 1), date(2025, 11, 30), "2025-11", "all", 140, 80, 0.5714, 0.49, 0.65, False, None, None, None, 1),
     # December starts after every page's day: only the index (latest) shows it
-    ("month", date(2025, 12, 1), date(2025, 12, 31), "2025-12", "domestic", 90, 63, 0.70, 0.60, 0.785, False, 0.7877, True, 0.001, 1),
-    ("month", date(2025, 12, 1), date(2025, 12, 31), "2025-12", "international", 8, 6, None, None, None, True, None, None, None, 1),
-    ("fiscal_year", date(2025, 4, 1), date(2026, 3, 31), "FY2025", "domestic", 600, 372, 0.62, 0.580, 0.658, False, 0.4198, True, 0.0001, 9),
-    ("fiscal_year", date(2025, 4, 1), date(2026, 3, 31), "FY2025", "international", 200, 150, 0.75, 0.686, 0.805, False, 0.5714, False, 0.32, 9),
+    (
+        "month",
+        date(2025, 12, 1),
+        date(2025, 12, 31),
+        "2025-12",
+        "domestic",
+        90,
+        63,
+        0.70,
+        0.60,
+        0.785,
+        False,
+        0.7877,
+        True,
+        0.001,
+        1,
+    ),
+    (
+        "month",
+        date(2025, 12, 1),
+        date(2025, 12, 31),
+        "2025-12",
+        "international",
+        8,
+        6,
+        None,
+        None,
+        None,
+        True,
+        None,
+        None,
+        None,
+        1,
+    ),
+    (
+        "fiscal_year",
+        date(2025, 4, 1),
+        date(2026, 3, 31),
+        "FY2025",
+        "domestic",
+        600,
+        372,
+        0.62,
+        0.580,
+        0.658,
+        False,
+        0.4198,
+        True,
+        0.0001,
+        9,
+    ),
+    (
+        "fiscal_year",
+        date(2025, 4, 1),
+        date(2026, 3, 31),
+        "FY2025",
+        "international",
+        200,
+        150,
+        0.75,
+        0.686,
+        0.805,
+        False,
+        0.5714,
+        False,
+        0.32,
+        9,
+    ),
 ]
 
 
@@ -242,35 +370,125 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
         for fid, *counts in FACILITY_DAY2:
             suppressed = counts[0] is None
             values = [None if suppressed else round(c * scale) for c in counts]
-            _insert(con, "marts.facility_daily", service_date=day, facility_id=fid, entries=values[0], visitors=values[1],
-                    domestic_visitors=values[2], international_visitors=values[3], unknown_visitors=values[4],
-                    is_suppressed=suppressed, suppression="primary" if suppressed else None, day_type="weekend_holiday")
+            _insert(
+                con,
+                "marts.facility_daily",
+                service_date=day,
+                facility_id=fid,
+                entries=values[0],
+                visitors=values[1],
+                domestic_visitors=values[2],
+                international_visitors=values[3],
+                unknown_visitors=values[4],
+                is_suppressed=suppressed,
+                suppression="primary" if suppressed else None,
+                day_type="weekend_holiday",
+            )
         for src, dst, transitions, visitors, probability, minutes in TRANSITIONS_DAY2:
             suppressed = transitions is None
-            _insert(con, "marts.transitions_daily", service_date=day, from_facility_id=src, to_facility_id=dst,
-                    transitions=transitions, visitors=visitors, transfer_minutes_median=minutes,
-                    next_probability=probability, is_suppressed=suppressed)
+            _insert(
+                con,
+                "marts.transitions_daily",
+                service_date=day,
+                from_facility_id=src,
+                to_facility_id=dst,
+                transitions=transitions,
+                visitors=visitors,
+                transfer_minutes_median=minutes,
+                next_probability=probability,
+                is_suppressed=suppressed,
+            )
         for rank, route, stops, visitors in ROUTES_DAY2:
-            _insert(con, "marts.routes_daily", service_date=day, route_rank=rank, route=route, n_stops=stops,
-                    visitors=visitors, is_suppressed=rank is None)
+            _insert(
+                con,
+                "marts.routes_daily",
+                service_date=day,
+                route_rank=rank,
+                route=route,
+                n_stops=stops,
+                visitors=visitors,
+                is_suppressed=rank is None,
+            )
         for segment, visitors, multi, rate, per_visitor in CIRCULATION_DAY2:
-            _insert(con, "marts.circulation_daily", service_date=day, segment=segment, visitors=visitors,
-                    multi_facility_visitors=multi, circulation_rate=rate, facilities_per_visitor=per_visitor,
-                    is_suppressed=visitors is None)
+            _insert(
+                con,
+                "marts.circulation_daily",
+                service_date=day,
+                segment=segment,
+                visitors=visitors,
+                multi_facility_visitors=multi,
+                circulation_rate=rate,
+                facilities_per_visitor=per_visitor,
+                is_suppressed=visitors is None,
+            )
         # Wi-Fi sensor counts of the same marts: exported, never drawn (a second count of a facility)
-        _insert(con, "marts.facility_daily", service_date=day, source_kind="wifi_sensor", facility_id="glover_garden",
-                entries=98765, visitors=87654, is_suppressed=False)
+        _insert(
+            con,
+            "marts.facility_daily",
+            service_date=day,
+            source_kind="wifi_sensor",
+            facility_id="glover_garden",
+            entries=98765,
+            visitors=87654,
+            is_suppressed=False,
+        )
         # ... but their flows and routes are drawn (sights without gates), dashed and labelled
-        _insert(con, "marts.transitions_daily", service_date=day, source_kind="wifi_sensor", from_facility_id="dejima",
-                to_facility_id="megane_bridge", transitions=5000, visitors=4321, next_probability=0.85, is_suppressed=False)
-        _insert(con, "marts.transitions_daily", service_date=day, source_kind="wifi_sensor", from_facility_id="dejima",
-                to_facility_id="peace_park", transitions=None, visitors=None, is_suppressed=True)
-        _insert(con, "marts.routes_daily", service_date=day, source_kind="wifi_sensor", route_rank=1,
-                route="dejima > megane_bridge", n_stops=2, visitors=4321, is_suppressed=False)
-        _insert(con, "marts.routes_daily", service_date=day, source_kind="wifi_sensor", route_rank=None,
-                route="dejima > peace_park", n_stops=2, visitors=None, is_suppressed=True)
-        _insert(con, "marts.circulation_daily", service_date=day, source_kind="wifi_sensor", segment="all", visitors=7777,
-                multi_facility_visitors=7000, circulation_rate=0.9001, is_suppressed=False)
+        _insert(
+            con,
+            "marts.transitions_daily",
+            service_date=day,
+            source_kind="wifi_sensor",
+            from_facility_id="dejima",
+            to_facility_id="megane_bridge",
+            transitions=5000,
+            visitors=4321,
+            next_probability=0.85,
+            is_suppressed=False,
+        )
+        _insert(
+            con,
+            "marts.transitions_daily",
+            service_date=day,
+            source_kind="wifi_sensor",
+            from_facility_id="dejima",
+            to_facility_id="peace_park",
+            transitions=None,
+            visitors=None,
+            is_suppressed=True,
+        )
+        _insert(
+            con,
+            "marts.routes_daily",
+            service_date=day,
+            source_kind="wifi_sensor",
+            route_rank=1,
+            route="dejima > megane_bridge",
+            n_stops=2,
+            visitors=4321,
+            is_suppressed=False,
+        )
+        _insert(
+            con,
+            "marts.routes_daily",
+            service_date=day,
+            source_kind="wifi_sensor",
+            route_rank=None,
+            route="dejima > peace_park",
+            n_stops=2,
+            visitors=None,
+            is_suppressed=True,
+        )
+        _insert(
+            con,
+            "marts.circulation_daily",
+            service_date=day,
+            source_kind="wifi_sensor",
+            segment="all",
+            visitors=7777,
+            multi_facility_visitors=7000,
+            circulation_rate=0.9001,
+            is_suppressed=False,
+        )
         # Wi-Fi: one H3 cell per busy facility, busier at midday; one suppressed cell.
         for index, fid in enumerate(["glover_garden", "dejima", "shinchi_chinatown", "megane_bridge", "nagasaki_station"]):
             lat, lon = float(facilities[fid]["lat"]), float(facilities[fid]["lon"])
@@ -279,25 +497,64 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
             for hour in range(7, 22):
                 connections = int((60 + 25 * index) * scale * (1.5 - abs(hour - 13) / 10))
                 con.execute(
-                    "insert into marts.wifi_h3_hourly values (?, ?, ?, ?, ?, ?, false)", [day, cell, hour, clat, clon, connections]
+                    "insert into marts.wifi_h3_hourly values (?, ?, ?, ?, ?, ?, false)",
+                    [day, cell, hour, clat, clon, connections],
                 )
         quiet = h3.latlng_to_cell(float(facilities["peace_park"]["lat"]), float(facilities["peace_park"]["lon"]), 10)
         con.execute("insert into marts.wifi_h3_hourly values (?, ?, 3, 32.77, 129.86, null, true)", [day, quiet])
         for hour, entries in ((10, 60), (11, 5)):
-            _insert(con, "marts.facility_entries_hourly", service_date=day, facility_id="glover_garden", hour_of_day=hour,
-                    entries=entries if entries >= K else None, visitors=entries if entries >= K else None,
-                    is_suppressed=entries < K, suppression="primary" if entries < K else None)
+            _insert(
+                con,
+                "marts.facility_entries_hourly",
+                service_date=day,
+                facility_id="glover_garden",
+                hour_of_day=hour,
+                entries=entries if entries >= K else None,
+                visitors=entries if entries >= K else None,
+                is_suppressed=entries < K,
+                suppression="primary" if entries < K else None,
+            )
         for hour in (9, 12):
-            _insert(con, "marts.wifi_area_hourly", service_date=day, area_id="dejima_chinatown", hour_of_day=hour,
-                    connections=150 + hour, is_suppressed=False)
-        _insert(con, "marts.wifi_area_hourly", service_date=day, area_id="inasayama", hour_of_day=3, connections=None,
-                is_suppressed=True)
+            _insert(
+                con,
+                "marts.wifi_area_hourly",
+                service_date=day,
+                area_id="dejima_chinatown",
+                hour_of_day=hour,
+                connections=150 + hour,
+                is_suppressed=False,
+            )
+        _insert(
+            con,
+            "marts.wifi_area_hourly",
+            service_date=day,
+            area_id="inasayama",
+            hour_of_day=3,
+            connections=None,
+            is_suppressed=True,
+        )
     for fid, entries, visitors in FACILITY_WEEK_BEFORE:
-        _insert(con, "marts.facility_daily", service_date=WEEK_BEFORE, facility_id=fid, entries=entries, visitors=visitors,
-                is_suppressed=entries is None, suppression="primary" if entries is None else None)
+        _insert(
+            con,
+            "marts.facility_daily",
+            service_date=WEEK_BEFORE,
+            facility_id=fid,
+            entries=entries,
+            visitors=visitors,
+            is_suppressed=entries is None,
+            suppression="primary" if entries is None else None,
+        )
     for segment, visitors, multi, rate in CIRCULATION_WEEK_BEFORE:
-        _insert(con, "marts.circulation_daily", service_date=WEEK_BEFORE, segment=segment, visitors=visitors,
-                multi_facility_visitors=multi, circulation_rate=rate, is_suppressed=visitors is None)
+        _insert(
+            con,
+            "marts.circulation_daily",
+            service_date=WEEK_BEFORE,
+            segment=segment,
+            visitors=visitors,
+            multi_facility_visitors=multi,
+            circulation_rate=rate,
+            is_suppressed=visitors is None,
+        )
     for row in SATISFACTION:
         con.execute("insert into marts.survey_satisfaction_daily values (?, ?, ?, ?, ?, ?)", [*row, row[2] is None])
     fill_indicator(con)
@@ -318,17 +575,66 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def fill_indicator(con: duckdb.DuckDBPyConnection) -> None:
-    for (kind, start, end, label, segment, respondents, satisfied, share, low, high, too_few, progress, significant,
-         p_value, months) in INDICATOR:
-        _insert(con, "marts.info_satisfaction_indicator", period_type=kind, period_start=start, period_end=end,
-                period_label=label, segment=segment, respondents=respondents, satisfied=satisfied, share=share,
-                ci_low=low, ci_high=high, effective_n=respondents, weighted=False, too_few_answers=too_few,
-                baseline_share=BASELINE.get(segment), target_share=TARGET.get(segment), progress_to_target=progress,
-                change_vs_baseline_p_value=p_value, change_significant=significant, months_with_answers=months)
-    _insert(con, "marts.info_satisfaction_drivers", period_type="fiscal_year", period_start=date(2025, 4, 1),
-            period="FY2025", segment="domestic", driver_type="info_source", driver_value="sns", respondents=200,
-            satisfied=140, share=0.7, ci_low=0.63, ci_high=0.76, effective_n=200, weighted=False,
-            too_few_answers=False, gap_vs_segment=0.08, largest_gap=True)
+    for (
+        kind,
+        start,
+        end,
+        label,
+        segment,
+        respondents,
+        satisfied,
+        share,
+        low,
+        high,
+        too_few,
+        progress,
+        significant,
+        p_value,
+        months,
+    ) in INDICATOR:
+        _insert(
+            con,
+            "marts.info_satisfaction_indicator",
+            period_type=kind,
+            period_start=start,
+            period_end=end,
+            period_label=label,
+            segment=segment,
+            respondents=respondents,
+            satisfied=satisfied,
+            share=share,
+            ci_low=low,
+            ci_high=high,
+            effective_n=respondents,
+            weighted=False,
+            too_few_answers=too_few,
+            baseline_share=BASELINE.get(segment),
+            target_share=TARGET.get(segment),
+            progress_to_target=progress,
+            change_vs_baseline_p_value=p_value,
+            change_significant=significant,
+            months_with_answers=months,
+        )
+    _insert(
+        con,
+        "marts.info_satisfaction_drivers",
+        period_type="fiscal_year",
+        period_start=date(2025, 4, 1),
+        period="FY2025",
+        segment="domestic",
+        driver_type="info_source",
+        driver_value="sns",
+        respondents=200,
+        satisfied=140,
+        share=0.7,
+        ci_low=0.63,
+        ci_high=0.76,
+        effective_n=200,
+        weighted=False,
+        too_few_answers=False,
+        gap_vs_segment=0.08,
+        largest_gap=True,
+    )
 
 
 def make_settings(tmp: Path) -> Settings:
@@ -426,15 +732,15 @@ def test_sensor_flows_and_routes_are_drawn_dashed_with_their_kind(built: tuple[S
     assert "計測: カード入場記録" in page and "measured by: card admissions" in page  # card edges say so too
     assert "出島 → 平和公園" not in page and "Dejima → Peace Park" not in page  # suppressed sensor cell
     assert 'id="legend-sensor-flow"' in page and "Wi-Fiセンサー（ゲートのない施設）" in page
-    sensor_routes = page[page.index('id="sensor-routes-table"'):]
-    sensor_routes = sensor_routes[:sensor_routes.index("</table>")]
+    sensor_routes = page[page.index('id="sensor-routes-table"') :]
+    sensor_routes = sensor_routes[: sensor_routes.index("</table>")]
     assert "出島 → 眼鏡橋" in sensor_routes and "計測: Wi-Fiセンサー" in sensor_routes
     assert "平和公園" not in sensor_routes
 
 
 def test_daily_comparison_with_same_weekday_a_week_earlier(built: tuple[Settings, Path]) -> None:
     page = daily_html(built[0])
-    block = page[page.index('<section class="comparison" data-kind="previous_week"'):]
+    block = page[page.index('<section class="comparison" data-kind="previous_week"') :]
     block = block[: block.index("</section>")]
     assert 'data-status="ok"' in block and 'href="2025-11-16.html"' in block
     glover = re.search(r'data-facility-id="glover_garden">(.*?)</tr>', block, re.S).group(1)
@@ -446,7 +752,7 @@ def test_daily_comparison_with_same_weekday_a_week_earlier(built: tuple[Settings
     assert re.search(r'data-facility-id="dejima">.*?data-status="reference_suppressed".*?比較不可（秘匿）', block, re.S)
     assert re.search(r'data-facility-id="confucius_shrine">.*?秘匿', block, re.S)
     assert re.search(r'data-facility-id="shinchi_chinatown">.*?data-status="no_data".*?データなし', block, re.S)
-    circulation = block[block.index("comparison-circulation"): block.index("comparison-facilities")]
+    circulation = block[block.index("comparison-circulation") : block.index("comparison-facilities")]
     assert re.search(r'data-segment="all">.*?\+10\.0 pt', circulation, re.S)  # 60 % vs 50 %
     assert re.search(r'data-segment="domestic">.*?±0\.0 pt', circulation, re.S)
     assert re.search(r'data-segment="international">.*?reference_suppressed', circulation, re.S)
@@ -459,7 +765,7 @@ def test_survey_total_never_gives_back_a_suppressed_segment(built: tuple[Setting
     """DAY1: 26 answers in all, 20 domestic, international suppressed: 26 - 20 would tell it,
     so the mart hides all too, and the page shows what the mart says (never re-derives)."""
     page = daily_html(built[0], DAY1)
-    table = page[page.index('id="satisfaction-table"'):]
+    table = page[page.index('id="satisfaction-table"') :]
     table = table[: table.index("</table>")]
     assert re.search(r'data-segment="all">.*?秘匿', table, re.S)
     assert ">26<" not in table and "65.4%" not in table
@@ -512,11 +818,31 @@ def test_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
     pairs = [(a, b) for a in ids for b in ids if a != b]
     assert len(pairs) > MAX_FLOWS
     for n, (a, b) in enumerate(pairs):
-        _insert(con, "marts.transitions_daily", service_date=DAY2, from_facility_id=a, to_facility_id=b,
-                transitions=20 + n, visitors=15 + n, transfer_minutes_median=10, next_probability=0.1, is_suppressed=False)
+        _insert(
+            con,
+            "marts.transitions_daily",
+            service_date=DAY2,
+            from_facility_id=a,
+            to_facility_id=b,
+            transitions=20 + n,
+            visitors=15 + n,
+            transfer_minutes_median=10,
+            next_probability=0.1,
+            is_suppressed=False,
+        )
     for fid in ids:
-        _insert(con, "marts.facility_daily", service_date=DAY2, facility_id=fid, entries=500, visitors=400,
-                domestic_visitors=300, international_visitors=90, unknown_visitors=10, is_suppressed=False)
+        _insert(
+            con,
+            "marts.facility_daily",
+            service_date=DAY2,
+            facility_id=fid,
+            entries=500,
+            visitors=400,
+            domestic_visitors=300,
+            international_visitors=90,
+            unknown_visitors=10,
+            is_suppressed=False,
+        )
     build_dashboards(con, settings, service_dates=[DAY2])
     size = (settings.dashboards_dir / "daily" / "2025-11-23.html").stat().st_size
     print(f"\nheavy-input page: {size / 1e6:.2f} MB ({len(heat):,} heat rows, {len(pairs)} flows)")
@@ -548,8 +874,10 @@ def test_daily_page_in_offline_browser(built: tuple[Settings, Path], offline_bro
     visit = offline_browser.open(path)
     page = visit.page
     _assert_clean(visit)
-    print(f"\nrender {path.name}: {visit.load_ms:.0f} ms navigation→map ready "
-          f"(in-page {visit.ready_ms:.0f} ms), {path.stat().st_size / 1024:.0f} KiB")
+    print(
+        f"\nrender {path.name}: {visit.load_ms:.0f} ms navigation→map ready "
+        f"(in-page {visit.ready_ms:.0f} ms), {path.stat().st_size / 1024:.0f} KiB"
+    )
 
     assert page.evaluate("window.flowDashboard.map instanceof L.Map")
     overlays = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
@@ -570,12 +898,12 @@ def test_daily_page_in_offline_browser(built: tuple[Settings, Path], offline_bro
     assert "71.4%" in page.locator("#circulation-table tr[data-segment='international']").inner_text()
 
     assert page.locator("path.flow-line:not(.flow-sensor)").count() == len(DRAWN_FLOWS)
-    assert page.locator("path.flow-line.flow-sensor").count() == 1     # the Wi-Fi sensor edge, dashed
+    assert page.locator("path.flow-line.flow-sensor").count() == 1  # the Wi-Fi sensor edge, dashed
     assert page.locator("path.facility-marker").count() == len(FACILITY_DAY2)
     page.select_option("#flow-min-filter", "50")
-    assert page.locator("path.flow-line:not(.flow-sensor)").evaluate_all("ls => ls.filter(l => getComputedStyle(l).display !== 'none').length") == sum(
-        1 for flow in DRAWN_FLOWS if flow[3] >= 50
-    )
+    assert page.locator("path.flow-line:not(.flow-sensor)").evaluate_all(
+        "ls => ls.filter(l => getComputedStyle(l).display !== 'none').length"
+    ) == sum(1 for flow in DRAWN_FLOWS if flow[3] >= 50)
 
     page.select_option("#flow-min-filter", "0")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -595,7 +923,9 @@ def test_daily_page_in_offline_browser(built: tuple[Settings, Path], offline_bro
     page.screenshot(path=str(ARTIFACTS / "daily-2025-11-23-comparison.png"))
 
     # Escaped names render as text, never as markup (a running alert(1) would open a dialog).
-    page.evaluate("window.flowDashboard.map.eachLayer(l => { if (l.options && l.options.className === 'facility-marker' && l.getPopup && l.getPopup() && l.getPopup().getContent().outerHTML.includes('dutch_slope')) l.openPopup(); })")
+    page.evaluate(
+        "window.flowDashboard.map.eachLayer(l => { if (l.options && l.options.className === 'facility-marker' && l.getPopup && l.getPopup() && l.getPopup().getContent().outerHTML.includes('dutch_slope')) l.openPopup(); })"
+    )
     popup = page.locator(".leaflet-popup-content")
     assert "<script>alert(1)</script>オランダ坂" in popup.inner_text()
     assert visit.dialogs == []
@@ -664,8 +994,11 @@ def test_reference_layers_are_rounded_simplified_and_escaped(tmp_path: Path) -> 
         for i in range(60_000)
     ]
     ring.append(ring[0])
-    feature = {"type": "Feature", "properties": {"name_ja": "<b>港</b>", "name_en": "Port", "kind": "harbour"},
-               "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    feature = {
+        "type": "Feature",
+        "properties": {"name_ja": "<b>港</b>", "name_en": "Port", "kind": "harbour"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
     path = tmp_path / "outline.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
     layer = load_reference_geojson(path)

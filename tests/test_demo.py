@@ -79,8 +79,18 @@ def _entry_rows(landing: Path, day: date, skip: dict[str, set[int]] | None = Non
                 else:
                     _, entry_date, entry_time, card, ticket, amount, issuer = record
                     at = datetime.strptime(f"{entry_date} {entry_time}", "%Y-%m-%d %H:%M:%S")
-                rows.append({"facility": path.stem, "card": card, "at": at, "ticket": ticket, "amount": int(amount),
-                             "issuer": issuer, "file": relative, "line": line_number})
+                rows.append(
+                    {
+                        "facility": path.stem,
+                        "card": card,
+                        "at": at,
+                        "ticket": ticket,
+                        "amount": int(amount),
+                        "issuer": issuer,
+                        "file": relative,
+                        "line": line_number,
+                    }
+                )
     return rows
 
 
@@ -197,7 +207,9 @@ def test_bad_rows_are_exactly_at_the_recorded_lines(fortnight):
     for day in _days(truth):
         expected = truth.days[day.isoformat()].expected_quarantines
         assert Counter(q["reason"] for q in expected) == {
-            "negative_amount": 1, "unparseable_timestamp": 1, "satisfaction_out_of_range": 1,
+            "negative_amount": 1,
+            "unparseable_timestamp": 1,
+            "satisfaction_out_of_range": 1,
         }
         for quarantine in expected:
             path = landing / quarantine["file"]
@@ -307,8 +319,7 @@ def test_visitor_days_are_single_trips_with_some_re_taps(fortnight):
             gaps = [later[0] - earlier[0] for earlier, later in zip(taps, taps[1:])]
             assert all(gap <= timedelta(minutes=230) for gap in gaps)
             re_taps += sum(
-                earlier[1] == later[1] and gap <= timedelta(minutes=10)
-                for earlier, later, gap in zip(taps, taps[1:], gaps)
+                earlier[1] == later[1] and gap <= timedelta(minutes=10) for earlier, later, gap in zip(taps, taps[1:], gaps)
             )
             assert len({facility for _, facility in taps}) <= 5
         pairs = [pair.split(">") for pair in truth.days[day.isoformat()].transitions]
@@ -319,9 +330,7 @@ def test_visitor_days_are_single_trips_with_some_re_taps(fortnight):
 def test_cards_segments_and_stop_counts_are_plausible(fortnight):
     landing, truth = fortnight
     days = _days(truth)
-    cards_by_day = {
-        day: {row["card"] for row in _entry_rows(landing, day, skip=_bad_lines(truth, day))} for day in days
-    }
+    cards_by_day = {day: {row["card"] for row in _entry_rows(landing, day, skip=_bad_lines(truth, day))} for day in days}
     returning = [len(cards_by_day[d] & cards_by_day[n]) / len(cards_by_day[d]) for d, n in zip(days, days[1:])]
     assert 0.07 <= float(np.mean(returning)) <= 0.22
     assert all(not (cards_by_day[a] & cards_by_day[c]) for a, c in zip(days, days[2:]))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flowlib.disclosure_audit import audit
 
@@ -24,16 +25,41 @@ def write(folder: Path, name: str, rows: list[dict]) -> None:
 
 def facility_day(folder: Path, total: int | None, hours: list[int | None]) -> None:
     """One sensor facility's day (entries) and its hours; None = hidden."""
+
     def cell(value: int | None) -> str:
         return "" if value is None else str(value)
 
-    write(folder, "facility_daily", [{
-        "service_date": DAY, "source_kind": "wifi_sensor", "facility_id": "dejima", "entries": cell(total),
-        "visitors": "", "is_suppressed": "TRUE" if total is None else "FALSE", "day_type": "weekday"}])
-    write(folder, "facility_entries_hourly", [{
-        "service_date": DAY, "source_kind": "wifi_sensor", "facility_id": "dejima", "hour_of_day": str(9 + i),
-        "entries": cell(value), "visitors": "", "is_suppressed": "TRUE" if value is None else "FALSE"}
-        for i, value in enumerate(hours)])
+    write(
+        folder,
+        "facility_daily",
+        [
+            {
+                "service_date": DAY,
+                "source_kind": "wifi_sensor",
+                "facility_id": "dejima",
+                "entries": cell(total),
+                "visitors": "",
+                "is_suppressed": "TRUE" if total is None else "FALSE",
+                "day_type": "weekday",
+            }
+        ],
+    )
+    write(
+        folder,
+        "facility_entries_hourly",
+        [
+            {
+                "service_date": DAY,
+                "source_kind": "wifi_sensor",
+                "facility_id": "dejima",
+                "hour_of_day": str(9 + i),
+                "entries": cell(value),
+                "visitors": "",
+                "is_suppressed": "TRUE" if value is None else "FALSE",
+            }
+            for i, value in enumerate(hours)
+        ],
+    )
 
 
 def test_a_day_minus_its_published_hours_pins_the_hidden_hour(tmp_path):
@@ -54,21 +80,23 @@ def test_two_hidden_hours_holding_k_together_pass(tmp_path):
 
 
 def test_satisfied_of_published_respondents_below_k_is_exposed(tmp_path):
-    write(tmp_path, "survey_satisfaction_daily", [
-        {"service_date": DAY, "segment": "all", "respondents": "", "satisfied": "", "is_suppressed": "TRUE"},
-        {"service_date": DAY, "segment": "domestic", "respondents": "13", "satisfied": "9", "is_suppressed": "FALSE"},
-    ])
+    write(
+        tmp_path,
+        "survey_satisfaction_daily",
+        [
+            {"service_date": DAY, "segment": "all", "respondents": "", "satisfied": "", "is_suppressed": "TRUE"},
+            {"service_date": DAY, "segment": "domestic", "respondents": "13", "satisfied": "9", "is_suppressed": "FALSE"},
+        ],
+    )
     report = audit(tmp_path, K)
     described = [e.describe() for e in report.exposed]
-    assert any("survey.satisfied" in d for d in described)          # 9 published
+    assert any("survey.satisfied" in d for d in described)  # 9 published
     assert any("survey.not_satisfied" in d and "[4, 4]" in d for d in described)  # 13 - 9
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=2, max_size=6), st.booleans(),
-       st.integers(0, 10_000))
-def test_random_tables_fail_the_audit_exactly_when_subtraction_narrows_a_cell(tmp_path_factory, parts,
-                                                                               total_hidden, salt):
+@given(st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=2, max_size=6), st.booleans(), st.integers(0, 10_000))
+def test_random_tables_fail_the_audit_exactly_when_subtraction_narrows_a_cell(tmp_path_factory, parts, total_hidden, salt):
     """Hours of one day with random hidden cells. Independently of the solver: with the day
     published, the hidden hours together hold r = day - published hours, each between 0
     and r; with the day hidden, the day is pinned at the hours' sum when none is hidden.
@@ -139,24 +167,26 @@ def test_the_shortcuts_decide_each_cell_as_its_own_programs_would(seed):
     values = {cell: (value if rng.random() < 0.4 else None) for cell, value in truth.items()}
     k = 5
     expected = _exposed_independently(list(truth), relations, values, k)
-    block = _Block(sorted((c for c in truth if values[c] is None), key=repr),
-                   [Relation(total, parts, "exact") for total, parts in relations])
+    block = _Block(
+        sorted((c for c in truth if values[c] is None), key=repr), [Relation(total, parts, "exact") for total, parts in relations]
+    )
     if not block.cells:
         return
     bounds = _solve_blocks([block], values, AuditReport(k=k), k)
-    found = {cell for cell, (low, high) in bounds.items()
-             if high - low < k - 1e-6 and low < k - 1e-6 and high > 1e-6}
+    found = {cell for cell, (low, high) in bounds.items() if high - low < k - 1e-6 and low < k - 1e-6 and high > 1e-6}
     assert found == expected
     # forced zeros are exactly the cells whose largest value is 0
     block.build(values, relaxed=False)
     zero = _forced_zero(_program([block]), len(block.cells))
     from scipy.optimize import linprog
+
     for i, cell in enumerate(block.cells):
         objective = np.zeros(len(block.cells))
         objective[i] = -1.0
         program = _program([block])
-        top = linprog(objective, A_ub=program[0], b_ub=program[1], A_eq=program[2], b_eq=program[3],
-                      bounds=(0, None), method="highs")
+        top = linprog(
+            objective, A_ub=program[0], b_ub=program[1], A_eq=program[2], b_eq=program[3], bounds=(0, None), method="highs"
+        )
         assert bool(zero[i]) == (top.status == 0 and -top.fun <= 1e-6), cell
 
 
@@ -165,17 +195,39 @@ def test_the_shortcuts_decide_each_cell_as_its_own_programs_would(seed):
 
 def hidden_card_day(folder: Path) -> tuple:
     """dejima's card payers of DAY, hidden in facility_daily; returns their cell."""
-    write(folder, "facility_daily", [{
-        "service_date": DAY, "source_kind": "entry_log", "facility_id": "dejima", "entries": "", "visitors": "",
-        "domestic_visitors": "", "international_visitors": "", "unknown_visitors": "", "is_suppressed": "TRUE",
-        "day_type": "weekday"}])
+    write(
+        folder,
+        "facility_daily",
+        [
+            {
+                "service_date": DAY,
+                "source_kind": "entry_log",
+                "facility_id": "dejima",
+                "entries": "",
+                "visitors": "",
+                "domestic_visitors": "",
+                "international_visitors": "",
+                "unknown_visitors": "",
+                "is_suppressed": "TRUE",
+                "day_type": "weekday",
+            }
+        ],
+    )
     return ("facility_visits", "visitors", "day", DAY, "entry_log", "all", "all", "all", "dejima", "")
 
 
 def all_visitors_day(folder: Path, **published: str) -> None:
-    row = {"service_date": DAY, "facility_id": "dejima", "cashless_visitors": "", "reported_admissions": "",
-           "cashless_share": "", "share_basis": "same_day", "all_visitors_estimate": "", "is_estimate": "FALSE",
-           "is_suppressed": "TRUE"}
+    row = {
+        "service_date": DAY,
+        "facility_id": "dejima",
+        "cashless_visitors": "",
+        "reported_admissions": "",
+        "cashless_share": "",
+        "share_basis": "same_day",
+        "all_visitors_estimate": "",
+        "is_estimate": "FALSE",
+        "is_suppressed": "TRUE",
+    }
     write(folder, "all_visitors_facility_daily", [row | published])
 
 
@@ -186,26 +238,38 @@ def exposed_cells(folder: Path) -> dict[tuple, tuple[float, float]]:
 def test_cashless_share_times_reported_admissions_pins_a_hidden_card_count(tmp_path):
     cell = hidden_card_day(tmp_path)
     all_visitors_day(tmp_path)
-    assert audit(tmp_path, K).ok                         # the hidden row alone tells nothing
+    assert audit(tmp_path, K).ok  # the hidden row alone tells nothing
     all_visitors_day(tmp_path, reported_admissions="20", cashless_share="0.35")
     low, high = exposed_cells(tmp_path)[cell]
-    assert 6.99 < low <= high < 7.01                     # 0.35 x 20 = 7 card payers
+    assert 6.99 < low <= high < 7.01  # 0.35 x 20 = 7 card payers
 
 
 def test_an_estimate_divided_back_by_its_share_narrows_a_hidden_card_count(tmp_path):
     cell = hidden_card_day(tmp_path)
-    all_visitors_day(tmp_path, all_visitors_estimate="20", cashless_share="0.35", share_basis="other_days",
-                     is_estimate="TRUE")
+    all_visitors_day(tmp_path, all_visitors_estimate="20", cashless_share="0.35", share_basis="other_days", is_estimate="TRUE")
     low, high = exposed_cells(tmp_path)[cell]
-    assert 6.8 < low <= 7 <= high < 7.2                  # 20 x 0.35, within the roundings
+    assert 6.8 < low <= 7 <= high < 7.2  # 20 x 0.35, within the roundings
 
 
 def test_revenue_over_revenue_per_visitor_day_gives_back_hidden_visitors(tmp_path):
     cell = hidden_card_day(tmp_path)
-    row = {"period_grain": "day", "period_start": DAY, "period_end": DAY, "day_type": "all", "segment_kind": "all",
-           "segment": "all", "facility_id": "dejima", "visitors": "", "visitor_days": "", "admissions": "",
-           "paid_admissions": "", "revenue_jpy": "", "revenue_per_visitor_day": "", "revenue_per_paid_admission": "",
-           "is_suppressed": "TRUE"}
+    row = {
+        "period_grain": "day",
+        "period_start": DAY,
+        "period_end": DAY,
+        "day_type": "all",
+        "segment_kind": "all",
+        "segment": "all",
+        "facility_id": "dejima",
+        "visitors": "",
+        "visitor_days": "",
+        "admissions": "",
+        "paid_admissions": "",
+        "revenue_jpy": "",
+        "revenue_per_visitor_day": "",
+        "revenue_per_paid_admission": "",
+        "is_suppressed": "TRUE",
+    }
     write(tmp_path, "spending_by_period", [row])
     assert audit(tmp_path, K).ok
     write(tmp_path, "spending_by_period", [row | {"revenue_jpy": "3500", "revenue_per_visitor_day": "500.0"}])
@@ -215,11 +279,26 @@ def test_revenue_over_revenue_per_visitor_day_gives_back_hidden_visitors(tmp_pat
 
 def test_spending_admissions_of_every_facility_minus_the_others_give_back_hidden_entries(tmp_path):
     """'all' admissions minus the published facilities' entries pins the hidden one."""
+
     def row(facility: str, admissions: str, visitors: str) -> dict:
-        return {"period_grain": "day", "period_start": DAY, "period_end": DAY, "day_type": "all", "segment_kind": "all",
-                "segment": "all", "facility_id": facility, "visitors": visitors, "visitor_days": visitors,
-                "admissions": admissions, "paid_admissions": "", "revenue_jpy": "", "revenue_per_visitor_day": "",
-                "revenue_per_paid_admission": "", "is_suppressed": "FALSE" if admissions else "TRUE"}
+        return {
+            "period_grain": "day",
+            "period_start": DAY,
+            "period_end": DAY,
+            "day_type": "all",
+            "segment_kind": "all",
+            "segment": "all",
+            "facility_id": facility,
+            "visitors": visitors,
+            "visitor_days": visitors,
+            "admissions": admissions,
+            "paid_admissions": "",
+            "revenue_jpy": "",
+            "revenue_per_visitor_day": "",
+            "revenue_per_paid_admission": "",
+            "is_suppressed": "FALSE" if admissions else "TRUE",
+        }
+
     write(tmp_path, "spending_by_period", [row("all", "60", "55"), row("dejima", "", ""), row("glover_garden", "54", "50")])
     entries = ("facility_visits", "entries", "day", DAY, "entry_log", "all", "all", "all", "dejima", "")
     low, high = exposed_cells(tmp_path)[entries]
@@ -227,14 +306,32 @@ def test_spending_admissions_of_every_facility_minus_the_others_give_back_hidden
 
 
 def test_observed_moves_of_a_pair_hidden_in_the_period_file_are_exposed(tmp_path):
-    pair = {"period_grain": "iso_week", "period_start": DAY, "period_end": "2026-11-08", "source_kind": "entry_log",
-            "day_type": "all", "segment_kind": "all", "segment": "all", "from_facility_id": "dejima",
-            "to_facility_id": "glover_garden", "transitions": "", "visitors": "", "next_probability": "",
-            "is_suppressed": "TRUE"}
+    pair = {
+        "period_grain": "iso_week",
+        "period_start": DAY,
+        "period_end": "2026-11-08",
+        "source_kind": "entry_log",
+        "day_type": "all",
+        "segment_kind": "all",
+        "segment": "all",
+        "from_facility_id": "dejima",
+        "to_facility_id": "glover_garden",
+        "transitions": "",
+        "visitors": "",
+        "next_probability": "",
+        "is_suppressed": "TRUE",
+    }
     write(tmp_path, "transitions_by_period", [pair])
-    opportunity = {"period_grain": "iso_week", "period_start": DAY, "source_kind": "entry_log", "segment": "all",
-                   "from_facility_id": "dejima", "to_facility_id": "glover_garden", "observed_moves": "",
-                   "is_suppressed": "TRUE"}
+    opportunity = {
+        "period_grain": "iso_week",
+        "period_start": DAY,
+        "source_kind": "entry_log",
+        "segment": "all",
+        "from_facility_id": "dejima",
+        "to_facility_id": "glover_garden",
+        "observed_moves": "",
+        "is_suppressed": "TRUE",
+    }
     write(tmp_path, "opportunity_pairs", [opportunity])
     assert audit(tmp_path, K).ok
     write(tmp_path, "opportunity_pairs", [opportunity | {"observed_moves": "6", "is_suppressed": "FALSE"}])
@@ -243,16 +340,42 @@ def test_observed_moves_of_a_pair_hidden_in_the_period_file_are_exposed(tmp_path
 
 
 def test_an_all_visitor_flow_estimate_narrows_a_hidden_pair(tmp_path):
-    write(tmp_path, "transitions_daily", [{
-        "service_date": DAY, "source_kind": "entry_log", "from_facility_id": "dejima", "to_facility_id": "glover_garden",
-        "transitions": "", "visitors": "", "next_probability": "", "is_suppressed": "TRUE", "day_type": "weekday"}])
-    flow = {"service_date": DAY, "measure": "transition", "from_facility_id": "dejima", "to_facility_id": "glover_garden",
-            "route": "", "cashless_visitors": "", "share_used": "", "all_visitors_estimate": "", "is_estimate": "FALSE",
-            "is_suppressed": "TRUE"}
+    write(
+        tmp_path,
+        "transitions_daily",
+        [
+            {
+                "service_date": DAY,
+                "source_kind": "entry_log",
+                "from_facility_id": "dejima",
+                "to_facility_id": "glover_garden",
+                "transitions": "",
+                "visitors": "",
+                "next_probability": "",
+                "is_suppressed": "TRUE",
+                "day_type": "weekday",
+            }
+        ],
+    )
+    flow = {
+        "service_date": DAY,
+        "measure": "transition",
+        "from_facility_id": "dejima",
+        "to_facility_id": "glover_garden",
+        "route": "",
+        "cashless_visitors": "",
+        "share_used": "",
+        "all_visitors_estimate": "",
+        "is_estimate": "FALSE",
+        "is_suppressed": "TRUE",
+    }
     write(tmp_path, "all_visitors_flows_daily", [flow])
     assert audit(tmp_path, K).ok
-    write(tmp_path, "all_visitors_flows_daily", [flow | {"share_used": "0.35", "all_visitors_estimate": "20",
-                                                         "is_estimate": "TRUE"}])
+    write(
+        tmp_path,
+        "all_visitors_flows_daily",
+        [flow | {"share_used": "0.35", "all_visitors_estimate": "20", "is_estimate": "TRUE"}],
+    )
     visitors = ("transitions", "visitors", "day", DAY, "entry_log", "all", "all", "all", "dejima", "glover_garden")
     low, high = exposed_cells(tmp_path)[visitors]
     assert 6.8 < low <= 7 <= high < 7.2

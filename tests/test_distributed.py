@@ -25,9 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import require
-from flowlib.sources import load_registry
 from distributed_stack import (
     PROJECT_ROOT,
     AirflowStack,
@@ -39,6 +37,8 @@ from distributed_stack import (
     start_celery_executor_probe,
     tail,
 )
+
+from flowlib.sources import load_registry
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(900)]
 
@@ -64,8 +64,15 @@ def _flow_env(base: Path, landing: Path) -> dict[str, str]:
 def _python(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     env = {**clean_environment(), **env, "PYTHONPATH": python_path()}
     with open(log, "wb") as handle:
-        return subprocess.Popen([sys.executable, *args], env=env, cwd=PROJECT_ROOT, stdout=handle,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, *args],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def _normalise(value: object) -> object:
@@ -80,8 +87,12 @@ def marts_of(warehouse: Path) -> dict[str, Counter]:
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        names = [row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        names = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         return {
             name: Counter(tuple(_normalise(v) for v in row) for row in con.execute(f'select * from marts."{name}"').fetchall())
             for name in names
@@ -116,10 +127,28 @@ def distributed_run(tmp_path_factory: pytest.TempPathFactory) -> DistributedRun:
     probe = start_celery_executor_probe({**clean_environment(), "PYTHONPATH": python_path()})
 
     demo = subprocess.run(
-        [sys.executable, "-m", "flowlib", "demo", "--start", first, "--end", last, "--scale", str(DEMO_SCALE),
-         "--landing-dir", str(landing), "--truth-file", str(root / "demo_truth.json")],
-        env={**clean_environment(), "PYTHONPATH": python_path()}, cwd=PROJECT_ROOT,
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "flowlib",
+            "demo",
+            "--start",
+            first,
+            "--end",
+            last,
+            "--scale",
+            str(DEMO_SCALE),
+            "--landing-dir",
+            str(landing),
+            "--truth-file",
+            str(root / "demo_truth.json"),
+        ],
+        env={**clean_environment(), "PYTHONPATH": python_path()},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if demo.returncode != 0:
         pytest.fail(f"demo generator failed:\n{demo.stdout}\n{demo.stderr}")
@@ -135,8 +164,9 @@ def distributed_run(tmp_path_factory: pytest.TempPathFactory) -> DistributedRun:
     # The reference: the whole range in one process, in its own data folder, started now
     # so that it runs while the stack migrates and starts.
     reference_log = root / "single-process-run.log"
-    reference = _python(["-m", "flowlib", "run", "--first", first, "--last", last],
-                        _flow_env(root / "single", landing), reference_log)
+    reference = _python(
+        ["-m", "flowlib", "run", "--first", first, "--last", last], _flow_env(root / "single", landing), reference_log
+    )
 
     stack = AirflowStack(root / "stack", _flow_env(root / "distributed", landing))
     run_ids = [f"distributed__{day.isoformat()}" for day in SERVICE_DAYS]
@@ -151,13 +181,14 @@ def distributed_run(tmp_path_factory: pytest.TempPathFactory) -> DistributedRun:
         for day, run_id in zip(SERVICE_DAYS, run_ids):
             # The nightly run at 02:00 JST processes the day before; conf names it anyway.
             logical = f"{(day + timedelta(days=1)).isoformat()}T02:00:00+09:00"
-            stack.trigger(DAG_ID, run_id, logical, {"first_service_date": day.isoformat(),
-                                                    "last_service_date": day.isoformat()})
+            stack.trigger(DAG_ID, run_id, logical, {"first_service_date": day.isoformat(), "last_service_date": day.isoformat()})
         states = stack.wait_for_runs(DAG_ID, run_ids, timeout=RUN_TIMEOUT_S)
         tis = stack.task_instances(DAG_ID, run_ids)
-        details = "\n".join(f"--- {ti['run_id']} {ti['task_id']} ({ti['state']}) ---\n"
-                            f"{stack.task_log(DAG_ID, ti['run_id'], ti['task_id'])}"
-                            for ti in tis if ti["state"] != "success")
+        details = "\n".join(
+            f"--- {ti['run_id']} {ti['task_id']} ({ti['state']}) ---\n{stack.task_log(DAG_ID, ti['run_id'], ti['task_id'])}"
+            for ti in tis
+            if ti["state"] != "success"
+        )
         if details:
             details += "\n" + stack.diagnostics()
     finally:
@@ -168,10 +199,8 @@ def distributed_run(tmp_path_factory: pytest.TempPathFactory) -> DistributedRun:
             os.killpg(reference.pid, signal.SIGKILL)
             reference.wait()
     timings = {**stack.timings, "total": round(time.monotonic() - started, 1)}
-    print(f"\ndistributed stack timings (s): {timings}; tasks per worker: "
-          f"{dict(Counter(ti['hostname'] for ti in tis))}")
-    return DistributedRun(root, run_ids, tuple(stack.workers), states, tis, details,
-                          reference.returncode, reference_log, timings)
+    print(f"\ndistributed stack timings (s): {timings}; tasks per worker: {dict(Counter(ti['hostname'] for ti in tis))}")
+    return DistributedRun(root, run_ids, tuple(stack.workers), states, tis, details, reference.returncode, reference_log, timings)
 
 
 def test_both_dag_runs_succeed_on_the_two_celery_workers(distributed_run: DistributedRun) -> None:
@@ -179,17 +208,29 @@ def test_both_dag_runs_succeed_on_the_two_celery_workers(distributed_run: Distri
     assert run.states == dict.fromkeys(run.run_ids, "success"), f"DAG runs {run.states}\n{run.failure_details}"
     failed = [(ti["run_id"], ti["task_id"], ti["state"]) for ti in run.task_instances if ti["state"] != "success"]
     assert not failed, f"task instances not successful: {failed}\n{run.failure_details}"
-    expected = {"service_dates", "prepare_warehouse", "record_deliveries", "build_marts", "build_forecast",
-                "publish_open_data", "build_data_docs", "publish_dashboards", "check_feeds",
-                *(f"ingest_{name}" for name in load_registry())}
+    expected = {
+        "service_dates",
+        "prepare_warehouse",
+        "record_deliveries",
+        "build_marts",
+        "build_forecast",
+        "publish_open_data",
+        "build_data_docs",
+        "publish_dashboards",
+        "check_feeds",
+        *(f"ingest_{name}" for name in load_registry()),
+    }
     for run_id in run.run_ids:
         task_ids = {ti["task_id"] for ti in run.task_instances if ti["run_id"] == run_id}
         assert task_ids == expected, f"{run_id}: tasks {sorted(task_ids)}, expected {sorted(expected)}"
     hosts = Counter(ti["hostname"] for ti in run.task_instances)
     assert set(hosts) <= set(run.workers), f"task instances ran outside the two workers: {hosts}"
     assert len(hosts) == len(run.workers), f"the tasks did not spread over both workers: {hosts}"
-    writers = [ti for ti in run.task_instances
-               if ti["task_id"] in ("prepare_warehouse", "build_marts") or ti["task_id"].startswith("ingest_")]
+    writers = [
+        ti
+        for ti in run.task_instances
+        if ti["task_id"] in ("prepare_warehouse", "build_marts") or ti["task_id"].startswith("ingest_")
+    ]
     assert {ti["pool"] for ti in writers} == {"duckdb_writer"}, "warehouse writers must run in the one-slot pool"
 
 
@@ -220,7 +261,9 @@ def test_published_dashboards_are_readable_by_the_web_server(distributed_run: Di
     wrote it (docker-compose.yml): every published file must be world-readable."""
     published = distributed_run.root / "distributed" / "dashboards"
     assert (published / "index.html").is_file()
-    unreadable = sorted(str(path.relative_to(published)) for path in published.rglob("*")
-                        if path.is_file() and not path.stat().st_mode & 0o004)
-    assert not unreadable, (f"{len(unreadable)} published file(s) are not readable by the web server "
-                            f"(mode without o+r), e.g. {unreadable[:6]}")
+    unreadable = sorted(
+        str(path.relative_to(published)) for path in published.rglob("*") if path.is_file() and not path.stat().st_mode & 0o004
+    )
+    assert not unreadable, (
+        f"{len(unreadable)} published file(s) are not readable by the web server (mode without o+r), e.g. {unreadable[:6]}"
+    )

@@ -4,7 +4,6 @@ generator's ground truth."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -18,7 +17,7 @@ from flowlib.demo import GroundTruth, generate
 
 pytestmark = pytest.mark.e2e
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FIRST, LAST = date(2026, 11, 2), date(2026, 11, 3)   # a Monday and the Culture Day holiday
+FIRST, LAST = date(2026, 11, 2), date(2026, 11, 3)  # a Monday and the Culture Day holiday
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +35,22 @@ def nightly_run(tmp_path_factory) -> dict:
     }
     env.pop("FLOW_LANDING_DIR", None)
     env.pop("FLOW_WAREHOUSE", None)
-    setup = subprocess.run(["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env,
-                           capture_output=True, text=True, timeout=300)
+    setup = subprocess.run(
+        ["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert setup.returncode == 0, setup.stdout + setup.stderr
-    run = subprocess.run(["bash", "scripts/run_nightly.sh", FIRST.isoformat(), LAST.isoformat()],
-                         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        ["bash", "scripts/run_nightly.sh", FIRST.isoformat(), LAST.isoformat()],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     with sqlite3.connect(root / "airflow" / "airflow.db") as meta:
-        states = dict(meta.execute(
-            "select task_id, state from task_instance where dag_id = 'nightly_flow'").fetchall())
-    return {"root": root, "truth": truth, "states": states, "stdout": run.stdout,
-            "warehouse": data_dir / "warehouse.duckdb"}
+        states = dict(meta.execute("select task_id, state from task_instance where dag_id = 'nightly_flow'").fetchall())
+    return {"root": root, "truth": truth, "states": states, "stdout": run.stdout, "warehouse": data_dir / "warehouse.duckdb"}
 
 
 def test_every_task_succeeded(nightly_run):
@@ -62,29 +66,44 @@ def test_marts_hold_the_generators_ground_truth(nightly_run):
     con = duckdb.connect(str(nightly_run["warehouse"]), read_only=True)
     try:
         for day, expected in truth.days.items():
-            entries = dict(con.execute(
-                "select facility_id, entries from marts.facility_daily where service_date = ? and source_kind = 'entry_log'", [day]).fetchall())
+            entries = dict(
+                con.execute(
+                    "select facility_id, entries from marts.facility_daily where service_date = ? and source_kind = 'entry_log'",
+                    [day],
+                ).fetchall()
+            )
             assert entries == {f: n for f, n in expected.entries_per_facility.items() if n}
             transitions = {
                 f"{a}>{b}": {"transitions": t, "visitors": v}
                 for a, b, t, v in con.execute(
                     "select from_facility_id, to_facility_id, transitions, visitors "
-                    "from marts.transitions_daily where service_date = ? and source_kind = 'entry_log'", [day]).fetchall()
+                    "from marts.transitions_daily where service_date = ? and source_kind = 'entry_log'",
+                    [day],
+                ).fetchall()
             }
             assert transitions == expected.transitions
-            circulation = dict(con.execute(
-                "select segment, multi_facility_visitors from marts.circulation_daily "
-                "where service_date = ? and not is_suppressed and source_kind = 'entry_log'", [day]).fetchall())
+            circulation = dict(
+                con.execute(
+                    "select segment, multi_facility_visitors from marts.circulation_daily "
+                    "where service_date = ? and not is_suppressed and source_kind = 'entry_log'",
+                    [day],
+                ).fetchall()
+            )
             assert circulation["all"] == expected.multi_facility_visitors["all"]
-            routes = dict(con.execute(
-                "select route, visitors from marts.routes_daily where service_date = ? and source_kind = 'entry_log'", [day]).fetchall())
+            routes = dict(
+                con.execute(
+                    "select route, visitors from marts.routes_daily where service_date = ? and source_kind = 'entry_log'", [day]
+                ).fetchall()
+            )
             expected_routes = {r.replace(">", " > "): n for r, n in expected.routes.items() if 2 <= r.count(">") + 1 <= 5}
             assert routes == expected_routes
             wifi = con.execute("select sum(connections) from marts.wifi_area_hourly where service_date = ?", [day]).fetchone()[0]
             assert wifi == sum(expected.wifi_connections_per_ap.values())
             quarantined = {
-                (f, line) for f, line in con.execute(
-                    "select file_name, line_number from ops.quarantine where service_date = ?", [day]).fetchall()
+                (f, line)
+                for f, line in con.execute(
+                    "select file_name, line_number from ops.quarantine where service_date = ?", [day]
+                ).fetchall()
             }
             assert {(q["file"], q["line"]) for q in expected.expected_quarantines} <= quarantined
     finally:
@@ -120,8 +139,12 @@ def test_no_raw_or_unkeyed_hashed_card_id_leaves_ingest(nightly_run):
     card_ids = _raw_card_ids(root / "data" / "landing")
     assert len(card_ids) > 100
     needles = {c.encode() for c in card_ids} | {hashlib.sha256(c.encode()).hexdigest().encode() for c in card_ids}
-    places = [nightly_run["warehouse"], *(root / "airflow").rglob("*"),
-              *(root / "dashboards").rglob("*"), *(root / "data" / "validation_results").rglob("*")]
+    places = [
+        nightly_run["warehouse"],
+        *(root / "airflow").rglob("*"),
+        *(root / "dashboards").rglob("*"),
+        *(root / "data" / "validation_results").rglob("*"),
+    ]
     scanned = 0
     for place in places:
         if place.is_file():

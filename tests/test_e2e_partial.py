@@ -34,8 +34,12 @@ LATE_FILE = f"wifi/vendor_a/{LAST.isoformat()}.json"
 def marts(warehouse: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         return {name: con.execute(f"select * from marts.{name} order by all").fetchall() for name in names}
     finally:
         con.close()
@@ -63,8 +67,12 @@ def entries(all_marts: dict[str, list[tuple]]) -> dict[tuple[date, str], int]:
 
 def task_states(airflow_db: Path, dag_id: str) -> dict[str, tuple[str, int]]:
     with sqlite3.connect(airflow_db) as meta:
-        return {task: (state, tries) for task, state, tries in meta.execute(
-            "select task_id, state, try_number from task_instance where dag_id = ?", [dag_id]).fetchall()}
+        return {
+            task: (state, tries)
+            for task, state, tries in meta.execute(
+                "select task_id, state, try_number from task_instance where dag_id = ?", [dag_id]
+            ).fetchall()
+        }
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +88,14 @@ def runs(tmp_path_factory) -> dict:
     clean = root / "clean"
     shutil.copytree(pristine, clean / "landing")
     env = {**base_env, "FLOW_DATA_DIR": str(clean), "FLOW_DASHBOARDS_DIR": str(root / "clean-dashboards")}
-    done = subprocess.run([sys.executable, "-m", "flowlib", "run", "--first", FIRST.isoformat(), "--last", LAST.isoformat()],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "flowlib", "run", "--first", FIRST.isoformat(), "--last", LAST.isoformat()],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     # the partial night: one POS file with a damaged header, the Wi-Fi delivery not there
@@ -99,14 +113,23 @@ def runs(tmp_path_factory) -> dict:
         "FLOW_DATA_DIR": str(data),
         "FLOW_DASHBOARDS_DIR": str(root / "dashboards"),
     }
-    setup = subprocess.run(["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env,
-                           capture_output=True, text=True, timeout=300)
+    setup = subprocess.run(
+        ["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert setup.returncode == 0, setup.stdout + setup.stderr
-    night = subprocess.run(["bash", "scripts/run_nightly.sh", FIRST.isoformat(), LAST.isoformat()],
-                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    night = subprocess.run(
+        ["bash", "scripts/run_nightly.sh", FIRST.isoformat(), LAST.isoformat()],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     dashboards = root / "dashboards"
     after_night = {
-        "rc": night.returncode, "stdout": night.stdout, "stderr": night.stderr,
+        "rc": night.returncode,
+        "stdout": night.stdout,
+        "stderr": night.stderr,
         "states": task_states(root / "airflow" / "airflow.db", "nightly_flow"),
         "marts": marts(data / "warehouse.duckdb"),
         "index": (dashboards / "index.html").read_text(encoding="utf-8"),
@@ -116,26 +139,35 @@ def runs(tmp_path_factory) -> dict:
     # the producer corrects the file and the Wi-Fi delivery arrives: one catch-up cycle
     shutil.copy2(pristine / BAD_FILE, landing / BAD_FILE)
     shutil.copy2(pristine / LATE_FILE, landing / LATE_FILE)
-    catchup = subprocess.run(["bash", "scripts/run_catchup.sh"], cwd=PROJECT_ROOT, env=env,
-                             capture_output=True, text=True, timeout=900)
+    catchup = subprocess.run(
+        ["bash", "scripts/run_catchup.sh"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
     after_catchup = {
-        "rc": catchup.returncode, "stdout": catchup.stdout, "stderr": catchup.stderr,
+        "rc": catchup.returncode,
+        "stdout": catchup.stdout,
+        "stderr": catchup.stderr,
         "states": task_states(root / "airflow" / "airflow.db", "catchup_flow"),
         "marts": marts(data / "warehouse.duckdb"),
         "index": (dashboards / "index.html").read_text(encoding="utf-8"),
         "page": (dashboards / "daily" / f"{LAST.isoformat()}.html").read_text(encoding="utf-8"),
     }
-    return {"pristine": pristine, "clean": marts(clean / "warehouse.duckdb"), "night": after_night,
-            "catchup": after_catchup}
+    return {"pristine": pristine, "clean": marts(clean / "warehouse.duckdb"), "night": after_night, "catchup": after_catchup}
 
 
 def test_a_corrupted_pos_file_fails_its_task_at_once_the_rest_is_built_and_the_run_ends_failed(runs):
     night = runs["night"]
     assert night["rc"] != 0 and "run finished: failed" in night["stdout"]
     states = night["states"]
-    assert states["ingest_entry_pos_a"] == ("failed", 1), states   # no retries for a refused file
-    for task in ("ingest_entry_pos_b", "ingest_survey_web", "ingest_wifi_vendor_a", "record_deliveries",
-                 "build_marts", "build_data_docs", "publish_dashboards"):
+    assert states["ingest_entry_pos_a"] == ("failed", 1), states  # no retries for a refused file
+    for task in (
+        "ingest_entry_pos_b",
+        "ingest_survey_web",
+        "ingest_wifi_vendor_a",
+        "record_deliveries",
+        "build_marts",
+        "build_data_docs",
+        "publish_dashboards",
+    ):
         assert states[task][0] == "success", (task, states)
     assert states["check_feeds"][0] == "failed"
     # the first day as in the clean run; on the second, every facility but vendor A's
@@ -144,7 +176,8 @@ def test_a_corrupted_pos_file_fails_its_task_at_once_the_rest_is_built_and_the_r
     night_entries, clean_entries = entries(night["marts"]), entries(runs["clean"])
     assert {k: v for k, v in night_entries.items() if k[0] == FIRST} == {k: v for k, v in clean_entries.items() if k[0] == FIRST}
     assert {k: v for k, v in night_entries.items() if k[0] == LAST} == {
-        k: v for k, v in clean_entries.items() if k[0] == LAST and k[1] not in vendor_a}
+        k: v for k, v in clean_entries.items() if k[0] == LAST and k[1] not in vendor_a
+    }
 
 
 def test_the_pages_show_the_rejected_and_the_late_feed(runs):
@@ -164,11 +197,12 @@ def test_the_catchup_run_rebuilds_the_day_and_its_marts_equal_a_clean_runs(runs)
     done = runs["catchup"]
     assert done["rc"] == 0, done["stdout"][-2000:] + done["stderr"][-2000:]
     assert {task: state for task, (state, _) in done["states"].items()} == {
-        task: "success" for task in ("find_work", "reload", "build_marts", "build_data_docs", "republish", "check_feeds")}
+        task: "success" for task in ("find_work", "reload", "build_marts", "build_data_docs", "republish", "check_feeds")
+    }
     assert done["marts"].keys() == runs["clean"].keys()
     different = [name for name in runs["clean"] if not same_rows(done["marts"][name], runs["clean"][name])]
     assert different == []
-    assert runs["night"]["marts"]["facility_daily"] != runs["clean"]["facility_daily"]   # the test can fail
+    assert runs["night"]["marts"]["facility_daily"] != runs["clean"]["facility_daily"]  # the test can fail
     page = done["page"]
     assert 'data-complete="true"' in page and 'data-status="rejected"' not in page
     wifi = re.search(r'<tr data-source="wifi_vendor_a" data-day="2026-11-03" data-status="loaded">.*?</tr>', page, re.S)

@@ -39,8 +39,10 @@ def indicator_headers() -> dict[str, list[str]]:
     tree = ast.parse((PROJECT_ROOT / "flowlib" / "indicator_mart.py").read_text(encoding="utf-8"))
     found = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in (
-            "indicator_header", "driver_header"
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in ("indicator_header", "driver_header")
         ):
             found[node.targets[0].id] = [element.value for element in node.value.elts]  # type: ignore[attr-defined]
     return {"info_satisfaction_indicator": found["indicator_header"], "info_satisfaction_drivers": found["driver_header"]}
@@ -65,33 +67,122 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, 
     con = create_warehouse(tmp / "warehouse.duckdb")
     fill_sample_marts(con)
     fill_period_marts(con)
-    con.execute("insert into ref.facilities values (?, ?, ?, 'dejima_chinatown', 32.744, 129.873, 'low', false)",
-                [FORMULA_ID, FORMULA_JA, FORMULA_EN])
-    _insert(con, "marts.facility_daily", service_date=DAY2, facility_id=FORMULA_ID, entries=30, visitors=25,
-            is_suppressed=False)
+    con.execute(
+        "insert into ref.facilities values (?, ?, ?, 'dejima_chinatown', 32.744, 129.873, 'low', false)",
+        [FORMULA_ID, FORMULA_JA, FORMULA_EN],
+    )
+    _insert(con, "marts.facility_daily", service_date=DAY2, facility_id=FORMULA_ID, entries=30, visitors=25, is_suppressed=False)
     # a suppressed row that still carries counts: the export blanks them whatever the mart did
-    _insert(con, "marts.facility_daily", service_date=DAY1, facility_id="hashima", entries=7, visitors=6,
-            domestic_visitors=4, is_suppressed=True, suppression="primary")
+    _insert(
+        con,
+        "marts.facility_daily",
+        service_date=DAY1,
+        facility_id="hashima",
+        entries=7,
+        visitors=6,
+        domestic_visitors=4,
+        is_suppressed=True,
+        suppression="primary",
+    )
     for grain in ("day", "iso_week"):
-        _insert(con, "marts.spending_by_period", period_grain=grain, period_start=DAY2, day_type="all", segment_kind="all",
-                segment="all", facility_id="glover_garden", visitors=40, visitor_days=40, admissions=41,
-                paid_admissions=40, revenue_jpy=24800, revenue_per_visitor_day=620.0, is_suppressed=False)
-        _insert(con, "marts.spending_routes_by_period", period_grain=grain, period_start=DAY2, day_type="all",
-                breakdown="route", facility_id="all", route="glover_garden > oura_cathedral", visitors=None,
-                trips=None, revenue_jpy=None, is_suppressed=True, suppression="primary")
-    _insert(con, "marts.all_visitors_facility_daily", service_date=DAY2, facility_id="glover_garden", cashless_visitors=40,
-            reported_admissions=100, cashless_share=0.4, status="reported", all_visitors_estimate=100, is_estimate=False,
-            is_suppressed=False)
-    _insert(con, "marts.all_visitors_flows_daily", service_date=DAY2, measure="transition", from_facility_id="glover_garden",
-            to_facility_id="oura_cathedral", cashless_visitors=20, share_used=0.4, all_visitors_estimate=50,
-            estimate_ci_low=40, estimate_ci_high=62, is_estimate=True, status="estimated", is_suppressed=False)
-    _insert(con, "marts.opportunity_fit", period_grain="iso_week", period_start=DAY2, period_label="2026-W45",
-            source_kind="entry_log", segment="all", status="fitted", n_facilities=12, n_pairs=132, moves=5000,
-            deviance=900.0, null_deviance=9000.0, pseudo_r2=0.9)
-    _insert(con, "marts.opportunity_pairs", period_grain="iso_week", period_start=DAY2, period_label="2026-W45",
-            source_kind="entry_log", segment="all", from_facility_id="glover_garden", to_facility_id="oura_cathedral",
-            walking_minutes=4.0, observed_moves=20, expected_moves=80.0, expected_low=40.0, expected_high=130.0, ratio=0.25,
-            under_connected=True, tier="under_connected", promote_rank=1, is_suppressed=False)
+        _insert(
+            con,
+            "marts.spending_by_period",
+            period_grain=grain,
+            period_start=DAY2,
+            day_type="all",
+            segment_kind="all",
+            segment="all",
+            facility_id="glover_garden",
+            visitors=40,
+            visitor_days=40,
+            admissions=41,
+            paid_admissions=40,
+            revenue_jpy=24800,
+            revenue_per_visitor_day=620.0,
+            is_suppressed=False,
+        )
+        _insert(
+            con,
+            "marts.spending_routes_by_period",
+            period_grain=grain,
+            period_start=DAY2,
+            day_type="all",
+            breakdown="route",
+            facility_id="all",
+            route="glover_garden > oura_cathedral",
+            visitors=None,
+            trips=None,
+            revenue_jpy=None,
+            is_suppressed=True,
+            suppression="primary",
+        )
+    _insert(
+        con,
+        "marts.all_visitors_facility_daily",
+        service_date=DAY2,
+        facility_id="glover_garden",
+        cashless_visitors=40,
+        reported_admissions=100,
+        cashless_share=0.4,
+        status="reported",
+        all_visitors_estimate=100,
+        is_estimate=False,
+        is_suppressed=False,
+    )
+    _insert(
+        con,
+        "marts.all_visitors_flows_daily",
+        service_date=DAY2,
+        measure="transition",
+        from_facility_id="glover_garden",
+        to_facility_id="oura_cathedral",
+        cashless_visitors=20,
+        share_used=0.4,
+        all_visitors_estimate=50,
+        estimate_ci_low=40,
+        estimate_ci_high=62,
+        is_estimate=True,
+        status="estimated",
+        is_suppressed=False,
+    )
+    _insert(
+        con,
+        "marts.opportunity_fit",
+        period_grain="iso_week",
+        period_start=DAY2,
+        period_label="2026-W45",
+        source_kind="entry_log",
+        segment="all",
+        status="fitted",
+        n_facilities=12,
+        n_pairs=132,
+        moves=5000,
+        deviance=900.0,
+        null_deviance=9000.0,
+        pseudo_r2=0.9,
+    )
+    _insert(
+        con,
+        "marts.opportunity_pairs",
+        period_grain="iso_week",
+        period_start=DAY2,
+        period_label="2026-W45",
+        source_kind="entry_log",
+        segment="all",
+        from_facility_id="glover_garden",
+        to_facility_id="oura_cathedral",
+        walking_minutes=4.0,
+        observed_moves=20,
+        expected_moves=80.0,
+        expected_low=40.0,
+        expected_high=130.0,
+        ratio=0.25,
+        under_connected=True,
+        tier="under_connected",
+        promote_rank=1,
+        is_suppressed=False,
+    )
     _insert(con, "marts.measure_effects", measure="signage", status="estimated", effect=0.1, ci_low=0.0, ci_high=0.2)
     _insert(con, "marts.measure_series", measure="signage", service_date=DAY2, series_group="treated", value=4.2)
     place_indicator_csvs(settings.dashboards_dir / "exports")
@@ -106,10 +197,12 @@ def _forecast_rows(con: duckdb.DuckDBPyConnection) -> None:
     from flowlib.forecast import _TABLES
 
     con.execute(f"create table marts.forecast_daily ({_TABLES['marts.forecast_daily']})")
-    con.execute("insert into marts.forecast_daily values (DATE '2026-11-14', 'entry_log', 'dejima', DATE '2026-11-15', 1, "
-                "'weekend_holiday', 0, 'forecast', '', '', 812.4, 770, 850, 748, 875, '', '', 'model'), "
-                "(DATE '2026-11-14', 'entry_log', 'hashima', DATE '2026-11-15', 1, 'weekend_holiday', 0, "
-                "'insufficient_history', '履歴不足', 'insufficient history', null, null, null, null, null, '', '', 'model')")
+    con.execute(
+        "insert into marts.forecast_daily values (DATE '2026-11-14', 'entry_log', 'dejima', DATE '2026-11-15', 1, "
+        "'weekend_holiday', 0, 'forecast', '', '', 812.4, 770, 850, 748, 875, '', '', 'model'), "
+        "(DATE '2026-11-14', 'entry_log', 'hashima', DATE '2026-11-15', 1, 'weekend_holiday', 0, "
+        "'insufficient_history', '履歴不足', 'insufficient history', null, null, null, null, null, '', '', 'model')"
+    )
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -157,8 +250,11 @@ def test_csv_format_matches_the_indicator_csvs(exported) -> None:  # type: ignor
         assert data.startswith(b"\xef\xbb\xbf"), path.name  # UTF-8 with BOM, as the indicator CSVs
         assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b""), path.name  # CRLF only
     rows = read_csv(folder / "facility_daily.csv")
-    glover = next(r for r in rows if r["facility_id"] == "glover_garden" and r["service_date"] == DAY2.isoformat()
-                  and r["source_kind"] == "entry_log")
+    glover = next(
+        r
+        for r in rows
+        if r["facility_id"] == "glover_garden" and r["service_date"] == DAY2.isoformat() and r["source_kind"] == "entry_log"
+    )
     assert glover["entries"] == "420" and glover["is_suppressed"] == "FALSE" and glover["suppression"] == ""
 
 
@@ -179,8 +275,11 @@ def test_suppressed_cells_stay_marked_with_counts_empty(exported) -> None:  # ty
     visits = read_csv(folder / "facility_visits_by_period.csv")
     confucius = next(r for r in visits if r["period_label"] == "2025-W47" and r["facility_id"] == "confucius_shrine")
     assert confucius["is_suppressed"] == "TRUE" and confucius["entries"] == confucius["visitors"] == ""
-    oura = next(r for r in visits if r["period_label"] == "2025-W47" and r["facility_id"] == "oura_cathedral"
-                and r["segment_kind"] == "all")
+    oura = next(
+        r
+        for r in visits
+        if r["period_label"] == "2025-W47" and r["facility_id"] == "oura_cathedral" and r["segment_kind"] == "all"
+    )
     assert (oura["is_suppressed"], oura["suppression"], oura["entries"], oura["visitors"]) == ("FALSE", "partial", "", "500")
     area = read_csv(folder / "wifi_area_hourly.csv")
     assert any(r["is_suppressed"] == "TRUE" and r["connections"] == "" for r in area)
@@ -193,8 +292,9 @@ def test_formula_cells_are_neutralised(exported) -> None:  # type: ignore[no-unt
     assert facility["lat"] == "32.744"  # numbers stay numbers
     raw = (folder / "facilities.csv").read_bytes().decode("utf-8-sig")
     assert "\n=" not in raw and ",=" not in raw and ",+" not in raw and ',"=' not in raw
-    feature = next(f for f in read_geojson(folder / "facilities.geojson")["features"]
-                   if f["properties"]["facility_id"] == FORMULA_ID)
+    feature = next(
+        f for f in read_geojson(folder / "facilities.geojson")["features"] if f["properties"]["facility_id"] == FORMULA_ID
+    )
     assert feature["properties"]["name_ja"] == "'" + FORMULA_JA
     for cell, expected in (("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("a=b", "a=b"), (-1, "-1")):
         assert exports.csv_cell(cell) == expected
@@ -215,15 +315,22 @@ def test_geojson_points_and_flows(exported) -> None:  # type: ignore[no-untyped-
     assert points["type"] == "FeatureCollection" and points["license"] == "CC-BY-4.0"
     assert "OpenStreetMap contributors" in points["attribution"]
     glover = next(f for f in points["features"] if f["properties"]["facility_id"] == "glover_garden")
-    assert glover["geometry"] == {"type": "Point", "coordinates": [round(float(facilities["glover_garden"]["lon"]), 6),
-                                                                   round(float(facilities["glover_garden"]["lat"]), 6)]}
+    assert glover["geometry"] == {
+        "type": "Point",
+        "coordinates": [round(float(facilities["glover_garden"]["lon"]), 6), round(float(facilities["glover_garden"]["lat"]), 6)],
+    }
     daily = read_geojson(folder / "facility_daily.geojson")["features"]
     confucius = next(f for f in daily if f["properties"]["facility_id"] == "confucius_shrine")
     assert confucius["properties"]["is_suppressed"] is True and confucius["properties"]["entries"] is None
     assert confucius["geometry"]["type"] == "Point"
     flows = read_geojson(folder / "transitions_daily.geojson")["features"]
-    move = next(f for f in flows if f["properties"]["from_facility_id"] == "glover_garden"
-                and f["properties"]["to_facility_id"] == "oura_cathedral" and f["properties"]["service_date"] == DAY2.isoformat())
+    move = next(
+        f
+        for f in flows
+        if f["properties"]["from_facility_id"] == "glover_garden"
+        and f["properties"]["to_facility_id"] == "oura_cathedral"
+        and f["properties"]["service_date"] == DAY2.isoformat()
+    )
     assert move["geometry"]["type"] == "LineString"
     assert move["geometry"]["coordinates"][0] == glover["geometry"]["coordinates"]
     assert move["properties"]["visitors"] == 120 and move["properties"]["is_suppressed"] is False
@@ -231,7 +338,9 @@ def test_geojson_points_and_flows(exported) -> None:  # type: ignore[no-untyped-
     assert hidden["properties"]["visitors"] is None and hidden["properties"]["is_suppressed"] is True
     by_period = read_geojson(folder / "facility_visits_by_period.geojson")["features"]
     assert by_period and all(
-        f["properties"]["day_type"] == "all" and f["properties"]["segment_kind"] == "all" and f["properties"]["hour_of_day"] is None
+        f["properties"]["day_type"] == "all"
+        and f["properties"]["segment_kind"] == "all"
+        and f["properties"]["hour_of_day"] is None
         for f in by_period
     )
     assert {f["properties"]["period_grain"] for f in by_period} == {"iso_week", "month"}
@@ -258,8 +367,11 @@ def test_column_dictionary_covers_every_column(exported) -> None:  # type: ignor
         assert [c for c in header if exports.column_doc(stem, c) == UNDOCUMENTED] == [], stem
     # docs/open-data.md describes every file and column of the dictionary
     doc = OPEN_DATA_DOC.read_text(encoding="utf-8")
-    missing = [f"{file}:{column}" for file, column in documented
-               if f"`{file}`" not in doc or f"| `{column}` |" not in doc.split(f"`{file}`", 1)[-1]]
+    missing = [
+        f"{file}:{column}"
+        for file, column in documented
+        if f"`{file}`" not in doc or f"| `{column}` |" not in doc.split(f"`{file}`", 1)[-1]
+    ]
     assert missing == []
 
 
@@ -278,8 +390,15 @@ def test_rewrite_is_atomic_and_leaves_unchanged_files_alone(exported, monkeypatc
             raise OSError("disk full")
         return real(value)
 
-    _insert(con, "marts.facility_daily", service_date=date(2025, 11, 24), facility_id="megane_bridge", entries=1,
-            visitors=1, is_suppressed=True)
+    _insert(
+        con,
+        "marts.facility_daily",
+        service_date=date(2025, 11, 24),
+        facility_id="megane_bridge",
+        entries=1,
+        visitors=1,
+        is_suppressed=True,
+    )
     monkeypatch.setattr(exports, "csv_cell", failing)
     with pytest.raises(OSError, match="disk full"):
         write_open_data(con, settings)

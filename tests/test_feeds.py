@@ -21,8 +21,9 @@ POS_B_HEADER = "施設コード,入場日,入場時刻,カード番号,チケッ
 
 
 def pos_b_lines(day: date, facility: str, cards: range) -> list[str]:
-    return [POS_B_HEADER] + [f"{facility},{day.isoformat()},{10 + n // 60:02d}:{n % 60:02d}:00,{4000000000000000 + n},一般,520,JP"
-                             for n in cards]
+    return [POS_B_HEADER] + [
+        f"{facility},{day.isoformat()},{10 + n // 60:02d}:{n % 60:02d}:00,{4000000000000000 + n},一般,520,JP" for n in cards
+    ]
 
 
 def deliver(landing: Path, day: date, facility: str, lines: list[str]) -> Path:
@@ -62,8 +63,9 @@ columns:
 """
 
 
-@pytest.mark.parametrize("value, expected", [(None, DEFAULT_EXPECTED_BY), ('"07:15"', time(7, 15)),
-                                             ('"00:00"', time(0, 0)), ('"23:59"', time(23, 59))])
+@pytest.mark.parametrize(
+    "value, expected", [(None, DEFAULT_EXPECTED_BY), ('"07:15"', time(7, 15)), ('"00:00"', time(0, 0)), ('"23:59"', time(23, 59))]
+)
 def test_expected_by_is_read_and_defaults_before_the_nightly_run(tmp_path, value, expected):
     text = DECLARATION + (f"expected_by: {value}\n" if value else "")
     spec = parse_declaration(tmp_path / "x.yaml", text)
@@ -104,7 +106,7 @@ def test_a_refused_day_does_not_stop_the_other_days_and_each_day_has_a_status(ni
     assert "entry_log/pos_b/2026-11-04/dejima.csv, line 1" in str(refused)
     assert rows(settings, "select count(*) from raw.entry_log where service_date = ?", [D1]) == [(50,)]
     assert status_of(settings, "entry_pos_b", D1).status == "loaded"
-    assert status_of(settings, "entry_pos_b", D2).status == "late"   # due 2026-11-04 01:30, long past
+    assert status_of(settings, "entry_pos_b", D2).status == "late"  # due 2026-11-04 01:30, long past
     rejected = status_of(settings, "entry_pos_b", D3)
     logged = rows(settings, "select message from ops.load_log where service_date = ? and outcome = 'failed'", [D3])
     assert rejected.status == "rejected" and rejected.reason == logged[0][0]
@@ -118,12 +120,18 @@ def test_the_coverage_mart_marks_what_a_missing_feed_covers(night):
         from flowlib.models import build_range
 
         build_range(con, D1, D3, settings)
-    coverage = rows(settings, "select service_date, scope, scope_id, status, is_complete from marts.feed_coverage "
-                              "where source = 'entry_pos_b' order by all")
+    coverage = rows(
+        settings,
+        "select service_date, scope, scope_id, status, is_complete from marts.feed_coverage "
+        "where source = 'entry_pos_b' order by all",
+    )
     assert coverage == [
-        (D1, "facility", "dejima", "loaded", True), (D1, "facility", "glover_garden", "loaded", True),
-        (D2, "facility", "dejima", "late", False), (D2, "facility", "glover_garden", "late", False),
-        (D3, "facility", "dejima", "rejected", False), (D3, "facility", "glover_garden", "rejected", False),
+        (D1, "facility", "dejima", "loaded", True),
+        (D1, "facility", "glover_garden", "loaded", True),
+        (D2, "facility", "dejima", "late", False),
+        (D2, "facility", "glover_garden", "late", False),
+        (D3, "facility", "dejima", "rejected", False),
+        (D3, "facility", "glover_garden", "rejected", False),
     ]
 
 
@@ -144,8 +152,9 @@ def test_pending_until_due_then_late_and_arrival_is_judged_by_what_the_runs_saw(
         assert first_time.arrived_on_time is True
         # found by a later check, but before the due time: on time
         feed_status.record(con, spec, D3, "missing", [], now=spec.expected_at(D3) - timedelta(hours=2))
-        before_due = feed_status.record(con, spec, D3, "delivered", [("c.csv", "2" * 64)],
-                                        now=spec.expected_at(D3) - timedelta(minutes=1))
+        before_due = feed_status.record(
+            con, spec, D3, "delivered", [("c.csv", "2" * 64)], now=spec.expected_at(D3) - timedelta(minutes=1)
+        )
         assert before_due.arrived_on_time is True
         assert len(feed_status.statuses(con)) == 3
 
@@ -156,11 +165,11 @@ def test_pending_until_due_then_late_and_arrival_is_judged_by_what_the_runs_saw(
 def test_catchup_picks_new_and_changed_deliveries_only_within_its_window(night, monkeypatch):
     settings, _ = night
     now = datetime(2026, 11, 6, 9, 0)
-    assert catchup.find_work(settings, now=now).reload == ()   # nothing changed since the night
+    assert catchup.find_work(settings, now=now).reload == ()  # nothing changed since the night
     landing = settings.landing_dir
-    deliver(landing, D2, "dejima", pos_b_lines(D2, "dejima", range(10)))           # the late day arrives
+    deliver(landing, D2, "dejima", pos_b_lines(D2, "dejima", range(10)))  # the late day arrives
     assert catchup.pending_days(settings, now=now) == [("entry_pos_b", D2)]
-    deliver(landing, D1, "dejima", pos_b_lines(D1, "dejima", range(31)))           # a corrected day
+    deliver(landing, D1, "dejima", pos_b_lines(D1, "dejima", range(31)))  # a corrected day
     assert catchup.pending_days(settings, now=now) == [("entry_pos_b", D1), ("entry_pos_b", D2)]
     # the refused file, untouched, is not retried every cycle
     assert ("entry_pos_b", D3) not in catchup.pending_days(settings, now=now)
@@ -198,11 +207,13 @@ def test_catchup_rebuilds_the_day_like_a_clean_load(night, tmp_path, monkeypatch
     done = catchup.run_catchup(settings, now=datetime(2026, 11, 6, 9, 0))
     assert done == {"days": [D3.isoformat()], "refused": [], "problems": []}
     assert status_of(settings, "entry_pos_b", D3).status == "loaded"
-    caught_up = rows(settings, "select facility_id, entries, visitors from marts.facility_daily "
-                               "where service_date = ? order by all", [D3])
+    caught_up = rows(
+        settings, "select facility_id, entries, visitors from marts.facility_daily where service_date = ? order by all", [D3]
+    )
     assert caught_up == [("dejima", 40, 40)]
-    assert rows(settings, "select bool_and(is_complete) from marts.feed_coverage where service_date = ? "
-                          "and source = 'entry_pos_b'", [D3]) == [(True,)]
+    assert rows(
+        settings, "select bool_and(is_complete) from marts.feed_coverage where service_date = ? and source = 'entry_pos_b'", [D3]
+    ) == [(True,)]
     page = (settings.dashboards_dir / "daily" / f"{D3.isoformat()}.html").read_text(encoding="utf-8")
     assert 'data-source="entry_pos_b" data-day="2026-11-04" data-status="loaded"' in page
 
@@ -215,8 +226,10 @@ def test_catchup_rebuilds_the_day_like_a_clean_load(night, tmp_path, monkeypatch
     prepare_warehouse(clean)
     ingest_source("entry_pos_b", [D3.isoformat()], clean)
     build_marts([D3.isoformat()], clean)
-    assert rows(clean, "select facility_id, entries, visitors from marts.facility_daily "
-                       "where service_date = ? order by all", [D3]) == caught_up
+    assert (
+        rows(clean, "select facility_id, entries, visitors from marts.facility_daily where service_date = ? order by all", [D3])
+        == caught_up
+    )
 
 
 # ----------------------------------------------------------------------------- flowlib run and pages
@@ -231,8 +244,11 @@ def test_flowlib_run_goes_on_past_a_refused_source_and_the_pages_show_the_gaps(s
     deliver(landing, D2, "glover_garden", [POS_B_HEADER.replace("カード番号,", "")] + ["x"])
     assert main(["run", "--first", D1.isoformat(), "--last", D2.isoformat()]) == 2
     error = capsys.readouterr().err
-    assert re.match(r"error: the night was built without 1 delivery \(pages show the gaps, index: .*index\.html\): "
-                    r"entry_pos_b 2026-11-03: rejected \(entry_log/pos_b/2026-11-03/glover_garden\.csv, line 1", error)
+    assert re.match(
+        r"error: the night was built without 1 delivery \(pages show the gaps, index: .*index\.html\): "
+        r"entry_pos_b 2026-11-03: rejected \(entry_log/pos_b/2026-11-03/glover_garden\.csv, line 1",
+        error,
+    )
     index = (settings.dashboards_dir / "index.html").read_text(encoding="utf-8")
     day = (settings.dashboards_dir / "daily" / f"{D2.isoformat()}.html").read_text(encoding="utf-8")
     # the other sources never delivered anything: late, shown per source and day
@@ -247,7 +263,9 @@ def test_flowlib_run_goes_on_past_a_refused_source_and_the_pages_show_the_gaps(s
     assert re.search(r'data-scope="facility" data-scope-id="dejima">.*?entry_pos_b 2026-11-03 rejected', day, re.S)
     # and the map draws it as a dashed outline whose popup says why there is no figure
     assert "facility-gap-marker" in day
-    assert re.search(r'data-facility-id=\\?"dejima\\?".*?No figures, missing data: .*?entry_pos_b 2026-11-03 \(rejected\)', day, re.S)
+    assert re.search(
+        r'data-facility-id=\\?"dejima\\?".*?No figures, missing data: .*?entry_pos_b 2026-11-03 \(rejected\)', day, re.S
+    )
     freshness = re.search(r'<section id="freshness">.*?</section>', index, re.S).group(0)
     assert re.search(r'data-source="entry_pos_b" data-status="rejected".*?class="last-loaded">2026-11-02<', freshness, re.S)
     assert re.search(r'data-source="wifi_vendor_a" data-status="late".*?class="last-loaded">—<', freshness, re.S)
@@ -255,7 +273,7 @@ def test_flowlib_run_goes_on_past_a_refused_source_and_the_pages_show_the_gaps(s
     from flowlib.sources import load_registry
 
     daily_sources = sum(1 for spec in load_registry(settings).values() if spec.is_daily)
-    assert grid.count('<td data-day=') == 2 * daily_sources   # every daily source x 2 days
+    assert grid.count("<td data-day=") == 2 * daily_sources  # every daily source x 2 days
     cells = re.findall(r'<td data-day="[^"]+" data-status="([a-z]+)"', grid)
     assert sorted(cells) == ["late"] * (2 * daily_sources - 2) + ["loaded", "rejected"]
 
@@ -281,4 +299,9 @@ def test_period_pages_list_only_the_deliveries_that_were_not_loaded():
     assert late["note_en"].startswith("not delivered by 11-04 01:30")
     assert feeds_view(None, is_period=False) is None
     assert feeds_view(PageFeeds(days[:1]), is_period=True) == {
-        "rows": [], "checked": 1, "loaded": 1, "complete": True, "gaps": []}
+        "rows": [],
+        "checked": 1,
+        "loaded": 1,
+        "complete": True,
+        "gaps": [],
+    }

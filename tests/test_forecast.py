@@ -23,8 +23,16 @@ def _cruise(days: list[str], capacity: float = 2500.0) -> pd.Series:
 CRUISE = _cruise(["2026-09-10", "2026-09-24", "2026-10-07", "2026-10-15", "2026-10-22", "2026-11-11", "2026-11-17"])
 
 
-def synthetic(level: float, seed: int, *, first: pd.Timestamp = FIRST_DAY, last: pd.Timestamp = LAST_DAY,
-              cruise_lift: float = 0.5, alpha: float = 0.01, cruise: pd.Series | None = CRUISE) -> pd.Series:
+def synthetic(
+    level: float,
+    seed: int,
+    *,
+    first: pd.Timestamp = FIRST_DAY,
+    last: pd.Timestamp = LAST_DAY,
+    cruise_lift: float = 0.5,
+    alpha: float = 0.01,
+    cruise: pd.Series | None = CRUISE,
+) -> pd.Series:
     """Negative-binomial counts with a weekday pattern, holidays like Saturdays and a cruise lift."""
     rng = np.random.default_rng(seed)
     days = pd.date_range(first, last, freq="D")
@@ -59,12 +67,21 @@ def test_mase_matches_an_independent_computation():
     history = rng.poisson(100, size=40).astype(float)
     naive_errors = [abs(history[t] - history[t - 7]) for t in range(7, 40)]
     assert fc.mase_scale(history) == pytest.approx(sum(naive_errors) / len(naive_errors))
-    points = pd.DataFrame({
-        "source_kind": "entry_log", "facility_id": "x", "origin_date": date(2026, 11, 1),
-        "actual": [10.0, 20.0, 30.0], "forecast": [12.0, 18.0, 33.0], "seasonal_naive": [5.0, 25.0, 30.0],
-        "mase_scale": [4.0, 4.0, 4.0], "lo80": [9.0, 19.0, 31.0], "hi80": [11.0, 21.0, 35.0],
-        "lo95": [5.0, 15.0, 25.0], "hi95": [15.0, 25.0, 35.0],
-    })
+    points = pd.DataFrame(
+        {
+            "source_kind": "entry_log",
+            "facility_id": "x",
+            "origin_date": date(2026, 11, 1),
+            "actual": [10.0, 20.0, 30.0],
+            "forecast": [12.0, 18.0, 33.0],
+            "seasonal_naive": [5.0, 25.0, 30.0],
+            "mase_scale": [4.0, 4.0, 4.0],
+            "lo80": [9.0, 19.0, 31.0],
+            "hi80": [11.0, 21.0, 35.0],
+            "lo95": [5.0, 15.0, 25.0],
+            "hi95": [15.0, 25.0, 35.0],
+        }
+    )
     overall = fc.summarise_backtest(points).set_index("facility_id").loc["(all)"]
     assert overall["mase"] == pytest.approx((2 + 2 + 3) / 3 / 4)
     assert overall["relative_mae"] == pytest.approx((2 + 2 + 3) / (5 + 5 + 0))
@@ -116,11 +133,19 @@ def test_hours_add_up_to_the_day_and_follow_the_profile():
     shares = np.zeros(24)
     shares[9:17] = [1, 2, 3, 3, 2, 2, 1, 1]
     shares /= shares.sum()
-    hourly = pd.DataFrame([
-        {"service_date": d, "source_kind": "entry_log", "facility_id": "glover", "hour_of_day": h,
-         "count": round(values[d] * shares[h])}
-        for d in days for h in range(9, 17)
-    ])
+    hourly = pd.DataFrame(
+        [
+            {
+                "service_date": d,
+                "source_kind": "entry_log",
+                "facility_id": "glover",
+                "hour_of_day": h,
+                "count": round(values[d] * shares[h]),
+            }
+            for d in days
+            for h in range(9, 17)
+        ]
+    )
     run = fc.run_forecast([series("glover", values)], {"entry_log": LAST_DAY}, CRUISE, hourly, backtest=False)
     per_day = run.hourly.groupby("forecast_date")["forecast"].sum()
     daily = run.daily.set_index("forecast_date")["forecast"]
@@ -165,8 +190,9 @@ def test_a_regular_closing_day_is_stated_and_not_forecast():
 
 
 def test_without_a_cruise_timetable_the_forecast_runs_and_says_so():
-    run = fc.run_forecast([series("glover", synthetic(1000, seed=10, cruise=None))], {"entry_log": LAST_DAY},
-                          None, _no_hours(), backtest=False)
+    run = fc.run_forecast(
+        [series("glover", synthetic(1000, seed=10, cruise=None))], {"entry_log": LAST_DAY}, None, _no_hours(), backtest=False
+    )
     assert (run.daily["status"] == "forecast").all()
     assert (run.daily["cruise_capacity"] == 0).all()
     assert set(run.daily["note_en"]) == {"no cruise timetable loaded: cruise calls are not modelled"}

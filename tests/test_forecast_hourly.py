@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import gammaln
+from test_forecast import CRUISE, LAST_DAY, series, synthetic
 
 from flowlib import demo
 from flowlib import forecast as fc
-
-from test_forecast import CRUISE, LAST_DAY, series, synthetic
 
 SHARES = np.array([1, 2, 3, 3, 2, 2, 1, 1], dtype=float) / 15
 HOURS = range(9, 17)
@@ -26,8 +25,10 @@ def _dirichlet_hours(values: pd.Series, facility: str, concentration: float, see
     rows = []
     for day, total in values.items():
         split = rng.multinomial(int(total), rng.dirichlet(concentration * SHARES))
-        rows += [{"service_date": day, "source_kind": "entry_log", "facility_id": facility, "hour_of_day": h,
-                  "count": float(c)} for h, c in zip(HOURS, split)]
+        rows += [
+            {"service_date": day, "source_kind": "entry_log", "facility_id": facility, "hour_of_day": h, "count": float(c)}
+            for h, c in zip(HOURS, split)
+        ]
     return pd.DataFrame(rows)
 
 
@@ -35,8 +36,14 @@ def _hand_loglik(matrix: np.ndarray, shares: np.ndarray, a: float) -> float:
     """Dirichlet-multinomial log-likelihood written out with log-gamma functions."""
     alpha = a * shares
     n = matrix.sum(axis=1)
-    return float(np.sum(gammaln(n + 1) + gammaln(a) - gammaln(n + a)
-                        + np.sum(gammaln(matrix + alpha) - gammaln(alpha) - gammaln(matrix + 1), axis=1)))
+    return float(
+        np.sum(
+            gammaln(n + 1)
+            + gammaln(a)
+            - gammaln(n + a)
+            + np.sum(gammaln(matrix + alpha) - gammaln(alpha) - gammaln(matrix + 1), axis=1)
+        )
+    )
 
 
 def test_share_concentration_is_the_maximum_of_a_hand_written_likelihood_and_recovers_the_planted_one():
@@ -57,8 +64,13 @@ def test_share_concentration_is_the_maximum_of_a_hand_written_likelihood_and_rec
 def test_multinomial_shares_give_an_infinite_concentration_and_hidden_hours_are_left_out():
     values = synthetic(1500, seed=33)
     rng = np.random.default_rng(34)
-    hourly = pd.DataFrame([{"service_date": d, "hour_of_day": h, "count": float(c)}
-                           for d, total in values.items() for h, c in zip(HOURS, rng.multinomial(int(total), SHARES))])
+    hourly = pd.DataFrame(
+        [
+            {"service_date": d, "hour_of_day": h, "count": float(c)}
+            for d, total in values.items()
+            for h, c in zip(HOURS, rng.multinomial(int(total), SHARES))
+        ]
+    )
     classes = pd.Series("weekday", index=pd.DatetimeIndex(values.index))
     profiles = fc.hourly_profiles(hourly, classes)
     assert fc.share_concentration(hourly, classes, profiles) > 2000
@@ -90,13 +102,21 @@ def test_hourly_bands_cover_when_the_shares_vary_from_day_to_day(monkeypatch):
 
 
 def test_hourly_coverage_is_the_share_of_hours_inside_each_band():
-    points = pd.DataFrame({
-        "source_kind": "entry_log", "facility_id": ["a", "a", "a", "b"], "origin_date": date(2026, 11, 1),
-        "forecast_date": date(2026, 11, 2), "hour_of_day": [9, 10, 11, 9],
-        "actual": [5.0, 9.0, 20.0, 3.0], "forecast": [6.0, 8.0, 10.0, 3.0],
-        "lo80": [4.0, 7.0, 8.0, 4.0], "hi80": [8.0, 9.0, 12.0, 6.0],
-        "lo95": [3.0, 6.0, 7.0, 2.0], "hi95": [9.0, 10.0, 14.0, 7.0],
-    })
+    points = pd.DataFrame(
+        {
+            "source_kind": "entry_log",
+            "facility_id": ["a", "a", "a", "b"],
+            "origin_date": date(2026, 11, 1),
+            "forecast_date": date(2026, 11, 2),
+            "hour_of_day": [9, 10, 11, 9],
+            "actual": [5.0, 9.0, 20.0, 3.0],
+            "forecast": [6.0, 8.0, 10.0, 3.0],
+            "lo80": [4.0, 7.0, 8.0, 4.0],
+            "hi80": [8.0, 9.0, 12.0, 6.0],
+            "lo95": [3.0, 6.0, 7.0, 2.0],
+            "hi95": [9.0, 10.0, 14.0, 7.0],
+        }
+    )
     cover = fc.hourly_coverage(points).set_index("facility_id")
     assert cover.loc["a", "hourly_coverage80"] == pytest.approx(2 / 3)
     assert cover.loc["a", "hourly_coverage95"] == pytest.approx(2 / 3)
@@ -117,8 +137,15 @@ def _demo_taps(first: date, last: date, scale: float) -> pd.DataFrame:
         taps = demo._taps(rng, demo._plan_stops(rng, net, visitors))
         returning = demo._staying_another_day(rng, visitors, len(returning), taps)
         entries = demo._entry_rows(net, visitors, taps)
-        frames.append(pd.DataFrame({"service_date": pd.Timestamp(day), "facility_id": entries["facility_id"],
-                                    "hour_of_day": entries["second"] // 3600}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "service_date": pd.Timestamp(day),
+                    "facility_id": entries["facility_id"],
+                    "hour_of_day": entries["second"] // 3600,
+                }
+            )
+        )
         day += timedelta(days=1)
     return pd.concat(frames, ignore_index=True)
 
@@ -129,11 +156,18 @@ def test_hourly_coverage_on_the_demo_history():
     taps = _demo_taps(first.date(), last.date(), scale=0.2)
     facilities = ["glover_garden", "dejima", "oura_cathedral", "atomic_bomb_museum", "penguin_aquarium"]
     taps = taps[taps["facility_id"].isin(facilities)]
-    hourly = (taps.groupby(["service_date", "facility_id", "hour_of_day"]).size().rename("count").reset_index()
-              .assign(source_kind="entry_log", count=lambda f: f["count"].astype(float)))
+    hourly = (
+        taps.groupby(["service_date", "facility_id", "hour_of_day"])
+        .size()
+        .rename("count")
+        .reset_index()
+        .assign(source_kind="entry_log", count=lambda f: f["count"].astype(float))
+    )
     days = pd.date_range(first, last, freq="D")
-    items = [fc.Series("entry_log", f, rows.groupby("service_date").size().reindex(days, fill_value=0).astype(float),
-                       first) for f, rows in taps.groupby("facility_id")]
+    items = [
+        fc.Series("entry_log", f, rows.groupby("service_date").size().reindex(days, fill_value=0).astype(float), first)
+        for f, rows in taps.groupby("facility_id")
+    ]
     cruise = pd.Series(3000.0, index=pd.DatetimeIndex(sorted(pd.Timestamp(d) for d in demo.CRUISE_DAYS)))
     run = fc.run_forecast(items, {"entry_log": last}, cruise, hourly)
     overall = run.backtest.set_index("facility_id").loc["(all)"]
@@ -149,22 +183,35 @@ def test_hidden_hours_are_read_as_missing_and_the_hourly_backtest_reaches_the_ma
 
     con = duckdb.connect()
     con.execute("create schema marts")
-    con.execute("create table marts.facility_entries_hourly (service_date date, source_kind varchar, facility_id varchar, "
-                "hour_of_day smallint, entries bigint, visitors bigint, is_suppressed boolean)")
-    con.execute("insert into marts.facility_entries_hourly values (DATE '2026-11-01', 'entry_log', 'dejima', 9, null, null, true), "
-                "(DATE '2026-11-01', 'entry_log', 'dejima', 10, 14, 14, false)")
+    con.execute(
+        "create table marts.facility_entries_hourly (service_date date, source_kind varchar, facility_id varchar, "
+        "hour_of_day smallint, entries bigint, visitors bigint, is_suppressed boolean)"
+    )
+    con.execute(
+        "insert into marts.facility_entries_hourly values (DATE '2026-11-01', 'entry_log', 'dejima', 9, null, null, true), "
+        "(DATE '2026-11-01', 'entry_log', 'dejima', 10, 14, 14, false)"
+    )
     read = fc.read_hourly(con).set_index("hour_of_day")["count"]
     assert pd.isna(read.loc[9]) and read.loc[10] == 14
     values = synthetic(1200, seed=60)
-    run = fc.run_forecast([series("glover", values)], {"entry_log": LAST_DAY}, CRUISE,
-                          _dirichlet_hours(values, "glover", concentration=30.0, seed=61))
+    run = fc.run_forecast(
+        [series("glover", values)],
+        {"entry_log": LAST_DAY},
+        CRUISE,
+        _dirichlet_hours(values, "glover", concentration=30.0, seed=61),
+    )
     counts = fc.write_forecast(con, run)
     assert counts["marts.forecast_backtest_hourly_points"] == (14 + 14 + 14 + 7) * 8
-    stored = con.execute("select hourly_points, hourly_coverage80, hourly_coverage95 from marts.forecast_backtest "
-                         "where facility_id = '(all)'").fetchone()
+    stored = con.execute(
+        "select hourly_points, hourly_coverage80, hourly_coverage95 from marts.forecast_backtest where facility_id = '(all)'"
+    ).fetchone()
     overall = run.backtest.set_index("facility_id").loc["(all)"]
-    assert stored == (overall["hourly_points"], pytest.approx(overall["hourly_coverage80"]),
-                      pytest.approx(overall["hourly_coverage95"]))
-    page = render_forecast_page(Lookahead(run.daily, run.hourly, run.backtest, pd.DataFrame(), pd.DataFrame(),
-                                          pd.DataFrame(), pd.DataFrame()))
+    assert stored == (
+        overall["hourly_points"],
+        pytest.approx(overall["hourly_coverage80"]),
+        pytest.approx(overall["hourly_coverage95"]),
+    )
+    page = render_forecast_page(
+        Lookahead(run.daily, run.hourly, run.backtest, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    )
     assert f'<td class="num hourly-c80">{100 * overall["hourly_coverage80"]:.1f}%</td>' in page

@@ -9,6 +9,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from test_forecast import CRUISE, LAST_DAY, series, synthetic
 
 from flowlib import forecast as fc
 from flowlib import kpi_path as kp
@@ -24,8 +25,6 @@ from flowlib.dashboards.index_page import render_index_page
 from flowlib.dashboards.publish import find_remote_assets
 from flowlib.indicator import load_definition, prepare_answers
 
-from test_forecast import CRUISE, LAST_DAY, series, synthetic
-
 # The session's one Chromium (see tests/test_dashboards.py): registered as a plugin, not imported.
 pytest_plugins = ["browser"]
 
@@ -36,32 +35,79 @@ def _hourly(values: pd.Series, facility: str) -> pd.DataFrame:
     shares = np.zeros(24)
     shares[9:17] = [1, 2, 3, 3, 2, 2, 1, 1]
     shares /= shares.sum()
-    return pd.DataFrame([{"service_date": d, "source_kind": "entry_log", "facility_id": facility, "hour_of_day": h,
-                          "count": round(values[d] * shares[h])} for d in values.index for h in range(9, 17)])
+    return pd.DataFrame(
+        [
+            {
+                "service_date": d,
+                "source_kind": "entry_log",
+                "facility_id": facility,
+                "hour_of_day": h,
+                "count": round(values[d] * shares[h]),
+            }
+            for d in values.index
+            for h in range(9, 17)
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
 def look() -> Lookahead:
     values = synthetic(1000, seed=21)
     short = synthetic(300, seed=22, first=LAST_DAY - pd.Timedelta(days=9), cruise=None)
-    run = fc.run_forecast([series("glover", values), series("new_gate", short, kind_first=short.index.min())],
-                          {"entry_log": LAST_DAY}, CRUISE, _hourly(values, "glover"))
-    cruise = pd.DataFrame({"service_date": [date(2026, 11, 17)], "calls": [2], "passenger_capacity": [2500],
-                           "first_arrival": [datetime(2026, 11, 17, 8)], "last_departure": [datetime(2026, 11, 17, 18)],
-                           "ships": ["パシフィック・オーロラ / アジュール・クイーン"]})
+    run = fc.run_forecast(
+        [series("glover", values), series("new_gate", short, kind_first=short.index.min())],
+        {"entry_log": LAST_DAY},
+        CRUISE,
+        _hourly(values, "glover"),
+    )
+    cruise = pd.DataFrame(
+        {
+            "service_date": [date(2026, 11, 17)],
+            "calls": [2],
+            "passenger_capacity": [2500],
+            "first_arrival": [datetime(2026, 11, 17, 8)],
+            "last_departure": [datetime(2026, 11, 17, 18)],
+            "ships": ["パシフィック・オーロラ / アジュール・クイーン"],
+        }
+    )
     definition = load_definition()
     rng = np.random.default_rng(4)
-    records = [{"answered_at": datetime(2026, m, 10, 12) if m <= 12 else datetime(2027, m - 12, 10, 12),
-                "service_date": None, "residence_country": country,
-                "info_satisfaction": int(rng.random() < p) * 3 + 2, "weight": None}
-               for m in range(9, 12) for country, p in (("JP", 0.56), ("KR", 0.72)) for _ in range(80)]
+    records = [
+        {
+            "answered_at": datetime(2026, m, 10, 12) if m <= 12 else datetime(2027, m - 12, 10, 12),
+            "service_date": None,
+            "residence_country": country,
+            "info_satisfaction": int(rng.random() < p) * 3 + 2,
+            "weight": None,
+        }
+        for m in range(9, 12)
+        for country, p in (("JP", 0.56), ("KR", 0.72))
+        for _ in range(80)
+    ]
     answers = prepare_answers(pd.DataFrame(records), definition)
     path = kp.build_path(answers, pd.DataFrame(), definition, date(2026, 11, 14))
-    drivers = pd.DataFrame([{"period_type": "fiscal_year", "period_start": date(2026, 4, 1), "period": "FY2026",
-                             "segment": "domestic", "driver_type": "info_source", "driver_value": "free_wifi",
-                             "respondents": 120, "satisfied": 80, "share": 0.667, "ci_low": 0.58, "ci_high": 0.74,
-                             "effective_n": 120.0, "weighted": False, "too_few_answers": False,
-                             "gap_vs_segment": 0.1, "largest_gap": True}])
+    drivers = pd.DataFrame(
+        [
+            {
+                "period_type": "fiscal_year",
+                "period_start": date(2026, 4, 1),
+                "period": "FY2026",
+                "segment": "domestic",
+                "driver_type": "info_source",
+                "driver_value": "free_wifi",
+                "respondents": 120,
+                "satisfied": 80,
+                "share": 0.667,
+                "ci_low": 0.58,
+                "ci_high": 0.74,
+                "effective_n": 120.0,
+                "weighted": False,
+                "too_few_answers": False,
+                "gap_vs_segment": 0.1,
+                "largest_gap": True,
+            }
+        ]
+    )
     return Lookahead(run.daily, run.hourly, run.backtest, cruise, path.monthly, path.fiscal_years, drivers, NAMES)
 
 
@@ -69,12 +115,12 @@ def test_forecast_page_has_each_facility_with_bands_reasons_and_cruise_marks(loo
     page = render_forecast_page(look)
     assert find_remote_assets(page) == []
     assert '<html lang="ja"' in page
-    glover = page[page.index('id="f-glover"'):page.index('id="f-new_gate"')]
+    glover = page[page.index('id="f-glover"') : page.index('id="f-new_gate"')]
     assert glover.count('class="band95"') == 1 and glover.count('class="band80"') == 1
     assert glover.count('data-status="forecast"') == 14
     assert glover.count('class="cruise-mark"') == 1  # 2026-11-17, the one call in the horizon
     assert "グラバー園" in glover and "Glover Garden" in glover
-    stated = page[page.index('id="f-new_gate"'):]
+    stated = page[page.index('id="f-new_gate"') :]
     assert 'data-status="insufficient_history"' in stated and "履歴不足" in stated and "insufficient history" in stated
     assert "<svg" not in stated
     assert "パシフィック・オーロラ" in page  # the cruise calls ahead table
@@ -94,7 +140,7 @@ def test_busiest_hours_cover_seven_days_rank_by_forecast_and_mark_cruise_calls(l
 
 def test_index_shows_the_lookahead_section_and_kpi_chart(look):
     page = render_index_page([], None, [], None, [], 10, False, lookahead=index_view(look))
-    section = page[page.index('id="lookahead"'):page.index('id="daily-pages"')]
+    section = page[page.index('id="lookahead"') : page.index('id="daily-pages"')]
     assert 'href="forecast/index.html#f-glover"' in section
     assert "cruise-badge" in section
     assert '<svg class="kpi-chart"' in section and 'href="forecast/kpi.html"' in section
@@ -133,12 +179,26 @@ def test_lookahead_pages_work_offline_in_chromium(look, tmp_path, offline_browse
 def _weighted_path() -> kp.KpiPath:
     """Respondents half domestic, half international; the entry logs measure 80 % domestic visitors."""
     rng = np.random.default_rng(7)
-    records = [{"answered_at": datetime(2026, m, 10, 12), "service_date": None, "residence_country": country,
-                "info_satisfaction": int(rng.random() < p) * 3 + 2, "weight": None}
-               for m in (10, 11) for country, p in (("JP", 0.55), ("KR", 0.80)) for _ in range(150)]
+    records = [
+        {
+            "answered_at": datetime(2026, m, 10, 12),
+            "service_date": None,
+            "residence_country": country,
+            "info_satisfaction": int(rng.random() < p) * 3 + 2,
+            "weight": None,
+        }
+        for m in (10, 11)
+        for country, p in (("JP", 0.55), ("KR", 0.80))
+        for _ in range(150)
+    ]
     answers = prepare_answers(pd.DataFrame(records), load_definition())
-    mix = pd.DataFrame({"month": [date(2026, 10, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 11, 1)],
-                        "segment": ["domestic", "international"] * 2, "visitor_days": [800, 200, 8000, 2000]})
+    mix = pd.DataFrame(
+        {
+            "month": [date(2026, 10, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 11, 1)],
+            "segment": ["domestic", "international"] * 2,
+            "visitor_days": [800, 200, 8000, 2000],
+        }
+    )
     return kp.build_path(answers, mix, load_definition(), date(2026, 11, 14))
 
 
@@ -150,7 +210,9 @@ def test_the_index_kpi_is_the_weighted_share_with_the_unweighted_one_and_kish_n(
     unweighted = november[november["weighting"] == "unweighted"].iloc[0]
     # independently: post-stratification with equal base weights is the mix-weighted segment shares,
     # and the weights mix_s / n_s give a Kish n of 1 / sum(mix_s^2 / n_s)
-    cells = path.monthly[(path.monthly["month"] == date(2026, 11, 1)) & path.monthly["segment"].isin(["domestic", "international"])]
+    cells = path.monthly[
+        (path.monthly["month"] == date(2026, 11, 1)) & path.monthly["segment"].isin(["domestic", "international"])
+    ]
     share = cells.set_index("segment")["share"]
     n = cells.set_index("segment")["respondents"].astype(float)
     assert weighted["share"] == pytest.approx(0.8 * share["domestic"] + 0.2 * share["international"])
@@ -165,10 +227,11 @@ def test_the_index_kpi_is_the_weighted_share_with_the_unweighted_one_and_kish_n(
 
 def test_the_index_page_shows_both_kpi_figures_and_kish_n(look):
     path = _weighted_path()
-    view = index_view(Lookahead(look.daily, look.hourly, look.backtest, look.cruise, path.monthly, path.fiscal_years,
-                                look.drivers, NAMES))
+    view = index_view(
+        Lookahead(look.daily, look.hourly, look.backtest, look.cruise, path.monthly, path.fiscal_years, look.drivers, NAMES)
+    )
     page = render_index_page([], None, [], None, [], 10, False, lookahead=view)
-    panel = page[page.index('id="kpi"'):page.index('id="lookahead"')]
+    panel = page[page.index('id="kpi"') : page.index('id="lookahead"')]
     headline = view["kpi_weighted"]
     assert f'<div class="value weighted-share">{headline["share"]}</div>' in panel
     assert f'<span class="unweighted-share">{headline["unweighted"]}</span>' in panel

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PROJECT_ROOT, require
 
 from flowlib import forecast as fc
 from flowlib.config import Settings
@@ -26,14 +27,21 @@ from flowlib.pipeline import prepare_warehouse
 from flowlib.sources import parse_declaration
 from flowlib.warehouse import writer
 
-from conftest import PROJECT_ROOT, require
-
 FIRST, LAST = date(2024, 8, 26), date(2024, 10, 30)
 HOLDOUT_DAYS = 14
 #: The campaign gives about two weeks before the holdout: below the nightly default of 28 days.
 MIN_HISTORY_DAYS = 14
-MODELS = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_trips", "int_visitor_days", "facility_visits_by_period", "facility_daily",
-          "facility_entries_hourly"]
+MODELS = [
+    "int_sensor_stays",
+    "int_codes",
+    "int_stop_rows",
+    "int_stops",
+    "int_trips",
+    "int_visitor_days",
+    "facility_visits_by_period",
+    "facility_daily",
+    "facility_entries_hourly",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +50,15 @@ def kanazawa(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     require(folder.is_dir(), f"the Hokuriku Wi-Fi sensing sample {folder} is missing")
     root = tmp_path_factory.mktemp("kanazawa")
     data = root / "data"
-    settings = Settings(data_dir=data, landing_dir=data / "landing", warehouse_path=data / "warehouse.duckdb",
-                        dashboards_dir=root / "dashboards", demo_mode=True, hmac_key_env="kanazawa-test-key",
-                        min_cell_count=1)
+    settings = Settings(
+        data_dir=data,
+        landing_dir=data / "landing",
+        warehouse_path=data / "warehouse.duckdb",
+        dashboards_dir=root / "dashboards",
+        demo_mode=True,
+        hmac_key_env="kanazawa-test-key",
+        min_cell_count=1,
+    )
     shutil.copytree(folder, settings.landing_dir / "hokuriku" / "move_kanazawa")
     prepare_warehouse(settings)
     spec = parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml")
@@ -60,10 +74,8 @@ def kanazawa(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     end = matrix.index[(matrix > 0).sum(axis=1) >= len(series) / 2].max()
     origin = end - pd.Timedelta(days=HOLDOUT_DAYS)
     truth = {s.facility_id: s.values[s.values.index <= end] for s in series}
-    trimmed = [fc.Series(s.source_kind, s.facility_id, s.values[s.values.index <= origin], s.kind_first_day)
-               for s in series]
-    run = fc.run_forecast(trimmed, {"wifi_sensor": origin}, None, hourly, backtest=False,
-                          min_history_days=MIN_HISTORY_DAYS)
+    trimmed = [fc.Series(s.source_kind, s.facility_id, s.values[s.values.index <= origin], s.kind_first_day) for s in series]
+    run = fc.run_forecast(trimmed, {"wifi_sensor": origin}, None, hourly, backtest=False, min_history_days=MIN_HISTORY_DAYS)
     return run, truth, origin
 
 
@@ -95,8 +107,10 @@ def test_kanazawa_holdout_beats_seasonal_naive(kanazawa):
     mase = float(np.mean(scaled))
     relative = sum(model_errors) / sum(naive_errors)
     coverage80, coverage95 = float(np.mean(inside80)), float(np.mean(inside95))
-    print(f"Kanazawa holdout ({len(scaled)} facility-days): MASE {mase:.3f}, MAE vs seasonal naive "
-          f"{relative:.3f}, 80% coverage {coverage80:.2f}, 95% coverage {coverage95:.2f}")
+    print(
+        f"Kanazawa holdout ({len(scaled)} facility-days): MASE {mase:.3f}, MAE vs seasonal naive "
+        f"{relative:.3f}, 80% coverage {coverage80:.2f}, 95% coverage {coverage95:.2f}"
+    )
     assert len(scaled) >= 6 * HOLDOUT_DAYS
     # Measured (README "Crowding forecast"): MASE 0.79, MAE 1.54 x seasonal naive, 80 % coverage
     # 0.52, 95 % coverage 0.83. The campaign's counts halved during the two training weeks

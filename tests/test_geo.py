@@ -17,8 +17,16 @@ from flowlib.config import PROJECT_ROOT
 GEO_DIR = PROJECT_ROOT / "geo"
 SHARED_FACILITIES = Path("/work/shared/realdata/nagasaki_facilities.csv")
 HARBOUR_SIDE = {
-    "glover_garden", "oura_cathedral", "dutch_slope", "confucius_shrine", "dejima", "dejima_wharf",
-    "shinchi_chinatown", "mizubenomori_park", "prefectural_art_museum", "shikairo",
+    "glover_garden",
+    "oura_cathedral",
+    "dutch_slope",
+    "confucius_shrine",
+    "dejima",
+    "dejima_wharf",
+    "shinchi_chinatown",
+    "mizubenomori_park",
+    "prefectural_art_museum",
+    "shikairo",
 }
 ADDED = {"sofukuji", "penguin_aquarium", "ropeway_fuchi_shrine", "tokiwa_terminal", "matsugae_cruise_terminal"}
 
@@ -45,7 +53,13 @@ def test_all_layers_load_in_wgs84(facilities, areas, access_points):
         assert len(layer) > 0
     assert len(facilities) == 24
     assert set(areas["area_id"]) == {
-        "minamiyamate", "dejima_chinatown", "nakashimagawa", "peace_park", "nagasaki_station", "inasayama", "outlying",
+        "minamiyamate",
+        "dejima_chinatown",
+        "nakashimagawa",
+        "peace_park",
+        "nagasaki_station",
+        "inasayama",
+        "outlying",
     }
     assert set(outline["kind"]) == {"urban", "harbour"}
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PROJECT_ROOT, require
 
 from flowlib.config import Settings
 from flowlib.ingest import ingest_partition
@@ -40,30 +41,47 @@ from flowlib.pseudonym import pseudonymise_many
 from flowlib.sources import parse_declaration
 from flowlib.warehouse import writer
 
-from conftest import PROJECT_ROOT, require
-
 FIRST, LAST = date(2024, 8, 26), date(2024, 10, 30)
 KANAZAWA = ["24", *(str(n) for n in range(26, 39))]
 RAW_SAMPLE_DAYS = (date(2024, 9, 13), date(2024, 10, 1))
 EXAMPLES = PROJECT_ROOT / "sources" / "examples"
 #: "devices with thousands of steps" in the publisher's user.csv
 STAFF_STEPS = 1000
-ROUTE_MODELS = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips", "int_visitor_days",
-                "transitions_by_period", "routes_by_period", "transitions_daily", "routes_daily"]
+ROUTE_MODELS = [
+    "int_sensor_stays",
+    "int_codes",
+    "int_stop_rows",
+    "int_stops",
+    "int_transitions",
+    "int_trips",
+    "int_visitor_days",
+    "transitions_by_period",
+    "routes_by_period",
+    "transitions_daily",
+    "routes_daily",
+]
 
 
 def _settings(root: Path) -> Settings:
     data = root / "data"
-    return Settings(data_dir=data, landing_dir=data / "landing", warehouse_path=data / "warehouse.duckdb",
-                    dashboards_dir=root / "dashboards", demo_mode=True, hmac_key_env="hokuriku-test-key",
-                    min_cell_count=1)
+    return Settings(
+        data_dir=data,
+        landing_dir=data / "landing",
+        warehouse_path=data / "warehouse.duckdb",
+        dashboards_dir=root / "dashboards",
+        demo_mode=True,
+        hmac_key_env="hokuriku-test-key",
+        min_cell_count=1,
+    )
 
 
 @pytest.fixture(scope="module")
 def hokuriku(realdata: Path) -> Path:
     folder = realdata / "hokuriku_wifi_sensor"
-    require((folder / "user.csv").is_file() and (folder / "move_kanazawa").is_dir(),
-            f"the Hokuriku Wi-Fi sensing sample {folder} is missing")
+    require(
+        (folder / "user.csv").is_file() and (folder / "move_kanazawa").is_dir(),
+        f"the Hokuriku Wi-Fi sensing sample {folder} is missing",
+    )
     return folder
 
 
@@ -81,12 +99,12 @@ def read_stays(folder: Path) -> pd.DataFrame:
 
 # ----------------------------------------------------------------- independent computation
 
+
 def independent_routes(stays: pd.DataFrame, settings: Settings) -> dict[str, object]:
     """Trips from the stay starts with plain Python, following docs/routes.md."""
     minute = timedelta(minutes=1)
     start_hour = timedelta(hours=settings.service_day_start.hour)
-    detections = sorted({(row.userid, row.facility_id, row.detected_at.to_pydatetime())
-                         for row in stays.itertuples()})
+    detections = sorted({(row.userid, row.facility_id, row.detected_at.to_pydatetime()) for row in stays.itertuples()})
     service_day = {d: (d[2] - start_hour).date() for d in detections}
 
     # resident devices: seen on >= 10 of the 28 service days ending with the day
@@ -151,18 +169,21 @@ def collapse(sequence: list[str]) -> list[str]:
 
 # ----------------------------------------------------------------------- pipeline runs
 
+
 def load_stays_directly(con, stays: pd.DataFrame, settings: Settings) -> None:
     """Stay starts into raw.wifi_sensor as ingest would write them (keyed hash of the id)."""
     start_hour = pd.Timedelta(hours=settings.service_day_start.hour)
-    rows = pd.DataFrame({
-        "source": "hokuriku_stays",
-        "service_date": (stays["detected_at"] - start_hour).dt.date,
-        "facility_id": stays["facility_id"],
-        "detected_at": stays["detected_at"],
-        "device_key": pseudonymise_many(stays["userid"].tolist(), settings.hmac_key),
-        "file_name": "hokuriku/move_kanazawa/" + stays["facility_id"] + ".csv",
-        "line_number": stays.groupby("facility_id").cumcount() + 2,
-    })
+    rows = pd.DataFrame(
+        {
+            "source": "hokuriku_stays",
+            "service_date": (stays["detected_at"] - start_hour).dt.date,
+            "facility_id": stays["facility_id"],
+            "detected_at": stays["detected_at"],
+            "device_key": pseudonymise_many(stays["userid"].tolist(), settings.hmac_key),
+            "file_name": "hokuriku/move_kanazawa/" + stays["facility_id"] + ".csv",
+            "line_number": stays.groupby("facility_id").cumcount() + 2,
+        }
+    )
     con.register("incoming_stays", rows)
     con.execute("insert into raw.wifi_sensor by name select * from incoming_stays")
     con.unregister("incoming_stays")
@@ -171,32 +192,56 @@ def load_stays_directly(con, stays: pd.DataFrame, settings: Settings) -> None:
 def pipeline_results(settings: Settings) -> dict[str, object]:
     with writer(settings) as con:
         build_range(con, FIRST, LAST, settings, only=ROUTE_MODELS)
-        transitions = {(day, a, b): n for day, a, b, n in con.execute(
-            "select service_date, from_facility_id, to_facility_id, count(*) from intermediate.int_transitions "
-            "where source_kind = 'wifi_sensor' group by all").fetchall()}
-        daily = {(day, a, b): (n, v) for day, a, b, n, v in con.execute(
-            "select service_date, from_facility_id, to_facility_id, transitions, visitors "
-            "from marts.transitions_daily where source_kind = 'wifi_sensor'").fetchall()}
-        routes = {(day, route): v for day, route, v in con.execute(
-            "select service_date, route, visitors from marts.routes_daily where source_kind = 'wifi_sensor'").fetchall()}
+        transitions = {
+            (day, a, b): n
+            for day, a, b, n in con.execute(
+                "select service_date, from_facility_id, to_facility_id, count(*) from intermediate.int_transitions "
+                "where source_kind = 'wifi_sensor' group by all"
+            ).fetchall()
+        }
+        daily = {
+            (day, a, b): (n, v)
+            for day, a, b, n, v in con.execute(
+                "select service_date, from_facility_id, to_facility_id, transitions, visitors "
+                "from marts.transitions_daily where source_kind = 'wifi_sensor'"
+            ).fetchall()
+        }
+        routes = {
+            (day, route): v
+            for day, route, v in con.execute(
+                "select service_date, route, visitors from marts.routes_daily where source_kind = 'wifi_sensor'"
+            ).fetchall()
+        }
         per_trip = con.execute(
             "select count(*) filter (where t.n_stops - 1 <> coalesce(x.moves, 0)), count(*) from intermediate.int_trips as t "
             "left join (select service_date, visitor_id, trip_index, count(*) as moves from intermediate.int_transitions "
-            "group by all) as x using (service_date, visitor_id, trip_index)").fetchone()
-        sequences = dict(con.execute(
-            # stops carry the 64-bit device id only; the raw table maps it back for the comparison
-            "select k.device_key, list(s.facility_id order by s.arrived_at, s.facility_id) "
-            "from intermediate.int_stops as s "
-            "inner join (select distinct device_key, device_id as visitor_id from raw.wifi_sensor) as k "
-            "using (visitor_id) group by all").fetchall())
+            "group by all) as x using (service_date, visitor_id, trip_index)"
+        ).fetchone()
+        sequences = dict(
+            con.execute(
+                # stops carry the 64-bit device id only; the raw table maps it back for the comparison
+                "select k.device_key, list(s.facility_id order by s.arrived_at, s.facility_id) "
+                "from intermediate.int_stops as s "
+                "inner join (select distinct device_key, device_id as visitor_id from raw.wifi_sensor) as k "
+                "using (visitor_id) group by all"
+            ).fetchall()
+        )
         resident_days = con.execute(
-            "select device_key, service_date, bool_or(is_resident_device) from intermediate.int_sensor_stays "
-            "group by all").fetchall()
+            "select device_key, service_date, bool_or(is_resident_device) from intermediate.int_sensor_stays group by all"
+        ).fetchall()
         stays_by_device = con.execute(
             "select device_key, count(*), count(*) filter (where is_resident_device) "
-            "from intermediate.int_sensor_stays group by all").fetchall()
-    return {"transitions": transitions, "daily": daily, "routes": routes, "per_trip": per_trip,
-            "sequences": sequences, "resident_days": resident_days, "stays_by_device": stays_by_device}
+            "from intermediate.int_sensor_stays group by all"
+        ).fetchall()
+    return {
+        "transitions": transitions,
+        "daily": daily,
+        "routes": routes,
+        "per_trip": per_trip,
+        "sequences": sequences,
+        "resident_days": resident_days,
+        "stays_by_device": stays_by_device,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -225,28 +270,30 @@ def expected(stays: pd.DataFrame, direct_run: dict[str, object]) -> dict[str, ob
 
 # ---------------------------------------------------------------------------------- tests
 
+
 def test_transitions_and_routes_agree_with_an_independent_computation(direct_run, expected):
     assert direct_run["transitions"] == expected["transitions"]
-    assert sum(expected["transitions"].values()) > 10_000          # the comparison is not vacuous
-    assert direct_run["daily"] == {key: (n, expected["pair_visitors"][key])
-                                   for key, n in expected["transitions"].items()}
+    assert sum(expected["transitions"].values()) > 10_000  # the comparison is not vacuous
+    assert direct_run["daily"] == {key: (n, expected["pair_visitors"][key]) for key, n in expected["transitions"].items()}
     assert direct_run["routes"] == expected["route_visitors"]
     assert len(expected["route_visitors"]) > 500
     bad_trips, trips = direct_run["per_trip"]
-    assert (bad_trips, trips) == (0, expected["trips"])            # n stops -> n - 1 transitions
+    assert (bad_trips, trips) == (0, expected["trips"])  # n stops -> n - 1 transitions
 
 
 def test_kept_devices_follow_the_publishers_routes(direct_run, users):
     """user.csv `pos` (all 79 facilities) restricted to the Kanazawa cluster, repeats collapsed."""
     settings = direct_run["settings"]
-    by_key = {hmac.digest(settings.hmac_key, str(uid).encode(), "sha256").hex(): row
-              for uid, row in zip(users["userid"], users.itertuples())}
+    by_key = {
+        hmac.digest(settings.hmac_key, str(uid).encode(), "sha256").hex(): row
+        for uid, row in zip(users["userid"], users.itertuples())
+    }
     ever_resident = {key for key, _, resident in direct_run["resident_days"] if resident}
     compared = 0
     for key, facilities in direct_run["sequences"].items():
         user = by_key[key]
         if key in ever_resident or user.poslen >= STAFF_STEPS:
-            continue                                                # partly filtered: not comparable
+            continue  # partly filtered: not comparable
         published = collapse([p for p in str(user.pos).split(",") if p in KANAZAWA])
         assert collapse(facilities) == published, f"device {user.userid}"
         compared += 1
@@ -255,13 +302,14 @@ def test_kept_devices_follow_the_publishers_routes(direct_run, users):
 
 def test_resident_rule_removes_staff_devices_and_keeps_tourists(direct_run, users):
     settings = direct_run["settings"]
-    steps = {hmac.digest(settings.hmac_key, str(uid).encode(), "sha256").hex(): n
-             for uid, n in zip(users["userid"], users["poslen"])}
+    steps = {
+        hmac.digest(settings.hmac_key, str(uid).encode(), "sha256").hex(): n for uid, n in zip(users["userid"], users["poslen"])
+    }
     stays = {key: (total, resident) for key, total, resident in direct_run["stays_by_device"]}
     staff = [key for key in stays if steps[key] >= STAFF_STEPS]
     tourists = [key for key in stays if steps[key] <= 20]
     assert len(staff) > 50 and len(tourists) > 1000
-    assert all(stays[key][1] > 0 for key in staff)                 # every staff device is caught
+    assert all(stays[key][1] > 0 for key in staff)  # every staff device is caught
     assert sum(stays[k][1] for k in staff) / sum(stays[k][0] for k in staff) > 0.7
     assert sum(1 for k in tourists if stays[k][1]) / len(tourists) < 0.01
 
@@ -271,7 +319,7 @@ def test_independent_staff_rule_matches_the_pipelines(direct_run, expected):
     # device_key -> device number, through the same keyed hash
     keys = {}
     resident = {(key, day) for key, day, flag in direct_run["resident_days"] if flag}
-    for device, day in expected["resident"]:
+    for device, _day in expected["resident"]:
         keys.setdefault(device, pseudonymise_many([device], settings.hmac_key)[0])
     assert {(keys[d], day) for d, day in expected["resident"]} == resident
 
@@ -281,7 +329,7 @@ def raw_sample_stays(root: Path, hokuriku: Path, users: pd.DataFrame, via_ingest
     (publisher's device number, stay start, dwell seconds)."""
     settings = _settings(root)
     prepare_warehouse(settings)
-    if via_ingest:                      # the source registry and the real ingest path
+    if via_ingest:  # the source registry and the real ingest path
         landing = settings.landing_dir / "hokuriku" / "raw_sample"
         landing.mkdir(parents=True)
         for path in (hokuriku / "raw_sample").glob("29_*.csv"):
@@ -290,24 +338,31 @@ def raw_sample_stays(root: Path, hokuriku: Path, users: pd.DataFrame, via_ingest
         for day in RAW_SAMPLE_DAYS:
             result = ingest_partition(spec, day, settings)
             assert result.outcome == "loaded" and result.rows_loaded > 0
-    else:                               # the same rows, written as ingest writes them
+    else:  # the same rows, written as ingest writes them
         raw = pd.concat([pd.read_csv(p, dtype=str) for p in sorted((hokuriku / "raw_sample").glob("29_*.csv"))])
         moments = pd.to_datetime(raw["時間"], format="%Y-%m-%d %H:%M:%S")
-        frame = pd.DataFrame({
-            "source": "hokuriku_wifi_sensor", "service_date": (moments - pd.Timedelta(hours=4)).dt.date,
-            "facility_id": raw["施設No"], "detected_at": moments,
-            "device_key": pseudonymise_many(raw["ユーザー情報"].tolist(), settings.hmac_key),
-            "file_name": "raw_sample", "line_number": range(2, len(raw) + 2),
-        })
+        frame = pd.DataFrame(
+            {
+                "source": "hokuriku_wifi_sensor",
+                "service_date": (moments - pd.Timedelta(hours=4)).dt.date,
+                "facility_id": raw["施設No"],
+                "detected_at": moments,
+                "device_key": pseudonymise_many(raw["ユーザー情報"].tolist(), settings.hmac_key),
+                "file_name": "raw_sample",
+                "line_number": range(2, len(raw) + 2),
+            }
+        )
         with writer(settings) as con:
             con.register("incoming", frame)
             con.execute("insert into raw.wifi_sensor by name select * from incoming")
     with writer(settings) as con:
         build_range(con, RAW_SAMPLE_DAYS[0], RAW_SAMPLE_DAYS[-1], settings, only=["int_sensor_stays"])
-        ours = con.execute("select device_key, started_at, date_diff('second', started_at, ended_at) "
-                           "from intermediate.int_sensor_stays").fetchall()
-    device_of = {hmac.digest(settings.hmac_key, user.encode(), "sha256").hex(): uid
-                 for uid, user in zip(users["userid"], users["user"])}
+        ours = con.execute(
+            "select device_key, started_at, date_diff('second', started_at, ended_at) from intermediate.int_sensor_stays"
+        ).fetchall()
+    device_of = {
+        hmac.digest(settings.hmac_key, user.encode(), "sha256").hex(): uid for uid, user in zip(users["userid"], users["user"])
+    }
     return {(device_of[key], start, seconds) for key, start, seconds in ours}
 
 

@@ -29,15 +29,35 @@ def _answers(settings, count: int = 20) -> None:
     for i in range(2 * count):
         country = "JP" if i < count else "US"
         overall = 5 if i % 4 else 2
-        rows.append(("survey_web", DAY, pseudonymise(f"R{i}", b"k"), datetime(2025, 6, 15, 12), "ja", country, None,
-                     None, overall, None, [], [], None, None, "f.csv", i + 2))
+        rows.append(
+            (
+                "survey_web",
+                DAY,
+                pseudonymise(f"R{i}", b"k"),
+                datetime(2025, 6, 15, 12),
+                "ja",
+                country,
+                None,
+                None,
+                overall,
+                None,
+                [],
+                [],
+                None,
+                None,
+                "f.csv",
+                i + 2,
+            )
+        )
     prepare_warehouse(settings)  # schema, views and the reference facilities the pages draw
     with writer(settings) as con:
         con.executemany(
             "insert into raw.survey_response (source, service_date, response_key, answered_at, form_language, "
             "residence_country, residence_prefecture, info_satisfaction, overall_satisfaction, recommend_score, "
             "info_sources, facilities_visited, weight, free_text, file_name, line_number) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
 
 @pytest.fixture
@@ -67,8 +87,11 @@ def test_another_item_is_not_compared_with_the_city_plan_in_the_mart(other_surve
     _answers(other_survey)
     with writer(other_survey) as con:
         build_indicator(con, other_survey)
-        mart = con.execute(f"select * from {INDICATOR_TABLE} where segment = 'domestic' "
-                           "and period_type = 'fiscal_year'").df().iloc[0]
+        mart = (
+            con.execute(f"select * from {INDICATOR_TABLE} where segment = 'domestic' and period_type = 'fiscal_year'")
+            .df()
+            .iloc[0]
+        )
     assert (mart.effective_n, mart.share) == (20, 0.75)  # the overall item: info_satisfaction is empty
     assert mart[["baseline_share", "target_share", "progress_to_target", "change_vs_baseline_p_value"]].isna().all()
 
@@ -91,16 +114,18 @@ def test_a_declared_plan_is_drawn_for_another_item_too(settings, tmp_path, monke
     from flowlib.dashboards import build_dashboards
 
     path = tmp_path / "with_plan.yaml"
-    path.write_text(OTHER_SURVEY + "plan:\n  baseline: {year: 2024, percent: {domestic: 60, international: 60}}\n"
-                    "  target: {year: 2030, percent: {domestic: 80, international: 80}}\n", encoding="utf-8")
+    path.write_text(
+        OTHER_SURVEY + "plan:\n  baseline: {year: 2024, percent: {domestic: 60, international: 60}}\n"
+        "  target: {year: 2030, percent: {domestic: 80, international: 80}}\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("FLOW_INDICATOR_FILE", str(path))
     planned = get_settings()
     _answers(planned)
     build_marts([DAY.isoformat()], planned)
     with writer(planned) as con:
         index = build_dashboards(con, planned, service_dates=[]).read_text(encoding="utf-8")
-        baseline = con.execute(f"select distinct baseline_share from {INDICATOR_TABLE} "
-                               "where segment = 'domestic'").fetchall()
+        baseline = con.execute(f"select distinct baseline_share from {INDICATOR_TABLE} where segment = 'domestic'").fetchall()
     assert baseline == [(pytest.approx(0.6),)]
     assert "基準値 2024" in index and "目標値 2030" in index and "indicator-baseline" in index
 
@@ -110,12 +135,16 @@ def test_the_open_data_catalogue_names_the_item_and_only_a_declared_plan(setting
 
     city = indicator_datasets(load_definition(settings.indicator_file))
     assert city["info_satisfaction_indicator"] == (
-        "旅ナカでの情報取得満足度（月・四半期・年度）", "In-trip information satisfaction indicator (month, quarter, fiscal year)",
+        "旅ナカでの情報取得満足度（月・四半期・年度）",
+        "In-trip information satisfaction indicator (month, quarter, fiscal year)",
         "観光計画のKPI。満足度と95%信頼区間、2023年基準値・2027年目標値との比較。定義は docs/indicator.md。",
         "The tourism plan's KPI: share with 95 % interval, against the 2023 baseline and the 2027 target. "
-        "Method: docs/indicator.md.")
-    assert city["info_satisfaction_drivers"][:2] == ("旅ナカでの情報取得満足度の要因（年度）",
-                                                     "Drivers of in-trip information satisfaction (fiscal year)")
+        "Method: docs/indicator.md.",
+    )
+    assert city["info_satisfaction_drivers"][:2] == (
+        "旅ナカでの情報取得満足度の要因（年度）",
+        "Drivers of in-trip information satisfaction (fiscal year)",
+    )
     other = " ".join(" ".join(texts) for texts in indicator_datasets(load_definition()).values())
     assert "富山の総合満足度" in other and "Toyama overall satisfaction" in other
     for city_word in ("KPI", "2023", "2027", "旅ナカ"):

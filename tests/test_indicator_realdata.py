@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PROJECT_ROOT, require
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from flowlib.config import Settings, get_settings
@@ -31,7 +32,6 @@ from flowlib.ingest import PartitionResult, ingest_partition
 from flowlib.models import build_views
 from flowlib.sources import SourceSpec, parse_declaration
 from flowlib.warehouse import writer
-from conftest import PROJECT_ROOT, require
 
 TOYAMA_CSV = Path("hokuriku_survey/toyama.csv")
 FUKUI_CSV = Path("fukui_survey/monthly_202204.csv")
@@ -85,8 +85,11 @@ def _toyama_csv(realdata: Path) -> pd.DataFrame:
 
 def _toyama_answers(loaded: Loaded) -> pd.DataFrame:
     """Loaded Toyama answers with the city where they were given (answer_place)."""
-    rows = _query(loaded.settings, "select recommend_score, answered_at, coalesce(answer_place, '') as city "
-                                   "from raw.survey_response where source = 'toyama_survey'")
+    rows = _query(
+        loaded.settings,
+        "select recommend_score, answered_at, coalesce(answer_place, '') as city "
+        "from raw.survey_response where source = 'toyama_survey'",
+    )
     rows = rows[~rows.city.isin(NOT_A_CITY)].copy()
     rows["dt"] = pd.to_datetime(rows.answered_at).dt.strftime("%Y-%m")
     return rows
@@ -114,14 +117,17 @@ def test_toyama_loads_through_the_registry(loaded, realdata):
     assert (result.rows_loaded, result.rows_quarantined) == (3339, 0)
     csv = _toyama_csv(realdata)
     assert len(csv) == 3339 and int(csv.duplicated().sum()) == 8
-    stored = _query(loaded.settings, "select min(answered_at)::date as first, max(answered_at)::date as last, "
-                                     "min(service_date) as first_day, "
-                                     "count(distinct residence_country) as countries, "
-                                     "count(*) filter (where info_satisfaction is not null) as info_answers, "
-                                     "count(distinct answer_place) as places "
-                                     "from raw.survey_response where source = 'toyama_survey'").iloc[0]
+    stored = _query(
+        loaded.settings,
+        "select min(answered_at)::date as first, max(answered_at)::date as last, "
+        "min(service_date) as first_day, "
+        "count(distinct residence_country) as countries, "
+        "count(*) filter (where info_satisfaction is not null) as info_answers, "
+        "count(distinct answer_place) as places "
+        "from raw.survey_response where source = 'toyama_survey'",
+    ).iloc[0]
     assert (str(stored["first"])[:10], str(stored["last"])[:10]) == ("2025-04-18", "2025-10-31")
-    assert str(stored.first_day)[:10] == "2025-04-18"   # a date-only answer time is its own day
+    assert str(stored.first_day)[:10] == "2025-04-18"  # a date-only answer time is its own day
     assert stored.countries == 1 and stored.info_answers == 0
     assert stored.places == csv["回答場所"].replace("", None).nunique()
 
@@ -138,8 +144,11 @@ def test_published_city_nps_is_reproduced_exactly(loaded, realdata):
     answers = _toyama_answers(loaded)
     ours = nps_table(answers, "city", min_count=100)
     published = _published(realdata, "nps-city-2025.csv")
-    assert sorted(ours.city) == sorted(published.city) == sorted(
-        ["富山市", "氷見市", "高岡市", "砺波市", "射水市", "黒部市", "魚津市", "立山町"])
+    assert (
+        sorted(ours.city)
+        == sorted(published.city)
+        == sorted(["富山市", "氷見市", "高岡市", "砺波市", "射水市", "黒部市", "魚津市", "立山町"])
+    )
     _same_rows(ours, published, ["city"])
 
 
@@ -193,14 +202,16 @@ def test_top_two_box_share_and_interval_match_an_independent_count(loaded, reald
     intl = mart[(mart.period_label == "FY2025") & (mart.segment == "international")].iloc[0]
     assert intl.too_few_answers and pd.isna(intl.respondents) and pd.isna(intl.share)
     # months: April-October 2025, each against the independent count
-    months = mart[(mart.period_type == "month") & (mart.segment == "domestic")
-                  & mart.period_label.str.startswith("2025")].set_index("period_label")
+    months = mart[
+        (mart.period_type == "month") & (mart.segment == "domestic") & mart.period_label.str.startswith("2025")
+    ].set_index("period_label")
     expected = csv.groupby("month").top_two.agg(["sum", "size"])
     assert list(months.index) == list(expected.index) == [f"2025-{m:02d}" for m in range(4, 11)]
     for month, (sat, size) in expected.iterrows():
         assert (months.loc[month, "respondents"], months.loc[month, "satisfied"]) == (size, sat)
         assert (months.loc[month, "ci_low"], months.loc[month, "ci_high"]) == pytest.approx(
-            proportion_confint(sat, size, method="wilson"), abs=1e-12)
+            proportion_confint(sat, size, method="wilson"), abs=1e-12
+        )
     # Fukui, April 2022 (FY2022): 満足度 とても満足 / 満足
     fy2022 = mart[(mart.period_label == "FY2022") & (mart.segment == "domestic")].iloc[0]
     top = int(fukui["満足度"].isin(["とても満足", "満足"]).sum())
@@ -209,8 +220,7 @@ def test_top_two_box_share_and_interval_match_an_independent_count(loaded, reald
 
 
 def test_drivers_match_an_independent_count(loaded, realdata, toyama_indicator):
-    drivers = _query(loaded.settings, f"select * from {DRIVERS_TABLE} where segment = 'domestic' "
-                                      "and driver_type = 'info_source'")
+    drivers = _query(loaded.settings, f"select * from {DRIVERS_TABLE} where segment = 'domestic' and driver_type = 'info_source'")
     csv = _independent_toyama(realdata)
     official = {"富山県観光公式サイト「とやま観光ナビ」", "富山県内市町村の観光公式サイト"}
     used = csv["情報源（デジタル）"].map(lambda v: bool(official & {p.strip() for p in v.split(",")}))
@@ -228,8 +238,10 @@ def test_drivers_match_an_independent_count(loaded, realdata, toyama_indicator):
     if fy2022.empty:
         # a value hidden in any segment is pooled into "other" in every segment (docs/privacy.md):
         # then no segment shows it, and the domestic "other" holds at least its answers
-        everywhere = _query(loaded.settings, f"select * from {DRIVERS_TABLE} where period = 'FY2022' "
-                                             "and driver_type = 'info_source' and driver_value = 'sns'")
+        everywhere = _query(
+            loaded.settings,
+            f"select * from {DRIVERS_TABLE} where period = 'FY2022' and driver_type = 'info_source' and driver_value = 'sns'",
+        )
         assert everywhere.empty
         other = drivers[(drivers.period == "FY2022") & (drivers.driver_value == "other")]
         assert len(other) == 1 and other.respondents.iloc[0] >= int(sns.sum())

@@ -23,8 +23,9 @@ POS_B_HEADER = "施設コード,入場日,入場時刻,カード番号,チケッ
 POS_A_HEADER = "利用日時,カードID,券種,金額,発行国"
 
 
-def pos_b_row(n: int, facility: str = "dejima", time: str | None = None, amount: int = 520,
-              country: str = "JP", day: date = DAY) -> str:
+def pos_b_row(
+    n: int, facility: str = "dejima", time: str | None = None, amount: int = 520, country: str = "JP", day: date = DAY
+) -> str:
     time = time or f"{9 + n // 60:02d}:{n % 60:02d}:00"
     return f"{facility},{day.isoformat()},{time},{4000000000000000 + n},一般,{amount},{country}"
 
@@ -39,8 +40,7 @@ def landing(settings) -> Path:
     return settings.landing_dir
 
 
-def write_pos_b(landing: Path, lines: list[str], name: str = "dejima.csv", bom: bool = True,
-                encoding: str = "utf-8") -> Path:
+def write_pos_b(landing: Path, lines: list[str], name: str = "dejima.csv", bom: bool = True, encoding: str = "utf-8") -> Path:
     folder = landing / "entry_log" / "pos_b" / DAY.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
@@ -62,8 +62,10 @@ def load(settings, source: str = "entry_pos_b"):
 
 def loaded(settings, source: str = "entry_pos_b") -> list[tuple]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        return con.execute("select file_name, line_number, card_key from raw.entry_log where source = ? "
-                           "order by file_name, line_number", [source]).fetchall()
+        return con.execute(
+            "select file_name, line_number, card_key from raw.entry_log where source = ? order by file_name, line_number",
+            [source],
+        ).fetchall()
 
 
 def quarantined(settings) -> list[tuple[int, str]]:
@@ -73,8 +75,7 @@ def quarantined(settings) -> list[tuple[int, str]]:
 
 def warehouse_snapshot(settings) -> dict[str, list]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        return {t: con.execute(f"select * from {t} order by all").fetchall()
-                for t in ("raw.entry_log", "ops.quarantine")}
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in ("raw.entry_log", "ops.quarantine")}
 
 
 def key(n: int) -> str:
@@ -141,10 +142,13 @@ def test_truncated_last_line_is_quarantined(settings, landing):
     assert line == 7 and "truncated" in reason
 
 
-@pytest.mark.parametrize("header", [
-    POS_B_HEADER.replace("カード番号,", ""),                     # missing column
-    POS_B_HEADER.replace("カード番号", "カードNo"),               # renamed column
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        POS_B_HEADER.replace("カード番号,", ""),  # missing column
+        POS_B_HEADER.replace("カード番号", "カードNo"),  # renamed column
+    ],
+)
 def test_missing_or_renamed_column_fails_naming_it(settings, landing, header):
     write_pos_b(landing, [header] + [pos_b_row(i) for i in range(3)])
     with pytest.raises(IngestError, match="missing column\\(s\\) カード番号"):
@@ -184,14 +188,13 @@ def test_many_unknown_facility_ids_fail_the_delivery(settings, landing):
 
 def test_timestamps_outside_the_service_day_and_in_the_future_are_quarantined(settings, landing):
     tomorrow_noon = pos_b_row(7, day=DAY + timedelta(days=1), time="12:00:00")
-    early_next_morning = pos_b_row(8, day=DAY + timedelta(days=1), time="03:30:00")   # still DAY
+    early_next_morning = pos_b_row(8, day=DAY + timedelta(days=1), time="03:30:00")  # still DAY
     future = datetime.now() + timedelta(days=30)
     future_row = pos_b_row(9, day=future.date(), time="12:00:00")
     write_pos_b(landing, [POS_B_HEADER, pos_b_row(1), tomorrow_noon, early_next_morning, future_row])
     result = load(settings)
     assert result.rows_loaded == 2
-    assert quarantined(settings) == [(3, "timestamp outside the service day 2026-11-03"),
-                                     (5, "timestamp in the future")]
+    assert quarantined(settings) == [(3, "timestamp outside the service day 2026-11-03"), (5, "timestamp in the future")]
 
 
 def test_negative_amount_is_quarantined(settings, landing):
@@ -224,8 +227,12 @@ def test_quarantined_raw_values_hold_hashed_ids_only(settings, landing):
 
 
 def test_huge_file_loads_in_one_transaction(settings, landing):
-    rows = [pos_b_row(i % 600, time=f"{9 + (i // 3600) % 12:02d}:{(i // 60) % 60:02d}:{i % 60:02d}")
-            .replace(str(4000000000000000 + i % 600), str(4100000000000000 + i)) for i in range(60_000)]
+    rows = [
+        pos_b_row(i % 600, time=f"{9 + (i // 3600) % 12:02d}:{(i // 60) % 60:02d}:{i % 60:02d}").replace(
+            str(4000000000000000 + i % 600), str(4100000000000000 + i)
+        )
+        for i in range(60_000)
+    ]
     write_pos_b(landing, [POS_B_HEADER] + rows)
     result = load(settings)
     assert (result.rows_loaded, result.rows_quarantined) == (60_000, 0)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_ingest import DAY, POS_B_HEADER, pos_a_row, pos_b_row, write_pos_a, write_pos_b
 
 from flowlib.config import DEMO_HMAC_KEY, ConfigError, get_settings
 from flowlib.ingest import IngestError, ShrinkRefused, ingest_partition
@@ -26,8 +27,6 @@ from flowlib.parsing import FileRejected, iter_csv_chunks, printable, read_csv_f
 from flowlib.pipeline import ingest_source, prepare_warehouse, report_unclaimed_files
 from flowlib.pseudonym import key_fingerprint
 from flowlib.sources import UnknownSource, load_registry, lookup, parse_declaration
-
-from test_ingest import DAY, POS_B_HEADER, pos_a_row, pos_b_row, write_pos_a, write_pos_b
 
 POS_A_HEADER = "利用日時,カードID,券種,金額,発行国"
 KEY_A = "a" * 40
@@ -83,7 +82,9 @@ def test_a_renamed_copy_is_loaded_once_and_named(settings, landing, caplog):
     assert rows(settings, "select count(*) from raw.entry_log") == [(30,)]
     logged = rows(settings, "select file_name, outcome, message from ops.load_log order by file_name")
     assert [(name, outcome) for name, outcome, _ in logged] == [
-        ("entry_log/pos_b/2026-11-03/dejima - コピー.csv", "duplicate"), ("entry_log/pos_b/2026-11-03/dejima.csv", "loaded")]
+        ("entry_log/pos_b/2026-11-03/dejima - コピー.csv", "duplicate"),
+        ("entry_log/pos_b/2026-11-03/dejima.csv", "loaded"),
+    ]
     assert "same content" in logged[0][2] and "dejima.csv" in logged[0][2]
     alert = [r.getMessage() for r in caplog.records if "files_not_loaded" in r.getMessage()]
     assert alert and "dejima - コピー.csv" in alert[0]
@@ -147,8 +148,13 @@ def test_file_acceptance_is_explicit(settings, landing, tmp_path):
     result = load(settings)
     assert result.rows_loaded == 10
     assert sorted((name.rsplit("/", 1)[1], why) for name, why in result.skipped) == [
-        (".dejima.csv", "hidden"), ("oura.csv.crdownload", "temporary"), ("oura.csv.part", "temporary"),
-        ("oura.csv~", "temporary"), ("oura.xlsx", "unmatched"), ("~$oura.csv", "temporary")]
+        (".dejima.csv", "hidden"),
+        ("oura.csv.crdownload", "temporary"),
+        ("oura.csv.part", "temporary"),
+        ("oura.csv~", "temporary"),
+        ("oura.xlsx", "unmatched"),
+        ("~$oura.csv", "temporary"),
+    ]
     assert rows(settings, "select count(*) from ops.load_log where outcome = 'skipped'") == [(6,)]
     exact = with_declaration(settings, tmp_path, "entry_pos_b", accept={"extension_case": "exact"})
     scan = load_registry(exact)["entry_pos_b"].scan(exact.landing_dir, DAY)
@@ -157,8 +163,11 @@ def test_file_acceptance_is_explicit(settings, landing, tmp_path):
 
 def test_files_no_declaration_claims_are_reported(settings, landing, caplog):
     write_pos_b(landing, pos_b(3))
-    stray = [landing / "entry_log" / "pos_c" / "2026-11-03" / "x.csv", landing / "wifi" / "vendor_a" / "2026-11-03 (1).json",
-             landing / "notes.txt"]
+    stray = [
+        landing / "entry_log" / "pos_c" / "2026-11-03" / "x.csv",
+        landing / "wifi" / "vendor_a" / "2026-11-03 (1).json",
+        landing / "notes.txt",
+    ]
     for path in stray:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
@@ -228,8 +237,15 @@ AP = "AP-ST-dejima_chinatown-1"
 
 
 def wifi_records(n: int = 12) -> list[dict]:
-    return [{"ap_id": AP, "bin_start": f"2026-11-03T{10 + i // 6:02d}:{i % 6 * 10:02d}:00+09:00",
-             "connections": 5 + i, "unique_devices": 3} for i in range(n)]
+    return [
+        {
+            "ap_id": AP,
+            "bin_start": f"2026-11-03T{10 + i // 6:02d}:{i % 6 * 10:02d}:00+09:00",
+            "connections": 5 + i,
+            "unique_devices": 3,
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -271,7 +287,7 @@ def test_same_card_and_second_with_other_values_is_a_conflict(settings, landing)
 def test_unsafe_keys_are_refused_outside_demo_mode(settings, key):
     production = dataclasses.replace(settings, demo_mode=False, hmac_key_env=key)
     with pytest.raises(ConfigError, match="FLOW_HMAC_KEY"):
-        production.hmac_key
+        _ = production.hmac_key
     assert dataclasses.replace(production, demo_mode=True).hmac_key  # the demo accepts what it is given
 
 
@@ -315,16 +331,16 @@ def test_marts_refuse_days_loaded_under_different_keys_and_name_them(settings, l
 def test_any_timestamp_form_or_type_costs_its_record_only(settings, landing, ap_ids):
     records = wifi_records(10)
     odd = [
-        {"bin_start": "20261103T031000Z"},                  # basic format, UTC: valid, loaded (12:10 JST)
-        {"bin_start": "2026-11-03T03:20:00z"},              # lower-case z: valid, loaded (12:20 JST)
-        {"bin_start": "2026-W45-2T13:00"},                  # ISO week date: valid, loaded
-        {"bin_start": 1762138200},                          # epoch number: quarantined
-        {"bin_start": {"utc": "2026-11-03T04:00:00Z"}},     # nested object
-        {"bin_start": ["2026-11-03T13:30:00+09:00"]},       # list
-        {"connections": True},                              # wrong type
-        {"connections": {"n": 5}},                          # nested count
-        {"bin_start": "2026-11-03T12:00:00 JST"},           # not ISO 8601
-        {"bin_start": "2026-11-03T13:40:00+25:00"},         # impossible offset
+        {"bin_start": "20261103T031000Z"},  # basic format, UTC: valid, loaded (12:10 JST)
+        {"bin_start": "2026-11-03T03:20:00z"},  # lower-case z: valid, loaded (12:20 JST)
+        {"bin_start": "2026-W45-2T13:00"},  # ISO week date: valid, loaded
+        {"bin_start": 1762138200},  # epoch number: quarantined
+        {"bin_start": {"utc": "2026-11-03T04:00:00Z"}},  # nested object
+        {"bin_start": ["2026-11-03T13:30:00+09:00"]},  # list
+        {"connections": True},  # wrong type
+        {"connections": {"n": 5}},  # nested count
+        {"bin_start": "2026-11-03T12:00:00 JST"},  # not ISO 8601
+        {"bin_start": "2026-11-03T13:40:00+25:00"},  # impossible offset
     ]
     extra = [dict(wifi_records(1)[0], **change) for change in odd]
     for i, record in enumerate(extra):
@@ -337,8 +353,10 @@ def test_any_timestamp_form_or_type_costs_its_record_only(settings, landing, ap_
     assert sorted(reasons) == list(range(14, 21))
     assert "nested JSON" in reasons[15] and "nested JSON" in reasons[16] and "nested JSON" in reasons[18]
     assert "not a number" in reasons[17] and "unparseable bin_start" in reasons[14]
-    assert rows(settings, "select strftime(bin_start, '%H:%M') from raw.wifi_ap_count where line_number in (11, 12, 13) "
-                          "order by line_number") == [("12:10",), ("12:20",), ("13:00",)]
+    assert rows(
+        settings,
+        "select strftime(bin_start, '%H:%M') from raw.wifi_ap_count where line_number in (11, 12, 13) order by line_number",
+    ) == [("12:10",), ("12:20",), ("13:00",)]
 
 
 def test_a_converter_that_raises_costs_the_offending_values_only():
@@ -368,10 +386,15 @@ def test_a_file_above_the_size_cap_is_refused_before_it_is_read(settings, landin
 
 
 def _partition_snapshot(settings) -> tuple[list, list, list]:
-    return (rows(settings, "select * exclude (file_name) from raw.entry_log order by line_number"),
-            rows(settings, "select line_number, reason, raw_values from ops.quarantine order by line_number"),
-            rows(settings, "select rows_read, rows_loaded, rows_quarantined, message from ops.load_log "
-                           "where outcome in ('loaded', 'reloaded') order by loaded_at"))
+    return (
+        rows(settings, "select * exclude (file_name) from raw.entry_log order by line_number"),
+        rows(settings, "select line_number, reason, raw_values from ops.quarantine order by line_number"),
+        rows(
+            settings,
+            "select rows_read, rows_loaded, rows_quarantined, message from ops.load_log "
+            "where outcome in ('loaded', 'reloaded') order by loaded_at",
+        ),
+    )
 
 
 def test_a_chunked_load_equals_the_one_shot_load(settings, landing):
@@ -408,14 +431,18 @@ def test_a_file_refused_in_a_later_chunk_leaves_the_day_unchanged(settings, land
 def test_a_runaway_quoted_field_is_one_bad_record_across_chunks(tmp_path):
     header = "回答ID,回答日時,自由記述\n"
     good = [f"r{i},2026-11-03 10:00:00,ok\n" for i in range(20)]
-    body = ('rX,2026-11-03 10:00:00,"text that never closes\n'
-            + "".join(f"line {i} of prose, with a comma\n" for i in range(5_000)) + 'end", x\n')
+    body = (
+        'rX,2026-11-03 10:00:00,"text that never closes\n'
+        + "".join(f"line {i} of prose, with a comma\n" for i in range(5_000))
+        + 'end", x\n'
+    )
     path = tmp_path / "survey.csv"
     path.write_text(header + "".join(good[:10]) + body + "".join(good[10:]), encoding="utf-8")
     chunks = list(iter_csv_chunks(path, "utf-8", "survey.csv", 3))
     assert len(chunks) > 3 and max(len(c.records) for c in chunks) == 3
     assert [r.line_number for c in chunks for r in c.records] == [
-        r.line_number for r in read_csv_file(path, "utf-8", "survey.csv").records]
+        r.line_number for r in read_csv_file(path, "utf-8", "survey.csv").records
+    ]
     problems = [(p.line_number, "set aside as one record" in p.reason) for c in chunks for p in c.problems]
     assert problems == [(12, True)]
 
@@ -423,8 +450,11 @@ def test_a_runaway_quoted_field_is_one_bad_record_across_chunks(tmp_path):
 def test_a_runaway_quoted_field_is_one_bad_record(tmp_path):
     header = "回答ID,回答日時,自由記述\n"
     good = [f"r{i},2026-11-03 10:00:00,ok\n" for i in range(20)]
-    body = ('rX,2026-11-03 10:00:00,"text that never closes\n'
-            + "".join(f"line {i} of prose, with a comma\n" for i in range(50_000)) + 'end", x\n')
+    body = (
+        'rX,2026-11-03 10:00:00,"text that never closes\n'
+        + "".join(f"line {i} of prose, with a comma\n" for i in range(50_000))
+        + 'end", x\n'
+    )
     path = tmp_path / "survey.csv"
     path.write_text(header + "".join(good[:10]) + body + "".join(good[10:]), encoding="utf-8")
     raw = read_csv_file(path, "utf-8", "survey.csv")
@@ -480,8 +510,9 @@ def test_file_names_are_escaped_in_messages_and_alerts(caplog):
     assert printable("普通の名前.csv") == "普通の名前.csv"
 
 
-@pytest.mark.parametrize("number, phrase", [(errno.ENOSPC, "disk is full"), (errno.EROFS, "read-only"),
-                                            (errno.EACCES, "permission denied")])
+@pytest.mark.parametrize(
+    "number, phrase", [(errno.ENOSPC, "disk is full"), (errno.EROFS, "read-only"), (errno.EACCES, "permission denied")]
+)
 def test_file_system_failures_are_one_sentence(number, phrase):
     from flowlib.cli import explain_os_error
 

@@ -27,9 +27,15 @@ def answers(rows: list[tuple[date, str, int, int]]) -> pd.DataFrame:
     records = []
     for day, country, yes, no in rows:
         for value, count in ((5, yes), (2, no)):
-            records += [{"answered_at": datetime.combine(day, datetime.min.time()) + timedelta(hours=12),
-                         "service_date": day, "residence_country": country, "info_satisfaction": value,
-                         "weight": None}] * count
+            records += [
+                {
+                    "answered_at": datetime.combine(day, datetime.min.time()) + timedelta(hours=12),
+                    "service_date": day,
+                    "residence_country": country,
+                    "info_satisfaction": value,
+                    "weight": None,
+                }
+            ] * count
     return prepare_answers(pd.DataFrame(records), DEFINITION)
 
 
@@ -56,8 +62,7 @@ def test_series_covers_every_month_and_labels_the_current_one_month_to_date():
 
 def test_fiscal_year_status_follows_the_stated_test():
     # FY2026 path for domestic ~0.68: 600/1000 is far below, 680/1000 on it; international path ~0.757: 850/1000 above
-    rows = [(date(2026, 5, 10), "JP", 600, 400), (date(2026, 5, 10), "KR", 850, 150),
-            (date(2025, 5, 10), "JP", 640, 360)]
+    rows = [(date(2026, 5, 10), "JP", 600, 400), (date(2026, 5, 10), "KR", 850, 150), (date(2025, 5, 10), "JP", 640, 360)]
     path = kp.build_path(answers(rows), pd.DataFrame(), DEFINITION, date(2027, 3, 31))
     fy = path.fiscal_years.set_index(["fiscal_year", "segment"])
     assert fy.loc[(2026, "domestic"), "status"] == "behind" and fy.loc[(2026, "domestic"), "status_ja"] == "計画より下"
@@ -72,8 +77,12 @@ def test_fiscal_year_status_follows_the_stated_test():
 
 
 def test_month_on_month_change_and_its_significance():
-    rows = [(date(2026, 9, 10), "JP", 300, 300), (date(2026, 10, 10), "JP", 360, 240),
-            (date(2026, 10, 10), "US", 60, 40), (date(2026, 9, 10), "US", 61, 39)]
+    rows = [
+        (date(2026, 9, 10), "JP", 300, 300),
+        (date(2026, 10, 10), "JP", 360, 240),
+        (date(2026, 10, 10), "US", 60, 40),
+        (date(2026, 9, 10), "US", 61, 39),
+    ]
     path = kp.build_path(answers(rows), pd.DataFrame(), DEFINITION, date(2026, 10, 31))
     october = path.monthly[(path.monthly["month"] == date(2026, 10, 1))].set_index("segment")
     assert october.loc["domestic", "mom_change"] == pytest.approx(0.1)
@@ -87,14 +96,13 @@ def test_month_on_month_change_and_its_significance():
 
 def test_post_stratification_uses_the_month_mix_and_reports_kish_n():
     rows = [(date(2026, 10, 10), "JP", 50, 50), (date(2026, 10, 10), "US", 90, 10)]
-    mix = pd.DataFrame({"month": [date(2026, 10, 1)] * 2, "segment": ["domestic", "international"],
-                        "visitor_days": [800, 200]})
+    mix = pd.DataFrame({"month": [date(2026, 10, 1)] * 2, "segment": ["domestic", "international"], "visitor_days": [800, 200]})
     path = kp.build_path(answers(rows), mix, DEFINITION, date(2026, 10, 31))
     rows_all = path.monthly[path.monthly["segment"] == "all"].set_index("weighting")
     assert rows_all.loc["post-stratified", "share"] == pytest.approx(0.8 * 0.5 + 0.2 * 0.9)
     assert rows_all.loc["unweighted", "share"] == pytest.approx(140 / 200)
     weights = np.array([0.8 / 100] * 100 + [0.2 / 100] * 100)
-    assert rows_all.loc["post-stratified", "effective_n"] == pytest.approx(weights.sum() ** 2 / (weights ** 2).sum())
+    assert rows_all.loc["post-stratified", "effective_n"] == pytest.approx(weights.sum() ** 2 / (weights**2).sum())
     assert rows_all.loc["post-stratified", "mix_basis"] == "entry logs of the month"
 
 
@@ -130,17 +138,22 @@ def test_weighting_recovers_the_generators_true_share_despite_the_response_bias(
     truth = mix_domestic * demo.DOMESTIC_TOP_TWO + (1 - mix_domestic) * demo.INTERNATIONAL_TOP_TWO
 
     survey = pd.DataFrame([row for path in sorted(landing.glob("survey/web/*.csv")) for row in _read_csv(path, "utf-8")])
-    rows = pd.DataFrame({"answered_at": pd.to_datetime(survey["回答日時"]), "service_date": pd.to_datetime(survey["回答日時"]).dt.date,
-                         "residence_country": survey["居住国"], "info_satisfaction": survey["旅ナカでの情報取得満足度"],
-                         "weight": None})
+    rows = pd.DataFrame(
+        {
+            "answered_at": pd.to_datetime(survey["回答日時"]),
+            "service_date": pd.to_datetime(survey["回答日時"]).dt.date,
+            "residence_country": survey["居住国"],
+            "info_satisfaction": survey["旅ナカでの情報取得満足度"],
+            "weight": None,
+        }
+    )
     prepared = prepare_answers(rows, DEFINITION)
     respondents_international = (prepared["segment"] == "international").mean()
     assert respondents_international > (1 - mix_domestic) + 0.12, "the demo over-represents international respondents"
 
-    mix = pd.DataFrame({"month": [date(2026, 10, 1)] * 2, "segment": ["domestic", "international"],
-                        "visitor_days": [visitors["domestic"], visitors["international"]]})
     weighted = kp.weighted_all(prepared, {"domestic": mix_domestic, "international": 1 - mix_domestic})
     from flowlib.indicator import estimate_share
+
     unweighted = estimate_share(prepared["is_satisfied"].to_numpy())
     assert weighted.ci_low <= truth <= weighted.ci_high, (weighted, truth)
     assert not (unweighted.ci_low <= truth <= unweighted.ci_high), "unweighted, the bias shows"

@@ -53,8 +53,10 @@ def planted_answers(seed: int = 14, per_day: int = 40, effect: float = EFFECT) -
 def warehouse(answers: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("create schema staging; create schema marts; create schema ref")
-    con.execute("create table staging.stg_survey_response (service_date date, segment varchar, "
-                "info_satisfaction smallint, facilities_visited varchar[])")
+    con.execute(
+        "create table staging.stg_survey_response (service_date date, segment varchar, "
+        "info_satisfaction smallint, facilities_visited varchar[])"
+    )
     con.register("answers", answers)
     con.execute("insert into staging.stg_survey_response select * from answers")
     con.unregister("answers")
@@ -108,11 +110,17 @@ def test_planted_kpi_effect_is_covered_and_placebos_are_not_significant(tmp_path
     assert found.ci_low < EFFECT < found.ci_high
     assert found.ci_low > 0 and found.p_value < 0.05
     assert found.pre_trend_p_value is not None and found.pre_trend_p_value >= 0.05  # no drift planted before
-    placebo_place = kpi(tmp_path, con, f"start: {START}\ntreated: {{facilities: [glover_garden]}}\n"
-                        "outcome: {kind: kpi}\ncomparison: {facilities: [oura_cathedral, peace_park]}\n", "place")
+    placebo_place = kpi(
+        tmp_path,
+        con,
+        f"start: {START}\ntreated: {{facilities: [glover_garden]}}\n"
+        "outcome: {kind: kpi}\ncomparison: {facilities: [oura_cathedral, peace_park]}\n",
+        "place",
+    )
     assert placebo_place.status == "estimated" and placebo_place.comparison_chosen_by == "declared"
-    placebo_time = kpi(tmp_path, con, "start: 2026-09-21\nend: 2026-10-18\ntreated: {facilities: [dejima]}\n"
-                       "outcome: {kind: kpi}\n", "time")
+    placebo_time = kpi(
+        tmp_path, con, "start: 2026-09-21\nend: 2026-10-18\ntreated: {facilities: [dejima]}\noutcome: {kind: kpi}\n", "time"
+    )
     placebo_segment = kpi(tmp_path, con, f"start: {START}\ntreated: {{segment: international}}\noutcome: {{kind: kpi}}\n", "seg")
     assert placebo_segment.comparison_units == ["segment domestic"]
     for placebo in (placebo_place, placebo_time, placebo_segment):
@@ -124,8 +132,11 @@ def test_interval_covers_the_truth_across_draws(tmp_path: Path) -> None:
     """Coverage, not luck: over independent demo-like draws the 95 % interval holds the truth."""
     covered = 0
     for seed in range(8):
-        found = kpi(tmp_path, warehouse(planted_answers(seed=100 + seed, per_day=30)),
-                    f"start: {START}\ntreated: {{facilities: [dejima]}}\noutcome: {{kind: kpi}}\n")
+        found = kpi(
+            tmp_path,
+            warehouse(planted_answers(seed=100 + seed, per_day=30)),
+            f"start: {START}\ntreated: {{facilities: [dejima]}}\noutcome: {{kind: kpi}}\n",
+        )
         covered += found.ci_low < EFFECT < found.ci_high
     assert covered >= 6
 
@@ -144,8 +155,12 @@ def test_nightly_table_and_protected_weekly_series(tmp_path: Path, answers: pd.D
     measure_file(folder, "kpi_signage", f"start: {START}\ntreated: {{facilities: [dejima]}}\noutcome: {{kind: kpi}}\n")
     measure_file(folder, "typo", f"start: {START}\ntreated: {{facilities: [dejima]}}\noutcome: {{kind: satisfaction}}\n")
     build_measures(con, folder, K)
-    rows = {r[0]: r[1:] for r in con.execute(
-        "select measure, status, outcome, effect_scale, ci_low, ci_high, reason from marts.measure_effects").fetchall()}
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select measure, status, outcome, effect_scale, ci_low, ci_high, reason from marts.measure_effects"
+        ).fetchall()
+    }
     status, outcome, scale, low, high, _ = rows["kpi_signage"]
     assert (status, outcome, scale) == ("estimated", "kpi info_satisfaction dejima", "points") and low < EFFECT < high
     assert rows["typo"][0] == "refused" and "outcome.kind 'satisfaction'" in rows["typo"][-1]
@@ -159,7 +174,9 @@ def test_nightly_table_and_protected_weekly_series(tmp_path: Path, answers: pd.D
     notes = " ".join(ja + " " + en for ja, en in section.notes)
     assert "points (95 % interval" in notes and "weekly satisfied share" in notes and section.chart is not None
     # a week's share is published only with >= k satisfied and >= k not satisfied answers
-    small = measure_file(tmp_path / "k", "kpi_small", f"start: {START}\ntreated: {{facilities: [dejima]}}\noutcome: {{kind: kpi}}\n")
+    small = measure_file(
+        tmp_path / "k", "kpi_small", f"start: {START}\ntreated: {{facilities: [dejima]}}\noutcome: {{kind: kpi}}\n"
+    )
     measure = parse_measure(small, set(FACILITIES), FIRST, LAST)
     weekly = estimate(con, measure, FIRST, LAST, 1000).series
     assert weekly is not None and weekly.empty

@@ -25,8 +25,11 @@ def _tap(card: str, facility: str, hhmm: str, country: str | None = "JP", day: d
 def _load(settings, taps: list[tuple]) -> None:
     prepare_warehouse(settings)
     with writer(settings) as con:
-        con.executemany("insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
-                        "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", taps)
+        con.executemany(
+            "insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
+            "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            taps,
+        )
 
 
 def _query(settings, sql: str) -> list[tuple]:
@@ -46,34 +49,43 @@ def test_reentry_collapses_and_long_gap_starts_new_trip(settings, monkeypatch):
     from flowlib.config import get_settings
 
     settings = get_settings()
-    _load(settings, [
-        _tap("A", "glover_garden", "09:00"),
-        _tap("A", "glover_garden", "09:20"),      # re-entry within 30 min: same stop
-        _tap("A", "oura_cathedral", "10:30"),
-        _tap("A", "dejima", "11:45"),
-        _tap("A", "peace_park", "17:00"),          # > 240 min after dejima: new trip
-        _tap("B", "dejima", "10:00", None),
-        _tap("B", "shinchi_chinatown", "10:00", None),  # same second: facility id breaks the tie
-        _tap("C", "glover_garden", "02:30"),       # 02:30 next morning still belongs to DAY
-    ])
+    _load(
+        settings,
+        [
+            _tap("A", "glover_garden", "09:00"),
+            _tap("A", "glover_garden", "09:20"),  # re-entry within 30 min: same stop
+            _tap("A", "oura_cathedral", "10:30"),
+            _tap("A", "dejima", "11:45"),
+            _tap("A", "peace_park", "17:00"),  # > 240 min after dejima: new trip
+            _tap("B", "dejima", "10:00", None),
+            _tap("B", "shinchi_chinatown", "10:00", None),  # same second: facility id breaks the tie
+            _tap("C", "glover_garden", "02:30"),  # 02:30 next morning still belongs to DAY
+        ],
+    )
     with writer(settings) as con:
         build_day(con, DAY, settings)
-    stops = _query(settings, "select trip_index, stop_number, facility_id, taps from intermediate.int_stops "
-                             f"where visitor_id = {int(pseudonymise('A', b'k')[:16], 16)} order by trip_index, stop_number")
-    assert stops == [(1, 1, "glover_garden", 2), (1, 2, "oura_cathedral", 1), (1, 3, "dejima", 1),
-                     (2, 1, "peace_park", 1)]
-    transitions = _query(settings, "select from_facility_id, to_facility_id, transitions, visitors, "
-                                   "transfer_minutes_median from marts.transitions_daily order by 1, 2")
+    stops = _query(
+        settings,
+        "select trip_index, stop_number, facility_id, taps from intermediate.int_stops "
+        f"where visitor_id = {int(pseudonymise('A', b'k')[:16], 16)} order by trip_index, stop_number",
+    )
+    assert stops == [(1, 1, "glover_garden", 2), (1, 2, "oura_cathedral", 1), (1, 3, "dejima", 1), (2, 1, "peace_park", 1)]
+    transitions = _query(
+        settings,
+        "select from_facility_id, to_facility_id, transitions, visitors, "
+        "transfer_minutes_median from marts.transitions_daily order by 1, 2",
+    )
     assert transitions == [
         ("dejima", "shinchi_chinatown", 1, 1, 0.0),
         ("glover_garden", "oura_cathedral", 1, 1, 90.0),
         ("oura_cathedral", "dejima", 1, 1, 75.0),
     ]
     routes = _query(settings, "select route_rank, route, n_stops, visitors from marts.routes_daily order by route_rank")
-    assert routes == [(1, "dejima > shinchi_chinatown", 2, 1),
-                      (2, "glover_garden > oura_cathedral > dejima", 3, 1)]
-    circulation = dict((seg, (v, m)) for seg, v, m in _query(
-        settings, "select segment, visitors, multi_facility_visitors from marts.circulation_daily"))
+    assert routes == [(1, "dejima > shinchi_chinatown", 2, 1), (2, "glover_garden > oura_cathedral > dejima", 3, 1)]
+    circulation = dict(
+        (seg, (v, m))
+        for seg, v, m in _query(settings, "select segment, visitors, multi_facility_visitors from marts.circulation_daily")
+    )
     assert circulation["all"] == (3, 2)
     # every unknown-segment visitor circulated: publishing it would disclose each one's trip
     assert circulation["unknown"] == (None, None)
@@ -89,8 +101,9 @@ def test_small_cells_are_suppressed_not_dropped(settings):
     _load(settings, taps)
     with writer(settings) as con:
         build_day(con, DAY, settings)
-    rows = _query(settings, "select from_facility_id, transitions, visitors, is_suppressed "
-                            "from marts.transitions_daily order by 1")
+    rows = _query(
+        settings, "select from_facility_id, transitions, visitors, is_suppressed from marts.transitions_daily order by 1"
+    )
     assert rows == [("dejima", None, None, True), ("glover_garden", 12, 12, False)]
     facility = _query(settings, "select facility_id, visitors, is_suppressed from marts.facility_daily order by 1")
     assert ("dejima", None, True) in facility and ("glover_garden", 12, False) in facility
@@ -130,9 +143,12 @@ def _answer(i: int, country: str | None, score: int) -> tuple:
 def _load_answers(settings, answers: list[tuple]) -> None:
     prepare_warehouse(settings)
     with writer(settings) as con:
-        con.executemany("insert into raw.survey_response (source, service_date, response_key, answered_at, "
-                        "form_language, residence_country, info_satisfaction, file_name, line_number) "
-                        "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", answers)
+        con.executemany(
+            "insert into raw.survey_response (source, service_date, response_key, answered_at, "
+            "form_language, residence_country, info_satisfaction, file_name, line_number) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            answers,
+        )
         build_day(con, DAY, settings)
 
 
@@ -140,12 +156,17 @@ def test_survey_share_suppresses_the_total_when_a_segment_is_small(settings):
     answers = [_answer(i, "JP", 5 if i < 12 else 2) for i in range(24)]
     answers += [_answer(100 + i, "US", 4) for i in range(4)]
     _load_answers(settings, answers)
-    rows = {seg: (n, sat, share, hidden, why) for seg, n, sat, share, hidden, why in _query(
-        settings, "select segment, respondents, satisfied, satisfied_share, is_suppressed, suppression "
-                  "from marts.survey_satisfaction_daily")}
+    rows = {
+        seg: (n, sat, share, hidden, why)
+        for seg, n, sat, share, hidden, why in _query(
+            settings,
+            "select segment, respondents, satisfied, satisfied_share, is_suppressed, suppression "
+            "from marts.survey_satisfaction_daily",
+        )
+    }
     assert rows["domestic"] == (24, 12, 0.5, False, None)
     assert rows["international"] == (None, None, None, True, "primary")
-    assert rows["all"] == (None, None, None, True, "secondary")     # 28 - 24 would give the 4 back
+    assert rows["all"] == (None, None, None, True, "secondary")  # 28 - 24 would give the 4 back
 
 
 def test_survey_share_hides_satisfied_or_not_satisfied_below_k(settings):
@@ -153,8 +174,12 @@ def test_survey_share_hides_satisfied_or_not_satisfied_below_k(settings):
     answers = [_answer(i, "JP", 5 if i < 9 else 2) for i in range(13)]
     answers += [_answer(100 + i, "US", 5 if i < 12 else 1) for i in range(24)]
     _load_answers(settings, answers)
-    rows = {seg: (n, sat, hidden) for seg, n, sat, hidden in _query(
-        settings, "select segment, respondents, satisfied, is_suppressed from marts.survey_satisfaction_daily")}
+    rows = {
+        seg: (n, sat, hidden)
+        for seg, n, sat, hidden in _query(
+            settings, "select segment, respondents, satisfied, is_suppressed from marts.survey_satisfaction_daily"
+        )
+    }
     assert rows["domestic"] == (None, None, True)
     assert rows["international"] == (24, 12, False)
     assert rows["all"] == (None, None, True)
@@ -175,8 +200,10 @@ def test_a_model_that_became_a_view_replaces_the_old_table(settings):
         con.execute("drop view if exists intermediate.int_transitions")
         con.execute("create table intermediate.int_transitions as select 1 as stale")
         build_day(con, DAY, settings)
-        kind = con.execute("select table_type from information_schema.tables "
-                           "where table_schema = 'intermediate' and table_name = 'int_transitions'").fetchone()[0]
+        kind = con.execute(
+            "select table_type from information_schema.tables "
+            "where table_schema = 'intermediate' and table_name = 'int_transitions'"
+        ).fetchone()[0]
         moves = con.execute("select from_facility_id, to_facility_id from intermediate.int_transitions").fetchall()
     assert kind == "VIEW"
     assert moves == [("glover_garden", "dejima")]

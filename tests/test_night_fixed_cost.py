@@ -18,16 +18,27 @@ from conftest import PROJECT_ROOT
 
 
 def _modules_after(code: str, env: dict[str, str] | None = None) -> dict:
-    script = code + "\nimport json, sys\nprint(json.dumps({'gx': 'great_expectations' in sys.modules, " \
-                    "'scipy': 'scipy.stats' in sys.modules, 'result': str(result)}))"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                          env={**os.environ, **(env or {})}, timeout=120, check=True)
+    script = (
+        code + "\nimport json, sys\nprint(json.dumps({'gx': 'great_expectations' in sys.modules, "
+        "'scipy': 'scipy.stats' in sys.modules, 'result': str(result)}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_the_nightly_modules_import_neither_gx_nor_scipy():
-    seen = _modules_after("import flowlib.cli, flowlib.pipeline, flowlib.ingest, flowlib.models, "
-                          "flowlib.indicator_mart, flowlib.visitor_ids\nresult = None")
+    seen = _modules_after(
+        "import flowlib.cli, flowlib.pipeline, flowlib.ingest, flowlib.models, "
+        "flowlib.indicator_mart, flowlib.visitor_ids\nresult = None"
+    )
     assert seen["gx"] is False and seen["scipy"] is False
 
 

@@ -22,8 +22,9 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_dashboards_import_nothing_from_the_open_data_code():
-    found = {path.name: imported_modules(path) & OPEN_DATA_MODULES
-             for path in (PROJECT_ROOT / "flowlib" / "dashboards").glob("*.py")}
+    found = {
+        path.name: imported_modules(path) & OPEN_DATA_MODULES for path in (PROJECT_ROOT / "flowlib" / "dashboards").glob("*.py")
+    }
     assert {name: modules for name, modules in found.items() if modules} == {}
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from test_disclosure_audit import K, facility_day
 
+from bench.reliability.harness import make_settings
 from flowlib import opendata
 from flowlib.opendata import DisclosureError, publish_open_data
-
-from test_disclosure_audit import K, facility_day
-from bench.reliability.harness import make_settings
 
 
 @pytest.fixture
@@ -43,7 +42,7 @@ def test_an_exposing_night_fails_naming_the_cell_and_the_last_set_stays(night):
     exports = settings.dashboards_dir / "exports"
     before = (exports / "facility_entries_hourly.csv").read_bytes()
     first_version = exports.resolve()
-    plan["hours"] = [50, 45, None]                       # 100 - 95: the hidden hour is 5
+    plan["hours"] = [50, 45, None]  # 100 - 95: the hidden hour is 5
     with pytest.raises(DisclosureError, match=r"facility_entries_hourly\.csv line 4 entries"):
         publish_open_data(settings)
     assert exports.resolve() == first_version
@@ -58,4 +57,4 @@ def test_a_plain_exports_folder_is_adopted_then_swapped(night):
     plain.mkdir(parents=True)
     (plain / "old.csv").write_text("x\r\n", encoding="utf-8")
     publish_open_data(settings)
-    assert plain.is_symlink() and (plain / "old.csv").is_file()   # copied forward, then rewritten around
+    assert plain.is_symlink() and (plain / "old.csv").is_file()  # copied forward, then rewritten around

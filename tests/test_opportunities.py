@@ -19,23 +19,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PROJECT_ROOT, require
 
 from flowlib.config import Settings
 from flowlib.opportunities import CLOSE_MINUTES, fit_gravity, under_connected, walking_minutes
-
-from conftest import PROJECT_ROOT, require
 
 
 def planted(seed: int = 3, cut: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, str]]:
     rng = np.random.default_rng(seed)
     n = 12
-    coordinates = pd.DataFrame({"facility_id": [f"f{i:02d}" for i in range(n)],
-                                "lat": 32.74 + rng.uniform(-0.02, 0.02, n), "lon": 129.87 + rng.uniform(-0.02, 0.02, n)})
+    coordinates = pd.DataFrame(
+        {
+            "facility_id": [f"f{i:02d}" for i in range(n)],
+            "lat": 32.74 + rng.uniform(-0.02, 0.02, n),
+            "lon": 129.87 + rng.uniform(-0.02, 0.02, n),
+        }
+    )
     pairs = walking_minutes(coordinates)
     origin = dict(zip(coordinates["facility_id"], rng.uniform(5.5, 7.0, n)))
     pull = dict(zip(coordinates["facility_id"], rng.uniform(0.0, 1.5, n)))
-    mean = np.exp(pairs["from_facility_id"].map(origin) + pairs["to_facility_id"].map(pull)
-                  - 1.0 * np.log(pairs["walking_minutes"]))
+    mean = np.exp(
+        pairs["from_facility_id"].map(origin) + pairs["to_facility_id"].map(pull) - 1.0 * np.log(pairs["walking_minutes"])
+    )
     close = pairs[(pairs["walking_minutes"] <= CLOSE_MINUTES) & (mean >= 60)]
     target = close.index[0]
     mean = mean.where(pairs.index != target, mean * cut)
@@ -56,8 +61,8 @@ def independent_fit(pairs: pd.DataFrame) -> np.ndarray:
     y = pairs["moves"].to_numpy(float)
 
     def split(theta):
-        a = np.concatenate([[0.0], theta[1:len(origins)]])
-        b = np.concatenate([[0.0], theta[len(origins):len(origins) + len(destinations) - 1]])
+        a = np.concatenate([[0.0], theta[1 : len(origins)]])
+        b = np.concatenate([[0.0], theta[len(origins) : len(origins) + len(destinations) - 1]])
         return theta[0] + a[o] + b[d] + theta[-1] * x
 
     def loss(theta):
@@ -137,16 +142,31 @@ def kanazawa(tmp_path_factory, realdata: Path) -> tuple[pd.DataFrame, pd.DataFra
     require((folder / "move_kanazawa").is_dir(), f"the Hokuriku Wi-Fi sensing sample {folder} is missing")
     root = tmp_path_factory.mktemp("kanazawa")
     data = root / "data"
-    settings = Settings(data_dir=data, landing_dir=data / "landing", warehouse_path=data / "warehouse.duckdb",
-                        dashboards_dir=root / "dashboards", demo_mode=True, hmac_key_env="kanazawa-test", min_cell_count=1)
+    settings = Settings(
+        data_dir=data,
+        landing_dir=data / "landing",
+        warehouse_path=data / "warehouse.duckdb",
+        dashboards_dir=root / "dashboards",
+        demo_mode=True,
+        hmac_key_env="kanazawa-test",
+        min_cell_count=1,
+    )
     shutil.copytree(folder / "move_kanazawa", settings.landing_dir / "hokuriku" / "move_kanazawa")
     prepare_warehouse(settings)
     result = ingest_partition(parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml"), None, settings)
     assert result.outcome == "loaded"
     with writer(settings) as con:
-        build_range(con, KANAZAWA_FIRST, KANAZAWA_LAST, settings, only=["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions"])
-        moves = con.execute("select strftime(service_date, '%Y-%m') as month, from_facility_id, to_facility_id, "
-                            "count(*) as moves from intermediate.int_transitions group by all order by all").df()
+        build_range(
+            con,
+            KANAZAWA_FIRST,
+            KANAZAWA_LAST,
+            settings,
+            only=["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions"],
+        )
+        moves = con.execute(
+            "select strftime(service_date, '%Y-%m') as month, from_facility_id, to_facility_id, "
+            "count(*) as moves from intermediate.int_transitions group by all order by all"
+        ).df()
     listing = pd.read_csv(folder / "facility_list.csv", encoding="utf-8-sig")
     coordinates = pd.DataFrame({"facility_id": listing["No."].astype(str), "lat": listing["緯度"], "lon": listing["経度"]})
     return moves, coordinates
@@ -159,9 +179,9 @@ def test_kanazawa_fit_is_recorded_and_its_listed_pairs_are_reproducible(kanazawa
         month_moves = pd.concat([moves, whole])
         month_moves = month_moves[month_moves["month"] == month].drop(columns="month")
         fit, pairs = fit_gravity(month_moves, coordinates)
-        print(f"Kanazawa {month}: {fit}")                      # the record (pytest -s)
+        print(f"Kanazawa {month}: {fit}")  # the record (pytest -s)
         assert fit.status == "fitted" and fit.n_facilities >= 8 and fit.moves > 1000
-        if month == "all":                                      # over ten weeks, moves fall off with walking time
+        if month == "all":  # over ten weeks, moves fall off with walking time
             assert fit.n_facilities >= 12 and fit.distance_ci_high < 0
         assert 0.5 < fit.pseudo_r2 <= 1 and fit.pseudo_r2 == pytest.approx(1 - fit.deviance / fit.null_deviance)
         listed = under_connected(pairs, fit)

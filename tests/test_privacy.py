@@ -19,22 +19,21 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from test_routes import insert, make_settings, tap
 
 import flowlib.models
 import flowlib.privacy
 from flowlib.models import build_range, discover
-from flowlib.privacy import Margin, PrivacySpec, Rank, protect
 from flowlib.pipeline import prepare_warehouse
+from flowlib.privacy import Margin, PrivacySpec, Rank, protect
 from flowlib.warehouse import writer
 
-from test_routes import insert, make_settings, tap
-
 MONDAY, SUNDAY = date(2026, 11, 2), date(2026, 11, 8)
-CUBES = ["facility_visits_by_period", "transitions_by_period", "routes_by_period", "circulation_by_period",
-         "dwell_by_period"]
+CUBES = ["facility_visits_by_period", "transitions_by_period", "routes_by_period", "circulation_by_period", "dwell_by_period"]
 
 
 # ------------------------------------------------------------------ the engine, by hand
+
 
 def staged(rows: list[tuple], k: int) -> duckdb.DuckDBPyConnection:
     """A stage table (segment, to_facility_id, visitors, moves) with primary suppression."""
@@ -52,13 +51,16 @@ DESTINATIONS = Margin("destinations", ("to_facility_id",), "true", None)
 
 
 def spec(*margins: Margin, rank: Rank | None = None) -> PrivacySpec:
-    return PrivacySpec(keys=("segment", "to_facility_id"), counts=("visitors",), suppress=("visitors", "moves"),
-                       margins=margins, rank=rank)
+    return PrivacySpec(
+        keys=("segment", "to_facility_id"), counts=("visitors",), suppress=("visitors", "moves"), margins=margins, rank=rank
+    )
 
 
 def hidden(con) -> dict[tuple[str, str], str]:
-    return {(s, t): why for s, t, why in con.execute("select segment, to_facility_id, suppression from stage "
-                                                     "where is_suppressed").fetchall()}
+    return {
+        (s, t): why
+        for s, t, why in con.execute("select segment, to_facility_id, suppression from stage where is_suppressed").fetchall()
+    }
 
 
 def test_a_lone_hidden_segment_takes_the_next_smallest_with_it():
@@ -100,14 +102,24 @@ def test_an_implied_total_protects_the_destinations():
 
 
 def test_crossing_margins_converge_and_hide_a_total_with_no_part_left():
-    rows = [("all", "x", 12, 12), ("all", "y", 2, 2), ("domestic", "x", 12, 12), ("domestic", "y", 2, 2),
-            ("all", "z", 40, 40), ("domestic", "z", 40, 40)]
+    rows = [
+        ("all", "x", 12, 12),
+        ("all", "y", 2, 2),
+        ("domestic", "x", 12, 12),
+        ("domestic", "y", 2, 2),
+        ("all", "z", 40, 40),
+        ("domestic", "z", 40, 40),
+    ]
     con = staged(rows, 10)
     protect(con, "stage", spec(SEGMENTS, DESTINATIONS), 10)
     # y is primary in both rows; the destination margin hides x (the next smallest) in each
     # row; z stays. Nothing is left to recover.
-    assert hidden(con) == {("all", "y"): "primary", ("domestic", "y"): "primary",
-                           ("all", "x"): "secondary", ("domestic", "x"): "secondary"}
+    assert hidden(con) == {
+        ("all", "y"): "primary",
+        ("domestic", "y"): "primary",
+        ("all", "x"): "secondary",
+        ("domestic", "x"): "secondary",
+    }
     con = staged([("all", "x", 12, 12), ("domestic", "x", 12, 12), ("domestic", "w", 2, 2)], 10)
     protect(con, "stage", spec(SEGMENTS, DESTINATIONS), 10)
     # domestic x is hidden to protect domestic w; all x equals domestic x (its only part),
@@ -128,17 +140,24 @@ def test_ranks_count_published_rows_only():
     con = staged([("all", "a", 30, 30), ("all", "b", 3, 3), ("all", "c", 30, 30), ("all", "d", 12, 12)], 10)
     protect(con, "stage", spec(rank=rank), 10)
     assert con.execute("select to_facility_id, position from stage order by 1").fetchall() == [
-        ("a", 1), ("b", None), ("c", 2), ("d", 3)]
+        ("a", 1),
+        ("b", None),
+        ("c", 2),
+        ("d", 3),
+    ]
 
 
 # ------------------------------------------------------------------ the marts, attacked
+
 
 def week_of_taps(seed: int = 4) -> list[tuple]:
     """A week of taps: 5 facilities, mixed segments, one trip of 1-4 stops a day per card."""
     rng = random.Random(seed)
     facilities = ["glover_garden", "oura_cathedral", "dejima", "shinchi_chinatown", "peace_park"]
-    cards = [(f"P{n}", rng.choices(["JP", "US", None], [6, 3, 2])[0], rng.choices(["adult", "senior", "child"], [6, 2, 2])[0])
-             for n in range(120)]
+    cards = [
+        (f"P{n}", rng.choices(["JP", "US", None], [6, 3, 2])[0], rng.choices(["adult", "senior", "child"], [6, 2, 2])[0])
+        for n in range(120)
+    ]
     taps = []
     for offset in range(7):
         day = MONDAY + timedelta(days=offset)
@@ -161,7 +180,7 @@ def build_week(root: Path, k: int) -> dict[str, dict]:
     protect_for_real = flowlib.models.protect
 
     def recording_protect(con, table, spec, k, mart=None, rollup=False):
-        if mart.split(".")[1] in CUBES:   # the cubes this attack models
+        if mart.split(".")[1] in CUBES:  # the cubes this attack models
             cursor = con.execute(f"select * exclude (__rid) from {table}")
             columns = [d[0] for d in cursor.description]
             staged_rows[mart.split(".")[1]].extend(dict(zip(columns, row)) for row in cursor.fetchall())
@@ -178,18 +197,24 @@ def build_week(root: Path, k: int) -> dict[str, dict]:
                     specs[model.name] = model.privacy
                     cursor = con.execute(f"select * from marts.{model.name}")
                     columns = [d[0] for d in cursor.description]
-                    published[model.name] = {tuple(r[c] for c in model.privacy.keys): r
-                                             for r in (dict(zip(columns, row)) for row in cursor.fetchall())}
-            daily = {name: con.execute(f"select * from marts.{name}").fetchall()
-                     for name in ("facility_daily", "transitions_daily", "routes_daily", "circulation_daily")}
+                    published[model.name] = {
+                        tuple(r[c] for c in model.privacy.keys): r for r in (dict(zip(columns, row)) for row in cursor.fetchall())
+                    }
+            daily = {
+                name: con.execute(f"select * from marts.{name}").fetchall()
+                for name in ("facility_daily", "transitions_daily", "routes_daily", "circulation_daily")
+            }
     finally:
         patch.undo()
     truth = {name: {tuple(r[c] for c in specs[name].keys): r for r in rows} for name, rows in staged_rows.items()}
     # what primary suppression alone would have published: hide only cells below k
-    primary_only = {name: {key: {c: (None if r["is_suppressed"] and c in specs[name].suppress else v)
-                                 for c, v in r.items()}
-                           for key, r in rows.items()}
-                    for name, rows in truth.items()}
+    primary_only = {
+        name: {
+            key: {c: (None if r["is_suppressed"] and c in specs[name].suppress else v) for c, v in r.items()}
+            for key, r in rows.items()
+        }
+        for name, rows in truth.items()
+    }
     return {"published": published, "truth": truth, "primary_only": primary_only, "daily": daily}
 
 
@@ -199,13 +224,22 @@ def week_runs(tmp_path_factory) -> dict[str, dict]:
 
 
 #: additive measures: a sum over any split of the rows (segments, hours, days, day types)
-ADDITIVE = {"facility_visits_by_period": ["entries"], "transitions_by_period": ["transitions"],
-            "routes_by_period": ["trips"], "circulation_by_period": [], "dwell_by_period": []}
+ADDITIVE = {
+    "facility_visits_by_period": ["entries"],
+    "transitions_by_period": ["transitions"],
+    "routes_by_period": ["trips"],
+    "circulation_by_period": [],
+    "dwell_by_period": [],
+}
 #: distinct-id counts: a sum only over splits that partition the ids (a card has one
 #: residence segment; one ticket segment and one first facility per day)
-DISTINCT = {"facility_visits_by_period": ["visitors"], "transitions_by_period": ["visitors"],
-            "routes_by_period": ["visitors"], "dwell_by_period": ["visitors"],
-            "circulation_by_period": ["visitors", "multi_facility_visitors", "single_facility_visitors"]}
+DISTINCT = {
+    "facility_visits_by_period": ["visitors"],
+    "transitions_by_period": ["visitors"],
+    "routes_by_period": ["visitors"],
+    "dwell_by_period": ["visitors"],
+    "circulation_by_period": ["visitors", "multi_facility_visitors", "single_facility_visitors"],
+}
 NAMES = ("period_grain", "period_start", "source_kind", "day_type", "segment_kind", "segment")
 
 
@@ -223,7 +257,7 @@ def relations(published: dict[str, dict[tuple, dict]], truth: dict[str, dict[tup
         values = [rows[p][measure] for p in part_keys]
         total = constant if constant is not None else rows[total_key][measure]
         if total is None or any(v is None for v in values):
-            return                          # a value the model itself leaves empty (e.g. multi on 'first' rows)
+            return  # a value the model itself leaves empty (e.g. multi on 'first' rows)
         assert sum(values) == pytest.approx(total), (table, total_key, measure)
         head = ("const", total) if constant is not None else (table, total_key, measure)
         found.append([head, *((table, p, measure) for p in part_keys)])
@@ -248,7 +282,7 @@ def relations(published: dict[str, dict[tuple, dict]], truth: dict[str, dict[tup
                 origins[key[:7]].append(key)
             for keys in origins.values():
                 shown = [k for k in keys if published[table][k]["next_probability"] is not None]
-                if shown:                   # moves / probability of any shown part = the origin's total
+                if shown:  # moves / probability of any shown part = the origin's total
                     add(table, None, keys, "transitions", constant=sum(rows[k]["transitions"] for k in keys))
         if table == "facility_visits_by_period":
             days: dict[tuple, list[tuple]] = defaultdict(list)
@@ -276,8 +310,7 @@ def relations(published: dict[str, dict[tuple, dict]], truth: dict[str, dict[tup
             day_type_of[day] = "weekend_holiday"
         for key in (k for k in rows if k[0] == "iso_week"):
             for measure in ADDITIVE[table]:
-                parts = [("day", d, key[2], "all", *key[4:]) for d in day_type_of
-                         if key[3] == "all" or day_type_of[d] == key[3]]
+                parts = [("day", d, key[2], "all", *key[4:]) for d in day_type_of if key[3] == "all" or day_type_of[d] == key[3]]
                 add(table, key, [p for p in parts if p in rows], measure)
                 if key[3] == "all":
                     split = [key[:3] + (t,) + key[4:] for t in ("weekday", "weekend_holiday")]
@@ -296,7 +329,7 @@ def attack(published: dict, truth: dict) -> dict[tuple, float]:
         coefficients: dict[int, float] = {}
         constant = 0.0
         for position, ref in enumerate(relation):
-            sign = -1.0 if position == 0 else 1.0     # sum(parts) - total = 0
+            sign = -1.0 if position == 0 else 1.0  # sum(parts) - total = 0
             if ref[0] == "const":
                 constant -= sign * ref[1]
                 continue
@@ -341,7 +374,7 @@ def attack(published: dict, truth: dict) -> dict[tuple, float]:
             for index, value in coefficients.items():
                 matrix[r, position[index]] = value
             rhs[r] = constant
-        if len(members) == 1:           # one unknown in an equation: it is given back
+        if len(members) == 1:  # one unknown in an equation: it is given back
             recovered[refs[members[0]]] = rhs[0] / matrix[0, 0]
             continue
         # x_j is pinned down iff e_j is in the row space: no null-space vector touches j
@@ -411,9 +444,9 @@ def test_answers_need_k_respondents_k_satisfied_and_k_not_satisfied():
     from flowlib.privacy import answers_publishable
 
     assert answers_publishable(20, 10, 10)
-    assert not answers_publishable(13, 9, 10)        # 4 not satisfied
-    assert not answers_publishable(19, 12, 10)       # 7 not satisfied
-    assert not answers_publishable(30, 5, 10)        # 5 satisfied
+    assert not answers_publishable(13, 9, 10)  # 4 not satisfied
+    assert not answers_publishable(19, 12, 10)  # 7 not satisfied
+    assert not answers_publishable(30, 5, 10)  # 5 satisfied
 
 
 def test_a_total_is_withheld_when_all_minus_the_published_segments_gives_back_answers():
@@ -446,24 +479,43 @@ def test_wifi_area_hours_are_protected_on_distinct_devices_where_the_feed_counts
     prepare_warehouse(settings)
     with writer(settings) as con:
         area, aps = None, []
-        for area_id, in con.execute("select area_id from ref.wifi_access_points group by area_id "
-                                    "having count(*) >= 2 order by area_id").fetchall()[:1]:
+        for (area_id,) in con.execute(
+            "select area_id from ref.wifi_access_points group by area_id having count(*) >= 2 order by area_id"
+        ).fetchall()[:1]:
             area = area_id
-            aps = [r[0] for r in con.execute("select ap_id from ref.wifi_access_points where area_id = ? order by ap_id "
-                                             "limit 2", [area_id]).fetchall()]
+            aps = [
+                r[0]
+                for r in con.execute(
+                    "select ap_id from ref.wifi_access_points where area_id = ? order by ap_id limit 2", [area_id]
+                ).fetchall()
+            ]
         assert area is not None, "the reference needs an area with two access points"
         rows = []
-        for hour, bins in ((10, [(20, 3, 20, 3), (0, 0, 0, 0)]),          # 40 connections, 6 devices
-                           (11, [(30, 7, 30, 5), (10, 2, 10, 2)]),        # 80 connections, 12 devices
-                           (12, [(20, None, 20, None), (0, 0, 0, 0)])):   # no device counts
+        for hour, bins in (
+            (10, [(20, 3, 20, 3), (0, 0, 0, 0)]),  # 40 connections, 6 devices
+            (11, [(30, 7, 30, 5), (10, 2, 10, 2)]),  # 80 connections, 12 devices
+            (12, [(20, None, 20, None), (0, 0, 0, 0)]),
+        ):  # no device counts
             for b, (c1, d1, c2, d2) in enumerate(bins):
                 start = datetime(2026, 11, 2, hour, 30 * b)
-                rows += [("test", MONDAY, aps[0], start, 30, c1, d1, "wifi.csv", 2),
-                         ("test", MONDAY, aps[1], start, 30, c2, d2, "wifi.csv", 3)]
-        con.executemany("insert into raw.wifi_ap_count (source, service_date, ap_id, bin_start, bin_minutes, "
-                        "connections, unique_devices, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                rows += [
+                    ("test", MONDAY, aps[0], start, 30, c1, d1, "wifi.csv", 2),
+                    ("test", MONDAY, aps[1], start, 30, c2, d2, "wifi.csv", 3),
+                ]
+        con.executemany(
+            "insert into raw.wifi_ap_count (source, service_date, ap_id, bin_start, bin_minutes, "
+            "connections, unique_devices, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         build_range(con, MONDAY, MONDAY, settings)
-        published = dict(((hour, (connections, suppressed)) for hour, connections, suppressed in con.execute(
-            "select hour_of_day, connections, is_suppressed from marts.wifi_area_hourly where area_id = ? "
-            "order by hour_of_day", [area]).fetchall()))
+        published = dict(
+            (
+                (hour, (connections, suppressed))
+                for hour, connections, suppressed in con.execute(
+                    "select hour_of_day, connections, is_suppressed from marts.wifi_area_hourly where area_id = ? "
+                    "order by hour_of_day",
+                    [area],
+                ).fetchall()
+            )
+        )
     assert published == {10: (None, True), 11: (80, False), 12: (40, False)}

@@ -27,12 +27,23 @@ def _detections(settings) -> None:
     for day in DAYS:
         devices = list(STAFF) + [f"visitor-{day:%m%d}-{i}" for i in range(VISITORS_PER_DAY)]
         for i, device in enumerate(devices):
-            rows.append(("wifi_sensor_free_sights", day, SITE, datetime(day.year, day.month, day.day, 10, i % 50),
-                         pseudonymise(device, b"k"), f"{day}.csv", i + 2))
+            rows.append(
+                (
+                    "wifi_sensor_free_sights",
+                    day,
+                    SITE,
+                    datetime(day.year, day.month, day.day, 10, i % 50),
+                    pseudonymise(device, b"k"),
+                    f"{day}.csv",
+                    i + 2,
+                )
+            )
     with writer(settings) as con:
-        con.executemany("insert into raw.wifi_sensor (source, service_date, facility_id, detected_at, device_key, "
-                        "file_name, line_number, device_id) values (?, ?, ?, ?, ?, ?, ?, raw.pseudonym_id(?))",
-                        [(*row, row[4]) for row in rows])
+        con.executemany(
+            "insert into raw.wifi_sensor (source, service_date, facility_id, detected_at, device_key, "
+            "file_name, line_number, device_id) values (?, ?, ?, ?, ?, ?, ?, raw.pseudonym_id(?))",
+            [(*row, row[4]) for row in rows],
+        )
 
 
 def _night(settings) -> tuple[str, dict[date, int]]:
@@ -41,21 +52,25 @@ def _night(settings) -> tuple[str, dict[date, int]]:
     build_marts([day.isoformat() for day in DAYS], settings)
     with writer(settings) as con:
         index = build_dashboards(con, settings, service_dates=[]).read_text(encoding="utf-8")
-        visitors = dict(con.execute("select service_date, visitors from marts.facility_daily "
-                                    "where facility_id = ? and source_kind = 'wifi_sensor'", [SITE]).fetchall())
+        visitors = dict(
+            con.execute(
+                "select service_date, visitors from marts.facility_daily where facility_id = ? and source_kind = 'wifi_sensor'",
+                [SITE],
+            ).fetchall()
+        )
     return index, visitors
 
 
 def _shown_shares(index: str) -> dict[str, str]:
-    table = index[index.index('id="resident-device-share"'):]
-    table = table[:table.index("</table>")]
+    table = index[index.index('id="resident-device-share"') :]
+    table = table[: table.index("</table>")]
     return dict(re.findall(r'data-source="wifi_sensor_free_sights" data-day="([\d-]+)" data-share="([^"]*)"', table))
 
 
 def test_the_resident_share_is_on_the_data_quality_section(settings):
     _detections(settings)
     index, visitors = _night(settings)
-    section = index[index.index('id="data-quality"'):]
+    section = index[index.index('id="data-quality"') :]
     assert 'id="resident-devices"' in section and "FLOW_RESIDENT_DEVICE_RULE=off" in section
     shares = _shown_shares(index)
     # the phones are resident from the 10th day on (seen on 10 of the last 28): 2 of 22 stays

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pytest
+from conftest import PROJECT_ROOT
+from test_demo import _bad_lines, _entry_rows
+from test_hokuriku_agreement import FIRST, LAST, hokuriku, load_stays_directly, read_stays  # noqa: F401
 
 from flowlib import demo
 from flowlib.config import Settings
@@ -32,31 +34,45 @@ from flowlib.pipeline import prepare_warehouse
 from flowlib.pseudonym import pseudonymise_many
 from flowlib.warehouse import writer
 
-from conftest import PROJECT_ROOT
-from test_demo import _bad_lines, _entry_rows
-from test_hokuriku_agreement import FIRST, LAST, hokuriku, load_stays_directly, read_stays  # noqa: F401
-
 REFERENCE_SQL = PROJECT_ROOT / "tests" / "data" / "reference_sql"
 KEY_OF = {"entry_log": ("raw.entry_log", "card_key"), "wifi_sensor": ("raw.wifi_sensor", "device_key")}
 INTERMEDIATE = {
     # relation: columns compared (r: the relation), besides the visitor's pseudonym
     "int_stops": "r.service_date, r.source_kind, r.trip_index, r.stop_number, r.facility_id, r.arrived_at, "
-                 "r.last_seen_at, r.taps, r.next_facility_id, r.next_arrived_at, r.segment, r.ticket_type",
+    "r.last_seen_at, r.taps, r.next_facility_id, r.next_arrived_at, r.segment, r.ticket_type",
     "int_transitions": "r.* exclude (visitor_id)",
     "int_trips": "r.* exclude (visitor_id)",
     "int_visitor_days": "r.* exclude (visitor_id)",
 }
-SENSOR_STAYS = ("service_date, device_key, facility_id, stay_number, started_at, ended_at, dwell_minutes, detections, "
-                "days_seen_in_window, is_resident_device")
-MARTS = ["facility_visits_by_period", "transitions_by_period", "routes_by_period", "circulation_by_period",
-         "dwell_by_period", "facility_daily", "transitions_daily", "routes_daily", "circulation_daily"]
+SENSOR_STAYS = (
+    "service_date, device_key, facility_id, stay_number, started_at, ended_at, dwell_minutes, detections, "
+    "days_seen_in_window, is_resident_device"
+)
+MARTS = [
+    "facility_visits_by_period",
+    "transitions_by_period",
+    "routes_by_period",
+    "circulation_by_period",
+    "dwell_by_period",
+    "facility_daily",
+    "transitions_daily",
+    "routes_daily",
+    "circulation_daily",
+]
 
 
 def _settings(root: Path, sql_dir: Path, key: str) -> Settings:
     data = root / "data"
-    return Settings(data_dir=data, landing_dir=data / "landing", warehouse_path=data / "warehouse.duckdb",
-                    dashboards_dir=root / "dashboards", demo_mode=True, hmac_key_env=key, min_cell_count=3,
-                    sql_dir=sql_dir)
+    return Settings(
+        data_dir=data,
+        landing_dir=data / "landing",
+        warehouse_path=data / "warehouse.duckdb",
+        dashboards_dir=root / "dashboards",
+        demo_mode=True,
+        hmac_key_env=key,
+        min_cell_count=3,
+        sql_dir=sql_dir,
+    )
 
 
 def _reference_sql(root: Path) -> Path:
@@ -70,8 +86,9 @@ def _reference_sql(root: Path) -> Path:
     for old in (sql / "marts").glob("*.sql"):
         current = PROJECT_ROOT / "sql" / "marts" / old.name
         if current.is_file():
-            old.write_text(_with_headers_of(current.read_text(encoding="utf-8"), old.read_text(encoding="utf-8")),
-                           encoding="utf-8")
+            old.write_text(
+                _with_headers_of(current.read_text(encoding="utf-8"), old.read_text(encoding="utf-8")), encoding="utf-8"
+            )
     return sql
 
 
@@ -88,13 +105,18 @@ def _with_headers_of(current: str, old: str) -> str:
 
 def _keyed_rows(con: duckdb.DuckDBPyConnection, relation: str, columns: str, new: bool) -> list[tuple]:
     """Rows with the visitor's pseudonym in place of the id each side gives it (new: its first 64 bits, old: hash())."""
-    keys = " union all ".join(f"select distinct '{kind}' as source_kind, {key} as visitor_key from {table}"
-                              for kind, (table, key) in KEY_OF.items())
+    keys = " union all ".join(
+        f"select distinct '{kind}' as source_kind, {key} as visitor_key from {table}" for kind, (table, key) in KEY_OF.items()
+    )
     id_expr = "raw.pseudonym_id(visitor_key)" if new else "hash(visitor_key)"
-    return sorted(con.execute(
-        f"select k.visitor_key, {columns} from {relation} as r "
-        f"inner join (select source_kind, visitor_key, {id_expr} as visitor_id from ({keys})) as k "
-        "using (source_kind, visitor_id)").fetchall(), key=repr)
+    return sorted(
+        con.execute(
+            f"select k.visitor_key, {columns} from {relation} as r "
+            f"inner join (select source_kind, visitor_key, {id_expr} as visitor_id from ({keys})) as k "
+            "using (source_kind, visitor_id)"
+        ).fetchall(),
+        key=repr,
+    )
 
 
 def _everything(settings: Settings, first: date, last: date, new: bool) -> dict[str, list[tuple]]:
@@ -103,8 +125,9 @@ def _everything(settings: Settings, first: date, last: date, new: bool) -> dict[
         out = {name: _keyed_rows(con, f"intermediate.{name}", columns, new) for name, columns in INTERMEDIATE.items()}
         # every stop has its pseudonym: nothing was lost in the join above
         out["stops"] = con.execute("select count(*) from intermediate.int_stops").fetchall()
-        out["int_sensor_stays"] = sorted(con.execute(f"select {SENSOR_STAYS} from intermediate.int_sensor_stays").fetchall(),
-                                         key=repr)
+        out["int_sensor_stays"] = sorted(
+            con.execute(f"select {SENSOR_STAYS} from intermediate.int_sensor_stays").fetchall(), key=repr
+        )
         for mart in MARTS:
             out[mart] = sorted(con.execute(f"select * from marts.{mart}").fetchall(), key=repr)
     return out
@@ -136,14 +159,20 @@ def test_demo_fortnight_gives_the_same_stops_trips_transitions_and_marts(tmp_pat
     rows = pd.DataFrame([row for day in days for row in _entry_rows(landing, day, _bad_lines(truth, day))])
 
     def load(con, settings):
-        taps = pd.DataFrame({
-            "source": "entry_pos_" + rows["file"].str.split("/").str[1].str.removeprefix("pos_"),
-            "service_date": (rows["at"] - pd.Timedelta(hours=settings.service_day_start.hour)).dt.date,
-            "facility_id": rows["facility"], "entered_at": rows["at"],
-            "card_key": pseudonymise_many(rows["card"].tolist(), settings.hmac_key),
-            "ticket_type": rows["ticket"], "amount_jpy": rows["amount"],
-            "issuer_country": rows["issuer"].replace("", None), "file_name": rows["file"], "line_number": rows["line"],
-        })
+        taps = pd.DataFrame(
+            {
+                "source": "entry_pos_" + rows["file"].str.split("/").str[1].str.removeprefix("pos_"),
+                "service_date": (rows["at"] - pd.Timedelta(hours=settings.service_day_start.hour)).dt.date,
+                "facility_id": rows["facility"],
+                "entered_at": rows["at"],
+                "card_key": pseudonymise_many(rows["card"].tolist(), settings.hmac_key),
+                "ticket_type": rows["ticket"],
+                "amount_jpy": rows["amount"],
+                "issuer_country": rows["issuer"].replace("", None),
+                "file_name": rows["file"],
+                "line_number": rows["line"],
+            }
+        )
         con.register("incoming_taps", taps)
         con.execute("insert into raw.entry_log by name select * from incoming_taps")
         con.unregister("incoming_taps")

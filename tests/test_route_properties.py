@@ -13,7 +13,10 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, Phase, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from test_routes import KEY, make_settings
 
 from flowlib.calendar import ensure_calendar
 from flowlib.models import build_range, build_views
@@ -21,15 +24,22 @@ from flowlib.pseudonym import pseudonymise
 from flowlib.reference import load_reference
 from flowlib.warehouse import ensure_schema
 
-from test_routes import KEY, make_settings
-
 DAY = date(2026, 11, 4)
 START = datetime(2026, 11, 4, 4, 0)
 FACILITIES = ["dejima", "glover_garden", "oura_cathedral", "shinchi_chinatown"]
 INTERMEDIATE = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips", "int_visitor_days"]
-MARTS = ["facility_visits_by_period", "transitions_by_period", "routes_by_period", "circulation_by_period",
-         "dwell_by_period", "facility_daily", "facility_entries_hourly", "transitions_daily", "routes_daily",
-         "circulation_daily"]
+MARTS = [
+    "facility_visits_by_period",
+    "transitions_by_period",
+    "routes_by_period",
+    "circulation_by_period",
+    "dwell_by_period",
+    "facility_daily",
+    "facility_entries_hourly",
+    "transitions_daily",
+    "routes_daily",
+    "circulation_daily",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,29 +59,52 @@ def reset(con, taps=(), detections=()) -> None:
     con.execute("delete from raw.entry_log")
     con.execute("delete from raw.wifi_sensor")
     if taps:
-        con.executemany("insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
-                        "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        list(taps))
+        con.executemany(
+            "insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
+            "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            list(taps),
+        )
     if detections:
-        con.executemany("insert into raw.wifi_sensor (source, service_date, facility_id, detected_at, device_key, "
-                        "file_name, line_number) values (?, ?, ?, ?, ?, ?, ?)", list(detections))
+        con.executemany(
+            "insert into raw.wifi_sensor (source, service_date, facility_id, detected_at, device_key, "
+            "file_name, line_number) values (?, ?, ?, ?, ?, ?, ?)",
+            list(detections),
+        )
 
 
 # minutes after 04:00 of the service day: the whole day up to 03:59 the next morning
 minutes = st.integers(min_value=0, max_value=24 * 60 - 1)
 tap_rows = st.lists(
-    st.tuples(st.sampled_from("ABCDEF"), st.sampled_from(FACILITIES), minutes,
-              st.sampled_from(["JP", "US", None]), st.sampled_from(["adult", "senior", "child"])),
-    min_size=1, max_size=40,
+    st.tuples(
+        st.sampled_from("ABCDEF"),
+        st.sampled_from(FACILITIES),
+        minutes,
+        st.sampled_from(["JP", "US", None]),
+        st.sampled_from(["adult", "senior", "child"]),
+    ),
+    min_size=1,
+    max_size=40,
 )
 
 
 def as_taps(rows) -> list[tuple]:
     out = []
     for card, facility, minute, country, ticket in rows:
-        country = {"A": "JP", "B": "JP", "C": "US"}.get(card, country)     # one country per card
-        out.append(("test", DAY, facility, START + timedelta(minutes=minute), pseudonymise(card, KEY),
-                    ticket, 500, country, "taps.csv", 2))
+        country = {"A": "JP", "B": "JP", "C": "US"}.get(card, country)  # one country per card
+        out.append(
+            (
+                "test",
+                DAY,
+                facility,
+                START + timedelta(minutes=minute),
+                pseudonymise(card, KEY),
+                ticket,
+                500,
+                country,
+                "taps.csv",
+                2,
+            )
+        )
     return out
 
 
@@ -88,7 +121,7 @@ def reference_stops(taps: list[tuple], reentry: int, gap: int) -> list[tuple]:
             if previous is None or moment - previous[0] > timedelta(minutes=gap):
                 trip, stop = trip + 1, 0
             elif facility == previous[1] and moment - previous[0] <= timedelta(minutes=reentry):
-                current[-1][5], current[-1][6] = moment, current[-1][6] + 1     # a re-entry
+                current[-1][5], current[-1][6] = moment, current[-1][6] + 1  # a re-entry
                 previous = (moment, facility)
                 continue
             stop += 1
@@ -101,43 +134,62 @@ def reference_stops(taps: list[tuple], reentry: int, gap: int) -> list[tuple]:
 @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=tap_rows)
 # the last stop's repeated tap in the same second: found by the benchmark's cross-check
-@example(rows=[("A", "dejima", 0, "JP", "adult"), ("A", "glover_garden", 60, "JP", "adult"),
-               ("A", "glover_garden", 60, "JP", "adult"), ("B", "dejima", 0, "JP", "adult"),
-               ("B", "oura_cathedral", 30, "JP", "adult"), ("B", "oura_cathedral", 30, "JP", "adult"),
-               ("B", "oura_cathedral", 30, "JP", "adult")])
+@example(
+    rows=[
+        ("A", "dejima", 0, "JP", "adult"),
+        ("A", "glover_garden", 60, "JP", "adult"),
+        ("A", "glover_garden", 60, "JP", "adult"),
+        ("B", "dejima", 0, "JP", "adult"),
+        ("B", "oura_cathedral", 30, "JP", "adult"),
+        ("B", "oura_cathedral", 30, "JP", "adult"),
+        ("B", "oura_cathedral", 30, "JP", "adult"),
+    ]
+)
 # trips of 12, 7 and 5 stops: int_trips packs stops 1-5 and 6-10 into integers and
 # aggregates longer routes as strings; all three paths must spell the same route
-@example(rows=[("A", FACILITIES[i % 4], 10 * i, "JP", "adult") for i in range(12)]
-         + [("B", FACILITIES[(i * 3) % 4], 10 * i, "JP", "adult") for i in range(7)]
-         + [("C", FACILITIES[(i + 1) % 4], 10 * i, "US", "child") for i in range(5)])
+@example(
+    rows=[("A", FACILITIES[i % 4], 10 * i, "JP", "adult") for i in range(12)]
+    + [("B", FACILITIES[(i * 3) % 4], 10 * i, "JP", "adult") for i in range(7)]
+    + [("C", FACILITIES[(i + 1) % 4], 10 * i, "US", "child") for i in range(5)]
+)
 def test_stops_trips_and_transitions_match_the_reference(warehouse, rows):
     con, config = warehouse
     taps = as_taps(rows)
     reset(con, taps)
     build_range(con, DAY, DAY, config, only=INTERMEDIATE)
     # stops carry the 64-bit id only; the raw table maps it back for the comparison
-    stops = con.execute("select k.card_key, trip_index, stop_number, facility_id, arrived_at, last_seen_at, taps "
-                        "from intermediate.int_stops inner join (select distinct card_key, card_id as visitor_id "
-                        "from raw.entry_log) as k using (visitor_id) order by all").fetchall()
+    stops = con.execute(
+        "select k.card_key, trip_index, stop_number, facility_id, arrived_at, last_seen_at, taps "
+        "from intermediate.int_stops inner join (select distinct card_key, card_id as visitor_id "
+        "from raw.entry_log) as k using (visitor_id) order by all"
+    ).fetchall()
     expected = reference_stops(taps, config.reentry_gap_minutes, config.trip_max_gap_minutes)
     assert stops == expected
     # a trip of n stops gives n - 1 transitions, between consecutive stops
     expected_moves = Counter()
     trips = Counter()
-    for visitor, trip, stop, facility, *_ in expected:
+    for visitor, trip, _stop, _facility, *_ in expected:
         trips[(visitor, trip)] += 1
     by_trip = {}
-    for visitor, trip, stop, facility, *_ in expected:
+    for visitor, trip, _stop, facility, *_ in expected:
         by_trip.setdefault((visitor, trip), []).append(facility)
     for facilities in by_trip.values():
         expected_moves.update(zip(facilities, facilities[1:]))
-    moves = Counter(dict(((a, b), n) for a, b, n in con.execute(
-        "select from_facility_id, to_facility_id, count(*) from intermediate.int_transitions group by all").fetchall()))
+    moves = Counter(
+        dict(
+            ((a, b), n)
+            for a, b, n in con.execute(
+                "select from_facility_id, to_facility_id, count(*) from intermediate.int_transitions group by all"
+            ).fetchall()
+        )
+    )
     assert moves == expected_moves
-    per_trip = con.execute("select n_stops, route, trip_stops_check, n_facilities, origin_facility_id, "
-                           "destination_facility_id from (select t.*, "
-                           "(select count(*) from intermediate.int_transitions x where x.visitor_id = t.visitor_id "
-                           "and x.trip_index = t.trip_index) as trip_stops_check from intermediate.int_trips t)").fetchall()
+    per_trip = con.execute(
+        "select n_stops, route, trip_stops_check, n_facilities, origin_facility_id, "
+        "destination_facility_id from (select t.*, "
+        "(select count(*) from intermediate.int_transitions x where x.visitor_id = t.visitor_id "
+        "and x.trip_index = t.trip_index) as trip_stops_check from intermediate.int_trips t)"
+    ).fetchall()
     for n_stops, route, transitions, n_facilities, origin, destination in per_trip:
         assert transitions == n_stops - 1
         assert route.count(" > ") == n_stops - 1
@@ -147,20 +199,22 @@ def test_stops_trips_and_transitions_match_the_reference(warehouse, rows):
     assert con.execute("select sum(taps) from intermediate.int_stops").fetchone()[0] == len(taps)
 
 
-detection_rows = st.lists(
-    st.tuples(st.sampled_from("XYZ"), st.sampled_from(FACILITIES[:2]), minutes), min_size=1, max_size=30)
+detection_rows = st.lists(st.tuples(st.sampled_from("XYZ"), st.sampled_from(FACILITIES[:2]), minutes), min_size=1, max_size=30)
 
 
 @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=detection_rows)
 def test_sensor_stays_split_after_more_than_the_stay_gap(warehouse, rows):
     con, config = warehouse
-    detections = [("sensor", DAY, facility, START + timedelta(minutes=minute), pseudonymise(device, KEY), "d.csv", 2)
-                  for device, facility, minute in rows]
+    detections = [
+        ("sensor", DAY, facility, START + timedelta(minutes=minute), pseudonymise(device, KEY), "d.csv", 2)
+        for device, facility, minute in rows
+    ]
     reset(con, detections=detections)
     build_range(con, DAY, DAY, config, only=["int_sensor_stays"])
-    stays = con.execute("select device_key, facility_id, started_at, ended_at, detections "
-                        "from intermediate.int_sensor_stays order by all").fetchall()
+    stays = con.execute(
+        "select device_key, facility_id, started_at, ended_at, detections from intermediate.int_sensor_stays order by all"
+    ).fetchall()
     expected = []
     for device, facility in {(d[4], d[2]) for d in detections}:
         times = sorted({d[3] for d in detections if d[4] == device and d[2] == facility})
@@ -175,8 +229,12 @@ def test_sensor_stays_split_after_more_than_the_stay_gap(warehouse, rows):
     assert stays == sorted(expected)
 
 
-@hypothesis_settings(max_examples=6, deadline=None, phases=(Phase.explicit, Phase.generate),
-                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=6,
+    deadline=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(rows=tap_rows)
 def test_mart_totals_reconcile_and_reruns_change_nothing(warehouse, rows):
     con, config = warehouse
@@ -192,45 +250,64 @@ def test_mart_totals_reconcile_and_reruns_change_nothing(warehouse, rows):
     moves = one("select count(*) from intermediate.int_transitions")
     assert one("select coalesce(sum(transitions), 0) from marts.transitions_daily") == moves
     for kind in ("residence", "ticket_type"):
-        assert one(f"select coalesce(sum(transitions), 0) from marts.transitions_by_period "
-                   f"where period_grain = 'day' and segment_kind = '{kind}'") == moves
+        assert (
+            one(
+                f"select coalesce(sum(transitions), 0) from marts.transitions_by_period "
+                f"where period_grain = 'day' and segment_kind = '{kind}'"
+            )
+            == moves
+        )
     taps = one("select count(*) from raw.entry_log")
     assert one("select sum(entries) from marts.facility_daily") == taps
     assert one("select sum(entries) from marts.facility_entries_hourly") == taps
     visitors = one("select count(distinct card_key) from raw.entry_log")
     assert one("select count(*) from intermediate.int_visitor_days") == visitors
-    circulation = con.execute("select visitors, multi_facility_visitors, is_suppressed from marts.circulation_by_period "
-                              "where period_grain = 'day' and segment_kind = 'all' and facility_role = 'all'").fetchone()
+    circulation = con.execute(
+        "select visitors, multi_facility_visitors, is_suppressed from marts.circulation_by_period "
+        "where period_grain = 'day' and segment_kind = 'all' and facility_role = 'all'"
+    ).fetchone()
     multi = one("select count(*) from intermediate.int_visitor_days where most_facilities_in_a_trip >= 2")
-    if 0 < multi < visitors:            # k = 1: hidden only when nobody or everybody circulated
+    if 0 < multi < visitors:  # k = 1: hidden only when nobody or everybody circulated
         assert circulation == (visitors, multi, False)
     else:
         assert circulation == (None, None, True)
     trips = one("select count(*) from intermediate.int_trips where n_stops >= 2")
-    assert one("select coalesce(sum(trips), 0) from marts.routes_by_period where period_grain = 'day' "
-               "and segment_kind = 'all' and route is null") == trips
+    assert (
+        one(
+            "select coalesce(sum(trips), 0) from marts.routes_by_period where period_grain = 'day' "
+            "and segment_kind = 'all' and route is null"
+        )
+        == trips
+    )
     assert one("select coalesce(sum(next_probability), 0) from marts.transitions_daily") == pytest.approx(
-        one("select count(distinct from_facility_id) from intermediate.int_transitions"), abs=1e-3)
+        one("select count(distinct from_facility_id) from intermediate.int_transitions"), abs=1e-3
+    )
 
 
-@hypothesis_settings(max_examples=8, deadline=None, phases=(Phase.explicit, Phase.generate),
-                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=8,
+    deadline=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(rows=tap_rows)
 # 5 moves glover -> oura: quartile positions 1, 2 and 3 exactly; 4 moves oura -> dejima: 0.75, 1.5, 2.25
-@example(rows=[(card, "glover_garden", 0, "JP", "adult") for card in "ABCDE"]
-         + [(card, "oura_cathedral", 7 * (i + 1) + i * i, "JP", "adult") for i, card in enumerate("ABCDE")]
-         + [(card, "dejima", 100 + 13 * i, "JP", "adult") for i, card in enumerate("ABCD")])
+@example(
+    rows=[(card, "glover_garden", 0, "JP", "adult") for card in "ABCDE"]
+    + [(card, "oura_cathedral", 7 * (i + 1) + i * i, "JP", "adult") for i, card in enumerate("ABCDE")]
+    + [(card, "dejima", 100 + 13 * i, "JP", "adult") for i, card in enumerate("ABCD")]
+)
 def test_period_quartiles_and_medians_equal_duckdbs_quantile_cont(warehouse, rows):
     """The period marts read quartiles and medians off histograms of minutes (bounded memory
     for a month of moves); they must equal quantile_cont over the values themselves."""
     con, config = warehouse
     reset(con, as_taps(rows))
-    build_range(con, DAY, DAY, config, only=INTERMEDIATE + ["transitions_by_period", "dwell_by_period",
-                                                            "routes_by_period"])
+    build_range(con, DAY, DAY, config, only=INTERMEDIATE + ["transitions_by_period", "dwell_by_period", "routes_by_period"])
     published = con.execute(
         "select source_kind, segment_kind, segment, from_facility_id, to_facility_id, transitions, "
         "transfer_minutes_p25, transfer_minutes_median, transfer_minutes_p75 from marts.transitions_by_period "
-        "where period_grain = 'day' and day_type = 'all' order by all").fetchall()
+        "where period_grain = 'day' and day_type = 'all' order by all"
+    ).fetchall()
     direct = con.execute(
         "select source_kind, 'all', 'all', from_facility_id, to_facility_id, count(*), "
         "round(quantile_cont(transfer_minutes, 0.25), 1), round(quantile_cont(transfer_minutes, 0.5), 1), "
@@ -243,22 +320,33 @@ def test_period_quartiles_and_medians_equal_duckdbs_quantile_cont(warehouse, row
         "select source_kind, 'ticket_type', ticket_type, from_facility_id, to_facility_id, count(*), "
         "round(quantile_cont(transfer_minutes, 0.25), 1), round(quantile_cont(transfer_minutes, 0.5), 1), "
         "round(quantile_cont(transfer_minutes, 0.75), 1) from intermediate.int_transitions group by all "
-        "order by all").fetchall()
+        "order by all"
+    ).fetchall()
     assert published == direct
     dwell = con.execute(
         "select facility_id, dwell_minutes_p25, dwell_minutes_median, dwell_minutes_p75 from marts.dwell_by_period "
         "where period_grain = 'day' and day_type = 'all' and segment_kind = 'all' "
-        "and dwell_method = 'entry_gap_estimate' order by all").fetchall()
-    assert dwell == con.execute(
-        "select from_facility_id, round(quantile_cont(dwell_estimate_minutes, 0.25), 1), "
-        "round(quantile_cont(dwell_estimate_minutes, 0.5), 1), round(quantile_cont(dwell_estimate_minutes, 0.75), 1) "
-        "from intermediate.int_transitions where dwell_estimate_minutes is not null group by all order by all").fetchall()
+        "and dwell_method = 'entry_gap_estimate' order by all"
+    ).fetchall()
+    assert (
+        dwell
+        == con.execute(
+            "select from_facility_id, round(quantile_cont(dwell_estimate_minutes, 0.25), 1), "
+            "round(quantile_cont(dwell_estimate_minutes, 0.5), 1), round(quantile_cont(dwell_estimate_minutes, 0.75), 1) "
+            "from intermediate.int_transitions where dwell_estimate_minutes is not null group by all order by all"
+        ).fetchall()
+    )
     medians = con.execute(
         "select origin_facility_id, destination_facility_id, coalesce(route, ''), trip_minutes_median "
         "from marts.routes_by_period where period_grain = 'day' and day_type = 'all' and segment_kind = 'all' "
-        "order by all").fetchall()
-    assert medians == con.execute(
-        "select origin_facility_id, destination_facility_id, '', round(median(trip_minutes), 1) "
-        "from intermediate.int_trips where n_stops >= 2 group by all "
-        "union all select origin_facility_id, destination_facility_id, route, round(median(trip_minutes), 1) "
-        "from intermediate.int_trips where n_stops between 2 and 5 group by all order by all").fetchall()
+        "order by all"
+    ).fetchall()
+    assert (
+        medians
+        == con.execute(
+            "select origin_facility_id, destination_facility_id, '', round(median(trip_minutes), 1) "
+            "from intermediate.int_trips where n_stops >= 2 group by all "
+            "union all select origin_facility_id, destination_facility_id, route, round(median(trip_minutes), 1) "
+            "from intermediate.int_trips where n_stops between 2 and 5 group by all order by all"
+        ).fetchall()
+    )

@@ -23,7 +23,6 @@ import yaml
 
 from flowlib.ingest import ingest_partition
 from flowlib.pipeline import prepare_warehouse
-from flowlib.pseudonym import pseudonymise
 from flowlib.sources import SourceSpec, load_registry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +83,7 @@ def test_source_sample_loads_as_expected(name, settings, tmp_path):
     assert result.rows_loaded == expected["rows_loaded"]
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         table_rows = con.execute(f"select count(*) from {spec.kind.table} where source = ?", [name]).fetchone()[0]
-        quarantine = dict(con.execute("select line_number, reason from ops.quarantine where source = ?",
-                                      [name]).fetchall())
+        quarantine = dict(con.execute("select line_number, reason from ops.quarantine where source = ?", [name]).fetchall())
     assert table_rows == expected["rows_loaded"]
     assert quarantine == {int(k): v for k, v in (expected["quarantined"] or {}).items()}
 

@@ -20,7 +20,7 @@ from flowlib.pipeline import prepare_warehouse
 from flowlib.pseudonym import pseudonymise
 from flowlib.warehouse import writer
 
-FIRST, LAST = date(2026, 11, 2), date(2026, 11, 8)   # one ISO week, Monday to Sunday
+FIRST, LAST = date(2026, 11, 2), date(2026, 11, 8)  # one ISO week, Monday to Sunday
 KEY = b"spending-test"
 FACILITIES = ("glover_garden", "oura_cathedral", "dejima", "atomic_bomb_museum")
 TICKETS = ("adult", "student", "child")
@@ -28,9 +28,15 @@ TICKETS = ("adult", "student", "child")
 
 def make_settings(root: Path, k: int) -> Settings:
     data = root / "data"
-    return Settings(data_dir=data, landing_dir=data / "landing", warehouse_path=data / "warehouse.duckdb",
-                    dashboards_dir=root / "dashboards", demo_mode=True, hmac_key_env="spending-test",
-                    min_cell_count=k)
+    return Settings(
+        data_dir=data,
+        landing_dir=data / "landing",
+        warehouse_path=data / "warehouse.duckdb",
+        dashboards_dir=root / "dashboards",
+        demo_mode=True,
+        hmac_key_env="spending-test",
+        min_cell_count=k,
+    )
 
 
 def random_admissions(seed: int = 7, cards: int = 60) -> pd.DataFrame:
@@ -43,23 +49,43 @@ def random_admissions(seed: int = 7, cards: int = 60) -> pd.DataFrame:
             day = FIRST + timedelta(days=int(offset))
             for stop, facility in enumerate(rng.choice(FACILITIES, size=int(rng.integers(1, 5)), replace=False)):
                 amount = int(rng.choice([0, 200, 520, 620, 1000])) if rng.random() > 0.05 else None
-                rows.append({
-                    "service_date": day, "facility_id": str(facility),
-                    "entered_at": datetime(day.year, day.month, day.day, 9 + stop, int(rng.integers(0, 50))),
-                    "card": f"card-{card}", "ticket_type": str(rng.choice(TICKETS)), "amount_jpy": amount,
-                    "issuer_country": country,
-                })
+                rows.append(
+                    {
+                        "service_date": day,
+                        "facility_id": str(facility),
+                        "entered_at": datetime(day.year, day.month, day.day, 9 + stop, int(rng.integers(0, 50))),
+                        "card": f"card-{card}",
+                        "ticket_type": str(rng.choice(TICKETS)),
+                        "amount_jpy": amount,
+                        "issuer_country": country,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def build(settings: Settings, frame: pd.DataFrame) -> None:
     prepare_warehouse(settings)
-    rows = [("test", r.service_date, r.facility_id, r.entered_at, pseudonymise(r.card, KEY), r.ticket_type,
-             None if pd.isna(r.amount_jpy) else int(r.amount_jpy), r.issuer_country, "taps.csv", i + 2)
-            for i, r in enumerate(frame.itertuples())]
+    rows = [
+        (
+            "test",
+            r.service_date,
+            r.facility_id,
+            r.entered_at,
+            pseudonymise(r.card, KEY),
+            r.ticket_type,
+            None if pd.isna(r.amount_jpy) else int(r.amount_jpy),
+            r.issuer_country,
+            "taps.csv",
+            i + 2,
+        )
+        for i, r in enumerate(frame.itertuples())
+    ]
     with writer(settings) as con:
-        con.executemany("insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
-                        "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany(
+            "insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
+            "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         build_range(con, FIRST, LAST, settings)
 
 
@@ -71,7 +97,9 @@ def mart(settings: Settings, name: str, where: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def admissions() -> pd.DataFrame:
     frame = random_admissions()
-    frame["residence"] = frame["issuer_country"].map(lambda c: "unknown" if c is None else "domestic" if c == "JP" else "international")
+    frame["residence"] = frame["issuer_country"].map(
+        lambda c: "unknown" if c is None else "domestic" if c == "JP" else "international"
+    )
     frame["amount"] = frame["amount_jpy"].fillna(0)
     # a visitor-day's ticket is that of its first admission (time, then facility id)
     first = frame.sort_values(["entered_at", "facility_id"]).groupby(["service_date", "card"])["ticket_type"].first()
@@ -88,13 +116,15 @@ def open_build(tmp_path_factory, admissions) -> Settings:
 
 def expected_by_facility(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     grouped = frame.groupby(by, dropna=False)
-    out = pd.DataFrame({
-        "visitors": grouped["card"].nunique(),
-        "visitor_days": grouped.apply(lambda g: len(set(zip(g["service_date"], g["card"]))), include_groups=False),
-        "admissions": grouped.size(),
-        "paid_admissions": grouped["amount"].apply(lambda a: int((a > 0).sum())),
-        "revenue_jpy": grouped["amount"].sum().astype(int),
-    })
+    out = pd.DataFrame(
+        {
+            "visitors": grouped["card"].nunique(),
+            "visitor_days": grouped.apply(lambda g: len(set(zip(g["service_date"], g["card"]))), include_groups=False),
+            "admissions": grouped.size(),
+            "paid_admissions": grouped["amount"].apply(lambda a: int((a > 0).sum())),
+            "revenue_jpy": grouped["amount"].sum().astype(int),
+        }
+    )
     out["revenue_per_visitor_day"] = (out["revenue_jpy"] / out["visitor_days"]).round(1)
     return out
 
@@ -113,23 +143,33 @@ def test_revenue_per_facility_and_segment_over_the_week(open_build, admissions):
         want = expected_by_facility(admissions, by).sort_index()
         assert list(got.index) == list(want.index), segment_kind
         for column in want.columns:
-            assert got[column].astype(float).tolist() == pytest.approx(want[column].astype(float).tolist()), (segment_kind, column)
+            assert got[column].astype(float).tolist() == pytest.approx(want[column].astype(float).tolist()), (
+                segment_kind,
+                column,
+            )
 
 
 def test_city_wide_revenue_per_visitor_day_per_day(open_build, admissions):
-    rows = mart(open_build, "spending_by_period",
-                "period_grain = 'day' and facility_id = 'all' and segment_kind = 'all'").set_index("period_start")
+    rows = mart(
+        open_build, "spending_by_period", "period_grain = 'day' and facility_id = 'all' and segment_kind = 'all'"
+    ).set_index("period_start")
     for day, group in admissions.groupby("service_date"):
         visitor_days = group["card"].nunique()
         assert rows.at[pd.Timestamp(day), "revenue_jpy"] == int(group["amount"].sum())
-        assert rows.at[pd.Timestamp(day), "revenue_per_visitor_day"] == pytest.approx(round(group["amount"].sum() / visitor_days, 1))
+        assert rows.at[pd.Timestamp(day), "revenue_per_visitor_day"] == pytest.approx(
+            round(group["amount"].sum() / visitor_days, 1)
+        )
 
 
 def test_revenue_by_first_facility_and_by_route(open_build, admissions):
     ordered = admissions.sort_values(["service_date", "card", "entered_at"])
     days = ordered.groupby(["service_date", "card"]).agg(
-        first=("facility_id", "first"), revenue=("amount", "sum"), paid=("amount", lambda a: int((a > 0).sum())),
-        route=("facility_id", " > ".join), stops=("facility_id", "size"))
+        first=("facility_id", "first"),
+        revenue=("amount", "sum"),
+        paid=("amount", lambda a: int((a > 0).sum())),
+        route=("facility_id", " > ".join),
+        stops=("facility_id", "size"),
+    )
     rows = mart(open_build, "spending_routes_by_period", "period_grain = 'iso_week' and day_type = 'all'")
     first = rows.query("breakdown == 'first_facility'").set_index("facility_id")
     # a cell is withheld ('partial') when its twin in circulation_by_period hides a day
@@ -151,8 +191,11 @@ def test_revenue_by_first_facility_and_by_route(open_build, admissions):
         assert routes.at[route, "paid_admissions"] == int(group["paid"].sum())
         assert routes.at[route, "revenue_jpy"] == int(group["revenue"].sum())
     assert set(routes.index) == set(trips["route"])
-    city = mart(open_build, "spending_by_period", "period_grain = 'iso_week' and day_type = 'all' "
-                                                  "and facility_id = 'all' and segment_kind = 'all'").iloc[0]
+    city = mart(
+        open_build,
+        "spending_by_period",
+        "period_grain = 'iso_week' and day_type = 'all' and facility_id = 'all' and segment_kind = 'all'",
+    ).iloc[0]
     assert city["revenue_jpy"] == int(admissions["amount"].sum())
 
 
@@ -178,8 +221,12 @@ def test_small_cells_are_hidden_and_cannot_be_recovered_from_the_total(tmp_path,
     # per day and segment kind: a published total never has exactly one hidden part
     for (day, kind), group in rows[rows["facility_id"] != "all"].groupby(["period_start", "segment_kind"]):
         for segment, cells in group.groupby("segment"):
-            total = rows[(rows["period_start"] == day) & (rows["segment_kind"] == kind)
-                         & (rows["segment"] == segment) & (rows["facility_id"] == "all")]
+            total = rows[
+                (rows["period_start"] == day)
+                & (rows["segment_kind"] == kind)
+                & (rows["segment"] == segment)
+                & (rows["facility_id"] == "all")
+            ]
             if len(total) and not total["is_suppressed"].iloc[0]:
                 assert cells["is_suppressed"].sum() != 1, (day, kind, segment)
 
@@ -199,19 +246,25 @@ def test_spending_page_shows_the_published_figures_and_hides_small_cells(tmp_pat
     build(settings, pd.concat([dense, rare], ignore_index=True))
     with writer(settings) as con:
         links = build_action_pages(con, settings)
-        week = con.execute("select facility_id, revenue_jpy, is_suppressed from marts.spending_by_period "
-                           "where period_grain = 'iso_week' and day_type = 'all' and segment_kind = 'all' "
-                           "and facility_id <> 'all'").fetchall()
-    assert {"href": "action/spending.html", "title_ja": "消費喚起：入館料収入", "title_en": "Spending: admission revenue"} in links
+        week = con.execute(
+            "select facility_id, revenue_jpy, is_suppressed from marts.spending_by_period "
+            "where period_grain = 'iso_week' and day_type = 'all' and segment_kind = 'all' "
+            "and facility_id <> 'all'"
+        ).fetchall()
+    assert {
+        "href": "action/spending.html",
+        "title_ja": "消費喚起：入館料収入",
+        "title_en": "Spending: admission revenue",
+    } in links
     page = (settings.dashboards_dir / "action" / "spending.html").read_text(encoding="utf-8")
-    assert page.index('lang="ja"') < page.index('lang="en"')          # Japanese first
+    assert page.index('lang="ja"') < page.index('lang="en"')  # Japanese first
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
-    table = page[page.index('id="by-facility"'):page.index('id="by-segment"')]
+    table = page[page.index('id="by-facility"') : page.index('id="by-segment"')]
     for facility_id, revenue, hidden in week:
         row = re.search(rf'data-key="{facility_id}">(.*?)</tr>', table).group(1)
         if hidden:
             assert "秘匿" in row
-        elif revenue is None:                                        # partial: a day of the week is hidden
+        elif revenue is None:  # partial: a day of the week is hidden
             assert "—" in row
         else:
             assert f"{revenue:,}" in row
@@ -235,6 +288,8 @@ def test_route_and_first_facility_cells_hide_whatever_their_twins_hide(tmp_path,
                 and (r.period_grain, r.period_start, r.day_type, r.route) = (s.period_grain, s.period_start, s.day_type, s.route)
             where not s.is_suppressed and (c.is_suppressed or r.is_suppressed)
         """).fetchone()[0]
-        hidden_twins = con.execute("select count(*) from marts.spending_routes_by_period where suppression = 'secondary'").fetchone()[0]
+        hidden_twins = con.execute(
+            "select count(*) from marts.spending_routes_by_period where suppression = 'secondary'"
+        ).fetchone()[0]
     assert leaks == 0
     assert hidden_twins > 0, "k = 4 should hide some twins by their own margins"

@@ -108,11 +108,8 @@ def frame(table: str, n: int = 10, **changes: dict[int, Any]) -> pd.DataFrame:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_clean_frame_passes_without_row_failures(table: str) -> None:
-    known = {"entry_log": FACILITIES, "wifi_ap_count": APS, "wifi_sensor": FACILITIES,
-             "admission_count": FACILITIES}.get(table)
-    report = validate_frame(
-        frame(table), table, file_name=FILE, known_ids=known, trailing_median_rows=10
-    )
+    known = {"entry_log": FACILITIES, "wifi_ap_count": APS, "wifi_sensor": FACILITIES, "admission_count": FACILITIES}.get(table)
+    report = validate_frame(frame(table), table, file_name=FILE, known_ids=known, trailing_median_rows=10)
     assert report.success, report.batch_failures
     assert report.batch_failures == []
     assert report.row_failures == {}
@@ -153,8 +150,11 @@ ROW_RULE_CASES: dict[str, list[tuple[str, Any, list[str]]]] = {
     ],
     "cruise_call": [
         ("passenger_capacity", 0, ["expect_column_values_to_be_between(passenger_capacity)"]),
-        ("departs_at", pd.Timestamp("2026-11-01 07:00"),
-         ["expect_column_pair_values_a_to_be_greater_than_b(departs_at, arrives_at)"]),
+        (
+            "departs_at",
+            pd.Timestamp("2026-11-01 07:00"),
+            ["expect_column_pair_values_a_to_be_greater_than_b(departs_at, arrives_at)"],
+        ),
         ("ship_name", None, ["expect_column_values_to_not_be_null(ship_name)"]),
     ],
     "admission_count": [
@@ -213,9 +213,7 @@ def test_unknown_ids_below_threshold_are_quarantined_but_file_loads() -> None:
     df = frame("entry_log", n=100, facility_id={10: "atlantis", 20: "atlantis", 30: "atlantis"})
     report = validate_frame(df, "entry_log", file_name=FILE, known_ids=FACILITIES)
     assert report.success
-    assert report.row_failures == {
-        line: ["expect_column_values_to_be_in_set(facility_id)"] for line in (12, 22, 32)
-    }
+    assert report.row_failures == {line: ["expect_column_values_to_be_in_set(facility_id)"] for line in (12, 22, 32)}
 
 
 def test_unknown_ids_above_threshold_reject_the_file() -> None:
@@ -223,9 +221,7 @@ def test_unknown_ids_above_threshold_reject_the_file() -> None:
     df = frame("entry_log", n=100, facility_id=unknown)
     report = validate_frame(df, "entry_log", file_name=FILE, known_ids=FACILITIES)
     assert not report.success
-    assert report.batch_failures == [
-        f"entry_log file {FILE}: 6 % of rows have an unknown facility_id (threshold 5 %)."
-    ]
+    assert report.batch_failures == [f"entry_log file {FILE}: 6 % of rows have an unknown facility_id (threshold 5 %)."]
     assert len(report.row_failures) == 6
     exactly_five = frame("entry_log", n=100, facility_id={i: "atlantis" for i in range(5)})
     assert validate_frame(exactly_five, "entry_log", file_name=FILE, known_ids=FACILITIES).success
@@ -247,8 +243,7 @@ def test_wrong_column_set_rejects_the_file_with_one_clear_message() -> None:
     report = validate_frame(df, "entry_log", file_name=FILE)
     assert not report.success
     assert report.batch_failures == [
-        f"entry_log file {FILE}: the columns do not match the data contract "
-        "(missing amount_jpy; unexpected note)."
+        f"entry_log file {FILE}: the columns do not match the data contract (missing amount_jpy; unexpected note)."
     ]
 
 
@@ -316,7 +311,8 @@ def test_stored_result_is_json_without_cell_values() -> None:
     assert report.gx_result_json["suite_name"] == "entry_log"
     assert report.gx_result_json["meta"]["run_id"]["run_name"] == FILE
     regex = next(
-        r for r in report.gx_result_json["results"]
+        r
+        for r in report.gx_result_json["results"]
         if r["expectation_config"]["type"] == "expect_column_values_to_match_regex"
         and r["expectation_config"]["kwargs"]["column"] == "card_key"
     )
@@ -346,7 +342,9 @@ def test_a_broken_suite_file_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
 def test_data_docs_are_built_self_contained(tmp_path: Path) -> None:
     rejected = validate_frame(
         frame("entry_log", n=20, facility_id={i: "atlantis" for i in range(5)}),
-        "entry_log", file_name=FILE, known_ids=FACILITIES,
+        "entry_log",
+        file_name=FILE,
+        known_ids=FACILITIES,
     )
     loaded = validate_frame(frame("wifi_ap_count"), "wifi_ap_count", file_name="vendor_a/2026-11-03.json")
     out = tmp_path / "data-docs"

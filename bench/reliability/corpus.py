@@ -59,7 +59,7 @@ class Case:
 @dataclass
 class Outcome:
     case_id: str
-    status: str                      # loaded | rejected | accepted | crashed
+    status: str  # loaded | rejected | accepted | crashed
     rows_loaded: int = 0
     quarantined: dict[int, str] = field(default_factory=dict)
     message: str = ""
@@ -127,8 +127,11 @@ def gen_runaway_quoted_free_text(target: Path, root: Path) -> None:
     50,000 lines of prose (commas included) up to a stray quote."""
     source = (HOSTILE_DIR / "survey_web" / "quote_never_closed.csv").read_text(encoding="utf-8").splitlines()
     header, rows = source[0], [line for line in source[1:] if line.count(",") == 10 and '"' not in line][:30]
-    runaway = ('WEB-H-RUN,2026-11-03 12:00:00,ja,JP,長崎県,4,4,8,sns,dejima,"始まり\n'
-               + "".join(f"{i}行目, 読点のある文\n" for i in range(50_000)) + '終わり", 余り\n')
+    runaway = (
+        'WEB-H-RUN,2026-11-03 12:00:00,ja,JP,長崎県,4,4,8,sns,dejima,"始まり\n'
+        + "".join(f"{i}行目, 読点のある文\n" for i in range(50_000))
+        + '終わり", 余り\n'
+    )
     target.write_text("\n".join([header] + rows[:10]) + "\n" + runaway + "\n".join(rows[10:]) + "\n", encoding="utf-8")
 
 
@@ -275,18 +278,18 @@ def run_case(case: Case, day: date, workdir: Path, template: Path) -> Outcome:
         outcome.warehouse_untouched = _table_counts(settings.warehouse_path) == before
         return outcome
     except Exception as exc:
-        outcome = Outcome(case.id, "crashed", message=f"{type(exc).__name__}: {exc}"[:500],
-                          seconds=time.perf_counter() - started)
+        outcome = Outcome(case.id, "crashed", message=f"{type(exc).__name__}: {exc}"[:500], seconds=time.perf_counter() - started)
         outcome.warehouse_untouched = _table_counts(settings.warehouse_path) == before
         return outcome
     outcome = Outcome(case.id, "loaded", seconds=time.perf_counter() - started)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        outcome.rows_loaded = con.execute(f"select count(*) from {spec.kind.table} where source = ?",
-                                          [spec.name]).fetchone()[0]
-        outcome.quarantined = dict(con.execute(
-            "select line_number, reason from ops.quarantine where source = ? order by line_number",
-            [spec.name]).fetchall())
+        outcome.rows_loaded = con.execute(f"select count(*) from {spec.kind.table} where source = ?", [spec.name]).fetchone()[0]
+        outcome.quarantined = dict(
+            con.execute(
+                "select line_number, reason from ops.quarantine where source = ? order by line_number", [spec.name]
+            ).fetchall()
+        )
         outcome.notes = [n for f in result.files for n in f.notes]
         outcome.duplicates = sorted(f.file_name.rsplit("/", 1)[-1] for f in result.duplicates)
         outcome.skipped = sorted(name.rsplit("/", 1)[-1] for name, _ in result.skipped)
@@ -323,8 +326,9 @@ def check(case: Case, outcome: Outcome) -> list[str]:
         if case.source != "declaration":
             from flowlib.parsing import printable
 
-            if case.landing and not any(name in message for name in (case.landing, Path(case.landing).name,
-                                                                      printable(Path(case.landing).name))):
+            if case.landing and not any(
+                name in message for name in (case.landing, Path(case.landing).name, printable(Path(case.landing).name))
+            ):
                 problems.append(f"message does not name the file {case.landing}: {message[:300]}")
             if outcome.warehouse_untouched is False:
                 problems.append("the warehouse changed although the delivery was rejected")
@@ -341,8 +345,9 @@ def check(case: Case, outcome: Outcome) -> list[str]:
         problems.append(f"expected {expect['loaded']} rows loaded, got {outcome.rows_loaded}")
     wanted_q = {int(k): str(v) for k, v in (expect.get("quarantined") or {}).items()}
     if set(outcome.quarantined) != set(wanted_q):
-        problems.append(f"expected quarantined lines {sorted(wanted_q)}, got "
-                        f"{ {k: v[:80] for k, v in outcome.quarantined.items()} }")
+        problems.append(
+            f"expected quarantined lines {sorted(wanted_q)}, got { {k: v[:80] for k, v in outcome.quarantined.items()} }"
+        )
     for line, fragment in wanted_q.items():
         reason = outcome.quarantined.get(line)
         if reason is not None and fragment.lower() not in reason.lower():
@@ -396,12 +401,18 @@ def as_table(results: list[tuple[Case, Outcome, list[str]]]) -> list[dict[str, A
     """Rows for reports: case, source, threat, asserted and observed outcome, verdict."""
     rows = []
     for case, outcome, problems in results:
-        rows.append({
-            "case": case.id, "source": case.source, "threat": case.threat,
-            "file": case.file or f"generated: {case.generate}",
-            "asserted": json.dumps(case.expect, ensure_ascii=False, default=str)[:200],
-            "observed": outcome.summary(), "seconds": round(outcome.seconds, 2),
-            "verdict": "as asserted" if not problems else ("known bug" if case.known_bug else "MISMATCH"),
-            "problems": problems, "known_bug": case.known_bug,
-        })
+        rows.append(
+            {
+                "case": case.id,
+                "source": case.source,
+                "threat": case.threat,
+                "file": case.file or f"generated: {case.generate}",
+                "asserted": json.dumps(case.expect, ensure_ascii=False, default=str)[:200],
+                "observed": outcome.summary(),
+                "seconds": round(outcome.seconds, 2),
+                "verdict": "as asserted" if not problems else ("known bug" if case.known_bug else "MISMATCH"),
+                "problems": problems,
+                "known_bug": case.known_bug,
+            }
+        )
     return rows

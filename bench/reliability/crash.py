@@ -45,8 +45,9 @@ class Chain:
     runs: list[KillableRun] = field(default_factory=list)
 
 
-def kill_and_inspect(root: Path, point: str, args: tuple[str, ...], trigger, reference_partitions,
-                     runs: list[KillableRun] | None = None) -> Crash:
+def kill_and_inspect(
+    root: Path, point: str, args: tuple[str, ...], trigger, reference_partitions, runs: list[KillableRun] | None = None
+) -> Crash:
     runs = runs if runs is not None else []
     run = KillableRun(root, args).run(trigger)
     runs.append(run)
@@ -54,8 +55,17 @@ def kill_and_inspect(root: Path, point: str, args: tuple[str, ...], trigger, ref
     wal = warehouse.with_name(warehouse.name + ".wal").exists()
     torn = torn_partitions(partitions(warehouse), reference_partitions) if warehouse.exists() else []
     temps = sorted(str(p.relative_to(root)) for p in (root / "dashboards").rglob(".*.tmp"))
-    return Crash(point, " ".join(args[:1]), run.killed_at, run.killed_after_s, run.returncode, wal,
-                 incomplete_pages(root / "dashboards"), torn, temps)
+    return Crash(
+        point,
+        " ".join(args[:1]),
+        run.killed_at,
+        run.killed_after_s,
+        run.returncode,
+        wal,
+        incomplete_pages(root / "dashboards"),
+        torn,
+        temps,
+    )
 
 
 def crash_plan(root: Path) -> list[tuple[str, tuple[str, ...], object]]:
@@ -71,14 +81,25 @@ def crash_plan(root: Path) -> list[tuple[str, tuple[str, ...], object]]:
     """
     dashboards = root / "dashboards"
     return [
-        ("during ingest", ("run", *RANGE),
-         after_line(r"entry_pos_a 2026-11-02: (loaded|reloaded)", "first partition committed, the next in flight")),
-        ("during a mart rebuild", ("run", *RANGE),
-         after_line(r"building marts for 2026-11-02", "the range's transaction in flight")),
-        ("during dashboard writing", ("run", *RANGE),
-         first_of(when_file(dashboards / "daily", ".*.html.*.tmp", "a page's temp file is on disk"),
-                  when_file(dashboards, ".index.html.*.tmp", "the index page's temp file is on disk"),
-                  after_line(r"wrote .*daily/2026-11-02\.html", "first daily page written, the index in flight"))),
+        (
+            "during ingest",
+            ("run", *RANGE),
+            after_line(r"entry_pos_a 2026-11-02: (loaded|reloaded)", "first partition committed, the next in flight"),
+        ),
+        (
+            "during a mart rebuild",
+            ("run", *RANGE),
+            after_line(r"building marts for 2026-11-02", "the range's transaction in flight"),
+        ),
+        (
+            "during dashboard writing",
+            ("run", *RANGE),
+            first_of(
+                when_file(dashboards / "daily", ".*.html.*.tmp", "a page's temp file is on disk"),
+                when_file(dashboards, ".index.html.*.tmp", "the index page's temp file is on disk"),
+                after_line(r"wrote .*daily/2026-11-02\.html", "first daily page written, the index in flight"),
+            ),
+        ),
     ]
 
 

@@ -45,7 +45,7 @@ def margin(name: str, total, parts: list[tuple[str, object, object]], k: int) ->
         return []
     residual = total - sum(published for _, published, _ in parts if published is not None)
     if residual != sum(true for _, true in hidden):
-        return []                                   # the inference would be wrong: no disclosure
+        return []  # the inference would be wrong: no disclosure
     if len(hidden) == 1:
         return [f"{name}: hidden {hidden[0][0]} = {residual} recovered exactly"]
     if 0 < residual < k:
@@ -58,8 +58,10 @@ def _index(rows: list[dict], *keys: str) -> dict:
 
 
 def circulation_segments(m) -> list[str]:
-    pub, truth = m["published"]["marts.circulation_daily"], _index(m["truth"]["marts.circulation_daily"],
-                                                                     "service_date", "source_kind", "segment")
+    pub, truth = (
+        m["published"]["marts.circulation_daily"],
+        _index(m["truth"]["marts.circulation_daily"], "service_date", "source_kind", "segment"),
+    )
     found = []
     groups = defaultdict(list)
     for row in pub:
@@ -69,7 +71,9 @@ def circulation_segments(m) -> list[str]:
         if total is None:
             continue
         for column in ("visitors", "multi_facility_visitors"):
-            parts = [(r["segment"], r[column], truth.get((*key, r["segment"]), {}).get(column)) for r in rows if r["segment"] != "all"]
+            parts = [
+                (r["segment"], r[column], truth.get((*key, r["segment"]), {}).get(column)) for r in rows if r["segment"] != "all"
+            ]
             found += margin(f"circulation_daily {key} {column}", total[column], parts, m["k"])
     return found
 
@@ -81,8 +85,10 @@ def circulation_single_facility(m) -> list[str]:
         if row["visitors"] is not None and row["multi_facility_visitors"] is not None:
             single = row["visitors"] - row["multi_facility_visitors"]
             if 0 < single < m["k"]:
-                found.append(f"circulation_daily {row['service_date']} {row['source_kind']} {row['segment']}: "
-                             f"visitors - multi = {single} single-stop visitors < k")
+                found.append(
+                    f"circulation_daily {row['service_date']} {row['source_kind']} {row['segment']}: "
+                    f"visitors - multi = {single} single-stop visitors < k"
+                )
     return found
 
 
@@ -94,8 +100,12 @@ def facility_segments(m) -> list[str]:
         if true is None:
             continue
         parts = [(c, row[c], true[c]) for c in ("domestic_visitors", "international_visitors", "unknown_visitors")]
-        found += margin(f"facility_daily {row['service_date']} {row['source_kind']} {row['facility_id']} visitors",
-                        row["visitors"], parts, m["k"])
+        found += margin(
+            f"facility_daily {row['service_date']} {row['source_kind']} {row['facility_id']} visitors",
+            row["visitors"],
+            parts,
+            m["k"],
+        )
     return found
 
 
@@ -107,7 +117,9 @@ def facility_hours(m) -> list[str]:
     found = []
     for row in m["published"]["marts.facility_daily"]:
         key = (row["service_date"], row["source_kind"], row["facility_id"])
-        parts = [(f"hour {h['hour_of_day']}", h["entries"], truth.get((*key, h["hour_of_day"]), {}).get("entries")) for h in hours[key]]
+        parts = [
+            (f"hour {h['hour_of_day']}", h["entries"], truth.get((*key, h["hour_of_day"]), {}).get("entries")) for h in hours[key]
+        ]
         found += margin(f"facility_daily/facility_entries_hourly {key} entries", row["entries"], parts, m["k"])
     return found
 
@@ -117,20 +129,23 @@ def transition_destinations(m) -> list[str]:
     groups = defaultdict(list)
     for row in m["published"]["marts.transitions_daily"]:
         groups[(row["service_date"], row["source_kind"], row["from_facility_id"])].append(row)
-    truth = _index(m["truth"]["marts.transitions_daily"], "service_date", "source_kind", "from_facility_id",
-                   "to_facility_id")
+    truth = _index(m["truth"]["marts.transitions_daily"], "service_date", "source_kind", "from_facility_id", "to_facility_id")
     found = []
     for key, rows in groups.items():
-        shown = [(r["transitions"], r["next_probability"]) for r in rows
-                 if r["transitions"] is not None and r["next_probability"]]
+        shown = [
+            (r["transitions"], r["next_probability"]) for r in rows if r["transitions"] is not None and r["next_probability"]
+        ]
         if not shown:
             continue
         known = sum(r["transitions"] for r in rows if r["transitions"] is not None)
-        candidates = [total for total in range(max(known, 1), known + 5_000)
-                      if all(abs(t / total - p) <= 0.00005 + 1e-9 for t, p in shown)]
+        candidates = [
+            total for total in range(max(known, 1), known + 5_000) if all(abs(t / total - p) <= 0.00005 + 1e-9 for t, p in shown)
+        ]
         if len(candidates) != 1:
             continue
-        parts = [(r["to_facility_id"], r["transitions"], truth.get((*key, r["to_facility_id"]), {}).get("transitions")) for r in rows]
+        parts = [
+            (r["to_facility_id"], r["transitions"], truth.get((*key, r["to_facility_id"]), {}).get("transitions")) for r in rows
+        ]
         found += margin(f"transitions_daily {key} moves (total implied by next_probability)", candidates[0], parts, m["k"])
     return found
 
@@ -147,7 +162,9 @@ def survey_segments(m) -> list[str]:
         if total is None:
             continue
         for column in ("respondents", "satisfied"):
-            parts = [(s, rows[s][column], truth.get((day, s), {}).get(column)) for s in ("domestic", "international") if s in rows]
+            parts = [
+                (s, rows[s][column], truth.get((day, s), {}).get(column)) for s in ("domestic", "international") if s in rows
+            ]
             found += margin(f"survey_satisfaction_daily {day} {column}", total[column], parts, m["k"])
     return found
 
@@ -159,11 +176,24 @@ def small_published_cells(m) -> list[str]:
             for column in columns:
                 value = row.get(column)
                 if value is not None and 0 < value < m["k"]:
-                    where = {k: v for k, v in row.items() if k.endswith(("_id", "segment", "date", "hour_of_day",
-                                                                        "source_kind", "route"))}
+                    where = {
+                        k: v
+                        for k, v in row.items()
+                        if k.endswith(("_id", "segment", "date", "hour_of_day", "source_kind", "route"))
+                    }
                     found.append(f"{table} {where}: {column} = {value} published (< k)")
     return found
 
 
-ATTACKS = {f.__name__: f for f in (circulation_segments, circulation_single_facility, facility_segments,
-                                   facility_hours, transition_destinations, survey_segments, small_published_cells)}
+ATTACKS = {
+    f.__name__: f
+    for f in (
+        circulation_segments,
+        circulation_single_facility,
+        facility_segments,
+        facility_hours,
+        transition_destinations,
+        survey_segments,
+        small_published_cells,
+    )
+}

@@ -75,14 +75,16 @@ def make_settings(root: Path, sources_dir: Path | None = None):
 def flow_env(root: Path, **extra: str) -> dict[str, str]:
     """Environment for a CLI subprocess working on ``root``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("FLOW_")}
-    env.update({
-        "FLOW_DATA_DIR": str(root / "data"),
-        "FLOW_DASHBOARDS_DIR": str(root / "dashboards"),
-        "FLOW_DEMO_MODE": "true",
-        "GX_ANALYTICS_ENABLED": "False",
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "FLOW_DATA_DIR": str(root / "data"),
+            "FLOW_DASHBOARDS_DIR": str(root / "dashboards"),
+            "FLOW_DEMO_MODE": "true",
+            "GX_ANALYTICS_ENABLED": "False",
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if (root / "sources").is_dir():
         env["FLOW_SOURCES_DIR"] = str(root / "sources")
     env.update(extra)
@@ -91,8 +93,14 @@ def flow_env(root: Path, **extra: str) -> dict[str, str]:
 
 def cli(root: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
     """``python -m flowlib <args>`` on ``root``, to completion."""
-    return subprocess.run([PYTHON, "-m", "flowlib", *args], cwd=PROJECT_ROOT, env=flow_env(root, **env),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [PYTHON, "-m", "flowlib", *args],
+        cwd=PROJECT_ROOT,
+        env=flow_env(root, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # --------------------------------------------------------------------------- data set
@@ -119,25 +127,35 @@ def plant_ids(landing: Path, day: str) -> None:
     d = date.fromisoformat(day)
     slash = d.strftime("%Y/%m/%d")
     c1, c2, c3, c4 = PLANTED_CARD_IDS
-    _append(landing / "entry_log" / "pos_a" / day / "glover_garden.csv",
-            f"{slash} 10:11:12,{c1},大人,620,JP\n"
-            f"{slash} 10:41:12,{c2},大人,-620,JP\n",                       # negative amount: quarantined
-            "cp932", "\r\n")
-    _append(landing / "entry_log" / "pos_b" / day / "penguin_aquarium.csv",
-            f"penguin_aquarium,{day},11:12:13,{c3},一般,520,US\n"
-            f"penguin_aquarium,{day},25:12:13,{c4},一般,520,US\n",          # impossible clock: quarantined
-            "utf-8", "\n")
+    _append(
+        landing / "entry_log" / "pos_a" / day / "glover_garden.csv",
+        f"{slash} 10:11:12,{c1},大人,620,JP\n{slash} 10:41:12,{c2},大人,-620,JP\n",  # negative amount: quarantined
+        "cp932",
+        "\r\n",
+    )
+    _append(
+        landing / "entry_log" / "pos_b" / day / "penguin_aquarium.csv",
+        f"penguin_aquarium,{day},11:12:13,{c3},一般,520,US\n"
+        f"penguin_aquarium,{day},25:12:13,{c4},一般,520,US\n",  # impossible clock: quarantined
+        "utf-8",
+        "\n",
+    )
     r1, r2, r3 = PLANTED_RESPONSE_IDS
-    _append(landing / "survey" / "web" / f"{day}.csv",
-            f"{r1},{day} 15:00:00,ja,JP,長崎県,4,4,8,free_wifi,dejima,プライバシー試験\n"
-            f"{r2},{day} 15:05:00,en,US,,5,5,10,sns,glover_garden,\"<script>alert('xss-7732')</script>\"\n"
-            f"{r3},{day} 15:10:00,ja,JP,長崎県,7,4,8,free_wifi,dejima,=HYPERLINK(\"http://x\")\n",  # 7: quarantined
-            "utf-8", "\n")
+    _append(
+        landing / "survey" / "web" / f"{day}.csv",
+        f"{r1},{day} 15:00:00,ja,JP,長崎県,4,4,8,free_wifi,dejima,プライバシー試験\n"
+        f"{r2},{day} 15:05:00,en,US,,5,5,10,sns,glover_garden,\"<script>alert('xss-7732')</script>\"\n"
+        f'{r3},{day} 15:10:00,ja,JP,長崎県,7,4,8,free_wifi,dejima,=HYPERLINK("http://x")\n',  # 7: quarantined
+        "utf-8",
+        "\n",
+    )
     d1, d2, d3 = PLANTED_DEVICE_IDS
     sensor = landing / "wifi_sensor" / "test" / day / "sensor.jsonl"
     sensor.parent.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"facility": "dejima", "device": device, "seen": f"{day}T{10 + i:02d}:00:00+09:00"})
-             for i, device in enumerate((d1, d2) * 6)]
+    lines = [
+        json.dumps({"facility": "dejima", "device": device, "seen": f"{day}T{10 + i:02d}:00:00+09:00"})
+        for i, device in enumerate((d1, d2) * 6)
+    ]
     lines.append(json.dumps({"facility": "dejima", "device": d3, "seen": f"{day}T99:00:00+09:00"}))  # quarantined
     sensor.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -202,9 +220,14 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     schema, name = table.split(".")
-    return [r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [schema, name]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
 
 
 def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
@@ -336,9 +359,14 @@ class KillableRun:
     stdout: str = ""
 
     def run(self, trigger: Callable[[list[str]], str | None] | None = None, timeout: float = 600) -> KillableRun:
-        proc = subprocess.Popen([PYTHON, "-m", "flowlib", *self.args], cwd=PROJECT_ROOT,
-                                env=flow_env(self.root, **self.env), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "flowlib", *self.args],
+            cwd=PROJECT_ROOT,
+            env=flow_env(self.root, **self.env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         started = time.monotonic()
         reader = threading.Thread(target=self._follow, args=(proc,), daemon=True)
         reader.start()
@@ -378,13 +406,16 @@ def after_line(pattern: str, label: str) -> Callable[[list[str]], str | None]:
     return lambda lines: label if any(regex.search(line) for line in lines) else None
 
 
-def when_file(folder: Path, glob: str, label: str, also: Callable[[list[str]], bool] | None = None
-              ) -> Callable[[list[str]], str | None]:
+def when_file(
+    folder: Path, glob: str, label: str, also: Callable[[list[str]], bool] | None = None
+) -> Callable[[list[str]], str | None]:
     """Kill as soon as a file matching ``glob`` exists under ``folder`` (e.g. a page's temp file)."""
+
     def check(lines: list[str]) -> str | None:
         if also is not None and not also(lines):
             return None
         return label if folder.is_dir() and any(folder.glob(glob)) else None
+
     return check
 
 
@@ -395,6 +426,7 @@ def first_of(*triggers: Callable[[list[str]], str | None]) -> Callable[[list[str
             if label:
                 return label
         return None
+
     return check
 
 
@@ -405,6 +437,7 @@ def after_seconds(seconds: float, label: str) -> Callable[[list[str]], str | Non
         if not start:
             start.append(time.monotonic())
         return label if time.monotonic() - start[0] >= seconds else None
+
     return check
 
 
@@ -434,14 +467,14 @@ class Needles:
                 run = match.group(0)
                 for length in lengths:
                     for i in range(len(run) - length + 1):
-                        label = self.digits.get(run[i:i + length])
+                        label = self.digits.get(run[i : i + length])
                         if label:
                             found.add(label)
         if self.hexes:
             for match in re.finditer(rb"[0-9a-fA-F]{64,}", blob):
                 run = match.group(0).lower()
                 for i in range(len(run) - 63):
-                    label = self.hexes.get(run[i:i + 64])
+                    label = self.hexes.get(run[i : i + 64])
                     if label:
                         found.add(label)
         found.update(label for needle, label in self.literals.items() if needle in blob)
@@ -485,14 +518,18 @@ def scan_warehouse(warehouse: Path, ids: Iterable[str]) -> list[str]:
     hits = []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_schema not in ('information_schema', 'pg_catalog') order by 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables "
+                "where table_schema not in ('information_schema', 'pg_catalog') order by 1"
+            ).fetchall()
+        ]
         for table in tables:
             cols = _columns(con, table)
             if not cols:
                 continue
-            text = " || chr(31) || ".join(f'coalesce(cast("{c}" as varchar), \'\')' for c in cols)
+            text = " || chr(31) || ".join(f"coalesce(cast(\"{c}\" as varchar), '')" for c in cols)
             values = "\x1e".join(r[0] for r in con.execute(f"select {text} from {table}").fetchall())
             hits.extend(f"{warehouse.name}:{table}: {label}" for label in needles.search(values.encode("utf-8")))
     finally:
@@ -533,6 +570,7 @@ def capture_logging() -> tuple[CapturingHandler, Callable[[], None]]:
         root.setLevel(old_level)
         for name, level in quiet.items():
             logging.getLogger(name).setLevel(level)
+
     return handler, detach
 
 
@@ -541,8 +579,9 @@ def run_outputs(root: Path) -> list[Path]:
     data docs and exports. The landing folder (the producer's own files) and the
     declarations are left out."""
     skip = [(root / "data" / "landing").resolve(), (root / "sources").resolve()]
-    return sorted(p for p in root.rglob("*")
-                  if p.is_file() and not p.is_symlink() and not any(p.resolve().is_relative_to(s) for s in skip))
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and not any(p.resolve().is_relative_to(s) for s in skip)
+    )
 
 
 #: What a write replaces as a whole: a (source, day) of raw.* and ops.quarantine, a day of
@@ -570,8 +609,7 @@ def partitions(warehouse: Path, tables: Iterable[str] | None = None) -> dict[tup
         con.close()
 
 
-def torn_partitions(current: dict[tuple[str, ...], list[tuple]],
-                    reference: dict[tuple[str, ...], list[tuple]]) -> list[str]:
+def torn_partitions(current: dict[tuple[str, ...], list[tuple]], reference: dict[tuple[str, ...], list[tuple]]) -> list[str]:
     """Partitions present after a crash that differ from the uninterrupted run's."""
     problems = []
     for key, rows in sorted(current.items()):
@@ -590,9 +628,15 @@ WAITED = "warehouse locked by another process; retrying"
 
 
 def _start(root: Path, log: Path, *args: str, **env: str) -> subprocess.Popen:
-    with log.open("w") as handle:                     # the child keeps its own descriptor
-        return subprocess.Popen([PYTHON, "-m", "flowlib", *args], cwd=PROJECT_ROOT, env=flow_env(root, **env),
-                                stdout=handle, stderr=subprocess.STDOUT, text=True)
+    with log.open("w") as handle:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [PYTHON, "-m", "flowlib", *args],
+            cwd=PROJECT_ROOT,
+            env=flow_env(root, **env),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 def _wait_for(paths: list[Path], text: str, timeout: float) -> bool:
@@ -611,7 +655,7 @@ def run_contention(root: Path) -> dict:
     warehouse = root / "data" / "warehouse.duckdb"
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     logs = {name: root / f"{name}.log" for name in ("entry_pos_a", "survey_web", "impatient")}
-    holder = duckdb.connect(str(warehouse))            # hold the write lock first
+    holder = duckdb.connect(str(warehouse))  # hold the write lock first
     try:
         day = ("--first", DEMO_DATES[0], "--last", DEMO_DATES[0])
         procs = {
@@ -620,12 +664,16 @@ def run_contention(root: Path) -> dict:
             "impatient": _start(root, logs["impatient"], "ingest", "wifi_vendor_a", *day, FLOW_LOCK_TIMEOUT_SECONDS="1"),
         }
         both_waited = _wait_for([logs["entry_pos_a"], logs["survey_web"]], WAITED, timeout=180)
-        procs["impatient"].wait(timeout=180)            # gives up while the lock is still held
+        procs["impatient"].wait(timeout=180)  # gives up while the lock is still held
     finally:
         holder.close()
     codes = {name: proc.wait(timeout=600) for name, proc in procs.items()}
-    return {"root": root, "codes": codes, "both_waited": both_waited,
-            "logs": {name: path.read_text(errors="replace") for name, path in logs.items()}}
+    return {
+        "root": root,
+        "codes": codes,
+        "both_waited": both_waited,
+        "logs": {name: path.read_text(errors="replace") for name, path in logs.items()},
+    }
 
 
 def demo_card_ids(root, limit: int = 300) -> set[str]:

@@ -31,8 +31,14 @@ def _days(start: str, end: str) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def _period_minus_days(periods: list[dict], days: list[dict], period_key: tuple[str, ...],
-                       day_key: tuple[str, ...], columns: tuple[str, ...], label: str) -> list[tuple[str, int]]:
+def _period_minus_days(
+    periods: list[dict],
+    days: list[dict],
+    period_key: tuple[str, ...],
+    day_key: tuple[str, ...],
+    columns: tuple[str, ...],
+    label: str,
+) -> list[tuple[str, int]]:
     """A published period value minus its published days, when exactly one day is hidden.
 
     Days absent from a daily file hold nothing (the file keeps hidden rows, marked).
@@ -64,18 +70,26 @@ def _period_minus_days(periods: list[dict], days: list[dict], period_key: tuple[
 
 
 def week_minus_days_pairs(folder: Path) -> list[tuple[str, int]]:
-    return _period_minus_days(read(folder, "transitions_by_period"), read(folder, "transitions_daily"),
-                              ("source_kind", "from_facility_id", "to_facility_id"),
-                              ("source_kind", "from_facility_id", "to_facility_id"),
-                              ("transitions", "visitors"), "pair")
+    return _period_minus_days(
+        read(folder, "transitions_by_period"),
+        read(folder, "transitions_daily"),
+        ("source_kind", "from_facility_id", "to_facility_id"),
+        ("source_kind", "from_facility_id", "to_facility_id"),
+        ("transitions", "visitors"),
+        "pair",
+    )
 
 
 def week_minus_days_facility_hours(folder: Path) -> list[tuple[str, int]]:
     periods = [r for r in read(folder, "facility_visits_by_period") if r["hour_of_day"] != ""]
-    return _period_minus_days(periods, read(folder, "facility_entries_hourly"),
-                              ("source_kind", "facility_id", "hour_of_day"),
-                              ("source_kind", "facility_id", "hour_of_day"),
-                              ("entries", "visitors"), "facility-hour")
+    return _period_minus_days(
+        periods,
+        read(folder, "facility_entries_hourly"),
+        ("source_kind", "facility_id", "hour_of_day"),
+        ("source_kind", "facility_id", "hour_of_day"),
+        ("entries", "visitors"),
+        "facility-hour",
+    )
 
 
 def drivers_all_minus_domestic(folder: Path) -> list[tuple[str, int]]:
@@ -95,14 +109,15 @@ def drivers_all_minus_domestic(folder: Path) -> list[tuple[str, int]]:
             shown = _int(domestic[column]) if domestic is not None else 0
             if shown is None:
                 continue
-            claims.append((f"drivers {ptype} {period} {dtype} {value} international {column}",
-                           _int(everyone[column]) - shown))
+            claims.append((f"drivers {ptype} {period} {dtype} {value} international {column}", _int(everyone[column]) - shown))
     return claims
 
 
-_DRIVER_MATCH = {"facility_visited": "list_contains(facilities_visited, ?)",
-                 "info_source": "list_contains(info_sources, ?)",
-                 "form_language": "form_language = ?"}
+_DRIVER_MATCH = {
+    "facility_visited": "list_contains(facilities_visited, ?)",
+    "info_source": "list_contains(info_sources, ?)",
+    "form_language": "form_language = ?",
+}
 
 
 def driver_truth(warehouse: Path, driver_type: str, value: str, segment: str, column: str) -> int:
@@ -115,7 +130,8 @@ def driver_truth(warehouse: Path, driver_type: str, value: str, segment: str, co
         respondents, satisfied = con.execute(
             f"select count(*), count(*) filter (where info_satisfaction >= 4) from staging.stg_survey_response "
             f"where info_satisfaction between 1 and 5 and segment = ? and {_DRIVER_MATCH[driver_type]}",
-            [segment, value]).fetchone()
+            [segment, value],
+        ).fetchone()
     finally:
         con.close()
     return respondents if column == "respondents" else satisfied
@@ -145,7 +161,6 @@ def small_published_answers(folder: Path, k: int) -> list[str]:
     return found
 
 
-
 # ------------------------------------------------------------------ the derived files
 # Each attack below takes a count hidden in a visit file and computes it from a derived file
 # that counts the same cards: the all-visitor estimates (card count = share x reported
@@ -160,8 +175,11 @@ def _number(text: str | None) -> float | None:
 
 
 def _hidden_entry_log_days(folder: Path) -> set[tuple[str, str]]:
-    return {(r["service_date"], r["facility_id"]) for r in read(folder, "facility_daily")
-            if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None}
+    return {
+        (r["service_date"], r["facility_id"])
+        for r in read(folder, "facility_daily")
+        if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None
+    }
 
 
 def _cards_from_all_visitors(row: dict[str, str], share_column: str) -> int | None:
@@ -190,10 +208,16 @@ def all_visitors_facility_cards(folder: Path) -> list[tuple[str, int]]:
 
 def all_visitors_flow_cards(folder: Path) -> list[tuple[str, int]]:
     """A pair or route hidden in transitions_daily / routes_daily, from all_visitors_flows_daily."""
-    hidden_pairs = {(r["service_date"], r["from_facility_id"], r["to_facility_id"]) for r in read(folder, "transitions_daily")
-                    if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None}
-    hidden_routes = {(r["service_date"], r["route"]) for r in read(folder, "routes_daily")
-                     if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None}
+    hidden_pairs = {
+        (r["service_date"], r["from_facility_id"], r["to_facility_id"])
+        for r in read(folder, "transitions_daily")
+        if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None
+    }
+    hidden_routes = {
+        (r["service_date"], r["route"])
+        for r in read(folder, "routes_daily")
+        if r["source_kind"] == "entry_log" and _int(r["visitors"]) is None
+    }
     claims = []
     for row in read(folder, "all_visitors_flows_daily"):
         cards = _cards_from_all_visitors(row, "share_used")
@@ -212,11 +236,13 @@ def spending_facility_days(folder: Path) -> list[tuple[str, int]]:
     visitors or visitor-days, revenue / revenue per visitor-day, or (entries) the day's
     admissions of all facilities minus the other facilities' published entries."""
     hidden = _hidden_entry_log_days(folder)
-    entries = {(r["service_date"], r["facility_id"]): _int(r["entries"]) for r in read(folder, "facility_daily")
-               if r["source_kind"] == "entry_log"}
+    entries = {
+        (r["service_date"], r["facility_id"]): _int(r["entries"])
+        for r in read(folder, "facility_daily")
+        if r["source_kind"] == "entry_log"
+    }
     claims = []
-    headline = [r for r in read(folder, "spending_by_period")
-                if r["period_grain"] == "day" and r["segment_kind"] == "all"]
+    headline = [r for r in read(folder, "spending_by_period") if r["period_grain"] == "day" and r["segment_kind"] == "all"]
     for row in headline:
         key = (row["period_start"], row["facility_id"])
         if key not in hidden:
@@ -242,9 +268,11 @@ def spending_facility_days(folder: Path) -> list[tuple[str, int]]:
 def spending_route_trips(folder: Path) -> list[tuple[str, int]]:
     """A route's trips hidden in routes_by_period, from spending_routes_by_period
     (published trips, or revenue / revenue per trip)."""
-    hidden = {(r["period_grain"], r["period_start"], r["day_type"], r["route"]) for r in read(folder, "routes_by_period")
-              if r["source_kind"] == "entry_log" and r["segment_kind"] == "all" and r["route"]
-              and _int(r["trips"]) is None}
+    hidden = {
+        (r["period_grain"], r["period_start"], r["day_type"], r["route"])
+        for r in read(folder, "routes_by_period")
+        if r["source_kind"] == "entry_log" and r["segment_kind"] == "all" and r["route"] and _int(r["trips"]) is None
+    }
     claims = []
     for row in read(folder, "spending_routes_by_period"):
         key = (row["period_grain"], row["period_start"], row["day_type"], row["route"])
@@ -261,13 +289,21 @@ def spending_route_trips(folder: Path) -> list[tuple[str, int]]:
 
 def opportunity_moves(folder: Path) -> list[tuple[str, int]]:
     """A pair's period moves hidden in transitions_by_period, from opportunity_pairs."""
-    hidden = {(r["period_grain"], r["period_start"], r["source_kind"], r["segment"], r["from_facility_id"],
-               r["to_facility_id"]) for r in read(folder, "transitions_by_period")
-              if r["day_type"] == "all" and r["segment_kind"] in ("all", "residence") and _int(r["transitions"]) is None}
+    hidden = {
+        (r["period_grain"], r["period_start"], r["source_kind"], r["segment"], r["from_facility_id"], r["to_facility_id"])
+        for r in read(folder, "transitions_by_period")
+        if r["day_type"] == "all" and r["segment_kind"] in ("all", "residence") and _int(r["transitions"]) is None
+    }
     claims = []
     for row in read(folder, "opportunity_pairs"):
-        key = (row["period_grain"], row["period_start"], row["source_kind"], row["segment"], row["from_facility_id"],
-               row["to_facility_id"])
+        key = (
+            row["period_grain"],
+            row["period_start"],
+            row["source_kind"],
+            row["segment"],
+            row["from_facility_id"],
+            row["to_facility_id"],
+        )
         if key in hidden and _int(row["observed_moves"]) is not None:
             claims.append((f"pair-period {' '.join(key)} transitions", _int(row["observed_moves"])))
     return claims
@@ -291,8 +327,9 @@ def derived_truth(truth: Path):  # type: ignore[no-untyped-def]
             values[f"route {r['period_grain']} {r['period_start']} {r['day_type']} {r['route']} trips"] = _int(r["trips"])
     for r in read(truth, "transitions_by_period"):
         if r["day_type"] == "all":
-            key = " ".join((r["period_grain"], r["period_start"], r["source_kind"], r["segment"], r["from_facility_id"],
-                            r["to_facility_id"]))
+            key = " ".join(
+                (r["period_grain"], r["period_start"], r["source_kind"], r["segment"], r["from_facility_id"], r["to_facility_id"])
+            )
             values[f"pair-period {key} transitions"] = _int(r["transitions"])
     return values.get
 
@@ -309,10 +346,14 @@ DERIVED_ATTACKS = {
 def every_attack(published: Path, truth: Path, warehouse: Path, k: int) -> dict[str, list[str]]:
     """Every attack above, confirmed against the truth (``truth``: the files written with
     k = 1; ``warehouse``: the loaded answers); name → disclosures."""
-    pairs = {(r["service_date"], r["source_kind"], r["from_facility_id"], r["to_facility_id"]): r
-             for r in read(truth, "transitions_daily")}
-    hours = {(r["service_date"], r["source_kind"], r["facility_id"], r["hour_of_day"]): r
-             for r in read(truth, "facility_entries_hourly")}
+    pairs = {
+        (r["service_date"], r["source_kind"], r["from_facility_id"], r["to_facility_id"]): r
+        for r in read(truth, "transitions_daily")
+    }
+    hours = {
+        (r["service_date"], r["source_kind"], r["facility_id"], r["hour_of_day"]): r
+        for r in read(truth, "facility_entries_hourly")
+    }
 
     def pair_truth(label: str) -> int | None:
         _, key, day, column = _split(label)
@@ -332,10 +373,8 @@ def every_attack(published: Path, truth: Path, warehouse: Path, k: int) -> dict[
 
     return {
         "week minus days (pairs)": confirmed(week_minus_days_pairs(published), "pairs", truth, pair_truth),
-        "week minus days (facility-hours)": confirmed(week_minus_days_facility_hours(published), "hours", truth,
-                                                      hour_truth),
-        "drivers all minus domestic": confirmed(drivers_all_minus_domestic(published), "drivers", truth,
-                                                drivers_truth),
+        "week minus days (facility-hours)": confirmed(week_minus_days_facility_hours(published), "hours", truth, hour_truth),
+        "drivers all minus domestic": confirmed(drivers_all_minus_domestic(published), "drivers", truth, drivers_truth),
         "survey satisfied / not satisfied below k": small_published_answers(published, k),
     } | {name: confirmed(attack(published), name, truth, truth_of) for name, attack in DERIVED_ATTACKS.items()}
 

@@ -16,18 +16,26 @@ sensor_events as (
     select service_date, facility_id, 'unknown' as ticket_type
     from intermediate.int_sensor_stays
     where service_date between getvariable('first_service_date') and getvariable('last_service_date')
-      and not is_resident_device
+        and not is_resident_device
 ),
 
 day_facilities as (
     select service_date, list(facility_id order by facility_id) as facility_ids
-    from (select distinct service_date, facility_id from (select * from entry_events union all select * from sensor_events))
+    from (select distinct service_date, facility_id from (
+        select * from entry_events
+        union all
+        select * from sensor_events
+    ))
     group by service_date
 ),
 
 day_tickets as (
     select service_date, list(ticket_type order by ticket_type) as ticket_types
-    from (select distinct service_date, ticket_type from (select * from entry_events union all select * from sensor_events))
+    from (select distinct service_date, ticket_type from (
+        select * from entry_events
+        union all
+        select * from sensor_events
+    ))
     group by service_date
 ),
 

@@ -17,12 +17,12 @@ walking as (
     -- minutes on foot between every two facilities with coordinates, computed per pair
     -- rather than per move
     select
-        origin.facility_id as facility_id,
+        origin.facility_id,
         destination.facility_id as next_facility_id,
         2 * 6371.0088 * asin(sqrt(
             pow(sin(radians(destination.lat - origin.lat) / 2), 2)
             + cos(radians(origin.lat)) * cos(radians(destination.lat))
-              * pow(sin(radians(destination.lon - origin.lon) / 2), 2)
+            * pow(sin(radians(destination.lon - origin.lon) / 2), 2)
         )) * 1.3 / 4.5 * 60 as walking_minutes
     from ref.facilities as origin
     cross join ref.facilities as destination

@@ -33,7 +33,7 @@ parts as (
     from intermediate.int_stop_rows as stop_rows
     inner join codes using (service_date)
     where stop_rows.service_date between getvariable('first_service_date') and getvariable('last_service_date')
-      and stop_rows.route_codes is not null
+        and stop_rows.route_codes is not null
 ),
 
 long_routes as (
@@ -68,7 +68,7 @@ final as (
         ['domestic', 'international', 'unknown'][segment_code] as segment,
         ticket_types[ticket_code] as ticket_type,
         stop_number as n_stops,
-        coalesce(trip_facilities, len(list_distinct(string_split(route, ' > ')))) :: integer as n_facilities,
+        coalesce(trip_facilities, len(list_distinct(string_split(route, ' > '))))::integer as n_facilities,
         route,
         split_part(route, ' > ', 1) as origin_facility_id,
         facility_ids[facility_code] as destination_facility_id,

@@ -48,7 +48,8 @@ typed as (
     -- every row counts for all days; in weeks, months and years also for its day type
     select * exclude (day_type), 'all' as day_type from visitor_days
     union all by name
-    select * from visitor_days where getvariable('period_grain') <> 'day'
+    select * from visitor_days
+    where getvariable('period_grain') <> 'day'
 ),
 
 circulation as (
@@ -128,10 +129,10 @@ final as (
         case when facility_role = 'all' then round(multi_facility_visitors / visitors, 4) end as circulation_rate,
         case when facility_role = 'all' then round(facilities_per_visitor, 3) end as facilities_per_visitor,
         visitors < getvariable('min_cell_count')
-            or (facility_role = 'all' and (
-                multi_facility_visitors < getvariable('min_cell_count')
-                or visitors - multi_facility_visitors < getvariable('min_cell_count')
-            )) as is_suppressed,
+        or (facility_role = 'all' and (
+            multi_facility_visitors < getvariable('min_cell_count')
+            or visitors - multi_facility_visitors < getvariable('min_cell_count')
+        )) as is_suppressed,
         case
             when visitors < getvariable('min_cell_count')
                 or (facility_role = 'all' and (

@@ -32,7 +32,7 @@ sensor_dwell as (
         date_diff('second', arrived_at, last_seen_at) / 60.0 as dwell_minutes
     from intermediate.int_stops
     where service_date between getvariable('period_first_day') and getvariable('period_last_day')
-      and source_kind = 'wifi_sensor'
+        and source_kind = 'wifi_sensor'
 ),
 
 estimated_dwell as (
@@ -47,7 +47,7 @@ estimated_dwell as (
         dwell_estimate_minutes as dwell_minutes
     from intermediate.int_transitions
     where service_date between getvariable('period_first_day') and getvariable('period_last_day')
-      and dwell_estimate_minutes is not null
+        and dwell_estimate_minutes is not null
 ),
 
 dwell as not materialized (
@@ -63,7 +63,11 @@ dwell as not materialized (
         d.dwell_method,
         d.visitor_id,
         d.dwell_minutes
-    from (select * from sensor_dwell union all select * from estimated_dwell) as d
+    from (
+        select * from sensor_dwell
+        union all
+        select * from estimated_dwell
+    ) as d
     inner join periods on periods.calendar_date = d.service_date
     inner join calendar on calendar.calendar_date = d.service_date
 ),
@@ -72,7 +76,8 @@ typed as not materialized (
     -- every row counts for all days; in weeks, months and years also for its day type
     select * exclude (day_type), 'all' as day_type from dwell
     union all by name
-    select * from dwell where getvariable('period_grain') <> 'day'
+    select * from dwell
+    where getvariable('period_grain') <> 'day'
 ),
 
 segmented as not materialized (
@@ -163,16 +168,18 @@ grouped_quartiles as (
     group by all
 ),
 
+prep_1 as (
+    select
+        * exclude (targets, below, above),
+        list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
+            as dwell_quartiles
+    from grouped_quartiles
+),
+
 counted as (
     select *
     from grouped_dwell
-    inner join (
-        select
-            * exclude (targets, below, above),
-            list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
-                as dwell_quartiles
-        from grouped_quartiles
-    ) using (period_start, source_kind, day_type, segment_kind, segment, facility_id, dwell_method)
+    inner join prep_1 using (period_start, source_kind, day_type, segment_kind, segment, facility_id, dwell_method)
 ),
 
 final as (

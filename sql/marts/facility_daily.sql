@@ -8,10 +8,10 @@
 with cells as (
     select * from marts.facility_visits_by_period
     where period_grain = 'day'
-      and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-      and day_type = 'all'
-      and hour_of_day is null
-      and segment_kind in ('all', 'residence')
+        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
+        and day_type = 'all'
+        and hour_of_day is null
+        and segment_kind in ('all', 'residence')
 ),
 
 calendar as (

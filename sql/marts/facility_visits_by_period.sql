@@ -40,7 +40,7 @@ sensor_events as (
         started_at as event_at
     from intermediate.int_sensor_stays
     where service_date between getvariable('period_first_day') and getvariable('period_last_day')
-      and not is_resident_device
+        and not is_resident_device
 ),
 
 events as (
@@ -77,7 +77,8 @@ typed as (
     -- every row counts for all days; in weeks, months and years also for its day type
     select * exclude (day_type), 'all' as day_type from classified
     union all by name
-    select * from classified where getvariable('period_grain') <> 'day'
+    select * from classified
+    where getvariable('period_grain') <> 'day'
 ),
 
 counted as (

@@ -26,7 +26,7 @@ covered_areas as (
     from raw.wifi_ap_count as counts
     inner join ref.wifi_access_points as access_points using (ap_id)
     where counts.service_date between getvariable('service_date') - 28 and getvariable('service_date')
-      and access_points.area_id is not null
+        and access_points.area_id is not null
 ),
 
 covered as (
@@ -44,7 +44,10 @@ scoped as (
     select feeds.*, 'city' as scope, 'all' as scope_id
     from feeds
     where feeds.source_kind = 'survey'
-       or not exists (select 1 from covered where covered.source = feeds.source)
+        or not exists (
+            select 1 from covered
+            where covered.source = feeds.source
+        )
 ),
 
 final as (

@@ -42,14 +42,15 @@ trips as not materialized (
     inner join periods on periods.calendar_date = t.service_date
     inner join calendar on calendar.calendar_date = t.service_date
     where t.service_date between getvariable('period_first_day') and getvariable('period_last_day')
-      and t.n_stops >= 2
+        and t.n_stops >= 2
 ),
 
 typed as not materialized (
     -- every row counts for all days; in weeks, months and years also for its day type
     select * exclude (day_type), 'all' as day_type from trips
     union all by name
-    select * from trips where getvariable('period_grain') <> 'day'
+    select * from trips
+    where getvariable('period_grain') <> 'day'
 ),
 
 segmented as not materialized (
@@ -125,8 +126,9 @@ minute_positions as (
         sum(trips) over cell as cell_trips
     from minute_histogram
     window cell as (
-        partition by period_start, source_kind, day_type, segment_kind, segment,
-                     origin_facility_id, destination_facility_id, is_route, route
+        partition by
+            period_start, source_kind, day_type, segment_kind, segment,
+            origin_facility_id, destination_facility_id, is_route, route
     )
 ),
 
@@ -143,8 +145,10 @@ grouped_medians as (
         destination_facility_id,
         is_route,
         route,
-        (min(minutes) filter (where position + trips > floor((cell_trips - 1) * 0.5))
-         + min(minutes) filter (where position + trips > ceil((cell_trips - 1) * 0.5))) / 2 as trip_minutes_median
+        (
+            min(minutes) filter (where position + trips > floor((cell_trips - 1) * 0.5))
+            + min(minutes) filter (where position + trips > ceil((cell_trips - 1) * 0.5))
+        ) / 2 as trip_minutes_median
     from minute_positions
     group by all
 ),
@@ -156,14 +160,14 @@ counted as (
     from grouped_trips
     inner join grouped_medians
         on grouped_medians.period_start = grouped_trips.period_start
-        and grouped_medians.source_kind = grouped_trips.source_kind
-        and grouped_medians.day_type = grouped_trips.day_type
-        and grouped_medians.segment_kind = grouped_trips.segment_kind
-        and grouped_medians.segment = grouped_trips.segment
-        and grouped_medians.origin_facility_id = grouped_trips.origin_facility_id
-        and grouped_medians.destination_facility_id = grouped_trips.destination_facility_id
-        and grouped_medians.is_route = grouped_trips.is_route
-        and grouped_medians.route is not distinct from grouped_trips.route
+            and grouped_medians.source_kind = grouped_trips.source_kind
+            and grouped_medians.day_type = grouped_trips.day_type
+            and grouped_medians.segment_kind = grouped_trips.segment_kind
+            and grouped_medians.segment = grouped_trips.segment
+            and grouped_medians.origin_facility_id = grouped_trips.origin_facility_id
+            and grouped_medians.destination_facility_id = grouped_trips.destination_facility_id
+            and grouped_medians.is_route = grouped_trips.is_route
+            and grouped_medians.route is not distinct from grouped_trips.route
 ),
 
 final as (

@@ -6,10 +6,10 @@
 with cells as (
     select * from marts.routes_by_period
     where period_grain = 'day'
-      and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-      and day_type = 'all'
-      and segment_kind = 'all'
-      and route is not null
+        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
+        and day_type = 'all'
+        and segment_kind = 'all'
+        and route is not null
 ),
 
 final as (

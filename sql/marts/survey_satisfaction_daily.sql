@@ -8,7 +8,7 @@
 with answers as (
     select * from staging.stg_survey_response
     where service_date = getvariable('service_date')
-      and info_satisfaction between 1 and 5
+        and info_satisfaction between 1 and 5
 ),
 
 segmented as (

@@ -45,7 +45,8 @@ typed as not materialized (
     -- every row counts for all days; in weeks, months and years also for its day type
     select * exclude (day_type), 'all' as day_type from transitions
     union all by name
-    select * from transitions where getvariable('period_grain') <> 'day'
+    select * from transitions
+    where getvariable('period_grain') <> 'day'
 ),
 
 segmented as not materialized (
@@ -136,16 +137,18 @@ grouped_minutes as (
     group by all
 ),
 
+prep_1 as (
+    select
+        * exclude (targets, below, above),
+        list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
+            as transfer_quartiles
+    from grouped_minutes
+),
+
 counted as (
     select *
     from grouped_moves
-    inner join (
-        select
-            * exclude (targets, below, above),
-            list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
-                as transfer_quartiles
-        from grouped_minutes
-    )
+    inner join prep_1
         using (period_start, source_kind, day_type, segment_kind, segment, from_facility_id, to_facility_id)
 ),
 

@@ -6,9 +6,9 @@
 with cells as (
     select * from marts.transitions_by_period
     where period_grain = 'day'
-      and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-      and day_type = 'all'
-      and segment_kind = 'all'
+        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
+        and day_type = 'all'
+        and segment_kind = 'all'
 ),
 
 calendar as (

@@ -47,10 +47,13 @@ final as (
         service_date,
         area_id,
         hour_of_day,
-        case when not (connections < getvariable('min_cell_count')
-                       or coalesce(devices < getvariable('min_cell_count'), false)) then connections end as connections,
+        case when not (
+                    connections < getvariable('min_cell_count')
+                    or coalesce(devices < getvariable('min_cell_count'), false)
+                ) then connections
+        end as connections,
         connections < getvariable('min_cell_count')
-            or coalesce(devices < getvariable('min_cell_count'), false) as is_suppressed
+        or coalesce(devices < getvariable('min_cell_count'), false) as is_suppressed
     from counted
     order by area_id, hour_of_day
 )

@@ -53,10 +53,13 @@ final as (
         hour_of_day,
         round(lat, 6) as lat,
         round(lon, 6) as lon,
-        case when not (connections < getvariable('min_cell_count')
-                       or coalesce(devices < getvariable('min_cell_count'), false)) then connections end as connections,
+        case when not (
+                    connections < getvariable('min_cell_count')
+                    or coalesce(devices < getvariable('min_cell_count'), false)
+                ) then connections
+        end as connections,
         connections < getvariable('min_cell_count')
-            or coalesce(devices < getvariable('min_cell_count'), false) as is_suppressed
+        or coalesce(devices < getvariable('min_cell_count'), false) as is_suppressed
     from counted
     order by h3_cell, hour_of_day
 )

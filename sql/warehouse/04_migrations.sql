@@ -11,7 +11,7 @@ alter table raw.wifi_sensor add column if not exists device_id ubigint;
 -- 64 bits. Part of the pseudonym already, so it reveals nothing new, and it is the same in
 -- every DuckDB version (hash() is not promised to be).
 create or replace macro raw.pseudonym_id(pseudonym) as
-    case
-        when regexp_full_match(pseudonym, '[0-9a-f]{64}') then ('0x' || left(pseudonym, 16))::ubigint
-        else error('not a pseudonym (64 lower-case hex characters): ' || left(pseudonym, 8) || '...')
-    end;
+case
+    when regexp_full_match(pseudonym, '[0-9a-f]{64}') then ('0x' || left(pseudonym, 16))::ubigint
+    else error('not a pseudonym (64 lower-case hex characters): ' || left(pseudonym, 8) || '...')
+end;

@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-
 from conftest import PROJECT_ROOT, SHARED_REALDATA, require
 
 from .world import build_world
@@ -21,26 +20,24 @@ def test_a_backfilled_month_is_published_with_nothing_exposed(tmp_path):
     assert isinstance(world.publication, dict), world.publication
     assert world.publication["exposed"] == 0 and world.publication["hidden"] > 0
     periods = (world.published / "transitions_by_period.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert any(line.startswith("month,2026-11-01,") for line in periods)   # the month itself is audited
+    assert any(line.startswith("month,2026-11-01,") for line in periods)  # the month itself is audited
 
 
 @pytest.mark.slow
 def test_the_kanazawa_stays_are_published_with_nothing_exposed(tmp_path):
+    from bench.reliability.harness import make_settings
     from flowlib.ingest import ingest_partition
     from flowlib.models import build_range
     from flowlib.pipeline import prepare_warehouse, publish_open_data
     from flowlib.sources import parse_declaration
     from flowlib.warehouse import writer
 
-    from bench.reliability.harness import make_settings
-
     stays = SHARED_REALDATA / "hokuriku_wifi_sensor" / "move_kanazawa"
     require(stays.is_dir(), f"the Hokuriku Wi-Fi sensing sample {stays} is missing")
     settings = replace(make_settings(tmp_path), hmac_key_env="hokuriku-test-key", min_cell_count=10)
     shutil.copytree(stays, settings.landing_dir / "hokuriku" / "move_kanazawa")
     prepare_warehouse(settings)
-    result = ingest_partition(parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml"),
-                              None, settings)
+    result = ingest_partition(parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml"), None, settings)
     assert result.outcome == "loaded"
     with writer(settings) as con:
         built = build_range(con, date(2024, 8, 26), date(2024, 10, 30), settings)

@@ -37,8 +37,7 @@ def days(first: date, last: date) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def build_world(root: Path, first: date, last: date, *, scale: float, seed: int = 7,
-                with_truth: bool = True) -> World:
+def build_world(root: Path, first: date, last: date, *, scale: float, seed: int = 7, with_truth: bool = True) -> World:
     from flowlib.demo import generate
     from flowlib.opendata import DisclosureError, write_files
     from flowlib.pipeline import build_marts, ingest_source, prepare_warehouse, publish_open_data

@@ -36,12 +36,12 @@ class Reference:
     root: Path
     tables: dict[str, list[tuple]]
     marts_csv: dict[str, bytes]
-    pages: dict[str, str]              # daily pages, folium ids normalised
-    raw_pages: dict[str, str]          # daily pages as written
-    exports: dict[str, bytes]          # the city's CSV exports (indicator)
-    log_text: str                      # every Python log record of the run
+    pages: dict[str, str]  # daily pages, folium ids normalised
+    raw_pages: dict[str, str]  # daily pages as written
+    exports: dict[str, bytes]  # the city's CSV exports (indicator)
+    log_text: str  # every Python log record of the run
     partitions: dict[tuple[str, ...], list[tuple]]
-    open_data: dict[str, bytes]        # dashboards/exports (CSV, GeoJSON, catalogue)
+    open_data: dict[str, bytes]  # dashboards/exports (CSV, GeoJSON, catalogue)
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +72,17 @@ def reference(tmp_path_factory, dataset) -> Reference:
     finally:
         detach()
     raw_pages = daily_pages(root)
-    return Reference(root, tables, marts_csv, {n: normalise_folium_ids(t) for n, t in raw_pages.items()},
-                     raw_pages, exports, handler.text, parts, open_data(root))
+    return Reference(
+        root,
+        tables,
+        marts_csv,
+        {n: normalise_folium_ids(t) for n, t in raw_pages.items()},
+        raw_pages,
+        exports,
+        handler.text,
+        parts,
+        open_data(root),
+    )
 
 
 @pytest.fixture(scope="session")

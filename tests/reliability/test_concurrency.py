@@ -26,6 +26,7 @@ import pytest
 
 from bench.reliability.harness import DEMO_DATES, LOCK_ERRORS, PROJECT_ROOT, clone, partitions, run_contention
 
+
 @pytest.fixture(scope="module")
 def contended(dataset, tmp_path_factory) -> dict:
     return run_contention(clone(dataset, tmp_path_factory.mktemp("concurrent")))
@@ -44,8 +45,12 @@ def test_both_loads_succeed_without_a_lock_error(contended):
 
 def test_both_loads_are_complete(contended, reference):
     got = partitions(contended["root"] / "data" / "warehouse.duckdb")
-    for key in [("raw.entry_log", "entry_pos_a", DEMO_DATES[0]), ("raw.survey_response", "survey_web", DEMO_DATES[0]),
-                ("ops.quarantine", "entry_pos_a", DEMO_DATES[0]), ("ops.quarantine", "survey_web", DEMO_DATES[0])]:
+    for key in [
+        ("raw.entry_log", "entry_pos_a", DEMO_DATES[0]),
+        ("raw.survey_response", "survey_web", DEMO_DATES[0]),
+        ("ops.quarantine", "entry_pos_a", DEMO_DATES[0]),
+        ("ops.quarantine", "survey_web", DEMO_DATES[0]),
+    ]:
         assert got.get(key) == reference.partitions[key], key
 
 
@@ -107,8 +112,9 @@ def test_airflow_setup_leaves_the_pool_with_exactly_one_slot(tmp_path):
             con.execute("update slot_pool set slots = 5 where pool = 'duckdb_writer'")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FLOW_"))}
     env.update({"AIRFLOW_HOME": str(home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}"})
-    setup = subprocess.run(["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env,
-                           capture_output=True, text=True, timeout=900)
+    setup = subprocess.run(
+        ["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
     assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-2000:]
     with sqlite3.connect(db) as con:
         pools = dict(con.execute("select pool, slots from slot_pool").fetchall())

@@ -91,8 +91,13 @@ def test_kills_at_fractions_of_a_measured_uninterrupted_run(dataset, reference, 
     root = clone(dataset, tmp_path_factory.mktemp("fractions"))
     crashes = []
     for fraction in (0.2, 0.45, 0.7, 0.95):
-        crash = kill_and_inspect(root, f"{fraction:.0%} of {duration:.0f} s", ("run", *RANGE),
-                                 after_seconds(fraction * duration, f"after {fraction:.0%}"), reference.partitions)
+        crash = kill_and_inspect(
+            root,
+            f"{fraction:.0%} of {duration:.0f} s",
+            ("run", *RANGE),
+            after_seconds(fraction * duration, f"after {fraction:.0%}"),
+            reference.partitions,
+        )
         crashes.append(crash)
         assert crash.torn_partitions == [], crash
         assert crash.incomplete_pages == [], crash
@@ -116,7 +121,7 @@ def test_a_torn_validation_result_does_not_break_later_nights(dataset, tmp_path_
     result = root / "data" / "validation_results" / "survey_web" / DEMO_DATES[0] / "0000.json"
     whole = result.read_bytes()
     json.loads(whole)
-    result.write_bytes(whole[: len(whole) // 2])          # what SIGKILL inside write_text leaves
-    summaries = ingest_source("survey_web", DEMO_DATES, settings)   # the rerun of the night
+    result.write_bytes(whole[: len(whole) // 2])  # what SIGKILL inside write_text leaves
+    summaries = ingest_source("survey_web", DEMO_DATES, settings)  # the rerun of the night
     assert {s["outcome"] for s in summaries} == {"unchanged"}
-    build_data_docs(settings)                               # must not fail because of the torn file
+    build_data_docs(settings)  # must not fail because of the torn file

@@ -17,9 +17,6 @@ from datetime import date
 
 import pytest
 
-from flowlib.ingest import ingest_partition
-from flowlib.sources import load_registry
-
 from bench.reliability.harness import (
     DEMO_DATES,
     FOLIUM_ID,
@@ -32,6 +29,8 @@ from bench.reliability.harness import (
     run_in_process,
     snapshot,
 )
+from flowlib.ingest import ingest_partition
+from flowlib.sources import load_registry
 
 
 def rerun_and_compare(reference, dates: list[str], force_day: str | None = None) -> None:
@@ -52,11 +51,14 @@ def rerun_and_compare(reference, dates: list[str], force_day: str | None = None)
     assert {n: normalise_folium_ids(t) for n, t in daily_pages(root).items()} == reference.pages
 
 
-@pytest.mark.parametrize("dates,force_day", [
-    pytest.param([DEMO_DATES[1]], DEMO_DATES[1], id="one-day-force-reloaded"),
-    pytest.param(DEMO_DATES, None, id="whole-range"),
-    pytest.param([DEMO_DATES[0]], None, id="other-day", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "dates,force_day",
+    [
+        pytest.param([DEMO_DATES[1]], DEMO_DATES[1], id="one-day-force-reloaded"),
+        pytest.param(DEMO_DATES, None, id="whole-range"),
+        pytest.param([DEMO_DATES[0]], None, id="other-day", marks=pytest.mark.slow),
+    ],
+)
 def test_rerun_gives_byte_identical_marts_exports_and_pages(reference, dates, force_day):
     rerun_and_compare(reference, dates, force_day)
 

@@ -25,10 +25,9 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from bench.reliability.harness import PROJECT_ROOT
 from flowlib.dashboards.data import DayData, Facility, FacilityDay, Flow, HeatSeries, Route, SegmentShare
 from flowlib.dashboards.publish import esc
-
-from bench.reliability.harness import PROJECT_ROOT
 
 #: Evaluates to 1337 if any template engine ever runs it.
 TEMPLATE_PROBES = ("{{ 7*191 }}", "{% print(7*191) %}", "${7*191}", "#{7*191}")
@@ -48,7 +47,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 @given(st.text())
 def test_esc_leaves_nothing_live_and_loses_nothing(text):
     out = esc(text)
-    for live in '<>"\'`${}\\':
+    for live in "<>\"'`${}\\":
         assert live not in out
     assert html.unescape(out) == text
 
@@ -57,7 +56,7 @@ def hostile_day() -> DayData:
     name = " ".join(HOSTILE_NAMES)
     located = Facility("dejima", name, name, 32.7437, 129.8733)
     other = Facility("glover_garden", HOSTILE_NAMES[0], HOSTILE_NAMES[1], 32.7339, 129.8694)
-    unknown_id = "<img src=x onerror=alert('id')>{{ 7*191 }}"      # a facility id not in ref.facilities
+    unknown_id = "<img src=x onerror=alert('id')>{{ 7*191 }}"  # a facility id not in ref.facilities
     facilities = {f.facility_id: f for f in (located, other)}
     share = [SegmentShare("all", 120, 60, 0.5, False), SegmentShare("domestic", None, None, None, True)]
     return DayData(
@@ -68,8 +67,10 @@ def hostile_day() -> DayData:
             FacilityDay(other, 200, 90, 60, 20, 10, False),
             FacilityDay(Facility(unknown_id, unknown_id, unknown_id, None, None), None, None, None, None, None, True),
         ],
-        flows=[Flow("dejima", "glover_garden", 40, 30, 0.5, 25.0, False),
-               Flow("glover_garden", "dejima", 20, 15, 0.4, 30.0, False)],
+        flows=[
+            Flow("dejima", "glover_garden", 40, 30, 0.5, 25.0, False),
+            Flow("glover_garden", "dejima", 20, 15, 0.4, 30.0, False),
+        ],
         routes=[Route(1, ("dejima", "glover_garden"), 25), Route(2, ("dejima", unknown_id), 12)],
         suppressed_routes=3,
         circulation=share,
@@ -82,8 +83,13 @@ def hostile_day() -> DayData:
 def hostile_page() -> str:
     from flowlib.dashboards.daily import NavLink, render_daily_page
 
-    return render_daily_page(hostile_day(), k=10, geo_dir=PROJECT_ROOT / "geo",
-                             nav_links=[NavLink("../index.html", "一覧", "All days")], assets_url="../assets")
+    return render_daily_page(
+        hostile_day(),
+        k=10,
+        geo_dir=PROJECT_ROOT / "geo",
+        nav_links=[NavLink("../index.html", "一覧", "All days")],
+        assets_url="../assets",
+    )
 
 
 def test_hostile_facility_names_never_become_markup(hostile_page):
@@ -122,24 +128,62 @@ def test_survey_free_text_is_never_published(reference):
             assert text.encode() not in blob and html.escape(text).encode() not in blob, f"{path} shows {text!r}"
 
 
-HOSTILE_CELLS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "=HYPERLINK(\"http://x\")"]
+HOSTILE_CELLS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1", '=HYPERLINK("http://x")']
 
 
 def _write_indicator_tables(con, texts: list[str]) -> None:
     from flowlib.indicator_mart import _DRIVER_TYPES, _INDICATOR_TYPES, DRIVERS_TABLE, INDICATOR_TABLE, _replace_table
     from flowlib.warehouse import transaction
 
-    indicator = pd.DataFrame([{
-        "period_type": "month", "period_start": date(2026, 11, 1), "period_label": text, "segment": text,
-        "respondents": 40, "satisfied": 25, "share": 0.625, "ci_low": 0.5, "ci_high": 0.7, "effective_n": 40.0,
-        "weighted": False, "too_few_answers": False, "baseline_share": 0.531, "target_share": 0.743,
-        "progress_to_target": -0.25, "change_vs_baseline_p_value": 0.2, "change_significant": False,
-        "period_end": date(2026, 11, 30), "months_with_answers": 1} for text in texts])
-    drivers = pd.DataFrame([{
-        "period_type": "fiscal_year", "period_start": date(2026, 4, 1), "period": text, "segment": "all",
-        "driver_type": "info_source", "driver_value": text, "respondents": 40, "satisfied": 25, "share": 0.625,
-        "ci_low": 0.5, "ci_high": 0.7, "effective_n": 40.0, "weighted": False, "too_few_answers": False,
-        "gap_vs_segment": -0.032, "largest_gap": False} for text in texts])
+    indicator = pd.DataFrame(
+        [
+            {
+                "period_type": "month",
+                "period_start": date(2026, 11, 1),
+                "period_label": text,
+                "segment": text,
+                "respondents": 40,
+                "satisfied": 25,
+                "share": 0.625,
+                "ci_low": 0.5,
+                "ci_high": 0.7,
+                "effective_n": 40.0,
+                "weighted": False,
+                "too_few_answers": False,
+                "baseline_share": 0.531,
+                "target_share": 0.743,
+                "progress_to_target": -0.25,
+                "change_vs_baseline_p_value": 0.2,
+                "change_significant": False,
+                "period_end": date(2026, 11, 30),
+                "months_with_answers": 1,
+            }
+            for text in texts
+        ]
+    )
+    drivers = pd.DataFrame(
+        [
+            {
+                "period_type": "fiscal_year",
+                "period_start": date(2026, 4, 1),
+                "period": text,
+                "segment": "all",
+                "driver_type": "info_source",
+                "driver_value": text,
+                "respondents": 40,
+                "satisfied": 25,
+                "share": 0.625,
+                "ci_low": 0.5,
+                "ci_high": 0.7,
+                "effective_n": 40.0,
+                "weighted": False,
+                "too_few_answers": False,
+                "gap_vs_segment": -0.032,
+                "largest_gap": False,
+            }
+            for text in texts
+        ]
+    )
     con.execute("create schema if not exists marts")
     with transaction(con):
         _replace_table(con, INDICATOR_TABLE, _INDICATOR_TYPES, indicator[list(_INDICATOR_TYPES)])
@@ -163,7 +207,7 @@ def test_csv_export_neutralises_every_formula_cell(tmp_path):
         for row in rows[1:]:
             for cell in row:
                 if cell.startswith(FORMULA_START):
-                    float(cell)           # only a plain negative number may start with '-'
+                    float(cell)  # only a plain negative number may start with '-'
                 if cell.startswith("'") and cell[1:] in HOSTILE_CELLS:
                     seen += 1
     assert seen >= 2 * len(HOSTILE_CELLS), "the hostile text did not reach the export, so nothing was tested"

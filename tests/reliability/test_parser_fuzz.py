@@ -25,14 +25,14 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from bench.reliability.harness import PROJECT_ROOT, SENSOR_DECLARATION, make_settings
 from flowlib.ingest import MAX_WHOLE_NUMBER, to_canonical
 from flowlib.parsing import FileRejected, RawFile, RawRecord, read_csv_file, read_json_file
 from flowlib.sources import load_registry, parse_declaration
 
-from bench.reliability.harness import PROJECT_ROOT, SENSOR_DECLARATION, make_settings
-
-FUZZ = hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+FUZZ = hsettings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 POS_B_HEADER = ["施設コード", "入場日", "入場時刻", "カード番号", "チケット種別", "料金(円)", "カード発行国"]
 
@@ -40,8 +40,10 @@ POS_B_HEADER = ["施設コード", "入場日", "入場時刻", "カード番号
 # Left out on purpose: NUL (a NUL line is set aside, see the corpus) and U+FEFF at a line
 # start (a stray byte-order mark is dropped, see the corpus).
 cell_text = st.text(
-    alphabet=st.one_of(st.sampled_from(list(',";\r\n\t =+-@\'`<>{}$\\')), st.characters(
-        blacklist_categories=("Cs",), blacklist_characters="\x00\ufeff")),
+    alphabet=st.one_of(
+        st.sampled_from(list(",\";\r\n\t =+-@'`<>{}$\\")),
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\ufeff"),
+    ),
     max_size=12,
 )
 
@@ -68,7 +70,7 @@ def _write(tmp: Path, name: str, data: bytes) -> Path:
 def test_well_formed_csv_reads_back_field_for_field(tmp_path_factory, headers, rows, terminator, encoding):
     rows = [row[: len(headers)] for row in rows]
     for row in rows:
-        assume([c.strip() for c in row] != headers)              # a repeated header is set aside by design
+        assume([c.strip() for c in row] != headers)  # a repeated header is set aside by design
     text = rfc4180_line(headers, terminator)
     starts = []
     for row in rows:
@@ -86,8 +88,19 @@ def test_well_formed_csv_reads_back_field_for_field(tmp_path_factory, headers, r
 hostile_line = st.one_of(
     st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=40),
     st.builds(lambda a, b: f'{a}"{b}', st.text(alphabet=',"xy ', max_size=10), st.text(alphabet=',"xy ', max_size=30)),
-    st.sampled_from(['"never closed', 'dejima,"2026-11-03,09:00:00', ',' * 6 + '"', '\ufeff' + ",".join(POS_B_HEADER),
-                     ",".join(POS_B_HEADER), "x" * 300, '"a""b', '""', "=CMD()|' /C calc'!A0"]),
+    st.sampled_from(
+        [
+            '"never closed',
+            'dejima,"2026-11-03,09:00:00',
+            "," * 6 + '"',
+            "\ufeff" + ",".join(POS_B_HEADER),
+            ",".join(POS_B_HEADER),
+            "x" * 300,
+            '"a""b',
+            '""',
+            "=CMD()|' /C calc'!A0",
+        ]
+    ),
 )
 
 
@@ -97,8 +110,12 @@ def test_one_hostile_line_costs_that_line_only(tmp_path_factory, n_good, positio
     good = [f"dejima,2026-11-03,09:{i:02d}:00,{4000000000000000 + i},一般,520,JP" for i in range(n_good)]
     position = min(position, n_good)
     encoded_bad = bad.encode("utf-8") + extra_bytes.replace(b"\n", b"").replace(b"\r", b"")
-    lines = [",".join(POS_B_HEADER).encode()] + [g.encode() for g in good[:position]] + [encoded_bad] + \
-            [g.encode() for g in good[position:]]
+    lines = (
+        [",".join(POS_B_HEADER).encode()]
+        + [g.encode() for g in good[:position]]
+        + [encoded_bad]
+        + [g.encode() for g in good[position:]]
+    )
     path = _write(tmp_path_factory.mktemp("csv"), "f.csv", b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n")
     try:
         raw = read_csv_file(path, "utf-8-sig", "f.csv")
@@ -113,16 +130,25 @@ def test_one_hostile_line_costs_that_line_only(tmp_path_factory, n_good, positio
     assert {p.line_number for p in raw.problems} <= {bad_line}
 
 
-json_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(10**30), 10**30),
-                        st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=10))
-json_value = st.recursive(json_scalar, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)), max_leaves=8)
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=10),
+)
+json_value = st.recursive(
+    json_scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 @FUZZ
-@given(records=st.lists(st.one_of(st.dictionaries(st.text(max_size=8), json_value, max_size=5), json_scalar),
-                        max_size=10),
-       duplicate_at=st.one_of(st.none(), st.integers(0, 9)))
+@given(
+    records=st.lists(st.one_of(st.dictionaries(st.text(max_size=8), json_value, max_size=5), json_scalar), max_size=10),
+    duplicate_at=st.one_of(st.none(), st.integers(0, 9)),
+)
 def test_json_export_reads_back_record_for_record(tmp_path_factory, records, duplicate_at):
     body = [json.dumps(r, ensure_ascii=False) for r in records]
     duplicated = None
@@ -148,10 +174,18 @@ def test_json_export_reads_back_record_for_record(tmp_path_factory, records, dup
 
 
 @FUZZ
-@given(items=st.lists(st.one_of(
-    json_value.map(lambda v: json.dumps(v, ensure_ascii=False)),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00\ufeff"), max_size=15),
-    st.just(""), st.just("[" * 3000 + "]" * 3000)), max_size=12), crlf=st.booleans())
+@given(
+    items=st.lists(
+        st.one_of(
+            json_value.map(lambda v: json.dumps(v, ensure_ascii=False)),
+            st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00\ufeff"), max_size=15),
+            st.just(""),
+            st.just("[" * 3000 + "]" * 3000),
+        ),
+        max_size=12,
+    ),
+    crlf=st.booleans(),
+)
 def test_json_lines_every_line_is_a_record_or_a_problem(tmp_path_factory, items, crlf):
     assume(any(i.strip() for i in items))
     data = (("\r\n" if crlf else "\n").join(items) + "\n").encode("utf-8")
@@ -182,12 +216,47 @@ SPECS = _specs()
 
 hostile_value = st.one_of(
     cell_text,
-    st.sampled_from(["", " ", "NaN", "nan", "inf", "-Infinity", "1e400", "99999999999999999999999", "3000000000",
-                     "-1", "0", "5", "4.5", "1e3", "0x10", "9", "２", "2026-11-03 10:00:00", "2026/11/03 10:00:00",
-                     "2026-11-03T10:00:00+09:00", "2026-11-03T01:00:00Z", "2026-11-03T10:00:00",
-                     "2026-11-03 23:59:60", "2026-11-03T24:00:00+09:00", "10:00:00", "2026-11-03", "大人", "一般",
-                     "dejima", "JP", "ja", "4111111111111111", "=CMD()", "<script>alert(1)</script>",
-                     "とても満足", "1", "true"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "NaN",
+            "nan",
+            "inf",
+            "-Infinity",
+            "1e400",
+            "99999999999999999999999",
+            "3000000000",
+            "-1",
+            "0",
+            "5",
+            "4.5",
+            "1e3",
+            "0x10",
+            "9",
+            "２",
+            "2026-11-03 10:00:00",
+            "2026/11/03 10:00:00",
+            "2026-11-03T10:00:00+09:00",
+            "2026-11-03T01:00:00Z",
+            "2026-11-03T10:00:00",
+            "2026-11-03 23:59:60",
+            "2026-11-03T24:00:00+09:00",
+            "10:00:00",
+            "2026-11-03",
+            "大人",
+            "一般",
+            "dejima",
+            "JP",
+            "ja",
+            "4111111111111111",
+            "=CMD()",
+            "<script>alert(1)</script>",
+            "とても満足",
+            "1",
+            "true",
+        ]
+    ),
 )
 
 
@@ -200,8 +269,7 @@ def test_to_canonical_never_raises_and_unflagged_rows_fit_the_table(source, tmp_
     @hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(st.fixed_dictionaries({h: hostile_value for h in spec.producer_headers}), min_size=1, max_size=8))
     def check(rows):
-        raw = RawFile(headers=list(spec.producer_headers),
-                      records=[RawRecord(i + 2, row) for i, row in enumerate(rows)])
+        raw = RawFile(headers=list(spec.producer_headers), records=[RawRecord(i + 2, row) for i, row in enumerate(rows)])
         out, problems = to_canonical(spec, raw, "f.csv", "dejima", settings)
         assert len(out) == len(rows)
         assert set(spec.kind.columns) <= set(out.columns)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import pytest
 
-from flowlib.pseudonym import pseudonymise
-
 from bench.reliability.harness import (
     PLANTED_CARD_IDS,
     PLANTED_DEVICE_IDS,
@@ -29,6 +27,7 @@ from bench.reliability.harness import (
     scan_text,
     scan_warehouse,
 )
+from flowlib.pseudonym import pseudonymise
 
 DEMO_KEY = b"nagasaki-tourism-flow-demo-key-not-for-production"
 

@@ -57,11 +57,15 @@ def test_the_published_marts_do_hide_cells(marts):
 KNOWN_DISCLOSURES: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("attack", [
-    pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DISCLOSURES[name])]
-                 if name in KNOWN_DISCLOSURES else [])
-    for name in sorted(ATTACKS)
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(
+            name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DISCLOSURES[name])] if name in KNOWN_DISCLOSURES else []
+        )
+        for name in sorted(ATTACKS)
+    ],
+)
 def test_no_hidden_cell_is_recovered_by_differencing(marts, attack):
     found = ATTACKS[attack](marts)
     assert found == [], f"{len(found)} disclosure(s), e.g. " + " | ".join(found[:4])
