@@ -224,6 +224,20 @@ def feed_problems(service_dates: list[str], settings: Settings | None = None) ->
         return [feed_status.describe(s) for s in feed_status.problems(con, [date.fromisoformat(d) for d in service_dates])]
 
 
+def _require_prepared(con, settings: Settings) -> None:
+    """One sentence, not a catalog error, when marts are asked of a warehouse never prepared."""
+    from flowlib.models import ModelError
+
+    prepared = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'load_log'"
+    ).fetchone()[0]
+    if not prepared:
+        raise ModelError(
+            f"the warehouse {settings.warehouse_path} has not been prepared and holds no deliveries: run "
+            "`flowlib run` (or `flowlib ingest <source>`) first, which prepares it and loads the days."
+        )
+
+
 def consecutive_runs(days: list[date]) -> list[tuple[date, date]]:
     """Sorted days as (first, last) runs of consecutive days."""
     runs: list[tuple[date, date]] = []
@@ -244,6 +258,7 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     settings = settings or get_settings()
     built = {}
     with writer(settings) as con:
+        _require_prepared(con, settings)
         check_one_key(con, settings)
         # A run of consecutive days is one build: ranged models pass over it once and each
         # period rolls up once (tests/test_routes.py holds a range equal to day-by-day builds).

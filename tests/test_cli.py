@@ -71,3 +71,10 @@ def test_marts_without_dates_says_it_builds_the_demo_fortnight(settings, capsys,
     assert [r.getMessage() for r in caplog.records if r.name == "flowlib.cli"] == [
         "service dates: 2026-11-03 .. 2026-11-03 (1 day; --first/--last)"
     ]
+
+
+def test_marts_on_a_warehouse_never_prepared_is_one_sentence(settings, capsys):
+    assert main(["marts", "--first", "2026-11-03"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the warehouse ") and "has not been prepared" in err and err.count("\n") == 1
+    assert "Catalog Error" not in err and "Traceback" not in err
