@@ -6,7 +6,7 @@ DEMO_FIRST ?= 2026-11-01
 DEMO_LAST ?= 2026-11-14
 # Eight weeks of history behind the demo fortnight (flowlib/demo_history.py) are always generated;
 # `make run` loads only the fortnight, because the nightly disclosure audit of 70 published days
-# with the build, does not fit the 10-minute budget (measured: 530 s for the audit alone; docs/privacy.md).
+# with the build, does not fit the 10-minute budget (single-run figures in docs/privacy.md).
 # `make run DEMO_HISTORY_FIRST=2026-09-06` loads the history too (forecast backtest, KPI path).
 DEMO_HISTORY_FIRST ?= $(DEMO_FIRST)
 
