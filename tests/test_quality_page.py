@@ -17,15 +17,15 @@ FIRST = date(2026, 11, 1)
 DAYS = [FIRST + timedelta(days=i) for i in range(12)]
 SITE = "peace_park"
 VISITORS_PER_DAY = 20
-STAFF = ("staff-phone-1", "staff-phone-2")
+STAFF = tuple(f"staff-phone-{i}" for i in range(10))
 
 
-def _detections(settings) -> None:
-    """Two staff phones at the site every day, 20 different visitors a day, one stay each."""
+def _detections(settings, staff: tuple[str, ...] = STAFF) -> None:
+    """Staff phones at the site every day, 20 different visitors a day, one stay each."""
     prepare_warehouse(settings)
     rows = []
     for day in DAYS:
-        devices = list(STAFF) + [f"visitor-{day:%m%d}-{i}" for i in range(VISITORS_PER_DAY)]
+        devices = list(staff) + [f"visitor-{day:%m%d}-{i}" for i in range(VISITORS_PER_DAY)]
         for i, device in enumerate(devices):
             rows.append(
                 (
@@ -73,10 +73,23 @@ def test_the_resident_share_is_on_the_data_quality_section(settings):
     section = index[index.index('id="data-quality"') :]
     assert 'id="resident-devices"' in section and "FLOW_RESIDENT_DEVICE_RULE=off" in section
     shares = _shown_shares(index)
-    # the phones are resident from the 10th day on (seen on 10 of the last 28): 2 of 22 stays
-    expected = {day.isoformat(): ("9.1" if day >= DAYS[9] else "0.0") for day in DAYS}
+    # the phones are resident from the 10th day on (seen on 10 of the last 28): 10 of 30 stays
+    expected = {day.isoformat(): ("33.3" if day >= DAYS[9] else "0.0") for day in DAYS}
     assert shares == expected
     assert visitors[DAYS[-1]] == VISITORS_PER_DAY and visitors[DAYS[0]] == VISITORS_PER_DAY + len(STAFF)
+
+
+def test_a_share_that_gives_back_fewer_than_k_resident_stays_is_withheld(settings):
+    """2 resident stays of 22: the share (9.1 %) times the stays would give the 2 back."""
+    _detections(settings, staff=STAFF[:2])
+    index, _ = _night(settings)
+    shares = _shown_shares(index)
+    assert {day: shares[day.isoformat()] for day in DAYS[9:]} == {day: "None" for day in DAYS[9:]}
+    assert {shares[day.isoformat()] for day in DAYS[:9]} == {"0.0"}
+    table = index[index.index('id="resident-device-share"') :]
+    table = table[: table.index("</table>")]
+    row = re.search(rf'data-day="{DAYS[-1]}"[^>]*>(.*?)</tr>', table, re.S).group(1)
+    assert ">22<" not in row and ">2<" not in row and "9.1" not in row
 
 
 def test_switching_the_rule_off_keeps_the_devices(settings, monkeypatch):
