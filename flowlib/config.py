@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +72,16 @@ def _service_day_start() -> time:
     if not 0 <= hour <= 23:
         raise ConfigError(f"FLOW_SERVICE_DAY_START_HOUR={hour} is not an hour of the day (0-23).")
     return time(hour)
+
+
+def _env_date(name: str) -> date | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a date (YYYY-MM-DD).") from None
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -137,6 +147,11 @@ class Settings:
     ingest_chunk_rows: int = field(default_factory=lambda: _env_int("FLOW_INGEST_CHUNK_ROWS", 100_000))
     #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
     backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
+    #: The first service day the city publishes open data for (unset: every day in the
+    #: warehouse). Days before it stay in the warehouse (forecast training, KPI path, pages)
+    #: and are never in a published file; a week, month or fiscal year is published when it
+    #: ends on or after it (docs/privacy.md, "What is published").
+    open_data_first: date | None = field(default_factory=lambda: _env_date("FLOW_OPEN_DATA_FIRST"))
     #: How many days back the catch-up run looks for late or corrected deliveries.
     catchup_lookback_days: int = field(default_factory=lambda: _env_int("FLOW_CATCHUP_LOOKBACK_DAYS", 14))
 

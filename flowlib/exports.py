@@ -537,7 +537,33 @@ def _dictionary_columns(dataset: str, names: Iterable[str]) -> list[tuple[str, s
     return [(name, *column_doc(dataset, name)) for name in names]
 
 
-def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder: Path, k: int) -> Written:
+def _published_days(names: list[str], first: dt.date | None) -> tuple[str, list[Any]]:
+    """The rows of a mart that fall in the publication (FLOW_OPEN_DATA_FIRST): a condition
+    on the mart's own columns and its parameters. A day row from the first day on; a period
+    row when its period ends on or after it; forecasts and measure effects always."""
+    if first is None:
+        return "true", []
+    if "service_date" in names:
+        return "service_date >= ?", [first]
+    if "period_end" in names:
+        return "period_end >= ?", [first]
+    if "period_start" in names and "period_grain" in names:
+        return (
+            "exists (select 1 from ref.calendar_periods as c where c.period_grain = published.period_grain"
+            " and c.period_start = published.period_start and c.period_end >= ?)",
+            [first],
+        )
+    return "true", []
+
+
+def _published_query(dataset: Dataset, names: list[str], first: dt.date | None, where: str) -> tuple[str, list[Any]]:
+    days, parameters = _published_days(names, first)
+    return f"select * from {dataset.source} as published where ({where}) and ({days}) order by all", parameters
+
+
+def _write_dataset_csv(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, folder: Path, k: int, first: dt.date | None = None
+) -> Written:
     columns = _columns(con, dataset.source)
     names = [name for name, _ in columns]
     blanked = _blanked_columns(columns)
@@ -545,7 +571,7 @@ def _write_dataset_csv(con: duckdb.DuckDBPyConnection, dataset: Dataset, folder:
     rows_written = 0
 
     def rows() -> Iterator[list[Any]]:
-        cursor = con.execute(f"select * from {dataset.source} where {dataset.where} order by all")
+        cursor = con.execute(*_published_query(dataset, names, first, dataset.where))
         for batch in _batches(cursor):
             for row in batch:
                 values = list(row)
@@ -603,7 +629,11 @@ def _geometry(kind: str, record: dict[str, Any], points: dict[str, tuple[float, 
 
 
 def _write_dataset_geojson(
-    con: duckdb.DuckDBPyConnection, dataset: Dataset, folder: Path, points: dict[str, tuple[float, float]]
+    con: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    folder: Path,
+    points: dict[str, tuple[float, float]],
+    first: dt.date | None = None,
 ) -> Written:
     assert dataset.geometry is not None
     columns = _columns(con, dataset.source)
@@ -623,7 +653,7 @@ def _write_dataset_geojson(
         }
         text = json.dumps(header, ensure_ascii=False)
         handle.write(text[:-1] + ', "features": [\n')
-        cursor = con.execute(f"select * from {dataset.source} where ({dataset.where}) and ({dataset.geo_where}) order by all")
+        cursor = con.execute(*_published_query(dataset, names, first, f"({dataset.where}) and ({dataset.geo_where})"))
         for batch in _batches(cursor):
             for row in batch:
                 record = dict(zip(names, row))
@@ -747,7 +777,7 @@ values empty) and protected against recovery from other cells; the files hold no
 """
 
 
-def _write_catalogue(folder: Path, files: list[Written], k: int) -> list[Path]:
+def _write_catalogue(folder: Path, files: list[Written], k: int, first: dt.date | None = None) -> list[Path]:
     entries = [item.entry(folder) for item in files]
     catalogue = {
         "title_ja": "長崎市 観光動態データ",
@@ -759,6 +789,7 @@ def _write_catalogue(folder: Path, files: list[Written], k: int) -> list[Path]:
         "credit_en": CREDIT_EN,
         "attribution": [OSM_ATTRIBUTION],
         "min_cell_count": k,
+        **({"first_service_date": first.isoformat()} if first else {}),
         "csv_encoding": "UTF-8 with BOM, CRLF",
         "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "files": entries,
@@ -839,15 +870,15 @@ def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings, folder: 
             for suffix in (".csv", ".geojson"):
                 (folder / f"{dataset.name}{suffix}").unlink(missing_ok=True)
             continue
-        files.append(_write_dataset_csv(con, dataset, folder, k))
+        files.append(_write_dataset_csv(con, dataset, folder, k, settings.open_data_first))
         if dataset.geometry:
-            files.append(_write_dataset_geojson(con, dataset, folder, points))
+            files.append(_write_dataset_geojson(con, dataset, folder, points, settings.open_data_first))
     files.extend(_indicator_files(folder, load_definition(settings.indicator_file)))
     undocumented = [f"{item.file}:{column[0]}" for item in files for column in item.columns if column[3] == UNDOCUMENTED[2]]
     if undocumented:
         log.warning("open data: columns without a description in sql/marts/columns.yaml: %s", ", ".join(undocumented))
     dictionary = _write_dictionary(folder, files)
     paths = [folder / item.file for item in files] + [folder / dictionary.file]
-    paths += _write_catalogue(folder, [*files, dictionary], k)
+    paths += _write_catalogue(folder, [*files, dictionary], k, settings.open_data_first)
     log.info("open data: %d files in %s (%d changed)", len(paths), folder, sum(item.changed for item in files))
     return paths
