@@ -99,7 +99,7 @@ NUMERIC_TYPES = (
 INDICATOR_FILES = ("info_satisfaction_indicator.csv", "info_satisfaction_drivers.csv")
 DICTIONARY_FILE = "column_dictionary.csv"
 #: characters that make a spreadsheet treat a cell as a formula (CSV injection); the one
-#: rule of every published file (flowlib.indicator_mart uses neutralise_cell from here)
+#: rule of every published file (flowlib.indicator_mart imports neutralise_cell from here)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CATALOGUE_FILE = "catalogue.json"
 

@@ -30,10 +30,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-# the open data's one atomic writer and one cell-escaping rule (neutralise_cell is re-exported)
+# the open data's one atomic writer and one cell-escaping rule
 from flowlib.atomic import atomic_write
 from flowlib.config import Settings, get_settings
-from flowlib.exports import CSV_ENCODING, neutralise_cell  # noqa: F401
+from flowlib.exports import CSV_ENCODING, neutralise_cell
 from flowlib.indicator import (
     DRIVER_MART_COLUMNS,
     INDICATOR_COLUMNS,

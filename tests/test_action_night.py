@@ -322,13 +322,13 @@ def test_free_sights_are_measured_by_wifi_sensors_and_appear_with_their_kind(nig
 
 def test_popups_name_the_sights_to_promote(night):
     from flowlib.dashboards.daily import facility_popup
-    from flowlib.dashboards.data import load_day, load_facilities
+    from flowlib.dashboards.loaders import load_day, load_facilities
     from flowlib.opportunities import promotions
 
     settings, _ = night
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         facilities = load_facilities(con)
-        day = load_day(con, LAST, facilities, settings.service_day_start.hour, settings.min_cell_count)
+        day = load_day(con, LAST, facilities, settings.service_day_start.hour)
         published = promotions(con, LAST)
     origin = next(fd for fd in day.facility_days if fd.facility.facility_id == "dejima")
     day.promote = {"dejima": [("prefectural_art_museum", "under_connected"), ("confucius_shrine", "watch")]}

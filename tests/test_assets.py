@@ -30,8 +30,8 @@ from flowlib.assets import (
     remote_urls_in_css,
 )
 from flowlib.dashboards.daily import NavLink, render_daily_page
-from flowlib.dashboards.data import DayData, Facility, FacilityDay, Flow, HeatSeries, SegmentShare
 from flowlib.dashboards.index_page import render_index_page
+from flowlib.dashboards.page_data import DayData, Facility, FacilityDay, Flow, HeatSeries, SegmentShare
 from flowlib.dashboards.publish import RemoteAssetError, check_page, find_remote_assets, write_page
 
 LOCAL_REF = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)

@@ -28,7 +28,8 @@ from browser import OfflineBrowser, browser_unavailable
 from flowlib.config import PROJECT_ROOT, Settings
 from flowlib.dashboards import MAX_PAGE_BYTES, build_dashboards, find_remote_assets
 from flowlib.dashboards.daily import MAX_GEOJSON_CHARS, TILE_HOSTS, load_reference_geojson
-from flowlib.dashboards.data import MAX_FLOWS, MAX_HEAT_CELLS
+from flowlib.dashboards.heat import MAX_HEAT_CELLS
+from flowlib.dashboards.page_data import MAX_FLOWS
 from flowlib.dashboards.publish import STALE_TEMP_SECONDS, RemoteAssetError, sweep_stale_temp_files, write_page
 
 # One Chromium for the session, shared by every module that uses ``offline_browser`` (a fixture

@@ -26,26 +26,24 @@ from pathlib import Path
 import duckdb
 
 from flowlib.assets import install_assets
+from flowlib.calendar import Period
 from flowlib.config import Settings
+from flowlib.dashboards.comparison import day_comparison, period_comparison
 from flowlib.dashboards.daily import NavLink, render_daily_page, render_period_page
-from flowlib.dashboards.data import (
-    PAGE_GRAINS,
-    Period,
-    date_labels,
-    day_comparison,
+from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
+from flowlib.dashboards.forecast_page import write_lookahead_pages
+from flowlib.dashboards.index_page import daily_pages, period_pages, render_index_page
+from flowlib.dashboards.indicator_panel import load_indicator
+from flowlib.dashboards.last_night import load_last_night
+from flowlib.dashboards.loaders import (
     latest_satisfaction,
     load_day,
     load_facilities,
-    load_indicator,
-    load_last_night,
     load_period,
-    period_comparison,
     periods_in_marts,
     service_dates_in_marts,
 )
-from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
-from flowlib.dashboards.forecast_page import write_lookahead_pages
-from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
+from flowlib.dashboards.periods import PAGE_GRAINS, PERIOD_FOLDERS, date_labels, page_file, page_path
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
 from flowlib.dashboards.quality import load_resident_shares, resident_share_view
 
@@ -104,16 +102,16 @@ def _period_nav(period: Period, known: set[Period]) -> list[NavLink]:
     links = [NavLink("../index.html", "一覧", "All pages")]
     # named, not "previous week": the nearest page may be further away when weeks are missing
     if earlier:
-        links.append(NavLink(earlier[-1].file_name, f"← {earlier[-1].label}", f"← {earlier[-1].label}"))
+        links.append(NavLink(page_file(earlier[-1]), f"← {earlier[-1].label}", f"← {earlier[-1].label}"))
     if later:
-        links.append(NavLink(later[0].file_name, f"{later[0].label} →", f"{later[0].label} →"))
+        links.append(NavLink(page_file(later[0]), f"{later[0].label} →", f"{later[0].label} →"))
     return links
 
 
 def _period_link(period: Period, prefix: str = "../") -> NavLink:
     ja, en = PERIOD_NAMES[period.grain]
     title_ja, title_en = period.titles()
-    return NavLink(f"{prefix}{period.folder}/{period.file_name}", f"{ja}: {title_ja}", f"{en}: {title_en}")
+    return NavLink(f"{prefix}{page_path(period)}", f"{ja}: {title_ja}", f"{en}: {title_en}")
 
 
 def _with_previous_page(selected: list, on_disk: list, available: list) -> list:
@@ -171,7 +169,7 @@ def build_dashboards(
 
     for service_date in dates:
         started = time.perf_counter()
-        day = load_day(con, service_date, facilities, start_hour, k)
+        day = load_day(con, service_date, facilities, start_hour)
         earlier = service_date - timedelta(days=7)
         day.comparisons = [day_comparison(con, day, f"{earlier.isoformat()}.html" if earlier in known_days else None)]
         day.indicator = load_indicator(con, service_date, baseline_year, target_year, min_respondents, labels)
@@ -194,16 +192,25 @@ def build_dashboards(
         data = load_period(con, period, facilities, start_hour)
         year_earlier = period.year_earlier()
         data.comparisons = [
-            period_comparison(con, data, "previous_period", period.previous(),
-                              period.previous().file_name if period.previous() in known_periods else None),
-            period_comparison(con, data, "year_earlier", year_earlier,
-                              year_earlier.file_name if year_earlier in known_periods else None),
+            period_comparison(
+                con,
+                data,
+                "previous_period",
+                period.previous(),
+                page_file(period.previous()) if period.previous() in known_periods else None,
+            ),
+            period_comparison(
+                con, data, "year_earlier", year_earlier, page_file(year_earlier) if year_earlier in known_periods else None
+            ),
         ]
         data.indicator = load_indicator(con, period.end, baseline_year, target_year, min_respondents, labels)
         data.feeds = load_page_feeds(con, period.start, period.end, facilities)
         data.promote = promotions(con, period.end)
-        related = [_period_link(p) for p in sorted(known_periods)
-                   if p.grain != period.grain and p.start <= period.end and period.start <= p.end]
+        related = [
+            _period_link(p)
+            for p in sorted(known_periods)
+            if p.grain != period.grain and p.start <= period.end and period.start <= p.end
+        ]
         related += [
             NavLink(f"../daily/{day.isoformat()}.html", *date_labels(day))
             for day in known_days
@@ -217,14 +224,14 @@ def build_dashboards(
             assets_url="../assets",
             related_links=related,
         )
-        path = write_page(out_dir / period.folder / period.file_name, page)
+        path = write_page(out_dir / page_path(period), page)
         log.info("wrote %s (%d bytes, %.2f s)", path, path.stat().st_size, time.perf_counter() - started)
 
     lookahead = write_lookahead_pages(con, out_dir, labels, (baseline_year, target_year))
     from flowlib.dashboards.action_pages import build_action_pages
 
     action_links = build_action_pages(con, settings)
-    kpi_date, kpi = latest_satisfaction(con, k)
+    kpi_date, kpi = latest_satisfaction(con)
     last_load_at, loads = load_last_night(con)
     index_html = render_index_page(
         days=daily_pages(daily_dir),

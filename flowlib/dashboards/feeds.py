@@ -15,7 +15,9 @@ from typing import Any
 
 import duckdb
 
-from flowlib.dashboards.data import Facility, date_labels, table_exists
+from flowlib.dashboards.page_data import Facility
+from flowlib.dashboards.page_sql import table_exists
+from flowlib.dashboards.periods import date_labels
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "loaded": ("取込済", "loaded"),
@@ -86,28 +88,35 @@ class Freshness:
 _FEED_COLUMNS = "source, service_date, source_kind, status, reason, expected_at, delivered_at, arrived_on_time"
 
 
-def load_page_feeds(con: duckdb.DuckDBPyConnection, first: date, last: date,
-                    facilities: dict[str, Facility]) -> PageFeeds | None:
+def load_page_feeds(con: duckdb.DuckDBPyConnection, first: date, last: date, facilities: dict[str, Facility]) -> PageFeeds | None:
     """Deliveries of ``first``..``last`` and the gaps they leave; None when none was recorded."""
     if not table_exists(con, "ops.feed_status"):
         return None
-    days = [FeedDay(*row) for row in con.execute(
-        f"select {_FEED_COLUMNS} from ops.feed_status where service_date between ? and ? order by service_date, source",
-        [first, last]).fetchall()]
+    days = [
+        FeedDay(*row)
+        for row in con.execute(
+            f"select {_FEED_COLUMNS} from ops.feed_status where service_date between ? and ? order by service_date, source",
+            [first, last],
+        ).fetchall()
+    ]
     if not days:
         return None  # built before deliveries were recorded, or by `flowlib marts` alone: say nothing
     gaps: list[Gap] = []
     if table_exists(con, "marts.feed_coverage"):
         areas = {}
         if table_exists(con, "ref.areas"):
-            areas = {row[0]: (row[1] or row[0], row[2] or row[1] or row[0])
-                     for row in con.execute("select area_id, name_ja, name_en from ref.areas").fetchall()}
+            areas = {
+                row[0]: (row[1] or row[0], row[2] or row[1] or row[0])
+                for row in con.execute("select area_id, name_ja, name_en from ref.areas").fetchall()
+            }
         rows = con.execute(
             "select scope, scope_id, source_kind, "
             "list(struct_pack(source := source, service_date := service_date, status := status) "
             "order by service_date, source) "
             "from marts.feed_coverage where service_date between ? and ? and not is_complete "
-            "group by all order by scope, scope_id, source_kind", [first, last]).fetchall()
+            "group by all order by scope, scope_id, source_kind",
+            [first, last],
+        ).fetchall()
         for scope, scope_id, kind, feeds in rows:
             if scope == "facility":
                 facility = facilities.get(scope_id)
@@ -139,12 +148,13 @@ def load_freshness(con: duckdb.DuckDBPyConnection) -> list[Freshness]:
             select source, max(service_date) as last_loaded from ops.feed_status
             where status = 'loaded' group by source
         )
-        select last_loaded.last_loaded, {', '.join('status.' + c.strip() for c in _FEED_COLUMNS.split(','))}
+        select last_loaded.last_loaded, {", ".join("status." + c.strip() for c in _FEED_COLUMNS.split(","))}
         from ops.feed_status as status
         inner join latest using (service_date)
         left join last_loaded using (source)
         order by status.source
-        """).fetchall()
+        """
+    ).fetchall()
     return [Freshness(row[1], row[0], FeedDay(*row[1:])) for row in rows]
 
 
@@ -161,13 +171,17 @@ def feed_row(feed: FeedDay) -> dict[str, Any]:
     due = _clock(feed.expected_at)
     if feed.status == "loaded":
         if feed.arrived_on_time is False:
-            note = (f"到着遅れ（期限 {due}、到着 {_clock(feed.delivered_at)}）後に取込",
-                    f"arrived late (due {due}, arrived {_clock(feed.delivered_at)}), then loaded")
+            note = (
+                f"到着遅れ（期限 {due}、到着 {_clock(feed.delivered_at)}）後に取込",
+                f"arrived late (due {due}, arrived {_clock(feed.delivered_at)}), then loaded",
+            )
         else:
             note = ("", "")
     elif feed.status == "late":
-        note = (f"期限 {due} を過ぎても届いていません。届き次第、自動で取り込みます。",
-                f"not delivered by {due}; it is loaded automatically when it arrives.")
+        note = (
+            f"期限 {due} を過ぎても届いていません。届き次第、自動で取り込みます。",
+            f"not delivered by {due}; it is loaded automatically when it arrives.",
+        )
     elif feed.status == "pending":
         note = (f"期限 {due} まで到着待ち。", f"not yet due (due {due}).")
     else:
@@ -188,10 +202,20 @@ def feed_row(feed: FeedDay) -> dict[str, Any]:
 def gap_row(gap: Gap) -> dict[str, Any]:
     scope_ja, scope_en = SCOPE_LABELS.get(gap.scope, (gap.scope, gap.scope))
     kind_ja, kind_en = KIND_LABELS.get(gap.source_kind, (gap.source_kind, gap.source_kind))
-    feeds = ", ".join(f"{source} {day.isoformat()} {STATUS_LABELS.get(status, (status, status))[1]}"
-                      for source, day, status in gap.feeds)
-    return {"scope": gap.scope, "scope_id": gap.scope_id, "scope_ja": scope_ja, "scope_en": scope_en,
-            "name_ja": gap.name_ja, "name_en": gap.name_en, "kind_ja": kind_ja, "kind_en": kind_en, "feeds": feeds}
+    feeds = ", ".join(
+        f"{source} {day.isoformat()} {STATUS_LABELS.get(status, (status, status))[1]}" for source, day, status in gap.feeds
+    )
+    return {
+        "scope": gap.scope,
+        "scope_id": gap.scope_id,
+        "scope_ja": scope_ja,
+        "scope_en": scope_en,
+        "name_ja": gap.name_ja,
+        "name_en": gap.name_en,
+        "kind_ja": kind_ja,
+        "kind_en": kind_en,
+        "feeds": feeds,
+    }
 
 
 def feeds_view(feeds: PageFeeds | None, is_period: bool) -> dict[str, Any] | None:
@@ -237,15 +261,19 @@ def load_recent(con: duckdb.DuckDBPyConnection, days: int = RECENT_DAYS) -> list
     """Statuses of the latest ``days`` service days any run checked."""
     if not table_exists(con, "ops.feed_status"):
         return []
-    return [FeedDay(*row) for row in con.execute(
-        f"""
+    return [
+        FeedDay(*row)
+        for row in con.execute(
+            f"""
         with recent as (
             select distinct service_date from ops.feed_status order by service_date desc limit {int(days)}
         )
         select {_FEED_COLUMNS} from ops.feed_status
         where service_date in (select service_date from recent)
         order by source, service_date
-        """).fetchall()]
+        """
+        ).fetchall()
+    ]
 
 
 def recent_view(feeds: list[FeedDay]) -> dict[str, Any] | None:
@@ -258,9 +286,12 @@ def recent_view(feeds: list[FeedDay]) -> dict[str, Any] | None:
     return {
         "days": [d.isoformat() for d in days],
         "sources": [
-            {"name": source,
-             "cells": [{"day": d.isoformat(), "row": feed_row(by_key[(source, d)]) if (source, d) in by_key else None}
-                       for d in days]}
+            {
+                "name": source,
+                "cells": [
+                    {"day": d.isoformat(), "row": feed_row(by_key[(source, d)]) if (source, d) in by_key else None} for d in days
+                ],
+            }
             for source in sources
         ],
     }

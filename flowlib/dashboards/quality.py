@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from flowlib.config import Settings
-from flowlib.dashboards.data import table_exists
+from flowlib.dashboards.page_sql import table_exists
 
 #: How many of the latest sensor days the index lists.
 RESIDENT_SHARE_DAYS = 14
@@ -38,16 +38,18 @@ class ResidentShare:
         return self.resident_stays / self.stays if self.stays else 0.0
 
 
-def load_resident_shares(con: duckdb.DuckDBPyConnection, settings: Settings,
-                         days: int = RESIDENT_SHARE_DAYS) -> list[ResidentShare]:
+def load_resident_shares(
+    con: duckdb.DuckDBPyConnection, settings: Settings, days: int = RESIDENT_SHARE_DAYS
+) -> list[ResidentShare]:
     """Per source and day (latest first) over the latest ``days`` sensor days; empty before
     any sensor stay was built."""
     if not (table_exists(con, "intermediate.int_sensor_stays") and table_exists(con, "raw.wifi_sensor")):
         return []
     sql = (settings.sql_dir / "pages" / "resident_device_share.sql").read_text(encoding="utf-8")
-    return [ResidentShare(source, day, int(stays), int(resident_stays), int(devices), int(resident_devices))
-            for source, day, stays, resident_stays, devices, resident_devices, _share
-            in con.execute(sql, [days]).fetchall()]
+    return [
+        ResidentShare(source, day, int(stays), int(resident_stays), int(devices), int(resident_devices))
+        for source, day, stays, resident_stays, devices, resident_devices, _share in con.execute(sql, [days]).fetchall()
+    ]
 
 
 def resident_share_view(shares: list[ResidentShare], settings: Settings) -> dict[str, Any] | None:
@@ -58,15 +60,18 @@ def resident_share_view(shares: list[ResidentShare], settings: Settings) -> dict
     rows = []
     for share in shares:
         shown = share.stays >= k
-        rows.append({
-            "source": share.source,
-            "date": share.service_date.isoformat(),
-            "stays": f"{share.stays:,}" if shown else f"<{k}",
-            "resident_stays": f"{share.resident_stays:,}" if shown and share.resident_stays >= k else
-                              ("0" if share.resident_stays == 0 else f"<{k}"),
-            "share": f"{share.share * 100:.1f}%" if shown else "—",
-            "share_value": round(share.share * 100, 1) if shown else None,
-        })
+        rows.append(
+            {
+                "source": share.source,
+                "date": share.service_date.isoformat(),
+                "stays": f"{share.stays:,}" if shown else f"<{k}",
+                "resident_stays": f"{share.resident_stays:,}"
+                if shown and share.resident_stays >= k
+                else ("0" if share.resident_stays == 0 else f"<{k}"),
+                "share": f"{share.share * 100:.1f}%" if shown else "—",
+                "share_value": round(share.share * 100, 1) if shown else None,
+            }
+        )
     return {
         "rule_on": settings.resident_device_rule,
         "min_days": settings.sensor_resident_min_days,

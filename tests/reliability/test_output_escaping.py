@@ -26,7 +26,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bench.reliability.harness import PROJECT_ROOT
-from flowlib.dashboards.data import DayData, Facility, FacilityDay, Flow, HeatSeries, Route, SegmentShare
+from flowlib.dashboards.page_data import DayData, Facility, FacilityDay, Flow, HeatSeries, Route, SegmentShare
 from flowlib.dashboards.publish import esc
 
 #: Evaluates to 1337 if any template engine ever runs it.
