@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import throwaway_settings
 
 from flowlib import demo
 from flowlib.config import Settings
@@ -32,17 +33,7 @@ FIRST, LAST = date(2026, 11, 1), date(2026, 11, 14)
 
 @pytest.fixture(scope="module")
 def night(tmp_path_factory) -> tuple[Settings, demo.GroundTruth]:
-    root = tmp_path_factory.mktemp("all_visitors")
-    data = root / "data"
-    settings = Settings(
-        data_dir=data,
-        landing_dir=data / "landing",
-        warehouse_path=data / "warehouse.duckdb",
-        dashboards_dir=root / "dashboards",
-        demo_mode=True,
-        hmac_key_env="all-visitors-test",
-        min_cell_count=10,
-    )
+    settings = throwaway_settings(tmp_path_factory.mktemp("all_visitors"), hmac_key_env="all-visitors-test", min_cell_count=10)
     truth = demo.generate(settings.landing_dir, FIRST, LAST, scale=0.5)
     run_all(list(truth.days), settings)
     return settings, truth
