@@ -37,12 +37,14 @@ from flowlib.exports import CSV_ENCODING, neutralise_cell
 from flowlib.indicator import (
     DRIVER_MART_COLUMNS,
     INDICATOR_COLUMNS,
+    ITEM_COLUMNS,
     IndicatorDefinition,
     estimate_drivers,
     estimate_indicator,
     load_definition,
     prepare_answers,
 )
+from flowlib.queries import run
 from flowlib.warehouse import transaction
 
 log = logging.getLogger(__name__)
@@ -105,23 +107,10 @@ def _read_answers(con: duckdb.DuckDBPyConnection, definition: IndicatorDefinitio
             "staging.stg_survey_response does not exist: build the SQL models first "
             "(flowlib.pipeline.prepare_warehouse or flowlib.models.build_views)."
         )
-    # definition.item is validated against a fixed list of column names (ITEM_COLUMNS)
-    return con.execute(
-        f"""
-        select
-            source,
-            service_date,
-            answered_at,
-            form_language,
-            residence_country,
-            residence_prefecture,
-            {definition.item},
-            weight,
-            info_sources,
-            facilities_visited
-        from staging.stg_survey_response
-        """
-    ).df()
+    # the file reads every item the definition may name (ITEM_COLUMNS); keep the chosen one
+    answers = run(con, "indicator/survey_answers").df()
+    others = [item for item in ITEM_COLUMNS if item != definition.item]
+    return answers.drop(columns=others)
 
 
 def _replace_table(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str], frame: pd.DataFrame) -> None:
@@ -224,29 +213,8 @@ def export_indicator_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[
     Shares are in percent (one decimal), gaps in percentage points; cells with too few
     answers carry the status 回答数不足 and no share.
     """
-    indicator = con.execute(
-        f"""
-        select * from {INDICATOR_TABLE}
-        order by
-            case period_type when 'fiscal_year' then 1 when 'calendar_year' then 2
-                             when 'quarter' then 3 else 4 end,
-            period_start,
-            case segment when 'domestic' then 1 when 'international' then 2 else 3 end
-        """
-    ).df()
-    drivers = con.execute(
-        f"""
-        select * from {DRIVERS_TABLE}
-        order by
-            period_type,
-            period_start,
-            case segment when 'domestic' then 1 when 'international' then 2 else 3 end,
-            driver_type,
-            driver_value = 'other',
-            respondents desc nulls last,
-            driver_value
-        """
-    ).df()
+    indicator = run(con, "indicator/indicator_export").df()
+    drivers = run(con, "indicator/drivers_export").df()
     indicator_header = [
         "period_type",
         "period",

@@ -11,6 +11,9 @@ True
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
+
+import duckdb
 
 from flowlib.config import PROJECT_ROOT
 
@@ -24,3 +27,11 @@ def query(name: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"no SQL file {path} (queries are named by their path under sql/, without .sql)")
     return path.read_text(encoding="utf-8")
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, **variables: Any) -> duckdb.DuckDBPyConnection:
+    """Set the DuckDB variables the file's header names, then run ``sql/<name>.sql``; the
+    result is read as usual (``.df()``, ``.fetchall()``)."""
+    for variable, value in variables.items():
+        con.execute(f"set variable {variable} = ?", [value])
+    return con.execute(query(name))

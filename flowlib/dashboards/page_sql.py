@@ -11,14 +11,12 @@ from typing import Any
 
 import duckdb
 
-from flowlib.queries import query
+from flowlib.queries import run
 
 
 def page_rows(con: duckdb.DuckDBPyConnection, name: str, **variables: Any) -> list[dict[str, Any]]:
     """The rows of ``sql/pages/<name>.sql`` as dictionaries, after setting its variables."""
-    for variable, value in variables.items():
-        con.execute(f"set variable {variable} = ?", [value])
-    cursor = con.execute(query(f"pages/{name}"))
+    cursor = run(con, f"pages/{name}", **variables)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
