@@ -65,7 +65,7 @@ _COLUMNS = (
 )
 
 
-def _add_months(first: date, months: int) -> date:
+def add_months(first: date, months: int) -> date:
     """The first day of the month ``months`` after the month of ``first``."""
     index = first.year * 12 + first.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
@@ -78,7 +78,7 @@ def fiscal_year_of(day: date, start_month: int = FISCAL_YEAR_START_MONTH) -> int
 
 def fiscal_year_bounds(fiscal_year: int, start_month: int = FISCAL_YEAR_START_MONTH) -> tuple[date, date]:
     first = date(fiscal_year, start_month, 1)
-    return first, _add_months(first, 12) - timedelta(days=1)
+    return first, add_months(first, 12) - timedelta(days=1)
 
 
 @dataclass(frozen=True, order=True)
@@ -206,11 +206,11 @@ def period_bounds(
         return start, start + timedelta(days=6)
     if grain == "month":
         start = day.replace(day=1)
-        return start, _add_months(start, 1) - timedelta(days=1)
+        return start, add_months(start, 1) - timedelta(days=1)
     if grain == "quarter":
         first_month = 1 if quarter_basis == "calendar" else fiscal_year_start_month
-        start = _add_months(day.replace(day=1), -(((day.month - first_month) % 12) % 3))
-        return start, _add_months(start, 3) - timedelta(days=1)
+        start = add_months(day.replace(day=1), -(((day.month - first_month) % 12) % 3))
+        return start, add_months(start, 3) - timedelta(days=1)
     if grain == "fiscal_year":
         return fiscal_year_bounds(fiscal_year_of(day, fiscal_year_start_month), fiscal_year_start_month)
     if grain == "calendar_year":
