@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from flowlib.queries import run
+
 log = logging.getLogger(__name__)
 
 FACILITY_TABLE = "marts.all_visitors_facility_daily"
@@ -72,10 +74,6 @@ def expand(cards: int, share: Share) -> tuple[int, int, int]:
     return point, low, high
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    return con.execute(sql).df()
-
-
 def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, name = relation.split(".")
     return bool(
@@ -87,29 +85,7 @@ def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
 
 def facility_shares(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, dict[tuple, Share]]:
     """Per published facility-day: cards, reported admissions, the share used and its basis."""
-    cells = _frame(
-        con,
-        """
-        with cards as (
-            select service_date, facility_id, visitors, is_suppressed
-            from marts.facility_daily where source_kind = 'entry_log'
-        ),
-        reported as (
-            select service_date, facility_id, sum(admissions) as reported_admissions
-            from raw.admission_count group by all
-        )
-        select
-            coalesce(c.service_date, r.service_date) as service_date,
-            coalesce(c.facility_id, r.facility_id) as facility_id,
-            case when c.is_suppressed then null else coalesce(c.visitors, 0) end as cashless_visitors,
-            coalesce(c.is_suppressed, false) as is_suppressed,
-            r.reported_admissions
-        from cards as c
-        full join reported as r using (service_date, facility_id)
-        where coalesce(c.service_date, r.service_date) in (select distinct service_date from marts.facility_daily)
-        order by 1, 2
-    """,
-    )
+    cells = run(con, "expansion/facility_cells").df()
     usable = cells[cells["cashless_visitors"].notna() & (cells["reported_admissions"] > 0)]
     usable = usable[usable["cashless_visitors"] <= usable["reported_admissions"]]
     pooled = usable.groupby("facility_id").agg(
@@ -196,24 +172,7 @@ def _mean_share(shares: list[Share | None]) -> Share | None:
 
 
 def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFrame:
-    moves = _frame(
-        con,
-        """
-        select service_date, 'transition' as measure, from_facility_id, to_facility_id, cast(null as varchar) as route,
-               visitors, is_suppressed
-        from marts.transitions_daily where source_kind = 'entry_log'
-        union all
-        select service_date, 'route', null, null, route, visitors, is_suppressed
-        from marts.routes_daily where source_kind = 'entry_log'
-        union all
-        select service_date, 'circulation_visitors', null, null, null, visitors, is_suppressed
-        from marts.circulation_daily where source_kind = 'entry_log' and segment = 'all'
-        union all
-        select service_date, 'multi_facility_visitors', null, null, null, multi_facility_visitors, is_suppressed
-        from marts.circulation_daily where source_kind = 'entry_log' and segment = 'all'
-        order by all
-    """,
-    )
+    moves = run(con, "expansion/moves").df()
     reported = cells[
         cells["cashless_visitors"].notna()
         & (cells["reported_admissions"] > 0)
