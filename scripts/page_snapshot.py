@@ -71,6 +71,10 @@ def snapshot(out: Path) -> int:
 
 
 if __name__ == "__main__":
+    # the checkout this script belongs to, unless PYTHONPATH names another one (an installed
+    # flowlib may point anywhere)
+    if not os.environ.get("PYTHONPATH"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if len(sys.argv) != 2:
         sys.exit("usage: page_snapshot.py OUT_FOLDER (with FLOW_WAREHOUSE set)")
     print(f"{snapshot(Path(sys.argv[1]))} files written to {sys.argv[1]}")

@@ -23,6 +23,7 @@ from flowlib.config import Settings
 from flowlib.dashboards.daily import NavLink
 from flowlib.dashboards.loaders import load_facilities
 from flowlib.dashboards.page_data import Facility
+from flowlib.dashboards.page_sql import page_rows, page_value, table_exists
 from flowlib.dashboards.publish import esc, render_template, write_page
 
 log = logging.getLogger(__name__)
@@ -100,21 +101,6 @@ def route_cell(facilities: dict[str, Facility], route: str | None) -> dict[str, 
     )
 
 
-def rows_of(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, list(params))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = relation.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )
-
-
 def bar_chart(bars: Sequence[tuple[str, float | None]], unit: str, width: int = 640) -> markupsafe.Markup:
     """Horizontal bars as inline SVG (no script, no remote asset); labels are escaped."""
     shown = [(label, value) for label, value in bars if value is not None]
@@ -138,33 +124,25 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], unit: str, width: int = 
 # ------------------------------------------------------------------ spending
 
 
-def _latest_period(con: duckdb.DuckDBPyConnection, mart: str) -> tuple[str, Any, str] | None:
-    """The latest complete month, else ISO week, else day of a roll-up mart: (grain, start, label)."""
+def _latest_period(con: duckdb.DuckDBPyConnection, query: str) -> tuple[str, Any, str] | None:
+    """The latest complete month, else ISO week, else day of a roll-up mart (``query`` names the
+    page query that finds it): (grain, start, label)."""
     for grain in ("month", "iso_week", "day"):
-        row = con.execute(
-            f"select period_start, any_value(period_label) from {mart} where period_grain = ? "
-            "group by period_start order by period_start desc limit 1",
-            [grain],
-        ).fetchone()
-        if row:
-            return grain, row[0], row[1]
+        rows = page_rows(con, query, period_grain=grain)
+        if rows:
+            return grain, rows[0]["period_start"], rows[0]["period_label"]
     return None
 
 
 def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
-    if not (exists(con, "marts.spending_by_period") and exists(con, "marts.spending_routes_by_period")):
+    if not (table_exists(con, "marts.spending_by_period") and table_exists(con, "marts.spending_routes_by_period")):
         return None
-    latest = _latest_period(con, "marts.spending_by_period")
+    latest = _latest_period(con, "spending_latest_period")
     sections: list[Section] = []
     label = latest[2] if latest else "—"
     if latest:
         grain, start, label = latest
-        cells = rows_of(
-            con,
-            "select * from marts.spending_by_period where period_grain = ? and period_start = ? "
-            "and day_type = 'all' order by revenue_jpy desc nulls last, facility_id, segment",
-            [grain, start],
-        )
+        cells = page_rows(con, "spending_cells", period_grain=grain, period_start=start)
         per_facility = [r for r in cells if r["segment_kind"] == "all" and r["facility_id"] != "all"]
         columns = [
             Column("施設", "Facility"),
@@ -238,12 +216,7 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
                 notes=[("券種はその日の最初の入場の券種です。", "Ticket type is that of the day's first admission.")],
             )
         )
-        spend = rows_of(
-            con,
-            "select * from marts.spending_routes_by_period where period_grain = ? and period_start = ? "
-            "and day_type = 'all' order by revenue_per_unit_jpy desc nulls last, facility_id, route",
-            [grain, start],
-        )
+        spend = page_rows(con, "spending_routes", period_grain=grain, period_start=start)
         unit_columns = [
             Column("来訪者", "Visitors", True),
             Column("有料入場／人日", "Paid admissions per visitor-day", True),
@@ -303,11 +276,7 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
                 notes=[(f"{k}人未満のルートは載せていません。", f"Routes with fewer than {k} visitors are not listed.")],
             )
         )
-    days = rows_of(
-        con,
-        "select * from marts.spending_by_period where period_grain = 'day' and day_type = 'all' "
-        "and facility_id = 'all' and segment_kind = 'all' order by period_start",
-    )
+    days = page_rows(con, "spending_days")
     sections.append(
         Section(
             "by-day",
@@ -372,15 +341,11 @@ def _interval(low: int | None, high: int | None) -> dict[str, Any]:
 def all_visitors_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
     from flowlib.expansion import FACILITY_TABLE, FLOWS_TABLE
 
-    if not (exists(con, FACILITY_TABLE) and exists(con, FLOWS_TABLE)):
+    if not (table_exists(con, FACILITY_TABLE) and table_exists(con, FLOWS_TABLE)):
         return None
-    latest = con.execute(f"select max(service_date) from {FACILITY_TABLE}").fetchone()[0]
+    latest = page_value(con, "all_visitors_latest_day")
     sections: list[Section] = []
-    cells = rows_of(
-        con,
-        f"select * from {FACILITY_TABLE} where service_date = ? order by all_visitors_estimate desc nulls last, facility_id",
-        [latest],
-    )
+    cells = page_rows(con, "all_visitors_facilities", service_date=latest)
     sections.append(
         Section(
             "facilities",
@@ -427,13 +392,7 @@ def all_visitors_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Faci
             ],
         )
     )
-    flows = rows_of(
-        con,
-        f"select * from {FLOWS_TABLE} where service_date = ? and measure = 'transition' "
-        "and not is_suppressed order by all_visitors_estimate desc nulls last, from_facility_id, "
-        "to_facility_id limit 20",
-        [latest],
-    )
+    flows = page_rows(con, "all_visitors_flows", service_date=latest)
     sections.append(
         Section(
             "flows",
@@ -471,11 +430,7 @@ def all_visitors_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Faci
             ],
         )
     )
-    city = rows_of(
-        con,
-        f"select * from {FLOWS_TABLE} where measure in ('circulation_visitors', 'multi_facility_visitors') "
-        "order by service_date, measure",
-    )
+    city = page_rows(con, "all_visitors_city")
     by_day: dict[Any, dict[str, dict[str, Any]]] = {}
     for r in city:
         by_day.setdefault(r["service_date"], {})[r["measure"]] = r
@@ -541,36 +496,14 @@ KIND_NAMES = {"entry_log": ("キャッシュレス入場", "card taps"), "wifi_s
 
 def _flows_by_kind(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility]) -> list[Section]:
     """Moves and routes of the latest complete week, card taps and Wi-Fi sensors side by side."""
-    if not (exists(con, "marts.transitions_by_period") and exists(con, "marts.routes_by_period")):
+    if not (table_exists(con, "marts.transitions_by_period") and table_exists(con, "marts.routes_by_period")):
         return []
-    latest = con.execute(
-        "select max(period_start), any_value(period_label order by period_start desc) "
-        "from marts.transitions_by_period where period_grain = 'iso_week'"
-    ).fetchone()
-    if not latest or latest[0] is None:
+    latest = page_rows(con, "latest_week_moves")
+    if not latest or latest[0]["period_start"] is None:
         return []
-    start, label = latest
-    moves = rows_of(
-        con,
-        """
-        select * from (
-            select *, row_number() over (partition by source_kind order by transitions desc, from_facility_id, to_facility_id) as n
-            from marts.transitions_by_period
-            where period_grain = 'iso_week' and period_start = ? and day_type = 'all' and segment_kind = 'all'
-              and not is_suppressed and transitions is not null
-        ) where n <= 10 order by source_kind, n
-    """,
-        [start],
-    )
-    routes = rows_of(
-        con,
-        """
-        select * from marts.routes_by_period
-        where period_grain = 'iso_week' and period_start = ? and day_type = 'all' and segment_kind = 'all'
-          and route is not null and route_rank <= 5 order by source_kind, route_rank
-    """,
-        [start],
-    )
+    start, label = latest[0]["period_start"], latest[0]["period_label"]
+    moves = page_rows(con, "week_top_moves", period_start=start)
+    routes = page_rows(con, "week_top_routes", period_start=start)
     note = (
         "「測定」は移動を測ったデータです。カード（キャッシュレス入場）は有料施設だけ、Wi-Fiセンサーはセンサーのある場所"
         "（眼鏡橋・平和公園・オランダ坂など無料の場所を含む）だけを測ります。両者は別の人の集まりなので足し合わせないでください。",
@@ -632,14 +565,12 @@ def _flows_by_kind(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facilit
 def opportunities_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
     from flowlib.opportunities import CLOSE_MINUTES, FIT_TABLE, MIN_EXPECTED, PAIRS_TABLE, UNDER_RATIO, WATCH_RATIO
 
-    if not (exists(con, FIT_TABLE) and exists(con, PAIRS_TABLE)):
+    if not (table_exists(con, FIT_TABLE) and table_exists(con, PAIRS_TABLE)):
         return None
-    latest = con.execute(
-        f"select period_grain, period_start, period_label from {FIT_TABLE} where status = 'fitted' "
-        "order by case period_grain when 'month' then 0 else 1 end, period_start desc limit 1"
-    ).fetchone()
+    latest_fit = page_rows(con, "opportunity_latest_fit")
+    latest = tuple(latest_fit[0].values()) if latest_fit else None
     sections: list[Section] = []
-    fits = rows_of(con, f"select * from {FIT_TABLE} order by period_start desc, period_grain, source_kind, segment")
+    fits = page_rows(con, "opportunity_fits")
     sections.append(
         Section(
             "fit",
@@ -697,12 +628,7 @@ def opportunities_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Fac
     )
     if latest:
         grain, start, label = latest
-        pairs = rows_of(
-            con,
-            f"select * from {PAIRS_TABLE} where period_grain = ? and period_start = ? and tier is not null "
-            "order by source_kind, segment, from_facility_id, promote_rank",
-            [grain, start],
-        )
+        pairs = page_rows(con, "opportunity_pairs", period_grain=grain, period_start=start)
         sections.append(
             Section(
                 "promote",
@@ -819,9 +745,9 @@ def line_chart(
 def measures_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility], k: int) -> Page | None:
     from flowlib.measures import EFFECTS_TABLE, SERIES_TABLE
 
-    if not (exists(con, EFFECTS_TABLE) and exists(con, SERIES_TABLE)):
+    if not (table_exists(con, EFFECTS_TABLE) and table_exists(con, SERIES_TABLE)):
         return None
-    effects = rows_of(con, f"select * from {EFFECTS_TABLE} order by measure")
+    effects = page_rows(con, "measure_effects")
     sections: list[Section] = []
     for r in effects:
         notes: list[tuple[str, str]] = []
@@ -886,7 +812,7 @@ def measures_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
                 )
             )
         chart = None
-        series = rows_of(con, f"select * from {SERIES_TABLE} where measure = ? order by service_date", [r["measure"]])
+        series = page_rows(con, "measure_series", measure=r["measure"])
         if series:
             lines: dict[str, list[tuple[Any, float]]] = {}
             for point in series:

@@ -23,6 +23,7 @@ import pandas as pd
 from flowlib.assets import OWN_CSS, OWN_JS
 from flowlib.dashboards.daily import NavLink
 from flowlib.dashboards.publish import render_template, write_page
+from flowlib.queries import run
 
 FOLDER = "forecast"
 BUSIEST_HOURS = 10
@@ -53,31 +54,25 @@ class Lookahead:
     names: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+def _frame(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
+    """The page query's rows; empty when its mart is not built yet."""
     try:
-        return con.execute(sql).df()
+        return run(con, f"pages/{name}").df()
     except duckdb.CatalogException:
         return pd.DataFrame()
 
 
 def load_lookahead(con: duckdb.DuckDBPyConnection) -> Lookahead:
     """Everything the look-ahead pages show, from the marts (empty frames when not built yet)."""
-    names = {
-        row[0]: (row[1] or row[0], row[2] or row[1] or row[0])
-        for row in con.execute("select facility_id, name_ja, name_en from ref.facilities").fetchall()
-    }
+    names = {row[0]: (row[1] or row[0], row[2] or row[1] or row[0]) for row in run(con, "pages/facility_names").fetchall()}
     return Lookahead(
-        daily=_frame(con, "select * from marts.forecast_daily order by source_kind, facility_id, forecast_date"),
-        hourly=_frame(con, "select * from marts.forecast_hourly"),
-        backtest=_frame(con, "select * from marts.forecast_backtest order by source_kind, facility_id"),
-        cruise=_frame(con, "select * from staging.stg_cruise_call order by service_date"),
-        kpi_monthly=_frame(con, "select * from marts.kpi_path_monthly order by month, segment, weighting"),
-        kpi_years=_frame(con, "select * from marts.kpi_path_fiscal_year order by fiscal_year, segment"),
-        drivers=_frame(
-            con,
-            "select * from marts.info_satisfaction_drivers where period_type = 'fiscal_year' "
-            "order by period_start desc, segment, driver_type, share desc",
-        ),
+        daily=_frame(con, "lookahead_daily"),
+        hourly=_frame(con, "lookahead_hourly"),
+        backtest=_frame(con, "lookahead_backtest"),
+        cruise=_frame(con, "lookahead_cruise"),
+        kpi_monthly=_frame(con, "lookahead_kpi_monthly"),
+        kpi_years=_frame(con, "lookahead_kpi_years"),
+        drivers=_frame(con, "lookahead_drivers"),
         names=names,
     )
 
