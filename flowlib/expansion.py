@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from flowlib.queries import run
+from flowlib.warehouse import replace_with_frame
 
 log = logging.getLogger(__name__)
 
@@ -229,16 +230,6 @@ def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[
     return pd.DataFrame(rows)
 
 
-def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
-    columns = ", ".join(f"{name} {kind}" for name, kind in types.items())
-    con.execute(f"create or replace table {table} ({columns})")
-    if len(frame):
-        con.register("__expansion_frame", frame[list(types)])
-        con.execute(f"insert into {table} select * from __expansion_frame order by all")
-        con.unregister("__expansion_frame")
-    return len(frame)
-
-
 FACILITY_TYPES = {
     "service_date": "date",
     "facility_id": "varchar",
@@ -291,6 +282,6 @@ def build_all_visitors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     facilities = facility_rows(cells, shares)
     flows = flow_rows(con, cells, shares)
     return {
-        FACILITY_TABLE: _write(con, FACILITY_TABLE, facilities, FACILITY_TYPES),
-        FLOWS_TABLE: _write(con, FLOWS_TABLE, flows, FLOW_TYPES),
+        FACILITY_TABLE: replace_with_frame(con, FACILITY_TABLE, FACILITY_TYPES, facilities),
+        FLOWS_TABLE: replace_with_frame(con, FLOWS_TABLE, FLOW_TYPES, flows),
     }

@@ -46,6 +46,7 @@ import pandas as pd
 import yaml
 
 from flowlib.queries import run
+from flowlib.warehouse import replace_with_frame
 
 log = logging.getLogger(__name__)
 
@@ -535,8 +536,8 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_
     series_frame = pd.concat(series, ignore_index=True) if series else pd.DataFrame(columns=list(SERIES_TYPES))
     series_frame["value"] = pd.to_numeric(series_frame["value"]).round(6)
     return {
-        EFFECTS_TABLE: _write(con, EFFECTS_TABLE, effect_frame, EFFECT_TYPES),
-        SERIES_TABLE: _write(con, SERIES_TABLE, series_frame, SERIES_TYPES),
+        EFFECTS_TABLE: replace_with_frame(con, EFFECTS_TABLE, EFFECT_TYPES, effect_frame),
+        SERIES_TABLE: replace_with_frame(con, SERIES_TABLE, SERIES_TYPES, series_frame),
     }
 
 
@@ -549,12 +550,3 @@ def _outcome_label(measure: Measure) -> str:
         treated = measure.treated_segment or "+".join(measure.treated_facilities)
         return f"kpi info_satisfaction {treated}"
     return f"circulation_rate {measure.treated_segment}"
-
-
-def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
-    con.execute(f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")
-    if len(frame):
-        con.register("__measure_frame", frame[list(types)])
-        con.execute(f"insert into {table} select * from __measure_frame order by all")
-        con.unregister("__measure_frame")
-    return len(frame)

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from flowlib.queries import run
+from flowlib.warehouse import replace_with_frame
 
 log = logging.getLogger(__name__)
 
@@ -405,18 +406,9 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
     ):
         fit_frame[column] = pd.to_numeric(fit_frame[column]).round(6)
     return {
-        FIT_TABLE: _write(con, FIT_TABLE, fit_frame, FIT_TYPES),
-        PAIRS_TABLE: _write(con, PAIRS_TABLE, pair_frame, PAIR_TYPES),
+        FIT_TABLE: replace_with_frame(con, FIT_TABLE, FIT_TYPES, fit_frame),
+        PAIRS_TABLE: replace_with_frame(con, PAIRS_TABLE, PAIR_TYPES, pair_frame),
     }
-
-
-def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
-    con.execute(f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")
-    if len(frame):
-        con.register("__opportunity_frame", frame[list(types)])
-        con.execute(f"insert into {table} select * from __opportunity_frame order by all")
-        con.unregister("__opportunity_frame")
-    return len(frame)
 
 
 def promotions(con: duckdb.DuckDBPyConnection, period_start: object | None = None) -> dict[str, list[tuple[str, str]]]:
