@@ -29,7 +29,7 @@ from flowlib.assets import install_assets
 from flowlib.calendar import Period
 from flowlib.config import Settings
 from flowlib.dashboards.comparison import day_comparison, period_comparison
-from flowlib.dashboards.daily import NavLink, render_daily_page, render_period_page
+from flowlib.dashboards.daily import NavLink, render_map_page
 from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
 from flowlib.dashboards.forecast_page import write_lookahead_pages
 from flowlib.dashboards.index_page import daily_pages, period_pages, render_index_page
@@ -192,7 +192,7 @@ def build_dashboards(
         day.indicator = indicator(service_date)
         _add_context(con, day, service_date, service_date)
         related = [_period_link(p) for grain in PAGE_GRAINS if (p := Period.containing(grain, service_date)) in known_periods]
-        page = render_daily_page(day, nav_links=_nav_links(service_date, known_days), related_links=related, **drawing)
+        page = render_map_page(day, nav_links=_nav_links(service_date, known_days), related_links=related, **drawing)
         _write_map(daily_dir / f"{service_date.isoformat()}.html", page, started)
 
     for period in periods:
@@ -223,7 +223,7 @@ def build_dashboards(
             for day in known_days
             if period.start <= day <= period.end
         ]
-        page = render_period_page(data, nav_links=_period_nav(period, known_periods), related_links=related, **drawing)
+        page = render_map_page(data, nav_links=_period_nav(period, known_periods), related_links=related, **drawing)
         _write_map(out_dir / page_path(period), page, started)
 
     lookahead = write_lookahead_pages(con, out_dir, labels, (baseline_year, target_year))

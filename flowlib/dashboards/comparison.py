@@ -125,27 +125,14 @@ def compare(
     )
     for fd in ordered:
         ref = by_id.get(fd.facility.facility_id)
-        changes.append(
-            FacilityChange(
-                facility=fd.facility,
-                entries=_value_change(
-                    fd.entries,
-                    fd.is_suppressed,
-                    ref is not None,
-                    ref.entries if ref else None,
-                    bool(ref and ref.is_suppressed),
-                    status,
-                ),
-                visitors=_value_change(
-                    fd.visitors,
-                    fd.is_suppressed,
-                    ref is not None,
-                    ref.visitors if ref else None,
-                    bool(ref and ref.is_suppressed),
-                    status,
-                ),
+
+        def change(count: str, fd: FacilityDay = fd, ref: FacilityDay | None = ref) -> Change:
+            reference = getattr(ref, count) if ref else None
+            return _value_change(
+                getattr(fd, count), fd.is_suppressed, ref is not None, reference, bool(ref and ref.is_suppressed), status
             )
-        )
+
+        changes.append(FacilityChange(facility=fd.facility, entries=change("entries"), visitors=change("visitors")))
     ref_circulation = {share.segment: share for share in reference_circulation}
     circulation = []
     for share in current_circulation:

@@ -2,8 +2,8 @@
 
 Heat maps, facilities, flows, legend and side panel (circulation, comparisons, the
 satisfaction indicator, top routes). :func:`render_map_page` draws any
-:class:`~flowlib.dashboards.page_data.DayData`; :func:`render_daily_page` and
-:func:`render_period_page` are the same builder with the day's or the period's data.
+:class:`~flowlib.dashboards.page_data.DayData`, loaded for a day or for a period
+(:mod:`flowlib.dashboards.loaders`).
 
 Staff open these pages every morning on LGWAN, where tile servers may be unreachable:
 the bundled outline and tourism areas keep the map readable with no tiles at all.
@@ -68,7 +68,7 @@ PERIOD_LAYER_LABELS: dict[str, tuple[str, str]] = {
     "heat_day": ("Wi-Fi 混雑（期間合計）", "Wi-Fi density, whole period"),
 }
 
-__all__ = ["date_labels", "fmt_int", "fmt_share", "render_daily_page", "render_map_page", "render_period_page"]
+__all__ = ["date_labels", "fmt_int", "fmt_share", "render_map_page"]
 
 
 def layer_name(key: str, period: bool = False) -> str:
@@ -495,32 +495,6 @@ def render_map_page(
     RawHtml(body_markup=overlay, header_markup=page_header_markup(assets_url)).add_to(fmap)
     localize_folium_links(fmap, assets_url)
     return with_language(fmap.get_root().render())
-
-
-def render_daily_page(
-    day: DayData,
-    k: int,
-    geo_dir: Path,
-    nav_links: list[NavLink],
-    assets_url: str,
-    related_links: list[NavLink] | None = None,
-) -> str:
-    """One service day's page."""
-    return render_map_page(day, k, geo_dir, nav_links, assets_url, related_links)
-
-
-def render_period_page(
-    data: DayData,
-    k: int,
-    geo_dir: Path,
-    nav_links: list[NavLink],
-    assets_url: str,
-    related_links: list[NavLink] | None = None,
-) -> str:
-    """One ISO week's or month's page: the daily builder with the period's data."""
-    if data.period is None:
-        raise ValueError("render_period_page needs data loaded by load_period (data.period is None).")
-    return render_map_page(data, k, geo_dir, nav_links, assets_url, related_links)
 
 
 def with_language(page_html: str) -> str:

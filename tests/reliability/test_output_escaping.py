@@ -81,9 +81,9 @@ def hostile_day() -> DayData:
 
 @pytest.fixture(scope="module")
 def hostile_page() -> str:
-    from flowlib.dashboards.daily import NavLink, render_daily_page
+    from flowlib.dashboards.daily import NavLink, render_map_page
 
-    return render_daily_page(
+    return render_map_page(
         hostile_day(),
         k=10,
         geo_dir=PROJECT_ROOT / "geo",
