@@ -129,11 +129,3 @@ def load_access_points(geo_dir: Path | str | None = None, h3_resolution: int = 1
         h3.latlng_to_cell(lat, lon, h3_resolution) for lat, lon in zip(access_points["lat"], access_points["lon"])
     ]
     return access_points.sort_values("ap_id", ignore_index=True)
-
-
-def facility_lookup(geo_dir: Path | str | None = None) -> dict[str, tuple[str, str, float, float]]:
-    """facility_id -> (name_ja, name_en, lat, lon), for labels and distances without geopandas."""
-    facilities = load_facilities(geo_dir)
-    return {
-        row.facility_id: (row.name_ja, row.name_en, float(row.lat), float(row.lon)) for row in facilities.itertuples(index=False)
-    }

@@ -145,12 +145,6 @@ def test_outline_gives_context_for_the_central_areas(facilities):
         assert not harbour.covers(row.geometry), row.facility_id
 
 
-def test_facility_lookup():
-    lookup = geo.facility_lookup(GEO_DIR)
-    assert lookup["glover_garden"] == ("グラバー園", "Glover Garden", pytest.approx(32.7333666), pytest.approx(129.869055))
-    assert len(lookup) == 24
-
-
 def test_default_directory_comes_from_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("FLOW_GEO_DIR", str(tmp_path))
     with pytest.raises(geo.GeoDataError, match=str(tmp_path / "areas.geojson")):
