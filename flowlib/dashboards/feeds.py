@@ -230,9 +230,12 @@ RECENT_DAYS = 7
 
 def load_recent(con: duckdb.DuckDBPyConnection, days: int = RECENT_DAYS) -> list[FeedDay]:
     """Statuses of the latest ``days`` service days any run checked."""
-    if not table_exists(con, "ops.feed_status"):
+    latest = days_checked(con)[-int(days) :] if days > 0 else []
+    if not latest:
         return []
-    return [FeedDay(**row) for row in page_rows(con, "recent_feeds", days=int(days))]
+    # the latest days any run checked are the only checked days between the first and last of them
+    rows = page_rows(con, "feed_days", first_service_date=latest[0], last_service_date=latest[-1])
+    return sorted((FeedDay(**row) for row in rows), key=lambda feed: (feed.source, feed.service_date))
 
 
 def recent_view(feeds: list[FeedDay]) -> dict[str, Any] | None:
