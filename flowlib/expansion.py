@@ -109,6 +109,19 @@ def facility_shares(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, dict[
     return cells, shares
 
 
+def _not_estimated(is_suppressed: bool) -> dict[str, object]:
+    """A cell's estimate columns before (or without) an estimate; a suppressed cell stays marked."""
+    return {
+        "all_visitors_estimate": None,
+        "estimate_ci_low": None,
+        "estimate_ci_high": None,
+        "is_estimate": False,
+        "status": None,
+        "is_suppressed": is_suppressed,
+        "suppression": "primary" if is_suppressed else None,
+    }
+
+
 def facility_rows(cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFrame:
     rows = []
     for row in cells.itertuples():
@@ -125,13 +138,7 @@ def facility_rows(cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFra
             "share_ci_high": None,
             "share_basis": None,
             "share_days": None,
-            "all_visitors_estimate": None,
-            "estimate_ci_low": None,
-            "estimate_ci_high": None,
-            "is_estimate": False,
-            "status": None,
-            "is_suppressed": bool(row.is_suppressed),
-            "suppression": "primary" if row.is_suppressed else None,
+            **_not_estimated(bool(row.is_suppressed)),
         }
         if share:
             out.update(
@@ -202,13 +209,7 @@ def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[
             "route": row.route,
             "cashless_visitors": None if row.is_suppressed or pd.isna(row.visitors) else int(row.visitors),
             "share_used": None,
-            "all_visitors_estimate": None,
-            "estimate_ci_low": None,
-            "estimate_ci_high": None,
-            "is_estimate": False,
-            "status": None,
-            "is_suppressed": bool(row.is_suppressed),
-            "suppression": "primary" if row.is_suppressed else None,
+            **_not_estimated(bool(row.is_suppressed)),
         }
         if row.is_suppressed:
             out["status"] = "suppressed"
