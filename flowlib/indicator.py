@@ -438,45 +438,48 @@ def progress_to_target(share: float, baseline_share: float, target_share: float)
 # ----------------------------------------------------------------------------- the indicator
 
 
-INDICATOR_COLUMNS: tuple[str, ...] = (
-    "period_type",
-    "period_start",
-    "period_label",
-    "segment",
-    "respondents",
-    "satisfied",
-    "share",
-    "ci_low",
-    "ci_high",
-    "effective_n",
-    "weighted",
-    "too_few_answers",
-    "baseline_share",
-    "target_share",
-    "progress_to_target",
-    "change_vs_baseline_p_value",
-    "change_significant",
-    "period_end",
-    "months_with_answers",
-)
-DRIVER_MART_COLUMNS: tuple[str, ...] = (
-    "period_type",
-    "period_start",
-    "period",
-    "segment",
-    "driver_type",
-    "driver_value",
-    "respondents",
-    "satisfied",
-    "share",
-    "ci_low",
-    "ci_high",
-    "effective_n",
-    "weighted",
-    "too_few_answers",
-    "gap_vs_segment",
-    "largest_gap",
-)
+#: The indicator marts' columns and warehouse types (marts.info_satisfaction_indicator / _drivers).
+INDICATOR_MART_TYPES: dict[str, str] = {
+    "period_type": "varchar not null",
+    "period_start": "date not null",
+    "period_label": "varchar not null",
+    "segment": "varchar not null",
+    "respondents": "integer",
+    "satisfied": "integer",
+    "share": "double",
+    "ci_low": "double",
+    "ci_high": "double",
+    "effective_n": "double",
+    "weighted": "boolean not null",
+    "too_few_answers": "boolean not null",
+    "baseline_share": "double",
+    "target_share": "double",
+    "progress_to_target": "double",
+    "change_vs_baseline_p_value": "double",
+    "change_significant": "boolean",
+    "period_end": "date not null",
+    "months_with_answers": "integer not null",
+}
+DRIVER_MART_TYPES: dict[str, str] = {
+    "period_type": "varchar not null",
+    "period_start": "date not null",
+    "period": "varchar not null",
+    "segment": "varchar not null",
+    "driver_type": "varchar not null",
+    "driver_value": "varchar not null",
+    "respondents": "integer",
+    "satisfied": "integer",
+    "share": "double",
+    "ci_low": "double",
+    "ci_high": "double",
+    "effective_n": "double",
+    "weighted": "boolean not null",
+    "too_few_answers": "boolean not null",
+    "gap_vs_segment": "double",
+    "largest_gap": "boolean not null",
+}
+INDICATOR_COLUMNS: tuple[str, ...] = tuple(INDICATOR_MART_TYPES)
+DRIVER_MART_COLUMNS: tuple[str, ...] = tuple(DRIVER_MART_TYPES)
 
 
 def prepare_answers(rows: pd.DataFrame, definition: IndicatorDefinition) -> pd.DataFrame:

@@ -35,8 +35,8 @@ from flowlib.atomic import atomic_write
 from flowlib.config import Settings, get_settings
 from flowlib.exports import CSV_ENCODING, neutralise_cell
 from flowlib.indicator import (
-    DRIVER_MART_COLUMNS,
-    INDICATOR_COLUMNS,
+    DRIVER_MART_TYPES,
+    INDICATOR_MART_TYPES,
     ITEM_COLUMNS,
     IndicatorDefinition,
     estimate_drivers,
@@ -51,47 +51,6 @@ log = logging.getLogger(__name__)
 
 INDICATOR_TABLE = "marts.info_satisfaction_indicator"
 DRIVERS_TABLE = "marts.info_satisfaction_drivers"
-
-_INDICATOR_TYPES: dict[str, str] = {
-    "period_type": "varchar not null",
-    "period_start": "date not null",
-    "period_label": "varchar not null",
-    "segment": "varchar not null",
-    "respondents": "integer",
-    "satisfied": "integer",
-    "share": "double",
-    "ci_low": "double",
-    "ci_high": "double",
-    "effective_n": "double",
-    "weighted": "boolean not null",
-    "too_few_answers": "boolean not null",
-    "baseline_share": "double",
-    "target_share": "double",
-    "progress_to_target": "double",
-    "change_vs_baseline_p_value": "double",
-    "change_significant": "boolean",
-    "period_end": "date not null",
-    "months_with_answers": "integer not null",
-}
-_DRIVER_TYPES: dict[str, str] = {
-    "period_type": "varchar not null",
-    "period_start": "date not null",
-    "period": "varchar not null",
-    "segment": "varchar not null",
-    "driver_type": "varchar not null",
-    "driver_value": "varchar not null",
-    "respondents": "integer",
-    "satisfied": "integer",
-    "share": "double",
-    "ci_low": "double",
-    "ci_high": "double",
-    "effective_n": "double",
-    "weighted": "boolean not null",
-    "too_few_answers": "boolean not null",
-    "gap_vs_segment": "double",
-    "largest_gap": "boolean not null",
-}
-assert tuple(_INDICATOR_TYPES) == INDICATOR_COLUMNS and tuple(_DRIVER_TYPES) == DRIVER_MART_COLUMNS
 
 
 class IndicatorError(RuntimeError):
@@ -153,8 +112,8 @@ def build_indicator(
         answers = prepare_answers(rows, definition)
         indicator = estimate_indicator(answers, definition, settings.min_cell_count)
         drivers = estimate_drivers(answers, definition, settings.min_cell_count)
-        _replace_table(con, INDICATOR_TABLE, _INDICATOR_TYPES, indicator)
-        _replace_table(con, DRIVERS_TABLE, _DRIVER_TYPES, drivers)
+        _replace_table(con, INDICATOR_TABLE, INDICATOR_MART_TYPES, indicator)
+        _replace_table(con, DRIVERS_TABLE, DRIVER_MART_TYPES, drivers)
     counts = {
         INDICATOR_TABLE: len(indicator),
         DRIVERS_TABLE: len(drivers),
