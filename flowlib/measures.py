@@ -473,8 +473,8 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_
     ).fetchone()[0]
     if present < 3:
         return {}
-    first_day, last_day = con.execute("select min(service_date), max(service_date) from marts.facility_daily").fetchone()
-    facilities = {r[0] for r in con.execute("select facility_id from ref.facilities").fetchall()}
+    first_day, last_day = run(con, "measures/built_days").fetchone()
+    facilities = {r[0] for r in run(con, "measures/facility_ids").fetchall()}
     effects, series = [], []
     for path in files:
         row: dict[str, object] = {name: None for name in EFFECT_TYPES}
