@@ -73,26 +73,32 @@ def _same_as_reference(root: Path, ref: dict) -> list[str]:
     return problems
 
 
+def _crash_row(crash, fault: str, problems: list[str], survivable_codes: tuple[int, ...]) -> dict:
+    """One killed run as a report row: survived when it ended as expected (killed, or finished
+    before the kill), left no torn partition or incomplete page, and the rerun matched."""
+    return {
+        "fault": fault,
+        "marker": crash.marker,
+        "after_s": round(crash.seconds or 0, 1),
+        "wal_on_disk": crash.wal_on_disk,
+        "torn_partitions": crash.torn_partitions,
+        "incomplete_pages": crash.incomplete_pages,
+        "temp_files_left": crash.temp_files,
+        "rerun_problems": problems,
+        "survived": crash.returncode in survivable_codes
+        and not crash.torn_partitions
+        and not crash.incomplete_pages
+        and not problems,
+    }
+
+
 def measure_crashes(dataset: Path, work: Path, ref: dict, fractions: bool) -> tuple[list[dict], crash_mod.Chain]:
     faults = []
     chain = crash_mod.run_chain(h.clone(dataset, work / "crash"), ref["partitions"])
     final_problems = [] if chain.final.returncode == 0 else [f"final rerun exit code {chain.final.returncode}"]
     final_problems += _same_as_reference(chain.root, ref) if chain.final.returncode == 0 else []
     for crash in chain.crashes:
-        ok = crash.returncode == -9 and not crash.torn_partitions and not crash.incomplete_pages and not final_problems
-        faults.append(
-            {
-                "fault": f"SIGKILL {crash.point} ({crash.command})",
-                "marker": crash.marker,
-                "after_s": round(crash.seconds or 0, 1),
-                "wal_on_disk": crash.wal_on_disk,
-                "torn_partitions": crash.torn_partitions,
-                "incomplete_pages": crash.incomplete_pages,
-                "temp_files_left": crash.temp_files,
-                "rerun_problems": final_problems,
-                "survived": ok,
-            }
-        )
+        faults.append(_crash_row(crash, f"SIGKILL {crash.point} ({crash.command})", final_problems, (-9,)))
     if fractions:
         measured = h.clone(dataset, work / "measured")
         started = time.monotonic()
@@ -115,23 +121,7 @@ def measure_crashes(dataset: Path, work: Path, ref: dict, fractions: bool) -> tu
             [] if final.returncode == 0 else [f"final rerun exit code {final.returncode}"]
         )
         problems += _same_as_reference(root, ref) if final.returncode == 0 else []
-        for crash in crashes:
-            faults.append(
-                {
-                    "fault": f"SIGKILL {crash.point}",
-                    "marker": crash.marker,
-                    "after_s": round(crash.seconds or 0, 1),
-                    "wal_on_disk": crash.wal_on_disk,
-                    "torn_partitions": crash.torn_partitions,
-                    "incomplete_pages": crash.incomplete_pages,
-                    "temp_files_left": crash.temp_files,
-                    "rerun_problems": problems,
-                    "survived": crash.returncode in (-9, 0)
-                    and not crash.torn_partitions
-                    and not crash.incomplete_pages
-                    and not problems,
-                }
-            )
+        faults.extend(_crash_row(crash, f"SIGKILL {crash.point}", problems, (-9, 0)) for crash in crashes)
     return faults, chain
 
 

@@ -31,6 +31,9 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from flowlib.queries import run
+from flowlib.warehouse import replace_with_frame
+
 log = logging.getLogger(__name__)
 
 FACILITY_TABLE = "marts.all_visitors_facility_daily"
@@ -72,10 +75,6 @@ def expand(cards: int, share: Share) -> tuple[int, int, int]:
     return point, low, high
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    return con.execute(sql).df()
-
-
 def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, name = relation.split(".")
     return bool(
@@ -87,29 +86,7 @@ def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
 
 def facility_shares(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, dict[tuple, Share]]:
     """Per published facility-day: cards, reported admissions, the share used and its basis."""
-    cells = _frame(
-        con,
-        """
-        with cards as (
-            select service_date, facility_id, visitors, is_suppressed
-            from marts.facility_daily where source_kind = 'entry_log'
-        ),
-        reported as (
-            select service_date, facility_id, sum(admissions) as reported_admissions
-            from raw.admission_count group by all
-        )
-        select
-            coalesce(c.service_date, r.service_date) as service_date,
-            coalesce(c.facility_id, r.facility_id) as facility_id,
-            case when c.is_suppressed then null else coalesce(c.visitors, 0) end as cashless_visitors,
-            coalesce(c.is_suppressed, false) as is_suppressed,
-            r.reported_admissions
-        from cards as c
-        full join reported as r using (service_date, facility_id)
-        where coalesce(c.service_date, r.service_date) in (select distinct service_date from marts.facility_daily)
-        order by 1, 2
-    """,
-    )
+    cells = run(con, "expansion/facility_cells").df()
     usable = cells[cells["cashless_visitors"].notna() & (cells["reported_admissions"] > 0)]
     usable = usable[usable["cashless_visitors"] <= usable["reported_admissions"]]
     pooled = usable.groupby("facility_id").agg(
@@ -132,6 +109,19 @@ def facility_shares(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, dict[
     return cells, shares
 
 
+def _not_estimated(is_suppressed: bool) -> dict[str, object]:
+    """A cell's estimate columns before (or without) an estimate; a suppressed cell stays marked."""
+    return {
+        "all_visitors_estimate": None,
+        "estimate_ci_low": None,
+        "estimate_ci_high": None,
+        "is_estimate": False,
+        "status": None,
+        "is_suppressed": is_suppressed,
+        "suppression": "primary" if is_suppressed else None,
+    }
+
+
 def facility_rows(cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFrame:
     rows = []
     for row in cells.itertuples():
@@ -148,13 +138,7 @@ def facility_rows(cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFra
             "share_ci_high": None,
             "share_basis": None,
             "share_days": None,
-            "all_visitors_estimate": None,
-            "estimate_ci_low": None,
-            "estimate_ci_high": None,
-            "is_estimate": False,
-            "status": None,
-            "is_suppressed": bool(row.is_suppressed),
-            "suppression": "primary" if row.is_suppressed else None,
+            **_not_estimated(bool(row.is_suppressed)),
         }
         if share:
             out.update(
@@ -196,24 +180,7 @@ def _mean_share(shares: list[Share | None]) -> Share | None:
 
 
 def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[tuple, Share]) -> pd.DataFrame:
-    moves = _frame(
-        con,
-        """
-        select service_date, 'transition' as measure, from_facility_id, to_facility_id, cast(null as varchar) as route,
-               visitors, is_suppressed
-        from marts.transitions_daily where source_kind = 'entry_log'
-        union all
-        select service_date, 'route', null, null, route, visitors, is_suppressed
-        from marts.routes_daily where source_kind = 'entry_log'
-        union all
-        select service_date, 'circulation_visitors', null, null, null, visitors, is_suppressed
-        from marts.circulation_daily where source_kind = 'entry_log' and segment = 'all'
-        union all
-        select service_date, 'multi_facility_visitors', null, null, null, multi_facility_visitors, is_suppressed
-        from marts.circulation_daily where source_kind = 'entry_log' and segment = 'all'
-        order by all
-    """,
-    )
+    moves = run(con, "expansion/moves").df()
     reported = cells[
         cells["cashless_visitors"].notna()
         & (cells["reported_admissions"] > 0)
@@ -242,13 +209,7 @@ def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[
             "route": row.route,
             "cashless_visitors": None if row.is_suppressed or pd.isna(row.visitors) else int(row.visitors),
             "share_used": None,
-            "all_visitors_estimate": None,
-            "estimate_ci_low": None,
-            "estimate_ci_high": None,
-            "is_estimate": False,
-            "status": None,
-            "is_suppressed": bool(row.is_suppressed),
-            "suppression": "primary" if row.is_suppressed else None,
+            **_not_estimated(bool(row.is_suppressed)),
         }
         if row.is_suppressed:
             out["status"] = "suppressed"
@@ -268,16 +229,6 @@ def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[
             )
         rows.append(out)
     return pd.DataFrame(rows)
-
-
-def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
-    columns = ", ".join(f"{name} {kind}" for name, kind in types.items())
-    con.execute(f"create or replace table {table} ({columns})")
-    if len(frame):
-        con.register("__expansion_frame", frame[list(types)])
-        con.execute(f"insert into {table} select * from __expansion_frame order by all")
-        con.unregister("__expansion_frame")
-    return len(frame)
 
 
 FACILITY_TYPES = {
@@ -332,6 +283,6 @@ def build_all_visitors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     facilities = facility_rows(cells, shares)
     flows = flow_rows(con, cells, shares)
     return {
-        FACILITY_TABLE: _write(con, FACILITY_TABLE, facilities, FACILITY_TYPES),
-        FLOWS_TABLE: _write(con, FLOWS_TABLE, flows, FLOW_TYPES),
+        FACILITY_TABLE: replace_with_frame(con, FACILITY_TABLE, FACILITY_TYPES, facilities),
+        FLOWS_TABLE: replace_with_frame(con, FLOWS_TABLE, FLOW_TYPES, flows),
     }

@@ -60,6 +60,7 @@ import yaml
 from flowlib.atomic import atomic_write
 from flowlib.config import PROJECT_ROOT, Settings
 from flowlib.indicator import IndicatorDefinition, load_definition
+from flowlib.queries import run
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ NUMERIC_TYPES = (
 INDICATOR_FILES = ("info_satisfaction_indicator.csv", "info_satisfaction_drivers.csv")
 DICTIONARY_FILE = "column_dictionary.csv"
 #: characters that make a spreadsheet treat a cell as a formula (CSV injection); the one
-#: rule of every published file (flowlib.indicator_mart uses neutralise_cell from here)
+#: rule of every published file (flowlib.indicator_mart imports neutralise_cell from here)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CATALOGUE_FILE = "catalogue.json"
 
@@ -608,12 +609,7 @@ def _write_dataset_csv(
 def _facility_points(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, float]]:
     if not _exists(con, "ref.facilities"):
         return {}
-    return {
-        row[0]: (float(row[1]), float(row[2]))
-        for row in con.execute(
-            "select facility_id, lon, lat from ref.facilities where lat is not null and lon is not null"
-        ).fetchall()
-    }
+    return {row[0]: (float(row[1]), float(row[2])) for row in run(con, "exports/facility_points").fetchall()}
 
 
 def _geometry(kind: str, record: dict[str, Any], points: dict[str, tuple[float, float]]) -> dict[str, Any] | None:

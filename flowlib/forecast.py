@@ -46,6 +46,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
+from flowlib.queries import run
 from flowlib.warehouse import transaction
 
 log = logging.getLogger(__name__)
@@ -682,9 +683,7 @@ def summarise_backtest(points: pd.DataFrame, hour_points: pd.DataFrame | None = 
 
 def read_series(con: duckdb.DuckDBPyConnection) -> tuple[list[Series], dict[str, pd.Timestamp]]:
     """Daily counts per facility from marts.facility_daily, zero-filled between first and last day."""
-    frame = con.execute(
-        "select service_date, source_kind, facility_id, entries, visitors, is_suppressed from marts.facility_daily"
-    ).df()
+    frame = run(con, "forecast/daily_counts").df()
     series, last_days = [], {}
     for kind, rows in frame.groupby("source_kind", sort=True):
         column = TARGET_COLUMN.get(str(kind))
@@ -711,7 +710,7 @@ def read_series(con: duckdb.DuckDBPyConnection) -> tuple[list[Series], dict[str,
 
 def read_cruise(con: duckdb.DuckDBPyConnection) -> pd.Series | None:
     """Passenger capacity by day, or None when no timetable is loaded (a warning, not a failure)."""
-    frame = con.execute("select service_date, passenger_capacity from staging.stg_cruise_call").df()
+    frame = run(con, "forecast/cruise_calls").df()
     if frame.empty:
         log.warning("no cruise timetable loaded (source kind cruise_call): forecasting without cruise calls")
         return None
@@ -722,11 +721,7 @@ def read_cruise(con: duckdb.DuckDBPyConnection) -> pd.Series | None:
 
 def read_hourly(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Hourly entries per facility; a hidden (suppressed) hour is NULL, neither fitted nor scored."""
-    return con.execute(
-        "select service_date, source_kind, facility_id, hour_of_day, "
-        "case when coalesce(is_suppressed, false) then null else entries end as count "
-        "from marts.facility_entries_hourly"
-    ).df()
+    return run(con, "forecast/hourly_counts").df()
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""Load and validate the reference geodata in ``geo/`` (facilities, Wi-Fi APs, areas, outline).
+"""Load and validate the reference geodata in ``geo/`` (facilities, Wi-Fi APs, areas).
+
+The schematic outline (``outline.geojson``) is drawn as it stands by the pages
+(flowlib.dashboards.daily); tests/test_geo.py checks it.
 
 Every map, mart and the demo generator joins against these layers, so a broken file must fail
 loudly at load time with a message that names the file and the problem, not as a wrong join
@@ -19,13 +22,11 @@ from flowlib.config import get_settings
 FACILITIES_FILE = "facilities.geojson"
 ACCESS_POINTS_FILE = "wifi_access_points.geojson"
 AREAS_FILE = "areas.geojson"
-OUTLINE_FILE = "outline.geojson"
 
 #: Everything the project maps lies in Nagasaki City: (min lon, min lat, max lon, max lat).
 #: A point outside is a swapped lat/lon or a typo, not a new sight.
 NAGASAKI_BBOX = (129.6, 32.5, 130.0, 32.9)
 CONFIDENCE_LEVELS = frozenset({"high", "medium", "low"})
-OUTLINE_KINDS = frozenset({"urban", "harbour"})
 
 
 class GeoDataError(ValueError):
@@ -128,19 +129,3 @@ def load_access_points(geo_dir: Path | str | None = None, h3_resolution: int = 1
         h3.latlng_to_cell(lat, lon, h3_resolution) for lat, lon in zip(access_points["lat"], access_points["lon"])
     ]
     return access_points.sort_values("ap_id", ignore_index=True)
-
-
-def load_outline(geo_dir: Path | str | None = None) -> gpd.GeoDataFrame:
-    """Schematic land and harbour shapes so maps have context without a tile server."""
-    path = _geo_dir(geo_dir) / OUTLINE_FILE
-    outline = _read_layer(path, ["kind", "name_ja", "name_en"], {"Polygon", "MultiPolygon"})
-    _require_known(outline, "kind", set(OUTLINE_KINDS), path)
-    return outline
-
-
-def facility_lookup(geo_dir: Path | str | None = None) -> dict[str, tuple[str, str, float, float]]:
-    """facility_id -> (name_ja, name_en, lat, lon), for labels and distances without geopandas."""
-    facilities = load_facilities(geo_dir)
-    return {
-        row.facility_id: (row.name_ja, row.name_en, float(row.lat), float(row.lon)) for row in facilities.itertuples(index=False)
-    }

@@ -6,7 +6,7 @@ that number and says how sure it is, as plain typed functions on numpy arrays an
 frames (no database, no statsmodels: statsmodels is the tests' oracle):
 
 - the definition, read from ``config/indicator.yaml`` (:func:`load_definition`);
-- reporting periods: month, quarter, Japanese fiscal year April-March (:func:`period_of`);
+- reporting periods: month, quarter, fiscal year, calendar year (:class:`flowlib.calendar.Period`);
 - the Wilson score interval (:func:`wilson_interval`), also for weighted answers through the
   Kish effective sample size (:func:`kish_effective_n`, :func:`estimate_share`);
 - post-stratification to a known visitor mix (:func:`post_stratify`);
@@ -14,8 +14,6 @@ frames (no database, no statsmodels: statsmodels is the tests' oracle):
   progress toward the 2027 target (:func:`progress_to_target`);
 - the indicator table and the driver breakdowns (:func:`estimate_indicator`,
   :func:`estimate_drivers`), which :mod:`flowlib.indicator_mart` writes to the warehouse;
-- the Net Promoter Score exactly as the Hokuriku consortium's published tables compute it
-  (:func:`net_promoter_score`, :func:`nps_table`), used to check the pipeline on real data.
 
 Example
 -------
@@ -32,7 +30,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +37,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from flowlib.calendar import Period
 from flowlib.config import get_settings
 from flowlib.privacy import answers_publishable, total_reveals_hidden_answers
 
@@ -278,59 +276,6 @@ def load_definition(path: Path | None = None) -> IndicatorDefinition:
 # ----------------------------------------------------------------------------- periods
 
 
-@dataclass(frozen=True)
-class Period:
-    period_type: str
-    start: date
-    end: date  # inclusive
-    label: str
-
-
-def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + months
-    return index // 12, index % 12 + 1
-
-
-def _month_end(year: int, month: int) -> date:
-    next_year, next_month = _add_months(year, month, 1)
-    return date.fromordinal(date(next_year, next_month, 1).toordinal() - 1)
-
-
-def period_of(day: date, period_type: str, *, fiscal_year_start_month: int = 4, quarter_basis: str = "fiscal") -> Period:
-    """The reporting period holding ``day``.
-
-    Fiscal years (年度) are named by the calendar year they start in: FY2025 (2025年度) runs
-    2025-04-01 to 2026-03-31. Fiscal quarters count from the fiscal year's first month
-    (FY2025-Q1 = April-June 2025); calendar quarters are labelled ``2025-Q2``.
-
-    >>> period_of(date(2026, 2, 10), "fiscal_year").label
-    'FY2025'
-    >>> period_of(date(2026, 2, 10), "quarter").label
-    'FY2025-Q4'
-    """
-    fsm = fiscal_year_start_month
-    if period_type == "month":
-        return Period("month", date(day.year, day.month, 1), _month_end(day.year, day.month), f"{day:%Y-%m}")
-    if period_type == "calendar_year":
-        return Period("calendar_year", date(day.year, 1, 1), date(day.year, 12, 31), f"{day.year}")
-    fiscal_year = day.year if day.month >= fsm else day.year - 1
-    if period_type == "fiscal_year":
-        end_year, end_month = _add_months(fiscal_year, fsm, 11)
-        return Period("fiscal_year", date(fiscal_year, fsm, 1), _month_end(end_year, end_month), f"FY{fiscal_year}")
-    if period_type == "quarter":
-        if quarter_basis == "calendar":
-            index = (day.month - 1) // 3
-            start_year, start_month = day.year, 3 * index + 1
-            label = f"{day.year}-Q{index + 1}"
-        else:
-            index = ((day.month - fsm) % 12) // 3
-            start_year, start_month = _add_months(fiscal_year, fsm, 3 * index)
-            label = f"FY{fiscal_year}-Q{index + 1}"
-        end_year, end_month = _add_months(start_year, start_month, 2)
-        return Period("quarter", date(start_year, start_month, 1), _month_end(end_year, end_month), label)
-    raise ValueError(f"unknown period type {period_type!r} (allowed: {', '.join(PERIOD_TYPES)})")
-
-
 # ----------------------------------------------------------------------------- statistics
 
 
@@ -493,45 +438,48 @@ def progress_to_target(share: float, baseline_share: float, target_share: float)
 # ----------------------------------------------------------------------------- the indicator
 
 
-INDICATOR_COLUMNS: tuple[str, ...] = (
-    "period_type",
-    "period_start",
-    "period_label",
-    "segment",
-    "respondents",
-    "satisfied",
-    "share",
-    "ci_low",
-    "ci_high",
-    "effective_n",
-    "weighted",
-    "too_few_answers",
-    "baseline_share",
-    "target_share",
-    "progress_to_target",
-    "change_vs_baseline_p_value",
-    "change_significant",
-    "period_end",
-    "months_with_answers",
-)
-DRIVER_MART_COLUMNS: tuple[str, ...] = (
-    "period_type",
-    "period_start",
-    "period",
-    "segment",
-    "driver_type",
-    "driver_value",
-    "respondents",
-    "satisfied",
-    "share",
-    "ci_low",
-    "ci_high",
-    "effective_n",
-    "weighted",
-    "too_few_answers",
-    "gap_vs_segment",
-    "largest_gap",
-)
+#: The indicator marts' columns and warehouse types (marts.info_satisfaction_indicator / _drivers).
+INDICATOR_MART_TYPES: dict[str, str] = {
+    "period_type": "varchar not null",
+    "period_start": "date not null",
+    "period_label": "varchar not null",
+    "segment": "varchar not null",
+    "respondents": "integer",
+    "satisfied": "integer",
+    "share": "double",
+    "ci_low": "double",
+    "ci_high": "double",
+    "effective_n": "double",
+    "weighted": "boolean not null",
+    "too_few_answers": "boolean not null",
+    "baseline_share": "double",
+    "target_share": "double",
+    "progress_to_target": "double",
+    "change_vs_baseline_p_value": "double",
+    "change_significant": "boolean",
+    "period_end": "date not null",
+    "months_with_answers": "integer not null",
+}
+DRIVER_MART_TYPES: dict[str, str] = {
+    "period_type": "varchar not null",
+    "period_start": "date not null",
+    "period": "varchar not null",
+    "segment": "varchar not null",
+    "driver_type": "varchar not null",
+    "driver_value": "varchar not null",
+    "respondents": "integer",
+    "satisfied": "integer",
+    "share": "double",
+    "ci_low": "double",
+    "ci_high": "double",
+    "effective_n": "double",
+    "weighted": "boolean not null",
+    "too_few_answers": "boolean not null",
+    "gap_vs_segment": "double",
+    "largest_gap": "boolean not null",
+}
+INDICATOR_COLUMNS: tuple[str, ...] = tuple(INDICATOR_MART_TYPES)
+DRIVER_MART_COLUMNS: tuple[str, ...] = tuple(DRIVER_MART_TYPES)
 
 
 def prepare_answers(rows: pd.DataFrame, definition: IndicatorDefinition) -> pd.DataFrame:
@@ -576,8 +524,8 @@ def _cell_weights(cell: pd.DataFrame, definition: IndicatorDefinition) -> tuple[
 
 def _periods(days: Iterable[date], period_type: str, definition: IndicatorDefinition) -> dict[date, Period]:
     return {
-        d: period_of(
-            d, period_type, fiscal_year_start_month=definition.fiscal_year_start_month, quarter_basis=definition.quarter_basis
+        d: Period.containing(
+            period_type, d, fiscal_year_start_month=definition.fiscal_year_start_month, quarter_basis=definition.quarter_basis
         )
         for d in set(days)
     }
@@ -832,90 +780,3 @@ def _typed(frame: pd.DataFrame, integers: Sequence[str], nullable_booleans: Sequ
         elif values and all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             frame[column] = pd.to_numeric(pd.Series(values, index=frame.index, dtype="object"), errors="coerce").astype(float)
     return frame.reset_index(drop=True)
-
-
-# ----------------------------------------------------------------------------- NPS
-
-
-def js_to_fixed(value: float, digits: int) -> str:
-    """``Number.prototype.toFixed`` of JavaScript, which the published NPS tables used.
-
-    JavaScript rounds the exact binary value of the double half away from zero (Python's
-    ``round``/format round half to even), e.g. ``(12.5).toFixed(0) == "13"``.
-    """
-    if value == 0:
-        value = 0.0  # -0 prints as 0 in JavaScript
-    negative = value < 0
-    exact = Decimal(abs(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    text = f"{exact:.{digits}f}"
-    return f"-{text}" if negative else text
-
-
-@dataclass(frozen=True)
-class NetPromoterScore:
-    respondents: int
-    promoters: int
-    passives: int
-    detractors: int
-    #: counts of scores 0..10
-    distribution: tuple[int, ...]
-
-    @property
-    def score(self) -> float:
-        """NPS = % promoters (9-10) - % detractors (0-6), computed as the publisher did."""
-        if self.respondents == 0:
-            return math.nan
-        return (self.promoters - self.detractors) / self.respondents * 100
-
-    @property
-    def score_text(self) -> str:
-        return js_to_fixed(self.score, 1)
-
-    def percent_texts(self) -> list[str]:
-        """Share of each score 0..10 as whole percent, e.g. '41%'."""
-        return [js_to_fixed(count / self.respondents * 100, 0) + "%" for count in self.distribution]
-
-
-def net_promoter_score(scores: Iterable[int | float | None]) -> NetPromoterScore:
-    """NPS of 0-10 recommendation scores; missing scores are left out."""
-    counts = [0] * 11
-    for raw in scores:
-        if raw is None or (isinstance(raw, float) and math.isnan(raw)) or raw is pd.NA:
-            continue
-        score = int(raw)
-        if score != raw or not 0 <= score <= 10:
-            raise ValueError(f"recommendation score {raw!r} is not a whole number 0-10")
-        counts[score] += 1
-    total = sum(counts)
-    return NetPromoterScore(total, sum(counts[9:]), sum(counts[7:9]), sum(counts[:7]), tuple(counts))
-
-
-def nps_table(
-    frame: pd.DataFrame, group: str | Sequence[str], score: str = "recommend_score", min_count: int = 0
-) -> pd.DataFrame:
-    """Per group: NPS (text, one decimal), cnt and NPS0..NPS10 ('%'), like the published CSVs.
-
-    Rows are sorted by NPS descending as published; groups with fewer than ``min_count``
-    answers are left out (the consortium's yearly table keeps cities with 100 or more).
-    """
-    keys = [group] if isinstance(group, str) else list(group)
-    rows = []
-    for key, part in frame.groupby(keys, sort=True, dropna=True):
-        nps = net_promoter_score(part[score].tolist())
-        if nps.respondents == 0 or nps.respondents < min_count:
-            continue
-        values = key if isinstance(key, tuple) else (key,)
-        rows.append(
-            {
-                **dict(zip(keys, values)),
-                "NPS": nps.score_text,
-                "cnt": nps.respondents,
-                **{f"NPS{i}": text for i, text in enumerate(nps.percent_texts())},
-                "_score": nps.score,
-            }
-        )
-    columns = [*keys, "NPS", "cnt", *[f"NPS{i}" for i in range(11)]]
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    table = pd.DataFrame(rows).sort_values("_score", ascending=False, kind="stable")
-    return table[columns].reset_index(drop=True)

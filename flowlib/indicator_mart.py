@@ -30,66 +30,27 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-# the open data's one atomic writer and one cell-escaping rule (neutralise_cell is re-exported)
+# the open data's one atomic writer and one cell-escaping rule
 from flowlib.atomic import atomic_write
 from flowlib.config import Settings, get_settings
-from flowlib.exports import CSV_ENCODING, neutralise_cell  # noqa: F401
+from flowlib.exports import CSV_ENCODING, neutralise_cell
 from flowlib.indicator import (
-    DRIVER_MART_COLUMNS,
-    INDICATOR_COLUMNS,
+    DRIVER_MART_TYPES,
+    INDICATOR_MART_TYPES,
+    ITEM_COLUMNS,
     IndicatorDefinition,
     estimate_drivers,
     estimate_indicator,
     load_definition,
     prepare_answers,
 )
+from flowlib.queries import run
 from flowlib.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
 INDICATOR_TABLE = "marts.info_satisfaction_indicator"
 DRIVERS_TABLE = "marts.info_satisfaction_drivers"
-
-_INDICATOR_TYPES: dict[str, str] = {
-    "period_type": "varchar not null",
-    "period_start": "date not null",
-    "period_label": "varchar not null",
-    "segment": "varchar not null",
-    "respondents": "integer",
-    "satisfied": "integer",
-    "share": "double",
-    "ci_low": "double",
-    "ci_high": "double",
-    "effective_n": "double",
-    "weighted": "boolean not null",
-    "too_few_answers": "boolean not null",
-    "baseline_share": "double",
-    "target_share": "double",
-    "progress_to_target": "double",
-    "change_vs_baseline_p_value": "double",
-    "change_significant": "boolean",
-    "period_end": "date not null",
-    "months_with_answers": "integer not null",
-}
-_DRIVER_TYPES: dict[str, str] = {
-    "period_type": "varchar not null",
-    "period_start": "date not null",
-    "period": "varchar not null",
-    "segment": "varchar not null",
-    "driver_type": "varchar not null",
-    "driver_value": "varchar not null",
-    "respondents": "integer",
-    "satisfied": "integer",
-    "share": "double",
-    "ci_low": "double",
-    "ci_high": "double",
-    "effective_n": "double",
-    "weighted": "boolean not null",
-    "too_few_answers": "boolean not null",
-    "gap_vs_segment": "double",
-    "largest_gap": "boolean not null",
-}
-assert tuple(_INDICATOR_TYPES) == INDICATOR_COLUMNS and tuple(_DRIVER_TYPES) == DRIVER_MART_COLUMNS
 
 
 class IndicatorError(RuntimeError):
@@ -105,23 +66,10 @@ def _read_answers(con: duckdb.DuckDBPyConnection, definition: IndicatorDefinitio
             "staging.stg_survey_response does not exist: build the SQL models first "
             "(flowlib.pipeline.prepare_warehouse or flowlib.models.build_views)."
         )
-    # definition.item is validated against a fixed list of column names (ITEM_COLUMNS)
-    return con.execute(
-        f"""
-        select
-            source,
-            service_date,
-            answered_at,
-            form_language,
-            residence_country,
-            residence_prefecture,
-            {definition.item},
-            weight,
-            info_sources,
-            facilities_visited
-        from staging.stg_survey_response
-        """
-    ).df()
+    # the file reads every item the definition may name (ITEM_COLUMNS); keep the chosen one
+    answers = run(con, "indicator/survey_answers").df()
+    others = [item for item in ITEM_COLUMNS if item != definition.item]
+    return answers.drop(columns=others)
 
 
 def _replace_table(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str], frame: pd.DataFrame) -> None:
@@ -164,8 +112,8 @@ def build_indicator(
         answers = prepare_answers(rows, definition)
         indicator = estimate_indicator(answers, definition, settings.min_cell_count)
         drivers = estimate_drivers(answers, definition, settings.min_cell_count)
-        _replace_table(con, INDICATOR_TABLE, _INDICATOR_TYPES, indicator)
-        _replace_table(con, DRIVERS_TABLE, _DRIVER_TYPES, drivers)
+        _replace_table(con, INDICATOR_TABLE, INDICATOR_MART_TYPES, indicator)
+        _replace_table(con, DRIVERS_TABLE, DRIVER_MART_TYPES, drivers)
     counts = {
         INDICATOR_TABLE: len(indicator),
         DRIVERS_TABLE: len(drivers),
@@ -224,29 +172,8 @@ def export_indicator_csv(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[
     Shares are in percent (one decimal), gaps in percentage points; cells with too few
     answers carry the status 回答数不足 and no share.
     """
-    indicator = con.execute(
-        f"""
-        select * from {INDICATOR_TABLE}
-        order by
-            case period_type when 'fiscal_year' then 1 when 'calendar_year' then 2
-                             when 'quarter' then 3 else 4 end,
-            period_start,
-            case segment when 'domestic' then 1 when 'international' then 2 else 3 end
-        """
-    ).df()
-    drivers = con.execute(
-        f"""
-        select * from {DRIVERS_TABLE}
-        order by
-            period_type,
-            period_start,
-            case segment when 'domestic' then 1 when 'international' then 2 else 3 end,
-            driver_type,
-            driver_value = 'other',
-            respondents desc nulls last,
-            driver_value
-        """
-    ).df()
+    indicator = run(con, "indicator/indicator_export").df()
+    drivers = run(con, "indicator/drivers_export").df()
     indicator_header = [
         "period_type",
         "period",

@@ -36,30 +36,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from flowlib.calendar import Period, add_months, fiscal_year_bounds, fiscal_year_of
 from flowlib.indicator import IndicatorDefinition, estimate_share, post_stratify, prepare_answers
+from flowlib.queries import run
 
 log = logging.getLogger(__name__)
 
 SEGMENTS = ("domestic", "international")
 STATUS_TEST = "two-sided one-sample z-test against the path (statsmodels proportions_ztest, Kish n)"
 CHANGE_TEST = "two-sample score test (statsmodels test_proportions_2indep, Kish n)"
-
-
-def _month(day: date) -> date:
-    return day.replace(day=1)
-
-
-def _add_months(month: date, months: int) -> date:
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _month_end(month: date) -> date:
-    return _add_months(month, 1) - timedelta(days=1)
-
-
-def fiscal_year(day: date, start_month: int = 4) -> int:
-    return day.year if day.month >= start_month else day.year - 1
 
 
 def path_share(day: date, definition: IndicatorDefinition, segment: str) -> float:
@@ -81,11 +66,7 @@ def path_share(day: date, definition: IndicatorDefinition, segment: str) -> floa
 def visitor_mix(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Visitor-days by month and residence segment from the entry logs (issuer country known)."""
     try:
-        frame = con.execute(
-            "select date_trunc('month', service_date)::date as month, segment, count(*) as visitor_days "
-            "from intermediate.int_visitor_days where source_kind = 'entry_log' "
-            "and segment in ('domestic', 'international') group by all"
-        ).df()
+        frame = run(con, "kpi_path/visitor_mix").df()
     except duckdb.CatalogException:
         frame = pd.DataFrame(columns=["month", "segment", "visitor_days"])
     return frame
@@ -198,13 +179,13 @@ def build_path(
     ]
     if answers.empty:
         return KpiPath(pd.DataFrame(columns=columns), pd.DataFrame())
-    answers = answers.assign(month=[_month(d) for d in answers["day"]])
-    first, current = min(answers["month"]), _month(last_day)
+    answers = answers.assign(month=[Period.containing("month", d).start for d in answers["day"]])
+    first, current = min(answers["month"]), Period.containing("month", last_day).start
     months = []
     month = first
     while month <= current:
         months.append(month)
-        month = _add_months(month, 1)
+        month = add_months(month, 1)
     mixes = mix_for(months, measured_mix)
     rows = []
     for month in months:
@@ -213,8 +194,8 @@ def build_path(
         mix, basis = mixes[month]
         common = {
             "month": month,
-            "month_label": f"{month:%Y-%m}" + ("（月途中）" if _month_end(month) > last_day else ""),
-            "is_month_to_date": _month_end(month) > last_day,
+            "month_label": f"{month:%Y-%m}" + ("（月途中）" if Period("month", month).end > last_day else ""),
+            "is_month_to_date": Period("month", month).end > last_day,
             "mix_domestic": mix.get("domestic", math.nan),
             "mix_basis": basis,
         }
@@ -259,7 +240,7 @@ def _changes(monthly: pd.DataFrame, alpha: float) -> pd.DataFrame:
     for r in monthly.itertuples(index=False):
         values = {}
         for name, back in (("mom", 1), ("yoy", 12)):
-            before = keyed.get((_add_months(r.month, -back), r.segment, r.weighting))
+            before = keyed.get((add_months(r.month, -back), r.segment, r.weighting))
             if before is None or r.too_few_answers or before.too_few_answers:
                 values.update({f"{name}_change": math.nan, f"{name}_p_value": math.nan, f"{name}_significant": None})
                 continue
@@ -279,10 +260,10 @@ def _fiscal_years(
     answers: pd.DataFrame, mixes: dict, definition: IndicatorDefinition, last_day: date, minimum: int
 ) -> pd.DataFrame:
     start = definition.fiscal_year_start_month
-    answers = answers.assign(fiscal_year=[fiscal_year(d, start) for d in answers["day"]])
+    answers = answers.assign(fiscal_year=[fiscal_year_of(d, start) for d in answers["day"]])
     rows = []
     for year, cell in answers.groupby("fiscal_year", sort=True):
-        first_day, fy_end = date(year, start, 1), _add_months(date(year, start, 1), 12) - timedelta(days=1)
+        first_day, fy_end = fiscal_year_bounds(year, start)
         covered_end = min(fy_end, last_day)
         middle = first_day + (covered_end - first_day) / 2
         for segment in SEGMENTS:
@@ -372,7 +353,7 @@ def build_kpi_path(con: duckdb.DuckDBPyConnection, definition: IndicatorDefiniti
     from flowlib.warehouse import transaction
 
     answers = prepare_answers(_read_answers(con, definition), definition)
-    last = con.execute("select max(service_date) from marts.facility_daily").fetchone()[0]
+    last = run(con, "kpi_path/last_service_day").fetchone()[0]
     last_day = last or (max(answers["day"]) if len(answers) else date.today())
     minimum = max(definition.min_respondents, min_cell_count)
     path = build_path(answers, visitor_mix(con), definition, last_day, minimum)

@@ -45,6 +45,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from flowlib.queries import run
+from flowlib.warehouse import replace_with_frame
+
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("entries", "transition", "circulation_rate", "kpi")
@@ -227,28 +230,13 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
 def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: date) -> tuple[pd.DataFrame, str, set[str]]:
     """(unit, service_date, value, complete) rows; the treated unit's name; units touching the treated ones."""
     if measure.outcome == "transition":
-        frame = con.execute(
-            """
-            select from_facility_id || '>' || to_facility_id as unit, service_date,
-                   transitions as value, is_suppressed or transitions is null as hidden
-            from marts.transitions_daily
-            where source_kind = 'entry_log' and service_date between ? and ?
-        """,
-            [first, last],
-        ).df()
+        frame = run(con, "measures/panel_transitions", first_service_date=first, last_service_date=last).df()
         treated = f"{measure.outcome_from}>{measure.outcome_to}"
         involved = {measure.outcome_from, measure.outcome_to, *measure.treated_facilities}
         touching = {u for u in frame["unit"].unique() if set(u.split(">")) & involved}
         fill_zero = True
     elif measure.outcome == "entries":
-        frame = con.execute(
-            """
-            select facility_id as unit, service_date, visitors as value, is_suppressed or visitors is null as hidden
-            from marts.facility_daily
-            where source_kind = 'entry_log' and service_date between ? and ?
-        """,
-            [first, last],
-        ).df()
+        frame = run(con, "measures/panel_entries", first_service_date=first, last_service_date=last).df()
         wanted = set(measure.outcome_facilities)
         treated_rows = frame[frame["unit"].isin(wanted)]
         if len(wanted) > 1:  # several treated facilities: their sum is the treated unit
@@ -258,14 +246,7 @@ def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: 
         touching = (wanted | set(measure.treated_facilities)) - {treated}
         fill_zero = True
     else:
-        frame = con.execute(
-            """
-            select segment as unit, service_date, circulation_rate as value, is_suppressed or circulation_rate is null as hidden
-            from marts.circulation_daily
-            where source_kind = 'entry_log' and service_date between ? and ? and segment <> 'all'
-        """,
-            [first, last],
-        ).df()
+        frame = run(con, "measures/panel_circulation", first_service_date=first, last_service_date=last).df()
         treated = str(measure.treated_segment)
         touching = set()
         fill_zero = False
@@ -358,27 +339,17 @@ def _kpi_answers(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, 
         others = [s for s in SEGMENTS if s not in ("unknown", measure.treated_segment)]
         comparison = [s for s in (measure.comparison or others) if s != measure.treated_segment]
         comparison_name = "segment " + ", ".join(comparison)
-        group = ("case when segment = ? then 1 when list_contains(?, segment) then 0 end", [measure.treated_segment, comparison])
+        grouping = {"group_by": "segment", "treated_values": [measure.treated_segment], "comparison_values": comparison}
     else:
         treated = list(measure.treated_facilities)
         treated_name = "respondents who visited " + "+".join(treated)
         if measure.comparison is not None:  # visited a declared comparison facility and no treated one
             comparison_name = "respondents who visited " + ", ".join(measure.comparison) + " (none of the treated)"
-            group = (
-                "case when list_has_any(facilities_visited, ?) then 1 when list_has_any(facilities_visited, ?) then 0 end",
-                [treated, list(measure.comparison)],
-            )
+            grouping = {"group_by": "facility", "treated_values": treated, "comparison_values": list(measure.comparison)}
         else:
             comparison_name = "the other respondents"
-            group = ("case when list_has_any(coalesce(facilities_visited, []::varchar[]), ?) then 1 else 0 end", [treated])
-    frame = con.execute(
-        f"""
-        select service_date, {group[0]} as treated, (info_satisfaction >= 4)::integer as satisfied
-        from staging.stg_survey_response
-        where service_date between ? and ? and info_satisfaction between 1 and 5
-    """,
-        [*group[1], first, last],
-    ).df()
+            grouping = {"group_by": "facility", "treated_values": treated, "comparison_values": None}
+    frame = run(con, "measures/kpi_answers", first_service_date=first, last_service_date=last, **grouping).df()
     frame = frame[frame["treated"].notna()].astype({"treated": int, "satisfied": int})
     frame["service_date"] = pd.to_datetime(frame["service_date"]).dt.date
     return frame, treated_name, comparison_name
@@ -502,8 +473,8 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_
     ).fetchone()[0]
     if present < 3:
         return {}
-    first_day, last_day = con.execute("select min(service_date), max(service_date) from marts.facility_daily").fetchone()
-    facilities = {r[0] for r in con.execute("select facility_id from ref.facilities").fetchall()}
+    first_day, last_day = run(con, "measures/built_days").fetchone()
+    facilities = {r[0] for r in run(con, "measures/facility_ids").fetchall()}
     effects, series = [], []
     for path in files:
         row: dict[str, object] = {name: None for name in EFFECT_TYPES}
@@ -565,8 +536,8 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_
     series_frame = pd.concat(series, ignore_index=True) if series else pd.DataFrame(columns=list(SERIES_TYPES))
     series_frame["value"] = pd.to_numeric(series_frame["value"]).round(6)
     return {
-        EFFECTS_TABLE: _write(con, EFFECTS_TABLE, effect_frame, EFFECT_TYPES),
-        SERIES_TABLE: _write(con, SERIES_TABLE, series_frame, SERIES_TYPES),
+        EFFECTS_TABLE: replace_with_frame(con, EFFECTS_TABLE, EFFECT_TYPES, effect_frame),
+        SERIES_TABLE: replace_with_frame(con, SERIES_TABLE, SERIES_TYPES, series_frame),
     }
 
 
@@ -579,12 +550,3 @@ def _outcome_label(measure: Measure) -> str:
         treated = measure.treated_segment or "+".join(measure.treated_facilities)
         return f"kpi info_satisfaction {treated}"
     return f"circulation_rate {measure.treated_segment}"
-
-
-def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
-    con.execute(f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")
-    if len(frame):
-        con.register("__measure_frame", frame[list(types)])
-        con.execute(f"insert into {table} select * from __measure_frame order by all")
-        con.unregister("__measure_frame")
-    return len(frame)

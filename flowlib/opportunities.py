@@ -40,6 +40,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from flowlib.queries import run
+from flowlib.warehouse import replace_with_frame
+
 log = logging.getLogger(__name__)
 
 CLOSE_MINUTES = 20.0
@@ -322,13 +325,7 @@ PAIR_TYPES = {
 
 def _segments(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, object, str, str]]:
     """(grain, label, source_kind, period_start, segment_kind, segment) of complete published periods."""
-    return con.execute(f"""
-        select distinct period_grain, period_label, source_kind, period_start, segment_kind, segment
-        from marts.transitions_by_period
-        where period_grain in ({", ".join(f"'{g}'" for g in PERIOD_GRAINS)}) and day_type = 'all'
-          and (segment_kind = 'all' or (segment_kind = 'residence' and segment in ('domestic', 'international')))
-        order by all
-    """).fetchall()
+    return run(con, "opportunities/fitted_cells", period_grains=list(PERIOD_GRAINS)).fetchall()
 
 
 def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int]:
@@ -341,34 +338,21 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
         for r in needed
     ):
         return {}
-    coordinates = con.execute("select facility_id, lat, lon from ref.facilities order by facility_id").df()
+    coordinates = run(con, "opportunities/facility_coordinates").df()
     fits, pair_frames = [], []
     for grain, label, source_kind, start, segment_kind, segment in _segments(con):
-        published = con.execute(
-            """
-            select from_facility_id, to_facility_id, transitions, is_suppressed, suppression
-            from marts.transitions_by_period
-            where period_grain = ? and period_start = ? and source_kind = ? and day_type = 'all'
-              and segment_kind = ? and segment = ?
-            order by all
-        """,
-            [grain, start, source_kind, segment_kind, segment],
-        ).df()
+        cut = {
+            "period_grain": grain,
+            "period_start": start,
+            "source_kind": source_kind,
+            "segment_kind": segment_kind,
+            "segment": segment,
+        }
+        published = run(con, "opportunities/period_cells", **cut).df()
         # hidden: suppressed, or 'partial' (the period's count withheld because a day is hidden)
         published["hidden"] = published["is_suppressed"].astype(bool) | published["transitions"].isna()
         # the model is fitted on the period's published day cells (a hidden day cell left out)
-        days = con.execute(
-            """
-            select d.from_facility_id, d.to_facility_id, d.period_start as day,
-                   case when d.is_suppressed or d.transitions is null then null else d.transitions end as moves
-            from marts.transitions_by_period as d
-            inner join ref.calendar_periods as p on p.calendar_date = d.period_start
-            where d.period_grain = 'day' and p.period_grain = ? and p.period_start = ? and d.source_kind = ?
-              and d.day_type = 'all' and d.segment_kind = ? and d.segment = ?
-            order by all
-        """,
-            [grain, start, source_kind, segment_kind, segment],
-        ).df()
+        days = run(con, "opportunities/day_cells", **cut).df()
         days["moves"] = days["moves"].astype(float)
         fit, pairs = fit_gravity(days, coordinates)
         keys = {
@@ -422,18 +406,9 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
     ):
         fit_frame[column] = pd.to_numeric(fit_frame[column]).round(6)
     return {
-        FIT_TABLE: _write(con, FIT_TABLE, fit_frame, FIT_TYPES),
-        PAIRS_TABLE: _write(con, PAIRS_TABLE, pair_frame, PAIR_TYPES),
+        FIT_TABLE: replace_with_frame(con, FIT_TABLE, FIT_TYPES, fit_frame),
+        PAIRS_TABLE: replace_with_frame(con, PAIRS_TABLE, PAIR_TYPES, pair_frame),
     }
-
-
-def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
-    con.execute(f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")
-    if len(frame):
-        con.register("__opportunity_frame", frame[list(types)])
-        con.execute(f"insert into {table} select * from __opportunity_frame order by all")
-        con.unregister("__opportunity_frame")
-    return len(frame)
 
 
 def promotions(con: duckdb.DuckDBPyConnection, period_start: object | None = None) -> dict[str, list[tuple[str, str]]]:
@@ -444,20 +419,10 @@ def promotions(con: duckdb.DuckDBPyConnection, period_start: object | None = Non
     ).fetchone()[0]
     if not exists:
         return {}
-    row = con.execute(
-        f"select max(period_start) from {PAIRS_TABLE} where period_grain = 'iso_week' "
-        "and source_kind = 'entry_log' and segment = 'all'" + (" and period_start <= ?" if period_start else ""),
-        [period_start] if period_start else [],
-    ).fetchone()
+    row = run(con, "opportunities/latest_fitted_week", up_to=period_start or None).fetchone()
     if not row or row[0] is None:
         return {}
     found: dict[str, list[tuple[str, str]]] = {}
-    for origin, target, tier in con.execute(
-        f"select from_facility_id, to_facility_id, tier from {PAIRS_TABLE} "
-        "where period_grain = 'iso_week' and period_start = ? and source_kind = 'entry_log' "
-        "and segment = 'all' and promote_rank is not null "
-        "order by from_facility_id, promote_rank",
-        [row[0]],
-    ).fetchall():
+    for origin, target, tier in run(con, "opportunities/promoted_pairs", period_start=row[0]).fetchall():
         found.setdefault(origin, []).append((target, tier))
     return found

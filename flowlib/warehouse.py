@@ -17,10 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from flowlib.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +127,23 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("rollback")
         raise
     con.execute("commit")
+
+
+def replace_with_frame(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str], frame: pd.DataFrame) -> int:
+    """Replace ``table`` by the rows of a computed pandas frame (the marts estimated in Python:
+    all-visitor expansion, opportunities, measures), its columns typed and ordered by ``types``
+    and its rows sorted, so a rebuild from the same input gives the same table; returns the row
+    count. The caller holds the transaction."""
+    columns = ", ".join(f"{name} {kind}" for name, kind in types.items())
+    con.execute(f"create or replace table {table} ({columns})")
+    rows = len(frame)
+    if rows:
+        con.register("__incoming_frame", frame[list(types)])
+        try:
+            con.execute(f"insert into {table} select * from __incoming_frame order by all")
+        finally:
+            con.unregister("__incoming_frame")
+    return rows
 
 
 def split_statements(sql: str) -> list[str]:

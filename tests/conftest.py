@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,38 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     monkeypatch.delenv("FLOW_LANDING_DIR", raising=False)
     monkeypatch.delenv("FLOW_WAREHOUSE", raising=False)
     yield get_settings()
+
+
+def throwaway_settings(root: Path, **overrides: object) -> Settings:
+    """Demo-mode settings whose data, landing, warehouse and dashboards all live under ``root``
+    (independent of the FLOW_* path variables); ``overrides`` set any other field."""
+    data = root / "data"
+    fields: dict[str, object] = {
+        "data_dir": data,
+        "landing_dir": data / "landing",
+        "warehouse_path": data / "warehouse.duckdb",
+        "dashboards_dir": root / "dashboards",
+        "demo_mode": True,
+        **overrides,
+    }
+    return Settings(**fields)  # type: ignore[arg-type]
+
+
+def load_kanazawa_stays(realdata: Path, root: Path, hmac_key_env: str) -> Settings:
+    """A warehouse under ``root`` holding the real Kanazawa Wi-Fi stays (shared/realdata),
+    loaded through the documented example declaration sources/examples/hokuriku_stays.yaml."""
+    from flowlib.ingest import ingest_partition
+    from flowlib.pipeline import prepare_warehouse
+    from flowlib.sources import parse_declaration
+
+    folder = realdata / "hokuriku_wifi_sensor" / "move_kanazawa"
+    require(folder.is_dir(), f"the Hokuriku Wi-Fi sensing sample {folder} is missing")
+    settings = throwaway_settings(root, hmac_key_env=hmac_key_env, min_cell_count=1)
+    shutil.copytree(folder, settings.landing_dir / "hokuriku" / "move_kanazawa")
+    prepare_warehouse(settings)
+    result = ingest_partition(parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml"), None, settings)
+    assert result.outcome == "loaded" and result.rows_quarantined == 0, result
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import throwaway_settings
 
 from flowlib import demo
 from flowlib.config import Settings
@@ -32,17 +33,7 @@ FIRST, LAST = date(2026, 11, 1), date(2026, 11, 14)
 
 @pytest.fixture(scope="module")
 def night(tmp_path_factory) -> tuple[Settings, demo.GroundTruth]:
-    root = tmp_path_factory.mktemp("all_visitors")
-    data = root / "data"
-    settings = Settings(
-        data_dir=data,
-        landing_dir=data / "landing",
-        warehouse_path=data / "warehouse.duckdb",
-        dashboards_dir=root / "dashboards",
-        demo_mode=True,
-        hmac_key_env="all-visitors-test",
-        min_cell_count=10,
-    )
+    settings = throwaway_settings(tmp_path_factory.mktemp("all_visitors"), hmac_key_env="all-visitors-test", min_cell_count=10)
     truth = demo.generate(settings.landing_dir, FIRST, LAST, scale=0.5)
     run_all(list(truth.days), settings)
     return settings, truth
@@ -322,13 +313,13 @@ def test_free_sights_are_measured_by_wifi_sensors_and_appear_with_their_kind(nig
 
 def test_popups_name_the_sights_to_promote(night):
     from flowlib.dashboards.daily import facility_popup
-    from flowlib.dashboards.data import load_day, load_facilities
+    from flowlib.dashboards.loaders import load_day, load_facilities
     from flowlib.opportunities import promotions
 
     settings, _ = night
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         facilities = load_facilities(con)
-        day = load_day(con, LAST, facilities, settings.service_day_start.hour, settings.min_cell_count)
+        day = load_day(con, LAST, facilities, settings.service_day_start.hour)
         published = promotions(con, LAST)
     origin = next(fd for fd in day.facility_days if fd.facility.facility_id == "dejima")
     day.promote = {"dejima": [("prefectural_art_museum", "under_connected"), ("confucius_shrine", "watch")]}

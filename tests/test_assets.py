@@ -29,9 +29,9 @@ from flowlib.assets import (
     localize_folium_links,
     remote_urls_in_css,
 )
-from flowlib.dashboards.daily import NavLink, render_daily_page
-from flowlib.dashboards.data import DayData, Facility, FacilityDay, Flow, HeatSeries, SegmentShare
+from flowlib.dashboards.daily import NavLink, render_map_page
 from flowlib.dashboards.index_page import render_index_page
+from flowlib.dashboards.page_data import DayData, Facility, FacilityDay, Flow, HeatSeries, SegmentShare
 from flowlib.dashboards.publish import RemoteAssetError, check_page, find_remote_assets, write_page
 
 LOCAL_REF = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
@@ -72,7 +72,7 @@ def sample_day() -> DayData:
 
 
 def written_pages(dashboards_dir: Path) -> list[Path]:
-    daily = render_daily_page(sample_day(), 10, VENDOR_DIR.parent / "geo", [NavLink("../index.html", "一覧", "All")], "../assets")
+    daily = render_map_page(sample_day(), 10, VENDOR_DIR.parent / "geo", [NavLink("../index.html", "一覧", "All")], "../assets")
     index = render_index_page([date(2025, 11, 23)], None, [], None, [], 10, False)
     return [
         write_page(dashboards_dir / "daily" / "2025-11-23.html", daily),

@@ -43,10 +43,12 @@ from test_dashboards import (
     real_facilities,
 )
 
+from flowlib.calendar import Period
 from flowlib.config import Settings
 from flowlib.dashboards import MAX_PAGE_BYTES, build_dashboards, find_remote_assets
 from flowlib.dashboards.daily import TILE_HOSTS
-from flowlib.dashboards.data import MAX_FLOWS, TOP_ROUTES, Period
+from flowlib.dashboards.page_data import MAX_FLOWS, TOP_ROUTES
+from flowlib.dashboards.periods import page_file, page_path
 
 pytest_plugins = ["browser"]  # the session's offline_browser fixture (see test_dashboards.py)
 
@@ -310,7 +312,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
 
 
 def page_html(settings: Settings, period: Period) -> str:
-    return (settings.dashboards_dir / period.folder / period.file_name).read_text(encoding="utf-8")
+    return (settings.dashboards_dir / page_path(period)).read_text(encoding="utf-8")
 
 
 def _section(page: str, kind: str) -> str:
@@ -525,7 +527,7 @@ def test_period_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
     for fid in ids:
         _facility(con, W47, fid, 5000, 4000)
     build_dashboards(con, settings, service_dates=[])  # the week's page only
-    path = settings.dashboards_dir / "weekly" / W47.file_name
+    path = settings.dashboards_dir / "weekly" / page_file(W47)
     size = path.stat().st_size
     print(f"\nheavy-input week page: {size / 1e6:.2f} MB ({heat_rows:,} heat rows, {len(pairs)} flows, {len(routes):,} routes)")
     assert size < MAX_PAGE_BYTES
@@ -556,7 +558,7 @@ def _at(bar: dict[str, float], percent: float, axis: tuple[float, float] = (40.0
 
 def test_week_page_in_offline_browser(built: tuple[Settings, Path], offline_browser: OfflineBrowser) -> None:
     settings, _ = built
-    path = settings.dashboards_dir / "weekly" / W47.file_name
+    path = settings.dashboards_dir / "weekly" / page_file(W47)
     visit = offline_browser.open(path)
     page = visit.page
     _assert_clean(visit)
@@ -632,7 +634,7 @@ def test_week_page_in_offline_browser(built: tuple[Settings, Path], offline_brow
 
 def test_month_page_in_offline_browser(built: tuple[Settings, Path], offline_browser: OfflineBrowser) -> None:
     settings, _ = built
-    path = settings.dashboards_dir / "monthly" / NOV25.file_name
+    path = settings.dashboards_dir / "monthly" / page_file(NOV25)
     visit = offline_browser.open(path)
     _assert_clean(visit)
     page = visit.page

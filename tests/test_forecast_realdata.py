@@ -10,21 +10,16 @@ Locally the test skips when /work/shared is missing; with CI=true it fails inste
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT, require
+from conftest import load_kanazawa_stays
 
 from flowlib import forecast as fc
-from flowlib.config import Settings
-from flowlib.ingest import ingest_partition
 from flowlib.models import build_range
-from flowlib.pipeline import prepare_warehouse
-from flowlib.sources import parse_declaration
 from flowlib.warehouse import writer
 
 FIRST, LAST = date(2024, 8, 26), date(2024, 10, 30)
@@ -46,23 +41,7 @@ MODELS = [
 
 @pytest.fixture(scope="module")
 def kanazawa(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[fc.ForecastRun, dict]:
-    folder = realdata / "hokuriku_wifi_sensor" / "move_kanazawa"
-    require(folder.is_dir(), f"the Hokuriku Wi-Fi sensing sample {folder} is missing")
-    root = tmp_path_factory.mktemp("kanazawa")
-    data = root / "data"
-    settings = Settings(
-        data_dir=data,
-        landing_dir=data / "landing",
-        warehouse_path=data / "warehouse.duckdb",
-        dashboards_dir=root / "dashboards",
-        demo_mode=True,
-        hmac_key_env="kanazawa-test-key",
-        min_cell_count=1,
-    )
-    shutil.copytree(folder, settings.landing_dir / "hokuriku" / "move_kanazawa")
-    prepare_warehouse(settings)
-    spec = parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml")
-    assert ingest_partition(spec, None, settings).outcome == "loaded"
+    settings = load_kanazawa_stays(realdata, tmp_path_factory.mktemp("kanazawa"), "kanazawa-test-key")
     with writer(settings) as con:
         build_range(con, FIRST, LAST, settings, only=MODELS)
         series, last_days = fc.read_series(con)

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import geopandas as gpd
 import h3
 import pytest
 from shapely.geometry import Point
@@ -46,8 +47,16 @@ def access_points():
     return geo.load_access_points(GEO_DIR)
 
 
+def load_outline(geo_dir: Path) -> gpd.GeoDataFrame:
+    """The schematic outline the pages draw: polygons of kind urban or harbour."""
+    outline = gpd.read_file(geo_dir / "outline.geojson")
+    assert set(outline["kind"]) == {"urban", "harbour"}
+    assert set(outline.geom_type) <= {"Polygon", "MultiPolygon"}
+    return outline
+
+
 def test_all_layers_load_in_wgs84(facilities, areas, access_points):
-    outline = geo.load_outline(GEO_DIR)
+    outline = load_outline(GEO_DIR)
     for layer in (facilities, areas, access_points, outline):
         assert layer.crs.to_epsg() == 4326
         assert len(layer) > 0
@@ -129,17 +138,11 @@ def test_access_points_map_to_facilities_and_areas(facilities, areas, access_poi
 
 
 def test_outline_gives_context_for_the_central_areas(facilities):
-    outline = geo.load_outline(GEO_DIR).set_index("kind")
+    outline = load_outline(GEO_DIR).set_index("kind")
     land, harbour = outline.geometry["urban"], outline.geometry["harbour"]
     for row in facilities[facilities["area_id"] != "outlying"].itertuples():
         assert land.covers(row.geometry), row.facility_id
         assert not harbour.covers(row.geometry), row.facility_id
-
-
-def test_facility_lookup():
-    lookup = geo.facility_lookup(GEO_DIR)
-    assert lookup["glover_garden"] == ("グラバー園", "Glover Garden", pytest.approx(32.7333666), pytest.approx(129.869055))
-    assert len(lookup) == 24
 
 
 def test_default_directory_comes_from_settings(monkeypatch, tmp_path):
@@ -211,9 +214,9 @@ def test_unreadable_and_missing_files_are_reported(tmp_path):
     (tmp_path / "areas.geojson").write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
     with pytest.raises(geo.GeoDataError, match=r"areas\.geojson cannot be read as GeoJSON"):
         geo.load_areas(tmp_path)
-    (tmp_path / "outline.geojson").unlink()
-    with pytest.raises(geo.GeoDataError, match=r"outline\.geojson does not exist"):
-        geo.load_outline(tmp_path)
+    (tmp_path / "areas.geojson").unlink()
+    with pytest.raises(geo.GeoDataError, match=r"areas\.geojson does not exist"):
+        geo.load_areas(tmp_path)
 
 
 def test_point_layer_with_polygon_is_rejected(tmp_path):

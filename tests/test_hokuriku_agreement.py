@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT, require
+from conftest import PROJECT_ROOT, load_kanazawa_stays, require, throwaway_settings
 
 from flowlib.config import Settings
 from flowlib.ingest import ingest_partition
@@ -63,16 +63,7 @@ ROUTE_MODELS = [
 
 
 def _settings(root: Path) -> Settings:
-    data = root / "data"
-    return Settings(
-        data_dir=data,
-        landing_dir=data / "landing",
-        warehouse_path=data / "warehouse.duckdb",
-        dashboards_dir=root / "dashboards",
-        demo_mode=True,
-        hmac_key_env="hokuriku-test-key",
-        min_cell_count=1,
-    )
+    return throwaway_settings(root, hmac_key_env="hokuriku-test-key", min_cell_count=1)
 
 
 @pytest.fixture(scope="module")
@@ -388,11 +379,7 @@ def test_raw_sample_declaration_loads_through_ingest(tmp_path, hokuriku, users):
 @pytest.mark.slow
 def test_stays_declaration_loads_through_ingest_like_the_direct_load(tmp_path, hokuriku, direct_run):
     """sources/examples/hokuriku_stays.yaml (a snapshot source) through the real ingest."""
-    settings = _settings(tmp_path)
-    shutil.copytree(hokuriku / "move_kanazawa", settings.landing_dir / "hokuriku" / "move_kanazawa")
-    prepare_warehouse(settings)
-    result = ingest_partition(parse_declaration(EXAMPLES / "hokuriku_stays.yaml"), None, settings)
-    assert result.outcome == "loaded" and result.rows_quarantined == 0
+    settings = load_kanazawa_stays(hokuriku.parent, tmp_path, "hokuriku-test-key")
     through_ingest = pipeline_results(settings)
     assert through_ingest["transitions"] == direct_run["transitions"]
     assert through_ingest["routes"] == direct_run["routes"]

@@ -15,20 +15,20 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
+from nps import js_to_fixed, net_promoter_score
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from flowlib import indicator as ind
+from flowlib.calendar import Period
+from flowlib.exports import neutralise_cell
 from flowlib.indicator import (
     IndicatorConfigError,
     PostStratification,
     compare_with_baseline,
     definition_from_mapping,
     estimate_share,
-    js_to_fixed,
     kish_effective_n,
     load_definition,
-    net_promoter_score,
-    period_of,
     post_stratify,
     progress_to_target,
     wilson_interval,
@@ -38,7 +38,6 @@ from flowlib.indicator_mart import (
     INDICATOR_TABLE,
     build_indicator,
     export_indicator_csv,
-    neutralise_cell,
 )
 from flowlib.models import build_views
 from flowlib.pseudonym import pseudonymise
@@ -172,16 +171,16 @@ def test_progress_to_target():
 
 
 def test_fiscal_year_runs_april_to_march():
-    assert period_of(date(2026, 3, 31), "fiscal_year").label == "FY2025"
-    assert period_of(date(2026, 4, 1), "fiscal_year").label == "FY2026"
-    fy = period_of(date(2025, 4, 1), "fiscal_year")
+    assert Period.containing("fiscal_year", date(2026, 3, 31)).label == "FY2025"
+    assert Period.containing("fiscal_year", date(2026, 4, 1)).label == "FY2026"
+    fy = Period.containing("fiscal_year", date(2025, 4, 1))
     assert (fy.start, fy.end) == (date(2025, 4, 1), date(2026, 3, 31))
-    q4 = period_of(date(2026, 1, 5), "quarter")
+    q4 = Period.containing("quarter", date(2026, 1, 5))
     assert (q4.label, q4.start, q4.end) == ("FY2025-Q4", date(2026, 1, 1), date(2026, 3, 31))
-    q1 = period_of(date(2025, 6, 30), "quarter")
+    q1 = Period.containing("quarter", date(2025, 6, 30))
     assert (q1.label, q1.start, q1.end) == ("FY2025-Q1", date(2025, 4, 1), date(2025, 6, 30))
-    assert period_of(date(2025, 2, 1), "quarter", quarter_basis="calendar").label == "2025-Q1"
-    assert period_of(date(2024, 2, 10), "month").end == date(2024, 2, 29)
+    assert Period.containing("quarter", date(2025, 2, 1), quarter_basis="calendar").label == "2025-Q1"
+    assert Period.containing("month", date(2024, 2, 10)).end == date(2024, 2, 29)
 
 
 @FAST
@@ -191,12 +190,14 @@ def test_fiscal_year_runs_april_to_march():
     basis=st.sampled_from(["fiscal", "calendar"]),
 )
 def test_every_day_lies_in_its_period(day, period_type, basis):
-    period = period_of(day, period_type, quarter_basis=basis)
+    period = Period.containing(period_type, day, quarter_basis=basis)
     assert period.start <= day <= period.end
     assert period.start.day == 1
-    assert period_of(period.start, period_type, quarter_basis=basis) == period
-    assert period_of(period.end, period_type, quarter_basis=basis) == period
-    assert period_of(period.end + timedelta(days=1), period_type, quarter_basis=basis).start == period.end + timedelta(days=1)
+    assert Period.containing(period_type, period.start, quarter_basis=basis) == period
+    assert Period.containing(period_type, period.end, quarter_basis=basis) == period
+    assert Period.containing(period_type, period.end + timedelta(days=1), quarter_basis=basis).start == period.end + timedelta(
+        days=1
+    )
 
 
 # ----------------------------------------------------------------------------- definition

@@ -23,10 +23,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import PROJECT_ROOT, require
+from nps import nps_table
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from flowlib.config import Settings, get_settings
-from flowlib.indicator import load_definition, nps_table
+from flowlib.indicator import load_definition
 from flowlib.indicator_mart import DRIVERS_TABLE, INDICATOR_TABLE, build_indicator
 from flowlib.ingest import PartitionResult, ingest_partition
 from flowlib.models import build_views

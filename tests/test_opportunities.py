@@ -12,16 +12,14 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT, require
+from conftest import load_kanazawa_stays
 
-from flowlib.config import Settings
 from flowlib.opportunities import CLOSE_MINUTES, fit_gravity, under_connected, walking_minutes
 
 
@@ -132,29 +130,11 @@ KANAZAWA_FIRST, KANAZAWA_LAST = date(2024, 8, 26), date(2024, 10, 30)
 
 @pytest.fixture(scope="module")
 def kanazawa(tmp_path_factory, realdata: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from flowlib.ingest import ingest_partition
     from flowlib.models import build_range
-    from flowlib.pipeline import prepare_warehouse
-    from flowlib.sources import parse_declaration
     from flowlib.warehouse import writer
 
     folder = realdata / "hokuriku_wifi_sensor"
-    require((folder / "move_kanazawa").is_dir(), f"the Hokuriku Wi-Fi sensing sample {folder} is missing")
-    root = tmp_path_factory.mktemp("kanazawa")
-    data = root / "data"
-    settings = Settings(
-        data_dir=data,
-        landing_dir=data / "landing",
-        warehouse_path=data / "warehouse.duckdb",
-        dashboards_dir=root / "dashboards",
-        demo_mode=True,
-        hmac_key_env="kanazawa-test",
-        min_cell_count=1,
-    )
-    shutil.copytree(folder / "move_kanazawa", settings.landing_dir / "hokuriku" / "move_kanazawa")
-    prepare_warehouse(settings)
-    result = ingest_partition(parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml"), None, settings)
-    assert result.outcome == "loaded"
+    settings = load_kanazawa_stays(realdata, tmp_path_factory.mktemp("kanazawa"), "kanazawa-test")
     with writer(settings) as con:
         build_range(
             con,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, throwaway_settings
 from test_demo import _bad_lines, _entry_rows
 from test_hokuriku_agreement import FIRST, LAST, hokuriku, load_stays_directly, read_stays  # noqa: F401
 
@@ -62,17 +62,7 @@ MARTS = [
 
 
 def _settings(root: Path, sql_dir: Path, key: str) -> Settings:
-    data = root / "data"
-    return Settings(
-        data_dir=data,
-        landing_dir=data / "landing",
-        warehouse_path=data / "warehouse.duckdb",
-        dashboards_dir=root / "dashboards",
-        demo_mode=True,
-        hmac_key_env=key,
-        min_cell_count=3,
-        sql_dir=sql_dir,
-    )
+    return throwaway_settings(root, hmac_key_env=key, min_cell_count=3, sql_dir=sql_dir)
 
 
 def _reference_sql(root: Path) -> Path:

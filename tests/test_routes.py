@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import throwaway_settings
 
 from flowlib.calendar import load_calendar, period_bounds
 from flowlib.config import Settings
@@ -27,16 +28,7 @@ KEY = b"test-key"
 
 
 def make_settings(root: Path, k: int = 1) -> Settings:
-    data = root / "data"
-    return Settings(
-        data_dir=data,
-        landing_dir=data / "landing",
-        warehouse_path=data / "warehouse.duckdb",
-        dashboards_dir=root / "dashboards",
-        demo_mode=True,
-        hmac_key_env="routes-test",
-        min_cell_count=k,
-    )
+    return throwaway_settings(root, hmac_key_env="routes-test", min_cell_count=k)
 
 
 def at(day: date, hhmm: str) -> datetime:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import throwaway_settings
 
 from flowlib.config import Settings
 from flowlib.models import build_range
@@ -27,16 +28,7 @@ TICKETS = ("adult", "student", "child")
 
 
 def make_settings(root: Path, k: int) -> Settings:
-    data = root / "data"
-    return Settings(
-        data_dir=data,
-        landing_dir=data / "landing",
-        warehouse_path=data / "warehouse.duckdb",
-        dashboards_dir=root / "dashboards",
-        demo_mode=True,
-        hmac_key_env="spending-test",
-        min_cell_count=k,
-    )
+    return throwaway_settings(root, hmac_key_env="spending-test", min_cell_count=k)
 
 
 def random_admissions(seed: int = 7, cards: int = 60) -> pd.DataFrame:

@@ -26,26 +26,25 @@ from pathlib import Path
 import duckdb
 
 from flowlib.assets import install_assets
+from flowlib.calendar import Period
 from flowlib.config import Settings
-from flowlib.dashboards.daily import NavLink, render_daily_page, render_period_page
-from flowlib.dashboards.data import (
-    PAGE_GRAINS,
-    Period,
-    date_labels,
-    day_comparison,
+from flowlib.dashboards.comparison import day_comparison, period_comparison
+from flowlib.dashboards.daily import NavLink, render_map_page
+from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
+from flowlib.dashboards.forecast_page import write_lookahead_pages
+from flowlib.dashboards.index_page import daily_pages, period_pages, render_index_page
+from flowlib.dashboards.indicator_panel import Indicator, load_indicator
+from flowlib.dashboards.last_night import load_last_night
+from flowlib.dashboards.loaders import (
     latest_satisfaction,
     load_day,
     load_facilities,
-    load_indicator,
-    load_last_night,
     load_period,
-    period_comparison,
     periods_in_marts,
     service_dates_in_marts,
 )
-from flowlib.dashboards.feeds import days_checked, freshness_view, load_freshness, load_page_feeds, load_recent, recent_view
-from flowlib.dashboards.forecast_page import write_lookahead_pages
-from flowlib.dashboards.index_page import PERIOD_FOLDERS, daily_pages, period_pages, render_index_page
+from flowlib.dashboards.page_data import DayData
+from flowlib.dashboards.periods import PAGE_GRAINS, PERIOD_FOLDERS, date_labels, page_file, page_path
 from flowlib.dashboards.publish import MAX_PAGE_BYTES, PageTooLargeError, RemoteAssetError, find_remote_assets, write_page
 from flowlib.dashboards.quality import load_resident_shares, resident_share_view
 
@@ -104,16 +103,30 @@ def _period_nav(period: Period, known: set[Period]) -> list[NavLink]:
     links = [NavLink("../index.html", "一覧", "All pages")]
     # named, not "previous week": the nearest page may be further away when weeks are missing
     if earlier:
-        links.append(NavLink(earlier[-1].file_name, f"← {earlier[-1].label}", f"← {earlier[-1].label}"))
+        links.append(NavLink(page_file(earlier[-1]), f"← {earlier[-1].label}", f"← {earlier[-1].label}"))
     if later:
-        links.append(NavLink(later[0].file_name, f"{later[0].label} →", f"{later[0].label} →"))
+        links.append(NavLink(page_file(later[0]), f"{later[0].label} →", f"{later[0].label} →"))
     return links
 
 
 def _period_link(period: Period, prefix: str = "../") -> NavLink:
     ja, en = PERIOD_NAMES[period.grain]
     title_ja, title_en = period.titles()
-    return NavLink(f"{prefix}{period.folder}/{period.file_name}", f"{ja}: {title_ja}", f"{en}: {title_en}")
+    return NavLink(f"{prefix}{page_path(period)}", f"{ja}: {title_ja}", f"{en}: {title_en}")
+
+
+def _add_context(con: duckdb.DuckDBPyConnection, data: DayData, first: date, last: date) -> None:
+    """What every map page shows beside its figures: the deliveries behind them and the
+    facilities to promote (from the latest fitted week up to the page's last day)."""
+    from flowlib.opportunities import promotions  # scipy and statsmodels: imported only to build pages
+
+    data.feeds = load_page_feeds(con, first, last, data.facilities)
+    data.promote = promotions(con, last)
+
+
+def _write_map(path: Path, page: str, started: float) -> None:
+    written = write_page(path, page)
+    log.info("wrote %s (%d bytes, %.2f s)", written, written.stat().st_size, time.perf_counter() - started)
 
 
 def _with_previous_page(selected: list, on_disk: list, available: list) -> list:
@@ -137,8 +150,6 @@ def build_dashboards(
     has no page yet, and the page just before each (whose "next" link is new). Returns the
     index path.
     """
-    from flowlib.opportunities import promotions
-
     out_dir = settings.dashboards_dir
     daily_dir = out_dir / "daily"
     install_assets(out_dir / "assets")
@@ -169,62 +180,57 @@ def build_dashboards(
         periods.extend(chosen)
         known_periods |= set(on_disk) | set(chosen)
 
+    def indicator(as_of: date) -> Indicator | None:
+        return load_indicator(con, as_of, baseline_year, target_year, min_respondents, labels)
+
+    drawing = {"k": k, "geo_dir": settings.geo_dir, "assets_url": "../assets"}
     for service_date in dates:
         started = time.perf_counter()
-        day = load_day(con, service_date, facilities, start_hour, k)
+        day = load_day(con, service_date, facilities, start_hour)
         earlier = service_date - timedelta(days=7)
         day.comparisons = [day_comparison(con, day, f"{earlier.isoformat()}.html" if earlier in known_days else None)]
-        day.indicator = load_indicator(con, service_date, baseline_year, target_year, min_respondents, labels)
-        day.feeds = load_page_feeds(con, service_date, service_date, facilities)
-        day.promote = promotions(con, service_date)
+        day.indicator = indicator(service_date)
+        _add_context(con, day, service_date, service_date)
         related = [_period_link(p) for grain in PAGE_GRAINS if (p := Period.containing(grain, service_date)) in known_periods]
-        page = render_daily_page(
-            day,
-            k=k,
-            geo_dir=settings.geo_dir,
-            nav_links=_nav_links(service_date, known_days),
-            assets_url="../assets",
-            related_links=related,
-        )
-        path = write_page(daily_dir / f"{service_date.isoformat()}.html", page)
-        log.info("wrote %s (%d bytes, %.2f s)", path, path.stat().st_size, time.perf_counter() - started)
+        page = render_map_page(day, nav_links=_nav_links(service_date, known_days), related_links=related, **drawing)
+        _write_map(daily_dir / f"{service_date.isoformat()}.html", page, started)
 
     for period in periods:
         started = time.perf_counter()
         data = load_period(con, period, facilities, start_hour)
         year_earlier = period.year_earlier()
         data.comparisons = [
-            period_comparison(con, data, "previous_period", period.previous(),
-                              period.previous().file_name if period.previous() in known_periods else None),
-            period_comparison(con, data, "year_earlier", year_earlier,
-                              year_earlier.file_name if year_earlier in known_periods else None),
+            period_comparison(
+                con,
+                data,
+                "previous_period",
+                period.previous(),
+                page_file(period.previous()) if period.previous() in known_periods else None,
+            ),
+            period_comparison(
+                con, data, "year_earlier", year_earlier, page_file(year_earlier) if year_earlier in known_periods else None
+            ),
         ]
-        data.indicator = load_indicator(con, period.end, baseline_year, target_year, min_respondents, labels)
-        data.feeds = load_page_feeds(con, period.start, period.end, facilities)
-        data.promote = promotions(con, period.end)
-        related = [_period_link(p) for p in sorted(known_periods)
-                   if p.grain != period.grain and p.start <= period.end and period.start <= p.end]
+        data.indicator = indicator(period.end)
+        _add_context(con, data, period.start, period.end)
+        related = [
+            _period_link(p)
+            for p in sorted(known_periods)
+            if p.grain != period.grain and p.start <= period.end and period.start <= p.end
+        ]
         related += [
             NavLink(f"../daily/{day.isoformat()}.html", *date_labels(day))
             for day in known_days
             if period.start <= day <= period.end
         ]
-        page = render_period_page(
-            data,
-            k=k,
-            geo_dir=settings.geo_dir,
-            nav_links=_period_nav(period, known_periods),
-            assets_url="../assets",
-            related_links=related,
-        )
-        path = write_page(out_dir / period.folder / period.file_name, page)
-        log.info("wrote %s (%d bytes, %.2f s)", path, path.stat().st_size, time.perf_counter() - started)
+        page = render_map_page(data, nav_links=_period_nav(period, known_periods), related_links=related, **drawing)
+        _write_map(out_dir / page_path(period), page, started)
 
     lookahead = write_lookahead_pages(con, out_dir, labels, (baseline_year, target_year))
     from flowlib.dashboards.action_pages import build_action_pages
 
     action_links = build_action_pages(con, settings)
-    kpi_date, kpi = latest_satisfaction(con, k)
+    kpi_date, kpi = latest_satisfaction(con)
     last_load_at, loads = load_last_night(con)
     index_html = render_index_page(
         days=daily_pages(daily_dir),

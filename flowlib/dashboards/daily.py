@@ -2,8 +2,8 @@
 
 Heat maps, facilities, flows, legend and side panel (circulation, comparisons, the
 satisfaction indicator, top routes). :func:`render_map_page` draws any
-:class:`~flowlib.dashboards.data.DayData`; :func:`render_daily_page` and
-:func:`render_period_page` are the same builder with the day's or the period's data.
+:class:`~flowlib.dashboards.page_data.DayData`, loaded for a day or for a period
+(:mod:`flowlib.dashboards.loaders`).
 
 Staff open these pages every morning on LGWAN, where tile servers may be unreachable:
 the bundled outline and tourism areas keep the map readable with no tiles at all.
@@ -22,9 +22,10 @@ import folium
 from folium import plugins
 
 from flowlib.assets import OWN_CSS, OWN_JS, localize_folium_links
-from flowlib.dashboards.data import SENSOR_SOURCE_KIND, SOURCE_KIND_LABELS, DayData, FacilityDay, Flow, Route, date_labels
 from flowlib.dashboards.feeds import feeds_view
+from flowlib.dashboards.page_data import SENSOR_SOURCE_KIND, SOURCE_KIND_LABELS, DayData, FacilityDay, Flow, Route
 from flowlib.dashboards.panels import comparison_view, fmt_int, fmt_share, indicator_view, segment_rows
+from flowlib.dashboards.periods import date_labels
 from flowlib.dashboards.publish import RawHtml, bilingual, esc, render_template
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ PERIOD_LAYER_LABELS: dict[str, tuple[str, str]] = {
     "heat_day": ("Wi-Fi 混雑（期間合計）", "Wi-Fi density, whole period"),
 }
 
-__all__ = ["date_labels", "fmt_int", "fmt_share", "render_daily_page", "render_map_page", "render_period_page"]
+__all__ = ["date_labels", "fmt_int", "fmt_share", "render_map_page"]
 
 
 def layer_name(key: str, period: bool = False) -> str:
@@ -164,9 +165,11 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
         f"<h3>{bilingual(facility.name_ja, facility.name_en)}</h3>",
     ]
     if day.feeds and day.feeds.gaps_of(facility.facility_id):
-        parts.append(f'<p class="coverage-warning facility-incomplete">'
-                     f'{bilingual("データ欠損のため不完全: ", "Incomplete, missing data: ")}'
-                     f'{esc(_missing_text(day, facility.facility_id))}</p>')
+        parts.append(
+            f'<p class="coverage-warning facility-incomplete">'
+            f"{bilingual('データ欠損のため不完全: ', 'Incomplete, missing data: ')}"
+            f"{esc(_missing_text(day, facility.facility_id))}</p>"
+        )
     if facility_day.is_suppressed:
         parts.append(f'<p class="suppressed">{suppressed_text(k)}</p>')
     else:
@@ -186,13 +189,13 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
         parts.append(f"<div><strong>{bilingual('次の行き先（上位3）', 'Next stops (top 3)')}</strong><ol>")
         for flow in next_stops:
             target = day.facility(flow.to_id)
-            parts.append(
-                f"<li>{bilingual(target.name_ja, target.name_en)} {esc(fmt_share(flow.next_probability))}</li>"
-            )
+            parts.append(f"<li>{bilingual(target.name_ja, target.name_en)} {esc(fmt_share(flow.next_probability))}</li>")
         parts.append("</ol></div>")
     promote = day.promote.get(facility.facility_id)
     if promote:  # issue 14: close but under-connected sights (flowlib.opportunities)
-        parts.append(f'<div class="promote"><strong>{bilingual("この施設の来訪者に勧めたい施設", "Promote to this facility’s visitors")}</strong><ol>')
+        parts.append(
+            f'<div class="promote"><strong>{bilingual("この施設の来訪者に勧めたい施設", "Promote to this facility’s visitors")}</strong><ol>'
+        )
         for target_id, tier in promote[:3]:
             target = day.facility(target_id)
             note = bilingual("（要観察）", " (watch)") if tier == "watch" else ""
@@ -203,19 +206,23 @@ def facility_popup(day: DayData, facility_day: FacilityDay, k: int) -> str:
 
 
 def _missing_text(day: DayData, facility_id: str) -> str:
-    return ", ".join(f"{source} {service_date.isoformat()} ({status})"
-                     for gap in (day.feeds.gaps_of(facility_id) if day.feeds else [])
-                     for source, service_date, status in gap.feeds)
+    return ", ".join(
+        f"{source} {service_date.isoformat()} ({status})"
+        for gap in (day.feeds.gaps_of(facility_id) if day.feeds else [])
+        for source, service_date, status in gap.feeds
+    )
 
 
 def incomplete_popup(day: DayData, facility_id: str) -> str:
     """A facility with no figures because its feed is missing: say so instead of nothing."""
     facility = day.facility(facility_id)
-    return (f'<div class="facility-popup" data-facility-id="{esc(facility_id)}">'
-            f"<h3>{bilingual(facility.name_ja, facility.name_en)}</h3>"
-            f'<p class="coverage-warning facility-incomplete">'
-            f'{bilingual("データ欠損のため数値なし: ", "No figures, missing data: ")}{esc(_missing_text(day, facility_id))}</p>'
-            "</div>")
+    return (
+        f'<div class="facility-popup" data-facility-id="{esc(facility_id)}">'
+        f"<h3>{bilingual(facility.name_ja, facility.name_en)}</h3>"
+        f'<p class="coverage-warning facility-incomplete">'
+        f"{bilingual('データ欠損のため数値なし: ', 'No figures, missing data: ')}{esc(_missing_text(day, facility_id))}</p>"
+        "</div>"
+    )
 
 
 def add_incomplete_markers(group: folium.FeatureGroup, day: DayData) -> None:
@@ -447,10 +454,7 @@ def _route_view(day: DayData, route: Route) -> dict[str, Any]:
 
 def page_header_markup(assets_url: str) -> str:
     """Our CSS/JS, linked after folium's so its rules win over Bootstrap's."""
-    return (
-        f'<link rel="stylesheet" href="{esc(assets_url)}/{OWN_CSS}"/>\n'
-        f'<script src="{esc(assets_url)}/{OWN_JS}"></script>\n'
-    )
+    return f'<link rel="stylesheet" href="{esc(assets_url)}/{OWN_CSS}"/>\n<script src="{esc(assets_url)}/{OWN_JS}"></script>\n'
 
 
 def _fit_to(fmap: folium.Map, day: DayData) -> None:
@@ -493,33 +497,6 @@ def render_map_page(
     return with_language(fmap.get_root().render())
 
 
-def render_daily_page(
-    day: DayData,
-    k: int,
-    geo_dir: Path,
-    nav_links: list[NavLink],
-    assets_url: str,
-    related_links: list[NavLink] | None = None,
-) -> str:
-    """One service day's page."""
-    return render_map_page(day, k, geo_dir, nav_links, assets_url, related_links)
-
-
-def render_period_page(
-    data: DayData,
-    k: int,
-    geo_dir: Path,
-    nav_links: list[NavLink],
-    assets_url: str,
-    related_links: list[NavLink] | None = None,
-) -> str:
-    """One ISO week's or month's page: the daily builder with the period's data."""
-    if data.period is None:
-        raise ValueError("render_period_page needs data loaded by load_period (data.period is None).")
-    return render_map_page(data, k, geo_dir, nav_links, assets_url, related_links)
-
-
 def with_language(page_html: str) -> str:
     """Japanese first: <html lang="ja" data-lang="ja"> (branca's figure has no lang)."""
     return page_html.replace("<html>", '<html lang="ja" data-lang="ja">', 1)
-

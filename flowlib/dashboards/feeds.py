@@ -15,7 +15,9 @@ from typing import Any
 
 import duckdb
 
-from flowlib.dashboards.data import Facility, date_labels, table_exists
+from flowlib.dashboards.page_data import Facility
+from flowlib.dashboards.page_sql import page_rows, table_exists
+from flowlib.dashboards.periods import date_labels
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "loaded": ("取込済", "loaded"),
@@ -83,32 +85,23 @@ class Freshness:
     latest: FeedDay
 
 
-_FEED_COLUMNS = "source, service_date, source_kind, status, reason, expected_at, delivered_at, arrived_on_time"
-
-
-def load_page_feeds(con: duckdb.DuckDBPyConnection, first: date, last: date,
-                    facilities: dict[str, Facility]) -> PageFeeds | None:
+def load_page_feeds(con: duckdb.DuckDBPyConnection, first: date, last: date, facilities: dict[str, Facility]) -> PageFeeds | None:
     """Deliveries of ``first``..``last`` and the gaps they leave; None when none was recorded."""
     if not table_exists(con, "ops.feed_status"):
         return None
-    days = [FeedDay(*row) for row in con.execute(
-        f"select {_FEED_COLUMNS} from ops.feed_status where service_date between ? and ? order by service_date, source",
-        [first, last]).fetchall()]
+    span = {"first_service_date": first, "last_service_date": last}
+    days = [FeedDay(**row) for row in page_rows(con, "feed_days", **span)]
     if not days:
         return None  # built before deliveries were recorded, or by `flowlib marts` alone: say nothing
     gaps: list[Gap] = []
     if table_exists(con, "marts.feed_coverage"):
         areas = {}
         if table_exists(con, "ref.areas"):
-            areas = {row[0]: (row[1] or row[0], row[2] or row[1] or row[0])
-                     for row in con.execute("select area_id, name_ja, name_en from ref.areas").fetchall()}
-        rows = con.execute(
-            "select scope, scope_id, source_kind, "
-            "list(struct_pack(source := source, service_date := service_date, status := status) "
-            "order by service_date, source) "
-            "from marts.feed_coverage where service_date between ? and ? and not is_complete "
-            "group by all order by scope, scope_id, source_kind", [first, last]).fetchall()
-        for scope, scope_id, kind, feeds in rows:
+            areas = {
+                row["area_id"]: (row["name_ja"] or row["area_id"], row["name_en"] or row["name_ja"] or row["area_id"])
+                for row in page_rows(con, "area_names")
+            }
+        for scope, scope_id, kind, feeds in (tuple(row.values()) for row in page_rows(con, "feed_gaps", **span)):
             if scope == "facility":
                 facility = facilities.get(scope_id)
                 names = (facility.name_ja, facility.name_en) if facility else (scope_id, scope_id)
@@ -125,27 +118,15 @@ def days_checked(con: duckdb.DuckDBPyConnection) -> list[date]:
     """Every service day a run recorded deliveries for, oldest first."""
     if not table_exists(con, "ops.feed_status"):
         return []
-    return [row[0] for row in con.execute("select distinct service_date from ops.feed_status order by 1").fetchall()]
+    return [row["service_date"] for row in page_rows(con, "days_checked")]
 
 
 def load_freshness(con: duckdb.DuckDBPyConnection) -> list[Freshness]:
     """Per source: the last day it loaded, and its status for the latest day any run checked."""
     if not table_exists(con, "ops.feed_status"):
         return []
-    rows = con.execute(
-        f"""
-        with latest as (select max(service_date) as service_date from ops.feed_status),
-        last_loaded as (
-            select source, max(service_date) as last_loaded from ops.feed_status
-            where status = 'loaded' group by source
-        )
-        select last_loaded.last_loaded, {', '.join('status.' + c.strip() for c in _FEED_COLUMNS.split(','))}
-        from ops.feed_status as status
-        inner join latest using (service_date)
-        left join last_loaded using (source)
-        order by status.source
-        """).fetchall()
-    return [Freshness(row[1], row[0], FeedDay(*row[1:])) for row in rows]
+    rows = page_rows(con, "feed_freshness")
+    return [Freshness(row["source"], row.pop("last_loaded"), FeedDay(**row)) for row in rows]
 
 
 # ---------------------------------------------------------------- views for the templates
@@ -161,13 +142,17 @@ def feed_row(feed: FeedDay) -> dict[str, Any]:
     due = _clock(feed.expected_at)
     if feed.status == "loaded":
         if feed.arrived_on_time is False:
-            note = (f"到着遅れ（期限 {due}、到着 {_clock(feed.delivered_at)}）後に取込",
-                    f"arrived late (due {due}, arrived {_clock(feed.delivered_at)}), then loaded")
+            note = (
+                f"到着遅れ（期限 {due}、到着 {_clock(feed.delivered_at)}）後に取込",
+                f"arrived late (due {due}, arrived {_clock(feed.delivered_at)}), then loaded",
+            )
         else:
             note = ("", "")
     elif feed.status == "late":
-        note = (f"期限 {due} を過ぎても届いていません。届き次第、自動で取り込みます。",
-                f"not delivered by {due}; it is loaded automatically when it arrives.")
+        note = (
+            f"期限 {due} を過ぎても届いていません。届き次第、自動で取り込みます。",
+            f"not delivered by {due}; it is loaded automatically when it arrives.",
+        )
     elif feed.status == "pending":
         note = (f"期限 {due} まで到着待ち。", f"not yet due (due {due}).")
     else:
@@ -188,10 +173,20 @@ def feed_row(feed: FeedDay) -> dict[str, Any]:
 def gap_row(gap: Gap) -> dict[str, Any]:
     scope_ja, scope_en = SCOPE_LABELS.get(gap.scope, (gap.scope, gap.scope))
     kind_ja, kind_en = KIND_LABELS.get(gap.source_kind, (gap.source_kind, gap.source_kind))
-    feeds = ", ".join(f"{source} {day.isoformat()} {STATUS_LABELS.get(status, (status, status))[1]}"
-                      for source, day, status in gap.feeds)
-    return {"scope": gap.scope, "scope_id": gap.scope_id, "scope_ja": scope_ja, "scope_en": scope_en,
-            "name_ja": gap.name_ja, "name_en": gap.name_en, "kind_ja": kind_ja, "kind_en": kind_en, "feeds": feeds}
+    feeds = ", ".join(
+        f"{source} {day.isoformat()} {STATUS_LABELS.get(status, (status, status))[1]}" for source, day, status in gap.feeds
+    )
+    return {
+        "scope": gap.scope,
+        "scope_id": gap.scope_id,
+        "scope_ja": scope_ja,
+        "scope_en": scope_en,
+        "name_ja": gap.name_ja,
+        "name_en": gap.name_en,
+        "kind_ja": kind_ja,
+        "kind_en": kind_en,
+        "feeds": feeds,
+    }
 
 
 def feeds_view(feeds: PageFeeds | None, is_period: bool) -> dict[str, Any] | None:
@@ -235,17 +230,12 @@ RECENT_DAYS = 7
 
 def load_recent(con: duckdb.DuckDBPyConnection, days: int = RECENT_DAYS) -> list[FeedDay]:
     """Statuses of the latest ``days`` service days any run checked."""
-    if not table_exists(con, "ops.feed_status"):
+    latest = days_checked(con)[-int(days) :] if days > 0 else []
+    if not latest:
         return []
-    return [FeedDay(*row) for row in con.execute(
-        f"""
-        with recent as (
-            select distinct service_date from ops.feed_status order by service_date desc limit {int(days)}
-        )
-        select {_FEED_COLUMNS} from ops.feed_status
-        where service_date in (select service_date from recent)
-        order by source, service_date
-        """).fetchall()]
+    # the latest days any run checked are the only checked days between the first and last of them
+    rows = page_rows(con, "feed_days", first_service_date=latest[0], last_service_date=latest[-1])
+    return sorted((FeedDay(**row) for row in rows), key=lambda feed: (feed.source, feed.service_date))
 
 
 def recent_view(feeds: list[FeedDay]) -> dict[str, Any] | None:
@@ -258,9 +248,12 @@ def recent_view(feeds: list[FeedDay]) -> dict[str, Any] | None:
     return {
         "days": [d.isoformat() for d in days],
         "sources": [
-            {"name": source,
-             "cells": [{"day": d.isoformat(), "row": feed_row(by_key[(source, d)]) if (source, d) in by_key else None}
-                       for d in days]}
+            {
+                "name": source,
+                "cells": [
+                    {"day": d.isoformat(), "row": feed_row(by_key[(source, d)]) if (source, d) in by_key else None} for d in days
+                ],
+            }
             for source in sources
         ],
     }

@@ -9,16 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from flowlib.assets import OWN_CSS, OWN_JS
+from flowlib.calendar import Period
 from flowlib.dashboards.daily import NavLink
-from flowlib.dashboards.data import PAGE_GRAINS, Indicator, Period, SegmentShare, SourceLoad, date_labels
+from flowlib.dashboards.indicator_panel import Indicator
+from flowlib.dashboards.last_night import SourceLoad
+from flowlib.dashboards.page_data import SegmentShare
 from flowlib.dashboards.panels import fmt_int, indicator_view, segment_rows
+from flowlib.dashboards.periods import PAGE_GRAINS, date_labels, page_path, page_period
 from flowlib.dashboards.publish import render_template
 
 DAILY_PAGE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.html$")
 WEEKLY_PAGE_NAME = re.compile(r"^(\d{4})-W(\d{2})\.html$")
 MONTHLY_PAGE_NAME = re.compile(r"^(\d{4})-(\d{2})\.html$")
 KPI_SEGMENTS = ("domestic", "international")
-PERIOD_FOLDERS = {"iso_week": "weekly", "month": "monthly"}
 
 
 def daily_pages(daily_dir: Path) -> list[date]:
@@ -42,9 +45,9 @@ def period_pages(folder: Path, grain: str) -> list[Period]:
     for path in folder.glob("*.html") if folder.is_dir() else []:
         try:
             if grain == "iso_week" and (match := WEEKLY_PAGE_NAME.match(path.name)):
-                found.append(Period(grain, date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)))
+                found.append(page_period(grain, date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)))
             elif grain == "month" and (match := MONTHLY_PAGE_NAME.match(path.name)):
-                found.append(Period(grain, date(int(match.group(1)), int(match.group(2)), 1)))
+                found.append(page_period(grain, date(int(match.group(1)), int(match.group(2)), 1)))
         except ValueError:
             continue
     return sorted(found, reverse=True)
@@ -68,10 +71,7 @@ def _load_rows(loads: list[SourceLoad]) -> list[dict[str, Any]]:
 
 
 def _period_links(periods: list[Period]) -> list[dict[str, str]]:
-    return [
-        {"href": f"{p.folder}/{p.file_name}", "label": p.label, "title_ja": p.titles()[0], "title_en": p.titles()[1]}
-        for p in periods
-    ]
+    return [{"href": page_path(p), "label": p.label, "title_ja": p.titles()[0], "title_en": p.titles()[1]} for p in periods]
 
 
 def render_index_page(

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowlib.dashboards.data import SEGMENT_LABELS, Change, Comparison, Indicator, SegmentShare
+from flowlib.dashboards.comparison import Change, Comparison
+from flowlib.dashboards.indicator_panel import Indicator
+from flowlib.dashboards.page_data import SEGMENT_LABELS, SegmentShare
 
 
 def fmt_int(value: int | None) -> str:
@@ -86,10 +88,14 @@ def comparison_view(comparison: Comparison, k: int) -> dict[str, Any]:
     if comparison.status == "no_data":
         note_ja, note_en = "比較する期間のデータがありません。", "The comparison period has no data."
     elif comparison.status == "not_comparable":
-        note_ja = (f"データのある日が期間の一部のみ（今期 {comparison.current_days} 日、比較期間 "
-                   f"{comparison.reference_days}/{comparison.days_in_period} 日）のため比較しません。")
-        note_en = (f"Not compared: data covers only part of a period (this one {comparison.current_days} days, "
-                   f"the other {comparison.reference_days} of {comparison.days_in_period} days).")
+        note_ja = (
+            f"データのある日が期間の一部のみ（今期 {comparison.current_days} 日、比較期間 "
+            f"{comparison.reference_days}/{comparison.days_in_period} 日）のため比較しません。"
+        )
+        note_en = (
+            f"Not compared: data covers only part of a period (this one {comparison.current_days} days, "
+            f"the other {comparison.reference_days} of {comparison.days_in_period} days)."
+        )
     return {
         "kind": comparison.kind,
         "title_ja": title_ja,
@@ -166,12 +172,14 @@ def indicator_view(indicator: Indicator | None) -> dict[str, Any] | None:
                     "share": fmt_share(cell.share) if shown else "",
                     "share_value": round(cell.share * 100, 1) if shown else None,
                     "ci_text": f"{cell.ci_low * 100:.1f}–{cell.ci_high * 100:.1f}%"
-                    if shown and cell.ci_low is not None and cell.ci_high is not None else "",
+                    if shown and cell.ci_low is not None and cell.ci_high is not None
+                    else "",
                     "ci_low_value": round(cell.ci_low * 100, 1) if shown and cell.ci_low is not None else None,
                     "ci_high_value": round(cell.ci_high * 100, 1) if shown and cell.ci_high is not None else None,
                     "ci_left": _position(cell.ci_low, axis) if shown and cell.ci_low is not None else None,
                     "ci_width": round(_position(cell.ci_high, axis) - _position(cell.ci_low, axis), 2)
-                    if shown and cell.ci_low is not None and cell.ci_high is not None else None,
+                    if shown and cell.ci_low is not None and cell.ci_high is not None
+                    else None,
                     "share_left": _position(cell.share, axis) if shown else None,
                     "baseline": fmt_share(cell.baseline),
                     "baseline_value": round(cell.baseline * 100, 1) if cell.baseline is not None else None,
@@ -185,7 +193,8 @@ def indicator_view(indicator: Indicator | None) -> dict[str, Any] | None:
                     "significant": cell.change_significant if shown else None,
                     "above_baseline": shown and cell.baseline is not None and cell.share > cell.baseline,
                     "p_text": ("p<0.001" if cell.p_value < 0.001 else f"p={cell.p_value:.3f}")
-                    if shown and cell.p_value is not None else "",
+                    if shown and cell.p_value is not None
+                    else "",
                 }
             )
         periods.append(

@@ -12,7 +12,6 @@ Why each guard exists:
 from __future__ import annotations
 
 import html
-import os
 import re
 import time
 from pathlib import Path
@@ -174,6 +173,6 @@ def sweep_stale_temp_files(folder: Path, older_than_seconds: int = STALE_TEMP_SE
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed.append(path)
-        except FileNotFoundError:      # its writer renamed it meanwhile
+        except FileNotFoundError:  # its writer renamed it meanwhile
             continue
     return removed

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from flowlib.config import Settings
-from flowlib.dashboards.data import table_exists
+from flowlib.dashboards.page_sql import page_rows, table_exists
 
 #: How many of the latest sensor days the index lists.
 RESIDENT_SHARE_DAYS = 14
@@ -45,10 +45,16 @@ def load_resident_shares(
     any sensor stay was built."""
     if not (table_exists(con, "intermediate.int_sensor_stays") and table_exists(con, "raw.wifi_sensor")):
         return []
-    sql = (settings.sql_dir / "pages" / "resident_device_share.sql").read_text(encoding="utf-8")
     return [
-        ResidentShare(source, day, int(stays), int(resident_stays), int(devices), int(resident_devices))
-        for source, day, stays, resident_stays, devices, resident_devices, _share in con.execute(sql, [days]).fetchall()
+        ResidentShare(
+            row["source"],
+            row["service_date"],
+            int(row["stays"]),
+            int(row["resident_stays"]),
+            int(row["devices"]),
+            int(row["resident_devices"]),
+        )
+        for row in page_rows(con, "resident_device_share", days=days)
     ]
 
 

@@ -2,7 +2,7 @@
 -- data-quality section: stays of devices flagged resident (staff phones, fixed equipment;
 -- int_sensor_stays) are no visitor's stops, and on a real feed they can be most stays.
 -- A stay is attributed to every source that delivered detections at its facility that day.
--- Parameter 1: how many of the latest sensor days to show.
+-- Variable: days (how many of the latest sensor days to show).
 with source_facilities as (
     select distinct
         source,
@@ -15,7 +15,7 @@ latest_days as (
     select distinct service_date
     from intermediate.int_sensor_stays
     order by service_date desc
-    limit ?
+    limit getvariable('days')
 ),
 
 stays as (

@@ -26,7 +26,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bench.reliability.harness import PROJECT_ROOT
-from flowlib.dashboards.data import DayData, Facility, FacilityDay, Flow, HeatSeries, Route, SegmentShare
+from flowlib.dashboards.page_data import DayData, Facility, FacilityDay, Flow, HeatSeries, Route, SegmentShare
 from flowlib.dashboards.publish import esc
 
 #: Evaluates to 1337 if any template engine ever runs it.
@@ -81,9 +81,9 @@ def hostile_day() -> DayData:
 
 @pytest.fixture(scope="module")
 def hostile_page() -> str:
-    from flowlib.dashboards.daily import NavLink, render_daily_page
+    from flowlib.dashboards.daily import NavLink, render_map_page
 
-    return render_daily_page(
+    return render_map_page(
         hostile_day(),
         k=10,
         geo_dir=PROJECT_ROOT / "geo",
@@ -132,7 +132,8 @@ HOSTILE_CELLS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", 
 
 
 def _write_indicator_tables(con, texts: list[str]) -> None:
-    from flowlib.indicator_mart import _DRIVER_TYPES, _INDICATOR_TYPES, DRIVERS_TABLE, INDICATOR_TABLE, _replace_table
+    from flowlib.indicator import DRIVER_MART_TYPES, INDICATOR_MART_TYPES
+    from flowlib.indicator_mart import DRIVERS_TABLE, INDICATOR_TABLE, _replace_table
     from flowlib.warehouse import transaction
 
     indicator = pd.DataFrame(
@@ -186,8 +187,8 @@ def _write_indicator_tables(con, texts: list[str]) -> None:
     )
     con.execute("create schema if not exists marts")
     with transaction(con):
-        _replace_table(con, INDICATOR_TABLE, _INDICATOR_TYPES, indicator[list(_INDICATOR_TYPES)])
-        _replace_table(con, DRIVERS_TABLE, _DRIVER_TYPES, drivers[list(_DRIVER_TYPES)])
+        _replace_table(con, INDICATOR_TABLE, INDICATOR_MART_TYPES, indicator[list(INDICATOR_MART_TYPES)])
+        _replace_table(con, DRIVERS_TABLE, DRIVER_MART_TYPES, drivers[list(DRIVER_MART_TYPES)])
 
 
 def test_csv_export_neutralises_every_formula_cell(tmp_path):

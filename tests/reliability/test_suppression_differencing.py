@@ -1,13 +1,7 @@
 """Small-cell suppression cannot be undone by differencing the published tables.
 
-An attacker holds the published daily marts (k = FLOW_MIN_CELL_COUNT) and knows how they
-add up: segments add up to 'all' (circulation, survey), a facility's segment columns add
-up to its visitors, its hours add up to its day's entries, and the next-facility
-probabilities of an origin reveal the origin's total moves. For every such margin whose
-total is published, the attacker subtracts the published parts. The attack succeeds when
-the result equals the true hidden value (the truth is the same marts rebuilt with k = 1)
-and either isolates one hidden cell or shows that the hidden cells together hold fewer
-than k people. Published counts of people below k are reported too.
+The attacker and what counts as a success are described in bench/reliability/differencing.py,
+which runs the attacks.
 
 The roll-up marts (*_by_period) carry their own margins (flowlib/privacy.py); they are
 not attacked here.

@@ -1,0 +1,3 @@
+-- Every facility a measure file may name.
+select facility_id
+from ref.facilities

@@ -1,0 +1,13 @@
+-- Circulation per residence segment of one period (all day types, card taps).
+-- Variables: period_grain, period_start.
+select
+    segment,
+    visitors,
+    multi_facility_visitors,
+    circulation_rate,
+    is_suppressed
+from marts.circulation_by_period
+where
+    period_grain = getvariable('period_grain') and period_start = getvariable('period_start')
+    and day_type = 'all' and source_kind = 'entry_log'
+    and facility_role = 'all' and segment_kind in ('all', 'residence')

@@ -1,0 +1,16 @@
+-- Per facility: entries and distinct visitors of one period (all day types, card taps),
+-- in total and per residence segment.
+-- Variables: period_grain, period_start.
+select
+    facility_id,
+    segment_kind,
+    segment,
+    entries,
+    visitors,
+    is_suppressed
+from marts.facility_visits_by_period
+where
+    period_grain = getvariable('period_grain') and period_start = getvariable('period_start')
+    and day_type = 'all' and source_kind = 'entry_log'
+    and hour_of_day is null and segment_kind in ('all', 'residence')
+order by facility_id
