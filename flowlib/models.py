@@ -138,6 +138,12 @@ def set_parameters(
         _set_dates(con, service_date=service_date, first_service_date=service_date, last_service_date=last)
 
 
+def load_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
+    """Create the macros in ``sql/macros/`` (steps the models share) on this connection."""
+    for path in sorted((sql_dir / "macros").glob("*.sql")):
+        con.execute(path.read_text(encoding="utf-8"))
+
+
 def _set_dates(con: duckdb.DuckDBPyConnection, **values: date) -> None:
     for name, value in values.items():
         con.execute(f"set variable {name} = date '{value.isoformat()}'")
@@ -302,6 +308,7 @@ def _build_range(
             raise ModelError(f"no such model(s): {sorted(unknown)}")
         models = [m for m in models if m.name in set(only)]
     set_parameters(con, settings, first, last)
+    load_macros(con, settings.sql_dir)
     counts: dict[str, int] = {}
     with transaction(con):
         ensure_calendar(con, first, last)
