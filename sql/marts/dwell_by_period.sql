@@ -39,13 +39,13 @@ estimated_dwell as (
     where dwell_estimate_minutes is not null
 ),
 
-dwell as not materialized (
+dwell as not materialized (  -- noqa: ST03
     select * from sensor_dwell
     union all
     select * from estimated_dwell
 ),
 
-typed as not materialized (
+typed as not materialized (  -- noqa: ST03
     select * from period_rows(dwell)
 ),
 
@@ -73,7 +73,7 @@ grouped_dwell as (
     group by all
 ),
 
-stop_minutes as not materialized (
+stop_minutes as not materialized (  -- noqa: ST03
     select
         period_start,
         source_kind,

@@ -13,7 +13,7 @@
 -- margin: routes | vary route | parts route is not null | total route is null
 -- additive: trips, visitors
 -- rank: route_rank | within period_grain, period_start, source_kind, day_type, segment_kind, segment | order visitors desc, route | where route is not null
-with trips as not materialized (
+with trips as not materialized (  -- noqa: ST03
     select
         service_date,
         source_kind,
@@ -30,7 +30,7 @@ with trips as not materialized (
     where n_stops >= 2
 ),
 
-typed as not materialized (
+typed as not materialized (  -- noqa: ST03
     select * from period_rows(trips)
 ),
 
@@ -67,7 +67,7 @@ grouped_trips as (
     group by all
 ),
 
-trip_minutes as not materialized (
+trip_minutes as not materialized (  -- noqa: ST03
     select
         period_start,
         source_kind,

@@ -13,7 +13,7 @@
 -- margin: destinations | vary to_facility_id | parts true | total implied
 -- additive: transitions, visitors
 -- share: next_probability of destinations
-with transitions as not materialized (
+with transitions as not materialized (  -- noqa: ST03
     select
         service_date,
         source_kind,
@@ -26,7 +26,7 @@ with transitions as not materialized (
     from intermediate.int_transitions
 ),
 
-typed as not materialized (
+typed as not materialized (  -- noqa: ST03
     select * from period_rows(transitions)
 ),
 
@@ -52,7 +52,7 @@ grouped_moves as (
     group by all
 ),
 
-move_minutes as not materialized (
+move_minutes as not materialized (  -- noqa: ST03
     select
         period_start,
         source_kind,
