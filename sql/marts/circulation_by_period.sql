@@ -15,41 +15,22 @@
 -- margin: first_facility | vary facility_role, facility_id | parts facility_role = 'first' | total facility_role = 'all'
 -- margin: last_facility | vary facility_role, facility_id | parts facility_role = 'last' | total facility_role = 'all'
 -- additive: visitors, multi_facility_visitors, single_facility_visitors
-with periods as (
-    select * from ref.calendar_periods
-    where period_grain = getvariable('period_grain')
-),
-
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
-visitor_days as (
+with visitor_days as (  -- noqa: ST03
     select
-        periods.period_start,
-        periods.period_end,
-        periods.period_label,
-        calendar.day_type,
-        v.source_kind,
-        v.segment as residence,
-        v.ticket_type,
-        v.visitor_id,
-        v.most_facilities_in_a_trip,
-        v.facilities_visited,
-        v.first_facility_id,
-        v.last_facility_id
-    from intermediate.int_visitor_days as v
-    inner join periods on periods.calendar_date = v.service_date
-    inner join calendar on calendar.calendar_date = v.service_date
-    where v.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+        service_date,
+        source_kind,
+        segment as residence,
+        ticket_type,
+        visitor_id,
+        most_facilities_in_a_trip,
+        facilities_visited,
+        first_facility_id,
+        last_facility_id
+    from intermediate.int_visitor_days
 ),
 
-typed as (
-    -- every row counts for all days; in weeks, months and years also for its day type
-    select * exclude (day_type), 'all' as day_type from visitor_days
-    union all by name
-    select * from visitor_days
-    where getvariable('period_grain') <> 'day'
+typed as not materialized (
+    select * from period_rows(visitor_days)
 ),
 
 circulation as (
@@ -59,16 +40,8 @@ circulation as (
         period_label,
         source_kind,
         day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
+        segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         'all' as facility_role,
         cast(null as varchar) as facility_id,
         count(distinct visitor_id) as visitors,
