@@ -130,6 +130,11 @@ def set_parameters(
         "sensor_resident_min_days": settings.sensor_resident_min_days,
         "sensor_resident_window_days": settings.sensor_resident_window_days,
         "resident_device_rule": settings.resident_device_rule,
+        # how far apart two visits to one facility may be and still be one stop: the
+        # re-entry gap, or under the revisit rule the trip gap (a return is a revisit)
+        "same_facility_gap_minutes": settings.reentry_gap_minutes
+        if settings.self_transitions == "keep"
+        else max(settings.reentry_gap_minutes, settings.trip_max_gap_minutes),
     }
     for name, value in params.items():
         con.execute(f"set variable {name} = {int(value)}")
