@@ -127,11 +127,13 @@ boundaries as not materialized (
             as other_stop_than_next,
         -- a return to the facility of the same stop after the re-entry gap (a revisit;
         -- only under FLOW_SELF_TRANSITIONS=revisit, else it starts another stop)
-        (event_order & 65535) = (previous_event_order & 65535)
+        coalesce(
+            (event_order & 65535) = (previous_event_order & 65535)
             and (event_order >> 16) - previous_left_ms > getvariable('reentry_gap_minutes')::bigint * 60000
             and (event_order >> 16) - previous_left_ms <= getvariable('same_facility_gap_minutes')::bigint * 60000
-            and previous_day_kind = day_kind and previous_visitor_id = visitor_id
-            as is_revisit
+            and previous_day_kind = day_kind and previous_visitor_id = visitor_id,
+            false
+        ) as is_revisit
     from neighbours
 ),
 
