@@ -2,19 +2,20 @@
 -- depends_on: int_visitor_days
 -- 周遊率 (circulation rate) per period, source kind, day type and segment: visitors, those
 -- whose trip took in two or more facilities, the rate, and facilities per visitor-day
--- (facility_role 'all'); and, per facility, the visitors whose service day started there
+-- and revisits (returns to a facility later in the same trip, docs/routes.md; facility_role
+-- 'all'); and, per facility, the visitors whose service day started there
 -- (facility_role 'first') or ended there ('last'). A cell is suppressed when visitors,
 -- circulating or non-circulating visitors are fewer than k: publishing a cell where
 -- everyone (or no one) circulated would tell each one's trip.
 -- keys: period_grain, period_start, source_kind, day_type, segment_kind, segment, facility_role, facility_id
 -- counts: visitors, multi_facility_visitors, single_facility_visitors
--- suppress: visitors, multi_facility_visitors, single_facility_visitors, circulation_rate, facilities_per_visitor
+-- suppress: visitors, multi_facility_visitors, single_facility_visitors, circulation_rate, facilities_per_visitor, revisits
 -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
 -- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 -- margin: first_facility | vary facility_role, facility_id | parts facility_role = 'first' | total facility_role = 'all'
 -- margin: last_facility | vary facility_role, facility_id | parts facility_role = 'last' | total facility_role = 'all'
--- additive: visitors, multi_facility_visitors, single_facility_visitors
+-- additive: visitors, multi_facility_visitors, single_facility_visitors, revisits
 with visitor_days as (  -- noqa: ST03
     select
         service_date,
@@ -25,7 +26,8 @@ with visitor_days as (  -- noqa: ST03
         most_facilities_in_a_trip,
         facilities_visited,
         first_facility_id,
-        last_facility_id
+        last_facility_id,
+        revisits
     from intermediate.int_visitor_days
 ),
 
@@ -46,7 +48,8 @@ circulation as (
         cast(null as varchar) as facility_id,
         count(distinct visitor_id) as visitors,
         count(distinct visitor_id) filter (where most_facilities_in_a_trip >= 2) as multi_facility_visitors,
-        avg(facilities_visited) as facilities_per_visitor
+        avg(facilities_visited) as facilities_per_visitor,
+        sum(revisits) as revisits
     from typed
     group by
         period_start, period_end, period_label, source_kind, day_type,
@@ -69,7 +72,8 @@ first_and_last as (
         facility_id,
         count(distinct visitor_id) as visitors,
         cast(null as bigint) as multi_facility_visitors,
-        cast(null as double) as facilities_per_visitor
+        cast(null as double) as facilities_per_visitor,
+        cast(null as bigint) as revisits
     from (
         select *, 'first' as facility_role, first_facility_id as facility_id from typed
         union all
@@ -101,6 +105,7 @@ final as (
         case when facility_role = 'all' then visitors - multi_facility_visitors end as single_facility_visitors,
         case when facility_role = 'all' then round(multi_facility_visitors / visitors, 4) end as circulation_rate,
         case when facility_role = 'all' then round(facilities_per_visitor, 3) end as facilities_per_visitor,
+        case when facility_role = 'all' then cast(revisits as bigint) end as revisits,
         visitors < getvariable('min_cell_count')
         or (facility_role = 'all' and (
             multi_facility_visitors < getvariable('min_cell_count')

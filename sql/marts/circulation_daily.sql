@@ -25,6 +25,7 @@ final as (
         cells.multi_facility_visitors,
         cells.circulation_rate,
         cells.facilities_per_visitor,
+        cells.revisits,
         cells.is_suppressed,
         cells.suppression,
         calendar.day_type
