@@ -2,7 +2,7 @@
 -- connection before the models (temporary macros: nothing is stored in the warehouse); to
 -- paste a period mart into a DuckDB shell, run this file first. A table macro reads the CTE
 -- or table named by its argument through query_table() (sqlfluff sees neither: a CTE read
--- only through a macro carries noqa: ST03, a union by name of unknown columns noqa: AM04).
+-- only through a macro carries noqa: ST03, a union by name or a macro call of unknown columns noqa: AM04).
 
 -- period_rows(rows): the rows of `rows` (with service_date) on the days being built,
 -- getvariable('period_first_day') .. getvariable('period_last_day'), each with its period of
@@ -101,3 +101,19 @@ create or replace temp macro minute_quartiles(value_rows) as table
         list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
             as quartiles
     from neighbours;
+
+-- period_cells(cells): the published rows of a period mart: period_grain, then the cell's
+-- period and segment columns in the order every period mart shares, then the other columns
+-- of `cells` in their order (the mart's own keys, its measures, is_suppressed, suppression).
+create or replace temp macro period_cells(cells) as table
+    select
+        getvariable('period_grain') as period_grain,
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        * exclude (period_start, period_end, period_label, source_kind, day_type, segment_kind, segment)
+    from query_table(cells);

@@ -37,11 +37,7 @@ typed as not materialized (
 
 circulation as (
     select
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
+        period_start, period_end, period_label, source_kind, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         'all' as facility_role,
@@ -88,18 +84,9 @@ counted as (
     select * from first_and_last
 ),
 
-final as (
+cells as (  -- noqa: ST03
     select
-        getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        facility_role,
-        facility_id,
+        * exclude (visitors, multi_facility_visitors, facilities_per_visitor, revisits),
         visitors,
         case when facility_role = 'all' then multi_facility_visitors end as multi_facility_visitors,
         case when facility_role = 'all' then visitors - multi_facility_visitors end as single_facility_visitors,
@@ -119,6 +106,10 @@ final as (
                 )) then 'primary'
         end as suppression
     from counted
+),
+
+final as (
+    select * from period_cells(cells)  -- noqa: AM04
 )
 
 select * from final

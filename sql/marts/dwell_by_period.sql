@@ -54,17 +54,9 @@ segmented as not materialized (
 ),
 
 grouped_dwell as (
-    -- visitors and the mean; quartiles are a separate aggregation (minute_quartiles)
+    -- visitors and the mean per cell; quartiles are a separate aggregation
     select
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        facility_id,
-        dwell_method,
+        * exclude (service_date, visitor_id, dwell_minutes),
         count(distinct visitor_id) as visitors,
         -- averaged as whole milliseconds: an integer sum is exact, so the mean does not
         -- depend on the order parallel threads add the rows in (a double sum does)
@@ -75,46 +67,28 @@ grouped_dwell as (
 
 stop_minutes as not materialized (  -- noqa: ST03
     select
-        period_start,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        facility_id,
-        dwell_method,
+        * exclude (service_date, period_end, period_label, visitor_id, dwell_minutes),
         dwell_minutes as minutes
     from segmented
 ),
 
-counted as (
+counted as (  -- noqa: ST03
+    -- a natural join: the cells' columns are the only ones the two share
     select
-        grouped_dwell.*,
-        q.quartiles as dwell_quartiles
-    from grouped_dwell
-    inner join minute_quartiles(stop_minutes) as q
-        using (period_start, source_kind, day_type, segment_kind, segment, facility_id, dwell_method)
-),
-
-final as (
-    select
-        getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        facility_id,
-        dwell_method,
+        * exclude (visitors, quartiles, dwell_minutes_mean),
         visitors,
-        round(dwell_quartiles[1], 1) as dwell_minutes_p25,
-        round(dwell_quartiles[2], 1) as dwell_minutes_median,
-        round(dwell_quartiles[3], 1) as dwell_minutes_p75,
+        round(quartiles[1], 1) as dwell_minutes_p25,
+        round(quartiles[2], 1) as dwell_minutes_median,
+        round(quartiles[3], 1) as dwell_minutes_p75,
         round(dwell_minutes_mean, 1) as dwell_minutes_mean,
         visitors < getvariable('min_cell_count') as is_suppressed,
         case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
-    from counted
+    from grouped_dwell
+    natural join minute_quartiles(stop_minutes)
+),
+
+final as (
+    select * from period_cells(counted)  -- noqa: AM04
 )
 
 select * from final

@@ -65,11 +65,7 @@ typed as not materialized (
 
 counted as (
     select
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
+        period_start, period_end, period_label, source_kind, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         facility_id,
@@ -84,23 +80,16 @@ counted as (
     having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
 ),
 
-final as (
+cells as (  -- noqa: ST03
     select
-        getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        facility_id,
-        hour_of_day,
-        entries,
-        visitors,
+        *,
         visitors < getvariable('min_cell_count') as is_suppressed,
         case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
     from counted
+),
+
+final as (
+    select * from period_cells(cells)  -- noqa: AM04
 )
 
 select * from final

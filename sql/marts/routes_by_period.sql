@@ -48,18 +48,9 @@ cells as not materialized (
 ),
 
 grouped_trips as (
-    -- trips and distinct visitors; the median is a separate aggregation (minute_quartiles)
+    -- trips and distinct visitors per cell; the median is a separate aggregation
     select
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        origin_facility_id,
-        destination_facility_id,
-        route,
+        * exclude (service_date, visitor_id, n_stops, trip_minutes),
         min(n_stops) as n_stops,
         count(*) as trips,
         count(distinct visitor_id) as visitors
@@ -69,48 +60,29 @@ grouped_trips as (
 
 trip_minutes as not materialized (  -- noqa: ST03
     select
-        period_start,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        origin_facility_id,
-        destination_facility_id,
-        route,
+        * exclude (service_date, period_end, period_label, visitor_id, n_stops, trip_minutes),
         trip_minutes as minutes
     from cells
 ),
 
-counted as (
+counted as (  -- noqa: ST03
+    -- a natural join: the cells' columns are the only ones the two share
     select
-        grouped_trips.*,
-        q.quartiles[2] as trip_minutes_median
-    from grouped_trips
-    inner join minute_quartiles(trip_minutes) as q
-        using (period_start, source_kind, day_type, segment_kind, segment, origin_facility_id, destination_facility_id, route)
-),
-
-final as (
-    select
-        getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        origin_facility_id,
-        destination_facility_id,
+        * exclude (route, n_stops, trips, visitors, quartiles),
         nullif(route, '') as route,
         case when route <> '' then cast(n_stops as integer) end as n_stops,
         cast(null as integer) as route_rank,
         trips,
         visitors,
-        round(trip_minutes_median, 1) as trip_minutes_median,
+        round(quartiles[2], 1) as trip_minutes_median,
         visitors < getvariable('min_cell_count') as is_suppressed,
         case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
-    from counted
+    from grouped_trips
+    natural join minute_quartiles(trip_minutes)
+),
+
+final as (
+    select * from period_cells(counted)  -- noqa: AM04
 )
 
 select * from final

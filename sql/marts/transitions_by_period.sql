@@ -35,17 +35,9 @@ segmented as not materialized (
 ),
 
 grouped_moves as (
-    -- moves and distinct visitors; quartiles are a separate aggregation (minute_quartiles)
+    -- moves and distinct visitors per cell; quartiles are a separate aggregation
     select
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        from_facility_id,
-        to_facility_id,
+        * exclude (service_date, visitor_id, transfer_minutes),
         count(*) as transitions,
         count(distinct visitor_id) as visitors
     from segmented
@@ -54,24 +46,15 @@ grouped_moves as (
 
 move_minutes as not materialized (  -- noqa: ST03
     select
-        period_start,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        from_facility_id,
-        to_facility_id,
+        * exclude (service_date, period_end, period_label, visitor_id, transfer_minutes),
         transfer_minutes as minutes
     from segmented
 ),
 
 counted as (
-    select
-        grouped_moves.*,
-        q.quartiles as transfer_quartiles
-    from grouped_moves
-    inner join minute_quartiles(move_minutes) as q
-        using (period_start, source_kind, day_type, segment_kind, segment, from_facility_id, to_facility_id)
+    -- a natural join: the cells' columns are the only ones the two share
+    select * from grouped_moves
+    natural join minute_quartiles(move_minutes)
 ),
 
 with_probability as (
@@ -83,27 +66,22 @@ with_probability as (
     from counted
 ),
 
-final as (
+cells as (  -- noqa: ST03
     select
-        getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        from_facility_id,
-        to_facility_id,
+        * exclude (transitions, visitors, quartiles, next_probability),
         transitions,
         visitors,
-        round(transfer_quartiles[1], 1) as transfer_minutes_p25,
-        round(transfer_quartiles[2], 1) as transfer_minutes_median,
-        round(transfer_quartiles[3], 1) as transfer_minutes_p75,
+        round(quartiles[1], 1) as transfer_minutes_p25,
+        round(quartiles[2], 1) as transfer_minutes_median,
+        round(quartiles[3], 1) as transfer_minutes_p75,
         round(next_probability, 4) as next_probability,
         visitors < getvariable('min_cell_count') as is_suppressed,
         case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
     from with_probability
+),
+
+final as (
+    select * from period_cells(cells)  -- noqa: AM04
 )
 
 select * from final
