@@ -115,5 +115,5 @@ create or replace temp macro period_cells(cells) as table
         day_type,
         segment_kind,
         segment,
-        * exclude (period_start, period_end, period_label, source_kind, day_type, segment_kind, segment)
+        * exclude (period_start, period_end, period_label, source_kind, day_type, segment_kind, segment)  -- noqa: AM04
     from query_table(cells);

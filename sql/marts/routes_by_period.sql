@@ -82,7 +82,7 @@ counted as (  -- noqa: ST03
 ),
 
 final as (
-    select * from period_cells(counted)  -- noqa: AM04
+    select * from period_cells(counted)
 )
 
-select * from final
+select * from final  -- noqa: AM04

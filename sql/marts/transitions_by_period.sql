@@ -81,7 +81,7 @@ cells as (  -- noqa: ST03
 ),
 
 final as (
-    select * from period_cells(cells)  -- noqa: AM04
+    select * from period_cells(cells)
 )
 
-select * from final
+select * from final  -- noqa: AM04
