@@ -117,3 +117,22 @@ create or replace temp macro period_cells(cells) as table
         segment,
         * exclude (period_start, period_end, period_label, source_kind, day_type, segment_kind, segment)  -- noqa: AM04
     from query_table(cells);
+
+-- published_cells(cells): period_cells, with the primary rule of a mart whose cells count
+-- visitors: fewer than k (getvariable('min_cell_count')) visitors hides the cell.
+create or replace temp macro published_cells(cells) as table
+    select
+        *,  -- noqa: AM04
+        visitors < getvariable('min_cell_count') as is_suppressed,
+        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+    from period_cells(cells);
+
+-- period_days(mart, first_day, last_day): the day rows, all days (day_type 'all'), of the
+-- period mart named `mart` for the service days first_day .. last_day: what a daily mart
+-- republishes (the daily mart passes its getvariable('first_service_date') and
+-- getvariable('last_service_date'), which flowlib.models reads to build it as a range).
+create or replace temp macro period_days(mart, first_day, last_day) as table
+    select * from query_table(mart)  -- noqa: AM04
+    where period_grain = 'day'
+        and period_start between first_day and last_day
+        and day_type = 'all';

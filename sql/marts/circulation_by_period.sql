@@ -112,4 +112,5 @@ final as (
     select * from period_cells(cells)
 )
 
-select * from final  -- noqa: AM04
+-- noqa: disable=AM04
+select * from final

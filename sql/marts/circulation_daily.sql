@@ -4,11 +4,9 @@
 -- trip took in two or more facilities, overall and per segment of card issuer (the day
 -- rows of circulation_by_period).
 with cells as (
-    select * from marts.circulation_by_period
-    where period_grain = 'day'
-        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-        and day_type = 'all'
-        and segment_kind in ('all', 'residence')
+    select *
+    from period_days('marts.circulation_by_period', getvariable('first_service_date'), getvariable('last_service_date'))
+    where segment_kind in ('all', 'residence')
         and facility_role = 'all'
 ),
 

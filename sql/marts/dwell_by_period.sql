@@ -80,15 +80,14 @@ counted as (  -- noqa: ST03
         round(quartiles[1], 1) as dwell_minutes_p25,
         round(quartiles[2], 1) as dwell_minutes_median,
         round(quartiles[3], 1) as dwell_minutes_p75,
-        round(dwell_minutes_mean, 1) as dwell_minutes_mean,
-        visitors < getvariable('min_cell_count') as is_suppressed,
-        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+        round(dwell_minutes_mean, 1) as dwell_minutes_mean
     from grouped_dwell
     natural join minute_quartiles(stop_minutes)
 ),
 
 final as (
-    select * from period_cells(counted)
+    select * from published_cells(counted)
 )
 
-select * from final  -- noqa: AM04
+-- noqa: disable=AM04
+select * from final

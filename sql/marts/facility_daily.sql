@@ -6,11 +6,9 @@
 -- its own cell is hidden (it holds fewer than k cards, or hides one that does); the
 -- segment split is unknown (null) for Wi-Fi sensors.
 with cells as (
-    select * from marts.facility_visits_by_period
-    where period_grain = 'day'
-        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-        and day_type = 'all'
-        and hour_of_day is null
+    select *
+    from period_days('marts.facility_visits_by_period', getvariable('first_service_date'), getvariable('last_service_date'))
+    where hour_of_day is null
         and segment_kind in ('all', 'residence')
 ),
 

@@ -63,7 +63,7 @@ typed as not materialized (
     select * from period_rows(classified)
 ),
 
-counted as (
+counted as (  -- noqa: ST03
     select
         period_start, period_end, period_label, source_kind, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
@@ -80,16 +80,9 @@ counted as (
     having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
 ),
 
-cells as (  -- noqa: ST03
-    select
-        *,
-        visitors < getvariable('min_cell_count') as is_suppressed,
-        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
-    from counted
-),
-
 final as (
-    select * from period_cells(cells)
+    select * from published_cells(counted)
 )
 
-select * from final  -- noqa: AM04
+-- noqa: disable=AM04
+select * from final

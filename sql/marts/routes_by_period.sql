@@ -74,15 +74,14 @@ counted as (  -- noqa: ST03
         cast(null as integer) as route_rank,
         trips,
         visitors,
-        round(quartiles[2], 1) as trip_minutes_median,
-        visitors < getvariable('min_cell_count') as is_suppressed,
-        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+        round(quartiles[2], 1) as trip_minutes_median
     from grouped_trips
     natural join minute_quartiles(trip_minutes)
 ),
 
 final as (
-    select * from period_cells(counted)
+    select * from published_cells(counted)
 )
 
-select * from final  -- noqa: AM04
+-- noqa: disable=AM04
+select * from final

@@ -74,14 +74,13 @@ cells as (  -- noqa: ST03
         round(quartiles[1], 1) as transfer_minutes_p25,
         round(quartiles[2], 1) as transfer_minutes_median,
         round(quartiles[3], 1) as transfer_minutes_p75,
-        round(next_probability, 4) as next_probability,
-        visitors < getvariable('min_cell_count') as is_suppressed,
-        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+        round(next_probability, 4) as next_probability
     from with_probability
 ),
 
 final as (
-    select * from period_cells(cells)
+    select * from published_cells(cells)
 )
 
-select * from final  -- noqa: AM04
+-- noqa: disable=AM04
+select * from final

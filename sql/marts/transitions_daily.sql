@@ -4,11 +4,9 @@
 -- transfer-time quartiles and the share of all moves leaving the origin (next-facility
 -- probability): the day rows, all visitors, of transitions_by_period.
 with cells as (
-    select * from marts.transitions_by_period
-    where period_grain = 'day'
-        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-        and day_type = 'all'
-        and segment_kind = 'all'
+    select *
+    from period_days('marts.transitions_by_period', getvariable('first_service_date'), getvariable('last_service_date'))
+    where segment_kind = 'all'
 ),
 
 calendar as (
