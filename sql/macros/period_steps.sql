@@ -55,13 +55,15 @@ case when by_residence then residence when by_ticket_type then ticket_type else 
 
 -- minute_quartiles(value_rows): the quartiles (quantile_cont 0.25, 0.5, 0.75, as the list
 -- quartiles) of the column minutes in each cell of `value_rows`, a cell being the values
--- of all its other columns. Read off a histogram (how many values each number of minutes
--- has) rather than by quantile_cont: DuckDB's quantile state holds every value and cannot
--- spill, and next to a distinct count it exhausted 3 GB on a month of moves (36 M rows).
+-- of all its other columns except service_date, period_end, period_label and visitor_id
+-- (the rows of period_rows / segment_rows with the measured column renamed minutes).
+-- Read off a histogram (how many values each number of minutes has) rather than by
+-- quantile_cont: DuckDB's quantile state holds every value and cannot spill, and next to a
+-- distinct count it exhausted 3 GB on a month of moves (36 M rows).
 create or replace temp macro minute_quartiles(value_rows) as table
     with histogram as (
         select
-            struct_pack(*columns(* exclude (minutes))) as cell,
+            struct_pack(*columns(* exclude (minutes, service_date, period_end, period_label, visitor_id))) as cell,
             minutes,
             count(*) as n
         from query_table(value_rows)

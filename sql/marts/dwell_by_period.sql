@@ -66,10 +66,7 @@ grouped_dwell as (
 ),
 
 stop_minutes as not materialized (  -- noqa: ST03
-    select
-        * exclude (service_date, period_end, period_label, visitor_id, dwell_minutes),
-        dwell_minutes as minutes
-    from segmented
+    select * rename (dwell_minutes as minutes) from segmented
 ),
 
 counted as (  -- noqa: ST03

@@ -59,10 +59,7 @@ grouped_trips as (
 ),
 
 trip_minutes as not materialized (  -- noqa: ST03
-    select
-        * exclude (service_date, period_end, period_label, visitor_id, n_stops, trip_minutes),
-        trip_minutes as minutes
-    from cells
+    select * exclude (n_stops) rename (trip_minutes as minutes) from cells
 ),
 
 counted as (  -- noqa: ST03

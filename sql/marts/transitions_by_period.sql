@@ -45,10 +45,7 @@ grouped_moves as (
 ),
 
 move_minutes as not materialized (  -- noqa: ST03
-    select
-        * exclude (service_date, period_end, period_label, visitor_id, transfer_minutes),
-        transfer_minutes as minutes
-    from segmented
+    select * rename (transfer_minutes as minutes) from segmented
 ),
 
 counted as (
