@@ -130,11 +130,17 @@ create or replace temp macro published_cells(cells) as table
     from period_cells(cells);
 
 -- period_days(mart, first_day, last_day): the day rows, all days (day_type 'all'), of the
--- period mart named `mart` for the service days first_day .. last_day: what a daily mart
--- republishes (the daily mart passes its getvariable('first_service_date') and
--- getvariable('last_service_date'), which flowlib.models reads to build it as a range).
+-- period mart named `mart` for the service days first_day .. last_day, as service_date
+-- and with the day's own day_type (weekday / weekend_holiday, ref.calendar): what a daily
+-- mart republishes. The daily mart passes getvariable('first_service_date') and
+-- getvariable('last_service_date'), which flowlib.models reads to build it as a range.
 create or replace temp macro period_days(mart, first_day, last_day) as table
-    select * from query_table(mart)  -- noqa: AM04
-    where period_grain = 'day'
-        and period_start between first_day and last_day
-        and day_type = 'all';
+    select
+        m.period_start as service_date,
+        m.* exclude (day_type),  -- noqa: AM04
+        calendar.day_type
+    from query_table(mart) as m
+    inner join ref.calendar as calendar on calendar.calendar_date = m.period_start
+    where m.period_grain = 'day'
+        and m.period_start between first_day and last_day
+        and m.day_type = 'all';

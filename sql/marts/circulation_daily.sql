@@ -10,26 +10,21 @@ with cells as (
         and facility_role = 'all'
 ),
 
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
 final as (
     select
-        cells.period_start as service_date,
-        cells.source_kind,
-        cells.segment,
-        cells.visitors,
-        cells.multi_facility_visitors,
-        cells.circulation_rate,
-        cells.facilities_per_visitor,
-        cells.revisits,
-        cells.is_suppressed,
-        cells.suppression,
-        calendar.day_type
+        service_date,
+        source_kind,
+        segment,
+        visitors,
+        multi_facility_visitors,
+        circulation_rate,
+        facilities_per_visitor,
+        revisits,
+        is_suppressed,
+        suppression,
+        day_type
     from cells
-    inner join calendar on calendar.calendar_date = cells.period_start
-    order by cells.source_kind, cells.segment
+    order by source_kind, segment
 )
 
 select * from final

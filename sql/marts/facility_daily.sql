@@ -12,13 +12,10 @@ with cells as (
         and segment_kind in ('all', 'residence')
 ),
 
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
 pivoted as (
     select
-        period_start as service_date,
+        service_date,
+        day_type,
         source_kind,
         facility_id,
         max(entries) filter (where segment_kind = 'all') as entries,
@@ -56,9 +53,8 @@ final as (
         end as unknown_visitors,
         pivoted.is_suppressed,
         pivoted.suppression,
-        calendar.day_type
+        pivoted.day_type
     from pivoted
-    inner join calendar on calendar.calendar_date = pivoted.service_date
     order by pivoted.source_kind, pivoted.facility_id
 )
 

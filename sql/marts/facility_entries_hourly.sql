@@ -12,7 +12,7 @@ with cells as (
 
 final as (
     select
-        period_start as service_date,
+        service_date,
         source_kind,
         facility_id,
         hour_of_day,

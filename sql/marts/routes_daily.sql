@@ -12,7 +12,7 @@ with cells as (
 
 final as (
     select
-        period_start as service_date,
+        service_date,
         source_kind,
         route_rank,
         route,

@@ -9,28 +9,23 @@ with cells as (
     where segment_kind = 'all'
 ),
 
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
 final as (
     select
-        cells.period_start as service_date,
-        cells.source_kind,
-        cells.from_facility_id,
-        cells.to_facility_id,
-        cells.transitions,
-        cells.visitors,
-        cells.transfer_minutes_p25,
-        cells.transfer_minutes_median,
-        cells.transfer_minutes_p75,
-        cells.next_probability,
-        cells.is_suppressed,
-        cells.suppression,
-        calendar.day_type
+        service_date,
+        source_kind,
+        from_facility_id,
+        to_facility_id,
+        transitions,
+        visitors,
+        transfer_minutes_p25,
+        transfer_minutes_median,
+        transfer_minutes_p75,
+        next_probability,
+        is_suppressed,
+        suppression,
+        day_type
     from cells
-    inner join calendar on calendar.calendar_date = cells.period_start
-    order by cells.source_kind, cells.from_facility_id, cells.to_facility_id
+    order by source_kind, from_facility_id, to_facility_id
 )
 
 select * from final
