@@ -51,10 +51,7 @@ typed as not materialized (
 
 counted as (
     select
-        period_start,
-        period_end,
-        period_label,
-        day_type,
+        period_start, period_end, period_label, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         case when grouping(facility_id) = 0 then facility_id else 'all' end as facility_id,

@@ -108,10 +108,7 @@ typed as not materialized (
 
 counted as (
     select
-        period_start,
-        period_end,
-        period_label,
-        day_type,
+        period_start, period_end, period_label, day_type,
         breakdown,
         facility_id,
         route,
