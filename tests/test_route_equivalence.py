@@ -13,7 +13,7 @@ models keyed visitors by hash(pseudonym)). The old int_stops carried trip_stops 
 stop, which the new one leaves to int_trips (n_stops); it is compared through int_trips.
 
 Data: the demo fortnight (card taps, 20 % volume: every rule of the generator, re-entries,
-repeated taps, several trips a day) and the real Kanazawa Wi-Fi stays (sensor stays,
+repeated taps, several trips a day; and its Wi-Fi access-point counts) and the real Kanazawa Wi-Fi stays (sensor stays,
 resident devices, long trips). Every relation is stored as a row count and a sha256 digest
 of its sorted rows; the demo marts also as zstd parquet, compared row by row (per-visitor
 rows and rows of real data are not committed). Locally
@@ -46,13 +46,13 @@ REFERENCE = PROJECT_ROOT / "tests" / "data" / "reference_outputs"
 DIGESTS = REFERENCE / "digests.json"
 KEY_OF = {"entry_log": ("raw.entry_log", "card_key"), "wifi_sensor": ("raw.wifi_sensor", "device_key")}
 INTERMEDIATE = {
-    # relation: columns compared (r: the relation), besides the visitor's pseudonym
+    # relation: columns compared (r: the relation; None: all but visitor_id and ADDED_COLUMNS),
+    # besides the visitor's pseudonym
     "int_stops": "r.service_date, r.source_kind, r.trip_index, r.stop_number, r.facility_id, r.arrived_at, "
     "r.last_seen_at, r.taps, r.next_facility_id, r.next_arrived_at, r.segment, r.ticket_type",
-    "int_transitions": "r.* exclude (visitor_id)",
-    # revisits came with the self-transition rule (ADDED_COLUMNS)
-    "int_trips": "r.* exclude (visitor_id, revisits)",
-    "int_visitor_days": "r.* exclude (visitor_id, revisits)",
+    "int_transitions": None,
+    "int_trips": None,
+    "int_visitor_days": None,
 }
 SENSOR_STAYS = (
     "service_date, device_key, facility_id, stay_number, started_at, ended_at, dwell_minutes, detections, "
@@ -90,11 +90,38 @@ def settings_for(root: Path, key: str, sql_dir: Path = PROJECT_ROOT / "sql") -> 
     )
 
 
+def _wifi_counts(landing: Path) -> pd.DataFrame:
+    """The demo's Wi-Fi access-point counts (vendor JSON), as raw.wifi_ap_count rows."""
+    frames = []
+    for path in sorted((landing / "wifi").rglob("*.json")):
+        export = json.loads(path.read_text(encoding="utf-8"))
+        records = pd.DataFrame(export["records"])
+        # JST wall-clock time, as ingest stores it
+        bin_start = pd.to_datetime(records["bin_start"].str[:19])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": "wifi_" + path.parent.name,
+                    "service_date": (bin_start - pd.Timedelta(hours=4)).dt.date,
+                    "ap_id": records["ap_id"],
+                    "bin_start": bin_start,
+                    "bin_minutes": export["bin_minutes"],
+                    "connections": records["connections"],
+                    "unique_devices": records["unique_devices"],
+                    "file_name": path.relative_to(landing).as_posix(),
+                    "line_number": range(1, len(records) + 1),
+                }
+            )
+        )
+    return pd.concat(frames)
+
+
 def load_demo_taps(landing: Path) -> tuple[list[date], Callable]:
-    """The demo fortnight's card taps (20 % volume), loaded as ingest would write them."""
+    """The demo fortnight's card taps (20 % volume) and Wi-Fi counts, loaded as ingest would write them."""
     truth = demo.generate(landing, demo.DEMO_START, demo.DEMO_END, scale=0.2)
     days = [date.fromisoformat(day) for day in truth.days]
     rows = pd.DataFrame([row for day in days for row in _entry_rows(landing, day, _bad_lines(truth, day))])
+    counts = _wifi_counts(landing)
 
     def load(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         taps = pd.DataFrame(
@@ -114,6 +141,9 @@ def load_demo_taps(landing: Path) -> tuple[list[date], Callable]:
         con.register("incoming_taps", taps)
         con.execute("insert into raw.entry_log by name select * from incoming_taps")
         con.unregister("incoming_taps")
+        con.register("incoming_counts", counts)
+        con.execute("insert into raw.wifi_ap_count by name select * from incoming_counts")
+        con.unregister("incoming_counts")
 
     return days, load
 
@@ -134,15 +164,22 @@ def relations(
     con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], id_expr: str = "raw.pseudonym_id(visitor_key)"
 ) -> dict[str, duckdb.DuckDBPyRelation]:
     """Every compared relation of a built warehouse, by name."""
-    out = {name: _keyed_rows(con, f"intermediate.{name}", columns, id_expr) for name, columns in INTERMEDIATE.items()}
+    out = {
+        name: _keyed_rows(con, f"intermediate.{name}", columns or f"r.* {_exclude(con, f'intermediate.{name}')}", id_expr)
+        for name, columns in INTERMEDIATE.items()
+    }
     # every stop has its pseudonym: nothing was lost in the join above
     out["stops"] = con.sql("select count(*) as stops from intermediate.int_stops")
     out["int_sensor_stays"] = con.sql(f"select {SENSOR_STAYS} from intermediate.int_sensor_stays")
     for mart in marts:
-        added = [column for column in ADDED_COLUMNS if column in con.sql(f"select * from marts.{mart}").columns]
-        exclude = f"exclude ({', '.join(added)})" if added else ""
-        out[mart] = con.sql(f"select * {exclude} from marts.{mart}")
+        out[mart] = con.sql(f"select * {_exclude(con, f'marts.{mart}', ())} from marts.{mart}")
     return out
+
+
+def _exclude(con: duckdb.DuckDBPyConnection, relation: str, always: tuple[str, ...] = ("visitor_id",)) -> str:
+    """An exclude clause for ``always`` and the ADDED_COLUMNS the relation has."""
+    columns = [c for c in con.sql(f"select * from {relation}").columns if c in always or c in ADDED_COLUMNS]
+    return f"exclude ({', '.join(columns)})" if columns else ""
 
 
 def all_marts() -> tuple[str, ...]:

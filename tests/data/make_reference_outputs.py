@@ -2,7 +2,7 @@
 
 Writes tests/data/reference_outputs/: ``digests.json`` (row count and sha256 of the sorted
 rows of every relation, both data sets) and ``demo/<mart>.parquet`` (every mart of the demo
-fortnight, zstd, rows sorted: about 350 kB, so a failing test shows the rows that differ).
+fortnight, zstd, rows sorted: about 400 kB, so a failing test shows the rows that differ).
 Per-visitor intermediate rows (3 MB for the demo, mostly pseudonyms) and anything from the
 real Kanazawa data are kept as digests only.
 tests/test_route_equivalence.py compares today's models with them.
