@@ -21,6 +21,8 @@ DEMO_HMAC_KEY = "nagasaki-tourism-flow-demo-key-not-for-production"
 MIN_HMAC_KEY_BYTES = 32
 #: DuckDB sizes such as 4GB, 512MiB, 1.5GB or 80% (settings are checked, never spliced raw).
 _MEMORY_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.IGNORECASE)
+#: FLOW_SELF_TRANSITIONS: what a visit to the same facility later in the day is (the first is the default).
+SELF_TRANSITION_RULES = ("revisit", "keep")
 
 
 class ConfigError(RuntimeError):
@@ -127,6 +129,11 @@ class Settings:
     #: rule can flag most stays (73 % of the Kanazawa stays), so its share is on the index's
     #: data-quality section and a city whose sensors see no staff can switch it off.
     resident_device_rule: bool = field(default_factory=lambda: _env_switch("FLOW_RESIDENT_DEVICE_RULE", True))
+    #: A visit to the same facility later in the day (after the re-entry gap): 'revisit'
+    #: counts it as a revisit and leaves the A -> A move out of transitions and routes (as
+    #: scikit-mobility and the Hokuriku publisher do); 'keep' keeps it as a move (the rule
+    #: before issue 15). docs/routes.md, "Self-transitions".
+    self_transitions: str = field(default_factory=lambda: os.environ.get("FLOW_SELF_TRANSITIONS") or "revisit")
     duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or "4GB")
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))
     #: Seconds a writer waits for the warehouse file lock before giving up.
@@ -192,6 +199,10 @@ class Settings:
             raise ConfigError(
                 f"FLOW_SENSOR_RESIDENT_WINDOW_DAYS={self.sensor_resident_window_days} must be at least "
                 f"FLOW_SENSOR_RESIDENT_MIN_DAYS={self.sensor_resident_min_days}."
+            )
+        if self.self_transitions not in SELF_TRANSITION_RULES:
+            raise ConfigError(
+                f"FLOW_SELF_TRANSITIONS={self.self_transitions!r} must be one of {', '.join(SELF_TRANSITION_RULES)}."
             )
         if self.catchup_lookback_days < 1:
             raise ConfigError(f"FLOW_CATCHUP_LOOKBACK_DAYS={self.catchup_lookback_days} must be at least 1.")

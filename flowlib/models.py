@@ -24,7 +24,12 @@ it is materialised:
 ``-- rank:``; see ``flowlib.privacy``) make the runner stage the model's output and apply
 secondary suppression before the rows are published. Run parameters reach the SQL as
 DuckDB variables (``getvariable('...')``), so the files stay plain SQL that can be pasted
-into a DuckDB shell after a few ``set variable`` lines.
+into a DuckDB shell after a few ``set variable`` lines (and, for the marts, after
+``sql/macros/*.sql``, the steps they share as DuckDB macros, which this module creates on
+the build connection). The runner's own queries (build log, table shapes, row checks) are
+named files in ``sql/runner/``; what stays in Python is the SQL it composes around a
+model (``create table ... as``, ``insert into ... <model>``, ``delete ... where``) and the
+``set variable`` lines.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from graphlib import TopologicalSorter
 from pathlib import Path
 
@@ -55,8 +61,10 @@ _HEADER = re.compile(
 )
 _RANGED = re.compile(r"getvariable\(\s*'(first|last)_service_date'\s*\)")
 _STAGE = "__flow_stage"
-#: Built days are logged here; a period is complete once its last day has been built.
-BUILD_LOG = "intermediate.model_build_days"
+#: The runner's own queries (build log, table shapes, row checks), one named file each.
+#: They belong to this module, not to the models, so they are read from the project even
+#: when Settings.sql_dir points at another set of models.
+RUNNER_SQL = Path(__file__).resolve().parents[1] / "sql" / "runner"
 
 
 class ModelError(RuntimeError):
@@ -130,6 +138,11 @@ def set_parameters(
         "sensor_resident_min_days": settings.sensor_resident_min_days,
         "sensor_resident_window_days": settings.sensor_resident_window_days,
         "resident_device_rule": settings.resident_device_rule,
+        # how far apart two visits to one facility may be and still be one stop: the
+        # re-entry gap, or under the revisit rule the trip gap (a return is a revisit)
+        "same_facility_gap_minutes": settings.reentry_gap_minutes
+        if settings.self_transitions == "keep"
+        else max(settings.reentry_gap_minutes, settings.trip_max_gap_minutes),
     }
     for name, value in params.items():
         con.execute(f"set variable {name} = {int(value)}")
@@ -138,18 +151,25 @@ def set_parameters(
         _set_dates(con, service_date=service_date, first_service_date=service_date, last_service_date=last)
 
 
+def load_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
+    """Create the macros in ``sql/macros/`` (steps the models share) on this connection."""
+    for path in sorted((sql_dir / "macros").glob("*.sql")):
+        con.execute(path.read_text(encoding="utf-8"))
+
+
 def _set_dates(con: duckdb.DuckDBPyConnection, **values: date) -> None:
     for name, value in values.items():
         con.execute(f"set variable {name} = date '{value.isoformat()}'")
 
 
+@cache
+def runner_sql(name: str) -> str:
+    """The runner's query ``sql/runner/<name>.sql``."""
+    return (RUNNER_SQL / f"{name}.sql").read_text(encoding="utf-8")
+
+
 def _table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]] | None:
-    schema, name = relation.split(".")
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, name],
-    ).fetchall()
+    rows = con.execute(runner_sql("table_columns"), relation.split(".")).fetchall()
     return rows or None
 
 
@@ -199,21 +219,14 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _log_built_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> date:
+def _log_built_days(con: duckdb.DuckDBPyConnection) -> date:
     """Record the days being built; returns the latest day ever built (completes periods)."""
-    con.execute(f"create table if not exists {BUILD_LOG} (service_date date primary key, built_at timestamp)")
-    con.execute(f"delete from {BUILD_LOG} where service_date between ? and ?", [first, last])
-    con.executemany(f"insert into {BUILD_LOG} values (?, now()::timestamp)", [[day] for day in _days(first, last)])
-    return con.execute(f"select max(service_date) from {BUILD_LOG}").fetchone()[0]
+    return con.execute(runner_sql("log_built_days")).fetchone()[0]
 
 
-def _periods(con: duckdb.DuckDBPyConnection, grain: str, first: date, last: date, built_through: date) -> list[tuple[date, date]]:
-    """Periods of ``grain`` touching first..last whose last day has been built."""
-    return con.execute(
-        "select distinct period_start, period_end from ref.calendar_periods "
-        "where period_grain = ? and calendar_date between ? and ? and period_end <= ? order by 1",
-        [grain, first, last, built_through],
-    ).fetchall()
+def _periods(con: duckdb.DuckDBPyConnection, grain: str, built_through: date) -> list[tuple[date, date]]:
+    """Periods of ``grain`` touching the days being built whose last day has been built."""
+    return con.execute(runner_sql("complete_periods"), [grain, built_through]).fetchall()
 
 
 def _build_rollup(
@@ -230,15 +243,12 @@ def _build_rollup(
         starts = ", ".join(f"date '{start.isoformat()}'" for start, _ in periods)
         where = f"period_grain = '{grain}' and period_start in ({starts})"
         _publish(con, model, settings, where, rollup=grain != "day", ensured=ensured)
-        rows += con.execute(f"select count(*) from {model.relation} where {where}").fetchone()[0]
+        rows += con.execute(runner_sql("count_periods"), [model.relation, grain, [s for s, _ in periods]]).fetchone()[0]
     return rows
 
 
 def _relation_kind(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
-    schema, name = relation.split(".")
-    row = con.execute(
-        "select table_type from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()
+    row = con.execute(runner_sql("relation_kind"), relation.split(".")).fetchone()
     return row[0] if row else None
 
 
@@ -302,6 +312,7 @@ def _build_range(
             raise ModelError(f"no such model(s): {sorted(unknown)}")
         models = [m for m in models if m.name in set(only)]
     set_parameters(con, settings, first, last)
+    load_macros(con, settings.sql_dir)
     counts: dict[str, int] = {}
     with transaction(con):
         ensure_calendar(con, first, last)
@@ -311,8 +322,8 @@ def _build_range(
             store_visitor_ids(con, first - timedelta(days=settings.sensor_resident_window_days), last)
         except VisitorIdCollision as exc:
             raise ModelError(str(exc)) from exc
-        built_through = _log_built_days(con, first, last)
-        periods = {grain: _periods(con, grain, first, last, built_through) for grain in GRAINS}
+        built_through = _log_built_days(con)
+        periods = {grain: _periods(con, grain, built_through) for grain in GRAINS}
         for model in models:
             started = time.perf_counter()
             try:
@@ -345,10 +356,7 @@ def _build_range(
 
 def _count_days(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     """Rows written for the range, checked against a scan that reads every column."""
-    where = "service_date between getvariable('first_service_date') and getvariable('last_service_date')"
-    stored, scanned = con.execute(
-        f"select count(*), (select count(hash(r)) from {model.relation} as r where {where}) from {model.relation} where {where}"
-    ).fetchone()
+    stored, scanned = con.execute(runner_sql("count_days"), [model.relation]).fetchone()
     if stored != scanned:
         raise ModelError(
             f"{model.relation}: {stored} rows were written but a full scan reads {scanned}; "

@@ -135,7 +135,10 @@ def independent_routes(stays: pd.DataFrame, settings: Settings) -> dict[str, obj
             gap = None if previous_end is None else start - previous_end
             if gap is None or gap > settings.trip_max_gap_minutes * minute:
                 trips.append([facility])
-            elif facility != previous_facility or gap > settings.reentry_gap_minutes * minute:
+            elif facility != previous_facility or (
+                # a return to the same facility: another stop only under FLOW_SELF_TRANSITIONS=keep
+                settings.self_transitions == "keep" and gap > settings.reentry_gap_minutes * minute
+            ):
                 trips[-1].append(facility)
             previous_facility, previous_end = facility, end
         trips_total += len(trips)

@@ -1,28 +1,36 @@
-"""The one-pass route models give exactly what the models before issue 17 gave.
+"""Stops, trips, transitions and every mart equal the frozen reference outputs.
 
-tests/data/reference_sql/ holds the staging, intermediate and mart SQL as it was before
-the rewrite. The same raw rows are built with it and with sql/ (same warehouse DDL, same
-settings), and every stop, transition, trip and visitor day, and every row of the route,
-transition, circulation, dwell and facility marts, must be equal. The old models keyed
-visitors by hash(pseudonym), the new ones by the pseudonym's first 64 bits: intermediate
-rows are compared by pseudonym. The old int_stops also carried trip_stops on every stop,
-which the new one leaves to int_trips (n_stops); it is compared through int_trips.
+tests/data/reference_outputs/ holds what the models gave before two rewrites: the route
+models' one ordered pass (issue 17; the outputs were built with the SQL from before it) and
+the shared period steps and macros (issue 15). tests/data/make_reference_outputs.py made
+them once and says from which commit. Here the same raw rows are built with today's sql/
+and every stop, transition, trip and visitor day, and every row of every mart, must be
+equal, row for row. The reference counted a visit to the same facility later in the day as
+an A -> A move, so these builds keep self-transitions (FLOW_SELF_TRANSITIONS=keep).
+
+Intermediate rows are compared by the visitor's pseudonym, not by the 64-bit id (the old
+models keyed visitors by hash(pseudonym)). The old int_stops carried trip_stops on every
+stop, which the new one leaves to int_trips (n_stops); it is compared through int_trips.
 
 Data: the demo fortnight (card taps, 20 % volume: every rule of the generator, re-entries,
-repeated taps, several trips a day) and the real Kanazawa Wi-Fi stays (sensor stays,
-resident devices, long trips). Locally the Kanazawa part skips when /work/shared is
-missing; with CI=true it fails instead.
+repeated taps, several trips a day; and its Wi-Fi access-point counts) and the real Kanazawa Wi-Fi stays (sensor stays,
+resident devices, long trips). Every relation is stored as a row count and a sha256 digest
+of its sorted rows; the demo marts also as zstd parquet, compared row by row (per-visitor
+rows and rows of real data are not committed). Locally
+the Kanazawa part skips when /work/shared is missing; with CI=true it fails instead.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
+import hashlib
+import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 from conftest import PROJECT_ROOT, throwaway_settings
 from test_demo import _bad_lines, _entry_rows
 from test_hokuriku_agreement import FIRST, LAST, hokuriku, load_stays_directly, read_stays  # noqa: F401
@@ -34,21 +42,24 @@ from flowlib.pipeline import prepare_warehouse
 from flowlib.pseudonym import pseudonymise_many
 from flowlib.warehouse import writer
 
-REFERENCE_SQL = PROJECT_ROOT / "tests" / "data" / "reference_sql"
+REFERENCE = PROJECT_ROOT / "tests" / "data" / "reference_outputs"
+DIGESTS = REFERENCE / "digests.json"
 KEY_OF = {"entry_log": ("raw.entry_log", "card_key"), "wifi_sensor": ("raw.wifi_sensor", "device_key")}
 INTERMEDIATE = {
-    # relation: columns compared (r: the relation), besides the visitor's pseudonym
+    # relation: columns compared (r: the relation; None: all but visitor_id and ADDED_COLUMNS),
+    # besides the visitor's pseudonym
     "int_stops": "r.service_date, r.source_kind, r.trip_index, r.stop_number, r.facility_id, r.arrived_at, "
     "r.last_seen_at, r.taps, r.next_facility_id, r.next_arrived_at, r.segment, r.ticket_type",
-    "int_transitions": "r.* exclude (visitor_id)",
-    "int_trips": "r.* exclude (visitor_id)",
-    "int_visitor_days": "r.* exclude (visitor_id)",
+    "int_transitions": None,
+    "int_trips": None,
+    "int_visitor_days": None,
 }
 SENSOR_STAYS = (
     "service_date, device_key, facility_id, stay_number, started_at, ended_at, dwell_minutes, detections, "
     "days_seen_in_window, is_resident_device"
 )
-MARTS = [
+#: The marts the pre-issue-17 SQL also had (the route reference covers these).
+ROUTE_MARTS = (
     "facility_visits_by_period",
     "transitions_by_period",
     "routes_by_period",
@@ -58,97 +69,50 @@ MARTS = [
     "transitions_daily",
     "routes_daily",
     "circulation_daily",
-]
+)
+#: Columns added after the reference was frozen (revisits: 0 under keep, checked in the tests).
+ADDED_COLUMNS = ("revisits",)
+DEMO_KEY, KANAZAWA_KEY = "equivalence-demo", "equivalence-kanazawa"
 
 
-def _settings(root: Path, sql_dir: Path, key: str) -> Settings:
-    return throwaway_settings(root, hmac_key_env=key, min_cell_count=3, sql_dir=sql_dir)
+def settings_for(root: Path, key: str, sql_dir: Path = PROJECT_ROOT / "sql") -> Settings:
+    return throwaway_settings(root, hmac_key_env=key, min_cell_count=3, sql_dir=sql_dir, self_transitions="keep")
 
 
-def _reference_sql(root: Path) -> Path:
-    """The old models over today's warehouse tables (the raw tables gained the id columns)."""
-    sql = root / "reference_sql"
-    for layer in ("staging", "intermediate", "marts"):
-        shutil.copytree(REFERENCE_SQL / layer, sql / layer)
-    shutil.copytree(PROJECT_ROOT / "sql" / "warehouse", sql / "warehouse")
-    # Disclosure rules are not what this test compares: the old marts get today's privacy
-    # headers (flowlib.privacy applies them), so both sides hide the same cells.
-    for old in (sql / "marts").glob("*.sql"):
-        current = PROJECT_ROOT / "sql" / "marts" / old.name
-        if current.is_file():
-            old.write_text(
-                _with_headers_of(current.read_text(encoding="utf-8"), old.read_text(encoding="utf-8")), encoding="utf-8"
+def _wifi_counts(landing: Path) -> pd.DataFrame:
+    """The demo's Wi-Fi access-point counts (vendor JSON), as raw.wifi_ap_count rows."""
+    frames = []
+    for path in sorted((landing / "wifi").rglob("*.json")):
+        export = json.loads(path.read_text(encoding="utf-8"))
+        records = pd.DataFrame(export["records"])
+        # JST wall-clock time, as ingest stores it
+        bin_start = pd.to_datetime(records["bin_start"].str[:19])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": "wifi_" + path.parent.name,
+                    "service_date": (bin_start - pd.Timedelta(hours=4)).dt.date,
+                    "ap_id": records["ap_id"],
+                    "bin_start": bin_start,
+                    "bin_minutes": export["bin_minutes"],
+                    "connections": records["connections"],
+                    "unique_devices": records["unique_devices"],
+                    "file_name": path.relative_to(landing).as_posix(),
+                    "line_number": range(1, len(records) + 1),
+                }
             )
-    return sql
-
-
-_PRIVACY_HEADER = re.compile(r"^-- (keys|counts|suppress|margin|additive|share|rank):")
-
-
-def _with_headers_of(current: str, old: str) -> str:
-    headers = [line for line in current.splitlines() if _PRIVACY_HEADER.match(line)]
-    lines = old.splitlines()
-    first = next((i for i, line in enumerate(lines) if _PRIVACY_HEADER.match(line)), 0)
-    kept = [line for line in lines if not _PRIVACY_HEADER.match(line)]
-    return "\n".join(kept[:first] + headers + kept[first:]) + "\n"
-
-
-def _keyed_rows(con: duckdb.DuckDBPyConnection, relation: str, columns: str, new: bool) -> list[tuple]:
-    """Rows with the visitor's pseudonym in place of the id each side gives it (new: its first 64 bits, old: hash())."""
-    keys = " union all ".join(
-        f"select distinct '{kind}' as source_kind, {key} as visitor_key from {table}" for kind, (table, key) in KEY_OF.items()
-    )
-    id_expr = "raw.pseudonym_id(visitor_key)" if new else "hash(visitor_key)"
-    return sorted(
-        con.execute(
-            f"select k.visitor_key, {columns} from {relation} as r "
-            f"inner join (select source_kind, visitor_key, {id_expr} as visitor_id from ({keys})) as k "
-            "using (source_kind, visitor_id)"
-        ).fetchall(),
-        key=repr,
-    )
-
-
-def _everything(settings: Settings, first: date, last: date, new: bool) -> dict[str, list[tuple]]:
-    with writer(settings) as con:
-        build_range(con, first, last, settings)
-        out = {name: _keyed_rows(con, f"intermediate.{name}", columns, new) for name, columns in INTERMEDIATE.items()}
-        # every stop has its pseudonym: nothing was lost in the join above
-        out["stops"] = con.execute("select count(*) from intermediate.int_stops").fetchall()
-        out["int_sensor_stays"] = sorted(
-            con.execute(f"select {SENSOR_STAYS} from intermediate.int_sensor_stays").fetchall(), key=repr
         )
-        for mart in MARTS:
-            out[mart] = sorted(con.execute(f"select * from marts.{mart}").fetchall(), key=repr)
-    return out
+    return pd.concat(frames)
 
 
-def _assert_same(new: dict[str, list[tuple]], old: dict[str, list[tuple]]) -> None:
-    assert new.keys() == old.keys()
-    for name in new:
-        assert len(new[name]) == len(old[name]), f"{name}: {len(new[name])} rows now, {len(old[name])} before"
-        differing = [(a, b) for a, b in zip(new[name], old[name]) if a != b]
-        assert not differing, f"{name} differs from the reference models, e.g. {differing[:2]}"
-    assert new["int_stops"], "nothing was built"
-
-
-def _load_twice(tmp_path: Path, key: str, load) -> tuple[Settings, Settings]:
-    new = _settings(tmp_path / "new", PROJECT_ROOT / "sql", key)
-    old = _settings(tmp_path / "old", _reference_sql(tmp_path), key)
-    for settings in (new, old):
-        prepare_warehouse(settings)
-        with writer(settings) as con:
-            load(con, settings)
-    return new, old
-
-
-def test_demo_fortnight_gives_the_same_stops_trips_transitions_and_marts(tmp_path):
-    landing = tmp_path / "landing"
+def load_demo_taps(landing: Path) -> tuple[list[date], Callable]:
+    """The demo fortnight's card taps (20 % volume) and Wi-Fi counts, loaded as ingest would write them."""
     truth = demo.generate(landing, demo.DEMO_START, demo.DEMO_END, scale=0.2)
     days = [date.fromisoformat(day) for day in truth.days]
     rows = pd.DataFrame([row for day in days for row in _entry_rows(landing, day, _bad_lines(truth, day))])
+    counts = _wifi_counts(landing)
 
-    def load(con, settings):
+    def load(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         taps = pd.DataFrame(
             {
                 "source": "entry_pos_" + rows["file"].str.split("/").str[1].str.removeprefix("pos_"),
@@ -166,12 +130,119 @@ def test_demo_fortnight_gives_the_same_stops_trips_transitions_and_marts(tmp_pat
         con.register("incoming_taps", taps)
         con.execute("insert into raw.entry_log by name select * from incoming_taps")
         con.unregister("incoming_taps")
+        con.register("incoming_counts", counts)
+        con.execute("insert into raw.wifi_ap_count by name select * from incoming_counts")
+        con.unregister("incoming_counts")
 
-    new, old = _load_twice(tmp_path, "equivalence-demo", load)
-    _assert_same(_everything(new, days[0], days[-1], new=True), _everything(old, days[0], days[-1], new=False))
+    return days, load
 
 
-def test_kanazawa_stays_give_the_same_stops_trips_transitions_and_marts(tmp_path, hokuriku):  # noqa: F811
+def _keyed_rows(con: duckdb.DuckDBPyConnection, relation: str, columns: str, id_expr: str) -> duckdb.DuckDBPyRelation:
+    """Rows with the visitor's pseudonym in place of the id the models give it (``id_expr`` of visitor_key)."""
+    keys = " union all ".join(
+        f"select distinct '{kind}' as source_kind, {key} as visitor_key from {table}" for kind, (table, key) in KEY_OF.items()
+    )
+    return con.sql(
+        f"select k.visitor_key, {columns} from {relation} as r "
+        f"inner join (select source_kind, visitor_key, {id_expr} as visitor_id from ({keys})) as k "
+        "using (source_kind, visitor_id)"
+    )
+
+
+def relations(
+    con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], id_expr: str = "raw.pseudonym_id(visitor_key)"
+) -> dict[str, duckdb.DuckDBPyRelation]:
+    """Every compared relation of a built warehouse, by name."""
+    out = {
+        name: _keyed_rows(con, f"intermediate.{name}", columns or f"r.* {_exclude(con, f'intermediate.{name}')}", id_expr)
+        for name, columns in INTERMEDIATE.items()
+    }
+    # every stop has its pseudonym: nothing was lost in the join above
+    out["stops"] = con.sql("select count(*) as stops from intermediate.int_stops")
+    out["int_sensor_stays"] = con.sql(f"select {SENSOR_STAYS} from intermediate.int_sensor_stays")
+    for mart in marts:
+        out[mart] = con.sql(f"select * {_exclude(con, f'marts.{mart}', ())} from marts.{mart}")
+    return out
+
+
+def _exclude(con: duckdb.DuckDBPyConnection, relation: str, always: tuple[str, ...] = ("visitor_id",)) -> str:
+    """An exclude clause for ``always`` and the ADDED_COLUMNS the relation has."""
+    columns = [c for c in con.sql(f"select * from {relation}").columns if c in always or c in ADDED_COLUMNS]
+    return f"exclude ({', '.join(columns)})" if columns else ""
+
+
+def all_marts() -> tuple[str, ...]:
+    return tuple(sorted(path.stem for path in (PROJECT_ROOT / "sql" / "marts").glob("*.sql")))
+
+
+def sorted_rows(relation: duckdb.DuckDBPyRelation) -> list[tuple]:
+    return sorted(relation.fetchall(), key=repr)
+
+
+def digest(rows: list[tuple]) -> str:
+    """sha256 of the sorted rows as Python literals (types included: 1 and 1.0 differ)."""
+    return hashlib.sha256("\n".join(repr(row) for row in rows).encode("utf-8")).hexdigest()
+
+
+def build(settings: Settings, first: date, last: date, load: Callable) -> None:
+    prepare_warehouse(settings)
+    with writer(settings) as con:
+        load(con, settings)
+        build_range(con, first, last, settings)
+
+
+def _assert_same_rows(name: str, now: list[tuple], before: list[tuple]) -> None:
+    assert len(now) == len(before), f"{name}: {len(now)} rows now, {len(before)} in the reference"
+    differing = [(a, b) for a, b in zip(now, before) if a != b]
+    assert not differing, f"{name} differs from the reference outputs, e.g. {differing[:2]}"
+
+
+def _assert_same_digest(name: str, rows: list[tuple], expected: dict) -> None:
+    assert len(rows) == expected["rows"], f"{name}: {len(rows)} rows now, {expected['rows']} in the reference"
+    assert digest(rows) == expected["sha256"], f"{name} differs from the reference outputs (same row count)"
+
+
+def test_demo_fortnight_gives_the_reference_stops_trips_transitions_and_marts(tmp_path):
+    days, load = load_demo_taps(tmp_path / "landing")
+    settings = settings_for(tmp_path, DEMO_KEY)
+    build(settings, days[0], days[-1], load)
+    expected = json.loads(DIGESTS.read_text(encoding="utf-8"))["demo"]
+    with writer(settings) as con:
+        now = relations(con, all_marts())
+        assert con.sql("select count(*) from intermediate.int_stops where revisits <> 0").fetchall() == [(0,)]
+        assert con.sql("select count(*) from marts.circulation_by_period where revisits <> 0").fetchall() == [(0,)]
+        assert sorted(now) == sorted(expected), "the compared relations changed: regenerate the reference outputs"
+        for name, relation in now.items():
+            rows = sorted_rows(relation)
+            stored = REFERENCE / "demo" / f"{name}.parquet"
+            if stored.is_file():
+                _assert_same_rows(name, rows, sorted_rows(con.sql(f"select * from read_parquet('{stored}')")))
+            _assert_same_digest(name, rows, expected[name])
+        assert now["stops"].fetchall()[0][0] > 0, "nothing was built"
+
+
+def test_kanazawa_stays_give_the_reference_stops_trips_transitions_and_marts(tmp_path, hokuriku):  # noqa: F811
     stays = read_stays(hokuriku)
-    new, old = _load_twice(tmp_path, "equivalence-kanazawa", lambda con, settings: load_stays_directly(con, stays, settings))
-    _assert_same(_everything(new, FIRST, LAST, new=True), _everything(old, FIRST, LAST, new=False))
+    settings = settings_for(tmp_path, KANAZAWA_KEY)
+    build(settings, FIRST, LAST, lambda con, s: load_stays_directly(con, stays, s))
+    expected = json.loads(DIGESTS.read_text(encoding="utf-8"))["kanazawa"]
+    with writer(settings) as con:
+        now = relations(con, all_marts())
+        assert con.sql("select count(*) from intermediate.int_stops where revisits <> 0").fetchall() == [(0,)]
+        assert con.sql("select count(*) from marts.circulation_by_period where revisits <> 0").fetchall() == [(0,)]
+        assert sorted(now) == sorted(expected), "the compared relations changed: regenerate the reference outputs"
+        for name, relation in now.items():
+            _assert_same_digest(name, sorted_rows(relation), expected[name])
+        assert now["stops"].fetchall()[0][0] > 0, "nothing was built"
+
+
+@pytest.mark.parametrize("perturb", ["drop_row", "change_value"])
+def test_the_comparison_fails_on_a_changed_output(tmp_path, perturb):
+    """A stored reference that differs by one row or one value is caught (the test can fail)."""
+    rows = sorted_rows(duckdb.sql(f"select * from read_parquet('{REFERENCE / 'demo' / 'routes_daily'}.parquet')"))
+    assert rows
+    changed = rows[1:] if perturb == "drop_row" else [(*rows[0][:-1], "changed"), *rows[1:]]
+    with pytest.raises(AssertionError):
+        _assert_same_rows("routes_daily", changed, rows)
+    with pytest.raises(AssertionError):
+        _assert_same_digest("routes_daily", changed, {"rows": len(rows), "sha256": digest(rows)})

@@ -9,6 +9,7 @@ and building a day twice must change nothing.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from test_routes import KEY, make_settings
 
 from flowlib.calendar import ensure_calendar
+from flowlib.config import SELF_TRANSITION_RULES
 from flowlib.models import build_range, build_views
 from flowlib.pseudonym import pseudonymise
 from flowlib.reference import load_reference
@@ -108,8 +110,13 @@ def as_taps(rows) -> list[tuple]:
     return out
 
 
-def reference_stops(taps: list[tuple], reentry: int, gap: int) -> list[tuple]:
-    """(visitor, trip, stop, facility, arrived, last seen, taps), in the rules' own words."""
+def reference_stops(taps: list[tuple], reentry: int, gap: int, self_transitions: str = "revisit") -> list[tuple]:
+    """(visitor, trip, stop, facility, arrived, last seen, taps, revisits), in the rules' own words.
+
+    A later tap at the facility of the current stop (same trip) is a re-entry within the
+    re-entry gap; after it, a revisit of the same stop (``revisit``) or another stop, an
+    A -> A move (``keep``).
+    """
     by_visitor: dict[str, list[tuple[datetime, str]]] = {}
     for _, _, facility, moment, visitor, *_ in taps:
         by_visitor.setdefault(visitor, []).append((moment, facility))
@@ -120,12 +127,15 @@ def reference_stops(taps: list[tuple], reentry: int, gap: int) -> list[tuple]:
         for moment, facility in sorted(events):
             if previous is None or moment - previous[0] > timedelta(minutes=gap):
                 trip, stop = trip + 1, 0
-            elif facility == previous[1] and moment - previous[0] <= timedelta(minutes=reentry):
-                current[-1][5], current[-1][6] = moment, current[-1][6] + 1  # a re-entry
+            elif facility == previous[1] and (
+                moment - previous[0] <= timedelta(minutes=reentry) or self_transitions == "revisit"
+            ):
+                current[-1][5], current[-1][6] = moment, current[-1][6] + 1  # a re-entry or a revisit
+                current[-1][7] += moment - previous[0] > timedelta(minutes=reentry)
                 previous = (moment, facility)
                 continue
             stop += 1
-            current.append([visitor, trip, stop, facility, moment, moment, 1])
+            current.append([visitor, trip, stop, facility, moment, moment, 1, 0])
             previous = (moment, facility)
         stops.extend(tuple(s) for s in current)
     return sorted(stops)
@@ -152,18 +162,20 @@ def reference_stops(taps: list[tuple], reentry: int, gap: int) -> list[tuple]:
     + [("B", FACILITIES[(i * 3) % 4], 10 * i, "JP", "adult") for i in range(7)]
     + [("C", FACILITIES[(i + 1) % 4], 10 * i, "US", "child") for i in range(5)]
 )
-def test_stops_trips_and_transitions_match_the_reference(warehouse, rows):
+@pytest.mark.parametrize("self_transitions", SELF_TRANSITION_RULES)
+def test_stops_trips_and_transitions_match_the_reference(warehouse, rows, self_transitions):
     con, config = warehouse
+    config = replace(config, self_transitions=self_transitions)
     taps = as_taps(rows)
     reset(con, taps)
     build_range(con, DAY, DAY, config, only=INTERMEDIATE)
     # stops carry the 64-bit id only; the raw table maps it back for the comparison
     stops = con.execute(
-        "select k.card_key, trip_index, stop_number, facility_id, arrived_at, last_seen_at, taps "
+        "select k.card_key, trip_index, stop_number, facility_id, arrived_at, last_seen_at, taps, revisits "
         "from intermediate.int_stops inner join (select distinct card_key, card_id as visitor_id "
         "from raw.entry_log) as k using (visitor_id) order by all"
     ).fetchall()
-    expected = reference_stops(taps, config.reentry_gap_minutes, config.trip_max_gap_minutes)
+    expected = reference_stops(taps, config.reentry_gap_minutes, config.trip_max_gap_minutes, self_transitions)
     assert stops == expected
     # a trip of n stops gives n - 1 transitions, between consecutive stops
     expected_moves = Counter()
@@ -184,6 +196,10 @@ def test_stops_trips_and_transitions_match_the_reference(warehouse, rows):
         )
     )
     assert moves == expected_moves
+    if self_transitions == "revisit":
+        assert all(a != b for a, b in moves), "an A -> A move under the revisit rule"
+    revisits = con.execute("select coalesce(sum(revisits), 0) from intermediate.int_trips").fetchone()[0]
+    assert revisits == sum(stop[7] for stop in expected)
     per_trip = con.execute(
         "select n_stops, route, trip_stops_check, n_facilities, origin_facility_id, "
         "destination_facility_id from (select t.*, "

@@ -585,3 +585,49 @@ def test_too_many_facilities_for_the_sort_keys_fail_clearly(tmp_path):
         )
         with pytest.raises(ModelError, match="over 4,095 facilities"):
             build_day(con, DAY, settings)
+
+
+@pytest.mark.parametrize("rule", ["revisit", "keep"])
+def test_a_return_to_the_same_facility_is_a_revisit_or_an_a_to_a_move(tmp_path, rule):
+    """F: Dejima 10:00, Dejima again 11:00 (after the 30-minute re-entry gap, within the
+    240-minute trip gap), Glover 12:00. G: Dejima 10:00, Dejima 10:20 (a re-entry), Oura 11:00.
+    H: Dejima 10:00 only.
+    revisit: F's stops are Dejima (one revisit) and Glover, one move Dejima -> Glover, route
+    'dejima > glover_garden'. keep: three stops, Dejima -> Dejima and Dejima -> Glover."""
+    settings = replace(make_settings(tmp_path), self_transitions=rule)
+    prepare_warehouse(settings)
+    insert(
+        settings,
+        [
+            tap("F", "dejima", "10:00"),
+            tap("F", "dejima", "11:00"),
+            tap("F", "glover_garden", "12:00"),
+            tap("G", "dejima", "10:00"),
+            tap("G", "dejima", "10:20"),
+            tap("G", "oura_cathedral", "11:00"),
+            tap("H", "dejima", "10:00"),  # a single-facility visitor: the circulation cell is published
+        ],
+    )
+    with writer(settings) as con:
+        build_range(con, DAY, DAY, settings)
+    stops = query(
+        settings,
+        "select facility_id, taps, revisits from intermediate.int_stops where visitor_id = ? order by stop_number",
+        [vid("F")],
+    )
+    moves = query(settings, "select from_facility_id, to_facility_id from intermediate.int_transitions order by all")
+    routes = query(settings, "select route from marts.routes_daily where route is not null order by route")
+    revisits = query(
+        settings,
+        "select revisits from marts.circulation_daily where source_kind = 'entry_log' and segment = 'all'",
+    )
+    if rule == "revisit":
+        assert stops == [("dejima", 2, 1), ("glover_garden", 1, 0)]
+        assert moves == [("dejima", "glover_garden"), ("dejima", "oura_cathedral")]
+        assert routes == [("dejima > glover_garden",), ("dejima > oura_cathedral",)]
+        assert revisits == [(1,)]
+    else:
+        assert stops == [("dejima", 1, 0), ("dejima", 1, 0), ("glover_garden", 1, 0)]
+        assert moves == [("dejima", "dejima"), ("dejima", "glover_garden"), ("dejima", "oura_cathedral")]
+        assert routes == [("dejima > dejima > glover_garden",), ("dejima > oura_cathedral",)]
+        assert revisits == [(0,)]

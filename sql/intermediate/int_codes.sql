@@ -19,23 +19,21 @@ sensor_events as (
         and not is_resident_device
 ),
 
+events as (
+    select * from entry_events
+    union all
+    select * from sensor_events
+),
+
 day_facilities as (
     select service_date, list(facility_id order by facility_id) as facility_ids
-    from (select distinct service_date, facility_id from (
-        select * from entry_events
-        union all
-        select * from sensor_events
-    ))
+    from (select distinct service_date, facility_id from events)
     group by service_date
 ),
 
 day_tickets as (
     select service_date, list(ticket_type order by ticket_type) as ticket_types
-    from (select distinct service_date, ticket_type from (
-        select * from entry_events
-        union all
-        select * from sensor_events
-    ))
+    from (select distinct service_date, ticket_type from events)
     group by service_date
 ),
 

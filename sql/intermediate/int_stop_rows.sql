@@ -6,7 +6,10 @@
 -- Rules: a visitor's events (taps, or stays of non-resident devices) are ordered by time
 -- with the facility id as a deterministic tie-break. An event at the same facility as the
 -- previous one, at most reentry_gap_minutes after the previous event ended, is a re-entry:
--- the same stop. A gap longer than trip_max_gap_minutes after the previous stop's last
+-- the same stop. A later event at the same facility as the previous stop is, by
+-- FLOW_SELF_TRANSITIONS, another stop (keep: an A -> A move) or, by default (revisit), the
+-- same stop again, counted in revisits (same_facility_gap_minutes is the re-entry gap under
+-- keep, the trip gap under revisit; docs/routes.md, "Self-transitions"). A gap longer than trip_max_gap_minutes after the previous stop's last
 -- event starts a new trip; trips never cross the service-day boundary. Each stop carries the
 -- next stop of the same trip. A visitor's segment (issuing country) and ticket type for the
 -- day are those of the first event in that order.
@@ -117,11 +120,20 @@ boundaries as not materialized (
         coalesce(previous_day_kind <> day_kind or previous_visitor_id <> visitor_id, true) as starts_visitor,
         coalesce(next_day_kind <> day_kind or next_visitor_id <> visitor_id, true) as ends_visitor,
         (event_order & 65535) <> (previous_event_order & 65535)
-            or (event_order >> 16) - previous_left_ms > getvariable('reentry_gap_minutes')::bigint * 60000
+            or (event_order >> 16) - previous_left_ms > getvariable('same_facility_gap_minutes')::bigint * 60000
             as other_stop_than_previous,
         (next_event_order & 65535) <> (event_order & 65535)
-            or (next_event_order >> 16) - left_ms > getvariable('reentry_gap_minutes')::bigint * 60000
-            as other_stop_than_next
+            or (next_event_order >> 16) - left_ms > getvariable('same_facility_gap_minutes')::bigint * 60000
+            as other_stop_than_next,
+        -- a return to the facility of the same stop after the re-entry gap (a revisit;
+        -- only under FLOW_SELF_TRANSITIONS=revisit, else it starts another stop)
+        coalesce(
+            (event_order & 65535) = (previous_event_order & 65535)
+            and (event_order >> 16) - previous_left_ms > getvariable('reentry_gap_minutes')::bigint * 60000
+            and (event_order >> 16) - previous_left_ms <= getvariable('same_facility_gap_minutes')::bigint * 60000
+            and previous_day_kind = day_kind and previous_visitor_id = visitor_id,
+            false
+        ) as is_revisit
     from neighbours
 ),
 
@@ -148,6 +160,7 @@ counted as not materialized (
         sum(starts_stop::bigint) over (rows between unbounded preceding and current row) as stop_sequence,
         sum(starts_trip::bigint) over (rows between unbounded preceding and current row) as trip_sequence,
         row_number() over () as event_sequence,
+        sum(is_revisit::bigint) over (rows between unbounded preceding and current row) as revisit_sequence,
         last_value(case when starts_visitor then event_attributes end ignore nulls)
             over (rows between unbounded preceding and current row) as visitor_attributes,
         last_value(case when starts_stop then event_order end ignore nulls)
@@ -163,6 +176,10 @@ anchored as not materialized (
             over (rows between unbounded preceding and current row) as stop_first_event,
         last_value(case when starts_trip then stop_sequence end ignore nulls)
             over (rows between unbounded preceding and current row) as trip_first_stop,
+        last_value(case when starts_stop then revisit_sequence end ignore nulls)
+            over (rows between unbounded preceding and current row) as stop_first_revisit,
+        last_value(case when starts_trip then revisit_sequence end ignore nulls)
+            over (rows between unbounded preceding and current row) as trip_first_revisit,
         last_value(case when starts_visitor then trip_sequence end ignore nulls)
             over (rows between unbounded preceding and current row) as visitor_first_trip,
         -- trip numbers grow along the order, so the running maximum of (trip, end) is the
@@ -184,6 +201,8 @@ stops as not materialized (
         stop_event_order >> 16 as arrived_ms,
         left_ms as last_seen_ms,
         cast(event_sequence - stop_first_event + 1 as integer) as taps,
+        cast(revisit_sequence - stop_first_revisit as integer) as revisits,
+        cast(revisit_sequence - trip_first_revisit as integer) as trip_revisits,
         case when not ends_trip then next_event_order end as next_event_order,
         ends_trip,
         cast(trip_latest_end & 18446744073709551615 as bigint) as trip_ended_ms
@@ -222,6 +241,7 @@ final as (
         epoch_ms(arrived_ms) as arrived_at,
         epoch_ms(last_seen_ms) as last_seen_at,
         taps,
+        revisits,
         cast(next_event_order & 65535 as smallint) as next_facility_code,
         epoch_ms(next_event_order >> 16) as next_arrived_at,
         cast(visitor_attributes >> 24 as tinyint) as segment_code,
@@ -249,7 +269,8 @@ final as (
             ])) as smallint)
         end as trip_facilities,
         case when ends_trip then epoch_ms(trip_started_ms) end as trip_started_at,
-        case when ends_trip then epoch_ms(trip_ended_ms) end as trip_ended_at
+        case when ends_trip then epoch_ms(trip_ended_ms) end as trip_ended_at,
+        case when ends_trip then trip_revisits end as trip_revisits
     from routed
 )
 

@@ -24,6 +24,7 @@ final as (
         stop_rows.arrived_at,
         stop_rows.last_seen_at,
         stop_rows.taps,
+        stop_rows.revisits,
         codes.facility_ids[stop_rows.next_facility_code] as next_facility_id,
         stop_rows.next_arrived_at,
         ['domestic', 'international', 'unknown'][stop_rows.segment_code] as segment,

@@ -74,7 +74,8 @@ final as (
         facility_ids[facility_code] as destination_facility_id,
         trip_started_at as started_at,
         trip_ended_at as ended_at,
-        date_diff('second', trip_started_at, trip_ended_at) / 60.0 as trip_minutes
+        date_diff('second', trip_started_at, trip_ended_at) / 60.0 as trip_minutes,
+        trip_revisits as revisits
     from routes
 )
 

@@ -1,7 +1,7 @@
 -- materialized: daily
 -- depends_on: int_stops, int_trips
 -- One row per visitor and service day: how many trips and stops, whether a trip took in
--- two or more facilities (周遊), and the first and last facility of the day. Aggregated
+-- two or more facilities (周遊), the first and last facility of the day, and revisits. Aggregated
 -- from the trips (one row per trip), never from the stops.
 with trips as (
     select * from intermediate.int_trips
@@ -22,7 +22,9 @@ final as (
         arg_min(origin_facility_id, trip_index) as first_facility_id,
         arg_max(destination_facility_id, trip_index) as last_facility_id,
         min(started_at) as first_arrived_at,
-        max(ended_at) as last_seen_at
+        max(ended_at) as last_seen_at,
+        -- returns to a facility later in the same trip (FLOW_SELF_TRANSITIONS=revisit)
+        cast(sum(revisits) as integer) as revisits
     from trips
     group by service_date, source_kind, visitor_id
 )

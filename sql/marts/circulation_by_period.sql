@@ -2,78 +2,50 @@
 -- depends_on: int_visitor_days
 -- 周遊率 (circulation rate) per period, source kind, day type and segment: visitors, those
 -- whose trip took in two or more facilities, the rate, and facilities per visitor-day
--- (facility_role 'all'); and, per facility, the visitors whose service day started there
+-- and revisits (returns to a facility later in the same trip, docs/routes.md; facility_role
+-- 'all'); and, per facility, the visitors whose service day started there
 -- (facility_role 'first') or ended there ('last'). A cell is suppressed when visitors,
 -- circulating or non-circulating visitors are fewer than k: publishing a cell where
 -- everyone (or no one) circulated would tell each one's trip.
 -- keys: period_grain, period_start, source_kind, day_type, segment_kind, segment, facility_role, facility_id
 -- counts: visitors, multi_facility_visitors, single_facility_visitors
--- suppress: visitors, multi_facility_visitors, single_facility_visitors, circulation_rate, facilities_per_visitor
+-- suppress: visitors, multi_facility_visitors, single_facility_visitors, circulation_rate, facilities_per_visitor, revisits
 -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
 -- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 -- margin: first_facility | vary facility_role, facility_id | parts facility_role = 'first' | total facility_role = 'all'
 -- margin: last_facility | vary facility_role, facility_id | parts facility_role = 'last' | total facility_role = 'all'
--- additive: visitors, multi_facility_visitors, single_facility_visitors
-with periods as (
-    select * from ref.calendar_periods
-    where period_grain = getvariable('period_grain')
-),
-
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
-visitor_days as (
+-- additive: visitors, multi_facility_visitors, single_facility_visitors, revisits
+with visitor_days as (  -- noqa: ST03
     select
-        periods.period_start,
-        periods.period_end,
-        periods.period_label,
-        calendar.day_type,
-        v.source_kind,
-        v.segment as residence,
-        v.ticket_type,
-        v.visitor_id,
-        v.most_facilities_in_a_trip,
-        v.facilities_visited,
-        v.first_facility_id,
-        v.last_facility_id
-    from intermediate.int_visitor_days as v
-    inner join periods on periods.calendar_date = v.service_date
-    inner join calendar on calendar.calendar_date = v.service_date
-    where v.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+        service_date,
+        source_kind,
+        segment as residence,
+        ticket_type,
+        visitor_id,
+        most_facilities_in_a_trip,
+        facilities_visited,
+        first_facility_id,
+        last_facility_id,
+        revisits
+    from intermediate.int_visitor_days
 ),
 
-typed as (
-    -- every row counts for all days; in weeks, months and years also for its day type
-    select * exclude (day_type), 'all' as day_type from visitor_days
-    union all by name
-    select * from visitor_days
-    where getvariable('period_grain') <> 'day'
+typed as not materialized (
+    select * from period_rows(visitor_days)
 ),
 
 circulation as (
     select
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        period_start, period_end, period_label, source_kind, day_type,
+        segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
+        segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         'all' as facility_role,
         cast(null as varchar) as facility_id,
         count(distinct visitor_id) as visitors,
         count(distinct visitor_id) filter (where most_facilities_in_a_trip >= 2) as multi_facility_visitors,
-        avg(facilities_visited) as facilities_per_visitor
+        avg(facilities_visited) as facilities_per_visitor,
+        sum(revisits) as revisits
     from typed
     group by
         period_start, period_end, period_label, source_kind, day_type,
@@ -96,7 +68,8 @@ first_and_last as (
         facility_id,
         count(distinct visitor_id) as visitors,
         cast(null as bigint) as multi_facility_visitors,
-        cast(null as double) as facilities_per_visitor
+        cast(null as double) as facilities_per_visitor,
+        cast(null as bigint) as revisits
     from (
         select *, 'first' as facility_role, first_facility_id as facility_id from typed
         union all
@@ -111,23 +84,15 @@ counted as (
     select * from first_and_last
 ),
 
-final as (
+cells as (  -- noqa: ST03
     select
-        getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        facility_role,
-        facility_id,
+        * exclude (visitors, multi_facility_visitors, facilities_per_visitor, revisits),
         visitors,
         case when facility_role = 'all' then multi_facility_visitors end as multi_facility_visitors,
         case when facility_role = 'all' then visitors - multi_facility_visitors end as single_facility_visitors,
         case when facility_role = 'all' then round(multi_facility_visitors / visitors, 4) end as circulation_rate,
         case when facility_role = 'all' then round(facilities_per_visitor, 3) end as facilities_per_visitor,
+        case when facility_role = 'all' then cast(revisits as bigint) end as revisits,
         visitors < getvariable('min_cell_count')
         or (facility_role = 'all' and (
             multi_facility_visitors < getvariable('min_cell_count')
@@ -141,6 +106,11 @@ final as (
                 )) then 'primary'
         end as suppression
     from counted
+),
+
+final as (
+    select * from period_cells(cells)
 )
 
+-- noqa: disable=AM04
 select * from final

@@ -4,33 +4,27 @@
 -- trip took in two or more facilities, overall and per segment of card issuer (the day
 -- rows of circulation_by_period).
 with cells as (
-    select * from marts.circulation_by_period
-    where period_grain = 'day'
-        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-        and day_type = 'all'
-        and segment_kind in ('all', 'residence')
+    select *
+    from period_days('marts.circulation_by_period', getvariable('first_service_date'), getvariable('last_service_date'))
+    where segment_kind in ('all', 'residence')
         and facility_role = 'all'
-),
-
-calendar as (
-    select calendar_date, day_type from ref.calendar
 ),
 
 final as (
     select
-        cells.period_start as service_date,
-        cells.source_kind,
-        cells.segment,
-        cells.visitors,
-        cells.multi_facility_visitors,
-        cells.circulation_rate,
-        cells.facilities_per_visitor,
-        cells.is_suppressed,
-        cells.suppression,
-        calendar.day_type
+        service_date,
+        source_kind,
+        segment,
+        visitors,
+        multi_facility_visitors,
+        circulation_rate,
+        facilities_per_visitor,
+        revisits,
+        is_suppressed,
+        suppression,
+        day_type
     from cells
-    inner join calendar on calendar.calendar_date = cells.period_start
-    order by cells.source_kind, cells.segment
+    order by source_kind, segment
 )
 
 select * from final

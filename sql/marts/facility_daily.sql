@@ -6,21 +6,16 @@
 -- its own cell is hidden (it holds fewer than k cards, or hides one that does); the
 -- segment split is unknown (null) for Wi-Fi sensors.
 with cells as (
-    select * from marts.facility_visits_by_period
-    where period_grain = 'day'
-        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-        and day_type = 'all'
-        and hour_of_day is null
+    select *
+    from period_days('marts.facility_visits_by_period', getvariable('first_service_date'), getvariable('last_service_date'))
+    where hour_of_day is null
         and segment_kind in ('all', 'residence')
-),
-
-calendar as (
-    select calendar_date, day_type from ref.calendar
 ),
 
 pivoted as (
     select
-        period_start as service_date,
+        service_date,
+        day_type,
         source_kind,
         facility_id,
         max(entries) filter (where segment_kind = 'all') as entries,
@@ -58,9 +53,8 @@ final as (
         end as unknown_visitors,
         pivoted.is_suppressed,
         pivoted.suppression,
-        calendar.day_type
+        pivoted.day_type
     from pivoted
-    inner join calendar on calendar.calendar_date = pivoted.service_date
     order by pivoted.source_kind, pivoted.facility_id
 )
 

@@ -4,17 +4,15 @@
 -- rows of facility_visits_by_period for the day; hours add up to facility_daily.entries,
 -- so a hidden hour is protected against that total there).
 with cells as (
-    select * from marts.facility_visits_by_period
-    where period_grain = 'day'
-        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-        and day_type = 'all'
-        and segment_kind = 'all'
+    select *
+    from period_days('marts.facility_visits_by_period', getvariable('first_service_date'), getvariable('last_service_date'))
+    where segment_kind = 'all'
         and hour_of_day is not null
 ),
 
 final as (
     select
-        period_start as service_date,
+        service_date,
         source_kind,
         facility_id,
         hour_of_day,

@@ -11,16 +11,7 @@
 -- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 -- margin: hours | vary hour_of_day | parts hour_of_day is not null | total hour_of_day is null
 -- additive: entries, visitors
-with periods as (
-    select * from ref.calendar_periods
-    where period_grain = getvariable('period_grain')
-),
-
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
-entry_events as (
+with entry_events as (
     select
         service_date,
         'entry_log' as source_kind,
@@ -55,12 +46,9 @@ visitor_days as (
     where service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
-classified as (
+classified as (  -- noqa: ST03
     select
-        periods.period_start,
-        periods.period_end,
-        periods.period_label,
-        calendar.day_type,
+        events.service_date,
         events.source_kind,
         visitor_days.segment as residence,
         visitor_days.ticket_type,
@@ -69,35 +57,17 @@ classified as (
         events.visitor_id
     from events
     inner join visitor_days using (service_date, source_kind, visitor_id)
-    inner join periods on periods.calendar_date = events.service_date
-    inner join calendar on calendar.calendar_date = events.service_date
 ),
 
-typed as (
-    -- every row counts for all days; in weeks, months and years also for its day type
-    select * exclude (day_type), 'all' as day_type from classified
-    union all by name
-    select * from classified
-    where getvariable('period_grain') <> 'day'
+typed as not materialized (
+    select * from period_rows(classified)
 ),
 
-counted as (
+counted as (  -- noqa: ST03
     select
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        period_start, period_end, period_label, source_kind, day_type,
+        segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
+        segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         facility_id,
         case when grouping(hour_of_day) = 0 then hour_of_day end as hour_of_day,
         count(*) as entries,
@@ -111,22 +81,8 @@ counted as (
 ),
 
 final as (
-    select
-        getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        facility_id,
-        hour_of_day,
-        entries,
-        visitors,
-        visitors < getvariable('min_cell_count') as is_suppressed,
-        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
-    from counted
+    select * from published_cells(counted)
 )
 
+-- noqa: disable=AM04
 select * from final

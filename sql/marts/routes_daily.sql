@@ -4,17 +4,15 @@
 -- visitors (the day rows, all visitors, of routes_by_period). Suppressed routes are kept
 -- (marked) but not ranked.
 with cells as (
-    select * from marts.routes_by_period
-    where period_grain = 'day'
-        and period_start between getvariable('first_service_date') and getvariable('last_service_date')
-        and day_type = 'all'
-        and segment_kind = 'all'
+    select *
+    from period_days('marts.routes_by_period', getvariable('first_service_date'), getvariable('last_service_date'))
+    where segment_kind = 'all'
         and route is not null
 ),
 
 final as (
     select
-        period_start as service_date,
+        service_date,
         source_kind,
         route_rank,
         route,

@@ -17,23 +17,14 @@
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
 -- margin: facilities | vary facility_id | parts facility_id <> 'all' | total facility_id = 'all' | complement total
 -- additive: visitor_days, admissions, paid_admissions, revenue_jpy, revenue_per_visitor_day, revenue_per_paid_admission
-with periods as (
-    select * from ref.calendar_periods
-    where period_grain = getvariable('period_grain')
-),
-
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
-visitor_days as (
+with visitor_days as (
     select service_date, visitor_id, segment, ticket_type
     from intermediate.int_visitor_days
     where source_kind = 'entry_log'
         and service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
-admissions as (
+admissions as (  -- noqa: ST03
     select
         e.service_date,
         e.visitor_id,
@@ -54,42 +45,15 @@ published_visits as (
         and period_start between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
-classified as (
-    select
-        periods.period_start,
-        periods.period_end,
-        periods.period_label,
-        calendar.day_type,
-        admissions.*
-    from admissions
-    inner join periods on periods.calendar_date = admissions.service_date
-    inner join calendar on calendar.calendar_date = admissions.service_date
-),
-
-typed as (
-    -- every row counts for all days; in weeks, months and years also for its day type
-    select * exclude (day_type), 'all' as day_type from classified
-    union all by name
-    select * from classified
-    where getvariable('period_grain') <> 'day'
+typed as not materialized (
+    select * from period_rows(admissions)
 ),
 
 counted as (
     select
-        period_start,
-        period_end,
-        period_label,
-        day_type,
-        case
-            when grouping(residence) = 0 then 'residence'
-            when grouping(ticket_type) = 0 then 'ticket_type'
-            else 'all'
-        end as segment_kind,
-        case
-            when grouping(residence) = 0 then residence
-            when grouping(ticket_type) = 0 then ticket_type
-            else 'all'
-        end as segment,
+        period_start, period_end, period_label, day_type,
+        segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
+        segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         case when grouping(facility_id) = 0 then facility_id else 'all' end as facility_id,
         count(distinct visitor_id) as visitors,
         -- a row value, one per card and day (sqlfluff reads the brackets as redundant)

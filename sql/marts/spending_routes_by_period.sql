@@ -13,16 +13,7 @@
 -- suppress: visitors, visitor_days, trips, paid_admissions, revenue_jpy, paid_admissions_per_unit, revenue_per_unit_jpy
 -- margin: first_facility | vary breakdown, facility_id, route | parts breakdown = 'first_facility' | total breakdown = 'all'
 -- additive: visitor_days, trips, paid_admissions, revenue_jpy, paid_admissions_per_unit, revenue_per_unit_jpy
-with periods as (
-    select * from ref.calendar_periods
-    where period_grain = getvariable('period_grain')
-),
-
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
-admissions as (
+with admissions as (
     select
         service_date,
         visitor_id,
@@ -74,7 +65,7 @@ trips as (
     group by all
 ),
 
-units as (
+units as (  -- noqa: ST03
     select
         service_date,
         'all' as breakdown,
@@ -111,32 +102,13 @@ twins as (
     group by all
 ),
 
-classified as (
-    select
-        periods.period_start,
-        periods.period_end,
-        periods.period_label,
-        calendar.day_type,
-        units.*
-    from units
-    inner join periods on periods.calendar_date = units.service_date
-    inner join calendar on calendar.calendar_date = units.service_date
-),
-
-typed as (
-    -- every row counts for all days; in weeks, months and years also for its day type
-    select * exclude (day_type), 'all' as day_type from classified
-    union all by name
-    select * from classified
-    where getvariable('period_grain') <> 'day'
+typed as not materialized (
+    select * from period_rows(units)
 ),
 
 counted as (
     select
-        period_start,
-        period_end,
-        period_label,
-        day_type,
+        period_start, period_end, period_label, day_type,
         breakdown,
         facility_id,
         route,

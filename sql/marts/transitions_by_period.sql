@@ -13,143 +13,45 @@
 -- margin: destinations | vary to_facility_id | parts true | total implied
 -- additive: transitions, visitors
 -- share: next_probability of destinations
-with periods as (
-    select * from ref.calendar_periods
-    where period_grain = getvariable('period_grain')
-),
-
-calendar as (
-    select calendar_date, day_type from ref.calendar
-),
-
-transitions as not materialized (
+with transitions as not materialized (  -- noqa: ST03
     select
-        periods.period_start,
-        periods.period_end,
-        periods.period_label,
-        calendar.day_type,
-        t.source_kind,
-        t.segment as residence,
-        t.ticket_type,
-        t.from_facility_id,
-        t.to_facility_id,
-        t.visitor_id,
-        t.transfer_minutes
-    from intermediate.int_transitions as t
-    inner join periods on periods.calendar_date = t.service_date
-    inner join calendar on calendar.calendar_date = t.service_date
-    where t.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+        service_date,
+        source_kind,
+        segment as residence,
+        ticket_type,
+        from_facility_id,
+        to_facility_id,
+        visitor_id,
+        transfer_minutes
+    from intermediate.int_transitions
 ),
 
-typed as not materialized (
-    -- every row counts for all days; in weeks, months and years also for its day type
-    select * exclude (day_type), 'all' as day_type from transitions
-    union all by name
-    select * from transitions
-    where getvariable('period_grain') <> 'day'
+typed as not materialized (  -- noqa: ST03
+    select * from period_rows(transitions)
 ),
 
 segmented as not materialized (
-    -- each row counts for all visitors and, card taps only (sensors know no segment), for
-    -- its residence and its ticket type
-    select
-        typed.* exclude (residence, ticket_type),
-        kinds.segment_kind,
-        case kinds.segment_kind
-            when 'residence' then typed.residence
-            when 'ticket_type' then typed.ticket_type
-            else 'all'
-        end as segment
-    from typed
-    cross join (values ('all'), ('residence'), ('ticket_type')) as kinds (segment_kind)
-    where kinds.segment_kind = 'all' or typed.source_kind = 'entry_log'
+    select * from segment_rows(typed)
 ),
 
 grouped_moves as (
-    -- moves and distinct visitors; quartiles are a separate aggregation because DuckDB
-    -- holding both a distinct set and a quantile state per group runs out of memory on a
-    -- month of moves
+    -- moves and distinct visitors per cell; quartiles are a separate aggregation
     select
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        from_facility_id,
-        to_facility_id,
+        * exclude (service_date, visitor_id, transfer_minutes),
         count(*) as transitions,
         count(distinct visitor_id) as visitors
     from segmented
     group by all
 ),
 
-minute_histogram as (
-    -- how many moves took each number of minutes, per cell: quartiles are read off these
-    -- counts, so no aggregate has to hold every value of a month in memory
-    select
-        period_start,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        from_facility_id,
-        to_facility_id,
-        transfer_minutes as minutes,
-        count(*) as moves
-    from segmented
-    group by all
-),
-
-minute_positions as (
-    -- each value's first position (0-based) in the cell's sorted moves, and the cell's size
-    select
-        *,
-        sum(moves) over (cell order by minutes) - moves as position,
-        sum(moves) over cell as cell_moves
-    from minute_histogram
-    window cell as (partition by period_start, source_kind, day_type, segment_kind, segment, from_facility_id, to_facility_id)
-),
-
-grouped_minutes as (
-    -- quantile_cont: the value at position (n - 1) q, interpolated between its neighbours
-    select
-        period_start,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        from_facility_id,
-        to_facility_id,
-        list_transform([0.25, 0.5, 0.75], lambda q: (cell_moves - 1) * q) as targets,
-        [
-            min(minutes) filter (where position + moves > floor((cell_moves - 1) * 0.25)),
-            min(minutes) filter (where position + moves > floor((cell_moves - 1) * 0.5)),
-            min(minutes) filter (where position + moves > floor((cell_moves - 1) * 0.75))
-        ] as below,
-        [
-            min(minutes) filter (where position + moves > ceil((cell_moves - 1) * 0.25)),
-            min(minutes) filter (where position + moves > ceil((cell_moves - 1) * 0.5)),
-            min(minutes) filter (where position + moves > ceil((cell_moves - 1) * 0.75))
-        ] as above
-    from minute_positions
-    group by all
-),
-
-prep_1 as (
-    select
-        * exclude (targets, below, above),
-        list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
-            as transfer_quartiles
-    from grouped_minutes
+move_minutes as not materialized (  -- noqa: ST03
+    select * rename (transfer_minutes as minutes) from segmented
 ),
 
 counted as (
-    select *
-    from grouped_moves
-    inner join prep_1
-        using (period_start, source_kind, day_type, segment_kind, segment, from_facility_id, to_facility_id)
+    -- a natural join: the cells' columns are the only ones the two share
+    select * from grouped_moves
+    natural join minute_quartiles(move_minutes)
 ),
 
 with_probability as (
@@ -161,27 +63,21 @@ with_probability as (
     from counted
 ),
 
-final as (
+cells as (  -- noqa: ST03
     select
-        getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        from_facility_id,
-        to_facility_id,
+        * exclude (transitions, visitors, quartiles, next_probability),
         transitions,
         visitors,
-        round(transfer_quartiles[1], 1) as transfer_minutes_p25,
-        round(transfer_quartiles[2], 1) as transfer_minutes_median,
-        round(transfer_quartiles[3], 1) as transfer_minutes_p75,
-        round(next_probability, 4) as next_probability,
-        visitors < getvariable('min_cell_count') as is_suppressed,
-        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+        round(quartiles[1], 1) as transfer_minutes_p25,
+        round(quartiles[2], 1) as transfer_minutes_median,
+        round(quartiles[3], 1) as transfer_minutes_p75,
+        round(next_probability, 4) as next_probability
     from with_probability
+),
+
+final as (
+    select * from published_cells(cells)
 )
 
+-- noqa: disable=AM04
 select * from final

@@ -35,9 +35,7 @@ counted as (
         area_id,
         hour_of_day,
         sum(connections) as connections,
-        -- unknown when an access point of the hour does not count devices; a connection
-        -- has a device behind it, whatever a feed's rounding says
-        case when bool_and(devices_counted) then greatest(max(devices), least(sum(connections), 1)) end as devices
+        hour_devices(devices_counted, devices, connections) as devices
     from bins
     group by all
 ),
@@ -47,13 +45,8 @@ final as (
         service_date,
         area_id,
         hour_of_day,
-        case when not (
-                    connections < getvariable('min_cell_count')
-                    or coalesce(devices < getvariable('min_cell_count'), false)
-                ) then connections
-        end as connections,
-        connections < getvariable('min_cell_count')
-        or coalesce(devices < getvariable('min_cell_count'), false) as is_suppressed
+        case when not wifi_hidden(connections, devices) then connections end as connections,
+        wifi_hidden(connections, devices) as is_suppressed
     from counted
     order by area_id, hour_of_day
 )

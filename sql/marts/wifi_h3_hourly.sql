@@ -39,9 +39,7 @@ counted as (
         sum(lat_sum) / sum(ap_rows) / 1e7 as lat,
         sum(lon_sum) / sum(ap_rows) / 1e7 as lon,
         sum(connections) as connections,
-        -- unknown when an access point of the hour does not count devices; a connection
-        -- has a device behind it, whatever a feed's rounding says
-        case when bool_and(devices_counted) then greatest(max(devices), least(sum(connections), 1)) end as devices
+        hour_devices(devices_counted, devices, connections) as devices
     from bins
     group by all
 ),
@@ -53,13 +51,8 @@ final as (
         hour_of_day,
         round(lat, 6) as lat,
         round(lon, 6) as lon,
-        case when not (
-                    connections < getvariable('min_cell_count')
-                    or coalesce(devices < getvariable('min_cell_count'), false)
-                ) then connections
-        end as connections,
-        connections < getvariable('min_cell_count')
-        or coalesce(devices < getvariable('min_cell_count'), false) as is_suppressed
+        case when not wifi_hidden(connections, devices) then connections end as connections,
+        wifi_hidden(connections, devices) as is_suppressed
     from counted
     order by h3_cell, hour_of_day
 )

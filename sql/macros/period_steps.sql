@@ -1,0 +1,146 @@
+-- Steps the period marts share, as DuckDB macros. flowlib.models runs this file on the build
+-- connection before the models (temporary macros: nothing is stored in the warehouse); to
+-- paste a period mart into a DuckDB shell, run this file first. A table macro reads the CTE
+-- or table named by its argument through query_table() (sqlfluff sees neither: a CTE read
+-- only through a macro carries noqa: ST03, a union by name or a macro call of unknown columns noqa: AM04).
+
+-- period_rows(rows): the rows of `rows` (with service_date) on the days being built,
+-- getvariable('period_first_day') .. getvariable('period_last_day'), each with its period of
+-- getvariable('period_grain') and its day type. Every row counts for all days (day_type
+-- 'all') and, in weeks, months and years, also for its own day type.
+create or replace temp macro period_rows(rows) as table
+    with dated as not materialized (
+        select
+            periods.period_start,
+            periods.period_end,
+            periods.period_label,
+            calendar.day_type,
+            r.*
+        from query_table(rows) as r
+        inner join ref.calendar_periods as periods on periods.calendar_date = r.service_date
+        inner join ref.calendar as calendar on calendar.calendar_date = r.service_date
+        where periods.period_grain = getvariable('period_grain')
+            and r.service_date between getvariable('period_first_day') and getvariable('period_last_day')
+    )
+
+    select * exclude (day_type), 'all' as day_type from dated  -- noqa: AM04
+    union all by name
+    select * from dated
+    where getvariable('period_grain') <> 'day';
+
+-- segment_rows(rows): each row of `rows` (with source_kind, residence, ticket_type) counts
+-- for all visitors (segment_kind 'all') and, card taps only (sensors know no segment), for
+-- its residence and for its ticket type.
+create or replace temp macro segment_rows(rows) as table
+    select
+        r.* exclude (residence, ticket_type),  -- noqa: AM04
+        kinds.segment_kind,
+        case kinds.segment_kind
+            when 'residence' then r.residence
+            when 'ticket_type' then r.ticket_type
+            else 'all'
+        end as segment
+    from query_table(rows) as r
+    cross join (values ('all'), ('residence'), ('ticket_type')) as kinds (segment_kind)
+    where kinds.segment_kind = 'all' or r.source_kind = 'entry_log';
+
+-- The same segments from a group by grouping sets ((), (residence), (ticket_type), ...):
+-- segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) and
+-- segment_of(the same two, residence, ticket_type).
+create or replace temp macro segment_kind_of(by_residence, by_ticket_type) as
+case when by_residence then 'residence' when by_ticket_type then 'ticket_type' else 'all' end;
+
+create or replace temp macro segment_of(by_residence, by_ticket_type, residence, ticket_type) as
+case when by_residence then residence when by_ticket_type then ticket_type else 'all' end;
+
+-- minute_quartiles(value_rows): the quartiles (quantile_cont 0.25, 0.5, 0.75, as the list
+-- quartiles) of the column minutes in each cell of `value_rows`, a cell being the values
+-- of all its other columns except service_date, period_end, period_label and visitor_id
+-- (the rows of period_rows / segment_rows with the measured column renamed minutes).
+-- Read off a histogram (how many values each number of minutes has) rather than by
+-- quantile_cont: DuckDB's quantile state holds every value and cannot spill, and next to a
+-- distinct count it exhausted 3 GB on a month of moves (36 M rows).
+create or replace temp macro minute_quartiles(value_rows) as table
+    with histogram as (
+        select
+            struct_pack(*columns(* exclude (minutes, service_date, period_end, period_label, visitor_id))) as cell,
+            minutes,
+            count(*) as n
+        from query_table(value_rows)
+        group by all
+    ),
+
+    positions as (
+    -- each value's first position (0-based) in the cell's sorted values, and the cell's size
+        select
+            *,
+            sum(n) over (partition by cell order by minutes) - n as position,
+            sum(n) over (partition by cell) as cell_n
+        from histogram
+    ),
+
+    neighbours as (
+    -- quantile_cont: the value at position (n - 1) q, interpolated between its neighbours
+        select
+            cell,
+            list_transform([0.25, 0.5, 0.75], lambda q: (cell_n - 1) * q) as targets,
+            [
+                min(minutes) filter (where position + n > floor((cell_n - 1) * 0.25)),
+                min(minutes) filter (where position + n > floor((cell_n - 1) * 0.5)),
+                min(minutes) filter (where position + n > floor((cell_n - 1) * 0.75))
+            ] as below,
+            [
+                min(minutes) filter (where position + n > ceil((cell_n - 1) * 0.25)),
+                min(minutes) filter (where position + n > ceil((cell_n - 1) * 0.5)),
+                min(minutes) filter (where position + n > ceil((cell_n - 1) * 0.75))
+            ] as above
+        from positions
+        group by all
+    )
+
+    select
+        unnest(cell),
+        list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
+            as quartiles
+    from neighbours;
+
+-- period_cells(cells): the published rows of a period mart: period_grain, then the cell's
+-- period and segment columns in the order every period mart shares, then the other columns
+-- of `cells` in their order (the mart's own keys, its measures, is_suppressed, suppression).
+create or replace temp macro period_cells(cells) as table
+    select
+        getvariable('period_grain') as period_grain,
+        period_start,
+        period_end,
+        period_label,
+        source_kind,
+        day_type,
+        segment_kind,
+        segment,
+        * exclude (period_start, period_end, period_label, source_kind, day_type, segment_kind, segment)  -- noqa: AM04
+    from query_table(cells);
+
+-- published_cells(cells): period_cells, with the primary rule of a mart whose cells count
+-- visitors: fewer than k (getvariable('min_cell_count')) visitors hides the cell.
+create or replace temp macro published_cells(cells) as table
+    select
+        *,  -- noqa: AM04
+        visitors < getvariable('min_cell_count') as is_suppressed,
+        case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
+    from period_cells(cells);
+
+-- period_days(mart, first_day, last_day): the day rows, all days (day_type 'all'), of the
+-- period mart named `mart` for the service days first_day .. last_day, as service_date
+-- and with the day's own day_type (weekday / weekend_holiday, ref.calendar): what a daily
+-- mart republishes. The daily mart passes getvariable('first_service_date') and
+-- getvariable('last_service_date'), which flowlib.models reads to build it as a range.
+create or replace temp macro period_days(mart, first_day, last_day) as table
+    select
+        m.period_start as service_date,
+        m.* exclude (day_type),  -- noqa: AM04
+        calendar.day_type
+    from query_table(mart) as m
+    inner join ref.calendar as calendar on calendar.calendar_date = m.period_start
+    where m.period_grain = 'day'
+        and m.period_start between first_day and last_day
+        and m.day_type = 'all';
