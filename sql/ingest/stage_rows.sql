@@ -1,0 +1,16 @@
+-- One delivery's canonical rows wait here, converted chunk by chunk (flowlib.ingest), until
+-- the repeat, conflict and Great Expectations checks are done; one insert then loads them.
+-- A temporary table is private to the writer's connection and gone with it, and DuckDB
+-- spills it to disk under FLOW_DUCKDB_MEMORY_LIMIT: a big file never sits in Python.
+-- Its columns are the raw table's ($raw_table), the source and file name aside.
+create or replace temp table ingest_rows as
+select
+    0::integer as file_index,
+    * exclude (source, file_name)
+from query_table(getvariable('raw_table'))
+limit 0;
+
+create or replace temp table ingest_dropped (
+    file_index integer,
+    line_number integer
+);
