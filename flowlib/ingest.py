@@ -440,7 +440,9 @@ def _prepare_chunk(
 
 
 def stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, settings: Settings) -> None:
-    """Create the empty staging tables for a delivery of ``spec`` on the writer's connection."""
+    """Create the empty staging tables for a delivery of ``spec`` on the writer's connection,
+    and hold DuckDB to FLOW_INGEST_MEMORY_LIMIT: the staged rows spill to disk beyond it."""
+    con.execute("set memory_limit = ?", [settings.ingest_memory_limit])
     _set_variables(con, raw_table=spec.kind.table)
     con.execute(_sql("stage_rows", settings))
 
@@ -626,19 +628,20 @@ def _staged_chunks(
     (file_index, line) for the rows of the chunk being validated."""
     columns = spec.kind.warehouse_columns
     _set_variables(con, validated_columns=columns)
-    con.execute(_sql("validated_rows", settings))
-    vectors = max(1, -(-settings.ingest_chunk_rows // 2048))  # DuckDB hands out 2,048-row vectors
+    reader = con.sql(_sql("validated_rows", settings)).to_arrow_reader(settings.ingest_chunk_rows)
     running = 0
-    while True:
-        frame = con.fetch_df_chunk(vectors)
-        if not len(frame):
-            if running == 0:
-                yield pd.DataFrame({c: pd.Series(dtype="object") for c in columns} | {"line_number": pd.Series(dtype="int64")})
-            return
-        origin[:] = list(zip(frame["file_index"].tolist(), frame["line_number"].tolist()))
-        out = frame[columns].assign(line_number=range(running + 1, running + len(frame) + 1))
-        running += len(frame)
-        yield out
+    try:
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            frame = batch.to_pandas()
+            origin[:] = list(zip(frame["file_index"].tolist(), frame["line_number"].tolist()))
+            yield frame[columns].assign(line_number=range(running + 1, running + len(frame) + 1))
+            running += len(frame)
+    finally:
+        reader.close()
+    if running == 0:
+        yield pd.DataFrame({c: pd.Series(dtype="object") for c in columns} | {"line_number": pd.Series(dtype="int64")})
 
 
 def validate_partition(

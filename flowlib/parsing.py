@@ -81,8 +81,9 @@ class RawFile:
     notes: list[str] = field(default_factory=list)
 
 
-def _too_long(file_name: str, number: int, length: int) -> None:
-    raise FileRejected(file_name, number, f"line is {length:,} bytes long (limit {MAX_LINE_BYTES:,}): not a CSV export.")
+def _too_long(file_name: str, number: int, length: int, *, at_least: bool = False) -> None:
+    size = f"more than {length:,}" if at_least else f"{length:,}"
+    raise FileRejected(file_name, number, f"line is {size} bytes long (limit {MAX_LINE_BYTES:,}): not a CSV export.")
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -215,7 +216,7 @@ class FileLines(Sequence[str]):
             cut = max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1)) + 1 if block else len(data)
             if cut == 0:
                 if len(data) > MAX_LINE_BYTES + 2:
-                    _too_long(file_name, len(self._starts) + 1, len(data))
+                    _too_long(file_name, len(self._starts) + 1, len(data), at_least=True)  # read no further
                 pending = data
                 continue
             nul_lines |= self._scan(data[:cut] if cut < len(data) else data, offset, file_name)
