@@ -272,8 +272,12 @@ def validate_chunks(
         collect(result, first)
     else:
         gx = _import_gx()
-        per_chunk = gx.ExpectationSuite(name=suite.name, expectations=[e for e in suite.expectations if not _whole_batch(e.configuration)])
-        whole = gx.ExpectationSuite(name=suite.name, expectations=[e for e in suite.expectations if _whole_batch(e.configuration)])
+        per_chunk = gx.ExpectationSuite(
+            name=suite.name, expectations=[e for e in suite.expectations if not _whole_batch(e.configuration)]
+        )
+        whole = gx.ExpectationSuite(
+            name=suite.name, expectations=[e for e in suite.expectations if _whole_batch(e.configuration)]
+        )
         import pandas as pd
 
         result, total = None, 0

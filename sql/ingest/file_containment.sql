@@ -36,7 +36,7 @@ final as (
         sizes.distinct_rows,
         coalesce(
             list(shared.super_file order by shared.super_file)
-                filter (where shared.shared_rows = sizes.distinct_rows),
+            filter (where shared.shared_rows = sizes.distinct_rows),
             []
         ) as contained_in
     from sizes

@@ -61,7 +61,7 @@ groups as (
         max_by(file_index, group_rank) as last_file,
         max_by(line_number, group_rank) as last_line,
         list(
-            {'file_index': file_index, 'line_number': line_number} order by group_rank
+            { 'file_index': file_index, 'line_number': line_number } order by group_rank
         ) filter (where group_rank <= 40) as members
     from numbered
     where group_rows > 1
