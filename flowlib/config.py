@@ -131,6 +131,9 @@ class Settings:
     #: longer grows with the file: 250 MB covers a 200 MB / 3 M-row POS export with room to
     #: spare; a declaration may set its own max_file_mb.
     max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 250))
+    #: The same for JSON and JSON Lines deliveries, parsed as one document in memory (about 60x
+    #: their size at peak for small records): 14 MB keeps them under 1 GB.
+    max_json_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_JSON_FILE_MB", 14))
     #: Processes the open-data audit solves its relation components in (flowlib/disclosure_audit.py).
     audit_workers: int = field(default_factory=lambda: _env_int("FLOW_AUDIT_WORKERS", min(os.cpu_count() or 1, 4)))
     #: Records converted, and staged rows validated, at a time (docs/reliability.md, "Bounded
@@ -177,6 +180,8 @@ class Settings:
             )
         if self.max_file_mb < 1:
             raise ConfigError(f"FLOW_MAX_FILE_MB={self.max_file_mb} must be at least 1.")
+        if self.max_json_file_mb < 1:
+            raise ConfigError(f"FLOW_MAX_JSON_FILE_MB={self.max_json_file_mb} must be at least 1.")
         if self.ingest_chunk_rows < 1:
             raise ConfigError(f"FLOW_INGEST_CHUNK_ROWS={self.ingest_chunk_rows} must be at least 1.")
         if self.backups_kept < 1:

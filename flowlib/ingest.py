@@ -463,14 +463,16 @@ def prepare_file(
     holds one chunk, whatever the file's size."""
     file_name = _rel(path, settings)
     size, sha = _file_digest(path)
-    cap_mb = spec.max_file_mb or settings.max_file_mb
+    # a CSV file is streamed; a JSON document is parsed whole, so its own cap is smaller
+    setting = "FLOW_MAX_FILE_MB" if spec.format == "csv" else "FLOW_MAX_JSON_FILE_MB"
+    cap_mb = spec.max_file_mb or (settings.max_file_mb if spec.format == "csv" else settings.max_json_file_mb)
     if size > cap_mb * 1_000_000:
         raise FileRejected(
             file_name,
             None,
             f"the file is {size / 1e6:,.1f} MB, above the {cap_mb:,} MB cap for "
             f"source {spec.name} (max_file_mb in its declaration, else "
-            "FLOW_MAX_FILE_MB): split the export by day and facility, or raise the cap.",
+            f"{setting}): split the export by day and facility, or raise the cap.",
         )
     now_jst = datetime.now(JST).replace(tzinfo=None)
     if spec.format == "csv":
