@@ -432,6 +432,13 @@ def _prepare_chunk(
         keep = ~future
     canonical = canonical[keep].reset_index(drop=True)
     canonical.insert(0, "service_date", _day_of_event(spec, canonical[spec.kind.event_time], settings))
+    # the delivered values of rows set aside here are at hand: never read the file again for them
+    unfilled = {p.line_number for p in problems if p.raw == ""}
+    if unfilled:
+        fields = {r.line_number: r.fields for r in raw.records if r.line_number in unfilled}
+        for problem in problems:
+            if problem.raw == "" and problem.line_number in fields:
+                problem.raw = _raw_for_quarantine(spec, fields[problem.line_number], settings)
 
     for id_column, key_column in spec.kind.personal_ids.items():
         canonical[id_column] = pseudonymise_many(canonical[id_column].tolist(), settings.hmac_key)
