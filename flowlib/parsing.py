@@ -13,6 +13,7 @@ a quote that is never closed, a NUL byte, a stray byte-order mark or a repeated 
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import re
@@ -171,7 +172,7 @@ class FileLines(Sequence[str]):
 
     One streaming pass over the file records where each line starts (8 bytes a line), which
     lines are not valid in the encoding or hold NUL bytes, and refuses over-long lines; then
-    ``lines[i]`` decodes line ``i`` again from a small read buffer. A 200 MB export so costs
+    ``lines[i]`` decodes line ``i`` again, with the next few MB of lines. A 200 MB export so costs
     its line index, never its text as millions of strings (docs/reliability.md, "Bounded
     resources"). The lines read exactly as ``_decode_lines`` returns them: an unreadable line
     as its line ending alone, a later line without the byte-order mark it starts with."""
@@ -182,7 +183,7 @@ class FileLines(Sequence[str]):
         self._starts = array("q")
         self._has_content = False
         self._handle = path.open("rb")
-        self._buffer, self._buffer_start = b"", 0
+        self._cache_first, self._cache = 0, []
         try:
             self._index(file_name)
         except BaseException:
@@ -237,6 +238,7 @@ class FileLines(Sequence[str]):
             )
         for number in nul_lines:
             self.bad.setdefault(number, _NUL_PROBLEM)
+        self._bad_sorted = sorted(self.bad)
 
     def _scan(self, part: bytes, offset: int, file_name: str) -> set[int]:
         """Index the whole lines in ``part`` (the file's bytes from ``offset``); returns the
@@ -277,21 +279,42 @@ class FileLines(Sequence[str]):
     def __len__(self) -> int:
         return len(self._starts)
 
-    def _bytes(self, index: int) -> bytes:
-        start = self._starts[index]
-        end = self._starts[index + 1] if index + 1 < len(self._starts) else self._end
-        buffer_end = self._buffer_start + len(self._buffer)
-        if not (self._buffer_start <= start and end <= buffer_end):
-            self._handle.seek(start)
-            self._buffer, self._buffer_start = self._handle.read(max(READ_BLOCK_BYTES, end - start)), start
-        return self._buffer[start - self._buffer_start : end - self._buffer_start]
+    def _end_of(self, index: int) -> int:
+        return self._starts[index + 1] if index + 1 < len(self._starts) else self._end
+
+    def _load(self, first: int) -> None:
+        """Decode the lines from ``first`` on, up to READ_BLOCK_BYTES of them, in one go."""
+        start = self._starts[first]
+        last = max(bisect.bisect_right(self._starts, start + READ_BLOCK_BYTES) - 1, first + 1)
+        last = min(last, len(self._starts))  # lines first .. last-1
+        self._handle.seek(start)
+        data = self._handle.read(self._end_of(last - 1) - start)
+        lines: list[str] | None = None
+        if not self._bad_sorted or bisect.bisect_left(self._bad_sorted, first + 1) == bisect.bisect_right(self._bad_sorted, last):
+            # fast path: one decode and a split in C; splitlines also breaks at characters
+            # that are no line end here (\x0b, \x1c, \u2028, ...), seen by the count
+            lines = data.decode(self._codec).splitlines(keepends=True)
+            if len(lines) != last - first:
+                lines = None
+        if lines is None:
+            lines = []
+            for index in range(first, last):
+                chunk = data[self._starts[index] - start : self._end_of(index) - start]
+                if index + 1 in self.bad:
+                    lines.append(chunk[len(chunk.rstrip(b"\r\n")) :].decode("ascii"))
+                else:
+                    lines.append(chunk.decode(self._codec))
+        for offset, text in enumerate(lines):
+            if text.startswith("\ufeff") and first + offset:
+                lines[offset] = text.lstrip("\ufeff")
+        self._cache_first, self._cache = first, lines
 
     def _line(self, index: int) -> str:
-        chunk = self._bytes(index)
-        if index + 1 in self.bad:
-            return chunk[len(chunk.rstrip(b"\r\n")) :].decode("ascii")
-        text = chunk.decode(self._codec)
-        return text.lstrip("\ufeff") if index and text.startswith("\ufeff") else text
+        position = index - self._cache_first
+        if not 0 <= position < len(self._cache):
+            self._load(index)
+            position = 0
+        return self._cache[position]
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
