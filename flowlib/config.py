@@ -141,7 +141,7 @@ class Settings:
     ingest_chunk_rows: int = field(default_factory=lambda: _env_int("FLOW_INGEST_CHUNK_ROWS", 50_000))
     #: DuckDB memory while a delivery is staged and checked (the rest spills to temp_dir): with
     #: one chunk in Python, what bounds an ingest's peak whatever the file's size.
-    ingest_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_INGEST_MEMORY_LIMIT") or "256MB")
+    ingest_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_INGEST_MEMORY_LIMIT") or "128MB")
     #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
     backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
     #: How many days back the catch-up run looks for late or corrected deliveries.
