@@ -498,7 +498,7 @@ def prepare_file(
         canonical, chunk_problems = _prepare_chunk(spec, raw, file_name, path.stem, service_date, settings, now_jst)
         if len(canonical):
             con.register("ingest_chunk", canonical.assign(file_index=file_index))
-            con.execute("insert into ingest_rows by name select * from ingest_chunk")
+            con.execute(_sql("stage_chunk", settings))
             con.unregister("ingest_chunk")
         staged += len(canonical)
         problems += chunk_problems
@@ -518,9 +518,9 @@ def _content_columns(spec: SourceSpec) -> list[str]:
 def _drop_rows(con: duckdb.DuckDBPyConnection, settings: Settings, rows: list[tuple[int, int]], copies: list[int]) -> None:
     """Take (file_index, line_number) rows and whole copied files out of the staging."""
     if rows:
-        con.register("ingest_dropped_now", pd.DataFrame(rows, columns=["file_index", "line_number"]))
-        con.execute("insert into ingest_dropped select * from ingest_dropped_now")
-        con.unregister("ingest_dropped_now")
+        con.register("ingest_set_aside", pd.DataFrame(rows, columns=["file_index", "line_number"]))
+        con.execute(_sql("set_aside", settings))
+        con.unregister("ingest_set_aside")
     _set_variables(con, copy_files=copies)
     con.execute(_sql("drop_rows", settings))
 
