@@ -9,6 +9,8 @@ by timed tests.
     .venv/bin/python bench/benchmark.py                      # 3 days at scale 1.0
     .venv/bin/python bench/benchmark.py --days 2 --scale 4   # heavier days
     .venv/bin/python bench/benchmark.py --routes             # also the routes benchmark
+    .venv/bin/python bench/benchmark.py --ingest-only        # rows/s and peak RSS per source kind
+                                                             # at 10k, 1M and 3M rows (median of 3)
 """
 
 from __future__ import annotations
@@ -70,7 +72,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--routes", action="store_true", help="also run bench/routes_benchmark.py")
+    parser.add_argument(
+        "--ingest", action="store_true", help="also run bench/ingest_benchmark.py (each kind at 10k, 1M and 3M rows)"
+    )
+    parser.add_argument("--ingest-only", action="store_true", help="run only bench/ingest_benchmark.py")
+    parser.add_argument("--ingest-runs", type=int, default=3, help="loads per ingest figure (the median is printed)")
     args = parser.parse_args(argv)
+    ingest_command = [
+        sys.executable,
+        str(PROJECT_ROOT / "bench" / "ingest_benchmark.py"),
+        "--sizes",
+        "10000,1000000,3000000",
+        "--runs",
+        str(args.ingest_runs),
+    ]
+    if args.ingest_only:
+        return subprocess.call(ingest_command)
 
     work = Path(tempfile.mkdtemp(prefix="flow-bench-"))
     os.environ.update(
@@ -150,10 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
     print(f"figures written to {out}")
 
+    status = 0
+    if args.ingest:
+        status = subprocess.call(ingest_command) or status
     if args.routes:
         routes = PROJECT_ROOT / "bench" / "routes_benchmark.py"
-        return subprocess.call([sys.executable, str(routes)])
-    return 0
+        status = subprocess.call([sys.executable, str(routes)]) or status
+    return status
 
 
 if __name__ == "__main__":

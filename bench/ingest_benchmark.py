@@ -135,6 +135,7 @@ def child(kind: str, n: int, work: Path) -> dict:
             "GX_ANALYTICS_ENABLED": "False",
             "FLOW_SOURCES_DIR": str(work / "sources"),
             "FLOW_MAX_FILE_MB": "2000",
+            "FLOW_MAX_JSON_FILE_MB": "2000",
         }
     )
     import logging
@@ -218,16 +219,26 @@ def main(argv: list[str] | None = None) -> int:
                 runs=len(runs), seconds_each=[r["seconds"] for r in runs], peak_rss_mib=max(r["peak_rss_mib"] for r in runs)
             )
             figures.append(row)
+            row["load_average"] = round(os.getloadavg()[0], 2)
             print(
                 f"  {kind:14} {n:>10,} rows {row['file_mb']:8.1f} MB {row['seconds']:8.2f} s "
                 f"{row['rows_per_second']:>10,} rows/s  peak {row['peak_rss_mib']:>6,} MiB "
-                f"({row['rows_quarantined']:,} quarantined; median of {row['runs']})"
+                f"({row['rows_quarantined']:,} quarantined; median of {row['runs']}; load {row['load_average']:.2f})"
             )
     results = PROJECT_ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
+    # one figure per line in a fixed order, so two runs diff line by line; -latest is the last run
+    document = {
+        "load_average_at_start": [round(x, 2) for x in load],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "settings": {k: os.environ[k] for k in ("FLOW_INGEST_CHUNK_ROWS", "FLOW_INGEST_MEMORY_LIMIT") if k in os.environ},
+        "figures": figures,
+    }
+    text = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     out = results / f"ingest-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"load_average": load, "figures": figures}, indent=2), encoding="utf-8")
-    print(f"figures written to {out}")
+    out.write_text(text, encoding="utf-8")
+    (results / "ingest-latest.json").write_text(text, encoding="utf-8")
+    print(f"figures written to {out} (and {results / 'ingest-latest.json'})")
     return 0
 
 

@@ -142,16 +142,23 @@ class Settings:
     #: A re-delivery leaving fewer than this share of a source-day's loaded rows is refused
     #: unless the operator allows the shrink (docs/reliability.md, "Shrinking re-deliveries").
     min_reload_share: float = field(default_factory=lambda: _env_float("FLOW_MIN_RELOAD_SHARE", 0.5))
-    #: Largest delivered file (MB) read at all; bigger files are refused before parsing. The
-    #: parser holds a file's text and rows in memory: at 16 MB a POS export (310k rows) peaked
-    #: at 959 MiB and a sensor CSV (440k short rows) at 1,025 MiB (bench/ingest_benchmark.py),
-    #: so 14 MB keeps every kind under 1 GB; a declaration may set its own max_file_mb.
-    max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 14))
+    #: Largest delivered file (MB) read at all; bigger files are refused before parsing. Ingest
+    #: holds one chunk of FLOW_INGEST_CHUNK_ROWS records in Python and stages the rest in DuckDB
+    #: under FLOW_INGEST_MEMORY_LIMIT (docs/reliability.md, "Bounded resources"), so memory no
+    #: longer grows with the file: 250 MB covers a 200 MB / 3 M-row POS export with room to
+    #: spare; a declaration may set its own max_file_mb.
+    max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 250))
+    #: The same for JSON and JSON Lines deliveries, parsed as one document in memory (about 60x
+    #: their size at peak for small records): 14 MB keeps them under 1 GB.
+    max_json_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_JSON_FILE_MB", 14))
     #: Processes the open-data audit solves its relation components in (flowlib/disclosure_audit.py).
     audit_workers: int = field(default_factory=lambda: _env_int("FLOW_AUDIT_WORKERS", min(os.cpu_count() or 1, 4)))
-    #: CSV records converted at a time (docs/reliability.md, "Bounded resources"): a file's
-    #: per-record objects exist for one chunk only, its canonical rows for the whole file.
-    ingest_chunk_rows: int = field(default_factory=lambda: _env_int("FLOW_INGEST_CHUNK_ROWS", 100_000))
+    #: Records converted, and staged rows validated, at a time (docs/reliability.md, "Bounded
+    #: resources"): a delivery's per-record Python objects exist for one chunk only.
+    ingest_chunk_rows: int = field(default_factory=lambda: _env_int("FLOW_INGEST_CHUNK_ROWS", 50_000))
+    #: DuckDB memory while a delivery is staged and checked (the rest spills to temp_dir): with
+    #: one chunk in Python, what bounds an ingest's peak whatever the file's size.
+    ingest_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_INGEST_MEMORY_LIMIT") or "128MB")
     #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
     backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
     #: The first service day the city publishes open data for (unset: every day in the
@@ -182,6 +189,10 @@ class Settings:
             raise ConfigError(
                 f"FLOW_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r} is not a size: set it to e.g. 4GB, 512MB or 80%."
             )
+        if not _MEMORY_LIMIT.match(self.ingest_memory_limit):
+            raise ConfigError(
+                f"FLOW_INGEST_MEMORY_LIMIT={self.ingest_memory_limit!r} is not a size: set it to e.g. 256MB or 1GB."
+            )
         if not 1 <= self.duckdb_threads <= 256:
             raise ConfigError(f"FLOW_DUCKDB_THREADS={self.duckdb_threads} must be between 1 and 256.")
         if not 0.0 <= self.min_reload_share <= 1.0:
@@ -191,6 +202,8 @@ class Settings:
             )
         if self.max_file_mb < 1:
             raise ConfigError(f"FLOW_MAX_FILE_MB={self.max_file_mb} must be at least 1.")
+        if self.max_json_file_mb < 1:
+            raise ConfigError(f"FLOW_MAX_JSON_FILE_MB={self.max_json_file_mb} must be at least 1.")
         if self.ingest_chunk_rows < 1:
             raise ConfigError(f"FLOW_INGEST_CHUNK_ROWS={self.ingest_chunk_rows} must be at least 1.")
         if self.backups_kept < 1:

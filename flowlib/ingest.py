@@ -365,12 +365,25 @@ def _raw_for_quarantine(spec: SourceSpec, fields: dict[str, str], settings: Sett
 
 @dataclass
 class PreparedFile:
+    """One delivered file converted into the staging table (``ingest_rows``, rows tagged
+    with ``file_index``); its rows are counted there, its problems kept here."""
+
     outcome: FileOutcome
-    good: pd.DataFrame
+    file_index: int
     quarantined: list[RowProblem]
     #: the delivered fields of the given lines: kept for a JSON file, read again for a CSV
-    #: file (only when validation quarantines rows), so a big file's rows are not held twice
+    #: file (only when a later check quarantines rows), so a big file's rows are not held twice
     raw_lines: Callable[[set[int]], dict[int, dict[str, str]]]
+
+
+def _sql(name: str, settings: Settings) -> str:
+    """The text of sql/ingest/<name>.sql (the staging steps; parameters are DuckDB variables)."""
+    return (settings.sql_dir / "ingest" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _set_variables(con: duckdb.DuckDBPyConnection, **values: object) -> None:
+    for name, value in values.items():
+        con.execute(f"set variable {name} = ?", [value])
 
 
 def _csv_chunks(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Iterator[RawFile]:
@@ -419,6 +432,13 @@ def _prepare_chunk(
         keep = ~future
     canonical = canonical[keep].reset_index(drop=True)
     canonical.insert(0, "service_date", _day_of_event(spec, canonical[spec.kind.event_time], settings))
+    # the delivered values of rows set aside here are at hand: never read the file again for them
+    unfilled = {p.line_number for p in problems if p.raw == ""}
+    if unfilled:
+        fields = {r.line_number: r.fields for r in raw.records if r.line_number in unfilled}
+        for problem in problems:
+            if problem.raw == "" and problem.line_number in fields:
+                problem.raw = _raw_for_quarantine(spec, fields[problem.line_number], settings)
 
     for id_column, key_column in spec.kind.personal_ids.items():
         canonical[id_column] = pseudonymise_many(canonical[id_column].tolist(), settings.hmac_key)
@@ -426,21 +446,40 @@ def _prepare_chunk(
     return canonical, problems
 
 
-def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settings: Settings) -> PreparedFile:
-    """Read, map, check and pseudonymise one file without touching the warehouse.
+def stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, settings: Settings) -> None:
+    """Create the empty staging tables for a delivery of ``spec`` on the writer's connection,
+    and hold DuckDB to FLOW_INGEST_MEMORY_LIMIT: the staged rows spill to disk beyond it."""
+    con.execute("set memory_limit = ?", [settings.ingest_memory_limit])
+    _set_variables(con, raw_table=spec.kind.table)
+    con.execute(_sql("stage_rows", settings))
 
-    A CSV file is converted FLOW_INGEST_CHUNK_ROWS records at a time (docs/reliability.md,
-    "Bounded resources"): only the compact canonical rows of the whole file are kept."""
+
+def prepare_file(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    path: Path,
+    file_index: int,
+    service_date: date | None,
+    settings: Settings,
+) -> PreparedFile:
+    """Read, map, check and pseudonymise one file into the staging table (``stage``); the
+    warehouse itself is not touched.
+
+    Every file is converted FLOW_INGEST_CHUNK_ROWS records at a time (docs/reliability.md,
+    "Bounded resources"): each chunk's canonical rows go to the staging table, so Python
+    holds one chunk, whatever the file's size."""
     file_name = _rel(path, settings)
     size, sha = _file_digest(path)
-    cap_mb = spec.max_file_mb or settings.max_file_mb
+    # a CSV file is streamed; a JSON document is parsed whole, so its own cap is smaller
+    setting = "FLOW_MAX_FILE_MB" if spec.format == "csv" else "FLOW_MAX_JSON_FILE_MB"
+    cap_mb = spec.max_file_mb or (settings.max_file_mb if spec.format == "csv" else settings.max_json_file_mb)
     if size > cap_mb * 1_000_000:
         raise FileRejected(
             file_name,
             None,
             f"the file is {size / 1e6:,.1f} MB, above the {cap_mb:,} MB cap for "
             f"source {spec.name} (max_file_mb in its declaration, else "
-            "FLOW_MAX_FILE_MB): split the export by day and facility, or raise the cap.",
+            f"{setting}): split the export by day and facility, or raise the cap.",
         )
     now_jst = datetime.now(JST).replace(tzinfo=None)
     if spec.format == "csv":
@@ -450,22 +489,23 @@ def prepare_file(spec: SourceSpec, path: Path, service_date: date | None, settin
         whole = _read(spec, path, file_name)
         by_line = {r.line_number: r.fields for r in whole.records}
         chunks, raw_lines = iter([whole]), (lambda wanted: {n: by_line[n] for n in wanted if n in by_line})
-    frames: list[pd.DataFrame] = []
     problems: list[RowProblem] = []
     notes: list[str] = []
-    lines_read = 0
+    lines_read = staged = 0
     for number, raw in enumerate(chunks):
         if number == 0:
             notes = _check_headers(spec, raw, file_name)
         canonical, chunk_problems = _prepare_chunk(spec, raw, file_name, path.stem, service_date, settings, now_jst)
-        frames.append(canonical)
+        if len(canonical):
+            con.register("ingest_chunk", canonical.assign(file_index=file_index))
+            con.execute(_sql("stage_chunk", settings))
+            con.unregister("ingest_chunk")
+        staged += len(canonical)
         problems += chunk_problems
         lines_read += raw.lines_read
         del raw, canonical
-    canonical = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    del frames
-    outcome = FileOutcome(file_name, size, sha, lines_read, len(canonical), len(problems), notes)
-    return PreparedFile(outcome, canonical, problems, raw_lines)
+    outcome = FileOutcome(file_name, size, sha, lines_read, staged, len(problems), notes)
+    return PreparedFile(outcome, file_index, problems, raw_lines)
 
 
 def _content_columns(spec: SourceSpec) -> list[str]:
@@ -475,112 +515,146 @@ def _content_columns(spec: SourceSpec) -> list[str]:
     return [spec.kind.personal_ids.get(c, c) for c in spec.kind.columns if c not in derived]
 
 
-def _row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    if frame.empty or not columns:
-        return pd.Series([], index=frame.index, dtype="uint64")
-    return pd.util.hash_pandas_object(frame[columns].astype(str), index=False)
+def _drop_rows(con: duckdb.DuckDBPyConnection, settings: Settings, rows: list[tuple[int, int]], copies: list[int]) -> None:
+    """Take (file_index, line_number) rows and whole copied files out of the staging."""
+    if rows:
+        con.register("ingest_set_aside", pd.DataFrame(rows, columns=["file_index", "line_number"]))
+        con.execute(_sql("set_aside", settings))
+        con.unregister("ingest_set_aside")
+    _set_variables(con, copy_files=copies)
+    con.execute(_sql("drop_rows", settings))
 
 
-def resolve_repeats(spec: SourceSpec, prepared: list[PreparedFile], loaded_before: set[str] = frozenset()) -> dict[int, str]:
-    """Rows delivered more than once in one source-day, across all its files.
+def _count_staged(con: duckdb.DuckDBPyConnection, settings: Settings, prepared: list[PreparedFile]) -> None:
+    staged = dict(con.execute(_sql("rows_per_file", settings)).fetchall())
+    for item in prepared:
+        item.outcome.rows_loaded = int(staged.get(item.file_index, 0))
+        item.outcome.rows_quarantined = len(item.quarantined)
+
+
+def resolve_repeats(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    prepared: list[PreparedFile],
+    settings: Settings,
+    loaded_before: set[str] = frozenset(),
+) -> dict[int, str]:
+    """Rows delivered more than once in one source-day, across all its staged files
+    (sql/ingest/file_containment.sql, sql/ingest/repeated_rows.sql).
 
     - A file all of whose rows (by content, its name and line numbers aside) are in another
       file of the day is a second copy (renamed, re-encoded, a partial upload): it is not
-      loaded at all. Returns {index of the copy: name of the file it repeats}.
+      loaded at all. Returns {index in ``prepared`` of the copy: name of the file it repeats}.
     - Identical rows, in one file or across files, follow ``duplicates`` (quarantined or
       collapsed), naming the line and file they repeat.
     - Rows with the same identity (kinds.IDENTITY_BY_KIND) and other values follow
       ``conflicts``: all quarantined (reject_conflict) or the last delivered kept (keep_last).
-    Never both loaded: downstream sums would count the event twice.
+    Never both loaded: downstream sums would count the event twice. The checks run in SQL
+    over the staging table, so a chunk boundary or a file boundary never hides a repeat.
     """
-    content = _content_columns(spec)
-    copies: dict[int, str] = {}
-    seen: list[tuple[int, set[int]]] = []
-    hashes = [set(_row_hashes(item.good, content).tolist()) for item in prepared]
+    by_file = {item.file_index: position for position, item in enumerate(prepared)}
+    _set_variables(con, content_columns=_content_columns(spec))
+    sizes, contained = {}, {}
+    for file_index, distinct_rows, contained_in in con.execute(_sql("file_containment", settings)).fetchall():
+        sizes[by_file[file_index]] = distinct_rows
+        contained[by_file[file_index]] = {by_file[f] for f in contained_in}
     # the biggest file first (a partial upload is a subset of the whole), then the file loaded
     # before, then the shortest name: the copy left out is the stray one
     order = sorted(
         range(len(prepared)),
         key=lambda i: (
-            -len(hashes[i]),
+            -sizes.get(i, 0),
             prepared[i].outcome.file_name not in loaded_before,
             len(prepared[i].outcome.file_name),
             prepared[i].outcome.file_name,
         ),
     )
+    copies: dict[int, str] = {}
+    seen: list[int] = []
     for index in order:
-        original = next((other for other, rows in seen if hashes[index] and hashes[index] <= rows), None)
+        original = next((other for other in seen if sizes.get(index) and other in contained.get(index, ())), None)
         if original is not None:
             copies[index] = prepared[original].outcome.file_name
             continue
-        seen.append((index, hashes[index]))
-    kept = [i for i in range(len(prepared)) if i not in copies]
-    if not kept:
-        return copies
+        seen.append(index)
     columns = spec.kind.warehouse_columns
-    combined = pd.concat([prepared[i].good[columns + ["line_number"]].assign(_file=i) for i in kept], ignore_index=True)
-    if combined.empty:
-        return copies
-    combined["_row"] = _row_hashes(combined, columns).to_numpy()
     identity = [spec.kind.personal_ids.get(c, c) for c in IDENTITY_BY_KIND.get(spec.kind.name, tuple(spec.kind.columns))]
-    combined["_identity"] = _row_hashes(combined, identity).to_numpy()
+    _set_variables(
+        con,
+        row_columns=columns,
+        identity_columns=identity,
+        copy_files=sorted(prepared[i].file_index for i in copies),
+    )
 
-    def where(row) -> str:
-        name = prepared[int(row["_file"])].outcome.file_name
-        return f"line {int(row['line_number'])} of {printable(name)}"
+    def where(file_index: int, line: int) -> str:
+        return f"line {line} of {printable(prepared[by_file[file_index]].outcome.file_name)}"
 
-    drop: dict[int, set[int]] = {}
-    problems: dict[int, list[RowProblem]] = {}
+    drop: list[tuple[int, int]] = []
     collapsed: dict[int, int] = {}
-    repeated = combined.duplicated("_row", keep="first")
-    if repeated.any():
-        first = combined[~repeated].drop_duplicates("_row").set_index("_row")
-        for _, row in combined[repeated].iterrows():
-            origin = first.loc[row["_row"]]
-            file_index, line = int(row["_file"]), int(row["line_number"])
-            drop.setdefault(file_index, set()).add(line)
+    named = ", ".join(identity)
+    found = con.execute(_sql("repeated_rows", settings)).fetchall()
+    for file_index, line, problem, other_file, other_line, members in found:
+        item = prepared[by_file[file_index]]
+        if problem == "repeat":
             if spec.duplicates == "collapse":
                 collapsed[file_index] = collapsed.get(file_index, 0) + 1
-            else:
-                same_file = int(origin["_file"]) == file_index
-                text = (
-                    f"duplicate of an earlier row in the same file (line {int(origin['line_number'])})"
-                    if same_file
-                    else f"duplicate of {where(origin)} (delivered twice)"
-                )
-                problems.setdefault(file_index, []).append(RowProblem(line, text, ""))
-        combined = combined[~repeated]
-    clashing = combined[combined.duplicated("_identity", keep=False)]
-    named = ", ".join(identity)
-    for _, group in clashing.groupby("_identity", sort=False):
-        group = group.sort_values(["_file", "line_number"])
-        last = group.iloc[-1]
-        for _, row in (group.iloc[:-1] if spec.conflicts == "keep_last" else group).iterrows():
-            file_index, line = int(row["_file"]), int(row["line_number"])
-            drop.setdefault(file_index, set()).add(line)
-            if spec.conflicts == "keep_last":
-                text = f"superseded by {where(last)}: same {named}, other values (conflicts: keep_last)"
-            else:
-                others = "; ".join(
-                    where(r) for _, r in group.iterrows() if (int(r["_file"]), int(r["line_number"])) != (file_index, line)
-                )[:300]
-                text = (
-                    f"conflicting rows for the same {named} with different values ({others}); "
-                    "none is loaded (conflicts: reject_conflict)"
-                )
-            problems.setdefault(file_index, []).append(RowProblem(line, text, ""))
-    for file_index, lines in drop.items():
-        item = prepared[file_index]
-        item.good = item.good[~item.good["line_number"].isin(list(lines))].reset_index(drop=True)
-        item.quarantined.extend(problems.get(file_index, []))
-        if collapsed.get(file_index):
-            item.outcome.notes.append(f"collapsed {collapsed[file_index]} repeated identical row(s)")
-        item.outcome.rows_loaded = len(item.good)
-        item.outcome.rows_quarantined = len(item.quarantined)
+                drop.append((file_index, line))
+                continue
+            text = (
+                f"duplicate of an earlier row in the same file (line {other_line})"
+                if other_file == file_index
+                else f"duplicate of {where(other_file, other_line)} (delivered twice)"
+            )
+        elif spec.conflicts == "keep_last":
+            if (file_index, line) == (other_file, other_line):
+                continue  # the last delivered row of its group is the one kept
+            text = f"superseded by {where(other_file, other_line)}: same {named}, other values (conflicts: keep_last)"
+        else:
+            others = "; ".join(
+                where(m["file_index"], m["line_number"])
+                for m in members
+                if (m["file_index"], m["line_number"]) != (file_index, line)
+            )[:300]
+            text = (
+                f"conflicting rows for the same {named} with different values ({others}); "
+                "none is loaded (conflicts: reject_conflict)"
+            )
+        drop.append((file_index, line))
+        item.quarantined.append(RowProblem(line, text, ""))
+    del found
+    for file_index, count in collapsed.items():
+        prepared[by_file[file_index]].outcome.notes.append(f"collapsed {count} repeated identical row(s)")
+    _drop_rows(con, settings, drop, sorted(prepared[i].file_index for i in copies))
+    _count_staged(con, settings, prepared)
     return copies
 
 
+def _staged_chunks(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, settings: Settings, origin: list[tuple[int, int]]
+) -> Iterator[pd.DataFrame]:
+    """The staged rows in delivery order, FLOW_INGEST_CHUNK_ROWS at a time, as the frames
+    GX validates: ``line_number`` is a running row number, ``origin`` maps it back to
+    (file_index, line) for the rows of the chunk being validated."""
+    columns = spec.kind.warehouse_columns
+    _set_variables(con, validated_columns=columns)
+    reader = con.sql(_sql("validated_rows", settings)).to_arrow_reader(settings.ingest_chunk_rows)
+    running = 0
+    try:
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            frame = batch.to_pandas()
+            origin[:] = list(zip(frame["file_index"].tolist(), frame["line_number"].tolist()))
+            yield frame[columns].assign(line_number=range(running + 1, running + len(frame) + 1))
+            running += len(frame)
+    finally:
+        reader.close()
+    if running == 0:
+        yield pd.DataFrame({c: pd.Series(dtype="object") for c in columns} | {"line_number": pd.Series(dtype="int64")})
+
+
 def validate_partition(
+    con: duckdb.DuckDBPyConnection,
     spec: SourceSpec,
     service_date: date | None,
     prepared: list[PreparedFile],
@@ -588,42 +662,41 @@ def validate_partition(
     known_ids: set[str] | None,
     trailing_median_rows: float | None,
 ) -> dict:
-    """One Great Expectations run over all files of a delivery.
+    """One Great Expectations run over all files of a delivery, on the staged rows.
 
-    GX costs a fixed overhead per run, so the files of one day are validated together;
-    each row carries a running number that maps failures back to its file and line.
+    GX costs a fixed overhead per run, so the files of one day are validated together, in
+    chunks of FLOW_INGEST_CHUNK_ROWS rows (validation.validate_chunks: row rules per chunk,
+    table rules and tolerances over the whole delivery); each row carries a running number
+    that maps failures back to its file and line.
     """
     from flowlib import validation  # GX is heavy: import only when data is really loaded
 
-    columns = spec.kind.warehouse_columns
-    frames, origin = [], []
-    for index, item in enumerate(prepared):
-        frames.append(item.good[columns])
-        origin.extend((index, int(line)) for line in item.good["line_number"])
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    combined["line_number"] = range(1, len(combined) + 1)
+    by_file = {item.file_index: position for position, item in enumerate(prepared)}
     label = prepared[0].outcome.file_name if len(prepared) == 1 else f"{spec.glob_for(service_date)} ({len(prepared)} files)"
-    report = validation.validate_frame(
-        combined,
+    origin: list[tuple[int, int]] = []
+    failed: list[tuple[int, int, list[str]]] = []
+
+    def on_chunk_failures(row_failures: dict[int, list[str]], first_row: int) -> None:
+        for row_number, names in row_failures.items():
+            file_index, line = origin[int(row_number) - first_row]
+            failed.append((file_index, line, names))
+
+    report = validation.validate_chunks(
+        _staged_chunks(con, spec, settings, origin),
         spec.expectation_suite,
         file_name=printable(label),
         known_ids=known_ids,
         trailing_median_rows=trailing_median_rows,
+        on_row_failures=on_chunk_failures,
     )
     if not report.success:
-        raise FileRejected(label, None, " ".join(report.batch_failures) + _unknown_id_detail(spec, prepared, known_ids))
-    failed_by_file: dict[int, dict[int, list[str]]] = {}
-    for row_number, failed in report.row_failures.items():
-        file_index, line = origin[int(row_number) - 1]
-        failed_by_file.setdefault(file_index, {})[line] = failed
-    for index, item in enumerate(prepared):
-        failures = failed_by_file.get(index, {})
-        if not failures:
-            continue
-        item.quarantined.extend(RowProblem(line, "failed " + ", ".join(names), "") for line, names in failures.items())
-        item.good = item.good[~item.good["line_number"].isin(list(failures))].reset_index(drop=True)
-        item.outcome.rows_loaded = len(item.good)
-        item.outcome.rows_quarantined = len(item.quarantined)
+        raise FileRejected(
+            label, None, " ".join(report.batch_failures) + _unknown_id_detail(con, spec, prepared, settings, known_ids)
+        )
+    for file_index, line, names in failed:
+        prepared[by_file[file_index]].quarantined.append(RowProblem(line, "failed " + ", ".join(names), ""))
+    _drop_rows(con, settings, [(f, line) for f, line, _ in failed], [])
+    _count_staged(con, settings, prepared)
     for item in prepared:
         found = item.raw_lines({p.line_number for p in item.quarantined if p.raw == ""})
         for problem in item.quarantined:
@@ -633,19 +706,28 @@ def validate_partition(
     return report.gx_result_json
 
 
-def _unknown_id_detail(spec: SourceSpec, prepared: list[PreparedFile], known_ids: set[str] | None) -> str:
+def _unknown_id_detail(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    prepared: list[PreparedFile],
+    settings: Settings,
+    known_ids: set[str] | None,
+) -> str:
     """Name the files that carry unknown ids, so the producer knows where to look."""
     column = spec.kind.reference_column
     if not known_ids or not column:
         return ""
-    offenders = []
-    for item in prepared:
-        unknown = item.good.loc[~item.good[column].isin(known_ids), column]
-        if len(unknown):
-            offenders.append(
-                f"{printable(item.outcome.file_name)} ({len(unknown)} rows, "
-                f"e.g. {[printable(v) for v in sorted(set(unknown))[:3]]})"
-            )
+    by_file = {item.file_index: item for item in prepared}
+    _set_variables(con, reference_column=column)
+    unknown: dict[int, tuple[int, list[str]]] = {}
+    for file_index, value, rows in con.execute(_sql("reference_values", settings)).fetchall():
+        if value not in known_ids:
+            count, values = unknown.get(file_index, (0, []))
+            unknown[file_index] = (count + rows, values + [value])
+    offenders = [
+        f"{printable(by_file[f].outcome.file_name)} ({count} rows, e.g. {[printable(v) for v in sorted(values)[:3]]})"
+        for f, (count, values) in sorted(unknown.items())
+    ]
     return f" Unknown {column} values are in: {'; '.join(offenders)}." if offenders else ""
 
 
@@ -794,9 +876,10 @@ def ingest_partition(
             _log_failure(con, spec, service_date, files, settings, message, fingerprint, outcome="refused")
             raise ShrinkRefused(message)
 
+        stage(con, spec, settings)
         try:
-            prepared = [prepare_file(spec, path, service_date, settings) for path in unique]
-            copies = resolve_repeats(spec, prepared, names_loaded_before)
+            prepared = [prepare_file(con, spec, path, index, service_date, settings) for index, path in enumerate(unique)]
+            copies = resolve_repeats(con, spec, prepared, settings, names_loaded_before)
             for index, original in copies.items():
                 item = prepared[index].outcome
                 result.duplicates.append(
@@ -816,8 +899,9 @@ def ingest_partition(
             if incoming == 0 and loaded_before and allow_shrink:
                 gx_result = {}  # the operator confirmed the day is empty: nothing to validate
             else:
-                gx_result = validate_partition(spec, service_date, prepared, settings, known, median)
+                gx_result = validate_partition(con, spec, service_date, prepared, settings, known, median)
         except FileRejected as exc:
+            con.execute(_sql("unstage", settings))
             _log_failure(con, spec, service_date, files, settings, str(exc), fingerprint)
             raise IngestError(
                 f"Source {spec.name} ({spec.owner.email}) for {service_date}: {exc} "
@@ -829,7 +913,10 @@ def ingest_partition(
             (FileOutcome(name, 0, "", 0, 0, 0, [f"{why} file in the landing folder: not loaded"]), "skipped")
             for name, why in result.skipped
         ]
-        _replace_partition(con, spec, service_date, prepared, result.outcome, fingerprint, extra)
+        try:
+            _replace_partition(con, spec, service_date, prepared, result.outcome, fingerprint, extra, settings)
+        finally:
+            con.execute(_sql("unstage", settings))
     result.files = [p.outcome for p in prepared]
     result.validation_results = [gx_result] if gx_result else []
     log.info(
@@ -894,12 +981,14 @@ def _replace_partition(
     prepared: list[PreparedFile],
     outcome: str,
     fingerprint: str,
-    extra: list[tuple[FileOutcome, str]] = (),
+    extra: list[tuple[FileOutcome, str]],
+    settings: Settings,
 ) -> None:
     table = spec.kind.table
-    columns = ["source", "service_date", *spec.kind.warehouse_columns, "file_name", "line_number"]
-    frames = [p.good.assign(source=spec.name, file_name=p.outcome.file_name) for p in prepared]
-    rows = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    files = pd.DataFrame(
+        {"file_index": [p.file_index for p in prepared], "file_name": [p.outcome.file_name for p in prepared]},
+        columns=["file_index", "file_name"],
+    ).astype({"file_index": "int32", "file_name": "object"})
     quarantine = pd.DataFrame(
         [
             {
@@ -941,9 +1030,11 @@ def _replace_partition(
         partition = "source = ? and (?::date is null or service_date = ?)"
         con.execute(f"delete from {table} where {partition}", [spec.name, service_date, service_date])
         con.execute(f"delete from ops.quarantine where {partition}", [spec.name, service_date, service_date])
-        con.register("incoming_rows", rows)
-        con.execute(f"insert into {table} by name select * from incoming_rows")
-        con.unregister("incoming_rows")
+        con.register("ingest_files", files)
+        _set_variables(con, source=spec.name)
+        con.execute(_sql("ready_rows", settings))
+        con.execute(f"insert into {table} by name select * from ingest_ready")  # the staged rows, in one statement
+        con.unregister("ingest_files")
         if table in ID_COLUMNS:  # the 64-bit id beside each pseudonym, collisions checked
             store_visitor_ids(con, service_date, service_date, [table])
         if len(quarantine):

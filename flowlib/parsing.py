@@ -13,10 +13,12 @@ a quote that is never closed, a NUL byte, a stray byte-order mark or a repeated 
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import re
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,18 +82,9 @@ class RawFile:
     notes: list[str] = field(default_factory=list)
 
 
-def _refuse_long_lines(data: bytes, file_name: str) -> None:
-    start = number = 0
-    for number, match in enumerate(_LINE_END_BYTES.finditer(data), start=1):
-        if match.start() - start > MAX_LINE_BYTES:
-            _too_long(file_name, number, match.start() - start)
-        start = match.end()
-    if len(data) - start > MAX_LINE_BYTES:
-        _too_long(file_name, number + 1, len(data) - start)
-
-
-def _too_long(file_name: str, number: int, length: int) -> None:
-    raise FileRejected(file_name, number, f"line is {length:,} bytes long (limit {MAX_LINE_BYTES:,}): not a CSV export.")
+def _too_long(file_name: str, number: int, length: int, *, at_least: bool = False) -> None:
+    size = f"more than {length:,}" if at_least else f"{length:,}"
+    raise FileRejected(file_name, number, f"line is {size} bytes long (limit {MAX_LINE_BYTES:,}): not a CSV export.")
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -170,13 +163,176 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str]
     return lines, bad
 
 
+#: Bytes read from a file at a time while its lines are indexed and read back.
+READ_BLOCK_BYTES = 4 << 20
+
+
+class FileLines(Sequence[str]):
+    """A CSV file's decoded physical lines (endings kept), read from disk when asked for.
+
+    One streaming pass over the file records where each line starts (8 bytes a line), which
+    lines are not valid in the encoding or hold NUL bytes, and refuses over-long lines; then
+    ``lines[i]`` decodes line ``i`` again, with the next few MB of lines. A 200 MB export so costs
+    its line index, never its text as millions of strings (docs/reliability.md, "Bounded
+    resources"). The lines read exactly as ``_decode_lines`` returns them: an unreadable line
+    as its line ending alone, a later line without the byte-order mark it starts with."""
+
+    def __init__(self, path: Path, encoding: str, file_name: str) -> None:
+        self._encoding, self._codec = encoding, "utf-8" if encoding == "utf-8-sig" else encoding
+        self.bad: dict[int, str] = {}
+        self._starts = array("q")
+        self._has_content = False
+        self._handle = path.open("rb")
+        self._cache_first, self._cache = 0, []
+        try:
+            self._index(file_name)
+        except BaseException:
+            self._handle.close()
+            raise
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def _index(self, file_name: str) -> None:
+        head = self._handle.read(len(UTF8_BOM) * 16)
+        start = 0
+        while head[start:].startswith(UTF8_BOM):
+            start += len(UTF8_BOM)
+        if self._encoding == "cp932" and start:
+            raise FileRejected(
+                file_name,
+                1,
+                "the file starts with a UTF-8 byte-order mark but the "
+                "source declares cp932; ask the producer which encoding "
+                "they send, or fix the declaration.",
+            )
+        self._handle.seek(start)
+        pending, offset, nul_lines = b"", start, set()  # offset: where pending starts in the file
+        while True:
+            block = self._handle.read(READ_BLOCK_BYTES)
+            data = pending + block if pending else block
+            if not data:
+                break
+            # whole lines only: up to the last LF, or a CR that is not last (a CRLF may be split)
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1)) + 1 if block else len(data)
+            if cut == 0:
+                if len(data) > MAX_LINE_BYTES + 2:
+                    _too_long(file_name, len(self._starts) + 1, len(data), at_least=True)  # read no further
+                pending = data
+                continue
+            nul_lines |= self._scan(data[:cut] if cut < len(data) else data, offset, file_name)
+            pending, offset = data[cut:], offset + cut
+        self._end = offset
+        if not self._has_content:
+            raise FileRejected(file_name, None, "the file is empty (no header): an empty delivery.")
+        total = max(len(self._starts), 1)
+        if len(nul_lines) > max(1, MAX_BAD_ENCODING_SHARE * total):
+            raise FileRejected(
+                file_name, min(nul_lines), "the file contains NUL bytes: it is binary or corrupt, not a CSV export."
+            )
+        if len(self.bad) > max(1, MAX_BAD_ENCODING_SHARE * total):
+            raise FileRejected(
+                file_name,
+                min(self.bad),
+                f"{len(self.bad)} of {total} lines are not valid {self._encoding}: the file is in another encoding than declared.",
+            )
+        for number in nul_lines:
+            self.bad.setdefault(number, _NUL_PROBLEM)
+        self._bad_sorted = sorted(self.bad)
+
+    def _scan(self, part: bytes, offset: int, file_name: str) -> set[int]:
+        """Index the whole lines in ``part`` (the file's bytes from ``offset``); returns the
+        numbers of lines holding NUL bytes and records undecodable ones in ``bad``."""
+        first = len(self._starts) + 1
+        if not self._has_content and part.strip():
+            self._has_content = True
+        ends = [m.end() for m in _LINE_END_BYTES.finditer(part)]
+        if not ends or ends[-1] != len(part):
+            ends.append(len(part))
+        begin = 0
+        for end in ends:
+            self._starts.append(offset + begin)
+            if end - begin > MAX_LINE_BYTES and len(part[begin:end].rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                _too_long(file_name, len(self._starts), len(part[begin:end].rstrip(b"\r\n")))
+            begin = end
+        has_nul = b"\x00" in part
+        try:
+            part.decode(self._codec)
+            clean = True
+        except UnicodeDecodeError:
+            clean = False
+        nul_lines: set[int] = set()
+        if clean and not has_nul:
+            return nul_lines
+        begin = 0
+        for number, end in enumerate(ends, start=first):
+            line, begin = part[begin:end], end
+            if b"\x00" in line:
+                nul_lines.add(number)
+            if not clean:
+                try:
+                    line.decode(self._codec)
+                except UnicodeDecodeError as exc:
+                    self.bad[number] = f"bytes not valid {self._encoding} at byte {exc.start} of the line"
+        return nul_lines
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def _end_of(self, index: int) -> int:
+        return self._starts[index + 1] if index + 1 < len(self._starts) else self._end
+
+    def _load(self, first: int) -> None:
+        """Decode the lines from ``first`` on, up to READ_BLOCK_BYTES of them, in one go."""
+        start = self._starts[first]
+        last = max(bisect.bisect_right(self._starts, start + READ_BLOCK_BYTES) - 1, first + 1)
+        last = min(last, len(self._starts))  # lines first .. last-1
+        self._handle.seek(start)
+        data = self._handle.read(self._end_of(last - 1) - start)
+        lines: list[str] | None = None
+        if not self._bad_sorted or bisect.bisect_left(self._bad_sorted, first + 1) == bisect.bisect_right(self._bad_sorted, last):
+            # fast path: one decode and a split in C; splitlines also breaks at characters
+            # that are no line end here (\x0b, \x1c, \u2028, ...), seen by the count
+            lines = data.decode(self._codec).splitlines(keepends=True)
+            if len(lines) != last - first:
+                lines = None
+        if lines is None:
+            lines = []
+            for index in range(first, last):
+                chunk = data[self._starts[index] - start : self._end_of(index) - start]
+                if index + 1 in self.bad:
+                    lines.append(chunk[len(chunk.rstrip(b"\r\n")) :].decode("ascii"))
+                else:
+                    lines.append(chunk.decode(self._codec))
+        for offset, text in enumerate(lines):
+            if text.startswith("\ufeff") and first + offset:
+                lines[offset] = text.lstrip("\ufeff")
+        self._cache_first, self._cache = first, lines
+
+    def _line(self, index: int) -> str:
+        position = index - self._cache_first
+        if not 0 <= position < len(self._cache):
+            self._load(index)
+            position = 0
+        return self._cache[position]
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self._line(i) for i in range(*index.indices(len(self._starts)))]
+        if index < 0:
+            index += len(self._starts)
+        if not 0 <= index < len(self._starts):
+            raise IndexError(index)
+        return self._line(index)
+
+
 #: Fed to the csv reader after the last line. Decoded lines never hold a NUL (such lines
 #: are blanked), so a record that swallows this marker was inside a quote at the end of
 #: the file: its quote was never closed.
 _END_OF_FILE = "\x00end of file\x00\n"
 
 
-def _csv_reader(lines: list[str], start: int) -> Iterator[list[str]]:
+def _csv_reader(lines: Sequence[str], start: int) -> Iterator[list[str]]:
     return csv.reader((lines[i] if i < len(lines) else _END_OF_FILE for i in range(start, len(lines) + 1)), strict=False)
 
 
@@ -200,12 +356,14 @@ def iter_csv_chunks(path: Path, encoding: str, file_name: str, chunk_records: in
     and drops it before the next is built, so the per-record objects (a dict of fields per
     row, several times the file's size) never exist for the whole file at once. File-level
     refusals (encoding, NUL bytes, header, line length) are raised before the first chunk."""
-    data = path.read_bytes()
-    if not data.strip():
-        raise FileRejected(file_name, None, "the file is empty (no header): an empty delivery.")
-    _refuse_long_lines(data, file_name)
-    lines, bad_lines = _decode_lines(data, encoding, file_name)
-    del data  # the decoded lines are all that is read from here on
+    lines = FileLines(path, encoding, file_name)
+    try:
+        yield from _csv_chunks(lines, lines.bad, file_name, chunk_records)
+    finally:
+        lines.close()
+
+
+def _csv_chunks(lines: Sequence[str], bad_lines: dict[int, str], file_name: str, chunk_records: int) -> Iterator[RawFile]:
     reader, base, consumed = _csv_reader(lines, 0), 0, 0
     try:
         header_row = next(reader)
@@ -313,7 +471,7 @@ def iter_csv_chunks(path: Path, encoding: str, file_name: str, chunk_records: in
 MAX_RECORD_LINES = 200
 
 
-def _starts_record(lines: list[str], number: int, width: int) -> bool:
+def _starts_record(lines: Sequence[str], number: int, width: int) -> bool:
     """True when physical line ``number`` (1-based) begins a well-formed record of ``width``
     fields that ends within MAX_RECORD_LINES lines."""
     window = lines[number - 1 : number - 1 + MAX_RECORD_LINES]

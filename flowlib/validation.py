@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import html
+import itertools
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ import shutil
 import tempfile
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,17 +166,24 @@ def validate_frame(
     trailing_median_rows: float | None = None,
     unknown_id_threshold: float = DEFAULT_UNKNOWN_ID_THRESHOLD,
 ) -> ValidationReport:
-    """Run the table's suite on one parsed file.
+    """Run the table's suite on one parsed file (one chunk of ``validate_chunks``).
 
     ``known_ids`` adds the known facility/AP id check (row-level, and table-level above
     ``unknown_id_threshold``); ``trailing_median_rows`` (None or 0 = no history yet) adds the
     volume check.
     """
+    return validate_chunks(
+        [df],
+        table,
+        file_name=file_name,
+        known_ids=known_ids,
+        trailing_median_rows=trailing_median_rows,
+        unknown_id_threshold=unknown_id_threshold,
+    )
+
+
+def _suite_for(table: str, known_ids: set[str] | None, trailing_median_rows: float | None, threshold: float) -> ExpectationSuite:
     gxe = _import_gx().expectations
-    if LINE_COLUMN not in df.columns:
-        raise ValueError(
-            f"{table} file {file_name}: the frame has no {LINE_COLUMN} column; ingest must add it before validation."
-        )
     path, data = _suite_json(table)
     extra: list[Any] = []
     if known_ids is not None:
@@ -185,8 +194,8 @@ def validate_frame(
             gxe.ExpectColumnValuesToBeInSet(
                 column=id_column,
                 value_set=sorted(known_ids),
-                mostly=1 - unknown_id_threshold,
-                meta={"check": "known_ids", "unknown_id_threshold": unknown_id_threshold},
+                mostly=1 - threshold,
+                meta={"check": "known_ids", "unknown_id_threshold": threshold},
             )
         )
     if trailing_median_rows:
@@ -197,16 +206,97 @@ def validate_frame(
                 meta={"check": "volume", "trailing_median_rows": trailing_median_rows},
             )
         )
-    suite = _to_suite(path, {**data, "expectations": [*data["expectations"], *extra]})
+    return _to_suite(path, {**data, "expectations": [*data["expectations"], *extra]})
 
+
+def _run(df: pd.DataFrame, table: str, suite: ExpectationSuite) -> ExpectationSuiteValidationResult:
     batch = _gx().batch_definitions[table].get_batch(batch_parameters={"dataframe": df.set_index(LINE_COLUMN)})
-    result = batch.validate(suite, result_format=_RESULT_FORMAT)
+    return batch.validate(suite, result_format=_RESULT_FORMAT)
+
+
+def _whole_batch(config: ExpectationConfiguration) -> bool:
+    """Rules that count the rows of the whole delivery: never judged on one chunk."""
+    return config.type == "expect_table_row_count_to_be_between"
+
+
+def validate_chunks(
+    frames: Iterable[pd.DataFrame],
+    table: str,
+    *,
+    file_name: str,
+    known_ids: set[str] | None = None,
+    trailing_median_rows: float | None = None,
+    unknown_id_threshold: float = DEFAULT_UNKNOWN_ID_THRESHOLD,
+    on_row_failures: Callable[[dict[int, list[str]], int], None] | None = None,
+) -> ValidationReport:
+    """Run the table's suite on a delivery given as consecutive chunks (bounded memory:
+    docs/reliability.md, "Bounded resources"), with the verdict one run on the whole would give.
+
+    Row rules run on each chunk; a rule's counts (rows, missing, unexpected) are summed over
+    the chunks, so a tolerance (``mostly``) is judged on the whole delivery; row-count rules
+    (not empty, volume) run once on the delivery's total. One chunk is one plain GX run.
+    ``on_row_failures(failures, first_row)`` is called after each chunk with that chunk's
+    failing row numbers (``first_row``: the chunk's first ``line_number``), while the caller
+    still knows where the chunk's rows came from.
+    """
+    iterator = iter(frames)
+    first = next(iterator)
+    if LINE_COLUMN not in first.columns:
+        raise ValueError(
+            f"{table} file {file_name}: the frame has no {LINE_COLUMN} column; ingest must add it before validation."
+        )
+    suite = _suite_for(table, known_ids, trailing_median_rows, unknown_id_threshold)
+    second = next(iterator, None)
+    row_failures: dict[int, list[str]] = defaultdict(list)
+    lines_by_rule: dict[int, list[int]] = defaultdict(list)
+
+    def collect(result: ExpectationSuiteValidationResult, df: pd.DataFrame) -> None:
+        chunk: dict[int, list[str]] = defaultdict(list)
+        for position, item in enumerate(result.results):
+            name = _expectation_name(item.expectation_config)
+            if _exception_message(item.exception_info) is not None:
+                continue
+            lines = _failed_lines(item.result)
+            lines_by_rule[position].extend(lines)
+            for line in lines:
+                chunk[line].append(name)
+        for line, names in chunk.items():
+            row_failures[line].extend(names)
+        if on_row_failures is not None:
+            on_row_failures(
+                {line: sorted(names) for line, names in chunk.items()}, int(df[LINE_COLUMN].iloc[0]) if len(df) else 1
+            )
+
+    if second is None:
+        result = _run(first, table, suite)
+        collect(result, first)
+    else:
+        gx = _import_gx()
+        per_chunk = gx.ExpectationSuite(
+            name=suite.name, expectations=[e for e in suite.expectations if not _whole_batch(e.configuration)]
+        )
+        whole = gx.ExpectationSuite(
+            name=suite.name, expectations=[e for e in suite.expectations if _whole_batch(e.configuration)]
+        )
+        import pandas as pd
+
+        result, total = None, 0
+        for df in itertools.chain([first, second], iterator):
+            if LINE_COLUMN not in df.columns:
+                raise ValueError(f"{table} file {file_name}: a chunk has no {LINE_COLUMN} column.")
+            chunk_result = _run(df, table, per_chunk)
+            collect(chunk_result, df)
+            result = chunk_result if result is None else _add_chunk(result, chunk_result)
+            total += len(df)
+        if whole.expectations:
+            counted = _run(pd.DataFrame({LINE_COLUMN: range(1, total + 1)}), table, whole)
+            result.results.extend(counted.results)
+        _settle(result)
 
     prefix = f"{table} file {file_name}:"
-    present = set(df.columns)
+    present = set(first.columns)
     batch_failures: list[str] = []
-    row_failures: dict[int, list[str]] = defaultdict(list)
-    for item in result.results:
+    for position, item in enumerate(result.results):
         config = item.expectation_config
         name = _expectation_name(config)
         error = _exception_message(item.exception_info)
@@ -215,12 +305,9 @@ def validate_frame(
             if set(_columns(config)) <= present:
                 batch_failures.append(f"{prefix} could not evaluate {name}: {error}")
             continue
-        lines = _failed_lines(item.result)
-        for line in lines:
-            row_failures[line].append(name)
         if not item.success and _is_batch_level(config):
             batch_failures.append(_batch_message(prefix, name, config, item.result))
-        _shrink(item.result, lines)
+        _shrink(item.result, lines_by_rule.get(position, []))
 
     for names in row_failures.values():
         names.sort()
@@ -237,6 +324,53 @@ def validate_frame(
         statistics=statistics,
         gx_result_json=_result_json(result, table, file_name, batch_failures, len(row_failures)),
     )
+
+
+_SUMMED = ("element_count", "missing_count", "unexpected_count")
+
+
+def _add_chunk(
+    total: ExpectationSuiteValidationResult, chunk: ExpectationSuiteValidationResult
+) -> ExpectationSuiteValidationResult:
+    """Fold one chunk's result into the running one: counts summed, the first exception and
+    the first failing observation kept (the same rule on every chunk, in the same order)."""
+    for kept, item in zip(total.results, chunk.results, strict=True):
+        if kept.exception_info and _exception_message(kept.exception_info):
+            continue
+        if _exception_message(item.exception_info) is not None:
+            kept.exception_info = item.exception_info
+            continue
+        for key in _SUMMED:
+            if key in kept.result and key in item.result:
+                kept.result[key] += item.result[key]
+        if "unexpected_index_list" in item.result:
+            kept.result.setdefault("unexpected_index_list", [])
+        kept.success = bool(kept.success and item.success)
+    return total
+
+
+def _settle(result: ExpectationSuiteValidationResult) -> None:
+    """Percentages and verdicts of the summed counts, as one run over the whole would give."""
+    for item in result.results:
+        counts = item.result
+        if _exception_message(item.exception_info) is not None or "unexpected_count" not in counts:
+            continue
+        elements = counts.get("element_count", 0)
+        missing = counts.get("missing_count", 0)
+        present = elements - missing
+        unexpected = counts["unexpected_count"]
+        if "missing_percent" in counts:
+            counts["missing_percent"] = 100 * missing / elements if elements else None
+        counts["unexpected_percent"] = 100 * unexpected / present if present else None
+        counts["unexpected_percent_total"] = 100 * unexpected / elements if elements else None
+        counts["unexpected_percent_nonmissing"] = counts["unexpected_percent"]
+        mostly = item.expectation_config.kwargs.get("mostly", 1)
+        item.success = (not present) or (present - unexpected) / present >= mostly
+    result.success = all(item.success for item in result.results)
+    result.statistics["evaluated_expectations"] = len(result.results)
+    result.statistics["successful_expectations"] = sum(1 for item in result.results if item.success)
+    result.statistics["unsuccessful_expectations"] = len(result.results) - result.statistics["successful_expectations"]
+    result.statistics["success_percent"] = 100 * result.statistics["successful_expectations"] / max(len(result.results), 1)
 
 
 def quarantine_frame(df: pd.DataFrame, report: ValidationReport) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -14,7 +14,8 @@ import hashlib
 import json
 import logging
 import shutil
-from datetime import date
+import tracemalloc
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -608,3 +609,93 @@ def test_fixed_point_means_do_not_depend_on_row_order():
         con.execute("create or replace table d as select unnest(?::double[]) as dwell_minutes", [shuffled])
         results.add(con.execute("select avg(round(dwell_minutes * 60000)::bigint) / 60000 from d").fetchone()[0])
     assert len(results) == 1
+
+
+# ------------------------------------------------------------------ bounded memory, staged checks
+
+
+def _timed_row(n: int, facility: str = "dejima", amount: int = 520, card: int | None = None) -> str:
+    """Row n of a big POS B export: one entry a second from 04:00 (n < 72,000 stays in the day)."""
+    moment = datetime(DAY.year, DAY.month, DAY.day, 4) + timedelta(seconds=n)
+    return f"{facility},{DAY.isoformat()},{moment:%H:%M:%S},{card if card is not None else 4000000000000000 + n},一般,{amount},JP"
+
+
+def _python_peak(settings, chunk_rows: int) -> int:
+    """Peak Python allocation (tracemalloc: pandas and numpy buffers included) of one reload."""
+    tracemalloc.start()
+    try:
+        load(dataclasses.replace(settings, ingest_chunk_rows=chunk_rows), force=True)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_python_memory_is_one_chunk_not_the_file(settings, landing):
+    # 15,000 rows: loaded whole, Python holds every row (about 19 MB traced); in chunks of
+    # 2,000 the rows wait in DuckDB's staging and Python peaks at one chunk (about 6 MB)
+    from flowlib import validation
+
+    validation._gx()  # GX's one-off start-up is not part of a load
+    n = 15_000
+    write_pos_b(landing, [POS_B_HEADER] + [_timed_row(i) for i in range(n)])
+    load(settings)
+    bound = 10_000_000
+    chunked, whole = _python_peak(settings, 2_000), _python_peak(settings, n)
+    assert chunked < bound < whole, (chunked, whole)
+    assert rows(settings, "select count(*) from raw.entry_log") == [(n,)]
+
+
+def _warehouse_bytes(settings) -> tuple[list, list, list]:
+    """Everything a load wrote, in the order it is stored (not sorted: byte-for-byte)."""
+    return (
+        rows(settings, "select * from raw.entry_log"),
+        rows(settings, "select * exclude (quarantined_at) from ops.quarantine"),
+        rows(settings, "select * exclude (loaded_at) from ops.load_log where outcome in ('loaded', 'reloaded')"),
+    )
+
+
+def test_staged_checks_span_chunks_and_files_and_equal_the_one_shot_load(settings, landing):
+    # two files in chunks of 7: a repeat 37 lines after its original, a conflict (same card
+    # and second, another amount) across chunks, a repeat across files, a negative amount
+    # (a GX row rule) and an unknown facility (a GX tolerance) in later chunks
+    dejima = [POS_B_HEADER] + [_timed_row(i) for i in range(50)]
+    dejima[41] = _timed_row(3)
+    dejima[46] = _timed_row(5, amount=999)
+    dejima[31] = _timed_row(30, amount=-5)
+    dejima[21] = _timed_row(20, facility="atlantis")
+    glover = [POS_B_HEADER] + [_timed_row(i, facility="glover_garden") for i in range(1000, 1040)]
+    glover[11] = _timed_row(7)
+    write_pos_b(landing, dejima, name="dejima.csv")
+    write_pos_b(landing, glover, name="glover.csv")
+    load(dataclasses.replace(settings, ingest_chunk_rows=1_000_000))
+    one_shot = _warehouse_bytes(settings)
+    load(dataclasses.replace(settings, ingest_chunk_rows=7), force=True)
+    chunked = _warehouse_bytes(settings)
+    assert chunked[0] == one_shot[0] and chunked[1] == one_shot[1]
+    # the load log alike but for the outcome (loaded, then reloaded)
+    assert [row[:8] + row[9:] for row in chunked[2][-2:]] == [row[:8] + row[9:] for row in one_shot[2]]
+    reasons = {(name, line): reason for _, _, name, line, reason, *_ in chunked[1]}
+    assert reasons[("entry_log/pos_b/2026-11-03/dejima.csv", 42)] == "duplicate of an earlier row in the same file (line 5)"
+    assert reasons[("entry_log/pos_b/2026-11-03/glover.csv", 12)].startswith("duplicate of line 9 of entry_log/pos_b")
+    assert "none is loaded (conflicts: reject_conflict)" in reasons[("entry_log/pos_b/2026-11-03/dejima.csv", 7)]
+    assert "none is loaded (conflicts: reject_conflict)" in reasons[("entry_log/pos_b/2026-11-03/dejima.csv", 47)]
+    assert "expect_column_values_to_be_between(amount_jpy)" in reasons[("entry_log/pos_b/2026-11-03/dejima.csv", 32)]
+    assert "expect_column_values_to_be_in_set(facility_id)" in reasons[("entry_log/pos_b/2026-11-03/dejima.csv", 22)]
+    assert len(reasons) == 6 and len(chunked[0]) == 90 - 6
+
+
+def test_a_tolerance_is_judged_on_the_whole_delivery_not_on_a_chunk(settings, landing):
+    # 100 rows in chunks of 10, unknown facility ids all in the last chunk: 4 of 100 is under
+    # the 5 % tolerance (the rows are quarantined, the file loads) although the last chunk
+    # alone is 40 % unknown; 8 of 100 is over it: the file is rejected, nothing written
+    chunked = dataclasses.replace(settings, ingest_chunk_rows=10)
+    lines = [POS_B_HEADER] + [_timed_row(i, facility="atlantis" if i >= 96 else "dejima") for i in range(100)]
+    write_pos_b(landing, lines)
+    result = load(chunked)
+    assert (result.rows_loaded, result.rows_quarantined) == (96, 4)
+    before = _warehouse_bytes(settings)
+    lines = [POS_B_HEADER] + [_timed_row(i, facility="atlantis" if i >= 92 else "dejima") for i in range(100)]
+    write_pos_b(landing, lines)
+    with pytest.raises(IngestError, match=r"dejima\.csv: 8 % of rows have an unknown facility_id \(threshold 5 %\)"):
+        load(chunked)
+    assert _warehouse_bytes(settings) == before

@@ -21,6 +21,7 @@ from flowlib.validation import (
     build_data_docs,
     load_suite,
     quarantine_frame,
+    validate_chunks,
     validate_frame,
 )
 
@@ -397,3 +398,52 @@ def test_100k_rows_validate_in_seconds_even_when_every_row_fails() -> None:
     assert len(report.row_failures) == n
     assert len(report.row_failures[2]) == 3 and len(report.row_failures[3]) == 2
     assert elapsed < 10, f"{elapsed:.1f} s"
+
+
+def _chunks(df: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    return [df.iloc[start : start + size] for start in range(0, len(df), size)]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_validating_in_chunks_gives_the_verdict_of_one_run(table: str) -> None:
+    # a clean frame and one with row failures: in chunks of 7 the same rows fail, the same
+    # rules pass, and the stored result counts the same rows as one run over the whole
+    broken = {
+        "entry_log": {"amount_jpy": {3: -5, 40: -1}, "card_key": {25: None}},
+        "wifi_ap_count": {"connections": {8: -3}, "unique_devices": {30: 10_000}},
+        "wifi_sensor": {"device_key": {2: None, 33: None}},
+        "survey_response": {"recommend_score": {5: 42}},
+        "cruise_call": {"passenger_capacity": {4: 0}},
+        "admission_count": {"admissions": {9: -1}},
+    }[table]
+    for df in (frame(table, n=45), frame(table, n=45, **broken)):
+        whole = validate_frame(df, table, file_name=FILE)
+        chunked = validate_chunks(_chunks(df, 7), table, file_name=FILE)
+        assert chunked.row_failures == whole.row_failures
+        assert (chunked.success, chunked.batch_failures, chunked.statistics) == (
+            whole.success,
+            whole.batch_failures,
+            whole.statistics,
+        )
+        counts = [
+            {k: r["result"].get(k) for k in ("element_count", "unexpected_count", "success")}
+            for r in sorted(chunked.gx_result_json["results"], key=lambda r: json.dumps(r["expectation_config"], sort_keys=True))
+        ]
+        expected = [
+            {k: r["result"].get(k) for k in ("element_count", "unexpected_count", "success")}
+            for r in sorted(whole.gx_result_json["results"], key=lambda r: json.dumps(r["expectation_config"], sort_keys=True))
+        ]
+        assert counts == expected
+
+
+def test_a_tolerance_and_the_row_count_rules_see_the_whole_delivery() -> None:
+    # unknown ids all in the last chunk: 4 of 100 is under the 5 % tolerance although the
+    # last chunk alone is 40 % unknown; the volume rule counts all 100 rows, not a chunk's 10
+    df = frame("entry_log", n=100, facility_id={i: "atlantis" for i in range(96, 100)})
+    report = validate_chunks(_chunks(df, 10), "entry_log", file_name=FILE, known_ids=FACILITIES, trailing_median_rows=100)
+    assert report.success and sorted(report.row_failures) == list(range(98, 102))
+    df = frame("entry_log", n=100, facility_id={i: "atlantis" for i in range(92, 100)})
+    report = validate_chunks(_chunks(df, 10), "entry_log", file_name=FILE, known_ids=FACILITIES, trailing_median_rows=15)
+    assert not report.success
+    assert any("8 % of rows have an unknown facility_id" in f for f in report.batch_failures)
+    assert any("100 rows is outside the expected volume of 3-75 rows" in f for f in report.batch_failures)

@@ -17,6 +17,7 @@ files this suite may change: its mismatch is reported, and the test is an expect
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -50,6 +51,8 @@ class Case:
     also: tuple[dict[str, str], ...] = ()
     #: a delivery loaded (and accepted) before the case's file replaces it: {file, landing}
     before: dict[str, str] | None = None
+    #: FLOW_MAX_FILE_MB for this case (a size-cap case need not write a file above the default)
+    max_file_mb: int | None = None
 
     @property
     def expects_rejection(self) -> bool:
@@ -136,7 +139,7 @@ def gen_runaway_quoted_free_text(target: Path, root: Path) -> None:
 
 
 def gen_over_the_size_cap(target: Path, root: Path) -> None:
-    """A POS B export above the default FLOW_MAX_FILE_MB (14 MB)."""
+    """A 17 MB POS B export: above the cap its case sets (max_file_mb: 14)."""
     row = "dejima,2026-11-03,09:00:00,4000000000000000,一般,520,JP," + "x" * 200 + "\n"
     with target.open("wb") as out:
         out.write(("\ufeff" + POS_B_HEADER + ",note\n").encode())
@@ -254,6 +257,8 @@ def run_case(case: Case, day: date, workdir: Path, template: Path) -> Outcome:
     (root / "data").mkdir(parents=True)
     corpus_sources(root / "sources")
     settings = make_settings(root)
+    if case.max_file_mb is not None:
+        settings = dataclasses.replace(settings, max_file_mb=case.max_file_mb)
     shutil.copy2(template, settings.warehouse_path)
     target = settings.landing_dir / case.landing
     target.parent.mkdir(parents=True, exist_ok=True)
