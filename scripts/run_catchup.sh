@@ -5,17 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/airflow_env.sh
+source scripts/dag_test.sh
 run_date=$(.venv/bin/python -c "import datetime as d; print(d.datetime.now(d.timezone.utc).replace(microsecond=0).isoformat())")
 log=$AIRFLOW_HOME/catchup-${run_date//:/}.log
 echo "[catch-up] airflow dags test catchup_flow $run_date (log: $log)"
-set +e
-.venv/bin/airflow dags test catchup_flow "$run_date" 2>&1 | tee "$log" | \
-  grep --line-buffered -E "\[DAG TEST\] (starting|end) task|DagRun Finished" | \
-  sed -u -E 's/.*\[DAG TEST\] starting task_id=([^ ]+).*/[catch-up]   running \1 .../; s/.*\[DAG TEST\] end task task_id=([^ ]+).*/[catch-up]   done    \1/; s/.*DagRun Finished.*state=([a-z]+).*/[catch-up] run finished: \1/'
-status=${PIPESTATUS[0]}
-set -e
-if [[ $status -ne 0 ]] || grep -q "state=failed" "$log" || ! grep -q "DagRun Finished.*state=success" "$log"; then
-  grep -E "error:|Error|Exception" "$log" | grep -v "^\s*$" | tail -5 >&2 || true
+if ! dag_test catch-up "$log" catchup_flow "$run_date"; then
   echo "error: the catch-up run failed; the task log above and $log say why." >&2
   exit 1
 fi
