@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
+from typing import TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +26,8 @@ _MEMORY_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|Ti
 #: FLOW_SELF_TRANSITIONS: what a visit to the same facility later in the day is (the first is the default).
 SELF_TRANSITION_RULES = ("revisit", "keep")
 
+T = TypeVar("T")
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or invalid; the message says which and what to do."""
@@ -36,24 +40,23 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: T, parse: Callable[[str], T], what: str) -> T:
+    """A numeric setting; a value `parse` refuses is named, with an example, not ignored."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}.") from exc
+        raise ConfigError(f"{name}={raw!r} is not {what}; set it to e.g. {default}.") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "a whole number")
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default}.") from exc
+    return _env_number(name, default, float, "a number")
 
 
 def _env_switch(name: str, default: bool) -> bool:
