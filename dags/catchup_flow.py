@@ -12,34 +12,20 @@ refused again, so the alert names the file, line and problem. Logic: flowlib/cat
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from flowlib.alerts import on_task_failure
+from flowlib.dag_defaults import DASHBOARDS_URI, MARTS_URI, TIMEZONE, WAREHOUSE_POOL, dag_options
 
-WAREHOUSE_POOL = "duckdb_writer"
 # the same assets nightly_flow updates: a consumer of either sees a caught-up day too
-MARTS = Asset("file:///nagasaki-tourism-flow/warehouse/marts")
-DASHBOARDS = Asset("file:///nagasaki-tourism-flow/dashboards")
+MARTS = Asset(MARTS_URI)
+DASHBOARDS = Asset(DASHBOARDS_URI)
 
 
 @dag(
     dag_id="catchup_flow",
-    schedule=CronTriggerTimetable("15,45 * * * *", timezone="Asia/Tokyo"),
-    start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Tokyo"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["nagasaki", "catch-up", "tourism-flow"],
-    doc_md=__doc__,
-    default_args={
-        "owner": "tourism-data",
-        "retries": 1,
-        "retry_delay": timedelta(minutes=2),
-        "on_failure_callback": on_task_failure,
-    },
+    schedule=CronTriggerTimetable("15,45 * * * *", timezone=TIMEZONE),
+    **dag_options(__doc__, ["catch-up"]),
 )
 def catchup_flow():
     @task.short_circuit(pool=WAREHOUSE_POOL)

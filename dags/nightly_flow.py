@@ -23,31 +23,18 @@ import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, Param, TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from flowlib.alerts import on_task_failure
+from flowlib.dag_defaults import DASHBOARDS_URI, MARTS_URI, OPEN_DATA_URI, TIMEZONE, WAREHOUSE_POOL, dag_options
 from flowlib.sources import load_registry
 
-WAREHOUSE_POOL = "duckdb_writer"
-MARTS = Asset("file:///nagasaki-tourism-flow/warehouse/marts")
-DASHBOARDS = Asset("file:///nagasaki-tourism-flow/dashboards")
-OPEN_DATA = Asset("file:///nagasaki-tourism-flow/dashboards/exports")
+MARTS = Asset(MARTS_URI)
+DASHBOARDS = Asset(DASHBOARDS_URI)
+OPEN_DATA = Asset(OPEN_DATA_URI)
 
 
 @dag(
     dag_id="nightly_flow",
-    schedule=CronTriggerTimetable("0 2 * * *", timezone="Asia/Tokyo"),
-    start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Tokyo"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["nagasaki", "nightly", "tourism-flow"],
-    doc_md=__doc__,
-    default_args={
-        "owner": "tourism-data",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=20),
-        "on_failure_callback": on_task_failure,
-    },
+    schedule=CronTriggerTimetable("0 2 * * *", timezone=TIMEZONE),
+    **dag_options(__doc__, ["nightly"], retries=2, retry_exponential_backoff=True, max_retry_delay=timedelta(minutes=20)),
     params={
         "first_service_date": Param("", type="string", description="YYYY-MM-DD; empty = the day before the run"),
         "last_service_date": Param("", type="string", description="YYYY-MM-DD; empty = first_service_date"),
@@ -99,7 +86,7 @@ def nightly_flow():
         if ti.xcom_pull(task_ids="prepare_warehouse", default=None) is None:
             raise AirflowFailException("prepare_warehouse did not succeed; nothing is built on an unprepared warehouse.")
         unfinished = [name for name in load_registry() if ti.xcom_pull(task_ids=f"ingest_{name}", default=None) is None]
-        since = pendulum.instance(context["dag_run"].start_date).in_timezone("Asia/Tokyo").naive()
+        since = pendulum.instance(context["dag_run"].start_date).in_timezone(TIMEZONE).naive()
         return record_unfinished_deliveries(dates, unfinished, since)
 
     @task(pool=WAREHOUSE_POOL, outlets=[MARTS])
