@@ -231,6 +231,16 @@ def flow_rows(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame, shares: dict[
     return pd.DataFrame(rows)
 
 
+#: The estimate and its disclosure state, the same last columns in both marts.
+ESTIMATE_TYPES = {
+    "all_visitors_estimate": "bigint",
+    "estimate_ci_low": "bigint",
+    "estimate_ci_high": "bigint",
+    "is_estimate": "boolean",
+    "status": "varchar",
+    "is_suppressed": "boolean",
+    "suppression": "varchar",
+}
 FACILITY_TYPES = {
     "service_date": "date",
     "facility_id": "varchar",
@@ -241,13 +251,7 @@ FACILITY_TYPES = {
     "share_ci_high": "double",
     "share_basis": "varchar",
     "share_days": "integer",
-    "all_visitors_estimate": "bigint",
-    "estimate_ci_low": "bigint",
-    "estimate_ci_high": "bigint",
-    "is_estimate": "boolean",
-    "status": "varchar",
-    "is_suppressed": "boolean",
-    "suppression": "varchar",
+    **ESTIMATE_TYPES,
 }
 FLOW_TYPES = {
     "service_date": "date",
@@ -257,13 +261,7 @@ FLOW_TYPES = {
     "route": "varchar",
     "cashless_visitors": "bigint",
     "share_used": "double",
-    "all_visitors_estimate": "bigint",
-    "estimate_ci_low": "bigint",
-    "estimate_ci_high": "bigint",
-    "is_estimate": "boolean",
-    "status": "varchar",
-    "is_suppressed": "boolean",
-    "suppression": "varchar",
+    **ESTIMATE_TYPES,
 }
 
 

@@ -438,12 +438,8 @@ def progress_to_target(share: float, baseline_share: float, target_share: float)
 # ----------------------------------------------------------------------------- the indicator
 
 
-#: The indicator marts' columns and warehouse types (marts.info_satisfaction_indicator / _drivers).
-INDICATOR_MART_TYPES: dict[str, str] = {
-    "period_type": "varchar not null",
-    "period_start": "date not null",
-    "period_label": "varchar not null",
-    "segment": "varchar not null",
+#: A segment's satisfied share with its interval: the same columns in both indicator marts.
+_SHARE_TYPES: dict[str, str] = {
     "respondents": "integer",
     "satisfied": "integer",
     "share": "double",
@@ -452,6 +448,14 @@ INDICATOR_MART_TYPES: dict[str, str] = {
     "effective_n": "double",
     "weighted": "boolean not null",
     "too_few_answers": "boolean not null",
+}
+#: The indicator marts' columns and warehouse types (marts.info_satisfaction_indicator / _drivers).
+INDICATOR_MART_TYPES: dict[str, str] = {
+    "period_type": "varchar not null",
+    "period_start": "date not null",
+    "period_label": "varchar not null",
+    "segment": "varchar not null",
+    **_SHARE_TYPES,
     "baseline_share": "double",
     "target_share": "double",
     "progress_to_target": "double",
@@ -467,14 +471,7 @@ DRIVER_MART_TYPES: dict[str, str] = {
     "segment": "varchar not null",
     "driver_type": "varchar not null",
     "driver_value": "varchar not null",
-    "respondents": "integer",
-    "satisfied": "integer",
-    "share": "double",
-    "ci_low": "double",
-    "ci_high": "double",
-    "effective_n": "double",
-    "weighted": "boolean not null",
-    "too_few_answers": "boolean not null",
+    **_SHARE_TYPES,
     "gap_vs_segment": "double",
     "largest_gap": "boolean not null",
 }

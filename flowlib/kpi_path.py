@@ -300,6 +300,15 @@ def _fiscal_years(
 
 # ----------------------------------------------------------------------------- warehouse
 
+#: A weighted share with its interval, the same columns in the monthly and the fiscal-year mart.
+_SHARE_TYPES = {
+    "respondents": "integer",
+    "share": "double",
+    "ci_low": "double",
+    "ci_high": "double",
+    "effective_n": "double",
+    "too_few_answers": "boolean",
+}
 _TYPES = {
     "marts.kpi_path_monthly": {
         "month": "date",
@@ -307,12 +316,7 @@ _TYPES = {
         "segment": "varchar",
         "weighting": "varchar",
         "is_month_to_date": "boolean",
-        "respondents": "integer",
-        "share": "double",
-        "ci_low": "double",
-        "ci_high": "double",
-        "effective_n": "double",
-        "too_few_answers": "boolean",
+        **_SHARE_TYPES,
         "mix_domestic": "double",
         "mix_basis": "varchar",
         "path_share": "double",
@@ -332,12 +336,7 @@ _TYPES = {
         "segment": "varchar",
         "is_year_to_date": "boolean",
         "months_with_answers": "integer",
-        "respondents": "integer",
-        "share": "double",
-        "ci_low": "double",
-        "ci_high": "double",
-        "effective_n": "double",
-        "too_few_answers": "boolean",
+        **_SHARE_TYPES,
         "path_share": "double",
         "p_value": "double",
         "status": "varchar",
