@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from nps import js_to_fixed, net_promoter_score
+from raw_rows import insert_answers
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from flowlib import indicator as ind
@@ -309,14 +310,7 @@ def _load(settings, rows: list[tuple]):
     with writer(settings) as con:
         ensure_schema(con, settings)
         build_views(con, settings)
-        if rows:
-            con.executemany(
-                "insert into raw.survey_response (source, service_date, response_key, answered_at, form_language, "
-                "residence_country, residence_prefecture, info_satisfaction, overall_satisfaction, recommend_score, "
-                "info_sources, facilities_visited, weight, free_text, file_name, line_number) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        insert_answers(con, rows)
 
 
 def _mart(settings, table: str, where: str = "true") -> pd.DataFrame:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from raw_rows import insert_answers
 
 from flowlib.config import PROJECT_ROOT, get_settings
 from flowlib.indicator import load_definition
@@ -51,13 +52,7 @@ def _answers(settings, count: int = 20) -> None:
         )
     prepare_warehouse(settings)  # schema, views and the reference facilities the pages draw
     with writer(settings) as con:
-        con.executemany(
-            "insert into raw.survey_response (source, service_date, response_key, answered_at, form_language, "
-            "residence_country, residence_prefecture, info_satisfaction, overall_satisfaction, recommend_score, "
-            "info_sources, facilities_visited, weight, free_text, file_name, line_number) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        insert_answers(con, rows)
 
 
 @pytest.fixture

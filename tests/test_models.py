@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from raw_rows import insert_taps
 
 from flowlib.models import ModelError, build_day, discover
 from flowlib.pipeline import prepare_warehouse
@@ -25,11 +26,7 @@ def _tap(card: str, facility: str, hhmm: str, country: str | None = "JP", day: d
 def _load(settings, taps: list[tuple]) -> None:
     prepare_warehouse(settings)
     with writer(settings) as con:
-        con.executemany(
-            "insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
-            "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            taps,
-        )
+        insert_taps(con, taps)
 
 
 def _query(settings, sql: str) -> list[tuple]:

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from raw_rows import insert_detections, insert_taps
 from test_routes import KEY, make_settings
 
 from flowlib.calendar import ensure_calendar
@@ -60,18 +61,8 @@ def warehouse(tmp_path_factory):
 def reset(con, taps=(), detections=()) -> None:
     con.execute("delete from raw.entry_log")
     con.execute("delete from raw.wifi_sensor")
-    if taps:
-        con.executemany(
-            "insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
-            "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            list(taps),
-        )
-    if detections:
-        con.executemany(
-            "insert into raw.wifi_sensor (source, service_date, facility_id, detected_at, device_key, "
-            "file_name, line_number) values (?, ?, ?, ?, ?, ?, ?)",
-            list(detections),
-        )
+    insert_taps(con, taps)
+    insert_detections(con, detections)
 
 
 # minutes after 04:00 of the service day: the whole day up to 03:59 the next morning

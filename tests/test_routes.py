@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import throwaway_settings
+from raw_rows import insert_detections, insert_taps
 
 from flowlib.calendar import load_calendar, period_bounds
 from flowlib.config import Settings
@@ -49,18 +50,8 @@ def detection(device: str, facility: str, moment: datetime) -> tuple:
 
 def insert(settings: Settings, taps: list[tuple] = (), detections: list[tuple] = ()) -> None:
     with writer(settings) as con:
-        if taps:
-            con.executemany(
-                "insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
-                "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                list(taps),
-            )
-        if detections:
-            con.executemany(
-                "insert into raw.wifi_sensor (source, service_date, facility_id, detected_at, device_key, "
-                "file_name, line_number) values (?, ?, ?, ?, ?, ?, ?)",
-                list(detections),
-            )
+        insert_taps(con, taps)
+        insert_detections(con, detections)
 
 
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import throwaway_settings
+from raw_rows import insert_taps
 
 from flowlib.config import Settings
 from flowlib.models import build_range
@@ -73,11 +74,7 @@ def build(settings: Settings, frame: pd.DataFrame) -> None:
         for i, r in enumerate(frame.itertuples())
     ]
     with writer(settings) as con:
-        con.executemany(
-            "insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, ticket_type, "
-            "amount_jpy, issuer_country, file_name, line_number) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        insert_taps(con, rows)
         build_range(con, FIRST, LAST, settings)
 
 
