@@ -131,6 +131,19 @@ def test_survey_free_text_is_never_published(reference):
 HOSTILE_CELLS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1", '=HYPERLINK("http://x")']
 
 
+#: One plausible segment share, the same in both indicator marts (only the text cells are hostile).
+SHARE = {
+    "respondents": 40,
+    "satisfied": 25,
+    "share": 0.625,
+    "ci_low": 0.5,
+    "ci_high": 0.7,
+    "effective_n": 40.0,
+    "weighted": False,
+    "too_few_answers": False,
+}
+
+
 def _write_indicator_tables(con, texts: list[str]) -> None:
     from flowlib.indicator import DRIVER_MART_TYPES, INDICATOR_MART_TYPES
     from flowlib.indicator_mart import DRIVERS_TABLE, INDICATOR_TABLE, _replace_table
@@ -143,14 +156,7 @@ def _write_indicator_tables(con, texts: list[str]) -> None:
                 "period_start": date(2026, 11, 1),
                 "period_label": text,
                 "segment": text,
-                "respondents": 40,
-                "satisfied": 25,
-                "share": 0.625,
-                "ci_low": 0.5,
-                "ci_high": 0.7,
-                "effective_n": 40.0,
-                "weighted": False,
-                "too_few_answers": False,
+                **SHARE,
                 "baseline_share": 0.531,
                 "target_share": 0.743,
                 "progress_to_target": -0.25,
@@ -171,14 +177,7 @@ def _write_indicator_tables(con, texts: list[str]) -> None:
                 "segment": "all",
                 "driver_type": "info_source",
                 "driver_value": text,
-                "respondents": 40,
-                "satisfied": 25,
-                "share": 0.625,
-                "ci_low": 0.5,
-                "ci_high": 0.7,
-                "effective_n": 40.0,
-                "weighted": False,
-                "too_few_answers": False,
+                **SHARE,
                 "gap_vs_segment": -0.032,
                 "largest_gap": False,
             }
