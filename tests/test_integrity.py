@@ -429,16 +429,22 @@ def test_a_file_refused_in_a_later_chunk_leaves_the_day_unchanged(settings, land
     assert _partition_snapshot(settings)[:2] == before
 
 
-def test_a_runaway_quoted_field_is_one_bad_record_across_chunks(tmp_path):
+def _survey_with_a_runaway_field(tmp_path, prose_lines: int):
+    """20 good answers with, after the 10th (line 12), a quoted field left open for `prose_lines` lines."""
     header = "回答ID,回答日時,自由記述\n"
     good = [f"r{i},2026-11-03 10:00:00,ok\n" for i in range(20)]
     body = (
         'rX,2026-11-03 10:00:00,"text that never closes\n'
-        + "".join(f"line {i} of prose, with a comma\n" for i in range(5_000))
+        + "".join(f"line {i} of prose, with a comma\n" for i in range(prose_lines))
         + 'end", x\n'
     )
     path = tmp_path / "survey.csv"
     path.write_text(header + "".join(good[:10]) + body + "".join(good[10:]), encoding="utf-8")
+    return path
+
+
+def test_a_runaway_quoted_field_is_one_bad_record_across_chunks(tmp_path):
+    path = _survey_with_a_runaway_field(tmp_path, 5_000)
     chunks = list(iter_csv_chunks(path, "utf-8", "survey.csv", 3))
     assert len(chunks) > 3 and max(len(c.records) for c in chunks) == 3
     assert [r.line_number for c in chunks for r in c.records] == [
@@ -449,15 +455,7 @@ def test_a_runaway_quoted_field_is_one_bad_record_across_chunks(tmp_path):
 
 
 def test_a_runaway_quoted_field_is_one_bad_record(tmp_path):
-    header = "回答ID,回答日時,自由記述\n"
-    good = [f"r{i},2026-11-03 10:00:00,ok\n" for i in range(20)]
-    body = (
-        'rX,2026-11-03 10:00:00,"text that never closes\n'
-        + "".join(f"line {i} of prose, with a comma\n" for i in range(50_000))
-        + 'end", x\n'
-    )
-    path = tmp_path / "survey.csv"
-    path.write_text(header + "".join(good[:10]) + body + "".join(good[10:]), encoding="utf-8")
+    path = _survey_with_a_runaway_field(tmp_path, 50_000)
     raw = read_csv_file(path, "utf-8", "survey.csv")
     assert len(raw.records) == 20
     assert [(p.line_number, "set aside as one record" in p.reason) for p in raw.problems] == [(12, True)]
