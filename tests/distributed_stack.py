@@ -574,29 +574,26 @@ class AirflowStack:
         """One manual run, like ``airflow dags trigger DAG --run-id .. --logical-date .. --conf ..``."""
         return self.api("POST", f"dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf})
 
-    def _create_database(self) -> None:
+    def _on_server(self, statement: str) -> None:
+        """One statement on the server's maintenance database, outside a transaction
+        (create and drop database refuse to run inside one)."""
         import psycopg2
 
         con = psycopg2.connect(dbname="postgres", connect_timeout=5, **POSTGRES)
         try:
             con.autocommit = True
             with con.cursor() as cur:
-                cur.execute(f'create database "{self.database}"')
-            self._database_created = True
+                cur.execute(statement)
         finally:
             con.close()
+
+    def _create_database(self) -> None:
+        self._on_server(f'create database "{self.database}"')
+        self._database_created = True
 
     def _drop_database(self) -> None:
-        import psycopg2
-
-        con = psycopg2.connect(dbname="postgres", connect_timeout=5, **POSTGRES)
-        try:
-            con.autocommit = True
-            with con.cursor() as cur:
-                cur.execute(f'drop database if exists "{self.database}" with (force)')
-            self._database_created = False
-        finally:
-            con.close()
+        self._on_server(f'drop database if exists "{self.database}" with (force)')
+        self._database_created = False
 
     def _claim_redis_db(self) -> None:
         """An empty Redis database of our own, marked so that a parallel stack skips it."""
