@@ -174,9 +174,19 @@ def test_planted_measure_effect_is_covered_by_the_interval(night):
     assert "出島から県美術館への案内サイン" in page and "<svg" in page and "95%信頼区間" in page
 
 
-def test_placebo_measures_show_no_effect(night, tmp_path):
+def _effects_on_a_copy(settings, tmp_path, folder, columns: str) -> dict[str, tuple]:
+    """Measure `columns` of marts.measure_effects per measure, for the measure files in `folder`,
+    built on a copy of the night's warehouse so the other tests keep the declared measures."""
     from flowlib.measures import build_measures
 
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(settings.warehouse_path.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        build_measures(con, folder)
+        return {r[0]: r[1:] for r in con.execute(f"select measure, {columns} from marts.measure_effects").fetchall()}
+
+
+def test_placebo_measures_show_no_effect(night, tmp_path):
     settings, _ = night
     folder = tmp_path / "measures"
     _measure_file(
@@ -192,14 +202,7 @@ def test_placebo_measures_show_no_effect(night, tmp_path):
         "treated: {facilities: [dejima]}\n"
         "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n",
     )
-    copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(settings.warehouse_path.read_bytes())
-    with duckdb.connect(str(copy)) as con:
-        build_measures(con, folder)
-        found = {
-            r[0]: r[1:]
-            for r in con.execute("select measure, status, ci_low, ci_high, post_days from marts.measure_effects").fetchall()
-        }
+    found = _effects_on_a_copy(settings, tmp_path, folder, "status, ci_low, ci_high, post_days")
     for name in ("placebo_pair", "placebo_time"):
         status, low, high, post_days = found[name]
         assert status == "estimated" and low <= 0 <= high, (name, found[name])
@@ -237,8 +240,6 @@ def test_bad_measure_files_are_refused_with_one_sentence_naming_the_field(tmp_pa
 
 
 def test_too_few_comparison_units_is_a_stated_reason(night, tmp_path):
-    from flowlib.measures import build_measures
-
     settings, _ = night
     folder = tmp_path / "measures"
     _measure_file(
@@ -253,11 +254,7 @@ def test_too_few_comparison_units_is_a_stated_reason(night, tmp_path):
         "segment_rate",
         "name: segment_rate\nstart: 2026-11-08\ntreated: {segment: international}\noutcome: {kind: circulation_rate}\n",
     )
-    copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(settings.warehouse_path.read_bytes())
-    with duckdb.connect(str(copy)) as con:
-        build_measures(con, folder)
-        found = {r[0]: r[1:] for r in con.execute("select measure, status, reason, effect from marts.measure_effects").fetchall()}
+    found = _effects_on_a_copy(settings, tmp_path, folder, "status, reason, effect")
     for name in ("declared_one", "segment_rate"):
         status, reason, effect = found[name]
         assert status == "too_few_comparison_units" and "comparison unit" in reason and effect is None, found[name]
