@@ -21,6 +21,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import AnyStr
 
 UTF8_BOM = b"\xef\xbb\xbf"
 #: Above this share of undecodable lines the file is in the wrong encoding, not dirty.
@@ -87,10 +88,11 @@ def _too_long(file_name: str, number: int, length: int, *, at_least: bool = Fals
     raise FileRejected(file_name, number, f"line is {size} bytes long (limit {MAX_LINE_BYTES:,}): not a CSV export.")
 
 
-def _split_lines(data: bytes) -> list[bytes]:
-    """Physical lines with their endings, split at CRLF, LF and CR."""
+def _split_lines(data: AnyStr) -> list[AnyStr]:
+    """Physical lines with their endings, split at CRLF, LF and CR (bytes or decoded text)."""
+    line_end = _LINE_END_BYTES if isinstance(data, bytes) else _LINE_END_TEXT
     lines, start = [], 0
-    for match in _LINE_END_BYTES.finditer(data):
+    for match in line_end.finditer(data):
         lines.append(data[start : match.end()])
         start = match.end()
     if start < len(data):
@@ -131,13 +133,7 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str]
         raise FileRejected(file_name, min(nul_lines), "the file contains NUL bytes: it is binary or corrupt, not a CSV export.")
     bad: dict[int, str] = {}
     try:
-        text = data.decode(codec)
-        lines, start = [], 0
-        for match in _LINE_END_TEXT.finditer(text):
-            lines.append(text[start : match.end()])
-            start = match.end()
-        if start < len(text):
-            lines.append(text[start:])
+        lines = _split_lines(data.decode(codec))
     except UnicodeDecodeError:
         lines = []
         for number, chunk in enumerate(raw_lines if raw_lines is not None else _split_lines(data), start=1):
