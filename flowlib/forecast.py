@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -600,6 +601,20 @@ def backtest_series(
     return Backtest(pd.DataFrame(rows), hours)
 
 
+def _by_facility_and_overall(
+    frame: pd.DataFrame, summary: Callable[[pd.DataFrame], dict[str, float | int]]
+) -> list[dict[str, object]]:
+    """`summary` of each (source kind, facility), then of each source kind as facility '(all)'."""
+    out = [
+        {"source_kind": kind, "facility_id": facility, **summary(rows)}
+        for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)
+    ]
+    out += [
+        {"source_kind": kind, "facility_id": "(all)", **summary(rows)} for kind, rows in frame.groupby("source_kind", sort=True)
+    ]
+    return out
+
+
 def hourly_coverage(hour_points: pd.DataFrame) -> pd.DataFrame:
     """Per facility and overall ('(all)'): scored hours and the share inside each hourly interval."""
     columns = ["source_kind", "facility_id", "hourly_points", "hourly_coverage80", "hourly_coverage95"]
@@ -617,14 +632,7 @@ def hourly_coverage(hour_points: pd.DataFrame) -> pd.DataFrame:
             "hourly_coverage95": float(rows["in95"].mean()),
         }
 
-    out = [
-        {"source_kind": kind, "facility_id": facility, **summary(rows)}
-        for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)
-    ]
-    out += [
-        {"source_kind": kind, "facility_id": "(all)", **summary(rows)} for kind, rows in frame.groupby("source_kind", sort=True)
-    ]
-    return pd.DataFrame(out, columns=columns)
+    return pd.DataFrame(_by_facility_and_overall(frame, summary), columns=columns)
 
 
 def summarise_backtest(points: pd.DataFrame, hour_points: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -664,14 +672,7 @@ def summarise_backtest(points: pd.DataFrame, hour_points: pd.DataFrame | None = 
             "coverage95": float(rows["in95"].mean()),
         }
 
-    out = [
-        {"source_kind": kind, "facility_id": facility, **summary(rows)}
-        for (kind, facility), rows in frame.groupby(["source_kind", "facility_id"], sort=True)
-    ]
-    out += [
-        {"source_kind": kind, "facility_id": "(all)", **summary(rows)} for kind, rows in frame.groupby("source_kind", sort=True)
-    ]
-    daily = pd.DataFrame(out)
+    daily = pd.DataFrame(_by_facility_and_overall(frame, summary))
     hours = hourly_coverage(hour_points if hour_points is not None else pd.DataFrame())
     merged = daily.merge(hours, on=["source_kind", "facility_id"], how="left")
     merged["hourly_points"] = merged["hourly_points"].fillna(0).astype(int)
