@@ -75,6 +75,20 @@ def task_states(airflow_db: Path, dag_id: str) -> dict[str, tuple[str, int]]:
         }
 
 
+def after(run: subprocess.CompletedProcess, root: Path, data: Path, dag_id: str) -> dict:
+    """What a run left: its exit code and output, its task states, the marts and two pages."""
+    dashboards = root / "dashboards"
+    return {
+        "rc": run.returncode,
+        "stdout": run.stdout,
+        "stderr": run.stderr,
+        "states": task_states(root / "airflow" / "airflow.db", dag_id),
+        "marts": marts(data / "warehouse.duckdb"),
+        "index": (dashboards / "index.html").read_text(encoding="utf-8"),
+        "page": (dashboards / "daily" / f"{LAST.isoformat()}.html").read_text(encoding="utf-8"),
+    }
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("partial")
@@ -125,16 +139,7 @@ def runs(tmp_path_factory) -> dict:
         text=True,
         timeout=900,
     )
-    dashboards = root / "dashboards"
-    after_night = {
-        "rc": night.returncode,
-        "stdout": night.stdout,
-        "stderr": night.stderr,
-        "states": task_states(root / "airflow" / "airflow.db", "nightly_flow"),
-        "marts": marts(data / "warehouse.duckdb"),
-        "index": (dashboards / "index.html").read_text(encoding="utf-8"),
-        "page": (dashboards / "daily" / f"{LAST.isoformat()}.html").read_text(encoding="utf-8"),
-    }
+    after_night = after(night, root, data, "nightly_flow")
 
     # the producer corrects the file and the Wi-Fi delivery arrives: one catch-up cycle
     shutil.copy2(pristine / BAD_FILE, landing / BAD_FILE)
@@ -142,15 +147,7 @@ def runs(tmp_path_factory) -> dict:
     catchup = subprocess.run(
         ["bash", "scripts/run_catchup.sh"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
     )
-    after_catchup = {
-        "rc": catchup.returncode,
-        "stdout": catchup.stdout,
-        "stderr": catchup.stderr,
-        "states": task_states(root / "airflow" / "airflow.db", "catchup_flow"),
-        "marts": marts(data / "warehouse.duckdb"),
-        "index": (dashboards / "index.html").read_text(encoding="utf-8"),
-        "page": (dashboards / "daily" / f"{LAST.isoformat()}.html").read_text(encoding="utf-8"),
-    }
+    after_catchup = after(catchup, root, data, "catchup_flow")
     return {"pristine": pristine, "clean": marts(clean / "warehouse.duckdb"), "night": after_night, "catchup": after_catchup}
 
 
