@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,33 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_REALDATA = PROJECT_ROOT.parent / "shared" / "realdata"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def mart_names(con) -> list[str]:
+    """The relations in schema marts of an open DuckDB connection, by name."""
+    return [
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall()
+    ]
+
+
+def airflow_night(env: dict[str, str], first: date, last: date, timeout: int) -> subprocess.CompletedProcess:
+    """A migrated Airflow home (scripts/airflow_setup.sh, asserted), then one
+    scripts/run_nightly.sh run for first..last; the run is returned for the test to judge."""
+    setup = subprocess.run(
+        ["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    return subprocess.run(
+        ["bash", "scripts/run_nightly.sh", first.isoformat(), last.isoformat()],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def in_ci() -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require
+from conftest import mart_names, require
 from distributed_stack import (
     PROJECT_ROOT,
     AirflowStack,
@@ -87,12 +87,7 @@ def marts_of(warehouse: Path) -> dict[str, Counter]:
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        names = [
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-            ).fetchall()
-        ]
+        names = mart_names(con)
         return {
             name: Counter(tuple(_normalise(v) for v in row) for row in con.execute(f'select * from marts."{name}"').fetchall())
             for name in names

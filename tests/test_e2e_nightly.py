@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import airflow_night
 
 from flowlib.demo import GroundTruth, generate
 
 pytestmark = pytest.mark.e2e
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIRST, LAST = date(2026, 11, 2), date(2026, 11, 3)  # a Monday and the Culture Day holiday
 
 
@@ -35,18 +34,7 @@ def nightly_run(tmp_path_factory) -> dict:
     }
     env.pop("FLOW_LANDING_DIR", None)
     env.pop("FLOW_WAREHOUSE", None)
-    setup = subprocess.run(
-        ["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    run = subprocess.run(
-        ["bash", "scripts/run_nightly.sh", FIRST.isoformat(), LAST.isoformat()],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = airflow_night(env, FIRST, LAST, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     with sqlite3.connect(root / "airflow" / "airflow.db") as meta:
         states = dict(meta.execute("select task_id, state from task_instance where dag_id = 'nightly_flow'").fetchall())

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import airflow_night, mart_names
 
 from flowlib.demo import generate
 
@@ -34,12 +35,7 @@ LATE_FILE = f"wifi/vendor_a/{LAST.isoformat()}.json"
 def marts(warehouse: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        names = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-            ).fetchall()
-        ]
+        names = mart_names(con)
         return {name: con.execute(f"select * from marts.{name} order by all").fetchall() for name in names}
     finally:
         con.close()
@@ -127,18 +123,7 @@ def runs(tmp_path_factory) -> dict:
         "FLOW_DATA_DIR": str(data),
         "FLOW_DASHBOARDS_DIR": str(root / "dashboards"),
     }
-    setup = subprocess.run(
-        ["bash", "scripts/airflow_setup.sh"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    night = subprocess.run(
-        ["bash", "scripts/run_nightly.sh", FIRST.isoformat(), LAST.isoformat()],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    night = airflow_night(env, FIRST, LAST, timeout=900)
     after_night = after(night, root, data, "nightly_flow")
 
     # the producer corrects the file and the Wi-Fi delivery arrives: one catch-up cycle
