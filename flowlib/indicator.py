@@ -27,7 +27,7 @@ The written definition for the tourism division is ``docs/indicator.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -519,6 +519,18 @@ def _cell_weights(cell: pd.DataFrame, definition: IndicatorDefinition) -> tuple[
     return cell.loc[keep], weights[keep], True
 
 
+def _answers_by_period(
+    answers: pd.DataFrame, period_types: Iterable[str], definition: IndicatorDefinition
+) -> Iterator[tuple[str, Period, pd.DataFrame]]:
+    """Each period of each type that has answers, oldest first: (type, period, its answers)."""
+    for period_type in period_types:
+        by_day = _periods(answers["day"], period_type, definition)
+        period = answers["day"].map(lambda d: by_day[d].start)
+        for start in sorted(period.unique()):
+            in_period = answers.loc[period == start]
+            yield period_type, by_day[in_period["day"].iloc[0]], in_period
+
+
 def _periods(days: Iterable[date], period_type: str, definition: IndicatorDefinition) -> dict[date, Period]:
     return {
         d: Period.containing(
@@ -584,46 +596,41 @@ def estimate_indicator(answers: pd.DataFrame, definition: IndicatorDefinition, m
     ``min_cell_count``); ``share`` and the interval are weighted when ``weighted`` is true.
     """
     rows: list[dict[str, Any]] = []
-    for period_type in definition.period_types:
-        by_day = _periods(answers["day"], period_type, definition)
-        period = answers["day"].map(lambda d: by_day[d].start)
-        for start in sorted(period.unique()):
-            in_period = answers.loc[period == start]
-            info = by_day[in_period["day"].iloc[0]]
-            # the rule (flowlib.privacy): all minus the published segments must not give back a hidden one
-            reveals_small_cell = total_reveals_hidden_answers(_answers_by_segment(in_period), min_cell_count)
-            for segment in SEGMENTS:
-                cell = in_period if segment == "all" else in_period.loc[in_period["segment"] == segment]
-                row = {
-                    "period_type": period_type,
-                    "period_start": info.start,
-                    "period_label": info.label,
-                    "segment": segment,
-                    "period_end": info.end,
-                    "months_with_answers": int(pd.Series([(d.year, d.month) for d in cell["day"]]).nunique()),
-                }
-                row.update(_cell_row(cell, definition, min_cell_count))
-                if segment == "all" and reveals_small_cell:
-                    row.update(_WITHHELD_TOTAL)
-                baseline = definition.baseline_share.get(segment)
-                target = definition.target_share.get(segment)
-                row["baseline_share"] = baseline
-                row["target_share"] = target
-                row["progress_to_target"] = None
-                row["change_vs_baseline_p_value"] = None
-                row["change_significant"] = None
-                if baseline is not None and target is not None and not row["too_few_answers"]:
-                    comparison = compare_with_baseline(
-                        row["_share"],
-                        row["_effective_n"],
-                        baseline,
-                        definition.baseline_respondents.get(segment),
-                        definition.alpha,
-                    )
-                    row["progress_to_target"] = _blank(progress_to_target(row["_share"], baseline, target))
-                    row["change_vs_baseline_p_value"] = _blank(comparison.p_value)
-                    row["change_significant"] = comparison.significant
-                rows.append(row)
+    for period_type, info, in_period in _answers_by_period(answers, definition.period_types, definition):
+        # the rule (flowlib.privacy): all minus the published segments must not give back a hidden one
+        reveals_small_cell = total_reveals_hidden_answers(_answers_by_segment(in_period), min_cell_count)
+        for segment in SEGMENTS:
+            cell = in_period if segment == "all" else in_period.loc[in_period["segment"] == segment]
+            row = {
+                "period_type": period_type,
+                "period_start": info.start,
+                "period_label": info.label,
+                "segment": segment,
+                "period_end": info.end,
+                "months_with_answers": int(pd.Series([(d.year, d.month) for d in cell["day"]]).nunique()),
+            }
+            row.update(_cell_row(cell, definition, min_cell_count))
+            if segment == "all" and reveals_small_cell:
+                row.update(_WITHHELD_TOTAL)
+            baseline = definition.baseline_share.get(segment)
+            target = definition.target_share.get(segment)
+            row["baseline_share"] = baseline
+            row["target_share"] = target
+            row["progress_to_target"] = None
+            row["change_vs_baseline_p_value"] = None
+            row["change_significant"] = None
+            if baseline is not None and target is not None and not row["too_few_answers"]:
+                comparison = compare_with_baseline(
+                    row["_share"],
+                    row["_effective_n"],
+                    baseline,
+                    definition.baseline_respondents.get(segment),
+                    definition.alpha,
+                )
+                row["progress_to_target"] = _blank(progress_to_target(row["_share"], baseline, target))
+                row["change_vs_baseline_p_value"] = _blank(comparison.p_value)
+                row["change_significant"] = comparison.significant
+            rows.append(row)
     frame = pd.DataFrame(rows, columns=[*INDICATOR_COLUMNS, "_share", "_effective_n"])
     return _typed(frame[list(INDICATOR_COLUMNS)], ("respondents", "satisfied", "months_with_answers"), ("change_significant",))
 
@@ -690,74 +697,67 @@ def estimate_drivers(answers: pd.DataFrame, definition: IndicatorDefinition, min
     """
     rows: list[dict[str, Any]] = []
     min_n, _ = _thresholds(definition, min_cell_count)
-    for period_type in definition.driver_period_types:
-        by_day = _periods(answers["day"], period_type, definition)
-        period = answers["day"].map(lambda d: by_day[d].start)
-        for start in sorted(period.unique()):
-            in_period = answers.loc[period == start]
-            info = by_day[in_period["day"].iloc[0]]
-            pooled = _pooled_everywhere(in_period, definition, min_n, min_cell_count)
-            for segment in SEGMENTS:
-                cell = in_period if segment == "all" else in_period.loc[in_period["segment"] == segment]
-                if cell.empty:
+    for period_type, info, in_period in _answers_by_period(answers, definition.driver_period_types, definition):
+        pooled = _pooled_everywhere(in_period, definition, min_n, min_cell_count)
+        for segment in SEGMENTS:
+            cell = in_period if segment == "all" else in_period.loc[in_period["segment"] == segment]
+            if cell.empty:
+                continue
+            used, weights, post_stratified = _cell_weights(cell, definition)
+            segment_row = _cell_row(cell, definition, min_cell_count)
+            segment_share = None if segment_row["too_few_answers"] else segment_row["_share"]
+            used = used.assign(_w=weights)
+            for driver_type in definition.driver_types:
+                column = DRIVER_COLUMNS[driver_type]
+                if column not in used:
                     continue
-                used, weights, post_stratified = _cell_weights(cell, definition)
-                segment_row = _cell_row(cell, definition, min_cell_count)
-                segment_share = None if segment_row["too_few_answers"] else segment_row["_share"]
-                used = used.assign(_w=weights)
-                for driver_type in definition.driver_types:
-                    column = DRIVER_COLUMNS[driver_type]
-                    if column not in used:
-                        continue
-                    exploded = pd.DataFrame(
-                        [(i, v) for i, raw in zip(range(len(used)), used[column].tolist()) for v in _values(raw)],
-                        columns=["pos", "value"],
+                exploded = pd.DataFrame(
+                    [(i, v) for i, raw in zip(range(len(used)), used[column].tolist()) for v in _values(raw)],
+                    columns=["pos", "value"],
+                )
+                if exploded.empty:
+                    continue
+                counts = exploded.groupby("value")["pos"].nunique()
+                rare = set(counts[counts < min_n].index) | pooled.get(driver_type, set())
+                exploded.loc[exploded["value"].isin(rare), "value"] = OTHER_VALUE
+                exploded = exploded.drop_duplicates()
+                driver_rows = []
+                for value, group in exploded.groupby("value", sort=True):
+                    positions = group["pos"].to_numpy()
+                    estimate = estimate_share(
+                        used["is_satisfied"].to_numpy()[positions], used["_w"].to_numpy()[positions], definition.confidence
                     )
-                    if exploded.empty:
-                        continue
-                    counts = exploded.groupby("value")["pos"].nunique()
-                    rare = set(counts[counts < min_n].index) | pooled.get(driver_type, set())
-                    exploded.loc[exploded["value"].isin(rare), "value"] = OTHER_VALUE
-                    exploded = exploded.drop_duplicates()
-                    driver_rows = []
-                    for value, group in exploded.groupby("value", sort=True):
-                        positions = group["pos"].to_numpy()
-                        estimate = estimate_share(
-                            used["is_satisfied"].to_numpy()[positions], used["_w"].to_numpy()[positions], definition.confidence
-                        )
-                        too_few = estimate.respondents < min_n or estimate.effective_n < definition.min_effective_n
-                        shown = answers_publishable(estimate.respondents, estimate.satisfied, min_cell_count)
-                        share = None if too_few else estimate.share
-                        driver_rows.append(
-                            {
-                                "period_type": period_type,
-                                "period_start": info.start,
-                                "period": info.label,
-                                "segment": segment,
-                                "driver_type": driver_type,
-                                "driver_value": str(value),
-                                "respondents": estimate.respondents if shown else None,
-                                "satisfied": estimate.satisfied if shown else None,
-                                "share": share,
-                                "ci_low": None if too_few else estimate.ci_low,
-                                "ci_high": None if too_few else estimate.ci_high,
-                                "effective_n": None if too_few else estimate.effective_n,
-                                "weighted": bool(estimate.weighted or post_stratified),
-                                "too_few_answers": bool(too_few),
-                                "gap_vs_segment": None if share is None or segment_share is None else share - segment_share,
-                                "largest_gap": False,
-                                "_n": estimate.respondents,
-                            }
-                        )
-                    gaps = [
-                        (abs(r["gap_vs_segment"]), r["_n"], -i)
-                        for i, r in enumerate(driver_rows)
-                        if r["gap_vs_segment"] is not None
-                    ]
-                    if len(gaps) >= 2 and max(gaps)[0] > 0:
-                        driver_rows[-max(gaps)[2]]["largest_gap"] = True
-                    driver_rows.sort(key=lambda r: (r["driver_value"] == OTHER_VALUE, -r["_n"], r["driver_value"]))
-                    rows.extend(driver_rows)
+                    too_few = estimate.respondents < min_n or estimate.effective_n < definition.min_effective_n
+                    shown = answers_publishable(estimate.respondents, estimate.satisfied, min_cell_count)
+                    share = None if too_few else estimate.share
+                    driver_rows.append(
+                        {
+                            "period_type": period_type,
+                            "period_start": info.start,
+                            "period": info.label,
+                            "segment": segment,
+                            "driver_type": driver_type,
+                            "driver_value": str(value),
+                            "respondents": estimate.respondents if shown else None,
+                            "satisfied": estimate.satisfied if shown else None,
+                            "share": share,
+                            "ci_low": None if too_few else estimate.ci_low,
+                            "ci_high": None if too_few else estimate.ci_high,
+                            "effective_n": None if too_few else estimate.effective_n,
+                            "weighted": bool(estimate.weighted or post_stratified),
+                            "too_few_answers": bool(too_few),
+                            "gap_vs_segment": None if share is None or segment_share is None else share - segment_share,
+                            "largest_gap": False,
+                            "_n": estimate.respondents,
+                        }
+                    )
+                gaps = [
+                    (abs(r["gap_vs_segment"]), r["_n"], -i) for i, r in enumerate(driver_rows) if r["gap_vs_segment"] is not None
+                ]
+                if len(gaps) >= 2 and max(gaps)[0] > 0:
+                    driver_rows[-max(gaps)[2]]["largest_gap"] = True
+                driver_rows.sort(key=lambda r: (r["driver_value"] == OTHER_VALUE, -r["_n"], r["driver_value"]))
+                rows.extend(driver_rows)
     frame = pd.DataFrame(rows, columns=[*DRIVER_MART_COLUMNS, "_n"])
     return _typed(frame[list(DRIVER_MART_COLUMNS)], ("respondents", "satisfied"), ())
 
