@@ -129,6 +129,19 @@ create or replace temp macro published_cells(cells) as table
         case when visitors < getvariable('min_cell_count') then 'primary' end as suppression
     from period_cells(cells);
 
+-- hidden_with_twin(visitors, twin_hidden) / suppression_with_twin(visitors, twin_hidden): a cell
+-- of a mart that counts the same cards as a published twin cell is hidden when it has fewer
+-- than k visitors (primary) or when its twin is hidden (secondary): otherwise the two marts
+-- together could give back what one of them hides.
+create or replace temp macro hidden_with_twin(visitors, twin_hidden) as
+visitors < getvariable('min_cell_count') or coalesce(twin_hidden, false);
+
+create or replace temp macro suppression_with_twin(visitors, twin_hidden) as
+case
+    when visitors < getvariable('min_cell_count') then 'primary'
+    when twin_hidden then 'secondary'
+end;
+
 -- period_days(mart, first_day, last_day): the day rows, all days (day_type 'all'), of the
 -- period mart named `mart` for the service days first_day .. last_day, as service_date
 -- and with the day's own day_type (weekday / weekend_holiday, ref.calendar): what a daily

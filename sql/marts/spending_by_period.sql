@@ -84,11 +84,8 @@ final as (
         cast(revenue_jpy as bigint) as revenue_jpy,
         round(revenue_jpy / visitor_days, 1) as revenue_per_visitor_day,
         round(revenue_jpy / nullif(paid_admissions, 0), 1) as revenue_per_paid_admission,
-        visitors < getvariable('min_cell_count') or coalesce(published_visits.is_suppressed, false) as is_suppressed,
-        case
-            when visitors < getvariable('min_cell_count') then 'primary'
-            when published_visits.is_suppressed then 'secondary'
-        end as suppression
+        hidden_with_twin(visitors, published_visits.is_suppressed) as is_suppressed,
+        suppression_with_twin(visitors, published_visits.is_suppressed) as suppression
     from counted
     left join published_visits using (period_start, day_type, segment_kind, segment, facility_id)
     -- A day's facility x segment table is not published: with the day files' facility counts

@@ -140,11 +140,8 @@ final as (
         cast(revenue_jpy as bigint) as revenue_jpy,
         round(paid_admissions / units, 3) as paid_admissions_per_unit,
         round(revenue_jpy / units, 1) as revenue_per_unit_jpy,
-        visitors < getvariable('min_cell_count') or coalesce(twins.is_suppressed, false) as is_suppressed,
-        case
-            when visitors < getvariable('min_cell_count') then 'primary'
-            when twins.is_suppressed then 'secondary'
-        end as suppression
+        hidden_with_twin(visitors, twins.is_suppressed) as is_suppressed,
+        suppression_with_twin(visitors, twins.is_suppressed) as suppression
     from counted
     left join twins
         on twins.period_start = counted.period_start and twins.day_type = counted.day_type
