@@ -354,8 +354,13 @@ def test_init_migrates_creates_admin_password_and_the_writer_pool(compose: dict[
     assert ["db", "migrate"] in argvs
     pools = [airflow_parser().parse_args(argv) for argv in argvs if argv[:2] == ["pools", "set"]]
     assert [(p.pool, int(p.slots)) for p in pools] == [("duckdb_writer", 1)]
-    dag_source = (PROJECT_ROOT / "dags" / "nightly_flow.py").read_text(encoding="utf-8")
-    assert re.search(r'^WAREHOUSE_POOL = "duckdb_writer"$', dag_source, re.MULTILINE), "the DAG uses another pool"
+    from flowlib.dag_defaults import WAREHOUSE_POOL
+
+    assert WAREHOUSE_POOL == "duckdb_writer", "the DAGs use another pool"
+    for dag in ("nightly_flow.py", "catchup_flow.py"):
+        dag_source = (PROJECT_ROOT / "dags" / dag).read_text(encoding="utf-8")
+        assert re.search(r"^from flowlib\.dag_defaults import .*\bWAREHOUSE_POOL\b", dag_source, re.MULTILINE), dag
+        assert "pool=WAREHOUSE_POOL" in dag_source and "pool=" not in dag_source.replace("pool=WAREHOUSE_POOL", ""), dag
     assert "set -euo pipefail" in script, "a failed init step must stop the stack from starting"
     # The admin password reaches the SimpleAuthManager's password file, which only init writes.
     env = compose["x-airflow-common"]["environment"]
