@@ -18,7 +18,6 @@ import re
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tree_strings import strings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -83,18 +83,6 @@ def _compose() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return _compose()
-
-
-def strings(node: Any) -> Iterator[str]:
-    """Every string value in a loaded YAML tree (keys excluded)."""
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from strings(value)
 
 
 def variables_used(text: str) -> dict[str, set[str]]:

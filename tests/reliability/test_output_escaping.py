@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from tree_strings import strings
 
 from bench.reliability.harness import PROJECT_ROOT
 from flowlib.dashboards.page_data import DayData, Facility, FacilityDay, Flow, HeatSeries, Route, SegmentShare
@@ -223,17 +224,6 @@ def test_neutralise_cell_disarms_any_text_and_keeps_it_readable(text):
     assert cell == text or cell == "'" + text
 
 
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -255,7 +245,7 @@ def test_every_open_data_cell_is_disarmed(reference):
                 assert not cell.startswith(FORMULA_START) or _is_number(cell), f"{path.name}: {cell!r}"
     for path in geojsons:
         for feature in json.loads(path.read_text(encoding="utf-8")).get("features", []):
-            for text in _strings(feature.get("properties", {})):
+            for text in strings(feature.get("properties", {})):
                 assert not text.startswith(FORMULA_START) or _is_number(text), f"{path.name}: {text!r}"
 
 
