@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from raw_rows import insert_detections, insert_taps
-from test_routes import KEY, make_settings
+from test_routes import KEY, ROUTE_MARTS, make_settings
 
 from flowlib.calendar import ensure_calendar
 from flowlib.config import SELF_TRANSITION_RULES
@@ -31,18 +31,12 @@ DAY = date(2026, 11, 4)
 START = datetime(2026, 11, 4, 4, 0)
 FACILITIES = ["dejima", "glover_garden", "oura_cathedral", "shinchi_chinatown"]
 INTERMEDIATE = ["int_sensor_stays", "int_codes", "int_stop_rows", "int_stops", "int_transitions", "int_trips", "int_visitor_days"]
-MARTS = [
-    "facility_visits_by_period",
-    "transitions_by_period",
-    "routes_by_period",
-    "circulation_by_period",
-    "dwell_by_period",
-    "facility_daily",
-    "facility_entries_hourly",
-    "transitions_daily",
-    "routes_daily",
-    "circulation_daily",
-]
+MARTS = list(ROUTE_MARTS)
+#: Every property builds models on the module's warehouse (reset per example, hence the
+#: function-scoped fixture is fine) and a build takes longer than hypothesis's deadline.
+ON_WAREHOUSE = hypothesis_settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: For the properties that build every mart: a failing example is reported as found, not shrunk.
+NO_SHRINKING = (Phase.explicit, Phase.generate)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +126,7 @@ def reference_stops(taps: list[tuple], reentry: int, gap: int, self_transitions:
     return sorted(stops)
 
 
-@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(ON_WAREHOUSE, max_examples=25)
 @given(rows=tap_rows)
 # the last stop's repeated tap in the same second: found by the benchmark's cross-check
 @example(
@@ -209,7 +203,7 @@ def test_stops_trips_and_transitions_match_the_reference(warehouse, rows, self_t
 detection_rows = st.lists(st.tuples(st.sampled_from("XYZ"), st.sampled_from(FACILITIES[:2]), minutes), min_size=1, max_size=30)
 
 
-@hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(ON_WAREHOUSE, max_examples=15)
 @given(rows=detection_rows)
 def test_sensor_stays_split_after_more_than_the_stay_gap(warehouse, rows):
     con, config = warehouse
@@ -236,12 +230,7 @@ def test_sensor_stays_split_after_more_than_the_stay_gap(warehouse, rows):
     assert stays == sorted(expected)
 
 
-@hypothesis_settings(
-    max_examples=6,
-    deadline=None,
-    phases=(Phase.explicit, Phase.generate),
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@hypothesis_settings(ON_WAREHOUSE, max_examples=6, phases=NO_SHRINKING)
 @given(rows=tap_rows)
 def test_mart_totals_reconcile_and_reruns_change_nothing(warehouse, rows):
     con, config = warehouse
@@ -291,12 +280,7 @@ def test_mart_totals_reconcile_and_reruns_change_nothing(warehouse, rows):
     )
 
 
-@hypothesis_settings(
-    max_examples=8,
-    deadline=None,
-    phases=(Phase.explicit, Phase.generate),
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@hypothesis_settings(ON_WAREHOUSE, max_examples=8, phases=NO_SHRINKING)
 @given(rows=tap_rows)
 # 5 moves glover -> oura: quartile positions 1, 2 and 3 exactly; 4 moves oura -> dejima: 0.75, 1.5, 2.25
 @example(

@@ -26,6 +26,19 @@ from flowlib.warehouse import writer
 
 DAY = date(2026, 11, 3)  # Tuesday, Culture Day (文化の日): a holiday
 KEY = b"test-key"
+#: The marts the route models build from stops, trips and transitions (the roll-ups, then the daily views of them).
+ROUTE_MARTS = (
+    "facility_visits_by_period",
+    "transitions_by_period",
+    "routes_by_period",
+    "circulation_by_period",
+    "dwell_by_period",
+    "facility_daily",
+    "facility_entries_hourly",
+    "transitions_daily",
+    "routes_daily",
+    "circulation_daily",
+)
 
 
 def make_settings(root: Path, k: int = 1) -> Settings:
