@@ -11,9 +11,15 @@ count of the city. Prints one table per folder and the totals.
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flowlib.disclosure_audit import _rows as rows  # noqa: E402  (the audit reads the files the same way)
+
+#: The columns that name a roll-up cell before the file's own ones.
+PERIOD_CELL = ("period_grain", "period_start", "source_kind", "day_type", "segment_kind", "segment")
 
 #: file → (people column, key columns)
 FILES = {
@@ -23,54 +29,12 @@ FILES = {
     "routes_daily": ("visitors", ("service_date", "source_kind", "route")),
     "circulation_daily": ("visitors", ("service_date", "source_kind", "segment")),
     "survey_satisfaction_daily": ("respondents", ("service_date", "segment")),
-    "facility_visits_by_period": (
-        "visitors",
-        ("period_grain", "period_start", "source_kind", "day_type", "segment_kind", "segment", "facility_id", "hour_of_day"),
-    ),
-    "transitions_by_period": (
-        "visitors",
-        (
-            "period_grain",
-            "period_start",
-            "source_kind",
-            "day_type",
-            "segment_kind",
-            "segment",
-            "from_facility_id",
-            "to_facility_id",
-        ),
-    ),
-    "routes_by_period": (
-        "visitors",
-        (
-            "period_grain",
-            "period_start",
-            "source_kind",
-            "day_type",
-            "segment_kind",
-            "segment",
-            "origin_facility_id",
-            "destination_facility_id",
-            "route",
-        ),
-    ),
-    "circulation_by_period": (
-        "visitors",
-        ("period_grain", "period_start", "source_kind", "day_type", "segment_kind", "segment", "facility_role", "facility_id"),
-    ),
-    "dwell_by_period": (
-        "visitors",
-        ("period_grain", "period_start", "source_kind", "day_type", "segment_kind", "segment", "facility_id", "dwell_method"),
-    ),
+    "facility_visits_by_period": ("visitors", (*PERIOD_CELL, "facility_id", "hour_of_day")),
+    "transitions_by_period": ("visitors", (*PERIOD_CELL, "from_facility_id", "to_facility_id")),
+    "routes_by_period": ("visitors", (*PERIOD_CELL, "origin_facility_id", "destination_facility_id", "route")),
+    "circulation_by_period": ("visitors", (*PERIOD_CELL, "facility_role", "facility_id")),
+    "dwell_by_period": ("visitors", (*PERIOD_CELL, "facility_id", "dwell_method")),
 }
-
-
-def rows(folder: Path, name: str) -> list[dict[str, str]]:
-    path = folder / f"{name}.csv"
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def figures(published: Path, truth: Path) -> dict[str, tuple[int, int, int, int]]:

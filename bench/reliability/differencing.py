@@ -57,16 +57,20 @@ def _index(rows: list[dict], *keys: str) -> dict:
     return {tuple(r[k] for k in keys): r for r in rows}
 
 
+def _group(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(row[k] for k in keys)].append(row)
+    return groups
+
+
 def circulation_segments(m) -> list[str]:
     pub, truth = (
         m["published"]["marts.circulation_daily"],
         _index(m["truth"]["marts.circulation_daily"], "service_date", "source_kind", "segment"),
     )
     found = []
-    groups = defaultdict(list)
-    for row in pub:
-        groups[(row["service_date"], row["source_kind"])].append(row)
-    for key, rows in groups.items():
+    for key, rows in _group(pub, "service_date", "source_kind").items():
         total = next((r for r in rows if r["segment"] == "all"), None)
         if total is None:
             continue
@@ -110,9 +114,7 @@ def facility_segments(m) -> list[str]:
 
 
 def facility_hours(m) -> list[str]:
-    hours = defaultdict(list)
-    for row in m["published"]["marts.facility_entries_hourly"]:
-        hours[(row["service_date"], row["source_kind"], row["facility_id"])].append(row)
+    hours = _group(m["published"]["marts.facility_entries_hourly"], "service_date", "source_kind", "facility_id")
     truth = _index(m["truth"]["marts.facility_entries_hourly"], "service_date", "source_kind", "facility_id", "hour_of_day")
     found = []
     for row in m["published"]["marts.facility_daily"]:
@@ -126,9 +128,7 @@ def facility_hours(m) -> list[str]:
 
 def transition_destinations(m) -> list[str]:
     """next_probability = moves / all moves leaving the origin: the origin total is implied."""
-    groups = defaultdict(list)
-    for row in m["published"]["marts.transitions_daily"]:
-        groups[(row["service_date"], row["source_kind"], row["from_facility_id"])].append(row)
+    groups = _group(m["published"]["marts.transitions_daily"], "service_date", "source_kind", "from_facility_id")
     truth = _index(m["truth"]["marts.transitions_daily"], "service_date", "source_kind", "from_facility_id", "to_facility_id")
     found = []
     for key, rows in groups.items():

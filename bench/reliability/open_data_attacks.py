@@ -8,18 +8,12 @@ same files written with k = 1), i.e. real disclosures. Used by the tests and by
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
-
-def read(folder: Path, name: str) -> list[dict[str, str]]:
-    path = folder / f"{name}.csv"
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
+#: a published file's rows as the nightly audit reads them (no file, no rows)
+from flowlib.disclosure_audit import _rows as read
 
 
 def _int(text: str | None) -> int | None:
@@ -34,12 +28,13 @@ def _days(start: str, end: str) -> list[str]:
 def _period_minus_days(
     periods: list[dict],
     days: list[dict],
-    period_key: tuple[str, ...],
-    day_key: tuple[str, ...],
+    key: tuple[str, ...],
     columns: tuple[str, ...],
     label: str,
 ) -> list[tuple[str, int]]:
     """A published period value minus its published days, when exactly one day is hidden.
+
+    ``key`` names the cell in both files (the period file and the daily one).
 
     Days absent from a daily file hold nothing (the file keeps hidden rows, marked).
     Only days the daily file covers are used; a period with an uncovered day is skipped.
@@ -47,7 +42,7 @@ def _period_minus_days(
     covered = {row["service_date"] for row in days}
     by_key: dict[tuple, dict[str, dict]] = defaultdict(dict)
     for row in days:
-        by_key[tuple(row[c] for c in day_key)][row["service_date"]] = row
+        by_key[tuple(row[c] for c in key)][row["service_date"]] = row
     claims = []
     for period in periods:
         if period["period_grain"] == "day" or period["day_type"] != "all" or period.get("segment_kind", "all") != "all":
@@ -55,8 +50,8 @@ def _period_minus_days(
         span = _days(period["period_start"], period["period_end"])
         if not set(span) <= covered:
             continue
-        key = tuple(period[c] for c in period_key)
-        rows = by_key.get(key, {})
+        cell = tuple(period[c] for c in key)
+        rows = by_key.get(cell, {})
         for column in columns:
             total = _int(period[column])
             if total is None:
@@ -65,7 +60,7 @@ def _period_minus_days(
             if len(hidden) != 1:
                 continue
             shown = sum(_int(rows[d][column]) or 0 for d in span if d in rows and d not in hidden)
-            claims.append((f"{label} {key} {hidden[0]} {column}", total - shown))
+            claims.append((f"{label} {cell} {hidden[0]} {column}", total - shown))
     return claims
 
 
@@ -73,7 +68,6 @@ def week_minus_days_pairs(folder: Path) -> list[tuple[str, int]]:
     return _period_minus_days(
         read(folder, "transitions_by_period"),
         read(folder, "transitions_daily"),
-        ("source_kind", "from_facility_id", "to_facility_id"),
         ("source_kind", "from_facility_id", "to_facility_id"),
         ("transitions", "visitors"),
         "pair",
@@ -85,7 +79,6 @@ def week_minus_days_facility_hours(folder: Path) -> list[tuple[str, int]]:
     return _period_minus_days(
         periods,
         read(folder, "facility_entries_hourly"),
-        ("source_kind", "facility_id", "hour_of_day"),
         ("source_kind", "facility_id", "hour_of_day"),
         ("entries", "visitors"),
         "facility-hour",
