@@ -1,6 +1,6 @@
 """Rebuilds geo/*.geojson from ../shared/realdata/nagasaki_facilities.csv and the project's
 added facilities, areas and access points. Run after correcting a coordinate:
-`.venv/bin/python scripts/build_geo.py`."""
+`.venv/bin/python scripts/build_geo.py` (tests/test_geo.py imports its lists)."""
 
 import csv
 import json
@@ -293,4 +293,5 @@ def main() -> None:
     print(urban.geom_type, len(aps))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -17,19 +18,19 @@ from flowlib.config import PROJECT_ROOT
 
 GEO_DIR = PROJECT_ROOT / "geo"
 SHARED_FACILITIES = Path("/work/shared/realdata/nagasaki_facilities.csv")
-HARBOUR_SIDE = {
-    "glover_garden",
-    "oura_cathedral",
-    "dutch_slope",
-    "confucius_shrine",
-    "dejima",
-    "dejima_wharf",
-    "shinchi_chinatown",
-    "mizubenomori_park",
-    "prefectural_art_museum",
-    "shikairo",
-}
-ADDED = {"sofukuji", "penguin_aquarium", "ropeway_fuchi_shrine", "tokiwa_terminal", "matsugae_cruise_terminal"}
+
+
+def _build_script():
+    """scripts/build_geo.py, which made geo/: the lists the layers must carry come from it."""
+    spec = importlib.util.spec_from_file_location("build_geo", PROJECT_ROOT / "scripts" / "build_geo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BUILD_GEO = _build_script()
+HARBOUR_SIDE = BUILD_GEO.HARBOUR_SIDE
+ADDED = {row[0] for row in BUILD_GEO.ADDED}
 
 
 @pytest.fixture(scope="module")
