@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_sources import VALID
 
 from flowlib import catchup, feed_status
 from flowlib.ingest import IngestError
@@ -49,25 +50,11 @@ def status_of(settings, source: str, day: date) -> feed_status.FeedStatus:
 # ----------------------------------------------------------------------------- declarations
 
 
-DECLARATION = """
-name: feed_x
-kind: entry_log
-owner: {name: desk, email: desk@example.org}
-landing: "x/{service_date}.csv"
-format: csv
-encoding: utf-8
-columns:
-  facility_id: {from: file_stem}
-  entered_at: {header: t, format: iso8601}
-  card_id: c
-"""
-
-
 @pytest.mark.parametrize(
     "value, expected", [(None, DEFAULT_EXPECTED_BY), ('"07:15"', time(7, 15)), ('"00:00"', time(0, 0)), ('"23:59"', time(23, 59))]
 )
 def test_expected_by_is_read_and_defaults_before_the_nightly_run(tmp_path, value, expected):
-    text = DECLARATION + (f"expected_by: {value}\n" if value else "")
+    text = VALID + (f"expected_by: {value}\n" if value else "")
     spec = parse_declaration(tmp_path / "x.yaml", text)
     assert spec.expected_by == expected
     assert spec.expected_at(D1) == datetime.combine(D1 + timedelta(days=1), expected)
@@ -77,7 +64,7 @@ def test_expected_by_is_read_and_defaults_before_the_nightly_run(tmp_path, value
 @pytest.mark.parametrize("value", ['"24:00"', '"7:5"', "1:30", '"01:30:00"', '""', "[1, 30]", '"noon"'])
 def test_a_wrong_expected_by_is_refused_at_parse(tmp_path, value):
     with pytest.raises(SourceDeclarationError, match=r"x\.yaml: expected_by must be"):
-        parse_declaration(tmp_path / "x.yaml", DECLARATION + f"expected_by: {value}\n")
+        parse_declaration(tmp_path / "x.yaml", VALID + f"expected_by: {value}\n")
 
 
 def test_every_declared_source_has_a_due_time(settings):
