@@ -120,6 +120,19 @@ def rounded(geom):
     return set_precision(geom, 1e-6)
 
 
+def access_point(ap_id: str, name_ja: str, name_en: str, facility_id: str | None, area_id: str, lon: float, lat: float) -> dict:
+    """An access point, named after the facility or street it covers."""
+    return {
+        "ap_id": ap_id,
+        "name_ja": f"{name_ja} Wi-Fi",
+        "name_en": f"{name_en} Wi-Fi",
+        "facility_id": facility_id,
+        "area_id": area_id,
+        "lon": lon,
+        "lat": lat,
+    }
+
+
 def main() -> None:
     rows = list(csv.DictReader(CSV.open(encoding="utf-8")))
     area_of = {f: a for a, (_, _, members) in AREAS.items() for f in members}
@@ -217,17 +230,7 @@ def main() -> None:
     aps = []
     for f in facilities:
         fid = f["facility_id"]
-        aps.append(
-            dict(
-                ap_id=f"AP-{fid}",
-                name_ja=f"{f['name_ja']} Wi-Fi",
-                name_en=f"{f['name_en']} Wi-Fi",
-                facility_id=fid,
-                area_id=area_of[fid],
-                lon=f["lon"],
-                lat=f["lat"],
-            )
-        )
+        aps.append(access_point(f"AP-{fid}", f["name_ja"], f["name_en"], fid, area_of[fid], f["lon"], f["lat"]))
     counter: dict[str, int] = {}
     for area_id, ja, en, a, b, t in STREET_APS:
         counter[area_id] = counter.get(area_id, 0) + 1
@@ -241,17 +244,7 @@ def main() -> None:
         hits = [x for x, g in area_4326.items() if g.covers(p)]
         assert hits == [area_id], (ja, hits)
         assert not harbour.covers(p), ja
-        aps.append(
-            dict(
-                ap_id=f"AP-ST-{area_id}-{counter[area_id]}",
-                name_ja=f"{ja} Wi-Fi",
-                name_en=f"{en} Wi-Fi",
-                facility_id=None,
-                area_id=area_id,
-                lon=lon,
-                lat=lat,
-            )
-        )
+        aps.append(access_point(f"AP-ST-{area_id}-{counter[area_id]}", ja, en, None, area_id, lon, lat))
     aps.sort(key=lambda a: a["ap_id"])
     for fid, (lon, lat) in pos.items():
         assert not harbour.covers(Point(lon, lat)), fid
