@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -460,6 +460,9 @@ EFFECT_TYPES = {
     "pre_trend_p_value": "double",
     "pre_trend_ok": "boolean",
 }
+#: The columns an Estimate fills under its own field names (its comparison units are joined
+#: into one text, its series goes to marts.measure_series).
+ESTIMATE_COLUMNS = tuple(f.name for f in fields(Estimate) if f.name not in ("comparison_units", "series"))
 SERIES_TYPES = {"measure": "varchar", "service_date": "date", "series_group": "varchar", "value": "double"}
 
 
@@ -498,24 +501,12 @@ def build_measures(con: duckdb.DuckDBPyConnection, measures_dir: Path, min_cell_
             start_date=measure.start,
             end_date=measure.end,
             outcome=_outcome_label(measure),
-            treated_unit=found.treated_unit,
             comparison_units=", ".join(found.comparison_units) or None,
-            comparison_chosen_by=found.comparison_chosen_by,
-            status=found.status,
-            reason=found.reason,
-            pre_days=found.pre_days,
-            post_days=found.post_days,
-            effect=found.effect,
-            ci_low=found.ci_low,
-            ci_high=found.ci_high,
-            effect_scale=found.effect_scale,
             effect_percent=percent[0],
             ci_low_percent=percent[1],
             ci_high_percent=percent[2],
-            p_value=found.p_value,
-            pre_trend_slope=found.pre_trend_slope,
-            pre_trend_p_value=found.pre_trend_p_value,
             pre_trend_ok=None if found.pre_trend_p_value is None else found.pre_trend_p_value >= 0.05,
+            **{name: getattr(found, name) for name in ESTIMATE_COLUMNS},
         )
         effects.append(row)
         if found.series is not None:
