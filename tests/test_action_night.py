@@ -174,11 +174,15 @@ def test_planted_measure_effect_is_covered_by_the_interval(night):
     assert "出島から県美術館への案内サイン" in page and "<svg" in page and "95%信頼区間" in page
 
 
-def _effects_on_a_copy(settings, tmp_path, folder, columns: str) -> dict[str, tuple]:
-    """Measure `columns` of marts.measure_effects per measure, for the measure files in `folder`,
-    built on a copy of the night's warehouse so the other tests keep the declared measures."""
+def _effects_on_a_copy(settings, tmp_path, measures: dict[str, str], columns: str) -> dict[str, tuple]:
+    """Measure `columns` of marts.measure_effects per measure, for `measures` (file name: YAML
+    body) written as measure files and built on a copy of the night's warehouse, so the other
+    tests keep the declared measures."""
     from flowlib.measures import build_measures
 
+    folder = tmp_path / "measures"
+    for name, body in measures.items():
+        _measure_file(folder, name, body)
     copy = tmp_path / "warehouse.duckdb"
     copy.write_bytes(settings.warehouse_path.read_bytes())
     with duckdb.connect(str(copy)) as con:
@@ -188,21 +192,14 @@ def _effects_on_a_copy(settings, tmp_path, folder, columns: str) -> dict[str, tu
 
 def test_placebo_measures_show_no_effect(night, tmp_path):
     settings, _ = night
-    folder = tmp_path / "measures"
-    _measure_file(
-        folder,
-        "placebo_pair",
-        "name: placebo_pair\nstart: 2026-11-08\ntreated: {facilities: [glover_garden]}\n"
+    placebos = {
+        "placebo_pair": "name: placebo_pair\nstart: 2026-11-08\ntreated: {facilities: [glover_garden]}\n"
         "outcome: {kind: transition, from: glover_garden, to: oura_cathedral}\n",
-    )
-    _measure_file(
-        folder,
-        "placebo_time",
-        "name: placebo_time\nstart: 2026-11-06\nend: 2026-11-07\n"
+        "placebo_time": "name: placebo_time\nstart: 2026-11-06\nend: 2026-11-07\n"
         "treated: {facilities: [dejima]}\n"
         "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n",
-    )
-    found = _effects_on_a_copy(settings, tmp_path, folder, "status, ci_low, ci_high, post_days")
+    }
+    found = _effects_on_a_copy(settings, tmp_path, placebos, "status, ci_low, ci_high, post_days")
     for name in ("placebo_pair", "placebo_time"):
         status, low, high, post_days = found[name]
         assert status == "estimated" and low <= 0 <= high, (name, found[name])
@@ -241,20 +238,13 @@ def test_bad_measure_files_are_refused_with_one_sentence_naming_the_field(tmp_pa
 
 def test_too_few_comparison_units_is_a_stated_reason(night, tmp_path):
     settings, _ = night
-    folder = tmp_path / "measures"
-    _measure_file(
-        folder,
-        "declared_one",
-        "name: declared_one\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
+    measures = {
+        "declared_one": "name: declared_one\nstart: 2026-11-08\ntreated: {facilities: [dejima]}\n"
         "outcome: {kind: transition, from: dejima, to: prefectural_art_museum}\n"
         "comparison: {pairs: [glover_garden>oura_cathedral]}\n",
-    )
-    _measure_file(
-        folder,
-        "segment_rate",
-        "name: segment_rate\nstart: 2026-11-08\ntreated: {segment: international}\noutcome: {kind: circulation_rate}\n",
-    )
-    found = _effects_on_a_copy(settings, tmp_path, folder, "status, reason, effect")
+        "segment_rate": "name: segment_rate\nstart: 2026-11-08\ntreated: {segment: international}\noutcome: {kind: circulation_rate}\n",
+    }
+    found = _effects_on_a_copy(settings, tmp_path, measures, "status, reason, effect")
     for name in ("declared_one", "segment_rate"):
         status, reason, effect = found[name]
         assert status == "too_few_comparison_units" and "comparison unit" in reason and effect is None, found[name]
