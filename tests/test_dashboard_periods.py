@@ -143,22 +143,7 @@ def _days_with_data(con: duckdb.DuckDBPyConnection, first: date, last: date) -> 
     """Day rows of the roll-up (what the pages count as "days with data")."""
     day = first
     while day <= last:
-        _insert(
-            con,
-            "marts.facility_visits_by_period",
-            period_grain="day",
-            period_start=day,
-            period_end=day,
-            period_label=day.isoformat(),
-            source_kind="entry_log",
-            day_type="all",
-            segment_kind="all",
-            segment="all",
-            facility_id="glover_garden",
-            entries=50,
-            visitors=40,
-            is_suppressed=False,
-        )
+        _facility(con, Period("day", day), "glover_garden", 50, 40)
         day += timedelta(days=1)
 
 
