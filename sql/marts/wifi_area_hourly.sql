@@ -6,37 +6,14 @@
 -- over the area's access points) and to stay across bins, so the hour's devices are those of
 -- its busiest bin: a count of people that never overstates them (a bin's sum could only
 -- count one device twice across access points, which does not happen within a bin).
-with counts as (
-    select * from staging.stg_wifi_ap_count
-    where service_date = getvariable('service_date')
-),
-
-access_points as (
-    select ap_id, area_id from ref.wifi_access_points
-),
-
-bins as (
-    select
-        counts.service_date,
-        access_points.area_id,
-        counts.hour_of_day,
-        counts.bin_start,
-        sum(counts.connections) as connections,
-        sum(counts.unique_devices) as devices,
-        bool_and(counts.unique_devices is not null) as devices_counted
-    from counts
-    inner join access_points using (ap_id)
-    group by all
-),
-
-counted as (
+with counted as (
     select
         service_date,
         area_id,
         hour_of_day,
         sum(connections) as connections,
         hour_devices(devices_counted, devices, connections) as devices
-    from bins
+    from ap_bins(area_id)
     group by all
 ),
 
