@@ -75,6 +75,9 @@ ROUTES_DAY2 = [
     (3, "glover_garden > dejima", 2, 20),
     (None, "oura_cathedral > confucius_shrine", 2, None),
 ]
+# Wi-Fi sensor edges and routes of the same days (sights without gates): one published, one suppressed
+SENSOR_TRANSITIONS_DAY2 = [("dejima", "megane_bridge", 5000, 4321, 0.85, None), ("dejima", "peace_park", None, None, None, None)]
+SENSOR_ROUTES_DAY2 = [(1, "dejima > megane_bridge", 2, 4321), (None, "dejima > peace_park", 2, None)]
 # (segment, visitors, multi, rate, facilities/visitor); None = suppressed
 CIRCULATION_DAY2 = [
     ("all", 900, 540, 0.60, 1.9),
@@ -240,131 +243,101 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, **values: object) -> Non
     con.execute(f"insert into {table} ({names}) values ({', '.join('?' for _ in values)})", list(values.values()))
 
 
-def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
-    facilities = real_facilities()
-    for day, scale in ((DAY1, 0.8), (DAY2, 1.0)):
-        for fid, *counts in FACILITY_DAY2:
-            suppressed = counts[0] is None
-            values = [None if suppressed else round(c * scale) for c in counts]
-            _insert(
-                con,
-                "marts.facility_daily",
-                service_date=day,
-                facility_id=fid,
-                entries=values[0],
-                visitors=values[1],
-                domestic_visitors=values[2],
-                international_visitors=values[3],
-                unknown_visitors=values[4],
-                is_suppressed=suppressed,
-                suppression="primary" if suppressed else None,
-                day_type="weekend_holiday",
-            )
-        for src, dst, transitions, visitors, probability, minutes in TRANSITIONS_DAY2:
-            suppressed = transitions is None
-            _insert(
-                con,
-                "marts.transitions_daily",
-                service_date=day,
-                from_facility_id=src,
-                to_facility_id=dst,
-                transitions=transitions,
-                visitors=visitors,
-                transfer_minutes_median=minutes,
-                next_probability=probability,
-                is_suppressed=suppressed,
-            )
-        for rank, route, stops, visitors in ROUTES_DAY2:
-            _insert(
-                con,
-                "marts.routes_daily",
-                service_date=day,
-                route_rank=rank,
-                route=route,
-                n_stops=stops,
-                visitors=visitors,
-                is_suppressed=rank is None,
-            )
-        for segment, visitors, multi, rate, per_visitor in CIRCULATION_DAY2:
-            _insert(
-                con,
-                "marts.circulation_daily",
-                service_date=day,
-                segment=segment,
-                visitors=visitors,
-                multi_facility_visitors=multi,
-                circulation_rate=rate,
-                facilities_per_visitor=per_visitor,
-                is_suppressed=visitors is None,
-            )
-        # Wi-Fi sensor counts of the same marts: exported, never drawn (a second count of a facility)
-        _insert(
-            con,
-            "marts.facility_daily",
-            service_date=day,
-            source_kind="wifi_sensor",
-            facility_id="glover_garden",
-            entries=98765,
-            visitors=87654,
-            is_suppressed=False,
-        )
-        # ... but their flows and routes are drawn (sights without gates), dashed and labelled
+def _facility_day(
+    con: duckdb.DuckDBPyConnection, day: date, facility_id: str, entries: object, visitors: object, **extra: object
+) -> None:
+    """A row of marts.facility_daily (card taps unless extra says otherwise); no entries: suppressed."""
+    suppressed = entries is None
+    _insert(
+        con,
+        "marts.facility_daily",
+        service_date=day,
+        facility_id=facility_id,
+        entries=entries,
+        visitors=visitors,
+        is_suppressed=suppressed,
+        suppression="primary" if suppressed else None,
+        **extra,
+    )
+
+
+def _transitions_day(con: duckdb.DuckDBPyConnection, day: date, rows: list[tuple], **extra: object) -> None:
+    """Rows of marts.transitions_daily as in TRANSITIONS_DAY2; no transitions: suppressed."""
+    for src, dst, transitions, visitors, probability, minutes in rows:
         _insert(
             con,
             "marts.transitions_daily",
             service_date=day,
-            source_kind="wifi_sensor",
-            from_facility_id="dejima",
-            to_facility_id="megane_bridge",
-            transitions=5000,
-            visitors=4321,
-            next_probability=0.85,
-            is_suppressed=False,
+            from_facility_id=src,
+            to_facility_id=dst,
+            transitions=transitions,
+            visitors=visitors,
+            transfer_minutes_median=minutes,
+            next_probability=probability,
+            is_suppressed=transitions is None,
+            **extra,
         )
-        _insert(
-            con,
-            "marts.transitions_daily",
-            service_date=day,
-            source_kind="wifi_sensor",
-            from_facility_id="dejima",
-            to_facility_id="peace_park",
-            transitions=None,
-            visitors=None,
-            is_suppressed=True,
-        )
+
+
+def _routes_day(con: duckdb.DuckDBPyConnection, day: date, rows: list[tuple], **extra: object) -> None:
+    """Rows of marts.routes_daily as in ROUTES_DAY2; no rank: suppressed."""
+    for rank, route, stops, visitors in rows:
         _insert(
             con,
             "marts.routes_daily",
             service_date=day,
-            source_kind="wifi_sensor",
-            route_rank=1,
-            route="dejima > megane_bridge",
-            n_stops=2,
-            visitors=4321,
-            is_suppressed=False,
+            route_rank=rank,
+            route=route,
+            n_stops=stops,
+            visitors=visitors,
+            is_suppressed=rank is None,
+            **extra,
         )
-        _insert(
-            con,
-            "marts.routes_daily",
-            service_date=day,
-            source_kind="wifi_sensor",
-            route_rank=None,
-            route="dejima > peace_park",
-            n_stops=2,
-            visitors=None,
-            is_suppressed=True,
-        )
+
+
+def _circulation_day(con: duckdb.DuckDBPyConnection, day: date, rows: list[tuple], **extra: object) -> None:
+    """Rows of marts.circulation_daily: (segment, visitors, multi, rate[, facilities per
+    visitor]); no visitors: suppressed."""
+    for segment, visitors, multi, rate, *per_visitor in rows:
         _insert(
             con,
             "marts.circulation_daily",
             service_date=day,
-            source_kind="wifi_sensor",
-            segment="all",
-            visitors=7777,
-            multi_facility_visitors=7000,
-            circulation_rate=0.9001,
-            is_suppressed=False,
+            segment=segment,
+            visitors=visitors,
+            multi_facility_visitors=multi,
+            circulation_rate=rate,
+            facilities_per_visitor=per_visitor[0] if per_visitor else None,
+            is_suppressed=visitors is None,
+            **extra,
         )
+
+
+def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
+    facilities = real_facilities()
+    for day, scale in ((DAY1, 0.8), (DAY2, 1.0)):
+        for fid, *counts in FACILITY_DAY2:
+            entries, visitors, domestic, international, unknown = (None if c is None else round(c * scale) for c in counts)
+            _facility_day(
+                con,
+                day,
+                fid,
+                entries,
+                visitors,
+                domestic_visitors=domestic,
+                international_visitors=international,
+                unknown_visitors=unknown,
+                day_type="weekend_holiday",
+            )
+        _transitions_day(con, day, TRANSITIONS_DAY2)
+        _routes_day(con, day, ROUTES_DAY2)
+        _circulation_day(con, day, CIRCULATION_DAY2)
+        # Wi-Fi sensor counts of the same marts: exported, never drawn (a second count of a facility)
+        _facility_day(con, day, "glover_garden", 98765, 87654, source_kind="wifi_sensor")
+        # ... but their flows and routes are drawn (sights without gates), dashed and labelled
+        _transitions_day(con, day, SENSOR_TRANSITIONS_DAY2, source_kind="wifi_sensor")
+        _routes_day(con, day, SENSOR_ROUTES_DAY2, source_kind="wifi_sensor")
+        _circulation_day(con, day, [("all", 7777, 7000, 0.9001)], source_kind="wifi_sensor")
         # Wi-Fi: one H3 cell per busy facility, busier at midday; one suppressed cell.
         for index, fid in enumerate(["glover_garden", "dejima", "shinchi_chinatown", "megane_bridge", "nagasaki_station"]):
             lat, lon = float(facilities[fid]["lat"]), float(facilities[fid]["lon"])
@@ -410,27 +383,8 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
             is_suppressed=True,
         )
     for fid, entries, visitors in FACILITY_WEEK_BEFORE:
-        _insert(
-            con,
-            "marts.facility_daily",
-            service_date=WEEK_BEFORE,
-            facility_id=fid,
-            entries=entries,
-            visitors=visitors,
-            is_suppressed=entries is None,
-            suppression="primary" if entries is None else None,
-        )
-    for segment, visitors, multi, rate in CIRCULATION_WEEK_BEFORE:
-        _insert(
-            con,
-            "marts.circulation_daily",
-            service_date=WEEK_BEFORE,
-            segment=segment,
-            visitors=visitors,
-            multi_facility_visitors=multi,
-            circulation_rate=rate,
-            is_suppressed=visitors is None,
-        )
+        _facility_day(con, WEEK_BEFORE, fid, entries, visitors)
+    _circulation_day(con, WEEK_BEFORE, CIRCULATION_WEEK_BEFORE)
     for row in SATISFACTION:
         con.execute("insert into marts.survey_satisfaction_daily values (?, ?, ?, ?, ?, ?)", [*row, row[2] is None])
     fill_indicator(con)
