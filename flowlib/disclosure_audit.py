@@ -33,13 +33,15 @@ Every count is non-negative. For every hidden cell (and every cell the relations
 no file publishes, e.g. the answers without a residence country), :func:`audit` solves
 the smallest and largest value the cell can take (``scipy.optimize.linprog``, HiGHS), one
 connected component of the relation graph at a time, after substituting the published
-values. A cell is **exposed** when its interval is narrower than k (a pinned cell has
-width 0) while it may hold fewer than k people (its lower end is below k, its upper end
-above 0); and every published count of 1 to k-1 is exposed. A hidden cell narrowed to an
-interval at k or more (e.g. a withheld week pinned at 388) is counted, not failed: it
-tells no more than a published count of k or more, and every cell that could hold fewer
-than k is solved for itself. A component with no published number in its relations is
-skipped (every cell in it is unbounded).
+values. A cell is **exposed** when its interval is narrower than k, whatever it holds: a
+withheld cell pinned at 388 tells the outsider 388, so withholding it protected nothing and
+its row's other numbers may follow. Every published count of 1 to k-1 is exposed too. A
+cell that no file shows (answers without a residence country, an empty segment) was never
+withheld: it is exposed only where it may hold 1 to k-1 people. A component with no
+published number in its relations is skipped (every cell in it is unbounded).
+
+:func:`complements` turns exposed cells into rows to withhold, chosen by linear programs
+too; ``flowlib.privacy.settle`` withholds them in the build until the audit passes.
 
 Hand-written here: the mapping of the project's files to cells and relations (no library
 knows our files); the solving is HiGHS.
@@ -51,7 +53,7 @@ import csv
 import logging
 import math
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -94,6 +96,9 @@ class Relation:
     constant: float = 0.0
     lower: float = 0.0
     upper: float = 0.0
+    #: for kind "ratio": the cell whose published row gives the constant and the coefficients
+    #: (None: ``total``); withholding that row removes the relation
+    source: Cell | None = None
 
 
 @dataclass
@@ -137,7 +142,9 @@ class AuditReport:
     components: int = 0
     solved: int = 0
     relaxed_components: int = 0
-    #: hidden cells not shown wide but shown to hold k or more in every solution
+    #: the hidden cells of the relaxed components (their distinct counts are not exact sums)
+    relaxed_cells: set = field(default_factory=set)
+    #: cells in no file, not shown wide but shown to hold k or more (or 0) in every solution
     narrowed_large: int = 0
     #: cells that needed programs of their own (the others were shown wide together)
     cell_programs: int = 0
@@ -160,8 +167,8 @@ class AuditReport:
             f"({self.relaxed_components} relaxed to distinct-count bounds, "
             f"{self.inconsistent_components} inconsistent; {self.cell_programs:,} cells solved one by one); "
             f"{self.seconds:.1f} s",
-            f"hidden cells not shown wide but holding k or more in every solution (not a disclosure): {self.narrowed_large:,}",
-            f"exposed cells (may hold fewer than k, interval narrower than k = {self.k}): {len(self.exposed):,}",
+            f"cells in no file narrowed at k or more (never withheld, not a disclosure): {self.narrowed_large:,}",
+            f"exposed cells (withheld but narrower than k = {self.k}, or published below k): {len(self.exposed):,}",
         ]
         lines += [f"  EXPOSED {item.describe()}" for item in self.exposed[:50]]
         if len(self.exposed) > 50:
@@ -432,6 +439,7 @@ def _family_relations(pub: Published, families: dict[str, _Family]) -> None:
                         constant=moves,
                         lower=max(probability - PROBABILITY_HALF_STEP, 0.0),
                         upper=probability + PROBABILITY_HALF_STEP,
+                        source=("transitions", "transitions", *pair),
                     )
                 )
             for facility in pair[-2:]:
@@ -1004,8 +1012,9 @@ def _solve_bundle(
 
     - the cells that hold 0 in every solution (latent or empty segments, most of the
       cells left undecided otherwise) are found by one program: :func:`_forced_zero`;
-    - a cell is minimised first; at k or more, or k below a value already seen, it is
-      decided, and only otherwise maximised too.
+    - a cell is minimised first; k below a value already seen, or (a cell in no file) at
+      k or more, it is decided, and only otherwise maximised too: a withheld cell must be
+      shown k wide whatever it holds.
     """
     for block in blocks:
         block.build(values, relaxed=False)
@@ -1013,6 +1022,7 @@ def _solve_bundle(
     retry = [b.build(values, relaxed=True) for b in blocks if id(b) in bad]
     still = {id(b) for b in _infeasible(retry)}
     report.relaxed_components += len(retry) - len(still)
+    report.relaxed_cells.update(cell for block in retry if id(block) not in still for cell in block.cells)
     for block in blocks:
         if id(block) in still:
             report.inconsistent_components += 1
@@ -1074,7 +1084,7 @@ def _solve_bundle(
             j = offsets[b] + i
             done[j] = True
             low = minima[position]
-            if low >= k - TOLERANCE or high_seen[j] - low >= k - TOLERANCE:
+            if (low >= k - TOLERANCE and cells[j] not in values) or high_seen[j] - low >= k - TOLERANCE:
                 bounds[cells[j]] = (low, max(high_seen[j], low))
             else:
                 needs_max.append(position)
@@ -1181,12 +1191,12 @@ def _bundles(blocks: list[_Block]) -> list[list[_Block]]:
 
 def _solve_bundle_job(
     job: tuple[list[_Block], dict[Cell, float | None], int],
-) -> tuple[dict[Cell, tuple[float, float]], tuple[int, int, int]]:
+) -> tuple[dict[Cell, tuple[float, float]], tuple[int, int, int, set]]:
     """One bundle in a worker process: its bounds and the report's counters."""
     blocks, values, k = job
     report = AuditReport(k=k)
     bounds = _solve_bundle(blocks, values, report, k)
-    return bounds, (report.relaxed_components, report.inconsistent_components, report.cell_programs)
+    return bounds, (report.relaxed_components, report.inconsistent_components, report.cell_programs, report.relaxed_cells)
 
 
 def _solve_blocks(
@@ -1207,9 +1217,10 @@ def _solve_blocks(
     else:
         results = [_solve_bundle_job(job) for job in jobs]
     bounds: dict[Cell, tuple[float, float]] = {}
-    for found, (relaxed, inconsistent, programs) in results:
+    for found, (relaxed, inconsistent, programs, relaxed_cells) in results:
         bounds.update(found)
         report.relaxed_components += relaxed
+        report.relaxed_cells.update(relaxed_cells)
         report.inconsistent_components += inconsistent
         report.cell_programs += programs
     return bounds
@@ -1280,11 +1291,11 @@ def audit(folder: Path, k: int, workers: int = 1) -> AuditReport:
     for cell, (low, high) in _solve_blocks(blocks, values, report, k, workers).items():
         if cell[1] == "origin_total":
             continue  # not a count of people; its pairs are checked
-        if high - low >= k - TOLERANCE or high <= TOLERANCE:
+        if high - low >= k - TOLERANCE:
             continue
-        if low >= k - TOLERANCE:
-            # narrowed (or pinned) at k or more: as good as a published count of k or
-            # more, which the rules allow; every smaller cell has its own interval here
+        if cell not in values and (high <= TOLERANCE or low >= k - TOLERANCE):
+            # a cell no file shows (answers without a residence country, an empty segment)
+            # was never withheld: it is exposed only where it may hold 1 to k-1 people
             report.narrowed_large += 1
             continue
         report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), round(low, 6) + 0.0, round(high, 6) + 0.0))
@@ -1294,3 +1305,312 @@ def audit(folder: Path, k: int, workers: int = 1) -> AuditReport:
     report.exposed.sort(key=lambda e: (e.where == "", e.where, repr(e.cell)))
     report.seconds = time.perf_counter() - started
     return report
+
+
+# ----------------------------------------------------------------------------- complements
+
+#: the marts whose rows the build can withhold, by family (a cell's key is the mart's
+#: ``-- keys:`` in order); the other files derive from them or hold answers, protected by
+#: their own rules
+WITHHOLDABLE = {**PERIOD_FILES, "spending": "spending_by_period"}
+#: what withholding a row costs: the people it counts
+ROW_PEOPLE = {**PEOPLE, "spending": "visitor_days"}
+#: how far (in relations) from an exposed cell a published cell may be to be withheld for
+#: it: the nearer first (a smaller program: the demo fortnight's 94 exposed cells in 25 s
+#: at depth 2, 39 s at 3, the same rows), then farther for the cells left
+COMPLEMENT_DEPTHS = (2, 4)
+
+
+@dataclass(frozen=True)
+class Complement:
+    """A published row to withhold: family and key of a ``*_by_period`` mart row."""
+
+    family: str
+    key: tuple
+
+    @property
+    def people(self) -> Cell:
+        return (self.family, ROW_PEOPLE[self.family], *self.key)
+
+    @property
+    def mart(self) -> str:
+        return f"marts.{WITHHOLDABLE[self.family]}"
+
+
+def _row_of(cell: Cell) -> Complement | None:
+    family, measure, *key = cell
+    if family not in WITHHOLDABLE or measure in NOT_COUNTS or measure == "origin_total":
+        return None
+    return Complement(family, tuple(key))
+
+
+class _Complements:
+    """The state of :func:`complements`: the relations by cell, and the rows chosen so far."""
+
+    def __init__(self, pub: Published, k: int, relaxed_cells: set) -> None:
+        self.pub, self.k, self.relaxed_cells = pub, k, relaxed_cells
+        self.published = pub.values
+        #: what the next program sees: the published values, withheld rows unknown
+        self.values = dict(pub.values)
+        self.touching: dict[Cell, list[int]] = defaultdict(list)
+        for number, relation in enumerate(pub.relations):
+            for cell in (relation.total, *relation.parts):
+                self.touching[cell].append(number)
+        self.cells_of: dict[Complement, list[Cell]] = defaultdict(list)
+        for cell in pub.values:
+            row = _row_of(cell)
+            if row is not None:
+                self.cells_of[row].append(cell)
+        self.chosen: dict[Complement, None] = {}
+
+    def withhold(self, row: Complement) -> None:
+        self.chosen.setdefault(row)
+        for cell in self.cells_of[row]:
+            self.values[cell] = None
+
+    def neighbourhood(self, exposed: list[Cell], reach: int) -> tuple[list[Cell], dict[Cell, Complement], list[Relation]]:
+        """The exposed cells' unknown cells (all that the relations connect them to), the
+        published cells within ``reach`` relations that may leave their values (each with
+        its row), and the relations over them."""
+        unknown, free, seen = set(exposed), {}, set()
+        queue = deque((cell, 0) for cell in exposed)  # breadth first: each free cell at its least depth
+        while queue:
+            cell, depth = queue.popleft()
+            for number in self.touching.get(cell, ()):
+                if number in seen:
+                    continue
+                seen.add(number)
+                relation = self.pub.relations[number]
+                for member in (relation.total, *relation.parts):
+                    if member in unknown or member in free:
+                        continue
+                    if self.values.get(member) is None:
+                        unknown.add(member)
+                        queue.append((member, depth))
+                        continue
+                    row = _row_of(member)
+                    if row is not None and depth < reach:
+                        for sibling in self.cells_of[row]:
+                            if self.values.get(sibling) is not None and sibling not in free:
+                                free[sibling] = row
+                                queue.append((sibling, depth + 1))
+        rows = set(free.values())
+
+        def holds(relation: Relation) -> bool:
+            # a bound that a row's own columns put on its cell (revenue / revenue per unit,
+            # an estimate / a share) goes with the row: the row stays as published, where it
+            # holds, or is withheld whole; a bound on another cell (a pair's moves and its
+            # probability bound the origin's total) holds unless the row is withheld
+            if relation.kind != "ratio":
+                return True
+            if relation.source is None:
+                return _row_of(relation.total) not in rows and _row_of(relation.total) not in self.chosen
+            return _row_of(relation.source) not in self.chosen
+
+        relations_ = [self.pub.relations[number] for number in sorted(seen) if holds(self.pub.relations[number])]
+        return sorted(unknown | set(free), key=repr), free, relations_
+
+    def exact(self, relation: Relation) -> bool:
+        """Whether the attacker may read a relation as exact, as the audit did: a relation of
+        distinct people is relaxed where the audit relaxed its component, and where its
+        published numbers do not add up (a visitor on two days makes a week less than its days)."""
+        members = (relation.total, *relation.parts)
+        if relation.kind != "distinct":
+            return True
+        if any(cell in self.relaxed_cells for cell in members):
+            return False
+        if any(self.published.get(cell) is None for cell in members):
+            return True
+        return abs(self.published[relation.total] - sum(self.published[cell] for cell in relation.parts)) <= TOLERANCE
+
+    def program(self, cells: list[Cell], free: dict[Cell, Complement], relations_: list[Relation]) -> dict:
+        """The relations as one program over the cells and, for each free cell, its move up
+        and its move down (x_j - up_j + down_j = the published value)."""
+        from scipy.sparse import csr_matrix, hstack, identity, vstack
+
+        index = {cell: i for i, cell in enumerate(cells)}
+        moved = list(free)
+        n, f = len(cells), len(moved)
+        for cell in moved:  # unknown for this program only
+            self.values[cell] = None
+        try:
+            equalities, inequalities = [], []
+            for relation in relations_:
+                e, u = _rows_of(relation, self.values, not self.exact(relation))
+                equalities += [r for r in e if r[0]]
+                inequalities += [r for r in u if r[0]]
+        finally:
+            for cell in moved:
+                self.values[cell] = self.published[cell]
+
+        def widen(matrix):
+            return None if matrix is None else hstack([matrix, csr_matrix((matrix.shape[0], 2 * f))])
+
+        # x_j - up_j + down_j = published value of each free cell j
+        moves = hstack(
+            [
+                csr_matrix((np.ones(f), (np.arange(f), [index[c] for c in moved])), shape=(f, n)),
+                -identity(f, format="csr"),
+                identity(f, format="csr"),
+            ]
+        )
+        a_eq, b_eq = _matrices(equalities, index)
+        eq_blocks = [m for m in (widen(a_eq), moves) if m is not None and m.shape[0]]
+        eq_rhs = [b for b in (b_eq, np.array([self.published[c] for c in moved], dtype=float)) if b is not None and b.size]
+        a_ub, b_ub = _matrices(inequalities, index)
+        return {
+            "index": index,
+            "moved": moved,
+            "rows": [free[c] for c in moved],
+            "a_ub": widen(a_ub),
+            "b_ub": b_ub,
+            "a_eq": vstack(eq_blocks).tocsr() if eq_blocks else None,
+            "b_eq": np.concatenate(eq_rhs) if eq_rhs else None,
+        }
+
+    def protect(self, hidden: list[Exposure]) -> list[Exposure]:
+        """Withhold rows until every cell of ``hidden`` is k wide; returns the cells no rows
+        were found for. The cells of one part of the relations share one program, the
+        nearer published cells first (``COMPLEMENT_DEPTHS``)."""
+        for reach in COMPLEMENT_DEPTHS:
+            left: list[Exposure] = []
+            while hidden:
+                cells, _, _ = self.neighbourhood([hidden[0].cell], 0)
+                inside = set(cells)
+                group = [e for e in hidden if e.cell in inside]
+                hidden = [e for e in hidden if e.cell not in inside]
+                program = self.program(*self.neighbourhood([e.cell for e in group], reach))
+                rows, group = self.together(program, group)
+                for row in rows:
+                    self.withhold(row)
+                for exposure in group:
+                    rows = self.cheapest(program, exposure)
+                    if rows is None:
+                        left.append(exposure)
+                    for row in rows or ():
+                        self.withhold(row)
+            hidden = left
+        return hidden
+
+    def costs(self, program: dict) -> np.ndarray:
+        """A unit of move costs the people of its row (+1: an empty row is a lost cell too);
+        a row already withheld moves for free."""
+        return np.array([0.0 if row in self.chosen else (self.published.get(row.people) or 0.0) + 1.0 for row in program["rows"]])
+
+    def moved_rows(self, program: dict, x: np.ndarray) -> list[Complement]:
+        n, f = len(program["index"]), len(program["rows"])
+        shift = x[n : n + f] + x[n + f : n + 2 * f]
+        return sorted({row for row, move in zip(program["rows"], shift) if move > TOLERANCE and row not in self.chosen}, key=repr)
+
+    def together(self, program: dict, exposures: list[Exposure]) -> tuple[list[Complement], list[Exposure]]:
+        """One solution that lifts every exposed cell of the part k above its lowest value,
+        the cheapest: its rows, and the cells it could not lift (a shortfall allowed at a
+        price above any row's). One program for many cells; the others are solved alone."""
+        from scipy.optimize import linprog
+        from scipy.sparse import csr_matrix, hstack, vstack
+
+        n, f, m = len(program["index"]), len(program["rows"]), len(exposures)
+        cost = self.costs(program)
+        shortfall = (float(cost.sum()) + 1.0) * self.k
+        targets = [program["index"][e.cell] for e in exposures]
+        # -x_e - short_e <= -(low_e + k)
+        lift = hstack(
+            [
+                csr_matrix((-np.ones(m), (np.arange(m), targets)), shape=(m, n + 2 * f)),
+                csr_matrix((-np.ones(m), (np.arange(m), np.arange(m))), shape=(m, m)),
+            ]
+        )
+
+        def pad(matrix):
+            return None if matrix is None else hstack([matrix, csr_matrix((matrix.shape[0], m))])
+
+        result = linprog(
+            np.concatenate([np.zeros(n), cost, cost, np.full(m, shortfall)]),
+            A_ub=vstack([b for b in (pad(program["a_ub"]), lift) if b is not None]).tocsr(),
+            b_ub=np.concatenate(
+                [b for b in (program["b_ub"], np.array([-(e.low + self.k) for e in exposures])) if b is not None]
+            ),
+            A_eq=pad(program["a_eq"]),
+            b_eq=program["b_eq"],
+            bounds=[(0, UNBOUNDED)] * n + [(0, None)] * (2 * f + m),
+            method="highs",
+        )
+        if result.status != 0:
+            return [], exposures
+        short = result.x[n + 2 * f :]
+        return self.moved_rows(program, result.x), [e for e, gap in zip(exposures, short) if gap > TOLERANCE]
+
+    def cheapest(self, program: dict, exposure: Exposure) -> list[Complement] | None:
+        """The rows of the cheapest solution that moves the exposed cell k away from an end
+        of its interval (None when there is none). A unit of move costs the people of its
+        row (+1: an empty row is a lost cell too); a row already withheld moves for free."""
+        from scipy.optimize import linprog
+        from scipy.sparse import csr_matrix, vstack
+
+        n, f = len(program["index"]), len(program["rows"])
+        cost = self.costs(program)
+        objective = np.concatenate([np.zeros(n), cost, cost])
+        target = program["index"][exposure.cell]
+        best = None
+        for upwards in (True, False):
+            bound = exposure.low + self.k if upwards else exposure.high - self.k
+            if not upwards and (not math.isfinite(exposure.high) or bound < 0):
+                continue
+            reach = csr_matrix(([-1.0 if upwards else 1.0], ([0], [target])), shape=(1, n + 2 * f))
+            a_ub, b_ub = program["a_ub"], program["b_ub"]
+            result = linprog(
+                objective,
+                A_ub=vstack([m for m in (a_ub, reach) if m is not None]).tocsr(),
+                b_ub=np.concatenate([b for b in (b_ub, np.array([-bound if upwards else bound])) if b is not None]),
+                A_eq=program["a_eq"],
+                b_eq=program["b_eq"],
+                bounds=[(0, UNBOUNDED)] * n + [(0, None)] * (2 * f),
+                method="highs",
+            )
+            if result.status == 0 and (best is None or result.fun < best.fun):
+                best = result
+            if best is not None and best.fun <= TOLERANCE:
+                break  # the rows withheld already widen it
+        return None if best is None else self.moved_rows(program, best.x)
+
+
+def complements(pub: Published, report: AuditReport) -> tuple[list[Complement], list[Exposure]]:
+    """Published rows whose withholding gives every exposed cell an interval k wide, and
+    the exposed cells no such rows were found for.
+
+    Linear programs (HiGHS) over each connected part of the relations that holds exposed
+    cells: the published cells within ``COMPLEMENT_DEPTHS`` relations of them whose rows a
+    build can withhold may leave their values, at a cost per unit of the people their row
+    counts. The first program asks for one solution lifting every exposed cell of the part
+    k above the lowest value it can take, the cheapest; a cell it cannot lift gets a
+    program of its own that may lower it k below the highest instead. The rows that move
+    in a solution are withheld: that solution and the old ends both stay possible once
+    they are, so every interval is at least k wide. A vertex moves few rows, and cheap
+    ones (the attacker-subproblem choice of complementary cells of the cell-suppression
+    literature; one program for many cells keeps a backfilled month to seconds, at the
+    price of a few more rows: the demo fortnight 98 rows in 6 s against 56 in 18 s cell
+    by cell). The rebuilt files are audited again, which also protects the withheld rows
+    themselves. A published count below k is withheld itself. ``report`` is the audit of
+    ``pub``: its exposed cells, and the components it read as distinct counts.
+
+    Hand-written: the model of our files' rows; the solving is HiGHS."""
+    state = _Complements(pub, report.k, report.relaxed_cells)
+    unresolved: list[Exposure] = []
+    hidden: list[Exposure] = []
+    rows_seen: set = set()
+    for exposure in report.exposed:
+        # one program per exposed row: the complements of one measure (a spending row's
+        # visitor-days) widen its others (its paid admissions) too, and the next audit
+        # sends back any that they do not
+        row = _row_of(exposure.cell)
+        if (row or exposure.cell) in rows_seen:
+            continue
+        rows_seen.add(row or exposure.cell)
+        if state.values.get(exposure.cell) is None:
+            hidden.append(exposure)
+        elif row is None:  # a published count of 1 to k-1 that no build can withhold
+            unresolved.append(exposure)
+        else:  # a published count of 1 to k-1
+            state.withhold(row)
+    unresolved += state.protect(hidden)
+    return list(state.chosen), unresolved

@@ -250,19 +250,32 @@ def consecutive_runs(days: list[date]) -> list[tuple[date, date]]:
 
 
 def build_marts(service_dates: list[str], settings: Settings | None = None) -> dict[str, dict[str, int]]:
+    from flowlib.action_marts import build_action_marts
     from flowlib.indicator_mart import build_indicator
     from flowlib.keys import check_one_key
-    from flowlib.models import build_range
+    from flowlib.models import build_range, discover
+    from flowlib.opendata import write_files
+    from flowlib.privacy import forget_withheld, settle
     from flowlib.warehouse import backup, writer
 
     settings = settings or get_settings()
     built = {}
+    days = sorted({date.fromisoformat(day) for day in service_dates})
+    marts = [model.name for model in discover(settings.sql_dir) if model.relation.startswith("marts.")]
+
+    def rebuild(con, days: list[date]) -> None:  # type: ignore[no-untyped-def]
+        # one range: each period containing a withheld row rolls up once (the marts of a
+        # day take well under a second; a month's roll-up, rebuilt per run of days, did not)
+        build_range(con, min(days), max(days), settings, only=marts)
+        build_action_marts(con, settings)
+
     with writer(settings) as con:
         _require_prepared(con, settings)
         check_one_key(con, settings)
+        forget_withheld(con, days)
         # A run of consecutive days is one build: ranged models pass over it once and each
         # period rolls up once (tests/test_routes.py holds a range equal to day-by-day builds).
-        for first, last in consecutive_runs(sorted({date.fromisoformat(day) for day in service_dates})):
+        for first, last in consecutive_runs(days):
             label = first.isoformat() if first == last else f"{first}..{last}"
             log.info("building marts for %s", label)
             built[label] = build_range(con, first, last, settings)
@@ -270,9 +283,17 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
         # The KPI's periods (month, quarter, fiscal year) span days, so it is rebuilt whole.
         built["indicator"] = build_indicator(con, settings)
         # Issue 14: all-visitor estimates, opportunities, measure effects (Python over the marts).
-        from flowlib.action_marts import build_action_marts
-
         built["action"] = build_action_marts(con, settings)
+        # The last rule: what the open data would publish is audited, and complementary rows
+        # are withheld until no hidden cell can be narrowed below k (flowlib.privacy.settle).
+        built["settlement"] = settle(
+            con,
+            settings.min_cell_count,
+            write=lambda folder: write_files(con, settings, folder),
+            rebuild=lambda changed: rebuild(con, changed),
+            workers=settings.audit_workers,
+        )
+        log.info("disclosure settled: %s", built["settlement"])
     log.info("warehouse backed up to %s", backup(settings))
     return built
 

@@ -5,6 +5,8 @@ Every published cell counts distinct pseudonymous ids. A mart's SQL marks its ow
 'primary'``) and keeps the raw values; this module, run by ``flowlib.models`` inside the
 same transaction, then
 
+0. hides the rows the disclosure settlement withheld for the period (``complement``, see
+   below), so that the rules that follow treat them as hidden,
 1. adds *secondary* suppressions so that no hidden value can be recovered by subtracting
    published cells from a published total (``margin`` headers, see below),
 2. for roll-ups (week, month, fiscal year), first withholds every cell whose days were
@@ -36,6 +38,13 @@ Header syntax (lines at the top of the model file)::
     -- share: next_probability of destinations
     -- rank: route_rank | within period_grain, period_start | order visitors desc, route | where route is not null
 
+The rules see one table at a time. The last rule, :func:`settle`, sees what an outsider
+sees: the whole open-data set a build would publish, audited by linear programming
+(``flowlib.disclosure_audit``). Where a hidden cell can still be narrowed to less than k
+(a pair's people pinned by the visitors of both its facilities, a withheld week pinned by
+its days and segments), it withholds the complementary rows the audit's programs choose,
+hiding the fewest people, and the build hides them again (step 0) until the audit passes.
+
 The survey indicator and its drivers are estimated in Python (``flowlib.indicator``), not
 by a mart's SQL; their rule is here too (:func:`answers_publishable`,
 :func:`total_reveals_hidden_answers`), so that every suppression rule lives in this module.
@@ -43,10 +52,15 @@ by a mart's SQL; their rule is here too (:func:`answers_publishable`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 import duckdb
+
+log = logging.getLogger(__name__)
 
 #: Columns every privacy-managed model must output.
 FLAG_COLUMNS = ("is_suppressed", "suppression")
@@ -312,10 +326,51 @@ def null_suppressed(con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpe
         con.execute(f"update {table} set {', '.join(f'{c} = null' for c in spec.suppress)} where is_suppressed")
 
 
+#: rows the disclosure settlement withholds (sql/warehouse/03_ops.sql)
+WITHHELD_TABLE = "ops.withheld_cells"
+#: separates the key values of a withheld row (a character no key holds)
+KEY_SEPARATOR = "\x1f"
+
+
+def cell_key(values: Iterable[str]) -> str:
+    """A row's key as stored in ``ops.withheld_cells``: its key values as the open-data files
+    write them (a null as an empty string), in the order of the mart's ``-- keys:`` header."""
+    return KEY_SEPARATOR.join(values)
+
+
+def cell_key_sql(keys: Iterable[str]) -> str:
+    # cast renders a date (ISO) and an integer as csv_cell writes them
+    values = ", ".join(f"coalesce(cast({column} as varchar), '')" for column in keys)
+    return f"concat_ws(chr({ord(KEY_SEPARATOR)}), {values})"
+
+
+def withhold_settled(con: duckdb.DuckDBPyConnection, table: str, mart: str, spec: PrivacySpec) -> int:
+    """Hide the rows the disclosure settlement chose for ``mart`` (``suppression =
+    'complement'``), before the other rules: they then count as hidden in the margins and
+    in the periods containing them, like a primary cell."""
+    schema, name = WITHHELD_TABLE.split(".")
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()[0]
+    rows = con.execute(f"select cell_key from {WITHHELD_TABLE} where mart = ?", [mart]).fetchall() if exists else []
+    if not rows:
+        return 0
+    return int(
+        con.execute(
+            f"""
+            update {table} set is_suppressed = true, suppression = 'complement'
+            where not is_suppressed and {cell_key_sql(spec.keys)} in (select unnest(?::varchar[]))
+            """,
+            [[row[0] for row in rows]],
+        ).fetchone()[0]
+    )
+
+
 def protect(
     con: duckdb.DuckDBPyConnection, table: str, spec: PrivacySpec, k: int, mart: str | None = None, rollup: bool = False
 ) -> dict[str, int]:
     """Run every step on a staged model output (a table with a ``__rid`` row id)."""
+    complement = withhold_settled(con, table, mart, spec) if mart else 0
     # a period cell with a hidden day is withheld first, so that the margins below count
     # it as hidden (a period total minus its published days would give the day back)
     partial = withhold_across_days(con, table, mart, spec) if rollup and mart else 0
@@ -323,7 +378,7 @@ def protect(
     if spec.rank:
         rank_published(con, table, spec.rank)
     null_suppressed(con, table, spec)
-    return {"secondary": secondary, "partial": partial}
+    return {"secondary": secondary, "partial": partial, "complement": complement}
 
 
 # ----------------------------------------------------------------------------- survey answers
@@ -342,3 +397,94 @@ def total_reveals_hidden_answers(segments: Iterable[tuple[int, int]], k: int) ->
     them, so the total is withheld (its share and interval pin down its n, so the whole
     total row goes)."""
     return any(not answers_publishable(respondents, satisfied, k) for respondents, satisfied in segments)
+
+
+# ----------------------------------------------------------------------------- settlement
+
+#: rounds of the settlement before a build gives up (each withholds more rows)
+SETTLEMENT_ROUNDS = 8
+
+
+class DisclosureSettlementError(RuntimeError):
+    """The rules and the complements could not protect every hidden cell."""
+
+
+def forget_withheld(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> int:
+    """Before a build of ``days``: forget the withheld rows of those days and of every period
+    containing one of them, which the build recomputes and the settlement settles anew (so
+    that a rebuild gives what a first build gives)."""
+    days = sorted(set(days))
+    if not days:
+        return 0
+    return int(
+        con.execute(
+            f"""
+            delete from {WITHHELD_TABLE}
+            where exists (select 1 from unnest(?::date[]) as d(day) where d.day between period_start and period_end)
+            """,
+            [days],
+        ).fetchone()[0]
+    )
+
+
+def settle(
+    con: duckdb.DuckDBPyConnection,
+    k: int,
+    write: Callable[[Path], object],
+    rebuild: Callable[[list[date]], object],
+    workers: int = 1,
+    rounds: int = SETTLEMENT_ROUNDS,
+) -> dict[str, object]:
+    """The last rule of a build: audit what would be published and withhold complementary
+    rows until no hidden cell can be narrowed to less than k.
+
+    The margin and period rules above protect each table and each hierarchy on its own; an
+    outsider combines every published file at once (a pair's people within the visitors of
+    both its facilities, a week beside its days, revenue beside visitors). So the build
+    writes the open-data set (``write``, into a scratch folder), audits it as the outsider
+    would (:func:`flowlib.disclosure_audit.audit`: a linear program per hidden cell), and
+    for every exposed cell lets :func:`flowlib.disclosure_audit.complements` choose the
+    published rows whose withholding widens it to k, hiding the fewest people. Those rows
+    go into ``ops.withheld_cells``; ``rebuild`` rebuilds the marts of their days, where
+    :func:`withhold_settled` hides them and the rules above follow (a withheld day withholds
+    its week). Withholding only widens what the outsider can infer, so the rounds end; the
+    audit of the last round is the proof, and the nightly publication audits again.
+    Returns the rounds that withheld rows, the rows withheld and the audits' seconds.
+    """
+    import tempfile
+
+    from flowlib.calendar import period_bounds
+    from flowlib.disclosure_audit import audit, complements, relations
+
+    seconds = 0.0
+    withheld = 0
+    for number in range(1, rounds + 1):
+        with tempfile.TemporaryDirectory(prefix="flow-settle-") as scratch:
+            folder = Path(scratch)
+            write(folder)
+            report = audit(folder, k, workers)
+            seconds += report.seconds
+            if report.ok:
+                return {"rounds": number - 1, "withheld": withheld, "audit_seconds": round(seconds, 1)}
+            if report.inconsistent_components:
+                raise DisclosureSettlementError(
+                    f"{report.inconsistent_components} part(s) of the published files contradict each other; "
+                    "the audit cannot prove them safe (see the log of the audit)."
+                )
+            rows, unresolved = complements(relations(folder), report)
+        if unresolved:
+            raise DisclosureSettlementError(
+                f"no published row can be withheld to protect {unresolved[0].describe()} "
+                f"({len(unresolved)} such cell(s)); add the relation's rows to a mart's margins."
+            )
+        records = []
+        for row in rows:
+            grain, start = row.key[0], date.fromisoformat(row.key[1])
+            end = period_bounds(grain, start)[1]
+            records.append((row.mart, grain, start, end, cell_key(row.key), number))
+        con.executemany(f"insert or ignore into {WITHHELD_TABLE} values (?, ?, ?, ?, ?, ?)", records)
+        withheld += len(records)
+        log.info("disclosure settlement round %d: %d exposed cell(s), %d row(s) withheld", number, len(report.exposed), len(rows))
+        days = {record[2] if record[1] == "day" else record[3] for record in records}
+        rebuild(sorted(days))
+    raise DisclosureSettlementError(f"the published files still expose cells after {rounds} rounds of complements.")

@@ -24,3 +24,18 @@ create table if not exists ops.quarantine (
     raw_values varchar,
     quarantined_at timestamp not null
 );
+
+-- Rows that the disclosure settlement (flowlib.pipeline.build_marts) withholds besides the
+-- suppressions of the rules: chosen by the programs of the audit (flowlib.disclosure_audit.complements)
+-- so that no hidden cell of the published files can be narrowed to less than k. Every build
+-- of a *_by_period mart hides them again (flowlib.privacy.withhold_settled), and a build of a
+-- day forgets the rows of its day and of the periods containing it, and settles them anew.
+create table if not exists ops.withheld_cells (
+    mart varchar not null,
+    period_grain varchar not null,
+    period_start date not null,
+    period_end date not null,
+    cell_key varchar not null,
+    settlement_round integer not null,
+    primary key (mart, cell_key)
+);

@@ -27,10 +27,10 @@ def test_a_backfilled_month_is_published_with_nothing_exposed(tmp_path):
 def test_the_kanazawa_stays_are_published_with_nothing_exposed(tmp_path):
     from bench.reliability.harness import make_settings
     from flowlib.ingest import ingest_partition
-    from flowlib.models import build_range
-    from flowlib.pipeline import prepare_warehouse, publish_open_data
+    from flowlib.pipeline import build_marts, prepare_warehouse, publish_open_data
     from flowlib.sources import parse_declaration
-    from flowlib.warehouse import writer
+
+    from .world import days
 
     stays = SHARED_REALDATA / "hokuriku_wifi_sensor" / "move_kanazawa"
     require(stays.is_dir(), f"the Hokuriku Wi-Fi sensing sample {stays} is missing")
@@ -39,8 +39,7 @@ def test_the_kanazawa_stays_are_published_with_nothing_exposed(tmp_path):
     prepare_warehouse(settings)
     result = ingest_partition(parse_declaration(PROJECT_ROOT / "sources" / "examples" / "hokuriku_stays.yaml"), None, settings)
     assert result.outcome == "loaded"
-    with writer(settings) as con:
-        built = build_range(con, date(2024, 8, 26), date(2024, 10, 30), settings)
-    assert built["marts.transitions_daily"] > 0
+    built = build_marts(days(date(2024, 8, 26), date(2024, 10, 30)), settings)
+    assert built["2024-08-26..2024-10-30"]["marts.transitions_daily"] > 0
     publication = publish_open_data(settings)
     assert publication["exposed"] == 0 and publication["hidden"] > 0

@@ -1,0 +1,180 @@
+"""The disclosure settlement's parts, without Airflow: the complements the audit's programs
+choose (flowlib.disclosure_audit.complements), and how a build hides and forgets the rows
+withheld (flowlib.privacy). The settlement on whole worlds: tests/disclosure/test_settlement_world.py."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flowlib.disclosure_audit import Complement, audit, complements, relations
+from flowlib.privacy import (
+    WITHHELD_TABLE,
+    DisclosureSettlementError,
+    PrivacySpec,
+    cell_key,
+    forget_withheld,
+    protect,
+    settle,
+)
+from flowlib.warehouse import split_statements
+
+K = 10
+DAY = "2026-11-02"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_day(folder: Path, day: tuple[int, int], hours: list[tuple[int, int] | None]) -> None:
+    """dejima's sensor stays on DAY: the day's (entries, visitors) and its hours'; None = hidden."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def cells(value: tuple[int, int] | None) -> dict[str, str]:
+        entries, visitors = ("", "") if value is None else map(str, value)
+        return {"entries": entries, "visitors": visitors, "is_suppressed": "TRUE" if value is None else "FALSE"}
+
+    base = {"service_date": DAY, "source_kind": "wifi_sensor", "facility_id": "dejima"}
+    files = {
+        "facility_daily": [base | {"day_type": "weekday"} | cells(day)],
+        "facility_entries_hourly": [base | {"hour_of_day": str(9 + i)} | cells(value) for i, value in enumerate(hours)],
+    }
+    for name, rows in files.items():
+        with (folder / f"{name}.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\r\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def hour_row(hour: int) -> Complement:
+    return Complement("facility_visits", ("day", DAY, "wifi_sensor", "all", "all", "all", "dejima", str(hour)))
+
+
+def test_a_hidden_cell_pinned_at_k_or_more_is_exposed_and_the_cheapest_row_is_withheld(tmp_path):
+    # the hidden 11 o'clock hour is the day minus the others: 20 entries and 17 visitors,
+    # more than k, but pinned: withholding it protected nothing
+    write_day(tmp_path, (100, 90), [(50, 45), (30, 28), None])
+    report = audit(tmp_path, K)
+    assert {(e.cell[1], e.low, e.high) for e in report.exposed} == {("entries", 20, 20), ("visitors", 17, 17)}
+    rows, unresolved = complements(relations(tmp_path), report)
+    # the 10 o'clock hour: fewer people (28) than the 9 o'clock hour (45) or the day (90)
+    assert (rows, unresolved) == ([hour_row(10)], [])
+    write_day(tmp_path, (100, 90), [(50, 45), None, None])
+    assert audit(tmp_path, K).ok
+
+
+def test_a_published_count_below_k_is_withheld_itself(tmp_path):
+    write_day(tmp_path, (100, 90), [(50, 45), (42, 40), (8, 5)])
+    report = audit(tmp_path, K)
+    rows, unresolved = complements(relations(tmp_path), report)
+    assert hour_row(11) in rows and not unresolved
+
+
+def test_a_cell_no_row_can_widen_is_reported_unresolved(tmp_path):
+    # survey answers are protected by their own rule; no build withholds them here
+    folder = tmp_path
+    with (folder / "survey_satisfaction_daily.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+        handle.write("service_date,segment,respondents,satisfied,is_suppressed\r\n")
+        handle.write(f"{DAY},all,40,30,FALSE\r\n{DAY},domestic,,,TRUE\r\n{DAY},international,25,20,FALSE\r\n")
+    report = audit(folder, K)
+    assert not report.ok
+    rows, unresolved = complements(relations(folder), report)
+    assert not rows and unresolved
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for statement in split_statements((ROOT / "sql" / "warehouse" / "01_schemas.sql").read_text(encoding="utf-8")):
+        con.execute(statement)
+    for statement in split_statements((ROOT / "sql" / "warehouse" / "03_ops.sql").read_text(encoding="utf-8")):
+        con.execute(statement)
+    return con
+
+
+SPEC = PrivacySpec.from_headers(
+    {
+        "keys": ["period_grain, period_start, facility_id, hour_of_day"],
+        "counts": ["visitors"],
+        "suppress": ["visitors"],
+        "margin": ["hours | vary hour_of_day | parts hour_of_day is not null | total hour_of_day is null"],
+    },
+    "test",
+)
+
+
+def _stage(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        create or replace table stage as
+        select row_number() over () as __rid, * from (values
+            ('day', date '2026-11-02', 'dejima', null, 90, false, null::varchar),
+            ('day', date '2026-11-02', 'dejima', 9, 45, false, null),
+            ('day', date '2026-11-02', 'dejima', 10, 28, false, null),
+            ('day', date '2026-11-02', 'dejima', 11, 17, false, null)
+        ) as t(period_grain, period_start, facility_id, hour_of_day, visitors, is_suppressed, suppression)
+    """)
+
+
+def test_a_build_hides_the_withheld_rows_first_and_the_margins_follow():
+    con = _warehouse()
+    _stage(con)
+    key = cell_key(["day", DAY, "dejima", "11"])
+    con.execute(
+        f"insert into {WITHHELD_TABLE} values ('marts.x', 'day', ?, ?, ?, 1)", [date(2026, 11, 2), date(2026, 11, 2), key]
+    )
+    counts = protect(con, "stage", SPEC, K, mart="marts.x")
+    hidden = con.execute("select hour_of_day, suppression from stage where is_suppressed order by hour_of_day").fetchall()
+    # 11 o'clock withheld; alone in the day's hours it would be given back, so 10 o'clock too
+    assert hidden == [(10, "secondary"), (11, "complement")]
+    assert counts["complement"] == 1
+    # another mart's withheld rows do not touch this one
+    _stage(con)
+    assert protect(con, "stage", SPEC, K, mart="marts.y")["complement"] == 0
+
+
+def test_a_build_of_a_day_forgets_the_rows_of_its_day_and_of_the_periods_containing_it():
+    con = _warehouse()
+    rows = [
+        ("day", date(2026, 11, 2), date(2026, 11, 2)),
+        ("day", date(2026, 11, 3), date(2026, 11, 3)),
+        ("iso_week", date(2026, 11, 2), date(2026, 11, 8)),
+        ("iso_week", date(2026, 11, 9), date(2026, 11, 15)),
+        ("month", date(2026, 11, 1), date(2026, 11, 30)),
+    ]
+    for number, (grain, start, end) in enumerate(rows):
+        con.execute(f"insert into {WITHHELD_TABLE} values ('marts.x', ?, ?, ?, ?, 1)", [grain, start, end, str(number)])
+    assert forget_withheld(con, [date(2026, 11, 3)]) == 3
+    left = con.execute(f"select period_grain, period_start from {WITHHELD_TABLE} order by all").fetchall()
+    assert left == [("day", date(2026, 11, 2)), ("iso_week", date(2026, 11, 9))]
+
+
+def test_settle_fails_in_one_sentence_when_no_row_can_protect_a_cell(tmp_path):
+    con = _warehouse()
+
+    def write(folder: Path) -> None:
+        with (folder / "survey_satisfaction_daily.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+            handle.write("service_date,segment,respondents,satisfied,is_suppressed\r\n")
+            handle.write(f"{DAY},all,40,30,FALSE\r\n{DAY},domestic,,,TRUE\r\n{DAY},international,25,20,FALSE\r\n")
+
+    with pytest.raises(DisclosureSettlementError, match="no published row can be withheld to protect survey"):
+        settle(con, K, write=write, rebuild=lambda days: None)
+
+
+def test_settle_withholds_rebuilds_and_stops_when_the_audit_passes(tmp_path):
+    """A stand-in build: the files are written from which hours the warehouse withholds."""
+    con = _warehouse()
+    rebuilt: list[list[date]] = []
+
+    def write(folder: Path) -> None:
+        withheld = {row[0] for row in con.execute(f"select cell_key from {WITHHELD_TABLE}").fetchall()}
+        hours = [(50, 45), (30, 28), None]
+        shown = [None if cell_key(hour_row(9 + i).key) in withheld else value for i, value in enumerate(hours)]
+        write_day(folder, (100, 90), shown)
+
+    result = settle(con, K, write=write, rebuild=rebuilt.append)
+    assert (result["rounds"], result["withheld"]) == (1, 1)
+    assert rebuilt == [[date(2026, 11, 2)]]
+    assert con.execute(f"select mart, period_grain, cell_key from {WITHHELD_TABLE}").fetchall() == [
+        ("marts.facility_visits_by_period", "day", cell_key(hour_row(10).key))
+    ]
