@@ -1316,8 +1316,8 @@ WITHHOLDABLE = {**PERIOD_FILES, "spending": "spending_by_period"}
 #: what withholding a row costs: the people it counts
 ROW_PEOPLE = {**PEOPLE, "spending": "visitor_days"}
 #: how far (in relations) from an exposed cell a published cell may be to be withheld for
-#: it: the nearer first (a smaller program: the demo fortnight's 94 exposed cells in 25 s
-#: at depth 2, 39 s at 3, the same rows), then farther for the cells left
+#: it: the nearer first (a smaller program; on the demo fortnight depth 2 chose the same
+#: rows as depth 3), then farther for the cells left
 COMPLEMENT_DEPTHS = (2, 4)
 
 
@@ -1587,9 +1587,8 @@ def complements(pub: Published, report: AuditReport) -> tuple[list[Complement], 
     in a solution are withheld: that solution and the old ends both stay possible once
     they are, so every interval is at least k wide. A vertex moves few rows, and cheap
     ones (the attacker-subproblem choice of complementary cells of the cell-suppression
-    literature; one program for many cells keeps a backfilled month to seconds, at the
-    price of a few more rows: the demo fortnight 98 rows in 6 s against 56 in 18 s cell
-    by cell). The rebuilt files are audited again, which also protects the withheld rows
+    literature; one program for many cells instead of one per cell is faster on a backfilled
+    month, at the price of more rows withheld: docs/privacy.md "Figures"). The rebuilt files are audited again, which also protects the withheld rows
     themselves. A published count below k is withheld itself. ``report`` is the audit of
     ``pub``: its exposed cells, and the components it read as distinct counts.
 
