@@ -256,7 +256,7 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     from flowlib.models import build_range, discover
     from flowlib.opendata import write_files
     from flowlib.privacy import forget_withheld, settle
-    from flowlib.warehouse import backup, writer
+    from flowlib.warehouse import backup, transaction, writer
 
     settings = settings or get_settings()
     built = {}
@@ -272,28 +272,32 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     with writer(settings) as con:
         _require_prepared(con, settings)
         check_one_key(con, settings)
-        forget_withheld(con, days)
-        # A run of consecutive days is one build: ranged models pass over it once and each
-        # period rolls up once (tests/test_routes.py holds a range equal to day-by-day builds).
-        for first, last in consecutive_runs(days):
-            label = first.isoformat() if first == last else f"{first}..{last}"
-            log.info("building marts for %s", label)
-            built[label] = build_range(con, first, last, settings)
-            log.info("marts for %s built: %s", label, built[label])
-        # The KPI's periods (month, quarter, fiscal year) span days, so it is rebuilt whole.
-        built["indicator"] = build_indicator(con, settings)
-        # Issue 14: all-visitor estimates, opportunities, measure effects (Python over the marts).
-        built["action"] = build_action_marts(con, settings)
-        # The last rule: what the open data would publish is audited, and complementary rows
-        # are withheld until no hidden cell can be narrowed below k (flowlib.privacy.settle).
-        built["settlement"] = settle(
-            con,
-            settings.min_cell_count,
-            write=lambda folder: write_files(con, settings, folder),
-            rebuild=lambda changed: rebuild(con, changed),
-            workers=settings.audit_workers,
-        )
-        log.info("disclosure settled: %s", built["settlement"])
+        # One transaction for the whole build: a night killed between the rules and the last
+        # round of the settlement must leave the marts as they were, never published-looking
+        # marts that only the first rounds protected (tests/reliability/test_crash_safety.py).
+        with transaction(con):
+            forget_withheld(con, days)
+            # A run of consecutive days is one build: ranged models pass over it once and each
+            # period rolls up once (tests/test_routes.py holds a range equal to day-by-day builds).
+            for first, last in consecutive_runs(days):
+                label = first.isoformat() if first == last else f"{first}..{last}"
+                log.info("building marts for %s", label)
+                built[label] = build_range(con, first, last, settings)
+                log.info("marts for %s built: %s", label, built[label])
+            # The KPI's periods (month, quarter, fiscal year) span days, so it is rebuilt whole.
+            built["indicator"] = build_indicator(con, settings)
+            # Issue 14: all-visitor estimates, opportunities, measure effects (Python over the marts).
+            built["action"] = build_action_marts(con, settings)
+            # The last rule: what the open data would publish is audited, and complementary rows
+            # are withheld until no hidden cell can be narrowed below k (flowlib.privacy.settle).
+            built["settlement"] = settle(
+                con,
+                settings.min_cell_count,
+                write=lambda folder: write_files(con, settings, folder),
+                rebuild=lambda changed: rebuild(con, changed),
+                workers=settings.audit_workers,
+            )
+            log.info("disclosure settled: %s", built["settlement"])
     log.info("warehouse backed up to %s", backup(settings))
     return built
 

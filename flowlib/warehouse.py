@@ -117,15 +117,36 @@ def reader(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnecti
         con.close()
 
 
+# Connections inside an explicit transaction, by id: DuckDB has no nested transactions and
+# no call that tells whether one is open, and a night's build of the marts (several ranges,
+# the KPI, the action marts and the disclosure settlement) must commit as one.
+_open_transactions: dict[int, int] = {}
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN ... COMMIT, rolled back on any exception so a failed write changes nothing."""
+    """BEGIN ... COMMIT, rolled back on any exception so a failed write changes nothing.
+
+    Nested inside another ``transaction()`` of the same connection it joins the outer one:
+    the outermost block commits or rolls back everything written within it.
+    """
+    key = id(con)
+    if key in _open_transactions:
+        _open_transactions[key] += 1
+        try:
+            yield con
+        finally:
+            _open_transactions[key] -= 1
+        return
     con.execute("begin transaction")
+    _open_transactions[key] = 1
     try:
         yield con
     except BaseException:
+        del _open_transactions[key]
         con.execute("rollback")
         raise
+    del _open_transactions[key]
     con.execute("commit")
 
 

@@ -68,3 +68,44 @@ def test_a_rebuild_of_the_week_settles_to_the_same_open_data(week: World, tmp_pa
         for entry in catalogue["files"]:
             entry.pop("modified", None)
     assert again == first
+
+
+@pytest.mark.slow
+def test_a_build_that_fails_in_the_settlement_leaves_the_warehouse_as_it_was(week: World, tmp_path, monkeypatch):
+    """The rules, the first round's withheld rows and its rebuilt marts commit with the last
+    round or not at all: a night stopped between rounds (killed, or an unresolvable cell)
+    must not leave marts that only the first rounds protected."""
+    import flowlib.privacy
+    from bench.reliability.harness import snapshot
+    from flowlib.pipeline import build_marts
+
+    root = tmp_path / "stopped"
+    (root / "data").mkdir(parents=True)
+    shutil.copy2(week.warehouse, root / "data" / "warehouse.duckdb")
+    before = snapshot(root / "data" / "warehouse.duckdb")
+    before["withheld"] = _withheld(root)
+    real_settle = flowlib.privacy.settle
+    rebuilt = []
+
+    def stopped_after_the_first_rebuild(con, k, write, rebuild, **options):  # type: ignore[no-untyped-def]
+        def rebuild_then_stop(days):  # type: ignore[no-untyped-def]
+            rebuild(days)
+            rebuilt.append(days)
+            raise flowlib.privacy.DisclosureSettlementError("stopped after the first round")
+
+        return real_settle(con, k, write, rebuild_then_stop, **options)
+
+    monkeypatch.setattr(flowlib.privacy, "settle", stopped_after_the_first_rebuild)
+    with pytest.raises(flowlib.privacy.DisclosureSettlementError):
+        build_marts(week.dates, make_settings(root))
+    assert rebuilt, "the week is expected to need a round of complements"
+    after = snapshot(root / "data" / "warehouse.duckdb")
+    after["withheld"] = _withheld(root)
+    assert sorted(after) == sorted(before)
+    for table, rows in before.items():
+        assert after[table] == rows, f"{table} changed although the build failed"
+
+
+def _withheld(root) -> list[tuple]:  # type: ignore[no-untyped-def]
+    with duckdb.connect(str(root / "data" / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute("select * from ops.withheld_cells order by all").fetchall()
