@@ -256,10 +256,9 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     from flowlib.models import build_range, discover
     from flowlib.opendata import write_files
     from flowlib.privacy import forget_withheld, settle
-    from flowlib.warehouse import backup, transaction, writer
+    from flowlib.warehouse import backup, transaction, write_once_more_after_engine_fault
 
     settings = settings or get_settings()
-    built = {}
     days = sorted({date.fromisoformat(day) for day in service_dates})
     marts = [model.name for model in discover(settings.sql_dir) if model.relation.startswith("marts.")]
 
@@ -269,7 +268,8 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
         build_range(con, min(days), max(days), settings, only=marts)
         build_action_marts(con, settings)
 
-    with writer(settings) as con:
+    def build(con) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-def]
+        built: dict[str, dict[str, int]] = {}
         _require_prepared(con, settings)
         check_one_key(con, settings)
         # One transaction for the whole build: a night killed between the rules and the last
@@ -298,6 +298,9 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
                 workers=settings.audit_workers,
             )
             log.info("disclosure settled: %s", built["settlement"])
+        return built
+
+    built = write_once_more_after_engine_fault(build, settings, what="build_marts")
     log.info("warehouse backed up to %s", backup(settings))
     return built
 

@@ -13,11 +13,11 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _LOCK_MESSAGES = ("Conflicting lock", "Could not set lock", "database is locked")
 #: What DuckDB says when the file's bytes are damaged (bad header, checksum, short file).
@@ -106,6 +107,51 @@ def writer(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnecti
         yield con
     finally:
         con.close()
+
+
+def engine_fault(exc: BaseException) -> duckdb.InternalException | None:
+    """The DuckDB internal error behind ``exc`` (its cause or context chain), else None.
+
+    An internal error is an assertion inside the engine, not a property of the data; DuckDB
+    then invalidates the database instance, so every later statement of the connection fails
+    with a FatalException that only repeats it.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, duckdb.InternalException):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def write_once_more_after_engine_fault(
+    work: Callable[[duckdb.DuckDBPyConnection], T], settings: Settings | None = None, *, what: str
+) -> T:
+    """Run ``work`` on a write connection; after a DuckDB internal error, once more on a new one.
+
+    DuckDB 2.0.0 (the pinned version) raises, rarely and not repeatably, "dict-surviving
+    cache: global dictionary column changed identity" inside a hash join of the 70-day
+    roll-ups; the same statements on the same data then succeed. ``work`` must write in one
+    transaction (nothing of the failed try is committed) and be idempotent. Any other error,
+    and a second internal error, is raised as it is.
+    """
+    settings = settings or get_settings()
+    for attempt in (1, 2):
+        try:
+            with writer(settings) as con:
+                return work(con)
+        except Exception as exc:
+            fault = engine_fault(exc)
+            if fault is None or attempt == 2:
+                raise
+            log.warning(
+                "%s: DuckDB internal error (%s); nothing was committed, trying once more on a new connection",
+                what,
+                str(fault).splitlines()[0][:200],
+            )
+    raise AssertionError("unreachable")
 
 
 @contextmanager
