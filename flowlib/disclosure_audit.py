@@ -52,6 +52,8 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
@@ -1244,6 +1246,21 @@ def _solve_bundle_job(
     return bounds, (report.relaxed_components, report.inconsistent_components, report.cell_programs, report.relaxed_cells)
 
 
+def _exit_with(parent: int) -> None:
+    """In an audit worker: exit as soon as the process that started it is gone.
+
+    A killed night (SIGKILL, a stopped Airflow task) cannot shut its pool down, and a worker
+    inside a long program only notices at its next job; left alone it would keep a core busy
+    for the next night's run."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _solve_blocks(
     blocks: list[_Block], values: dict[Cell, float | None], report: AuditReport, k: int, workers: int = 1
 ) -> dict[Cell, tuple[float, float]]:
@@ -1257,7 +1274,9 @@ def _solve_blocks(
         from multiprocessing import get_context
 
         # spawn, not fork: the audit runs inside Airflow's task process, which has threads
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            min(workers, len(jobs)), mp_context=get_context("spawn"), initializer=_exit_with, initargs=(os.getpid(),)
+        ) as pool:
             results = list(pool.map(_solve_bundle_job, jobs))
     else:
         results = [_solve_bundle_job(job) for job in jobs]

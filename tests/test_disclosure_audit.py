@@ -380,3 +380,44 @@ def test_an_all_visitor_flow_estimate_narrows_a_hidden_pair(tmp_path):
     visitors = ("transitions", "visitors", "day", DAY, "entry_log", "all", "all", "all", "dejima", "glover_garden")
     low, high = exposed_cells(tmp_path)[visitors]
     assert 6.8 < low <= 7 <= high < 7.2
+
+
+def test_an_audit_worker_exits_when_the_night_that_started_it_is_killed(tmp_path):
+    """SIGKILL of the audit's process (a stopped task) must not leave its workers solving on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "night.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from multiprocessing import get_context\n"
+        "from flowlib.disclosure_audit import _exit_with\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=get_context('spawn'), initializer=_exit_with, initargs=(os.getpid(),))\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 120)\n"
+        "    time.sleep(120)\n",
+        encoding="utf-8",
+    )
+    night = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(night.stdout.readline())
+    os.kill(night.pid, signal.SIGKILL)
+    night.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        # a zombie is gone for practical purposes: it takes no CPU
+        status = Path(f"/proc/{worker}/status")
+        if status.exists() and "zombie" in status.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError(f"the audit worker {worker} outlived its killed parent by 15 s")
