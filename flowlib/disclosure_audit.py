@@ -33,9 +33,9 @@ Every count is non-negative. For every hidden cell (and every cell the relations
 no file publishes, e.g. the answers without a residence country), :func:`audit` solves
 the smallest and largest value the cell can take (HiGHS: ``scipy.optimize.linprog`` and
 ``highspy``), one connected component of the relation graph at a time, after substituting
-the published values. A cell is **exposed** when its interval is narrower than k, whatever it holds: a
-withheld cell pinned at 388 tells the outsider 388, so withholding it protected nothing and
-its row's other numbers may follow. Every published count of 1 to k-1 is exposed too. A
+the published values. A cell is **exposed** when its interval is narrower than k, whatever
+it holds: a withheld cell pinned at 388 tells the outsider 388, so withholding it protected
+nothing and its row's other numbers may follow. Every published count of 1 to k-1 is exposed too. A
 cell that no file shows (answers without a residence country, an empty segment) was never
 withheld: it is exposed only where it may hold 1 to k-1 people. A component with no
 published number in its relations is skipped (every cell in it is unbounded).
@@ -997,7 +997,9 @@ class _CellSolver:
     takes a few simplex iterations.
     """
 
-    def __init__(self, block: _Block) -> None:
+    def __init__(self, block: _Block, low_seen: np.ndarray, high_seen: np.ndarray) -> None:
+        """``low_seen`` and ``high_seen`` are the component's views of the bundle's lowest and
+        highest values seen; every solution found widens them."""
         import highspy
         from scipy.sparse import vstack
 
@@ -1022,10 +1024,11 @@ class _CellSolver:
         self._highs.passModel(lp)
         self._optimal = highspy.HighsModelStatus.kOptimal
         self._costed: int | None = None
+        self._low_seen, self._high_seen = low_seen, high_seen
 
-    def extreme(self, cell: int, sign: float) -> np.ndarray | None:
-        """A solution that minimises (sign 1) or maximises (sign -1) one cell, or None when
-        the solver found none (the caller then assumes the widest interval)."""
+    def extreme(self, cell: int, sign: float) -> float | None:
+        """The cell's smallest (sign 1) or largest (sign -1) value, or None when the solver
+        found no solution (the caller then assumes the widest interval)."""
         if self._costed is not None:
             self._highs.changeColCost(self._costed, 0.0)
         self._highs.changeColCost(cell, sign)
@@ -1033,7 +1036,10 @@ class _CellSolver:
         self._highs.run()
         if self._highs.getModelStatus() != self._optimal:
             return None
-        return np.asarray(self._highs.getSolution().col_value)
+        found = np.asarray(self._highs.getSolution().col_value)
+        np.minimum(self._low_seen, found, out=self._low_seen)
+        np.maximum(self._high_seen, found, out=self._high_seen)
+        return float(found[cell])
 
 
 def _infeasible(blocks: list[_Block]) -> list[_Block]:
@@ -1117,31 +1123,21 @@ def _solve_bundle(
     bounds: dict[Cell, tuple[float, float]] = {cells[i]: (0.0, 0.0) for i in np.flatnonzero(proved_zero)}
     # then cell by cell, each component in its own solver, re-solved from its last basis
     for b, block in enumerate(blocks):
-        span = slice(offsets[b], offsets[b + 1])
+        first, span = offsets[b], slice(offsets[b], offsets[b + 1])
         solver = None
         for j in range(offsets[b], offsets[b + 1]):
             if proved_zero[j] or high_seen[j] - low_seen[j] >= k:
                 continue
-            solver = solver or _CellSolver(block)
+            solver = solver or _CellSolver(block, low_seen[span], high_seen[span])
             report.cell_programs += 1
-            found = solver.extreme(int(j - offsets[b]), 1.0)
-            if found is None:  # the solver gave up: assume the widest
+            low = solver.extreme(j - first, 1.0)
+            if low is None:  # the solver gave up: assume the widest
                 bounds[cells[j]] = (0.0, math.inf)
-                continue
-            np.minimum(low_seen[span], found, out=low_seen[span])
-            np.maximum(high_seen[span], found, out=high_seen[span])
-            low = float(found[j - offsets[b]])
-            if (low >= k - TOLERANCE and cells[j] not in values) or high_seen[j] - low >= k - TOLERANCE:
+            elif (low >= k - TOLERANCE and cells[j] not in values) or high_seen[j] - low >= k - TOLERANCE:
                 bounds[cells[j]] = (low, max(high_seen[j], low))
-                continue
-            found = solver.extreme(int(j - offsets[b]), -1.0)
-            if found is None:
-                bounds[cells[j]] = (low, math.inf)
-                continue
-            np.minimum(low_seen[span], found, out=low_seen[span])
-            np.maximum(high_seen[span], found, out=high_seen[span])
-            top = float(found[j - offsets[b]])
-            bounds[cells[j]] = (low, math.inf if top >= UNBOUNDED / 2 else top)
+            else:
+                top = solver.extreme(j - first, -1.0)
+                bounds[cells[j]] = (low, math.inf if top is None or top >= UNBOUNDED / 2 else top)
     return bounds
 
 

@@ -166,7 +166,7 @@ def reader(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnecti
 # Connections inside an explicit transaction, by id: DuckDB has no nested transactions and
 # no call that tells whether one is open, and a night's build of the marts (several ranges,
 # the KPI, the action marts and the disclosure settlement) must commit as one.
-_open_transactions: dict[int, int] = {}
+_in_transaction: set[int] = set()
 
 
 @contextmanager
@@ -177,22 +177,18 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     the outermost block commits or rolls back everything written within it.
     """
     key = id(con)
-    if key in _open_transactions:
-        _open_transactions[key] += 1
-        try:
-            yield con
-        finally:
-            _open_transactions[key] -= 1
+    if key in _in_transaction:
+        yield con
         return
     con.execute("begin transaction")
-    _open_transactions[key] = 1
+    _in_transaction.add(key)
     try:
         yield con
     except BaseException:
-        del _open_transactions[key]
+        _in_transaction.discard(key)
         con.execute("rollback")
         raise
-    del _open_transactions[key]
+    _in_transaction.discard(key)
     con.execute("commit")
 
 
