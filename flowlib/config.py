@@ -137,6 +137,11 @@ class Settings:
     #: scikit-mobility and the Hokuriku publisher do); 'keep' keeps it as a move (the rule
     #: before issue 15). docs/routes.md, "Self-transitions".
     self_transitions: str = field(default_factory=lambda: os.environ.get("FLOW_SELF_TRANSITIONS") or "revisit")
+    #: Quartiles of a night's day cells are read off each cell's sorted minutes, held in
+    #: memory, when the days being built hold at most this many stops (sensor stays and card
+    #: stops); above it, and for weeks, months and years, off a histogram, which spills
+    #: (sql/macros/period_steps.sql, minute_quartiles). Both give the same numbers.
+    quartile_memory_stops: int = field(default_factory=lambda: _env_int("FLOW_QUARTILE_MEMORY_STOPS", 5_000_000))
     duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or "4GB")
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))
     #: Seconds a writer waits for the warehouse file lock before giving up.
@@ -257,6 +262,11 @@ class Settings:
     @property
     def backups_dir(self) -> Path:
         return self.data_dir / "backups"
+
+    @property
+    def audit_verdicts_dir(self) -> Path:
+        """Passed disclosure audits by digest of the files they audited (flowlib.audit_verdicts)."""
+        return self.data_dir / "audit_verdicts"
 
 
 def get_settings() -> Settings:

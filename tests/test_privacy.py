@@ -19,6 +19,9 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from test_routes import insert, make_settings, tap
 
 import flowlib.models
@@ -133,6 +136,32 @@ def test_a_hidden_total_takes_one_of_its_parts_with_it():
     # all/y is below k, so all/x goes too (destinations); 7 + 5 would then give all/x back:
     # one of its parts (the smaller) is hidden with it
     assert hidden(con) == {("all", "y"): "primary", ("all", "x"): "secondary", ("unknown", "x"): "secondary"}
+
+
+def rounds_until_nothing_changes(con, table: str, margins: tuple[Margin, ...], k: int) -> None:
+    """The rule as stated: whole rounds over every margin until a round hides nothing (what
+    flowlib.privacy.secondary_suppression shortens)."""
+    while sum(flowlib.privacy._secondary_round(con, table, spec(*margins), margin, k) for margin in margins):
+        pass
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    visitors=st.lists(st.integers(min_value=0, max_value=40), min_size=12, max_size=12),
+    margins=st.sampled_from([(SEGMENTS, DESTINATIONS), (DESTINATIONS, SEGMENTS), (SEGMENTS,), (DESTINATIONS,)]),
+)
+def test_secondary_suppression_hides_what_whole_rounds_hide(visitors, margins):
+    """The rule stops once every margin was checked since the last change and skips margins
+    without parts: the same cells as rounds repeated until one changes nothing."""
+    rows = [
+        (segment, destination, visitors[3 * i + j], visitors[3 * i + j])
+        for i, segment in enumerate(["all", "domestic", "international", "unknown"])
+        for j, destination in enumerate("xyz")
+    ]
+    shortened, reference = staged(rows, 10), staged(rows, 10)
+    flowlib.privacy.secondary_suppression(shortened, "stage", spec(*margins), 10)
+    rounds_until_nothing_changes(reference, "stage", margins, 10)
+    assert hidden(shortened) == hidden(reference)
 
 
 def test_ranks_count_published_rows_only():

@@ -22,7 +22,7 @@ from test_routes import KEY, ROUTE_MARTS, make_settings
 
 from flowlib.calendar import ensure_calendar
 from flowlib.config import SELF_TRANSITION_RULES
-from flowlib.models import build_range, build_views
+from flowlib.models import build_range, build_views, load_macros
 from flowlib.pseudonym import pseudonymise
 from flowlib.reference import load_reference
 from flowlib.warehouse import ensure_schema
@@ -341,3 +341,73 @@ def test_period_quartiles_and_medians_equal_duckdbs_quantile_cont(warehouse, row
             "from intermediate.int_trips where n_stops between 2 and 5 group by all order by all"
         ).fetchall()
     )
+
+
+# seconds between two arrivals as minutes (the marts' minutes are seconds / 60.0, so most are
+# not exact in binary and the interpolation's rounding shows), in up to four cells
+cell_minutes = st.lists(
+    st.tuples(st.sampled_from("wxyz"), st.integers(min_value=0, max_value=6 * 3600).map(lambda s: s / 60.0)),
+    min_size=1,
+    max_size=60,
+)
+
+
+def reference_quartiles(values: list[float]) -> list[float]:
+    """Positions (n - 1) q of the sorted values, interpolated as lo + (hi - lo) * d."""
+    ordered = sorted(values)
+    out = []
+    for q in (0.25, 0.5, 0.75):
+        target = (len(ordered) - 1) * q
+        low, high = ordered[int(target // 1)], ordered[-int(-target // 1)]
+        out.append(low + (target - target // 1) * (high - low))
+    return out
+
+
+@hypothesis_settings(ON_WAREHOUSE, max_examples=40)
+@given(rows=cell_minutes)
+@example(rows=[("w", 61.05), ("w", 61.05), ("w", 61.05), ("w", 61.183333333333333), ("w", 61.183333333333333)])
+def test_both_ways_to_the_quartiles_give_the_same_bits(warehouse, rows):
+    """minute_quartiles sorts a night's day cells in memory and reads weeks, months and large
+    days off a histogram (FLOW_QUARTILE_MEMORY_STOPS): the two must agree to the last bit,
+    or a rounded quartile could change with the size of a night."""
+    con, config = warehouse
+    load_macros(con, config.sql_dir)
+    # the columns a period mart's value rows carry besides the cell's keys and the minutes
+    con.execute(
+        "create or replace temp table quartile_values (cell varchar, minutes double, service_date date, "
+        "period_end date, period_label varchar, visitor_id ubigint)"
+    )
+    con.executemany(f"insert into quartile_values values (?, ?, date '{DAY}', date '{DAY}', 'day', 1)", rows)
+    by_way = {}
+    for in_memory in (True, False):
+        con.execute(f"set variable quartiles_in_memory = {in_memory}")
+        by_way[in_memory] = con.execute("select cell, quartiles from minute_quartiles(quartile_values) order by cell").fetchall()
+    expected = [(cell, reference_quartiles([m for c, m in rows if c == cell])) for cell in sorted({c for c, _ in rows})]
+    assert by_way[True] == expected
+    assert by_way[False] == expected
+
+
+def test_a_night_over_the_memory_bound_reads_its_quartiles_off_the_histogram(warehouse, tmp_path):
+    """The runner sorts in memory up to FLOW_QUARTILE_MEMORY_STOPS stops and uses the
+    histogram above it; the marts are the same either way."""
+    con, config = warehouse
+    rows = [(card, "glover_garden", 7 * i, "JP", "adult") for i, card in enumerate("ABCDEF")] + [
+        (card, "oura_cathedral", 7 * i + 13 + i * i, "JP", "adult") for i, card in enumerate("ABCDEF")
+    ]
+    reset(con, as_taps(rows))
+    marts = {}
+    for bound in (10**6, 0):
+        build_range(
+            con,
+            DAY,
+            DAY,
+            replace(config, quartile_memory_stops=bound),
+            only=INTERMEDIATE + ["transitions_by_period", "dwell_by_period", "routes_by_period"],
+        )
+        assert con.execute("select getvariable('quartiles_in_memory')").fetchone()[0] is (bound > 0)
+        marts[bound] = [
+            con.execute(f"select * from marts.{name} order by all").fetchall()
+            for name in ("transitions_by_period", "dwell_by_period", "routes_by_period")
+        ]
+    assert marts[10**6] == marts[0]
+    assert marts[0][0], "the build published no moves"

@@ -53,20 +53,48 @@ case when by_residence then 'residence' when by_ticket_type then 'ticket_type' e
 create or replace temp macro segment_of(by_residence, by_ticket_type, residence, ticket_type) as
 case when by_residence then residence when by_ticket_type then ticket_type else 'all' end;
 
--- minute_quartiles(value_rows): the quartiles (quantile_cont 0.25, 0.5, 0.75, as the list
--- quartiles) of the column minutes in each cell of `value_rows`, a cell being the values
+-- minute_quartiles(value_rows): the quartiles (0.25, 0.5, 0.75 as in quantile_cont: the
+-- value at position (n - 1) q, interpolated; as the list quartiles) of the column minutes in each cell of `value_rows`, a cell being the values
 -- of all its other columns except service_date, period_end, period_label and visitor_id
 -- (the rows of period_rows / segment_rows with the measured column renamed minutes).
--- Read off a histogram (how many values each number of minutes has) rather than by
--- quantile_cont: DuckDB's quantile state holds every value and cannot spill, and next to a
--- distinct count it exhausted 3 GB on a month of moves (36 M rows).
+-- Two ways to the same numbers, chosen by the runner (getvariable('quartiles_in_memory'),
+-- flowlib.models): a night's day cells sort each cell's values in a list, held in memory,
+-- which is fast and bounded by FLOW_QUARTILE_MEMORY_STOPS; weeks, months, years and large
+-- days read them off a histogram (how many values each number of minutes has), which spills:
+-- DuckDB's quantile state, like the list, holds every value, and next to a distinct count it
+-- exhausted 3 GB on a month of moves (36 M rows). Both interpolate as lo + (hi - lo) * d;
+-- quantile_cont computes lo * (1 - d) + hi * d, which can differ in the last bit and so in
+-- a rounded decimal, so it is not used.
 create or replace temp macro minute_quartiles(value_rows) as table
-    with histogram as (
+    with day_values as (
+        select
+            * exclude (minutes, service_date, period_end, period_label, visitor_id),  -- noqa: AM04
+            list_sort(list(minutes)) as sorted_minutes
+        from query_table(value_rows)
+        where getvariable('quartiles_in_memory')
+        group by all
+    ),
+
+    day_quartiles as (
+        select
+            * exclude (sorted_minutes),
+            list_transform(
+                [0.25, 0.5, 0.75],
+                lambda q: sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1]
+                + ((len(sorted_minutes) - 1) * q - floor((len(sorted_minutes) - 1) * q))
+                * (sorted_minutes[ceil((len(sorted_minutes) - 1) * q)::bigint + 1]
+                    - sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1])
+            ) as quartiles
+        from day_values
+    ),
+
+    histogram as (
         select
             struct_pack(*columns(* exclude (minutes, service_date, period_end, period_label, visitor_id))) as cell,
             minutes,
             count(*) as n
         from query_table(value_rows)
+        where not coalesce(getvariable('quartiles_in_memory'), false)
         group by all
     ),
 
@@ -98,6 +126,8 @@ create or replace temp macro minute_quartiles(value_rows) as table
         group by all
     )
 
+    select * from day_quartiles  -- noqa: AM04
+    union all by name
     select
         unnest(cell),
         list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
