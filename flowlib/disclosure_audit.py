@@ -154,6 +154,8 @@ class AuditReport:
     seconds: float = 0.0
     people_cells: int = 0
     people_hidden_cells: int = 0
+    #: the verdict of an earlier audit of the same files (flowlib.audit_verdicts), not solved again
+    reused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -168,7 +170,11 @@ class AuditReport:
             f"relation components solved: {self.solved:,} of {self.components:,} "
             f"({self.relaxed_components} relaxed to distinct-count bounds, "
             f"{self.inconsistent_components} inconsistent; {self.cell_programs:,} cells solved one by one); "
-            f"{self.seconds:.1f} s",
+            + (
+                f"passed before on the same files, not solved again ({self.seconds:.1f} s)"
+                if self.reused
+                else f"{self.seconds:.1f} s"
+            ),
             f"cells in no file narrowed at k or more (never withheld, not a disclosure): {self.narrowed_large:,}",
             f"exposed cells (withheld but narrower than k = {self.k}, or published below k): {len(self.exposed):,}",
         ]

@@ -8,7 +8,9 @@ The nightly ``publish_open_data`` step (after ``build_marts``). Readers of
    modification time): the indicator CSVs (:func:`flowlib.indicator_mart.export_indicator_csv`)
    and every mart file with the catalogue (:func:`flowlib.exports.write_open_data`);
 2. :func:`flowlib.disclosure_audit.audit` solves, from these files alone, what an outsider
-   could infer about every hidden cell;
+   could infer about every hidden cell (or, for the very bytes the build's settlement or an
+   earlier night audited and passed, :func:`flowlib.audit_verdicts.audit_once` returns that
+   pass);
 3. only when no cell is exposed, the ``exports`` link is replaced in one ``rename`` by a
    link to the new version (atomic on POSIX); the previous version is kept for a rollback,
    older ones are removed. When a cell is exposed, :class:`DisclosureError` names it and the
@@ -122,7 +124,7 @@ def write_files(con, settings: Settings, folder: Path) -> list[Path]:  # type: i
 
 def publish_open_data(settings: Settings | None = None) -> Publication:
     """Write, audit and (when nothing is exposed) publish the open data; see the module doc."""
-    from flowlib.disclosure_audit import audit
+    from flowlib.audit_verdicts import audit_once
     from flowlib.warehouse import reader
 
     settings = settings or get_settings()
@@ -138,7 +140,7 @@ def publish_open_data(settings: Settings | None = None) -> Publication:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    report = audit(folder, settings.min_cell_count, settings.audit_workers)
+    report = audit_once(folder, settings.min_cell_count, settings.audit_workers, settings.audit_verdicts_dir)
     log.info("open-data audit of %s:\n%s", folder.name, report.summary())
     if not report.ok:
         rejected = folder.with_name(f"rejected-{folder.name}")

@@ -296,6 +296,7 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
                 write=lambda folder: write_files(con, settings, folder),
                 rebuild=lambda changed: rebuild(con, changed),
                 workers=settings.audit_workers,
+                verdicts=settings.audit_verdicts_dir,
             )
             log.info("disclosure settled: %s", built["settlement"])
         return built

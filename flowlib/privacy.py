@@ -444,6 +444,7 @@ def settle(
     rebuild: Callable[[list[date]], object],
     workers: int = 1,
     rounds: int = SETTLEMENT_ROUNDS,
+    verdicts: Path | None = None,
 ) -> dict[str, object]:
     """The last rule of a build: audit what would be published and withhold complementary
     rows until no hidden cell can be narrowed to less than k.
@@ -458,13 +459,16 @@ def settle(
     go into ``ops.withheld_cells``; ``rebuild`` rebuilds the marts of their days, where
     :func:`withhold_settled` hides them and the rules above follow (a withheld day withholds
     its week). Withholding only widens what the outsider can infer, so the rounds end; the
-    audit of the last round is the proof, and the nightly publication audits again.
-    Returns the rounds that withheld rows, the rows withheld and the audits' seconds.
+    audit of the last round is the proof, and the nightly publication audits again (the
+    same bytes: with ``verdicts``, the folder of passed audits, it finds this pass there;
+    :mod:`flowlib.audit_verdicts`). Returns the rounds that withheld rows, the rows withheld
+    and the audits' seconds.
     """
     import tempfile
 
+    from flowlib.audit_verdicts import audit_once
     from flowlib.calendar import period_bounds
-    from flowlib.disclosure_audit import audit, complements, relations
+    from flowlib.disclosure_audit import complements, relations
 
     seconds = 0.0
     withheld = 0
@@ -472,7 +476,7 @@ def settle(
         with tempfile.TemporaryDirectory(prefix="flow-settle-") as scratch:
             folder = Path(scratch)
             write(folder)
-            report = audit(folder, k, workers)
+            report = audit_once(folder, k, workers, verdicts)
             seconds += report.seconds
             if report.ok:
                 return {"rounds": number - 1, "withheld": withheld, "audit_seconds": round(seconds, 1)}

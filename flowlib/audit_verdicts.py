@@ -1,0 +1,90 @@
+"""Passed disclosure audits, remembered by a digest of what they audited.
+
+The audit (:func:`flowlib.disclosure_audit.audit`) is a function of the files' bytes, k and
+its own code, HiGHS included: the same files audited again give the same verdict. A night
+audits its open-data set twice, in the build's settlement and again when it publishes the
+same bytes, and a night without new data audits what the night before audited; each audit
+solves for 15-20 s on the demo fortnight. So a passed audit is recorded under the digest of
+the CSV files' names and bytes (all the audit reads), k, the audit module's source and the versions of the solvers
+it calls, and :func:`audit_once` returns that verdict for a folder with the same digest
+without solving again.
+
+Only passes are recorded. A folder with exposed cells is solved every time: its exposures
+are what the settlement withholds for, and it is never published. Any change to a file, to
+k, to ``disclosure_audit.py`` or to numpy, scipy or highspy gives another digest, so a
+stale verdict cannot be found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, fields
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from flowlib import disclosure_audit
+from flowlib.atomic import write_text_atomic
+from flowlib.disclosure_audit import AuditReport
+
+log = logging.getLogger(__name__)
+
+#: verdicts kept (the newest by modification time); a night adds at most two
+KEPT = 30
+#: report fields that describe a failed audit only, so never stored
+_NOT_STORED = {"exposed", "relaxed_cells", "seconds", "reused"}
+
+
+@cache
+def _audit_code() -> str:
+    """The audit's own source and the solver versions it runs on."""
+    versions = ";".join(f"{name}={metadata.version(name)}" for name in ("numpy", "scipy", "highspy"))
+    source = Path(disclosure_audit.__file__).read_bytes()
+    return hashlib.sha256(source + versions.encode()).hexdigest()
+
+
+def folder_digest(folder: Path, k: int) -> str:
+    """SHA-256 over the CSV files of ``folder`` (name and bytes, in name order), k and the
+    audit's code. The audit reads ``<file>.csv`` in the folder and nothing else; the
+    catalogue and the index carry the time they were written, which must not matter."""
+    digest = hashlib.sha256(f"k={k};audit={_audit_code()}".encode())
+    for path in sorted(p for p in folder.glob("*.csv") if p.is_file()):
+        name = path.name.encode()
+        data = path.read_bytes()
+        digest.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None) -> AuditReport:
+    """The audit of ``folder``: a recorded pass of the same digest if ``verdicts`` holds one,
+    else :func:`flowlib.disclosure_audit.audit`, recorded when it passes."""
+    if verdicts is None:
+        return disclosure_audit.audit(folder, k, workers)
+    started = time.perf_counter()
+    digest = folder_digest(folder, k)
+    recorded = verdicts / f"{digest}.json"
+    if recorded.is_file():
+        stored = json.loads(recorded.read_text(encoding="utf-8"))
+        report = AuditReport(**{f.name: stored[f.name] for f in fields(AuditReport) if f.name in stored})
+        report.reused = True
+        report.seconds = time.perf_counter() - started
+        recorded.touch()  # kept among the newest while it is still in use
+        log.info("open-data audit: the same files, k and audit code passed before (%s); not solved again", digest[:12])
+        return report
+    report = disclosure_audit.audit(folder, k, workers)
+    if report.ok:
+        verdicts.mkdir(parents=True, exist_ok=True)
+        stored = {name: value for name, value in asdict(report).items() if name not in _NOT_STORED}
+        write_text_atomic(recorded, json.dumps(stored, sort_keys=True, indent=1) + "\n")
+        _prune(verdicts)
+    return report
+
+
+def _prune(verdicts: Path) -> None:
+    recorded = sorted(verdicts.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in recorded[KEPT:]:
+        old.unlink(missing_ok=True)
