@@ -34,6 +34,7 @@ from test_dashboards import (
     ARTIFACTS,
     BASELINE,
     DAY2,
+    DAY_COLUMNS,
     TARGET,
     _insert,
     create_warehouse,
@@ -72,17 +73,52 @@ FACILITIES_W46 = [
 ]
 CIRCULATION_W47 = [("all", 2000, 1200, 0.60), ("domestic", 1500, 870, 0.58), ("international", 400, 260, 0.65)]
 CIRCULATION_W46 = [("all", 1800, 990, 0.55), ("domestic", None, None, None), ("international", 380, 266, 0.70)]
+# The route, transition and dwell tables below give a roll-up's rows as tuples, in the order of its
+# columns here (see _period_rows). Each ends with its suppression: "primary" = suppressed,
+# "partial" = the period's count withheld (a day of it is suppressed), visitors published.
+PERIOD_COLUMNS = {
+    "marts.routes_by_period": (
+        "route_rank",
+        "route",
+        "origin_facility_id",
+        "destination_facility_id",
+        "n_stops",
+        "trips",
+        "visitors",
+        "suppression",
+    ),
+    "marts.transitions_by_period": (*DAY_COLUMNS["marts.transitions_daily"], "suppression"),
+    "marts.dwell_by_period": (
+        "facility_id",
+        "visitors",
+        "dwell_minutes_p25",
+        "dwell_minutes_median",
+        "dwell_minutes_p75",
+        "dwell_minutes_mean",
+        "suppression",
+    ),
+}
+# (rank, route, origin, destination, stops, trips, visitors, suppression)
 ROUTES_W47 = [
-    (1, "glover_garden > oura_cathedral", "glover_garden", "oura_cathedral", 2, None, 300, False, "partial"),
-    (2, "dejima > shinchi_chinatown", "dejima", "shinchi_chinatown", 2, 130, 120, False, None),
-    (None, "megane_bridge > confucius_shrine", "megane_bridge", "confucius_shrine", 2, None, None, True, "primary"),
+    (1, "glover_garden > oura_cathedral", "glover_garden", "oura_cathedral", 2, None, 300, "partial"),
+    (2, "dejima > shinchi_chinatown", "dejima", "shinchi_chinatown", 2, 130, 120, None),
+    (None, "megane_bridge > confucius_shrine", "megane_bridge", "confucius_shrine", 2, None, None, "primary"),
 ]
-# (from, to, transitions, visitors, next_probability); transitions None + visitors = partial
+SENSOR_ROUTES_W47 = [(1, "dejima > megane_bridge", "dejima", "megane_bridge", 2, 9999, 9999, None)]
+# (from, to, transitions, visitors, next_probability, median minutes, suppression)
 TRANSITIONS_W47 = [
-    ("glover_garden", "oura_cathedral", 420, 400, 0.5),
-    ("oura_cathedral", "dejima", None, 150, None),
-    ("dejima", "confucius_shrine", None, None, None),  # suppressed
+    ("glover_garden", "oura_cathedral", 420, 400, 0.5, 20.0, None),
+    ("oura_cathedral", "dejima", None, 150, None, 20.0, "partial"),
+    ("dejima", "confucius_shrine", None, None, None, None, "primary"),
 ]
+# Wi-Fi sensor edges (sights without gates): the published one drawn dashed, the suppressed one not
+SENSOR_TRANSITIONS_W47 = [
+    ("dejima", "megane_bridge", 400, 321, 0.6, 12.0, None),
+    ("dejima", "peace_park", None, None, None, None, "primary"),
+]
+TRANSITIONS_W46 = [("glover_garden", "dejima", 100, 90, 0.3, None, None)]
+# (facility, visitors, dwell minutes p25, median, p75, mean, suppression), from entry gaps
+DWELL_W47 = [("glover_garden", 300, 40.0, 55.5, 70.0, 57.2, None), ("sofukuji", None, None, None, None, None, "primary")]
 # Heat: cells on two days inside W47 and one outside
 HEAT_W47 = [(date(2025, 11, 17), "suwa_shrine", 10, 100), (date(2025, 11, 20), "atomic_bomb_museum", 14, 200)]
 HEAT_OUTSIDE = (date(2025, 11, 24), "inasayama_observatory", 12, 300)
@@ -123,20 +159,30 @@ def _facility(
 
 
 def _circulation(con: duckdb.DuckDBPyConnection, period: Period, rows: list[tuple]) -> None:
-    for segment, visitors, multi, rate in rows:
+    """Circulation rows of all facilities given as (segment, visitors, multi, rate): the order of a
+    day's circulation (DAY_COLUMNS), so the week and day tables read alike. A segment other than
+    'all' is a residence; no visitors: suppressed."""
+    for row in rows:
+        values = dict(zip(DAY_COLUMNS["marts.circulation_daily"], row))
+        suppressed = values["visitors"] is None
         _cell(
             con,
             "marts.circulation_by_period",
             period,
-            segment_kind="all" if segment == "all" else "residence",
-            segment=segment,
+            **values,
+            segment_kind="all" if values["segment"] == "all" else "residence",
             facility_role="all",
-            visitors=visitors,
-            multi_facility_visitors=multi,
-            circulation_rate=rate,
-            is_suppressed=visitors is None,
-            suppression="primary" if visitors is None else None,
+            is_suppressed=suppressed,
+            suppression="primary" if suppressed else None,
         )
+
+
+def _period_rows(con: duckdb.DuckDBPyConnection, table: str, period: Period, rows: list[tuple], **extra: object) -> None:
+    """Rows of a roll-up mart given as tuples in the order of PERIOD_COLUMNS[table], so the planted
+    rows above stay tables whatever the mart; a "primary" suppression marks the row suppressed."""
+    for row in rows:
+        values = dict(zip(PERIOD_COLUMNS[table], row, strict=True))
+        _cell(con, table, period, **values, is_suppressed=values["suppression"] == "primary", **extra)
 
 
 def _days_with_data(con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
@@ -178,99 +224,12 @@ def fill_period_marts(con: duckdb.DuckDBPyConnection) -> None:
     _circulation(con, W46, CIRCULATION_W46)
     _circulation(con, NOV25, [("all", 8000, 4400, 0.55)])
     _circulation(con, NOV24, [("all", 7000, 3500, 0.50)])
-    for rank, route, origin, destination, stops, trips, visitors, suppressed, why in ROUTES_W47:
-        _cell(
-            con,
-            "marts.routes_by_period",
-            W47,
-            route=route,
-            origin_facility_id=origin,
-            destination_facility_id=destination,
-            n_stops=stops,
-            route_rank=rank,
-            trips=trips,
-            visitors=visitors,
-            is_suppressed=suppressed,
-            suppression=why,
-        )
-    _cell(
-        con,
-        "marts.routes_by_period",
-        W47,
-        route="dejima > megane_bridge",
-        origin_facility_id="dejima",
-        destination_facility_id="megane_bridge",
-        n_stops=2,
-        route_rank=1,
-        trips=9999,
-        visitors=9999,
-        source_kind="wifi_sensor",
-    )
-    # Wi-Fi sensor edges (sights without gates): the published one drawn dashed, the suppressed one not
-    _cell(
-        con,
-        "marts.transitions_by_period",
-        W47,
-        from_facility_id="dejima",
-        to_facility_id="megane_bridge",
-        transitions=400,
-        visitors=321,
-        next_probability=0.6,
-        transfer_minutes_median=12.0,
-        source_kind="wifi_sensor",
-    )
-    _cell(
-        con,
-        "marts.transitions_by_period",
-        W47,
-        from_facility_id="dejima",
-        to_facility_id="peace_park",
-        transitions=None,
-        visitors=None,
-        is_suppressed=True,
-        suppression="primary",
-        source_kind="wifi_sensor",
-    )
-    for src, dst, transitions, visitors, probability in TRANSITIONS_W47:
-        suppressed = visitors is None
-        _cell(
-            con,
-            "marts.transitions_by_period",
-            W47,
-            from_facility_id=src,
-            to_facility_id=dst,
-            transitions=transitions,
-            visitors=visitors,
-            next_probability=probability,
-            transfer_minutes_median=None if suppressed else 20.0,
-            is_suppressed=suppressed,
-            suppression="primary" if suppressed else None if transitions else "partial",
-        )
-    _cell(
-        con,
-        "marts.transitions_by_period",
-        W46,
-        from_facility_id="glover_garden",
-        to_facility_id="dejima",
-        transitions=100,
-        visitors=90,
-        next_probability=0.3,
-    )
-    for fid, visitors in (("glover_garden", 300), ("sofukuji", None)):
-        _cell(
-            con,
-            "marts.dwell_by_period",
-            W47,
-            facility_id=fid,
-            dwell_method="entry_gap_estimate",
-            visitors=visitors,
-            dwell_minutes_p25=None if visitors is None else 40.0,
-            dwell_minutes_median=None if visitors is None else 55.5,
-            dwell_minutes_p75=None if visitors is None else 70.0,
-            dwell_minutes_mean=None if visitors is None else 57.2,
-            is_suppressed=visitors is None,
-            suppression="primary" if visitors is None else None,
-        )
+    _period_rows(con, "marts.routes_by_period", W47, ROUTES_W47)
+    _period_rows(con, "marts.routes_by_period", W47, SENSOR_ROUTES_W47, source_kind="wifi_sensor")
+    _period_rows(con, "marts.transitions_by_period", W47, SENSOR_TRANSITIONS_W47, source_kind="wifi_sensor")
+    _period_rows(con, "marts.transitions_by_period", W47, TRANSITIONS_W47)
+    _period_rows(con, "marts.transitions_by_period", W46, TRANSITIONS_W46)
+    _period_rows(con, "marts.dwell_by_period", W47, DWELL_W47, dwell_method="entry_gap_estimate")
     facilities = real_facilities()
     for day, fid, hour, connections in [*HEAT_W47, HEAT_OUTSIDE]:
         cell = h3.latlng_to_cell(float(facilities[fid]["lat"]), float(facilities[fid]["lon"]), 10)
@@ -455,57 +414,15 @@ def test_period_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
     )
     heat_rows = con.execute("select count(*) from marts.wifi_h3_hourly").fetchall()[0][0]
     pairs = [(a, b) for a in ids for b in ids if a != b]
+    # whole rows in the tables' column order: the week's key (PERIOD_KEY in test_dashboards.py), then the cells
+    week = ("iso_week", W47.start, W47.end, W47.label, "entry_log", "all", "all", "all")
     transitions = pd.DataFrame(
-        [
-            (
-                "iso_week",
-                W47.start,
-                W47.end,
-                W47.label,
-                "entry_log",
-                "all",
-                "all",
-                "all",
-                a,
-                b,
-                100 + n,
-                50 + n,
-                None,
-                12.0,
-                None,
-                0.1,
-                False,
-                None,
-            )
-            for n, (a, b) in enumerate(pairs)
-        ],
+        [(*week, a, b, 100 + n, 50 + n, None, 12.0, None, 0.1, False, None) for n, (a, b) in enumerate(pairs)]
     )
     con.register("transitions_frame", transitions)
     con.execute("insert into marts.transitions_by_period select * from transitions_frame")
     routes = pd.DataFrame(
-        [
-            (
-                "iso_week",
-                W47.start,
-                W47.end,
-                W47.label,
-                "entry_log",
-                "all",
-                "all",
-                "all",
-                a,
-                b,
-                f"{a} > {b}",
-                2,
-                n + 1,
-                None,
-                5000 - n,
-                None,
-                False,
-                "partial",
-            )
-            for n, (a, b) in enumerate(pairs * 10)
-        ],
+        [(*week, a, b, f"{a} > {b}", 2, n + 1, None, 5000 - n, None, False, "partial") for n, (a, b) in enumerate(pairs * 10)]
     )
     con.register("routes_frame", routes)
     con.execute("insert into marts.routes_by_period select * from routes_frame")

@@ -56,7 +56,21 @@ FACILITY_DAY2 = [
     (EVIL_ID, 60, 55, 40, 15, 0),
     ("confucius_shrine", None, None, None, None, None),
 ]
-# (from, to, transitions, visitors, next_probability, median minutes); None = suppressed
+# The tables below give a daily mart's rows as tuples, in the order of its columns here (see
+# _day_rows); a row may stop before its last columns (left null). None = suppressed.
+DAY_COLUMNS = {
+    "marts.transitions_daily": (
+        "from_facility_id",
+        "to_facility_id",
+        "transitions",
+        "visitors",
+        "next_probability",
+        "transfer_minutes_median",
+    ),
+    "marts.routes_daily": ("route_rank", "route", "n_stops", "visitors"),
+    "marts.circulation_daily": ("segment", "visitors", "multi_facility_visitors", "circulation_rate", "facilities_per_visitor"),
+}
+# marts.transitions_daily (from, to, transitions, visitors, next_probability, median minutes)
 TRANSITIONS_DAY2 = [
     ("glover_garden", "oura_cathedral", 130, 120, 0.52, 12.0),
     ("glover_garden", "dejima", 60, 55, 0.26, 25.0),
@@ -69,6 +83,7 @@ TRANSITIONS_DAY2 = [
     ("dejima", "confucius_shrine", None, None, None, None),
 ]
 DRAWN_FLOWS = [t for t in TRANSITIONS_DAY2 if t[2] is not None]
+# marts.routes_daily (rank, route, stops, visitors)
 ROUTES_DAY2 = [
     (1, "glover_garden > oura_cathedral > dejima", 3, 48),
     (2, "dejima > shinchi_chinatown > megane_bridge", 3, 25),
@@ -78,7 +93,7 @@ ROUTES_DAY2 = [
 # Wi-Fi sensor edges and routes of the same days (sights without gates): one published, one suppressed
 SENSOR_TRANSITIONS_DAY2 = [("dejima", "megane_bridge", 5000, 4321, 0.85, None), ("dejima", "peace_park", None, None, None, None)]
 SENSOR_ROUTES_DAY2 = [(1, "dejima > megane_bridge", 2, 4321), (None, "dejima > peace_park", 2, None)]
-# (segment, visitors, multi, rate, facilities/visitor); None = suppressed
+# marts.circulation_daily (segment, visitors, multi, rate, facilities/visitor)
 CIRCULATION_DAY2 = [
     ("all", 900, 540, 0.60, 1.9),
     ("domestic", 600, 330, 0.55, 1.8),
@@ -105,7 +120,12 @@ SATISFACTION = [
     (DAY2, "international", 15, 12, 0.80),
 ]
 
-SCHEMA_SQL = """
+# The key every roll-up mart starts with (sql/marts/*_by_period.sql), written once
+PERIOD_KEY = (
+    "period_grain varchar, period_start date, period_end date, period_label varchar, source_kind varchar, "
+    "day_type varchar, segment_kind varchar, segment varchar"
+)
+SCHEMA_SQL = f"""
 create schema if not exists ref; create schema if not exists marts; create schema if not exists ops;
 create table ref.facilities (facility_id varchar, name_ja varchar, name_en varchar, area_id varchar,
     lat double, lon double, confidence varchar, harbour_side boolean);
@@ -129,27 +149,20 @@ create table marts.wifi_area_hourly (service_date date, area_id varchar, hour_of
     is_suppressed boolean);
 create table marts.survey_satisfaction_daily (service_date date, segment varchar, respondents bigint,
     satisfied bigint, satisfied_share double, is_suppressed boolean);
-create table marts.facility_visits_by_period (period_grain varchar, period_start date, period_end date,
-    period_label varchar, source_kind varchar, day_type varchar, segment_kind varchar, segment varchar,
-    facility_id varchar, hour_of_day smallint, entries bigint, visitors bigint, is_suppressed boolean, suppression varchar);
-create table marts.transitions_by_period (period_grain varchar, period_start date, period_end date, period_label varchar,
-    source_kind varchar, day_type varchar, segment_kind varchar, segment varchar, from_facility_id varchar,
-    to_facility_id varchar, transitions bigint, visitors bigint, transfer_minutes_p25 double,
-    transfer_minutes_median double, transfer_minutes_p75 double, next_probability double, is_suppressed boolean,
-    suppression varchar);
-create table marts.routes_by_period (period_grain varchar, period_start date, period_end date, period_label varchar,
-    source_kind varchar, day_type varchar, segment_kind varchar, segment varchar, origin_facility_id varchar,
-    destination_facility_id varchar, route varchar, n_stops integer, route_rank integer, trips bigint, visitors bigint,
-    trip_minutes_median double, is_suppressed boolean, suppression varchar);
-create table marts.circulation_by_period (period_grain varchar, period_start date, period_end date,
-    period_label varchar, source_kind varchar, day_type varchar, segment_kind varchar, segment varchar,
-    facility_role varchar, facility_id varchar, visitors bigint, multi_facility_visitors bigint,
-    single_facility_visitors bigint, circulation_rate double, facilities_per_visitor double, is_suppressed boolean,
-    suppression varchar);
-create table marts.dwell_by_period (period_grain varchar, period_start date, period_end date, period_label varchar,
-    source_kind varchar, day_type varchar, segment_kind varchar, segment varchar, facility_id varchar,
-    dwell_method varchar, visitors bigint, dwell_minutes_p25 double, dwell_minutes_median double,
-    dwell_minutes_p75 double, dwell_minutes_mean double, is_suppressed boolean, suppression varchar);
+create table marts.facility_visits_by_period ({PERIOD_KEY}, facility_id varchar, hour_of_day smallint,
+    entries bigint, visitors bigint, is_suppressed boolean, suppression varchar);
+create table marts.transitions_by_period ({PERIOD_KEY}, from_facility_id varchar, to_facility_id varchar,
+    transitions bigint, visitors bigint, transfer_minutes_p25 double, transfer_minutes_median double,
+    transfer_minutes_p75 double, next_probability double, is_suppressed boolean, suppression varchar);
+create table marts.routes_by_period ({PERIOD_KEY}, origin_facility_id varchar, destination_facility_id varchar,
+    route varchar, n_stops integer, route_rank integer, trips bigint, visitors bigint, trip_minutes_median double,
+    is_suppressed boolean, suppression varchar);
+create table marts.circulation_by_period ({PERIOD_KEY}, facility_role varchar, facility_id varchar, visitors bigint,
+    multi_facility_visitors bigint, single_facility_visitors bigint, circulation_rate double,
+    facilities_per_visitor double, is_suppressed boolean, suppression varchar);
+create table marts.dwell_by_period ({PERIOD_KEY}, facility_id varchar, dwell_method varchar, visitors bigint,
+    dwell_minutes_p25 double, dwell_minutes_median double, dwell_minutes_p75 double, dwell_minutes_mean double,
+    is_suppressed boolean, suppression varchar);
 create table marts.info_satisfaction_indicator (period_type varchar, period_start date, period_label varchar,
     segment varchar, respondents integer, satisfied integer, share double, ci_low double, ci_high double,
     effective_n double, weighted boolean, too_few_answers boolean, baseline_share double, target_share double,
@@ -194,11 +207,16 @@ create table ops.load_log (source varchar, service_date date, file_name varchar,
     message varchar, loaded_at timestamp);
 """
 
-# marts.info_satisfaction_indicator: (type, start, end, label, segment, respondents, satisfied, share, ci_low,
-# ci_high, too_few, progress, significant, p, months). Baseline / target from config/indicator.yaml.
+# marts.info_satisfaction_indicator: a row per tuple of INDICATOR, in the order of INDICATOR_COLUMNS
+# (fill_indicator adds the rest). Baseline / target from config/indicator.yaml.
 BASELINE = {"domestic": 0.531, "international": 0.718}
 TARGET = {"domestic": 0.743, "international": 0.774}
 # fmt: off
+INDICATOR_COLUMNS = (
+    "period_type", "period_start", "period_end", "period_label", "segment", "respondents", "satisfied", "share", "ci_low",
+    "ci_high", "too_few_answers", "progress_to_target", "change_significant", "change_vs_baseline_p_value",
+    "months_with_answers",
+)
 # one row per line: the columns read as a table
 INDICATOR = [
     ("month", date(2025, 10, 1), date(2025, 10, 31), "2025-10", "domestic", 100, 55, 0.55, 0.452, 0.644, False, 0.0896, False, 0.70, 1),
@@ -261,56 +279,12 @@ def _facility_day(
     )
 
 
-def _transitions_day(con: duckdb.DuckDBPyConnection, day: date, rows: list[tuple], **extra: object) -> None:
-    """Rows of marts.transitions_daily as in TRANSITIONS_DAY2; no transitions: suppressed."""
-    for src, dst, transitions, visitors, probability, minutes in rows:
-        _insert(
-            con,
-            "marts.transitions_daily",
-            service_date=day,
-            from_facility_id=src,
-            to_facility_id=dst,
-            transitions=transitions,
-            visitors=visitors,
-            transfer_minutes_median=minutes,
-            next_probability=probability,
-            is_suppressed=transitions is None,
-            **extra,
-        )
-
-
-def _routes_day(con: duckdb.DuckDBPyConnection, day: date, rows: list[tuple], **extra: object) -> None:
-    """Rows of marts.routes_daily as in ROUTES_DAY2; no rank: suppressed."""
-    for rank, route, stops, visitors in rows:
-        _insert(
-            con,
-            "marts.routes_daily",
-            service_date=day,
-            route_rank=rank,
-            route=route,
-            n_stops=stops,
-            visitors=visitors,
-            is_suppressed=rank is None,
-            **extra,
-        )
-
-
-def _circulation_day(con: duckdb.DuckDBPyConnection, day: date, rows: list[tuple], **extra: object) -> None:
-    """Rows of marts.circulation_daily: (segment, visitors, multi, rate[, facilities per
-    visitor]); no visitors: suppressed."""
-    for segment, visitors, multi, rate, *per_visitor in rows:
-        _insert(
-            con,
-            "marts.circulation_daily",
-            service_date=day,
-            segment=segment,
-            visitors=visitors,
-            multi_facility_visitors=multi,
-            circulation_rate=rate,
-            facilities_per_visitor=per_visitor[0] if per_visitor else None,
-            is_suppressed=visitors is None,
-            **extra,
-        )
+def _day_rows(con: duckdb.DuckDBPyConnection, table: str, day: date, rows: list[tuple], **extra: object) -> None:
+    """Rows of a daily mart given as tuples in the order of DAY_COLUMNS[table], so the sample data
+    above stays a table whatever the mart; a row without visitors is suppressed, as the marts mark it."""
+    for row in rows:
+        values = dict(zip(DAY_COLUMNS[table], row))  # a shorter row leaves its last columns null
+        _insert(con, table, service_date=day, **values, is_suppressed=values["visitors"] is None, **extra)
 
 
 def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
@@ -329,15 +303,15 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
                 unknown_visitors=unknown,
                 day_type="weekend_holiday",
             )
-        _transitions_day(con, day, TRANSITIONS_DAY2)
-        _routes_day(con, day, ROUTES_DAY2)
-        _circulation_day(con, day, CIRCULATION_DAY2)
+        _day_rows(con, "marts.transitions_daily", day, TRANSITIONS_DAY2)
+        _day_rows(con, "marts.routes_daily", day, ROUTES_DAY2)
+        _day_rows(con, "marts.circulation_daily", day, CIRCULATION_DAY2)
         # Wi-Fi sensor counts of the same marts: exported, never drawn (a second count of a facility)
         _facility_day(con, day, "glover_garden", 98765, 87654, source_kind="wifi_sensor")
         # ... but their flows and routes are drawn (sights without gates), dashed and labelled
-        _transitions_day(con, day, SENSOR_TRANSITIONS_DAY2, source_kind="wifi_sensor")
-        _routes_day(con, day, SENSOR_ROUTES_DAY2, source_kind="wifi_sensor")
-        _circulation_day(con, day, [("all", 7777, 7000, 0.9001)], source_kind="wifi_sensor")
+        _day_rows(con, "marts.transitions_daily", day, SENSOR_TRANSITIONS_DAY2, source_kind="wifi_sensor")
+        _day_rows(con, "marts.routes_daily", day, SENSOR_ROUTES_DAY2, source_kind="wifi_sensor")
+        _day_rows(con, "marts.circulation_daily", day, [("all", 7777, 7000, 0.9001)], source_kind="wifi_sensor")
         # Wi-Fi: one H3 cell per busy facility, busier at midday; one suppressed cell.
         for index, fid in enumerate(["glover_garden", "dejima", "shinchi_chinatown", "megane_bridge", "nagasaki_station"]):
             lat, lon = float(facilities[fid]["lat"]), float(facilities[fid]["lon"])
@@ -384,7 +358,7 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
         )
     for fid, entries, visitors in FACILITY_WEEK_BEFORE:
         _facility_day(con, WEEK_BEFORE, fid, entries, visitors)
-    _circulation_day(con, WEEK_BEFORE, CIRCULATION_WEEK_BEFORE)
+    _day_rows(con, "marts.circulation_daily", WEEK_BEFORE, CIRCULATION_WEEK_BEFORE)
     for row in SATISFACTION:
         con.execute("insert into marts.survey_satisfaction_daily values (?, ?, ?, ?, ?, ?)", [*row, row[2] is None])
     fill_indicator(con)
@@ -405,45 +379,16 @@ def fill_sample_marts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def fill_indicator(con: duckdb.DuckDBPyConnection) -> None:
-    for (
-        kind,
-        start,
-        end,
-        label,
-        segment,
-        respondents,
-        satisfied,
-        share,
-        low,
-        high,
-        too_few,
-        progress,
-        significant,
-        p_value,
-        months,
-    ) in INDICATOR:
+    for row in INDICATOR:
+        values = dict(zip(INDICATOR_COLUMNS, row, strict=True))
         _insert(
             con,
             "marts.info_satisfaction_indicator",
-            period_type=kind,
-            period_start=start,
-            period_end=end,
-            period_label=label,
-            segment=segment,
-            respondents=respondents,
-            satisfied=satisfied,
-            share=share,
-            ci_low=low,
-            ci_high=high,
-            effective_n=respondents,
+            **values,
+            effective_n=values["respondents"],
             weighted=False,
-            too_few_answers=too_few,
-            baseline_share=BASELINE.get(segment),
-            target_share=TARGET.get(segment),
-            progress_to_target=progress,
-            change_vs_baseline_p_value=p_value,
-            change_significant=significant,
-            months_with_answers=months,
+            baseline_share=BASELINE.get(values["segment"]),
+            target_share=TARGET.get(values["segment"]),
         )
     _insert(
         con,
@@ -647,32 +592,9 @@ def test_page_stays_small_on_heavy_input(tmp_path: Path) -> None:
     con.execute("insert into marts.wifi_h3_hourly select * from heat_frame")
     pairs = [(a, b) for a in ids for b in ids if a != b]
     assert len(pairs) > MAX_FLOWS
-    for n, (a, b) in enumerate(pairs):
-        _insert(
-            con,
-            "marts.transitions_daily",
-            service_date=DAY2,
-            from_facility_id=a,
-            to_facility_id=b,
-            transitions=20 + n,
-            visitors=15 + n,
-            transfer_minutes_median=10,
-            next_probability=0.1,
-            is_suppressed=False,
-        )
+    _day_rows(con, "marts.transitions_daily", DAY2, [(a, b, 20 + n, 15 + n, 0.1, 10) for n, (a, b) in enumerate(pairs)])
     for fid in ids:
-        _insert(
-            con,
-            "marts.facility_daily",
-            service_date=DAY2,
-            facility_id=fid,
-            entries=500,
-            visitors=400,
-            domestic_visitors=300,
-            international_visitors=90,
-            unknown_visitors=10,
-            is_suppressed=False,
-        )
+        _facility_day(con, DAY2, fid, 500, 400, domestic_visitors=300, international_visitors=90, unknown_visitors=10)
     build_dashboards(con, settings, service_dates=[DAY2])
     size = (settings.dashboards_dir / "daily" / "2025-11-23.html").stat().st_size
     print(f"\nheavy-input page: {size / 1e6:.2f} MB ({len(heat):,} heat rows, {len(pairs)} flows)")

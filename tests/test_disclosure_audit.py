@@ -236,6 +236,59 @@ def exposed_cells(folder: Path) -> dict[tuple, tuple[float, float]]:
     return {e.cell: (e.low, e.high) for e in audit(folder, K).exposed}
 
 
+def exposed_once_published(
+    folder: Path, name: str, row: dict[str, str], published: dict[str, str]
+) -> dict[tuple, tuple[float, float]]:
+    """The cells exposed once ``published`` fills in ``row`` of the file ``name``, after checking that
+    the row withheld gives nothing away: every derived file's test is this before and after."""
+    write(folder, name, [row])
+    assert audit(folder, K).ok
+    write(folder, name, [row | published])
+    return exposed_cells(folder)
+
+
+# The counts of spending_by_period, in the file's column order
+SPENDING_COUNTS = (
+    "visitors",
+    "visitor_days",
+    "admissions",
+    "paid_admissions",
+    "revenue_jpy",
+    "revenue_per_visitor_day",
+    "revenue_per_paid_admission",
+)
+
+
+def spending_day(facility: str, suppressed: bool, **counts: str) -> dict[str, str]:
+    """A spending_by_period row of DAY for all visitors with its counts withheld (empty) unless
+    given: the spending tests differ only in the facility and the counts they publish."""
+    assert set(counts) <= set(SPENDING_COUNTS), counts
+    return {
+        "period_grain": "day",
+        "period_start": DAY,
+        "period_end": DAY,
+        "day_type": "all",
+        "segment_kind": "all",
+        "segment": "all",
+        "facility_id": facility,
+        **{column: counts.get(column, "") for column in SPENDING_COUNTS},
+        "is_suppressed": "TRUE" if suppressed else "FALSE",
+    }
+
+
+def withheld_pair(**key: str) -> dict[str, str]:
+    """dejima -> glover_garden in a transitions file, every count withheld: the hidden pair that
+    the derived files must not give back. ``key`` holds the file's own key columns, placed first."""
+    return key | {
+        "from_facility_id": "dejima",
+        "to_facility_id": "glover_garden",
+        "transitions": "",
+        "visitors": "",
+        "next_probability": "",
+        "is_suppressed": "TRUE",
+    }
+
+
 def test_cashless_share_times_reported_admissions_pins_a_hidden_card_count(tmp_path):
     cell = hidden_card_day(tmp_path)
     all_visitors_day(tmp_path)
@@ -254,60 +307,26 @@ def test_an_estimate_divided_back_by_its_share_narrows_a_hidden_card_count(tmp_p
 
 def test_revenue_over_revenue_per_visitor_day_gives_back_hidden_visitors(tmp_path):
     cell = hidden_card_day(tmp_path)
-    row = {
-        "period_grain": "day",
-        "period_start": DAY,
-        "period_end": DAY,
-        "day_type": "all",
-        "segment_kind": "all",
-        "segment": "all",
-        "facility_id": "dejima",
-        "visitors": "",
-        "visitor_days": "",
-        "admissions": "",
-        "paid_admissions": "",
-        "revenue_jpy": "",
-        "revenue_per_visitor_day": "",
-        "revenue_per_paid_admission": "",
-        "is_suppressed": "TRUE",
-    }
-    write(tmp_path, "spending_by_period", [row])
-    assert audit(tmp_path, K).ok
-    write(tmp_path, "spending_by_period", [row | {"revenue_jpy": "3500", "revenue_per_visitor_day": "500.0"}])
-    low, high = exposed_cells(tmp_path)[cell]
+    revenue = {"revenue_jpy": "3500", "revenue_per_visitor_day": "500.0"}
+    exposed = exposed_once_published(tmp_path, "spending_by_period", spending_day("dejima", suppressed=True), revenue)
+    low, high = exposed[cell]
     assert 6.99 < low <= high < 7.01
 
 
 def test_spending_admissions_of_every_facility_minus_the_others_give_back_hidden_entries(tmp_path):
     """'all' admissions minus the published facilities' entries pins the hidden one."""
-
-    def row(facility: str, admissions: str, visitors: str) -> dict:
-        return {
-            "period_grain": "day",
-            "period_start": DAY,
-            "period_end": DAY,
-            "day_type": "all",
-            "segment_kind": "all",
-            "segment": "all",
-            "facility_id": facility,
-            "visitors": visitors,
-            "visitor_days": visitors,
-            "admissions": admissions,
-            "paid_admissions": "",
-            "revenue_jpy": "",
-            "revenue_per_visitor_day": "",
-            "revenue_per_paid_admission": "",
-            "is_suppressed": "FALSE" if admissions else "TRUE",
-        }
-
-    write(tmp_path, "spending_by_period", [row("all", "60", "55"), row("dejima", "", ""), row("glover_garden", "54", "50")])
+    rows = [
+        spending_day(facility, suppressed=not admissions, visitors=visitors, visitor_days=visitors, admissions=admissions)
+        for facility, admissions, visitors in (("all", "60", "55"), ("dejima", "", ""), ("glover_garden", "54", "50"))
+    ]
+    write(tmp_path, "spending_by_period", rows)
     entries = ("facility_visits", "entries", "day", DAY, "entry_log", "all", "all", "all", "dejima", "")
     low, high = exposed_cells(tmp_path)[entries]
     assert (low, high) == (6, 6)
 
 
 def test_observed_moves_of_a_pair_hidden_in_the_period_file_are_exposed(tmp_path):
-    pair = {
+    week = {
         "period_grain": "iso_week",
         "period_start": DAY,
         "period_end": "2026-11-08",
@@ -315,14 +334,8 @@ def test_observed_moves_of_a_pair_hidden_in_the_period_file_are_exposed(tmp_path
         "day_type": "all",
         "segment_kind": "all",
         "segment": "all",
-        "from_facility_id": "dejima",
-        "to_facility_id": "glover_garden",
-        "transitions": "",
-        "visitors": "",
-        "next_probability": "",
-        "is_suppressed": "TRUE",
     }
-    write(tmp_path, "transitions_by_period", [pair])
+    write(tmp_path, "transitions_by_period", [withheld_pair(**week)])
     opportunity = {
         "period_grain": "iso_week",
         "period_start": DAY,
@@ -333,31 +346,15 @@ def test_observed_moves_of_a_pair_hidden_in_the_period_file_are_exposed(tmp_path
         "observed_moves": "",
         "is_suppressed": "TRUE",
     }
-    write(tmp_path, "opportunity_pairs", [opportunity])
-    assert audit(tmp_path, K).ok
-    write(tmp_path, "opportunity_pairs", [opportunity | {"observed_moves": "6", "is_suppressed": "FALSE"}])
+    exposed = exposed_once_published(
+        tmp_path, "opportunity_pairs", opportunity, {"observed_moves": "6", "is_suppressed": "FALSE"}
+    )
     moves = ("transitions", "transitions", "iso_week", DAY, "entry_log", "all", "all", "all", "dejima", "glover_garden")
-    assert exposed_cells(tmp_path)[moves] == (6, 6)
+    assert exposed[moves] == (6, 6)
 
 
 def test_an_all_visitor_flow_estimate_narrows_a_hidden_pair(tmp_path):
-    write(
-        tmp_path,
-        "transitions_daily",
-        [
-            {
-                "service_date": DAY,
-                "source_kind": "entry_log",
-                "from_facility_id": "dejima",
-                "to_facility_id": "glover_garden",
-                "transitions": "",
-                "visitors": "",
-                "next_probability": "",
-                "is_suppressed": "TRUE",
-                "day_type": "weekday",
-            }
-        ],
-    )
+    write(tmp_path, "transitions_daily", [withheld_pair(service_date=DAY, source_kind="entry_log") | {"day_type": "weekday"}])
     flow = {
         "service_date": DAY,
         "measure": "transition",
@@ -370,15 +367,10 @@ def test_an_all_visitor_flow_estimate_narrows_a_hidden_pair(tmp_path):
         "is_estimate": "FALSE",
         "is_suppressed": "TRUE",
     }
-    write(tmp_path, "all_visitors_flows_daily", [flow])
-    assert audit(tmp_path, K).ok
-    write(
-        tmp_path,
-        "all_visitors_flows_daily",
-        [flow | {"share_used": "0.35", "all_visitors_estimate": "20", "is_estimate": "TRUE"}],
-    )
+    estimate = {"share_used": "0.35", "all_visitors_estimate": "20", "is_estimate": "TRUE"}
+    exposed = exposed_once_published(tmp_path, "all_visitors_flows_daily", flow, estimate)
     visitors = ("transitions", "visitors", "day", DAY, "entry_log", "all", "all", "all", "dejima", "glover_garden")
-    low, high = exposed_cells(tmp_path)[visitors]
+    low, high = exposed[visitors]
     assert 6.8 < low <= 7 <= high < 7.2
 
 

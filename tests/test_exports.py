@@ -33,6 +33,118 @@ FORMULA_JA = '=HYPERLINK("http://evil.example/","クリック")'
 FORMULA_EN = "+cmd|' /C calc'!A0"
 OPEN_DATA_DOC = PROJECT_ROOT / "docs" / "open-data.md"
 
+# The sample warehouses leave the marts below empty; every open-data file must have rows to check.
+# Spending of DAY2, planted for a day and a week (the period files leave day rows to the daily files)
+SPENDING_ROWS: list[tuple[str, dict[str, object]]] = [
+    (
+        "marts.spending_by_period",
+        {
+            "period_start": DAY2,
+            "day_type": "all",
+            "segment_kind": "all",
+            "segment": "all",
+            "facility_id": "glover_garden",
+            "visitors": 40,
+            "visitor_days": 40,
+            "admissions": 41,
+            "paid_admissions": 40,
+            "revenue_jpy": 24800,
+            "revenue_per_visitor_day": 620.0,
+            "is_suppressed": False,
+        },
+    ),
+    (
+        "marts.spending_routes_by_period",
+        {
+            "period_start": DAY2,
+            "day_type": "all",
+            "breakdown": "route",
+            "facility_id": "all",
+            "route": "glover_garden > oura_cathedral",
+            "visitors": None,
+            "trips": None,
+            "revenue_jpy": None,
+            "is_suppressed": True,
+            "suppression": "primary",
+        },
+    ),
+]
+# The week the opportunity model was fitted for: the key of both of its marts
+OPPORTUNITY_WEEK = {
+    "period_grain": "iso_week",
+    "period_start": DAY2,
+    "period_label": "2026-W45",
+    "source_kind": "entry_log",
+    "segment": "all",
+}
+# One row each, as (mart, row), for the other marts the sample warehouses leave empty
+EXPORT_ONLY_ROWS: list[tuple[str, dict[str, object]]] = [
+    (
+        "marts.all_visitors_facility_daily",
+        {
+            "service_date": DAY2,
+            "facility_id": "glover_garden",
+            "cashless_visitors": 40,
+            "reported_admissions": 100,
+            "cashless_share": 0.4,
+            "status": "reported",
+            "all_visitors_estimate": 100,
+            "is_estimate": False,
+            "is_suppressed": False,
+        },
+    ),
+    (
+        "marts.all_visitors_flows_daily",
+        {
+            "service_date": DAY2,
+            "measure": "transition",
+            "from_facility_id": "glover_garden",
+            "to_facility_id": "oura_cathedral",
+            "cashless_visitors": 20,
+            "share_used": 0.4,
+            "all_visitors_estimate": 50,
+            "estimate_ci_low": 40,
+            "estimate_ci_high": 62,
+            "is_estimate": True,
+            "status": "estimated",
+            "is_suppressed": False,
+        },
+    ),
+    (
+        "marts.opportunity_fit",
+        OPPORTUNITY_WEEK
+        | {
+            "status": "fitted",
+            "n_facilities": 12,
+            "n_pairs": 132,
+            "moves": 5000,
+            "deviance": 900.0,
+            "null_deviance": 9000.0,
+            "pseudo_r2": 0.9,
+        },
+    ),
+    (
+        "marts.opportunity_pairs",
+        OPPORTUNITY_WEEK
+        | {
+            "from_facility_id": "glover_garden",
+            "to_facility_id": "oura_cathedral",
+            "walking_minutes": 4.0,
+            "observed_moves": 20,
+            "expected_moves": 80.0,
+            "expected_low": 40.0,
+            "expected_high": 130.0,
+            "ratio": 0.25,
+            "under_connected": True,
+            "tier": "under_connected",
+            "promote_rank": 1,
+            "is_suppressed": False,
+        },
+    ),
+    ("marts.measure_effects", {"measure": "signage", "status": "estimated", "effect": 0.1, "ci_low": 0.0, "ci_high": 0.2}),
+    ("marts.measure_series", {"measure": "signage", "service_date": DAY2, "series_group": "treated", "value": 4.2}),
+]
+
 
 def indicator_headers() -> dict[str, list[str]]:
     """The CSV headers flowlib.indicator_mart.export_indicator_csv writes, read from its source."""
@@ -85,106 +197,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, 
         suppression="primary",
     )
     for grain in ("day", "iso_week"):
-        _insert(
-            con,
-            "marts.spending_by_period",
-            period_grain=grain,
-            period_start=DAY2,
-            day_type="all",
-            segment_kind="all",
-            segment="all",
-            facility_id="glover_garden",
-            visitors=40,
-            visitor_days=40,
-            admissions=41,
-            paid_admissions=40,
-            revenue_jpy=24800,
-            revenue_per_visitor_day=620.0,
-            is_suppressed=False,
-        )
-        _insert(
-            con,
-            "marts.spending_routes_by_period",
-            period_grain=grain,
-            period_start=DAY2,
-            day_type="all",
-            breakdown="route",
-            facility_id="all",
-            route="glover_garden > oura_cathedral",
-            visitors=None,
-            trips=None,
-            revenue_jpy=None,
-            is_suppressed=True,
-            suppression="primary",
-        )
-    _insert(
-        con,
-        "marts.all_visitors_facility_daily",
-        service_date=DAY2,
-        facility_id="glover_garden",
-        cashless_visitors=40,
-        reported_admissions=100,
-        cashless_share=0.4,
-        status="reported",
-        all_visitors_estimate=100,
-        is_estimate=False,
-        is_suppressed=False,
-    )
-    _insert(
-        con,
-        "marts.all_visitors_flows_daily",
-        service_date=DAY2,
-        measure="transition",
-        from_facility_id="glover_garden",
-        to_facility_id="oura_cathedral",
-        cashless_visitors=20,
-        share_used=0.4,
-        all_visitors_estimate=50,
-        estimate_ci_low=40,
-        estimate_ci_high=62,
-        is_estimate=True,
-        status="estimated",
-        is_suppressed=False,
-    )
-    _insert(
-        con,
-        "marts.opportunity_fit",
-        period_grain="iso_week",
-        period_start=DAY2,
-        period_label="2026-W45",
-        source_kind="entry_log",
-        segment="all",
-        status="fitted",
-        n_facilities=12,
-        n_pairs=132,
-        moves=5000,
-        deviance=900.0,
-        null_deviance=9000.0,
-        pseudo_r2=0.9,
-    )
-    _insert(
-        con,
-        "marts.opportunity_pairs",
-        period_grain="iso_week",
-        period_start=DAY2,
-        period_label="2026-W45",
-        source_kind="entry_log",
-        segment="all",
-        from_facility_id="glover_garden",
-        to_facility_id="oura_cathedral",
-        walking_minutes=4.0,
-        observed_moves=20,
-        expected_moves=80.0,
-        expected_low=40.0,
-        expected_high=130.0,
-        ratio=0.25,
-        under_connected=True,
-        tier="under_connected",
-        promote_rank=1,
-        is_suppressed=False,
-    )
-    _insert(con, "marts.measure_effects", measure="signage", status="estimated", effect=0.1, ci_low=0.0, ci_high=0.2)
-    _insert(con, "marts.measure_series", measure="signage", service_date=DAY2, series_group="treated", value=4.2)
+        for mart, row in SPENDING_ROWS:
+            _insert(con, mart, period_grain=grain, **row)
+    for mart, row in EXPORT_ONLY_ROWS:
+        _insert(con, mart, **row)
     place_indicator_csvs(settings.dashboards_dir / "exports")
     _forecast_rows(con)
     write_open_data(con, settings)

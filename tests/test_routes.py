@@ -199,29 +199,37 @@ def test_transitions_quartiles_and_next_probability(built):
     ]
 
 
-def test_routes_and_origin_destination_matrix(built):
-    routes = query(
-        built,
-        "select route_rank, route, n_stops, visitors from marts.routes_daily where source_kind = 'entry_log' order by route_rank",
-    )
-    assert routes == [
-        (1, "dejima > shinchi_chinatown > glover_garden", 3, 1),
-        (2, "glover_garden > oura_cathedral > dejima", 3, 1),
-        (3, "oura_cathedral > dejima", 2, 1),
-        (4, "oura_cathedral > glover_garden", 2, 1),
-    ]
-    od = query(
-        built,
-        "select origin_facility_id, destination_facility_id, trips, visitors, trip_minutes_median "
-        "from marts.routes_by_period where period_grain = 'day' and segment_kind = 'all' "
-        "and source_kind = 'entry_log' and route is null order by 1, 2",
-    )
-    assert od == [
-        ("dejima", "glover_garden", 1, 1, 120.0),
-        ("glover_garden", "dejima", 1, 1, 165.0),
-        ("oura_cathedral", "dejima", 1, 1, 40.0),
-        ("oura_cathedral", "glover_garden", 1, 1, 60.0),
-    ]
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        pytest.param(
+            "select route_rank, route, n_stops, visitors from marts.routes_daily where source_kind = 'entry_log' order by route_rank",
+            [
+                (1, "dejima > shinchi_chinatown > glover_garden", 3, 1),
+                (2, "glover_garden > oura_cathedral > dejima", 3, 1),
+                (3, "oura_cathedral > dejima", 2, 1),
+                (4, "oura_cathedral > glover_garden", 2, 1),
+            ],
+            id="routes",
+        ),
+        pytest.param(
+            "select origin_facility_id, destination_facility_id, trips, visitors, trip_minutes_median "
+            "from marts.routes_by_period where period_grain = 'day' and segment_kind = 'all' "
+            "and source_kind = 'entry_log' and route is null order by 1, 2",
+            [
+                ("dejima", "glover_garden", 1, 1, 120.0),
+                ("glover_garden", "dejima", 1, 1, 165.0),
+                ("oura_cathedral", "dejima", 1, 1, 40.0),
+                ("oura_cathedral", "glover_garden", 1, 1, 60.0),
+            ],
+            id="origin-destination",
+        ),
+    ],
+)
+def test_routes_and_origin_destination_matrix(built, sql: str, expected: list[tuple]):
+    """The day's multi-stop routes, ranked, and the origin-destination rows (route null) of its
+    roll-up: B 120 minutes from first to last stop, A 165, D 40, E 60."""
+    assert query(built, sql) == expected
 
 
 def test_circulation_and_first_and_last_facility_of_the_day(built):
@@ -269,7 +277,7 @@ def test_facility_counts_and_hour_profile(built):
     assert hours == [(2, 1, 1), (9, 2, 1), (12, 1, 1), (15, 1, 1)]
 
 
-def test_sensor_detections_become_stays_stops_and_measured_dwell(built):
+def test_sensor_detections_become_stays_and_stops(built):
     stays = query(
         built,
         "select device_key, facility_id, strftime(started_at, '%m-%d %H:%M'), "
@@ -293,29 +301,40 @@ def test_sensor_detections_become_stays_stops_and_measured_dwell(built):
     )
     assert [f for v, f in stops if v == vid("X")] == ["glover_garden", "oura_cathedral", "glover_garden"]
     assert vid("R") not in {v for v, _ in stops}
-    moves = query(
-        built,
-        "select from_facility_id, to_facility_id, transitions, transfer_minutes_median "
-        "from marts.transitions_daily where source_kind = 'wifi_sensor' order by 1",
-    )
-    assert moves == [("glover_garden", "oura_cathedral", 1, 40.0), ("oura_cathedral", "glover_garden", 1, 50.0)]
-    dwell = query(
-        built,
-        "select facility_id, dwell_method, visitors, dwell_minutes_median, dwell_minutes_mean "
-        "from marts.dwell_by_period where period_grain = 'day' and source_kind = 'wifi_sensor' order by 1",
-    )
-    assert dwell == [
-        ("dejima", "sensor_stay", 1, 0.0, 0.0),
-        ("glover_garden", "sensor_stay", 1, 12.5, 12.5),
-        ("oura_cathedral", "sensor_stay", 1, 10.0, 10.0),
-    ]
-    facilities = query(
-        built,
-        "select facility_id, entries, visitors, domestic_visitors from marts.facility_daily "
-        "where source_kind = 'wifi_sensor' order by 1",
-    )
-    # entries are stays of non-resident devices; sensors know no segment
-    assert facilities == [("dejima", 1, 1, None), ("glover_garden", 2, 1, None), ("oura_cathedral", 1, 1, None)]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        pytest.param(
+            "select from_facility_id, to_facility_id, transitions, transfer_minutes_median "
+            "from marts.transitions_daily where source_kind = 'wifi_sensor' order by 1",
+            [("glover_garden", "oura_cathedral", 1, 40.0), ("oura_cathedral", "glover_garden", 1, 50.0)],
+            id="transitions",
+        ),
+        pytest.param(
+            "select facility_id, dwell_method, visitors, dwell_minutes_median, dwell_minutes_mean "
+            "from marts.dwell_by_period where period_grain = 'day' and source_kind = 'wifi_sensor' order by 1",
+            [
+                ("dejima", "sensor_stay", 1, 0.0, 0.0),
+                ("glover_garden", "sensor_stay", 1, 12.5, 12.5),
+                ("oura_cathedral", "sensor_stay", 1, 10.0, 10.0),
+            ],
+            id="measured-dwell",
+        ),
+        # entries are stays of non-resident devices; sensors know no segment
+        pytest.param(
+            "select facility_id, entries, visitors, domestic_visitors from marts.facility_daily "
+            "where source_kind = 'wifi_sensor' order by 1",
+            [("dejima", 1, 1, None), ("glover_garden", 2, 1, None), ("oura_cathedral", 1, 1, None)],
+            id="facilities",
+        ),
+    ],
+)
+def test_sensor_stays_in_the_day_marts(built, sql: str, expected: list[tuple]):
+    """The Wi-Fi sensor rows of the day marts, from X's stays (Glover, Oura, Glover again) and Y's
+    one detection; R, a resident device, is in none."""
+    assert query(built, sql) == expected
 
 
 def _walking_minutes(origin: str, destination: str) -> float:

@@ -41,6 +41,14 @@ def test_landing_pattern_renders_the_service_date(tmp_path: Path):
     assert [p.name for p in spec.files_for(tmp_path / "landing", date(2026, 11, 3))] == ["20261103_dejima.csv"]
 
 
+def assert_refused(tmp_path: Path, declaration: str, message: str) -> None:
+    """parse_declaration refuses ``declaration`` naming the file and ``message``: what every bad
+    declaration must get, however it is bad."""
+    with pytest.raises(SourceDeclarationError) as error:
+        parse_declaration(tmp_path / "bad.yaml", declaration)
+    assert "bad.yaml" in str(error.value) and message in str(error.value)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -52,17 +60,25 @@ def test_landing_pattern_renders_the_service_date(tmp_path: Path):
         (('format: "%Y-%m-%d %H:%M:%S"', "foo: 1"), "unknown keys"),
         (('landing: "entry_log', 'landing: "../../etc'), "must be relative"),
         (("owner: {name: desk, email: desk@example.org}", "owner: desk"), "owner must give"),
-        (("format: csv", "format: csv\nduplicates: ignore"), "duplicates must be quarantine or collapse"),
         (("  card_id: カード", "  card_id: {from: random}"), "'from' supports only"),
-        (("format: csv", "format: csv\nexpectation_suite: entry_logs"), "expectation_suite 'entry_logs' does not check"),
-        (("format: csv", "format: csv\nexpectation_suite: wifi_sensor"), "use 'entry_log'"),
     ],
 )
 def test_invalid_declarations_fail_with_the_file_and_problem(tmp_path: Path, change, message):
     old, new = change
-    with pytest.raises(SourceDeclarationError) as error:
-        parse_declaration(tmp_path / "bad.yaml", VALID.replace(old, new))
-    assert "bad.yaml" in str(error.value) and message in str(error.value)
+    assert_refused(tmp_path, VALID.replace(old, new), message)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("duplicates: ignore", "duplicates must be quarantine or collapse"),
+        ("expectation_suite: entry_logs", "expectation_suite 'entry_logs' does not check"),
+        ("expectation_suite: wifi_sensor", "use 'entry_log'"),
+    ],
+)
+def test_invalid_options_fail_with_the_file_and_problem(tmp_path: Path, option: str, message: str):
+    """An optional key the valid declaration leaves out, added (after ``format``) with a value it cannot take."""
+    assert_refused(tmp_path, VALID.replace("format: csv", f"format: csv\n{option}"), message)
 
 
 def test_duplicate_source_names_are_refused(tmp_path: Path, settings):
