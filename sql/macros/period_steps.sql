@@ -53,10 +53,12 @@ case when by_residence then 'residence' when by_ticket_type then 'ticket_type' e
 create or replace temp macro segment_of(by_residence, by_ticket_type, residence, ticket_type) as
 case when by_residence then residence when by_ticket_type then ticket_type else 'all' end;
 
--- minute_quartiles(value_rows): the quartiles (quantile_cont 0.25, 0.5, 0.75, as the list
--- quartiles) of the column minutes in each cell of `value_rows`, a cell being the values
--- of all its other columns except service_date, period_end, period_label and visitor_id
--- (the rows of period_rows / segment_rows with the measured column renamed minutes).
+-- minute_quartiles(value_rows): the quartiles (quantile_cont 0.25, 0.5, 0.75) of the column
+-- minutes in each cell of `value_rows`, as published (to a tenth of a minute): minutes_p25,
+-- minutes_median, minutes_p75. A cell is the values of all the other columns except
+-- service_date, period_end, period_label and visitor_id (the rows of period_rows /
+-- segment_rows with the measured column renamed minutes); a mart publishes the three under
+-- its own name with columns('^minutes_(.*)') as '<what>_minutes_\1'.
 -- Read off a histogram (how many values each number of minutes has) rather than by
 -- quantile_cont: DuckDB's quantile state holds every value and cannot spill, and next to a
 -- distinct count it exhausted 3 GB on a month of moves (36 M rows).
@@ -96,13 +98,22 @@ create or replace temp macro minute_quartiles(value_rows) as table
             ] as above
         from positions
         group by all
+    ),
+
+    quartiles as (
+        select
+            cell,
+            list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
+                as minutes
+        from neighbours
     )
 
     select
         unnest(cell),
-        list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
-            as quartiles
-    from neighbours;
+        round(minutes[1], 1) as minutes_p25,
+        round(minutes[2], 1) as minutes_median,
+        round(minutes[3], 1) as minutes_p75
+    from quartiles;
 
 -- period_cells(cells): the published rows of a period mart: period_grain, then the cell's
 -- period and segment columns in the order every period mart shares, then the other columns
