@@ -80,44 +80,36 @@ def rewrite_timedimension_css(css: str) -> str:
     return css
 
 
+def _npm(source: str, dest: str, rewrite: Callable[[str], str] | None = None) -> VendoredFile:
+    """A file (or directory) of a package pinned in vendor/package.json."""
+    return VendoredFile("npm", source, dest, rewrite)
+
+
 VENDORED_FILES: tuple[VendoredFile, ...] = (
-    VendoredFile("npm", "leaflet/dist/leaflet.js", "leaflet/leaflet.js"),
-    VendoredFile("npm", "leaflet/dist/leaflet.css", "leaflet/leaflet.css"),
-    VendoredFile("npm", "leaflet/dist/images", "leaflet/images"),
-    VendoredFile("npm", "leaflet/LICENSE", "leaflet/LICENSE"),
-    VendoredFile("npm", "jquery/dist/jquery.min.js", "jquery/jquery.min.js"),
-    VendoredFile("npm", "jquery/LICENSE.txt", "jquery/LICENSE.txt"),
-    VendoredFile("npm", "bootstrap/dist/js/bootstrap.bundle.min.js", "bootstrap/bootstrap.bundle.min.js"),
-    VendoredFile("npm", "bootstrap/dist/css/bootstrap.min.css", "bootstrap/bootstrap.min.css"),
-    VendoredFile("npm", "bootstrap/LICENSE", "bootstrap/LICENSE"),
-    VendoredFile("npm", "@fortawesome/fontawesome-free/css/all.min.css", "fontawesome/css/all.min.css"),
-    VendoredFile("npm", "@fortawesome/fontawesome-free/webfonts", "fontawesome/webfonts"),
-    VendoredFile("npm", "@fortawesome/fontawesome-free/LICENSE.txt", "fontawesome/LICENSE.txt"),
-    VendoredFile(
-        "npm",
-        "drmonty-leaflet-awesome-markers/js/leaflet.awesome-markers.js",
-        "awesome-markers/leaflet.awesome-markers.js",
-    ),
-    VendoredFile(
-        "npm",
-        "drmonty-leaflet-awesome-markers/css/leaflet.awesome-markers.css",
-        "awesome-markers/leaflet.awesome-markers.css",
-    ),
-    VendoredFile("npm", "drmonty-leaflet-awesome-markers/css/images", "awesome-markers/images"),
-    VendoredFile("npm", "iso8601-js-period/iso8601.js", "timedimension/iso8601.js"),
-    VendoredFile(
-        "npm",
-        "leaflet-timedimension/dist/leaflet.timedimension.min.js",
-        "timedimension/leaflet.timedimension.min.js",
-    ),
-    VendoredFile(
-        "npm",
+    _npm("leaflet/dist/leaflet.js", "leaflet/leaflet.js"),
+    _npm("leaflet/dist/leaflet.css", "leaflet/leaflet.css"),
+    _npm("leaflet/dist/images", "leaflet/images"),
+    _npm("leaflet/LICENSE", "leaflet/LICENSE"),
+    _npm("jquery/dist/jquery.min.js", "jquery/jquery.min.js"),
+    _npm("jquery/LICENSE.txt", "jquery/LICENSE.txt"),
+    _npm("bootstrap/dist/js/bootstrap.bundle.min.js", "bootstrap/bootstrap.bundle.min.js"),
+    _npm("bootstrap/dist/css/bootstrap.min.css", "bootstrap/bootstrap.min.css"),
+    _npm("bootstrap/LICENSE", "bootstrap/LICENSE"),
+    _npm("@fortawesome/fontawesome-free/css/all.min.css", "fontawesome/css/all.min.css"),
+    _npm("@fortawesome/fontawesome-free/webfonts", "fontawesome/webfonts"),
+    _npm("@fortawesome/fontawesome-free/LICENSE.txt", "fontawesome/LICENSE.txt"),
+    _npm("drmonty-leaflet-awesome-markers/js/leaflet.awesome-markers.js", "awesome-markers/leaflet.awesome-markers.js"),
+    _npm("drmonty-leaflet-awesome-markers/css/leaflet.awesome-markers.css", "awesome-markers/leaflet.awesome-markers.css"),
+    _npm("drmonty-leaflet-awesome-markers/css/images", "awesome-markers/images"),
+    _npm("iso8601-js-period/iso8601.js", "timedimension/iso8601.js"),
+    _npm("leaflet-timedimension/dist/leaflet.timedimension.min.js", "timedimension/leaflet.timedimension.min.js"),
+    _npm(
         "leaflet-timedimension/dist/leaflet.timedimension.control.css",
         "timedimension/leaflet.timedimension.control.css",
         rewrite=rewrite_timedimension_css,
     ),
-    VendoredFile("npm", "leaflet-textpath/leaflet.textpath.js", "textpath/leaflet.textpath.js"),
-    VendoredFile("npm", "leaflet-textpath/LICENSE", "textpath/LICENSE"),
+    _npm("leaflet-textpath/leaflet.textpath.js", "textpath/leaflet.textpath.js"),
+    _npm("leaflet-textpath/LICENSE", "textpath/LICENSE"),
     VendoredFile("folium", "leaflet_heat.min.js", "heat/leaflet_heat.min.js"),
     VendoredFile("folium", "pa7_hm.min.js", "heat/pa7_hm.min.js"),
     VendoredFile("folium", "pa7_leaflet_hm.min.js", "heat/pa7_leaflet_hm.min.js"),

@@ -229,14 +229,13 @@ def parse_measure(path: Path, facilities: set[str], first_day: date, last_day: d
 
 def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: date) -> tuple[pd.DataFrame, str, set[str]]:
     """(unit, service_date, value, complete) rows; the treated unit's name; units touching the treated ones."""
+    frame = run(con, "measures/panel", outcome=measure.outcome, first_service_date=first, last_service_date=last).df()
     if measure.outcome == "transition":
-        frame = run(con, "measures/panel_transitions", first_service_date=first, last_service_date=last).df()
         treated = f"{measure.outcome_from}>{measure.outcome_to}"
         involved = {measure.outcome_from, measure.outcome_to, *measure.treated_facilities}
         touching = {u for u in frame["unit"].unique() if set(u.split(">")) & involved}
         fill_zero = True
     elif measure.outcome == "entries":
-        frame = run(con, "measures/panel_entries", first_service_date=first, last_service_date=last).df()
         wanted = set(measure.outcome_facilities)
         treated_rows = frame[frame["unit"].isin(wanted)]
         if len(wanted) > 1:  # several treated facilities: their sum is the treated unit
@@ -246,7 +245,6 @@ def _panel(con: duckdb.DuckDBPyConnection, measure: Measure, first: date, last: 
         touching = (wanted | set(measure.treated_facilities)) - {treated}
         fill_zero = True
     else:
-        frame = run(con, "measures/panel_circulation", first_service_date=first, last_service_date=last).df()
         treated = str(measure.treated_segment)
         touching = set()
         fill_zero = False

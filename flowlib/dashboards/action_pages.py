@@ -60,6 +60,28 @@ class Page:
     sections: list[Section]
 
 
+# ------------------------------------------------------------------ headers
+
+# Headers several tables share: a figure is named alike wherever it stands, and its wording
+# changes in one place.
+FACILITY = Column("施設", "Facility")
+SEGMENT = Column("区分", "Segment")
+TOURISM_DAY = Column("観光日", "Tourism day")
+MOVE = Column("移動", "Move")
+ROUTE = Column("ルート", "Route")
+MEASURED_BY = Column("測定", "Measured by")
+BASIS = Column("根拠", "Basis")
+VISITORS = Column("来訪者", "Visitors", True)
+PEOPLE = Column("人数", "Visitors", True)
+CARD_PAYERS = Column("カード決済の来訪者", "Card payers", True)
+ALL_VISITORS_ESTIMATE = Column("全来訪者（推計）", "All visitors (estimate)", True)
+INTERVAL_95 = Column("95%区間", "95 % interval", True)
+MOVES = Column("移動数", "Moves", True)
+PAID_ADMISSIONS = Column("有料入場", "Paid admissions", True)
+REVENUE_JPY = Column("入館料収入（円）", "Revenue (yen)", True)
+PER_VISITOR_DAY_JPY = Column("1人1日あたり（円）", "Per visitor-day (yen)", True)
+
+
 # ------------------------------------------------------------------ cells
 
 
@@ -145,11 +167,11 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
         cells = page_rows(con, "spending_cells", period_grain=grain, period_start=start)
         per_facility = [r for r in cells if r["segment_kind"] == "all" and r["facility_id"] != "all"]
         columns = [
-            Column("施設", "Facility"),
-            Column("来訪者", "Visitors", True),
-            Column("有料入場", "Paid admissions", True),
-            Column("入館料収入（円）", "Revenue (yen)", True),
-            Column("1人1日あたり（円）", "Per visitor-day (yen)", True),
+            FACILITY,
+            VISITORS,
+            PAID_ADMISSIONS,
+            REVENUE_JPY,
+            PER_VISITOR_DAY_JPY,
             Column("有料入場1件あたり（円）", "Per paid admission (yen)", True),
         ]
 
@@ -205,7 +227,7 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
                 "by-segment",
                 f"居住地・券種別（全施設、{label}）",
                 f"By residence and ticket type (all facilities, {label})",
-                [Column("区分", "Segment"), *columns[1:]],
+                [SEGMENT, *columns[1:]],
                 [
                     {
                         "key": f"{r['segment_kind']}:{r['segment']}",
@@ -218,7 +240,7 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
         )
         spend = page_rows(con, "spending_routes", period_grain=grain, period_start=start)
         unit_columns = [
-            Column("来訪者", "Visitors", True),
+            VISITORS,
             Column("有料入場／人日", "Paid admissions per visitor-day", True),
             Column("収入／人日（円）", "Revenue per visitor-day (yen)", True),
         ]
@@ -256,7 +278,7 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
                 f"周遊ルート別 1周遊あたり収入（上位20、{label}）",
                 f"Revenue per trip by route (top 20, {label})",
                 [
-                    Column("ルート", "Route"),
+                    ROUTE,
                     Column("周遊数", "Trips", True),
                     Column("有料入場／周遊", "Paid admissions per trip", True),
                     Column("収入／周遊（円）", "Revenue per trip (yen)", True),
@@ -283,11 +305,11 @@ def spending_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facility
             "日別（全施設）",
             "Per day (all facilities)",
             [
-                Column("観光日", "Tourism day"),
+                TOURISM_DAY,
                 Column("延べ来訪者日", "Visitor-days", True),
-                Column("有料入場", "Paid admissions", True),
-                Column("入館料収入（円）", "Revenue (yen)", True),
-                Column("1人1日あたり（円）", "Per visitor-day (yen)", True),
+                PAID_ADMISSIONS,
+                REVENUE_JPY,
+                PER_VISITOR_DAY_JPY,
             ],
             [
                 {
@@ -352,14 +374,14 @@ def all_visitors_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Faci
             f"施設別 全来訪者の推計（{latest}）",
             f"All visitors per facility ({latest})",
             [
-                Column("施設", "Facility"),
-                Column("カード決済の来訪者", "Card payers", True),
+                FACILITY,
+                CARD_PAYERS,
                 Column("入館者数（報告）", "Reported admissions", True),
                 Column("キャッシュレス比率", "Cashless share", True),
                 Column("比率の95%区間", "Share 95 % interval", True),
                 Column("全来訪者", "All visitors", True),
-                Column("95%区間", "95 % interval", True),
-                Column("根拠", "Basis"),
+                INTERVAL_95,
+                BASIS,
             ],
             [
                 {
@@ -399,12 +421,12 @@ def all_visitors_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Faci
             f"施設間の移動 全来訪者の推計（上位20、{latest}）",
             f"Moves between facilities, all visitors (top 20, {latest})",
             [
-                Column("移動", "Move"),
-                Column("カード決済の来訪者", "Card payers", True),
+                MOVE,
+                CARD_PAYERS,
                 Column("使った比率", "Share used", True),
-                Column("全来訪者（推計）", "All visitors (estimate)", True),
-                Column("95%区間", "95 % interval", True),
-                Column("根拠", "Basis"),
+                ALL_VISITORS_ESTIMATE,
+                INTERVAL_95,
+                BASIS,
             ],
             [
                 {
@@ -459,12 +481,12 @@ def all_visitors_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Faci
             "周遊：全来訪者の推計（日別）",
             "Circulation, all visitors (per day)",
             [
-                Column("観光日", "Tourism day"),
-                Column("カード決済の来訪者", "Card payers", True),
-                Column("全来訪者（推計）", "All visitors (estimate)", True),
-                Column("95%区間", "95 % interval", True),
+                TOURISM_DAY,
+                CARD_PAYERS,
+                ALL_VISITORS_ESTIMATE,
+                INTERVAL_95,
                 Column("2施設以上（推計）", "Two or more facilities (estimate)", True),
-                Column("95%区間", "95 % interval", True),
+                INTERVAL_95,
                 Column("市全体の比率", "City cashless share", True),
             ],
             day_rows,
@@ -517,10 +539,10 @@ def _flows_by_kind(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facilit
             f"施設間の移動（測定方法別、{label}）",
             f"Moves by what measured them ({label})",
             [
-                Column("測定", "Measured by"),
-                Column("移動", "Move"),
-                Column("移動数", "Moves", True),
-                Column("人数", "Visitors", True),
+                MEASURED_BY,
+                MOVE,
+                MOVES,
+                PEOPLE,
             ],
             [
                 {
@@ -541,10 +563,10 @@ def _flows_by_kind(con: duckdb.DuckDBPyConnection, facilities: dict[str, Facilit
             f"周遊ルート上位（測定方法別、{label}）",
             f"Top routes by what measured them ({label})",
             [
-                Column("測定", "Measured by"),
+                MEASURED_BY,
                 Column("順位", "Rank", True),
-                Column("ルート", "Route"),
-                Column("人数", "Visitors", True),
+                ROUTE,
+                PEOPLE,
             ],
             [
                 {
@@ -579,10 +601,10 @@ def opportunities_page(con: duckdb.DuckDBPyConnection, facilities: dict[str, Fac
             [
                 Column("期間", "Period"),
                 Column("データ", "Source"),
-                Column("区分", "Segment"),
+                SEGMENT,
                 Column("結果", "Status"),
                 Column("ペア数", "Pairs", True),
-                Column("移動数", "Moves", True),
+                MOVES,
                 Column("逸脱度", "Deviance", True),
                 Column("疑似R²（逸脱度）", "Pseudo-R² (deviance)", True),
                 Column("McFadden R²", "McFadden R²", True),

@@ -54,9 +54,12 @@ create or replace temp macro segment_of(by_residence, by_ticket_type, residence,
 case when by_residence then residence when by_ticket_type then ticket_type else 'all' end;
 
 -- minute_quartiles(value_rows): the quartiles (0.25, 0.5, 0.75 as in quantile_cont: the
--- value at position (n - 1) q, interpolated; as the list quartiles) of the column minutes in each cell of `value_rows`, a cell being the values
--- of all its other columns except service_date, period_end, period_label and visitor_id
--- (the rows of period_rows / segment_rows with the measured column renamed minutes).
+-- value at position (n - 1) q, interpolated) of the column minutes in each cell of
+-- `value_rows`, as published (to a tenth of a minute): minutes_p25, minutes_median,
+-- minutes_p75. A cell is the values of all the other columns except service_date,
+-- period_end, period_label and visitor_id (the rows of period_rows / segment_rows with the
+-- measured column renamed minutes); a mart publishes the three under its own name with
+-- columns('^minutes_(.*)') as '<what>_minutes_\1'.
 -- Two ways to the same numbers, chosen by the runner (getvariable('quartiles_in_memory'),
 -- flowlib.models): a night's day cells sort each cell's values in a list, held in memory,
 -- which is fast and bounded by FLOW_QUARTILE_MEMORY_STOPS; weeks, months, years and large
@@ -82,8 +85,10 @@ create or replace temp macro minute_quartiles(value_rows) as table
                 [0.25, 0.5, 0.75],
                 lambda q: sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1]
                 + ((len(sorted_minutes) - 1) * q - floor((len(sorted_minutes) - 1) * q))
-                * (sorted_minutes[ceil((len(sorted_minutes) - 1) * q)::bigint + 1]
-                    - sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1])
+                * (
+                    sorted_minutes[ceil((len(sorted_minutes) - 1) * q)::bigint + 1]
+                    - sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1]
+                )
             ) as quartiles
         from day_values
     ),
@@ -124,15 +129,24 @@ create or replace temp macro minute_quartiles(value_rows) as table
             ] as above
         from positions
         group by all
+    ),
+
+    cell_quartiles as (
+        select * from day_quartiles  -- noqa: AM04
+        union all by name
+        select
+            unnest(cell),
+            list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
+                as quartiles
+        from neighbours
     )
 
-    select * from day_quartiles  -- noqa: AM04
-    union all by name
     select
-        unnest(cell),
-        list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
-            as quartiles
-    from neighbours;
+        * exclude (quartiles),  -- noqa: AM04
+        round(quartiles[1], 1) as minutes_p25,
+        round(quartiles[2], 1) as minutes_median,
+        round(quartiles[3], 1) as minutes_p75
+    from cell_quartiles;
 
 -- period_cells(cells): the published rows of a period mart: period_grain, then the cell's
 -- period and segment columns in the order every period mart shares, then the other columns

@@ -72,11 +72,9 @@ stop_minutes as not materialized (  -- noqa: ST03
 counted as (  -- noqa: ST03
     -- a natural join: the cells' columns are the only ones the two share
     select
-        * exclude (visitors, quartiles, dwell_minutes_mean),
+        * exclude (visitors, minutes_p25, minutes_median, minutes_p75, dwell_minutes_mean),
         visitors,
-        round(quartiles[1], 1) as dwell_minutes_p25,
-        round(quartiles[2], 1) as dwell_minutes_median,
-        round(quartiles[3], 1) as dwell_minutes_p75,
+        columns('^minutes_(.*)') as 'dwell_minutes_\1',  -- noqa: RF05
         round(dwell_minutes_mean, 1) as dwell_minutes_mean
     from grouped_dwell
     natural join minute_quartiles(stop_minutes)

@@ -65,13 +65,13 @@ trip_minutes as not materialized (  -- noqa: ST03
 counted as (  -- noqa: ST03
     -- a natural join: the cells' columns are the only ones the two share
     select
-        * exclude (route, n_stops, trips, visitors, quartiles),
+        * exclude (route, n_stops, trips, visitors, minutes_p25, minutes_median, minutes_p75),
         nullif(route, '') as route,
         case when route <> '' then cast(n_stops as integer) end as n_stops,
         cast(null as integer) as route_rank,
         trips,
         visitors,
-        round(quartiles[2], 1) as trip_minutes_median
+        minutes_median as trip_minutes_median
     from grouped_trips
     natural join minute_quartiles(trip_minutes)
 ),

@@ -65,12 +65,10 @@ with_probability as (
 
 cells as (  -- noqa: ST03
     select
-        * exclude (transitions, visitors, quartiles, next_probability),
+        * exclude (transitions, visitors, minutes_p25, minutes_median, minutes_p75, next_probability),
         transitions,
         visitors,
-        round(quartiles[1], 1) as transfer_minutes_p25,
-        round(quartiles[2], 1) as transfer_minutes_median,
-        round(quartiles[3], 1) as transfer_minutes_p75,
+        columns('^minutes_(.*)') as 'transfer_minutes_\1',  -- noqa: RF05
         round(next_probability, 4) as next_probability
     from with_probability
 ),

@@ -6,8 +6,5 @@ select
     multi_facility_visitors,
     circulation_rate,
     is_suppressed
-from marts.circulation_by_period
-where
-    period_grain = getvariable('period_grain') and period_start = getvariable('period_start')
-    and day_type = 'all' and source_kind = 'entry_log'
-    and facility_role = 'all' and segment_kind in ('all', 'residence')
+from period_cut('marts.circulation_by_period', getvariable('period_grain'), getvariable('period_start'))
+where source_kind = 'entry_log' and facility_role = 'all' and segment_kind in ('all', 'residence')

@@ -8,9 +8,6 @@ select
     entries,
     visitors,
     is_suppressed
-from marts.facility_visits_by_period
-where
-    period_grain = getvariable('period_grain') and period_start = getvariable('period_start')
-    and day_type = 'all' and source_kind = 'entry_log'
-    and hour_of_day is null and segment_kind in ('all', 'residence')
+from period_cut('marts.facility_visits_by_period', getvariable('period_grain'), getvariable('period_start'))
+where source_kind = 'entry_log' and hour_of_day is null and segment_kind in ('all', 'residence')
 order by facility_id

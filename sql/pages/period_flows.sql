@@ -8,8 +8,5 @@ select
     next_probability,
     transfer_minutes_median,
     is_suppressed
-from marts.transitions_by_period
-where
-    period_grain = getvariable('period_grain') and period_start = getvariable('period_start')
-    and day_type = 'all' and source_kind = getvariable('source_kind')
-    and segment_kind = 'all'
+from period_cut('marts.transitions_by_period', getvariable('period_grain'), getvariable('period_start'))
+where source_kind = getvariable('source_kind') and segment_kind = 'all'

@@ -5,9 +5,6 @@ select
     route,
     visitors,
     is_suppressed
-from marts.routes_by_period
-where
-    period_grain = getvariable('period_grain') and period_start = getvariable('period_start')
-    and day_type = 'all' and source_kind = getvariable('source_kind')
-    and segment_kind = 'all' and route is not null
+from period_cut('marts.routes_by_period', getvariable('period_grain'), getvariable('period_start'))
+where source_kind = getvariable('source_kind') and segment_kind = 'all' and route is not null
 order by is_suppressed, route_rank nulls last, route

@@ -7,10 +7,8 @@ with ranked as (
         row_number() over (
             partition by source_kind order by transitions desc, from_facility_id, to_facility_id
         ) as n
-    from marts.transitions_by_period
-    where
-        period_grain = 'iso_week' and period_start = getvariable('period_start') and day_type = 'all'
-        and segment_kind = 'all' and not is_suppressed and transitions is not null
+    from period_cut('marts.transitions_by_period', 'iso_week', getvariable('period_start'))
+    where segment_kind = 'all' and not is_suppressed and transitions is not null
 )
 
 select * from ranked  -- noqa: AM04
