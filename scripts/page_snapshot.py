@@ -39,35 +39,46 @@ def normalise(text: str) -> str:
     return text
 
 
-def snapshot(out: Path) -> int:
-    from flowlib.config import get_settings
+def published_pages(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Every page and open-data file published from ``settings``' warehouse (read only), by
+    path relative to a temporary dashboards folder, normalised; assets and data docs are
+    left out (copied files, and GX's own pages)."""
+    from dataclasses import replace
+
     from flowlib.opendata import write_files
     from flowlib.pipeline import publish_dashboards
     from flowlib.warehouse import reader
 
     dashboards = Path(tempfile.mkdtemp(prefix="page_snapshot_"))
-    os.environ["FLOW_DASHBOARDS_DIR"] = str(dashboards)
-    settings = get_settings()
+    settings = replace(settings, dashboards_dir=dashboards)
     try:
         with reader(settings) as con:
             write_files(con, settings, dashboards / "opendata")
         publish_dashboards(None, settings)
-        if out.exists():
-            shutil.rmtree(out)
-        written = 0
+        pages = {}
         for path in sorted(dashboards.rglob("*")):
             relative = path.relative_to(dashboards)
             if not path.is_file() or path.suffix not in {".html", ".csv", ".json"}:
                 continue
             if relative.parts[0] in {"assets", "data-docs"}:
                 continue
-            target = out / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(normalise(path.read_text(encoding="utf-8")), encoding="utf-8")
-            written += 1
-        return written
+            pages[relative.as_posix()] = normalise(path.read_text(encoding="utf-8"))
+        return pages
     finally:
         shutil.rmtree(dashboards, ignore_errors=True)
+
+
+def snapshot(out: Path) -> int:
+    from flowlib.config import get_settings
+
+    pages = published_pages(get_settings())
+    if out.exists():
+        shutil.rmtree(out)
+    for relative, text in pages.items():
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return len(pages)
 
 
 if __name__ == "__main__":

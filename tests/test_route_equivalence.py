@@ -23,6 +23,7 @@ the Kanazawa part skips when /work/shared is missing; with CI=true it fails inst
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from collections.abc import Callable
 from datetime import date
@@ -45,6 +46,9 @@ from flowlib.warehouse import writer
 
 REFERENCE = PROJECT_ROOT / "tests" / "data" / "reference_outputs"
 DIGESTS = REFERENCE / "digests.json"
+#: sha256 of every page and open-data file published from the demo fortnight, normalised
+#: (tests/data/make_page_digests.py)
+PAGE_DIGESTS = REFERENCE / "pages.json"
 KEY_OF = {"entry_log": ("raw.entry_log", "card_key"), "wifi_sensor": ("raw.wifi_sensor", "device_key")}
 INTERMEDIATE = {
     # relation: columns compared (r: the relation; None: all but visitor_id and ADDED_COLUMNS),
@@ -211,11 +215,36 @@ def _assert_matches_reference(settings, case: str) -> None:
         assert now["stops"].fetchall()[0][0] > 0, "nothing was built"
 
 
+def page_digests(settings: Settings) -> dict[str, str]:
+    """sha256 of every page and open-data file published from the warehouse, normalised by
+    scripts/page_snapshot.py (folium's random ids and build times replaced)."""
+    spec = importlib.util.spec_from_file_location("page_snapshot", PROJECT_ROOT / "scripts" / "page_snapshot.py")
+    page_snapshot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page_snapshot)
+    pages = page_snapshot.published_pages(settings)
+    return {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in pages.items()}
+
+
+def _assert_pages_match_reference(now: dict[str, str], expected: dict[str, str]) -> None:
+    assert sorted(now) == sorted(expected), (
+        f"published files changed: new {sorted(set(now) - set(expected))}, gone {sorted(set(expected) - set(now))}"
+    )
+    differing = sorted(name for name in now if now[name] != expected[name])
+    assert not differing, (
+        f"{len(differing)} published file(s) differ from the reference, e.g. {differing[:4]}: compare two "
+        "builds with scripts/page_snapshot.py; regenerate with tests/data/make_page_digests.py only for a "
+        "deliberate change of a page or file"
+    )
+
+
 def test_demo_fortnight_gives_the_reference_stops_trips_transitions_and_marts(tmp_path):
+    """... and the reference pages and open-data files: a refactor of the SQL, the page
+    queries or the templates must not change what is published."""
     days, load = load_demo_taps(tmp_path / "landing")
     settings = settings_for(tmp_path, DEMO_KEY)
     build(settings, days[0], days[-1], load)
     _assert_matches_reference(settings, "demo")
+    _assert_pages_match_reference(page_digests(settings), json.loads(PAGE_DIGESTS.read_text(encoding="utf-8")))
 
 
 def test_kanazawa_stays_give_the_reference_stops_trips_transitions_and_marts(tmp_path, hokuriku):  # noqa: F811
@@ -235,3 +264,9 @@ def test_the_comparison_fails_on_a_changed_output(tmp_path, perturb):
         _assert_same_rows("routes_daily", changed, rows)
     with pytest.raises(AssertionError):
         _assert_same_digest("routes_daily", changed, {"rows": len(rows), "sha256": digest(rows)})
+    pages = json.loads(PAGE_DIGESTS.read_text(encoding="utf-8"))
+    assert len(pages) > 30
+    with pytest.raises(AssertionError):
+        _assert_pages_match_reference({**pages, "daily/2026-11-03.html": digest(changed)}, pages)
+    with pytest.raises(AssertionError):
+        _assert_pages_match_reference({name: value for name, value in pages.items() if name != "index.html"}, pages)
