@@ -67,8 +67,8 @@ def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None) -> Aud
     started = time.perf_counter()
     digest = folder_digest(folder, k)
     recorded = verdicts / f"{digest}.json"
-    if recorded.is_file():
-        stored = json.loads(recorded.read_text(encoding="utf-8"))
+    stored = _read(recorded)
+    if stored is not None:
         report = AuditReport(**{f.name: stored[f.name] for f in fields(AuditReport) if f.name in stored})
         report.reused = True
         report.seconds = time.perf_counter() - started
@@ -82,6 +82,16 @@ def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None) -> Aud
         write_text_atomic(recorded, json.dumps(stored, sort_keys=True, indent=1) + "\n")
         _prune(verdicts)
     return report
+
+
+def _read(recorded: Path) -> dict | None:
+    """A recorded pass, or None when there is none: also when another night's pruning removed
+    it meanwhile or it cannot be read whole (the folder is solved again, never trusted)."""
+    try:
+        stored = json.loads(recorded.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stored if isinstance(stored, dict) and isinstance(stored.get("k"), int) else None
 
 
 def _prune(verdicts: Path) -> None:

@@ -110,3 +110,14 @@ def test_only_the_newest_verdicts_are_kept(solver, published, tmp_path):
     assert all(json.loads(path.read_text(encoding="utf-8"))["k"] == K for path in recorded)
     # the newest is among them: the same bytes are not solved again
     assert audit_once(published, K, 1, verdicts).reused
+
+
+def test_an_unreadable_verdict_is_solved_again(solver, published, tmp_path):
+    """A verdict file cut short (a full disk) or emptied is no pass: the folder is solved."""
+    verdicts = tmp_path / "verdicts"
+    audit_once(published, K, 1, verdicts)
+    (recorded,) = verdicts.glob("*.json")
+    for damaged in ('{"k": 10, "cells": 1', "", "[]"):
+        recorded.write_text(damaged, encoding="utf-8")
+        assert not audit_once(published, K, 1, verdicts).reused
+    assert len(solver.calls) == 4
