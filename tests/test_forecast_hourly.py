@@ -61,6 +61,36 @@ def test_share_concentration_is_the_maximum_of_a_hand_written_likelihood_and_rec
     assert fitted == pytest.approx(best, rel=0.01)
 
 
+def test_day_classes_with_different_open_hours_are_fitted_together():
+    """Weekdays open 8 hours and weekends 10: the likelihood is evaluated in blocks of equal
+    open hours (one scipy call each) and must be the sum over every day, in its class."""
+    values = synthetic(1500, seed=35)
+    rng = np.random.default_rng(36)
+    weekend_shares = np.array([1, 2, 3, 3, 2, 2, 1, 1, 2, 1], dtype=float) / 18
+    rows, classes = [], {}
+    for day, total in values.items():
+        weekend = pd.Timestamp(day).dayofweek >= 5
+        shares, hours = (weekend_shares, range(9, 19)) if weekend else (SHARES, HOURS)
+        classes[pd.Timestamp(day)] = "weekend_holiday" if weekend else "weekday"
+        split = rng.multinomial(int(total), rng.dirichlet(25.0 * shares))
+        rows += [{"service_date": pd.Timestamp(day), "hour_of_day": h, "count": float(c)} for h, c in zip(hours, split)]
+    hourly = pd.DataFrame(rows)
+    day_classes = pd.Series(classes)
+    profiles = fc.hourly_profiles(hourly, day_classes)
+    fitted = fc.share_concentration(hourly, day_classes, profiles)
+    matrix = hourly.pivot(index="service_date", columns="hour_of_day", values="count").fillna(0.0)
+    weekend_days = [day_classes[day] == "weekend_holiday" for day in matrix.index]
+    blocks = [
+        (matrix[~np.array(weekend_days)][list(HOURS)].to_numpy(), profiles["weekday"][9:17]),
+        (matrix[np.array(weekend_days)][list(range(9, 19))].to_numpy(), profiles["weekend_holiday"][9:19]),
+    ]
+    assert all(len(counts) for counts, _ in blocks)
+    grid = np.exp(np.linspace(np.log(5), np.log(500), 2001))
+    best = grid[np.argmax([sum(_hand_loglik(counts, shares, a) for counts, shares in blocks) for a in grid])]
+    assert fitted == pytest.approx(best, rel=0.01)
+    assert fitted == pytest.approx(25.0, rel=0.3)
+
+
 def test_multinomial_shares_give_an_infinite_concentration_and_hidden_hours_are_left_out():
     values = synthetic(1500, seed=33)
     rng = np.random.default_rng(34)
