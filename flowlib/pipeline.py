@@ -384,7 +384,9 @@ def run_all(
     build_forecast(settings)
     publish_open_data(settings)
     build_data_docs(settings)
-    index = publish_dashboards(None, settings)
+    # as the DAG's task: the nights' pages, their weeks and months, the page before each (its
+    # "next" link) and any page still missing; the other pages do not change
+    index = publish_dashboards(service_dates, settings)
     problems = feed_problems(service_dates, settings)
     if problems:
         raise IngestError(
