@@ -29,6 +29,9 @@ admissions as (  -- noqa: ST03
         e.service_date,
         e.visitor_id,
         e.facility_id,
+        -- the facility of the facility x segment cells, which a day does not publish (final):
+        -- null on a day, so those grouping sets collapse instead of counting 1.8 M pairs each
+        case when getvariable('period_grain') <> 'day' then e.facility_id end as segment_facility_id,
         v.segment as residence,
         v.ticket_type,
         coalesce(e.amount_jpy, 0) as amount_jpy
@@ -54,17 +57,34 @@ counted as (
         period_start, period_end, period_label, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
-        case when grouping(facility_id) = 0 then facility_id else 'all' end as facility_id,
+        case
+            when grouping(facility_id) = 0 then facility_id
+            when grouping(segment_facility_id) = 0 then segment_facility_id
+            else 'all'
+        end as facility_id,
         count(distinct visitor_id) as visitors,
-        -- a row value, one per card and day (sqlfluff reads the brackets as redundant)
-        count(distinct (service_date, visitor_id)) as visitor_days,  -- noqa: ST08, LT01, LT06
+        -- a row value, one per card and day (sqlfluff reads the brackets as redundant); on a
+        -- day it equals the visitors (final), so a day skips this second distinct count
+        count(distinct case
+            when getvariable('period_grain') <> 'day' then (service_date, visitor_id)  -- noqa: ST08, LT01, LT06
+        end) as days_of_visitors,
         count(*) as admissions,
         count(*) filter (where amount_jpy > 0) as paid_admissions,
         sum(amount_jpy) as revenue_jpy
     from typed
     group by
         period_start, period_end, period_label, day_type,
-        grouping sets ((), (residence), (ticket_type), (facility_id), (facility_id, residence), (facility_id, ticket_type))
+        grouping sets (
+            (), (residence), (ticket_type), (facility_id),
+            (segment_facility_id, residence), (segment_facility_id, ticket_type)
+        )
+),
+
+with_visitor_days as (
+    select
+        * exclude (days_of_visitors),
+        case when getvariable('period_grain') = 'day' then visitors else days_of_visitors end as visitor_days
+    from counted
 ),
 
 final as (
@@ -86,7 +106,7 @@ final as (
         round(revenue_jpy / nullif(paid_admissions, 0), 1) as revenue_per_paid_admission,
         hidden_with_twin(visitors, published_visits.is_suppressed) as is_suppressed,
         suppression_with_twin(visitors, published_visits.is_suppressed) as suppression
-    from counted
+    from with_visitor_days
     left join published_visits using (period_start, day_type, segment_kind, segment, facility_id)
     -- A day's facility x segment table is not published: with the day files' facility counts
     -- and the all-facility segment rows, its small hidden cells were pinned to within k
