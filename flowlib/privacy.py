@@ -182,7 +182,8 @@ def _secondary_round(
 
     With ``check`` (the number of this check, counted by secondary_suppression in the
     table's column ``__hidden_at``), only the margin's groups holding a cell hidden at or
-    after ``changed_since`` are read, and the cells hidden here are marked with ``check``.
+    after ``changed_since`` (0: every group) are read, and the cells hidden here are marked
+    with ``check``.
     A group's verdict depends on its own cells only, and a group with no hidden cell hides
     nothing; so a group with no cell hidden since this margin's previous check (whose own
     hidings are marked with that check's number) would hide nothing again: the same cells
@@ -206,15 +207,18 @@ def _secondary_round(
     complement_total = "true" if margin.complement_total else "false"
     mark = changed_groups = ""
     if check is not None:
-        # a hash of the group's columns (null hashes to a constant): a collision only adds
-        # a group that is then checked in full, never leaves one out
+        mark = f", __hidden_at = {check}"
+    if check is not None and changed_since > 0:
+        # A margin's first check reads every group (leaving out those without a hidden cell
+        # costs about as much as reading them). The groups are found by a hash of their
+        # columns (null hashes to a constant): a collision only adds a group, checked in
+        # full, never leaves one out.
         group_hash = f"hash({_partition(group)})"
         changed_groups = (
             f"\n                    and {group_hash} in (select {group_hash} from {table} "
             f"where __hidden_at >= {changed_since} "
             f"and (coalesce(({margin.parts}), false) or coalesce(({total}), false)))"
         )
-        mark = f", __hidden_at = {check}"
     sql = f"""
         update {table} set is_suppressed = true, suppression = 'secondary'{mark}
         where __rid in (
