@@ -193,10 +193,10 @@ BASELINE_STOPS = """
     ),
     flagged as (
         select *,
-               first_tap or other_before or gap_before > {reentry_ms} as starts_stop,
-               first_tap or (other_before or gap_before > {reentry_ms}) and gap_before > {trip_ms} as starts_trip,
-               last_tap or other_after or gap_after > {reentry_ms} as ends_stop,
-               last_tap or (other_after or gap_after > {reentry_ms}) and gap_after > {trip_ms} as ends_trip
+               first_tap or other_before or gap_before > {same_facility_ms} as starts_stop,
+               first_tap or (other_before or gap_before > {same_facility_ms}) and gap_before > {trip_ms} as starts_trip,
+               last_tap or other_after or gap_after > {same_facility_ms} as ends_stop,
+               last_tap or (other_after or gap_after > {same_facility_ms}) and gap_after > {trip_ms} as ends_trip
         from neighbours
     ),
     numbered as (
@@ -257,16 +257,30 @@ BASELINE_QUERIES = {
 }
 
 
-def measure_baseline(path: Path, reentry_minutes: int = 30, trip_gap_minutes: int = 240) -> dict:
+def stop_rules() -> tuple[int, int]:
+    """(same-facility gap, trip gap) in minutes under the project's settings, so that the
+    baseline and pandas follow the rule the models follow (flowlib.models.set_parameters):
+    two taps at one facility are one stop up to the re-entry gap, or, under the default
+    FLOW_SELF_TRANSITIONS=revisit, up to the trip gap (a return is a revisit, not a move)."""
+    settings = _settings(PROJECT_ROOT / "bench" / "results")
+    same_facility = (
+        settings.reentry_gap_minutes
+        if settings.self_transitions == "keep"
+        else max(settings.reentry_gap_minutes, settings.trip_max_gap_minutes)
+    )
+    return same_facility, settings.trip_max_gap_minutes
+
+
+def measure_baseline(path: Path) -> dict:
     import duckdb
 
+    same_facility_minutes, trip_gap_minutes = stop_rules()
     con = duckdb.connect()
     con.execute(f"set threads = {THREADS}; set memory_limit = '{MEMORY_LIMIT}'")
     con.execute(f"set temp_directory = '{path.parent / 'tmp'}'")
     started, cpu = time.perf_counter(), time.process_time()
-    for statement in BASELINE_STOPS.format(path=path, reentry_ms=reentry_minutes * 60000, trip_ms=trip_gap_minutes * 60000).split(
-        ";"
-    ):
+    stops_sql = BASELINE_STOPS.format(path=path, same_facility_ms=same_facility_minutes * 60000, trip_ms=trip_gap_minutes * 60000)
+    for statement in stops_sql.split(";"):
         con.execute(statement)
     results = {name: con.execute(sql).fetchall() for name, sql in BASELINE_QUERIES.items()}
     seconds = time.perf_counter() - started
@@ -381,9 +395,11 @@ def measure_project(path: Path, workdir: Path) -> dict:
     return out
 
 
-def measure_pandas(path: Path, reentry_minutes: int = 30, trip_gap_minutes: int = 240) -> dict:
+def measure_pandas(path: Path) -> dict:
     """The same trips, transitions, OD and top-20 routes, written plainly in pandas."""
     import pandas as pd
+
+    same_facility_minutes, trip_gap_minutes = stop_rules()
 
     started, cpu = time.perf_counter(), time.process_time()
     taps = pd.read_parquet(path, columns=["card_key", "facility_id", "entered_at"])
@@ -391,7 +407,9 @@ def measure_pandas(path: Path, reentry_minutes: int = 30, trip_gap_minutes: int 
     same_card = taps["card_key"].eq(taps["card_key"].shift())
     gap = taps["entered_at"] - taps["entered_at"].shift()
     new_trip = ~same_card | (gap > pd.Timedelta(minutes=trip_gap_minutes))
-    new_stop = new_trip | taps["facility_id"].ne(taps["facility_id"].shift()) | (gap > pd.Timedelta(minutes=reentry_minutes))
+    new_stop = (
+        new_trip | taps["facility_id"].ne(taps["facility_id"].shift()) | (gap > pd.Timedelta(minutes=same_facility_minutes))
+    )
     stops = taps[new_stop].copy()
     stops["trip"] = new_trip[new_stop].cumsum()
     same_trip = stops["trip"].eq(stops["trip"].shift(-1))
