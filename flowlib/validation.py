@@ -122,6 +122,12 @@ def _gx() -> _Gx:
                 analytics_enabled=False,
                 progress_bars=ProgressBarsConfig(globally=False),
             )
+            # GX fingerprints every in-memory batch below this many bytes (an md5 over a hash
+            # of every cell, about 40 % of validating a chunk) only to label the batch in its
+            # results; ingest labels its chunks itself, so no batch is fingerprinted.
+            from great_expectations.execution_engine import pandas_execution_engine
+
+            pandas_execution_engine.HASH_THRESHOLD = 0
             context = gx.get_context(mode="ephemeral", project_config=config)
             source = context.data_sources.add_pandas(_DATASOURCE)
             definitions = {
@@ -209,8 +215,39 @@ def _suite_for(table: str, known_ids: set[str] | None, trailing_median_rows: flo
     return _to_suite(path, {**data, "expectations": [*data["expectations"], *extra]})
 
 
+#: the largest whole number a float64 holds exactly
+_EXACT_FLOAT_INTEGER = 2**53
+
+
+def _vectorisable(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its whole-number columns as GX's pandas engine compares them in one
+    vectorised step: it does so only for int64 and float64 columns and calls Python once
+    per value for any other (the int32 columns DuckDB hands over, pandas' nullable Int64),
+    about a quarter of validating a chunk. The same numbers, so the same verdicts: narrower
+    integers widen to int64; nullable ones with a missing value become float64, where every
+    whole number up to 2**53 is exact and a missing value is NaN, which GX treats as missing."""
+    import numpy as np
+    import pandas as pd
+
+    changed = {}
+    for column in df.columns:
+        dtype = df[column].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iu" and dtype != np.int64 and dtype.itemsize <= 4:
+            changed[column] = df[column].astype("int64")
+        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(dtype):
+            values = df[column]
+            if values.isna().any():
+                present = values.dropna()
+                if present.empty or present.abs().max() <= _EXACT_FLOAT_INTEGER:
+                    changed[column] = values.astype("float64")
+            elif dtype.itemsize <= 8 and not (dtype.kind == "u" and dtype.itemsize == 8):
+                changed[column] = values.astype("int64")
+    return df.assign(**changed) if changed else df
+
+
 def _run(df: pd.DataFrame, table: str, suite: ExpectationSuite) -> ExpectationSuiteValidationResult:
-    batch = _gx().batch_definitions[table].get_batch(batch_parameters={"dataframe": df.set_index(LINE_COLUMN)})
+    frame = _vectorisable(df).set_index(LINE_COLUMN)
+    batch = _gx().batch_definitions[table].get_batch(batch_parameters={"dataframe": frame})
     return batch.validate(suite, result_format=_RESULT_FORMAT)
 
 
