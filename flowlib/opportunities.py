@@ -33,8 +33,12 @@ or a period count withheld because one of its days is hidden (``partial``), is n
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -58,6 +62,16 @@ Z95 = 1.959963984540054
 #: a pair's mean above this (a billion moves) is an unusable fit, not a forecast
 MAX_INTERVAL_MEAN = 1e9
 FIT_TABLE = "marts.opportunity_fit"
+#: each fitted cut's input digest (_input_digest), beside its rows in the two marts
+INPUTS_TABLE = "ops.opportunity_inputs"
+CUT_KEYS = ["period_grain", "period_start", "source_kind", "segment"]
+INPUT_TYPES = {
+    "period_grain": "varchar",
+    "period_start": "date",
+    "source_kind": "varchar",
+    "segment": "varchar",
+    "input_digest": "varchar",
+}
 PAIRS_TABLE = "marts.opportunity_pairs"
 PERIOD_GRAINS = ("iso_week", "month")
 
@@ -339,7 +353,9 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
     ):
         return {}
     coordinates = run(con, "opportunities/facility_coordinates").df()
-    fits, pair_frames = [], []
+    before = _rows_before(con)
+    fits, pair_frames, digests = [], [], []
+    refitted = 0
     for grain, label, source_kind, start, segment_kind, segment in _segments(con):
         cut = {
             "period_grain": grain,
@@ -354,7 +370,6 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
         # the model is fitted on the period's published day cells (a hidden day cell left out)
         days = run(con, "opportunities/day_cells", **cut).df()
         days["moves"] = days["moves"].astype(float)
-        fit, pairs = fit_gravity(days, coordinates)
         keys = {
             "period_grain": grain,
             "period_start": start,
@@ -362,6 +377,17 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
             "source_kind": source_kind,
             "segment": segment,
         }
+        digest = _input_digest(keys, published, days, coordinates, k)
+        digests.append({key: keys[key] for key in CUT_KEYS} | {"input_digest": digest})
+        cut = tuple(str(keys[key]) for key in CUT_KEYS)
+        if before.get(cut, (None,))[0] == digest:
+            # the same published cells, coordinates, k and code as when these rows were
+            # written: the fit would give them again, bit for bit (nothing random in it)
+            fits.append(before[cut][1])
+            pair_frames.append(before[cut][2])
+            continue
+        refitted += 1
+        fit, pairs = fit_gravity(days, coordinates)
         fits.append(keys | asdict(fit))
         if fit.status != "fitted":
             continue
@@ -405,9 +431,61 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
         "distance_ci_high",
     ):
         fit_frame[column] = pd.to_numeric(fit_frame[column]).round(6)
+    log.info("opportunities: %d of %d cuts fitted, the others' inputs unchanged", refitted, len(digests))
     return {
         FIT_TABLE: replace_with_frame(con, FIT_TABLE, FIT_TYPES, fit_frame),
         PAIRS_TABLE: replace_with_frame(con, PAIRS_TABLE, PAIR_TYPES, pair_frame),
+        INPUTS_TABLE: replace_with_frame(con, INPUTS_TABLE, INPUT_TYPES, pd.DataFrame(digests, columns=list(INPUT_TYPES))),
+    }
+
+
+@cache
+def _code_fingerprint() -> bytes:
+    """What else decides a cut's rows: this module, its queries and the libraries that fit."""
+    digest = hashlib.sha256()
+    digest.update(Path(__file__).read_bytes())
+    for path in sorted((Path(__file__).resolve().parents[1] / "sql" / "opportunities").glob("*.sql")):
+        digest.update(path.name.encode() + path.read_bytes())
+    for package in ("statsmodels", "scipy", "numpy", "pandas", "patsy"):
+        digest.update(f"{package}=={version(package)}".encode())
+    return digest.digest()
+
+
+def _input_digest(keys: dict, published: pd.DataFrame, days: pd.DataFrame, coordinates: pd.DataFrame, k: int) -> str:
+    """A cut's inputs as one digest: its keys and label, its published period and day cells,
+    the facility coordinates, k and the code (_code_fingerprint)."""
+    digest = hashlib.sha256(_code_fingerprint())
+    digest.update(repr(sorted((key, str(value)) for key, value in keys.items())).encode())
+    digest.update(f"k={k}".encode())
+    for frame in (published, days, coordinates):
+        digest.update(frame.to_csv(index=False).encode())
+    return digest.hexdigest()
+
+
+def _rows_before(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, ...], tuple[str, dict, pd.DataFrame]]:
+    """Each cut of the last build: (its input digest, its fit row, its pair rows). Written in
+    one transaction with the marts, so a digest always describes the rows beside it."""
+    if not all(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", r.split(".")
+        ).fetchone()[0]
+        for r in (INPUTS_TABLE, FIT_TABLE, PAIRS_TABLE)
+    ):
+        return {}
+    inputs = con.execute(f"select * from {INPUTS_TABLE}").df()
+    fits = con.execute(f"select * from {FIT_TABLE}").df()
+    pairs = con.execute(f"select * from {PAIRS_TABLE}").df()
+
+    def cut_of(frame: pd.DataFrame) -> pd.Series:
+        return frame[CUT_KEYS].astype(str).apply(tuple, axis=1) if len(frame) else pd.Series([], dtype=object)
+
+    fit_rows = {cut: row for cut, row in zip(cut_of(fits), fits.to_dict("records"))}
+    pair_rows = dict(tuple(pairs.groupby(cut_of(pairs), sort=False))) if len(pairs) else {}
+    empty = pairs.iloc[0:0]
+    return {
+        cut: (digest, fit_rows[cut], pair_rows.get(cut, empty))
+        for cut, digest in zip(cut_of(inputs), inputs["input_digest"])
+        if cut in fit_rows
     }
 
 

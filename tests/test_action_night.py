@@ -354,3 +354,63 @@ def test_a_share_of_zero_never_expands_and_never_crashes():
     assert rows.loc["2026-11-02", "status"] == "reported"
     assert rows.loc["2026-11-03", "status"] == "no_totals"
     assert pd.isna(rows.loc["2026-11-03", "all_visitors_estimate"])
+
+
+def _opportunities_built(path: Path, forget: bool = False) -> tuple[int, list, list]:
+    """Build the opportunity marts on the warehouse at ``path`` (forgetting the inputs of the
+    last build if asked); how many cuts were fitted, and both tables."""
+    import flowlib.opportunities as opportunities
+
+    fitted = []
+    fit = opportunities.fit_gravity
+
+    def counting(*args, **kwargs):
+        fitted.append(1)
+        return fit(*args, **kwargs)
+
+    with duckdb.connect(str(path)) as con:
+        if forget:
+            con.execute(f"drop table if exists {opportunities.INPUTS_TABLE}")
+        opportunities.fit_gravity = counting
+        try:
+            opportunities.build_opportunities(con, 10)
+        finally:
+            opportunities.fit_gravity = fit
+        tables = [
+            repr(con.execute(f"select * from {t} order by all").fetchall())
+            for t in ("marts.opportunity_fit", "marts.opportunity_pairs")
+        ]
+    return len(fitted), *tables
+
+
+def test_opportunities_refit_only_the_cuts_whose_published_cells_changed(night, tmp_path):
+    """A night fits the cuts whose inputs changed (a newly complete week, a late delivery, a
+    cell withheld by the settlement) and keeps the rows of the others: the same tables as
+    fitting every cut again."""
+    import shutil
+
+    settings, _ = night
+    kept = tmp_path / "kept.duckdb"
+    shutil.copy(settings.warehouse_path, kept)
+    fitted_all, fits, pairs = _opportunities_built(kept, forget=True)
+    assert fitted_all > 2
+    assert _opportunities_built(kept) == (0, fits, pairs)
+    # one published day cell changes: the week and the month holding it are fitted again
+    with duckdb.connect(str(kept)) as con:
+        day, origin, destination = con.execute(
+            "select period_start, from_facility_id, to_facility_id from marts.transitions_by_period "
+            "where period_grain = 'day' and source_kind = 'entry_log' and day_type = 'all' and segment_kind = 'all' "
+            "and not is_suppressed and transitions >= 20 order by all limit 1"
+        ).fetchone()
+        con.execute(
+            "update marts.transitions_by_period set transitions = transitions + 7 where period_grain = 'day' "
+            "and source_kind = 'entry_log' and day_type = 'all' and segment_kind = 'all' and period_start = ? "
+            "and from_facility_id = ? and to_facility_id = ?",
+            [day, origin, destination],
+        )
+    scratch = tmp_path / "scratch.duckdb"
+    shutil.copy(kept, scratch)
+    refitted, fits_after, pairs_after = _opportunities_built(kept)
+    assert 1 <= refitted < fitted_all
+    assert (fits_after, pairs_after) != (fits, pairs)
+    assert _opportunities_built(scratch, forget=True) == (fitted_all, fits_after, pairs_after)
