@@ -186,12 +186,16 @@ def simulate(
 
 
 def interval_columns(counts: np.ndarray) -> dict[str, np.ndarray]:
-    out = {}
+    """The simulated counts' interval bounds per level (lo80, hi80, lo95, hi95) along the last
+    axis. One quantile call for all four: one partition of the simulations instead of four,
+    the same values as four calls (each quantile is still the same two order statistics,
+    interpolated alike)."""
+    names, probabilities = [], []
     for level in LEVELS:
         tail = (1 - level) / 2
-        out[f"lo{round(level * 100)}"] = np.quantile(counts, tail, axis=-1)
-        out[f"hi{round(level * 100)}"] = np.quantile(counts, 1 - tail, axis=-1)
-    return out
+        names += [f"lo{round(level * 100)}", f"hi{round(level * 100)}"]
+        probabilities += [tail, 1 - tail]
+    return dict(zip(names, np.quantile(counts, probabilities, axis=-1)))
 
 
 def mase_scale(history: np.ndarray, season: int = 7) -> float:

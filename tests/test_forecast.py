@@ -226,3 +226,21 @@ def test_a_facility_silent_for_three_weeks_is_stated_not_forecast():
     assert set(result.daily["status"]) == {"no_recent_data"}
     assert result.daily["forecast"].isna().all() and result.counts is None
     assert result.daily["reason_en"].iloc[0] == "no counts in the last 3 weeks (closed or not delivering)"
+
+
+def test_interval_bounds_are_the_quantiles_of_each_level():
+    """interval_columns takes the four bounds in one call: each must equal its own quantile."""
+    from flowlib.forecast import LEVELS, interval_columns
+
+    rng = np.random.default_rng(5)
+    for shape in ((2000,), (14, 2000), (3, 24, 500)):
+        counts = rng.negative_binomial(4, 0.05, size=shape).astype(float)
+        bands = interval_columns(counts)
+        expected = {}
+        for level in LEVELS:
+            tail = (1 - level) / 2
+            expected[f"lo{round(level * 100)}"] = np.quantile(counts, tail, axis=-1)
+            expected[f"hi{round(level * 100)}"] = np.quantile(counts, 1 - tail, axis=-1)
+        assert list(bands) == ["lo80", "hi80", "lo95", "hi95"]
+        for name, values in expected.items():
+            assert np.array_equal(bands[name], values), name
