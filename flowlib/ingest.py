@@ -632,12 +632,12 @@ def resolve_repeats(
 def _staged_chunks(
     con: duckdb.DuckDBPyConnection, spec: SourceSpec, settings: Settings, origin: list[tuple[int, int]]
 ) -> Iterator[pd.DataFrame]:
-    """The staged rows in delivery order, FLOW_INGEST_CHUNK_ROWS at a time, as the frames
+    """The staged rows in delivery order, FLOW_VALIDATION_CHUNK_ROWS at a time, as the frames
     GX validates: ``line_number`` is a running row number, ``origin`` maps it back to
     (file_index, line) for the rows of the chunk being validated."""
     columns = spec.kind.warehouse_columns
     _set_variables(con, validated_columns=columns)
-    reader = con.sql(_sql("validated_rows", settings)).to_arrow_reader(settings.ingest_chunk_rows)
+    reader = con.sql(_sql("validated_rows", settings)).to_arrow_reader(settings.validation_chunk_rows)
     running = 0
     try:
         for batch in reader:
@@ -665,7 +665,7 @@ def validate_partition(
     """One Great Expectations run over all files of a delivery, on the staged rows.
 
     GX costs a fixed overhead per run, so the files of one day are validated together, in
-    chunks of FLOW_INGEST_CHUNK_ROWS rows (validation.validate_chunks: row rules per chunk,
+    chunks of FLOW_VALIDATION_CHUNK_ROWS rows (validation.validate_chunks: row rules per chunk,
     table rules and tolerances over the whole delivery); each row carries a running number
     that maps failures back to its file and line.
     """

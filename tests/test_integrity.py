@@ -40,6 +40,11 @@ def landing(settings) -> Path:
     return settings.landing_dir
 
 
+def in_chunks(settings, rows_per_chunk: int):
+    """The settings with records converted and staged rows validated ``rows_per_chunk`` at a time."""
+    return dataclasses.replace(settings, ingest_chunk_rows=rows_per_chunk, validation_chunk_rows=rows_per_chunk)
+
+
 def rows(settings, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
@@ -406,9 +411,9 @@ def test_a_chunked_load_equals_the_one_shot_load(settings, landing):
     lines[12] = pos_b_row(1)
     lines[20] = pos_b_row(20, day=date(2026, 11, 5))
     write_pos_b(landing, lines)
-    load(dataclasses.replace(settings, ingest_chunk_rows=1_000))
+    load(in_chunks(settings, 1_000))
     one_shot = _partition_snapshot(settings)
-    load(dataclasses.replace(settings, ingest_chunk_rows=7), force=True)
+    load(in_chunks(settings, 7), force=True)
     chunked = _partition_snapshot(settings)
     assert chunked[0] == one_shot[0] and len(one_shot[0]) == 27
     assert chunked[1] == one_shot[1]
@@ -425,7 +430,7 @@ def test_a_file_refused_in_a_later_chunk_leaves_the_day_unchanged(settings, land
     lines[25] = pos_b_row(25, facility="x" * 1_100_000)
     write_pos_b(landing, lines)
     with pytest.raises(IngestError, match=r"dejima\.csv, line 26: line is 1,1\d\d,\d+ bytes long"):
-        load(dataclasses.replace(settings, ingest_chunk_rows=7))
+        load(in_chunks(settings, 7))
     assert _partition_snapshot(settings)[:2] == before
 
 
@@ -622,7 +627,7 @@ def _python_peak(settings, chunk_rows: int) -> int:
     """Peak Python allocation (tracemalloc: pandas and numpy buffers included) of one reload."""
     tracemalloc.start()
     try:
-        load(dataclasses.replace(settings, ingest_chunk_rows=chunk_rows), force=True)
+        load(in_chunks(settings, chunk_rows), force=True)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -665,9 +670,9 @@ def test_staged_checks_span_chunks_and_files_and_equal_the_one_shot_load(setting
     glover[11] = _timed_row(7)
     write_pos_b(landing, dejima, name="dejima.csv")
     write_pos_b(landing, glover, name="glover.csv")
-    load(dataclasses.replace(settings, ingest_chunk_rows=1_000_000))
+    load(in_chunks(settings, 1_000_000))
     one_shot = _warehouse_bytes(settings)
-    load(dataclasses.replace(settings, ingest_chunk_rows=7), force=True)
+    load(in_chunks(settings, 7), force=True)
     chunked = _warehouse_bytes(settings)
     assert chunked[0] == one_shot[0] and chunked[1] == one_shot[1]
     # the load log alike but for the outcome (loaded, then reloaded)
@@ -686,7 +691,7 @@ def test_a_tolerance_is_judged_on_the_whole_delivery_not_on_a_chunk(settings, la
     # 100 rows in chunks of 10, unknown facility ids all in the last chunk: 4 of 100 is under
     # the 5 % tolerance (the rows are quarantined, the file loads) although the last chunk
     # alone is 40 % unknown; 8 of 100 is over it: the file is rejected, nothing written
-    chunked = dataclasses.replace(settings, ingest_chunk_rows=10)
+    chunked = in_chunks(settings, 10)
     lines = [POS_B_HEADER] + [_timed_row(i, facility="atlantis" if i >= 96 else "dejima") for i in range(100)]
     write_pos_b(landing, lines)
     result = load(chunked)
