@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from flowlib.config import Settings, get_settings
@@ -48,8 +49,9 @@ MAX_LISTED_EXTRA_COLUMNS = 10
 MAX_WHOLE_NUMBER = 2_147_483_647
 #: An ISO 8601 value that ends in a UTC offset or Z (after a clock time).
 _ISO_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)\s*$")
-#: A clock time whose second is 60 or 61.
+#: A clock time whose second is 60 or 61; every match holds _LEAP_SECOND_NEEDLE.
 _LEAP_SECOND = re.compile(r"(?:^|\D)\d{1,2}:\d{2}:6[01](?!\d)")
+_LEAP_SECOND_NEEDLE = ":6"
 _UNMAPPED = object()
 
 
@@ -164,8 +166,21 @@ def _local_to_jst(parsed: pd.Series, tz: str) -> pd.Series:
     return parsed
 
 
-def _matches(values: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
-    return values.map(lambda v: isinstance(v, str) and pattern.search(v) is not None).astype(bool)
+def _matches(values: pd.Series, pattern: re.Pattern[str], needle: str = "") -> pd.Series:
+    """Rows whose value is text that ``pattern`` finds something in. ``needle`` is text every
+    match holds: only values holding it are searched (most of a column, cheaply ruled out)."""
+    items = values.tolist()
+    try:
+        joined = "".join(items)  # all text: if no value holds the needle, no value matches
+    except TypeError:
+        joined = None
+    if joined is not None and needle not in joined:
+        hits = []
+    else:
+        hits = [i for i, v in enumerate(items) if isinstance(v, str) and needle in v and pattern.search(v)]
+    mask = np.zeros(len(values), dtype=bool)
+    mask[hits] = True
+    return pd.Series(mask, index=values.index, name=values.name)
 
 
 def _iso_one(value: object) -> datetime | None:
@@ -206,7 +221,7 @@ def _parse_timestamps(values: pd.Series, fmt: str, tz: str) -> pd.Series:
         parsed = _parse_iso(text, tz)
     else:
         parsed = _local_to_jst(pd.to_datetime(text, format=fmt, errors="coerce"), tz)
-    return parsed.where(~_matches(text, _LEAP_SECOND))
+    return parsed.where(~_matches(text, _LEAP_SECOND, _LEAP_SECOND_NEEDLE))
 
 
 def _convert(values: pd.Series, convert, what: str) -> tuple[pd.Series, pd.Series]:
@@ -227,6 +242,54 @@ def _convert(values: pd.Series, convert, what: str) -> tuple[pd.Series, pd.Serie
     return pd.Series(results, index=values.index), pd.Series(errors, index=values.index, dtype="object")
 
 
+def _all_text(values: pd.Series) -> bool:
+    """Every value is a str (or a subclass): what the str methods of pandas and Python agree on."""
+    return values.dtype == object and all(issubclass(t, str) for t in set(map(type, values.tolist())))
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """``values.str.strip()``; for a column of text, one list comprehension (half the time)."""
+    if len(values) and _all_text(values):
+        return pd.Series([v.strip() for v in values.tolist()], index=values.index, name=values.name, dtype="object")
+    return values.str.strip()
+
+
+def _map_distinct(values: pd.Series, func: Callable[[object], object]) -> pd.Series:
+    """``values.map(func)``, with ``func`` called once per distinct value: the same values,
+    index and dtype (pandas infers the dtype from the set of results, whatever their order
+    or count). Only for text and None, whose equal values are interchangeable."""
+    items = values.tolist()
+    if not len(items) or values.dtype != object or not set(map(type, items)) <= {str, type(None)}:
+        return values.map(func)
+    codes, uniques = pd.factorize(np.array(items, dtype=object))  # None is not a distinct value: code -1
+    if (codes < 0).any():
+        uniques = np.append(uniques, np.array([None], dtype=object))
+        codes = np.where(codes < 0, len(uniques) - 1, codes)
+    mapped = pd.Series(uniques, dtype="object").map(func).take(codes)
+    mapped.index, mapped.name = values.index, values.name
+    return mapped
+
+
+def _is_unmapped(values: pd.Series) -> pd.Series:
+    """``values.map(lambda v: v is _UNMAPPED)``: only an object column can hold the marker."""
+    if not len(values):
+        return values.map(lambda v: v is _UNMAPPED)
+    found = [v is _UNMAPPED for v in values.tolist()] if values.dtype == object else [False] * len(values)
+    return pd.Series(np.array(found, dtype=bool), index=values.index, name=values.name)
+
+
+def _empty_to_none(values: pd.Series) -> pd.Series:
+    """``values.where(values.astype(str) != "", None)``: != "" compares each value of the
+    object column in C, and only the empty text among the values it holds (text, None, a
+    declared constant) is empty as text."""
+    return values.where(values != "", None)
+
+
+def _reasons(values: pd.Series, mask: pd.Series, text: Callable[[object], str]) -> pd.Series:
+    """``values.map(text)`` for the rows of ``mask`` only: the reasons of the flagged rows."""
+    return values[mask].map(text)
+
+
 def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str, line_numbers: list[int] | None = None) -> pd.Series:
     if frame.empty:
         return pd.Series([], index=frame.index, dtype="object")
@@ -239,12 +302,14 @@ def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str, line_n
     if rule.flags:
         flags = frame[list(rule.flags)].apply(lambda col: col.str.strip().isin(["1", "1.0", "true", "TRUE"]))
         codes = list(rule.flags.values())
-        return flags.apply(lambda row: [code for code, on in zip(codes, row) if on], axis=1)
+        # what flags.apply(<this list>, axis=1) gives, without a pandas row object per row
+        rows = flags.to_numpy(dtype=bool).tolist()
+        return pd.Series([[code for code, on in zip(codes, row) if on] for row in rows], index=flags.index, dtype="object")
     if len(rule.headers) == 1:
-        return frame[rule.headers[0]].str.strip()
-    joined = frame[rule.headers[0]].str.strip()
+        return _stripped(frame[rule.headers[0]])
+    joined = _stripped(frame[rule.headers[0]])
     for header in rule.headers[1:]:
-        joined = joined + " " + frame[header].str.strip()
+        joined = joined + " " + _stripped(frame[header])
     return joined
 
 
@@ -253,27 +318,55 @@ def _nested_cells(rule: ColumnRule, frame: pd.DataFrame) -> pd.Series:
     mask = pd.Series(False, index=frame.index)
     for header in rule.headers:
         if header in frame:
-            mask |= frame[header].map(lambda v: isinstance(v, NestedValue)).astype(bool)
+            column = frame[header]
+            if isinstance(column, pd.Series) and not any(issubclass(t, NestedValue) for t in set(map(type, column.tolist()))):
+                continue  # no nested value in the column: its mask is all False
+            mask |= column.map(lambda v: isinstance(v, NestedValue)).astype(bool)
     return mask
 
 
+def _text_frame(raw: RawFile) -> tuple[pd.DataFrame, pd.Series]:
+    """The records as text, one object column per header ("" for a field a record lacks),
+    and their line numbers. A column-wise file (the CSV reader's) becomes the frame column
+    by column, the same frame as from its records: a CSV record has every header's field,
+    as text, and a header named twice holds the record's last field of that name."""
+    columnar = raw.columns()
+    if columnar is None or not columnar[0]:
+        text = pd.DataFrame([r.fields for r in raw.records], columns=raw.headers, dtype="object").fillna("")
+        return text, pd.Series([r.line_number for r in raw.records], dtype="int64")
+    numbers, columns = columnar
+    last = {header: values for header, values in zip(raw.headers, columns)}  # dict(zip(headers, row)): the last wins
+    text = pd.DataFrame({i: last[header] for i, header in enumerate(raw.headers)}, dtype="object")
+    text.columns = pd.Index(raw.headers)
+    return text, pd.Series(numbers, dtype="int64")
+
+
 def _list_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str) -> pd.Series:
-    """A multi-select answer: 0/1 flag columns, or each header's text split separately."""
+    """A multi-select answer: 0/1 flag columns, or each header's text split separately;
+    each item through the rule's value map (an item not in it kept as it is)."""
+    mapping = rule.value_map
     if rule.flags or frame.empty or not rule.headers:
         values = _column_values(rule, frame, file_stem)
-        return values if rule.flags or frame.empty else values.map(lambda v: [v] if v else [])
+        values = values if rule.flags or frame.empty else values.map(lambda v: [v] if v else [])
+        return values.map(lambda items: [mapping.get(i, i) for i in items]) if mapping else values
 
     def split(text: str) -> list[str]:
         if not text:
             return []
         parts = text.split(rule.split) if rule.split else [text]
-        return [part.strip() for part in parts if part.strip()]
+        items = [part.strip() for part in parts if part.strip()]
+        return [mapping.get(i, i) for i in items] if mapping else items
 
-    per_header = [frame[header].str.strip().map(split) for header in rule.headers]
-    combined = per_header[0]
+    # answers repeat: each distinct text is split (and mapped) once, each row gets its own list
+    per_header = []
+    for header in rule.headers:
+        texts = _stripped(frame[header]).tolist()
+        items_of = {text: split(text) for text in set(texts)}
+        per_header.append([items_of[text] for text in texts])
+    combined = [list(items) for items in per_header[0]]
     for more in per_header[1:]:
-        combined = combined + more
-    return combined
+        combined = [items + extra for items, extra in zip(combined, more)]
+    return pd.Series(combined, index=frame.index, dtype="object")
 
 
 def to_canonical(
@@ -281,32 +374,33 @@ def to_canonical(
 ) -> tuple[pd.DataFrame, list[RowProblem]]:
     """Map producer fields onto canonical columns; rows that do not convert are set aside."""
     kind = spec.kind
-    text = pd.DataFrame([r.fields for r in raw.records], columns=raw.headers, dtype="object").fillna("")
-    line_numbers = pd.Series([r.line_number for r in raw.records], dtype="int64")
+    # a CSV record (held column-wise) is text only: no cell can hold a nested JSON value
+    nested_possible = raw.columns() is None
+    text, line_numbers = _text_frame(raw)
     problems: dict[int, list[str]] = {}
 
     def flag(mask: pd.Series, reason: str | pd.Series) -> None:
-        for idx in mask[mask].index:
-            problems.setdefault(int(idx), []).append(reason if isinstance(reason, str) else str(reason[idx]))
+        rows = mask[mask].index
+        if not len(rows):
+            return
+        # the reasons of the flagged rows in one look-up (reason[idx] one by one costs a pandas call each)
+        texts = [reason] * len(rows) if isinstance(reason, str) else [str(v) for v in reason.loc[rows].tolist()]
+        for idx, text in zip(rows.tolist(), texts):
+            problems.setdefault(int(idx), []).append(text)
 
     out = pd.DataFrame(index=text.index)
     for rule in spec.columns:
         col_type = kind.columns[rule.target]
         if col_type == "list":
-            values = _list_values(rule, text, file_stem)
-            if rule.value_map:
-                mapping = rule.value_map
-                values = values.map(lambda items: [mapping.get(i, i) for i in items])
-            out[rule.target] = values
+            out[rule.target] = _list_values(rule, text, file_stem)
             continue
-        values = _column_values(rule, text, file_stem, line_numbers.tolist())
-        values = values.where(values.astype(str) != "", None)
+        values = _empty_to_none(_column_values(rule, text, file_stem, line_numbers.tolist() if rule.from_line_number else None))
         if rule.value_map is not None:
-            mapped = values.map(lambda v: None if v is None else rule.value_map.get(str(v), _UNMAPPED))
-            unknown = mapped.map(lambda v: v is _UNMAPPED)
-            flag(unknown, values.map(lambda v: f"unknown value {v!r} for {rule.target}"))
+            mapped = _map_distinct(values, lambda v: None if v is None else rule.value_map.get(str(v), _UNMAPPED))
+            unknown = _is_unmapped(mapped)
+            flag(unknown, _reasons(values, unknown, lambda v: f"unknown value {v!r} for {rule.target}"))
             values = mapped.where(~unknown, None)
-        nested = _nested_cells(rule, text)
+        nested = _nested_cells(rule, text) if nested_possible else pd.Series(False, index=text.index)
         if nested.any():
             flag(nested, f"{rule.target}: a nested JSON object or list where one value is expected")
             values = values.where(~nested, None)
@@ -325,14 +419,15 @@ def to_canonical(
             numbers, errors = _convert(values, lambda v: pd.to_numeric(v, errors="coerce"), rule.target)
             flag(errors.notna(), errors)
             numbers = pd.to_numeric(numbers, errors="coerce")
-            flag(values.notna() & numbers.isna() & errors.isna(), values.map(lambda v: f"{rule.target} {v!r} is not a number"))
+            not_number = values.notna() & numbers.isna() & errors.isna()
+            flag(not_number, _reasons(values, not_number, lambda v: f"{rule.target} {v!r} is not a number"))
             infinite = numbers.notna() & (numbers.astype("float64").abs() == math.inf)
-            flag(infinite, values.map(lambda v: f"{rule.target} {v!r} is not a finite number"))
+            flag(infinite, _reasons(values, infinite, lambda v: f"{rule.target} {v!r} is not a finite number"))
             numbers = numbers.where(~infinite)
             if col_type == "integer":
                 # raw.* stores whole numbers as INTEGER: anything wider would fail the insert.
                 too_big = numbers.notna() & (numbers.astype("float64").abs() > MAX_WHOLE_NUMBER)
-                flag(too_big, values.map(lambda v: f"{rule.target} {v!r} is out of range for a whole number"))
+                flag(too_big, _reasons(values, too_big, lambda v: f"{rule.target} {v!r} is out of range for a whole number"))
                 numbers = numbers.where(~too_big)
                 fractional = numbers.notna() & (numbers != numbers.round())
                 flag(fractional, f"{rule.target} is not a whole number")
@@ -348,7 +443,7 @@ def to_canonical(
         flag(out[column].isna() & ~already_flagged, f"missing {column}")
 
     return out.assign(line_number=line_numbers.values), [
-        RowProblem(int(line_numbers[idx]), "; ".join(reasons), _raw_for_quarantine(spec, raw.records[idx].fields, settings))
+        RowProblem(int(line_numbers[idx]), "; ".join(reasons), _raw_for_quarantine(spec, raw.fields_at(idx), settings))
         for idx, reasons in sorted(problems.items())
     ] if problems else []
 
@@ -395,7 +490,7 @@ def _reread_csv(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -
         found: dict[int, dict[str, str]] = {}
         if wanted:
             for chunk in _csv_chunks(spec, path, file_name, chunk_rows):
-                found.update((r.line_number, r.fields) for r in chunk.records if r.line_number in wanted)
+                found.update(chunk.fields_of_lines(wanted))
         return found
 
     return lookup
@@ -431,11 +526,12 @@ def _prepare_chunk(
     else:
         keep = ~future
     canonical = canonical[keep].reset_index(drop=True)
-    canonical.insert(0, "service_date", _day_of_event(spec, canonical[spec.kind.event_time], settings))
+    # the service day of each kept row, as computed above (per row: the same as computed again)
+    canonical.insert(0, "service_date", row_service_date[keep].reset_index(drop=True))
     # the delivered values of rows set aside here are at hand: never read the file again for them
     unfilled = {p.line_number for p in problems if p.raw == ""}
     if unfilled:
-        fields = {r.line_number: r.fields for r in raw.records if r.line_number in unfilled}
+        fields = raw.fields_of_lines(unfilled)
         for problem in problems:
             if problem.raw == "" and problem.line_number in fields:
                 problem.raw = _raw_for_quarantine(spec, fields[problem.line_number], settings)

@@ -1,0 +1,396 @@
+"""The fast paths of reading and mapping a delivery give exactly what the careful paths give.
+
+flowlib.parsing reads a CSV file two ways: the careful path (one csv reader call and every
+check per record) is the definition; the bulk path (``_PlainRuns``) takes runs of lines
+that the careful path would read as one record each with nothing to report. The reader
+property below throws mixed input at both (``bulk=False`` forces the careful path alone)
+and wants the same chunks: records, fields, line numbers, problems, lines read and chunk
+boundaries, with chunks so small that their boundaries fall inside bulk runs.
+
+flowlib.ingest.to_canonical builds its frame column-wise from the CSV reader and replaces
+per-value lambdas by vectorised helpers; each helper is checked here against the plain
+per-value computation it replaces, written out in the test, and to_canonical itself
+against the same records held as RawRecord objects, for every declared source.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from bench.reliability.harness import PROJECT_ROOT, SENSOR_DECLARATION, make_settings
+from flowlib import ingest, parsing
+from flowlib.parsing import FileRejected, NestedValue, RawFile, RawRecord, iter_csv_chunks, read_csv_file
+from flowlib.sources import load_registry, parse_declaration
+
+PROPERTY = hsettings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+
+# ----------------------------------------------------------------------------- the reader
+
+HEADER_NAMES = ["id", "when", "amount", "大人", "note"]
+# cells without quotes, commas or line breaks: what a clean export holds (with spaces,
+# header names and an ideographic space, so that trimmed cells can equal a header)
+plain_cell = st.lists(st.sampled_from(["a", "b", " ", "\t", "大", "\u3000", "id", " id ", "when", "1"]), max_size=3).map("".join)
+# anything a producer's cell may hold, quotes and line breaks included
+any_cell = st.lists(
+    st.sampled_from(["a", " ", ",", '"', "\r", "\n", "\r\n", ";", "大", "\x0b", "\x85", "\u2028", "\ufeff", "id"]), max_size=6
+).map("".join)
+
+
+def _quoted(cells: list[str], quote_all: list[bool]) -> str:
+    return ",".join(
+        '"' + c.replace('"', '""') + '"' if q or any(ch in c for ch in ',"\r\n') else c for c, q in zip(cells, quote_all)
+    )
+
+
+@st.composite
+def csv_files(draw) -> tuple[bytes, str]:
+    """A header and up to 60 lines of every sort, in one encoding, with mixed line endings."""
+    width = draw(st.integers(1, 4))
+    headers = draw(st.lists(st.sampled_from(HEADER_NAMES), min_size=width, max_size=width))  # names may repeat
+    lines: list[str | bytes] = [",".join(headers)]
+    for _ in range(draw(st.integers(0, 60))):
+        kind = draw(st.sampled_from(["plain"] * 6 + ["quoted", "quoted_any", "any", "count", "special", "bad", "nul"]))
+        if kind == "plain":
+            lines.append(",".join(draw(st.lists(plain_cell, min_size=width, max_size=width))))
+        elif kind in ("quoted", "quoted_any"):  # well-formed quoting, line breaks inside quotes too
+            cells = draw(st.lists(plain_cell if kind == "quoted" else any_cell, min_size=width, max_size=width))
+            lines.append(_quoted(cells, draw(st.lists(st.booleans(), min_size=width, max_size=width))))
+        elif kind == "any":  # stray quotes, unclosed quotes, line breaks
+            lines.append(",".join(draw(st.lists(any_cell, max_size=width + 1))))
+        elif kind == "count":  # a field too many or too few
+            lines.append(",".join(draw(st.lists(plain_cell, max_size=width + 2))))
+        elif kind == "special":
+            lines.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            "",
+                            "  ",
+                            ",".join(headers),
+                            ",".join(f" {h} " for h in headers),
+                            "\ufeff" + ",".join(headers),
+                            '"',
+                            '"a\nb"' + "," * (width - 1),
+                            '"x"y' + ",z" * (width - 1),
+                            "x" * 40,
+                        ]
+                    )
+                )
+            )
+        elif kind == "bad":
+            lines.append(b"x\xff\xfe," + b"y" * draw(st.integers(0, 3)))
+        else:
+            lines.append(b"a\x00,b")
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp932"]))
+    endings = draw(st.lists(st.sampled_from(["\r\n", "\n", "\r"]), min_size=len(lines), max_size=len(lines)))
+    if draw(st.booleans()):
+        endings = [endings[0]] * len(lines)  # one ending throughout, as most exports
+    if draw(st.booleans()):
+        endings[-1] = ""  # the last line without an ending
+    data = b""
+    for line, ending in zip(lines, endings):
+        if isinstance(line, str):
+            try:
+                line = line.encode(encoding)
+            except UnicodeEncodeError:
+                line = line.encode("utf-8")  # not valid in cp932: a damaged line there
+        data += line + ending.encode()
+    return data, encoding
+
+
+def _chunks(path: Path, encoding: str, chunk_records: int, *, bulk: bool) -> list | str:
+    try:
+        chunks = list(iter_csv_chunks(path, encoding, "f.csv", chunk_records, bulk=bulk))
+    except FileRejected as exc:
+        return f"rejected: {exc}"
+    return [
+        (
+            c.headers,
+            [(r.line_number, r.fields) for r in c.records],
+            [(p.line_number, p.reason, p.raw) for p in c.problems],
+            c.lines_read,
+        )
+        for c in chunks
+    ]
+
+
+@PROPERTY
+@given(
+    file=csv_files(),
+    chunk_records=st.integers(0, 5),
+    field_limit=st.sampled_from([None, 3, 8]),
+    quoted_batch=st.sampled_from([1, 2, 512]),
+)
+def test_the_bulk_reader_gives_what_the_careful_reader_gives(tmp_path_factory, file, chunk_records, field_limit, quoted_batch):
+    data, encoding = file
+    path = tmp_path_factory.mktemp("csv") / "f.csv"
+    path.write_bytes(data)
+    saved_limit, saved_batch = csv.field_size_limit(), parsing._PlainRuns.QUOTED_BATCH
+    try:
+        if field_limit is not None:  # so that fields over the csv module's limit occur
+            csv.field_size_limit(field_limit)
+        parsing._PlainRuns.QUOTED_BATCH = quoted_batch  # so that a run's batches end inside it
+        bulk = _chunks(path, encoding, chunk_records, bulk=True)
+        careful = _chunks(path, encoding, chunk_records, bulk=False)
+    finally:
+        csv.field_size_limit(saved_limit)
+        parsing._PlainRuns.QUOTED_BATCH = saved_batch
+    assert bulk == careful
+
+
+def _mixed_export(n: int) -> str:
+    """A big file: long clean runs, quoted runs, and now and then a line of every other sort."""
+    out = ["id,when,amount,note\r\n"]
+    for i in range(n):
+        if i % 997 == 5:
+            out.append('"runs over,\r\nlines",2026-11-03,1,x\r\n')
+        elif i % 1009 == 7:
+            out.append("id,when,amount,note\r\n")
+        elif i % 1013 == 9:
+            out.append("too,few\r\n")
+        elif i % 3000 < 700:
+            out.append(f'{i},2026-11-03 10:00:00,{i % 7},"free text, with a comma"\r\n')
+        else:
+            out.append(f"{i},2026-11-03 10:00:00,{i % 7},plain\r\n")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("chunk_records", [0, 7, 1000, 4096])
+def test_a_big_mixed_file_reads_the_same_both_ways_and_mostly_in_bulk(tmp_path, monkeypatch, chunk_records):
+    path = tmp_path / "f.csv"
+    path.write_text(_mixed_export(20_000), encoding="utf-8")
+    taken = []
+    original = parsing._PlainRuns.take
+    monkeypatch.setattr(parsing._PlainRuns, "take", lambda self, *a: taken.append(original(self, *a)) or taken[-1])
+    bulk = _chunks(path, "utf-8", chunk_records, bulk=True)
+    assert bulk == _chunks(path, "utf-8", chunk_records, bulk=False)
+    records = sum(len(chunk[1]) for chunk in bulk)
+    assert records > 19_900 and sum(taken) > 0.99 * records  # the bulk path is no dead code
+    if chunk_records:
+        assert [len(chunk[1]) for chunk in bulk[:-1]] == [chunk_records] * (len(bulk) - 1)
+
+
+def test_a_file_of_records_over_several_lines_costs_few_bulk_tries(tmp_path, monkeypatch):
+    # every record runs over two lines: the bulk path takes nothing, and soon stops trying
+    path = tmp_path / "f.csv"
+    path.write_text("id,note\n" + "".join(f'{i},"line\nbreak"\n' for i in range(5_000)), encoding="utf-8")
+    tries = []
+    original = parsing._PlainRuns._quoted_run
+    monkeypatch.setattr(parsing._PlainRuns, "_quoted_run", lambda self, block: tries.append(1) or original(self, block))
+    raw = read_csv_file(path, "utf-8", "f.csv")
+    assert [r.line_number for r in raw.records] == list(range(2, 10_002, 2))
+    assert len(tries) < 50
+
+
+@PROPERTY
+@given(st.one_of(st.from_regex(ingest._LEAP_SECOND), st.text(alphabet="0123456789:6 -T", max_size=20)))
+def test_a_leap_second_holds_the_needle_it_is_looked_for_by(text):
+    if ingest._LEAP_SECOND.search(text):
+        assert ingest._LEAP_SECOND_NEEDLE in text
+
+
+def test_line_ends_are_where_the_line_end_pattern_finds_them():
+    @PROPERTY
+    @given(st.binary(max_size=40).map(lambda b: b.replace(b"\x01", b"\r").replace(b"\x02", b"\n")))
+    def check(data):
+        ends = [m.end() for m in parsing._LINE_END_BYTES.finditer(data)]
+        if not ends or ends[-1] != len(data):
+            ends.append(len(data))
+        assert parsing._line_ends(data).tolist() == ends
+
+    check()
+
+
+def test_a_column_wise_file_reads_as_its_records():
+    raw = RawFile.columnar(["a", "b", "a"])
+    raw.add_record(2, ["1", "2", "3"])
+    raw.add_columns(4, [["4", "7"], ["5", "8"], ["6", "9"]])
+    expected = [RawRecord(2, {"a": "3", "b": "2"}), RawRecord(4, {"a": "6", "b": "5"}), RawRecord(5, {"a": "9", "b": "8"})]
+    assert raw.record_count == 3 and raw.line_numbers() == [2, 4, 5]
+    assert [raw.fields_at(i) for i in range(3)] == [r.fields for r in expected]
+    assert raw.fields_of_lines({4, 3, 5}) == {4: {"a": "6", "b": "5"}, 5: {"a": "9", "b": "8"}}
+    assert raw == RawFile(["a", "b", "a"], records=list(expected))
+    more = RawFile.columnar(["a", "b", "a"])
+    more.add_record(9, ["x", "y", "z"])
+    raw.extend(more)
+    assert raw.records == expected + [RawRecord(9, {"a": "z", "b": "y"})]  # held as RawRecords from here on
+    raw.records.append(RawRecord(10, {"a": "", "b": ""}))
+    assert raw.record_count == 5 and raw.columns() is None
+
+
+# ------------------------------------------------------------------------ the mapping
+
+
+def _specs() -> dict:
+    from flowlib.config import get_settings
+
+    specs = dict(load_registry(get_settings(), PROJECT_ROOT / "sources"))
+    specs.update(load_registry(get_settings(), PROJECT_ROOT / "sources" / "examples"))
+    sensor = parse_declaration(SENSOR_DECLARATION)
+    specs[sensor.name] = sensor
+    return specs
+
+
+SPECS = _specs()
+VALUE_MAPS = [rule.value_map for spec in SPECS.values() for rule in spec.columns if rule.value_map] + [
+    {"a": 1, "b": None},
+    {"a": 1, "b": 2.5},
+    {"a": True, "b": None},
+    {"a": "x", "b": 2},
+    {"a": None},
+    {"a": 2**70},
+]
+# values a producer's cell may hold, and the forms the declarations know
+cell = st.one_of(
+    st.lists(st.sampled_from(["a", "b", " ", "\t", "\u3000", ",", ";", "\n", "1", "9", ":6", ":"]), max_size=5).map("".join),
+    st.sampled_from(
+        sorted({str(k) for m in VALUE_MAPS for k in m})
+        + ["", " ", "2026-11-03 10:00:00", "2026/11/03 10:00:60", "2026-11-03T10:00:61+09:00", "10:6", "1", "true", "0"]
+    ),
+)
+nested = st.builds(lambda v: NestedValue(json.dumps(v)), st.lists(st.integers(), max_size=2))
+text_column = st.lists(st.one_of(cell, cell, cell, st.none(), nested), max_size=12).map(
+    lambda v: pd.Series(v, index=range(3, 3 + len(v)), dtype="object", name="c")
+)
+
+
+def _same_series(got: pd.Series, want: pd.Series) -> None:
+    pd.testing.assert_series_equal(got, want, check_dtype=True, check_index_type=True, check_exact=True)
+    assert got.name == want.name
+    assert [type(v) for v in got.tolist()] == [type(v) for v in want.tolist()]
+
+
+def _same_result(got, want) -> None:
+    """The two calls give the same series, or fail the same way."""
+    try:
+        expected = want()
+    except Exception as exc:  # noqa: BLE001 - whatever the per-value way raises, the fast way must too
+        with pytest.raises(type(exc)):
+            got()
+        return
+    _same_series(got(), expected)
+
+
+@PROPERTY
+@given(data=st.data(), value_map=st.sampled_from(VALUE_MAPS), stripped=st.booleans(), known_only=st.booleans())
+def test_value_maps_match_mapping_value_by_value(data, value_map, stripped, known_only):
+    if known_only:  # every value in the map: the results alone decide the dtype (str, int64, float64, ...)
+        known = st.lists(st.one_of(st.sampled_from(sorted(value_map)), st.none()), max_size=12)
+        values = pd.Series(data.draw(known), dtype="object", name="c")
+    else:
+        values = data.draw(text_column)
+    if stripped:  # what to_canonical maps: trimmed text, None for the empty
+        trimmed = [(v.strip() or None) if isinstance(v, str) else v for v in values.tolist()]
+        values = pd.Series(trimmed, index=values.index, dtype="object", name=values.name)
+
+    def lookup(v):
+        return None if v is None else value_map.get(str(v), ingest._UNMAPPED)
+
+    mapped = ingest._map_distinct(values, lookup)
+    _same_series(mapped, values.map(lookup))
+    unknown = ingest._is_unmapped(mapped)
+    _same_series(unknown, values.map(lookup).map(lambda v: v is ingest._UNMAPPED))
+    reasons = ingest._reasons(values, unknown, lambda v: f"unknown value {v!r}")
+    assert reasons.to_dict() == {i: f"unknown value {v!r}" for i, v in values.items() if unknown[i]}
+
+
+@PROPERTY
+@given(values=text_column, other=st.sampled_from([None, 1, 2.5]))
+def test_trimming_emptiness_leap_seconds_and_nested_cells_match_value_by_value(values, other):
+    with_other = pd.concat([values, pd.Series([other], dtype="object", name="c")]) if other is not None else values
+    for series in (values, with_other):
+        _same_result(lambda s=series: ingest._stripped(s), lambda s=series: s.str.strip())
+        _same_series(ingest._empty_to_none(series), series.where(series.astype(str) != "", None))
+        for pattern, needle in ((ingest._LEAP_SECOND, ingest._LEAP_SECOND_NEEDLE), (re.compile("a"), "")):
+            want = series.map(lambda v, p=pattern: isinstance(v, str) and p.search(v) is not None).astype(bool)
+            _same_series(ingest._matches(series, pattern, needle), want)
+    frame = pd.DataFrame({"c": values, "d": values.iloc[::-1].set_axis(values.index)})
+    rule = next(r for s in SPECS.values() for r in s.columns if len(r.headers) == 1)
+    rule = type(rule)(target=rule.target, headers=("c", "d", "missing"))
+    want = pd.Series(False, index=frame.index)
+    for header in ("c", "d"):
+        want |= frame[header].map(lambda v: isinstance(v, NestedValue)).astype(bool)
+    _same_series(ingest._nested_cells(rule, frame), want)
+
+
+def _list_rules() -> list:
+    return [
+        (name, rule) for name, spec in sorted(SPECS.items()) for rule in spec.columns if spec.kind.columns[rule.target] == "list"
+    ]
+
+
+@pytest.mark.parametrize(("source", "rule"), _list_rules(), ids=[f"{s}.{r.target}" for s, r in _list_rules()])
+def test_list_answers_match_splitting_row_by_row(source, rule):
+    headers = list(rule.producer_headers)
+
+    def expected(row: dict[str, str]) -> list[str]:
+        if rule.flags:
+            items = [code for header, code in rule.flags.items() if row[header].strip() in ("1", "1.0", "true", "TRUE")]
+        else:
+            items = []
+            for header in rule.headers:
+                text = row[header].strip()
+                parts = (text.split(rule.split) if rule.split else [text]) if text else []
+                items += [part.strip() for part in parts if part.strip()]
+        return [rule.value_map.get(i, i) for i in items] if rule.value_map else items
+
+    answer = st.one_of(cell, st.sampled_from(sorted(rule.value_map or {"x": 0})), st.just(" 1 "))
+
+    @PROPERTY
+    @given(st.lists(st.fixed_dictionaries({h: answer for h in headers}), max_size=10))
+    def check(rows):
+        frame = pd.DataFrame(rows, columns=headers, dtype="object").fillna("")
+        got = ingest._list_values(rule, frame, "stem")
+        assert got.dtype == object and list(got.index) == list(frame.index)
+        assert got.tolist() == [expected(row) for row in rows]
+        assert len({id(items) for items in got}) == len(got)  # each row its own list
+
+    check()
+
+
+@pytest.mark.parametrize("source", sorted(SPECS))
+def test_to_canonical_of_a_column_wise_file_equals_that_of_its_records(source, tmp_path):
+    # the CSV reader's column-wise chunk and the same records as RawRecord objects (the
+    # frame built from dicts, every nested-value check run) map onto the same rows
+    spec = SPECS[source]
+    settings = make_settings(tmp_path)
+    headers = list(spec.producer_headers)
+
+    @hsettings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.fixed_dictionaries({h: cell for h in headers}), max_size=10), st.sampled_from([0, 1, 2]))
+    def check(rows, named_twice):
+        # a header named twice (the record's last field of that name counts): one no rule
+        # reads, or one a rule reads (the mapping then fails, the same way both times)
+        names = headers + [["extra", "extra"], headers[:1]][named_twice - 1] if named_twice else headers
+        values = [[row[h] for h in headers] + [row[headers[0]] + "!"] * (len(names) - len(headers)) for row in rows]
+        columnar = RawFile.columnar(names)
+        for number, row in enumerate(values, start=2):
+            columnar.add_record(number, row)
+        by_records = RawFile(names, records=[RawRecord(n, dict(zip(names, row))) for n, row in enumerate(values, start=2)])
+        frames = ingest._text_frame(columnar), ingest._text_frame(by_records)
+        pd.testing.assert_frame_equal(frames[0][0], frames[1][0], check_dtype=True, check_exact=True)
+        pd.testing.assert_series_equal(frames[0][1], frames[1][1])
+        try:
+            want, want_problems = ingest.to_canonical(spec, by_records, "f.csv", "dejima", settings)
+        except Exception as exc:  # noqa: BLE001 - a rule reading a header named twice
+            with pytest.raises(type(exc)):
+                ingest.to_canonical(spec, columnar, "f.csv", "dejima", settings)
+            return
+        got, got_problems = ingest.to_canonical(spec, columnar, "f.csv", "dejima", settings)
+        pd.testing.assert_frame_equal(got, want, check_dtype=True, check_exact=True)
+        for column in got.columns:
+            assert [type(v) for v in got[column].tolist()] == [type(v) for v in want[column].tolist()], column
+        assert [(p.line_number, p.reason, p.raw) for p in got_problems] == [
+            (p.line_number, p.reason, p.raw) for p in want_problems
+        ]
+
+    check()
