@@ -231,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "load_average_at_start": [round(x, 2) for x in load],
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "settings": {k: os.environ[k] for k in ("FLOW_INGEST_CHUNK_ROWS", "FLOW_VALIDATION_CHUNK_ROWS", "FLOW_INGEST_MEMORY_LIMIT") if k in os.environ},
+        "settings": {
+            k: os.environ[k]
+            for k in ("FLOW_INGEST_CHUNK_ROWS", "FLOW_VALIDATION_CHUNK_ROWS", "FLOW_INGEST_MEMORY_LIMIT")
+            if k in os.environ
+        },
         "figures": figures,
     }
     text = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
