@@ -26,10 +26,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bench.reliability.harness import PROJECT_ROOT, SENSOR_DECLARATION, make_settings
+from bench.reliability.harness import declared_sources, make_settings
 from flowlib import ingest, parsing
 from flowlib.parsing import FileRejected, NestedValue, RawFile, RawRecord, iter_csv_chunks, read_csv_file
-from flowlib.sources import load_registry, parse_declaration
 
 PROPERTY = hsettings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -230,17 +229,7 @@ def test_a_column_wise_file_reads_as_its_records():
 # ------------------------------------------------------------------------ the mapping
 
 
-def _specs() -> dict:
-    from flowlib.config import get_settings
-
-    specs = dict(load_registry(get_settings(), PROJECT_ROOT / "sources"))
-    specs.update(load_registry(get_settings(), PROJECT_ROOT / "sources" / "examples"))
-    sensor = parse_declaration(SENSOR_DECLARATION)
-    specs[sensor.name] = sensor
-    return specs
-
-
-SPECS = _specs()
+SPECS = declared_sources()
 VALUE_MAPS = [rule.value_map for spec in SPECS.values() for rule in spec.columns if rule.value_map] + [
     {"a": 1, "b": None},
     {"a": 1, "b": 2.5},

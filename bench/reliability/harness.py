@@ -72,6 +72,19 @@ def make_settings(root: Path, sources_dir: Path | None = None):
     )
 
 
+def declared_sources() -> dict:
+    """Every source declaration the project ships (sources/ and sources/examples/) and the
+    raw Wi-Fi sensor declaration, by name: what the parser and mapping tests run through."""
+    from flowlib.config import get_settings
+    from flowlib.sources import load_registry, parse_declaration
+
+    specs = dict(load_registry(get_settings(), PROJECT_ROOT / "sources"))
+    specs.update(load_registry(get_settings(), PROJECT_ROOT / "sources" / "examples"))
+    sensor = parse_declaration(SENSOR_DECLARATION)
+    specs[sensor.name] = sensor
+    return specs
+
+
 def flow_env(root: Path, **extra: str) -> dict[str, str]:
     """Environment for a CLI subprocess working on ``root``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("FLOW_")}

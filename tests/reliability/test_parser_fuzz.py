@@ -25,10 +25,9 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bench.reliability.harness import PROJECT_ROOT, SENSOR_DECLARATION, make_settings
+from bench.reliability.harness import declared_sources, make_settings
 from flowlib.ingest import MAX_WHOLE_NUMBER, to_canonical
 from flowlib.parsing import FileRejected, RawFile, RawRecord, read_csv_file, read_json_file
-from flowlib.sources import load_registry, parse_declaration
 
 FUZZ = hsettings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -202,17 +201,7 @@ def test_json_lines_every_line_is_a_record_or_a_problem(tmp_path_factory, items,
 # --------------------------------------------------------------------------- to_canonical
 
 
-def _specs():
-    from flowlib.config import get_settings
-
-    specs = dict(load_registry(get_settings(), PROJECT_ROOT / "sources"))
-    specs.update(load_registry(get_settings(), PROJECT_ROOT / "sources" / "examples"))
-    spec = parse_declaration(SENSOR_DECLARATION)
-    specs[spec.name] = spec
-    return specs
-
-
-SPECS = _specs()
+SPECS = declared_sources()
 
 hostile_value = st.one_of(
     cell_text,
