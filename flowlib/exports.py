@@ -49,7 +49,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -465,6 +465,36 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
+def _text_cell(value: str | None) -> str:
+    """``csv_cell`` for a text column's values (str or None), without its type tests."""
+    if value is None:
+        return ""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _real_cell(value: float | None) -> float | str:
+    """``csv_cell`` for a floating column's values: csv.writer writes a finite float as str() does."""
+    return "" if value is None or not math.isfinite(value) else value
+
+
+#: DuckDB types whose Python values csv.writer already writes as ``csv_cell`` would: None as
+#: "", an int and a date as str() does (a date's str is its ISO form)
+_WRITTEN_AS_IS = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "DATE"}
+)
+
+
+def _cell_converters(types: Iterable[str]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """Per column that needs one, what turns its values into ``csv_cell``'s text: a call per cell
+    only where the type asks for it (the open data are written twice a night, over 10^5 rows)."""
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, kind in enumerate(types):
+        if kind in _WRITTEN_AS_IS:
+            continue
+        converters.append((index, _text_cell if kind == "VARCHAR" else _real_cell if kind in ("DOUBLE", "FLOAT") else csv_cell))
+    return converters
+
+
 def _json_value(value: Any) -> Any:
     value = _clean(value)
     return neutralise_cell(value) if isinstance(value, str) else value
@@ -585,10 +615,13 @@ def _write_dataset_csv(
 
     def write(handle: TextIO) -> None:
         nonlocal rows_written
+        converters = _cell_converters(kind for _, kind in columns)
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(out_names)
         for values in rows():
-            writer.writerow([csv_cell(v) for v in values])
+            for index, convert in converters:
+                values[index] = convert(values[index])
+            writer.writerow(values)
             rows_written += 1
 
     changed = atomic_write(folder / f"{dataset.name}.csv", write, encoding=CSV_ENCODING, newline="")

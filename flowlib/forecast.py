@@ -41,15 +41,16 @@ import warnings
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import holidays
 import numpy as np
 import pandas as pd
 
+from flowlib.input_digest import code_fingerprint, input_digest
 from flowlib.queries import run
-from flowlib.warehouse import transaction
+from flowlib.warehouse import replace_with_frame, transaction
 
 log = logging.getLogger(__name__)
 
@@ -747,6 +748,91 @@ class ForecastRun:
     backtest_points: pd.DataFrame
     backtest_hourly_points: pd.DataFrame
     backtest: pd.DataFrame
+    #: per series: source_kind, facility_id, input_digest (ops.forecast_inputs)
+    digests: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(INPUT_TYPES)))
+    #: how many series were fitted (the others kept their rows: their inputs were unchanged)
+    fitted: int = 0
+
+
+@dataclass
+class SeriesRows:
+    """One series' rows in each forecast table: what its input digest describes."""
+
+    daily: pd.DataFrame
+    hourly: pd.DataFrame
+    points: pd.DataFrame
+    hour_points: pd.DataFrame
+
+
+#: each series' input digest (series_digest), written with the forecast marts
+INPUTS_TABLE = "ops.forecast_inputs"
+INPUT_TYPES = {"source_kind": "varchar", "facility_id": "varchar", "input_digest": "varchar"}
+
+
+def series_digest(
+    item: Series,
+    last_day: pd.Timestamp,
+    cruise: pd.Series | None,
+    own_hours: pd.DataFrame,
+    *,
+    backtest: bool,
+    horizon: int,
+    min_history_days: int,
+) -> str:
+    """Everything one series' rows depend on: its daily values, its source's first and last
+    days, the cruise timetable, its hourly counts, the run's options, this module, its queries
+    and the libraries that fit and draw (the draws are seeded from the series and its days)."""
+    code = code_fingerprint(__file__, "forecast", ("statsmodels", "scipy", "numpy", "pandas", "holidays"))
+    return input_digest(
+        code,
+        item.source_kind,
+        item.facility_id,
+        item.values,
+        str(item.kind_first_day),
+        str(last_day),
+        cruise,
+        own_hours.reset_index(drop=True),
+        (backtest, horizon, min_history_days),
+    )
+
+
+def forecast_one(
+    item: Series,
+    last_day: pd.Timestamp,
+    cruise: pd.Series | None,
+    own_hours: pd.DataFrame,
+    *,
+    backtest: bool = True,
+    horizon: int = HORIZON_DAYS,
+    min_history_days: int = MIN_HISTORY_DAYS,
+) -> SeriesRows:
+    """One series forecast (daily and hourly) and, with ``backtest``, scored at the rolling origins."""
+    note = NO_CRUISE_NOTE if cruise is None else ("", "")
+    result = forecast_series(item, last_day, cruise, horizon, min_history_days)
+    daily = result.daily
+    daily.insert(0, "forecast_origin", last_day.date())
+    daily["note_ja"], daily["note_en"], daily["model"] = note[0], note[1], MODEL
+    hourly = points = hour_points = pd.DataFrame()
+    if result.counts is not None:
+        model = hourly_model(own_hours, cruise)
+        hourly = forecast_hours(
+            result.daily,
+            result.counts,
+            model.profiles,
+            _rng("hourly", item.source_kind, item.facility_id, last_day.date()),
+            model.concentration,
+        )
+        if backtest:
+            scored = backtest_series(item, cruise, horizon=horizon, min_history_days=min_history_days, hourly=own_hours)
+            points, hour_points = scored.daily, scored.hourly
+    return SeriesRows(daily, hourly, points, hour_points)
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str] | None = None) -> pd.DataFrame:
+    kept = [frame for frame in frames if len(frame)]
+    if kept:
+        return pd.concat(kept, ignore_index=True)
+    return pd.DataFrame(columns=columns) if columns else pd.DataFrame()
 
 
 def run_forecast(
@@ -758,39 +844,41 @@ def run_forecast(
     backtest: bool = True,
     horizon: int = HORIZON_DAYS,
     min_history_days: int = MIN_HISTORY_DAYS,
+    before: dict[tuple[str, str], tuple[str, SeriesRows]] | None = None,
 ) -> ForecastRun:
-    """Forecast and backtest every series; plain frames, no warehouse."""
-    dailies, hours, points, hour_points = [], [], [], []
-    note = NO_CRUISE_NOTE if cruise is None else ("", "")
+    """Forecast and backtest every series; plain frames, no warehouse.
+
+    ``before`` (``rows_before``): each series' input digest and rows from the last run; a
+    series whose digest is unchanged keeps its rows instead of being fitted again (they are
+    what the fit would give, bit for bit: nothing in it is random but the seeded draws).
+    """
+    parts: list[SeriesRows] = []
+    digests = []
+    fitted = 0
     for item in series:
         last_day = last_days[item.source_kind]
-        result = forecast_series(item, last_day, cruise, horizon, min_history_days)
-        dailies.append(result.daily)
         own = hourly[(hourly["source_kind"] == item.source_kind) & (hourly["facility_id"] == item.facility_id)]
         own = own[["service_date", "hour_of_day", "count"]]
-        if result.counts is not None:
-            model = hourly_model(own, cruise)
-            hours.append(
-                forecast_hours(
-                    result.daily,
-                    result.counts,
-                    model.profiles,
-                    _rng("hourly", item.source_kind, item.facility_id, last_day.date()),
-                    model.concentration,
-                )
-            )
-        if backtest and result.counts is not None:
-            scored = backtest_series(item, cruise, horizon=horizon, min_history_days=min_history_days, hourly=own)
-            points.append(scored.daily)
-            hour_points.append(scored.hourly)
-    daily = pd.concat(dailies, ignore_index=True) if dailies else pd.DataFrame()
-    if not daily.empty:
-        daily.insert(0, "forecast_origin", daily["source_kind"].map(lambda k: last_days[k].date()))
-        daily["note_ja"], daily["note_en"], daily["model"] = note[0], note[1], MODEL
-    hourly_out = pd.concat(hours, ignore_index=True) if hours else pd.DataFrame(columns=HOURLY_COLUMNS)
-    points_out = pd.concat(points, ignore_index=True) if points else pd.DataFrame()
-    hour_points_out = pd.concat(hour_points, ignore_index=True) if hour_points else pd.DataFrame(columns=HOURLY_POINT_COLUMNS)
-    return ForecastRun(daily, hourly_out, points_out, hour_points_out, summarise_backtest(points_out, hour_points_out))
+        options = {"backtest": backtest, "horizon": horizon, "min_history_days": min_history_days}
+        digest = series_digest(item, last_day, cruise, own, **options)
+        digests.append({"source_kind": item.source_kind, "facility_id": item.facility_id, "input_digest": digest})
+        kept = (before or {}).get((item.source_kind, item.facility_id))
+        if kept is not None and kept[0] == digest:
+            parts.append(kept[1])
+            continue
+        fitted += 1
+        parts.append(forecast_one(item, last_day, cruise, own, **options))
+    points = _concat([part.points for part in parts])
+    hour_points = _concat([part.hour_points for part in parts], HOURLY_POINT_COLUMNS)
+    return ForecastRun(
+        _concat([part.daily for part in parts]),
+        _concat([part.hourly for part in parts], HOURLY_COLUMNS),
+        points,
+        hour_points,
+        summarise_backtest(points, hour_points),
+        pd.DataFrame(digests, columns=list(INPUT_TYPES)),
+        fitted,
+    )
 
 
 _TABLES = {
@@ -826,7 +914,8 @@ def _columns(ddl: str) -> list[str]:
 
 
 def write_forecast(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> dict[str, int]:
-    """Replace the forecast marts whole, in one transaction (a rerun gives the same rows)."""
+    """Replace the forecast marts whole, with each series' input digest, in one transaction
+    (a rerun gives the same rows, and a digest always describes the rows beside it)."""
     frames = {
         "marts.forecast_daily": run.daily,
         "marts.forecast_hourly": run.hourly,
@@ -848,13 +937,56 @@ def write_forecast(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> dict[str
                 finally:
                     con.unregister("incoming_forecast_rows")
             counts[table] = len(frame)
+        con.execute("create schema if not exists ops")  # a warehouse has it; a bare test file may not
+        replace_with_frame(con, INPUTS_TABLE, INPUT_TYPES, run.digests)
     return counts
+
+
+#: the forecast tables' date columns, read back as the datetime.date values a fit writes
+_DATE_COLUMNS = ("forecast_origin", "forecast_date", "origin_date")
+
+
+def rows_before(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, SeriesRows]]:
+    """Each series of the last run: (its input digest, its rows in each forecast table)."""
+    tables = (INPUTS_TABLE, *_TABLES)
+    present = {
+        relation
+        for relation in tables
+        if con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", relation.split(".")
+        ).fetchone()[0]
+    }
+    if present != set(tables):
+        return {}
+
+    def by_series(table: str) -> dict[tuple[str, str], pd.DataFrame]:
+        frame = con.execute(f"select * from {table}").df()
+        for column in _DATE_COLUMNS:
+            if column in frame:
+                frame[column] = np.array([None if pd.isna(v) else v.date() for v in frame[column]], dtype=object)
+        return {
+            (str(k), str(f)): rows.reset_index(drop=True)
+            for (k, f), rows in frame.groupby(["source_kind", "facility_id"], sort=False)
+        }
+
+    daily, hourly = by_series("marts.forecast_daily"), by_series("marts.forecast_hourly")
+    points, hour_points = by_series("marts.forecast_backtest_points"), by_series("marts.forecast_backtest_hourly_points")
+    empty = pd.DataFrame()
+    return {
+        (kind, facility): (
+            digest,
+            SeriesRows(daily[key], hourly.get(key, empty), points.get(key, empty), hour_points.get(key, empty)),
+        )
+        for kind, facility, digest in con.execute(f"select * from {INPUTS_TABLE}").fetchall()
+        if (key := (kind, facility)) in daily
+    }
 
 
 def build_forecast(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Read the marts, forecast every facility, backtest, write the forecast marts."""
     series, last_days = read_series(con)
-    run = run_forecast(series, last_days, read_cruise(con), read_hourly(con))
+    run = run_forecast(series, last_days, read_cruise(con), read_hourly(con), before=rows_before(con))
+    log.info("forecast: %d of %d series fitted, the others' inputs unchanged", run.fitted, len(series))
     counts = write_forecast(con, run)
     overall = run.backtest[run.backtest["facility_id"] == "(all)"]
     for row in overall.itertuples(index=False):

@@ -26,6 +26,7 @@ The written definition for the tourism division is ``docs/indicator.md``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -279,6 +280,7 @@ def load_definition(path: Path | None = None) -> IndicatorDefinition:
 # ----------------------------------------------------------------------------- statistics
 
 
+@functools.cache  # the same two or three levels for every cell; scipy's isf costs ~0.1 ms a call
 def _z(confidence: float) -> float:
     from scipy import stats  # scipy.stats costs seconds to import: only when an interval is drawn
 

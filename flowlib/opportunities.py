@@ -33,17 +33,14 @@ or a period count withheld because one of its days is hidden (``partial``), is n
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import asdict, dataclass
-from functools import cache
-from importlib.metadata import version
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from flowlib.input_digest import code_fingerprint, input_digest
 from flowlib.queries import run
 from flowlib.warehouse import replace_with_frame
 
@@ -439,27 +436,11 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
     }
 
 
-@cache
-def _code_fingerprint() -> bytes:
-    """What else decides a cut's rows: this module, its queries and the libraries that fit."""
-    digest = hashlib.sha256()
-    digest.update(Path(__file__).read_bytes())
-    for path in sorted((Path(__file__).resolve().parents[1] / "sql" / "opportunities").glob("*.sql")):
-        digest.update(path.name.encode() + path.read_bytes())
-    for package in ("statsmodels", "scipy", "numpy", "pandas", "patsy"):
-        digest.update(f"{package}=={version(package)}".encode())
-    return digest.digest()
-
-
 def _input_digest(keys: dict, published: pd.DataFrame, days: pd.DataFrame, coordinates: pd.DataFrame, k: int) -> str:
     """A cut's inputs as one digest: its keys and label, its published period and day cells,
-    the facility coordinates, k and the code (_code_fingerprint)."""
-    digest = hashlib.sha256(_code_fingerprint())
-    digest.update(repr(sorted((key, str(value)) for key, value in keys.items())).encode())
-    digest.update(f"k={k}".encode())
-    for frame in (published, days, coordinates):
-        digest.update(frame.to_csv(index=False).encode())
-    return digest.hexdigest()
+    the facility coordinates, k, this module, its queries and the libraries that fit."""
+    code = code_fingerprint(__file__, "opportunities", ("statsmodels", "scipy", "numpy", "pandas", "patsy"))
+    return input_digest(code, sorted((key, str(value)) for key, value in keys.items()), k, published, days, coordinates)
 
 
 def _rows_before(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, ...], tuple[str, dict, pd.DataFrame]]:

@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 UV_VERSION=0.13.8
 stamp=.venv/.lock-sha256
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+# this script is hashed too: a change to how the environment is built rebuilds it
+want=$(cat requirements.lock pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
   echo "[setup] environment is up to date (.venv)"
   exit 0
@@ -26,7 +27,10 @@ echo "[setup 1/3] creating .venv with $($python_bin --version)"
 echo "[setup 2/3] installing uv $UV_VERSION"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 echo "[setup 3/3] installing the locked dependencies (requirements.lock, $(grep -c '==' requirements.lock) packages)"
-.venv/bin/uv pip sync --python .venv/bin/python requirements.lock
+# Compiled to bytecode here, once: with PYTHONDONTWRITEBYTECODE set (as on this project's
+# machines and CI) Python never caches it, and every process (each Airflow task, each test
+# subprocess, each `flowlib run`) compiled pandas, scipy, duckdb ... from source, about 5 s.
+.venv/bin/uv pip sync --compile-bytecode --python .venv/bin/python requirements.lock
 .venv/bin/uv pip install --python .venv/bin/python --no-deps -e . >/dev/null
 echo "$want" > "$stamp"
 echo "[setup] environment ready"

@@ -414,3 +414,31 @@ def test_opportunities_refit_only_the_cuts_whose_published_cells_changed(night, 
     assert 1 <= refitted < fitted_all
     assert (fits_after, pairs_after) != (fits, pairs)
     assert _opportunities_built(scratch, forget=True) == (fitted_all, fits_after, pairs_after)
+
+
+def test_expanding_many_cells_at_once_equals_one_cell_at_a_time():
+    """The night expands every move in one vectorised call; each cell must get what the
+    per-cell definition (point = cards / share, nbinom quantiles at the share's ends) gives."""
+    import numpy as np
+    from scipy.stats import nbinom
+
+    from flowlib.expansion import ALPHA, Share, expand, expand_many
+
+    rng = np.random.default_rng(5)
+    cards = np.concatenate([[0, 1, 0], rng.integers(0, 400, 300)])
+    shares = []
+    for value in np.concatenate([[0.0, 1.0, 0.4], rng.uniform(0.01, 1.0, 300)]):
+        half = rng.uniform(0, 0.2)
+        shares.append(Share(value, max(value - half, 0.0), value + half, "same_day", 1))
+    points, lows, highs = expand_many(cards, shares)
+    for n, share, point, low, high in zip(cards, shares, points, lows, highs):
+        if n == 0:
+            want = (0, 0, 0)
+        else:
+            want = (
+                round(n / share.value),
+                n + int(nbinom.ppf(ALPHA / 2, n, min(share.high, 1.0))),
+                n + int(nbinom.ppf(1 - ALPHA / 2, n, max(share.low, 1e-6))),
+            )
+        assert (point, low, high) == want == expand(int(n), share)
+    assert [len(a) for a in expand_many(np.array([], dtype=int), [])] == [0, 0, 0]

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from test_dashboard_periods import fill_period_marts
 from test_dashboards import DAY1, DAY2, _insert, create_warehouse, fill_sample_marts, make_settings, real_facilities
 
@@ -399,7 +402,7 @@ def test_rewrite_is_atomic_and_leaves_unchanged_files_alone(exported, monkeypatc
     assert path.stat().st_mtime_ns == mtime and path.read_bytes() == before  # same content: not rewritten
     assert list(folder.glob(".*.tmp")) == []
 
-    real = exports.csv_cell
+    real = exports._text_cell  # what writes a text column's cells
 
     def failing(value):  # type: ignore[no-untyped-def]
         if value == "megane_bridge":
@@ -415,9 +418,53 @@ def test_rewrite_is_atomic_and_leaves_unchanged_files_alone(exported, monkeypatc
         visitors=1,
         is_suppressed=True,
     )
-    monkeypatch.setattr(exports, "csv_cell", failing)
+    monkeypatch.setattr(exports, "_text_cell", failing)
     with pytest.raises(OSError, match="disk full"):
         write_open_data(con, settings)
     assert path.read_bytes() == before  # the published file is the previous one, whole
     assert list(folder.glob(".*.tmp")) == []
     con.execute("delete from marts.facility_daily where service_date = date '2025-11-24'")
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["VARCHAR", "DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "HUGEINT", "DATE", "BOOLEAN"]).flatmap(
+        lambda kind: st.tuples(
+            st.just(kind),
+            st.lists(
+                st.none()
+                | {
+                    # half of them start as a formula would
+                    "VARCHAR": st.tuples(
+                        st.sampled_from(["", "", "", *exports.FORMULA_PREFIXES]),
+                        st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
+                    ).map("".join),
+                    "DOUBLE": st.floats(allow_nan=True, allow_infinity=True),
+                    "FLOAT": st.floats(width=32, allow_nan=True, allow_infinity=True),
+                    "BIGINT": st.integers(-(2**63), 2**63 - 1),
+                    "INTEGER": st.integers(-(2**31), 2**31 - 1),
+                    "SMALLINT": st.integers(-(2**15), 2**15 - 1),
+                    "HUGEINT": st.integers(-(2**127), 2**127 - 1),
+                    "DATE": st.dates(),
+                    "BOOLEAN": st.booleans(),
+                }[kind],
+                max_size=20,
+            ),
+        )
+    )
+)
+def test_cells_converted_by_column_type_write_what_csv_cell_writes(typed) -> None:  # type: ignore[no-untyped-def]
+    """The open data are written with one conversion per column type (ints and dates as they
+    come, text and floats by a narrow helper); each file must be byte for byte what calling
+    csv_cell on every cell writes."""
+    kind, values = typed
+    rows = [[value, "x", value] for value in values]
+    converters = exports._cell_converters([kind, "VARCHAR", kind])
+    fast, careful = io.StringIO(), io.StringIO()
+    for row in rows:
+        converted = list(row)
+        for index, convert in converters:
+            converted[index] = convert(converted[index])
+        csv.writer(fast, lineterminator="\r\n").writerow(converted)
+        csv.writer(careful, lineterminator="\r\n").writerow([exports.csv_cell(v) for v in row])
+    assert fast.getvalue() == careful.getvalue()

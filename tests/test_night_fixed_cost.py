@@ -54,3 +54,25 @@ def test_data_docs_are_not_rebuilt_when_nothing_was_validated(tmp_path):
     os.utime(result, (older, older))
     seen = _modules_after("from flowlib.pipeline import build_data_docs\nresult = build_data_docs()", env)
     assert seen == {"gx": False, "scipy": False, "result": str(index)}
+
+
+def test_the_locked_packages_are_compiled_to_bytecode():
+    """With PYTHONDONTWRITEBYTECODE set (this project's machines and CI) Python never writes
+    bytecode, so unless scripts/bootstrap.sh compiles it every process compiles pandas,
+    scipy, duckdb ... from source again: about 5 s of each night, task and test subprocess."""
+    import importlib.util
+
+    import duckdb
+    import numpy
+    import pandas
+    import scipy
+    import statsmodels
+
+    stale = [
+        module.__name__
+        for module in (duckdb, numpy, pandas, scipy, statsmodels)
+        if not os.path.isfile(importlib.util.cache_from_source(module.__file__))
+    ]
+    assert not stale, f"no bytecode for {stale}: run `make env` (scripts/bootstrap.sh compiles it)"
+    text = (PROJECT_ROOT / "scripts" / "bootstrap.sh").read_text(encoding="utf-8")
+    assert "uv pip sync --compile-bytecode" in text
