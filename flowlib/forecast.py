@@ -26,22 +26,27 @@ week on which the facility has admitted nobody on each of its last ``CLOSED_WEEK
 occurrences (休館日, a regular closing day). Without a cruise timetable the forecast still
 runs, without the cruise regressor, and every row says so.
 
-The backtest refits at ``BACKTEST_ORIGINS`` rolling origins a week apart and scores each
-following day up to the horizon: MASE (scaled by the in-sample seasonal-naive error, the
+The backtest refits at ``BACKTEST_ORIGINS`` rolling origins, the last Sundays at least a
+week before the last day (``backtest_origins``), and scores each following day up to the
+horizon: MASE (scaled by the in-sample seasonal-naive error, the
 same weekday a week earlier; hand-written because statsmodels has no MASE, checked against
 an independent computation in tests/test_forecast.py), the MAE relative to the
 seasonal-naive forecast of the same days, and the share of days (and of hours) inside each
-interval.
+interval. What the model said at an origin is kept (``ops.forecast_origin_daily`` /
+``_hourly``) and refitted only when the data up to it change; a series whose inputs are all
+unchanged keeps all its rows (``ops.forecast_inputs``; docs/forecast.md).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import duckdb
 import holidays
@@ -82,8 +87,15 @@ _WEEKDAYS_EN = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Sa
 # ----------------------------------------------------------------------------- calendar
 
 
+@functools.cache
+def _japan_holidays(years: tuple[int, ...]) -> frozenset[date]:
+    """Japan's public holidays in ``years``; built once per set of years (holidays computes
+    each year's calendar on construction, which the backtest's refits repeated thousands of times)."""
+    return frozenset(holidays.Japan(years=list(years)))
+
+
 def _days_off(days: pd.DatetimeIndex) -> np.ndarray:
-    jp = holidays.Japan(years=sorted({d.year for d in days} | {d.year + 1 for d in days} | {d.year - 1 for d in days}))
+    jp = _japan_holidays(tuple(sorted({d.year for d in days} | {d.year + 1 for d in days} | {d.year - 1 for d in days})))
     return np.array([d.weekday() >= 5 or d.date() in jp for d in days], dtype=bool)
 
 
@@ -94,7 +106,7 @@ def calendar_features(days: pd.DatetimeIndex, cruise_capacity: pd.Series | None 
     ``cruise_capacity`` is passengers by day (missing days have no call), used in thousands.
     """
     days = pd.DatetimeIndex(days)
-    jp = holidays.Japan(years=sorted({d.year for d in days}))
+    jp = _japan_holidays(tuple(sorted({d.year for d in days})))
     weekday = days.weekday.to_numpy()
     holiday = np.array([d.date() in jp for d in days], dtype=bool)
     before = _days_off(days - pd.Timedelta(days=1))
@@ -507,11 +519,25 @@ def hourly_model(own: pd.DataFrame, cruise: pd.Series | None) -> HourlyModel:
 
 
 @dataclass
+class OriginForecast:
+    """What the model said at one backtest origin, before any scoring: its daily rows (the
+    forecast frame of ``forecast_series``) and its hourly rows (``forecast_hours``). A function
+    of the data up to the origin only, so kept while those are unchanged (``origin_digest``)."""
+
+    daily: pd.DataFrame
+    hourly: pd.DataFrame
+
+
+@dataclass
 class Backtest:
     #: one row per scored day
     daily: pd.DataFrame
     #: one row per scored hour (the hours of the day class's profile)
     hourly: pd.DataFrame
+    #: per origin: (origin date, input digest, what the model said there)
+    origins: list[tuple[date, str, OriginForecast]] = field(default_factory=list)
+    #: how many origins were fitted (the others' data up to them were unchanged)
+    fitted: int = 0
 
 
 HOURLY_POINT_COLUMNS = [
@@ -529,28 +555,77 @@ HOURLY_POINT_COLUMNS = [
 ]
 
 
-def _hourly_points(
+def backtest_origins(
+    last_day: pd.Timestamp, origins: int = BACKTEST_ORIGINS, step: int = BACKTEST_STEP_DAYS
+) -> list[pd.Timestamp]:
+    """The rolling origins, oldest first: the last ``origins`` Sundays (ends of ISO weeks) at
+    least ``step`` days before the last day, ``step`` days apart.
+
+    Why Sundays and not "7, 14, 21, 28 days before the last day": an origin that stays put for a
+    week is refitted only when the data up to it change, so a night refits at most the newest
+    origin (once a week) instead of all of them (docs/forecast.md).
+    """
+    newest = last_day - pd.Timedelta(days=step)
+    newest -= pd.Timedelta(days=(newest.weekday() + 1) % 7)
+    return [newest - pd.Timedelta(days=step * k) for k in range(origins - 1, -1, -1)]
+
+
+def origin_digest(
     series: Series,
     origin: pd.Timestamp,
-    result: FacilityForecast,
-    hourly: pd.DataFrame,
     cruise: pd.Series | None,
-    last_day: pd.Timestamp,
+    hours: pd.DataFrame | None,
+    horizon: int,
+    min_history_days: int,
+) -> str:
+    """Everything the model at ``origin`` reads: the series and its hours up to the origin, its
+    source's first day, the cruise timetable (known ahead), the options and the code."""
+    return input_digest(
+        _code(),
+        "origin",
+        series.source_kind,
+        series.facility_id,
+        series.values,
+        str(series.kind_first_day),
+        str(origin),
+        cruise,
+        None if hours is None else hours.reset_index(drop=True),
+        (horizon, min_history_days),
+    )
+
+
+def _origin_forecast(
+    series: Series,
+    origin: pd.Timestamp,
+    cruise: pd.Series | None,
+    hours: pd.DataFrame | None,
+    horizon: int,
+    min_history_days: int,
+) -> OriginForecast:
+    """The model refitted on the days (and hours) up to ``origin``, forecasting what followed."""
+    full = forecast_series(series, origin, cruise, horizon, min_history_days)
+    hourly = pd.DataFrame(columns=HOURLY_COLUMNS)
+    if hours is not None and not hours.empty and full.counts is not None:
+        model = hourly_model(hours, cruise)
+        hourly = forecast_hours(
+            full.daily,
+            full.counts,
+            model.profiles,
+            _rng("hourly", series.source_kind, series.facility_id, origin.date()),
+            model.concentration,
+        )
+    return OriginForecast(full.daily, hourly)
+
+
+def _hourly_points(
+    origin: pd.Timestamp, forecast: pd.DataFrame, hourly: pd.DataFrame, last_day: pd.Timestamp
 ) -> list[pd.DataFrame]:
-    """The origin's hourly forecast (profiles and concentration from the hours up to it) against what came."""
-    if hourly.empty or result.counts is None:
+    """The origin's hourly forecast against the hours that came after it, up to the last day."""
+    if hourly.empty or forecast.empty:
         return []
     dates = pd.to_datetime(hourly["service_date"])
-    model = hourly_model(hourly[dates <= origin], cruise)
-    forecast = forecast_hours(
-        result.daily,
-        result.counts,
-        model.profiles,
-        _rng("hourly", series.source_kind, series.facility_id, origin.date()),
-        model.concentration,
-    )
     after = hourly[(dates > origin) & (dates <= last_day)]
-    if forecast.empty or after.empty:
+    if after.empty:
         return []
     actual = _day_hour_matrix(after.assign(service_date=pd.to_datetime(after["service_date"]).dt.date)).stack().dropna()
     actual.index.names = ["forecast_date", "hour_of_day"]
@@ -566,25 +641,38 @@ def backtest_series(
     horizon: int = HORIZON_DAYS,
     min_history_days: int = MIN_HISTORY_DAYS,
     hourly: pd.DataFrame | None = None,
+    before: dict[date, tuple[str, OriginForecast]] | None = None,
 ) -> Backtest:
     """Rolling-origin points: each origin refits on the days up to it and forecasts what followed.
 
     ``hourly`` (service_date, hour_of_day, count of this facility) adds the hourly points.
+    ``before``: each origin's input digest and forecast from the last run; an origin whose
+    digest is unchanged keeps its forecast and is only scored again, against the days since.
     """
     values = series.values
     last_day = values.index.max()
     rows = []
     hour_rows: list[pd.DataFrame] = []
-    for k in range(origins, 0, -1):
-        origin = last_day - pd.Timedelta(days=step * k)
+    made: list[tuple[date, str, OriginForecast]] = []
+    fitted = 0
+    hour_dates = pd.to_datetime(hourly["service_date"]) if hourly is not None else None
+    for origin in backtest_origins(last_day, origins, step):
         history = values[values.index <= origin]
         if history.empty:
             continue
         part = Series(series.source_kind, series.facility_id, history, series.kind_first_day)
-        full = forecast_series(part, origin, cruise, horizon, min_history_days)
+        hours = hourly[hour_dates <= origin] if hourly is not None else None
+        digest = origin_digest(part, origin, cruise, hours, horizon, min_history_days)
+        kept = (before or {}).get(origin.date())
+        if kept is not None and kept[0] == digest:
+            said = kept[1]
+        else:
+            fitted += 1
+            said = _origin_forecast(part, origin, cruise, hours, horizon, min_history_days)
+        made.append((origin.date(), digest, said))
         if hourly is not None:
-            hour_rows += _hourly_points(series, origin, full, hourly, cruise, last_day)
-        result = full.daily[full.daily["status"] == "forecast"]
+            hour_rows += _hourly_points(origin, said.hourly, hourly, last_day)
+        result = said.daily[said.daily["status"] == "forecast"]
         if result.empty:
             continue
         scale = mase_scale(history.to_numpy(dtype=float))
@@ -601,20 +689,20 @@ def backtest_series(
                     "facility_id": series.facility_id,
                     "origin_date": origin.date(),
                     "forecast_date": row.forecast_date,
-                    "horizon_days": row.horizon_days,
+                    "horizon_days": int(row.horizon_days),
                     "day_class": row.day_class,
                     "actual": float(actual),
                     "forecast": float(row.forecast),
                     "seasonal_naive": float(naive),
                     "mase_scale": scale,
-                    "lo80": row.lo80,
-                    "hi80": row.hi80,
-                    "lo95": row.lo95,
-                    "hi95": row.hi95,
+                    "lo80": float(row.lo80),
+                    "hi80": float(row.hi80),
+                    "lo95": float(row.lo95),
+                    "hi95": float(row.hi95),
                 }
             )
-    hours = pd.concat(hour_rows, ignore_index=True) if hour_rows else pd.DataFrame(columns=HOURLY_POINT_COLUMNS)
-    return Backtest(pd.DataFrame(rows), hours)
+    hours_out = pd.concat(hour_rows, ignore_index=True) if hour_rows else pd.DataFrame(columns=HOURLY_POINT_COLUMNS)
+    return Backtest(pd.DataFrame(rows), hours_out, made, fitted)
 
 
 def _by_facility_and_overall(
@@ -752,6 +840,11 @@ class ForecastRun:
     digests: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(INPUT_TYPES)))
     #: how many series were fitted (the others kept their rows: their inputs were unchanged)
     fitted: int = 0
+    #: what the model said at each backtest origin (ops.forecast_origin_daily / _hourly)
+    origin_daily: pd.DataFrame = field(default_factory=pd.DataFrame)
+    origin_hourly: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: how many backtest origins were fitted (the others' data up to them were unchanged)
+    origins_fitted: int = 0
 
 
 @dataclass
@@ -762,11 +855,19 @@ class SeriesRows:
     hourly: pd.DataFrame
     points: pd.DataFrame
     hour_points: pd.DataFrame
+    #: per backtest origin: (origin date, input digest, what the model said there)
+    origins: list[tuple[date, str, OriginForecast]] = field(default_factory=list)
+    origins_fitted: int = 0
 
 
 #: each series' input digest (series_digest), written with the forecast marts
 INPUTS_TABLE = "ops.forecast_inputs"
 INPUT_TYPES = {"source_kind": "varchar", "facility_id": "varchar", "input_digest": "varchar"}
+
+
+def _code() -> bytes:
+    """This module, its queries and the libraries that fit and draw."""
+    return code_fingerprint(__file__, "forecast", ("statsmodels", "scipy", "numpy", "pandas", "holidays"))
 
 
 def series_digest(
@@ -782,9 +883,8 @@ def series_digest(
     """Everything one series' rows depend on: its daily values, its source's first and last
     days, the cruise timetable, its hourly counts, the run's options, this module, its queries
     and the libraries that fit and draw (the draws are seeded from the series and its days)."""
-    code = code_fingerprint(__file__, "forecast", ("statsmodels", "scipy", "numpy", "pandas", "holidays"))
     return input_digest(
-        code,
+        _code(),
         item.source_kind,
         item.facility_id,
         item.values,
@@ -805,14 +905,18 @@ def forecast_one(
     backtest: bool = True,
     horizon: int = HORIZON_DAYS,
     min_history_days: int = MIN_HISTORY_DAYS,
+    origins_before: dict[date, tuple[str, OriginForecast]] | None = None,
 ) -> SeriesRows:
-    """One series forecast (daily and hourly) and, with ``backtest``, scored at the rolling origins."""
+    """One series forecast (daily and hourly) and, with ``backtest``, scored at the rolling
+    origins (``origins_before``: the last run's, kept where the data up to them are unchanged)."""
     note = NO_CRUISE_NOTE if cruise is None else ("", "")
     result = forecast_series(item, last_day, cruise, horizon, min_history_days)
     daily = result.daily
     daily.insert(0, "forecast_origin", last_day.date())
     daily["note_ja"], daily["note_en"], daily["model"] = note[0], note[1], MODEL
     hourly = points = hour_points = pd.DataFrame()
+    origins: list[tuple[date, str, OriginForecast]] = []
+    origins_fitted = 0
     if result.counts is not None:
         model = hourly_model(own_hours, cruise)
         hourly = forecast_hours(
@@ -823,9 +927,12 @@ def forecast_one(
             model.concentration,
         )
         if backtest:
-            scored = backtest_series(item, cruise, horizon=horizon, min_history_days=min_history_days, hourly=own_hours)
+            scored = backtest_series(
+                item, cruise, horizon=horizon, min_history_days=min_history_days, hourly=own_hours, before=origins_before
+            )
             points, hour_points = scored.daily, scored.hourly
-    return SeriesRows(daily, hourly, points, hour_points)
+            origins, origins_fitted = scored.origins, scored.fitted
+    return SeriesRows(daily, hourly, points, hour_points, origins, origins_fitted)
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str] | None = None) -> pd.DataFrame:
@@ -867,9 +974,14 @@ def run_forecast(
             parts.append(kept[1])
             continue
         fitted += 1
-        parts.append(forecast_one(item, last_day, cruise, own, **options))
+        origins_before = {when: (key, said) for when, key, said in kept[1].origins} if kept is not None else None
+        parts.append(forecast_one(item, last_day, cruise, own, origins_before=origins_before, **options))
     points = _concat([part.points for part in parts])
     hour_points = _concat([part.hour_points for part in parts], HOURLY_POINT_COLUMNS)
+    origin_daily = _concat(
+        [said.daily.assign(origin_date=when, input_digest=key) for part in parts for when, key, said in part.origins]
+    )
+    origin_hourly = _concat([said.hourly.assign(origin_date=when) for part in parts for when, _, said in part.origins])
     return ForecastRun(
         _concat([part.daily for part in parts]),
         _concat([part.hourly for part in parts], HOURLY_COLUMNS),
@@ -878,6 +990,9 @@ def run_forecast(
         summarise_backtest(points, hour_points),
         pd.DataFrame(digests, columns=list(INPUT_TYPES)),
         fitted,
+        origin_daily,
+        origin_hourly,
+        sum(part.origins_fitted for part in parts),
     )
 
 
@@ -913,31 +1028,53 @@ def _columns(ddl: str) -> list[str]:
     return [part.strip().split(" ")[0] for part in ddl.split(",")]
 
 
+#: what the model said at each backtest origin, kept for the next night (backtest_series)
+_ORIGIN_TABLES = {
+    "ops.forecast_origin_daily": (
+        "source_kind varchar, facility_id varchar, origin_date date, input_digest varchar, forecast_date date, "
+        "horizon_days integer, day_class varchar, cruise_capacity integer, status varchar, reason_ja varchar, "
+        "reason_en varchar, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"
+    ),
+    "ops.forecast_origin_hourly": (
+        "source_kind varchar, facility_id varchar, origin_date date, forecast_date date, hour_of_day integer, "
+        "day_class varchar, cruise_capacity integer, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"
+    ),
+}
+
+
+def _replace_in_order(con: duckdb.DuckDBPyConnection, table: str, ddl: str, frame: pd.DataFrame) -> int:
+    columns = _columns(ddl)
+    frame = frame.reindex(columns=columns) if not frame.empty else pd.DataFrame(columns=columns)
+    con.execute(f"create or replace table {table} ({ddl})")
+    if len(frame):
+        con.register("incoming_forecast_rows", frame)
+        try:
+            con.execute(f"insert into {table} by name select * from incoming_forecast_rows")
+        finally:
+            con.unregister("incoming_forecast_rows")
+    return len(frame)
+
+
 def write_forecast(con: duckdb.DuckDBPyConnection, run: ForecastRun) -> dict[str, int]:
-    """Replace the forecast marts whole, with each series' input digest, in one transaction
-    (a rerun gives the same rows, and a digest always describes the rows beside it)."""
+    """Replace the forecast marts whole, with each series' input digest and what the model
+    said at each backtest origin, in one transaction (a rerun gives the same rows, and a digest
+    always describes the rows beside it)."""
     frames = {
         "marts.forecast_daily": run.daily,
         "marts.forecast_hourly": run.hourly,
         "marts.forecast_backtest_points": run.backtest_points,
         "marts.forecast_backtest_hourly_points": run.backtest_hourly_points,
         "marts.forecast_backtest": run.backtest,
+        "ops.forecast_origin_daily": run.origin_daily,
+        "ops.forecast_origin_hourly": run.origin_hourly,
     }
     counts = {}
     with transaction(con):
-        for table, ddl in _TABLES.items():
-            columns = _columns(ddl)
-            frame = frames[table]
-            frame = frame.reindex(columns=columns) if not frame.empty else pd.DataFrame(columns=columns)
-            con.execute(f"create or replace table {table} ({ddl})")
-            if len(frame):
-                con.register("incoming_forecast_rows", frame)
-                try:
-                    con.execute(f"insert into {table} by name select * from incoming_forecast_rows")
-                finally:
-                    con.unregister("incoming_forecast_rows")
-            counts[table] = len(frame)
         con.execute("create schema if not exists ops")  # a warehouse has it; a bare test file may not
+        for table, ddl in {**_TABLES, **_ORIGIN_TABLES}.items():
+            written = _replace_in_order(con, table, ddl, frames[table])
+            if table in _TABLES:
+                counts[table] = written
         replace_with_frame(con, INPUTS_TABLE, INPUT_TYPES, run.digests)
     return counts
 
@@ -947,8 +1084,9 @@ _DATE_COLUMNS = ("forecast_origin", "forecast_date", "origin_date")
 
 
 def rows_before(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, SeriesRows]]:
-    """Each series of the last run: (its input digest, its rows in each forecast table)."""
-    tables = (INPUTS_TABLE, *_TABLES)
+    """Each series of the last run: (its input digest, its rows in each forecast table, and
+    what the model said at each of its backtest origins)."""
+    tables = (INPUTS_TABLE, *_TABLES, *_ORIGIN_TABLES)
     present = {
         relation
         for relation in tables
@@ -959,23 +1097,50 @@ def rows_before(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[s
     if present != set(tables):
         return {}
 
-    def by_series(table: str) -> dict[tuple[str, str], pd.DataFrame]:
-        frame = con.execute(f"select * from {table}").df()
+    def read(table: str, order: str = "") -> pd.DataFrame:
+        frame = con.execute(f"select * from {table} {order}").df()
         for column in _DATE_COLUMNS:
             if column in frame:
                 frame[column] = np.array([None if pd.isna(v) else v.date() for v in frame[column]], dtype=object)
+        return frame
+
+    def by_series(frame: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
         return {
             (str(k), str(f)): rows.reset_index(drop=True)
             for (k, f), rows in frame.groupby(["source_kind", "facility_id"], sort=False)
         }
 
-    daily, hourly = by_series("marts.forecast_daily"), by_series("marts.forecast_hourly")
-    points, hour_points = by_series("marts.forecast_backtest_points"), by_series("marts.forecast_backtest_hourly_points")
+    daily, hourly = by_series(read("marts.forecast_daily")), by_series(read("marts.forecast_hourly"))
+    points = by_series(read("marts.forecast_backtest_points"))
+    hour_points = by_series(read("marts.forecast_backtest_hourly_points"))
+    # in the order the model wrote them: days by horizon, hours by day and clock hour
+    said_daily = read("ops.forecast_origin_daily", "order by source_kind, facility_id, origin_date, horizon_days")
+    said_hourly = read("ops.forecast_origin_hourly", "order by source_kind, facility_id, origin_date, forecast_date, hour_of_day")
+    said_hourly["hour_of_day"] = said_hourly["hour_of_day"].astype("int64")
+    hours_said = {key: rows for key, rows in said_hourly.groupby(["source_kind", "facility_id", "origin_date"], sort=False)}
+    origins: dict[tuple[str, str], list[tuple[date, str, OriginForecast]]] = defaultdict(list)
+    for (kind, facility, when, digest), rows in said_daily.groupby(
+        ["source_kind", "facility_id", "origin_date", "input_digest"], sort=False
+    ):
+        hours = hours_said.get((kind, facility, when))
+        hours = (
+            hours.drop(columns="origin_date").reset_index(drop=True)
+            if hours is not None
+            else pd.DataFrame(columns=HOURLY_COLUMNS)
+        )
+        said = OriginForecast(rows.drop(columns=["origin_date", "input_digest"]).reset_index(drop=True), hours)
+        origins[(str(kind), str(facility))].append((when, str(digest), said))
     empty = pd.DataFrame()
     return {
         (kind, facility): (
             digest,
-            SeriesRows(daily[key], hourly.get(key, empty), points.get(key, empty), hour_points.get(key, empty)),
+            SeriesRows(
+                daily[key],
+                hourly.get(key, empty),
+                points.get(key, empty),
+                hour_points.get(key, empty),
+                sorted(origins.get(key, []), key=lambda item: item[0]),
+            ),
         )
         for kind, facility, digest in con.execute(f"select * from {INPUTS_TABLE}").fetchall()
         if (key := (kind, facility)) in daily
@@ -986,7 +1151,13 @@ def build_forecast(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Read the marts, forecast every facility, backtest, write the forecast marts."""
     series, last_days = read_series(con)
     run = run_forecast(series, last_days, read_cruise(con), read_hourly(con), before=rows_before(con))
-    log.info("forecast: %d of %d series fitted, the others' inputs unchanged", run.fitted, len(series))
+    log.info(
+        "forecast: %d of %d series fitted, the others' inputs unchanged; %d backtest origins fitted, "
+        "the others' data up to them unchanged",
+        run.fitted,
+        len(series),
+        run.origins_fitted,
+    )
     counts = write_forecast(con, run)
     overall = run.backtest[run.backtest["facility_id"] == "(all)"]
     for row in overall.itertuples(index=False):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import gammaln
-from test_forecast import CRUISE, LAST_DAY, series, synthetic
+from test_forecast import CRUISE, LAST_DAY, SCORED_DAYS, series, synthetic
 
 from flowlib import demo
 from flowlib import forecast as fc
@@ -122,7 +122,7 @@ def _overdispersed_run() -> fc.ForecastRun:
 
 def test_hourly_bands_cover_when_the_shares_vary_from_day_to_day(monkeypatch):
     overall = _overdispersed_run().backtest.set_index("facility_id").loc["(all)"]
-    assert overall["hourly_points"] == 3 * (14 + 14 + 14 + 7) * 8
+    assert overall["hourly_points"] == 3 * SCORED_DAYS * 8
     assert 0.70 <= overall["hourly_coverage80"] <= 0.90
     assert 0.88 <= overall["hourly_coverage95"] <= 0.99
     # The mechanism: splitting by the profile alone (a multinomial) gives bands far too narrow.
@@ -231,7 +231,7 @@ def test_hidden_hours_are_read_as_missing_and_the_hourly_backtest_reaches_the_ma
         _dirichlet_hours(values, "glover", concentration=30.0, seed=61),
     )
     counts = fc.write_forecast(con, run)
-    assert counts["marts.forecast_backtest_hourly_points"] == (14 + 14 + 14 + 7) * 8
+    assert counts["marts.forecast_backtest_hourly_points"] == SCORED_DAYS * 8
     stored = con.execute(
         "select hourly_points, hourly_coverage80, hourly_coverage95 from marts.forecast_backtest where facility_id = '(all)'"
     ).fetchone()

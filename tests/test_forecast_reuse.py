@@ -15,7 +15,7 @@ from test_forecast_hourly import _dirichlet_hours
 
 from flowlib import forecast as fc
 
-TABLES = (*fc._TABLES, fc.INPUTS_TABLE)
+TABLES = (*fc._TABLES, fc.INPUTS_TABLE, *fc._ORIGIN_TABLES)
 
 
 def _inputs() -> tuple[list[fc.Series], pd.DataFrame]:
@@ -80,19 +80,20 @@ def test_unchanged_inputs_fit_nothing_and_write_the_same_tables(first_run):
     _assert_same_tables(_tables(con), before)
 
 
-@pytest.mark.parametrize("change", ["daily value", "hourly count", "cruise", "last day", "options"])
+@pytest.mark.parametrize("change", ["daily value", "hourly count", "early hourly count", "cruise", "last day", "options"])
 def test_a_changed_input_refits_its_series_and_the_tables_equal_a_full_fit(first_run, change):
     items, hourly, con = first_run
     con = _copy(con)
     last_days, cruise, options = {"entry_log": LAST_DAY}, CRUISE, {}
     if change == "daily value":
         values = items[1].values.copy()
-        values.iloc[-20] += 50
+        values.iloc[-14] += 50  # 1 November, the newest origin itself
         items = [items[0], series("dejima", values), items[2]]
         refitted = 1
-    elif change == "hourly count":
+    elif change in ("hourly count", "early hourly count"):
         hourly = hourly.copy()
-        row = hourly.index[(hourly["facility_id"] == "dejima") & (hourly["count"] > 0)][-30]
+        # a count of the last days (after every backtest origin), or of September (before all)
+        row = hourly.index[(hourly["facility_id"] == "dejima") & (hourly["count"] > 0)][-30 if change == "hourly count" else 30]
         hourly.loc[row, "count"] += 5
         refitted = 1
     elif change == "cruise":
@@ -107,6 +108,19 @@ def test_a_changed_input_refits_its_series_and_the_tables_equal_a_full_fit(first
         refitted = 3
     kept = fc.run_forecast(items, last_days, cruise, hourly, before=fc.rows_before(con), **options)
     assert kept.fitted == refitted
+    # the backtest origins refitted: those whose data up to them changed (the count of 1
+    # November: that origin only; a September hour: all four of that series)
+    assert (
+        kept.origins_fitted
+        == {
+            "daily value": 1,
+            "hourly count": 0,
+            "early hourly count": 4,
+            "cruise": 8,
+            "last day": 0,
+            "options": 8,
+        }[change]
+    )
     full = fc.run_forecast(items, last_days, cruise, hourly, **options)
     _assert_same_tables(_written(kept), _written(full))
     # the change reached the tables: some forecast rows are not the first run's
@@ -136,3 +150,52 @@ def test_a_digest_covers_every_input_of_its_series():
         fc.series_digest(item, LAST_DAY, CRUISE, own, **{**options, "horizon": 7}),
     ]
     assert base not in variants and len(set(variants)) == len(variants)
+
+
+@pytest.mark.parametrize(
+    ("last_day", "newest"),
+    [
+        ("2026-11-14", "2026-11-01"),  # a Saturday: the Sunday 13 days before
+        ("2026-11-15", "2026-11-08"),  # a Sunday: exactly a week before
+        ("2026-11-16", "2026-11-08"),  # a Monday: 8 days before
+        ("2026-11-21", "2026-11-08"),  # the next Saturday: the same origins all week
+    ],
+)
+def test_backtest_origins_are_the_last_four_sundays_at_least_a_week_before_the_last_day(last_day, newest):
+    origins = fc.backtest_origins(pd.Timestamp(last_day))
+    assert origins[-1] == pd.Timestamp(newest)
+    assert [o.weekday() for o in origins] == [6, 6, 6, 6]
+    assert [(b - a).days for a, b in zip(origins, origins[1:])] == [7, 7, 7]
+    assert (pd.Timestamp(last_day) - origins[-1]).days >= 7
+
+
+@pytest.mark.parametrize(("extra_days", "origins_fitted"), [(0, 0), (1, 2), (2, 2), (8, 4)])
+def test_a_new_night_refits_only_the_origins_whose_data_changed(first_run, extra_days, origins_fitted):
+    """The first run ends on Saturday 14 November, its newest origin 1 November. A corrected
+    count on the last day refits each series but keeps all four origins; the nights of Sunday
+    15 and Monday 16 November add the origin of 8 November (one fit for each of the two series
+    with a backtest, the other origins kept); Sunday 22 November adds 8 and 15 November. The
+    tables always equal a run that kept nothing."""
+    items, hourly, con = first_run
+    con = _copy(con)
+    last_day = LAST_DAY + pd.Timedelta(days=extra_days)
+    longer, hours = [], [hourly]
+    for number, item in enumerate(items):
+        if extra_days == 0:
+            more = pd.Series(dtype=float)
+            values = item.values.copy()
+            values.iloc[-1] += 7
+        else:
+            more = synthetic(1000, seed=200 + number, first=LAST_DAY + pd.Timedelta(days=1), last=last_day)
+            values = pd.concat([item.values, more])
+        longer.append(series(item.facility_id, values))
+        if item.facility_id != "oura" and len(more):
+            hours.append(_dirichlet_hours(more, item.facility_id, concentration=30.0, seed=300 + number))
+    hourly = pd.concat(hours, ignore_index=True)
+    kept = fc.run_forecast(longer, {"entry_log": last_day}, CRUISE, hourly, before=fc.rows_before(con))
+    assert kept.fitted == 3
+    assert kept.origins_fitted == origins_fitted
+    full = fc.run_forecast(longer, {"entry_log": last_day}, CRUISE, hourly)
+    assert full.origins_fitted == 8
+    _assert_same_tables(_written(kept), _written(full))
+    assert _written(kept)["marts.forecast_backtest_points"]["forecast_date"].max() == last_day
