@@ -270,7 +270,8 @@ def test_to_canonical_never_raises_and_unflagged_rows_fit_the_table(source, tmp_
                 assert problem.raw[header] == "" or problem.raw[header].startswith("hmac:")
                 others = [v for h, v in rows[problem.line_number - 2].items() if h != header]
                 if len(value.strip()) >= 4 and not any(value in other for other in others):
-                    assert value not in json.dumps(problem.raw, ensure_ascii=False)
+                    # in the quarantined values, not the column names (an id may equal one)
+                    assert value not in json.dumps(list(problem.raw.values()), ensure_ascii=False)
         clean = out[~out["line_number"].isin(list(flagged))]
         for column in spec.kind.required:
             assert clean[column].notna().all(), column
