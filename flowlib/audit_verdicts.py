@@ -13,6 +13,14 @@ Only passes are recorded. A folder with exposed cells is solved every time: its 
 are what the settlement withholds for, and it is never published. Any change to a file, to
 k, to ``disclosure_audit.py`` or to numpy, scipy or highspy gives another digest, so a
 stale verdict cannot be found.
+
+A folder that differs is still mostly the same programs: the settlement's next round
+withholds a few rows, the next night adds a day. So every audit also keeps what it found
+for each component (:class:`flowlib.disclosure_audit.BlockVerdict`), passed or not, under
+the digest of that component's program (``block_digest``: its cells, relations, the values
+they name, k and the same code digest) in ``blocks/<folder digest>.json``; the next audit
+solves only the components no kept file knows. The newest ``BLOCK_FILES_KEPT`` files are
+kept (a night writes up to six: the settlement's rounds and the publication).
 """
 
 from __future__ import annotations
@@ -34,8 +42,10 @@ log = logging.getLogger(__name__)
 
 #: verdicts kept (the newest by modification time); a night adds at most two
 KEPT = 30
-#: report fields that describe a failed audit only, so never stored
-_NOT_STORED = {"exposed", "relaxed_cells", "seconds", "reused"}
+#: component verdict files kept (the newest by modification time)
+BLOCK_FILES_KEPT = 12
+#: report fields that describe a failed audit only, or sets of cells, so never stored
+_NOT_STORED = {"exposed", "relaxed_cells", "inconsistent_cells", "seconds", "reused"}
 
 
 @cache
@@ -75,7 +85,9 @@ def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None) -> Aud
         recorded.touch()  # kept among the newest while it is still in use
         log.info("open-data audit: the same files, k and audit code passed before (%s); not solved again", digest[:12])
         return report
-    report = disclosure_audit.audit(folder, k, workers)
+    memory = block_memory(verdicts)
+    report = disclosure_audit.audit(folder, k, workers, memory)
+    remember_blocks(verdicts, digest, memory)
     if report.ok:
         verdicts.mkdir(parents=True, exist_ok=True)
         stored = {name: value for name, value in asdict(report).items() if name not in _NOT_STORED}
@@ -97,4 +109,41 @@ def _read(recorded: Path) -> dict | None:
 def _prune(verdicts: Path) -> None:
     recorded = sorted(verdicts.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in recorded[KEPT:]:
+        old.unlink(missing_ok=True)
+
+
+def block_memory(verdicts: Path) -> disclosure_audit.BlockMemory:
+    """The component verdicts of the newest kept audits (a file that cannot be read whole is
+    left out: its components are solved again, never trusted)."""
+    memory = disclosure_audit.BlockMemory(_audit_code())
+    files = sorted((verdicts / "blocks").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    for path in files[-BLOCK_FILES_KEPT:]:
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            found = {
+                digest: disclosure_audit.BlockVerdict(
+                    [(int(i), float(low), float(high)) for i, low, high in item["narrow"]],
+                    bool(item["relaxed"]),
+                    bool(item["inconsistent"]),
+                )
+                for digest, item in stored.items()
+            }
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            log.warning("audit: component verdicts %s unreadable; their components are solved again", path.name)
+            continue
+        memory.known.update(found)
+    return memory
+
+
+def remember_blocks(verdicts: Path, digest: str, memory: disclosure_audit.BlockMemory) -> None:
+    """Keep every component verdict this audit needed, then only the newest files."""
+    folder = verdicts / "blocks"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = {
+        key: {"narrow": [list(item) for item in verdict.narrow], "relaxed": verdict.relaxed, "inconsistent": verdict.inconsistent}
+        for key, verdict in sorted(memory.used.items())
+    }
+    write_text_atomic(folder / f"{digest}.json", json.dumps(stored, sort_keys=True) + "\n")
+    kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[BLOCK_FILES_KEPT:]:
         old.unlink(missing_ok=True)
