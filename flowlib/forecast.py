@@ -526,6 +526,8 @@ class OriginForecast:
 
     daily: pd.DataFrame
     hourly: pd.DataFrame
+    #: whether a model was fitted (else the daily rows state a reason and there are no hours)
+    fitted: bool = True
 
 
 @dataclass
@@ -614,7 +616,7 @@ def _origin_forecast(
             _rng("hourly", series.source_kind, series.facility_id, origin.date()),
             model.concentration,
         )
-    return OriginForecast(full.daily, hourly)
+    return OriginForecast(full.daily, hourly, full.counts is not None)
 
 
 def _hourly_points(
@@ -910,22 +912,15 @@ def forecast_one(
     """One series forecast (daily and hourly) and, with ``backtest``, scored at the rolling
     origins (``origins_before``: the last run's, kept where the data up to them are unchanged)."""
     note = NO_CRUISE_NOTE if cruise is None else ("", "")
-    result = forecast_series(item, last_day, cruise, horizon, min_history_days)
-    daily = result.daily
+    # the forecast from the last day is what a backtest origin on the last day would say
+    said = _origin_forecast(item, last_day, cruise, own_hours, horizon, min_history_days)
+    daily, hourly = said.daily, said.hourly
     daily.insert(0, "forecast_origin", last_day.date())
     daily["note_ja"], daily["note_en"], daily["model"] = note[0], note[1], MODEL
-    hourly = points = hour_points = pd.DataFrame()
+    points = hour_points = pd.DataFrame()
     origins: list[tuple[date, str, OriginForecast]] = []
     origins_fitted = 0
-    if result.counts is not None:
-        model = hourly_model(own_hours, cruise)
-        hourly = forecast_hours(
-            result.daily,
-            result.counts,
-            model.profiles,
-            _rng("hourly", item.source_kind, item.facility_id, last_day.date()),
-            model.concentration,
-        )
+    if said.fitted:
         if backtest:
             scored = backtest_series(
                 item, cruise, horizon=horizon, min_history_days=min_history_days, hourly=own_hours, before=origins_before
@@ -1128,7 +1123,11 @@ def rows_before(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[s
             if hours is not None
             else pd.DataFrame(columns=HOURLY_COLUMNS)
         )
-        said = OriginForecast(rows.drop(columns=["origin_date", "input_digest"]).reset_index(drop=True), hours)
+        said = OriginForecast(
+            rows.drop(columns=["origin_date", "input_digest"]).reset_index(drop=True),
+            hours,
+            bool(rows["status"].isin(["forecast", "closed"]).any()),  # stated-reason rows have neither
+        )
         origins[(str(kind), str(facility))].append((when, str(digest), said))
     empty = pd.DataFrame()
     return {
