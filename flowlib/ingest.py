@@ -36,7 +36,7 @@ from flowlib.parsing import (
     read_csv_file,
     read_json_file,
 )
-from flowlib.pseudonym import key_fingerprint, pseudonymise_many
+from flowlib.pseudonym import hmac_pads, key_fingerprint, pseudonymise_many
 from flowlib.sources import ColumnRule, SourceSpec
 from flowlib.visitor_ids import ID_COLUMNS, store_visitor_ids
 from flowlib.warehouse import ensure_schema, transaction, writer
@@ -505,7 +505,8 @@ def _prepare_chunk(
     settings: Settings,
     now_jst: datetime,
 ) -> tuple[pd.DataFrame, list[RowProblem]]:
-    """Map, check and pseudonymise one chunk of a file's records: every step is per row."""
+    """Map and check one chunk of a file's records: every step is per row. Its personal ids
+    are still the delivered ones (``stage_chunk`` pseudonymises them)."""
     canonical, problems = to_canonical(spec, raw, file_name, file_stem, settings)
     problems = list(raw.problems) + problems
     bad_lines = {p.line_number for p in problems}
@@ -536,17 +537,25 @@ def _prepare_chunk(
             if problem.raw == "" and problem.line_number in fields:
                 problem.raw = _raw_for_quarantine(spec, fields[problem.line_number], settings)
 
-    for id_column, key_column in spec.kind.personal_ids.items():
-        canonical[id_column] = pseudonymise_many(canonical[id_column].tolist(), settings.hmac_key)
-        canonical = canonical.rename(columns={id_column: key_column})
-    return canonical, problems
+    # the delivered ids, under the names of the pseudonyms they become as the chunk is staged
+    # (sql/ingest/stage_chunk.sql): hashed there, in DuckDB, not here one by one
+    return canonical.rename(columns=dict(spec.kind.personal_ids)), problems
 
 
 def stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, settings: Settings) -> None:
     """Create the empty staging tables for a delivery of ``spec`` on the writer's connection,
-    and hold DuckDB to FLOW_INGEST_MEMORY_LIMIT: the staged rows spill to disk beyond it."""
+    and hold DuckDB to FLOW_INGEST_MEMORY_LIMIT: the staged rows spill to disk beyond it.
+    The session also gets what ``stage_chunk`` pseudonymises with (the key's HMAC pads and
+    the kind's pseudonym columns); ``unstage`` drops them."""
     con.execute("set memory_limit = ?", [settings.ingest_memory_limit])
-    _set_variables(con, raw_table=spec.kind.table)
+    inner_pad, outer_pad = hmac_pads(settings.hmac_key)
+    _set_variables(
+        con,
+        raw_table=spec.kind.table,
+        personal_id_columns=list(spec.kind.personal_ids.values()),
+        hmac_inner_pad=inner_pad,
+        hmac_outer_pad=outer_pad,
+    )
     con.execute(_sql("stage_rows", settings))
 
 
@@ -594,7 +603,7 @@ def prepare_file(
         canonical, chunk_problems = _prepare_chunk(spec, raw, file_name, path.stem, service_date, settings, now_jst)
         if len(canonical):
             con.register("ingest_chunk", canonical.assign(file_index=file_index))
-            con.execute(_sql("stage_chunk", settings))
+            con.execute(_sql("stage_pseudonymised_chunk" if spec.kind.personal_ids else "stage_chunk", settings))
             con.unregister("ingest_chunk")
         staged += len(canonical)
         problems += chunk_problems

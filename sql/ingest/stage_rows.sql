@@ -15,3 +15,14 @@ create or replace temp table ingest_dropped (
     file_index integer,
     line_number integer
 );
+
+-- The keyed pseudonym of a delivered id: HMAC-SHA-256 (RFC 2104) as 64 lower-case hex
+-- characters, from the inner and outer padded keys flowlib.pseudonym.hmac_pads makes of
+-- the key (session variables of the writer's connection, dropped with the staging). It is
+-- computed here, on every core, as each chunk is staged: the delivered ids never enter a
+-- table, and tests/test_pseudonym_sql.py holds it to Python's hmac for any id and key.
+create or replace temp macro flow_pseudonym(delivered_id) as
+sha256(
+    getvariable('hmac_outer_pad')
+    || unhex(sha256(getvariable('hmac_inner_pad') || encode(delivered_id::varchar)))
+);
