@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, fields
+from dataclasses import fields
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -45,7 +45,7 @@ KEPT = 30
 #: component verdict files kept (the newest by modification time)
 BLOCK_FILES_KEPT = 12
 #: report fields that describe a failed audit only, or sets of cells, so never stored
-_NOT_STORED = {"exposed", "relaxed_cells", "inconsistent_cells", "seconds", "reused"}
+_NOT_STORED = {"exposed", "relaxed_cells", "inconsistent_cells", "seconds", "reused", "published"}
 
 
 @cache
@@ -90,7 +90,8 @@ def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None) -> Aud
     remember_blocks(verdicts, digest, memory)
     if report.ok:
         verdicts.mkdir(parents=True, exist_ok=True)
-        stored = {name: value for name, value in asdict(report).items() if name not in _NOT_STORED}
+        # the counts only (what the files said is not kept, and is large): no deep copy of it
+        stored = {f.name: getattr(report, f.name) for f in fields(report) if f.name not in _NOT_STORED}
         write_text_atomic(recorded, json.dumps(stored, sort_keys=True, indent=1) + "\n")
         _prune(verdicts)
     return report

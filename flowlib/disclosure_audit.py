@@ -161,6 +161,9 @@ class AuditReport:
     people_hidden_cells: int = 0
     #: the verdict of an earlier audit of the same files (flowlib.audit_verdicts), not solved again
     reused: bool = False
+    #: what the audit read from the files (None for a verdict reused): the settlement chooses
+    #: its complements from it rather than reading the files a second time
+    published: Published | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -1433,6 +1436,7 @@ def audit(folder: Path, k: int, workers: int = 1, memory: BlockMemory | None = N
             report.exposed.append(Exposure(cell, pub.origin.get(cell, ""), value, value))
     report.exposed.sort(key=lambda e: (e.where == "", e.where, repr(e.cell)))
     report.seconds = time.perf_counter() - started
+    report.published = pub
     return report
 
 

@@ -126,6 +126,26 @@ def discover(sql_dir: Path | None = None) -> list[Model]:
     return [models[name] for name in TopologicalSorter(graph).static_order()]
 
 
+def dependants(models: Collection[Model], relations: Collection[str]) -> set[str]:
+    """``relations`` (``layer.name``) and every model that reads one of them, directly or
+    through other models: what must be rebuilt when their rows change (the settlement's
+    rounds rebuild these marts only). A model reads what its ``depends_on`` lines name and
+    every other model its SQL names as ``layer.name``, declared or not."""
+    by_name = {model.name: model for model in models}
+    reads = {
+        model.relation: {by_name[name].relation for name in model.depends_on}
+        | {other.relation for other in models if other is not model and re.search(rf"\b{re.escape(other.relation)}\b", model.sql)}
+        for model in models
+    }
+    found = set(relations)
+    grew = True
+    while grew:
+        more = {relation for relation, inputs in reads.items() if relation not in found and inputs & found}
+        found |= more
+        grew = bool(more)
+    return found
+
+
 def set_parameters(
     con: duckdb.DuckDBPyConnection, settings: Settings, service_date: date | None, last_service_date: date | None = None
 ) -> None:

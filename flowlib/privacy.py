@@ -486,7 +486,7 @@ def settle(
     con: duckdb.DuckDBPyConnection,
     k: int,
     write: Callable[[Path], object],
-    rebuild: Callable[[list[date]], object],
+    rebuild: Callable[[list[date], list[str]], object],
     workers: int = 1,
     rounds: int = SETTLEMENT_ROUNDS,
     verdicts: Path | None = None,
@@ -501,7 +501,8 @@ def settle(
     would (:func:`flowlib.disclosure_audit.audit`: a linear program per hidden cell), and
     for every exposed cell lets :func:`flowlib.disclosure_audit.complements` choose the
     published rows whose withholding widens it to k, hiding the fewest people. Those rows
-    go into ``ops.withheld_cells``; ``rebuild`` rebuilds the marts of their days, where
+    go into ``ops.withheld_cells``; ``rebuild(days, marts)`` rebuilds those marts (and what
+    reads them) for their days, where
     :func:`withhold_settled` hides them and the rules above follow (a withheld day withholds
     its week). Withholding only widens what the outsider can infer, so the rounds end; the
     audit of the last round is the proof, and the nightly publication audits again (the
@@ -530,7 +531,8 @@ def settle(
                     f"{report.inconsistent_components} part(s) of the published files contradict each other; "
                     "the audit cannot prove them safe (see the log of the audit)."
                 )
-            rows, unresolved = complements(relations(folder), report)
+            # a report that is not ok was solved here, from what it read (never a reused pass)
+            rows, unresolved = complements(report.published or relations(folder), report)
         if unresolved:
             raise DisclosureSettlementError(
                 f"no published row can be withheld to protect {unresolved[0].describe()} "
@@ -545,5 +547,5 @@ def settle(
         withheld += len(records)
         log.info("disclosure settlement round %d: %d exposed cell(s), %d row(s) withheld", number, len(report.exposed), len(rows))
         days = {record[2] if record[1] == "day" else record[3] for record in records}
-        rebuild(sorted(days))
+        rebuild(sorted(days), sorted({record[0] for record in records}))
     raise DisclosureSettlementError(f"the published files still expose cells after {rounds} rounds of complements.")

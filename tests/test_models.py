@@ -7,7 +7,8 @@ from datetime import date, datetime
 import pytest
 from raw_rows import insert_taps
 
-from flowlib.models import ModelError, build_day, discover
+from flowlib.action_marts import STEP_QUERIES, step_inputs
+from flowlib.models import Model, ModelError, build_day, dependants, discover
 from flowlib.pipeline import prepare_warehouse
 from flowlib.pseudonym import pseudonymise
 from flowlib.warehouse import writer
@@ -39,6 +40,43 @@ def test_models_are_ordered_by_layer_and_dependency(settings):
     assert names.index("stg_entry_log") < names.index("int_stops") < names.index("int_transitions")
     assert names.index("int_trips") < names.index("routes_daily")
     assert all(m.layer == "marts" for m in discover(settings.sql_dir)[-8:])
+
+
+def test_dependants_follow_declared_and_undeclared_reads_transitively(tmp_path):
+    def model(name: str, sql: str, depends_on: tuple[str, ...] = ()) -> Model:
+        return Model(name, "marts", tmp_path / f"{name}.sql", "rollup", depends_on, sql)
+
+    models = [
+        model("a_by_period", "select 1"),
+        model("b_daily", "select * from marts.a_by_period", ("a_by_period",)),
+        model("c_by_period", "select * from marts.b_daily"),  # read, not declared
+        model("d_by_period", "select * from marts.a_by_period_other"),  # another name, not a read
+        model("e_by_period", "select 1", ("c_by_period",)),  # declared, not named in the SQL
+    ]
+    assert dependants(models, ["marts.a_by_period"]) == {
+        f"marts.{n}" for n in ("a_by_period", "b_daily", "c_by_period", "e_by_period")
+    }
+    assert dependants(models, ["marts.d_by_period"]) == {"marts.d_by_period"}
+    assert dependants(models, []) == set()
+
+
+def test_the_real_marts_that_read_a_withholdable_mart_are_its_dependants():
+    models = discover()
+    visits = dependants(models, ["marts.facility_visits_by_period"])
+    assert {"marts.facility_daily", "marts.facility_entries_hourly", "marts.spending_by_period"} <= visits
+    assert "marts.routes_by_period" not in visits and "marts.transitions_by_period" not in visits
+    routes = dependants(models, ["marts.routes_by_period"])
+    assert {"marts.routes_daily", "marts.spending_routes_by_period"} <= routes
+    assert "marts.facility_daily" not in routes
+
+
+def test_each_action_step_reads_the_marts_its_queries_name():
+    inputs = {step: step_inputs(discover()[0].path.parents[1], step) for step in STEP_QUERIES}
+    assert {"marts.facility_daily", "marts.transitions_daily", "marts.routes_daily", "marts.circulation_daily"} <= inputs[
+        "all_visitors"
+    ]
+    assert "marts.transitions_by_period" in inputs["opportunities"]
+    assert "marts.spending_by_period" not in set().union(*inputs.values())
 
 
 def test_reentry_collapses_and_long_gap_starts_new_trip(settings, monkeypatch):

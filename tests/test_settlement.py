@@ -58,6 +58,8 @@ def test_a_hidden_cell_pinned_at_k_or_more_is_exposed_and_the_cheapest_row_is_wi
     write_day(tmp_path, (100, 90), [(50, 45), (30, 28), None])
     report = audit(tmp_path, K)
     assert {(e.cell[1], e.low, e.high) for e in report.exposed} == {("entries", 20, 20), ("visitors", 17, 17)}
+    # what the settlement chooses complements from: what the files say, read once
+    assert report.published == relations(tmp_path)
     rows, unresolved = complements(relations(tmp_path), report)
     # the 10 o'clock hour: fewer people (28) than the 9 o'clock hour (45) or the day (90)
     assert (rows, unresolved) == ([hour_row(10)], [])
@@ -158,13 +160,13 @@ def test_settle_fails_in_one_sentence_when_no_row_can_protect_a_cell(tmp_path):
             handle.write(f"{DAY},all,40,30,FALSE\r\n{DAY},domestic,,,TRUE\r\n{DAY},international,25,20,FALSE\r\n")
 
     with pytest.raises(DisclosureSettlementError, match="no published row can be withheld to protect survey"):
-        settle(con, K, write=write, rebuild=lambda days: None)
+        settle(con, K, write=write, rebuild=lambda days, marts: None)
 
 
 def test_settle_withholds_rebuilds_and_stops_when_the_audit_passes(tmp_path):
     """A stand-in build: the files are written from which hours the warehouse withholds."""
     con = _warehouse()
-    rebuilt: list[list[date]] = []
+    rebuilt: list[tuple[list[date], list[str]]] = []
 
     def write(folder: Path) -> None:
         withheld = {row[0] for row in con.execute(f"select cell_key from {WITHHELD_TABLE}").fetchall()}
@@ -172,9 +174,9 @@ def test_settle_withholds_rebuilds_and_stops_when_the_audit_passes(tmp_path):
         shown = [None if cell_key(hour_row(9 + i).key) in withheld else value for i, value in enumerate(hours)]
         write_day(folder, (100, 90), shown)
 
-    result = settle(con, K, write=write, rebuild=rebuilt.append)
+    result = settle(con, K, write=write, rebuild=lambda days, marts: rebuilt.append((days, marts)))
     assert (result["rounds"], result["withheld"]) == (1, 1)
-    assert rebuilt == [[date(2026, 11, 2)]]
+    assert rebuilt == [([date(2026, 11, 2)], ["marts.facility_visits_by_period"])]
     assert con.execute(f"select mart, period_grain, cell_key from {WITHHELD_TABLE}").fetchall() == [
         ("marts.facility_visits_by_period", "day", cell_key(hour_row(10).key))
     ]

@@ -88,8 +88,8 @@ def test_a_build_that_fails_in_the_settlement_leaves_the_warehouse_as_it_was(wee
     rebuilt = []
 
     def stopped_after_the_first_rebuild(con, k, write, rebuild, **options):  # type: ignore[no-untyped-def]
-        def rebuild_then_stop(days):  # type: ignore[no-untyped-def]
-            rebuild(days)
+        def rebuild_then_stop(days, marts):  # type: ignore[no-untyped-def]
+            rebuild(days, marts)
             rebuilt.append(days)
             raise flowlib.privacy.DisclosureSettlementError("stopped after the first round")
 
@@ -104,6 +104,66 @@ def test_a_build_that_fails_in_the_settlement_leaves_the_warehouse_as_it_was(wee
     assert sorted(after) == sorted(before)
     for table, rows in before.items():
         assert after[table] == rows, f"{table} changed although the build failed"
+
+
+@pytest.mark.slow
+def test_a_round_rebuilds_only_the_withheld_marts_and_what_reads_them_to_the_same_end(week: World, tmp_path, monkeypatch):
+    """Between the settlement's rounds only the marts a round withheld rows in, the marts that
+    read them and the action marts whose inputs those are, are rebuilt: the warehouse, the
+    withheld rows and the open data end exactly as when every mart is rebuilt each round."""
+    import flowlib.action_marts
+    import flowlib.models
+    import flowlib.pipeline
+    from bench.reliability.harness import snapshot
+    from flowlib.opendata import write_files
+    from flowlib.pipeline import build_marts
+    from flowlib.warehouse import reader
+
+    real_build_range = flowlib.models.build_range
+    real_action_marts = flowlib.action_marts.build_action_marts
+    every_mart = {m.relation for m in flowlib.models.discover() if m.layer == "marts"}
+    seen: dict[str, list] = {"ranges": [], "action": []}
+
+    def recording_build_range(con, first, last, settings=None, *, only=None):  # type: ignore[no-untyped-def]
+        seen["ranges"].append(None if only is None else sorted(only))
+        return real_build_range(con, first, last, settings, only=only)
+
+    def recording_action_marts(con, settings, changed=None):  # type: ignore[no-untyped-def]
+        built = real_action_marts(con, settings, changed)
+        seen["action"].append(sorted(built))
+        return built
+
+    monkeypatch.setattr(flowlib.models, "build_range", recording_build_range)
+    monkeypatch.setattr(flowlib.action_marts, "build_action_marts", recording_action_marts)
+
+    def settle_again(name: str) -> tuple[dict, list, dict[str, bytes]]:
+        root = tmp_path / name
+        (root / "data").mkdir(parents=True)
+        shutil.copy2(week.warehouse, root / "data" / "warehouse.duckdb")
+        settings = make_settings(root)
+        build_marts(week.dates, settings)
+        folder = root / "files"
+        folder.mkdir()
+        with reader(settings) as con:
+            write_files(con, settings, folder)
+        files = {p.name: p.read_bytes() for p in folder.glob("*.csv")}
+        return snapshot(root / "data" / "warehouse.duckdb"), _withheld(root), files
+
+    selective = settle_again("selective")
+    rounds = [only for only in seen["ranges"] if only is not None and len(only) < len(every_mart)]
+    assert rounds, "the week's rounds are expected to rebuild some marts only"
+    first_build = seen["action"][0]
+    assert any(len(built) < len(first_build) for built in seen["action"][1:]), "a round is expected to keep some"
+    # the same rebuild, every mart and every action mart each round (the design before)
+    monkeypatch.setattr(flowlib.models, "dependants", lambda models, relations: {m.relation for m in models})
+    everything = settle_again("everything")
+    assert selective[1] == everything[1]  # the same rows withheld, round by round
+    assert sorted(selective[2]) == sorted(everything[2])
+    for name, data in selective[2].items():
+        assert data == everything[2][name], name
+    assert sorted(selective[0]) == sorted(everything[0])
+    for table, rows in everything[0].items():
+        assert selective[0][table] == rows, table
 
 
 def _withheld(root) -> list[tuple]:  # type: ignore[no-untyped-def]
