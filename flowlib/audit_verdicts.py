@@ -57,11 +57,14 @@ def _audit_code() -> str:
 
 
 def folder_digest(folder: Path, k: int) -> str:
-    """SHA-256 over the CSV files of ``folder`` (name and bytes, in name order), k and the
-    audit's code. The audit reads ``<file>.csv`` in the folder and nothing else; the
-    catalogue and the index carry the time they were written, which must not matter."""
+    """SHA-256 over the files of ``folder`` the audit reads (name and bytes, in name order;
+    ``disclosure_audit.AUDITED_FILES``), k and the audit's code. Nothing else counts: not the
+    catalogue and the index (they carry the time they were written), nor a published file
+    the audit does not read (the night's forecast, written after the settlement's audit,
+    would otherwise make the publication's audit of the same counts a new one)."""
     digest = hashlib.sha256(f"k={k};audit={_audit_code()}".encode())
-    for path in sorted(p for p in folder.glob("*.csv") if p.is_file()):
+    audited = (folder / f"{name}.csv" for name in sorted(disclosure_audit.AUDITED_FILES))
+    for path in (p for p in audited if p.is_file()):
         name = path.name.encode()
         data = path.read_bytes()
         digest.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big"))

@@ -203,6 +203,8 @@ def _number(text: str | None) -> float | None:
 
 
 def _rows(folder: Path, name: str) -> list[dict[str, str]]:
+    if name not in AUDITED_FILES:
+        raise ValueError(f"the audit reads {name}.csv: add it to AUDITED_FILES, or its verdicts would ignore it")
     path = folder / f"{name}.csv"
     if not path.is_file():
         return []
@@ -250,6 +252,29 @@ PERIOD_FILES = {
     "circulation": "circulation_by_period",
     "dwell": "dwell_by_period",
 }
+
+#: every file the audit reads (``_rows`` opens no other): a verdict is a function of these
+#: files' bytes alone (flowlib.audit_verdicts digests them), so a file published beside them
+#: that the audit does not read (the crowding forecast, the measures' effects: model output,
+#: not counts of people) does not make the same counts another audit
+AUDITED_FILES = frozenset(
+    {
+        *PERIOD_FILES.values(),
+        "facility_daily",
+        "facility_entries_hourly",
+        "transitions_daily",
+        "routes_daily",
+        "circulation_daily",
+        "survey_satisfaction_daily",
+        "info_satisfaction_indicator",
+        "info_satisfaction_drivers",
+        "all_visitors_facility_daily",
+        "all_visitors_flows_daily",
+        "spending_by_period",
+        "spending_routes_by_period",
+        "opportunity_pairs",
+    }
+)
 
 
 @dataclass

@@ -84,6 +84,28 @@ def test_the_time_in_the_catalogue_does_not_count(solver, published, tmp_path):
     assert len(solver.calls) == 1
 
 
+def test_a_published_file_the_audit_does_not_read_does_not_count(solver, published, tmp_path):
+    """The night's forecast is written after the settlement's audit: the publication's audit
+    of the same counts is the settlement's pass."""
+    verdicts = tmp_path / "verdicts"
+    (published / "forecast_daily.csv").write_text("forecast_date,expected\n2026-11-16,120\n", encoding="utf-8")
+    audit_once(published, K, 1, verdicts)
+    (published / "forecast_daily.csv").write_text("forecast_date,expected\n2026-11-17,135\n", encoding="utf-8")
+    (published / "measure_effects.csv").write_text("measure,effect\nx,0.1\n", encoding="utf-8")
+    assert audit_once(published, K, 1, verdicts).reused
+    assert len(solver.calls) == 1
+
+
+def test_the_audit_reads_no_file_outside_the_digested_ones(tmp_path):
+    """``relations`` opens files through ``_rows`` only, which refuses a name the digest would
+    leave out; every file it opens on a real publication is one of them."""
+    from flowlib.disclosure_audit import AUDITED_FILES, _rows
+
+    with pytest.raises(ValueError, match="add it to AUDITED_FILES"):
+        _rows(tmp_path, "forecast_daily")
+    assert {"facility_daily", "spending_by_period", "opportunity_pairs", "info_satisfaction_drivers"} <= AUDITED_FILES
+
+
 def test_a_failed_audit_is_solved_every_time_and_never_recorded(solver, published, tmp_path):
     verdicts = tmp_path / "verdicts"
     solver.report = AuditReport(k=K, exposed=[Exposure(("routes", "visitors", "2026-11-01", "a > b"), "routes_daily", 3, 3)])
