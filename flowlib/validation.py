@@ -14,6 +14,7 @@ imports it (and pandas) only inside functions and keeps one ephemeral GX context
 from __future__ import annotations
 
 import copy
+import hashlib
 import html
 import itertools
 import json
@@ -33,6 +34,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from flowlib.atomic import write_text_atomic
 from flowlib.config import get_settings
 
 if TYPE_CHECKING:
@@ -431,6 +433,12 @@ def build_data_docs(results: list[dict[str, Any]], out_dir: Path) -> Path:
     therefore stripped of scripts and remote assets, and the index is rewritten as plain HTML.
     Only index.html, static/, expectations/ and validations/ under ``out_dir`` are replaced,
     and only when ``out_dir`` is new, empty or was built by this function before.
+
+    A result's page is a function of the result, its suite and this code with its GX version:
+    ``out_dir/.pages.json`` records that digest per page, and only results whose page is
+    missing or whose digest changed are rendered (a night adds a few results to hundreds);
+    pages of results no longer given are removed. The site equals one built from scratch
+    (tests/test_validation.py).
     """
     gx = _import_gx()
     from great_expectations.core.expectation_validation_result import (
@@ -447,6 +455,28 @@ def build_data_docs(results: list[dict[str, Any]], out_dir: Path) -> Path:
             f"{out_dir} is not empty and was not built by build_data_docs; "
             "refusing to replace its contents. Choose an empty or new folder."
         )
+    tables = sorted({data["meta"]["flow"]["table"] for data in results})
+    suites = {table: load_suite(table) for table in tables}
+    code = _docs_code(gx.__version__)
+    pages: dict[str, str] = {}  # page -> digest of what it shows
+    keys: dict[str, Any] = {}
+    entries: list[tuple[dict[str, Any], str]] = []
+    for data in results:
+        run_id = data["meta"]["run_id"]
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=data["suite_name"]),
+            run_id=gx.RunIdentifier(run_name=_path_safe(run_id["run_name"]), run_time=run_id["run_time"]),
+            batch_identifier=data["meta"]["flow"]["table"],
+        )
+        page = "/".join(("validations", *key.to_tuple())) + ".html"
+        suite = suites[data["meta"]["flow"]["table"]]
+        pages[page] = hashlib.sha256(
+            json.dumps([code, data, suite.to_json_dict()], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        keys[page] = (key, data)
+        entries.append((data, page))
+    kept = _recorded_pages(out_dir)
+    fresh = [page for page in pages if kept.get(page) != pages[page] or not (out_dir / page).is_file()]
     with tempfile.TemporaryDirectory(prefix="flow-data-docs-") as tmp:
         site_dir = Path(tmp) / "site"
         context = gx.get_context(mode="file", project_root_dir=tmp)
@@ -466,23 +496,12 @@ def build_data_docs(results: list[dict[str, Any]], out_dir: Path) -> Path:
                 },
             )
             # The suites give each result page a working link to the rules it was checked against.
-            for table in sorted({data["meta"]["flow"]["table"] for data in results}):
-                context.suites.add(load_suite(table))
-            entries: list[tuple[dict[str, Any], str]] = []
-            for data in results:
+            for table in tables:
+                context.suites.add(suites[table])
+            for page in fresh:
+                key, data = keys[page]
                 # The store and renderers adjust the loaded object; the caller's dicts stay as they are.
-                result = expectationSuiteValidationResultSchema.load(copy.deepcopy(data))
-                run_id = data["meta"]["run_id"]
-                key = ValidationResultIdentifier(
-                    expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
-                    run_id=gx.RunIdentifier(
-                        run_name=_path_safe(run_id["run_name"]),
-                        run_time=run_id["run_time"],
-                    ),
-                    batch_identifier=data["meta"]["flow"]["table"],
-                )
-                context.validation_results_store.set(key, result)
-                entries.append((data, "/".join(("validations", *key.to_tuple())) + ".html"))
+                context.validation_results_store.set(key, expectationSuiteValidationResultSchema.load(copy.deepcopy(data)))
             context.build_data_docs(site_names=[_SITE])
         finally:
             # get_context() made the file context GX's current one; give the slot back.
@@ -494,6 +513,8 @@ def build_data_docs(results: list[dict[str, Any]], out_dir: Path) -> Path:
         (site_dir / "index.html").write_text(_index_html(entries), encoding="utf-8")
         out_dir.mkdir(parents=True, exist_ok=True)
         for part in _DOCS_PARTS:
+            if part == "validations":
+                continue
             target = out_dir / part
             if target.is_dir():
                 shutil.rmtree(target)
@@ -501,8 +522,45 @@ def build_data_docs(results: list[dict[str, Any]], out_dir: Path) -> Path:
                 target.unlink()
             if (site_dir / part).exists():
                 shutil.move(site_dir / part, target)
+        _merge_pages(site_dir, out_dir, fresh, set(pages))
         (out_dir / _DOCS_MARKER).touch()
+        write_text_atomic(out_dir / _DOCS_PAGES, json.dumps(pages, sort_keys=True, indent=1) + "\n")
     return out_dir / "index.html"
+
+
+#: per result page of the data docs, the digest of what it shows (build_data_docs)
+_DOCS_PAGES = ".pages.json"
+
+
+def _docs_code(gx_version: str) -> str:
+    """What renders a page besides its result and suite: this module and GX's version."""
+    return hashlib.sha256(Path(__file__).read_bytes() + gx_version.encode()).hexdigest()
+
+
+def _recorded_pages(out_dir: Path) -> dict[str, str]:
+    """The pages an earlier build recorded (none when unreadable: everything is rendered)."""
+    try:
+        recorded = json.loads((out_dir / _DOCS_PAGES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def _merge_pages(site_dir: Path, out_dir: Path, fresh: list[str], wanted: set[str]) -> None:
+    """Move the pages just rendered into ``out_dir/validations`` and remove every page there
+    that no given result has (with the folders left empty)."""
+    for page in fresh:
+        target = out_dir / page
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(site_dir / page, target)
+    validations = out_dir / "validations"
+    if not validations.is_dir():
+        return
+    for path in sorted(validations.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file() and path.relative_to(out_dir).as_posix() not in wanted:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def _path_safe(name: str) -> str:
@@ -618,10 +676,21 @@ th, td { border: 1px solid #ccc; padding: .2rem .5rem; vertical-align: top; text
 """
 
 
+#: GX names a page's collapsible blocks with random UUIDs: the same result gave other bytes
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _numbered_ids(text: str) -> str:
+    """Each UUID of a page replaced by its rank of first appearance (an id and the link to it
+    stay paired), so that the same result renders to the same bytes."""
+    rank: dict[str, str] = {}
+    return _UUID.sub(lambda m: rank.setdefault(m.group(0), f"block-{len(rank) + 1}"), text)
+
+
 def _make_self_contained(site_dir: Path) -> None:
     """Drop every script and remote asset so the site opens offline and calls no third party."""
     for page in site_dir.rglob("*.html"):
-        text = page.read_text(encoding="utf-8")
+        text = _numbered_ids(page.read_text(encoding="utf-8"))
         for pattern in (_SCRIPT, _REMOTE_TAG, _FOOTER):
             text = pattern.sub("", text)
         text = _REMOTE_CSS_URL.sub("none", text).replace("</head>", _OFFLINE_CSS + "</head>", 1)

@@ -371,6 +371,65 @@ def test_data_docs_are_built_self_contained(tmp_path: Path) -> None:
     assert validate_frame(frame("wifi_sensor"), "wifi_sensor", file_name="s.csv").success
 
 
+def _site(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_data_docs_built_night_by_night_equal_the_site_built_at_once(tmp_path: Path, monkeypatch) -> None:
+    """Only new or changed results are rendered; the site is byte for byte the one built from
+    scratch, also when a result is re-validated under the same key or dropped."""
+    import flowlib.validation as validation
+
+    first = validate_frame(
+        frame("entry_log", n=20, facility_id={1: "atlantis"}), "entry_log", file_name=FILE, known_ids=FACILITIES
+    )
+    second = validate_frame(frame("wifi_ap_count"), "wifi_ap_count", file_name="vendor_a/2026-11-03.json")
+    third = validate_frame(frame("wifi_sensor"), "wifi_sensor", file_name="s.csv")
+    # the same file validated again under the same run id, with another outcome
+    changed = json.loads(json.dumps(third.gx_result_json))
+    changed["meta"]["flow"]["quarantined_rows"] = 7
+    changed["statistics"]["successful_expectations"] -= 1
+    rendered: list[int] = []
+    real_set = None
+
+    def counting_get_context(*args, **kwargs):  # type: ignore[no-untyped-def]
+        context = real_get_context(*args, **kwargs)
+        store = context.validation_results_store
+        nonlocal real_set
+        real_set = store.set
+
+        def counted(key, value):  # type: ignore[no-untyped-def]
+            rendered.append(1)
+            return real_set(key, value)
+
+        store.set = counted
+        return context
+
+    gx = validation._import_gx()
+    real_get_context = gx.get_context
+    monkeypatch.setattr(gx, "get_context", counting_get_context)
+
+    nightly = tmp_path / "nightly"
+    build_data_docs([first.gx_result_json], nightly)
+    build_data_docs([first.gx_result_json, second.gx_result_json], nightly)
+    assert len(rendered) == 2  # the second night rendered its new result only
+    build_data_docs([first.gx_result_json, second.gx_result_json, third.gx_result_json], nightly)
+    build_data_docs([first.gx_result_json, second.gx_result_json, changed], nightly)
+    assert len(rendered) == 4
+    at_once = tmp_path / "at_once"
+    build_data_docs([first.gx_result_json, second.gx_result_json, changed], at_once)
+    assert _site(nightly) == _site(at_once)
+    # a result no longer given loses its page
+    build_data_docs([second.gx_result_json, changed], nightly)
+    scratch = tmp_path / "scratch"
+    build_data_docs([second.gx_result_json, changed], scratch)
+    assert _site(nightly) == _site(scratch)
+    # a damaged record renders everything again, to the same site
+    (nightly / ".pages.json").write_text("{", encoding="utf-8")
+    build_data_docs([second.gx_result_json, changed], nightly)
+    assert _site(nightly) == _site(scratch)
+
+
 def test_data_docs_refuse_to_empty_a_foreign_folder(tmp_path: Path) -> None:
     (tmp_path / "expectations").mkdir()
     (tmp_path / "expectations" / "entry_log.json").write_text("{}", encoding="utf-8")
