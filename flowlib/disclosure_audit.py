@@ -60,6 +60,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -212,9 +213,11 @@ def _rows(folder: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _span(start: str, end: str) -> list[str]:
+@cache
+def _span(start: str, end: str) -> tuple[str, ...]:
+    """The days start..end as ISO texts (asked for the same few periods for every cell)."""
     first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    return tuple((first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1))
 
 
 #: measures of each family: (name, how it adds up: exact counts or distinct people)
