@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection
-from pathlib import Path
 
 import duckdb
 
@@ -24,10 +23,14 @@ STEP_QUERIES = {"all_visitors": "expansion", "opportunities": "opportunities", "
 _RELATION = re.compile(r"\b(marts|intermediate|staging|raw|ref)\.(\w+)")
 
 
-def step_inputs(sql_dir: Path, step: str) -> set[str]:
-    """The relations (``layer.name``) a step's queries name: what it reads."""
+def step_inputs(step: str) -> set[str]:
+    """The relations (``layer.name``) a step's queries name: what it reads. The queries are
+    the ones ``flowlib.queries`` runs (the project's ``sql/``, whatever ``Settings.sql_dir``
+    points the models at)."""
+    from flowlib.queries import SQL_DIR
+
     found: set[str] = set()
-    for path in sorted((sql_dir / STEP_QUERIES[step]).glob("*.sql")):
+    for path in sorted((SQL_DIR / STEP_QUERIES[step]).glob("*.sql")):
         found |= {f"{layer}.{name}" for layer, name in _RELATION.findall(path.read_text(encoding="utf-8"))}
     return found
 
@@ -51,7 +54,8 @@ def build_action_marts(
     built: dict[str, int] = {}
     with transaction(con):
         for step, build in steps.items():
-            if changed is not None and not step_inputs(settings.sql_dir, step) & set(changed):
+            inputs = step_inputs(step)  # none found: assume it reads everything
+            if changed is not None and inputs and not inputs & set(changed):
                 log.info("action marts: %s kept (none of its inputs was rebuilt)", step)
                 continue
             built.update(build())
