@@ -780,3 +780,38 @@ def test_temp_files_of_a_killed_run_are_swept_and_a_running_writers_are_kept(tmp
     assert sweep_stale_temp_files(tmp_path) == [debris]
     assert not debris.exists() and in_flight.exists() and page.exists()
     assert sweep_stale_temp_files(tmp_path / "missing") == []
+
+
+def test_write_page_numbers_folium_element_ids_so_a_page_renders_to_the_same_bytes(tmp_path: Path) -> None:
+    import folium
+
+    from flowlib.dashboards.publish import numbered_element_ids
+
+    def render() -> str:
+        fmap = folium.Map(location=(32.74, 129.87), zoom_start=13, tiles=None)
+        group = folium.FeatureGroup(name="flows").add_to(fmap)
+        for lat in (32.74, 32.75):
+            folium.CircleMarker((lat, 129.87), radius=4).add_to(group)
+        return fmap.get_root().render()
+
+    first, second = render(), render()
+    assert first != second  # folium draws new random ids each time
+    a, b = numbered_element_ids(first), numbered_element_ids(second)
+    assert a == b
+    # every element keeps one name: the ids map one to one, in order of first appearance
+    ids = re.findall(r"(?<=[a-z]_)[0-9a-f]{32}(?![0-9a-f])", first)
+    numbered = re.findall(r"(?<=[a-z]_)[0-9a-f]{32}(?![0-9a-f])", a)
+    assert len(ids) == len(numbered) and len(set(ids)) == len(set(numbered)) > 3
+    assert dict(zip(ids, numbered)) == {old: f"{rank + 1:032x}" for rank, old in enumerate(dict.fromkeys(ids))}
+    # and the page the project writes is the numbered one
+    page = f'<div id="map_{"9" * 32}"></div><script>var map_{"9" * 32} = 1;</script>'
+    written = write_page(tmp_path / "p.html", page).read_text(encoding="utf-8")
+    assert written == f'<div id="map_{1:032x}"></div><script>var map_{1:032x} = 1;</script>'
+
+
+def test_numbered_ids_leave_other_hex_text_alone() -> None:
+    from flowlib.dashboards.publish import numbered_element_ids
+
+    pseudonym, digest = "ab" * 32, "cd" * 16
+    page = f"map_{'e' * 32} {pseudonym} sha {digest} map_{'e' * 32}.addTo(x_{'f' * 32})"
+    assert numbered_element_ids(page) == f"map_{1:032x} {pseudonym} sha {digest} map_{1:032x}.addTo(x_{2:032x})"

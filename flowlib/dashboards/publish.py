@@ -151,10 +151,23 @@ def check_page(page_html: str, page_name: str) -> None:
         raise PageTooLargeError(f"{page_name} is {size:,} bytes, over the {MAX_PAGE_BYTES:,}-byte limit.")
 
 
+#: folium and branca name every element ``<kind>_<uuid4 hex>``, afresh on each render
+_ELEMENT_ID = re.compile(r"(?<=[a-z]_)[0-9a-f]{32}(?![0-9a-f])")
+
+
+def numbered_element_ids(page_html: str) -> str:
+    """Each random element id replaced by its rank of first appearance, written as 32 hex
+    digits (``map_000...001``): an element and every reference to it keep one name, and the
+    same page renders to the same bytes (a rerun changes no page that did not change)."""
+    rank: dict[str, str] = {}
+    return _ELEMENT_ID.sub(lambda m: rank.setdefault(m.group(0), f"{len(rank) + 1:032x}"), page_html)
+
+
 def write_page(path: Path, page_html: str) -> Path:
-    """Check a page, then replace ``path`` atomically (temp file in the same dir + os.replace)."""
+    """Check a page, then replace ``path`` atomically (temp file in the same dir + os.replace),
+    its element ids numbered (``numbered_element_ids``)."""
     check_page(page_html, path.name)
-    write_text_atomic(path, page_html)
+    write_text_atomic(path, numbered_element_ids(page_html))
     return path
 
 
