@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 from flowlib.atomic import write_text_atomic
 from flowlib.config import get_settings
+from flowlib.stable_ids import number_ids
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -457,6 +458,7 @@ def build_data_docs(results: list[dict[str, Any]], out_dir: Path) -> Path:
         )
     tables = sorted({data["meta"]["flow"]["table"] for data in results})
     suites = {table: load_suite(table) for table in tables}
+    suite_json = {table: suite.to_json_dict() for table, suite in suites.items()}
     code = _docs_code(gx.__version__)
     pages: dict[str, str] = {}  # page -> digest of what it shows
     keys: dict[str, Any] = {}
@@ -469,10 +471,8 @@ def build_data_docs(results: list[dict[str, Any]], out_dir: Path) -> Path:
             batch_identifier=data["meta"]["flow"]["table"],
         )
         page = "/".join(("validations", *key.to_tuple())) + ".html"
-        suite = suites[data["meta"]["flow"]["table"]]
-        pages[page] = hashlib.sha256(
-            json.dumps([code, data, suite.to_json_dict()], sort_keys=True, default=str).encode()
-        ).hexdigest()
+        suite = suite_json[data["meta"]["flow"]["table"]]
+        pages[page] = hashlib.sha256(json.dumps([code, data, suite], sort_keys=True, default=str).encode()).hexdigest()
         keys[page] = (key, data)
         entries.append((data, page))
     kept = _recorded_pages(out_dir)
@@ -680,17 +680,10 @@ th, td { border: 1px solid #ccc; padding: .2rem .5rem; vertical-align: top; text
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _numbered_ids(text: str) -> str:
-    """Each UUID of a page replaced by its rank of first appearance (an id and the link to it
-    stay paired), so that the same result renders to the same bytes."""
-    rank: dict[str, str] = {}
-    return _UUID.sub(lambda m: rank.setdefault(m.group(0), f"block-{len(rank) + 1}"), text)
-
-
 def _make_self_contained(site_dir: Path) -> None:
     """Drop every script and remote asset so the site opens offline and calls no third party."""
     for page in site_dir.rglob("*.html"):
-        text = _numbered_ids(page.read_text(encoding="utf-8"))
+        text = number_ids(page.read_text(encoding="utf-8"), _UUID, lambda rank: f"block-{rank}")
         for pattern in (_SCRIPT, _REMOTE_TAG, _FOOTER):
             text = pattern.sub("", text)
         text = _REMOTE_CSS_URL.sub("none", text).replace("</head>", _OFFLINE_CSS + "</head>", 1)

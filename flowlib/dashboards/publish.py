@@ -23,6 +23,7 @@ from branca.element import Element, MacroElement
 
 from flowlib.assets import REMOTE_URL, remote_urls_in_css
 from flowlib.atomic import write_text_atomic
+from flowlib.stable_ids import number_ids
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "dashboards"
 
@@ -159,8 +160,7 @@ def numbered_element_ids(page_html: str) -> str:
     """Each random element id replaced by its rank of first appearance, written as 32 hex
     digits (``map_000...001``): an element and every reference to it keep one name, and the
     same page renders to the same bytes (a rerun changes no page that did not change)."""
-    rank: dict[str, str] = {}
-    return _ELEMENT_ID.sub(lambda m: rank.setdefault(m.group(0), f"{len(rank) + 1:032x}"), page_html)
+    return number_ids(page_html, _ELEMENT_ID, lambda rank: f"{rank:032x}")
 
 
 def write_page(path: Path, page_html: str) -> Path:
