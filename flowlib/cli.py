@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     restore.add_argument("--from", dest="backup_file", type=Path, default=None, help="a backup file to restore instead")
     marts = commands.add_parser("marts", help="rebuild the marts for a range of days", parents=[_REGISTRY_OPTION])
     _add_range(marts)
+    marts.add_argument(
+        "--rebuild", action="store_true", help="build even when the warehouse, code and settings are as the last build left them"
+    )
     commands.add_parser("dashboards", help="rewrite every dashboard page", parents=[_REGISTRY_OPTION])
     commands.add_parser("opendata", help="write, audit and publish the open data")
     audit = commands.add_parser("audit", help="what an outsider can infer from the published open data")
@@ -209,7 +212,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "marts":
-        print(json.dumps(pipeline.build_marts(_dates(args), settings), indent=2))
+        print(json.dumps(pipeline.build_marts(_dates(args), settings, rebuild=args.rebuild), indent=2))
         return 0
     if args.command == "dashboards":
         print(pipeline.publish_dashboards(None, settings))

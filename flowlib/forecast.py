@@ -1035,6 +1035,8 @@ _ORIGIN_TABLES = {
         "day_class varchar, cruise_capacity integer, forecast double, lo80 double, hi80 double, lo95 double, hi95 double"
     ),
 }
+#: every table the forecast writes (flowlib.build_state: the marts' build neither reads nor writes them)
+WRITTEN_TABLES = frozenset({*_TABLES, *_ORIGIN_TABLES, INPUTS_TABLE})
 
 
 def _replace_in_order(con: duckdb.DuckDBPyConnection, table: str, ddl: str, frame: pd.DataFrame) -> int:

@@ -38,6 +38,7 @@ import pandas as pd
 
 from flowlib.calendar import Period, add_months, fiscal_year_bounds, fiscal_year_of
 from flowlib.indicator import IndicatorDefinition, estimate_share, post_stratify, prepare_answers
+from flowlib.input_digest import code_fingerprint, input_digest
 from flowlib.queries import run
 
 log = logging.getLogger(__name__)
@@ -344,18 +345,74 @@ _TYPES = {
         "test": "varchar",
     },
 }
+#: the digest of the inputs the marts were computed from (flowlib.input_digest)
+INPUTS_TABLE = "ops.kpi_path_inputs"
+#: every table the KPI path writes (flowlib.build_state: the marts' build neither reads nor writes them)
+WRITTEN_TABLES = frozenset({*_TYPES, INPUTS_TABLE})
+#: the libraries that compute the path (intervals, tests, weighting)
+PACKAGES = ("numpy", "pandas", "scipy", "statsmodels")
+
+
+def _inputs_digest(
+    con: duckdb.DuckDBPyConnection, mix: pd.DataFrame, definition: IndicatorDefinition, last_day: date, minimum: int
+) -> str:
+    """Everything the path is computed from: the answers (by a digest DuckDB computes: hashing
+    the 40,000 demo answers as text in pandas took 2.5-4 s), the visitor mix, the definition,
+    the last day, the smallest count shown, and the code (this module, the indicator's
+    estimators and the calendar, with their libraries)."""
+    import flowlib.calendar
+    import flowlib.indicator
+
+    code = b"".join(
+        code_fingerprint(module, folder, PACKAGES)
+        for module, folder in (
+            (__file__, "kpi_path"),
+            (flowlib.indicator.__file__, "indicator"),
+            (flowlib.calendar.__file__, "kpi_path"),
+        )
+    )
+    answers = run(con, "kpi_path/answers_digest").fetchone()
+    return input_digest(code, answers, _rows_text(mix), definition, last_day, minimum)
+
+
+def _rows_text(frame: pd.DataFrame) -> str:
+    """A frame's columns and rows as text, in an order of their own: the query that reads the
+    mix has no order, and the path does not depend on it."""
+    rows = sorted(repr(row) for row in frame.itertuples(index=False, name=None))
+    return repr(list(frame.columns)) + "\n" + "\n".join(rows)
+
+
+def _kept(con: duckdb.DuckDBPyConnection, digest: str) -> dict[str, int] | None:
+    """The marts' row counts when they were computed from inputs with this digest, else None."""
+    try:
+        stored, monthly, fiscal_years = run(con, "kpi_path/kept_path").fetchone()
+    except duckdb.CatalogException:  # never built, or built before the digest was kept
+        return None
+    if stored != digest:
+        return None
+    return {"marts.kpi_path_monthly": monthly, "marts.kpi_path_fiscal_year": fiscal_years}
 
 
 def build_kpi_path(con: duckdb.DuckDBPyConnection, definition: IndicatorDefinition, min_cell_count: int) -> dict[str, int]:
-    """Rebuild both KPI-path marts from all loaded answers (caller holds no transaction)."""
+    """Rebuild both KPI-path marts from all loaded answers (caller holds no transaction).
+    When the inputs are those the marts were computed from (the same digest), their rows are
+    kept: a night with no new answer computes nothing."""
     from flowlib.indicator_mart import _read_answers, _replace_table
-    from flowlib.warehouse import transaction
+    from flowlib.warehouse import replace_with_frame, transaction
 
-    answers = prepare_answers(_read_answers(con, definition), definition)
     last = run(con, "kpi_path/last_service_day").fetchone()[0]
-    last_day = last or (max(answers["day"]) if len(answers) else date.today())
+    answers = None if last else prepare_answers(_read_answers(con, definition), definition)
+    last_day = last or (max(answers["day"]) if answers is not None and len(answers) else date.today())
     minimum = max(definition.min_respondents, min_cell_count)
-    path = build_path(answers, visitor_mix(con), definition, last_day, minimum)
+    mix = visitor_mix(con)
+    digest = _inputs_digest(con, mix, definition, last_day, minimum)
+    kept = _kept(con, digest)
+    if kept is not None:
+        log.info("KPI path: its inputs are unchanged; rows kept")
+        return kept
+    if answers is None:
+        answers = prepare_answers(_read_answers(con, definition), definition)
+    path = build_path(answers, mix, definition, last_day, minimum)
     counts = {}
     with transaction(con):
         for table, frame in (("marts.kpi_path_monthly", path.monthly), ("marts.kpi_path_fiscal_year", path.fiscal_years)):
@@ -363,4 +420,5 @@ def build_kpi_path(con: duckdb.DuckDBPyConnection, definition: IndicatorDefiniti
             frame = frame.reindex(columns=list(types)) if len(frame) else pd.DataFrame(columns=list(types))
             _replace_table(con, table, types, frame)
             counts[table] = len(frame)
+        replace_with_frame(con, INPUTS_TABLE, {"input_digest": "varchar"}, pd.DataFrame({"input_digest": [digest]}))
     return counts

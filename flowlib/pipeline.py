@@ -249,7 +249,14 @@ def consecutive_runs(days: list[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def build_marts(service_dates: list[str], settings: Settings | None = None) -> dict[str, dict[str, int]]:
+def build_marts(
+    service_dates: list[str], settings: Settings | None = None, *, rebuild: bool = False
+) -> dict[str, dict[str, int]]:
+    """Build the models and marts of ``service_dates``, the KPI and action marts, and settle
+    the disclosure, in one transaction. When the warehouse, the code and the settings are as
+    the last build of the same days left them, nothing is built (flowlib.build_state) unless
+    ``rebuild``: returns ``{"up_to_date": {"days": n}}`` then."""
+    from flowlib import build_state
     from flowlib.action_marts import build_action_marts
     from flowlib.indicator_mart import build_indicator
     from flowlib.keys import check_one_key
@@ -263,7 +270,7 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
     models = discover(settings.sql_dir)
     marts = [model.name for model in models if model.relation.startswith("marts.")]
 
-    def rebuild(con, days: list[date], withheld: list[str]) -> None:  # type: ignore[no-untyped-def]
+    def rebuild_withheld(con, days: list[date], withheld: list[str]) -> None:  # type: ignore[no-untyped-def]
         # Only the marts a round withheld rows in, and what reads them, change: the others
         # would be built to the same rows (tests/disclosure/test_settlement_world.py holds
         # this to rebuilding every mart). One range: each period containing a withheld row
@@ -276,6 +283,11 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
         built: dict[str, dict[str, int]] = {}
         _require_prepared(con, settings)
         check_one_key(con, settings)
+        if not rebuild and build_state.up_to_date(con, settings, days):
+            log.info(
+                "marts of %d day(s) are up to date: the warehouse, code and settings are as their last build left them", len(days)
+            )
+            return {"up_to_date": {"days": len(days)}}
         # One transaction for the whole build: a night killed between the rules and the last
         # round of the settlement must leave the marts as they were, never published-looking
         # marts that only the first rounds protected (tests/reliability/test_crash_safety.py).
@@ -298,15 +310,17 @@ def build_marts(service_dates: list[str], settings: Settings | None = None) -> d
                 con,
                 settings.min_cell_count,
                 write=lambda folder: write_files(con, settings, folder),
-                rebuild=lambda days, withheld: rebuild(con, days, withheld),
+                rebuild=lambda days, withheld: rebuild_withheld(con, days, withheld),
                 workers=settings.audit_workers,
                 verdicts=settings.audit_verdicts_dir,
             )
             log.info("disclosure settled: %s", built["settlement"])
+            build_state.record(con, settings, days)
         return built
 
     built = write_once_more_after_engine_fault(build, settings, what="build_marts")
-    log.info("warehouse backed up to %s", backup(settings))
+    if "up_to_date" not in built:  # else nothing changed since the last backup
+        log.info("warehouse backed up to %s", backup(settings))
     return built
 
 
@@ -368,9 +382,16 @@ def publish_dashboards(service_dates: list[str] | None = None, settings: Setting
 
 
 def run_all(
-    service_dates: list[str], settings: Settings | None = None, *, force: bool = False, allow_shrink: bool = False
+    service_dates: list[str],
+    settings: Settings | None = None,
+    *,
+    force: bool = False,
+    allow_shrink: bool = False,
+    rebuild: bool = False,
 ) -> str:
     """The whole night without Airflow (CLI, tests, benchmarks): same steps, same order.
+    ``force`` reloads unchanged files; ``rebuild`` builds the marts even when nothing changed
+    since their last build (:func:`build_marts`).
 
     A refused delivery does not stop the night: the other sources load, marts and pages
     are built from what loaded (showing the gap), then an IngestError lists what was refused.
@@ -384,7 +405,7 @@ def run_all(
             ingest_source(name, service_dates, settings, force=force, allow_shrink=allow_shrink)
         except IngestError as exc:
             log.error("%s refused; continuing with the other sources: %s", name, exc)
-    build_marts(service_dates, settings)
+    build_marts(service_dates, settings, rebuild=rebuild)
     build_forecast(settings)
     publish_open_data(settings)
     build_data_docs(settings)

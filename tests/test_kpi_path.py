@@ -159,3 +159,65 @@ def test_weighting_recovers_the_generators_true_share_despite_the_response_bias(
     assert not (unweighted.ci_low <= truth <= unweighted.ci_high), "unweighted, the bias shows"
     assert unweighted.share - truth > 0.02
     assert weighted.effective_n < len(prepared)
+
+
+def test_the_path_is_kept_while_its_inputs_are_the_same_and_computed_again_when_one_changes(settings, monkeypatch):
+    """A night with no new answer keeps the KPI path's rows (the same rows a computation
+    gives); a changed answer, definition or cell minimum computes it again."""
+    import dataclasses
+
+    from flowlib.pipeline import prepare_warehouse
+    from flowlib.warehouse import writer
+
+    prepare_warehouse(settings)
+    rows = [
+        (
+            "survey_web",
+            day,
+            f"r{day:%d}-{i}",
+            datetime.combine(day, datetime.min.time()) + timedelta(hours=10),
+            "ja",
+            country,
+            None,
+            5 if i % 3 else 2,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "f.csv",
+            i + 2,
+        )
+        for day in (date(2026, 10, 20), date(2026, 11, 3))
+        for i, country in enumerate(["JP"] * 40 + ["US"] * 30)
+    ]
+    computed = []
+    real = kp.build_path
+    monkeypatch.setattr(kp, "build_path", lambda *args, **kwargs: computed.append(1) or real(*args, **kwargs))
+
+    def tables(con) -> dict[str, list[tuple]]:
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in sorted(kp._TYPES)}
+
+    with writer(settings) as con:
+        con.executemany(f"insert into raw.survey_response values ({', '.join('?' * len(rows[0]))})", rows)
+        con.execute("create table marts.facility_daily as select date '2026-11-14' as service_date")  # the last day
+        kp.build_kpi_path(con, DEFINITION, 10)
+        first = tables(con)
+        assert len(computed) == 1 and first["marts.kpi_path_monthly"]
+        assert kp.build_kpi_path(con, DEFINITION, 10) == {t: len(r) for t, r in first.items()}
+        assert len(computed) == 1 and tables(con) == first  # kept
+        con.execute(f"delete from {kp.INPUTS_TABLE}")
+        kp.build_kpi_path(con, DEFINITION, 10)
+        assert len(computed) == 2 and tables(con) == first  # what was kept is what a computation gives
+
+        con.execute("update raw.survey_response set info_satisfaction = 5 where response_key = 'r03-0'")
+        kp.build_kpi_path(con, DEFINITION, 10)
+        assert len(computed) == 3 and tables(con) != first
+        kp.build_kpi_path(con, dataclasses.replace(DEFINITION, min_respondents=DEFINITION.min_respondents + 1), 10)
+        kp.build_kpi_path(con, DEFINITION, 12)
+        assert len(computed) == 5
+        kp.build_kpi_path(con, DEFINITION, 12)
+        assert len(computed) == 5

@@ -200,11 +200,12 @@ def clone(src: Path, dst: Path) -> Path:
     return dst
 
 
-def run_in_process(root: Path, dates: list[str] | None = None) -> str:
-    """The whole night in this process (what the CLI's ``run`` does)."""
+def run_in_process(root: Path, dates: list[str] | None = None, *, rebuild: bool = False) -> str:
+    """The whole night in this process (what the CLI's ``run`` does); ``rebuild``: build the
+    marts even when nothing changed since their last build."""
     from flowlib.pipeline import run_all
 
-    return run_all(dates or DEMO_DATES, make_settings(root))
+    return run_all(dates or DEMO_DATES, make_settings(root), rebuild=rebuild)
 
 
 def build_exports(root: Path) -> list[Path]:
