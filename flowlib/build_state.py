@@ -24,6 +24,11 @@ commits (in its transaction) and again before the next one:
 * the settings, every field (the HMAC key by its fingerprint);
 * the service days asked for.
 
+The nightly open data and pages are kept the same way (:func:`flowlib.opendata.publish_open_data`,
+:func:`flowlib.pipeline.publish_dashboards`): with the digest of every table, the forecast's
+included, as when they were written, and their files as written (:func:`files_digest`),
+writing them again would give the same bytes.
+
 A table digest adds 64-bit row hashes: any change of a row changes it except with a chance
 of about 2⁻⁶⁴, and DuckDB's ``hash`` may change between versions, which are in the digest.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import fields
 from datetime import date
@@ -78,6 +84,25 @@ def _files_digest(folders: Iterable[Path]) -> bytes:
     return digest.digest()
 
 
+def files_digest(folder: Path, skip: frozenset[str] = frozenset()) -> str:
+    """Every file under ``folder`` (names and bytes; a symbolic link by its target, never
+    followed), leaving out the top-level entries named in ``skip``: what a published folder
+    holds, to tell whether anyone changed it since it was written."""
+    digest = hashlib.sha256()
+    for root, folders, files in os.walk(folder):
+        here = Path(root)
+        if here == folder:
+            folders[:] = [name for name in folders if name not in skip]
+            files = [name for name in files if name not in skip]
+        folders.sort()
+        for name in sorted(files + [f for f in folders if (here / f).is_symlink()]):
+            path = here / name
+            relative = path.relative_to(folder).as_posix().encode()
+            content = f"-> {os.readlink(path)}".encode() if path.is_symlink() else path.read_bytes()
+            digest.update(len(relative).to_bytes(8, "big") + relative + len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()
+
+
 @cache
 def _versions() -> str:
     found = []
@@ -110,18 +135,22 @@ def settings_text(settings: Settings) -> str:
     return ";".join(parts)
 
 
-def warehouse_digest(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
-    """Each table the state covers: (schema.name, rows, sum of row hashes)."""
-    skipped = LATER_STEPS_TABLES | {STATE_TABLE}
+def warehouse_digest(con: duckdb.DuckDBPyConnection, skip: frozenset[str] = LATER_STEPS_TABLES) -> list[tuple[str, int, str]]:
+    """Each table the state covers: (schema.name, rows, sum of row hashes); not ``skip``, nor
+    the state itself (which says when the build ran)."""
+    skipped = skip | {STATE_TABLE}
     tables = [name for (name,) in con.execute(runner_sql("warehouse_tables")).fetchall() if name not in skipped]
     query = runner_sql("table_digest")
     return [(name, *con.execute(query, [name]).fetchone()) for name in tables]  # type: ignore[misc]
 
 
-def state_digest(con: duckdb.DuckDBPyConnection, settings: Settings, days: Iterable[date]) -> str:
-    """The digest a build of ``days`` is compared by (see the module doc)."""
+def state_digest(
+    con: duckdb.DuckDBPyConnection, settings: Settings, days: Iterable[object], skip: frozenset[str] = LATER_STEPS_TABLES
+) -> str:
+    """The digest a build of ``days`` is compared by (see the module doc); the open data
+    (flowlib.opendata) is compared by the same digest of every table, ``skip`` left out."""
     digest = hashlib.sha256(code_digest(settings))
-    for part in (settings_text(settings), sorted(set(days)), warehouse_digest(con)):
+    for part in (settings_text(settings), sorted(set(days)), warehouse_digest(con, skip)):
         text = repr(part).encode()
         digest.update(len(text).to_bytes(8, "big") + text)
     return digest.hexdigest()

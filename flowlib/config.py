@@ -274,6 +274,16 @@ class Settings:
         """Passed disclosure audits by digest of the files they audited (flowlib.audit_verdicts)."""
         return self.data_dir / "audit_verdicts"
 
+    @property
+    def open_data_state_file(self) -> Path:
+        """What the published open-data set was written from (flowlib.opendata)."""
+        return self.data_dir / "open_data_published.json"
+
+    @property
+    def pages_state_file(self) -> Path:
+        """What the pages were last written from (flowlib.pipeline.publish_dashboards)."""
+        return self.data_dir / "pages_published.json"
+
 
 def get_settings() -> Settings:
     """Settings from the current environment (not cached: tests change the environment)."""

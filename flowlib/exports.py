@@ -49,7 +49,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -880,17 +880,27 @@ Figures: <a href="{e(LICENCE["url"])}">CC BY 4.0</a> ({e(PUBLISHER[1])}). {e(CRE
 """
 
 
-def write_open_data(con: duckdb.DuckDBPyConnection, settings: Settings, folder: Path | None = None) -> list[Path]:
+def write_open_data(
+    con: duckdb.DuckDBPyConnection, settings: Settings, folder: Path | None = None, *, only: Collection[str] | None = None
+) -> list[Path]:
     """Write every open-data file into ``folder`` (default ``dashboards/exports/``); returns
     the paths written.
 
     Reads marts only (a read-only connection is enough). Marts missing from the warehouse
     are skipped (their old files removed); files are replaced atomically. The nightly step
-    writes into a staging version and audits it first (:mod:`flowlib.opendata`).
+    writes into a staging version and audits it first (:mod:`flowlib.opendata`). ``only``
+    (dataset names) writes those CSV files and nothing else: no GeoJSON, dictionary or
+    catalogue (the disclosure settlement's scratch folder, which only the audit reads).
     """
     folder = folder or settings.dashboards_dir / EXPORTS_DIR_NAME
     folder.mkdir(parents=True, exist_ok=True)
     k = settings.min_cell_count
+    if only is not None:
+        return [
+            folder / _write_dataset_csv(con, dataset, folder, k, settings.open_data_first).file
+            for dataset in DATASETS
+            if dataset.name in only and _exists(con, dataset.source)
+        ]
     points = _facility_points(con)
     files: list[Written] = []
     for dataset in DATASETS:

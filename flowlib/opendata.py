@@ -18,13 +18,21 @@ The nightly ``publish_open_data`` step (after ``build_marts``). Readers of
 
 The first run on a dashboards folder whose ``exports`` is a plain folder moves that folder
 into ``.opendata/`` and links to it, so the swap is atomic from then on.
+
+A night with nothing new keeps the published set: when the warehouse (every table), the
+code and the settings have the digest they had when it was written
+(:func:`flowlib.build_state.state_digest`, recorded with the set's file digest in
+``data/open_data_published.json``) and its files are still those bytes, writing and auditing
+again would publish the same files (only the catalogue's ``generated_at`` would move).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -109,22 +117,54 @@ def _prune(versions: Path, keep: set[Path]) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def write_files(con, settings: Settings, folder: Path) -> list[Path]:  # type: ignore[no-untyped-def]
-    """Every open-data file into ``folder`` (the indicator CSVs first: the catalogue lists them)."""
-    from flowlib.exports import write_open_data
-    from flowlib.indicator_mart import INDICATOR_TABLE, export_indicator_csv
+def write_files(  # type: ignore[no-untyped-def]
+    con, settings: Settings, folder: Path, *, for_audit: bool = False, changed: Collection[str] | None = None
+) -> list[Path]:
+    """Every open-data file into ``folder`` (the indicator CSVs first: the catalogue lists them).
+
+    The disclosure settlement writes ``for_audit``: only the CSV files the audit reads
+    (:data:`flowlib.disclosure_audit.AUDITED_FILES`), and after its first round only those
+    whose mart is among the relations ``changed`` since the folder was written (a file is a
+    function of its mart alone: ``select *`` of the published rows; the others are the same
+    bytes again; tests/disclosure/test_settlement_world.py holds this to writing every file)."""
+    from flowlib.exports import DATASETS, write_open_data
+    from flowlib.indicator_mart import DRIVERS_TABLE, INDICATOR_TABLE, export_indicator_csv
 
     schema, name = INDICATOR_TABLE.split(".")
+    indicator = {INDICATOR_TABLE, DRIVERS_TABLE}
     if con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()[0]:
+    ).fetchone()[0] and (changed is None or indicator & set(changed)):
         export_indicator_csv(con, folder)
-    return write_open_data(con, settings, folder)
+    if not for_audit:
+        return write_open_data(con, settings, folder)
+    from flowlib.disclosure_audit import AUDITED_FILES
+
+    only = {d.name for d in DATASETS if d.name in AUDITED_FILES and (changed is None or d.source in changed)}
+    return write_open_data(con, settings, folder, only=only)
+
+
+def _kept(settings: Settings, current: Path | None, state: str) -> Publication | None:
+    """The published set, when it was written from this state and is still as written."""
+    from flowlib.build_state import files_digest
+
+    try:
+        recorded = json.loads(settings.open_data_state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if current is None or recorded.get("version") != current.name or recorded.get("state") != state:
+        return None
+    if recorded.get("files_digest") != files_digest(current):
+        return None  # changed by hand since: write and audit it again
+    summary = recorded["summary"]
+    return Publication(current, summary["files"], summary["cells"], summary["hidden"], summary["exposed"], 0.0)
 
 
 def publish_open_data(settings: Settings | None = None) -> Publication:
     """Write, audit and (when nothing is exposed) publish the open data; see the module doc."""
+    from flowlib.atomic import write_text_atomic
     from flowlib.audit_verdicts import audit_once
+    from flowlib.build_state import files_digest, state_digest
     from flowlib.warehouse import reader
 
     settings = settings or get_settings()
@@ -133,6 +173,12 @@ def publish_open_data(settings: Settings | None = None) -> Publication:
     versions.mkdir(parents=True, exist_ok=True)
     _adopt_plain_folder(dashboards_dir, versions)
     current = current_version(dashboards_dir)
+    with reader(settings) as con:
+        state = state_digest(con, settings, (), skip=frozenset())
+    kept = _kept(settings, current, state)
+    if kept is not None:
+        log.info("open data: warehouse, code and settings as when %s was published; the set is kept", kept.folder.name)
+        return kept
     folder = _new_version(versions, current)
     try:
         with reader(settings) as con:
@@ -152,4 +198,7 @@ def publish_open_data(settings: Settings | None = None) -> Publication:
         )
     _swap(dashboards_dir, folder)
     _prune(versions, {folder.resolve()} | ({current.resolve()} if current else set()))
-    return Publication(folder, len(paths), report.cells, report.hidden, len(report.exposed), report.seconds)
+    publication = Publication(folder, len(paths), report.cells, report.hidden, len(report.exposed), report.seconds)
+    record = {"version": folder.name, "state": state, "files_digest": files_digest(folder), "summary": publication.summary()}
+    write_text_atomic(settings.open_data_state_file, json.dumps(record, indent=1, sort_keys=True))
+    return publication

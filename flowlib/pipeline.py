@@ -270,14 +270,14 @@ def build_marts(
     models = discover(settings.sql_dir)
     marts = [model.name for model in models if model.relation.startswith("marts.")]
 
-    def rebuild_withheld(con, days: list[date], withheld: list[str]) -> None:  # type: ignore[no-untyped-def]
+    def rebuild_withheld(con, days: list[date], withheld: list[str]) -> set[str]:  # type: ignore[no-untyped-def]
         # Only the marts a round withheld rows in, and what reads them, change: the others
         # would be built to the same rows (tests/disclosure/test_settlement_world.py holds
         # this to rebuilding every mart). One range: each period containing a withheld row
         # rolls up once (a month's roll-up, rebuilt per run of days, took long).
         changed = dependants(models, withheld)
         build_range(con, min(days), max(days), settings, only=[name for name in marts if f"marts.{name}" in changed])
-        build_action_marts(con, settings, changed)
+        return set(changed) | set(build_action_marts(con, settings, changed))
 
     def build(con) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-def]
         built: dict[str, dict[str, int]] = {}
@@ -309,7 +309,7 @@ def build_marts(
             built["settlement"] = settle(
                 con,
                 settings.min_cell_count,
-                write=lambda folder: write_files(con, settings, folder),
+                write=lambda folder, changed: write_files(con, settings, folder, for_audit=True, changed=changed),
                 rebuild=lambda days, withheld: rebuild_withheld(con, days, withheld),
                 workers=settings.audit_workers,
                 verdicts=settings.audit_verdicts_dir,
@@ -368,16 +368,50 @@ def build_data_docs(settings: Settings | None = None) -> str | None:
     return str(build(results, settings.dashboards_dir / "data-docs"))
 
 
+#: what the pages' folder holds that other steps write (the open data: its own digest, below)
+_NOT_PAGES = frozenset({".opendata", "exports"})
+
+
+def _pages_digest(settings: Settings) -> str:
+    """The pages as they are on disk, and the open-data set the index lists."""
+    from flowlib.build_state import files_digest
+    from flowlib.opendata import current_version
+
+    exports = current_version(settings.dashboards_dir)
+    published = files_digest(exports) if exports is not None else "none"
+    return f"{files_digest(settings.dashboards_dir, _NOT_PAGES)}:{published}"
+
+
 def publish_dashboards(service_dates: list[str] | None = None, settings: Settings | None = None) -> str:
-    from flowlib.dashboards import build_dashboards
-    from flowlib.dashboards.publish import sweep_stale_temp_files
+    """The night's pages (flowlib.dashboards.build_dashboards). Kept as they are when the
+    warehouse, code, settings and dates have the digest they had when the pages were last
+    written (flowlib.build_state) and the pages' folder holds what was written then: the
+    pages read nothing else (no clock), so they would be written again byte for byte."""
+    from flowlib.build_state import state_digest
     from flowlib.warehouse import reader
 
     settings = settings or get_settings()
+    dates = [date.fromisoformat(d) for d in service_dates] if service_dates else None
+    index = settings.dashboards_dir / "index.html"
+    with reader(settings) as con:
+        state = state_digest(con, settings, dates if dates is not None else ["every date"], skip=frozenset())
+    try:
+        recorded = json.loads(settings.pages_state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    if recorded.get("state") == state and index.is_file() and recorded.get("pages") == _pages_digest(settings):
+        log.info("pages: warehouse, code, settings and dates as when they were written; kept")
+        return str(index)
+    # (folium and the drawing modules are imported only when pages are written: about 0.5 s)
+    from flowlib.dashboards import build_dashboards
+    from flowlib.dashboards.publish import sweep_stale_temp_files
+
+    # an interrupted run's temporary files differ from what was written, so they never keep
     for debris in sweep_stale_temp_files(settings.dashboards_dir):
         log.info("removed %s, left by an interrupted run", debris)
     with reader(settings) as con:
-        index = build_dashboards(con, settings, [date.fromisoformat(d) for d in service_dates] if service_dates else None)
+        index = build_dashboards(con, settings, dates)
+    write_text_atomic(settings.pages_state_file, json.dumps({"state": state, "pages": _pages_digest(settings)}, indent=1))
     return str(index)
 
 

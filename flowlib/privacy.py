@@ -53,7 +53,7 @@ by a mart's SQL; their rule is here too (:func:`answers_publishable`,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -485,8 +485,8 @@ def forget_withheld(con: duckdb.DuckDBPyConnection, days: Iterable[date]) -> int
 def settle(
     con: duckdb.DuckDBPyConnection,
     k: int,
-    write: Callable[[Path], object],
-    rebuild: Callable[[list[date], list[str]], object],
+    write: Callable[[Path, Collection[str] | None], object],
+    rebuild: Callable[[list[date], list[str]], Collection[str]],
     workers: int = 1,
     rounds: int = SETTLEMENT_ROUNDS,
     verdicts: Path | None = None,
@@ -498,11 +498,13 @@ def settle(
     outsider combines every published file at once (a pair's people within the visitors of
     both its facilities, a week beside its days, revenue beside visitors). So the build
     writes the open-data set (``write``, into a scratch folder), audits it as the outsider
-    would (:func:`flowlib.disclosure_audit.audit`: a linear program per hidden cell), and
+    would (:func:`flowlib.disclosure_audit.audit`: a linear program per hidden cell;
+    ``write(folder, changed)`` writes the files of the relations ``changed`` since it last
+    wrote that folder, every file when None), and
     for every exposed cell lets :func:`flowlib.disclosure_audit.complements` choose the
     published rows whose withholding widens it to k, hiding the fewest people. Those rows
     go into ``ops.withheld_cells``; ``rebuild(days, marts)`` rebuilds those marts (and what
-    reads them) for their days, where
+    reads them) for their days and returns the relations it rebuilt, where
     :func:`withhold_settled` hides them and the rules above follow (a withheld day withholds
     its week). Withholding only widens what the outsider can infer, so the rounds end; the
     audit of the last round is the proof, and the nightly publication audits again (the
@@ -513,15 +515,15 @@ def settle(
     import tempfile
 
     from flowlib.audit_verdicts import audit_once
-    from flowlib.calendar import period_bounds
     from flowlib.disclosure_audit import complements, relations
 
     seconds = 0.0
     withheld = 0
-    for number in range(1, rounds + 1):
-        with tempfile.TemporaryDirectory(prefix="flow-settle-") as scratch:
-            folder = Path(scratch)
-            write(folder)
+    changed: Collection[str] | None = None  # the first round writes every file
+    with tempfile.TemporaryDirectory(prefix="flow-settle-") as scratch:
+        folder = Path(scratch)
+        for number in range(1, rounds + 1):
+            write(folder, changed)
             report = audit_once(folder, k, workers, verdicts)
             seconds += report.seconds
             if report.ok:
@@ -533,19 +535,34 @@ def settle(
                 )
             # a report that is not ok was solved here, from what it read (never a reused pass)
             rows, unresolved = complements(report.published or relations(folder), report)
-        if unresolved:
-            raise DisclosureSettlementError(
-                f"no published row can be withheld to protect {unresolved[0].describe()} "
-                f"({len(unresolved)} such cell(s)); add the relation's rows to a mart's margins."
-            )
-        records = []
-        for row in rows:
-            grain, start = row.key[0], date.fromisoformat(row.key[1])
-            end = period_bounds(grain, start)[1]
-            records.append((row.mart, grain, start, end, cell_key(row.key), number))
-        con.executemany(f"insert or ignore into {WITHHELD_TABLE} values (?, ?, ?, ?, ?, ?)", records)
-        withheld += len(records)
-        log.info("disclosure settlement round %d: %d exposed cell(s), %d row(s) withheld", number, len(report.exposed), len(rows))
-        days = {record[2] if record[1] == "day" else record[3] for record in records}
-        rebuild(sorted(days), sorted({record[0] for record in records}))
+            changed = _withhold(con, number, len(report.exposed), rows, unresolved, rebuild)
+            withheld += len(rows)
     raise DisclosureSettlementError(f"the published files still expose cells after {rounds} rounds of complements.")
+
+
+def _withhold(
+    con: duckdb.DuckDBPyConnection,
+    number: int,
+    exposed: int,
+    rows: list,
+    unresolved: list,
+    rebuild: Callable[[list[date], list[str]], Collection[str]],
+) -> Collection[str]:
+    """Round ``number``'s complements into ``ops.withheld_cells`` and their marts rebuilt;
+    returns the relations rebuilt."""
+    from flowlib.calendar import period_bounds
+
+    if unresolved:
+        raise DisclosureSettlementError(
+            f"no published row can be withheld to protect {unresolved[0].describe()} "
+            f"({len(unresolved)} such cell(s)); add the relation's rows to a mart's margins."
+        )
+    records = []
+    for row in rows:
+        grain, start = row.key[0], date.fromisoformat(row.key[1])
+        end = period_bounds(grain, start)[1]
+        records.append((row.mart, grain, start, end, cell_key(row.key), number))
+    con.executemany(f"insert or ignore into {WITHHELD_TABLE} values (?, ?, ?, ?, ?, ?)", records)
+    log.info("disclosure settlement round %d: %d exposed cell(s), %d row(s) withheld", number, exposed, len(rows))
+    days = {record[2] if record[1] == "day" else record[3] for record in records}
+    return rebuild(sorted(days), sorted({record[0] for record in records}))

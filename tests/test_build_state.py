@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +170,39 @@ def test_up_to_date_only_after_a_record_of_the_same_days_and_state(settings, war
     build_state.record(con, settings, DAYS)
     assert build_state.up_to_date(con, settings, DAYS)
     assert con.execute("select count(*) from ops.build_state").fetchone() == (1,)
+
+
+def test_pages_are_kept_while_nothing_they_read_changed_and_written_again_otherwise(settings, caplog):
+    """The pages read the warehouse, the code, the settings and the open data only: with all
+    of them as when the pages were written, and the pages as written, they are kept."""
+    import logging
+
+    from flowlib.pipeline import publish_dashboards
+
+    _detections(settings)
+    build_marts(DATES, settings)
+    index = Path(publish_dashboards(DATES, settings))
+    daily = settings.dashboards_dir / "daily" / f"{DATES[-1]}.html"
+    pages = {p: p.read_bytes() for p in (index, daily)}
+
+    def night() -> bool:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="flowlib.pipeline"):
+            assert Path(publish_dashboards(DATES, settings)) == index
+        return "pages: warehouse, code, settings and dates as when they were written; kept" in caplog.text
+
+    assert night()
+    assert {p: p.read_bytes() for p in pages} == pages
+    daily.unlink()  # a page lost: written again
+    assert not night() and daily.read_bytes() == pages[daily]
+    assert night()
+    index.write_text("changed by hand", encoding="utf-8")
+    assert not night() and index.read_bytes() == pages[index]
+    with writer(settings) as con:  # the marts changed (a build of the same files would not)
+        con.execute("delete from marts.facility_daily where service_date = ?", [DAYS[-1]])
+    assert not night()
+    assert night()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="flowlib.pipeline"):
+        publish_dashboards(DATES[:1], settings)  # other dates
+    assert "kept" not in caplog.text

@@ -154,7 +154,7 @@ def test_a_build_of_a_day_forgets_the_rows_of_its_day_and_of_the_periods_contain
 def test_settle_fails_in_one_sentence_when_no_row_can_protect_a_cell(tmp_path):
     con = _warehouse()
 
-    def write(folder: Path) -> None:
+    def write(folder: Path, changed=None) -> None:  # type: ignore[no-untyped-def]
         with (folder / "survey_satisfaction_daily.csv").open("w", encoding="utf-8-sig", newline="") as handle:
             handle.write("service_date,segment,respondents,satisfied,is_suppressed\r\n")
             handle.write(f"{DAY},all,40,30,FALSE\r\n{DAY},domestic,,,TRUE\r\n{DAY},international,25,20,FALSE\r\n")
@@ -168,7 +168,7 @@ def test_settle_withholds_rebuilds_and_stops_when_the_audit_passes(tmp_path):
     con = _warehouse()
     rebuilt: list[tuple[list[date], list[str]]] = []
 
-    def write(folder: Path) -> None:
+    def write(folder: Path, changed=None) -> None:  # type: ignore[no-untyped-def]
         withheld = {row[0] for row in con.execute(f"select cell_key from {WITHHELD_TABLE}").fetchall()}
         hours = [(50, 45), (30, 28), None]
         shown = [None if cell_key(hour_row(9 + i).key) in withheld else value for i, value in enumerate(hours)]

@@ -113,6 +113,7 @@ def test_a_round_rebuilds_only_the_withheld_marts_and_what_reads_them_to_the_sam
     withheld rows and the open data end exactly as when every mart is rebuilt each round."""
     import flowlib.action_marts
     import flowlib.models
+    import flowlib.opendata
     import flowlib.pipeline
     from bench.reliability.harness import snapshot
     from flowlib.opendata import write_files
@@ -133,8 +134,23 @@ def test_a_round_rebuilds_only_the_withheld_marts_and_what_reads_them_to_the_sam
         seen["action"].append(sorted(built))
         return built
 
+    real_write_files = flowlib.opendata.write_files
+    seen["writes"] = []
+
+    def checked_write_files(con, settings, folder, *, for_audit=False, changed=None):  # type: ignore[no-untyped-def]
+        """A settlement round's files, held to every audited file written afresh."""
+        paths = real_write_files(con, settings, folder, for_audit=for_audit, changed=changed)
+        if for_audit:
+            seen["writes"].append(None if changed is None else sorted(changed))
+            full = tmp_path / f"full-{len(seen['writes'])}"
+            full.mkdir()
+            real_write_files(con, settings, full, for_audit=True)
+            assert {p.name: p.read_bytes() for p in folder.iterdir()} == {p.name: p.read_bytes() for p in full.iterdir()}
+        return paths
+
     monkeypatch.setattr(flowlib.models, "build_range", recording_build_range)
     monkeypatch.setattr(flowlib.action_marts, "build_action_marts", recording_action_marts)
+    monkeypatch.setattr(flowlib.opendata, "write_files", checked_write_files)
 
     def settle_again(name: str) -> tuple[dict, list, dict[str, bytes]]:
         root = tmp_path / name
@@ -152,10 +168,18 @@ def test_a_round_rebuilds_only_the_withheld_marts_and_what_reads_them_to_the_sam
     selective = settle_again("selective")
     rounds = [only for only in seen["ranges"] if only is not None and len(only) < len(every_mart)]
     assert rounds, "the week's rounds are expected to rebuild some marts only"
+    assert seen["writes"][0] is None and any(changed is not None for changed in seen["writes"][1:])
     first_build = seen["action"][0]
     assert any(len(built) < len(first_build) for built in seen["action"][1:]), "a round is expected to keep some"
-    # the same rebuild, every mart and every action mart each round (the design before)
+    # the same rebuild, every mart and every action mart each round, every file written (the design before)
     monkeypatch.setattr(flowlib.models, "dependants", lambda models, relations: {m.relation for m in models})
+    monkeypatch.setattr(
+        flowlib.opendata,
+        "write_files",
+        lambda con, settings, folder, *, for_audit=False, changed=None: real_write_files(
+            con, settings, folder, for_audit=for_audit
+        ),
+    )
     everything = settle_again("everything")
     assert selective[1] == everything[1]  # the same rows withheld, round by round
     assert sorted(selective[2]) == sorted(everything[2])
