@@ -58,7 +58,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -984,6 +984,24 @@ class _Block:
     a_ub: object = None
     b_ub: np.ndarray | None = None
     relaxed: bool = False
+    #: the relations as text, in their order (set by :meth:`canonical`; block_digest reads it)
+    relations_text: str | None = None
+
+    @classmethod
+    def canonical(cls, cells: Iterable[Cell], relations_: Iterable[Relation]) -> _Block:
+        """A component in an order of its own: cells, relations and each relation's parts
+        sorted by their text. The order the files are read in and Python's set order, which
+        changes with every process's hash seed, would otherwise give the same program another
+        digest (the next night's audit, or the publication's in another task, could not find
+        its verdict and solved it again) and another row order."""
+        texts = []
+        for relation in relations_:
+            relation = replace(relation, parts=tuple(sorted(relation.parts, key=repr)))
+            texts.append((repr(relation), relation))
+        texts.sort(key=lambda item: item[0])
+        return cls(
+            sorted(cells, key=repr), [relation for _, relation in texts], relations_text="\n".join(text for text, _ in texts)
+        )
 
     def build(self, values: dict[Cell, float | None], relaxed: bool) -> _Block:
         from scipy.sparse import csr_matrix
@@ -1305,8 +1323,13 @@ def block_digest(block: _Block, values: dict[Cell, float | None], k: int, code: 
     cell they name (a published number, None for a hidden one, or absent from every file)."""
     named = sorted({cell for r in block.relations for cell in (r.total, *r.parts) if cell is not None}, key=repr)
     digest = hashlib.sha256(f"k={k};audit={code}".encode())
-    for part in (block.cells, block.relations, [(cell, values[cell] if cell in values else "<absent>") for cell in named]):
-        text = repr(part).encode()
+    relations_text = block.relations_text if block.relations_text is not None else repr(block.relations)
+    for part in (
+        repr(block.cells),
+        relations_text,
+        repr([(cell, values[cell] if cell in values else "<absent>") for cell in named]),
+    ):
+        text = part.encode()
         digest.update(len(text).to_bytes(8, "big") + text)
     return digest.hexdigest()
 
@@ -1446,7 +1469,7 @@ def audit(folder: Path, k: int, workers: int = 1, memory: BlockMemory | None = N
             relation.kind == "ratio" or any(values.get(c) for c in (relation.total, *relation.parts)) for relation in relations_
         )
         if constants:  # else homogeneous: every cell can be scaled up without bound
-            blocks.append(_Block(sorted(cells_by_root[root], key=repr), relations_))
+            blocks.append(_Block.canonical(cells_by_root[root], relations_))
     report.solved = len(blocks)
     for cell, (low, high) in _solve_blocks(blocks, values, report, k, workers, memory).items():
         if cell[1] == "origin_total":

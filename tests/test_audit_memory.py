@@ -155,3 +155,37 @@ def test_only_the_newest_component_files_are_kept(tmp_path, monkeypatch):
         world(folder, seed=10 + seed)
         audit_once(folder, K, 1, verdicts)
     assert len(list((verdicts / "blocks").glob("*.json"))) == 2
+
+
+def test_a_verdict_is_found_again_by_another_process(tmp_path):
+    """Each night's audits run in new processes, whose Python orders sets by another hash
+    seed: a component must have the same digest there, or no verdict is ever found again."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_ROOT
+
+    before, after = tmp_path / "before", tmp_path / "after"
+    world(before, seed=8)
+    world(after, seed=8, changed={FACILITIES[3]: 0})
+    verdicts = tmp_path / "verdicts"
+    script = (
+        "import json, sys\nfrom pathlib import Path\nfrom flowlib.audit_verdicts import audit_once\n"
+        "r = audit_once(Path(sys.argv[1]), 10, 1, Path(sys.argv[2]))\n"
+        "print(json.dumps([r.solved, r.components_remembered]))"
+    )
+    found = []
+    for folder, seed in ((before, "1"), (after, "2")):
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(folder), str(verdicts)],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        found.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    (solved, remembered), (solved_after, remembered_after) = found
+    assert solved >= 10 and remembered == 0
+    assert solved_after == solved and remembered_after == solved - 1  # only the changed component
