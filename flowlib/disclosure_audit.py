@@ -973,6 +973,15 @@ def _matrices(rows: list[tuple[dict[Cell, float], float]], index: dict[Cell, int
     return csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(index))), rhs
 
 
+def _sorted_cells(cells: tuple[Cell, ...]) -> tuple[Cell, ...]:
+    """Cells in their own order: as tuples (of texts, fast), or by their text when their
+    elements do not compare."""
+    try:
+        return tuple(sorted(cells))
+    except TypeError:
+        return tuple(sorted(cells, key=repr))
+
+
 @dataclass
 class _Block:
     """One connected component: its cells and its rows (equalities, <= rows)."""
@@ -996,7 +1005,9 @@ class _Block:
         its verdict and solved it again) and another row order."""
         texts = []
         for relation in relations_:
-            relation = replace(relation, parts=tuple(sorted(relation.parts, key=repr)))
+            parts = _sorted_cells(relation.parts)
+            if parts != relation.parts:
+                relation = replace(relation, parts=parts)
             texts.append((repr(relation), relation))
         texts.sort(key=lambda item: item[0])
         return cls(
