@@ -998,8 +998,8 @@ class _Block:
 
     @classmethod
     def canonical(cls, cells: Iterable[Cell], relations_: Iterable[Relation]) -> _Block:
-        """A component in an order of its own: cells, relations and each relation's parts
-        sorted by their text. The order the files are read in and Python's set order, which
+        """A component in an order of its own: cells and relations sorted by their text, each
+        relation's parts as tuples. The order the files are read in and Python's set order, which
         changes with every process's hash seed, would otherwise give the same program another
         digest (the next night's audit, or the publication's in another task, could not find
         its verdict and solved it again) and another row order."""

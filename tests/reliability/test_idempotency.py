@@ -71,6 +71,7 @@ def test_a_rerun_with_nothing_new_skips_the_build_and_leaves_the_same_results(re
     import logging
 
     rerun_and_compare(reference, DEMO_DATES, rebuild=True)  # the last build: of these days
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="flowlib.pipeline"):
         rerun_and_compare(reference, DEMO_DATES, rebuild=False)
     assert any("are up to date" in record.getMessage() for record in caplog.records)
