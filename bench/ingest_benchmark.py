@@ -233,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "settings": {
             k: os.environ[k]
-            for k in ("FLOW_INGEST_CHUNK_ROWS", "FLOW_VALIDATION_CHUNK_ROWS", "FLOW_INGEST_MEMORY_LIMIT")
+            for k in (
+                "FLOW_INGEST_CHUNK_ROWS",
+                "FLOW_VALIDATION_CHUNK_ROWS",
+                "FLOW_INGEST_MEMORY_LIMIT",
+                "FLOW_INGEST_WRITE_MEMORY_LIMIT",
+            )
             if k in os.environ
         },
         "figures": figures,

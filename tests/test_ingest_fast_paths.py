@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -311,6 +312,39 @@ def test_trimming_emptiness_leap_seconds_and_nested_cells_match_value_by_value(v
     _same_series(ingest._nested_cells(rule, frame), want)
 
 
+number_cell = st.one_of(
+    st.integers(0, 10**20).map(str),  # up to 21 digits: beyond int64 the pandas way decides
+    st.lists(st.sampled_from(["0", "1", "9", " ", "-", "+", ".", "e", "\uff11", "\u0661", "\u00b2", "x"]), max_size=5).map(
+        "".join
+    ),
+)
+number_column = st.lists(st.one_of(number_cell, number_cell, number_cell, st.none(), nested), max_size=12).map(
+    lambda v: pd.Series(v, index=range(3, 3 + len(v)), dtype="object", name="c")
+)
+
+
+@PROPERTY
+@given(
+    values=st.one_of(
+        number_column,
+        number_column.map(lambda s: s[s.notna()]),
+        text_column,
+        # whole numbers only, some beyond int64
+        st.lists(st.one_of(st.integers(0, 999), st.integers(10**16, 10**21)).map(str), min_size=1, max_size=4).map(
+            lambda v: pd.Series(v, dtype="object", name="c")
+        ),
+        # digits only, some of them not ASCII: int() reads them, pandas does not
+        st.lists(st.text(alphabet="019\uff11\u0661\u00b2", min_size=1, max_size=4), min_size=1, max_size=6).map(
+            lambda v: pd.Series(v, dtype="object", name="c")
+        ),
+    )
+)
+def test_numbers_match_to_numeric(values):
+    """Whole ASCII numbers read by int(), anything else (signs, decimals, full-width or
+    Arabic-Indic digits, superscripts, too long, missing) as pandas reads it."""
+    _same_result(lambda: ingest._numbers(values), lambda: pd.to_numeric(values, errors="coerce"))
+
+
 def _list_rules() -> list:
     return [
         (name, rule) for name, spec in sorted(SPECS.items()) for rule in spec.columns if spec.kind.columns[rule.target] == "list"
@@ -383,3 +417,56 @@ def test_to_canonical_of_a_column_wise_file_equals_that_of_its_records(source, t
         ]
 
     check()
+
+
+# ----------------------------------------------------------------------------- staging
+
+
+@pytest.mark.parametrize("source", sorted(SPECS))
+def test_a_chunk_stages_the_same_rows_from_arrow_as_from_its_frame(source, tmp_path):
+    # the stager hands DuckDB each converted chunk as an Arrow table (read without the GIL):
+    # the staged rows, pseudonyms included, are those the frame itself gave
+    from flowlib.pipeline import prepare_warehouse
+    from flowlib.warehouse import writer
+
+    spec = SPECS[source]
+    settings = make_settings(tmp_path)
+    prepare_warehouse(settings)
+    headers = list(spec.producer_headers)
+    stage_sql = ingest._sql("stage_pseudonymised_chunk" if spec.kind.personal_ids else "stage_chunk", settings)
+    field = st.one_of(cell, st.sampled_from(["2026-11-03 10:00:00", "2026/11/03 10:00:00", "620", "-3", "1.5", "JP", ""]))
+
+    with writer(settings) as con:
+
+        def staged(chunk) -> list[tuple]:
+            ingest.stage(con, spec, settings)
+            if isinstance(chunk, pd.DataFrame):
+                con.register("ingest_chunk", chunk)
+                con.execute(stage_sql)
+                con.unregister("ingest_chunk")
+            else:
+                with ingest._ChunkStager(con, stage_sql) as stager:
+                    stager.stage(chunk())
+            rows = con.execute("select * from ingest_rows").fetchall()
+            con.execute(ingest._sql("unstage", settings))
+            return rows
+
+        @hsettings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.lists(st.fixed_dictionaries({h: field for h in headers}), min_size=1, max_size=8))
+        def check(rows):
+            raw = RawFile.columnar(headers)
+            for number, row in enumerate(rows, start=2):
+                raw.add_record(number, [row[h] for h in headers])
+            canonical, _ = ingest.to_canonical(spec, raw, "f.csv", "dejima", settings)
+            chunk = canonical.rename(columns=dict(spec.kind.personal_ids)).assign(file_index=0)
+            assert isinstance(ingest._without_python_objects(chunk), pa.Table)
+            assert staged(lambda: chunk) == staged(chunk)
+
+        check()
+
+
+def test_a_chunk_arrow_cannot_hold_stays_a_frame():
+    mixed = pd.DataFrame({"value": pd.Series([1, "a", None], dtype="object"), "n": [1, 2, 3]})
+    assert ingest._without_python_objects(mixed) is mixed
+    plain = pd.DataFrame({"value": pd.Series(["a", None], dtype="object"), "n": [1, 2]})
+    assert ingest._without_python_objects(plain).to_pylist() == [{"value": "a", "n": 1}, {"value": None, "n": 2}]

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from test_ingest import DAY, POS_B_HEADER, pos_a_row, pos_b_row, write_pos_a, write_pos_b
 
@@ -488,6 +489,12 @@ def test_settings_that_would_be_sql_are_refused(monkeypatch, value):
     monkeypatch.setenv("FLOW_DUCKDB_THREADS", "2; select 1")
     with pytest.raises(ConfigError, match="FLOW_DUCKDB_THREADS"):
         get_settings()
+    monkeypatch.delenv("FLOW_DUCKDB_THREADS")
+    for name in ("FLOW_INGEST_MEMORY_LIMIT", "FLOW_INGEST_WRITE_MEMORY_LIMIT"):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError, match=name):
+            get_settings()
+        monkeypatch.delenv(name)
 
 
 def test_settings_reach_duckdb_as_bound_values(settings, monkeypatch):
@@ -499,6 +506,31 @@ def test_settings_reach_duckdb_as_bound_values(settings, monkeypatch):
         assert con.execute("select current_setting('memory_limit')").fetchone()[0].startswith("953")
     finally:
         con.close()
+
+
+def test_a_delivery_is_staged_and_written_under_their_own_memory_limits(settings, landing, monkeypatch):
+    import contextlib
+
+    from flowlib import ingest
+
+    seen: dict[str, str] = {}
+    real_stage, real_transaction = ingest.stage, ingest.transaction
+
+    def stage(con, *args):
+        real_stage(con, *args)
+        seen["staging"] = con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    @contextlib.contextmanager
+    def transaction(con):
+        seen["writing"] = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        with real_transaction(con):
+            yield
+
+    monkeypatch.setattr(ingest, "stage", stage)
+    monkeypatch.setattr(ingest, "transaction", transaction)
+    write_pos_b(landing, pos_b(5))
+    load(dataclasses.replace(settings, ingest_memory_limit="100MB", ingest_write_memory_limit="300MB"))
+    assert seen == {"staging": "95.3 MiB", "writing": "286.1 MiB"}
 
 
 def test_file_names_are_escaped_in_messages_and_alerts(caplog):
@@ -685,6 +717,55 @@ def test_staged_checks_span_chunks_and_files_and_equal_the_one_shot_load(setting
     assert "expect_column_values_to_be_between(amount_jpy)" in reasons[("entry_log/pos_b/2026-11-03/dejima.csv", 32)]
     assert "expect_column_values_to_be_in_set(facility_id)" in reasons[("entry_log/pos_b/2026-11-03/dejima.csv", 22)]
     assert len(reasons) == 6 and len(chunked[0]) == 90 - 6
+
+
+def test_rows_are_stored_in_delivery_order_across_chunks_and_files(settings, landing):
+    # three files in chunks of 4 (each chunk staged on the stager's thread while the next is
+    # converted), rows set aside here and there: the raw table, read without an order, holds
+    # the files in turn and each file's lines in order, with each row's own file name
+    for name, base in (("a_dejima.csv", 0), ("b_glover.csv", 1000), ("c_oura.csv", 2000)):
+        lines = [POS_B_HEADER] + [_timed_row(base + i) for i in range(23)]
+        lines[9] = _timed_row(base + 8, amount=-5)  # a GX row failure
+        write_pos_b(landing, lines, name=name)
+    load(in_chunks(settings, 4))
+    stored = rows(settings, "select file_name, line_number, card_key from raw.entry_log")
+    assert [(f, n) for f, n, _ in stored] == sorted((f, n) for f, n, _ in stored)
+    assert len(stored) == 3 * 22 and len({f for f, _, _ in stored}) == 3
+    # each row keeps its own file: the cards of a file are that file's (base + line - 2)
+    by_key = dict(rows(settings, "select card_key, card_id from raw.entry_log"))
+    assert len(by_key) == len(stored) and all(by_key.values())
+
+
+def test_a_chunk_that_fails_to_stage_stops_the_file_and_later_chunks_are_not_staged():
+    from flowlib.ingest import _ChunkStager
+
+    con = duckdb.connect()
+    con.execute("create table staged (n integer)")
+    good = [pd.DataFrame({"n": [3 * i, 3 * i + 1, 3 * i + 2]}) for i in range(40)]
+    with _ChunkStager(con, "insert into staged select n from ingest_chunk") as stager:
+        for chunk in good:
+            stager.stage(chunk)
+    assert [n for (n,) in con.execute("select n from staged").fetchall()] == list(range(120))
+
+    con.execute("delete from staged")
+    broken = good[:3] + [pd.DataFrame({"n": ["not a number"]})] + good[3:6]
+    with pytest.raises(duckdb.ConversionException), _ChunkStager(con, "insert into staged select n from ingest_chunk") as stager:
+        for chunk in broken:
+            stager.stage(chunk)
+    # the failure surfaced at the next chunk: nothing after the broken one was handed over
+    assert con.execute("select count(*) from staged").fetchone() == (9,)
+    # the last chunk's failure surfaces when the block is left
+    with pytest.raises(duckdb.ConversionException), _ChunkStager(con, "insert into staged select n from ingest_chunk") as stager:
+        stager.stage(broken[3])
+    # an error on the converting side (a file refused) is the one raised, whatever the chunk
+    # being staged meanwhile did; the connection is free again afterwards
+    with (
+        pytest.raises(RuntimeError, match="refused"),
+        _ChunkStager(con, "insert into staged select n from ingest_chunk") as stager,
+    ):
+        stager.stage(broken[3])
+        raise RuntimeError("refused")
+    assert con.execute("select count(*) from staged").fetchone() == (9,)
 
 
 def test_a_tolerance_is_judged_on_the_whole_delivery_not_on_a_chunk(settings, landing):

@@ -1,11 +1,13 @@
--- The staged rows that passed every check, with their source and file name, in delivery
--- order: what flowlib.ingest inserts into the raw table in one statement. Its columns are
--- the raw table's, whatever the kind (hence noqa AM04).
+-- The staged rows that passed every check, with their source and file name: what
+-- flowlib.ingest inserts into the raw table in one statement. Its columns are the raw
+-- table's, whatever the kind (hence noqa AM04). The staging holds the rows in delivery
+-- order (files in index order, each file's chunks and lines in turn), and the insert keeps
+-- the order it reads (preserve_insertion_order): no sort, which spilled at the ingest's
+-- memory limit. A file's name is looked up by its index ($file_names, null for a file not
+-- loaded, whose rows drop_rows.sql took out).
 create or replace temp view ingest_ready as
 select
     getvariable('source') as source,
-    ingest_files.file_name,
-    ingest_rows.* exclude (file_index)  -- noqa: AM04
+    getvariable('file_names')[file_index + 1] as file_name,
+    * exclude (file_index)  -- noqa: AM04
 from ingest_rows
-inner join ingest_files on ingest_rows.file_index = ingest_files.file_index
-order by ingest_rows.file_index, ingest_rows.line_number

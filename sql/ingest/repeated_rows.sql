@@ -18,6 +18,34 @@ with hashed as (
     where not list_contains(getvariable('copy_files'), file_index)
 ),
 
+-- Only rows whose content or identity occurs more than once can be a repeat or a conflict:
+-- the windows below rank those few, not the whole delivery (a clean day has none). Every
+-- row sharing a row hash shares the identity hash too (the identity columns are some of
+-- the row's), so a candidate's whole partition is among the candidates.
+repeated_rows as (
+    select row_hash from hashed
+    group by row_hash
+    having count(*) > 1
+),
+
+shared_identities as (
+    select identity_hash from hashed
+    group by identity_hash
+    having count(*) > 1
+),
+
+candidates as (
+    select
+        file_index,
+        line_number,
+        row_hash,
+        identity_hash
+    from hashed
+    where
+        row_hash in (select repeated_rows.row_hash from repeated_rows)
+        or identity_hash in (select shared_identities.identity_hash from shared_identities)
+),
+
 ranked as (
     select
         file_index,
@@ -26,7 +54,7 @@ ranked as (
         row_number() over by_row as repeat_rank,
         first_value(file_index) over by_row as first_file,
         first_value(line_number) over by_row as first_line
-    from hashed
+    from candidates
     window by_row as (partition by row_hash order by file_index, line_number)
 ),
 
