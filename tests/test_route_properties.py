@@ -200,6 +200,28 @@ def test_stops_trips_and_transitions_match_the_reference(warehouse, rows, self_t
     assert con.execute("select sum(taps) from intermediate.int_stops").fetchone()[0] == len(taps)
 
 
+@hypothesis_settings(ON_WAREHOUSE, max_examples=10)
+@given(trips=st.lists(st.lists(st.integers(min_value=0, max_value=139), min_size=1, max_size=12), min_size=1, max_size=6))
+def test_distinct_facilities_of_a_trip_on_a_day_with_many_facilities(warehouse, trips):
+    # distinct facilities of trips over facility codes up to 140 (codes in name order, f000
+    # = 1; int_stop_rows packs 12 bits a code) and of trips longer than ten stops, which
+    # int_trips counts from the route text; each trip is one card, a stop an hour
+    con, config = warehouse
+    everyone = [("Z", f"f{n:03d}", minute, "JP", "adult") for n, minute in zip(range(140), range(0, 1400, 10))]
+    rows = everyone + [
+        (chr(ord("a") + number), f"f{code:03d}", 60 * stop, "JP", "adult")
+        for number, codes in enumerate(trips)
+        for stop, code in enumerate(codes)
+    ]
+    reset(con, as_taps(rows))
+    build_range(con, DAY, DAY, config, only=INTERMEDIATE)
+    per_trip = con.execute("select route, n_facilities, n_stops from intermediate.int_trips").fetchall()
+    assert {route.split(" > ")[0] for route, *_ in per_trip} >= {f"f{codes[0]:03d}" for codes in trips}
+    for route, n_facilities, _ in per_trip:
+        assert n_facilities == len(set(route.split(" > "))), route
+    assert any(n > 10 for *_, n in per_trip) or all(len(codes) <= 10 for codes in trips)
+
+
 detection_rows = st.lists(st.tuples(st.sampled_from("XYZ"), st.sampled_from(FACILITIES[:2]), minutes), min_size=1, max_size=30)
 
 

@@ -27,9 +27,7 @@ parts as (
             codes.facility_ids[((stop_rows.route_codes >> 24) & 4095)::integer],
             codes.facility_ids[((stop_rows.route_codes >> 12) & 4095)::integer],
             codes.facility_ids[(stop_rows.route_codes & 4095)::integer]
-        ) as route_part,
-        codes.facility_ids,
-        codes.ticket_types
+        ) as route_part
     from intermediate.int_stop_rows as stop_rows
     inner join codes using (service_date)
     where stop_rows.service_date between getvariable('first_service_date') and getvariable('last_service_date')
@@ -51,10 +49,15 @@ long_routes as (
 ),
 
 routes as (
+    -- the code lists joined here, not carried by every part: parts is read twice, so
+    -- DuckDB stores it, and two lists on each of its rows cost more than the join
     select
         parts.*,
-        coalesce(long_routes.route, parts.route_part) as route
+        coalesce(long_routes.route, parts.route_part) as route,
+        codes.facility_ids,
+        codes.ticket_types
     from parts
+    inner join codes using (service_date)
     left join long_routes using (service_date, source_code, visitor_id, trip_index)
     where parts.next_facility_code is null
 ),
