@@ -174,7 +174,7 @@ class Settings:
     #: DuckDB memory while the checked rows are written to the warehouse: Python holds no
     #: chunk by then, so the process's peak (Great Expectations on a validation chunk, just
     #: before) allows more, and under 128MB the write spilled and read back the staged rows
-    #: (3 M rows: 5.2 s at 128MB, 4.0 s at 256MB; the peak 809 against 826 MiB).
+    #: (3 M rows, single runs: 5.2 s at 128MB, 4.0 s at 256MB; the peak 809 against 826 MiB).
     ingest_write_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_INGEST_WRITE_MEMORY_LIMIT") or "256MB")
     #: Nightly warehouse backups kept in data/backups (the oldest beyond this are removed).
     backups_kept: int = field(default_factory=lambda: _env_int("FLOW_BACKUPS_KEPT", 7))
