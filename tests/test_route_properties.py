@@ -447,3 +447,115 @@ def test_a_night_over_the_memory_bound_reads_its_quartiles_off_the_histogram(war
         ]
     assert marts[10**6] == marts[0]
     assert marts[0][0], "the build published no moves"
+
+
+WEEK = [date(2026, 11, 2) + timedelta(days=i) for i in range(7)]  # Monday to Sunday, DAY in it
+
+
+@pytest.fixture(scope="module")
+def week_warehouse(tmp_path_factory):
+    """A warehouse of its own (k = 1) whose calendar holds the whole week of DAY."""
+    config = make_settings(tmp_path_factory.mktemp("week"))
+    con = duckdb.connect()
+    ensure_schema(con, config)
+    load_reference(con, config)
+    ensure_calendar(con, WEEK[0], WEEK[-1])
+    build_views(con, config)
+    yield con, config
+    con.close()
+
+
+week_taps = st.lists(
+    st.tuples(
+        st.sampled_from("ABCDE"),
+        st.sampled_from([1, 2]),  # Tuesday or Wednesday
+        st.sampled_from(FACILITIES[:3]),
+        st.integers(min_value=0, max_value=12 * 60),
+        st.sampled_from(["adult", "senior"]),
+    ),
+    min_size=2,
+    max_size=30,
+)
+
+#: each period mart's cells and their distinct visitors, counted from the intermediate rows:
+#: (mart, rows behind it with their cell columns, the cell columns)
+VISITOR_CELLS = [
+    (
+        "transitions_by_period",
+        "select service_date, segment, ticket_type, visitor_id, from_facility_id as a, to_facility_id as b, "
+        "'' as c from intermediate.int_transitions",
+    ),
+    (
+        "routes_by_period",
+        "select service_date, segment, ticket_type, visitor_id, origin_facility_id as a, destination_facility_id as b, "
+        "'' as c from intermediate.int_trips where n_stops >= 2 union all "
+        "select service_date, segment, ticket_type, visitor_id, origin_facility_id, destination_facility_id, route "
+        "from intermediate.int_trips where n_stops between 2 and 5",
+    ),
+    (
+        "dwell_by_period",
+        "select service_date, segment, ticket_type, visitor_id, from_facility_id as a, '' as b, '' as c "
+        "from intermediate.int_transitions where dwell_estimate_minutes is not null",
+    ),
+]
+MART_CELLS = {
+    "transitions_by_period": "from_facility_id, to_facility_id, ''",
+    "routes_by_period": "origin_facility_id, destination_facility_id, coalesce(route, '')",
+    "dwell_by_period": "facility_id, '', ''",
+}
+
+
+@hypothesis_settings(ON_WAREHOUSE, max_examples=10, phases=NO_SHRINKING)
+@given(rows=week_taps)
+# card A moves dejima -> glover on Tuesday as an adult and on Wednesday as a senior: in the
+# week it is one visitor of the move, under two ticket types
+@example(
+    rows=[
+        ("A", 1, "dejima", 0, "adult"),
+        ("A", 1, "glover_garden", 30, "adult"),
+        ("A", 2, "dejima", 0, "senior"),
+        ("A", 2, "glover_garden", 30, "senior"),
+        ("B", 2, "dejima", 10, "adult"),
+        ("B", 2, "glover_garden", 50, "adult"),
+    ]
+)
+def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):
+    """The period marts count a cell's visitors from rows aggregated per visitor (on a day
+    without a distinct count): every day and week cell of every segment must hold the
+    distinct visitors behind it, also when one visitor shows two ticket types in a week."""
+    con, config = week_warehouse
+    reset(
+        con,
+        [
+            (
+                "test",
+                WEEK[day],
+                facility,
+                datetime.combine(WEEK[day], datetime.min.time()) + timedelta(hours=5, minutes=minute),
+                pseudonymise(card, KEY),
+                ticket,
+                500,
+                "JP" if card in "AB" else "US",
+                "taps.csv",
+                2,
+            )
+            for card, day, facility, minute, ticket in rows
+        ],
+    )
+    build_range(con, WEEK[0], WEEK[-1], config, only=INTERMEDIATE + list(MART_CELLS))
+    for mart, behind in VISITOR_CELLS:
+        published = con.execute(
+            f"select period_grain, period_start, segment_kind, segment, {MART_CELLS[mart]}, visitors "
+            f"from marts.{mart} where day_type = 'all' and period_grain in ('day', 'iso_week') order by all"
+        ).fetchall()
+        expected = con.execute(
+            f"with rows as ({behind}), periods as ("
+            "select 'day' as grain, service_date as period_start, * from rows union all "
+            "select 'iso_week', date_trunc('week', service_date)::date, * from rows) "
+            "select grain, period_start, 'all', 'all', a, b, c, count(distinct visitor_id) from periods group by all "
+            "union all select grain, period_start, 'residence', segment, a, b, c, count(distinct visitor_id) "
+            "from periods group by all "
+            "union all select grain, period_start, 'ticket_type', ticket_type, a, b, c, count(distinct visitor_id) "
+            "from periods group by all order by all"
+        ).fetchall()
+        assert published == expected, mart

@@ -53,6 +53,36 @@ case when by_residence then 'residence' when by_ticket_type then 'ticket_type' e
 create or replace temp macro segment_of(by_residence, by_ticket_type, residence, ticket_type) as
 case when by_residence then residence when by_ticket_type then ticket_type else 'all' end;
 
+-- visitor_cells(visitor_rows): events and distinct visitors per cell, from rows already
+-- aggregated per visitor: `visitor_rows` are period_rows rows grouped by their cell (before
+-- the segments), residence, ticket_type and visitor_id, with `events`, the visitor's rows
+-- in that cell. Each counts for all visitors and its segments (segment_rows); events are
+-- summed. On a day a visitor has one residence and one ticket type (int_stop_rows takes
+-- both from the visitor's first event of the day), so each cell holds one row per visitor
+-- and its rows are its visitors: no distinct count, which hashed every (cell, visitor)
+-- pair of the segment rows, three times the moves, after storing them. A week, month or
+-- year can see one visitor under two of them, so it counts them distinct.
+create or replace temp macro visitor_cells(visitor_rows) as table
+    with segmented as not materialized (
+        select * from segment_rows(visitor_rows)
+    )
+
+    select
+        * exclude (visitor_id, events),  -- noqa: AM04
+        sum(events)::bigint as events,
+        count(*) as visitors
+    from segmented
+    where getvariable('period_grain') = 'day'
+    group by all
+    union all by name
+    select
+        * exclude (visitor_id, events),  -- noqa: AM04
+        sum(events)::bigint as events,
+        count(distinct visitor_id) as visitors
+    from segmented
+    where getvariable('period_grain') <> 'day'
+    group by all;
+
 -- minute_quartiles(value_rows): the quartiles (0.25, 0.5, 0.75 as in quantile_cont: the
 -- value at position (n - 1) q, interpolated) of the column minutes in each cell of
 -- `value_rows`, as published (to a tenth of a minute): minutes_p25, minutes_median,

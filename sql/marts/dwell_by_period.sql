@@ -53,11 +53,23 @@ segmented as not materialized (
     select * from segment_rows(typed)
 ),
 
+visitor_stops as (  -- noqa: ST03
+    -- each visitor's rows per cell, before the segments multiply them (visitor_cells)
+    select
+        * exclude (service_date, dwell_minutes),
+        count(*) as events
+    from typed
+    group by all
+),
+
 grouped_dwell as (
-    -- visitors and the mean per cell; quartiles are a separate aggregation
+    -- distinct visitors per cell; the mean and the quartiles are separate aggregations
+    select * exclude (events) from visitor_cells(visitor_stops)
+),
+
+dwell_means as (
     select
         * exclude (service_date, visitor_id, dwell_minutes),
-        count(distinct visitor_id) as visitors,
         -- averaged as whole milliseconds: an integer sum is exact, so the mean does not
         -- depend on the order parallel threads add the rows in (a double sum does)
         avg(round(dwell_minutes * 60000)::bigint) / 60000 as dwell_minutes_mean
@@ -70,13 +82,14 @@ stop_minutes as not materialized (  -- noqa: ST03
 ),
 
 counted as (  -- noqa: ST03
-    -- a natural join: the cells' columns are the only ones the two share
+    -- natural joins: the cells' columns are the only ones the three share
     select
         * exclude (visitors, minutes_p25, minutes_median, minutes_p75, dwell_minutes_mean),
         visitors,
         columns('^minutes_(.*)') as 'dwell_minutes_\1',  -- noqa: RF05
         round(dwell_minutes_mean, 1) as dwell_minutes_mean
     from grouped_dwell
+    natural join dwell_means
     natural join minute_quartiles(stop_minutes)
 ),
 

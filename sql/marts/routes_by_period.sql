@@ -47,15 +47,30 @@ cells as not materialized (
     where ranked_route is not null
 ),
 
+visitor_trips as (  -- noqa: ST03
+    -- the same cells before the segments: each visitor's trips per cell (visitor_cells). A
+    -- route's stops are its length, so n_stops is a key of a route's cell; an
+    -- origin-destination cell publishes none
+    select
+        * exclude (service_date, ranked_route, n_stops, trip_minutes),
+        '' as route,
+        null::bigint as n_stops,
+        count(*) as events
+    from typed
+    group by all
+    union all by name
+    select
+        * exclude (service_date, ranked_route, trip_minutes),
+        ranked_route as route,
+        count(*) as events
+    from typed
+    where ranked_route is not null
+    group by all
+),
+
 grouped_trips as (
     -- trips and distinct visitors per cell; the median is a separate aggregation
-    select
-        * exclude (service_date, visitor_id, n_stops, trip_minutes),
-        min(n_stops) as n_stops,
-        count(*) as trips,
-        count(distinct visitor_id) as visitors
-    from cells
-    group by all
+    select * rename (events as trips) from visitor_cells(visitor_trips)
 ),
 
 trip_minutes as not materialized (  -- noqa: ST03

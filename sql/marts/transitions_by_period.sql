@@ -34,14 +34,18 @@ segmented as not materialized (
     select * from segment_rows(typed)
 ),
 
+visitor_moves as (  -- noqa: ST03
+    -- each visitor's moves per cell, before the segments multiply the rows (visitor_cells)
+    select
+        * exclude (service_date, transfer_minutes),
+        count(*) as events
+    from typed
+    group by all
+),
+
 grouped_moves as (
     -- moves and distinct visitors per cell; quartiles are a separate aggregation
-    select
-        * exclude (service_date, visitor_id, transfer_minutes),
-        count(*) as transitions,
-        count(distinct visitor_id) as visitors
-    from segmented
-    group by all
+    select * rename (events as transitions) from visitor_cells(visitor_moves)
 ),
 
 move_minutes as not materialized (  -- noqa: ST03
