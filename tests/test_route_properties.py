@@ -497,11 +497,22 @@ VISITOR_CELLS = [
         "select service_date, segment, ticket_type, visitor_id, from_facility_id as a, '' as b, '' as c "
         "from intermediate.int_transitions where dwell_estimate_minutes is not null",
     ),
+    (
+        # whole-day cells per segment, and the hour-of-day profile (c = 'hour', all visitors only)
+        "facility_visits_by_period",
+        "select e.service_date, v.segment, v.ticket_type, e.visitor_id, e.facility_id as a, '' as b, '' as c "
+        "from staging.stg_entry_log as e inner join intermediate.int_visitor_days as v using (service_date, visitor_id) "
+        "union all select e.service_date, v.segment, v.ticket_type, e.visitor_id, e.facility_id, "
+        "hour(e.entered_at)::varchar, 'hour' "
+        "from staging.stg_entry_log as e inner join intermediate.int_visitor_days as v using (service_date, visitor_id)",
+    ),
 ]
 MART_CELLS = {
     "transitions_by_period": "from_facility_id, to_facility_id, ''",
     "routes_by_period": "origin_facility_id, destination_facility_id, coalesce(route, '')",
     "dwell_by_period": "facility_id, '', ''",
+    "facility_visits_by_period": "facility_id, coalesce(hour_of_day::varchar, ''), "
+    "case when hour_of_day is not null then 'hour' else '' end",
 }
 
 
@@ -554,8 +565,8 @@ def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):
             "select 'iso_week', date_trunc('week', service_date)::date, * from rows) "
             "select grain, period_start, 'all', 'all', a, b, c, count(distinct visitor_id) from periods group by all "
             "union all select grain, period_start, 'residence', segment, a, b, c, count(distinct visitor_id) "
-            "from periods group by all "
+            "from periods where c <> 'hour' group by all "
             "union all select grain, period_start, 'ticket_type', ticket_type, a, b, c, count(distinct visitor_id) "
-            "from periods group by all order by all"
+            "from periods where c <> 'hour' group by all order by all"
         ).fetchall()
         assert published == expected, mart

@@ -63,21 +63,57 @@ typed as not materialized (
     select * from period_rows(classified)
 ),
 
-counted as (  -- noqa: ST03
+visitor_entries as (  -- noqa: ST03
+    -- each visitor's entries per facility, before the segments multiply them (visitor_cells)
     select
-        period_start, period_end, period_label, source_kind, day_type,
-        segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
-        segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
-        facility_id,
-        case when grouping(hour_of_day) = 0 then hour_of_day end as hour_of_day,
-        count(*) as entries,
-        count(distinct visitor_id) as visitors
+        * exclude (service_date, hour_of_day),
+        count(*) as events
     from typed
-    group by
-        period_start, period_end, period_label, source_kind, day_type, facility_id,
-        -- the whole day per segment, and the hour-of-day profile of all visitors
-        grouping sets ((), (residence), (ticket_type), (hour_of_day))
-    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+    group by all
+),
+
+visitor_hours as (
+    -- each visitor's entries per facility and hour of the day
+    select
+        * exclude (service_date, residence, ticket_type),
+        count(*) as events
+    from typed
+    group by all
+),
+
+hour_cells as (
+    -- the hour-of-day profile of all visitors; on a day a visitor's entries in one hour
+    -- are one row (see visitor_cells)
+    select
+        * exclude (visitor_id, events),
+        sum(events)::bigint as entries,
+        count(*) as visitors
+    from visitor_hours
+    where getvariable('period_grain') = 'day'
+    group by all
+    union all by name
+    select
+        * exclude (visitor_id, events),
+        sum(events)::bigint as entries,
+        count(distinct visitor_id) as visitors
+    from visitor_hours
+    where getvariable('period_grain') <> 'day'
+    group by all
+),
+
+counted as (  -- noqa: ST03
+    -- the whole day per segment, and the hour-of-day profile of all visitors
+    select
+        period_start, period_end, period_label, source_kind, day_type, segment_kind, segment, facility_id,
+        cast(null as smallint) as hour_of_day,
+        events as entries,
+        visitors
+    from visitor_cells(visitor_entries)
+    union all
+    select
+        period_start, period_end, period_label, source_kind, day_type, 'all', 'all', facility_id,
+        hour_of_day, entries, visitors
+    from hour_cells
 ),
 
 final as (
