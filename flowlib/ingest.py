@@ -40,7 +40,7 @@ from flowlib.parsing import (
 )
 from flowlib.pseudonym import hmac_pads, key_fingerprint, pseudonymise_many
 from flowlib.sources import ColumnRule, SourceSpec
-from flowlib.visitor_ids import ID_COLUMNS, store_visitor_ids
+from flowlib.visitor_ids import ID_COLUMNS, check_collisions, key_pattern
 from flowlib.warehouse import ensure_schema, transaction, writer
 
 log = logging.getLogger(__name__)
@@ -111,19 +111,26 @@ class PartitionResult:
         }
 
 
-def service_date_of(moment: pd.Series, settings: Settings) -> pd.Series:
-    """The tourism day of each JST timestamp: the day starts at the configured hour."""
+def service_days_of(moment: pd.Series, settings: Settings) -> np.ndarray:
+    """The tourism day of each JST timestamp (the day starts at the configured hour), as
+    numpy days: ``.dt.date`` made a Python date per row, ten times the time, and Arrow then
+    read them back one by one (NaT stays NaT, unequal to every day, as a missing date was)."""
     shift = pd.Timedelta(hours=settings.service_day_start.hour, minutes=settings.service_day_start.minute)
-    return (moment - shift).dt.date
+    return (moment - shift).to_numpy(dtype="datetime64[us]").astype("datetime64[D]")
 
 
-def _day_of_event(spec: SourceSpec, event: pd.Series, settings: Settings) -> pd.Series:
-    """The service day of each row; a date-only timestamp (no clock) is its own day."""
+def _days_of_event(spec: SourceSpec, event: pd.Series, settings: Settings) -> np.ndarray:
+    """The service day of each row (``service_days_of``); a date-only timestamp (no clock) is its own day."""
     rule = next(r for r in spec.columns if r.target == spec.kind.event_time)
     fmt = rule.timestamp_format or ""
     if fmt and fmt != "iso8601" and not any(code in fmt for code in ("%H", "%I")):
-        return event.dt.date
-    return service_date_of(event, settings)
+        return event.to_numpy(dtype="datetime64[us]").astype("datetime64[D]")
+    return service_days_of(event, settings)
+
+
+def _date_column(days: np.ndarray) -> pd.Series:
+    """numpy days as a column of dates that DuckDB and Arrow take without a Python object per row."""
+    return pd.Series(pa.array(days, type=pa.date32(), from_pandas=True), dtype=pd.ArrowDtype(pa.date32()))
 
 
 def _file_digest(path: Path) -> tuple[int, str]:
@@ -217,8 +224,9 @@ def _parse_timestamps(values: pd.Series, fmt: str, tz: str) -> pd.Series:
     """Naive JST timestamps. ISO 8601 values with an offset are converted to JST; values
     without one are read in the source's declared time zone (never silently as UTC).
     A clock second of 60 or 61 (a leap second, or a clock error) does not exist on any
-    producer's clock: such values become NaT and the row is quarantined."""
-    text = values.astype("object").where(values.notna(), None)
+    producer's clock: such values become NaT and the row is quarantined. ``values``: an
+    object column of text and None for a missing value (to_canonical cleans it once)."""
+    text = values
     if fmt == "iso8601":
         parsed = _parse_iso(text, tz)
     else:
@@ -427,22 +435,25 @@ def to_canonical(
         if nested.any():
             flag(nested, f"{rule.target}: a nested JSON object or list where one value is expected")
             values = values.where(~nested, None)
+        if col_type in ("timestamp", "integer", "double"):
+            present = values.notna()  # once per column: on text, each look costs a pass in Python
         if col_type == "timestamp":
             fmt = rule.timestamp_format or "iso8601"
+            as_text = values.astype("object")
             parsed, errors = _convert(
-                values.astype("object").where(values.notna(), None),
+                as_text if present.all() else as_text.where(present, None),
                 lambda v: _parse_timestamps(v, fmt, spec.timezone),
                 rule.target,
             )
             flag(errors.notna(), errors)
             parsed = pd.to_datetime(parsed, errors="coerce")
-            flag(values.notna() & parsed.isna() & errors.isna(), f"unparseable {rule.target} (expected {fmt})")
+            flag(present & parsed.isna() & errors.isna(), f"unparseable {rule.target} (expected {fmt})")
             out[rule.target] = parsed
         elif col_type in ("integer", "double"):
             numbers, errors = _convert(values, _numbers, rule.target)
             flag(errors.notna(), errors)
             numbers = pd.to_numeric(numbers, errors="coerce")
-            not_number = values.notna() & numbers.isna() & errors.isna()
+            not_number = present & numbers.isna() & errors.isna()
             flag(not_number, _reasons(values, not_number, lambda v: f"{rule.target} {v!r} is not a number"))
             infinite = numbers.notna() & (numbers.astype("float64").abs() == math.inf)
             flag(infinite, _reasons(values, infinite, lambda v: f"{rule.target} {v!r} is not a finite number"))
@@ -546,12 +557,12 @@ def _prepare_chunk(
     canonical = canonical[~canonical["line_number"].isin(bad_lines)].reset_index(drop=True)
 
     event = canonical[spec.kind.event_time]
-    row_service_date = _day_of_event(spec, event, settings)
+    row_service_date = _days_of_event(spec, event, settings)
     # A timetable (kind.scheduled) announces future events; any other feed records the past.
     future = (event > now_jst + timedelta(minutes=5)) & (not spec.kind.scheduled)
     problems += [RowProblem(int(n), "timestamp in the future", "") for n in canonical.loc[future, "line_number"]]
     if service_date is not None:
-        outside = ~future & (row_service_date != service_date)
+        outside = ~future & (row_service_date != np.datetime64(service_date, "D"))
         problems += [
             RowProblem(int(n), f"timestamp outside the service day {service_date.isoformat()}", "")
             for n in canonical.loc[outside, "line_number"]
@@ -561,7 +572,7 @@ def _prepare_chunk(
         keep = ~future
     canonical = canonical[keep].reset_index(drop=True)
     # the service day of each kept row, as computed above (per row: the same as computed again)
-    canonical.insert(0, "service_date", row_service_date[keep].reset_index(drop=True))
+    canonical.insert(0, "service_date", _date_column(row_service_date[keep.to_numpy()]))
     # the delivered values of rows set aside here are at hand: never read the file again for them
     unfilled = {p.line_number for p in problems if p.raw == ""}
     if unfilled:
@@ -586,10 +597,19 @@ def stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, settings: Settings) 
         con,
         raw_table=spec.kind.table,
         personal_id_columns=list(spec.kind.personal_ids.values()),
+        visitor_key_pattern=key_pattern(spec.kind.table) if spec.kind.table in ID_COLUMNS else None,
         hmac_inner_pad=inner_pad,
         hmac_outer_pad=outer_pad,
     )
     con.execute(_sql("stage_rows", settings))
+
+
+def _stage_sql(spec: SourceSpec, settings: Settings) -> str:
+    """How a chunk of ``spec``'s kind is staged: as it is, with its personal ids pseudonymised,
+    or with them pseudonymised and the 64-bit ids beside them computed (visitor_ids)."""
+    if spec.kind.table in ID_COLUMNS:
+        return _sql("stage_identified_chunk", settings)
+    return _sql("stage_pseudonymised_chunk" if spec.kind.personal_ids else "stage_chunk", settings)
 
 
 def _without_python_objects(chunk: pd.DataFrame) -> pa.Table | pd.DataFrame:
@@ -692,7 +712,7 @@ def prepare_file(
     problems: list[RowProblem] = []
     notes: list[str] = []
     lines_read = staged = 0
-    stage_sql = _sql("stage_pseudonymised_chunk" if spec.kind.personal_ids else "stage_chunk", settings)
+    stage_sql = _stage_sql(spec, settings)
     # DuckDB stages (and pseudonymises) a chunk while Python reads and converts the next: the
     # query releases the GIL, so the two share the cores. One chunk is staged at a time, in
     # order, and only the stager uses the connection until the file is done.
@@ -1240,8 +1260,9 @@ def _replace_partition(
         _set_variables(con, source=spec.name, file_names=file_names)
         con.execute(_sql("ready_rows", settings))
         con.execute(f"insert into {table} by name select * from ingest_ready")  # the staged rows, in one statement
-        if table in ID_COLUMNS:  # the 64-bit id beside each pseudonym, collisions checked
-            store_visitor_ids(con, service_date, service_date, [table])
+        if table in ID_COLUMNS:  # their 64-bit ids came with them (stage_identified_chunk): is any shared?
+            days = [day for (day,) in con.execute(_sql("staged_days", settings)).fetchall()]
+            check_collisions(con, table, days)
         if len(quarantine):
             con.register("incoming_quarantine", quarantine)
             con.execute("insert into ops.quarantine by name select *, ? as quarantined_at from incoming_quarantine", [now])

@@ -8,10 +8,11 @@ pseudonym does not, and the same for a card on every day (periods count distinct
 over many days).
 
 Two different pseudonyms with the same first 64 bits would be counted as one visitor. The
-chance is about n² / 2⁶⁵ for n ids on a day (3e-5 for 50 M), and ``store_visitor_ids``
-refuses such a day rather than miscount it: it is called by ingest after a partition is
-written and by the model runner before a build (for rows written before the column
-existed, or by tools other than ingest), in the caller's transaction.
+chance is about n² / 2⁶⁵ for n ids on a day (3e-5 for 50 M), and such a day is refused
+rather than miscounted, in the caller's transaction: ingest computes the ids while staging
+(``key_pattern``) and calls ``check_collisions`` for the days it has written; the model
+runner calls ``store_visitor_ids`` before a build, which fills and checks the rows without
+an id (written before the column existed, or by tools other than ingest).
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ ID_COLUMNS = {
     "raw.entry_log": ("card_key", "card_id"),
     "raw.wifi_sensor": ("device_key", "device_id"),
 }
+
+
+def key_pattern(table: str) -> str:
+    """A regular expression matching the pseudonym column of ``table`` that has an id beside
+    it, capturing the name the two share (``card`` of card_key and card_id): ingest computes
+    the id while staging (sql/ingest/stage_identified_chunk.sql names it by that capture)."""
+    key, id_column = ID_COLUMNS[table]
+    name = key.removesuffix("_key")
+    if key != f"{name}_key" or id_column != f"{name}_id":
+        raise ValueError(f"{table}: the id beside pseudonym {key} must be called {name}_id, not {id_column}.")
+    return f"^({name})_key$"
 
 
 class VisitorIdCollision(RuntimeError):

@@ -245,3 +245,46 @@ def test_missing_key_outside_demo_mode_fails_with_a_clear_message(settings, land
     monkeypatch.setenv("FLOW_DEMO_MODE", "false")
     with pytest.raises(ConfigError, match="FLOW_HMAC_KEY is not set"):
         ingest_partition(load_registry()["entry_pos_b"], DAY, get_settings())
+
+
+def test_each_pseudonym_gets_its_64_bit_id_while_staged(settings, landing):
+    """The raw table's id beside each pseudonym (its first 64 bits, docs/routes.md "Keys") is
+    computed as the chunk is staged: every loaded row has it, none is left for an update."""
+    write_pos_b(landing, [POS_B_HEADER] + [pos_b_row(i) for i in range(30)])
+    assert load(settings).rows_loaded == 30
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        pairs = con.execute("select card_key, card_id from raw.entry_log").fetchall()
+    assert len(pairs) == 30
+    assert all(card_id == int(card_key[:16], 16) for card_key, card_id in pairs)
+
+
+def test_a_pseudonym_sharing_its_id_with_another_of_the_day_fails_the_load(settings, landing):
+    """Two pseudonyms behind one 64-bit id would be one visitor: the load that brings the
+    second fails, names the id and the day, and leaves the warehouse as it was."""
+    clash = key(0)[:16] + ("0" if key(0)[16] != "0" else "1") * 48  # same first 64 bits, another card
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(
+            "insert into raw.entry_log (source, service_date, facility_id, entered_at, card_key, card_id, ticket_type, "
+            "amount_jpy, issuer_country, file_name, line_number) "
+            "values ('entry_pos_a', ?, 'dejima', ?, ?, ?, 'adult', 500, 'JP', 'other.csv', 2)",
+            [DAY, datetime(2026, 11, 3, 9, 0), clash, int(clash[:16], 16)],
+        )
+    before = warehouse_snapshot(settings)
+    write_pos_b(landing, [POS_B_HEADER] + [pos_b_row(i) for i in range(3)])
+    with pytest.raises(Exception, match=f"two pseudonyms share the 64-bit id {int(clash[:16], 16)} on {DAY}"):
+        load(settings)
+    assert warehouse_snapshot(settings) == before
+
+
+def test_ids_beside_pseudonyms_follow_one_naming():
+    """The staging names each id after its pseudonym (<name>_key beside <name>_id)."""
+    from flowlib import visitor_ids
+
+    assert {table: visitor_ids.key_pattern(table) for table in visitor_ids.ID_COLUMNS} == {
+        "raw.entry_log": "^(card)_key$",
+        "raw.wifi_sensor": "^(device)_key$",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(visitor_ids.ID_COLUMNS, "raw.other", ("card_key", "visitor_id"))
+        with pytest.raises(ValueError, match="must be called card_id"):
+            visitor_ids.key_pattern("raw.other")
