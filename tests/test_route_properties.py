@@ -506,6 +506,14 @@ VISITOR_CELLS = [
         "hour(e.entered_at)::varchar, 'hour' "
         "from staging.stg_entry_log as e inner join intermediate.int_visitor_days as v using (service_date, visitor_id)",
     ),
+    (
+        # all facilities and each facility (c = 'facility'; a day publishes no facility x segment cell)
+        "spending_by_period",
+        "select e.service_date, v.segment, v.ticket_type, e.visitor_id, 'all' as a, '' as b, '' as c "
+        "from staging.stg_entry_log as e inner join intermediate.int_visitor_days as v using (service_date, visitor_id) "
+        "union all select e.service_date, v.segment, v.ticket_type, e.visitor_id, e.facility_id, '', 'facility' "
+        "from staging.stg_entry_log as e inner join intermediate.int_visitor_days as v using (service_date, visitor_id)",
+    ),
 ]
 MART_CELLS = {
     "transitions_by_period": "from_facility_id, to_facility_id, ''",
@@ -513,6 +521,7 @@ MART_CELLS = {
     "dwell_by_period": "facility_id, '', ''",
     "facility_visits_by_period": "facility_id, coalesce(hour_of_day::varchar, ''), "
     "case when hour_of_day is not null then 'hour' else '' end",
+    "spending_by_period": "facility_id, '', case when facility_id <> 'all' then 'facility' else '' end",
 }
 
 
@@ -565,8 +574,26 @@ def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):
             "select 'iso_week', date_trunc('week', service_date)::date, * from rows) "
             "select grain, period_start, 'all', 'all', a, b, c, count(distinct visitor_id) from periods group by all "
             "union all select grain, period_start, 'residence', segment, a, b, c, count(distinct visitor_id) "
-            "from periods where c <> 'hour' group by all "
+            "from periods where c <> 'hour' and not (grain = 'day' and c = 'facility') group by all "
             "union all select grain, period_start, 'ticket_type', ticket_type, a, b, c, count(distinct visitor_id) "
-            "from periods where c <> 'hour' group by all order by all"
+            "from periods where c <> 'hour' and not (grain = 'day' and c = 'facility') group by all order by all"
         ).fetchall()
         assert published == expected, mart
+    # a week's visitor-days of spending: each card once per day it came
+    assert (
+        con.execute(
+            "select facility_id, segment_kind, segment, visitor_days from marts.spending_by_period "
+            "where period_grain = 'iso_week' and day_type = 'all' order by all"
+        ).fetchall()
+        == con.execute(
+            "with rows as (select e.service_date, v.segment, v.ticket_type, e.visitor_id, e.facility_id "
+            "from staging.stg_entry_log as e inner join intermediate.int_visitor_days as v using (service_date, visitor_id)), "
+            "cells as (select 'all' as f, 'all' as k, 'all' as s, service_date, visitor_id from rows "
+            "union all select 'all', 'residence', segment, service_date, visitor_id from rows "
+            "union all select 'all', 'ticket_type', ticket_type, service_date, visitor_id from rows "
+            "union all select facility_id, 'all', 'all', service_date, visitor_id from rows "
+            "union all select facility_id, 'residence', segment, service_date, visitor_id from rows "
+            "union all select facility_id, 'ticket_type', ticket_type, service_date, visitor_id from rows) "
+            "select f, k, s, count(distinct (service_date, visitor_id)) from cells group by all order by all"
+        ).fetchall()
+    )

@@ -52,7 +52,20 @@ typed as not materialized (
     select * from period_rows(admissions)
 ),
 
-counted as (
+visitor_facilities as (
+    -- each visitor-day's admissions per facility, before the grouping sets: a cell's
+    -- visitors are then counted from these rows (visitor_cells in sql/macros/period_steps.sql
+    -- says why a day needs no distinct count)
+    select
+        * exclude (amount_jpy),
+        count(*) as admissions,
+        count(*) filter (where amount_jpy > 0) as paid_admissions,
+        sum(amount_jpy) as revenue_jpy
+    from typed
+    group by all
+),
+
+amounts as (
     select
         period_start, period_end, period_label, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
@@ -62,16 +75,10 @@ counted as (
             when grouping(segment_facility_id) = 0 then segment_facility_id
             else 'all'
         end as facility_id,
-        count(distinct visitor_id) as visitors,
-        -- a row value, one per card and day (sqlfluff reads the brackets as redundant); on a
-        -- day it equals the visitors (final), so a day skips this second distinct count
-        count(distinct case
-            when getvariable('period_grain') <> 'day' then (service_date, visitor_id)  -- noqa: ST08, LT01, LT06
-        end) as days_of_visitors,
-        count(*) as admissions,
-        count(*) filter (where amount_jpy > 0) as paid_admissions,
-        sum(amount_jpy) as revenue_jpy
-    from typed
+        sum(admissions)::bigint as admissions,
+        sum(paid_admissions)::bigint as paid_admissions,
+        sum(revenue_jpy) as revenue_jpy
+    from visitor_facilities
     group by
         period_start, period_end, period_label, day_type,
         grouping sets (
@@ -80,11 +87,81 @@ counted as (
         )
 ),
 
+day_visitors as (
+    -- a day's visitor-days, each once: on a day, its visitors
+    select period_start, day_type, visitor_id, residence, ticket_type
+    from visitor_facilities
+    where getvariable('period_grain') = 'day'
+    group by all
+),
+
+visitors as (
+    -- a day: one row per visitor in each cell, so its rows are its visitors and its
+    -- visitor-days (a day publishes no facility x segment cell: final)
+    select
+        period_start,
+        day_type,
+        segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
+        segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
+        'all' as facility_id,
+        count(*) as visitors,
+        count(*) as days_of_visitors
+    from day_visitors
+    group by period_start, day_type, grouping sets ((), (residence), (ticket_type))
+    union all
+    select
+        period_start,
+        day_type,
+        'all' as segment_kind,
+        'all' as segment,
+        facility_id,
+        count(*) as visitors,
+        count(*) as days_of_visitors
+    from visitor_facilities
+    where getvariable('period_grain') = 'day'
+    group by period_start, day_type, facility_id
+    union all
+    -- a week, month or year: one card comes on several days, perhaps under two ticket types
+    select
+        period_start,
+        day_type,
+        segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
+        segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
+        case
+            when grouping(facility_id) = 0 then facility_id
+            when grouping(segment_facility_id) = 0 then segment_facility_id
+            else 'all'
+        end as facility_id,
+        count(distinct visitor_id) as visitors,
+        -- a row value, one per card and day (sqlfluff reads the brackets as redundant)
+        count(distinct (service_date, visitor_id)) as days_of_visitors  -- noqa: ST08, LT01, LT06
+    from visitor_facilities
+    where getvariable('period_grain') <> 'day'
+    group by
+        period_start, day_type,
+        grouping sets (
+            (), (residence), (ticket_type), (facility_id),
+            (segment_facility_id, residence), (segment_facility_id, ticket_type)
+        )
+),
+
 with_visitor_days as (
     select
-        * exclude (days_of_visitors),
-        case when getvariable('period_grain') = 'day' then visitors else days_of_visitors end as visitor_days
-    from counted
+        amounts.period_start,
+        amounts.period_end,
+        amounts.period_label,
+        amounts.day_type,
+        amounts.segment_kind,
+        amounts.segment,
+        amounts.facility_id,
+        visitors.visitors,
+        visitors.days_of_visitors as visitor_days,
+        amounts.admissions,
+        amounts.paid_admissions,
+        amounts.revenue_jpy
+    from amounts
+    -- a day's facility x segment rows find none (their facility is null): final leaves them out
+    left join visitors using (period_start, day_type, segment_kind, segment, facility_id)
 ),
 
 final as (
