@@ -537,6 +537,9 @@ MART_CELLS = {
         ("A", 2, "glover_garden", 30, "senior"),
         ("B", 2, "dejima", 10, "adult"),
         ("B", 2, "glover_garden", 50, "adult"),
+        # and B makes the same move again after more than the trip gap: two trips of one route
+        ("B", 2, "dejima", 300, "adult"),
+        ("B", 2, "glover_garden", 330, "adult"),
     ]
 )
 def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):
@@ -562,7 +565,8 @@ def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):
             for card, day, facility, minute, ticket in rows
         ],
     )
-    build_range(con, WEEK[0], WEEK[-1], config, only=INTERMEDIATE + list(MART_CELLS))
+    marts = [*MART_CELLS, "circulation_by_period", "spending_routes_by_period"]  # the last reads the two before
+    build_range(con, WEEK[0], WEEK[-1], config, only=INTERMEDIATE + marts)
     for mart, behind in VISITOR_CELLS:
         published = con.execute(
             f"select period_grain, period_start, segment_kind, segment, {MART_CELLS[mart]}, visitors "
@@ -597,3 +601,27 @@ def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):
             "select f, k, s, count(distinct (service_date, visitor_id)) from cells group by all order by all"
         ).fetchall()
     )
+    # spending by route and by first facility: visitors, visitor-days and trips of every published
+    # cell (a cell is hidden with its twin: with k = 1, an all-visitors cell where everybody circulated)
+    published = con.execute(
+        "select period_grain, period_start, breakdown, facility_id, coalesce(route, ''), visitors, visitor_days, trips "
+        "from marts.spending_routes_by_period where day_type = 'all' and period_grain in ('day', 'iso_week') "
+        "and not is_suppressed"
+    ).fetchall()
+    expected = {
+        tuple(row[:5]): tuple(row[5:])
+        for row in con.execute(
+            "with units as (select service_date, 'all' as b, 'all' as f, '' as r, visitor_id "
+            "from intermediate.int_visitor_days union all "
+            "select service_date, 'first_facility', first_facility_id, '', visitor_id from intermediate.int_visitor_days "
+            "union all select service_date, 'route', 'all', route, visitor_id from intermediate.int_trips "
+            "where n_stops between 2 and 5), "
+            "periods as (select 'day' as grain, service_date as p, * from units "
+            "union all select 'iso_week', date_trunc('week', service_date)::date, * from units) "
+            "select grain, p, b, f, r, count(distinct visitor_id), count(distinct (service_date, visitor_id)), "
+            "case when b = 'route' then count(*) end from periods group by grain, p, b, f, r"
+        ).fetchall()
+    }
+    assert {tuple(row[:5]): tuple(row[5:]) for row in published} == {
+        tuple(row[:5]): expected.get(tuple(row[:5])) for row in published
+    }

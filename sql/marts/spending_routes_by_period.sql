@@ -65,23 +65,39 @@ trips as (
     group by all
 ),
 
+visitor_routes as (
+    -- each visitor-day's trips per route: every cell then holds one row per visitor-day
+    select
+        service_date,
+        visitor_id,
+        route,
+        count(*) as trips,
+        sum(paid_admissions) as paid_admissions,
+        sum(revenue_jpy) as revenue_jpy
+    from trips
+    group by all
+),
+
 units as (  -- noqa: ST03
+    -- one row per visitor-day and cell; units: what the per-unit figures divide by (the
+    -- visitor-day, or the route's trips)
     select
         service_date,
         'all' as breakdown,
         'all' as facility_id,
         cast(null as varchar) as route,
         visitor_id,
-        false as is_trip,
+        0 as trips,
+        1 as units,
         paid_admissions,
         revenue_jpy
     from visitor_days
     union all
-    select service_date, 'first_facility', first_facility_id, null, visitor_id, false, paid_admissions, revenue_jpy
+    select service_date, 'first_facility', first_facility_id, null, visitor_id, 0, 1, paid_admissions, revenue_jpy
     from visitor_days
     union all
-    select service_date, 'route', 'all', route, visitor_id, true, paid_admissions, revenue_jpy
-    from trips
+    select service_date, 'route', 'all', route, visitor_id, trips, trips as units, paid_admissions, revenue_jpy
+    from visitor_routes
 ),
 
 twins as (
@@ -107,19 +123,36 @@ typed as not materialized (
 ),
 
 counted as (
+    -- a cell's rows are its visitor-days; on a day also its visitors (no distinct count),
+    -- in a week, month or year a card can come on several days
+    select
+        period_start, period_end, period_label, day_type,
+        breakdown,
+        facility_id,
+        route,
+        count(*) as visitors,
+        count(*) as visitor_days,
+        sum(trips)::bigint as trips,
+        sum(paid_admissions) as paid_admissions,
+        sum(revenue_jpy) as revenue_jpy,
+        sum(units)::bigint as units
+    from typed
+    where getvariable('period_grain') = 'day'
+    group by all
+    union all
     select
         period_start, period_end, period_label, day_type,
         breakdown,
         facility_id,
         route,
         count(distinct visitor_id) as visitors,
-        -- a row value, one per card and day (sqlfluff reads the brackets as redundant)
-        count(distinct (service_date, visitor_id)) as visitor_days,  -- noqa: ST08, LT01, LT06
-        count(*) filter (where is_trip) as trips,
+        count(*) as visitor_days,
+        sum(trips)::bigint as trips,
         sum(paid_admissions) as paid_admissions,
         sum(revenue_jpy) as revenue_jpy,
-        count(*) as units
+        sum(units)::bigint as units
     from typed
+    where getvariable('period_grain') <> 'day'
     group by all
 ),
 
