@@ -39,15 +39,22 @@ ON_WAREHOUSE = hypothesis_settings(deadline=None, suppress_health_check=[HealthC
 NO_SHRINKING = (Phase.explicit, Phase.generate)
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    """An in-memory warehouse with the schema, reference data and views; k = 1."""
-    config = make_settings(tmp_path_factory.mktemp("properties"))
+def in_memory_warehouse(root, first: date, last: date):
+    """An in-memory warehouse with the schema, reference data, views and the calendar of
+    ``first``..``last``; k = 1. Returns (connection, settings)."""
+    config = make_settings(root)
     con = duckdb.connect()
     ensure_schema(con, config)
     load_reference(con, config)
-    ensure_calendar(con, DAY, DAY)
+    ensure_calendar(con, first, last)
     build_views(con, config)
+    return con, config
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    """The module's warehouse, whose calendar holds DAY."""
+    con, config = in_memory_warehouse(tmp_path_factory.mktemp("properties"), DAY, DAY)
     yield con, config
     con.close()
 
@@ -454,13 +461,8 @@ WEEK = [date(2026, 11, 2) + timedelta(days=i) for i in range(7)]  # Monday to Su
 
 @pytest.fixture(scope="module")
 def week_warehouse(tmp_path_factory):
-    """A warehouse of its own (k = 1) whose calendar holds the whole week of DAY."""
-    config = make_settings(tmp_path_factory.mktemp("week"))
-    con = duckdb.connect()
-    ensure_schema(con, config)
-    load_reference(con, config)
-    ensure_calendar(con, WEEK[0], WEEK[-1])
-    build_views(con, config)
+    """A warehouse of its own whose calendar holds the whole week of DAY."""
+    con, config = in_memory_warehouse(tmp_path_factory.mktemp("week"), WEEK[0], WEEK[-1])
     yield con, config
     con.close()
 

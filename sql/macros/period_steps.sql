@@ -53,25 +53,20 @@ case when by_residence then 'residence' when by_ticket_type then 'ticket_type' e
 create or replace temp macro segment_of(by_residence, by_ticket_type, residence, ticket_type) as
 case when by_residence then residence when by_ticket_type then ticket_type else 'all' end;
 
--- visitor_cells(visitor_rows): events and distinct visitors per cell, from rows already
--- aggregated per visitor: `visitor_rows` are period_rows rows grouped by their cell (before
--- the segments), residence, ticket_type and visitor_id, with `events`, the visitor's rows
--- in that cell. Each counts for all visitors and its segments (segment_rows); events are
--- summed. On a day a visitor has one residence and one ticket type (int_stop_rows takes
--- both from the visitor's first event of the day), so each cell holds one row per visitor
--- and its rows are its visitors: no distinct count, which hashed every (cell, visitor)
--- pair of the segment rows, three times the moves, after storing them. A week, month or
--- year can see one visitor under two of them, so it counts them distinct.
-create or replace temp macro visitor_cells(visitor_rows) as table
-    with segmented as not materialized (
-        select * from segment_rows(visitor_rows)
-    )
-
+-- visitor_counts(visitor_rows): events and visitors per cell, from rows already aggregated
+-- per visitor: `visitor_rows` hold a cell (every column but visitor_id and events), a
+-- visitor_id and `events`, the visitor's rows in that cell. Events are summed. On a day a
+-- visitor has one residence and one ticket type (int_stop_rows takes both from the
+-- visitor's first event of the day), so a cell of a day holds one row per visitor and its
+-- rows are its visitors: no distinct count, which hashed every (cell, visitor) pair of the
+-- segment rows, three times the moves, after storing them. A week, month or year can see
+-- one visitor under two of them, so it counts them distinct.
+create or replace temp macro visitor_counts(visitor_rows) as table
     select
         * exclude (visitor_id, events),  -- noqa: AM04
         sum(events)::bigint as events,
         count(*) as visitors
-    from segmented
+    from query_table(visitor_rows)
     where getvariable('period_grain') = 'day'
     group by all
     union all by name
@@ -79,9 +74,19 @@ create or replace temp macro visitor_cells(visitor_rows) as table
         * exclude (visitor_id, events),  -- noqa: AM04
         sum(events)::bigint as events,
         count(distinct visitor_id) as visitors
-    from segmented
+    from query_table(visitor_rows)
     where getvariable('period_grain') <> 'day'
     group by all;
+
+-- visitor_cells(visitor_rows): visitor_counts of period_rows rows grouped per visitor by
+-- their cell before the segments, residence, ticket_type and visitor_id, each counted for
+-- all visitors and its segments (segment_rows).
+create or replace temp macro visitor_cells(visitor_rows) as table
+    with segmented as not materialized (  -- noqa: ST03
+        select * from segment_rows(visitor_rows)
+    )
+
+    select * from visitor_counts(segmented);  -- noqa: AM04
 
 -- minute_quartiles(value_rows): the quartiles (0.25, 0.5, 0.75 as in quantile_cont: the
 -- value at position (n - 1) q, interpolated) of the column minutes in each cell of

@@ -72,7 +72,7 @@ visitor_entries as (  -- noqa: ST03
     group by all
 ),
 
-visitor_hours as (
+visitor_hours as (  -- noqa: ST03
     -- each visitor's entries per facility and hour of the day
     select
         * exclude (service_date, residence, ticket_type),
@@ -82,23 +82,9 @@ visitor_hours as (
 ),
 
 hour_cells as (
-    -- the hour-of-day profile of all visitors; on a day a visitor's entries in one hour
-    -- are one row (see visitor_cells)
-    select
-        * exclude (visitor_id, events),
-        sum(events)::bigint as entries,
-        count(*) as visitors
-    from visitor_hours
-    where getvariable('period_grain') = 'day'
-    group by all
-    union all by name
-    select
-        * exclude (visitor_id, events),
-        sum(events)::bigint as entries,
-        count(distinct visitor_id) as visitors
-    from visitor_hours
-    where getvariable('period_grain') <> 'day'
-    group by all
+    -- the hour-of-day profile of all visitors (visitor_counts: on a day a visitor's entries
+    -- in one hour are one row)
+    select * rename (events as entries) from visitor_counts(visitor_hours)
 ),
 
 counted as (  -- noqa: ST03

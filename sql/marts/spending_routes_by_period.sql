@@ -122,38 +122,41 @@ typed as not materialized (
     select * from period_rows(units)
 ),
 
+visitor_rows as (  -- noqa: ST03
+    -- each visitor-day's row in a cell, for visitor_counts (sql/macros/period_steps.sql)
+    select period_start, period_end, period_label, day_type, breakdown, facility_id, route, visitor_id, 1 as events
+    from typed
+),
+
+visitors as (
+    select * exclude (events) from visitor_counts(visitor_rows)
+),
+
+sums as (
+    -- a cell's rows are its visitor-days (a card once per day and cell)
+    select
+        period_start, period_end, period_label, day_type,
+        breakdown,
+        facility_id,
+        route,
+        count(*) as visitor_days,
+        sum(trips)::bigint as trips,
+        sum(paid_admissions) as paid_admissions,
+        sum(revenue_jpy) as revenue_jpy,
+        sum(units)::bigint as units
+    from typed
+    group by all
+),
+
 counted as (
-    -- a cell's rows are its visitor-days; on a day also its visitors (no distinct count),
-    -- in a week, month or year a card can come on several days
     select
-        period_start, period_end, period_label, day_type,
-        breakdown,
-        facility_id,
-        route,
-        count(*) as visitors,
-        count(*) as visitor_days,
-        sum(trips)::bigint as trips,
-        sum(paid_admissions) as paid_admissions,
-        sum(revenue_jpy) as revenue_jpy,
-        sum(units)::bigint as units
-    from typed
-    where getvariable('period_grain') = 'day'
-    group by all
-    union all
-    select
-        period_start, period_end, period_label, day_type,
-        breakdown,
-        facility_id,
-        route,
-        count(distinct visitor_id) as visitors,
-        count(*) as visitor_days,
-        sum(trips)::bigint as trips,
-        sum(paid_admissions) as paid_admissions,
-        sum(revenue_jpy) as revenue_jpy,
-        sum(units)::bigint as units
-    from typed
-    where getvariable('period_grain') <> 'day'
-    group by all
+        sums.*,
+        visitors.visitors
+    from sums
+    inner join visitors
+        on sums.period_start = visitors.period_start and sums.day_type = visitors.day_type
+            and sums.breakdown = visitors.breakdown and sums.facility_id = visitors.facility_id
+            and sums.route is not distinct from visitors.route
 ),
 
 final as (
