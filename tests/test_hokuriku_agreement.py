@@ -227,7 +227,27 @@ def pipeline_results(settings: Settings) -> dict[str, object]:
             "select device_key, count(*), count(*) filter (where is_resident_device) "
             "from intermediate.int_sensor_stays group by all"
         ).fetchall()
+        # each day's moves grouped on that day's codes and decoded after (as bench/routes_benchmark.py
+        # reads them), and the same moves grouped on the ids
+        by_codes = con.execute(
+            "with cells as (select service_date, source_code, from_facility_code, to_facility_code, count(*) as moves, "
+            "count(distinct visitor_id) as visitors from intermediate.int_transitions group by all) "
+            "select service_date, ['entry_log', 'wifi_sensor'][source_code], codes.facility_ids[from_facility_code], "
+            "codes.facility_ids[to_facility_code], moves, visitors "
+            "from cells inner join intermediate.int_codes as codes using (service_date)"
+        ).fetchall()
+        by_ids = con.execute(
+            "select service_date, source_kind, from_facility_id, to_facility_id, count(*), count(distinct visitor_id) "
+            "from intermediate.int_transitions group by all"
+        ).fetchall()
+        recoded = con.execute(
+            "select count(*) from (select to_facility_id from intermediate.int_transitions "
+            "group by all having count(distinct to_facility_code) > 1)"
+        ).fetchone()[0]
     return {
+        "by_codes": sorted(by_codes),
+        "by_ids": sorted(by_ids),
+        "recoded_facilities": recoded,
         "transitions": transitions,
         "daily": daily,
         "routes": routes,
@@ -273,6 +293,14 @@ def test_transitions_and_routes_agree_with_an_independent_computation(direct_run
     assert len(expected["route_visitors"]) > 500
     bad_trips, trips = direct_run["per_trip"]
     assert (bad_trips, trips) == (0, expected["trips"])  # n stops -> n - 1 transitions
+
+
+def test_a_days_moves_grouped_on_its_facility_codes_are_its_moves_grouped_on_ids(direct_run):
+    """int_transitions carries each day's facility codes beside the ids: grouped on the codes
+    and decoded after, a day's moves and distinct visitors are those grouped on the ids."""
+    assert direct_run["by_codes"] == direct_run["by_ids"]
+    assert len(direct_run["by_ids"]) > 1000
+    assert direct_run["recoded_facilities"] > 0  # a facility's code changes from day to day: decoded per day
 
 
 def test_kept_devices_follow_the_publishers_routes(direct_run, users):
