@@ -258,15 +258,23 @@ final as (
             | coalesce(case when part_stops > 8 then code_8::hugeint << 96 end, 0)
             | coalesce(case when part_stops > 9 then code_9::hugeint << 108 end, 0)
         end as route_codes,
+        -- the trip's distinct facilities (trips of up to ten stops): each stop counted unless
+        -- an earlier stop of the trip was at the same facility. Comparisons of the codes at
+        -- hand: list_distinct of a list built per trip took about 0.8 s more at 10 M taps.
         case when ends_trip and stop_number <= 10 then
-            cast(len(list_distinct([
-                facility_code,
-                case when stop_number > 1 then code_1 end, case when stop_number > 2 then code_2 end,
-                case when stop_number > 3 then code_3 end, case when stop_number > 4 then code_4 end,
-                case when stop_number > 5 then code_5 end, case when stop_number > 6 then code_6 end,
-                case when stop_number > 7 then code_7 end, case when stop_number > 8 then code_8 end,
-                case when stop_number > 9 then code_9 end
-            ])) as smallint)
+            cast(
+                1
+                + case when stop_number > 1 and code_1 <> facility_code then 1 else 0 end
+                + case when stop_number > 2 and code_2 not in (facility_code, code_1) then 1 else 0 end
+                + case when stop_number > 3 and code_3 not in (facility_code, code_1, code_2) then 1 else 0 end
+                + case when stop_number > 4 and code_4 not in (facility_code, code_1, code_2, code_3) then 1 else 0 end
+                + case when stop_number > 5 and code_5 not in (facility_code, code_1, code_2, code_3, code_4) then 1 else 0 end
+                + case when stop_number > 6 and code_6 not in (facility_code, code_1, code_2, code_3, code_4, code_5) then 1 else 0 end
+                + case when stop_number > 7 and code_7 not in (facility_code, code_1, code_2, code_3, code_4, code_5, code_6) then 1 else 0 end
+                + case when stop_number > 8 and code_8 not in (facility_code, code_1, code_2, code_3, code_4, code_5, code_6, code_7) then 1 else 0 end
+                + case when stop_number > 9 and code_9 not in (facility_code, code_1, code_2, code_3, code_4, code_5, code_6, code_7, code_8) then 1 else 0 end
+                as smallint
+            )
         end as trip_facilities,
         case when ends_trip then epoch_ms(trip_started_ms) end as trip_started_at,
         case when ends_trip then epoch_ms(trip_ended_ms) end as trip_ended_at,
