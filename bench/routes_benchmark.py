@@ -146,6 +146,17 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _figures(con, started: float, cpu: float) -> dict:
+    """Seconds, CPU seconds and peak memory since ``started``/``cpu``, and the memory limit
+    DuckDB ran under (as DuckDB reports it: a figure is read beside the limit it had)."""
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_mb": _peak_mb(),
+        "duckdb_memory_limit": con.execute("select current_setting('memory_limit')").fetchone()[0],
+    }
+
+
 def measure_floor(path: Path) -> dict:
     import duckdb
 
@@ -154,7 +165,7 @@ def measure_floor(path: Path) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     # count(*) alone is answered from the parquet footer: touch every value instead
     con.execute(f"select count(*), sum(hash(card_key, facility_id, entered_at)) from read_parquet('{path}')").fetchall()
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb()}
+    return _figures(con, started, cpu)
 
 
 def measure_window_pass(path: Path) -> dict:
@@ -169,7 +180,7 @@ def measure_window_pass(path: Path) -> dict:
                 as previous_facility_hash
             from read_parquet('{path}')
         )""").fetchall()
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb()}
+    return _figures(con, started, cpu)
 
 
 BASELINE_STOPS = """
@@ -287,9 +298,9 @@ def measure_baseline(path: Path) -> dict:
     for statement in stops_sql.split(";"):
         con.execute(statement)
     results = {name: con.execute(sql).fetchall() for name, sql in BASELINE_QUERIES.items()}
-    seconds = time.perf_counter() - started
+    figures = _figures(con, started, cpu)
     trips = con.execute("select count(*) from stops where ends_trip").fetchone()[0]
-    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(), **_summary(results, trips)}
+    return {**figures, **_summary(results, trips)}
 
 
 def _summary(results: dict[str, list], trips: int) -> dict:
@@ -396,13 +407,11 @@ def measure_project(path: Path, workdir: Path) -> dict:
     counts = build_range(con, DAY, DAY, settings, only=ROUTE_MODELS)
     models_seconds = time.perf_counter() - started
     results = {name: con.execute(sql).fetchall() for name, sql in ROUTE_QUERIES.items()}
-    seconds = time.perf_counter() - started
+    figures = _figures(con, started, cpu)
     trips = con.execute("select count(*) from intermediate.int_trips").fetchone()[0]
     out = {
-        "seconds": seconds,
+        **figures,
         "models_seconds": models_seconds,
-        "cpu_seconds": time.process_time() - cpu,
-        "peak_mb": _peak_mb(),
         "stops": counts["intermediate.int_stop_rows"],
         **_summary(results, trips),
     }
@@ -475,11 +484,8 @@ def measure_nightly(path: Path, workdir: Path) -> dict:
     con.execute("checkpoint")
     started, cpu = time.perf_counter(), time.process_time()
     counts = build_day(con, DAY, settings)
-    seconds = time.perf_counter() - started
     out = {
-        "seconds": seconds,
-        "cpu_seconds": time.process_time() - cpu,
-        "peak_mb": _peak_mb(),
+        **_figures(con, started, cpu),
         "models": len(counts),
         "mart_rows": sum(n for name, n in counts.items() if name.startswith("marts.")),
     }

@@ -55,3 +55,18 @@ def test_the_rule_changes_what_is_counted(bench, taps, monkeypatch):
         monkeypatch.setenv("FLOW_SELF_TRANSITIONS", rule)
         counts[rule] = bench.measure_baseline(taps)["transitions"]
     assert counts["revisit"] < counts["keep"]
+
+
+def test_every_measurement_runs_under_the_memory_limit_asked_for(bench, taps, tmp_path, monkeypatch):
+    """--memory-limit reaches the worker processes (through the environment): each figure
+    is reported with the limit DuckDB had, and that is the one asked for, not the default."""
+    import duckdb
+
+    asked = "700MB"
+    assert asked != bench.MEMORY_LIMIT
+    expected = duckdb.connect().execute(f"set memory_limit = '{asked}'; select current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.setenv("FLOW_ROUTES_BENCH_MEMORY_LIMIT", asked)
+    for kind in ("floor", "window", "baseline", "project"):
+        result = bench.run_worker(kind, taps, tmp_path / kind, timeout=300)
+        assert "error" not in result, result
+        assert result["duckdb_memory_limit"] == expected, kind
