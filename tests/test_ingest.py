@@ -258,6 +258,21 @@ def test_each_pseudonym_gets_its_64_bit_id_while_staged(settings, landing):
     assert all(card_id == int(card_key[:16], 16) for card_key, card_id in pairs)
 
 
+def test_a_stored_value_gets_an_id_only_if_it_is_a_pseudonym(settings, landing):
+    """raw.pseudonym_id (the id of a stored pseudonym) refuses text of any other form; the
+    staging reads the id with raw.digest_id from the digest it has just computed, without
+    the check: the two agree on every pseudonym."""
+    keys = [key(i) for i in range(20)]
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        got = con.execute(
+            "select k, raw.pseudonym_id(k), raw.digest_id(k) from unnest(?::varchar[]) as t(k) order by k", [keys]
+        ).fetchall()
+        assert got == sorted((k, int(k[:16], 16), int(k[:16], 16)) for k in keys)
+        for other in [keys[0].upper(), keys[0][:63], keys[0] + "0", "g" + keys[0][1:], " " + keys[0][1:], "4111111111111111"]:
+            with pytest.raises(duckdb.Error, match="not a pseudonym"):
+                con.execute("select raw.pseudonym_id(?)", [other]).fetchall()
+
+
 def test_a_pseudonym_sharing_its_id_with_another_of_the_day_fails_the_load(settings, landing):
     """Two pseudonyms behind one 64-bit id would be one visitor: the load that brings the
     second fails, names the id and the day, and leaves the warehouse as it was."""

@@ -10,7 +10,8 @@ boundaries, with chunks so small that their boundaries fall inside bulk runs.
 flowlib.ingest.to_canonical builds its frame column-wise from the CSV reader and replaces
 per-value lambdas by vectorised helpers; each helper is checked here against the plain
 per-value computation it replaces, written out in the test, and to_canonical itself
-against the same records held as RawRecord objects, for every declared source.
+against the same records held as RawRecord objects, for every declared source (a CSV
+file's columns convert each distinct cell once, the records' row by row).
 """
 
 from __future__ import annotations
@@ -463,6 +464,21 @@ def test_a_chunk_stages_the_same_rows_from_arrow_as_from_its_frame(source, tmp_p
             assert staged(lambda: chunk) == staged(chunk)
 
         check()
+
+
+@PROPERTY
+@given(st.lists(st.integers(0, 7), max_size=12), st.integers(1, 10))
+def test_staged_rows_reach_validation_in_chunks_of_the_size_asked(sizes, rows):
+    # DuckDB hands a scan over in batches of its own size: validation regroups them, in
+    # order, into chunks of exactly FLOW_VALIDATION_CHUNK_ROWS rows (the last one shorter)
+    batches, total = [], 0
+    for size in sizes:
+        batches.append(pa.record_batch({"n": pa.array(range(total, total + size), pa.int64())}))
+        total += size
+    reader = pa.RecordBatchReader.from_batches(pa.schema([("n", pa.int64())]), batches)
+    tables = list(ingest._batches_of(reader, rows))
+    assert [t.num_rows for t in tables] == [rows] * (total // rows) + ([total % rows] if total % rows else [])
+    assert [n for t in tables for n in t.column("n").to_pylist()] == list(range(total))
 
 
 def test_a_chunk_arrow_cannot_hold_stays_a_frame():

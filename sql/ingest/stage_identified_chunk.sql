@@ -1,10 +1,10 @@
 -- One converted chunk of a kind whose pseudonyms have a 64-bit id beside them in the raw
 -- table (flowlib.visitor_ids.ID_COLUMNS: <name>_key and <name>_id) joins the staging, by
 -- column name, as stage_pseudonymised_chunk stages it; and each id is computed from its
--- pseudonym on the way in (raw.pseudonym_id; getvariable('visitor_key_pattern') matches the
--- pseudonym columns that have one and captures <name>). The staging runs on its own thread
--- while Python converts the next chunk, so the ids cost no time of their own: an update of
--- every row after the insert took about 0.5 s per 3 M rows.
+-- pseudonym on the way in (raw.digest_id of what flow_pseudonym has just written;
+-- getvariable('visitor_key_pattern') matches the pseudonym columns that have one and
+-- captures <name>). The staging runs on its own thread while Python converts the next
+-- chunk; an update of every row after the insert took about 0.5 s per 3 M rows.
 insert into ingest_rows by name
 with pseudonymised as (
     select
@@ -15,5 +15,5 @@ with pseudonymised as (
 
 select
     *,
-    raw.pseudonym_id(columns(getvariable('visitor_key_pattern'))) as '\1_id'  -- noqa: RF05
+    raw.digest_id(columns(getvariable('visitor_key_pattern'))) as '\1_id'  -- noqa: RF05
 from pseudonymised
