@@ -193,13 +193,16 @@ def test_timestamps_outside_the_service_day_and_in_the_future_are_quarantined(se
     future_row = pos_b_row(9, day=future.date(), time="12:00:00")
     # a row already set aside (its ticket type) is not checked again: one reason, one entry
     unknown_and_outside = pos_b_row(10, day=DAY + timedelta(days=1), time="12:00:00").replace("一般", "招待")
-    write_pos_b(landing, [POS_B_HEADER, pos_b_row(1), tomorrow_noon, early_next_morning, future_row, unknown_and_outside])
+    unknown_and_future = pos_b_row(11, day=future.date(), time="12:00:00").replace("一般", "招待")
+    rows = [pos_b_row(1), tomorrow_noon, early_next_morning, future_row, unknown_and_outside, unknown_and_future]
+    write_pos_b(landing, [POS_B_HEADER, *rows])
     result = load(settings)
     assert result.rows_loaded == 2
     assert quarantined(settings) == [
         (3, "timestamp outside the service day 2026-11-03"),
         (5, "timestamp in the future"),
         (6, "unknown value '招待' for ticket_type"),
+        (7, "unknown value '招待' for ticket_type"),
     ]
 
 
