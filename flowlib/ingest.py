@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from flowlib.config import Settings, get_settings
 from flowlib.kinds import IDENTITY_BY_KIND
@@ -55,6 +56,10 @@ _ISO_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2
 _LEAP_SECOND = re.compile(r"(?:^|\D)\d{1,2}:\d{2}:6[01](?!\d)")
 _LEAP_SECOND_NEEDLE = ":6"
 _UNMAPPED = object()
+#: The characters ``str.strip`` takes off (``str.isspace``: none above U+3000), as an RE2
+#: class: Arrow finds the values that have one at an end without a Python string per value.
+_SPACE_CLASS = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace()) + "]"
+_EDGE_SPACE = f"^{_SPACE_CLASS}|{_SPACE_CLASS}$"
 
 
 class IngestError(RuntimeError):
@@ -322,7 +327,7 @@ def _reasons(values: pd.Series, mask: pd.Series, text: Callable[[object], str]) 
 
 
 def _column_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str, line_numbers: list[int] | None = None) -> pd.Series:
-    if frame.empty:
+    if not len(frame.index):
         return pd.Series([], index=frame.index, dtype="object")
     if rule.from_file_stem:
         return pd.Series(file_stem, index=frame.index, dtype="object")
@@ -376,9 +381,9 @@ def _list_values(rule: ColumnRule, frame: pd.DataFrame, file_stem: str) -> pd.Se
     """A multi-select answer: 0/1 flag columns, or each header's text split separately;
     each item through the rule's value map (an item not in it kept as it is)."""
     mapping = rule.value_map
-    if rule.flags or frame.empty or not rule.headers:
+    if rule.flags or not len(frame.index) or not rule.headers:
         values = _column_values(rule, frame, file_stem)
-        values = values if rule.flags or frame.empty else values.map(lambda v: [v] if v else [])
+        values = values if rule.flags or not len(frame.index) else values.map(lambda v: [v] if v else [])
         return values.map(lambda items: [mapping.get(i, i) for i in items]) if mapping else values
 
     def split(text: str) -> list[str]:
@@ -473,13 +478,52 @@ def _converted_distinct(
     the same: pandas infers a column's type from the set of its values, which the distinct
     cells share (tests/test_ingest_fast_paths.py holds it to the row by row way)."""
     codes, distinct = pd.factorize(np.asarray(cells.tolist(), dtype=object))
+    return _converted_codes(rule, col_type, codes, distinct, cells.index, timezone)
+
+
+def _converted_distinct_arrow(
+    rule: ColumnRule, col_type: str, cells: pa.Array, index: pd.Index, timezone: str
+) -> tuple[pd.Series, dict[int, list[str]]]:
+    """``_converted_distinct`` of an Arrow text column: Arrow finds the distinct cells (in
+    the order of their first row, as ``pd.factorize``) and each row's code."""
+    encoded = pc.dictionary_encode(cells)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+    return _converted_codes(rule, col_type, codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object), index, timezone)
+
+
+def _converted_codes(
+    rule: ColumnRule, col_type: str, codes: np.ndarray, distinct: np.ndarray, index: pd.Index, timezone: str
+) -> tuple[pd.Series, dict[int, list[str]]]:
+    """The rows' converted values and reasons from the conversion of their ``distinct``
+    cells (``codes``: each row's cell)."""
     typed, reasons = _converted(rule, col_type, _empty_to_none(_stripped(pd.Series(distinct, dtype="object"))), None, timezone)
     column = typed.take(codes)
-    column.index = cells.index
+    column.index = index
     if not reasons:
         return column, {}
     refused = np.flatnonzero(np.isin(codes, list(reasons)))
     return column, {int(row): reasons[int(code)] for row, code in zip(refused.tolist(), codes[refused].tolist())}
+
+
+def _plain_text_arrow(cells: pa.Array, index: pd.Index) -> pd.Series | None:
+    """The canonical column of a text rule without a value map from an Arrow text column:
+    what ``_converted`` makes of the trimmed cells (the empty as None), held by Arrow, not
+    as a Python string per row (the column goes back to Arrow to be staged). None if a cell
+    has a space at an end: ``str.strip`` is the definition of trimming, so such a column
+    takes the Python way."""
+    if pc.any(pc.match_substring_regex(cells, _EDGE_SPACE)).as_py():
+        return None
+    empty = pc.equal(cells, "")
+    if pc.any(empty).as_py():
+        cells = pc.if_else(empty, pa.scalar(None, pa.string()), cells)
+    return pd.Series(pd.arrays.ArrowExtensionArray(cells), index=index)
+
+
+def _by_plain_text(rule: ColumnRule, col_type: str) -> bool:
+    """Whether the rule's column is one header's text, trimmed and nothing more."""
+    if len(rule.headers) != 1 or rule.from_file_stem or rule.from_line_number or rule.constant is not None or rule.flags:
+        return False
+    return rule.value_map is None and col_type not in ("timestamp", "integer", "double", "list")
 
 
 def _by_distinct_cells(rule: ColumnRule, col_type: str) -> bool:
@@ -492,16 +536,48 @@ def _by_distinct_cells(rule: ColumnRule, col_type: str) -> bool:
     return rule.value_map is not None or col_type in ("timestamp", "integer", "double")
 
 
+def _arrow_text(
+    spec: SourceSpec, raw: RawFile, first_line: int, arrays: list[pa.Array]
+) -> tuple[pd.DataFrame, pd.Series, dict[str, pa.Array], dict[str, pd.Series]]:
+    """For a chunk held by Arrow (a plain CSV file's, of unique headers): the text of the
+    headers that rules not converted from Arrow read, as a frame of object columns; the
+    line numbers; each header's Arrow column; and by target the canonical columns of the
+    plain text rules, made in Arrow (``_plain_text_arrow``)."""
+    kind = spec.kind
+    cells_of = dict(zip(raw.headers, arrays))
+    index = pd.RangeIndex(raw.record_count)
+    by_arrow: dict[str, pd.Series] = {}
+    for rule in spec.columns:
+        if _by_plain_text(rule, kind.columns[rule.target]) and rule.headers[0] in cells_of:
+            plain = _plain_text_arrow(cells_of[rule.headers[0]], index)
+            if plain is not None:
+                by_arrow[rule.target] = plain
+    wanted = {
+        header
+        for rule in spec.columns
+        if rule.target not in by_arrow
+        and (kind.columns[rule.target] == "list" or not _by_distinct_cells(rule, kind.columns[rule.target]))
+        for header in rule.producer_headers
+        if header in cells_of
+    }
+    text = pd.DataFrame({h: pd.Series(cells_of[h].to_pylist(), dtype="object") for h in sorted(wanted)}, index=index)
+    return text, pd.Series(np.arange(first_line, first_line + len(index)), dtype="int64"), cells_of, by_arrow
+
+
 def to_canonical(
     spec: SourceSpec, raw: RawFile, file_name: str, file_stem: str, settings: Settings
 ) -> tuple[pd.DataFrame, list[RowProblem]]:
     """Map producer fields onto canonical columns; rows that do not convert are set aside."""
     kind = spec.kind
-    # a CSV record (held column-wise) is text only: no cell can hold a nested JSON value
-    nested_possible = raw.columns() is None
-    text, line_numbers = _text_frame(raw)
+    arrow = raw.arrow_columns() if len(set(raw.headers)) == len(raw.headers) else None
+    if arrow is not None:
+        text, line_numbers, cells_of, by_arrow = _arrow_text(spec, raw, *arrow)
+    else:
+        (text, line_numbers), cells_of, by_arrow = _text_frame(raw), {}, {}
+    # a CSV record (held column-wise or by Arrow) is text only: no cell can hold a nested JSON value
+    nested_possible = arrow is None and raw.columns() is None
     # a header named twice reads as a frame of columns: such a rule takes the row by row way
-    distinct_possible = not nested_possible and len(text) > 0 and text.columns.is_unique
+    distinct_possible = arrow is None and not nested_possible and len(text) > 0 and text.columns.is_unique
     problems: dict[int, list[str]] = {}
 
     def add(found: dict[int, list[str]]) -> None:
@@ -511,11 +587,18 @@ def to_canonical(
     out = pd.DataFrame(index=text.index)
     for rule in spec.columns:
         col_type = kind.columns[rule.target]
+        if rule.target in by_arrow:
+            out[rule.target] = by_arrow[rule.target]
+            continue
         if col_type == "list":
             out[rule.target] = _list_values(rule, text, file_stem)
             continue
         nested = _nested_cells(rule, text) if nested_possible else None
-        if distinct_possible and _by_distinct_cells(rule, col_type):
+        if _by_distinct_cells(rule, col_type) and rule.headers[0] in cells_of:  # (not a list: above)
+            out[rule.target], found = _converted_distinct_arrow(
+                rule, col_type, cells_of[rule.headers[0]], text.index, spec.timezone
+            )
+        elif distinct_possible and _by_distinct_cells(rule, col_type):
             out[rule.target], found = _converted_distinct(rule, col_type, text[rule.headers[0]], spec.timezone)
         else:
             values = _empty_to_none(
@@ -535,7 +618,7 @@ def to_canonical(
         return out.assign(line_number=line_numbers.values), []
     flagged = sorted(problems.items())
     numbers = line_numbers.tolist()
-    delivered = _raws_for_quarantine(spec, [raw.fields_at(idx) for idx, _ in flagged], settings)
+    delivered = _raws_for_quarantine(spec, raw.fields_at_rows([idx for idx, _ in flagged]), settings)
     return out.assign(line_number=line_numbers.values), [
         RowProblem(numbers[idx], "; ".join(reasons), fields) for (idx, reasons), fields in zip(flagged, delivered)
     ]

@@ -7,6 +7,12 @@ property below throws mixed input at both (``bulk=False`` forces the careful pat
 and wants the same chunks: records, fields, line numbers, problems, lines read and chunk
 boundaries, with chunks so small that their boundaries fall inside bulk runs.
 
+A plain file (no quote anywhere, every line one record of the header's width, nothing to
+report: ``FileLines.plain_width``) is read by Arrow's CSV reader instead; the plain-file
+property wants the careful path's chunks from it too, and near-plain files (a quote, a
+field too many, the header again, a byte-order mark, a blank or damaged line) left to the
+Python paths.
+
 flowlib.ingest.to_canonical builds its frame column-wise from the CSV reader and replaces
 per-value lambdas by vectorised helpers; each helper is checked here against the plain
 per-value computation it replaces, written out in the test, and to_canonical itself
@@ -146,6 +152,91 @@ def test_the_bulk_reader_gives_what_the_careful_reader_gives(tmp_path_factory, f
         csv.field_size_limit(saved_limit)
         parsing._PlainRuns.QUOTED_BATCH = saved_batch
     assert bulk == careful
+
+
+# cells of a plain file: no quote, comma or line break; spaces at the ends, characters
+# that end a line for str.splitlines but not for CSV, and the header's names
+plain_file_cell = st.lists(
+    st.sampled_from(["a", "b", " ", "\t", "大", "\u3000", "\x0b", "\x1c", "\x85", "\u2028", "when", "1", "ID"]), max_size=3
+).map("".join)
+# what makes a line or a file not plain, each on one line
+NOT_PLAIN = ['"a"', "x,y,z,w,v", "", "id", " id ", "\ufeffz", "a\x00b", "a\udcff"]
+
+
+@st.composite
+def plain_files(draw) -> tuple[bytes, str, bool]:
+    """A plain file of 0-40 records (or, one time in three, one line of it made not plain),
+    its encoding, and whether it is still plain."""
+    width = draw(st.integers(1, 4))
+    headers = draw(st.lists(st.sampled_from(["id", "when", "amount", "大人", "note", " id"]), min_size=width, max_size=width))
+    lines = [",".join(headers)] + [
+        ",".join(draw(st.lists(plain_file_cell, min_size=width, max_size=width))) for _ in range(draw(st.integers(0, 40)))
+    ]
+    spoilt = draw(st.integers(0, 2)) == 0 and len(lines) > 1
+    if spoilt:  # a line not plain, or the header again (with spaces around a name perhaps)
+        again = ",".join(f" {h}" if draw(st.booleans()) else h for h in headers)
+        lines[draw(st.integers(1, len(lines) - 1))] = draw(st.sampled_from([*NOT_PLAIN, again]))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp932"]))
+    ending = draw(st.sampled_from(["\r\n", "\n", "\r"]))
+    text = ending.join(lines) + draw(st.sampled_from(["", ending, ending * 2]))
+    data = text.encode(encoding, errors="surrogateescape" if encoding != "cp932" else "replace")
+    if encoding == "utf-8-sig" and draw(st.booleans()):
+        data = parsing.UTF8_BOM + data
+    return data, encoding, not spoilt
+
+
+@PROPERTY
+@given(file=plain_files(), chunk_records=st.integers(0, 5))
+def test_a_plain_file_is_read_by_arrow_as_the_careful_reader_reads_it(tmp_path_factory, file, chunk_records):
+    data, encoding, _ = file
+    path = tmp_path_factory.mktemp("csv") / "f.csv"
+    path.write_bytes(data)
+    try:
+        lines = parsing.FileLines(path, encoding, "f.csv")
+    except FileRejected:
+        plain = None
+    else:
+        plain = lines.plain_width
+        lines.close()
+    try:
+        chunks = list(iter_csv_chunks(path, encoding, "f.csv", chunk_records))
+    except FileRejected:
+        chunks = []
+    # Arrow reads exactly the plain files, and gives the careful path's chunks
+    assert bool(chunks) and all(c.arrow_columns() is not None for c in chunks) == (plain is not None)
+    assert _chunks(path, encoding, chunk_records, bulk=True) == _chunks(path, encoding, chunk_records, bulk=False)
+
+
+@pytest.mark.parametrize(("encoding", "ending"), [("cp932", "\r\n"), ("utf-8", "\n"), ("utf-8-sig", "\r")])
+def test_a_clean_export_is_read_by_arrow(tmp_path, encoding, ending):
+    # a POS export as delivered: every chunk held by Arrow, the records those of the careful path
+    path = tmp_path / "f.csv"
+    rows = [f"2026/11/03 10:{i % 60:02d}:00,{4_000_000 + i},大人,620,JP " for i in range(2_500)]
+    path.write_bytes(ending.join(["利用日時,カードID,券種,金額,発行国", *rows, ""]).encode(encoding))
+    chunks = list(iter_csv_chunks(path, encoding, "f.csv", 1000))
+    assert [c.record_count for c in chunks] == [1000, 1000, 500]
+    assert all(c.arrow_columns() is not None for c in chunks)
+    assert chunks[2].fields_of_lines({2501, 2502, 2503}) == {
+        2501: {"利用日時": "2026/11/03 10:39:00", "カードID": "4002499", "券種": "大人", "金額": "620", "発行国": "JP "}
+    }
+    assert _chunks(path, encoding, 1000, bulk=True) == _chunks(path, encoding, 1000, bulk=False)
+
+
+def test_an_arrow_held_file_reads_as_its_records():
+    raw = RawFile.from_arrow(["a", "b"], 2, [pa.array(["1", "3", ""]), pa.array(["2", "4", "x"])])
+    expected = [RawRecord(2, {"a": "1", "b": "2"}), RawRecord(3, {"a": "3", "b": "4"}), RawRecord(4, {"a": "", "b": "x"})]
+    assert raw.record_count == raw.lines_read == 3 and raw.line_numbers() == [2, 3, 4]
+    assert raw.fields_at(1) == {"a": "3", "b": "4"} and raw.fields_at_rows([2, 0]) == [expected[2].fields, expected[0].fields]
+    assert raw.fields_of_lines({4, 1, 2, 9}) == {2: expected[0].fields, 4: expected[2].fields}
+    assert raw == RawFile(["a", "b"], records=list(expected), lines_read=3)
+    raw.extend(RawFile.from_arrow(["a", "b"], 5, [pa.array(["5"]), pa.array(["6"])]))  # the next line: still Arrow
+    assert raw.arrow_columns() is not None and raw.fields_of_lines({5}) == {5: {"a": "5", "b": "6"}}
+    later = RawFile.columnar(["a", "b"])
+    later.add_record(9, ["7", "8"])
+    raw.extend(later)  # not the next line: column-wise from here on
+    assert raw.arrow_columns() is None and raw.line_numbers() == [2, 3, 4, 5, 9]
+    raw.add_record(10, ["9", "0"])
+    assert raw.records[-2:] == [RawRecord(9, {"a": "7", "b": "8"}), RawRecord(10, {"a": "9", "b": "0"})]
 
 
 def _mixed_export(n: int) -> str:
@@ -416,8 +507,63 @@ def test_to_canonical_of_a_column_wise_file_equals_that_of_its_records(source, t
         assert [(p.line_number, p.reason, p.raw) for p in got_problems] == [
             (p.line_number, p.reason, p.raw) for p in want_problems
         ]
+        if len(set(names)) == len(names) and values:  # the same records held by Arrow (a plain file's)
+            arrow = RawFile.from_arrow(names, 2, [pa.array(list(column), pa.string()) for column in zip(*values)])
+            got, got_problems = ingest.to_canonical(spec, arrow, "f.csv", "dejima", settings)
+            pd.testing.assert_frame_equal(_held_as_objects(got), want, check_dtype=True, check_exact=True)
+            for column in got.columns:
+                assert [type(v) for v in _held_as_objects(got)[column].tolist()] == [type(v) for v in want[column].tolist()], (
+                    column
+                )
+            assert [(p.line_number, p.reason, p.raw) for p in got_problems] == [
+                (p.line_number, p.reason, p.raw) for p in want_problems
+            ]
 
     check()
+
+
+def test_arrow_finds_the_values_str_strip_would_change():
+    import pyarrow.compute as pc
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    assert max(map(ord, spaces)) <= 0x3000  # the class lists the characters up to U+3000
+
+    @PROPERTY
+    @given(st.text(alphabet=st.sampled_from([*spaces, "a", "大", "\u200b", "\ufeff", "\x00", ","]), max_size=6))
+    def check(value):
+        found = pc.match_substring_regex(pa.array([value]), ingest._EDGE_SPACE)[0].as_py()
+        assert found == (value != value.strip())
+
+    check()
+
+
+def _held_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its Arrow-held text columns as object columns (None for null)."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.ArrowDtype):
+            out[column] = pd.Series(out[column].to_numpy(dtype=object, na_value=None), index=out.index, dtype="object")
+    return out
+
+
+def test_a_text_column_of_an_arrow_held_file_stays_in_arrow(tmp_path):
+    # the card ids of a POS chunk read by Arrow are not turned into a Python string each;
+    # a column with a space at an end is trimmed by str.strip (the definition) instead
+    spec, settings = SPECS["entry_pos_a"], make_settings(tmp_path)
+    cells = {
+        "利用日時": ["2026/11/03 10:00:00", "2026/11/03 10:00:01", "2026/11/03 10:00:02"],
+        "カードID": ["4001", "4002", ""],
+        "券種": ["大人", "大人", "小学生"],
+        "金額": ["620", "620", "310"],
+        "発行国": ["JP", "\u3000US", "JP"],
+    }
+    headers = list(cells)
+    raw = RawFile.from_arrow(headers, 2, [pa.array(cells[h]) for h in headers])
+    out, problems = ingest.to_canonical(spec, raw, "f.csv", "dejima", settings)
+    assert isinstance(out["card_id"].dtype, pd.ArrowDtype)
+    assert out["card_id"].isna().tolist() == [False, False, True] and out["issuer_country"].tolist() == ["JP", "US", "JP"]
+    assert [(p.line_number, p.reason) for p in problems] == [(4, "missing card_id")]
+    assert problems[0].raw["券種"] == "小学生"
 
 
 # ----------------------------------------------------------------------------- staging
@@ -461,7 +607,14 @@ def test_a_chunk_stages_the_same_rows_from_arrow_as_from_its_frame(source, tmp_p
             canonical, _ = ingest.to_canonical(spec, raw, "f.csv", "dejima", settings)
             chunk = canonical.rename(columns=dict(spec.kind.personal_ids)).assign(file_index=0)
             assert isinstance(ingest._without_python_objects(chunk), pa.Table)
-            assert staged(lambda: chunk) == staged(chunk)
+            rows_staged = staged(chunk)
+            assert staged(lambda: chunk) == rows_staged
+            # the same records held by Arrow (a plain file's): the same rows staged
+            if len(set(headers)) == len(headers):
+                arrow = RawFile.from_arrow(headers, 2, [pa.array([row[h] for row in rows], pa.string()) for h in headers])
+                canonical, _ = ingest.to_canonical(spec, arrow, "f.csv", "dejima", settings)
+                chunk = canonical.rename(columns=dict(spec.kind.personal_ids)).assign(file_index=0)
+                assert staged(lambda: chunk) == rows_staged
 
         check()
 
