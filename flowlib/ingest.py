@@ -38,6 +38,7 @@ from flowlib.parsing import (
     printable,
     read_csv_file,
     read_json_file,
+    tables_of,
 )
 from flowlib.pseudonym import hmac_pads, key_fingerprint, pseudonymise_many
 from flowlib.sources import ColumnRule, SourceSpec
@@ -993,23 +994,10 @@ def resolve_repeats(
 
 
 def _batches_of(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
-    """The reader's rows as tables of ``rows`` rows (the last one shorter). DuckDB hands a
-    scan over in batches of its own size (about 100,000 rows of the staging), whatever
-    size was asked for, and each GX run costs about 0.1 s on top of its rows."""
-    held: list[pa.RecordBatch] = []
-    count = 0
-    for batch in reader:
-        if not batch.num_rows:
-            continue
-        held.append(batch)
-        count += batch.num_rows
-        while count >= rows:
-            table = pa.Table.from_batches(held)
-            yield table.slice(0, rows)
-            rest = table.slice(rows)
-            held, count = rest.to_batches(), rest.num_rows
-    if count:
-        yield pa.Table.from_batches(held)
+    """The reader's rows as tables of ``rows`` rows (the last one shorter, none empty). DuckDB
+    hands a scan over in batches of its own size (about 100,000 rows of the staging),
+    whatever size was asked for, and each GX run costs about 0.1 s on top of its rows."""
+    return (table for table in tables_of(reader, rows) if table.num_rows)
 
 
 def _staged_chunks(

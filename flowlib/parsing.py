@@ -767,7 +767,7 @@ def _arrow_chunks(lines: FileLines, headers: list[str], chunk_records: int) -> I
     convert_options = arrow_csv.ConvertOptions(
         column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
     )
-    next_line, held, count = 2, [], 0
+    next_line = 2
 
     def chunk(table: pa.Table) -> RawFile:
         nonlocal next_line
@@ -780,18 +780,32 @@ def _arrow_chunks(lines: FileLines, headers: list[str], chunk_records: int) -> I
         reader = arrow_csv.open_csv(
             handle, read_options=read_options, parse_options=parse_options, convert_options=convert_options
         )
-        for batch in reader:
-            held.append(batch)
-            count += batch.num_rows
-            while chunk_records and count >= chunk_records:
-                table = pa.Table.from_batches(held)
-                yield chunk(table.slice(0, chunk_records))
-                rest = table.slice(chunk_records)
-                held, count = rest.to_batches(), rest.num_rows
-    table = pa.Table.from_batches(held, schema=reader.schema)
-    if next_line + table.num_rows != len(lines) + 1:  # (never: the checks above see every line)
-        raise AssertionError(f"Arrow read {next_line + table.num_rows - 2} records of {len(lines) - 1} lines")
-    yield chunk(table)
+        last: pa.Table | None = None
+        for table in tables_of(reader, chunk_records):  # the last one is checked before it goes
+            if last is not None:
+                yield chunk(last)
+            last = table
+    assert last is not None  # tables_of gives a last table
+    if next_line + last.num_rows != len(lines) + 1:  # (never: the checks above see every line)
+        raise AssertionError(f"Arrow read {next_line + last.num_rows - 2} records of {len(lines) - 1} lines")
+    yield chunk(last)
+
+
+def tables_of(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """The reader's rows, in order, as tables of ``rows`` rows (0: one table), the last
+    holding the rest (perhaps none: a last table is always given). A reader hands its rows
+    over in batches of its own size, whatever size the caller works in."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        held.append(batch)
+        count += batch.num_rows
+        while rows and count >= rows:
+            table = pa.Table.from_batches(held, schema=reader.schema)
+            yield table.slice(0, rows)
+            rest = table.slice(rows)
+            held, count = rest.to_batches(), rest.num_rows
+    yield pa.Table.from_batches(held, schema=reader.schema)
 
 
 class _PlainRuns:
