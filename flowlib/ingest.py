@@ -520,11 +520,16 @@ def _plain_text_arrow(cells: pa.Array, index: pd.Index) -> pd.Series | None:
     return pd.Series(pd.arrays.ArrowExtensionArray(cells), index=index)
 
 
+def _of_one_header(rule: ColumnRule) -> bool:
+    """Whether the rule's column is made from the cells of one header alone."""
+    return len(rule.headers) == 1 and not (
+        rule.from_file_stem or rule.from_line_number or rule.constant is not None or rule.flags
+    )
+
+
 def _by_plain_text(rule: ColumnRule, col_type: str) -> bool:
     """Whether the rule's column is one header's text, trimmed and nothing more."""
-    if len(rule.headers) != 1 or rule.from_file_stem or rule.from_line_number or rule.constant is not None or rule.flags:
-        return False
-    return rule.value_map is None and col_type not in ("timestamp", "integer", "double", "list")
+    return _of_one_header(rule) and rule.value_map is None and col_type not in ("timestamp", "integer", "double", "list")
 
 
 def _by_distinct_cells(rule: ColumnRule, col_type: str) -> bool:
@@ -532,9 +537,7 @@ def _by_distinct_cells(rule: ColumnRule, col_type: str) -> bool:
     cells are all text): the column of one header, and a conversion that costs more than
     finding the distinct cells (a value map or a parse; plain text is only trimmed, which
     is cheaper row by row)."""
-    if len(rule.headers) != 1 or rule.from_file_stem or rule.from_line_number or rule.constant is not None or rule.flags:
-        return False
-    return rule.value_map is not None or col_type in ("timestamp", "integer", "double")
+    return _of_one_header(rule) and (rule.value_map is not None or col_type in ("timestamp", "integer", "double"))
 
 
 def _arrow_text(
