@@ -205,19 +205,27 @@ def _secondary_round(
     too_small = " or ".join(f"hidden_{i} < {k}" for i in range(len(spec.counts)))
     total_known = "total_shown" if margin.total else "shown_parts >= 1"
     complement_total = "true" if margin.complement_total else "false"
+    members = f"(coalesce(({margin.parts}), false) or coalesce(({total}), false))"
     mark = changed_groups = ""
     if check is not None:
         mark = f", __hidden_at = {check}"
-    if check is not None and changed_since > 0:
-        # A margin's first check reads every group (leaving out those without a hidden cell
-        # costs about as much as reading them). The groups are found by a hash of their
-        # columns (null hashes to a constant): a collision only adds a group, checked in
-        # full, never leaves one out.
+        # Only groups with a shown cell are read: every cell this check hides is shown until
+        # now, and a group's verdict depends on its own cells, so a group whose cells are all
+        # hidden hides nothing. On a day most route cells are (96 % of the 442k cells of
+        # routes_by_period at 2 M taps): a check read about a tenth of the rows.
+        # The groups are found by a hash of their columns (null hashes to a constant): a
+        # collision only adds a group, checked in full, never leaves one out.
         group_hash = f"hash({_partition(group)})"
         changed_groups = (
+            f"\n                    and {group_hash} in (select {group_hash} from {table} where not is_suppressed and {members})"
+        )
+    if check is not None and changed_since > 0:
+        # A margin's later checks read only the groups holding a cell hidden since its
+        # previous check (its first reads every group with a shown cell: leaving out those
+        # without a hidden cell cost about as much as reading them).
+        changed_groups += (
             f"\n                    and {group_hash} in (select {group_hash} from {table} "
-            f"where __hidden_at >= {changed_since} "
-            f"and (coalesce(({margin.parts}), false) or coalesce(({total}), false)))"
+            f"where __hidden_at >= {changed_since} and {members})"
         )
     sql = f"""
         update {table} set is_suppressed = true, suppression = 'secondary'{mark}
@@ -227,7 +235,7 @@ def _secondary_round(
                        coalesce(({margin.parts}), false) as is_part,
                        coalesce(({total}), false) as is_total
                 from {table}
-                where (coalesce(({margin.parts}), false) or coalesce(({total}), false)){changed_groups}
+                where {members}{changed_groups}
             ),
             grouped as (
                 select

@@ -66,8 +66,20 @@ SENSOR_STAYS = (
 #: The marts the pre-issue-17 SQL also had (the route reference covers these; tests/data/make_reference_outputs.py).
 ROUTE_MARTS = tuple(m for m in BUILT_ROUTE_MARTS if m != "facility_entries_hourly")
 #: Columns added after the reference was frozen (revisits: 0 under keep, checked in the tests;
-#: the day's source and facility codes beside the ids they decode to, checked in test_routes).
-ADDED_COLUMNS = ("revisits", "source_code", "facility_code", "next_facility_code", "from_facility_code", "to_facility_code")
+#: the day's source, facility, segment and ticket codes beside what they decode to, checked in test_routes).
+ADDED_COLUMNS = (
+    "revisits",
+    "source_code",
+    "facility_code",
+    "next_facility_code",
+    "from_facility_code",
+    "to_facility_code",
+    "segment_code",
+    "ticket_code",
+    "origin_facility_code",
+    "destination_facility_code",
+    "short_route_codes",
+)
 DEMO_KEY, KANAZAWA_KEY = "equivalence-demo", "equivalence-kanazawa"
 
 

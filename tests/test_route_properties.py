@@ -205,6 +205,7 @@ def test_stops_trips_and_transitions_match_the_reference(warehouse, rows, self_t
         assert (origin, destination) == (route.split(" > ")[0], route.split(" > ")[-1])
     assert sorted(route.split(" > ") for _, route, *_ in per_trip) == sorted(by_trip.values())
     assert con.execute("select sum(taps) from intermediate.int_stops").fetchone()[0] == len(taps)
+    assert_trip_codes_spell_the_trip(con)
 
 
 @hypothesis_settings(ON_WAREHOUSE, max_examples=10)
@@ -227,6 +228,31 @@ def test_distinct_facilities_of_a_trip_on_a_day_with_many_facilities(warehouse, 
     for route, n_facilities, _ in per_trip:
         assert n_facilities == len(set(route.split(" > "))), route
     assert any(n > 10 for *_, n in per_trip) or all(len(codes) <= 10 for codes in trips)
+    assert_trip_codes_spell_the_trip(con)
+
+
+def assert_trip_codes_spell_the_trip(con) -> None:
+    """int_trips keeps the day's codes beside the ids (the period marts group on them): each
+    decodes, in Python, to the id, segment, ticket type and route beside it."""
+    rows = con.execute(
+        "select t.source_kind, t.source_code, t.segment, t.segment_code, t.ticket_type, t.ticket_code, "
+        "t.origin_facility_id, t.origin_facility_code, t.destination_facility_id, t.destination_facility_code, "
+        "t.n_stops, t.route, t.short_route_codes, c.facility_ids, c.ticket_types "
+        "from intermediate.int_trips as t inner join intermediate.int_codes as c using (service_date)"
+    ).fetchall()
+    assert rows
+    for source, source_code, segment, segment_code, ticket, ticket_code, origin, origin_code, *rest in rows:
+        destination, destination_code, n_stops, route, route_codes, facility_ids, ticket_types = rest
+        assert source == ["entry_log", "wifi_sensor"][source_code - 1]
+        assert segment == ["domestic", "international", "unknown"][segment_code - 1]
+        assert ticket == ticket_types[ticket_code - 1]
+        assert (origin, destination) == (facility_ids[origin_code - 1], facility_ids[destination_code - 1])
+        if n_stops > 5:
+            assert route_codes is None
+            continue
+        stops = [(route_codes >> (12 * i)) & 4095 for i in reversed(range(n_stops))]
+        assert route == " > ".join(facility_ids[code - 1] for code in stops), (route, route_codes)
+        assert route_codes >> (12 * n_stops) == 0
 
 
 detection_rows = st.lists(st.tuples(st.sampled_from("XYZ"), st.sampled_from(FACILITIES[:2]), minutes), min_size=1, max_size=30)
@@ -542,6 +568,20 @@ MART_CELLS = {
         # and B makes the same move again after more than the trip gap: two trips of one route
         ("B", 2, "dejima", 300, "adult"),
         ("B", 2, "glover_garden", 330, "adult"),
+    ]
+)
+# Tuesday knows only glover_garden and oura_cathedral and only seniors, Wednesday every
+# facility and both ticket types: a day's facility and ticket codes are not the week's (the
+# marts group a week's rows on the week's codes, period_codes)
+@example(
+    rows=[
+        ("C", 1, "glover_garden", 0, "senior"),
+        ("C", 1, "oura_cathedral", 40, "senior"),
+        ("D", 2, "dejima", 0, "adult"),
+        ("D", 2, "glover_garden", 30, "adult"),
+        ("D", 2, "oura_cathedral", 90, "adult"),
+        ("E", 2, "oura_cathedral", 10, "senior"),
+        ("E", 2, "glover_garden", 70, "senior"),
     ]
 )
 def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):

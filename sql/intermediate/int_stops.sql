@@ -5,7 +5,7 @@
 -- The rules (re-entries, trips, the next stop of the same trip, the visitor's segment and
 -- ticket type) are in int_stop_rows, which stores the stops as integers; this view decodes
 -- them (int_codes: the day's facility ids and ticket types) and keeps the source and facility
--- codes beside them: a day's rows join and group on small integers (int_transitions), and
+-- codes (and the segment and ticket codes) beside them: a day's rows join and group on small integers (int_transitions), and
 -- only what is kept is decoded. A facility code holds for its service day only.
 with stop_rows as (
     select * from intermediate.int_stop_rows
@@ -33,7 +33,9 @@ final as (
         codes.facility_ids[stop_rows.next_facility_code] as next_facility_id,
         stop_rows.next_arrived_at,
         ['domestic', 'international', 'unknown'][stop_rows.segment_code] as segment,
-        codes.ticket_types[stop_rows.ticket_code] as ticket_type
+        codes.ticket_types[stop_rows.ticket_code] as ticket_type,
+        stop_rows.segment_code,
+        stop_rows.ticket_code
     from stop_rows
     inner join codes using (service_date)
 )

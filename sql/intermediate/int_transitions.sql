@@ -69,6 +69,8 @@ final as (
         next_facility_id as to_facility_id,
         facility_code as from_facility_code,
         next_facility_code as to_facility_code,
+        segment_code,
+        ticket_code,
         arrived_at as from_arrived_at,
         last_seen_at as from_last_seen_at,
         next_arrived_at as to_arrived_at,

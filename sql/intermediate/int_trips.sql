@@ -4,7 +4,8 @@
 -- ("a > b > c"), read from the trip's last stop in int_stop_rows (no next stop), which
 -- carries the trip. Routes of up to ten stops are on that row (route_codes, 12 bits per
 -- stop, the last stop lowest); the rare longer trips join their ten-stop parts in stop
--- order. A table, not a view: the marts and visitor days read the routes as text several
+-- order. The day's codes (int_codes) are kept beside the ids, the route of a trip of up to
+-- five stops as one integer (short_route_codes). A table, not a view: the marts and visitor days read the routes as text several
 -- times a night, and decoding them once is cheaper.
 with codes as (
     select * from intermediate.int_codes
@@ -42,7 +43,9 @@ long_routes as (
         source_code,
         visitor_id,
         trip_index,
-        string_agg(route_part, ' > ' order by stop_number) as route
+        string_agg(route_part, ' > ' order by stop_number) as route,
+        -- the first part (stop ten) holds the first ten stops, the first in bits 108-119
+        min_by(((route_codes >> 108) & 4095)::smallint, stop_number) as origin_facility_code
     from parts
     where next_facility_code is not null or stop_number > 10
     group by all
@@ -54,6 +57,9 @@ routes as (
     select
         parts.*,
         coalesce(long_routes.route, parts.route_part) as route,
+        coalesce(
+            long_routes.origin_facility_code, ((parts.route_codes >> (12 * (parts.stop_number - 1))) & 4095)::smallint
+        ) as origin_facility_code,
         codes.facility_ids,
         codes.ticket_types
     from parts
@@ -78,7 +84,16 @@ final as (
         trip_started_at as started_at,
         trip_ended_at as ended_at,
         date_diff('second', trip_started_at, trip_ended_at) / 60.0 as trip_minutes,
-        trip_revisits as revisits
+        trip_revisits as revisits,
+        -- the codes beside what they decode to (int_stops): the period marts group on them
+        source_code,
+        segment_code,
+        ticket_code,
+        origin_facility_code,
+        facility_code as destination_facility_code,
+        -- a trip of up to five stops (a route the marts rank): its stops' codes, 12 bits
+        -- each, the last stop lowest
+        case when stop_number <= 5 then route_codes::bigint end as short_route_codes
     from routes
 )
 

@@ -24,7 +24,11 @@ final as (
         min(started_at) as first_arrived_at,
         max(ended_at) as last_seen_at,
         -- returns to a facility later in the same trip (FLOW_SELF_TRANSITIONS=revisit)
-        cast(sum(revisits) as integer) as revisits
+        cast(sum(revisits) as integer) as revisits,
+        -- the codes beside what they decode to (int_trips): the period marts group on them
+        any_value(source_code) as source_code,
+        any_value(segment_code) as segment_code,
+        any_value(ticket_code) as ticket_code
     from trips
     group by service_date, source_kind, visitor_id
 )

@@ -1,5 +1,5 @@
 -- materialized: rollup
--- depends_on: int_stops, int_transitions
+-- depends_on: int_stops, int_transitions, int_codes
 -- Minutes spent at each facility per period. Wi-Fi sensors measure it
 -- (dwell_method 'sensor_stay': first to last detection of the stop); card taps only give
 -- an estimate (dwell_method 'entry_gap_estimate': minutes from this admission to the
@@ -11,32 +11,44 @@
 -- margin: residence | vary segment_kind, segment | parts segment_kind = 'residence' | total segment_kind = 'all'
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
 -- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
-with sensor_dwell as (
+with codes as (
+    select * from period_codes(intermediate.int_codes)
+),
+
+names as (
+    select * from period_names(intermediate.int_codes)
+),
+
+sensor_dwell as (
+    -- the cells' columns as integers (period_codes), decoded once the cells are counted:
+    -- grouping on the id strings cost about twice as much
     select
-        service_date,
-        source_kind,
-        segment as residence,
-        ticket_type,
-        facility_id,
-        'sensor_stay' as dwell_method,
-        visitor_id,
-        date_diff('second', arrived_at, last_seen_at) / 60.0 as dwell_minutes
-    from intermediate.int_stops
-    where source_kind = 'wifi_sensor'
+        stops.service_date,
+        stops.source_code,
+        stops.segment_code as residence,
+        codes.ticket_codes[stops.ticket_code] as ticket_type,
+        codes.facility_codes[stops.facility_code] as facility_code,
+        1 as dwell_method,
+        stops.visitor_id,
+        date_diff('second', stops.arrived_at, stops.last_seen_at) / 60.0 as dwell_minutes
+    from intermediate.int_stops as stops
+    inner join codes using (service_date)
+    where stops.source_kind = 'wifi_sensor'
 ),
 
 estimated_dwell as (
     select
-        service_date,
-        source_kind,
-        segment as residence,
-        ticket_type,
-        from_facility_id as facility_id,
-        'entry_gap_estimate' as dwell_method,
-        visitor_id,
-        dwell_estimate_minutes as dwell_minutes
-    from intermediate.int_transitions
-    where dwell_estimate_minutes is not null
+        moves.service_date,
+        moves.source_code,
+        moves.segment_code as residence,
+        codes.ticket_codes[moves.ticket_code] as ticket_type,
+        codes.facility_codes[moves.from_facility_code] as facility_code,
+        2 as dwell_method,
+        moves.visitor_id,
+        moves.dwell_estimate_minutes as dwell_minutes
+    from intermediate.int_transitions as moves
+    inner join codes using (service_date)
+    where moves.dwell_estimate_minutes is not null
 ),
 
 dwell as not materialized (  -- noqa: ST03
@@ -50,7 +62,7 @@ typed as not materialized (  -- noqa: ST03
 ),
 
 segmented as not materialized (
-    select * from segment_rows(typed)
+    select * from segment_code_rows(typed)
 ),
 
 visitor_stops as (  -- noqa: ST03
@@ -64,7 +76,7 @@ visitor_stops as (  -- noqa: ST03
 
 grouped_dwell as (
     -- distinct visitors per cell; the mean and the quartiles are separate aggregations
-    select * exclude (events) from visitor_cells(visitor_stops)
+    select * exclude (events) from visitor_code_cells(visitor_stops)
 ),
 
 dwell_means as (
@@ -83,18 +95,33 @@ stop_minutes as not materialized (  -- noqa: ST03
 
 counted as (  -- noqa: ST03
     -- natural joins: the cells' columns are the only ones the three share
-    select
-        * exclude (visitors, minutes_p25, minutes_median, minutes_p75, dwell_minutes_mean),
-        visitors,
-        columns('^minutes_(.*)') as 'dwell_minutes_\1',  -- noqa: RF05
-        round(dwell_minutes_mean, 1) as dwell_minutes_mean
-    from grouped_dwell
+    select * from grouped_dwell
     natural join dwell_means
     natural join minute_quartiles(stop_minutes)
 ),
 
+cells as (  -- noqa: ST03
+    select
+        counted.period_start,
+        counted.period_end,
+        counted.period_label,
+        source_name(counted.source_code) as source_kind,
+        counted.day_type,
+        counted.segment_kind,
+        segment_name(counted.segment_kind, counted.segment, names.ticket_types) as segment,
+        names.facility_ids[counted.facility_code] as facility_id,
+        ['sensor_stay', 'entry_gap_estimate'][counted.dwell_method] as dwell_method,
+        counted.visitors,
+        counted.minutes_p25 as dwell_minutes_p25,
+        counted.minutes_median as dwell_minutes_median,
+        counted.minutes_p75 as dwell_minutes_p75,
+        round(counted.dwell_minutes_mean, 1) as dwell_minutes_mean
+    from counted
+    cross join names
+),
+
 final as (
-    select * from published_cells(counted)
+    select * from published_cells(cells)
 )
 
 -- noqa: disable=AM04

@@ -1,5 +1,5 @@
 -- materialized: rollup
--- depends_on: int_sensor_stays, int_visitor_days
+-- depends_on: int_sensor_stays, int_visitor_days, int_codes
 -- Admissions (card taps, re-entries included) or sensor stays, and distinct visitors, per
 -- facility and period, for the whole day (hour_of_day null) and per JST clock hour of the
 -- admission (the hour-of-day profile). Resident sensor devices are left out.
@@ -11,10 +11,25 @@
 -- margin: day_types | vary day_type | parts day_type <> 'all' | total day_type = 'all'
 -- margin: hours | vary hour_of_day | parts hour_of_day is not null | total hour_of_day is null
 -- additive: entries, visitors
-with entry_events as (
+with codes as (
+    select * from period_codes(intermediate.int_codes)
+),
+
+names as (
+    select * from period_names(intermediate.int_codes)
+),
+
+facilities as (
+    -- each facility's period code (period_codes): the cells' columns are integers, decoded
+    -- once the cells are counted (grouping on the id strings cost more)
+    select f.facility_id, f.facility_code
+    from names, unnest(names.facility_ids) with ordinality as f (facility_id, facility_code)
+),
+
+entry_events as (
     select
         service_date,
-        'entry_log' as source_kind,
+        1 as source_code,
         visitor_id,
         facility_id,
         entered_at as event_at
@@ -25,7 +40,7 @@ with entry_events as (
 sensor_events as (
     select
         service_date,
-        'wifi_sensor' as source_kind,
+        2 as source_code,
         device_id as visitor_id,
         facility_id,
         started_at as event_at
@@ -41,22 +56,29 @@ events as (
 ),
 
 visitor_days as (
-    select service_date, source_kind, visitor_id, segment, ticket_type
-    from intermediate.int_visitor_days
-    where service_date between getvariable('period_first_day') and getvariable('period_last_day')
+    select
+        visitor_days.service_date,
+        visitor_days.source_code,
+        visitor_days.visitor_id,
+        visitor_days.segment_code,
+        codes.ticket_codes[visitor_days.ticket_code] as ticket_code
+    from intermediate.int_visitor_days as visitor_days
+    inner join codes using (service_date)
+    where visitor_days.service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
 classified as (  -- noqa: ST03
     select
         events.service_date,
-        events.source_kind,
-        visitor_days.segment as residence,
-        visitor_days.ticket_type,
-        events.facility_id,
+        events.source_code,
+        visitor_days.segment_code as residence,
+        visitor_days.ticket_code as ticket_type,
+        facilities.facility_code,
         cast(hour(events.event_at) as smallint) as hour_of_day,
         events.visitor_id
     from events
-    inner join visitor_days using (service_date, source_kind, visitor_id)
+    inner join visitor_days using (service_date, source_code, visitor_id)
+    inner join facilities using (facility_id)
 ),
 
 typed as not materialized (
@@ -90,20 +112,37 @@ hour_cells as (
 counted as (  -- noqa: ST03
     -- the whole day per segment, and the hour-of-day profile of all visitors
     select
-        period_start, period_end, period_label, source_kind, day_type, segment_kind, segment, facility_id,
+        period_start, period_end, period_label, source_code, day_type, segment_kind, segment, facility_code,
         cast(null as smallint) as hour_of_day,
         events as entries,
         visitors
-    from visitor_cells(visitor_entries)
+    from visitor_code_cells(visitor_entries)
     union all
     select
-        period_start, period_end, period_label, source_kind, day_type, 'all', 'all', facility_id,
+        period_start, period_end, period_label, source_code, day_type, 'all', 0, facility_code,
         hour_of_day, entries, visitors
     from hour_cells
 ),
 
+decoded as (  -- noqa: ST03
+    select
+        counted.period_start,
+        counted.period_end,
+        counted.period_label,
+        source_name(counted.source_code) as source_kind,
+        counted.day_type,
+        counted.segment_kind,
+        segment_name(counted.segment_kind, counted.segment, names.ticket_types) as segment,
+        names.facility_ids[counted.facility_code] as facility_id,
+        counted.hour_of_day,
+        counted.entries,
+        counted.visitors
+    from counted
+    cross join names
+),
+
 final as (
-    select * from published_cells(counted)
+    select * from published_cells(decoded)
 )
 
 -- noqa: disable=AM04

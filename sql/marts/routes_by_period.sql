@@ -1,5 +1,5 @@
 -- materialized: rollup
--- depends_on: int_trips
+-- depends_on: int_trips, int_codes
 -- Trips with two or more stops per period: the origin-destination matrix (first and last
 -- stop of the trip; route null) and, inside each origin-destination cell, the ranked
 -- routes of 2 to 5 stops (the whole trip, in order). One table so that a route hidden
@@ -13,21 +13,32 @@
 -- margin: routes | vary route | parts route is not null | total route is null
 -- additive: trips, visitors
 -- rank: route_rank | within period_grain, period_start, source_kind, day_type, segment_kind, segment | order visitors desc, route | where route is not null
-with trips as not materialized (  -- noqa: ST03
+with codes as (
+    select * from period_codes(intermediate.int_codes)
+),
+
+names as (
+    select * from period_names(intermediate.int_codes)
+),
+
+trips as not materialized (  -- noqa: ST03
+    -- the cells' columns as integers (period_codes), decoded once the cells are counted:
+    -- grouping on the id and route strings cost about twice as much
     select
-        service_date,
-        source_kind,
-        segment as residence,
-        ticket_type,
-        origin_facility_id,
-        destination_facility_id,
+        trips.service_date,
+        trips.source_code,
+        trips.segment_code as residence,
+        codes.ticket_codes[trips.ticket_code] as ticket_type,
+        codes.facility_codes[trips.origin_facility_code] as origin_facility_code,
+        codes.facility_codes[trips.destination_facility_code] as destination_facility_code,
         -- only trips of 2 to 5 stops are routes; longer ones count in their OD cell only
-        case when n_stops <= 5 then route end as ranked_route,
-        n_stops,
-        visitor_id,
-        trip_minutes
-    from intermediate.int_trips
-    where n_stops >= 2
+        period_route_codes(trips.short_route_codes, codes.facility_codes) as ranked_route,
+        trips.n_stops,
+        trips.visitor_id,
+        trips.trip_minutes
+    from intermediate.int_trips as trips
+    inner join codes using (service_date)
+    where trips.n_stops >= 2
 ),
 
 typed as not materialized (  -- noqa: ST03
@@ -35,13 +46,13 @@ typed as not materialized (  -- noqa: ST03
 ),
 
 segmented as not materialized (
-    select * from segment_rows(typed)
+    select * from segment_code_rows(typed)
 ),
 
 cells as not materialized (
-    -- each trip counts in its origin-destination cell (route '' until the final step, so
+    -- each trip counts in its origin-destination cell (route 0 until the final step, so
     -- the cells join on equal keys) and, if it is a route, in its route's cell
-    select * exclude (ranked_route), '' as route from segmented
+    select * exclude (ranked_route), 0::bigint as route from segmented
     union all
     select * exclude (ranked_route), ranked_route as route from segmented
     where ranked_route is not null
@@ -53,7 +64,7 @@ visitor_trips as (  -- noqa: ST03
     -- origin-destination cell publishes none
     select
         * exclude (service_date, ranked_route, n_stops, trip_minutes),
-        '' as route,
+        0::bigint as route,
         null::bigint as n_stops,
         count(*) as events
     from typed
@@ -70,7 +81,7 @@ visitor_trips as (  -- noqa: ST03
 
 grouped_trips as (
     -- trips and distinct visitors per cell; the median is a separate aggregation
-    select * rename (events as trips) from visitor_cells(visitor_trips)
+    select * rename (events as trips) from visitor_code_cells(visitor_trips)
 ),
 
 trip_minutes as not materialized (  -- noqa: ST03
@@ -79,20 +90,33 @@ trip_minutes as not materialized (  -- noqa: ST03
 
 counted as (  -- noqa: ST03
     -- a natural join: the cells' columns are the only ones the two share
-    select
-        * exclude (route, n_stops, trips, visitors, minutes_p25, minutes_median, minutes_p75),
-        nullif(route, '') as route,
-        case when route <> '' then cast(n_stops as integer) end as n_stops,
-        cast(null as integer) as route_rank,
-        trips,
-        visitors,
-        minutes_median as trip_minutes_median
-    from grouped_trips
+    select * from grouped_trips
     natural join minute_quartiles(trip_minutes)
 ),
 
+decoded as (  -- noqa: ST03
+    select
+        counted.period_start,
+        counted.period_end,
+        counted.period_label,
+        source_name(counted.source_code) as source_kind,
+        counted.day_type,
+        counted.segment_kind,
+        segment_name(counted.segment_kind, counted.segment, names.ticket_types) as segment,
+        names.facility_ids[counted.origin_facility_code] as origin_facility_id,
+        names.facility_ids[counted.destination_facility_code] as destination_facility_id,
+        case when counted.route <> 0 then route_name(counted.route, names.facility_ids) end as route,
+        case when counted.route <> 0 then cast(counted.n_stops as integer) end as n_stops,
+        cast(null as integer) as route_rank,
+        counted.trips,
+        counted.visitors,
+        counted.minutes_median as trip_minutes_median
+    from counted
+    cross join names
+),
+
 final as (
-    select * from published_cells(counted)
+    select * from published_cells(decoded)
 )
 
 -- noqa: disable=AM04

@@ -1,5 +1,5 @@
 -- materialized: rollup
--- depends_on: int_transitions
+-- depends_on: int_transitions, int_codes
 -- Facility-to-facility moves per period (day, ISO week, month, fiscal year), source kind,
 -- day type and segment: moves, distinct visitors, quartiles of the arrival-to-arrival
 -- minutes and the next-facility probability (moves ÷ all moves leaving the origin in the
@@ -13,17 +13,28 @@
 -- margin: destinations | vary to_facility_id | parts true | total implied
 -- additive: transitions, visitors
 -- share: next_probability of destinations
-with transitions as not materialized (  -- noqa: ST03
+with codes as (
+    select * from period_codes(intermediate.int_codes)
+),
+
+names as (
+    select * from period_names(intermediate.int_codes)
+),
+
+transitions as not materialized (  -- noqa: ST03
+    -- the cells' columns as integers (period_codes), decoded once the cells are counted:
+    -- grouping on the id strings cost about twice as much
     select
-        service_date,
-        source_kind,
-        segment as residence,
-        ticket_type,
-        from_facility_id,
-        to_facility_id,
-        visitor_id,
-        transfer_minutes
-    from intermediate.int_transitions
+        moves.service_date,
+        moves.source_code,
+        moves.segment_code as residence,
+        codes.ticket_codes[moves.ticket_code] as ticket_type,
+        codes.facility_codes[moves.from_facility_code] as from_facility_code,
+        codes.facility_codes[moves.to_facility_code] as to_facility_code,
+        moves.visitor_id,
+        moves.transfer_minutes
+    from intermediate.int_transitions as moves
+    inner join codes using (service_date)
 ),
 
 typed as not materialized (  -- noqa: ST03
@@ -31,7 +42,7 @@ typed as not materialized (  -- noqa: ST03
 ),
 
 segmented as not materialized (
-    select * from segment_rows(typed)
+    select * from segment_code_rows(typed)
 ),
 
 visitor_moves as (  -- noqa: ST03
@@ -45,7 +56,7 @@ visitor_moves as (  -- noqa: ST03
 
 grouped_moves as (
     -- moves and distinct visitors per cell; quartiles are a separate aggregation
-    select * rename (events as transitions) from visitor_cells(visitor_moves)
+    select * rename (events as transitions) from visitor_code_cells(visitor_moves)
 ),
 
 move_minutes as not materialized (  -- noqa: ST03
@@ -62,19 +73,30 @@ with_probability as (
     select
         *,
         transitions / sum(transitions) over (
-            partition by period_start, source_kind, day_type, segment_kind, segment, from_facility_id
+            partition by period_start, source_code, day_type, segment_kind, segment, from_facility_code
         ) as next_probability
     from counted
 ),
 
 cells as (  -- noqa: ST03
     select
-        * exclude (transitions, visitors, minutes_p25, minutes_median, minutes_p75, next_probability),
-        transitions,
-        visitors,
-        columns('^minutes_(.*)') as 'transfer_minutes_\1',  -- noqa: RF05
-        round(next_probability, 4) as next_probability
+        with_probability.period_start,
+        with_probability.period_end,
+        with_probability.period_label,
+        source_name(with_probability.source_code) as source_kind,
+        with_probability.day_type,
+        with_probability.segment_kind,
+        segment_name(with_probability.segment_kind, with_probability.segment, names.ticket_types) as segment,
+        names.facility_ids[with_probability.from_facility_code] as from_facility_id,
+        names.facility_ids[with_probability.to_facility_code] as to_facility_id,
+        with_probability.transitions,
+        with_probability.visitors,
+        with_probability.minutes_p25 as transfer_minutes_p25,
+        with_probability.minutes_median as transfer_minutes_median,
+        with_probability.minutes_p75 as transfer_minutes_p75,
+        round(with_probability.next_probability, 4) as next_probability
     from with_probability
+    cross join names
 ),
 
 final as (
