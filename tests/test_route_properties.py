@@ -667,3 +667,47 @@ def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):
     assert {tuple(row[:5]): tuple(row[5:]) for row in published} == {
         tuple(row[:5]): expected.get(tuple(row[:5])) for row in published
     }
+
+
+@hypothesis_settings(ON_WAREHOUSE, max_examples=5, phases=NO_SHRINKING)
+@given(rows=week_taps)
+def test_a_weeks_quartiles_are_the_same_sorted_in_memory_or_off_the_histogram(week_warehouse, rows):
+    """Weeks and months sort their cells' minutes in memory too while the period holds at
+    most FLOW_QUARTILE_MEMORY_STOPS stops: every week cell is the same either way."""
+    con, config = week_warehouse
+    reset(
+        con,
+        [
+            (
+                "test",
+                WEEK[day],
+                facility,
+                datetime.combine(WEEK[day], datetime.min.time()) + timedelta(hours=5, minutes=minute),
+                pseudonymise(card, KEY),
+                ticket,
+                500,
+                "JP",
+                "taps.csv",
+                2,
+            )
+            # a move on each of the two days besides the drawn rows, so that every mart has cells
+            for card, day, facility, minute, ticket in [
+                *rows,
+                ("F", 1, "dejima", 0, "adult"),
+                ("F", 1, "glover_garden", 45, "adult"),
+                ("G", 2, "glover_garden", 0, "senior"),
+                ("G", 2, "oura_cathedral", 25, "senior"),
+            ]
+        ],
+    )
+    marts = ["transitions_by_period", "dwell_by_period", "routes_by_period"]
+    published = {}
+    for bound in (10**6, 0):
+        build_range(con, WEEK[0], WEEK[-1], replace(config, quartile_memory_stops=bound), only=INTERMEDIATE + marts)
+        assert con.execute("select getvariable('quartiles_in_memory')").fetchone()[0] is (bound > 0)
+        assert con.execute("select getvariable('period_grain')").fetchone()[0] != "day"
+        published[bound] = [
+            con.execute(f"select * from marts.{name} where period_grain <> 'day' order by all").fetchall() for name in marts
+        ]
+    assert published[10**6] == published[0]
+    assert all(published[0])
