@@ -155,14 +155,15 @@ case kind
     else 'all'
 end;
 
--- The same segments from a group by grouping sets ((), (residence), (ticket_type), ...):
+-- The same segments, as codes, from a group by grouping sets ((), (residence),
+-- (ticket_type), ...) of rows carrying the codes of segment_code_rows:
 -- segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) and
--- segment_of(the same two, residence, ticket_type).
+-- segment_of(the same two, residence, ticket_type), 0 for all visitors (segment_name).
 create or replace temp macro segment_kind_of(by_residence, by_ticket_type) as
 case when by_residence then 'residence' when by_ticket_type then 'ticket_type' else 'all' end;
 
 create or replace temp macro segment_of(by_residence, by_ticket_type, residence, ticket_type) as
-case when by_residence then residence when by_ticket_type then ticket_type else 'all' end;
+case when by_residence then residence when by_ticket_type then ticket_type else 0 end;
 
 -- visitor_counts(visitor_rows): events and visitors per cell, from rows already aggregated
 -- per visitor: `visitor_rows` hold a cell (every column but visitor_id and events), a
@@ -184,9 +185,15 @@ create or replace temp macro visitor_counts(visitor_rows) as table
     select
         * exclude (visitor_id, events),  -- noqa: AM04
         sum(events)::bigint as events,
-        count(distinct visitor_id) as visitors
-    from query_table(visitor_rows)
-    where getvariable('period_grain') <> 'day'
+        count(*) as visitors
+    from (
+        select
+            * exclude (events),  -- noqa: AM04
+            sum(events) as events
+        from query_table(visitor_rows)
+        where getvariable('period_grain') <> 'day'
+        group by all
+    )
     group by all;
 
 -- visitor_cells(visitor_rows): visitor_counts of period_rows rows grouped per visitor by

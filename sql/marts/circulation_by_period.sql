@@ -1,5 +1,5 @@
 -- materialized: rollup
--- depends_on: int_visitor_days
+-- depends_on: int_visitor_days, int_codes
 -- 周遊率 (circulation rate) per period, source kind, day type and segment: visitors, those
 -- whose trip took in two or more facilities, the rate, and facilities per visitor-day
 -- and revisits (returns to a facility later in the same trip, docs/routes.md; facility_role
@@ -16,19 +16,29 @@
 -- margin: first_facility | vary facility_role, facility_id | parts facility_role = 'first' | total facility_role = 'all'
 -- margin: last_facility | vary facility_role, facility_id | parts facility_role = 'last' | total facility_role = 'all'
 -- additive: visitors, multi_facility_visitors, single_facility_visitors, revisits
-with visitor_days as (  -- noqa: ST03
+with codes as (
+    select * from period_codes(intermediate.int_codes)
+),
+
+names as (
+    select * from period_names(intermediate.int_codes)
+),
+
+visitor_days as (  -- noqa: ST03
+    -- source and segments as codes (period_codes), decoded once the cells are counted
     select
-        service_date,
-        source_kind,
-        segment as residence,
-        ticket_type,
-        visitor_id,
-        most_facilities_in_a_trip,
-        facilities_visited,
-        first_facility_id,
-        last_facility_id,
-        revisits
-    from intermediate.int_visitor_days
+        v.service_date,
+        v.source_code,
+        v.segment_code as residence,
+        codes.ticket_codes[v.ticket_code] as ticket_type,
+        v.visitor_id,
+        v.most_facilities_in_a_trip,
+        v.facilities_visited,
+        v.first_facility_id,
+        v.last_facility_id,
+        v.revisits
+    from intermediate.int_visitor_days as v
+    inner join codes using (service_date)
 ),
 
 typed as not materialized (
@@ -37,7 +47,7 @@ typed as not materialized (
 
 circulation as (
     select
-        period_start, period_end, period_label, source_kind, day_type,
+        period_start, period_end, period_label, source_code, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         'all' as facility_role,
@@ -48,10 +58,10 @@ circulation as (
         sum(revisits) as revisits
     from typed
     group by
-        period_start, period_end, period_label, source_kind, day_type,
+        period_start, period_end, period_label, source_code, day_type,
         grouping sets ((), (residence), (ticket_type))
     -- segments are known for card taps only
-    having (source_kind = 'entry_log' or (grouping(residence) = 1 and grouping(ticket_type) = 1))
+    having (source_code = 1 or (grouping(residence) = 1 and grouping(ticket_type) = 1))
 ),
 
 first_and_last as (
@@ -60,10 +70,10 @@ first_and_last as (
         period_start,
         period_end,
         period_label,
-        source_kind,
+        source_code,
         day_type,
         'all' as segment_kind,
-        'all' as segment,
+        0 as segment,
         facility_role,
         facility_id,
         count(distinct visitor_id) as visitors,
@@ -82,6 +92,16 @@ counted as (
     select * from circulation
     union all by name
     select * from first_and_last
+),
+
+decoded as (
+    -- period_cells puts the period and segment columns in their places
+    select
+        counted.* exclude (source_code, segment),
+        source_name(counted.source_code) as source_kind,
+        segment_name(counted.segment_kind, counted.segment, names.ticket_types) as segment
+    from counted
+    cross join names
 ),
 
 cells as (  -- noqa: ST03
@@ -105,7 +125,7 @@ cells as (  -- noqa: ST03
                     or visitors - multi_facility_visitors < getvariable('min_cell_count')
                 )) then 'primary'
         end as suppression
-    from counted
+    from decoded
 ),
 
 final as (

@@ -1,5 +1,5 @@
 -- materialized: rollup
--- depends_on: int_visitor_days, facility_visits_by_period
+-- depends_on: int_visitor_days, facility_visits_by_period, int_codes
 -- 消費喚起: admission revenue (the POS amount of each cashless admission) per facility and
 -- period, overall (facility_id 'all') and per segment: residence (card issuer) and ticket
 -- type (the visitor-day's ticket, as in facility_visits_by_period). Revenue per visitor-day
@@ -17,26 +17,47 @@
 -- margin: ticket_type | vary segment_kind, segment | parts segment_kind = 'ticket_type' | total segment_kind = 'all'
 -- margin: facilities | vary facility_id | parts facility_id <> 'all' | total facility_id = 'all' | complement total
 -- additive: visitor_days, admissions, paid_admissions, revenue_jpy, revenue_per_visitor_day, revenue_per_paid_admission
-with visitor_days as (
-    select service_date, visitor_id, segment, ticket_type
-    from intermediate.int_visitor_days
-    where source_kind = 'entry_log'
-        and service_date between getvariable('period_first_day') and getvariable('period_last_day')
+with codes as (
+    select * from period_codes(intermediate.int_codes)
+),
+
+names as (
+    select * from period_names(intermediate.int_codes)
+),
+
+facilities as (
+    -- each facility's period code (period_codes): the cells' columns are integers, decoded
+    -- once the cells are counted (grouping on the id strings cost more)
+    select f.facility_id, f.facility_code
+    from names, unnest(names.facility_ids) with ordinality as f (facility_id, facility_code)
+),
+
+visitor_days as (
+    select
+        v.service_date,
+        v.visitor_id,
+        v.segment_code,
+        codes.ticket_codes[v.ticket_code] as ticket_code
+    from intermediate.int_visitor_days as v
+    inner join codes using (service_date)
+    where v.source_kind = 'entry_log'
+        and v.service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
 admissions as (  -- noqa: ST03
     select
         e.service_date,
         e.visitor_id,
-        e.facility_id,
+        facilities.facility_code,
         -- the facility of the facility x segment cells, which a day does not publish (final):
         -- null on a day, so those grouping sets collapse instead of counting 1.8 M pairs each
-        case when getvariable('period_grain') <> 'day' then e.facility_id end as segment_facility_id,
-        v.segment as residence,
-        v.ticket_type,
+        case when getvariable('period_grain') <> 'day' then facilities.facility_code end as segment_facility_code,
+        v.segment_code as residence,
+        v.ticket_code as ticket_type,
         coalesce(e.amount_jpy, 0) as amount_jpy
     from staging.stg_entry_log as e
     inner join visitor_days as v on v.service_date = e.service_date and v.visitor_id = e.visitor_id
+    inner join facilities on e.facility_id = facilities.facility_id
     where e.service_date between getvariable('period_first_day') and getvariable('period_last_day')
 ),
 
@@ -66,15 +87,16 @@ visitor_facilities as (
 ),
 
 amounts as (
+    -- segment 0: all visitors; facility code 0: all facilities
     select
         period_start, period_end, period_label, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         case
-            when grouping(facility_id) = 0 then facility_id
-            when grouping(segment_facility_id) = 0 then segment_facility_id
-            else 'all'
-        end as facility_id,
+            when grouping(facility_code) = 0 then facility_code
+            when grouping(segment_facility_code) = 0 then segment_facility_code
+            else 0
+        end as facility_code,
         sum(admissions)::bigint as admissions,
         sum(paid_admissions)::bigint as paid_admissions,
         sum(revenue_jpy) as revenue_jpy
@@ -82,8 +104,8 @@ amounts as (
     group by
         period_start, period_end, period_label, day_type,
         grouping sets (
-            (), (residence), (ticket_type), (facility_id),
-            (segment_facility_id, residence), (segment_facility_id, ticket_type)
+            (), (residence), (ticket_type), (facility_code),
+            (segment_facility_code, residence), (segment_facility_code, ticket_type)
         )
 ),
 
@@ -103,7 +125,7 @@ visitors as (
         day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
-        'all' as facility_id,
+        0 as facility_code,
         count(*) as visitors,
         count(*) as days_of_visitors
     from day_visitors
@@ -113,13 +135,13 @@ visitors as (
         period_start,
         day_type,
         'all' as segment_kind,
-        'all' as segment,
-        facility_id,
+        0 as segment,
+        facility_code,
         count(*) as visitors,
         count(*) as days_of_visitors
     from visitor_facilities
     where getvariable('period_grain') = 'day'
-    group by period_start, day_type, facility_id
+    group by period_start, day_type, facility_code
     union all
     -- a week, month or year: one card comes on several days, perhaps under two ticket types
     select
@@ -128,10 +150,10 @@ visitors as (
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         case
-            when grouping(facility_id) = 0 then facility_id
-            when grouping(segment_facility_id) = 0 then segment_facility_id
-            else 'all'
-        end as facility_id,
+            when grouping(facility_code) = 0 then facility_code
+            when grouping(segment_facility_code) = 0 then segment_facility_code
+            else 0
+        end as facility_code,
         count(distinct visitor_id) as visitors,
         -- a row value, one per card and day (sqlfluff reads the brackets as redundant)
         count(distinct (service_date, visitor_id)) as days_of_visitors  -- noqa: ST08, LT01, LT06
@@ -140,8 +162,8 @@ visitors as (
     group by
         period_start, day_type,
         grouping sets (
-            (), (residence), (ticket_type), (facility_id),
-            (segment_facility_id, residence), (segment_facility_id, ticket_type)
+            (), (residence), (ticket_type), (facility_code),
+            (segment_facility_code, residence), (segment_facility_code, ticket_type)
         )
 ),
 
@@ -152,8 +174,9 @@ with_visitor_days as (
         amounts.period_label,
         amounts.day_type,
         amounts.segment_kind,
-        amounts.segment,
-        amounts.facility_id,
+        segment_name(amounts.segment_kind, amounts.segment, names.ticket_types) as segment,
+        -- a day's facility x segment rows have no facility (null): final leaves them out
+        case when amounts.facility_code = 0 then 'all' else names.facility_ids[amounts.facility_code] end as facility_id,
         visitors.visitors,
         visitors.days_of_visitors as visitor_days,
         amounts.admissions,
@@ -161,7 +184,8 @@ with_visitor_days as (
         amounts.revenue_jpy
     from amounts
     -- a day's facility x segment rows find none (their facility is null): final leaves them out
-    left join visitors using (period_start, day_type, segment_kind, segment, facility_id)
+    left join visitors using (period_start, day_type, segment_kind, segment, facility_code)
+    cross join names
 ),
 
 final as (
