@@ -62,7 +62,7 @@ typed as not materialized (  -- noqa: ST03
 ),
 
 segmented as not materialized (
-    select * from segment_code_rows(typed)
+    select * from segment_rows(typed)
 ),
 
 visitor_stops as (  -- noqa: ST03
@@ -76,7 +76,7 @@ visitor_stops as (  -- noqa: ST03
 
 grouped_dwell as (
     -- distinct visitors per cell; the mean and the quartiles are separate aggregations
-    select * exclude (events) from visitor_code_cells(visitor_stops)
+    select * exclude (events) from visitor_cells(visitor_stops)
 ),
 
 dwell_means as (

@@ -116,7 +116,7 @@ counted as (  -- noqa: ST03
         cast(null as smallint) as hour_of_day,
         events as entries,
         visitors
-    from visitor_code_cells(visitor_entries)
+    from visitor_cells(visitor_entries)
     union all
     select
         period_start, period_end, period_label, source_code, day_type, 'all', 0, facility_code,

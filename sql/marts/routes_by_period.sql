@@ -46,7 +46,7 @@ typed as not materialized (  -- noqa: ST03
 ),
 
 segmented as not materialized (
-    select * from segment_code_rows(typed)
+    select * from segment_rows(typed)
 ),
 
 cells as not materialized (
@@ -81,7 +81,7 @@ visitor_trips as (  -- noqa: ST03
 
 grouped_trips as (
     -- trips and distinct visitors per cell; the median is a separate aggregation
-    select * rename (events as trips) from visitor_code_cells(visitor_trips)
+    select * rename (events as trips) from visitor_cells(visitor_trips)
 ),
 
 trip_minutes as not materialized (  -- noqa: ST03

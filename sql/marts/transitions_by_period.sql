@@ -42,7 +42,7 @@ typed as not materialized (  -- noqa: ST03
 ),
 
 segmented as not materialized (
-    select * from segment_code_rows(typed)
+    select * from segment_rows(typed)
 ),
 
 visitor_moves as (  -- noqa: ST03
@@ -56,7 +56,7 @@ visitor_moves as (  -- noqa: ST03
 
 grouped_moves as (
     -- moves and distinct visitors per cell; quartiles are a separate aggregation
-    select * rename (events as transitions) from visitor_code_cells(visitor_moves)
+    select * rename (events as transitions) from visitor_cells(visitor_moves)
 ),
 
 move_minutes as not materialized (  -- noqa: ST03
