@@ -197,9 +197,9 @@ def _secondary_round(
     # visitor on two routes of one origin-destination counts once in its total), or,
     # without a total, the sum of the hidden parts.
     hidden_sums = ",\n".join(
-        f"least(coalesce(sum({c}) filter (where is_part and is_suppressed) over g, {k}), "
-        f"coalesce(max({c}) filter (where is_total) over g "
-        f"- coalesce(sum({c}) filter (where is_part and not is_suppressed) over g, 0), {k})) as hidden_{i}"
+        f"least(coalesce(sum({c}) filter (where is_part and is_suppressed), {k}), "
+        f"coalesce(max({c}) filter (where is_total) "
+        f"- coalesce(sum({c}) filter (where is_part and not is_suppressed), 0), {k})) as hidden_{i}"
         for i, c in enumerate(spec.counts)
     )
     too_small = " or ".join(f"hidden_{i} < {k}" for i in range(len(spec.counts)))
@@ -227,30 +227,48 @@ def _secondary_round(
             f"\n                    and {group_hash} in (select {group_hash} from {table} "
             f"where __hidden_at >= {changed_since} and {members})"
         )
+    # A group's figures are aggregated per group (a hash aggregation) and joined to its shown
+    # cells, the only ones a check can hide; windows over every cell of the groups cost about
+    # three times as much where most cells are hidden (the routes of an origin-destination
+    # cell). Groups join on their columns with nulls equal, as a window partition puts them.
+    group_columns = [*group, "__margin_group"]
+    same_group = " and ".join(f"shown.{c} is not distinct from groups.{c}" for c in group_columns)
     sql = f"""
         update {table} set is_suppressed = true, suppression = 'secondary'{mark}
         where __rid in (
             with members as (
                 select __rid, {", ".join(spec.keys)}, {", ".join(spec.counts)}, is_suppressed,
+                       true as __margin_group,
                        coalesce(({margin.parts}), false) as is_part,
                        coalesce(({total}), false) as is_total
                 from {table}
                 where {members}{changed_groups}
             ),
-            grouped as (
+            groups as (
+                select
+                    {", ".join(group_columns)},
+                    count(*) filter (where is_part and is_suppressed) as hidden_parts,
+                    count(*) filter (where is_part and not is_suppressed) as shown_parts,
+                    coalesce(bool_or(is_total and not is_suppressed), false) as total_shown,
+                    coalesce(bool_or(is_total and is_suppressed), false) as total_hidden,
+                    {hidden_sums}
+                from members
+                group by {", ".join(group_columns)}
+            ),
+            shown as (
                 select
                     *,
-                    count(*) filter (where is_part and is_suppressed) over g as hidden_parts,
-                    count(*) filter (where is_part and not is_suppressed) over g as shown_parts,
-                    coalesce(bool_or(is_total and not is_suppressed) over g, false) as total_shown,
-                    coalesce(bool_or(is_total and is_suppressed) over g, false) as total_hidden,
-                    {hidden_sums},
                     row_number() over (
-                        partition by {_partition(group)}, is_part and not is_suppressed
+                        partition by {", ".join(group_columns)}, is_part
                         order by {first}, {", ".join(spec.keys)}
                     ) as pick
                 from members
-                window g as (partition by {_partition(group)})
+                where not is_suppressed
+            ),
+            grouped as (
+                select shown.__rid, shown.is_part, shown.is_total, shown.pick, groups.*
+                from shown
+                inner join groups on {same_group}
             )
             select __rid from grouped
             where (
@@ -258,11 +276,11 @@ def _secondary_round(
                 {total_known}
                 and hidden_parts >= 1
                 and (hidden_parts = 1 or {too_small})
-                and ((is_part and not is_suppressed and pick = 1 and not {complement_total})
-                     or ((shown_parts = 0 or {complement_total}) and is_total and not is_suppressed))
+                and ((is_part and pick = 1 and not {complement_total})
+                     or ((shown_parts = 0 or {complement_total}) and is_total))
             ) or (
                 -- a hidden total that the sum of its shown parts would give back
-                total_hidden and hidden_parts = 0 and is_part and not is_suppressed and pick = 1
+                total_hidden and hidden_parts = 0 and is_part and pick = 1
             )
         )
     """
