@@ -505,6 +505,27 @@ week_taps = st.lists(
     max_size=30,
 )
 
+
+def week_tap_rows(rows, domestic_cards: str) -> list[tuple]:
+    """raw.entry_log rows of (card, day of WEEK, facility, minutes after 05:00, ticket); cards
+    in ``domestic_cards`` are issued in Japan, the others in the United States."""
+    return [
+        (
+            "test",
+            WEEK[day],
+            facility,
+            datetime.combine(WEEK[day], datetime.min.time()) + timedelta(hours=5, minutes=minute),
+            pseudonymise(card, KEY),
+            ticket,
+            500,
+            "JP" if card in domestic_cards else "US",
+            "taps.csv",
+            2,
+        )
+        for card, day, facility, minute, ticket in rows
+    ]
+
+
 #: each period mart's cells and their distinct visitors, counted from the intermediate rows:
 #: (mart, rows behind it with their cell columns, the cell columns)
 VISITOR_CELLS = [
@@ -601,24 +622,7 @@ def test_period_marts_count_each_visitor_once_per_cell(week_warehouse, rows):
     without a distinct count): every day and week cell of every segment must hold the
     distinct visitors behind it, also when one visitor shows two ticket types in a week."""
     con, config = week_warehouse
-    reset(
-        con,
-        [
-            (
-                "test",
-                WEEK[day],
-                facility,
-                datetime.combine(WEEK[day], datetime.min.time()) + timedelta(hours=5, minutes=minute),
-                pseudonymise(card, KEY),
-                ticket,
-                500,
-                "JP" if card in "AB" else "US",
-                "taps.csv",
-                2,
-            )
-            for card, day, facility, minute, ticket in rows
-        ],
-    )
+    reset(con, week_tap_rows(rows, domestic_cards="AB"))
     marts = [*MART_CELLS, "spending_routes_by_period"]  # the last reads the ones before
     build_range(con, WEEK[0], WEEK[-1], config, only=INTERMEDIATE + marts)
     for mart, behind in VISITOR_CELLS:
@@ -694,31 +698,14 @@ def test_a_weeks_quartiles_are_the_same_sorted_in_memory_or_off_the_histogram(we
     """Weeks and months sort their cells' minutes in memory too while the period holds at
     most FLOW_QUARTILE_MEMORY_STOPS stops: every week cell is the same either way."""
     con, config = week_warehouse
-    reset(
-        con,
-        [
-            (
-                "test",
-                WEEK[day],
-                facility,
-                datetime.combine(WEEK[day], datetime.min.time()) + timedelta(hours=5, minutes=minute),
-                pseudonymise(card, KEY),
-                ticket,
-                500,
-                "JP",
-                "taps.csv",
-                2,
-            )
-            # a move on each of the two days besides the drawn rows, so that every mart has cells
-            for card, day, facility, minute, ticket in [
-                *rows,
-                ("F", 1, "dejima", 0, "adult"),
-                ("F", 1, "glover_garden", 45, "adult"),
-                ("G", 2, "glover_garden", 0, "senior"),
-                ("G", 2, "oura_cathedral", 25, "senior"),
-            ]
-        ],
-    )
+    # a move on each of the two days besides the drawn rows, so that every mart has cells
+    moves = [
+        ("F", 1, "dejima", 0, "adult"),
+        ("F", 1, "glover_garden", 45, "adult"),
+        ("G", 2, "glover_garden", 0, "senior"),
+        ("G", 2, "oura_cathedral", 25, "senior"),
+    ]
+    reset(con, week_tap_rows([*rows, *moves], domestic_cards="ABCDEFG"))
     marts = ["transitions_by_period", "dwell_by_period", "routes_by_period"]
     published = {}
     for bound in (10**6, 0):

@@ -53,6 +53,13 @@ create or replace temp macro period_names(codes) as table
     from facilities
     cross join tickets;
 
+-- period_facilities(codes): each facility of the days being built with its period code
+-- (its position in period_names' facility_ids): what a mart joins a facility id to.
+create or replace temp macro period_facilities(codes) as table
+    select f.facility_id, f.facility_code
+    from period_names(codes) as names,  -- noqa: RF03
+        unnest(names.facility_ids) with ordinality as f (facility_id, facility_code);
+
 -- period_codes(codes): for each day being built, the period code (period_names) of each of the
 -- day's facility codes and ticket codes (int_codes: a day code holds for its day only):
 -- facility_codes[day code] and ticket_codes[day code]. A period mart groups a week's or a
@@ -65,8 +72,7 @@ create or replace temp macro period_codes(codes) as table
     ),
 
     facilities as (
-        select f.facility_id, f.period_code
-        from names, unnest(names.facility_ids) with ordinality as f (facility_id, period_code)
+        select facility_id, facility_code as period_code from period_facilities(codes)  -- noqa: RF03
     ),
 
     tickets as (
@@ -139,6 +145,17 @@ case kind
     when 'ticket_type' then ticket_types[segment]
     else 'all'
 end;
+
+-- named_cells(cells, codes): a period mart's cells counted on codes, their source_code and
+-- segment spelled out as source_kind and segment (source_name, segment_name; the ticket
+-- types of period_names(codes)); period_cells puts both in their places.
+create or replace temp macro named_cells(cells, codes) as table
+    select
+        c.* exclude (source_code, segment),  -- noqa: AM04
+        source_name(c.source_code) as source_kind,
+        segment_name(c.segment_kind, c.segment, names.ticket_types) as segment
+    from query_table(cells) as c
+    cross join period_names(codes) as names;
 
 -- The same segments, as codes, from a group by grouping sets ((), (residence),
 -- (ticket_type), ...) of rows carrying the codes of segment_rows:

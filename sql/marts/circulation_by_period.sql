@@ -20,10 +20,6 @@ with codes as (
     select * from period_codes(intermediate.int_codes)
 ),
 
-names as (
-    select * from period_names(intermediate.int_codes)
-),
-
 visitor_days as (  -- noqa: ST03
     -- source and segments as codes (period_codes), decoded once the cells are counted
     select
@@ -88,20 +84,14 @@ first_and_last as (
     group by all
 ),
 
-counted as (
+counted as (  -- noqa: ST03
     select * from circulation
     union all by name
     select * from first_and_last
 ),
 
-decoded as (
-    -- period_cells puts the period and segment columns in their places
-    select
-        counted.* exclude (source_code, segment),
-        source_name(counted.source_code) as source_kind,
-        segment_name(counted.segment_kind, counted.segment, names.ticket_types) as segment
-    from counted
-    cross join names
+decoded as (  -- noqa: ST03
+    select * from named_cells(counted, intermediate.int_codes)
 ),
 
 cells as (  -- noqa: ST03

@@ -105,10 +105,10 @@ cells as (  -- noqa: ST03
         counted.period_start,
         counted.period_end,
         counted.period_label,
-        source_name(counted.source_code) as source_kind,
+        counted.source_code,
         counted.day_type,
         counted.segment_kind,
-        segment_name(counted.segment_kind, counted.segment, names.ticket_types) as segment,
+        counted.segment,
         names.facility_ids[counted.facility_code] as facility_id,
         ['sensor_stay', 'entry_gap_estimate'][counted.dwell_method] as dwell_method,
         counted.visitors,
@@ -120,8 +120,12 @@ cells as (  -- noqa: ST03
     cross join names
 ),
 
+named as (  -- noqa: ST03
+    select * from named_cells(cells, intermediate.int_codes)
+),
+
 final as (
-    select * from published_cells(cells)
+    select * from published_cells(named)
 )
 
 -- noqa: disable=AM04

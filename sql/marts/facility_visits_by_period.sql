@@ -20,10 +20,8 @@ names as (
 ),
 
 facilities as (
-    -- each facility's period code (period_codes): the cells' columns are integers, decoded
-    -- once the cells are counted (grouping on the id strings cost more)
-    select f.facility_id, f.facility_code
-    from names, unnest(names.facility_ids) with ordinality as f (facility_id, facility_code)
+    -- each facility's period code: the cells' columns are integers, decoded once counted
+    select * from period_facilities(intermediate.int_codes)
 ),
 
 entry_events as (
@@ -129,10 +127,10 @@ decoded as (  -- noqa: ST03
         counted.period_start,
         counted.period_end,
         counted.period_label,
-        source_name(counted.source_code) as source_kind,
+        counted.source_code,
         counted.day_type,
         counted.segment_kind,
-        segment_name(counted.segment_kind, counted.segment, names.ticket_types) as segment,
+        counted.segment,
         names.facility_ids[counted.facility_code] as facility_id,
         counted.hour_of_day,
         counted.entries,
@@ -141,8 +139,12 @@ decoded as (  -- noqa: ST03
     cross join names
 ),
 
+named as (  -- noqa: ST03
+    select * from named_cells(decoded, intermediate.int_codes)
+),
+
 final as (
-    select * from published_cells(decoded)
+    select * from published_cells(named)
 )
 
 -- noqa: disable=AM04

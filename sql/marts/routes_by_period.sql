@@ -99,10 +99,10 @@ decoded as (  -- noqa: ST03
         counted.period_start,
         counted.period_end,
         counted.period_label,
-        source_name(counted.source_code) as source_kind,
+        counted.source_code,
         counted.day_type,
         counted.segment_kind,
-        segment_name(counted.segment_kind, counted.segment, names.ticket_types) as segment,
+        counted.segment,
         names.facility_ids[counted.origin_facility_code] as origin_facility_id,
         names.facility_ids[counted.destination_facility_code] as destination_facility_id,
         case when counted.route <> 0 then route_name(counted.route, names.facility_ids) end as route,
@@ -115,8 +115,12 @@ decoded as (  -- noqa: ST03
     cross join names
 ),
 
+named as (  -- noqa: ST03
+    select * from named_cells(decoded, intermediate.int_codes)
+),
+
 final as (
-    select * from published_cells(decoded)
+    select * from published_cells(named)
 )
 
 -- noqa: disable=AM04

@@ -26,10 +26,8 @@ names as (
 ),
 
 facilities as (
-    -- each facility's period code (period_codes): the cells' columns are integers, decoded
-    -- once the cells are counted (grouping on the id strings cost more)
-    select f.facility_id, f.facility_code
-    from names, unnest(names.facility_ids) with ordinality as f (facility_id, facility_code)
+    -- each facility's period code: the cells' columns are integers, decoded once counted
+    select * from period_facilities(intermediate.int_codes)
 ),
 
 visitor_days as (

@@ -83,10 +83,10 @@ cells as (  -- noqa: ST03
         with_probability.period_start,
         with_probability.period_end,
         with_probability.period_label,
-        source_name(with_probability.source_code) as source_kind,
+        with_probability.source_code,
         with_probability.day_type,
         with_probability.segment_kind,
-        segment_name(with_probability.segment_kind, with_probability.segment, names.ticket_types) as segment,
+        with_probability.segment,
         names.facility_ids[with_probability.from_facility_code] as from_facility_id,
         names.facility_ids[with_probability.to_facility_code] as to_facility_id,
         with_probability.transitions,
@@ -99,8 +99,12 @@ cells as (  -- noqa: ST03
     cross join names
 ),
 
+named as (  -- noqa: ST03
+    select * from named_cells(cells, intermediate.int_codes)
+),
+
 final as (
-    select * from published_cells(cells)
+    select * from published_cells(named)
 )
 
 -- noqa: disable=AM04
