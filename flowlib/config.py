@@ -140,7 +140,7 @@ class Settings:
     #: Quartiles of a night's day cells are read off each cell's sorted minutes, held in
     #: memory, when the days being built hold at most this many stops (sensor stays and card
     #: stops); above it, and for weeks, months and years, off a histogram, which spills
-    #: (sql/macros/period_steps.sql, minute_quartiles). Both give the same numbers.
+    #: (sql/macros/quartiles.sql, minute_quartiles). Both give the same numbers.
     quartile_memory_stops: int = field(default_factory=lambda: _env_int("FLOW_QUARTILE_MEMORY_STOPS", 5_000_000))
     duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or "4GB")
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))

@@ -226,7 +226,9 @@ def _publish(
         con.execute(f"delete from {model.relation} where {delete_where}")
         con.execute(f"insert into {model.relation} {model.sql}")
         return
-    con.execute(f"create or replace temp table {_STAGE} as select row_number() over () as __rid, * from ({model.sql})")
+    con.execute(f"create or replace temp table {_STAGE} as select * from ({model.sql})")
+    con.execute(f"alter table {_STAGE} add column __rid bigint")
+    con.execute(f"update {_STAGE} set __rid = rowid")
     try:
         protect(con, _STAGE, model.privacy, settings.min_cell_count, mart=model.relation, rollup=rollup)
         con.execute(f"delete from {model.relation} where {delete_where}")

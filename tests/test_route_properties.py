@@ -431,10 +431,9 @@ def test_both_ways_to_the_quartiles_give_the_same_published_tenths(warehouse, ro
     load_macros(con, config.sql_dir)
     # the columns a period mart's value rows carry besides the cell's keys and the minutes
     con.execute(
-        "create or replace temp table quartile_values (cell varchar, minutes double, service_date date, "
-        "period_end date, period_label varchar, visitor_id ubigint)"
+        "create or replace temp table quartile_values (cell varchar, minutes double, service_date date, visitor_id ubigint)"
     )
-    con.executemany(f"insert into quartile_values values (?, ?, date '{DAY}', date '{DAY}', 'day', 1)", rows)
+    con.executemany(f"insert into quartile_values values (?, ?, date '{DAY}', 1)", rows)
     by_way = {}
     for in_memory in (True, False):
         con.execute(f"set variable quartiles_in_memory = {in_memory}")

@@ -1,19 +1,20 @@
 -- Steps the period marts share, as DuckDB macros. flowlib.models runs this file on the build
 -- connection before the models (temporary macros: nothing is stored in the warehouse); to
--- paste a period mart into a DuckDB shell, run this file first. A table macro reads the CTE
+-- paste a period mart into a DuckDB shell, run the files of sql/macros first (the quartiles
+-- are in quartiles.sql). A table macro reads the CTE
 -- or table named by its argument through query_table() (sqlfluff sees neither: a CTE read
 -- only through a macro carries noqa: ST03, a union by name or a macro call of unknown columns noqa: AM04).
 
 -- period_rows(rows): the rows of `rows` (with service_date) on the days being built,
--- getvariable('period_first_day') .. getvariable('period_last_day'), each with its period of
--- getvariable('period_grain') and its day type. Every row counts for all days (day_type
--- 'all') and, in weeks, months and years, also for its own day type.
+-- getvariable('period_first_day') .. getvariable('period_last_day'), each with the start of
+-- its period of getvariable('period_grain') and its day type. Every row counts for all days
+-- (day_type 'all') and, in weeks, months and years, also for its own day type. The period's
+-- end and label follow its start, so they join the counted cells (period_cells), not the
+-- rows: grouping every row on them too cost about 0.6 s of a 2 M-tap night's marts.
 create or replace temp macro period_rows(rows) as table
     with dated as not materialized (
         select
             periods.period_start,
-            periods.period_end,
-            periods.period_label,
             calendar.day_type,
             r.*
         from query_table(rows) as r
@@ -202,13 +203,35 @@ create or replace temp macro visitor_counts(visitor_rows) as table
 
 -- visitor_cells(visitor_rows): visitor_counts of period_rows rows grouped per visitor by
 -- their cell before the segments, residence, ticket_type and visitor_id (codes), each
--- counted for all visitors and its segments (segment_rows).
+-- counted for all visitors and its segments (segment_rows). A day's cells are first counted
+-- with residence and ticket type together (visitor_counts: there a cell's rows are its
+-- visitors), and each segment sums them: on a day a visitor has one residence and one ticket
+-- type, so those cells hold different visitors, and the segments multiply the counted cells
+-- instead of every visitor's row. A week, month or year can see one visitor under two
+-- residences or ticket types, so its visitors are counted per segment.
 create or replace temp macro visitor_cells(visitor_rows) as table
-    with segmented as not materialized (  -- noqa: ST03
-        select * from segment_rows(visitor_rows)
+    with day_cells as not materialized (  -- noqa: ST03
+        select * from visitor_counts(visitor_rows)  -- noqa: AM04
+        where getvariable('period_grain') = 'day'
+    ),
+
+    longer_rows as not materialized (  -- noqa: ST03
+        select * from query_table(visitor_rows)  -- noqa: AM04
+        where getvariable('period_grain') <> 'day'
+    ),
+
+    longer_segments as not materialized (  -- noqa: ST03
+        select * from segment_rows(longer_rows)  -- noqa: AM04
     )
 
-    select * from visitor_counts(segmented);  -- noqa: AM04
+    select
+        * exclude (events, visitors),  -- noqa: AM04
+        sum(events)::bigint as events,
+        sum(visitors)::bigint as visitors
+    from segment_rows(day_cells)
+    group by all
+    union all by name
+    select * from visitor_counts(longer_segments);  -- noqa: AM04
 
 -- period_route_codes(route_codes, facility_codes): a route of up to five stops
 -- (int_trips.short_route_codes: the stops' day codes, 12 bits each, the last stop lowest)
@@ -233,116 +256,31 @@ concat_ws(
     facility_ids[(route_codes & 4095)::integer]
 );
 
--- minute_quartiles(value_rows): the quartiles (0.25, 0.5, 0.75 as in quantile_cont: the
--- value at position (n - 1) q, interpolated) of the column minutes in each cell of
--- `value_rows`, as published (to a tenth of a minute): minutes_p25, minutes_median,
--- minutes_p75. A cell is the values of all the other columns except service_date,
--- period_end, period_label and visitor_id (the rows of period_rows / segment_rows with the
--- measured column renamed minutes); a mart publishes the three under its own name with
--- columns('^minutes_(.*)') as '<what>_minutes_\1'.
--- Two ways to the same numbers, chosen by the runner (getvariable('quartiles_in_memory'),
--- flowlib.models): a night's day cells sort each cell's values in a list, held in memory,
--- which is fast and bounded by FLOW_QUARTILE_MEMORY_STOPS; weeks, months, years and large
--- days read them off a histogram (how many values each number of minutes has), which spills:
--- DuckDB's quantile state, like the list, holds every value, and next to a distinct count it
--- exhausted 3 GB on a month of moves (36 M rows). Both interpolate as lo + (hi - lo) * d;
--- quantile_cont computes lo * (1 - d) + hi * d, which can differ in the last bit and so in
--- a rounded decimal, so it is not used.
-create or replace temp macro minute_quartiles(value_rows) as table
-    with day_values as (
-        select
-            * exclude (minutes, service_date, period_end, period_label, visitor_id),  -- noqa: AM04
-            list_sort(list(minutes)) as sorted_minutes
-        from query_table(value_rows)
-        where getvariable('quartiles_in_memory')
-        group by all
-    ),
-
-    day_quartiles as (
-        select
-            * exclude (sorted_minutes),
-            list_transform(
-                [0.25, 0.5, 0.75],
-                lambda q: sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1]
-                + ((len(sorted_minutes) - 1) * q - floor((len(sorted_minutes) - 1) * q))
-                * (
-                    sorted_minutes[ceil((len(sorted_minutes) - 1) * q)::bigint + 1]
-                    - sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1]
-                )
-            ) as quartiles
-        from day_values
-    ),
-
-    histogram as (
-        select
-            struct_pack(*columns(* exclude (minutes, service_date, period_end, period_label, visitor_id))) as cell,
-            minutes,
-            count(*) as n
-        from query_table(value_rows)
-        where not coalesce(getvariable('quartiles_in_memory'), false)
-        group by all
-    ),
-
-    positions as (
-    -- each value's first position (0-based) in the cell's sorted values, and the cell's size
-        select
-            *,
-            sum(n) over (partition by cell order by minutes) - n as position,
-            sum(n) over (partition by cell) as cell_n
-        from histogram
-    ),
-
-    neighbours as (
-    -- quantile_cont: the value at position (n - 1) q, interpolated between its neighbours
-        select
-            cell,
-            list_transform([0.25, 0.5, 0.75], lambda q: (cell_n - 1) * q) as targets,
-            [
-                min(minutes) filter (where position + n > floor((cell_n - 1) * 0.25)),
-                min(minutes) filter (where position + n > floor((cell_n - 1) * 0.5)),
-                min(minutes) filter (where position + n > floor((cell_n - 1) * 0.75))
-            ] as below,
-            [
-                min(minutes) filter (where position + n > ceil((cell_n - 1) * 0.25)),
-                min(minutes) filter (where position + n > ceil((cell_n - 1) * 0.5)),
-                min(minutes) filter (where position + n > ceil((cell_n - 1) * 0.75))
-            ] as above
-        from positions
-        group by all
-    ),
-
-    cell_quartiles as (
-        select * from day_quartiles  -- noqa: AM04
-        union all by name
-        select
-            unnest(cell),
-            list_transform(range(1, 4), lambda i: below[i] + (targets[i] - floor(targets[i])) * (above[i] - below[i]))
-                as quartiles
-        from neighbours
-    )
-
-    select
-        * exclude (quartiles),  -- noqa: AM04
-        round(quartiles[1], 1) as minutes_p25,
-        round(quartiles[2], 1) as minutes_median,
-        round(quartiles[3], 1) as minutes_p75
-    from cell_quartiles;
+-- grain_periods(periods): each period of getvariable('period_grain') in `periods`
+-- (ref.calendar_periods, passed by the caller: a macro is created before the tables it
+-- reads): its start, end and label.
+create or replace temp macro grain_periods(periods) as table
+    select p.period_start, p.period_end, p.period_label
+    from query_table(periods) as p  -- noqa: RF03
+    where p.period_grain = getvariable('period_grain') and p.calendar_date = p.period_start;
 
 -- period_cells(cells): the published rows of a period mart: period_grain, then the cell's
--- period and segment columns in the order every period mart shares, then the other columns
--- of `cells` in their order (the mart's own keys, its measures, is_suppressed, suppression).
+-- period (its start from period_rows, its end and label from grain_periods) and segment
+-- columns in the order every period mart shares, then the other columns of `cells` in their
+-- order (the mart's own keys, its measures, is_suppressed, suppression).
 create or replace temp macro period_cells(cells) as table
     select
         getvariable('period_grain') as period_grain,
-        period_start,
-        period_end,
-        period_label,
-        source_kind,
-        day_type,
-        segment_kind,
-        segment,
-        * exclude (period_start, period_end, period_label, source_kind, day_type, segment_kind, segment)  -- noqa: AM04
-    from query_table(cells);
+        c.period_start,
+        periods.period_end,
+        periods.period_label,
+        c.source_kind,
+        c.day_type,
+        c.segment_kind,
+        c.segment,
+        c.* exclude (period_start, source_kind, day_type, segment_kind, segment)  -- noqa: AM04
+    from query_table(cells) as c
+    inner join grain_periods(ref.calendar_periods) as periods on c.period_start = periods.period_start;  -- noqa: RF01
 
 -- published_cells(cells): period_cells, with the primary rule of a mart whose cells count
 -- visitors: fewer than k (getvariable('min_cell_count')) visitors hides the cell.

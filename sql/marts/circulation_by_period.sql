@@ -43,7 +43,7 @@ typed as not materialized (
 
 circulation as (
     select
-        period_start, period_end, period_label, source_code, day_type,
+        period_start, source_code, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         'all' as facility_role,
@@ -54,7 +54,7 @@ circulation as (
         sum(revisits) as revisits
     from typed
     group by
-        period_start, period_end, period_label, source_code, day_type,
+        period_start, source_code, day_type,
         grouping sets ((), (residence), (ticket_type))
     -- segments are known for card taps only
     having (source_code = 1 or (grouping(residence) = 1 and grouping(ticket_type) = 1))
@@ -64,8 +64,6 @@ first_and_last as (
     -- all visitors only: the first and last facility of each visitor's service day
     select
         period_start,
-        period_end,
-        period_label,
         source_code,
         day_type,
         'all' as segment_kind,

@@ -110,14 +110,14 @@ hour_cells as (
 counted as (  -- noqa: ST03
     -- the whole day per segment, and the hour-of-day profile of all visitors
     select
-        period_start, period_end, period_label, source_code, day_type, segment_kind, segment, facility_code,
+        period_start, source_code, day_type, segment_kind, segment, facility_code,
         cast(null as smallint) as hour_of_day,
         events as entries,
         visitors
     from visitor_cells(visitor_entries)
     union all
     select
-        period_start, period_end, period_label, source_code, day_type, 'all', 0, facility_code,
+        period_start, source_code, day_type, 'all', 0, facility_code,
         hour_of_day, entries, visitors
     from hour_cells
 ),
@@ -125,8 +125,6 @@ counted as (  -- noqa: ST03
 decoded as (  -- noqa: ST03
     select
         counted.period_start,
-        counted.period_end,
-        counted.period_label,
         counted.source_code,
         counted.day_type,
         counted.segment_kind,

@@ -97,8 +97,6 @@ counted as (  -- noqa: ST03
 decoded as (  -- noqa: ST03
     select
         counted.period_start,
-        counted.period_end,
-        counted.period_label,
         counted.source_code,
         counted.day_type,
         counted.segment_kind,

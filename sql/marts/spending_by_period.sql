@@ -87,7 +87,7 @@ visitor_facilities as (
 amounts as (
     -- segment 0: all visitors; facility code 0: all facilities
     select
-        period_start, period_end, period_label, day_type,
+        period_start, day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
         case
@@ -100,7 +100,7 @@ amounts as (
         sum(revenue_jpy) as revenue_jpy
     from visitor_facilities
     group by
-        period_start, period_end, period_label, day_type,
+        period_start, day_type,
         grouping sets (
             (), (residence), (ticket_type), (facility_code),
             (segment_facility_code, residence), (segment_facility_code, ticket_type)
@@ -168,8 +168,6 @@ visitors as (
 with_visitor_days as (
     select
         amounts.period_start,
-        amounts.period_end,
-        amounts.period_label,
         amounts.day_type,
         amounts.segment_kind,
         segment_name(amounts.segment_kind, amounts.segment, names.ticket_types) as segment,
@@ -206,6 +204,7 @@ final as (
         hidden_with_twin(visitors, published_visits.is_suppressed) as is_suppressed,
         suppression_with_twin(visitors, published_visits.is_suppressed) as suppression
     from with_visitor_days
+    inner join grain_periods(ref.calendar_periods) using (period_start)  -- noqa: RF01
     left join published_visits using (period_start, day_type, segment_kind, segment, facility_id)
     -- A day's facility x segment table is not published: with the day files' facility counts
     -- and the all-facility segment rows, its small hidden cells were pinned to within k

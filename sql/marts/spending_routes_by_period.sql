@@ -124,7 +124,7 @@ typed as not materialized (
 
 visitor_rows as (  -- noqa: ST03
     -- each visitor-day's row in a cell, for visitor_counts (sql/macros/period_steps.sql)
-    select period_start, period_end, period_label, day_type, breakdown, facility_id, route, visitor_id, 1 as events
+    select period_start, day_type, breakdown, facility_id, route, visitor_id, 1 as events
     from typed
 ),
 
@@ -135,7 +135,7 @@ visitors as (
 sums as (
     -- a cell's rows are its visitor-days (a card once per day and cell)
     select
-        period_start, period_end, period_label, day_type,
+        period_start, day_type,
         breakdown,
         facility_id,
         route,
@@ -163,8 +163,8 @@ final as (
     select
         getvariable('period_grain') as period_grain,
         counted.period_start,
-        counted.period_end,
-        counted.period_label,
+        periods.period_end,
+        periods.period_label,
         counted.day_type,
         counted.breakdown,
         counted.facility_id,
@@ -179,6 +179,7 @@ final as (
         hidden_with_twin(visitors, twins.is_suppressed) as is_suppressed,
         suppression_with_twin(visitors, twins.is_suppressed) as suppression
     from counted
+    inner join grain_periods(ref.calendar_periods) as periods on counted.period_start = periods.period_start  -- noqa: RF01
     left join twins
         on twins.period_start = counted.period_start and twins.day_type = counted.day_type
             and twins.breakdown = counted.breakdown and twins.facility_id = counted.facility_id

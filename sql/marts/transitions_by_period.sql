@@ -81,8 +81,6 @@ with_probability as (
 cells as (  -- noqa: ST03
     select
         with_probability.period_start,
-        with_probability.period_end,
-        with_probability.period_label,
         with_probability.source_code,
         with_probability.day_type,
         with_probability.segment_kind,
