@@ -13,7 +13,15 @@
 -- suppress: visitors, visitor_days, trips, paid_admissions, revenue_jpy, paid_admissions_per_unit, revenue_per_unit_jpy
 -- margin: first_facility | vary breakdown, facility_id, route | parts breakdown = 'first_facility' | total breakdown = 'all'
 -- additive: visitor_days, trips, paid_admissions, revenue_jpy, paid_admissions_per_unit, revenue_per_unit_jpy
-with admissions as (
+with codes as (
+    select * from period_codes(intermediate.int_codes)
+),
+
+names as (
+    select * from period_names(intermediate.int_codes)
+),
+
+admissions as (
     select
         service_date,
         visitor_id,
@@ -51,7 +59,7 @@ trips as (
         t.service_date,
         t.visitor_id,
         t.trip_index,
-        t.route,
+        t.short_route_codes,
         count(a.visitor_id) filter (where a.amount_jpy > 0) as paid_admissions,
         coalesce(sum(a.amount_jpy), 0) as revenue_jpy
     from intermediate.int_trips as t
@@ -66,15 +74,18 @@ trips as (
 ),
 
 visitor_routes as (
-    -- each visitor-day's trips per route: every cell then holds one row per visitor-day
+    -- each visitor-day's trips per route: every cell then holds one row per visitor-day. A
+    -- route is its stops' period codes (period_codes) until the cells are counted (grouping
+    -- on the route text: 0.71 s instead of 0.58 s for a 2 M-tap day)
     select
-        service_date,
-        visitor_id,
-        route,
+        trips.service_date,
+        trips.visitor_id,
+        period_route_codes(trips.short_route_codes, codes.facility_codes) as route,
         count(*) as trips,
-        sum(paid_admissions) as paid_admissions,
-        sum(revenue_jpy) as revenue_jpy
+        sum(trips.paid_admissions) as paid_admissions,
+        sum(trips.revenue_jpy) as revenue_jpy
     from trips
+    inner join codes using (service_date)
     group by all
 ),
 
@@ -85,7 +96,7 @@ units as (  -- noqa: ST03
         service_date,
         'all' as breakdown,
         'all' as facility_id,
-        cast(null as varchar) as route,
+        cast(null as bigint) as route,
         visitor_id,
         0 as trips,
         1 as units,
@@ -159,6 +170,15 @@ counted as (
             and sums.route is not distinct from visitors.route
 ),
 
+decoded as (
+    -- routes spelled out once counted (route_name), to meet their twins
+    select
+        counted.* exclude (route),
+        case when counted.route is not null then route_name(counted.route, names.facility_ids) end as route
+    from counted
+    cross join names
+),
+
 final as (
     select
         getvariable('period_grain') as period_grain,
@@ -178,7 +198,7 @@ final as (
         round(revenue_jpy / units, 1) as revenue_per_unit_jpy,
         hidden_with_twin(visitors, twins.is_suppressed) as is_suppressed,
         suppression_with_twin(visitors, twins.is_suppressed) as suppression
-    from counted
+    from decoded as counted
     inner join grain_periods(ref.calendar_periods) as periods on counted.period_start = periods.period_start  -- noqa: RF01
     left join twins
         on twins.period_start = counted.period_start and twins.day_type = counted.day_type
