@@ -1,6 +1,16 @@
 -- The quartiles of a period mart's measured minutes, as a DuckDB macro (see period_steps.sql
 -- for how the macros are loaded). A file of its own: sqlfluff skips files over 20,000 bytes.
 
+-- sorted_quantile(sorted_values, q): the value at position (n - 1) q of a sorted list,
+-- interpolated between its neighbours as lo + (hi - lo) * d (minute_quartiles).
+create or replace temp macro sorted_quantile(sorted_values, q) as
+sorted_values[floor((len(sorted_values) - 1) * q)::bigint + 1]
++ ((len(sorted_values) - 1) * q - floor((len(sorted_values) - 1) * q))
+* (
+    sorted_values[ceil((len(sorted_values) - 1) * q)::bigint + 1]
+    - sorted_values[floor((len(sorted_values) - 1) * q)::bigint + 1]
+);
+
 -- minute_quartiles(value_rows): the quartiles (0.25, 0.5, 0.75 as in quantile_cont: the
 -- value at position (n - 1) q, interpolated) of the column minutes in each cell of
 -- `value_rows`, as published (to a tenth of a minute): minutes_p25, minutes_median,
@@ -27,17 +37,16 @@ create or replace temp macro minute_quartiles(value_rows) as table
     ),
 
     day_quartiles as (
+        -- three calls of a scalar macro rather than a lambda over [0.25, 0.5, 0.75]: the
+        -- same arithmetic, without building a list per cell (routes_by_period's 442k day
+        -- cells of a 2 M-tap night: 0.26 s)
         select
             * exclude (sorted_minutes),
-            list_transform(
-                [0.25, 0.5, 0.75],
-                lambda q: sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1]
-                + ((len(sorted_minutes) - 1) * q - floor((len(sorted_minutes) - 1) * q))
-                * (
-                    sorted_minutes[ceil((len(sorted_minutes) - 1) * q)::bigint + 1]
-                    - sorted_minutes[floor((len(sorted_minutes) - 1) * q)::bigint + 1]
-                )
-            ) as quartiles
+            [
+                sorted_quantile(sorted_minutes, 0.25),
+                sorted_quantile(sorted_minutes, 0.5),
+                sorted_quantile(sorted_minutes, 0.75)
+            ] as quartiles
         from day_values
     ),
 
