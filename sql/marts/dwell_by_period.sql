@@ -33,7 +33,7 @@ sensor_dwell as (
         date_diff('second', stops.arrived_at, stops.last_seen_at) / 60.0 as dwell_minutes
     from intermediate.int_stops as stops
     inner join codes using (service_date)
-    where stops.source_kind = 'wifi_sensor'
+    where stops.source_code = 2  -- wifi_sensor, read as a code: the scan skips the card taps' row groups
 ),
 
 estimated_dwell as (
