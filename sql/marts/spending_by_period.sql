@@ -108,10 +108,10 @@ amounts as (
 ),
 
 day_visitors as (
-    -- a day's visitor-days, each once: on a day, its visitors
-    select period_start, day_type, visitor_id, residence, ticket_type
+    -- each visitor-day once, with its residence and ticket type (one each on a day): on a
+    -- day, its visitors
+    select period_start, day_type, service_date, visitor_id, residence, ticket_type
     from visitor_facilities
-    where getvariable('period_grain') = 'day'
     group by all
 ),
 
@@ -127,6 +127,7 @@ visitors as (
         count(*) as visitors,
         count(*) as days_of_visitors
     from day_visitors
+    where getvariable('period_grain') = 'day'
     group by period_start, day_type, grouping sets ((), (residence), (ticket_type))
     union all
     select
@@ -141,28 +142,35 @@ visitors as (
     where getvariable('period_grain') = 'day'
     group by period_start, day_type, facility_code
     union all
-    -- a week, month or year: one card comes on several days, perhaps under two ticket types
+    -- a week, month or year: one card comes on several days, perhaps under two ticket types,
+    -- so its visitors are counted distinct; its visitor-days are rows (day_visitors holds
+    -- each once, visitor_facilities each once per facility): no distinct count of (day,
+    -- card) pairs (the week of one 2 M-tap day: 5.0 -> 2.8 s)
     select
         period_start,
         day_type,
         segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
         segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
-        case
-            when grouping(facility_code) = 0 then facility_code
-            when grouping(segment_facility_code) = 0 then segment_facility_code
-            else 0
-        end as facility_code,
+        0 as facility_code,
         count(distinct visitor_id) as visitors,
-        -- a row value, one per card and day (sqlfluff reads the brackets as redundant)
-        count(distinct (service_date, visitor_id)) as days_of_visitors  -- noqa: ST08, LT01, LT06
+        count(*) as days_of_visitors
+    from day_visitors
+    where getvariable('period_grain') <> 'day'
+    group by period_start, day_type, grouping sets ((), (residence), (ticket_type))
+    union all
+    select
+        period_start,
+        day_type,
+        segment_kind_of(grouping(residence) = 0, grouping(ticket_type) = 0) as segment_kind,
+        segment_of(grouping(residence) = 0, grouping(ticket_type) = 0, residence, ticket_type) as segment,
+        case when grouping(facility_code) = 0 then facility_code else segment_facility_code end as facility_code,
+        count(distinct visitor_id) as visitors,
+        count(*) as days_of_visitors
     from visitor_facilities
     where getvariable('period_grain') <> 'day'
     group by
         period_start, day_type,
-        grouping sets (
-            (), (residence), (ticket_type), (facility_code),
-            (segment_facility_code, residence), (segment_facility_code, ticket_type)
-        )
+        grouping sets ((facility_code), (segment_facility_code, residence), (segment_facility_code, ticket_type))
 ),
 
 with_visitor_days as (
