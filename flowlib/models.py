@@ -226,6 +226,8 @@ def _publish(
         con.execute(f"delete from {model.relation} where {delete_where}")
         con.execute(f"insert into {model.relation} {model.sql}")
         return
+    # the row id from DuckDB's rowid, added after: row_number() over () is a window, which
+    # made the last pipeline of every protected mart's query run in one thread
     con.execute(f"create or replace temp table {_STAGE} as select * from ({model.sql})")
     con.execute(f"alter table {_STAGE} add column __rid bigint")
     con.execute(f"update {_STAGE} set __rid = rowid")

@@ -1,9 +1,9 @@
 -- Steps the period marts share, as DuckDB macros. flowlib.models runs this file on the build
 -- connection before the models (temporary macros: nothing is stored in the warehouse); to
 -- paste a period mart into a DuckDB shell, run the files of sql/macros first (the quartiles
--- are in quartiles.sql). A table macro reads the CTE
--- or table named by its argument through query_table() (sqlfluff sees neither: a CTE read
--- only through a macro carries noqa: ST03, a union by name or a macro call of unknown columns noqa: AM04).
+-- are in quartiles.sql). A table macro reads the CTE or table named by its argument through
+-- query_table() (sqlfluff sees neither: a CTE read only through a macro carries noqa: ST03,
+-- a union by name or a macro call of unknown columns noqa: AM04).
 
 -- period_rows(rows): the rows of `rows` (with service_date) on the days being built,
 -- getvariable('period_first_day') .. getvariable('period_last_day'), each with the start of
