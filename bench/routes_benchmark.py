@@ -388,14 +388,30 @@ ROUTE_QUERIES = {
                codes.facility_ids[to_facility_code] as to_facility_id, transitions, visitors, quartiles
         from counted inner join minutes using (service_date, source_code, from_facility_code, to_facility_code)
         inner join intermediate.int_codes as codes using (service_date)""",
+    # The trips too are grouped on the day's codes (int_trips, a view, decodes only what a
+    # query keeps), the cells decoded once counted, as in the period marts.
     "od_matrix": """
-        select source_kind, origin_facility_id, destination_facility_id, count(*) as trips,
-               count(distinct visitor_id) as visitors
-        from intermediate.int_trips where n_stops >= 2 group by all""",
+        with counted as (
+            select service_date, source_code, origin_facility_code, destination_facility_code, count(*) as trips,
+                   count(distinct visitor_id) as visitors
+            from intermediate.int_trips where n_stops >= 2 group by all
+        )
+        select ['entry_log', 'wifi_sensor'][source_code] as source_kind,
+               codes.facility_ids[origin_facility_code] as origin_facility_id,
+               codes.facility_ids[destination_facility_code] as destination_facility_id, trips, visitors
+        from counted inner join intermediate.int_codes as codes using (service_date)""",
     "top_20_routes": """
-        select route, count(distinct visitor_id) as visitors
-        from intermediate.int_trips where n_stops between 2 and 5
-        group by all order by visitors desc, route limit 20""",
+        with counted as (
+            select service_date, short_route_codes, count(distinct visitor_id) as visitors
+            from intermediate.int_trips where n_stops between 2 and 5 group by all
+        )
+        select concat_ws(' > ', codes.facility_ids[((short_route_codes >> 48) & 4095)::integer],
+                         codes.facility_ids[((short_route_codes >> 36) & 4095)::integer],
+                         codes.facility_ids[((short_route_codes >> 24) & 4095)::integer],
+                         codes.facility_ids[((short_route_codes >> 12) & 4095)::integer],
+                         codes.facility_ids[(short_route_codes & 4095)::integer]) as route, visitors
+        from counted inner join intermediate.int_codes as codes using (service_date)
+        order by visitors desc, route limit 20""",
 }
 
 

@@ -229,17 +229,24 @@ def test_survey_share_publishes_the_total_when_every_segment_is_large(settings):
     assert rows == {"all": round(30 / 50, 4), "domestic": round(20 / 30, 4), "international": 0.5}
 
 
-def test_a_model_that_became_a_view_replaces_the_old_table(settings):
-    """Warehouses built when int_transitions was a table take the view on the next build."""
+@pytest.mark.parametrize(
+    ("model", "query"),
+    [
+        ("int_transitions", "select from_facility_id, to_facility_id from intermediate.int_transitions"),
+        ("int_trips", "select origin_facility_id, destination_facility_id from intermediate.int_trips"),
+    ],
+)
+def test_a_model_that_became_a_view_replaces_the_old_table(settings, model, query):
+    """Warehouses built when int_transitions or int_trips was a table take the view on the next build."""
     _load(settings, [_tap("A", "glover_garden", "09:00"), _tap("A", "dejima", "10:00")])
     with writer(settings) as con:
-        con.execute("drop view if exists intermediate.int_transitions")
-        con.execute("create table intermediate.int_transitions as select 1 as stale")
+        con.execute(f"drop view if exists intermediate.{model}")
+        con.execute(f"create table intermediate.{model} as select 1 as stale")
         build_day(con, DAY, settings)
         kind = con.execute(
-            "select table_type from information_schema.tables "
-            "where table_schema = 'intermediate' and table_name = 'int_transitions'"
+            "select table_type from information_schema.tables where table_schema = 'intermediate' and table_name = ?",
+            [model],
         ).fetchone()[0]
-        moves = con.execute("select from_facility_id, to_facility_id from intermediate.int_transitions").fetchall()
+        moves = con.execute(query).fetchall()
     assert kind == "VIEW"
     assert moves == [("glover_garden", "dejima")]

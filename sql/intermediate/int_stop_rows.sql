@@ -1,7 +1,7 @@
 -- materialized: daily
 -- depends_on: int_sensor_stays, int_codes
 -- One row per stop of every visitor's trips on a service day, as integers (int_stops is
--- the readable view of this table, int_trips reads the trips from it). Card taps
+-- the readable view of this table, the view int_trips reads the trips from it). Card taps
 -- (source_code 1, entry_log) and Wi-Fi sensor stays (2, wifi_sensor) alike.
 -- Rules: a visitor's events (taps, or stays of non-resident devices) are ordered by time
 -- with the facility id as a deterministic tie-break. An event at the same facility as the

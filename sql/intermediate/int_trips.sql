@@ -1,19 +1,18 @@
--- materialized: daily
+-- materialized: view
 -- depends_on: int_stop_rows, int_codes
 -- One row per trip: size, origin and destination, times and the ordered route
 -- ("a > b > c"), read from the trip's last stop in int_stop_rows (no next stop), which
 -- carries the trip. Routes of up to ten stops are on that row (route_codes, 12 bits per
 -- stop, the last stop lowest); the rare longer trips join their ten-stop parts in stop
 -- order. The day's codes (int_codes) are kept beside the ids, the route of a trip of up to
--- five stops as one integer (short_route_codes). A table, not a view: the marts and visitor days read the routes as text several
--- times a night, and decoding them once is cheaper.
-with codes as (
-    select * from intermediate.int_codes
-    where service_date between getvariable('first_service_date') and getvariable('last_service_date')
-),
-
-parts as (
-    -- route_codes spelled out: the part's stops in order
+-- five stops as one integer (short_route_codes).
+-- A view, not a table: the marts group on the codes and read few trips' texts, so writing
+-- every trip's decoded row cost more than decoding what a reader keeps (DuckDB computes
+-- only the columns a query selects).
+with parts as not materialized (
+    -- the rows that carry route codes (a trip's last stop, and every tenth stop of a longer
+    -- trip), each part spelled out: inlined where read, so only a reader of the route
+    -- spells it
     select
         stop_rows.*,
         concat_ws(
@@ -28,11 +27,12 @@ parts as (
             codes.facility_ids[((stop_rows.route_codes >> 24) & 4095)::integer],
             codes.facility_ids[((stop_rows.route_codes >> 12) & 4095)::integer],
             codes.facility_ids[(stop_rows.route_codes & 4095)::integer]
-        ) as route_part
+        ) as route_part,
+        codes.facility_ids,
+        codes.ticket_types
     from intermediate.int_stop_rows as stop_rows
-    inner join codes using (service_date)
-    where stop_rows.service_date between getvariable('first_service_date') and getvariable('last_service_date')
-        and stop_rows.route_codes is not null
+    inner join intermediate.int_codes as codes using (service_date)
+    where stop_rows.route_codes is not null
 ),
 
 long_routes as (
@@ -51,19 +51,17 @@ long_routes as (
     group by all
 ),
 
-routes as (
-    -- the code lists joined here, not carried by every part: parts is read twice, so
-    -- DuckDB stores it, and two lists on each of its rows cost more than the join
+trips as (
     select
         parts.*,
         coalesce(long_routes.route, parts.route_part) as route,
         coalesce(
             long_routes.origin_facility_code, ((parts.route_codes >> (12 * (parts.stop_number - 1))) & 4095)::smallint
         ) as origin_facility_code,
-        codes.facility_ids,
-        codes.ticket_types
+        -- up to ten stops counted in int_stop_rows, longer trips here
+        coalesce(parts.trip_facilities, len(list_distinct(string_split(long_routes.route, ' > '))))::integer
+            as n_facilities
     from parts
-    inner join codes using (service_date)
     left join long_routes using (service_date, source_code, visitor_id, trip_index)
     where parts.next_facility_code is null
 ),
@@ -77,9 +75,9 @@ final as (
         ['domestic', 'international', 'unknown'][segment_code] as segment,
         ticket_types[ticket_code] as ticket_type,
         stop_number as n_stops,
-        coalesce(trip_facilities, len(list_distinct(string_split(route, ' > '))))::integer as n_facilities,
+        n_facilities,
         route,
-        split_part(route, ' > ', 1) as origin_facility_id,
+        facility_ids[origin_facility_code] as origin_facility_id,
         facility_ids[facility_code] as destination_facility_id,
         trip_started_at as started_at,
         trip_ended_at as ended_at,
@@ -94,7 +92,7 @@ final as (
         -- a trip of up to five stops (a route the marts rank): its stops' codes, 12 bits
         -- each, the last stop lowest
         case when stop_number <= 5 then route_codes::bigint end as short_route_codes
-    from routes
+    from trips
 )
 
 select * from final

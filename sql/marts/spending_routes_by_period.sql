@@ -67,7 +67,7 @@ trips as (
         on a.service_date = t.service_date
             and a.visitor_id = t.visitor_id
             and a.entered_at between t.started_at and t.ended_at
-    where t.source_kind = 'entry_log'
+    where t.source_code = 1
         and t.n_stops between 2 and 5
         and t.service_date between getvariable('period_first_day') and getvariable('period_last_day')
     group by all
