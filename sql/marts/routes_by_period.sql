@@ -79,19 +79,35 @@ visitor_trips as (  -- noqa: ST03
     group by all
 ),
 
-grouped_trips as (
-    -- trips and distinct visitors per cell; the median is a separate aggregation
+grouped_trips as materialized (
+    -- trips and distinct visitors per cell; the median is a separate aggregation (stored:
+    -- read twice, by the median's cells too)
     select * rename (events as trips) from visitor_cells(visitor_trips)
 ),
 
 trip_minutes as not materialized (  -- noqa: ST03
-    select * exclude (n_stops) rename (trip_minutes as minutes) from cells
+    -- the minutes of the cells of k visitors or more only: a cell of fewer is hidden
+    -- (published_cells) and its median nulled (suppress header), so its quartiles are never
+    -- read, and most cells are such (426k of the 442k day cells of a 2 M-tap night)
+    select cells.* exclude (n_stops) rename (trip_minutes as minutes)
+    from cells
+    semi join grouped_trips as shown
+        on shown.visitors >= getvariable('min_cell_count')
+            and cells.period_start = shown.period_start
+            and cells.source_code = shown.source_code
+            and cells.day_type = shown.day_type
+            and cells.segment_kind = shown.segment_kind
+            and cells.segment = shown.segment
+            and cells.origin_facility_code = shown.origin_facility_code
+            and cells.destination_facility_code = shown.destination_facility_code
+            and cells.route = shown.route
 ),
 
 counted as (  -- noqa: ST03
-    -- a natural join: the cells' columns are the only ones the two share
+    -- a natural join: the cells' columns are the only ones the two share; a cell without
+    -- quartiles (fewer than k visitors) keeps its counts
     select * from grouped_trips
-    natural join minute_quartiles(trip_minutes)
+    natural left join minute_quartiles(trip_minutes)
 ),
 
 decoded as (  -- noqa: ST03
