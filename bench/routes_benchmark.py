@@ -389,7 +389,8 @@ ROUTE_QUERIES = {
         from counted inner join minutes using (service_date, source_code, from_facility_code, to_facility_code)
         inner join intermediate.int_codes as codes using (service_date)""",
     # The trips too are grouped on the day's codes (int_trips, a view, decodes only what a
-    # query keeps), the cells decoded once counted, as in the period marts.
+    # query keeps), the cells decoded once counted, as in the period marts (route_name: the
+    # marts' macro, which build_range created on this connection).
     "od_matrix": """
         with counted as (
             select service_date, source_code, origin_facility_code, destination_facility_code, count(*) as trips,
@@ -405,11 +406,7 @@ ROUTE_QUERIES = {
             select service_date, short_route_codes, count(distinct visitor_id) as visitors
             from intermediate.int_trips where n_stops between 2 and 5 group by all
         )
-        select concat_ws(' > ', codes.facility_ids[((short_route_codes >> 48) & 4095)::integer],
-                         codes.facility_ids[((short_route_codes >> 36) & 4095)::integer],
-                         codes.facility_ids[((short_route_codes >> 24) & 4095)::integer],
-                         codes.facility_ids[((short_route_codes >> 12) & 4095)::integer],
-                         codes.facility_ids[(short_route_codes & 4095)::integer]) as route, visitors
+        select route_name(short_route_codes, codes.facility_ids) as route, visitors
         from counted inner join intermediate.int_codes as codes using (service_date)
         order by visitors desc, route limit 20""",
 }
