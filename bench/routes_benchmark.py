@@ -19,8 +19,11 @@ is reported, with the load average of every run):
   ``--pandas-max`` rows: at 50 M its frames alone outgrow the machine).
 
 The ratio project / baseline is what to read on a shared machine: both run on the same
-taps in the same run. The project's and the baseline's results are compared (moves,
-trips, OD cells, the top-20 routes) and a difference is printed.
+taps in the same run, in rounds (baseline, then project, ``--repeat`` times), so that a
+drift of the machine's speed reaches both; the ratio of the medians is printed, and below
+it each round's ratio and their median (``ratio_by_round`` in the JSON). The project's and
+the baseline's results are compared (moves, trips, OD cells, the top-20 routes) and a
+difference is printed.
 
 Then the nightly increment: ``build_day`` (every model and mart, suppression included)
 on a warehouse holding one day of 2 M taps.
@@ -531,19 +534,44 @@ def run_worker(kind: str, path: Path, workdir: Path, timeout: int) -> dict:
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_average": load}
 
 
-def repeated(kind: str, path: Path, workdir: Path, timeout: int, repeat: int) -> dict:
-    """``repeat`` runs; the median run's figures, and every run's seconds and load average."""
-    runs = [run_worker(kind, path, workdir, timeout) for _ in range(repeat)]
-    good = sorted((r for r in runs if "error" not in r), key=lambda r: r["seconds"])
+def measured(runs: list[dict]) -> dict:
+    """The median run's figures, and every run's seconds and load average in the order they ran."""
+    good = [r for r in runs if "error" not in r]
     if not good:
         return runs[-1]
-    median = good[(len(good) - 1) // 2]
+    median = sorted(good, key=lambda r: r["seconds"])[(len(good) - 1) // 2]
     return {
         **median,
         "seconds": statistics.median(r["seconds"] for r in good),
         "runs": [{"seconds": round(r["seconds"], 2), "load_average": r["load_average"]} for r in good],
         "peak_mb": max(r["peak_mb"] for r in good),
     }
+
+
+def repeated(kind: str, path: Path, workdir: Path, timeout: int, repeat: int) -> dict:
+    """``repeat`` runs of one kind in a row."""
+    return measured([run_worker(kind, path, workdir, timeout) for _ in range(repeat)])
+
+
+def alternated(workdirs: dict[str, Path], path: Path, timeout: int, repeat: int) -> dict[str, list[dict]]:
+    """``repeat`` rounds, each running every kind once, in turn: every run of each kind as it
+    came, round by round. The machine's speed drifts by a third within hours (docs/routes.md):
+    kinds run in rounds meet the same drift, and each round's ratio compares runs a minute
+    apart instead of medians taken minutes apart."""
+    runs: dict[str, list[dict]] = {kind: [] for kind in workdirs}
+    for _ in range(repeat):
+        for kind, workdir in workdirs.items():
+            runs[kind].append(run_worker(kind, path, workdir, timeout))
+    return runs
+
+
+def round_ratios(numerator: list[dict], denominator: list[dict]) -> list[float]:
+    """numerator / denominator seconds within each round in which both ran without error."""
+    return [
+        round(top["seconds"] / bottom["seconds"], 2)
+        for top, bottom in zip(numerator, denominator, strict=True)
+        if "error" not in top and "error" not in bottom
+    ]
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -599,8 +627,11 @@ def main(argv: list[str] | None = None) -> int:
         generate(path, rows)
         floor = repeated("floor", path, workdir / "w_floor", args.timeout, args.repeat)
         window = repeated("window", path, workdir / "w_window", args.timeout, args.repeat)
-        baseline = repeated("baseline", path, workdir, args.timeout, args.repeat)
-        project = repeated("project", path, workdir / f"w_project_{label(rows)}", args.timeout, args.repeat)
+        rounds = alternated(
+            {"baseline": workdir, "project": workdir / f"w_project_{label(rows)}"}, path, args.timeout, args.repeat
+        )
+        baseline, project = measured(rounds["baseline"]), measured(rounds["project"])
+        by_round = round_ratios(rounds["project"], rounds["baseline"])
         panda = repeated("pandas", path, workdir, args.timeout, args.repeat) if rows <= pandas_max else {"skipped": True}
         b, d = baseline.get("seconds"), project.get("seconds")
         same = all(baseline.get(k) == project.get(k) for k in AGREEMENT) if b and d else None
@@ -611,6 +642,8 @@ def main(argv: list[str] | None = None) -> int:
             "project": project,
             "pandas": panda,
             "ratio_project_to_baseline": round(d / b, 2) if b and d else None,
+            "ratio_by_round": by_round,
+            "ratio_median_of_rounds": statistics.median(by_round) if by_round else None,
             "same_results": same,
         }
         print(
@@ -619,6 +652,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{('yes' if same else '-' if same is None else 'NO'):>4} | {fmt(panda.get('seconds')):>8} "
             f"| {loads(baseline)}; {loads(project)}"
         )
+        if by_round:
+            print(
+                f"      ratio by round (baseline, then project): {', '.join(f'{r:.2f}' for r in by_round)}; median {statistics.median(by_round):.2f}"
+            )
         for name, part in (("project", project), ("baseline", baseline), ("pandas", panda), ("floor", floor), ("1 pass", window)):
             if "error" in part:
                 print(f"      {name}: {part['error']}")

@@ -70,3 +70,37 @@ def test_every_measurement_runs_under_the_memory_limit_asked_for(bench, taps, tm
         result = bench.run_worker(kind, taps, tmp_path / kind, timeout=300)
         assert "error" not in result, result
         assert result["duckdb_memory_limit"] == expected, kind
+
+
+def test_the_baseline_and_the_project_run_in_rounds(bench, tmp_path, monkeypatch):
+    """The machine's speed drifts by a third within hours: the baseline and the project run
+    in turn, round by round, and each round's ratio is reported beside the ratio of the
+    medians; a round in which one side failed has no ratio, and the runs are listed in the
+    order they ran."""
+    import json
+
+    speed = {"baseline": [4.0, 1.0, 2.0, 3.0], "project": [10.0, 2.0, 6.0, None]}
+    calls: list[str] = []
+
+    def fake_worker(kind, path, workdir, timeout):
+        calls.append(kind)
+        if kind not in speed:
+            return {"seconds": 0.1, "peak_mb": 1.0, "load_average": 0.5}
+        seconds = speed[kind][sum(1 for c in calls if c == kind) - 1]
+        if seconds is None:
+            return {"error": "killed", "load_average": 0.5}
+        return {"seconds": seconds, "peak_mb": 1.0, "load_average": 0.5, "cpu_seconds": seconds}
+
+    monkeypatch.setattr(bench, "run_worker", fake_worker)
+    monkeypatch.setattr(bench, "generate", lambda path, rows: None)
+    bench.main(["--sizes", "10k", "--repeat", "4", "--nightly", "0", "--pandas-max", "0", "--workdir", str(tmp_path)])
+
+    timed = [c for c in calls if c in speed]
+    assert timed == ["baseline", "project"] * 4
+    report = json.loads((tmp_path / "routes_benchmark.json").read_text(encoding="utf-8"))["sizes"]["10k"]
+    assert report["ratio_by_round"] == [2.5, 2.0, 3.0]
+    assert report["ratio_median_of_rounds"] == 2.5
+    assert [r["seconds"] for r in report["baseline"]["runs"]] == [4.0, 1.0, 2.0, 3.0]
+    assert [r["seconds"] for r in report["project"]["runs"]] == [10.0, 2.0, 6.0]
+    assert report["baseline"]["seconds"] == 2.5 and report["project"]["seconds"] == 6.0
+    assert report["ratio_project_to_baseline"] == 2.4
