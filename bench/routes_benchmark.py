@@ -386,21 +386,21 @@ ROUTE_QUERIES = {
                    quantile_cont(transfer_minutes, [0.25, 0.5, 0.75]) as quartiles
             from moves group by all
         )
-        select ['entry_log', 'wifi_sensor'][source_code] as source_kind,
+        select source_name(source_code) as source_kind,
                codes.facility_ids[from_facility_code] as from_facility_id,
                codes.facility_ids[to_facility_code] as to_facility_id, transitions, visitors, quartiles
         from counted inner join minutes using (service_date, source_code, from_facility_code, to_facility_code)
         inner join intermediate.int_codes as codes using (service_date)""",
     # The trips too are grouped on the day's codes (int_trips, a view, decodes only what a
-    # query keeps), the cells decoded once counted, as in the period marts (route_name: the
-    # marts' macro, which build_range created on this connection).
+    # query keeps), the cells decoded once counted, as in the period marts (route_name and source_name:
+    # the marts' macros, which build_range created on this connection).
     "od_matrix": """
         with counted as (
             select service_date, source_code, origin_facility_code, destination_facility_code, count(*) as trips,
                    count(distinct visitor_id) as visitors
             from intermediate.int_trips where n_stops >= 2 group by all
         )
-        select ['entry_log', 'wifi_sensor'][source_code] as source_kind,
+        select source_name(source_code) as source_kind,
                codes.facility_ids[origin_facility_code] as origin_facility_id,
                codes.facility_ids[destination_facility_code] as destination_facility_id, trips, visitors
         from counted inner join intermediate.int_codes as codes using (service_date)""",

@@ -38,7 +38,7 @@ visitor_days as (
 final as (
     select
         visitor_days.service_date,
-        ['entry_log', 'wifi_sensor'][visitor_days.source_code] as source_kind,
+        source_name(visitor_days.source_code) as source_kind,
         visitor_days.visitor_id,
         ['domestic', 'international', 'unknown'][visitor_days.segment_code] as segment,
         codes.ticket_types[visitor_days.ticket_code] as ticket_type,
