@@ -973,16 +973,6 @@ def _matrices(rows: list[tuple[dict[Cell, float], float]], index: dict[Cell, int
     return csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(index))), rhs
 
 
-def _relation_text(relation: Relation) -> str:
-    """``repr(relation)``, the same text, without the dataclass repr's recursion guard (a
-    tenth of an audit's time went into it: every component's relations are spelled out for
-    its order and its digest in every audit)."""
-    return (
-        f"Relation(total={relation.total!r}, parts={relation.parts!r}, kind={relation.kind!r}, "
-        f"constant={relation.constant!r}, lower={relation.lower!r}, upper={relation.upper!r}, source={relation.source!r})"
-    )
-
-
 def _sorted_cells(cells: tuple[Cell, ...]) -> tuple[Cell, ...]:
     """Cells in their own order: as tuples (of texts, fast), or by their text when their
     elements do not compare."""
@@ -1018,7 +1008,7 @@ class _Block:
             parts = _sorted_cells(relation.parts)
             if parts != relation.parts:
                 relation = replace(relation, parts=parts)
-            texts.append((_relation_text(relation), relation))
+            texts.append((repr(relation), relation))
         texts.sort(key=lambda item: item[0])
         return cls(
             sorted(cells, key=repr), [relation for _, relation in texts], relations_text="\n".join(text for text, _ in texts)

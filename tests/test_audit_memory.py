@@ -189,20 +189,3 @@ def test_a_verdict_is_found_again_by_another_process(tmp_path):
     (solved, remembered), (solved_after, remembered_after) = found
     assert solved >= 10 and remembered == 0
     assert solved_after == solved and remembered_after == solved - 1  # only the changed component
-
-
-def test_a_relation_is_spelled_out_as_its_repr():
-    """A component's order and digest spell its relations out with a formatter of their own
-    (faster than the dataclass repr); the text must stay the repr, field for field."""
-    from dataclasses import fields
-
-    from flowlib.disclosure_audit import Relation, _relation_text
-
-    relations = [
-        Relation(("transitions", "visitors", "day", "2026-11-02", "entry_log"), (("a", 1), ("b", "x'y")), "exact"),
-        Relation(("routes", "visitors"), (), "at_most", constant=0.1 + 0.2, lower=-0.0, upper=float("inf")),
-        Relation(None, (("c",),), "ratio", constant=3.0, lower=0.25, upper=0.75, source=("spending", "yen", "é")),
-    ]
-    assert [f.name for f in fields(Relation)] == ["total", "parts", "kind", "constant", "lower", "upper", "source"]
-    for relation in relations:
-        assert _relation_text(relation) == repr(relation)
