@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flowlib.expansion import Share, expand, flow_rows
+from flowlib.expansion import Share, expand, flow_rows, share_interval
 
 FACILITIES = ["dejima", "glover", "oura", "peace_park", "sofukuji", "tokiwa"]
 DAYS = [pd.Timestamp("2026-11-02"), pd.Timestamp("2026-11-03"), pd.Timestamp("2026-11-04")]
@@ -26,8 +26,6 @@ def reference(moves: list[dict], cells: pd.DataFrame, shares: dict[tuple, Share]
         rows = cells[(cells["service_date"] == day) & (cells["reported_admissions"] > 0)]
         rows = rows[rows["cashless_visitors"].notna() & (rows["cashless_visitors"] <= rows["reported_admissions"])]
         if len(rows):
-            from flowlib.expansion import share_interval
-
             cards, admissions = int(rows["cashless_visitors"].sum()), int(rows["reported_admissions"].sum())
             low, high = share_interval(cards, admissions)
             city[day] = Share(cards / admissions, low, high, "same_day", 1)
