@@ -142,6 +142,12 @@ class Settings:
     #: stops); above it, and for weeks, months and years, off a histogram, which spills
     #: (sql/macros/quartiles.sql, minute_quartiles). Both give the same numbers.
     quartile_memory_stops: int = field(default_factory=lambda: _env_int("FLOW_QUARTILE_MEMORY_STOPS", 5_000_000))
+    #: The stops of the days being built are computed in batches of visitors of at most this
+    #: many events (card taps and visitors' sensor stays), split by a hash of the visitor id:
+    #: a batch's stops are collected in memory, so that their columns are computed and written
+    #: on every core, and a batch must fit in memory (sql/intermediate/int_stop_rows.sql;
+    #: docs/routes.md, "Speed"). Any size gives the same rows.
+    stop_batch_events: int = field(default_factory=lambda: _env_int("FLOW_STOP_BATCH_EVENTS", 5_000_000))
     duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or "4GB")
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))
     #: Seconds a writer waits for the warehouse file lock before giving up.
@@ -200,6 +206,7 @@ class Settings:
             ("FLOW_SENSOR_STAY_GAP_MINUTES", self.sensor_stay_gap_minutes, 0),
             ("FLOW_SENSOR_RESIDENT_MIN_DAYS", self.sensor_resident_min_days, 1),
             ("FLOW_AUDIT_WORKERS", self.audit_workers, 1),
+            ("FLOW_STOP_BATCH_EVENTS", self.stop_batch_events, 1),
         ):
             if value < least:
                 raise ConfigError(f"{name}={value} must be at least {least}.")

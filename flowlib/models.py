@@ -9,7 +9,12 @@ it is materialised:
     a table keyed by ``service_date`` whose days are replaced in place. A model that reads
     ``getvariable('first_service_date')`` / ``getvariable('last_service_date')`` is built
     for a whole range of days in one statement; one that reads
-    ``getvariable('service_date')`` is built day by day.
+    ``getvariable('service_date')`` is built day by day. One that reads
+    ``getvariable('visitor_batches')`` keeps only the visitors whose id hashes to
+    ``getvariable('visitor_batch')`` modulo that number, and the runner builds it in as many
+    batches of visitors as ``FLOW_STOP_BATCH_EVENTS`` asks for the days' events
+    (``int_stop_rows``, which holds a batch's stops in memory; the same rows in any number of
+    batches).
 ``rollup``
     a table keyed by ``period_grain`` (``day``, ``iso_week``, ``month``, ``fiscal_year``)
     and ``period_start``. The model reads the days ``getvariable('period_first_day')`` ..
@@ -60,6 +65,7 @@ _HEADER = re.compile(
     re.MULTILINE,
 )
 _RANGED = re.compile(r"getvariable\(\s*'(first|last)_service_date'\s*\)")
+_BATCHED = re.compile(r"getvariable\(\s*'visitor_batches'\s*\)")
 _STAGE = "__flow_stage"
 #: The runner's own queries (build log, table shapes, row checks), one named file each.
 #: They belong to this module, not to the models, so they are read from the project even
@@ -90,6 +96,11 @@ class Model:
         """True when the model builds a range of days in one statement."""
         return bool(_RANGED.search(self.sql))
 
+    @property
+    def batched(self) -> bool:
+        """True when the model is built in batches of visitors (``visitor_batches``)."""
+        return bool(_BATCHED.search(self.sql))
+
 
 def _headers(text: str) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
@@ -114,7 +125,11 @@ def discover(sql_dir: Path | None = None) -> list[Model]:
                 privacy = PrivacySpec.from_headers(headers, str(path))
             except PrivacySpecError as exc:
                 raise ModelError(str(exc)) from exc
-            models[path.stem] = Model(path.stem, layer, path, materialized, depends_on, text.strip().rstrip(";"), privacy)
+            model = Model(path.stem, layer, path, materialized, depends_on, text.strip().rstrip(";"), privacy)
+            if model.batched and (materialized != "daily" or privacy is not None):
+                # a protected or rolled-up model must see every visitor of a cell at once
+                raise ModelError(f"{path}: only a daily model without privacy headers can be built in batches of visitors.")
+            models[path.stem] = model
     graph = {}
     for model in models.values():
         unknown = [d for d in model.depends_on if d not in models]
@@ -166,9 +181,16 @@ def set_parameters(
     }
     for name, value in params.items():
         con.execute(f"set variable {name} = {int(value)}")
+    _set_batch(con, 0, 1)
     if service_date is not None:
         last = last_service_date or service_date
         _set_dates(con, service_date=service_date, first_service_date=service_date, last_service_date=last)
+
+
+def _set_batch(con: duckdb.DuckDBPyConnection, batch: int, batches: int) -> None:
+    """Which of ``batches`` batches of visitors a batched model builds (all: batch 0 of 1)."""
+    con.execute(f"set variable visitor_batches = {int(batches)}")
+    con.execute(f"set variable visitor_batch = {int(batch)}")
 
 
 def load_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
@@ -216,15 +238,22 @@ def _publish(
     delete_where: str,
     rollup: bool = False,
     ensured: set[str] | None = None,
+    batches: int = 1,
 ) -> None:
-    """Replace the rows matching ``delete_where`` with the model's output, suppressed if needed."""
+    """Replace the rows matching ``delete_where`` with the model's output, suppressed if needed
+    (a batched model's output inserted batch by batch)."""
     if ensured is None or model.relation not in ensured:
         _ensure_table(con, model)
         if ensured is not None:
             ensured.add(model.relation)
     if model.privacy is None:
         con.execute(f"delete from {model.relation} where {delete_where}")
-        con.execute(f"insert into {model.relation} {model.sql}")
+        for batch in range(batches):
+            _set_batch(con, batch, batches)
+            con.execute(f"insert into {model.relation} {model.sql}")
+        # back to one batch of everybody (set_parameters starts every build from it: after a
+        # failed statement the transaction takes no more commands, not even this one)
+        _set_batch(con, 0, 1)
         return
     # the row id from DuckDB's rowid, added after: row_number() over () is a window, which
     # made the last pipeline of every protected mart's query run in one thread
@@ -283,6 +312,13 @@ def _stops_in_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> i
     if _relation_kind(con, "intermediate.int_stop_rows") is None:
         return 0
     return int(con.execute(runner_sql("stops_in_days"), [first, last]).fetchone()[0])
+
+
+def _visitor_batches(con: duckdb.DuckDBPyConnection, settings: Settings, first: date, last: date) -> int:
+    """In how many batches of visitors the stops of ``first``..``last`` are built: batches of
+    at most ``FLOW_STOP_BATCH_EVENTS`` events (card taps and visitors' sensor stays)."""
+    events = int(con.execute(runner_sql("events_in_days"), [first, last]).fetchone()[0])
+    return max(1, -(-events // settings.stop_batch_events))
 
 
 def _relation_kind(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
@@ -376,13 +412,16 @@ def _build_range(
                         model,
                         settings,
                         "service_date between getvariable('first_service_date') and getvariable('last_service_date')",
+                        batches=_visitor_batches(con, settings, first, last) if model.batched else 1,
                     )
                     counts[model.relation] = _count_days(con, model)
                 else:
                     ensured: set[str] = set()
                     for day in _days(first, last):
                         _set_dates(con, service_date=day)
-                        _publish(con, model, settings, "service_date = getvariable('service_date')", ensured=ensured)
+                        batches = _visitor_batches(con, settings, day, day) if model.batched else 1
+                        where = "service_date = getvariable('service_date')"
+                        _publish(con, model, settings, where, ensured=ensured, batches=batches)
                     _set_dates(con, service_date=first)
                     counts[model.relation] = _count_days(con, model)
             except (duckdb.Error, PrivacySpecError) as exc:

@@ -172,6 +172,46 @@ def test_a_broken_model_names_its_file_and_changes_nothing(settings, tmp_path):
         assert con.execute("select visitors from marts.facility_daily").fetchall() == [(15,)]
 
 
+@pytest.mark.parametrize(("taps", "batch_events", "batches"), [(15, 15, 1), (15, 4, 4), (16, 4, 4), (15, 1, 15), (0, 4, 1)])
+def test_a_batched_model_is_built_in_batches_of_at_most_the_set_events(settings, tmp_path, taps, batch_events, batches):
+    """The runner builds a model reading getvariable('visitor_batches') once per batch of
+    visitors, as many batches as FLOW_STOP_BATCH_EVENTS asks for the day's events (taps and
+    visitors' sensor stays), and leaves the variables at one batch of everybody."""
+    import shutil
+    from dataclasses import replace
+
+    _load(settings, [_tap(f"V{i}", "glover_garden", f"10:{i:02d}") for i in range(taps)])
+    sql_copy = tmp_path / "sql"
+    shutil.copytree(settings.sql_dir, sql_copy)
+    for name, day in (("zz_day_by_day", "service_date"), ("zz_ranged", "first_service_date")):
+        (sql_copy / "intermediate" / f"{name}.sql").write_text(
+            "-- materialized: daily\n"
+            f"select getvariable('{day}') as service_date, getvariable('visitor_batch') as batch, "
+            "getvariable('visitor_batches') as batches"
+        )
+    batched = replace(settings, sql_dir=sql_copy, stop_batch_events=batch_events)
+    with writer(settings) as con:
+        build_day(con, DAY, batched)
+        for name in ("zz_day_by_day", "zz_ranged"):
+            assert con.execute(f"select batch, batches from intermediate.{name} order by batch").fetchall() == [
+                (batch, batches) for batch in range(batches)
+            ]
+        assert con.execute("select getvariable('visitor_batches'), getvariable('visitor_batch')").fetchone() == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("materialized", "headers"),
+    [("daily", "-- keys: service_date\n-- counts: visitors\n-- suppress: visitors\n"), ("rollup", ""), ("view", "")],
+)
+def test_only_an_unprotected_daily_model_may_be_built_in_batches(tmp_path, materialized, headers):
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "marts" / "batched.sql").write_text(
+        f"-- materialized: {materialized}\n{headers}select 1 as visitors where getvariable('visitor_batches') > 0"
+    )
+    with pytest.raises(ModelError, match="batched.sql: only a daily model without privacy headers"):
+        discover(tmp_path)
+
+
 def _answer(i: int, country: str | None, score: int) -> tuple:
     return ("test", DAY, pseudonymise(f"R{i}", b"k"), datetime(2026, 11, 3, 12, 0), "ja", country, score, "f.csv", i)
 

@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -260,10 +261,18 @@ def test_demo_fortnight_gives_the_reference_stops_trips_transitions_and_marts(tm
     _assert_pages_match_reference(page_digests(settings), json.loads(PAGE_DIGESTS.read_text(encoding="utf-8")))
 
 
+#: the Kanazawa stays' stops are built in batches of visitors this small, so that the
+#: reference (one batch) is met by a build of many batches (FLOW_STOP_BATCH_EVENTS)
+KANAZAWA_BATCH_EVENTS = 5_000
+
+
 def test_kanazawa_stays_give_the_reference_stops_trips_transitions_and_marts(tmp_path, hokuriku):  # noqa: F811
     stays = read_stays(hokuriku)
-    settings = settings_for(tmp_path, KANAZAWA_KEY)
+    settings = replace(settings_for(tmp_path, KANAZAWA_KEY), stop_batch_events=KANAZAWA_BATCH_EVENTS)
     build(settings, FIRST, LAST, lambda con, s: load_stays_directly(con, stays, s))
+    with writer(settings) as con:
+        events = con.execute("select count(*) from intermediate.int_sensor_stays where not is_resident_device").fetchone()[0]
+    assert events > 3 * KANAZAWA_BATCH_EVENTS, f"{events} stays: the build must take several batches"
     _assert_matches_reference(settings, "kanazawa")
 
 

@@ -285,6 +285,30 @@ def test_sensor_stays_split_after_more_than_the_stay_gap(warehouse, rows):
     assert stays == sorted(expected)
 
 
+@hypothesis_settings(ON_WAREHOUSE, max_examples=20)
+@given(rows=tap_rows, detected=detection_rows, batch_events=st.integers(min_value=1, max_value=30))
+def test_the_stops_are_the_same_built_in_batches_of_visitors(warehouse, rows, detected, batch_events):
+    """int_stop_rows built in batches of visitors of at most ``batch_events`` events (each
+    batch's stops collected in memory) holds exactly the rows of one batch of everybody."""
+    con, config = warehouse
+    detections = [
+        ("sensor", DAY, facility, START + timedelta(minutes=minute), pseudonymise(device, KEY), "d.csv", 2)
+        for device, facility, minute in detected
+    ]
+    reset(con, as_taps(rows), detections)
+    config = replace(config, resident_device_rule=False)  # every device's stays become stops
+
+    def stop_rows(events_per_batch: int) -> list[tuple]:
+        build_range(con, DAY, DAY, replace(config, stop_batch_events=events_per_batch), only=INTERMEDIATE)
+        return con.execute("select * from intermediate.int_stop_rows order by all").fetchall()
+
+    whole = stop_rows(10_000)
+    events = len(rows) + con.execute("select count(*) from intermediate.int_sensor_stays").fetchone()[0]
+    assert sum(row[8] for row in whole) == events, "every tap and stay is in one stop"  # row[8]: taps
+    assert stop_rows(batch_events) == whole
+    assert con.execute("select getvariable('visitor_batches'), getvariable('visitor_batch')").fetchone() == (1, 0)
+
+
 @hypothesis_settings(ON_WAREHOUSE, max_examples=6, phases=NO_SHRINKING)
 @given(rows=tap_rows)
 def test_mart_totals_reconcile_and_reruns_change_nothing(warehouse, rows):

@@ -24,6 +24,12 @@
 -- sums and maxima, which DuckDB computes in one sequential scan, without sorting again):
 -- stop and trip boundaries from the neighbouring events, stop and trip numbers as running
 -- counts, each stop emitted at its last event, route codes from the previous nine stops.
+-- Those windows run in one thread; a window over the whole batch then collects the stops so
+-- that the stored columns are computed and written on every core. A batch is the visitors
+-- whose id hashes to getvariable('visitor_batch') modulo getvariable('visitor_batches'):
+-- the runner builds as many batches as FLOW_STOP_BATCH_EVENTS asks for the days' events, so
+-- that a batch's stops fit in memory; every rule above is within one visitor's events, so
+-- any number of batches gives the same rows.
 -- Facilities, ticket types, source kinds and segments stay codes (see int_codes).
 with entry_events as not materialized (
     select
@@ -37,6 +43,7 @@ with entry_events as not materialized (
         coalesce(ticket_type, 'unknown') as ticket_type
     from staging.stg_entry_log
     where service_date between getvariable('first_service_date') and getvariable('last_service_date')
+      and hash(visitor_id) % getvariable('visitor_batches') = getvariable('visitor_batch')
 ),
 
 sensor_events as not materialized (
@@ -52,6 +59,7 @@ sensor_events as not materialized (
     from intermediate.int_sensor_stays
     where service_date between getvariable('first_service_date') and getvariable('last_service_date')
       and not is_resident_device
+      and hash(device_id) % getvariable('visitor_batches') = getvariable('visitor_batch')
 ),
 
 events as not materialized (
@@ -210,24 +218,53 @@ stops as not materialized (
     where ends_stop
 ),
 
-routed as not materialized (
-    -- the previous nine stops' facility codes (used where they belong to the same trip) and
-    -- the trip's first arrival
+paired as not materialized (
+    -- each stop's facility code with the previous stop's above it (12 bits each), and the
+    -- trip's first arrival
     select
         *,
-        (stop_number - 1) % 10 + 1 as part_stops,
-        lag(facility_code, 1) over () as code_1,
-        lag(facility_code, 2) over () as code_2,
-        lag(facility_code, 3) over () as code_3,
-        lag(facility_code, 4) over () as code_4,
-        lag(facility_code, 5) over () as code_5,
-        lag(facility_code, 6) over () as code_6,
-        lag(facility_code, 7) over () as code_7,
-        lag(facility_code, 8) over () as code_8,
-        lag(facility_code, 9) over () as code_9,
+        facility_code | (coalesce(lag(facility_code, 1) over (), 0) << 12) as code_pair,
         last_value(case when stop_number = 1 then arrived_ms end ignore nulls)
             over (rows between unbounded preceding and current row) as trip_started_ms
     from stops
+),
+
+routed as not materialized (
+    -- the previous nine stops' facility codes (used where they belong to the same trip),
+    -- two at a time
+    select
+        *,
+        (stop_number - 1) % 10 + 1 as part_stops,
+        code_pair >> 12 as code_1,
+        lag(code_pair, 2) over () as pair_2,
+        lag(code_pair, 4) over () as pair_4,
+        lag(code_pair, 6) over () as pair_6,
+        lag(code_pair, 8) over () as pair_8
+    from paired
+),
+
+collected as (
+    -- a window over the whole batch, which DuckDB cannot stream: it collects the batch's
+    -- stops and hands them on to every core, so that what follows (unpacking the codes,
+    -- the stored columns, the write) no longer runs in the one thread of the windows above
+    select *, count(*) over () as stops_in_batch
+    from routed
+),
+
+unpacked as not materialized (
+    select
+        *,
+        pair_2 & 4095 as code_2,
+        pair_2 >> 12 as code_3,
+        pair_4 & 4095 as code_4,
+        pair_4 >> 12 as code_5,
+        pair_6 & 4095 as code_6,
+        pair_6 >> 12 as code_7,
+        pair_8 & 4095 as code_8,
+        pair_8 >> 12 as code_9
+    from collected
+    -- the window's column is read, so that the optimiser keeps the window
+    where stops_in_batch > 0
 ),
 
 final as (
@@ -247,16 +284,13 @@ final as (
         cast(visitor_attributes >> 24 as tinyint) as segment_code,
         visitor_attributes & 16777215 as ticket_code,
         case when ends_trip or stop_number % 10 = 0 then
-            facility_code::hugeint
-            | coalesce(case when part_stops > 1 then code_1::hugeint << 12 end, 0)
-            | coalesce(case when part_stops > 2 then code_2::hugeint << 24 end, 0)
-            | coalesce(case when part_stops > 3 then code_3::hugeint << 36 end, 0)
-            | coalesce(case when part_stops > 4 then code_4::hugeint << 48 end, 0)
-            | coalesce(case when part_stops > 5 then code_5::hugeint << 60 end, 0)
-            | coalesce(case when part_stops > 6 then code_6::hugeint << 72 end, 0)
-            | coalesce(case when part_stops > 7 then code_7::hugeint << 84 end, 0)
-            | coalesce(case when part_stops > 8 then code_8::hugeint << 96 end, 0)
-            | coalesce(case when part_stops > 9 then code_9::hugeint << 108 end, 0)
+            (
+                code_pair::hugeint
+                | (coalesce(pair_2, 0)::hugeint << 24)
+                | (coalesce(pair_4, 0)::hugeint << 48)
+                | (coalesce(pair_6, 0)::hugeint << 72)
+                | (coalesce(pair_8, 0)::hugeint << 96)
+            ) & ((1::hugeint << (12 * part_stops)) - 1)
         end as route_codes,
         -- the trip's distinct facilities (trips of up to ten stops): each stop counted unless
         -- an earlier stop of the trip was at the same facility. Comparisons of the codes at
@@ -279,7 +313,7 @@ final as (
         case when ends_trip then epoch_ms(trip_started_ms) end as trip_started_at,
         case when ends_trip then epoch_ms(trip_ended_ms) end as trip_ended_at,
         case when ends_trip then trip_revisits end as trip_revisits
-    from routed
+    from unpacked
 )
 
 select * from final
