@@ -14,7 +14,9 @@ is reported, with the load average of every run):
   distinct visitors) and the top-20 routes of 2-5 stops; nothing written to a warehouse;
 * ``project``  - the pipeline's models (int_sensor_stays, int_stops written to a warehouse
   file whose raw.entry_log is a view of the parquet, the int_transitions and int_trips
-  views, run by flowlib.models) plus the same three queries on them;
+  views, run by flowlib.models) plus the same three queries on them; the stops are built
+  in batches of visitors of at most ``FLOW_STOP_BATCH_EVENTS`` events, whose number is
+  printed (``stop_batches`` in the JSON);
 * ``pandas``   - the same computation written plainly in pandas (only up to
   ``--pandas-max`` rows: at 50 M its frames alone outgrow the machine).
 
@@ -416,7 +418,7 @@ ROUTE_QUERIES = {
 
 
 def measure_project(path: Path, workdir: Path) -> dict:
-    from flowlib.models import build_range
+    from flowlib.models import build_range, visitor_batches
 
     con, settings = _prepared_warehouse(workdir, path)
     started, cpu = time.perf_counter(), time.process_time()
@@ -429,6 +431,8 @@ def measure_project(path: Path, workdir: Path) -> dict:
         **figures,
         "models_seconds": models_seconds,
         "stops": counts["intermediate.int_stop_rows"],
+        # FLOW_STOP_BATCH_EVENTS: how many batches of visitors int_stop_rows was built in
+        "stop_batches": visitor_batches(con, settings, DAY, DAY),
         **_summary(results, trips),
     }
     con.close()
@@ -493,7 +497,7 @@ def measure_pandas(path: Path) -> dict:
 
 def measure_nightly(path: Path, workdir: Path) -> dict:
     """build_day with every model and mart on a warehouse holding one day of taps."""
-    from flowlib.models import build_day
+    from flowlib.models import build_day, visitor_batches
 
     con, settings = _prepared_warehouse(workdir, None)
     con.execute(f"insert into raw.entry_log by name select * from read_parquet('{path}')")
@@ -504,6 +508,7 @@ def measure_nightly(path: Path, workdir: Path) -> dict:
         **_figures(con, started, cpu),
         "models": len(counts),
         "mart_rows": sum(n for name, n in counts.items() if name.startswith("marts.")),
+        "stop_batches": visitor_batches(con, settings, DAY, DAY),
     }
     con.close()
     return out
@@ -656,6 +661,10 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"      ratio by round (baseline, then project): {', '.join(f'{r:.2f}' for r in by_round)}; median {statistics.median(by_round):.2f}"
             )
+        if project.get("stop_batches"):
+            print(
+                f"      the project built the stops in {project['stop_batches']} batch(es) of visitors (FLOW_STOP_BATCH_EVENTS)"
+            )
         for name, part in (("project", project), ("baseline", baseline), ("pandas", panda), ("floor", floor), ("1 pass", window)):
             if "error" in part:
                 print(f"      {name}: {part['error']}")
@@ -673,7 +682,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"nightly build_day, {label(nightly_rows)} taps, every model and mart: {fmt(nightly.get('seconds'))} s "
             f"(cpu {fmt(nightly.get('cpu_seconds'))} s, peak {fmt(nightly.get('peak_mb'), 0)} MB, "
-            f"load {loads(nightly)})" + (f" - {nightly['error']}" if "error" in nightly else "")
+            f"stops in {nightly.get('stop_batches', '-')} batch(es), load {loads(nightly)})"
+            + (f" - {nightly['error']}" if "error" in nightly else "")
         )
     out = workdir / "routes_benchmark.json"
     out.write_text(json.dumps(report, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")

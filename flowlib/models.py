@@ -314,7 +314,7 @@ def _stops_in_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> i
     return int(con.execute(runner_sql("stops_in_days"), [first, last]).fetchone()[0])
 
 
-def _visitor_batches(con: duckdb.DuckDBPyConnection, settings: Settings, first: date, last: date) -> int:
+def visitor_batches(con: duckdb.DuckDBPyConnection, settings: Settings, first: date, last: date) -> int:
     """In how many batches of visitors the stops of ``first``..``last`` are built: batches of
     at most ``FLOW_STOP_BATCH_EVENTS`` events (card taps and visitors' sensor stays)."""
     events = int(con.execute(runner_sql("events_in_days"), [first, last]).fetchone()[0])
@@ -412,14 +412,14 @@ def _build_range(
                         model,
                         settings,
                         "service_date between getvariable('first_service_date') and getvariable('last_service_date')",
-                        batches=_visitor_batches(con, settings, first, last) if model.batched else 1,
+                        batches=visitor_batches(con, settings, first, last) if model.batched else 1,
                     )
                     counts[model.relation] = _count_days(con, model)
                 else:
                     ensured: set[str] = set()
                     for day in _days(first, last):
                         _set_dates(con, service_date=day)
-                        batches = _visitor_batches(con, settings, day, day) if model.batched else 1
+                        batches = visitor_batches(con, settings, day, day) if model.batched else 1
                         where = "service_date = getvariable('service_date')"
                         _publish(con, model, settings, where, ensured=ensured, batches=batches)
                     _set_dates(con, service_date=first)

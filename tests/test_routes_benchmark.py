@@ -34,13 +34,18 @@ def taps(bench, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("rule", ["revisit", "keep"])
-def test_baseline_pandas_and_project_agree(bench, taps, tmp_path, monkeypatch, rule):
+@pytest.mark.parametrize(("rule", "batch_events", "batches"), [("revisit", None, 1), ("keep", None, 1), ("revisit", "7000", 6)])
+def test_baseline_pandas_and_project_agree(bench, taps, tmp_path, monkeypatch, rule, batch_events, batches):
+    """... also when the project builds its stops in batches of visitors (40,000 taps in
+    batches of at most 7,000 events: 6 batches)."""
     monkeypatch.setenv("FLOW_SELF_TRANSITIONS", rule)
+    if batch_events:
+        monkeypatch.setenv("FLOW_STOP_BATCH_EVENTS", batch_events)
     baseline = bench.measure_baseline(taps)
     project = bench.measure_project(taps, tmp_path / "warehouse")
     pandas = bench.measure_pandas(taps)
     assert project["transitions"] > 0
+    assert project["stop_batches"] == batches
     for key in bench.AGREEMENT:
         assert baseline[key] == project[key], key
     for key in ("transitions", "trips", "od_cells"):
