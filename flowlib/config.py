@@ -144,9 +144,10 @@ class Settings:
     quartile_memory_stops: int = field(default_factory=lambda: _env_int("FLOW_QUARTILE_MEMORY_STOPS", 5_000_000))
     #: The stops of the days being built are computed in batches of visitors of at most this
     #: many events (card taps and visitors' sensor stays), split by a hash of the visitor id:
-    #: a batch's stops are collected in memory, so that their columns are computed and written
-    #: on every core, and a batch must fit in memory (sql/intermediate/int_stop_rows.sql;
-    #: docs/routes.md, "Speed"). Any size gives the same rows.
+    #: a batch's stops are collected in memory (as two parts computed side by side), so that
+    #: their columns are computed and written on every core, and a batch must fit in memory
+    #: (sql/intermediate/int_stop_rows.sql; docs/routes.md, "Speed"). Any size gives the same
+    #: rows.
     stop_batch_events: int = field(default_factory=lambda: _env_int("FLOW_STOP_BATCH_EVENTS", 5_000_000))
     duckdb_memory_limit: str = field(default_factory=lambda: os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or "4GB")
     duckdb_threads: int = field(default_factory=lambda: _env_int("FLOW_DUCKDB_THREADS", 2))

@@ -13,8 +13,8 @@ it is materialised:
     ``getvariable('visitor_batches')`` keeps only the visitors whose id hashes to
     ``getvariable('visitor_batch')`` modulo that number, and the runner builds it in as many
     batches of visitors as ``FLOW_STOP_BATCH_EVENTS`` asks for the days' events
-    (``int_stop_rows``, which holds a batch's stops in memory; the same rows in any number of
-    batches).
+    (``int_stop_rows``, which holds a batch's stops in memory and computes each batch as two
+    parts side by side; the same rows in any number of batches).
 ``rollup``
     a table keyed by ``period_grain`` (``day``, ``iso_week``, ``month``, ``fiscal_year``)
     and ``period_start``. The model reads the days ``getvariable('period_first_day')`` ..
