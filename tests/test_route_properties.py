@@ -8,6 +8,7 @@ and building a day twice must change nothing.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -22,7 +23,7 @@ from test_routes import KEY, ROUTE_MARTS, make_settings
 
 from flowlib.calendar import ensure_calendar
 from flowlib.config import SELF_TRANSITION_RULES
-from flowlib.models import build_range, build_views, load_macros
+from flowlib.models import build_range, build_views, discover, load_macros
 from flowlib.pseudonym import pseudonymise
 from flowlib.reference import load_reference
 from flowlib.warehouse import ensure_schema
@@ -307,6 +308,39 @@ def test_the_stops_are_the_same_built_in_batches_of_visitors(warehouse, rows, de
     assert sum(row[8] for row in whole) == events, "every tap and stay is in one stop"  # row[8]: taps
     assert stop_rows(batch_events) == whole
     assert con.execute("select getvariable('visitor_batches'), getvariable('visitor_batch')").fetchone() == (1, 0)
+
+
+def test_each_batch_of_stops_is_two_parts_that_duckdb_can_run_side_by_side(warehouse):
+    """int_stop_rows computes a batch as two parts of its visitors in one statement: each part
+    must end in its own collecting window (a pipeline with a sink of its own, else DuckDB runs
+    the parts of the union one after the other, in one thread), and split the visitors by a
+    64-bit hash (a modulo in 128 bits, as an integer batch number made it, cost 60 %)."""
+    con, config = warehouse
+    reset(con, as_taps([("A", "dejima", 10, "JP", "adult"), ("B", "glover_garden", 20, "US", "child")]))
+    build_range(con, DAY, DAY, config, only=INTERMEDIATE)
+    model = next(m for m in discover(config.sql_dir) if m.name == "int_stop_rows")
+    for batch, batches in ((0, 1), (2, 3)):
+        con.execute(f"set variable visitor_batches = {batches}")
+        con.execute(f"set variable visitor_batch = {batch}")
+        plan = json.loads(con.execute(f"explain (format json) {model.sql}").fetchall()[0][1])[0]
+
+        def nodes(node: dict) -> list[dict]:
+            return [node] + [n for child in node.get("children", []) for n in nodes(child)]
+
+        # the first union from the top joins the parts (each part has its own, of taps and stays)
+        parts = next(n for n in nodes(plan) if n["name"] == "UNION")["children"]
+        collecting = [
+            [n for n in nodes(part) if n["name"] == "WINDOW" and "count() OVER ()" in str(n["extra_info"])] for part in parts
+        ]
+        assert len(parts) == 2 and all(len(windows) == 1 for windows in collecting), "two parts, each collected"
+        splits = sorted(
+            str(n["extra_info"]["Expression"])
+            for n in nodes(plan)
+            if n["name"] == "FILTER" and "hash(visitor_id)" in str(n["extra_info"].get("Expression", ""))
+        )
+        assert splits == [f"((hash(visitor_id) % {2 * batches}) = {2 * batch + part})" for part in (0, 1)]
+    con.execute("set variable visitor_batches = 1")
+    con.execute("set variable visitor_batch = 0")
 
 
 @hypothesis_settings(ON_WAREHOUSE, max_examples=6, phases=NO_SHRINKING)
