@@ -280,12 +280,23 @@ AUDITED_FILES = frozenset(
 )
 
 
+class _Keys(dict):
+    """A set of keys that iterates in the order they were added (the files' line order), not
+    in the order of their hashes. The relations are built by iterating over such sets and the
+    complements' programs take their columns in the relations' order; many rows cost the same,
+    so with the keys in a set, whose order follows the process's hash seed, another process
+    chose other rows to withhold from the same files (a rerun of a night published other
+    bytes). ``add`` is ``dict.setdefault``: a key already there keeps its place."""
+
+    add = dict.setdefault
+
+
 @dataclass
 class _Family:
     """The cells of one family, by key, and which slices the files cover."""
 
     name: str
-    keys: set[tuple] = field(default_factory=set)
+    keys: _Keys = field(default_factory=_Keys)
     #: (grain, start, source_kind) → covered slices ("all", "residence", "ticket_type", "hours", "routes")
     covered: dict[tuple[str, str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     periods: dict[tuple[str, str], str] = field(default_factory=dict)  # (grain, start) → end
@@ -532,7 +543,7 @@ def _read_survey(folder: Path, pub: Published) -> None:
         for measure in ("respondents", "satisfied"):
             pub.put(("survey", measure, *key), row[measure], f"survey_satisfaction_daily.csv line {line} {measure}")
     for day, segments in days.items():
-        for segment in segments | {"unknown"}:
+        for segment in sorted(segments | {"unknown"}):  # sorted: a set's order follows the hash seed
             cell = ("survey", "respondents", day, segment)
             pub.relations.append(
                 Relation(cell, (("survey", "satisfied", day, segment), ("survey", "not_satisfied", day, segment)), "exact")
@@ -593,8 +604,8 @@ def _read_survey(folder: Path, pub: Published) -> None:
         for measure in ("respondents", "satisfied"):
             pub.put(("drivers", measure, *key), row[measure], f"info_satisfaction_drivers.csv line {line} {measure}")
     for (ptype, start, driver_type), by_segment in drivers.items():
-        values = set().union(*by_segment.values()) - {"other"}
-        for value in values | {"other"}:
+        values = sorted(set().union(*by_segment.values()) - {"other"})  # as the segments above
+        for value in [*values, "other"]:
             for segment in ("domestic", "international", "unknown", "all"):
                 cell = ("drivers", "respondents", ptype, start, driver_type, value, segment)
                 pub.relations.append(
@@ -715,7 +726,7 @@ def _read_spending(folder: Path, pub: Published, families: dict[str, _Family], d
     days and day types; on a day a card is one visitor-day; revenue / revenue per
     visitor-day (per paid admission) gives the visitor-days (paid admissions) back."""
     fv, ci = families["facility_visits"], families["circulation"]
-    own: set[tuple] = set()
+    own = _Keys()  # in line order, as the families' keys
     ends: dict[tuple[str, str], str] = {}
     for line, row in enumerate(_rows(folder, "spending_by_period"), start=2):
         grain, start, day_type = row["period_grain"], row["period_start"], row["day_type"]
@@ -753,7 +764,7 @@ def _spending_twins(spending_key: tuple) -> tuple[Cell, Cell]:
     return ("circulation", "visitors", *key), ("spending", "admissions", *spending_key)
 
 
-def _spending_relations(pub: Published, own: set[tuple], ends: dict[tuple[str, str], str], day_types: dict[str, str]) -> None:
+def _spending_relations(pub: Published, own: _Keys, ends: dict[tuple[str, str], str], day_types: dict[str, str]) -> None:
     def cells(measure: str, keys: Iterable[tuple]) -> tuple[Cell, ...]:
         return tuple(_spending_twins(k)[1] if measure == "admissions" else ("spending", measure, *k) for k in keys)
 
