@@ -86,6 +86,61 @@ def test_a_cell_no_row_can_widen_is_reported_unresolved(tmp_path):
     assert not rows and unresolved
 
 
+@pytest.mark.parametrize("circulation_file", [True, False], ids=["twin in the circulation file", "twin in the row itself"])
+def test_a_withheld_cell_shown_again_in_another_file_takes_that_row_with_it(circulation_file):
+    """A row is withheld for one of its numbers (here its paid admissions); its others are
+    then hidden too, and one that another file repeats (a day's visitor-days are its
+    circulation visitors) would be pinned to that twin: the next round of the build would
+    send it back, and the twin's row is the only way to widen it. So the twin's row is
+    withheld in the same round; a relation of more cells or a bound is not a twin. A twin
+    that only the withheld row's own visitors column shows (no circulation file holds a
+    day's segments) is hidden with it, and its circulation row stays (withholding that
+    unpublished row would withhold its week)."""
+    from flowlib.disclosure_audit import AuditReport, Exposure, Published, Relation
+
+    def spending(measure: str, segment: str) -> tuple:
+        return ("spending", measure, "day", DAY, "all", "residence" if segment != "all" else "all", segment, "all")
+
+    def circulation(segment: str) -> tuple:
+        kind = "residence" if segment != "all" else "all"
+        return ("circulation", "visitors", "day", DAY, "entry_log", "all", kind, segment, "all", "")
+
+    values = {
+        spending("paid_admissions", "all"): 300.0,
+        spending("paid_admissions", "domestic"): 280.0,
+        spending("paid_admissions", "international"): None,  # pinned at 20 by the two above
+        spending("visitor_days", "all"): 100.0,
+        spending("visitor_days", "domestic"): 90.0,
+        spending("visitor_days", "international"): 10.0,
+        circulation("all"): 100.0,
+        circulation("domestic"): 90.0,
+        circulation("international"): 10.0,
+    }
+    relations_ = [
+        Relation(
+            spending("paid_admissions", "all"),
+            tuple(spending("paid_admissions", s) for s in ("domestic", "international")),
+            "exact",
+        ),
+        *(Relation(spending("visitor_days", s), (circulation(s),), "exact") for s in ("all", "domestic", "international")),
+        # the circulation rows' other relations: not twins
+        Relation(circulation("all"), (circulation("domestic"), circulation("international")), "distinct"),
+        Relation(spending("visitor_days", "all"), (spending("visitor_days", "domestic"),), "at_most"),
+    ]
+    origin = {cell: f"{cell[0]}_by_period.csv line 2 {cell[1]}" for cell in values}
+    if not circulation_file:
+        origin[circulation("domestic")] = "spending_by_period.csv line 3 visitors"
+    pub = Published(values=values, origin=origin, relations=relations_)
+    exposed = Exposure(spending("paid_admissions", "international"), "spending_by_period.csv line 3 paid_admissions", 20.0, 20.0)
+    rows, unresolved = complements(pub, AuditReport(k=K, exposed=[exposed]))
+    # the domestic spending row (91 people's cost, against 101 for 'all') and its twin
+    assert rows == [
+        Complement("spending", spending("visitor_days", "domestic")[2:]),
+        *([Complement("circulation", circulation("domestic")[2:])] if circulation_file else []),
+    ]
+    assert not unresolved
+
+
 def test_the_same_files_give_the_same_complements_in_every_process(tmp_path):
     """A night's settlement runs in a new process, whose Python orders sets by another hash
     seed. Many rows cost the same (here every hour counts no visitor), so a program whose
@@ -217,3 +272,56 @@ def test_settle_withholds_rebuilds_and_stops_when_the_audit_passes(tmp_path):
     assert con.execute(f"select mart, period_grain, cell_key from {WITHHELD_TABLE}").fetchall() == [
         ("marts.facility_visits_by_period", "day", cell_key(hour_row(10).key))
     ]
+
+
+@pytest.mark.parametrize("facility", ["all", "dejima"])
+@pytest.mark.parametrize("grain, segment_kind, segment", [("day", "all", "all"), ("iso_week", "ticket_type", "child")])
+def test_the_spending_row_showing_a_visit_cell_is_the_row_whose_columns_it_is(facility, grain, segment_kind, segment):
+    from flowlib.disclosure_audit import _spending_row_showing, _spending_twins
+
+    key = (grain, DAY, "weekday", segment_kind, segment, facility)
+    people, volume = _spending_twins(key)
+    assert _spending_row_showing(people) == key
+    # the admissions of 'all' are the spending row's own cell; a facility's are its entries
+    assert _spending_row_showing(volume) == (None if facility == "all" else key)
+    hour = (*people[:-1], "10")  # an hour of a facility is in no spending row
+    assert _spending_row_showing(hour) is None
+    assert (
+        _spending_row_showing(("circulation", "visitors", grain, DAY, "entry_log", "all", "all", "all", "first", "dejima"))
+        is None
+    )
+
+
+def test_a_twin_that_only_a_spending_row_shows_is_hidden_by_withholding_that_row():
+    """The twin of a withheld cell (here a facility-week's entries pinned to its one day) may
+    be shown by no visit file, only by the spending row of that facility-day: withholding the
+    facility-day's own row would hide nothing, so the spending row is withheld."""
+    from flowlib.disclosure_audit import AuditReport, Exposure, Published, Relation
+
+    def visits(measure: str, grain: str, facility: str) -> tuple:
+        return ("facility_visits", measure, grain, DAY, "entry_log", "all", "all", "all", facility, "")
+
+    total = ("circulation", "visitors", "iso_week", DAY, "entry_log", "all", "all", "all", "all", "")
+    values = {
+        total: 100.0,
+        visits("visitors", "iso_week", "dejima"): 90.0,
+        visits("entries", "iso_week", "dejima"): 95.0,
+        visits("visitors", "iso_week", "glover_garden"): None,  # pinned at 10
+        visits("entries", "day", "dejima"): 95.0,
+    }
+    origin = {cell: f"{cell[0]}_by_period.csv line 2 {cell[1]}" for cell in values}
+    origin[visits("entries", "day", "dejima")] = "spending_by_period.csv line 5 admissions"
+    relations_ = [
+        Relation(total, (visits("visitors", "iso_week", "dejima"), visits("visitors", "iso_week", "glover_garden")), "exact"),
+        Relation(visits("entries", "iso_week", "dejima"), (visits("entries", "day", "dejima"),), "exact"),
+    ]
+    pub = Published(values=values, origin=origin, relations=relations_)
+    exposed = Exposure(
+        visits("visitors", "iso_week", "glover_garden"), "facility_visits_by_period.csv line 3 visitors", 10.0, 10.0
+    )
+    rows, unresolved = complements(pub, AuditReport(k=K, exposed=[exposed]))
+    assert rows == [
+        Complement("facility_visits", visits("visitors", "iso_week", "dejima")[2:]),
+        Complement("spending", ("day", DAY, "all", "all", "all", "dejima")),
+    ]
+    assert not unresolved
