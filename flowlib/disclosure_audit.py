@@ -764,21 +764,6 @@ def _spending_twins(spending_key: tuple) -> tuple[Cell, Cell]:
     return ("circulation", "visitors", *key), ("spending", "admissions", *spending_key)
 
 
-def _spending_row_showing(cell: Cell) -> tuple | None:
-    """The key of the spending_by_period row whose visitors or admissions column shows a
-    visit-file cell (the inverse of :func:`_spending_twins`), None for another cell."""
-    if len(cell) != 10:
-        return None
-    family, measure, grain, start, source, day_type, segment_kind, segment, *extra = cell
-    if source != ENTRY_LOG or extra[-1] != "":
-        return None
-    if family == "circulation" and measure == "visitors" and extra == ["all", ""]:
-        return (grain, start, day_type, segment_kind, segment, "all")
-    if family == "facility_visits" and measure in ("visitors", "entries") and extra[0] != "all":
-        return (grain, start, day_type, segment_kind, segment, extra[0])
-    return None
-
-
 def _spending_relations(pub: Published, own: _Keys, ends: dict[tuple[str, str], str], day_types: dict[str, str]) -> None:
     def cells(measure: str, keys: Iterable[tuple]) -> tuple[Cell, ...]:
         return tuple(_spending_twins(k)[1] if measure == "admissions" else ("spending", measure, *k) for k in keys)
@@ -1577,19 +1562,22 @@ class _Complements:
         for number, relation in enumerate(pub.relations):
             for cell in (relation.total, *relation.parts):
                 self.touching[cell].append(number)
-        self.cells_of: dict[Complement, list[Cell]] = defaultdict(list)
         #: visit-file cells that no visit file shows (a circulation segment of a day): the
-        #: spending row whose visitors column shows each, and whose withholding hides it
+        #: spending row whose visitors or admissions column shows each, and whose withholding
+        #: hides it (every spending row has its visitor-days cell)
         self.shown_by: dict[Cell, Complement] = {}
+        for cell in pub.values:
+            if cell[0] == "spending" and cell[1] == "visitor_days":
+                for shown in _spending_twins(cell[2:]):
+                    if shown[0] != "spending" and pub.origin.get(shown, "").startswith("spending_by_period.csv"):
+                        self.shown_by[shown] = Complement("spending", cell[2:])
+        self.cells_of: dict[Complement, list[Cell]] = defaultdict(list)
         for cell in pub.values:
             row = _row_of(cell)
             if row is not None:
                 self.cells_of[row].append(cell)
-            if cell[0] != "spending" and pub.origin.get(cell, "").startswith("spending_by_period.csv"):
-                key = _spending_row_showing(cell)
-                if key is not None:
-                    self.shown_by[cell] = Complement("spending", key)
-                    self.cells_of[self.shown_by[cell]].append(cell)
+            if cell in self.shown_by:
+                self.cells_of[self.shown_by[cell]].append(cell)
         self.chosen: dict[Complement, None] = {}
 
     def withhold(self, row: Complement) -> None:

@@ -274,24 +274,6 @@ def test_settle_withholds_rebuilds_and_stops_when_the_audit_passes(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("facility", ["all", "dejima"])
-@pytest.mark.parametrize("grain, segment_kind, segment", [("day", "all", "all"), ("iso_week", "ticket_type", "child")])
-def test_the_spending_row_showing_a_visit_cell_is_the_row_whose_columns_it_is(facility, grain, segment_kind, segment):
-    from flowlib.disclosure_audit import _spending_row_showing, _spending_twins
-
-    key = (grain, DAY, "weekday", segment_kind, segment, facility)
-    people, volume = _spending_twins(key)
-    assert _spending_row_showing(people) == key
-    # the admissions of 'all' are the spending row's own cell; a facility's are its entries
-    assert _spending_row_showing(volume) == (None if facility == "all" else key)
-    hour = (*people[:-1], "10")  # an hour of a facility is in no spending row
-    assert _spending_row_showing(hour) is None
-    assert (
-        _spending_row_showing(("circulation", "visitors", grain, DAY, "entry_log", "all", "all", "all", "first", "dejima"))
-        is None
-    )
-
-
 def test_a_twin_that_only_a_spending_row_shows_is_hidden_by_withholding_that_row():
     """The twin of a withheld cell (here a facility-week's entries pinned to its one day) may
     be shown by no visit file, only by the spending row of that facility-day: withholding the
@@ -308,6 +290,7 @@ def test_a_twin_that_only_a_spending_row_shows_is_hidden_by_withholding_that_row
         visits("entries", "iso_week", "dejima"): 95.0,
         visits("visitors", "iso_week", "glover_garden"): None,  # pinned at 10
         visits("entries", "day", "dejima"): 95.0,
+        ("spending", "visitor_days", "day", DAY, "all", "all", "all", "dejima"): 93.0,  # the row showing it
     }
     origin = {cell: f"{cell[0]}_by_period.csv line 2 {cell[1]}" for cell in values}
     origin[visits("entries", "day", "dejima")] = "spending_by_period.csv line 5 admissions"
