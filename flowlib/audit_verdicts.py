@@ -72,6 +72,7 @@ def folder_digest(folder: Path, k: int) -> str:
     return digest.hexdigest()
 
 
+@disclosure_audit.paused_cycle_collection()
 def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None) -> AuditReport:
     """The audit of ``folder``: a recorded pass of the same digest if ``verdicts`` holds one,
     else :func:`flowlib.disclosure_audit.audit`, recorded when it passes."""

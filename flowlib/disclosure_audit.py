@@ -50,6 +50,7 @@ knows our files); the solving is HiGHS.
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import logging
 import math
@@ -57,7 +58,8 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cache
@@ -75,8 +77,12 @@ SINGLE_CHOICE_DRIVERS = frozenset({"form_language"})
 SEED_PROGRAMS = 12
 #: components are solved in bundles of about this many cells: a simplex program's time grows
 #: faster than its size (70 demo days: one random program over 298k cells took 17.5 s, the
-#: same cells as 16 bundles 4.8 s), and each bundle stops its rounds when it is done
-BUNDLE_CELLS = 20_000
+#: same cells as 16 bundles 4.8 s), each bundle stops its rounds when it is done, and the
+#: worker processes share many bundles more evenly than a few (the new components of the
+#: night of a new day, 567 in 22,806 cells: 7.5 s in bundles of 20,000 cells, the larger
+#: 6.7 s alone for one worker; 5.35 s in bundles of 2,000, the largest 0.6 s; smaller
+#: bundles cost more programs, 1,000: 5.85 s; docs/privacy.md)
+BUNDLE_CELLS = 2_000
 #: the box of the programs: a cell that reaches it is taken as unbounded
 UNBOUNDED = 1e9
 #: published numbers that are not counts
@@ -85,6 +91,27 @@ NOT_COUNTS = frozenset({"next_probability"})
 TOLERANCE = 1e-6
 
 Cell = tuple  # (family, measure, key...)
+
+
+@contextmanager
+def paused_cycle_collection() -> Iterator[None]:
+    """Python's cyclic garbage collector held off while the audit builds its cells (a
+    context manager, or a decorator), then as it was.
+
+    The audit and its complements create hundreds of thousands of small tuples and
+    dataclasses that live until they return and form no reference cycles (reference
+    counting frees them). Each time the long-lived objects grow by a quarter, CPython's
+    collector traverses every tracked object of the process, and a night's process holds
+    many (Great Expectations, pandas and the forecast's libraries are loaded): in the night
+    of a new day 15 full collections of 0.24-0.47 s each ran inside the settlement, 4.5 s of
+    the night's 6.2 s of collection (docs/privacy.md). Nested uses keep the outer state."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -884,6 +911,7 @@ def _read_derived(folder: Path, pub: Published, families: dict[str, _Family], da
     _read_opportunities(folder, pub, families)
 
 
+@paused_cycle_collection()
 def relations(folder: Path) -> Published:
     """Every published cell of ``folder`` and every relation between cells."""
     pub = Published()
@@ -1455,6 +1483,7 @@ def _solve_blocks(
     return bounds
 
 
+@paused_cycle_collection()
 def audit(folder: Path, k: int, workers: int = 1, memory: BlockMemory | None = None) -> AuditReport:
     """Solve every hidden cell's interval from the files in ``folder`` (components in ``workers``
     processes; those ``memory`` solved before are not solved again); see the module doc."""
@@ -1810,6 +1839,7 @@ class _Complements:
         return None if best is None else self.moved_rows(program, best.x)
 
 
+@paused_cycle_collection()
 def complements(pub: Published, report: AuditReport) -> tuple[list[Complement], list[Exposure]]:
     """Published rows whose withholding gives every exposed cell an interval k wide, and
     the exposed cells no such rows were found for.

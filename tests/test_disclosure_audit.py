@@ -191,6 +191,98 @@ def test_the_shortcuts_decide_each_cell_as_its_own_programs_would(seed):
         assert bool(zero[i]) == (top.status == 0 and -top.fun <= 1e-6), cell
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 100_000))
+def test_a_components_intervals_do_not_depend_on_its_bundle(seed):
+    """Random components solved each in a bundle of its own and all in one bundle: the same
+    cells narrower than k with the same ends (the audit may pack them as it likes: the
+    bundle size is tuned for speed, docs/privacy.md)."""
+    import numpy as np
+
+    from flowlib import disclosure_audit
+    from flowlib.disclosure_audit import AuditReport, Relation, _Block, _solve_blocks
+
+    rng = np.random.default_rng(seed)
+    blocks, values = [], {}
+    for b in range(int(rng.integers(2, 7))):
+        n_base = int(rng.integers(3, 8))
+        truth = {("t", "c", b, i): float(rng.choice([0, 1, 3, 6, 9, 14])) for i in range(n_base)}
+        relations = []
+        for j in range(int(rng.integers(1, 4))):
+            chosen = rng.choice(n_base, size=int(rng.integers(2, n_base + 1)), replace=False)
+            parts = tuple(("t", "c", b, int(i)) for i in chosen)
+            truth[("t", "s", b, j)] = sum(truth[p] for p in parts)
+            relations.append(Relation(("t", "s", b, j), parts, "exact"))
+        shown = {cell: (value if rng.random() < 0.4 else None) for cell, value in truth.items()}
+        # every component needs a hidden cell and a published one to be solved at all
+        first, last = sorted(truth)[0], sorted(truth)[-1]
+        shown[first], shown[last] = None, truth[last]
+        values.update(shown)
+        blocks.append(_Block(sorted((c for c in truth if shown[c] is None), key=repr), relations))
+
+    def narrow(bundle_cells: int) -> dict:
+        original = disclosure_audit.BUNDLE_CELLS
+        disclosure_audit.BUNDLE_CELLS = bundle_cells
+        try:
+            fresh = [_Block(list(block.cells), list(block.relations)) for block in blocks]
+            bounds = _solve_blocks(fresh, values, AuditReport(k=5), 5)
+        finally:
+            disclosure_audit.BUNDLE_CELLS = original
+        return {cell: (round(low, 6), round(high, 6)) for cell, (low, high) in bounds.items() if high - low < 5 - 1e-6}
+
+    assert narrow(1) == narrow(10**9)
+
+
+def test_the_audit_holds_the_cycle_collector_off_and_gives_it_back(tmp_path, monkeypatch):
+    """The audit, its complements and the audit of a folder run with Python's cyclic garbage
+    collector off (their cells form no cycles; a full collection in a night's process took
+    0.24-0.47 s each), and leave it as they found it: on, off, or after an error."""
+    import gc
+
+    from flowlib import audit_verdicts, disclosure_audit
+
+    facility_day(tmp_path / "files", 30, [25, None, None])  # two hours hold 5 together
+    seen = []
+    union_find, choosing = disclosure_audit._UnionFind, disclosure_audit._Complements
+
+    class WatchedUnionFind(union_find):  # built once by each audit
+        def __init__(self) -> None:
+            seen.append(("audit", gc.isenabled()))
+            super().__init__()
+
+    class WatchedComplements(choosing):
+        def __init__(self, *args) -> None:
+            seen.append(("complements", gc.isenabled()))
+            super().__init__(*args)
+
+    monkeypatch.setattr(disclosure_audit, "_UnionFind", WatchedUnionFind)
+    monkeypatch.setattr(disclosure_audit, "_Complements", WatchedComplements)
+    assert gc.isenabled()
+    report = audit(tmp_path / "files", K)
+    assert not report.ok and gc.isenabled()
+    disclosure_audit.complements(report.published, report)
+    assert gc.isenabled()
+    audit_verdicts.audit_once(tmp_path / "files", K, 1, tmp_path / "verdicts")
+    assert seen == [("audit", False), ("complements", False), ("audit", False)] and gc.isenabled()
+    gc.disable()
+    try:
+        audit(tmp_path / "files", K)
+        assert not gc.isenabled()  # an outer pause is kept
+    finally:
+        gc.enable()
+
+    def failing(folder):
+        assert not gc.isenabled()
+        raise OSError("unreadable")
+
+    monkeypatch.setattr(disclosure_audit, "relations", disclosure_audit.paused_cycle_collection()(failing))
+    try:
+        audit(tmp_path / "files", K)
+    except OSError:
+        pass
+    assert gc.isenabled()
+
+
 # ------------------------------------------------------------------ the derived files
 
 
