@@ -2,8 +2,9 @@
 
 Times the nightly look-ahead step on a loaded warehouse (default: the one `make run`
 leaves in data/): reading the marts, fitting and forecasting every facility, the hourly
-split and the rolling-origin backtest, each of ``--repeat`` times, and prints the median
-with the load average beside it, plus the backtest figures (MASE, coverage) the run gave.
+split and the rolling-origin backtest, each of ``--repeat`` times, and prints every run, the
+median and the 1-minute load average before each run, plus the backtest figures (MASE,
+coverage) the run gave.
 
     .venv/bin/python bench/forecast_benchmark.py
     .venv/bin/python bench/forecast_benchmark.py --warehouse /path/to/warehouse.duckdb --repeat 5
@@ -42,23 +43,24 @@ def main() -> int:
         f"series: {len(series)} ({fitted} with enough history), days per series up to "
         f"{max(len(s.values) for s in series)}; cruise days {0 if cruise is None else len(cruise)}"
     )
-    forecast_only, with_backtest = [], []
+    forecast_only, with_backtest, loads = [], [], []
     for _ in range(args.repeat):
+        loads.append(os.getloadavg()[0])
         started = time.perf_counter()
         fc.run_forecast(series, last_days, cruise, hourly, backtest=False)
         forecast_only.append(time.perf_counter() - started)
         started = time.perf_counter()
         run = fc.run_forecast(series, last_days, cruise, hourly)
         with_backtest.append(time.perf_counter() - started)
-    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(
-        f"forecast, all facilities (fit + 14 days + hours): median {statistics.median(forecast_only):.1f} s "
-        f"of {args.repeat} (load average {load})"
-    )
-    print(
-        f"forecast + backtest ({fc.BACKTEST_ORIGINS} origins, {fc.BACKTEST_ORIGINS + 1} fits per facility): "
-        f"median {statistics.median(with_backtest):.1f} s of {args.repeat} (load average {load})"
-    )
+    load = ", ".join(f"{v:.2f}" for v in loads)
+    for name, seconds in (
+        ("forecast, all facilities (fit + 14 days + hours)", forecast_only),
+        (f"forecast + backtest ({fc.BACKTEST_ORIGINS} origins, {fc.BACKTEST_ORIGINS + 1} fits per facility)", with_backtest),
+    ):
+        print(
+            f"{name}: median {statistics.median(seconds):.1f} s of {args.repeat} "
+            f"({', '.join(f'{v:.2f}' for v in seconds)} s; 1-minute load average before each run {load})"
+        )
     for row in run.backtest[run.backtest["facility_id"] == "(all)"].itertuples(index=False):
         print(
             f"backtest {row.source_kind}: MASE {row.mase:.3f}, MAE / seasonal naive {row.relative_mae:.3f}, "

@@ -13,7 +13,7 @@
 #
 # In demo mode (FLOW_DEMO_MODE unset or true) demo landing files are generated first for the
 # days that lack them (ground truth in <FLOW_DATA_DIR>/backfill/, data/demo_truth.json is left
-# alone). Prints "N days in M min: X days/minute" and appends a row to
+# alone). Prints "N days in M min: X days/minute" with the load average before and appends a row to
 # <FLOW_DATA_DIR>/backfill_throughput.csv (default data/). Demo generation is not timed.
 # On the compose deployment backfill through the scheduler instead: docs/operations.md.
 set -euo pipefail
@@ -74,6 +74,8 @@ if ((${#gaps[@]})); then
 fi
 
 echo "[backfill] $days service days $first .. $last in ${#runs[@]} DAG run(s) through airflow dags test"
+# the 1-minute load average before the timed runs, logged beside the throughput
+load_average=$(cut -d' ' -f1 /proc/loadavg)
 started=$(date +%s.%N)
 for run in "${runs[@]}"; do
   read -r run_first run_last <<< "$run"
@@ -85,6 +87,6 @@ seconds=$(awk -v a="$started" -v b="$finished" 'BEGIN { printf "%.1f", b - a }')
 note="demo scale $scale, $generated day(s) generated"
 [[ $demo_mode == True ]] || note="production data"
 read -r rate csv_file < <($PY -m flowlib.backfill record --first "$first" --last "$last" --seconds "$seconds" \
-  --dag-runs "${#runs[@]}" --chunk-days "$chunk_days" --note "$note")
+  --dag-runs "${#runs[@]}" --chunk-days "$chunk_days" --load-average "$load_average" --note "$note")
 minutes=$(awk -v s="$seconds" 'BEGIN { printf "%.1f", s / 60 }')
-echo "[backfill] $days days in $minutes min: $rate days/minute (logged in $csv_file)"
+echo "[backfill] $days days in $minutes min: $rate days/minute, load average $load_average before (logged in $csv_file)"

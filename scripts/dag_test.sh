@@ -14,4 +14,10 @@ dag_test() {
     grep -E "error:|Error|Exception" "$log" | grep -v "^\s*$" | tail -5 >&2 || true
     return 1
   fi
+  # Airflow reports success for a run in which no task ran at all (a logical date before the
+  # DAG's start_date creates no task): that is nothing done, not a success.
+  if ! grep -q "\[DAG TEST\] starting task" "$log"; then
+    echo "error: the $dag_id run for $run_date ran no task although Airflow reports success (a logical date before the DAG's start date?); nothing was loaded or published (log: $log)." >&2
+    return 1
+  fi
 }

@@ -63,6 +63,26 @@ def test_dags_have_tags_retries_and_failure_callbacks(dagbag):
             assert task.on_failure_callback, task.task_id
 
 
+def test_a_backfill_of_any_range_backfill_accepts_gets_every_task(dagbag):
+    """A manual run (airflow dags test: make run, make backfill) gets no task whose start_date
+    is after its logical date, and Airflow then reports success for a run that did nothing.
+    The earliest logical date flowlib.backfill lets through must give every task, and the
+    default backfill's weekly runs (logical dates in October 2026) must too."""
+    from datetime import date, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from flowlib.backfill import chunks
+    from flowlib.dag_defaults import EARLIEST_LOGICAL_DATE, TIMEZONE
+
+    earliest_run = chunks(EARLIEST_LOGICAL_DATE.date() - timedelta(days=1), EARLIEST_LOGICAL_DATE.date() - timedelta(days=1), 0)
+    weekly = chunks(date(2026, 10, 15), date(2026, 11, 14), 7)
+    for _, last in earliest_run + weekly:
+        logical = datetime.combine(last + timedelta(days=1), time(), ZoneInfo(TIMEZONE))
+        for dag in dagbag.dags.values():
+            late = [t.task_id for t in dag.tasks if t.start_date is not None and t.start_date > logical]
+            assert late == [], f"{dag.dag_id} on {logical}: {late}"
+
+
 def test_nightly_flow_has_one_ingest_task_per_declared_source(dagbag, settings):
     from flowlib.sources import load_registry
 
