@@ -77,6 +77,7 @@ def heavy_page(settings, day: date) -> Path:
     draws: MAX_HEAT_CELLS cells, MAX_FLOWS flows), built into its own folder from a copy of
     the warehouse."""
     import shutil
+    from dataclasses import replace
 
     import duckdb
     import h3
@@ -109,8 +110,6 @@ def heavy_page(settings, day: date) -> Path:
         "10.0 as transfer_minutes_median, false as is_suppressed",
         [(day, a, b, 20 + n, 15 + n) for n, (a, b) in enumerate(pairs)],
     )
-    from dataclasses import replace
-
     heavy_settings = replace(settings, dashboards_dir=heavy / "dashboards", warehouse_path=warehouse)
     build_dashboards(con, heavy_settings, [day])
     con.close()
