@@ -16,10 +16,10 @@ OPEN_DATA_FIRST ?= $(DEMO_FIRST)
 
 run: env assets airflow demo-data
 	@# The history is loaded once: rebuilding its days on a repeat run would redo every complete
-	@# month's roll-up per day (minutes each) for files that did not change.
-	@if [ -f data/.demo_history_loaded ]; then first=$(DEMO_FIRST); else first=$(DEMO_HISTORY_FIRST); fi; \
-	FLOW_OPEN_DATA_FIRST=$${FLOW_OPEN_DATA_FIRST-$(OPEN_DATA_FIRST)} bash scripts/run_nightly.sh $$first $(DEMO_LAST) && \
-	touch data/.demo_history_loaded
+	@# month's roll-up per day (minutes each) for files that did not change. The warehouse is
+	@# asked whether it built them (a new or replaced warehouse has not).
+	@if $(PY) -m flowlib.demo_history --start $(DEMO_FIRST) --built; then first=$(DEMO_FIRST); else first=$(DEMO_HISTORY_FIRST); fi; \
+	FLOW_OPEN_DATA_FIRST=$${FLOW_OPEN_DATA_FIRST-$(OPEN_DATA_FIRST)} bash scripts/run_nightly.sh $$first $(DEMO_LAST)
 	@echo "[done] open $(CURDIR)/dashboards/index.html"
 
 test: env assets

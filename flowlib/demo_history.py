@@ -29,7 +29,7 @@ import numpy as np
 
 from flowlib import demo
 from flowlib.atomic import write_bytes_atomic
-from flowlib.config import get_settings
+from flowlib.config import Settings, get_settings
 
 HISTORY_WEEKS = 8
 ARCHIVE_MONTHS = 12
@@ -147,6 +147,26 @@ def generate_history(
     return truth
 
 
+def history_built(settings: Settings, start: date = demo.DEMO_START, weeks: int = HISTORY_WEEKS) -> bool:
+    """True when the warehouse has built every day of the history before ``start``.
+
+    ``make run`` asks this instead of keeping a marker file beside the data: a marker says
+    that a warehouse once held the history, not that this one does (a deleted warehouse, or
+    FLOW_WAREHOUSE pointed at another file, kept the marker and lost the eight weeks the
+    forecast trains on)."""
+    from flowlib.models import runner_sql
+    from flowlib.warehouse import reader
+
+    if not settings.warehouse_path.is_file():
+        return False
+    first, last = history_first(start, weeks), start - timedelta(days=1)
+    with reader(settings) as con:
+        if con.execute(runner_sql("relation_kind"), ["intermediate", "model_build_days"]).fetchone() is None:
+            return False
+        built = con.execute(runner_sql("days_built"), [first, last]).fetchone()[0]
+    return built == (last - first).days + 1
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m flowlib.demo_history", description=__doc__.splitlines()[0])
@@ -157,10 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weeks", type=int, default=HISTORY_WEEKS)
     parser.add_argument("--archive-months", type=int, default=ARCHIVE_MONTHS)
     parser.add_argument("--print-first", action="store_true", help="only print the history's first day")
+    parser.add_argument(
+        "--built",
+        action="store_true",
+        help="generate nothing; exit 0 when the warehouse has built every day of the history, 1 when not",
+    )
     args = parser.parse_args(argv)
     if args.print_first:
         print(history_first(args.start, args.weeks))
         return 0
+    if args.built:
+        built = history_built(settings, args.start, args.weeks)
+        print(f"demo history {'already built' if built else 'not built yet'} in {settings.warehouse_path}")
+        return 0 if built else 1
     truth = generate_history(
         args.landing_dir, start=args.start, weeks=args.weeks, archive_months=args.archive_months, report=print
     )

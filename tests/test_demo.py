@@ -445,3 +445,71 @@ def test_cli_writes_landing_files_and_truth(tmp_path, capsys):
 def test_rejects_an_empty_range(tmp_path):
     with pytest.raises(ValueError, match="before start"):
         demo.generate(tmp_path, date(2026, 11, 2), date(2026, 11, 1))
+
+
+def test_make_run_loads_the_history_until_this_warehouse_has_built_every_day_of_it(settings, capsys):
+    """`make run` asks the warehouse (demo_history --built), not a marker file: a deleted or
+    replaced warehouse gets the history again, and a half-built one too."""
+    from flowlib import demo_history
+    from flowlib.models import runner_sql
+    from flowlib.warehouse import ensure_schema, writer
+
+    start, weeks = date(2026, 11, 1), 2
+    first, last = demo_history.history_first(start, weeks), start - timedelta(days=1)
+    args = ["--start", start.isoformat(), "--weeks", str(weeks), "--built"]
+
+    def log_built(a: date, b: date) -> None:
+        with writer(settings) as con:
+            con.execute(f"set variable first_service_date = date '{a}'")
+            con.execute(f"set variable last_service_date = date '{b}'")
+            con.execute(runner_sql("log_built_days"))
+
+    assert not settings.warehouse_path.exists()
+    assert demo_history.main(args) == 1
+    assert "not built yet" in capsys.readouterr().out
+    with writer(settings) as con:
+        ensure_schema(con, settings)
+    assert not demo_history.history_built(settings, start, weeks)
+    log_built(first, last - timedelta(days=1))  # every day but the last
+    log_built(start, start + timedelta(days=3))  # the fortnight's days are not the history's
+    assert not demo_history.history_built(settings, start, weeks)
+    log_built(last, last)
+    assert demo_history.history_built(settings, start, weeks)
+    assert demo_history.main(args) == 0
+    assert "already built" in capsys.readouterr().out
+    # a longer history than the warehouse built is not built
+    assert not demo_history.history_built(settings, start, weeks + 1)
+    settings.warehouse_path.unlink()
+    assert demo_history.main(args) == 1
+
+
+def test_make_run_starts_at_the_history_while_the_warehouse_lacks_it(settings):
+    """The run recipe as make would run it (make -n prints it), the nightly script replaced
+    by echo: the first day it asks for is the history's on a new warehouse, the fortnight's
+    once the warehouse has built the history."""
+    import os
+    import subprocess
+
+    from flowlib import demo_history
+    from flowlib.config import PROJECT_ROOT
+    from flowlib.models import runner_sql
+    from flowlib.warehouse import ensure_schema, writer
+
+    dry = subprocess.run(["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    recipe = dry[dry.index("if .venv/bin/python -m flowlib.demo_history") :]
+    recipe = recipe[: recipe.index("\necho")].replace("bash scripts/run_nightly.sh", "echo nightly")
+
+    def first_day_asked() -> str:
+        env = {**os.environ, "FLOW_DATA_DIR": str(settings.data_dir)}
+        out = subprocess.run(["bash", "-c", recipe], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True)
+        return out.stdout.split("nightly ")[1].split()[0]
+
+    start = date.fromisoformat(re.search(r"--start (\S+) --built", recipe).group(1))
+    first = demo_history.history_first(start)
+    assert first_day_asked() == first.isoformat()
+    with writer(settings) as con:
+        ensure_schema(con, settings)
+        con.execute(f"set variable first_service_date = date '{first}'")
+        con.execute(f"set variable last_service_date = date '{start - timedelta(days=1)}'")
+        con.execute(runner_sql("log_built_days"))
+    assert first_day_asked() == start.isoformat()
