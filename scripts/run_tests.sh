@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/airflow_env.sh
 export GX_ANALYTICS_ENABLED=False
-.venv/bin/python -m pytest "$@"
+# two workers by default (FLOW_TEST_WORKERS; 0 runs in this process): many tests wait on
+# subprocesses, services or a single-threaded solver, so a second worker shortens the suite
+.venv/bin/python -m pytest -n "${FLOW_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -19,6 +19,17 @@ SHARED_REALDATA = PROJECT_ROOT.parent / "shared" / "realdata"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`scripts/run_tests.sh` runs `--dist loadgroup`), the tests of one
+    folder below tests/ (their session fixtures build one world, one demo) or else of one
+    module (its module fixtures) run in the same worker, each such group's fixtures built once."""
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        relative = item.path.resolve().relative_to(tests_dir)
+        group = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def mart_names(con) -> list[str]:
     """The relations in schema marts of an open DuckDB connection, by name."""
     return [
