@@ -19,15 +19,26 @@ SHARED_REALDATA = PROJECT_ROOT.parent / "shared" / "realdata"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`scripts/run_tests.sh` runs `--dist loadgroup`), the tests of one
-    folder below tests/ (their session fixtures build one world, one demo) or else of one
-    module (its module fixtures) run in the same worker, each such group's fixtures built once."""
-    tests_dir = Path(__file__).resolve().parent
-    for item in items:
-        relative = item.path.resolve().relative_to(tests_dir)
-        group = relative.parts[0] if len(relative.parts) > 1 else relative.stem
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under pytest-xdist (`scripts/run_tests.sh` runs two workers) the tests of one folder
+    below tests/ (its session fixtures build one world, one demo for all its modules) or else
+    of one module (its module fixtures) go to one worker as one unit, so that each such
+    fixture is built once. xdist's own `--dist loadgroup` would need its marker read into the
+    node ids, which pytest 9 no longer lets it rewrite."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FolderOrModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return folder_or_module(nodeid)
+
+    return FolderOrModuleScheduling(config, log)
+
+
+def folder_or_module(nodeid: str) -> str:
+    """The unit a test is scheduled in: ``tests/<folder>`` for a test in a folder below
+    tests/, else its module's path."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 else "/".join(parts)
 
 
 def mart_names(con) -> list[str]:
