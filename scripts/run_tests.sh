@@ -7,6 +7,6 @@ source scripts/airflow_env.sh
 export GX_ANALYTICS_ENABLED=False
 # Two pytest-xdist workers by default (FLOW_TEST_WORKERS; 0 runs every test in this process):
 # many tests wait on subprocesses, services or a single-threaded solver, so a second worker
-# shortens the suite (22.6 -> 15.5 min on one machine in one hour, 7 December). A folder's
-# tests, or a module's, run in one worker (tests/conftest.py, pytest_xdist_make_scheduler).
+# shortens the suite (docs/measurements.md, "The test suite"). A folder's tests, or a
+# module's, run in one worker (tests/conftest.py, pytest_xdist_make_scheduler).
 .venv/bin/python -m pytest -n "${FLOW_TEST_WORKERS:-2}" "$@"
