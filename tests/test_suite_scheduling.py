@@ -8,9 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
-from conftest import PROJECT_ROOT, folder_or_module
+from conftest import PROJECT_ROOT, SLOW_UNITS, folder_or_module, slow_unit_first
 
 RECORDER = """
 import json, os, pytest
@@ -94,3 +95,16 @@ def test_two_workers_build_each_folders_and_modules_fixtures_once(tmp_path: Path
     assert all(len(ran_on) == 1 for ran_on in workers.values()), workers
     # both workers took part: the units were shared out, not run one after the other
     assert set().union(*workers.values()) == {"gw0", "gw1"}
+
+
+def test_the_slow_units_are_units_of_this_suite_and_go_first() -> None:
+    for unit in SLOW_UNITS:
+        path = PROJECT_ROOT / unit
+        assert path.is_dir() or path.is_file(), f"{unit}: no such folder or module under tests/"
+        assert folder_or_module(f"{unit}/test_x.py::test_y" if path.is_dir() else f"{unit}::test_y") == unit
+    queue = OrderedDict((unit, {}) for unit in ("tests/test_a.py", SLOW_UNITS[2], "tests/test_b.py", SLOW_UNITS[1]))
+    handed_out = []
+    while queue:
+        slow_unit_first(queue)
+        handed_out.append(queue.popitem(last=False)[0])
+    assert handed_out == [SLOW_UNITS[1], SLOW_UNITS[2], "tests/test_a.py", "tests/test_b.py"]
