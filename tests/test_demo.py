@@ -447,22 +447,26 @@ def test_rejects_an_empty_range(tmp_path):
         demo.generate(tmp_path, date(2026, 11, 2), date(2026, 11, 1))
 
 
+def _log_built_days(settings, first: date, last: date) -> None:
+    """Record first..last as built, as a build does (sql/runner/log_built_days.sql)."""
+    from flowlib.models import runner_sql
+    from flowlib.warehouse import writer
+
+    with writer(settings) as con:
+        con.execute(f"set variable first_service_date = date '{first}'")
+        con.execute(f"set variable last_service_date = date '{last}'")
+        con.execute(runner_sql("log_built_days"))
+
+
 def test_make_run_loads_the_history_until_this_warehouse_has_built_every_day_of_it(settings, capsys):
     """`make run` asks the warehouse (demo_history --built), not a marker file: a deleted or
     replaced warehouse gets the history again, and a half-built one too."""
     from flowlib import demo_history
-    from flowlib.models import runner_sql
     from flowlib.warehouse import ensure_schema, writer
 
     start, weeks = date(2026, 11, 1), 2
     first, last = demo_history.history_first(start, weeks), start - timedelta(days=1)
     args = ["--start", start.isoformat(), "--weeks", str(weeks), "--built"]
-
-    def log_built(a: date, b: date) -> None:
-        with writer(settings) as con:
-            con.execute(f"set variable first_service_date = date '{a}'")
-            con.execute(f"set variable last_service_date = date '{b}'")
-            con.execute(runner_sql("log_built_days"))
 
     assert not settings.warehouse_path.exists()
     assert demo_history.main(args) == 1
@@ -470,10 +474,10 @@ def test_make_run_loads_the_history_until_this_warehouse_has_built_every_day_of_
     with writer(settings) as con:
         ensure_schema(con, settings)
     assert not demo_history.history_built(settings, start, weeks)
-    log_built(first, last - timedelta(days=1))  # every day but the last
-    log_built(start, start + timedelta(days=3))  # the fortnight's days are not the history's
+    _log_built_days(settings, first, last - timedelta(days=1))  # every day but the last
+    _log_built_days(settings, start, start + timedelta(days=3))  # the fortnight's days are not the history's
     assert not demo_history.history_built(settings, start, weeks)
-    log_built(last, last)
+    _log_built_days(settings, last, last)
     assert demo_history.history_built(settings, start, weeks)
     assert demo_history.main(args) == 0
     assert "already built" in capsys.readouterr().out
@@ -492,7 +496,6 @@ def test_make_run_starts_at_the_history_while_the_warehouse_lacks_it(settings):
 
     from flowlib import demo_history
     from flowlib.config import PROJECT_ROOT
-    from flowlib.models import runner_sql
     from flowlib.warehouse import ensure_schema, writer
 
     dry = subprocess.run(["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
@@ -509,7 +512,5 @@ def test_make_run_starts_at_the_history_while_the_warehouse_lacks_it(settings):
     assert first_day_asked() == first.isoformat()
     with writer(settings) as con:
         ensure_schema(con, settings)
-        con.execute(f"set variable first_service_date = date '{first}'")
-        con.execute(f"set variable last_service_date = date '{start - timedelta(days=1)}'")
-        con.execute(runner_sql("log_built_days"))
+    _log_built_days(settings, first, start - timedelta(days=1))
     assert first_day_asked() == start.isoformat()
