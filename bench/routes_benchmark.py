@@ -11,7 +11,8 @@ is reported, with the load average of every run):
 * ``baseline`` - a tuned single-pass computation of the same results, in memory: 64-bit
   ids, one sort of the taps and streaming windows over it (re-entries, trips, stops), then
   the transition matrix (moves, distinct visitors, quartiles), the OD matrix (trips,
-  distinct visitors) and the top-20 routes of 2-5 stops; nothing written to a warehouse;
+  distinct visitors, the median of the trips' minutes) and the top-20 routes of 2-5 stops;
+  nothing written to a warehouse;
 * ``project``  - the pipeline's models (int_sensor_stays, int_stops written to a warehouse
   file whose raw.entry_log is a view of the parquet, the int_transitions and int_trips
   views, run by flowlib.models) plus the same three queries on them; the stops are built
@@ -24,8 +25,8 @@ The ratio project / baseline is what to read on a shared machine: both run on th
 taps in the same run, in rounds (baseline, then project, ``--repeat`` times), so that a
 drift of the machine's speed reaches both; the ratio of the medians is printed, and below
 it each round's ratio and their median (``ratio_by_round`` in the JSON). The project's and
-the baseline's results are compared (moves, trips, OD cells, the top-20 routes) and a
-difference is printed.
+the baseline's results are compared (moves, trips, OD cells with their medians, the
+transition matrix, the top-20 routes) and a difference is printed.
 
 Then the nightly increment: ``build_day`` (every model and mart, suppression included)
 on a warehouse holding one day of 2 M taps.
@@ -238,7 +239,10 @@ BASELINE_STOPS = """
            [lag(stop_event & 65535, 4) over (), lag(stop_event & 65535, 3) over (), lag(stop_event & 65535, 2) over (),
             lag(stop_event & 65535, 1) over (), stop_event & 65535] as last_five,
            last_value(case when stop_number = 1 then stop_event & 65535 end ignore nulls)
-               over (rows between unbounded preceding and current row) as origin
+               over (rows between unbounded preceding and current row) as origin,
+           -- the trip's minutes, first arrival to last tap (a stop is emitted at its last tap)
+           ((event >> 16) - last_value(case when stop_number = 1 then stop_event >> 16 end ignore nulls)
+               over (rows between unbounded preceding and current row)) / 60000.0 as trip_minutes
     from anchored
     where ends_stop
 """
@@ -259,12 +263,17 @@ BASELINE_QUERIES = {
         from counted inner join quartiles using (from_code, to_code)
         inner join codes as f on f.code = from_code inner join codes as t on t.code = to_code""",
     "od_matrix": """
-        with od as (
-            select origin, code as destination, count(*) as trips, count(distinct card_id) as visitors
-            from stops where ends_trip and stop_number >= 2 group by all
-        )
-        select 'entry_log', o.facility_id, d.facility_id, trips, visitors
-        from od inner join codes as o on o.code = origin inner join codes as d on d.code = destination""",
+        with trips as (
+            select origin, code as destination, card_id, trip_minutes
+            from stops where ends_trip and stop_number >= 2
+        ),
+        od as (select origin, destination, count(*) as trips, count(distinct card_id) as visitors
+               from trips group by all),
+        medians as (select origin, destination, quantile_cont(trip_minutes, 0.5) as median_minutes
+                    from trips group by all)
+        select 'entry_log', o.facility_id, d.facility_id, trips, visitors, median_minutes
+        from od inner join medians using (origin, destination)
+        inner join codes as o on o.code = origin inner join codes as d on d.code = destination""",
     "top_20_routes": """
         with ranked as (
             select last_five[6 - stop_number:] as route_codes, count(distinct card_id) as visitors
@@ -308,9 +317,15 @@ def measure_baseline(path: Path) -> dict:
     return {**figures, **_summary(results, trips)}
 
 
+def median_digest(cells) -> str:
+    """(origin id, destination id, median minutes) of every OD cell, as a digest."""
+    rows = sorted((str(origin), str(destination), round(float(median), 6)) for origin, destination, median in cells)
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
 def _summary(results: dict[str, list], trips: int) -> dict:
     """What the project and the baseline must agree on."""
-    od = sorted((str(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in results["od_matrix"])
+    od = sorted((str(r[1]), str(r[2]), int(r[3]), int(r[4]), round(r[5], 6)) for r in results["od_matrix"])
     matrix = sorted(
         (str(r[1]), str(r[2]), int(r[3]), int(r[4]), [round(q, 6) for q in r[5]]) for r in results["transition_matrix"]
     )
@@ -324,6 +339,8 @@ def _summary(results: dict[str, list], trips: int) -> dict:
         "od_cells": len(od),
         "od_trips": sum(r[2] for r in od),
         "od_digest": digest(od),
+        # the OD cells' median minutes alone, which pandas computes too
+        "od_median_digest": median_digest((r[0], r[1], r[4]) for r in od),
         "matrix_digest": digest(matrix),
         "top_20_routes": [[str(r[0]), int(r[1])] for r in results["top_20_routes"]],
     }
@@ -397,15 +414,25 @@ ROUTE_QUERIES = {
     # query keeps), the cells decoded once counted, as in the period marts (route_name and source_name:
     # the marts' macros, which build_range created on this connection).
     "od_matrix": """
-        with counted as (
+        with trips as not materialized (
+            select service_date, source_code, origin_facility_code, destination_facility_code, visitor_id, trip_minutes
+            from intermediate.int_trips where n_stops >= 2
+        ),
+        counted as (
             select service_date, source_code, origin_facility_code, destination_facility_code, count(*) as trips,
                    count(distinct visitor_id) as visitors
-            from intermediate.int_trips where n_stops >= 2 group by all
+            from trips group by all
+        ),
+        medians as (
+            select service_date, source_code, origin_facility_code, destination_facility_code,
+                   quantile_cont(trip_minutes, 0.5) as median_minutes
+            from trips group by all
         )
         select source_name(source_code) as source_kind,
                codes.facility_ids[origin_facility_code] as origin_facility_id,
-               codes.facility_ids[destination_facility_code] as destination_facility_id, trips, visitors
-        from counted inner join intermediate.int_codes as codes using (service_date)""",
+               codes.facility_ids[destination_facility_code] as destination_facility_id, trips, visitors, median_minutes
+        from counted inner join medians using (service_date, source_code, origin_facility_code, destination_facility_code)
+        inner join intermediate.int_codes as codes using (service_date)""",
     "top_20_routes": """
         with counted as (
             select service_date, short_route_codes, count(distinct visitor_id) as visitors
@@ -478,9 +505,16 @@ def measure_pandas(path: Path) -> dict:
         destination=("facility_id", "last"),
         n_stops=("facility_id", "size"),
         route=("facility_id", " > ".join),
+        started=("entered_at", "first"),
     )
+    # the trip's minutes, first arrival to last tap (new_trip implies new_stop: the taps' trip
+    # numbers are the stops')
+    ended = taps["entered_at"].groupby(new_trip.cumsum()).max()
+    trips["minutes"] = (ended.reindex(trips.index) - trips["started"]).dt.total_seconds() / 60
     multi = trips[trips["n_stops"] >= 2]
-    od = multi.groupby(["origin", "destination"]).agg(trips=("card_key", "size"), visitors=("card_key", "nunique"))
+    od = multi.groupby(["origin", "destination"]).agg(
+        trips=("card_key", "size"), visitors=("card_key", "nunique"), median=("minutes", "median")
+    )
     ranked = multi[multi["n_stops"] <= 5].groupby("route")["card_key"].nunique().sort_values(ascending=False).head(20)
     return {
         "seconds": time.perf_counter() - started,
@@ -490,6 +524,7 @@ def measure_pandas(path: Path) -> dict:
         "transitions": int(len(moves)),
         "trips": int(len(trips)),
         "od_cells": int(len(od)),
+        "od_median_digest": median_digest((o, d, m) for (o, d), m in od["median"].items()),
         "matrix_cells": int(len(matrix)),
         "top_route": [ranked.index[0], int(ranked.iloc[0])] if len(ranked) else None,
     }

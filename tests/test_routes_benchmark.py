@@ -48,7 +48,7 @@ def test_baseline_pandas_and_project_agree(bench, taps, tmp_path, monkeypatch, r
     assert project["stop_batches"] == batches
     for key in bench.AGREEMENT:
         assert baseline[key] == project[key], key
-    for key in ("transitions", "trips", "od_cells"):
+    for key in ("transitions", "trips", "od_cells", "od_median_digest"):
         assert pandas[key] == project[key], key
 
 
