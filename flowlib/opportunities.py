@@ -458,7 +458,9 @@ def _rows_before(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, ...], tuple[
     pairs = con.execute(f"select * from {PAIRS_TABLE}").df()
 
     def cut_of(frame: pd.DataFrame) -> pd.Series:
-        return frame[CUT_KEYS].astype(str).apply(tuple, axis=1) if len(frame) else pd.Series([], dtype=object)
+        # the columns zipped, not a row-wise apply (which built a Series per row: 0.3 s a night)
+        columns = [frame[key].astype(str) for key in CUT_KEYS]
+        return pd.Series(list(zip(*columns)), index=frame.index, dtype=object)
 
     fit_rows = {cut: row for cut, row in zip(cut_of(fits), fits.to_dict("records"))}
     pair_rows = dict(tuple(pairs.groupby(cut_of(pairs), sort=False))) if len(pairs) else {}
