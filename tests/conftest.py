@@ -20,6 +20,7 @@ SHARED_REALDATA = PROJECT_ROOT.parent / "shared" / "realdata"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: pytest -p no:xdist still runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """Under pytest-xdist (`scripts/run_tests.sh` runs two workers) the tests of one folder
     below tests/ (its session fixtures build one world, one demo for all its modules) or else
