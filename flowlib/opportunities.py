@@ -458,7 +458,7 @@ def _rows_before(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, ...], tuple[
     pairs = con.execute(f"select * from {PAIRS_TABLE}").df()
 
     def cut_of(frame: pd.DataFrame) -> pd.Series:
-        # the columns zipped, not a row-wise apply (which built a Series per row: 0.3 s a night)
+        # the columns zipped, not a row-wise apply (which built a Series per row: 0.26 s against 0.014 s on the demo)
         columns = [frame[key].astype(str) for key in CUT_KEYS]
         return pd.Series(list(zip(*columns)), index=frame.index, dtype=object)
 
