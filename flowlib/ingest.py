@@ -35,9 +35,8 @@ from flowlib.parsing import (
     RawFile,
     RowProblem,
     iter_csv_chunks,
+    iter_json_chunks,
     printable,
-    read_csv_file,
-    read_json_file,
     tables_of,
 )
 from flowlib.pseudonym import hmac_pads, key_fingerprint, pseudonymise_many
@@ -149,25 +148,21 @@ def _file_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _read(spec: SourceSpec, path: Path, file_name: str) -> RawFile:
-    if spec.format == "csv":
-        return read_csv_file(path, spec.encoding, file_name)
-    return read_json_file(path, spec.encoding, file_name, spec.records_path, lines=spec.format == "jsonl")
-
-
-def _check_headers(spec: SourceSpec, raw: RawFile, file_name: str) -> list[str]:
-    if not raw.headers and not raw.records and not raw.problems:
+def _check_headers(spec: SourceSpec, headers: list[str], file_name: str, empty: bool) -> list[str]:
+    """The file's columns (``headers``) against the declaration's: a missing one refuses the
+    file, extra ones are noted. ``empty``: the file read no record and no line at all."""
+    if empty:
         raise FileRejected(file_name, None, "the delivery holds no records: an empty delivery.")
-    missing = [h for h in spec.producer_headers if h not in raw.headers]
+    missing = [h for h in spec.producer_headers if h not in headers]
     if missing:
         raise FileRejected(
             file_name,
             1,
             f"missing column(s) {', '.join(missing)} (found: "
-            f"{', '.join(raw.headers) or 'none'}); the producer "
+            f"{', '.join(headers) or 'none'}); the producer "
             f"changed the export or the declaration {spec.name} is outdated.",
         )
-    extra = [h for h in raw.headers if h not in spec.producer_headers]
+    extra = [h for h in headers if h not in spec.producer_headers]
     if len(extra) > MAX_LISTED_EXTRA_COLUMNS:
         # A 10,000-column export must not turn into a 100 kB load-log message.
         shown = ", ".join(extra[:MAX_LISTED_EXTRA_COLUMNS])
@@ -667,15 +662,21 @@ def _set_variables(con: duckdb.DuckDBPyConnection, **values: object) -> None:
         con.execute(f"set variable {name} = ?", [value])
 
 
-def _csv_chunks(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Iterator[RawFile]:
-    return iter_csv_chunks(path, spec.encoding, file_name, chunk_rows)
+def _chunks(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Iterator[RawFile]:
+    """The file's records, ``chunk_rows`` at a time (docs/reliability.md, "Bounded resources")."""
+    if spec.format == "csv":
+        return iter_csv_chunks(path, spec.encoding, file_name, chunk_rows)
+    return iter_json_chunks(path, spec.encoding, file_name, spec.records_path, spec.format == "jsonl", chunk_rows)
 
 
-def _reread_csv(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Callable[[set[int]], dict]:
+def _reread(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Callable[[set[int]], dict]:
+    """The fields of the records on the given lines, read again from the file (the quarantine
+    keeps what a set-aside row said; no chunk is held for it)."""
+
     def lookup(wanted: set[int]) -> dict[int, dict[str, str]]:
         found: dict[int, dict[str, str]] = {}
         if wanted:
-            for chunk in _csv_chunks(spec, path, file_name, chunk_rows):
+            for chunk in _chunks(spec, path, file_name, chunk_rows):
                 found.update(chunk.fields_of_lines(wanted))
         return found
 
@@ -832,7 +833,7 @@ def prepare_file(
     holds one chunk, whatever the file's size."""
     file_name = _rel(path, settings)
     size, sha = digest
-    # a CSV file is streamed; a JSON document is parsed whole, so its own cap is smaller
+    # a CSV file is streamed; a JSON file's text is held whole (its records are not), so its cap is its own
     setting = "FLOW_MAX_FILE_MB" if spec.format == "csv" else "FLOW_MAX_JSON_FILE_MB"
     cap_mb = spec.max_file_mb or (settings.max_file_mb if spec.format == "csv" else settings.max_json_file_mb)
     if size > cap_mb * 1_000_000:
@@ -844,24 +845,25 @@ def prepare_file(
             f"{setting}): split the export by day and facility, or raise the cap.",
         )
     now_jst = datetime.now(JST).replace(tzinfo=None)
-    if spec.format == "csv":
-        chunks = _csv_chunks(spec, path, file_name, settings.ingest_chunk_rows)
-        raw_lines = _reread_csv(spec, path, file_name, settings.ingest_chunk_rows)
-    else:
-        whole = _read(spec, path, file_name)
-        by_line = {r.line_number: r.fields for r in whole.records}
-        chunks, raw_lines = iter([whole]), (lambda wanted: {n: by_line[n] for n in wanted if n in by_line})
+    chunks = _chunks(spec, path, file_name, settings.ingest_chunk_rows)
+    raw_lines = _reread(spec, path, file_name, settings.ingest_chunk_rows)
     problems: list[RowProblem] = []
     notes: list[str] = []
     lines_read = staged = 0
+    met: list[str] = []
     stage_sql = _stage_sql(spec, settings)
     # DuckDB stages (and pseudonymises) a chunk while Python reads and converts the next: the
     # query releases the GIL, so the two share the cores. One chunk is staged at a time, in
     # order, and only the stager uses the connection until the file is done.
     with _ChunkStager(con, stage_sql) as stager:
         for number, raw in enumerate(chunks):
-            if number == 0:
-                notes = _check_headers(spec, raw, file_name)
+            if spec.format == "csv" and number == 0:
+                notes = _check_headers(spec, raw.headers, file_name, not raw.headers and not raw.records and not raw.problems)
+            elif spec.format != "csv":
+                # a JSON file's columns are the keys of all its records, known at its end
+                # (checked there); a key no record has shown yet reads as a record without it
+                met = list(raw.headers)
+                raw.headers += [h for h in spec.producer_headers if h not in met]
             canonical, chunk_problems = _prepare_chunk(spec, raw, file_name, path.stem, service_date, settings, now_jst)
             if len(canonical):
                 stager.stage(canonical.assign(file_index=file_index))
@@ -869,6 +871,8 @@ def prepare_file(
             problems += chunk_problems
             lines_read += raw.lines_read
             del raw, canonical
+    if spec.format != "csv":
+        notes = _check_headers(spec, met, file_name, lines_read == 0)
     outcome = FileOutcome(file_name, size, sha, lines_read, staged, len(problems), notes)
     return PreparedFile(outcome, file_index, problems, raw_lines)
 

@@ -14,6 +14,9 @@ Three readers give the same records: the careful one (the csv module and every c
 record) is the definition; runs of lines that hold no CSV subtlety are split in bulk
 (``_PlainRuns``); a file with none at all (``FileLines.plain_width``) is read by Arrow's
 CSV reader (``_arrow_chunks``). tests/test_ingest_fast_paths.py holds them to each other.
+A JSON export or JSON Lines file is read a chunk of records at a time too
+(``iter_json_chunks``): the records, problems and refusals of its whole text parsed by
+``json.loads``, without its records ever held as Python objects at once.
 """
 
 from __future__ import annotations
@@ -1027,80 +1030,281 @@ def _loads(text: str) -> object:
 
 
 def read_json_file(path: Path, encoding: str, file_name: str, records_path: str | None, lines: bool) -> RawFile:
-    """JSON export (a list under records_path) or JSON Lines; 'line' = record number."""
+    """JSON export (a list under records_path) or JSON Lines, whole: the one chunk of
+    ``iter_json_chunks``; 'line' = record number."""
+    return next(iter_json_chunks(path, encoding, file_name, records_path, lines))
+
+
+def iter_json_chunks(
+    path: Path, encoding: str, file_name: str, records_path: str | None, lines: bool, chunk_records: int = 0
+) -> Iterator[RawFile]:
+    """A JSON export's records (the list under ``records_path``, numbered from 1) or a JSON
+    Lines file's (numbered by line) in chunks of ``chunk_records`` (0: one chunk), each a
+    RawFile with the keys met so far as its headers and its records' problems.
+
+    The file's text is held (once, decoded), never its records as Python objects: each record
+    is decoded by the json module when its chunk is built (``_JsonExport``), so a 100 MB export
+    costs its text and one chunk, not the 1.4 GB that a million records parsed at once held
+    (docs/reliability.md, "Bounded resources"). The records, their numbers and problems, and
+    every refusal are those of the whole document parsed by ``json.loads``; a refusal met after
+    some chunks (a truncated end, a second records list) is raised when it is met, and the
+    caller's transaction drops what the chunks staged."""
     data = path.read_bytes()
     if not data.strip():
         raise FileRejected(file_name, None, "the file is empty: an empty delivery.")
-    text_lines, bad_lines = _decode_lines(data, encoding, file_name)
-    items: Iterator[tuple[int, object]]
-    problems: list[RowProblem] = []
     if lines:
-        parsed: list[tuple[int, object]] = []
-        for number, line in enumerate(text_lines, start=1):
-            if number in bad_lines:
-                problems.append(RowProblem(number, bad_lines[number], ""))
+        text = _clean_text(data, encoding, joined=False)
+        if text is not None:
+            del data
+            items = _json_lines(_lines_of(text), {})
+        else:
+            text_lines, bad_lines = _decode_lines(data, encoding, file_name)
+            del data
+            items = _json_lines(_let_go(text_lines), bad_lines)
+    else:
+        text = _decoded_text(data, encoding, file_name)
+        del data
+        items = _JsonExport(text, file_name, records_path).items()
+    yield from _json_chunks(items, chunk_records)
+
+
+def _decoded_text(data: bytes, encoding: str, file_name: str) -> str:
+    """The file as one text, as ``_decode_lines`` reads it (joined), refused at its first
+    unreadable line: a JSON document has no record to set aside."""
+    text = _clean_text(data, encoding)
+    if text is not None:
+        return text
+    text_lines, bad_lines = _decode_lines(data, encoding, file_name)
+    if bad_lines:
+        first = min(bad_lines)
+        raise FileRejected(file_name, first, bad_lines[first])
+    return "".join(text_lines)
+
+
+def _clean_text(data: bytes, encoding: str, joined: bool = True) -> str | None:
+    """A file without NUL bytes that decodes whole, decoded at once, without a string per
+    line: as ``_decode_lines`` reads it, joined (``joined``), or before the byte-order marks
+    at the start of its later lines are taken off (``_lines_of`` takes them off line by line).
+    None for any other file: ``_decode_lines`` then says which lines are unreadable, or
+    refuses the file."""
+    if b"\x00" in data or (encoding == "cp932" and data.startswith(UTF8_BOM)):
+        return None
+    start = 0
+    while data.startswith(UTF8_BOM, start):
+        start += len(UTF8_BOM)
+    try:
+        text = str(memoryview(data)[start:], "utf-8" if encoding == "utf-8-sig" else encoding)
+    except UnicodeDecodeError:
+        return None
+    # a byte-order mark at the start of a later line is left over from joining files
+    return _LATER_LINE_BOM.sub("", text) if joined and "\ufeff" in text else text
+
+
+def _lines_of(text: str) -> Iterator[str]:
+    """The physical lines of ``text`` with their endings, one at a time, as ``_decode_lines``
+    gives them (split as ``_split_lines`` splits, a later line without its leading byte-order
+    marks)."""
+    start = 0
+    for match in _LINE_END_TEXT.finditer(text):
+        yield text[start : match.end()] if start == 0 else text[start : match.end()].lstrip("\ufeff")
+        start = match.end()
+    if start < len(text):
+        yield text[start:] if start == 0 else text[start:].lstrip("\ufeff")
+
+
+def _let_go(lines: list[str]) -> Iterator[str]:
+    """The lines of ``lines``, each dropped from the list once given."""
+    for index in range(len(lines)):
+        line, lines[index] = lines[index], ""
+        yield line
+
+
+#: byte-order marks right after a line ending (``_decode_lines`` strips them from lines 2 on)
+_LATER_LINE_BOM = re.compile("(?<=[\r\n])\ufeff+")
+#: JSON's whitespace (the json module's own)
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+#: a record read: its number, the decoded value (when it was read) and the problem of its line
+_JsonItem = tuple[int, object, RowProblem | None]
+
+
+def _json_lines(text_lines: Iterable[str], bad_lines: dict[int, str]) -> Iterator[_JsonItem]:
+    """Each non-blank line of a JSON Lines file, decoded; a line that is not JSON (or not
+    readable in the encoding) is its problem."""
+    for number, line in enumerate(text_lines, start=1):
+        if number in bad_lines:
+            yield number, None, RowProblem(number, bad_lines[number], "")
+        elif line.strip():
+            try:
+                yield number, _loads(line), None
+            except json.JSONDecodeError as exc:
+                yield number, None, RowProblem(number, f"not valid JSON: {exc.msg}", line.rstrip("\r\n")[:500])
+            except RecursionError:
+                yield number, None, RowProblem(number, f"the line is {_DEEP_JSON}", line[:200])
+
+
+class _JsonExport:
+    """The records of a JSON export, one at a time, from its text.
+
+    Why by hand: the json module decodes a whole document or one value (``raw_decode``), and
+    ijson, the streaming parser, reads numbers and escapes otherwise (a lone surrogate becomes
+    "?", a large integer overflows with floats on) and names no line. So the objects along
+    ``records_path`` are walked here, member by member, with the json module's own rules and
+    messages at the same positions (its ``JSONObject`` and ``JSONArray``), and every value is
+    decoded by the json module: the records of the list one at a time, the other members whole
+    (and dropped). tests/test_parsing.py holds the records, their problems and every refusal
+    to ``json.loads`` of the whole text on generated documents, valid and broken."""
+
+    def __init__(self, text: str, file_name: str, records_path: str | None) -> None:
+        self.text, self.file_name, self.records_path = text, file_name, records_path
+        self.path = [key for key in (records_path or "").split(".") if key]
+        self.scan = json.JSONDecoder(object_pairs_hook=_object_pairs).scan_once
+        #: what the path found wrong (a missing, repeated or other value), by depth: the
+        #: shallowest is the file's refusal, as a walk of the parsed document meets it first
+        self.verdicts: list[tuple[int, str]] = []
+
+    def items(self) -> Iterator[_JsonItem]:
+        text = self.text
+        try:
+            if text.startswith("\ufeff"):
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+            end = yield from self._walk(self._skip(0), 0)
+            end = self._skip(end)
+            if end != len(text):
+                raise json.JSONDecodeError("Extra data", text, end)
+        except json.JSONDecodeError as exc:
+            raise FileRejected(
+                self.file_name, exc.lineno, f"not valid JSON ({exc.msg}); the export is truncated or corrupt."
+            ) from exc
+        except RecursionError:
+            raise FileRejected(self.file_name, None, f"the JSON is {_DEEP_JSON}.") from None
+        if self.verdicts:
+            raise FileRejected(self.file_name, None, min(self.verdicts, key=lambda verdict: verdict[0])[1])
+
+    def _skip(self, pos: int) -> int:
+        return _JSON_WHITESPACE.match(self.text, pos).end()
+
+    def _value(self, pos: int) -> tuple[object, int]:
+        # JSONDecoder.raw_decode without its Python frame: the scanner it calls, its error
+        try:
+            return self.scan(self.text, pos)
+        except StopIteration as stop:
+            raise json.JSONDecodeError("Expecting value", self.text, stop.value) from None
+
+    def _expect(self, char: str, pos: int, message: str) -> None:
+        if not self.text.startswith(char, pos):
+            raise json.JSONDecodeError(message, self.text, pos)
+
+    def _walk(self, pos: int, depth: int) -> Iterator[_JsonItem]:
+        """The value at ``pos`` (returns where it ends): on the path at ``depth``, the records
+        list when the path is done."""
+        text, path = self.text, self.path
+        if depth == len(path):
+            if text.startswith("[", pos):
+                return (yield from self._records(pos))
+            self.verdicts.append((depth, f"'{self.records_path}' is not a list of records."))
+            return self._value(pos)[1]
+        missing = (depth, f"no '{self.records_path}' list in the JSON export.")
+        if not text.startswith("{", pos):
+            self.verdicts.append(missing)
+            return self._value(pos)[1]
+        found = False
+        pos = self._skip(pos + 1)
+        if text.startswith("}", pos):
+            self.verdicts.append(missing)
+            return pos + 1
+        while True:
+            self._expect('"', pos, "Expecting property name enclosed in double quotes")
+            key, pos = json.decoder.scanstring(text, pos + 1)
+            pos = self._skip(pos)
+            self._expect(":", pos, "Expecting ':' delimiter")
+            pos = self._skip(pos + 1)
+            if key == path[depth] and not found:
+                found = True
+                pos = yield from self._walk(pos, depth + 1)
+            else:
+                if key == path[depth]:
+                    self.verdicts.append(
+                        (
+                            depth,
+                            f"duplicate key '{key}' in the JSON export: which '{self.records_path}' list is meant is ambiguous.",
+                        )
+                    )
+                pos = self._value(pos)[1]
+            pos = self._skip(pos)
+            if text.startswith("}", pos):
+                break
+            self._expect(",", pos, "Expecting ',' delimiter")
+            pos = self._skip(pos + 1)
+            self._expect('"', pos, "Expecting property name enclosed in double quotes")
+        if not found:
+            self.verdicts.append(missing)
+        return pos + 1
+
+    def _records(self, pos: int) -> Iterator[_JsonItem]:
+        """The list at ``pos``: each of its values decoded, numbered from 1."""
+        text = self.text
+        pos = self._skip(pos + 1)
+        if text.startswith("]", pos):
+            return pos + 1
+        number = 0
+        while True:
+            item, pos = self._value(pos)
+            number += 1
+            yield number, item, None
+            pos = self._skip(pos)
+            if text.startswith("]", pos):
+                return pos + 1
+            self._expect(",", pos, "Expecting ',' delimiter")
+            pos = self._skip(pos + 1)
+
+
+def _json_chunks(items: Iterator[_JsonItem], chunk_records: int) -> Iterator[RawFile]:
+    """The records of ``items`` as RawFile chunks of ``chunk_records`` items (0: one chunk):
+    the problems of unreadable lines first, then those of the records, as one file read whole
+    lists them; the headers are the keys met so far, in the order met."""
+    headers: list[str] = []
+    known: set[str] = set()
+    given = 0
+    while True:
+        line_problems: list[RowProblem] = []
+        result = RawFile(headers=headers)
+        for number, item, problem in islice(items, chunk_records or None):
+            result.lines_read += 1
+            if problem is not None:
+                line_problems.append(problem)
                 continue
-            if not line.strip():
+            if not isinstance(item, dict):
+                result.problems.append(RowProblem(number, "record is not a JSON object", _safe_text(item)))
+                continue
+            repeated = getattr(item, "duplicates", ())
+            if repeated:
+                result.problems.append(
+                    RowProblem(
+                        number,
+                        f"duplicate key {', '.join(repr(k) for k in repeated)} in the record: its value is ambiguous",
+                        _safe_text(item),
+                    )
+                )
                 continue
             try:
-                parsed.append((number, _loads(line)))
-            except json.JSONDecodeError as exc:
-                problems.append(RowProblem(number, f"not valid JSON: {exc.msg}", line.rstrip("\r\n")[:500]))
+                fields = {str(k): _stringify(v) for k, v in item.items()}
             except RecursionError:
-                problems.append(RowProblem(number, f"the line is {_DEEP_JSON}", line[:200]))
-        items = iter(parsed)
-    else:
-        if bad_lines:
-            first = min(bad_lines)
-            raise FileRejected(file_name, first, bad_lines[first])
-        try:
-            doc = _loads("".join(text_lines))
-        except json.JSONDecodeError as exc:
-            raise FileRejected(file_name, exc.lineno, f"not valid JSON ({exc.msg}); the export is truncated or corrupt.") from exc
-        except RecursionError:
-            raise FileRejected(file_name, None, f"the JSON is {_DEEP_JSON}.") from None
-        records = doc
-        for key in (records_path or "").split("."):
-            if key:
-                if not isinstance(records, dict) or key not in records:
-                    raise FileRejected(file_name, None, f"no '{records_path}' list in the JSON export.")
-                if key in getattr(records, "duplicates", ()):
-                    raise FileRejected(
-                        file_name,
-                        None,
-                        f"duplicate key '{key}' in the JSON export: which '{records_path}' list is meant is ambiguous.",
-                    )
-                records = records[key]
-        if not isinstance(records, list):
-            raise FileRejected(file_name, None, f"'{records_path}' is not a list of records.")
-        items = iter(enumerate(records, start=1))
-    headers: list[str] = []
-    result = RawFile(headers=headers, problems=problems, lines_read=len(problems))
-    for number, item in items:
-        result.lines_read += 1
-        if not isinstance(item, dict):
-            result.problems.append(RowProblem(number, "record is not a JSON object", _safe_text(item)))
-            continue
-        repeated = getattr(item, "duplicates", ())
-        if repeated:
-            result.problems.append(
-                RowProblem(
-                    number,
-                    f"duplicate key {', '.join(repr(k) for k in repeated)} in the record: its value is ambiguous",
-                    _safe_text(item),
-                )
-            )
-            continue
-        try:
-            fields = {str(k): _stringify(v) for k, v in item.items()}
-        except RecursionError:
-            result.problems.append(RowProblem(number, f"a value is {_DEEP_JSON}", ""))
-            continue
-        for key in fields:
-            if key not in headers:
-                headers.append(key)
-        result.records.append(RawRecord(number, fields))
-    return result
+                result.problems.append(RowProblem(number, f"a value is {_DEEP_JSON}", ""))
+                continue
+            for key in fields:
+                if key not in known:
+                    known.add(key)
+                    headers.append(key)
+            result.records.append(RawRecord(number, fields))
+        result.problems[:0] = line_problems
+        result.headers = list(headers)
+        last = not chunk_records or result.lines_read < chunk_records
+        if result.lines_read or not given:  # an empty file is one empty chunk
+            given += 1
+            yield result
+        if last:
+            return
 
 
 def _safe_text(value: object) -> str:

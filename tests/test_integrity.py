@@ -831,3 +831,78 @@ def test_a_tolerance_is_judged_on_the_whole_delivery_not_on_a_chunk(settings, la
     with pytest.raises(IngestError, match=r"dejima\.csv: 8 % of rows have an unknown facility_id \(threshold 5 %\)"):
         load(chunked)
     assert _warehouse_bytes(settings) == before
+
+
+# ------------------------------------------------------------------ a JSON export in chunks
+
+
+def _wifi_export(landing: Path, records: list, suffix: str = "") -> Path:
+    """Vendor A's export of ``records`` (dicts, or raw JSON text spliced in as it is), with
+    ``suffix`` after the list, inside the document."""
+    path = landing / "wifi" / "vendor_a" / f"{DAY.isoformat()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = ", ".join(r if isinstance(r, str) else json.dumps(r) for r in records)
+    path.write_text('{"vendor": "a", "records": [' + body + "]" + suffix + "}", encoding="utf-8")
+    return path
+
+
+def _wifi_records() -> list[dict]:
+    """The 40 good records of a hostile-corpus export (their access points are known)."""
+    source = Path(__file__).parent / "hostile" / "wifi_vendor_a" / "duplicate_keys_in_record.json"
+    return json.loads(source.read_text(encoding="utf-8"))["records"][:40]
+
+
+def _wifi_snapshot(settings) -> tuple[list, list, list]:
+    return (
+        rows(settings, "select * exclude (file_name) from raw.wifi_ap_count order by line_number"),
+        rows(settings, "select line_number, reason, raw_values from ops.quarantine order by line_number"),
+        rows(
+            settings,
+            "select rows_read, rows_loaded, rows_quarantined, message from ops.load_log "
+            "where outcome in ('loaded', 'reloaded') order by loaded_at",
+        ),
+    )
+
+
+def test_a_json_export_loaded_in_chunks_equals_the_one_shot_load(settings, landing):
+    # a column first met in the third chunk, a record that is no object, one with a key twice
+    records = _wifi_records()
+    for record in records[:15]:
+        del record["unique_devices"]
+    records[20] = "7"
+    records[27] = json.dumps(records[27])[:-1] + ', "connections": 9}'
+    _wifi_export(landing, records)
+    load(settings, "wifi_vendor_a")
+    one_shot = _wifi_snapshot(settings)
+    load(in_chunks(settings, 7), "wifi_vendor_a", force=True)
+    assert _wifi_snapshot(settings)[:2] == one_shot[:2]
+    assert _wifi_snapshot(settings)[2][-1] == one_shot[2][-1]
+    quarantined = dict((line, reason) for line, reason, _ in one_shot[1])
+    assert "not a JSON object" in quarantined[21] and "duplicate key 'connections'" in quarantined[28]
+    assert len(one_shot[0]) == 38  # the 15 without unique_devices load (the column may be empty)
+
+
+def test_a_json_export_refused_after_its_first_chunks_leaves_the_day_unchanged(settings, landing):
+    _wifi_export(landing, _wifi_records()[:20])
+    load(settings, "wifi_vendor_a")
+    before = _wifi_snapshot(settings)[:2]
+    path = _wifi_export(landing, _wifi_records())
+    path.write_bytes(path.read_bytes()[:-3])  # cut short in the last record
+    with pytest.raises(IngestError, match=r"2026-11-03\.json, line 1: not valid JSON"):
+        load(in_chunks(settings, 7), "wifi_vendor_a")
+    assert _wifi_snapshot(settings)[:2] == before
+    _wifi_export(landing, _wifi_records(), suffix=', "records": []')  # a second list, met at the end
+    with pytest.raises(IngestError, match=r"duplicate key 'records'"):
+        load(in_chunks(settings, 7), "wifi_vendor_a")
+    assert _wifi_snapshot(settings)[:2] == before
+
+
+def test_a_json_column_is_missing_when_no_record_of_the_file_has_it(settings, landing):
+    records = _wifi_records()
+    for record in records:
+        del record["connections"]
+    _wifi_export(landing, records)
+    for chunk_rows in (7, 1_000):
+        with pytest.raises(IngestError, match=r"missing column\(s\) connections \(found: ap_id, bin_start, unique_devices\)"):
+            load(in_chunks(settings, chunk_rows), "wifi_vendor_a")
+    assert rows(settings, "select count(*) from raw.wifi_ap_count") == [(0,)]

@@ -127,3 +127,205 @@ def test_json_reader_never_crashes_on_arbitrary_bytes(tmp_path_factory, data):
             read_json_file(path, "utf-8", "f.json", "records", lines=lines)
         except FileRejected as exc:
             assert "f.json" in str(exc)
+
+
+# ------------------------------------------------------------------ JSON read in chunks
+
+
+def _whole_document(path: Path, records_path: str | None, lines: bool) -> tuple:
+    """What a JSON file reads as by the definition: the whole text parsed by ``json.loads``
+    (records numbered in their list, or by line), the records' and lines' problems, the keys
+    in the order met, or the refusal. The reader before it streamed, in brief."""
+    import json
+
+    from flowlib.parsing import _DEEP_JSON, _decode_lines, _object_pairs, _stringify
+
+    data = path.read_bytes()
+    try:
+        if not data.strip():
+            raise FileRejected("f.json", None, "the file is empty: an empty delivery.")
+        text_lines, bad = _decode_lines(data, "utf-8", "f.json")
+        problems, items = [], []
+        if lines:
+            for number, line in enumerate(text_lines, start=1):
+                if number in bad:
+                    problems.append((number, bad[number]))
+                elif line.strip():
+                    try:
+                        items.append((number, json.loads(line, object_pairs_hook=_object_pairs)))
+                    except json.JSONDecodeError as exc:
+                        problems.append((number, f"not valid JSON: {exc.msg}"))
+                    except RecursionError:
+                        problems.append((number, f"the line is {_DEEP_JSON}"))
+        else:
+            if bad:
+                raise FileRejected("f.json", min(bad), bad[min(bad)])
+            try:
+                records = json.loads("".join(text_lines), object_pairs_hook=_object_pairs)
+            except json.JSONDecodeError as exc:
+                raise FileRejected(
+                    "f.json", exc.lineno, f"not valid JSON ({exc.msg}); the export is truncated or corrupt."
+                ) from None
+            except RecursionError:
+                raise FileRejected("f.json", None, f"the JSON is {_DEEP_JSON}.") from None
+            for key in [k for k in (records_path or "").split(".") if k]:
+                if not isinstance(records, dict) or key not in records:
+                    raise FileRejected("f.json", None, f"no '{records_path}' list in the JSON export.")
+                if key in getattr(records, "duplicates", ()):
+                    raise FileRejected(
+                        "f.json",
+                        None,
+                        f"duplicate key '{key}' in the JSON export: which '{records_path}' list is meant is ambiguous.",
+                    )
+                records = records[key]
+            if not isinstance(records, list):
+                raise FileRejected("f.json", None, f"'{records_path}' is not a list of records.")
+            items = list(enumerate(records, start=1))
+        read, headers, line_problems = [], [], len(problems)
+        for number, item in items:
+            if not isinstance(item, dict):
+                problems.append((number, "record is not a JSON object"))
+            elif getattr(item, "duplicates", ()):
+                problems.append((number, "duplicate key"))
+            else:
+                fields = {str(k): _stringify(v) for k, v in item.items()}
+                headers += [k for k in fields if k not in headers]
+                read.append((number, fields))
+        return ("read", headers, read, sorted(problems), len(items) + line_problems)
+    except FileRejected as exc:
+        return ("refused", str(exc))
+
+
+def _chunked(path: Path, records_path: str | None, lines: bool, chunk_records: int) -> tuple:
+    from flowlib.parsing import iter_json_chunks
+
+    try:
+        chunks = list(iter_json_chunks(path, "utf-8", "f.json", records_path, lines, chunk_records))
+    except FileRejected as exc:
+        return ("refused", str(exc))
+    assert all(c.lines_read <= chunk_records for c in chunks) or not chunk_records
+    problems = sorted(
+        (p.line_number, "duplicate key" if p.reason.startswith("duplicate key") else p.reason) for c in chunks for p in c.problems
+    )
+    records = [(r.line_number, r.fields) for c in chunks for r in c.records]
+    return ("read", chunks[-1].headers, records, problems, sum(c.lines_read for c in chunks))
+
+
+def _random_json_value(rng, depth: int = 0):
+    if depth > 2 or rng.random() < 0.5:
+        return rng.choice([1, -3, 2.5, 1e30, "x", "é\u3042", None, True, False, 10**25, float("nan"), "\ud800", ""])
+    if rng.random() < 0.5:
+        return {rng.choice("abcde"): _random_json_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    return [_random_json_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+
+
+def _random_json_document(rng) -> str:
+    """An export (records under "records", "data.records", a top-level list, a second
+    records list, none, a records object...), often broken: cut short, a character added or
+    taken away, trailing text, a byte-order mark."""
+    import json
+
+    records = []
+    for _ in range(rng.randint(0, 12)):
+        if rng.random() < 0.1:
+            records.append(_random_json_value(rng, 3))
+        else:
+            keys = rng.sample(["ap_id", "bin_start", "connections", "extra", "a"], rng.randint(0, 5))
+            records.append({key: _random_json_value(rng, 1) for key in keys})
+    body = json.dumps(records, ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 1, 2]))
+    if rng.random() < 0.15:
+        body = body.replace('{"', '{"a": 1, "a": 2, "', 1)
+    meta = json.dumps({"n": 1, "m": [1, 2]}, indent=rng.choice([None, 1]))
+    shapes = [
+        '{"meta": META, "records": BODY}',
+        '{"records": BODY, "meta": META}',
+        '{ "records" : BODY }',
+        '{"records": BODY, "records": []}',
+        '{"data": {"records": BODY}, "data": 1}',
+        '{"data": {"records": BODY}}',
+        "BODY",
+        '{"records": {"a": 1}}',
+        '{"other": BODY}',
+    ]
+    doc = rng.choice(shapes).replace("META", meta).replace("BODY", body)
+    if rng.random() < 0.3 and doc:
+        at = rng.randrange(len(doc))
+        doc = rng.choice(
+            [
+                doc[:at],
+                doc[:at]
+                + rng.choice([",", "]", "}", "x", " ", "\n", '"', ":", "\ufeff", "\n\ufeff", "\t", "\r\ufeff", "\r"])
+                + doc[at:],
+                doc[:at] + doc[at + 1 :],
+            ]
+        )
+    if rng.random() < 0.05:
+        doc += rng.choice([" x", "\n\n", "]"])
+    if rng.random() < 0.05:
+        doc = "\ufeff" + doc
+    return doc
+
+
+def test_json_read_in_chunks_gives_what_the_whole_document_parsed_at_once_gives(tmp_path):
+    # 600 generated documents, valid and broken, as exports (three records paths) and as
+    # JSON Lines, whole and in chunks of 1 to 4 records: the same records and numbers, the
+    # same problems, the same keys, and the same refusal, line and message
+    import random
+
+    rng = random.Random(17)
+    path = tmp_path / "f.json"
+    refusals = reads = 0
+    worked = [  # a byte-order mark between CR and LF ends a line of its own; marks after joins
+        b'{"a": 1}\r\xef\xbb\xbf\n{"a": 2}\n\xef\xbb\xbf{"a": 3}',
+        b'\xef\xbb\xbf\xef\xbb\xbf{"records": [{"a": 1},\r\xef\xbb\xbf\n{"a": 2}]}',
+        b'{"records": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}",
+        b'{"a": 1}\n[' + b"[" * 100_000 + b"]" * 100_000 + b"]\n",
+        b'{"records": [1, 2]} {"records": []}',
+        b'{"records": [1, 2]}\n\xff',
+        b" \n ",
+    ]
+    for number in range(600 + len(worked)):
+        data = worked[number - 600] if number >= 600 else _random_json_document(rng).encode("utf-8", "surrogatepass")
+        data += b"\xff" if rng.random() < 0.03 else b""
+        path.write_bytes(data)
+        doc = data.decode("utf-8", "replace")
+        records_path = rng.choice(["records", "data.records", None])
+        for lines in (False, True):
+            expected = _whole_document(path, records_path, lines)
+            for chunk_records in (0, rng.randint(1, 4)):
+                assert _chunked(path, records_path, lines, chunk_records) == expected, (doc[:200], records_path, lines)
+            refusals += expected[0] == "refused"
+            reads += expected[0] == "read" and bool(expected[2])
+    assert refusals > 200 and reads > 200  # both ways well covered
+
+
+def test_a_json_export_is_held_as_its_text_and_one_chunk_not_as_its_records(tmp_path):
+    # 20,000 records (2.3 MB): parsed at once they are 20,000 dicts and their values
+    # (tens of MB); in chunks of 1,000 the reader holds the text and one chunk
+    import json
+    import tracemalloc
+
+    from flowlib.parsing import iter_json_chunks
+
+    records = [
+        {"ap_id": f"AP-{i}", "bin_start": "2026-11-03T10:00:00+09:00", "connections": i % 50, "unique_devices": i % 30}
+        for i in range(20_000)
+    ]
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps({"vendor": "x", "records": records}), encoding="utf-8")
+    del records
+
+    def peak(chunk_records: int) -> int:
+        tracemalloc.start()
+        try:
+            count = 0
+            for chunk in iter_json_chunks(path, "utf-8", "f.json", "records", False, chunk_records):
+                count += len(chunk.records)
+                del chunk
+            assert count == 20_000
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    chunked, whole = peak(1_000), peak(0)
+    assert chunked < 8_000_000 < whole, (chunked, whole)
