@@ -393,9 +393,9 @@ def test_a_file_above_the_size_cap_is_refused_before_it_is_read(settings, landin
     assert rows(settings, "select count(*) from raw.entry_log") == [(0,)]
 
 
-def _partition_snapshot(settings) -> tuple[list, list, list]:
+def _partition_snapshot(settings, table: str = "raw.entry_log") -> tuple[list, list, list]:
     return (
-        rows(settings, "select * exclude (file_name) from raw.entry_log order by line_number"),
+        rows(settings, f"select * exclude (file_name) from {table} order by line_number"),
         rows(settings, "select line_number, reason, raw_values from ops.quarantine order by line_number"),
         rows(
             settings,
@@ -852,18 +852,6 @@ def _wifi_records() -> list[dict]:
     return json.loads(source.read_text(encoding="utf-8"))["records"][:40]
 
 
-def _wifi_snapshot(settings) -> tuple[list, list, list]:
-    return (
-        rows(settings, "select * exclude (file_name) from raw.wifi_ap_count order by line_number"),
-        rows(settings, "select line_number, reason, raw_values from ops.quarantine order by line_number"),
-        rows(
-            settings,
-            "select rows_read, rows_loaded, rows_quarantined, message from ops.load_log "
-            "where outcome in ('loaded', 'reloaded') order by loaded_at",
-        ),
-    )
-
-
 def test_a_json_export_loaded_in_chunks_equals_the_one_shot_load(settings, landing):
     # a column first met in the third chunk, a record that is no object, one with a key twice
     records = _wifi_records()
@@ -873,10 +861,10 @@ def test_a_json_export_loaded_in_chunks_equals_the_one_shot_load(settings, landi
     records[27] = json.dumps(records[27])[:-1] + ', "connections": 9}'
     _wifi_export(landing, records)
     load(settings, "wifi_vendor_a")
-    one_shot = _wifi_snapshot(settings)
+    one_shot = _partition_snapshot(settings, "raw.wifi_ap_count")
     load(in_chunks(settings, 7), "wifi_vendor_a", force=True)
-    assert _wifi_snapshot(settings)[:2] == one_shot[:2]
-    assert _wifi_snapshot(settings)[2][-1] == one_shot[2][-1]
+    assert _partition_snapshot(settings, "raw.wifi_ap_count")[:2] == one_shot[:2]
+    assert _partition_snapshot(settings, "raw.wifi_ap_count")[2][-1] == one_shot[2][-1]
     quarantined = dict((line, reason) for line, reason, _ in one_shot[1])
     assert "not a JSON object" in quarantined[21] and "duplicate key 'connections'" in quarantined[28]
     assert len(one_shot[0]) == 38  # the 15 without unique_devices load (the column may be empty)
@@ -885,16 +873,16 @@ def test_a_json_export_loaded_in_chunks_equals_the_one_shot_load(settings, landi
 def test_a_json_export_refused_after_its_first_chunks_leaves_the_day_unchanged(settings, landing):
     _wifi_export(landing, _wifi_records()[:20])
     load(settings, "wifi_vendor_a")
-    before = _wifi_snapshot(settings)[:2]
+    before = _partition_snapshot(settings, "raw.wifi_ap_count")[:2]
     path = _wifi_export(landing, _wifi_records())
     path.write_bytes(path.read_bytes()[:-3])  # cut short in the last record
     with pytest.raises(IngestError, match=r"2026-11-03\.json, line 1: not valid JSON"):
         load(in_chunks(settings, 7), "wifi_vendor_a")
-    assert _wifi_snapshot(settings)[:2] == before
+    assert _partition_snapshot(settings, "raw.wifi_ap_count")[:2] == before
     _wifi_export(landing, _wifi_records(), suffix=', "records": []')  # a second list, met at the end
     with pytest.raises(IngestError, match=r"duplicate key 'records'"):
         load(in_chunks(settings, 7), "wifi_vendor_a")
-    assert _wifi_snapshot(settings)[:2] == before
+    assert _partition_snapshot(settings, "raw.wifi_ap_count")[:2] == before
 
 
 def test_a_json_column_is_missing_when_no_record_of_the_file_has_it(settings, landing):
