@@ -30,7 +30,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, islice, repeat
 from pathlib import Path
-from typing import AnyStr
 
 import numpy as np
 import pyarrow as pa
@@ -271,24 +270,6 @@ def _too_long(file_name: str, number: int, length: int, *, at_least: bool = Fals
     raise FileRejected(file_name, number, f"line is {size} bytes long (limit {MAX_LINE_BYTES:,}): not a CSV export.")
 
 
-def _split_lines(data: AnyStr) -> list[AnyStr]:
-    """Physical lines with their endings, split at CRLF, LF and CR (bytes or decoded text)."""
-    line_end = _LINE_END_BYTES if isinstance(data, bytes) else _LINE_END_TEXT
-    lines, start = [], 0
-    for match in line_end.finditer(data):
-        lines.append(data[start : match.end()])
-        start = match.end()
-    if start < len(data):
-        lines.append(data[start:])
-    return lines
-
-
-def _line_count(data: bytes) -> int:
-    """How many lines ``_split_lines`` would return, without building them."""
-    ends = sum(1 for _ in _LINE_END_BYTES.finditer(data))
-    return ends + (1 if data and not data.endswith((b"\n", b"\r")) else 0)
-
-
 def _line_ends(part: bytes) -> np.ndarray:
     """Where each line of ``part`` ends (just after its CRLF, LF or CR, as ``_LINE_END_BYTES``
     finds them; a last line without an ending at ``len(part)``), found in C, not per line."""
@@ -308,9 +289,15 @@ def _ending(line: str) -> str:
     return line[len(line.rstrip("\r\n")) :]
 
 
-def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str], dict[int, str]]:
-    """The file as decoded physical lines (endings kept); unreadable lines are blanked and
-    reported by line number: bytes not valid in the encoding, or NUL bytes."""
+def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[Iterator[str], dict[int, str]]:
+    """The file's decoded physical lines (endings kept), given one at a time, and its
+    unreadable lines by number: bytes not valid in the encoding, or NUL bytes (such a line
+    reads as its line ending alone). A later line reads without the byte-order marks it
+    starts with. A first pass over the bytes finds the unreadable lines and refuses a file
+    with too many of them; the lines are decoded again as they are read, so a damaged file
+    costs its bytes, not a string per line (a 262 MB JSON Lines file with one bad byte
+    peaked at 1,275 MiB read as a list of lines). A line decodes alone as it decodes in the
+    file: a line ending is never part of a character in the three encodings."""
     if encoding == "cp932" and data.startswith(UTF8_BOM):
         raise FileRejected(
             file_name,
@@ -319,42 +306,51 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[list[str]
             "source declares cp932; ask the producer which encoding "
             "they send, or fix the declaration.",
         )
-    while data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM) :]
+    start = 0
+    while data.startswith(UTF8_BOM, start):
+        start += len(UTF8_BOM)
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    # the file split into byte lines only when something needs it: a second copy of a
-    # 200 MB file as millions of small objects is most of a clean file's reading cost
-    raw_lines = _split_lines(data) if b"\x00" in data else None
-    total = max(len(raw_lines) if raw_lines is not None else _line_count(data), 1)
-    nul_lines = {number for number, chunk in enumerate(raw_lines or (), start=1) if b"\x00" in chunk}
+    total, nul_lines, bad = 0, [], {}
+    for total, piece in enumerate(_byte_lines(data, start), start=1):
+        if b"\x00" in piece:
+            nul_lines.append(total)
+        try:
+            piece.decode(codec)
+        except UnicodeDecodeError as exc:
+            bad[total] = f"bytes not valid {encoding} at byte {exc.start} of the line"
+    total = max(total, 1)
     if len(nul_lines) > max(1, MAX_BAD_ENCODING_SHARE * total):
         raise FileRejected(file_name, min(nul_lines), "the file contains NUL bytes: it is binary or corrupt, not a CSV export.")
-    bad: dict[int, str] = {}
-    try:
-        lines = _split_lines(data.decode(codec))
-    except UnicodeDecodeError:
-        lines = []
-        for number, chunk in enumerate(raw_lines if raw_lines is not None else _split_lines(data), start=1):
-            try:
-                lines.append(chunk.decode(codec))
-            except UnicodeDecodeError as exc:
-                bad[number] = f"bytes not valid {encoding} at byte {exc.start} of the line"
-                lines.append(chunk[len(chunk.rstrip(b"\r\n")) :].decode("ascii"))
-        if len(bad) > max(1, MAX_BAD_ENCODING_SHARE * total):
-            first = min(bad)
-            raise FileRejected(
-                file_name,
-                first,
-                f"{len(bad)} of {total} lines are not valid {encoding}: the file is in another encoding than declared.",
-            ) from None
+    if len(bad) > max(1, MAX_BAD_ENCODING_SHARE * total):
+        first = min(bad)
+        raise FileRejected(
+            file_name,
+            first,
+            f"{len(bad)} of {total} lines are not valid {encoding}: the file is in another encoding than declared.",
+        )
     for number in nul_lines:
         bad.setdefault(number, _NUL_PROBLEM)
-        lines[number - 1] = _ending(lines[number - 1])
-    # A byte-order mark at the start of a later line is left over from joining files.
-    for index in range(1, len(lines)):
-        if lines[index].startswith("\ufeff"):
-            lines[index] = lines[index].lstrip("\ufeff")
-    return lines, bad
+    return _decoded_lines(data, start, codec, bad), bad
+
+
+def _byte_lines(data: bytes, start: int) -> Iterator[bytes]:
+    """The physical lines of ``data`` from ``start`` with their endings (split at CRLF, LF and CR)."""
+    for match in _LINE_END_BYTES.finditer(data, start):
+        yield data[start : match.end()]
+        start = match.end()
+    if start < len(data):
+        yield data[start:]
+
+
+def _decoded_lines(data: bytes, start: int, codec: str, bad: dict[int, str]) -> Iterator[str]:
+    for number, piece in enumerate(_byte_lines(data, start), start=1):
+        if number in bad:
+            yield piece[len(piece.rstrip(b"\r\n")) :].decode("ascii")
+        elif number > 1:
+            # a byte-order mark at the start of a later line is left over from joining files
+            yield piece.decode(codec).lstrip("\ufeff")
+        else:
+            yield piece.decode(codec)
 
 
 #: Bytes read from a file at a time while its lines are indexed and read back.
@@ -1059,8 +1055,7 @@ def iter_json_chunks(
             items = _json_lines(_lines_of(text), {})
         else:
             text_lines, bad_lines = _decode_lines(data, encoding, file_name)
-            del data
-            items = _json_lines(_let_go(text_lines), bad_lines)
+            items = _json_lines(text_lines, bad_lines)
     else:
         text = _decoded_text(data, encoding, file_name)
         del data
@@ -1102,7 +1097,7 @@ def _clean_text(data: bytes, encoding: str, joined: bool = True) -> str | None:
 
 def _lines_of(text: str) -> Iterator[str]:
     """The physical lines of ``text`` with their endings, one at a time, as ``_decode_lines``
-    gives them (split as ``_split_lines`` splits, a later line without its leading byte-order
+    gives them (split at CRLF, LF and CR, a later line without its leading byte-order
     marks)."""
     start = 0
     for match in _LINE_END_TEXT.finditer(text):
@@ -1110,13 +1105,6 @@ def _lines_of(text: str) -> Iterator[str]:
         start = match.end()
     if start < len(text):
         yield text[start:] if start == 0 else text[start:].lstrip("\ufeff")
-
-
-def _let_go(lines: list[str]) -> Iterator[str]:
-    """The lines of ``lines``, each dropped from the list once given."""
-    for index in range(len(lines)):
-        line, lines[index] = lines[index], ""
-        yield line
 
 
 #: byte-order marks right after a line ending (``_decode_lines`` strips them from lines 2 on)

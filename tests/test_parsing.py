@@ -132,19 +132,49 @@ def test_json_reader_never_crashes_on_arbitrary_bytes(tmp_path_factory, data):
 # ------------------------------------------------------------------ JSON read in chunks
 
 
+def _lines_and_problems(data: bytes) -> tuple[list[str], dict[int, str]]:
+    """A UTF-8 file's physical lines as one list, as the readers took them before they
+    streamed: the file decoded whole, else line by line; an unreadable line (bytes not valid,
+    NUL bytes) as its line ending alone and its problem; a file with more than a fifth of its
+    lines unreadable refused; later lines without a leading byte-order mark."""
+    import re
+
+    while data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    pieces = [m.group(0) for m in re.finditer(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", data)]
+    total, bad, lines = max(len(pieces), 1), {}, []
+    nul = [number for number, piece in enumerate(pieces, start=1) if b"\x00" in piece]
+    if len(nul) > max(1, 0.2 * total):
+        raise FileRejected("f.json", min(nul), "the file contains NUL bytes: it is binary or corrupt, not a CSV export.")
+    for number, piece in enumerate(pieces, start=1):
+        try:
+            lines.append(piece.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            bad[number] = f"bytes not valid utf-8 at byte {exc.start} of the line"
+            lines.append(piece[len(piece.rstrip(b"\r\n")) :].decode())
+    if len(bad) > max(1, 0.2 * total):
+        raise FileRejected(
+            "f.json", min(bad), f"{len(bad)} of {total} lines are not valid utf-8: the file is in another encoding than declared."
+        )
+    for number in nul:
+        bad.setdefault(number, "NUL bytes in the line (binary or corrupt data)")
+        lines[number - 1] = lines[number - 1][len(lines[number - 1].rstrip("\r\n")) :]
+    return lines[:1] + [line.lstrip("\ufeff") for line in lines[1:]], bad
+
+
 def _whole_document(path: Path, records_path: str | None, lines: bool) -> tuple:
     """What a JSON file reads as by the definition: the whole text parsed by ``json.loads``
     (records numbered in their list, or by line), the records' and lines' problems, the keys
     in the order met, or the refusal. The reader before it streamed, in brief."""
     import json
 
-    from flowlib.parsing import _DEEP_JSON, _decode_lines, _object_pairs, _stringify
+    from flowlib.parsing import _DEEP_JSON, _object_pairs, _stringify
 
     data = path.read_bytes()
     try:
         if not data.strip():
             raise FileRejected("f.json", None, "the file is empty: an empty delivery.")
-        text_lines, bad = _decode_lines(data, "utf-8", "f.json")
+        text_lines, bad = _lines_and_problems(data)
         problems, items = [], []
         if lines:
             for number, line in enumerate(text_lines, start=1):
@@ -287,6 +317,9 @@ def test_json_read_in_chunks_gives_what_the_whole_document_parsed_at_once_gives(
     for number in range(600 + len(worked)):
         data = worked[number - 600] if number >= 600 else _random_json_document(rng).encode("utf-8", "surrogatepass")
         data += b"\xff" if rng.random() < 0.03 else b""
+        if rng.random() < 0.05 and data:  # a NUL or an invalid byte inside a line
+            at = rng.randrange(len(data))
+            data = data[:at] + rng.choice([b"\x00", b"\xff", b"\xc3", b"\x00\x00"]) + data[at:]
         path.write_bytes(data)
         doc = data.decode("utf-8", "replace")
         records_path = rng.choice(["records", "data.records", None])
