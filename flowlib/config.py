@@ -165,7 +165,7 @@ class Settings:
     max_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_FILE_MB", 250))
     #: The same for JSON and JSON Lines deliveries. Their records are read a chunk at a time,
     #: but their text is held whole (about twice the file at peak, while it is decoded): a
-    #: 317 MB Wi-Fi export of 3 M records peaked at 982 MiB, so 250 MB keeps them under 1 GB.
+    #: 317 MB Wi-Fi export of 3 M records peaked at 981 MiB (median of 3), so 250 MB keeps them under 1 GB.
     max_json_file_mb: int = field(default_factory=lambda: _env_int("FLOW_MAX_JSON_FILE_MB", 250))
     #: Processes the open-data audit solves its relation components in (flowlib/disclosure_audit.py).
     audit_workers: int = field(default_factory=lambda: _env_int("FLOW_AUDIT_WORKERS", min(os.cpu_count() or 1, 4)))
