@@ -1010,13 +1010,14 @@ class _JsonObject(dict):
 
 
 def _object_pairs(pairs: list[tuple[str, object]]) -> _JsonObject:
-    obj = _JsonObject()
-    repeated: list[str] = []
-    for key, value in pairs:
-        if key in obj and key not in repeated:
-            repeated.append(key)
-        obj[key] = value
-    if repeated:
+    obj = _JsonObject(pairs)  # the last value of a key, as json keeps it
+    if len(obj) < len(pairs):  # a key given more than once (rare): which, in the order met
+        seen: set[str] = set()
+        repeated: list[str] = []
+        for key, _ in pairs:
+            if key in seen and key not in repeated:
+                repeated.append(key)
+            seen.add(key)
         obj.duplicates = tuple(repeated)
     return obj
 
