@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, islice, repeat
 from pathlib import Path
+from typing import AnyStr
 
 import numpy as np
 import pyarrow as pa
@@ -306,12 +307,10 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[Iterator[
             "source declares cp932; ask the producer which encoding "
             "they send, or fix the declaration.",
         )
-    start = 0
-    while data.startswith(UTF8_BOM, start):
-        start += len(UTF8_BOM)
+    start = _after_byte_order_marks(data)
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
     total, nul_lines, bad = 0, [], {}
-    for total, piece in enumerate(_byte_lines(data, start), start=1):
+    for total, piece in enumerate(_physical_lines(data, start), start=1):
         if b"\x00" in piece:
             nul_lines.append(total)
         try:
@@ -333,17 +332,27 @@ def _decode_lines(data: bytes, encoding: str, file_name: str) -> tuple[Iterator[
     return _decoded_lines(data, start, codec, bad), bad
 
 
-def _byte_lines(data: bytes, start: int) -> Iterator[bytes]:
-    """The physical lines of ``data`` from ``start`` with their endings (split at CRLF, LF and CR)."""
-    for match in _LINE_END_BYTES.finditer(data, start):
+def _physical_lines(data: AnyStr, start: int = 0) -> Iterator[AnyStr]:
+    """The physical lines of ``data`` (bytes or text) from ``start``, with their endings
+    (split at CRLF, LF and CR)."""
+    line_end = _LINE_END_BYTES if isinstance(data, bytes) else _LINE_END_TEXT
+    for match in line_end.finditer(data, start):
         yield data[start : match.end()]
         start = match.end()
     if start < len(data):
         yield data[start:]
 
 
+def _after_byte_order_marks(data: bytes) -> int:
+    """Where ``data`` starts after the UTF-8 byte-order marks it begins with."""
+    start = 0
+    while data.startswith(UTF8_BOM, start):
+        start += len(UTF8_BOM)
+    return start
+
+
 def _decoded_lines(data: bytes, start: int, codec: str, bad: dict[int, str]) -> Iterator[str]:
-    for number, piece in enumerate(_byte_lines(data, start), start=1):
+    for number, piece in enumerate(_physical_lines(data, start), start=1):
         if number in bad:
             yield piece[len(piece.rstrip(b"\r\n")) :].decode("ascii")
         elif number > 1:
@@ -1085,9 +1094,7 @@ def _clean_text(data: bytes, encoding: str, joined: bool = True) -> str | None:
     refuses the file."""
     if b"\x00" in data or (encoding == "cp932" and data.startswith(UTF8_BOM)):
         return None
-    start = 0
-    while data.startswith(UTF8_BOM, start):
-        start += len(UTF8_BOM)
+    start = _after_byte_order_marks(data)
     try:
         text = str(memoryview(data)[start:], "utf-8" if encoding == "utf-8-sig" else encoding)
     except UnicodeDecodeError:
@@ -1098,14 +1105,9 @@ def _clean_text(data: bytes, encoding: str, joined: bool = True) -> str | None:
 
 def _lines_of(text: str) -> Iterator[str]:
     """The physical lines of ``text`` with their endings, one at a time, as ``_decode_lines``
-    gives them (split at CRLF, LF and CR, a later line without its leading byte-order
-    marks)."""
-    start = 0
-    for match in _LINE_END_TEXT.finditer(text):
-        yield text[start : match.end()] if start == 0 else text[start : match.end()].lstrip("\ufeff")
-        start = match.end()
-    if start < len(text):
-        yield text[start:] if start == 0 else text[start:].lstrip("\ufeff")
+    gives them (a later line without its leading byte-order marks)."""
+    for number, line in enumerate(_physical_lines(text)):
+        yield line.lstrip("\ufeff") if number else line
 
 
 #: byte-order marks right after a line ending (``_decode_lines`` strips them from lines 2 on)
@@ -1254,10 +1256,10 @@ def _json_chunks(items: Iterator[_JsonItem], chunk_records: int) -> Iterator[Raw
     lists them; the headers are the keys met so far, in the order met."""
     headers: list[str] = []
     known: set[str] = set()
-    given = 0
+    given = False
     while True:
         line_problems: list[RowProblem] = []
-        result = RawFile(headers=headers)
+        result = RawFile(headers=[])
         for number, item, problem in islice(items, chunk_records or None):
             result.lines_read += 1
             if problem is not None:
@@ -1290,7 +1292,7 @@ def _json_chunks(items: Iterator[_JsonItem], chunk_records: int) -> Iterator[Raw
         result.headers = list(headers)
         last = not chunk_records or result.lines_read < chunk_records
         if result.lines_read or not given:  # an empty file is one empty chunk
-            given += 1
+            given = True
             yield result
         if last:
             return
