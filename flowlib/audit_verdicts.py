@@ -29,6 +29,7 @@ import hashlib
 import json
 import logging
 import time
+from concurrent.futures import Executor
 from dataclasses import fields
 from functools import cache
 from importlib import metadata
@@ -73,11 +74,12 @@ def folder_digest(folder: Path, k: int) -> str:
 
 
 @disclosure_audit.paused_cycle_collection()
-def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None) -> AuditReport:
+def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None, pool: Executor | None = None) -> AuditReport:
     """The audit of ``folder``: a recorded pass of the same digest if ``verdicts`` holds one,
-    else :func:`flowlib.disclosure_audit.audit`, recorded when it passes."""
+    else :func:`flowlib.disclosure_audit.audit` (in ``pool``'s processes when given), recorded
+    when it passes."""
     if verdicts is None:
-        return disclosure_audit.audit(folder, k, workers)
+        return disclosure_audit.audit(folder, k, workers, pool=pool)
     started = time.perf_counter()
     digest = folder_digest(folder, k)
     recorded = verdicts / f"{digest}.json"
@@ -90,7 +92,7 @@ def audit_once(folder: Path, k: int, workers: int, verdicts: Path | None) -> Aud
         log.info("open-data audit: the same files, k and audit code passed before (%s); not solved again", digest[:12])
         return report
     memory = block_memory(verdicts)
-    report = disclosure_audit.audit(folder, k, workers, memory)
+    report = disclosure_audit.audit(folder, k, workers, memory, pool)
     remember_blocks(verdicts, digest, memory)
     if report.ok:
         verdicts.mkdir(parents=True, exist_ok=True)

@@ -542,16 +542,17 @@ def settle(
     import tempfile
 
     from flowlib.audit_verdicts import audit_once
-    from flowlib.disclosure_audit import complements, relations
+    from flowlib.disclosure_audit import complements, relations, solver_pool
 
     seconds = 0.0
     withheld = 0
     changed: Collection[str] | None = None  # the first round writes every file
-    with tempfile.TemporaryDirectory(prefix="flow-settle-") as scratch:
+    # one pool for every round's audit, its processes starting while the first round writes
+    with tempfile.TemporaryDirectory(prefix="flow-settle-") as scratch, solver_pool(workers) as pool:
         folder = Path(scratch)
         for number in range(1, rounds + 1):
             write(folder, changed)
-            report = audit_once(folder, k, workers, verdicts)
+            report = audit_once(folder, k, workers, verdicts, pool)
             seconds += report.seconds
             if report.ok:
                 return {"rounds": number - 1, "withheld": withheld, "audit_seconds": round(seconds, 1)}

@@ -476,14 +476,12 @@ def test_an_audit_worker_exits_when_the_night_that_started_it_is_killed(tmp_path
     script = tmp_path / "night.py"
     script.write_text(
         "import os, sys, time\n"
-        "from concurrent.futures import ProcessPoolExecutor\n"
-        "from multiprocessing import get_context\n"
-        "from flowlib.disclosure_audit import _exit_with\n"
+        "from flowlib.disclosure_audit import solver_pool\n"
         "if __name__ == '__main__':\n"
-        "    pool = ProcessPoolExecutor(1, mp_context=get_context('spawn'), initializer=_exit_with, initargs=(os.getpid(),))\n"
-        "    print(pool.submit(os.getpid).result(), flush=True)\n"
-        "    pool.submit(time.sleep, 120)\n"
-        "    time.sleep(120)\n",
+        "    with solver_pool(2) as pool:\n"
+        "        print(pool.submit(os.getpid).result(), flush=True)\n"
+        "        pool.submit(time.sleep, 120)\n"
+        "        time.sleep(120)\n",
         encoding="utf-8",
     )
     night = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)

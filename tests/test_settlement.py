@@ -274,6 +274,48 @@ def test_settle_withholds_rebuilds_and_stops_when_the_audit_passes(tmp_path):
     ]
 
 
+def test_the_audits_of_one_settlement_share_one_pool_of_workers(monkeypatch):
+    """Every round's audit solves in the processes the settlement started once (spawning and
+    warming a pool per audit cost 0.7-0.8 s a round), and withholds what one process would."""
+    import concurrent.futures
+
+    import flowlib.disclosure_audit as disclosure_audit
+
+    pools: list[object] = []
+    maps: list[object] = []
+
+    class CountingPool(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            pools.append(self)
+            super().__init__(*args, **kwargs)
+
+        def map(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            maps.append(self)
+            return super().map(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(disclosure_audit, "BUNDLE_CELLS", 1)  # one job per component: the pool is used
+
+    def settled(workers: int) -> tuple[dict, list]:
+        con = _warehouse()
+
+        def write(folder: Path, changed=None) -> None:  # type: ignore[no-untyped-def]
+            withheld = {row[0] for row in con.execute(f"select cell_key from {WITHHELD_TABLE}").fetchall()}
+            hours = [(50, 45), (30, 28), None]
+            shown = [None if cell_key(hour_row(9 + i).key) in withheld else value for i, value in enumerate(hours)]
+            write_day(folder, (100, 90), shown)
+
+        result = settle(con, K, write=write, rebuild=lambda days, marts: [], workers=workers)
+        result.pop("audit_seconds")
+        return result, con.execute(f"select * from {WITHHELD_TABLE} order by all").fetchall()
+
+    alone = settled(1)
+    assert not pools
+    assert settled(2) == alone
+    # two audits (the round that withheld, the one that passed), each of several jobs, one pool
+    assert alone[0]["rounds"] == 1 and len(maps) == 2 and len(pools) == 1 and maps == pools * 2
+
+
 def test_a_twin_that_only_a_spending_row_shows_is_hidden_by_withholding_that_row():
     """The twin of a withheld cell (here a facility-week's entries pinned to its one day) may
     be shown by no visit file, only by the spending row of that facility-day: withholding the
