@@ -25,7 +25,7 @@ def solver(monkeypatch):
         calls: list[tuple] = []
         report = AuditReport(k=K, cells=120, hidden=30, latent=4, components=7, solved=6, relaxed_components=1, cell_programs=12)
 
-        def __call__(self, folder, k, workers=1, memory=None):
+        def __call__(self, folder, k, workers=1, memory=None, pool=None):
             self.calls.append((folder, k))
             return AuditReport(**{**asdict(self.report), "k": k, "seconds": 3.5})
 
