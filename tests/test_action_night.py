@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from conftest import throwaway_settings
 
@@ -414,6 +415,53 @@ def test_opportunities_refit_only_the_cuts_whose_published_cells_changed(night, 
     assert 1 <= refitted < fitted_all
     assert (fits_after, pairs_after) != (fits, pairs)
     assert _opportunities_built(scratch, forget=True) == (fitted_all, fits_after, pairs_after)
+
+
+def test_each_cut_reads_the_cells_a_query_of_that_cut_alone_returns(night):
+    """The opportunities read every cut's period and day cells in one scan each and split them
+    by cut: each cut must get what a query of its own returns (spelled out here), row for row
+    and in the same order, and a cut without day cells gets none."""
+    import flowlib.opportunities as opportunities
+    from flowlib.queries import run
+
+    settings, _ = night
+    one_cut = {
+        "period": """
+            select from_facility_id, to_facility_id, transitions, is_suppressed, suppression
+            from marts.transitions_by_period
+            where period_grain = $grain and period_start = $start and source_kind = $source
+              and day_type = 'all' and segment_kind = $kind and segment = $segment
+            order by all""",
+        "day": """
+            select d.from_facility_id, d.to_facility_id, d.period_start as day,
+                   case when d.is_suppressed or d.transitions is null then null else d.transitions end as moves
+            from marts.transitions_by_period as d
+            join ref.calendar_periods as p on d.period_start = p.calendar_date
+            where d.period_grain = 'day' and p.period_grain = $grain and p.period_start = $start
+              and d.source_kind = $source and d.day_type = 'all' and d.segment_kind = $kind and d.segment = $segment
+            order by all""",
+    }
+    grains = list(opportunities.PERIOD_GRAINS)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        cuts = opportunities._segments(con)
+        split = {
+            "period": opportunities._rows_by_cut(run(con, "opportunities/period_cells", period_grains=grains).df()),
+            "day": opportunities._rows_by_cut(run(con, "opportunities/day_cells", period_grains=grains).df()),
+        }
+        assert len(cuts) > 4
+        for grain, _, source, start, kind, segment in cuts:
+            for what, sql in one_cut.items():
+                alone = con.execute(
+                    sql, {"grain": grain, "start": start, "source": source, "kind": kind, "segment": segment}
+                ).df()
+                frame = split[what].get((grain, start, source, kind, segment))
+                if frame is None:
+                    assert alone.empty, (what, grain, start, source, kind, segment)
+                    continue
+                assert len(frame) > 0
+                # the same rows in the same order (a column of the whole scan may hold floats
+                # where one cut's query holds integers: the fit reads both as floats)
+                pd.testing.assert_frame_equal(frame, alone, check_dtype=False)
 
 
 def test_expanding_many_cells_at_once_equals_one_cell_at_a_time():

@@ -1,7 +1,12 @@
--- One cut's published day cells within the period (a hidden day cell's moves are null): the
--- gravity model is fitted on these.
--- Variables: period_grain, period_start, source_kind, segment_kind, segment.
+-- Every cut's published day cells within its period (a hidden day cell's moves are null),
+-- keyed by the cut's five columns: the gravity model is fitted on these.
+-- Variable: period_grains (a list).
 select
+    p.period_grain,
+    p.period_start,
+    d.source_kind,
+    d.segment_kind,
+    d.segment,
     d.from_facility_id,
     d.to_facility_id,
     d.period_start as day,
@@ -9,7 +14,7 @@ select
 from marts.transitions_by_period as d
 inner join ref.calendar_periods as p on d.period_start = p.calendar_date
 where
-    d.period_grain = 'day' and p.period_grain = getvariable('period_grain')
-    and p.period_start = getvariable('period_start') and d.source_kind = getvariable('source_kind')
-    and d.day_type = 'all' and d.segment_kind = getvariable('segment_kind') and d.segment = getvariable('segment')
+    d.period_grain = 'day' and list_contains(getvariable('period_grains'), p.period_grain)
+    and d.day_type = 'all'
+    and (d.segment_kind = 'all' or (d.segment_kind = 'residence' and d.segment in ('domestic', 'international')))
 order by all

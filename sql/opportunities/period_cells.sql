@@ -1,6 +1,13 @@
--- One cut's published moves of the period, hidden ones included (is_suppressed, suppression).
--- Variables: period_grain, period_start, source_kind, segment_kind, segment.
+-- Every cut's published moves of its period, hidden ones included (is_suppressed,
+-- suppression): the cuts of fitted_cells, keyed by their five columns, in one scan instead
+-- of a query per cut.
+-- Variable: period_grains (a list).
 select
+    period_grain,
+    period_start,
+    source_kind,
+    segment_kind,
+    segment,
     from_facility_id,
     to_facility_id,
     transitions,
@@ -8,7 +15,6 @@ select
     suppression
 from marts.transitions_by_period
 where
-    period_grain = getvariable('period_grain') and period_start = getvariable('period_start')
-    and source_kind = getvariable('source_kind') and day_type = 'all'
-    and segment_kind = getvariable('segment_kind') and segment = getvariable('segment')
+    list_contains(getvariable('period_grains'), period_grain) and day_type = 'all'
+    and (segment_kind = 'all' or (segment_kind = 'residence' and segment in ('domestic', 'international')))
 order by all
