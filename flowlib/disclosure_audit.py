@@ -1438,12 +1438,19 @@ def solver_pool(workers: int) -> Iterator[Executor | None]:
     the files, and kept across its rounds: a pool per audit spawned and warmed two processes
     each round (0.7-0.8 s, three or four times on the night of a new day).
 
-    Spawned, not forked: the audit runs inside Airflow's task process, which has threads."""
+    Spawned, not forked: the audit runs inside Airflow's task process, which has threads.
+    Under the CeleryExecutor that process is a daemon (the Celery worker's pool forks it),
+    and a daemon may not start processes: there the audit solves in its own process."""
+    from multiprocessing import current_process, get_context
+
     if workers <= 1:
         yield None
         return
+    if current_process().daemon:
+        log.info("audit: this process is a daemon (a Celery worker's task), which cannot start workers; solving in it")
+        yield None
+        return
     from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
 
     with ProcessPoolExecutor(
         workers, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(os.getpid(),)
@@ -1486,13 +1493,19 @@ def _solve_blocks(
         used = {cell for block in bundle for relation in block.relations for cell in (relation.total, *relation.parts)}
         jobs.append((bundle, {cell: values[cell] for cell in used if cell in values}, k))
         members.append([number_of[id(block)] for block in bundle])
-    if workers > 1 and len(jobs) > 1 and pool is not None:
-        results = list(pool.map(_solve_bundle_job, jobs))
-    elif workers > 1 and len(jobs) > 1:
-        with solver_pool(min(workers, len(jobs))) as own:
-            results = list(own.map(_solve_bundle_job, jobs))  # type: ignore[union-attr]
+
+    def solved(executor: Executor | None) -> list[tuple[list[BlockVerdict], int]]:
+        if executor is None:
+            return [_solve_bundle_job(job) for job in jobs]
+        return list(executor.map(_solve_bundle_job, jobs))
+
+    if workers <= 1 or len(jobs) <= 1:
+        results = solved(None)
+    elif pool is not None:
+        results = solved(pool)
     else:
-        results = [_solve_bundle_job(job) for job in jobs]
+        with solver_pool(min(workers, len(jobs))) as own:
+            results = solved(own)
     for member, (found, programs) in zip(members, results):
         report.cell_programs += programs
         verdicts.update(zip(member, found))

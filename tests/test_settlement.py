@@ -296,24 +296,52 @@ def test_the_audits_of_one_settlement_share_one_pool_of_workers(monkeypatch):
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", CountingPool)
     monkeypatch.setattr(disclosure_audit, "BUNDLE_CELLS", 1)  # one job per component: the pool is used
 
-    def settled(workers: int) -> tuple[dict, list]:
-        con = _warehouse()
-
-        def write(folder: Path, changed=None) -> None:  # type: ignore[no-untyped-def]
-            withheld = {row[0] for row in con.execute(f"select cell_key from {WITHHELD_TABLE}").fetchall()}
-            hours = [(50, 45), (30, 28), None]
-            shown = [None if cell_key(hour_row(9 + i).key) in withheld else value for i, value in enumerate(hours)]
-            write_day(folder, (100, 90), shown)
-
-        result = settle(con, K, write=write, rebuild=lambda days, marts: [], workers=workers)
-        result.pop("audit_seconds")
-        return result, con.execute(f"select * from {WITHHELD_TABLE} order by all").fetchall()
-
-    alone = settled(1)
+    alone = _settled_hours(workers=1)
     assert not pools
-    assert settled(2) == alone
+    assert _settled_hours(workers=2) == alone
     # two audits (the round that withheld, the one that passed), each of several jobs, one pool
     assert alone[0]["rounds"] == 1 and len(maps) == 2 and len(pools) == 1 and maps == pools * 2
+
+
+def _settle_in_a_daemon(answer) -> None:  # type: ignore[no-untyped-def]
+    """In a daemonic process, as a Celery worker's task runs: the settlement with two workers."""
+    import flowlib.disclosure_audit as disclosure_audit
+
+    disclosure_audit.BUNDLE_CELLS = 1  # several jobs: a pool would be wanted
+    try:
+        answer.put(_settled_hours(workers=2))
+    except BaseException as exc:  # noqa: BLE001 - the test reads what went wrong
+        answer.put(repr(exc))
+
+
+def _settled_hours(workers: int) -> tuple[dict, list]:
+    """A stand-in build settled: dejima's hours, a row withheld once, with ``workers``."""
+    con = _warehouse()
+
+    def write(scratch: Path, changed=None) -> None:  # type: ignore[no-untyped-def]
+        withheld = {row[0] for row in con.execute(f"select cell_key from {WITHHELD_TABLE}").fetchall()}
+        hours = [(50, 45), (30, 28), None]
+        shown = [None if cell_key(hour_row(9 + i).key) in withheld else value for i, value in enumerate(hours)]
+        write_day(scratch, (100, 90), shown)
+
+    result = settle(con, K, write=write, rebuild=lambda days, marts: [], workers=workers)
+    result.pop("audit_seconds")
+    return result, con.execute(f"select * from {WITHHELD_TABLE} order by all").fetchall()
+
+
+def test_a_settlement_in_a_daemonic_process_solves_in_that_process():
+    """Under the CeleryExecutor the task's process is a daemon, which may not start processes
+    ("daemonic processes are not allowed to have children" failed build_marts on the Celery
+    stack): the audit solves in the task's own process there, to the same rows."""
+    from multiprocessing import get_context
+
+    context = get_context("fork")  # as Celery's pool forks its workers
+    answer = context.Queue()
+    daemon = context.Process(target=_settle_in_a_daemon, args=(answer,), daemon=True)
+    daemon.start()
+    got = answer.get(timeout=120)
+    daemon.join(30)
+    assert got == _settled_hours(workers=1)
 
 
 def test_a_twin_that_only_a_spending_row_shows_is_hidden_by_withholding_that_row():
