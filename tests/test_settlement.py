@@ -335,7 +335,9 @@ def test_a_settlement_in_a_daemonic_process_solves_in_that_process():
     stack): the audit solves in the task's own process there, to the same rows."""
     from multiprocessing import get_context
 
-    context = get_context("fork")  # as Celery's pool forks its workers
+    # spawned, not forked: a fork of the test's threaded process could hang in it; what the
+    # audit sees is the same, a process whose daemon flag is set
+    context = get_context("spawn")
     answer = context.Queue()
     daemon = context.Process(target=_settle_in_a_daemon, args=(answer,), daemon=True)
     daemon.start()
