@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             k: os.environ[k]
             for k in (
                 "FLOW_INGEST_CHUNK_ROWS",
+                "FLOW_INGEST_ARROW_CHUNK_ROWS",
                 "FLOW_VALIDATION_CHUNK_ROWS",
                 "FLOW_INGEST_MEMORY_LIMIT",
                 "FLOW_INGEST_WRITE_MEMORY_LIMIT",

@@ -662,21 +662,24 @@ def _set_variables(con: duckdb.DuckDBPyConnection, **values: object) -> None:
         con.execute(f"set variable {name} = ?", [value])
 
 
-def _chunks(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Iterator[RawFile]:
-    """The file's records, ``chunk_rows`` at a time (docs/reliability.md, "Bounded resources")."""
+def _chunks(spec: SourceSpec, path: Path, file_name: str, settings: Settings) -> Iterator[RawFile]:
+    """The file's records, FLOW_INGEST_CHUNK_ROWS at a time, a plain CSV file's
+    FLOW_INGEST_ARROW_CHUNK_ROWS (docs/reliability.md, "Bounded resources")."""
     if spec.format == "csv":
-        return iter_csv_chunks(path, spec.encoding, file_name, chunk_rows)
-    return iter_json_chunks(path, spec.encoding, file_name, spec.records_path, spec.format == "jsonl", chunk_rows)
+        return iter_csv_chunks(
+            path, spec.encoding, file_name, settings.ingest_chunk_rows, plain_chunk_records=settings.ingest_arrow_chunk_rows
+        )
+    return iter_json_chunks(path, spec.encoding, file_name, spec.records_path, spec.format == "jsonl", settings.ingest_chunk_rows)
 
 
-def _reread(spec: SourceSpec, path: Path, file_name: str, chunk_rows: int) -> Callable[[set[int]], dict]:
+def _reread(spec: SourceSpec, path: Path, file_name: str, settings: Settings) -> Callable[[set[int]], dict]:
     """The fields of the records on the given lines, read again from the file (the quarantine
     keeps what a set-aside row said; no chunk is held for it)."""
 
     def lookup(wanted: set[int]) -> dict[int, dict[str, str]]:
         found: dict[int, dict[str, str]] = {}
         if wanted:
-            for chunk in _chunks(spec, path, file_name, chunk_rows):
+            for chunk in _chunks(spec, path, file_name, settings):
                 found.update(chunk.fields_of_lines(wanted))
         return found
 
@@ -828,7 +831,8 @@ def prepare_file(
     """Read, map, check and pseudonymise one file into the staging table (``stage``); the
     warehouse itself is not touched. ``digest``: the file's size and SHA-256 (``_file_digest``).
 
-    Every file is converted FLOW_INGEST_CHUNK_ROWS records at a time (docs/reliability.md,
+    Every file is converted FLOW_INGEST_CHUNK_ROWS records at a time (a plain CSV file,
+    which Arrow reads, FLOW_INGEST_ARROW_CHUNK_ROWS; docs/reliability.md,
     "Bounded resources"): each chunk's canonical rows go to the staging table, so Python
     holds one chunk, whatever the file's size."""
     file_name = _rel(path, settings)
@@ -845,8 +849,8 @@ def prepare_file(
             f"{setting}): split the export by day and facility, or raise the cap.",
         )
     now_jst = datetime.now(JST).replace(tzinfo=None)
-    chunks = _chunks(spec, path, file_name, settings.ingest_chunk_rows)
-    raw_lines = _reread(spec, path, file_name, settings.ingest_chunk_rows)
+    chunks = _chunks(spec, path, file_name, settings)
+    raw_lines = _reread(spec, path, file_name, settings)
     problems: list[RowProblem] = []
     notes: list[str] = []
     lines_read = staged = 0

@@ -606,22 +606,38 @@ def read_csv_file(path: Path, encoding: str, file_name: str) -> RawFile:
     return whole
 
 
-def iter_csv_chunks(path: Path, encoding: str, file_name: str, chunk_records: int = 0, *, bulk: bool = True) -> Iterator[RawFile]:
+def iter_csv_chunks(
+    path: Path,
+    encoding: str,
+    file_name: str,
+    chunk_records: int = 0,
+    *,
+    plain_chunk_records: int | None = None,
+    bulk: bool = True,
+) -> Iterator[RawFile]:
     """The file's records in chunks of ``chunk_records`` (0: one chunk), each a RawFile with
-    the header and the problems met while reading its records. The caller converts a chunk
+    the header and the problems met while reading its records; a plain file, which Arrow
+    reads (``_arrow_chunks``: no Python object per record), in chunks of
+    ``plain_chunk_records`` (None: ``chunk_records``). The caller converts a chunk
     and drops it before the next is built, so the per-record objects (a dict of fields per
     row, several times the file's size) never exist for the whole file at once. File-level
     refusals (encoding, NUL bytes, header, line length) are raised before the first chunk.
     ``bulk=False`` reads every line the careful way (``_csv_chunks``): for tests only."""
     lines = FileLines(path, encoding, file_name)
     try:
-        yield from _csv_chunks(lines, lines.bad, file_name, chunk_records, bulk=bulk)
+        yield from _csv_chunks(lines, lines.bad, file_name, chunk_records, plain_chunk_records, bulk=bulk)
     finally:
         lines.close()
 
 
 def _csv_chunks(
-    lines: Sequence[str], bad_lines: dict[int, str], file_name: str, chunk_records: int, *, bulk: bool = True
+    lines: Sequence[str],
+    bad_lines: dict[int, str],
+    file_name: str,
+    chunk_records: int,
+    plain_chunk_records: int | None = None,
+    *,
+    bulk: bool = True,
 ) -> Iterator[RawFile]:
     """The records and problems of ``lines`` (see ``iter_csv_chunks``).
 
@@ -647,7 +663,7 @@ def _csv_chunks(
         raise FileRejected(file_name, 1, "the header line opens a quote that is never closed.")
     headers = [h.strip().lstrip("\ufeff") for h in header_row]
     if bulk and isinstance(lines, FileLines) and lines.plain_width == len(headers):
-        yield from _arrow_chunks(lines, headers, chunk_records)
+        yield from _arrow_chunks(lines, headers, chunk_records if plain_chunk_records is None else plain_chunk_records)
         return
     consumed = reader.line_num
     result = RawFile.columnar(headers)

@@ -222,6 +222,25 @@ def test_a_clean_export_is_read_by_arrow(tmp_path, encoding, ending):
     assert _chunks(path, encoding, 1000, bulk=True) == _chunks(path, encoding, 1000, bulk=False)
 
 
+def test_a_plain_file_takes_its_own_chunk_size(tmp_path):
+    # Arrow's chunks hold no Python object per record: a plain file is read in chunks of
+    # plain_chunk_records, any other file in chunks of chunk_records, with the same records
+    rows = [f"2026/11/03 10:{i % 60:02d}:00,{4_000_000 + i},大人,620,JP" for i in range(25)]
+    plain, quoted = tmp_path / "plain.csv", tmp_path / "quoted.csv"
+    plain.write_bytes("\r\n".join(["利用日時,カードID,券種,金額,発行国", *rows, ""]).encode("cp932"))
+    quoted.write_bytes(
+        "\r\n".join(["利用日時,カードID,券種,金額,発行国", *rows, '2026/11/03 11:00:00,1,"大人",620,JP', ""]).encode("cp932")
+    )
+    plain_chunks = list(iter_csv_chunks(plain, "cp932", "plain.csv", 3, plain_chunk_records=10))
+    assert [c.record_count for c in plain_chunks] == [10, 10, 5]
+    assert all(c.arrow_columns() is not None for c in plain_chunks)
+    quoted_chunks = list(iter_csv_chunks(quoted, "cp932", "quoted.csv", 3, plain_chunk_records=10))
+    assert [c.record_count for c in quoted_chunks] == [3] * 8 + [2]
+    assert [c.record_count for c in iter_csv_chunks(plain, "cp932", "plain.csv", 3)] == [3] * 8 + [1]
+    records = [r for c in plain_chunks for r in c.records]
+    assert records == [r for c in iter_csv_chunks(plain, "cp932", "plain.csv", 3) for r in c.records]
+
+
 def test_an_arrow_held_file_reads_as_its_records():
     raw = RawFile.from_arrow(["a", "b"], 2, [pa.array(["1", "3", ""]), pa.array(["2", "4", "x"])])
     expected = [RawRecord(2, {"a": "1", "b": "2"}), RawRecord(3, {"a": "3", "b": "4"}), RawRecord(4, {"a": "", "b": "x"})]

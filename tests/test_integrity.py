@@ -43,8 +43,14 @@ def landing(settings) -> Path:
 
 
 def in_chunks(settings, rows_per_chunk: int):
-    """The settings with records converted and staged rows validated ``rows_per_chunk`` at a time."""
-    return dataclasses.replace(settings, ingest_chunk_rows=rows_per_chunk, validation_chunk_rows=rows_per_chunk)
+    """The settings with records converted (plain CSV files' too) and staged rows validated
+    ``rows_per_chunk`` at a time."""
+    return dataclasses.replace(
+        settings,
+        ingest_chunk_rows=rows_per_chunk,
+        ingest_arrow_chunk_rows=rows_per_chunk,
+        validation_chunk_rows=rows_per_chunk,
+    )
 
 
 def rows(settings, sql: str, params: list | None = None) -> list[tuple]:
@@ -422,6 +428,29 @@ def test_a_chunked_load_equals_the_one_shot_load(settings, landing):
     assert [line for line, _, _ in chunked[1]] == [11, 13, 21]
     assert all(raw is not None for _, _, raw in chunked[1])  # raw values read again for later-found rows
     assert chunked[2][-1] == one_shot[2][0]
+
+
+def test_a_plain_export_is_converted_in_chunks_of_its_own_size(settings, landing, monkeypatch):
+    # a plain POS export is read by Arrow in FLOW_INGEST_ARROW_CHUNK_ROWS chunks, a file
+    # with a quoted field in FLOW_INGEST_CHUNK_ROWS chunks; the rows loaded are the same
+    import flowlib.ingest as ingest_module
+
+    sizes: list[int] = []
+    convert = ingest_module._prepare_chunk
+    monkeypatch.setattr(
+        ingest_module, "_prepare_chunk", lambda spec, raw, *rest: sizes.append(raw.record_count) or convert(spec, raw, *rest)
+    )
+    mixed = dataclasses.replace(settings, ingest_chunk_rows=4, ingest_arrow_chunk_rows=7)
+    write_pos_a(landing, pos_a_bytes(30), name="dejima.csv")
+    load(mixed, "entry_pos_a")
+    assert sizes == [7, 7, 7, 7, 2]
+    plain = _partition_snapshot(settings)[0]
+    sizes.clear()
+    quoted = pos_a_bytes(30).replace("大人".encode("cp932"), '"大人"'.encode("cp932"))
+    write_pos_a(landing, quoted, name="dejima.csv")
+    load(mixed, "entry_pos_a", force=True)
+    assert sizes == [4] * 7 + [2]
+    assert _partition_snapshot(settings)[0] == plain and len(plain) == 30
 
 
 def test_a_file_refused_in_a_later_chunk_leaves_the_day_unchanged(settings, landing):
