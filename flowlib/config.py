@@ -176,7 +176,7 @@ class Settings:
     #: its chunks hold Arrow arrays, no Python object per record, so they can be larger, and
     #: each chunk costs its conversion and staging a fixed overhead. A 3 M-row POS export in
     #: chunks of 200,000: 19.1 s against 21.7 s in chunks of 50,000, the same peak (904-924
-    #: against 899-922 MiB; medians of 4 alternating loads, 7-8 December, docs/reliability.md).
+    #: against 899-922 MiB; medians of 4 alternating loads, 7 December 23:51-23:59 UTC, docs/reliability.md).
     ingest_arrow_chunk_rows: int = field(default_factory=lambda: _env_int("FLOW_INGEST_ARROW_CHUNK_ROWS", 200_000))
     #: Staged rows Great Expectations validates at a time: a chunk is a pandas frame of the
     #: canonical columns, and each GX run costs about 0.1 s on top of its rows. GX's copies
