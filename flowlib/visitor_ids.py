@@ -71,13 +71,16 @@ def store_visitor_ids(
 def check_collisions(con: duckdb.DuckDBPyConnection, table: str, days: list[date]) -> None:
     """Raise VisitorIdCollision if two pseudonyms share an id on one of ``days`` in ``table``.
 
-    The pseudonyms of an id are counted by their hash(): 64-bit numbers, not 64-character
-    texts (0.85 → 0.52 s for a 3 M-row day, single runs). Two pseudonyms of one id whose
-    hashes are also equal would go unseen: a chance of 2^-64 on top of the collision itself."""
+    The pseudonyms of an id are compared by their hash(): 64-bit numbers, not 64-character
+    texts (0.85 → 0.52 s for a 3 M-row day, single runs), and an id has two when its smallest
+    and largest hash differ, which needs no set of distinct hashes per id (a 3 M-row day
+    0.80 → 0.55 s against ``count(distinct hash(...)) > 1``, three runs each in turns). Two
+    pseudonyms of one id whose hashes are also equal would go unseen: a chance of 2^-64 on
+    top of the collision itself."""
     key, id_column = ID_COLUMNS[table]
     clash = con.execute(
         f"select service_date, {id_column} from {table} where service_date in (select unnest(?::date[])) "
-        f"group by service_date, {id_column} having count(distinct hash({key})) > 1 order by all limit 1",
+        f"group by service_date, {id_column} having min(hash({key})) <> max(hash({key})) order by all limit 1",
         [list(days)],
     ).fetchone()
     if clash:
