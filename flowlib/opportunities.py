@@ -357,6 +357,14 @@ def _rows_by_cut(frame: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     }
 
 
+def _cut_cells(con: duckdb.DuckDBPyConnection, name: str, cuts: list[tuple]) -> pd.DataFrame:
+    """The cells of every cut in ``cuts`` (``_segments``) from ``sql/opportunities/<name>.sql``,
+    in one scan, with their CUT_COLUMNS: of the periods' grains and of the segments the cuts
+    have (fitted_cells.sql alone says which segments are fitted)."""
+    segments = [{"segment_kind": kind, "segment": segment} for kind, segment in sorted({cut[4:] for cut in cuts})]
+    return run(con, f"opportunities/{name}", period_grains=list(PERIOD_GRAINS), segments=segments).df()
+
+
 def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int]:
     """Fit every complete week and month, source kind and segment; rebuild both tables."""
     needed = ("marts.transitions_by_period", "ref.facilities")
@@ -369,15 +377,15 @@ def build_opportunities(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, int
         return {}
     coordinates = run(con, "opportunities/facility_coordinates").df()
     before = _rows_before(con)
-    period_cells = run(con, "opportunities/period_cells", period_grains=list(PERIOD_GRAINS)).df()
-    day_cells = run(con, "opportunities/day_cells", period_grains=list(PERIOD_GRAINS)).df()
+    cuts = _segments(con)
+    period_cells, day_cells = _cut_cells(con, "period_cells", cuts), _cut_cells(con, "day_cells", cuts)
     published_of, days_of = _rows_by_cut(period_cells), _rows_by_cut(day_cells)
     no_published, no_days = (frame.iloc[:0].drop(columns=CUT_COLUMNS) for frame in (period_cells, day_cells))
     # the same facilities for every cut: their text for the digests made once (48 times 3 ms)
     coordinates_text = coordinates.to_csv()
     fits, pair_frames, digests = [], [], []
     refitted = 0
-    for grain, label, source_kind, start, segment_kind, segment in _segments(con):
+    for grain, label, source_kind, start, segment_kind, segment in cuts:
         cut = (grain, start, source_kind, segment_kind, segment)
         published = published_of[cut] if cut in published_of else no_published.copy()
         # hidden: suppressed, or 'partial' (the period's count withheld because a day is hidden)

@@ -422,7 +422,6 @@ def test_each_cut_reads_the_cells_a_query_of_that_cut_alone_returns(night):
     by cut: each cut must get what a query of its own returns (spelled out here), row for row
     and in the same order, and a cut without day cells gets none."""
     import flowlib.opportunities as opportunities
-    from flowlib.queries import run
 
     settings, _ = night
     one_cut = {
@@ -441,12 +440,11 @@ def test_each_cut_reads_the_cells_a_query_of_that_cut_alone_returns(night):
               and d.source_kind = $source and d.day_type = 'all' and d.segment_kind = $kind and d.segment = $segment
             order by all""",
     }
-    grains = list(opportunities.PERIOD_GRAINS)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         cuts = opportunities._segments(con)
         split = {
-            "period": opportunities._rows_by_cut(run(con, "opportunities/period_cells", period_grains=grains).df()),
-            "day": opportunities._rows_by_cut(run(con, "opportunities/day_cells", period_grains=grains).df()),
+            "period": opportunities._rows_by_cut(opportunities._cut_cells(con, "period_cells", cuts)),
+            "day": opportunities._rows_by_cut(opportunities._cut_cells(con, "day_cells", cuts)),
         }
         assert len(cuts) > 4
         for grain, _, source, start, kind, segment in cuts:

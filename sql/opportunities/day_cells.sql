@@ -1,6 +1,7 @@
 -- Every cut's published day cells within its period (a hidden day cell's moves are null),
 -- keyed by the cut's five columns: the gravity model is fitted on these.
--- Variable: period_grains (a list).
+-- Variables: period_grains (a list); segments, the (segment_kind, segment) structs of the
+-- cuts fitted_cells found (flowlib.opportunities: that file alone says which segments).
 select
     p.period_grain,
     p.period_start,
@@ -16,5 +17,5 @@ inner join ref.calendar_periods as p on d.period_start = p.calendar_date
 where
     d.period_grain = 'day' and list_contains(getvariable('period_grains'), p.period_grain)
     and d.day_type = 'all'
-    and (d.segment_kind = 'all' or (d.segment_kind = 'residence' and d.segment in ('domestic', 'international')))
+    and list_contains(getvariable('segments'), { 'segment_kind': d.segment_kind, 'segment': d.segment })
 order by all

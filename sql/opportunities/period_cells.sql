@@ -1,7 +1,8 @@
 -- Every cut's published moves of its period, hidden ones included (is_suppressed,
 -- suppression): the cuts of fitted_cells, keyed by their five columns, in one scan instead
 -- of a query per cut.
--- Variable: period_grains (a list).
+-- Variables: period_grains (a list); segments, the (segment_kind, segment) structs of the
+-- cuts fitted_cells found (flowlib.opportunities: that file alone says which segments).
 select
     period_grain,
     period_start,
@@ -16,5 +17,5 @@ select
 from marts.transitions_by_period
 where
     list_contains(getvariable('period_grains'), period_grain) and day_type = 'all'
-    and (segment_kind = 'all' or (segment_kind = 'residence' and segment in ('domestic', 'international')))
+    and list_contains(getvariable('segments'), { 'segment_kind': segment_kind, 'segment': segment })
 order by all
