@@ -74,7 +74,7 @@ def check_collisions(con: duckdb.DuckDBPyConnection, table: str, days: list[date
     The pseudonyms of an id are compared by their hash(): 64-bit numbers, not 64-character
     texts (0.85 → 0.52 s for a 3 M-row day, single runs), and an id has two when its smallest
     and largest hash differ, which needs no set of distinct hashes per id (a 3 M-row day
-    0.80 → 0.55 s against ``count(distinct hash(...)) > 1``, three runs each in turns). Two
+    0.67 → 0.39 s against ``count(distinct hash(...)) > 1``, medians of 3 in turns, load 0.9-1.0). Two
     pseudonyms of one id whose hashes are also equal would go unseen: a chance of 2^-64 on
     top of the collision itself."""
     key, id_column = ID_COLUMNS[table]
